@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import type { OnModuleDestroy } from '@nestjs/common';
+import { SessionStateLockLostError } from '../../errors/session-state.errors.js';
+import {
+  SessionStateActions,
+  SessionStateStore,
+  type SessionStateExpireCallback,
+  type SessionStateStoreData,
+  type SessionStateStoreItem,
+} from '../session-state-store.js';
+import type { InMemorySessionStateStoreOptions } from './in-memory-session-state-store.options.js';
+
+interface InMemoryRecord {
+  items: string;
+  timeout: number;
+  expires: number;
+  lockId: string | null;
+  lockDate: number;
+  uninitialized: boolean;
+}
+
+const ABSENT: SessionStateStoreItem = Object.freeze({
+  item: null,
+  locked: false,
+  lockAge: 0,
+  lockId: null,
+  actions: SessionStateActions.None,
+  expires: 0,
+});
+
+/**
+ * The embedded store: one process, no I/O. Items are kept serialised, so no request ever shares
+ * an object with another. Expired items read as absent at once and are swept (with the expire
+ * callback) on an unref'd timer that is cleared when the application shuts down.
+ */
+export class InMemorySessionStateStore extends SessionStateStore implements OnModuleDestroy {
+  private readonly records = new Map<string, InMemoryRecord>();
+  private readonly now: () => number;
+  private readonly sweepTimer: NodeJS.Timeout;
+  private expireCallback: SessionStateExpireCallback | undefined;
+
+  constructor(options: InMemorySessionStateStoreOptions = {}) {
+    super();
+    this.now = options.clock ?? Date.now;
+    const interval = options.sweepIntervalMs ?? 60_000;
+    if (!Number.isFinite(interval) || interval <= 0) {
+      throw new TypeError('InMemorySessionStateStore: sweepIntervalMs must be a positive number of milliseconds.');
+    }
+    this.sweepTimer = setInterval(() => this.sweep(), interval).unref();
+  }
+
+  async getItem(id: string): Promise<SessionStateStoreItem> {
+    const record = this.live(id);
+    if (!record) return ABSENT;
+    return this.answer(record, record.lockId !== null);
+  }
+
+  async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+    const record = this.live(id);
+    if (!record) return ABSENT;
+    if (record.lockId !== null) return { ...ABSENT, locked: true, lockAge: this.lockAge(record), lockId: record.lockId };
+    record.lockId = randomUUID();
+    record.lockDate = this.now();
+    const answer = this.answer(record, false);
+    // Whoever loads an uninitialized item initializes it; the flag is cleared with the lock taken.
+    record.uninitialized = false;
+    return answer;
+  }
+
+  async setAndReleaseItemExclusive(
+    id: string,
+    item: SessionStateStoreData,
+    lockId: string | null,
+    newItem: boolean,
+  ): Promise<void> {
+    const existing = this.records.get(id);
+    if (newItem) {
+      if (existing && !this.expired(existing)) {
+        throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
+      }
+    } else if (!existing || lockId === null || existing.lockId !== lockId) {
+      throw new SessionStateLockLostError(
+        'The session lock was lost (broken as stale, or the session was removed); the changes of this request were not saved.',
+      );
+    }
+    const now = this.now();
+    this.records.set(id, {
+      items: item.items,
+      timeout: item.timeout,
+      expires: now + item.timeout * 60_000,
+      lockId: null,
+      lockDate: now,
+      uninitialized: false,
+    });
+  }
+
+  async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    const record = this.records.get(id);
+    if (!record || record.lockId !== lockId) return false;
+    record.lockId = null;
+    record.expires = this.now() + record.timeout * 60_000;
+    return true;
+  }
+
+  async removeItem(id: string, lockId: string): Promise<void> {
+    const record = this.records.get(id);
+    if (!record || record.lockId !== lockId) {
+      throw new SessionStateLockLostError(
+        'The session lock was lost (broken as stale, or the session was removed); the session was not removed.',
+      );
+    }
+    this.records.delete(id);
+  }
+
+  async resetItemTimeout(id: string): Promise<void> {
+    const record = this.live(id);
+    if (record) record.expires = this.now() + record.timeout * 60_000;
+  }
+
+  async createUninitializedItem(id: string, timeout: number): Promise<void> {
+    const existing = this.records.get(id);
+    if (existing && !this.expired(existing)) return;
+    this.records.set(id, {
+      items: '{}',
+      timeout,
+      expires: this.now() + timeout * 60_000,
+      lockId: null,
+      lockDate: 0,
+      uninitialized: true,
+    });
+  }
+
+  override setItemExpireCallback(callback: SessionStateExpireCallback | undefined): boolean {
+    this.expireCallback = callback;
+    return true;
+  }
+
+  /** Removes expired items that no live request holds, reporting each to the expire callback. */
+  sweep(): void {
+    for (const [id, record] of this.records) {
+      if (!this.expired(record) || record.lockId !== null) continue;
+      this.records.delete(id);
+      if (!record.uninitialized) this.expireCallback?.(id, { items: record.items, timeout: record.timeout });
+    }
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.sweepTimer);
+  }
+
+  private live(id: string): InMemoryRecord | undefined {
+    const record = this.records.get(id);
+    return record && !this.expired(record) ? record : undefined;
+  }
+
+  private expired(record: InMemoryRecord): boolean {
+    return record.expires <= this.now();
+  }
+
+  private lockAge(record: InMemoryRecord): number {
+    return Math.max(0, this.now() - record.lockDate);
+  }
+
+  private answer(record: InMemoryRecord, lockedByOther: boolean): SessionStateStoreItem {
+    return {
+      item: lockedByOther ? null : { items: record.items, timeout: record.timeout },
+      locked: lockedByOther,
+      lockAge: lockedByOther ? this.lockAge(record) : 0,
+      lockId: record.lockId,
+      actions: record.uninitialized ? SessionStateActions.InitializeItem : SessionStateActions.None,
+      expires: record.expires,
+    };
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The store contract: ASP.NET's `SessionStateStoreProviderBase`, in camelCase and async.
+ * Every method is one round trip to the backing store (zero for the two that do no I/O).
+ */
+
+/** The data of one session, as a store keeps it. */
+export interface SessionStateStoreData {
+  /**
+   * The session's values, serialised as JSON once by the lifecycle. The lifecycle also compares
+   * this string with the one it loaded to detect changes (nested mutations included), so stores
+   * keep it verbatim and never serialise twice.
+   */
+  readonly items: string;
+  /** Minutes of inactivity after which the session expires; per session. */
+  readonly timeout: number;
+}
+
+/** What the lifecycle must do with a loaded item (ASP.NET `SessionStateActions`). */
+export enum SessionStateActions {
+  None = 0,
+  /** The record was made by `createUninitializedItem`: treat the session as new. */
+  InitializeItem = 1,
+}
+
+/** The answer of `getItem` and `getItemExclusive`. */
+export interface SessionStateStoreItem {
+  /**
+   * The stored data; `null` when the session is absent or expired, and, for `getItemExclusive`,
+   * when another request holds the lock (`locked` is then `true`).
+   */
+  readonly item: SessionStateStoreData | null;
+  /** `true` when a writer (another request) holds the lock. */
+  readonly locked: boolean;
+  /** Milliseconds the current lock has been held; 0 when unlocked. */
+  readonly lockAge: number;
+  /**
+   * `getItemExclusive` that acquired: the caller's new lock id (its fencing token).
+   * When `locked`: the holder's lock id (what breaking a stale lock needs). Otherwise `null`.
+   */
+  readonly lockId: string | null;
+  /** `InitializeItem` for a record made by `createUninitializedItem`. */
+  readonly actions: SessionStateActions;
+  /** When the stored item expires, epoch milliseconds; 0 when there is no item. */
+  readonly expires: number;
+}
+
+/** Called when a store notices that a session expired (the session-end event). */
+export type SessionStateExpireCallback = (id: string, item: SessionStateStoreData) => void;
+
+/**
+ * Base class of every session store, and the injection token under which the module provides
+ * the configured one. Ids given to a store are the raw session ids (never the cookie value).
+ *
+ * Failures are thrown as the errors of `errors/session-state.errors.ts`, never swallowed:
+ * a fenced write that lost its lock throws `SessionStateLockLostError`, an item over the
+ * store's size limit `SessionStateTooLargeError`, an unreachable backend
+ * `SessionStateStoreUnavailableError`.
+ */
+export abstract class SessionStateStore {
+  /** Read-only load. Takes no lock; reports the lock of a writer holding the item. */
+  abstract getItem(id: string): Promise<SessionStateStoreItem>;
+
+  /**
+   * Takes the lock and loads the item in one step. When another request holds the lock, answers
+   * `locked: true` with that lock's `lockAge` and `lockId`, without a second read. An absent or
+   * expired item answers `item: null, locked: false` and takes no lock.
+   */
+  abstract getItemExclusive(id: string): Promise<SessionStateStoreItem>;
+
+  /**
+   * Writes the items and a new expiry, and releases the lock, only if `lockId` still holds it;
+   * with `newItem`, only if no item exists (then `lockId` is ignored). Otherwise throws
+   * `SessionStateLockLostError` and writes nothing.
+   */
+  abstract setAndReleaseItemExclusive(
+    id: string,
+    item: SessionStateStoreData,
+    lockId: string | null,
+    newItem: boolean,
+  ): Promise<void>;
+
+  /**
+   * Releases the lock and slides the expiry, touching nothing else, only if `lockId` still holds
+   * it. Answers whether it did (false: the lock was broken as stale, or the item is gone).
+   */
+  abstract releaseItemExclusive(id: string, lockId: string): Promise<boolean>;
+
+  /** Deletes the item (abandon) only if `lockId` holds it; otherwise `SessionStateLockLostError`. */
+  abstract removeItem(id: string, lockId: string): Promise<void>;
+
+  /** Slides the expiry of an existing, unexpired item. Never creates an item, never touches a lock. */
+  abstract resetItemTimeout(id: string): Promise<void>;
+
+  /** Creates an empty item flagged `InitializeItem`, only if no item exists. */
+  abstract createUninitializedItem(id: string, timeout: number): Promise<void>;
+
+  /** A fresh, empty in-memory item. No I/O. */
+  createNewStoreData(timeout: number): SessionStateStoreData {
+    return { items: '{}', timeout };
+  }
+
+  /** Registers the session-end callback; answers whether this store can report expiries. */
+  setItemExpireCallback(_callback: SessionStateExpireCallback | undefined): boolean {
+    return false;
+  }
+}
