@@ -2,6 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // Tests run on the sources; the built package is checked by test/package-exports.spec.ts.
+    alias: { 'nestjs-session-state': fileURLToPath(new URL('./src/index.ts', import.meta.url)) },
+  },
   test: {
     globals: true,
     root: './',

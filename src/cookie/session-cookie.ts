@@ -1,0 +1,67 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parse, serialize } from 'cookie';
+import type { HttpExchange } from '../http/http-exchange.js';
+import { isWellFormedSessionId } from '../session-id.js';
+import type { ResolvedSessionStateOptions } from '../session-state.options.js';
+
+/** Longer cookie values are not ours: an id (32) plus a signature (43) and a dot. */
+const MAX_VALUE_LENGTH = 76;
+
+/**
+ * Reads and writes the session id cookie. Anything that is not a well-formed id with a valid
+ * signature (when signing is on) reads as "no cookie": the request gets a new session, never an error.
+ */
+export class SessionCookie {
+  constructor(private readonly options: ResolvedSessionStateOptions) {}
+
+  read(exchange: HttpExchange): string | null {
+    const header = exchange.cookieHeader();
+    if (!header) return null;
+    let value: string | undefined;
+    try {
+      value = parse(header)[this.options.cookie.name];
+    } catch {
+      return null;
+    }
+    if (!value || value.length > MAX_VALUE_LENGTH) return null;
+    const id = this.options.secrets.length > 0 ? this.unsign(value) : value;
+    return id !== null && isWellFormedSessionId(id) ? id : null;
+  }
+
+  write(exchange: HttpExchange, id: string): void {
+    const value = this.options.secrets.length > 0 ? `${id}.${sign(id, this.options.secrets[0])}` : id;
+    exchange.appendSetCookie(this.serialize(exchange, value, {}));
+  }
+
+  clear(exchange: HttpExchange): void {
+    exchange.appendSetCookie(this.serialize(exchange, '', { expires: new Date(0) }));
+  }
+
+  private serialize(exchange: HttpExchange, value: string, extra: { expires?: Date }): string {
+    const { name, path, domain, httpOnly, secure, sameSite } = this.options.cookie;
+    return serialize(name, value, {
+      path,
+      domain,
+      httpOnly,
+      sameSite,
+      secure: secure === 'auto' ? exchange.isHttps() : secure,
+      ...extra,
+    });
+  }
+
+  private unsign(value: string): string | null {
+    const dot = value.lastIndexOf('.');
+    if (dot <= 0) return null;
+    const id = value.slice(0, dot);
+    const signature = Buffer.from(value.slice(dot + 1));
+    const valid = this.options.secrets.some((secret) => {
+      const expected = Buffer.from(sign(id, secret));
+      return expected.length === signature.length && timingSafeEqual(expected, signature);
+    });
+    return valid ? id : null;
+  }
+}
+
+function sign(id: string, secret: string): string {
+  return createHmac('sha256', secret).update(id).digest('base64url');
+}

@@ -1,0 +1,29 @@
+export { SessionStateModule } from './session-state.module.js';
+export type {
+  SessionStateModuleOptions,
+  SessionCookieOptions,
+  SessionLockWaitOptions,
+} from './session-state.options.js';
+export { Session } from './session.decorator.js';
+export { SessionState } from './session-state.decorator.js';
+export { SessionStateBehavior } from './session-state-behavior.enum.js';
+export { HttpSessionState } from './http-session-state.js';
+export { SessionStateAccessor } from './session-state.accessor.js';
+export {
+  SessionStateStore,
+  SessionStateActions,
+  type SessionStateStoreData,
+  type SessionStateStoreItem,
+  type SessionStateExpireCallback,
+} from './store/session-state-store.js';
+export { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
+export type { InMemorySessionStateStoreOptions } from './store/in-memory/in-memory-session-state-store.options.js';
+export {
+  SessionStateError,
+  SessionStateLockLostError,
+  SessionStateTooLargeError,
+  SessionStateStoreUnavailableError,
+  SessionStateQueueFullError,
+  SessionStateWaitAbortedError,
+  SessionStateReadOnlyError,
+} from './errors/session-state.errors.js';

@@ -1,0 +1,31 @@
+import { SESSION_LEASE } from './session-state.constants.js';
+import type { HttpSessionState } from './http-session-state.js';
+import type { SessionStateBehavior } from './session-state-behavior.enum.js';
+
+/** What one request holds of its session between acquisition and completion. */
+export interface SessionLease {
+  readonly behavior: SessionStateBehavior.Required | SessionStateBehavior.ReadOnly;
+  readonly session: HttpSessionState;
+  /** The items as loaded: the saved session is written only when they differ. */
+  readonly loadedItems: string;
+  /** The fencing token of the store lock this request holds; null when it holds none. */
+  readonly lockId: string | null;
+  /** True when a record exists in the store under the loaded id. */
+  readonly stored: boolean;
+  /** Read-only: the stored expiry is old enough to be refreshed (amortised, not every request). */
+  readonly refreshExpiry: boolean;
+  /** Hands the session to this process's next waiting request. */
+  readonly releaseLocal: () => void;
+  /** Set once the interceptor owns the lease (else the response's end releases it). */
+  adopted: boolean;
+  /** Set once completion started: it runs once. */
+  completion?: Promise<void>;
+}
+
+export function leaseOf(request: object): SessionLease | undefined {
+  return (request as { [SESSION_LEASE]?: SessionLease })[SESSION_LEASE];
+}
+
+export function attachLease(request: object, lease: SessionLease): void {
+  (request as { [SESSION_LEASE]?: SessionLease })[SESSION_LEASE] = lease;
+}

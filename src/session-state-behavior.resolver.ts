@@ -1,0 +1,35 @@
+import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { SESSION_PARAM_METADATA, SESSION_STATE_BEHAVIOR_METADATA } from './session-state.constants.js';
+import { SessionStateBehavior } from './session-state-behavior.enum.js';
+
+/**
+ * Tells a handler's effective behavior: the handler's `@SessionState()`, else its controller's,
+ * else Required when it takes `@Session()` and Disabled when it does not. Cached per handler:
+ * session-less routes pay one map lookup.
+ */
+@Injectable()
+export class SessionStateBehaviorResolver {
+  private readonly cache = new WeakMap<Function, SessionStateBehavior>();
+
+  constructor(private readonly reflector: Reflector) {}
+
+  resolve(context: ExecutionContext): SessionStateBehavior {
+    const handler = context.getHandler();
+    let behavior = this.cache.get(handler);
+    if (behavior === undefined) {
+      const declared = this.reflector.getAllAndOverride<SessionStateBehavior | undefined>(SESSION_STATE_BEHAVIOR_METADATA, [
+        handler,
+        context.getClass(),
+      ]);
+      behavior =
+        declared && declared !== SessionStateBehavior.Default
+          ? declared
+          : this.reflector.get<boolean | undefined>(SESSION_PARAM_METADATA, handler)
+            ? SessionStateBehavior.Required
+            : SessionStateBehavior.Disabled;
+      this.cache.set(handler, behavior);
+    }
+    return behavior;
+  }
+}

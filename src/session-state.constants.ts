@@ -1,0 +1,8 @@
+/** Metadata key of `@SessionState()`. */
+export const SESSION_STATE_BEHAVIOR_METADATA = 'nestjs-session-state:behavior';
+/** Metadata key set on a handler by `@Session()`: the handler uses the session. */
+export const SESSION_PARAM_METADATA = 'nestjs-session-state:session-param';
+/** Injection token of the validated, defaulted module options. */
+export const SESSION_STATE_OPTIONS = Symbol('SESSION_STATE_OPTIONS');
+/** Where a request's session lease is kept on the request object. */
+export const SESSION_LEASE = Symbol('nestjs-session-state:lease');

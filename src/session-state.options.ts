@@ -1,0 +1,108 @@
+import { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
+import type { SessionStateStore } from './store/session-state-store.js';
+
+export interface SessionCookieOptions {
+  /** Cookie name. Default `sid`. */
+  name?: string;
+  /** Default `/`. */
+  path?: string;
+  /** Default: none (host-only cookie). */
+  domain?: string;
+  /** Default `true`: scripts never see the session id. */
+  httpOnly?: boolean;
+  /** `'auto'` (default): Secure when the request came over HTTPS (behind a proxy, set the adapter's trust-proxy). */
+  secure?: boolean | 'auto';
+  /** Default `'lax'`. `'none'` needs `secure`. */
+  sameSite?: 'lax' | 'strict' | 'none';
+}
+
+export interface SessionLockWaitOptions {
+  /** Requests of one session that may wait for its lock in this process; past it, 503 + Retry-After. Default 100. */
+  maxQueueLength?: number;
+  /** First delay between polls for a lock held by another process, ms; doubles up to `pollMaxMs`, with jitter. Default 10. */
+  pollMinMs?: number;
+  /** Longest delay between polls, ms. Default 500 (ASP.NET's fixed interval, here the worst case). */
+  pollMaxMs?: number;
+  /** `Retry-After` (seconds) sent with the 503 of a full queue. Default 1. */
+  retryAfterSeconds?: number;
+}
+
+export interface SessionStateModuleOptions {
+  /** Where sessions live. Default: a new `InMemorySessionStateStore` (one process only). */
+  store?: SessionStateStore;
+  /** Minutes of inactivity after which a session expires (sliding). Default 20. */
+  timeout?: number;
+  /** Seconds after which a held lock is considered stale and may be broken (ASP.NET's executionTimeout). Default 110. */
+  executionTimeout?: number;
+  cookie?: SessionCookieOptions;
+  /** Signs the id cookie (HMAC-SHA256). First secret signs, all verify: prepend a new one to rotate. */
+  secret?: string | string[];
+  lockWait?: SessionLockWaitOptions;
+}
+
+/** The options with every default filled in and every value checked. */
+export interface ResolvedSessionStateOptions {
+  store: SessionStateStore;
+  timeout: number;
+  executionTimeoutMs: number;
+  cookie: Required<Omit<SessionCookieOptions, 'domain'>> & Pick<SessionCookieOptions, 'domain'>;
+  secrets: string[];
+  lockWait: Required<SessionLockWaitOptions>;
+}
+
+/** ASP.NET's upper bound for a session timeout: one year, in minutes. */
+export const MAX_TIMEOUT_MINUTES = 525_600;
+
+export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
+  const problems: string[] = [];
+  const check = (ok: boolean, message: string) => ok || problems.push(message);
+  const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+
+  const timeout = options.timeout ?? 20;
+  check(isInt(timeout, 1, MAX_TIMEOUT_MINUTES), `timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}`);
+  const executionTimeout = options.executionTimeout ?? 110;
+  check(typeof executionTimeout === 'number' && executionTimeout > 0, 'executionTimeout must be a positive number of seconds');
+
+  const cookie = {
+    name: options.cookie?.name ?? 'sid',
+    path: options.cookie?.path ?? '/',
+    domain: options.cookie?.domain,
+    httpOnly: options.cookie?.httpOnly ?? true,
+    secure: options.cookie?.secure ?? ('auto' as const),
+    sameSite: options.cookie?.sameSite ?? ('lax' as const),
+  };
+  check(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name), 'cookie.name must be a valid cookie name (RFC 6265 token)');
+  check(['lax', 'strict', 'none'].includes(cookie.sameSite), "cookie.sameSite must be 'lax', 'strict' or 'none'");
+  check(cookie.secure === true || cookie.secure === false || cookie.secure === 'auto', "cookie.secure must be true, false or 'auto'");
+  check(cookie.sameSite !== 'none' || cookie.secure !== false, "cookie.sameSite 'none' needs cookie.secure true or 'auto'");
+
+  const secrets = options.secret === undefined ? [] : ([] as string[]).concat(options.secret);
+  check(
+    secrets.every((s) => typeof s === 'string' && s.length >= 16),
+    'secret must be a string (or an array of strings) of at least 16 characters',
+  );
+  check(options.secret === undefined || secrets.length > 0, 'secret must not be an empty array');
+
+  const lockWait = {
+    maxQueueLength: options.lockWait?.maxQueueLength ?? 100,
+    pollMinMs: options.lockWait?.pollMinMs ?? 10,
+    pollMaxMs: options.lockWait?.pollMaxMs ?? 500,
+    retryAfterSeconds: options.lockWait?.retryAfterSeconds ?? 1,
+  };
+  check(isInt(lockWait.maxQueueLength, 1), 'lockWait.maxQueueLength must be a whole number ≥ 1');
+  check(isInt(lockWait.pollMinMs, 1), 'lockWait.pollMinMs must be a whole number of milliseconds ≥ 1');
+  check(isInt(lockWait.pollMaxMs, lockWait.pollMinMs), 'lockWait.pollMaxMs must be a whole number ≥ lockWait.pollMinMs');
+  check(isInt(lockWait.retryAfterSeconds, 0), 'lockWait.retryAfterSeconds must be a whole number ≥ 0');
+
+  const store = options.store ?? new InMemorySessionStateStore();
+  check(
+    typeof (store as Partial<SessionStateStore>).getItemExclusive === 'function',
+    'store must be a SessionStateStore (e.g. new InMemorySessionStateStore() or new DynamoDBSessionStateStore())',
+  );
+
+  if (problems.length > 0) {
+    throw new TypeError(`SessionStateModule: invalid options:\n- ${problems.join('\n- ')}`);
+  }
+  return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait };
+}

@@ -1,0 +1,625 @@
+/**
+ * The conformance suite every `SessionStateStore` must pass. It checks the semantics written in
+ * the doc comments of `src/store/session-state-store.ts` (ASP.NET `SessionStateStoreProviderBase`,
+ * with fencing lock ids). Time moves only through a fake clock, so the suite never sleeps.
+ *
+ * Usage, in a `*.spec.ts` file:
+ *
+ *   describeSessionStateStoreConformance('MyStore', {
+ *     create: (clock) => new MyStore({ clock }),
+ *     destroy: (store) => (store as MyStore).close(),
+ *   });
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SessionStateLockLostError } from '../../src/errors/session-state.errors.js';
+import {
+  SessionStateActions,
+  SessionStateStore,
+  type SessionStateStoreData,
+  type SessionStateStoreItem,
+} from '../../src/store/session-state-store.js';
+
+export interface ConformanceClock {
+  now(): number;
+  advance(ms: number): void;
+}
+
+export interface ConformanceTarget {
+  /** A fresh store whose notion of time is `clock.now` (stores take a `clock?: () => number` option). Ids used by each test are unique, so stores may share a backend table. */
+  create(clock: () => number): Promise<SessionStateStore> | SessionStateStore;
+  /** Optional: called after each test with the store created for it. */
+  destroy?(store: SessionStateStore): Promise<void> | void;
+}
+
+const MINUTE = 60_000;
+/** Slack allowed on computed expiries (a backend may round, e.g. to the second). */
+const EXPIRY_TOLERANCE_MS = 1_000;
+
+/** A clock that starts at the real time and only moves forward through `advance`. */
+function createFakeClock(): ConformanceClock {
+  let current = Date.now();
+  return {
+    now: () => current,
+    advance(ms: number) {
+      if (!(ms >= 0)) throw new RangeError('The conformance clock only moves forward.');
+      current += ms;
+    },
+  };
+}
+
+/** A unique, URL-safe id of 144 random bits (like a real session id). */
+function newSessionId(): string {
+  return randomBytes(18).toString('base64url');
+}
+
+function data(values: Record<string, unknown>, timeout = 20): SessionStateStoreData {
+  return { items: JSON.stringify(values), timeout };
+}
+
+function expectAbsent(answer: SessionStateStoreItem): void {
+  expect(answer.item).toBeNull();
+  expect(answer.locked).toBe(false);
+  expect(answer.lockId).toBeNull();
+  expect(answer.expires).toBe(0);
+}
+
+function expectNear(actual: number, expected: number, tolerance = EXPIRY_TOLERANCE_MS): void {
+  expect(actual).toBeGreaterThanOrEqual(expected - tolerance);
+  expect(actual).toBeLessThanOrEqual(expected + tolerance);
+}
+
+/** Asserts a `SessionStateLockLostError` whose message does not leak the session id. */
+async function expectLockLost(promise: Promise<unknown>, id: string): Promise<void> {
+  let caught: unknown;
+  try {
+    await promise;
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(SessionStateLockLostError);
+  expect((caught as Error).message).not.toContain(id);
+}
+
+export function describeSessionStateStoreConformance(name: string, target: ConformanceTarget): void {
+  describe(name, () => {
+    let clock: ConformanceClock;
+    let store: SessionStateStore;
+    let id: string;
+
+    beforeEach(async () => {
+      clock = createFakeClock();
+      store = await target.create(() => clock.now());
+      id = newSessionId();
+    });
+
+    afterEach(async () => {
+      if (store) await target.destroy?.(store);
+    });
+
+    /** Creates `id` unlocked with the given data. */
+    async function seed(values: Record<string, unknown> = { n: 1 }, timeout = 20, sessionId = id) {
+      const stored = data(values, timeout);
+      await store.setAndReleaseItemExclusive(sessionId, stored, null, true);
+      return stored;
+    }
+
+    /** Creates `id` and takes its lock; answers the lock id. */
+    async function seedLocked(values: Record<string, unknown> = { n: 1 }, timeout = 20): Promise<string> {
+      await seed(values, timeout);
+      const answer = await store.getItemExclusive(id);
+      expect(answer.locked).toBe(false);
+      expect(answer.lockId).toEqual(expect.any(String));
+      return answer.lockId as string;
+    }
+
+    describe('absent items', () => {
+      it('getItem on an absent id answers item null, unlocked, no lock id, expires 0', async () => {
+        const answer = await store.getItem(id);
+        expectAbsent(answer);
+        expect(answer.lockAge).toBe(0);
+      });
+
+      it('getItemExclusive on an absent id answers absent and takes no lock', async () => {
+        expectAbsent(await store.getItemExclusive(id));
+        expectAbsent(await store.getItemExclusive(id));
+        // Nothing was created by the attempt: a new item can still be written.
+        await seed({ created: true });
+        expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ created: true }));
+      });
+
+      it('releaseItemExclusive on an absent id answers false and creates nothing', async () => {
+        expect(await store.releaseItemExclusive(id, 'no-such-lock')).toBe(false);
+        expectAbsent(await store.getItem(id));
+      });
+
+      it('setAndReleaseItemExclusive(newItem=false) on an absent id throws and creates nothing', async () => {
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ a: 1 }), 'no-such-lock', false), id);
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ a: 1 }), null, false), id);
+        expectAbsent(await store.getItem(id));
+      });
+
+      it('removeItem on an absent id throws SessionStateLockLostError', async () => {
+        await expectLockLost(store.removeItem(id, 'no-such-lock'), id);
+        expectAbsent(await store.getItem(id));
+      });
+    });
+
+    describe('creating items', () => {
+      it('setAndReleaseItemExclusive(newItem=true) creates an unlocked item, items kept verbatim', async () => {
+        // Not the canonical form JSON.stringify would give: a store must not re-serialise.
+        const items = '{"b":2,  "a":[1,2,{"c":null}] , "s":"x\\"y"}';
+        await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
+        const answer = await store.getItem(id);
+        expect(answer.item).toEqual({ items, timeout: 20 });
+        expect(answer.locked).toBe(false);
+        expect(answer.lockAge).toBe(0);
+        expect(answer.lockId).toBeNull();
+        expect(answer.actions).toBe(SessionStateActions.None);
+        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+      });
+
+      it('newItem=true on an existing item throws and leaves its data intact', async () => {
+        const original = await seed({ keep: 'me' });
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), null, true), id);
+        const answer = await store.getItem(id);
+        expect(answer.item).toEqual(original);
+        expect(answer.locked).toBe(false);
+      });
+
+      it('newItem=true on an existing locked item throws, and leaves data and lock intact', async () => {
+        const lockId = await seedLocked({ keep: 'me' });
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), lockId, true), id);
+        const locked = await store.getItem(id);
+        expect(locked.locked).toBe(true);
+        expect(locked.lockId).toBe(lockId);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ keep: 'me' }));
+      });
+
+      it('createNewStoreData(timeout) answers an empty item with that timeout', () => {
+        expect(store.createNewStoreData(20)).toEqual({ items: '{}', timeout: 20 });
+        expect(store.createNewStoreData(1)).toEqual({ items: '{}', timeout: 1 });
+      });
+    });
+
+    describe('getItem (read-only)', () => {
+      it('takes no lock', async () => {
+        await seed();
+        await store.getItem(id);
+        await store.getItem(id);
+        const exclusive = await store.getItemExclusive(id);
+        expect(exclusive.locked).toBe(false);
+        expect(exclusive.lockId).toEqual(expect.any(String));
+        expect(exclusive.item).not.toBeNull();
+      });
+
+      it('while a writer holds the lock answers locked, item null, and the holder lock id', async () => {
+        const lockId = await seedLocked();
+        clock.advance(1_500);
+        const answer = await store.getItem(id);
+        expect(answer.locked).toBe(true);
+        expect(answer.item).toBeNull();
+        expect(answer.lockId).toBe(lockId);
+        expect(answer.lockAge).toBeGreaterThanOrEqual(1_500);
+      });
+    });
+
+    describe('getItemExclusive (locking)', () => {
+      it('acquires: answers the item, locked false, and a non-empty lock id', async () => {
+        const stored = await seed({ x: 'y' });
+        const answer = await store.getItemExclusive(id);
+        expect(answer.item).toEqual(stored);
+        expect(answer.locked).toBe(false);
+        expect(typeof answer.lockId).toBe('string');
+        expect((answer.lockId as string).length).toBeGreaterThan(0);
+        expect(answer.actions).toBe(SessionStateActions.None);
+        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+      });
+
+      it('a second getItemExclusive answers locked, item null, the holder lock id and a growing lockAge', async () => {
+        const lockId = await seedLocked();
+        const first = await store.getItemExclusive(id);
+        expect(first.locked).toBe(true);
+        expect(first.item).toBeNull();
+        expect(first.lockId).toBe(lockId);
+        expect(first.lockAge).toBeGreaterThanOrEqual(0);
+        expect(first.lockAge).toBeLessThan(EXPIRY_TOLERANCE_MS);
+
+        clock.advance(5_000);
+        const second = await store.getItemExclusive(id);
+        expect(second.locked).toBe(true);
+        expect(second.item).toBeNull();
+        expect(second.lockId).toBe(lockId);
+        expect(second.lockAge).toBeGreaterThanOrEqual(first.lockAge + 5_000);
+        expect(second.lockAge).toBeLessThan(5_000 + EXPIRY_TOLERANCE_MS);
+
+        clock.advance(7_000);
+        const third = await store.getItemExclusive(id);
+        expect(third.lockId).toBe(lockId);
+        expect(third.lockAge).toBeGreaterThanOrEqual(second.lockAge + 7_000);
+      });
+
+      it('each acquisition yields a fresh lock id', async () => {
+        await seed();
+        const seen = new Set<string>();
+        for (let i = 0; i < 3; i++) {
+          const answer = await store.getItemExclusive(id);
+          expect(answer.locked).toBe(false);
+          const lockId = answer.lockId as string;
+          expect(lockId).toEqual(expect.any(String));
+          expect(seen.has(lockId)).toBe(false);
+          seen.add(lockId);
+          expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        }
+      });
+
+      it('20 parallel getItemExclusive calls on one item: exactly one acquires', async () => {
+        await seed();
+        const answers = await Promise.all(Array.from({ length: 20 }, () => store.getItemExclusive(id)));
+        const winners = answers.filter((a) => !a.locked && a.lockId !== null);
+        expect(winners).toHaveLength(1);
+        const winnerLockId = winners[0]!.lockId;
+        const losers = answers.filter((a) => a.locked);
+        expect(losers).toHaveLength(19);
+        for (const loser of losers) {
+          expect(loser.item).toBeNull();
+          expect(loser.lockId).toBe(winnerLockId);
+        }
+        const after = await store.getItem(id);
+        expect(after.locked).toBe(true);
+        expect(after.lockId).toBe(winnerLockId);
+      });
+    });
+
+    describe('setAndReleaseItemExclusive', () => {
+      it('with the right lock id writes and unlocks', async () => {
+        const lockId = await seedLocked({ n: 1 });
+        clock.advance(3_000);
+        await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
+        const answer = await store.getItem(id);
+        expect(answer.item).toEqual(data({ n: 2 }));
+        expect(answer.locked).toBe(false);
+        expect(answer.lockId).toBeNull();
+        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        const next = await store.getItemExclusive(id);
+        expect(next.locked).toBe(false);
+        expect(next.lockId).toEqual(expect.any(String));
+        expect(next.lockId).not.toBe(lockId);
+      });
+
+      it('the lock id is spent once used: a second write with it throws', async () => {
+        const lockId = await seedLocked({ n: 1 });
+        await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 3 }), lockId, false), id);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
+      });
+
+      it('with a wrong lock id throws and writes nothing; the holder keeps the lock', async () => {
+        const lockId = await seedLocked({ n: 1 });
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', false), id);
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id);
+        const locked = await store.getItem(id);
+        expect(locked.locked).toBe(true);
+        expect(locked.lockId).toBe(lockId);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+      });
+
+      it('with a stale lock id from an earlier acquisition throws and writes nothing', async () => {
+        const first = await seedLocked({ n: 1 });
+        expect(await store.releaseItemExclusive(id, first)).toBe(true);
+        const second = (await store.getItemExclusive(id)).lockId as string;
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), first, false), id);
+        const locked = await store.getItem(id);
+        expect(locked.locked).toBe(true);
+        expect(locked.lockId).toBe(second);
+        await store.setAndReleaseItemExclusive(id, data({ n: 2 }), second, false);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
+      });
+
+      it('on an unlocked item with any lock id throws and writes nothing', async () => {
+        await seed({ n: 1 });
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'any-lock-id', false), id);
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id);
+        const answer = await store.getItem(id);
+        expect(answer.item).toEqual(data({ n: 1 }));
+        expect(answer.locked).toBe(false);
+      });
+
+      it('stores a changed per-session timeout and computes the expiry from it', async () => {
+        const lockId = await seedLocked({ n: 1 }, 20);
+        await store.setAndReleaseItemExclusive(id, data({ n: 1 }, 5), lockId, false);
+        const answer = await store.getItem(id);
+        expect(answer.item?.timeout).toBe(5);
+        expectNear(answer.expires, clock.now() + 5 * MINUTE);
+        clock.advance(6 * MINUTE);
+        expectAbsent(await store.getItem(id));
+      });
+
+      it('items of about 100 KB with unicode round-trip intact', async () => {
+        const chunk = 'héllo wörld ✓ 日本語 🌍 "quoted" \\ \n\t ';
+        let text = '';
+        let i = 0;
+        while (Buffer.byteLength(text, 'utf8') < 100_000) text += `${i++}:${chunk}`;
+        const items = JSON.stringify({ text, emoji: '👩‍👩‍👧‍👦', nested: { list: [1, 'ü', null] } });
+        expect(Buffer.byteLength(items, 'utf8')).toBeGreaterThan(100_000);
+        await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
+        const exclusive = await store.getItemExclusive(id);
+        expect(exclusive.item?.items).toBe(items);
+        await store.setAndReleaseItemExclusive(id, { items: items + ' ', timeout: 20 }, exclusive.lockId, false);
+        const read = await store.getItem(id);
+        expect(read.item?.items).toBe(items + ' ');
+        expect(JSON.parse(read.item!.items).text).toBe(text);
+      });
+    });
+
+    describe('releaseItemExclusive', () => {
+      it('with the right lock id releases, keeps the data, and slides the expiry', async () => {
+        const lockId = await seedLocked({ n: 1 }, 20);
+        const createdExpires = clock.now() + 20 * MINUTE;
+        clock.advance(5 * MINUTE);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        const answer = await store.getItem(id);
+        expect(answer.locked).toBe(false);
+        expect(answer.lockId).toBeNull();
+        expect(answer.item).toEqual(data({ n: 1 }, 20));
+        expect(answer.expires).toBeGreaterThan(createdExpires + 4 * MINUTE);
+        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        // The slid expiry is real: past the original expiry the item is still there.
+        clock.advance(16 * MINUTE);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
+      });
+
+      it('with a wrong lock id answers false and the lock is still held', async () => {
+        const lockId = await seedLocked({ n: 1 });
+        expect(await store.releaseItemExclusive(id, 'not-the-lock-id')).toBe(false);
+        const answer = await store.getItem(id);
+        expect(answer.locked).toBe(true);
+        expect(answer.lockId).toBe(lockId);
+        const contended = await store.getItemExclusive(id);
+        expect(contended.locked).toBe(true);
+        expect(contended.lockId).toBe(lockId);
+        await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
+      });
+
+      it('on an unlocked item answers false', async () => {
+        await seed({ n: 1 });
+        expect(await store.releaseItemExclusive(id, 'any-lock-id')).toBe(false);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+      });
+    });
+
+    describe('removeItem', () => {
+      it('with the right lock id deletes the item', async () => {
+        const lockId = await seedLocked();
+        await store.removeItem(id, lockId);
+        expectAbsent(await store.getItem(id));
+        expectAbsent(await store.getItemExclusive(id));
+        // The id is free again.
+        await seed({ again: true });
+        expect((await store.getItem(id)).item).toEqual(data({ again: true }));
+      });
+
+      it('with a wrong lock id throws and the item stays, still locked by the holder', async () => {
+        const lockId = await seedLocked({ n: 1 });
+        await expectLockLost(store.removeItem(id, 'not-the-lock-id'), id);
+        const answer = await store.getItem(id);
+        expect(answer.locked).toBe(true);
+        expect(answer.lockId).toBe(lockId);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+      });
+
+      it('on an unlocked item throws and the item stays', async () => {
+        await seed({ n: 1 });
+        await expectLockLost(store.removeItem(id, 'any-lock-id'), id);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+      });
+    });
+
+    describe('stale locks (fencing)', () => {
+      it('a broken stale lock fences out its old holder; the new holder data wins', async () => {
+        const lockA = await seedLocked({ owner: 'original' });
+
+        clock.advance(2 * MINUTE);
+        const seenByB = await store.getItemExclusive(id);
+        expect(seenByB.locked).toBe(true);
+        expect(seenByB.item).toBeNull();
+        expect(seenByB.lockId).toBe(lockA);
+        expect(seenByB.lockAge).toBeGreaterThanOrEqual(2 * MINUTE);
+        expect(seenByB.lockAge).toBeLessThan(2 * MINUTE + EXPIRY_TOLERANCE_MS);
+
+        // B breaks the stale lock with the holder's lock id, then acquires with a new one.
+        expect(await store.releaseItemExclusive(id, seenByB.lockId as string)).toBe(true);
+        const acquiredByB = await store.getItemExclusive(id);
+        expect(acquiredByB.locked).toBe(false);
+        expect(acquiredByB.item).toEqual(data({ owner: 'original' }));
+        const lockB = acquiredByB.lockId as string;
+        expect(lockB).toEqual(expect.any(String));
+        expect(lockB).not.toBe(lockA);
+
+        // A comes back late: every lock-ending call with its old id fails.
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id);
+        expect(await store.releaseItemExclusive(id, lockA)).toBe(false);
+        await expectLockLost(store.removeItem(id, lockA), id);
+
+        const held = await store.getItem(id);
+        expect(held.locked).toBe(true);
+        expect(held.lockId).toBe(lockB);
+
+        await store.setAndReleaseItemExclusive(id, data({ owner: 'B' }), lockB, false);
+        // Still fenced after B released.
+        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id);
+        expect(await store.releaseItemExclusive(id, lockA)).toBe(false);
+        await expectLockLost(store.removeItem(id, lockA), id);
+
+        const final = await store.getItem(id);
+        expect(final.item).toEqual(data({ owner: 'B' }));
+        expect(final.locked).toBe(false);
+      });
+    });
+
+    describe('expiry', () => {
+      it('an item past its timeout reads as absent', async () => {
+        await seed({ n: 1 }, 20);
+        clock.advance(20 * MINUTE - 1_000 - EXPIRY_TOLERANCE_MS);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
+        clock.advance(2_000 + 2 * EXPIRY_TOLERANCE_MS);
+        expectAbsent(await store.getItem(id));
+        expectAbsent(await store.getItemExclusive(id));
+        expectAbsent(await store.getItem(id));
+      });
+
+      it('resetItemTimeout does not resurrect an expired item', async () => {
+        await seed({ n: 1 }, 20);
+        clock.advance(21 * MINUTE);
+        await store.resetItemTimeout(id);
+        expectAbsent(await store.getItem(id));
+        expectAbsent(await store.getItemExclusive(id));
+      });
+
+      it('setAndReleaseItemExclusive(newItem=true) replaces an expired item', async () => {
+        await seed({ old: true }, 20);
+        clock.advance(21 * MINUTE);
+        await store.setAndReleaseItemExclusive(id, data({ fresh: true }, 20), null, true);
+        const answer = await store.getItem(id);
+        expect(answer.item).toEqual(data({ fresh: true }, 20));
+        expect(answer.locked).toBe(false);
+        expect(answer.actions).toBe(SessionStateActions.None);
+        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+      });
+
+      it('honours a per-session timeout (1 vs 30 minutes)', async () => {
+        const shortId = id;
+        const longId = newSessionId();
+        await seed({ which: 'short' }, 1, shortId);
+        await seed({ which: 'long' }, 30, longId);
+        expectNear((await store.getItem(shortId)).expires, clock.now() + 1 * MINUTE);
+        expectNear((await store.getItem(longId)).expires, clock.now() + 30 * MINUTE);
+
+        clock.advance(2 * MINUTE);
+        expectAbsent(await store.getItem(shortId));
+        expect((await store.getItem(longId)).item).toEqual(data({ which: 'long' }, 30));
+
+        clock.advance(29 * MINUTE);
+        expectAbsent(await store.getItem(longId));
+      });
+    });
+
+    describe('resetItemTimeout', () => {
+      it('slides the expiry of an existing item', async () => {
+        await seed({ n: 1 }, 20);
+        clock.advance(15 * MINUTE);
+        await store.resetItemTimeout(id);
+        const answer = await store.getItem(id);
+        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        expect(answer.item).toEqual(data({ n: 1 }, 20));
+        expect(answer.locked).toBe(false);
+        // 25 minutes after creation, alive thanks to the reset.
+        clock.advance(10 * MINUTE);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
+        clock.advance(11 * MINUTE);
+        expectAbsent(await store.getItem(id));
+      });
+
+      it('never creates an item', async () => {
+        await store.resetItemTimeout(id);
+        expectAbsent(await store.getItem(id));
+        expectAbsent(await store.getItemExclusive(id));
+        // The id is still free for a new item.
+        await seed({ n: 1 });
+        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+      });
+
+      it('does not create an item after removeItem', async () => {
+        const lockId = await seedLocked();
+        await store.removeItem(id, lockId);
+        await store.resetItemTimeout(id);
+        expectAbsent(await store.getItem(id));
+      });
+
+      it('on a locked item does not break the lock, and still slides the expiry', async () => {
+        const lockId = await seedLocked({ n: 1 }, 20);
+        clock.advance(15 * MINUTE);
+        await store.resetItemTimeout(id);
+
+        const answer = await store.getItem(id);
+        expect(answer.locked).toBe(true);
+        expect(answer.lockId).toBe(lockId);
+        const contended = await store.getItemExclusive(id);
+        expect(contended.locked).toBe(true);
+        expect(contended.lockId).toBe(lockId);
+        expect(await store.releaseItemExclusive(id, 'not-the-lock-id')).toBe(false);
+
+        // 25 minutes after creation: without the slide the item would have expired.
+        clock.advance(10 * MINUTE);
+        const later = await store.getItem(id);
+        expect(later.locked).toBe(true);
+        expect(later.lockId).toBe(lockId);
+
+        await store.setAndReleaseItemExclusive(id, data({ n: 2 }, 20), lockId, false);
+        const written = await store.getItem(id);
+        expect(written.item).toEqual(data({ n: 2 }, 20));
+        expect(written.locked).toBe(false);
+      });
+    });
+
+    describe('createUninitializedItem', () => {
+      it('creates an empty item flagged InitializeItem', async () => {
+        await store.createUninitializedItem(id, 20);
+        const answer = await store.getItem(id);
+        expect(answer.item).toEqual({ items: '{}', timeout: 20 });
+        expect(answer.locked).toBe(false);
+        expect(answer.actions).toBe(SessionStateActions.InitializeItem);
+        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+      });
+
+      it('getItemExclusive answers InitializeItem with the lock; after setAndRelease the actions are None', async () => {
+        await store.createUninitializedItem(id, 20);
+        // A read-only load changes nothing: the flag survives it.
+        expect((await store.getItem(id)).actions).toBe(SessionStateActions.InitializeItem);
+        const acquired = await store.getItemExclusive(id);
+        expect(acquired.item).toEqual({ items: '{}', timeout: 20 });
+        expect(acquired.locked).toBe(false);
+        expect(acquired.lockId).toEqual(expect.any(String));
+        expect(acquired.actions).toBe(SessionStateActions.InitializeItem);
+
+        await store.setAndReleaseItemExclusive(id, data({ init: true }), acquired.lockId, false);
+        const read = await store.getItem(id);
+        expect(read.item).toEqual(data({ init: true }));
+        expect(read.actions).toBe(SessionStateActions.None);
+        const again = await store.getItemExclusive(id);
+        expect(again.actions).toBe(SessionStateActions.None);
+        expect(again.item).toEqual(data({ init: true }));
+      });
+
+      it('does not overwrite an existing item', async () => {
+        const stored = await seed({ precious: 'data' }, 30);
+        await store.createUninitializedItem(id, 5);
+        const answer = await store.getItem(id);
+        expect(answer.item).toEqual(stored);
+        expect(answer.actions).toBe(SessionStateActions.None);
+      });
+
+      it('does not overwrite or unlock a locked item', async () => {
+        const lockId = await seedLocked({ precious: 'data' });
+        await store.createUninitializedItem(id, 5);
+        const answer = await store.getItem(id);
+        expect(answer.locked).toBe(true);
+        expect(answer.lockId).toBe(lockId);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        const read = await store.getItem(id);
+        expect(read.item).toEqual(data({ precious: 'data' }));
+        expect(read.actions).toBe(SessionStateActions.None);
+      });
+
+      it('honours its timeout', async () => {
+        await store.createUninitializedItem(id, 1);
+        clock.advance(2 * MINUTE);
+        expectAbsent(await store.getItem(id));
+      });
+    });
+  });
+}

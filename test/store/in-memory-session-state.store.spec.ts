@@ -1,0 +1,135 @@
+import { randomBytes } from 'node:crypto';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import { describeSessionStateStoreConformance } from '../conformance/session-state-store.conformance.js';
+
+describeSessionStateStoreConformance('InMemorySessionStateStore conformance', {
+  create: (clock) => new InMemorySessionStateStore({ clock }),
+  destroy: (store) => (store as InMemorySessionStateStore).onModuleDestroy(),
+});
+
+const MINUTE = 60_000;
+
+describe('InMemorySessionStateStore', () => {
+  const stores: InMemorySessionStateStore[] = [];
+  let time = Date.now();
+  const clock = () => time;
+
+  function createStore(sweepIntervalMs?: number) {
+    const store = new InMemorySessionStateStore({ clock, sweepIntervalMs });
+    stores.push(store);
+    return store;
+  }
+
+  const newId = () => randomBytes(18).toString('base64url');
+
+  afterEach(() => {
+    for (const store of stores.splice(0)) store.onModuleDestroy();
+    vi.useRealTimers();
+    vi.restoreAllMocks();
+  });
+
+  it('can report expiries: setItemExpireCallback answers true', () => {
+    const store = createStore();
+    expect(store.setItemExpireCallback(() => undefined)).toBe(true);
+    expect(store.setItemExpireCallback(undefined)).toBe(true);
+  });
+
+  it('sweep removes expired unlocked items and reports each to the expire callback', async () => {
+    const store = createStore();
+    const expired = vi.fn();
+    store.setItemExpireCallback(expired);
+    const id = newId();
+    const alive = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"cart":[1,2]}', timeout: 1 }, null, true);
+    await store.setAndReleaseItemExclusive(alive, { items: '{"alive":true}', timeout: 30 }, null, true);
+
+    store.sweep();
+    expect(expired).not.toHaveBeenCalled();
+
+    time += 2 * MINUTE;
+    store.sweep();
+    expect(expired).toHaveBeenCalledTimes(1);
+    expect(expired).toHaveBeenCalledWith(id, { items: '{"cart":[1,2]}', timeout: 1 });
+
+    // Removed: a second sweep does not report it again; the unexpired item is untouched.
+    store.sweep();
+    expect(expired).toHaveBeenCalledTimes(1);
+    expect((await store.getItem(alive)).item).toEqual({ items: '{"alive":true}', timeout: 30 });
+  });
+
+  it('sweep does not remove an expired item that a request still holds', async () => {
+    const store = createStore();
+    const expired = vi.fn();
+    store.setItemExpireCallback(expired);
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 1 }, null, true);
+    const { lockId } = await store.getItemExclusive(id);
+    expect(lockId).toEqual(expect.any(String));
+
+    time += 2 * MINUTE;
+    store.sweep();
+    expect(expired).not.toHaveBeenCalled();
+    // Still there: the holder can still release it (which slides its expiry).
+    expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
+    expect((await store.getItem(id)).item).toEqual({ items: '{"n":1}', timeout: 1 });
+  });
+
+  it('sweep does not fire the expire callback for uninitialized items', async () => {
+    const store = createStore();
+    const expired = vi.fn();
+    store.setItemExpireCallback(expired);
+    const id = newId();
+    await store.createUninitializedItem(id, 1);
+    time += 2 * MINUTE;
+    store.sweep();
+    store.sweep();
+    expect(expired).not.toHaveBeenCalled();
+    expect((await store.getItem(id)).item).toBeNull();
+  });
+
+  it('sweep without a callback just removes expired items', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 1 }, null, true);
+    time += 2 * MINUTE;
+    expect(() => store.sweep()).not.toThrow();
+    // Registering a callback afterwards reports nothing: the item is gone.
+    const expired = vi.fn();
+    store.setItemExpireCallback(expired);
+    store.sweep();
+    expect(expired).not.toHaveBeenCalled();
+  });
+
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('rejects sweepIntervalMs = %s', (sweepIntervalMs) => {
+    expect(() => new InMemorySessionStateStore({ sweepIntervalMs })).toThrow(TypeError);
+  });
+
+  it('sweeps on its timer, and onModuleDestroy stops the timer', async () => {
+    vi.useFakeTimers();
+    const store = createStore(1_000);
+    const sweep = vi.spyOn(store, 'sweep');
+    const expired = vi.fn();
+    store.setItemExpireCallback(expired);
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 1 }, null, true);
+    time += 2 * MINUTE;
+
+    vi.advanceTimersByTime(1_000);
+    expect(sweep).toHaveBeenCalledTimes(1);
+    expect(expired).toHaveBeenCalledWith(id, { items: '{"n":1}', timeout: 1 });
+
+    store.onModuleDestroy();
+    vi.advanceTimersByTime(10_000);
+    expect(sweep).toHaveBeenCalledTimes(1);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('onModuleDestroy clears its interval', () => {
+    const clearIntervalSpy = vi.spyOn(globalThis, 'clearInterval');
+    const store = createStore();
+    store.onModuleDestroy();
+    expect(clearIntervalSpy).toHaveBeenCalledTimes(1);
+    expect(clearIntervalSpy.mock.calls[0]![0]).toBeDefined();
+  });
+});
