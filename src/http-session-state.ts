@@ -27,7 +27,7 @@ export class HttpSessionState {
   #previousId: string | undefined;
   #timeoutChanged = false;
 
-  /** @internal Made by the lifecycle; handlers receive it through `@Session()`. */
+  /** Made by the lifecycle (handlers receive it through `@Session()`); construct one yourself to unit-test a handler. */
   constructor(init: HttpSessionStateInit) {
     // A Map, not the parsed object: keys like `__proto__` stay plain data.
     this.#items = new Map(Object.entries(JSON.parse(init.items) as Record<string, unknown>));

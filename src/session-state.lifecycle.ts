@@ -26,7 +26,8 @@ export type RequestOutcome = 'succeeded' | 'failed';
 export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SessionState');
   private readonly cookie: SessionCookie;
-  private readonly locks: SessionLockCoordinator;
+  /** @internal */
+  readonly locks: SessionLockCoordinator;
   /** Leases not yet completed, each with the promise of its completion: shutdown waits for them. */
   private readonly active = new Map<SessionLease, { done: Promise<void>; markDone: () => void }>();
 

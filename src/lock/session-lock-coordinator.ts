@@ -83,6 +83,12 @@ export class SessionLockCoordinator {
     }
   }
 
+  /** Requests of this process waiting for the session (for diagnostics and tests). */
+  waiting(id: string): number {
+    const queue = this.queues.get(id);
+    return queue ? queue.writers.length + queue.readers.length : 0;
+  }
+
   /** Shutdown: waiting requests get a 503 instead of a lock. */
   close(): void {
     this.closed = true;

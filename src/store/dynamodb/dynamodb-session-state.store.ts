@@ -1,0 +1,434 @@
+import { randomUUID } from 'node:crypto';
+import {
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+} from '@aws-sdk/client-dynamodb';
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  SessionStateLockLostError,
+  SessionStateStoreUnavailableError,
+  SessionStateTooLargeError,
+} from '../../errors/session-state.errors.js';
+import {
+  SessionStateActions,
+  SessionStateStore,
+  type SessionStateStoreData,
+  type SessionStateStoreItem,
+} from '../session-state-store.js';
+import { isConditionFailure, toStoreError } from './dynamodb-errors.js';
+import {
+  Attr,
+  estimateItemBytes,
+  expiry,
+  FLAG_UNINITIALIZED,
+  num,
+  readRecord,
+  RECORD_FORMAT_VERSION,
+  ttlBase,
+  unlockedRecord,
+  type SessionRecord,
+} from './dynamodb-session-record.js';
+import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-store.options.js';
+import { prepareSessionTable } from './dynamodb-session-table.js';
+import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
+
+/** DynamoDB's hard limit on the size of one item. */
+const DYNAMODB_ITEM_LIMIT = 409_600;
+
+const ABSENT: SessionStateStoreItem = Object.freeze({
+  item: null,
+  locked: false,
+  lockAge: 0,
+  lockId: null,
+  actions: SessionStateActions.None,
+  expires: 0,
+});
+
+/** Expression placeholders of the record's attributes; each command declares only those it uses. */
+const PLACEHOLDERS = {
+  key: '#key',
+  ttl: '#ttl',
+  items: '#items',
+  locked: '#locked',
+  lockId: '#lockId',
+  lockDate: '#lockDate',
+  expires: '#expires',
+  flags: '#flags',
+  timeout: '#timeout',
+  timeoutMs: '#timeoutMs',
+  timeoutSeconds: '#timeoutSeconds',
+  version: '#version',
+} as const;
+type Placeholder = keyof typeof PLACEHOLDERS;
+
+/**
+ * The production store: sessions in a DynamoDB table, one item per session (see
+ * `dynamodb-session-record.ts` for its layout). Every operation is one DynamoDB call that is safe
+ * on its own: locks are taken and released with conditional writes fenced by the lock id, so a
+ * request whose lock was broken can never overwrite newer data, and a contended lock costs one
+ * call that reports the holder. Expired items read as absent (TTL deletion lags by hours).
+ *
+ * Call `init()` once before use (Nest does, through `onModuleInit`): it checks, or creates, the table.
+ */
+export class DynamoDBSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown {
+  readonly tableName: string;
+  readonly client: DynamoDBClient;
+  private readonly logger = new Logger(DynamoDBSessionStateStore.name);
+  private readonly ownsClient: boolean;
+  private readonly application: string | undefined;
+  private readonly createIfNotExists: boolean;
+  private readonly keyAttribute: string;
+  private readonly ttlAttribute: string;
+  private readonly ttlExtraSeconds: number;
+  private readonly consistentReads: boolean;
+  private readonly codec: SessionItemsCodec;
+  private readonly maxItemBytes: number;
+  private readonly requestTimeoutMs: number;
+  private readonly clock: () => number;
+  private ready: Promise<void> | undefined;
+  private destroyed = false;
+
+  constructor(options: DynamoDBSessionStateStoreOptions = {}) {
+    super();
+    this.tableName = nonEmpty('tableName', options.tableName ?? 'nestjs-session-state');
+    this.application = options.application || undefined;
+    this.createIfNotExists = options.createIfNotExists ?? false;
+    this.keyAttribute = nonEmpty('keyAttribute', options.keyAttribute ?? 'SessionId');
+    this.ttlAttribute = nonEmpty('ttlAttribute', options.ttlAttribute ?? 'TTL');
+    this.ttlExtraSeconds = checkNumber('ttlExtraSeconds', options.ttlExtraSeconds ?? 300, 0, Number.MAX_SAFE_INTEGER, true);
+    this.consistentReads = options.consistentReads ?? true;
+    const compression = options.compression ?? {};
+    this.codec = new SessionItemsCodec(
+      compression === false ? null : checkNumber('compression.thresholdBytes', compression.thresholdBytes ?? 8192, 0, Infinity, true),
+    );
+    this.maxItemBytes = checkNumber('maxItemBytes', options.maxItemBytes ?? 400_000, 1, DYNAMODB_ITEM_LIMIT, true);
+    this.requestTimeoutMs = checkNumber('requestTimeoutMs', options.requestTimeoutMs ?? 5000, 1, 2 ** 31 - 1, false);
+    this.clock = options.clock ?? Date.now;
+    const reserved = Object.values(Attr) as string[];
+    for (const [name, value] of [['keyAttribute', this.keyAttribute], ['ttlAttribute', this.ttlAttribute]] as const) {
+      if (reserved.includes(value)) throw new TypeError(`DynamoDBSessionStateStore: ${name} "${value}" is one of the record's own attributes.`);
+    }
+
+    if (options.client) {
+      this.client = options.client;
+      this.ownsClient = false;
+    } else {
+      const config = options.clientConfig ?? {};
+      const maxAttempts = checkNumber('maxAttempts', options.maxAttempts ?? (config.maxAttempts as number | undefined) ?? 3, 1, 100, true);
+      this.client = new DynamoDBClient({
+        ...config,
+        maxAttempts,
+        // Short attempts, so a stalled connection is retried within the call's overall bound.
+        requestHandler: config.requestHandler ?? {
+          connectionTimeout: Math.min(2000, this.requestTimeoutMs),
+          requestTimeout: Math.max(1000, Math.floor(this.requestTimeoutMs / maxAttempts)),
+          throwOnRequestTimeout: true,
+        },
+      });
+      this.ownsClient = true;
+    }
+  }
+
+  /**
+   * Checks the table (one `DescribeTable`), or creates it with `createIfNotExists`. Idempotent;
+   * a failed attempt can be retried. Runs at startup, never on the request path.
+   */
+  init(): Promise<void> {
+    this.ready ??= prepareSessionTable({
+      client: this.client,
+      call: (operation, run) => this.call(operation, run),
+      logger: this.logger,
+      tableName: this.tableName,
+      keyAttribute: this.keyAttribute,
+      ttlAttribute: this.ttlAttribute,
+      createIfNotExists: this.createIfNotExists,
+    }).catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.init();
+  }
+
+  onApplicationShutdown(): void {
+    this.destroy();
+  }
+
+  /** Destroys the client if the store built it (a client passed in belongs to the caller). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  async getItem(id: string): Promise<SessionStateStoreItem> {
+    const get = new GetItemCommand({ TableName: this.tableName, Key: this.key(id), ConsistentRead: this.consistentReads });
+    const { Item } = await this.call('GetItem', (options) => this.client.send(get, options));
+    if (!Item) return ABSENT;
+    const now = this.clock();
+    const record = readRecord(Item);
+    if (record.expires <= now) return ABSENT;
+    if (record.locked) {
+      return { item: null, locked: true, lockAge: lockAge(record, now), lockId: record.lockId, actions: actions(record), expires: record.expires };
+    }
+    return this.loaded(record, null);
+  }
+
+  async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+    const now = this.clock();
+    const lockId = randomUUID();
+    const lock = new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: this.key(id),
+      UpdateExpression: 'SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero',
+      ConditionExpression: 'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false)',
+      ExpressionAttributeNames: this.names('key', 'expires', 'locked', 'lockId', 'lockDate', 'flags'),
+      ExpressionAttributeValues: { ':true': { BOOL: true }, ':false': { BOOL: false }, ':lockId': { S: lockId }, ':now': num(now), ':zero': num(0) },
+      // The record as it was, so the flags cleared here are reported once, by this call.
+      ReturnValues: 'ALL_OLD',
+      // The record that failed the condition: a contended lock costs this one call, no second read.
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    try {
+      const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(lock, options));
+      if (!Attributes) throw corruptRecord('DynamoDB returned no attributes for a locked record');
+      return this.loaded(readRecord(Attributes), lockId);
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      if (!error.Item) return ABSENT;
+      const holder = readRecord(error.Item);
+      if (holder.expires <= now) return ABSENT;
+      // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
+      if (holder.locked && holder.lockId === lockId) return this.loaded(holder, lockId);
+      if (holder.locked) return { ...ABSENT, locked: true, lockAge: lockAge(holder, now), lockId: holder.lockId };
+      throw corruptRecord('its lock or expiry attributes have unexpected types');
+    }
+  }
+
+  async setAndReleaseItemExclusive(
+    id: string,
+    item: SessionStateStoreData,
+    lockId: string | null,
+    newItem: boolean,
+  ): Promise<void> {
+    const now = this.clock();
+    const items = await this.codec.encode(item.items);
+    const slide = expiry(now, item.timeout, this.ttlExtraSeconds);
+    const record = unlockedRecord({
+      keyAttribute: this.keyAttribute,
+      key: this.keyValue(id),
+      ttlAttribute: this.ttlAttribute,
+      items,
+      timeout: item.timeout,
+      expiry: slide,
+      now,
+      flags: 0,
+    });
+    // Checked before any write: the stored session stays as it was.
+    const size = estimateItemBytes(record);
+    if (size > this.maxItemBytes) throw new SessionStateTooLargeError(size, this.maxItemBytes);
+
+    if (newItem) {
+      if (!(await this.putIfAbsent(record, now))) {
+        throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
+      }
+      return;
+    }
+    if (lockId === null) throw lockLost('the changes of this request were not saved');
+    const update = new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: this.key(id),
+      UpdateExpression:
+        'SET #items = :items, #locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, ' +
+        '#timeoutMs = :timeoutMs, #timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl REMOVE #lockId',
+      ConditionExpression: '#lockId = :lockId',
+      ExpressionAttributeNames: this.names('items', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'lockId'),
+      ExpressionAttributeValues: {
+        ':items': items,
+        ':false': { BOOL: false },
+        ':expires': num(slide.expires),
+        ':zero': num(0),
+        ':timeout': num(item.timeout),
+        ':timeoutMs': num(slide.timeoutMs),
+        ':timeoutSeconds': num(slide.timeoutSeconds),
+        ':version': num(RECORD_FORMAT_VERSION),
+        ':ttl': num(slide.ttl),
+        ':lockId': { S: lockId },
+      },
+    });
+    if (!(await this.conditional('UpdateItem', (options) => this.client.send(update, options)))) {
+      throw lockLost('the changes of this request were not saved');
+    }
+  }
+
+  async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    const now = this.clock();
+    const update = new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: this.key(id),
+      UpdateExpression: 'SET #locked = :false, #expires = :now + #timeoutMs, #ttl = :ttlBase + #timeoutSeconds REMOVE #lockId',
+      ConditionExpression: '#lockId = :lockId',
+      ExpressionAttributeNames: this.names('locked', 'expires', 'timeoutMs', 'ttl', 'timeoutSeconds', 'lockId'),
+      ExpressionAttributeValues: {
+        ':false': { BOOL: false },
+        ':now': num(now),
+        ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)),
+        ':lockId': { S: lockId },
+      },
+    });
+    return this.conditional('UpdateItem', (options) => this.client.send(update, options));
+  }
+
+  async removeItem(id: string, lockId: string): Promise<void> {
+    const remove = new DeleteItemCommand({
+      TableName: this.tableName,
+      Key: this.key(id),
+      ConditionExpression: '#lockId = :lockId',
+      ExpressionAttributeNames: this.names('lockId'),
+      ExpressionAttributeValues: { ':lockId': { S: lockId } },
+    });
+    if (!(await this.conditional('DeleteItem', (options) => this.client.send(remove, options)))) {
+      throw lockLost('the session was not removed');
+    }
+  }
+
+  async resetItemTimeout(id: string): Promise<void> {
+    const now = this.clock();
+    const update = new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: this.key(id),
+      UpdateExpression: 'SET #expires = :now + #timeoutMs, #ttl = :ttlBase + #timeoutSeconds',
+      ConditionExpression: 'attribute_exists(#key) AND #expires > :now',
+      ExpressionAttributeNames: this.names('key', 'expires', 'timeoutMs', 'ttl', 'timeoutSeconds'),
+      ExpressionAttributeValues: { ':now': num(now), ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)) },
+    });
+    // Absent or expired: the condition fails, nothing is slid and nothing is created.
+    await this.conditional('UpdateItem', (options) => this.client.send(update, options));
+  }
+
+  async createUninitializedItem(id: string, timeout: number): Promise<void> {
+    const now = this.clock();
+    // An existing item is kept as it is: the put's condition fails, and that is fine.
+    await this.putIfAbsent(
+      unlockedRecord({
+        keyAttribute: this.keyAttribute,
+        key: this.keyValue(id),
+        ttlAttribute: this.ttlAttribute,
+        items: { S: '{}' },
+        timeout,
+        expiry: expiry(now, timeout, this.ttlExtraSeconds),
+        now,
+        flags: FLAG_UNINITIALIZED,
+      }),
+      now,
+    );
+  }
+
+  /** Puts a whole record unless a live one exists (an expired leftover is replaced). Answers whether it did. */
+  private putIfAbsent(record: Record<string, AttributeValue>, now: number): Promise<boolean> {
+    const put = new PutItemCommand({
+      TableName: this.tableName,
+      Item: record,
+      ConditionExpression: 'attribute_not_exists(#key) OR #expires <= :now',
+      ExpressionAttributeNames: this.names('key', 'expires'),
+      ExpressionAttributeValues: { ':now': num(now) },
+    });
+    return this.conditional('PutItem', (options) => this.client.send(put, options));
+  }
+
+  /** Runs one conditional write; answers false when its condition failed (nothing was written). */
+  private async conditional(operation: string, run: (options: { abortSignal: AbortSignal }) => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.call(operation, run);
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Runs one DynamoDB call (SDK retries included) bounded by `requestTimeoutMs`: when the time
+   * passes, the call is aborted and `SessionStateStoreUnavailableError` thrown, whatever the SDK or
+   * a middleware is waiting for. Errors are mapped by `toStoreError`.
+   */
+  private async call<T>(operation: string, run: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new SessionStateStoreUnavailableError(
+          `DynamoDB ${operation} on table "${this.tableName}" did not complete within ${this.requestTimeoutMs} ms.`,
+        );
+        controller.abort(error);
+        reject(error);
+      }, this.requestTimeoutMs);
+    });
+    try {
+      return await Promise.race([run({ abortSignal: controller.signal }), timedOut]);
+    } catch (error) {
+      throw toStoreError(error, operation, this.tableName);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async loaded(record: SessionRecord, lockId: string | null): Promise<SessionStateStoreItem> {
+    if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
+    return {
+      item: { items: await this.codec.decode(record.items), timeout: record.timeout },
+      locked: false,
+      lockAge: 0,
+      lockId,
+      actions: actions(record),
+      expires: record.expires,
+    };
+  }
+
+  private keyValue(id: string): string {
+    return this.application === undefined ? id : `${this.application}-${id}`;
+  }
+
+  private key(id: string): Record<string, AttributeValue> {
+    return { [this.keyAttribute]: { S: this.keyValue(id) } };
+  }
+
+  private names(...placeholders: Placeholder[]): Record<string, string> {
+    const names: Record<string, string> = {};
+    for (const p of placeholders) {
+      names[PLACEHOLDERS[p]] = p === 'key' ? this.keyAttribute : p === 'ttl' ? this.ttlAttribute : Attr[p];
+    }
+    return names;
+  }
+}
+
+function lockLost(consequence: string): SessionStateLockLostError {
+  return new SessionStateLockLostError(`The session lock was lost (broken as stale, or the session was removed); ${consequence}.`);
+}
+
+function actions(record: SessionRecord): SessionStateActions {
+  return record.flags & FLAG_UNINITIALIZED ? SessionStateActions.InitializeItem : SessionStateActions.None;
+}
+
+function lockAge(record: SessionRecord, now: number): number {
+  return Math.max(0, now - record.lockDate);
+}
+
+function nonEmpty(name: string, value: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`DynamoDBSessionStateStore: ${name} must be a non-empty string.`);
+  return value;
+}
+
+function checkNumber(name: string, value: number, min: number, max: number, integer: boolean): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value) && value !== Infinity)) {
+    throw new TypeError(`DynamoDBSessionStateStore: ${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}.`);
+  }
+  return value;
+}

@@ -1,0 +1,247 @@
+import { request as httpRequest } from 'node:http';
+import request from 'supertest';
+import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
+import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+
+describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
+  let t: SessionApp;
+  let http: any;
+
+  beforeEach(async () => {
+    t = await startSessionApp(adapter);
+    http = t.app.getHttpServer();
+  });
+  afterEach(async () => {
+    await t.app.close();
+  });
+
+  /** A stored session: its cookie pair. */
+  async function seeded(): Promise<string> {
+    const res = await request(http).post('/seed').expect(200);
+    const cookie = sessionCookie(res.headers);
+    expect(cookie).toBeDefined();
+    return cookie!;
+  }
+
+  it('50 concurrent increments of one session end at exactly 50 (express-session and other last-writer-wins stores lose most of them)', async () => {
+    const cookie = await seeded();
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => request(http).post('/count').set('Cookie', cookie).expect(200)),
+    );
+    const counts = responses.map((r) => r.body.count).sort((a, b) => a - b);
+    expect(counts).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect((await request(http).get('/count').set('Cookie', cookie).expect(200)).body).toEqual({ count: 50 });
+  });
+
+  it('a handler without @Session() makes no store call and sets no cookie', async () => {
+    const cookie = await seeded();
+    t.counter.reset();
+    const res = await request(http).get('/free').set('Cookie', cookie).expect(200, 'free');
+    expect(res.headers['set-cookie']).toBeUndefined();
+    expect(t.counter.total()).toBe(0);
+  });
+
+  it('store calls per request: changed 2, unchanged 2, read-only 1, new session 1, new and empty 0, abandon 2', async () => {
+    const cookie = await seeded();
+    const expectCalls = async (send: () => Promise<unknown>, calls: Record<string, number>) => {
+      t.counter.reset();
+      await send();
+      expect(t.counter.calls).toEqual(calls);
+    };
+    await expectCalls(() => request(http).post('/count').set('Cookie', cookie).expect(200), {
+      getItemExclusive: 1,
+      setAndReleaseItemExclusive: 1,
+    });
+    await expectCalls(() => request(http).post('/touch').set('Cookie', cookie).expect(200), {
+      getItemExclusive: 1,
+      releaseItemExclusive: 1,
+    });
+    await expectCalls(() => request(http).get('/count').set('Cookie', cookie).expect(200), { getItem: 1 });
+    await expectCalls(() => request(http).post('/count').expect(200), { setAndReleaseItemExclusive: 1 });
+    await expectCalls(() => request(http).post('/touch').expect(200), {});
+    await expectCalls(() => request(http).post('/abandon').set('Cookie', cookie).expect(200), {
+      getItemExclusive: 1,
+      removeItem: 1,
+    });
+  });
+
+  it('a new, still empty session stores nothing and sets no cookie', async () => {
+    const res = await request(http).post('/touch').expect(200, { size: 0 });
+    expect(res.headers['set-cookie']).toBeUndefined();
+    const read = await request(http).get('/count').expect(200, { count: 0 });
+    expect(read.headers['set-cookie']).toBeUndefined();
+  });
+
+  it('sets an HttpOnly, Path=/, SameSite=Lax cookie with a 192-bit URL-safe id, not Secure over plain HTTP', async () => {
+    const res = await request(http).post('/count').expect(200);
+    const line = sessionSetCookie(res.headers)!;
+    expect(line).toMatch(/^sid=[A-Za-z0-9_-]{32}; Path=\/; HttpOnly; SameSite=Lax$/);
+  });
+
+  it('read-only requests see the writes of the request before (saved before the response went out)', async () => {
+    const cookie = await seeded();
+    for (let i = 1; i <= 5; i++) {
+      await request(http).post('/count').set('Cookie', cookie).expect(200, { count: i });
+      await request(http).get('/count').set('Cookie', cookie).expect(200, { count: i });
+    }
+  });
+
+  it('read-only requests of one session do not block each other', async () => {
+    const cookie = await seeded();
+    // Each reader parks in its handler until the test opens its gate: the second can only
+    // arrive while the first is still in its handler if readers take no lock.
+    const first = request(http).get('/count?gate=r1').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('r1');
+    const second = request(http).get('/count?gate=r2').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('r2');
+    t.gates.open('r2');
+    expect((await second).status).toBe(200);
+    t.gates.open('r1');
+    expect((await first).status).toBe(200);
+  });
+
+  it('a read-only request waits for the writer holding the lock and reads its write', async () => {
+    const cookie = await seeded();
+    const writer = request(http).post('/count?gate=w').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('w');
+    const reader = request(http).get('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    t.gates.open('w');
+    expect((await writer).body).toEqual({ count: 1 });
+    expect((await reader).body).toEqual({ count: 1 });
+  });
+
+  it('a handler that throws has its changes discarded and does not block the next request', async () => {
+    const cookie = await seeded();
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    t.counter.reset();
+    await request(http).post('/throw').set('Cookie', cookie).expect(400);
+    expect(t.counter.calls).toEqual({ getItemExclusive: 1, releaseItemExclusive: 1 });
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+  });
+
+  it('a pipe that throws releases the lock without saving', async () => {
+    const cookie = await seeded();
+    t.counter.reset();
+    await request(http).post('/pipe-fails?n=abc').set('Cookie', cookie).expect(400);
+    expect(t.counter.calls).toEqual({ getItemExclusive: 1, releaseItemExclusive: 1 });
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('a guard gets the session through SessionStateAccessor; a refusal releases the lock', async () => {
+    const cookie = await seeded();
+    await request(http).post('/guarded').set('Cookie', cookie).expect(403);
+    // Not blocked: the refused request's lock was released when its response ended.
+    await request(http).post('/allow').set('Cookie', cookie).expect(200);
+    t.counter.reset();
+    await request(http).post('/guarded').set('Cookie', cookie).expect(200, { count: 1 });
+    // One acquisition shared by the guard and the handler.
+    expect(t.counter.calls).toEqual({ getItemExclusive: 1, setAndReleaseItemExclusive: 1 });
+  });
+
+  it('nested mutation of a value read from the session is saved', async () => {
+    const cookie = await seeded();
+    await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0] });
+    await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0, 1] });
+    await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0, 1, 2] });
+  });
+
+  it('writes to a read-only session, nested ones included, fail clearly and change nothing', async () => {
+    const cookie = await seeded();
+    await request(http).post('/nested').set('Cookie', cookie).expect(200);
+    await request(http).get('/readonly-write').set('Cookie', cookie).expect(500);
+    await request(http).get('/readonly-nested-write').set('Cookie', cookie).expect(500);
+    await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0, 1] });
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
+  });
+
+  it('@Session() on a Disabled handler is a clear error, not a silent unlocked session', async () => {
+    await request(http).get('/disabled').expect(500);
+  });
+
+  it('regenerateId() moves the data to a new id and removes the old one', async () => {
+    const cookie = await seeded();
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    const res = await request(http).post('/regenerate').set('Cookie', cookie).expect(200, { changed: true });
+    const renewed = sessionCookie(res.headers)!;
+    expect(renewed).toMatch(/^sid=[A-Za-z0-9_-]{32}$/);
+    expect(renewed).not.toBe(cookie);
+    await request(http).get('/count').set('Cookie', renewed).expect(200, { count: 1 });
+    expect((await t.store.getItem(idOf(renewed))).item?.items).toContain('"user":"ann"');
+    expect((await t.store.getItem(idOf(cookie))).item).toBeNull();
+  });
+
+  it('abandon() removes the session and clears the cookie; the next request starts afresh', async () => {
+    const cookie = await seeded();
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    const res = await request(http).post('/abandon').set('Cookie', cookie).expect(200);
+    expect(sessionSetCookie(res.headers)).toMatch(/^sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
+    expect((await t.store.getItem(idOf(cookie))).item).toBeNull();
+    const next = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    expect(sessionCookie(next.headers)).not.toBe(cookie);
+  });
+
+  it.each([
+    ['garbage', 'sid=garbage'],
+    ['empty', 'sid='],
+    ['oversized', `sid=${'a'.repeat(4096)}`],
+    ['badly percent-encoded', 'sid=%E0%A4%A'],
+    ['well-formed but unknown', `sid=${'A'.repeat(32)}`],
+    ['path traversal', 'sid=../../etc/passwd'],
+  ])('a %s cookie reads as no cookie: a new session, never a 500', async (_kind, cookie) => {
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
+    const res = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    const fresh = sessionCookie(res.headers)!;
+    expect(fresh).toMatch(/^sid=[A-Za-z0-9_-]{32}$/);
+    expect(fresh).not.toBe(cookie);
+  });
+
+  it('a per-session timeout is stored with the session', async () => {
+    const cookie = await seeded();
+    await request(http).post('/timeout?minutes=5').set('Cookie', cookie).expect(200, { timeout: 5 });
+    const stored = await t.store.getItem(idOf(cookie));
+    expect(stored.item?.timeout).toBe(5);
+    expect(stored.expires - Date.now()).toBeLessThanOrEqual(5 * 60_000);
+    await request(http).post('/timeout?minutes=0').set('Cookie', cookie).expect(500);
+  });
+
+  it('an @Res() handler saves its changes and releases the lock', async () => {
+    const cookie = await seeded();
+    await request(http).post('/raw').set('Cookie', cookie).expect(200, { raw: true });
+    await request(http).post('/raw').set('Cookie', cookie).expect(200, { raw: true });
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 3 });
+  });
+
+  it('a StreamableFile response is streamed after the session was saved', async () => {
+    const cookie = await seeded();
+    const res = await request(http).post('/stream').set('Cookie', cookie).buffer(true).parse((r, done) => {
+      let body = '';
+      r.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      r.on('end', () => done(null, body));
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('streamed body');
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('an aborted request releases its lock once its handler settles, and its write is kept', async () => {
+    const cookie = await seeded();
+    await t.app.listen(0, '127.0.0.1');
+    const { port } = t.app.getHttpServer().address();
+    const aborted = new Promise<Error>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/count?gate=abort', headers: { cookie }, agent: false });
+      req.on('error', resolve);
+      req.end();
+      void t.gates.arrived('abort').then(() => req.destroy(new Error('client went away')));
+    });
+    await t.gates.arrived('abort');
+    expect(await aborted).toBeInstanceOf(Error);
+    // The next request of the session queues behind the aborted one's lock…
+    const next = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    // …and gets it as soon as that handler settles.
+    t.gates.open('abort');
+    expect((await next).body).toEqual({ count: 2 });
+  });
+});

@@ -1,0 +1,34 @@
+import type { INestApplication, ModuleMetadata } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+
+export type AdapterName = 'express' | 'fastify';
+export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
+
+/** A Nest application on the given HTTP adapter, initialised and ready for supertest. */
+export async function createTestApp(adapter: AdapterName, metadata: ModuleMetadata): Promise<INestApplication> {
+  const moduleRef = await Test.createTestingModule(metadata).compile();
+  if (adapter === 'express') {
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    return app;
+  }
+  const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+/** The `name=value` of the session cookie set by a response, or undefined. */
+export function sessionCookie(headers: Record<string, unknown>, name = 'sid'): string | undefined {
+  const raw = headers['set-cookie'];
+  const all = Array.isArray(raw) ? raw : raw === undefined ? [] : [String(raw)];
+  return all.map((c) => String(c).split(';')[0]).find((c) => c.startsWith(`${name}=`));
+}
+
+/** The Set-Cookie line of the session cookie, with its attributes. */
+export function sessionSetCookie(headers: Record<string, unknown>, name = 'sid'): string | undefined {
+  const raw = headers['set-cookie'];
+  const all = Array.isArray(raw) ? raw : raw === undefined ? [] : [String(raw)];
+  return all.map(String).find((c) => c.startsWith(`${name}=`));
+}
