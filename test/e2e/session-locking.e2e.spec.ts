@@ -1,0 +1,150 @@
+import request from 'supertest';
+import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import type { SessionStateStoreItem } from '../../src/store/session-state-store.js';
+import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
+import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+
+const lockedAnswer = (answer: unknown) => (answer as SessionStateStoreItem).locked;
+
+describe.each(ADAPTERS)('session locking across instances over %s', (adapter) => {
+  const apps: SessionApp[] = [];
+  const start = async (...args: Parameters<typeof startSessionApp>) => {
+    const app = await startSessionApp(...args);
+    apps.push(app);
+    return app;
+  };
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.app.close()));
+  });
+
+  async function seeded(app: SessionApp): Promise<string> {
+    return sessionCookie((await request(app.app.getHttpServer()).post('/seed').expect(200)).headers)!;
+  }
+
+  it('50 concurrent increments sent alternately to two instances sharing one store end at exactly 50', async () => {
+    const store = new InMemorySessionStateStore();
+    const a = await start(adapter, { store });
+    const b = await start(adapter, { store });
+    const cookie = await seeded(a);
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        request((i % 2 ? b : a).app.getHttpServer()).post('/count').set('Cookie', cookie).expect(200),
+      ),
+    );
+    expect(responses.map((r) => r.body.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    await request(b.app.getHttpServer()).get('/count').set('Cookie', cookie).expect(200, { count: 50 });
+  });
+
+  it('a reader on another instance polls while the writer holds the lock, then reads its write', async () => {
+    const store = new InMemorySessionStateStore();
+    const a = await start(adapter, { store });
+    const b = await start(adapter, { store });
+    const cookie = await seeded(a);
+    const writer = request(a.app.getHttpServer()).post('/count?gate=w').set('Cookie', cookie).then((r) => r);
+    await a.gates.arrived('w');
+    const sawLock = b.counter.next('getItem', lockedAnswer);
+    const reader = request(b.app.getHttpServer()).get('/count').set('Cookie', cookie).then((r) => r);
+    await sawLock;
+    a.gates.open('w');
+    expect((await writer).body).toEqual({ count: 1 });
+    expect((await reader).body).toEqual({ count: 1 });
+  });
+
+  it('a lock older than executionTimeout is broken; its old holder is fenced out with a 409 and loses nothing newer', async () => {
+    const store = new InMemorySessionStateStore();
+    const a = await start(adapter, { store, executionTimeout: 0.2 });
+    const b = await start(adapter, { store, executionTimeout: 0.2 });
+    const cookie = await seeded(a);
+    const stuck = request(a.app.getHttpServer()).post('/count?gate=stuck').set('Cookie', cookie).then((r) => r);
+    await a.gates.arrived('stuck');
+    // B polls until the lock is stale, breaks it, and proceeds.
+    await request(b.app.getHttpServer()).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    await request(b.app.getHttpServer()).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+    a.gates.open('stuck');
+    const fenced = await stuck;
+    expect(fenced.status).toBe(409);
+    expect(fenced.body.message).toMatch(/lock was lost/);
+    const stored = await store.getItem(idOf(cookie));
+    expect(stored.locked).toBe(false);
+    expect(JSON.parse(stored.item!.items).count).toBe(2);
+  });
+
+  it('past maxQueueLength waiting requests, a session answers 503 with Retry-After', async () => {
+    const a = await start(adapter, { lockWait: { maxQueueLength: 2, retryAfterSeconds: 3 } });
+    const http = a.app.getHttpServer();
+    const cookie = await seeded(a);
+    const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
+    await a.gates.arrived('hold');
+    const queued = [1, 2].map(() => request(http).post('/count').set('Cookie', cookie).then((r) => r));
+    await vi.waitFor(() => expect(a.waiting(idOf(cookie))).toBe(2));
+    const refused = await request(http).post('/count').set('Cookie', cookie).expect(503);
+    expect(refused.headers['retry-after']).toBe('3');
+    a.gates.open('hold');
+    expect((await holder).status).toBe(200);
+    expect((await Promise.all(queued)).map((r) => r.body.count).sort()).toEqual([2, 3]);
+  });
+
+  it('on shutdown, waiting requests get a 503 and the in-flight one finishes and releases its lock', async () => {
+    const store = new InMemorySessionStateStore();
+    const a = await startSessionApp(adapter, { store });
+    const http = a.app.getHttpServer();
+    const cookie = await seeded(a);
+    const inFlight = request(http).post('/count?gate=late').set('Cookie', cookie).then((r) => r);
+    await a.gates.arrived('late');
+    const waiting = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(a.waiting(idOf(cookie))).toBe(1));
+    const closed = a.app.close();
+    expect((await waiting).status).toBe(503);
+    a.gates.open('late');
+    expect((await inFlight).body).toEqual({ count: 1 });
+    await closed;
+    const stored = await store.getItem(idOf(cookie));
+    expect(stored.locked).toBe(false);
+    expect(JSON.parse(stored.item!.items).count).toBe(1);
+  });
+
+  it('signed cookies: a tampered or unsigned id is a new session; rotated secrets still verify', async () => {
+    const store = new InMemorySessionStateStore();
+    const oldSecret = 'old-secret-0123456789abcdef';
+    const newSecret = 'new-secret-0123456789abcdef';
+    const before = await start(adapter, { store, secret: oldSecret });
+    const after = await start(adapter, { store, secret: [newSecret, oldSecret] });
+    const signed = sessionCookie((await request(before.app.getHttpServer()).post('/count').expect(200)).headers)!;
+    expect(signed).toMatch(/^sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}$/);
+    const id = signed.slice(4, 36);
+    await request(after.app.getHttpServer()).get('/count').set('Cookie', signed).expect(200, { count: 1 });
+    await request(after.app.getHttpServer()).get('/count').set('Cookie', `sid=${id}`).expect(200, { count: 0 });
+    await request(after.app.getHttpServer()).get('/count').set('Cookie', `${signed.slice(0, -2)}xx`).expect(200, { count: 0 });
+    // The new secret signs from now on.
+    const resigned = await request(after.app.getHttpServer()).post('/regenerate').set('Cookie', signed).expect(200);
+    const cookie = sessionCookie(resigned.headers)!;
+    await request(after.app.getHttpServer()).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    await request(before.app.getHttpServer()).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
+  });
+
+  it('cookie options are applied', async () => {
+    const a = await start(adapter, {
+      cookie: { name: 'app.sid', path: '/', domain: 'example.test', secure: true, sameSite: 'strict' },
+    });
+    const res = await request(a.app.getHttpServer()).post('/count').expect(200);
+    expect(sessionSetCookie(res.headers, 'app.sid')).toMatch(
+      /^app\.sid=[A-Za-z0-9_-]{32}; Domain=example\.test; Path=\/; HttpOnly; Secure; SameSite=Strict$/,
+    );
+  });
+});
+
+describe('SessionStateModule options', () => {
+  it.each([
+    [{ timeout: 0 }, /timeout must be a whole number of minutes/],
+    [{ executionTimeout: -1 }, /executionTimeout must be a positive number/],
+    [{ secret: 'short' }, /secret must be a string .* of at least 16 characters/],
+    [{ secret: [] as string[] }, /secret must not be an empty array/],
+    [{ cookie: { name: 'bad name' } }, /cookie\.name must be a valid cookie name/],
+    [{ cookie: { sameSite: 'none' as const, secure: false } }, /sameSite 'none' needs cookie\.secure/],
+    [{ lockWait: { pollMinMs: 100, pollMaxMs: 10 } }, /pollMaxMs must be a whole number ≥ lockWait\.pollMinMs/],
+    [{ store: {} as never }, /store must be a SessionStateStore/],
+  ])('rejects %j at startup with a clear message', async (options, message) => {
+    await expect(startSessionApp('express', options)).rejects.toThrow(message);
+  });
+
+});
