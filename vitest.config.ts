@@ -12,5 +12,7 @@ export default defineConfig({
     include: ['test/**/*.spec.ts', 'sample-app/test/**/*.spec.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    globalSetup: ['./test/support/dynamodb-local.global-setup.ts'],
   },
 });
