@@ -18,8 +18,8 @@ export class CounterController {
   @Post()
   @HttpCode(200)
   async increment(@Session() session: HttpSessionState, @Query('delayMs') delayMs?: string, @Query('fail') fail?: string) {
-    const delay = delayMs === undefined ? 0 : Number(delayMs);
-    if (!Number.isInteger(delay) || delay < 0 || delay > 10_000) {
+    const delay = delayMs === undefined ? 0 : /^\d{1,5}$/.test(delayMs) ? Number(delayMs) : NaN;
+    if (!(delay >= 0 && delay <= 10_000)) {
       throw new BadRequestException('delayMs must be a whole number of milliseconds from 0 to 10000');
     }
     const count = session.get<number>('count') ?? 0;

@@ -1,0 +1,55 @@
+import type { INestApplication } from '@nestjs/common';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import type { Server } from 'node:http';
+import { vi } from 'vitest';
+import { SessionStateStore } from 'nestjs-session-state';
+import { AppModule } from '../../src/app.module.js';
+import { createCountingStore, type CountingStore } from './counting-store.js';
+
+export type AdapterName = 'express' | 'fastify';
+
+export interface SampleApp {
+  readonly app: INestApplication;
+  /** Listening on 127.0.0.1 (an ephemeral port), so concurrent supertest requests share one server. */
+  readonly server: Server;
+  readonly counting: CountingStore;
+  close(): Promise<void>;
+}
+
+/** The sample app's `AppModule` on the given adapter, its session store replaced by a counting one. */
+export async function startSampleApp(adapter: AdapterName): Promise<SampleApp> {
+  // The sample app reads these at startup: pin them so a developer's shell cannot change the contract
+  // under test (an in-memory store, unsigned `sid` cookies). Restored on close.
+  vi.stubEnv('SESSION_STORE', 'memory');
+  vi.stubEnv('SESSION_SECRET', undefined);
+  const counting = createCountingStore();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(SessionStateStore)
+    .useValue(counting.store)
+    .compile();
+
+  let app: INestApplication;
+  if (adapter === 'fastify') {
+    const fastifyApp = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+    await fastifyApp.init();
+    await fastifyApp.getHttpAdapter().getInstance().ready();
+    app = fastifyApp;
+  } else {
+    app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+  }
+  await app.listen(0, '127.0.0.1');
+  return {
+    app,
+    server: app.getHttpServer() as Server,
+    counting,
+    close: async () => {
+      try {
+        await app.close();
+      } finally {
+        vi.unstubAllEnvs();
+      }
+    },
+  };
+}
