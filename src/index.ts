@@ -18,8 +18,11 @@ export {
 } from './store/session-state-store.js';
 export { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
 export type { InMemorySessionStateStoreOptions } from './store/in-memory/in-memory-session-state-store.options.js';
+export { DynamoDBSessionStateStore } from './store/dynamodb/dynamodb-session-state.store.js';
+export type { DynamoDBSessionStateStoreOptions } from './store/dynamodb/dynamodb-session-state-store.options.js';
 export {
   SessionStateError,
+  SessionStateCorruptError,
   SessionStateLockLostError,
   SessionStateTooLargeError,
   SessionStateStoreUnavailableError,

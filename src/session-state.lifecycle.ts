@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionCookie } from './cookie/session-cookie.js';
-import { SessionStateLockLostError } from './errors/session-state.errors.js';
+import { SessionStateCorruptError, SessionStateLockLostError } from './errors/session-state.errors.js';
 import { HttpSessionState } from './http-session-state.js';
 import type { HttpExchange } from './http/http-exchange.js';
 import { SessionLockCoordinator } from './lock/session-lock-coordinator.js';
@@ -82,6 +82,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       const { result, releaseLocal } = await this.locks.acquireExclusive(id, abort.signal);
       return await this.leaseFor(id, behavior, result, result.item ? result.lockId : null, releaseLocal);
+    } catch (error) {
+      if (!(error instanceof SessionStateCorruptError)) throw error;
+      return await this.replaceUnreadable(id, behavior, error.lockId, () => {});
     } finally {
       exchange.rawResponse.off('close', onClose);
     }
@@ -110,11 +113,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         timeout: item.timeout,
       });
     } catch {
-      // A record we cannot read must not fail every request of its user: start afresh, keep the record.
-      this.logger.warn(`Session ${redactSessionId(id)} has unreadable items; starting a new session.`);
-      if (lockId) await this.release(id, lockId).finally(releaseLocal);
-      else releaseLocal();
-      return this.newLease(behavior);
+      return this.replaceUnreadable(id, behavior, lockId, releaseLocal);
     }
     const halfTimeoutMs = (item.timeout * 60_000) / 2;
     return {
@@ -127,6 +126,25 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       releaseLocal,
       adopted: false,
     };
+  }
+
+  /**
+   * A stored session that cannot be read must not fail every request of its user: release it,
+   * leave the record for inspection (it expires), and start a new session under a new id.
+   */
+  private async replaceUnreadable(
+    id: string,
+    behavior: ActiveBehavior,
+    lockId: string | null,
+    releaseLocal: () => void,
+  ): Promise<SessionLease> {
+    this.logger.warn(`Session ${redactSessionId(id)} cannot be read; starting a new session.`);
+    try {
+      if (lockId) await this.release(id, lockId);
+    } finally {
+      releaseLocal();
+    }
+    return this.newLease(behavior);
   }
 
   private newLease(behavior: ActiveBehavior): SessionLease {

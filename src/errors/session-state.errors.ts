@@ -31,6 +31,14 @@ export class SessionStateTooLargeError extends SessionStateError {
   }
 }
 
+/**
+ * A stored session cannot be read (undecodable items, unknown record format). When the read had
+ * taken the session's lock, `lockId` holds it so that the caller can release it.
+ */
+export class SessionStateCorruptError extends SessionStateError {
+  lockId: string | null = null;
+}
+
 /** The backing store could not be reached, or did not answer in time. */
 export class SessionStateStoreUnavailableError extends SessionStateError {}
 

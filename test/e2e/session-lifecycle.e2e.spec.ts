@@ -197,6 +197,18 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     expect(fresh).not.toBe(cookie);
   });
 
+  it('a stored session that cannot be read is replaced by a new session, and its lock released', async () => {
+    const cookie = await seeded();
+    const id = idOf(cookie);
+    const { lockId } = await t.store.getItemExclusive(id);
+    await t.store.setAndReleaseItemExclusive(id, { items: 'not json', timeout: 20 }, lockId, false);
+    const res = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    expect(sessionCookie(res.headers)).not.toBe(cookie);
+    const old = await t.store.getItem(id);
+    expect(old.locked).toBe(false);
+    expect(old.item?.items).toBe('not json');
+  });
+
   it('a per-session timeout is stored with the session', async () => {
     const cookie = await seeded();
     await request(http).post('/timeout?minutes=5').set('Cookie', cookie).expect(200, { timeout: 5 });

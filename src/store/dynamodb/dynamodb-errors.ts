@@ -24,9 +24,8 @@ interface SdkErrorShape {
 }
 
 export function isConditionFailure(error: unknown): error is ConditionalCheckFailedException {
-  return (
-    error instanceof ConditionalCheckFailedException || (error as SdkErrorShape | null)?.name === 'ConditionalCheckFailedException'
-  );
+  const name = (error as SdkErrorShape | null)?.name;
+  return error instanceof ConditionalCheckFailedException || name === 'ConditionalCheckFailedException';
 }
 
 /**
@@ -44,7 +43,11 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
   const status = shape.$metadata?.httpStatusCode ?? 0;
   // Errors DynamoDB did not answer with (refused or reset connections, DNS, timeouts) carry no $fault.
   const transient =
-    TRANSIENT_ERROR_NAMES.has(name) || shape.$fault === undefined || shape.$fault === 'server' || status >= 500 || !!shape.$retryable;
+    TRANSIENT_ERROR_NAMES.has(name) ||
+    shape.$fault === undefined ||
+    shape.$fault === 'server' ||
+    status >= 500 ||
+    !!shape.$retryable;
   if (transient) {
     return new SessionStateStoreUnavailableError(`${what} failed: DynamoDB is unreachable, throttling or failing (${detail}).`, {
       cause: error,

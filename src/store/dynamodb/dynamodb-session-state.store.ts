@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
+  SessionStateCorruptError,
   SessionStateLockLostError,
   SessionStateStoreUnavailableError,
   SessionStateTooLargeError,
@@ -65,6 +66,11 @@ const PLACEHOLDERS = {
 } as const;
 type Placeholder = keyof typeof PLACEHOLDERS;
 
+/** What `call` passes to `client.send`. */
+interface SendOptions {
+  abortSignal: AbortSignal;
+}
+
 /**
  * The production store: sessions in a DynamoDB table, one item per session (see
  * `dynamodb-session-record.ts` for its layout). Every operation is one DynamoDB call that is safe
@@ -102,15 +108,18 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     this.ttlExtraSeconds = checkNumber('ttlExtraSeconds', options.ttlExtraSeconds ?? 300, 0, Number.MAX_SAFE_INTEGER, true);
     this.consistentReads = options.consistentReads ?? true;
     const compression = options.compression ?? {};
+    const threshold = compression === false ? null : (compression.thresholdBytes ?? 8192);
     this.codec = new SessionItemsCodec(
-      compression === false ? null : checkNumber('compression.thresholdBytes', compression.thresholdBytes ?? 8192, 0, Infinity, true),
+      threshold === null ? null : checkNumber('compression.thresholdBytes', threshold, 0, Number.MAX_SAFE_INTEGER, true),
     );
     this.maxItemBytes = checkNumber('maxItemBytes', options.maxItemBytes ?? 400_000, 1, DYNAMODB_ITEM_LIMIT, true);
     this.requestTimeoutMs = checkNumber('requestTimeoutMs', options.requestTimeoutMs ?? 5000, 1, 2 ** 31 - 1, false);
     this.clock = options.clock ?? Date.now;
     const reserved = Object.values(Attr) as string[];
     for (const [name, value] of [['keyAttribute', this.keyAttribute], ['ttlAttribute', this.ttlAttribute]] as const) {
-      if (reserved.includes(value)) throw new TypeError(`DynamoDBSessionStateStore: ${name} "${value}" is one of the record's own attributes.`);
+      if (reserved.includes(value)) {
+        throw new TypeError(`DynamoDBSessionStateStore: ${name} "${value}" is one of the record's own attributes.`);
+      }
     }
 
     if (options.client) {
@@ -118,7 +127,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       this.ownsClient = false;
     } else {
       const config = options.clientConfig ?? {};
-      const maxAttempts = checkNumber('maxAttempts', options.maxAttempts ?? (config.maxAttempts as number | undefined) ?? 3, 1, 100, true);
+      const attempts = options.maxAttempts ?? (config.maxAttempts as number | undefined) ?? 3;
+      const maxAttempts = checkNumber('maxAttempts', attempts, 1, 100, true);
       this.client = new DynamoDBClient({
         ...config,
         maxAttempts,
@@ -176,7 +186,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const record = readRecord(Item);
     if (record.expires <= now) return ABSENT;
     if (record.locked) {
-      return { item: null, locked: true, lockAge: lockAge(record, now), lockId: record.lockId, actions: actions(record), expires: record.expires };
+      const { lockId, expires } = record;
+      return { item: null, locked: true, lockAge: lockAge(record, now), lockId, actions: actions(record), expires };
     }
     return this.loaded(record, null);
   }
@@ -190,7 +201,13 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       UpdateExpression: 'SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero',
       ConditionExpression: 'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false)',
       ExpressionAttributeNames: this.names('key', 'expires', 'locked', 'lockId', 'lockDate', 'flags'),
-      ExpressionAttributeValues: { ':true': { BOOL: true }, ':false': { BOOL: false }, ':lockId': { S: lockId }, ':now': num(now), ':zero': num(0) },
+      ExpressionAttributeValues: {
+        ':true': { BOOL: true },
+        ':false': { BOOL: false },
+        ':lockId': { S: lockId },
+        ':now': num(now),
+        ':zero': num(0),
+      },
       // The record as it was, so the flags cleared here are reported once, by this call.
       ReturnValues: 'ALL_OLD',
       // The record that failed the condition: a contended lock costs this one call, no second read.
@@ -198,8 +215,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     });
     try {
       const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(lock, options));
-      if (!Attributes) throw corruptRecord('DynamoDB returned no attributes for a locked record');
-      return this.loaded(readRecord(Attributes), lockId);
+      let record: SessionRecord;
+      try {
+        if (!Attributes) throw corruptRecord('DynamoDB returned no attributes for a locked record');
+        record = readRecord(Attributes);
+      } catch (error) {
+        // We hold the lock of a record we cannot read: hand its id over so the caller can release it.
+        if (error instanceof SessionStateCorruptError) error.lockId = lockId;
+        throw error;
+      }
+      return await this.loaded(record, lockId);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       if (!error.Item) return ABSENT;
@@ -249,7 +274,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         'SET #items = :items, #locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, ' +
         '#timeoutMs = :timeoutMs, #timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl REMOVE #lockId',
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('items', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'lockId'),
+      ExpressionAttributeNames: this.names(
+        ...['items', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'lockId'] as const,
+      ),
       ExpressionAttributeValues: {
         ':items': items,
         ':false': { BOOL: false },
@@ -344,7 +371,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /** Runs one conditional write; answers false when its condition failed (nothing was written). */
-  private async conditional(operation: string, run: (options: { abortSignal: AbortSignal }) => Promise<unknown>): Promise<boolean> {
+  private async conditional(operation: string, run: (options: SendOptions) => Promise<unknown>): Promise<boolean> {
     try {
       await this.call(operation, run);
       return true;
@@ -359,7 +386,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    * passes, the call is aborted and `SessionStateStoreUnavailableError` thrown, whatever the SDK or
    * a middleware is waiting for. Errors are mapped by `toStoreError`.
    */
-  private async call<T>(operation: string, run: (options: { abortSignal: AbortSignal }) => Promise<T>): Promise<T> {
+  private async call<T>(operation: string, run: (options: SendOptions) => Promise<T>): Promise<T> {
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
@@ -367,8 +394,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         const error = new SessionStateStoreUnavailableError(
           `DynamoDB ${operation} on table "${this.tableName}" did not complete within ${this.requestTimeoutMs} ms.`,
         );
-        controller.abort(error);
         reject(error);
+        controller.abort(error);
       }, this.requestTimeoutMs);
     });
     try {
@@ -381,9 +408,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   private async loaded(record: SessionRecord, lockId: string | null): Promise<SessionStateStoreItem> {
-    if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
+    let items: string;
+    try {
+      if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
+      items = await this.codec.decode(record.items);
+    } catch (error) {
+      if (error instanceof SessionStateCorruptError) error.lockId = lockId;
+      throw error;
+    }
     return {
-      item: { items: await this.codec.decode(record.items), timeout: record.timeout },
+      item: { items, timeout: record.timeout },
       locked: false,
       lockAge: 0,
       lockId,
@@ -422,13 +456,16 @@ function lockAge(record: SessionRecord, now: number): number {
 }
 
 function nonEmpty(name: string, value: string): string {
-  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`DynamoDBSessionStateStore: ${name} must be a non-empty string.`);
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new TypeError(`DynamoDBSessionStateStore: ${name} must be a non-empty string.`);
+  }
   return value;
 }
 
 function checkNumber(name: string, value: number, min: number, max: number, integer: boolean): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max || (integer && !Number.isInteger(value) && value !== Infinity)) {
-    throw new TypeError(`DynamoDBSessionStateStore: ${name} must be ${integer ? 'an integer' : 'a number'} from ${min} to ${max}.`);
+  if (typeof value !== 'number' || !(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
+    const kind = integer ? 'an integer' : 'a number';
+    throw new TypeError(`DynamoDBSessionStateStore: ${name} must be ${kind} from ${min} to ${max}.`);
   }
   return value;
 }

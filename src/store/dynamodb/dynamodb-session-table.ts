@@ -68,8 +68,8 @@ export async function prepareSessionTable(settings: SessionTableSettings): Promi
 
 async function describeTable({ client, call, tableName }: SessionTableSettings): Promise<TableDescription | undefined> {
   try {
-    const described = await call('DescribeTable', (options) => client.send(new DescribeTableCommand({ TableName: tableName }), options));
-    return described.Table;
+    const describe = new DescribeTableCommand({ TableName: tableName });
+    return (await call('DescribeTable', (options) => client.send(describe, options))).Table;
   } catch (error) {
     if (awsErrorName(error) === 'ResourceNotFoundException') return undefined;
     throw error;
@@ -93,7 +93,8 @@ async function waitUntilActive(settings: SessionTableSettings): Promise<TableDes
 
 function checkKeySchema(table: TableDescription, tableName: string, keyAttribute: string): void {
   const keys = table.KeySchema ?? [];
-  const typeOf = (name: string | undefined) => table.AttributeDefinitions?.find((d) => d.AttributeName === name)?.AttributeType;
+  const typeOf = (name: string | undefined) =>
+    table.AttributeDefinitions?.find((definition) => definition.AttributeName === name)?.AttributeType;
   const [hash] = keys;
   if (keys.length === 1 && hash?.KeyType === 'HASH' && hash.AttributeName === keyAttribute && typeOf(keyAttribute) === 'S') return;
   const actual = keys.map((k) => `${k.KeyType} key "${k.AttributeName}" of type ${typeOf(k.AttributeName) ?? '?'}`).join(', ');
@@ -122,12 +123,17 @@ async function enableTimeToLive({ client, call, logger, tableName, ttlAttribute 
     return;
   }
   if (status === 'DISABLING') {
-    logger.warn(`TTL of DynamoDB table "${tableName}" is being disabled; it cannot be enabled now. Expired sessions still read as absent.`);
+    logger.warn(
+      `TTL of DynamoDB table "${tableName}" is being disabled; it cannot be enabled now. Expired sessions still read as absent.`,
+    );
     return;
   }
   await call('UpdateTimeToLive', (options) =>
     client.send(
-      new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { Enabled: true, AttributeName: ttlAttribute } }),
+      new UpdateTimeToLiveCommand({
+        TableName: tableName,
+        TimeToLiveSpecification: { Enabled: true, AttributeName: ttlAttribute },
+      }),
       options,
     ),
   );

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { SessionStateError } from '../../errors/session-state.errors.js';
+import { SessionStateCorruptError } from '../../errors/session-state.errors.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -37,6 +37,7 @@ export class SessionItemsCodec {
 }
 
 /** A stored session that cannot be read. Messages name the defect, never the session id. */
-export function corruptRecord(defect: string, cause?: unknown): SessionStateError {
-  return new SessionStateError(`A stored DynamoDB session record is corrupt: ${defect}.`, cause === undefined ? undefined : { cause });
+export function corruptRecord(defect: string, cause?: unknown): SessionStateCorruptError {
+  const message = `A stored DynamoDB session record is corrupt: ${defect}.`;
+  return new SessionStateCorruptError(message, cause === undefined ? undefined : { cause });
 }
