@@ -1,0 +1,170 @@
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import request from 'supertest';
+import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
+import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
+import { countDynamoDBCalls } from '../support/counting-middleware.js';
+import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
+import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { ADAPTERS, sessionCookie } from '../support/test-app.js';
+import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+
+const tableName = uniqueTableName('e2e');
+afterAll(() => deleteTable(tableName));
+
+describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
+  const apps: SessionApp[] = [];
+  const stores: DynamoDBSessionStateStore[] = [];
+
+  /** An app instance with its own DynamoDB client, on the shared table. */
+  async function instance(moduleOptions: { executionTimeout?: number } = {}, storeOptions: DynamoDBSessionStateStoreOptions = {}) {
+    const store = new DynamoDBSessionStateStore({
+      tableName,
+      createIfNotExists: true,
+      clientConfig: await localClientConfig(),
+      ...storeOptions,
+    });
+    stores.push(store);
+    const app = await startSessionApp(adapter, { ...moduleOptions, store });
+    apps.push(app);
+    return { ...app, http: app.app.getHttpServer(), dynamodb: countDynamoDBCalls(store.client), raw: store };
+  }
+
+  afterEach(async () => {
+    await Promise.all(apps.splice(0).map((a) => a.app.close()));
+    stores.splice(0);
+  });
+
+  const seed = async (http: unknown) => sessionCookie((await request(http as never).post('/seed').expect(200)).headers)!;
+
+  it('two instances on one table: 50 concurrent increments sent alternately end at exactly 50', async () => {
+    const a = await instance();
+    const b = await instance();
+    const cookie = await seed(a.http);
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => request((i % 2 ? b : a).http).post('/count').set('Cookie', cookie).expect(200)),
+    );
+    expect(responses.map((r) => r.body.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    await request(a.http).get('/count').set('Cookie', cookie).expect(200, { count: 50 });
+  });
+
+  it('DynamoDB calls per request: read-write 2, unchanged 2, read-only 1, session-less 0, abandon 2, new session ≤ 2', async () => {
+    const a = await instance();
+    const cookie = await seed(a.http);
+    const calls = async (send: () => Promise<unknown>) => {
+      a.dynamodb.reset();
+      await send();
+      return a.dynamodb.byCommand();
+    };
+    expect(await calls(() => request(a.http).post('/count').set('Cookie', cookie).expect(200))).toEqual({ UpdateItem: 2 });
+    expect(await calls(() => request(a.http).post('/touch').set('Cookie', cookie).expect(200))).toEqual({ UpdateItem: 2 });
+    expect(await calls(() => request(a.http).get('/count').set('Cookie', cookie).expect(200))).toEqual({ GetItem: 1 });
+    expect(await calls(() => request(a.http).get('/free').set('Cookie', cookie).expect(200))).toEqual({});
+    expect(await calls(() => request(a.http).post('/count').expect(200))).toEqual({ PutItem: 1 });
+    const unknown = `sid=${'Q'.repeat(32)}`;
+    expect(await calls(() => request(a.http).post('/count').set('Cookie', unknown).expect(200))).toEqual({ UpdateItem: 1, PutItem: 1 });
+    expect(await calls(() => request(a.http).post('/abandon').set('Cookie', cookie).expect(200))).toEqual({ UpdateItem: 1, DeleteItem: 1 });
+  });
+
+  it('read-only requests refresh the expiry only once over half of the timeout has elapsed', async () => {
+    let offsetMs = 0;
+    const a = await instance({}, { clock: () => Date.now() + offsetMs });
+    // Written "11 minutes ago": 9 of its 20 minutes left.
+    offsetMs = -11 * 60_000;
+    const cookie = await seed(a.http);
+    offsetMs = 0;
+    a.dynamodb.reset();
+    await request(a.http).get('/count').set('Cookie', cookie).expect(200);
+    expect(a.dynamodb.byCommand()).toEqual({ GetItem: 1, UpdateItem: 1 });
+    a.dynamodb.reset();
+    await request(a.http).get('/count').set('Cookie', cookie).expect(200);
+    expect(a.dynamodb.byCommand()).toEqual({ GetItem: 1 });
+  });
+
+  it('a session over the item limit is a 413; the stored session is intact and the lock released', async () => {
+    const a = await instance();
+    const cookie = await seed(a.http);
+    await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    const refused = await request(a.http).post('/big?kb=700').set('Cookie', cookie).expect(413);
+    expect(refused.body.message).toMatch(/larger than the store's limit/);
+    const stored = await a.raw.getItem(idOf(cookie));
+    expect(stored.locked).toBe(false);
+    expect(JSON.parse(stored.item!.items)).toEqual({ seeded: true, count: 1 });
+    await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+  });
+
+  it('a lock broken as stale by another instance fences out its old holder with a 409', async () => {
+    const a = await instance({ executionTimeout: 0.3 });
+    const b = await instance({ executionTimeout: 0.3 });
+    const cookie = await seed(a.http);
+    const stuck = request(a.http).post('/count?gate=stuck').set('Cookie', cookie).then((r) => r);
+    await a.gates.arrived('stuck');
+    await request(b.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    a.gates.open('stuck');
+    expect((await stuck).status).toBe(409);
+    const stored = await b.raw.getItem(idOf(cookie));
+    expect(stored.locked).toBe(false);
+    expect(JSON.parse(stored.item!.items).count).toBe(1);
+  });
+
+  it('DynamoDB throttling through every retry: a 503, and no lock is left behind', async () => {
+    const a = await instance();
+    const cookie = await seed(a.http);
+    const removeFault = injectDynamoDBFault(a.raw.client, () => throttlingError());
+    await request(a.http).post('/count').set('Cookie', cookie).expect(503);
+    removeFault();
+    a.dynamodb.reset();
+    await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    expect(a.dynamodb.byCommand()).toEqual({ UpdateItem: 2 });
+  });
+
+  it('a save that fails is a 503 with the lock released and the old data intact', async () => {
+    const a = await instance();
+    const cookie = await seed(a.http);
+    let updates = 0;
+    // The request's second UpdateItem is its save: fail that one only.
+    const removeFault = injectDynamoDBFault(a.raw.client, (op) => (op === 'UpdateItem' && ++updates === 2 ? throttlingError() : undefined));
+    await request(a.http).post('/count').set('Cookie', cookie).expect(503);
+    removeFault();
+    const stored = await a.raw.getItem(idOf(cookie));
+    expect(stored.locked).toBe(false);
+    expect(JSON.parse(stored.item!.items)).toEqual({ seeded: true });
+  });
+
+  it('a DynamoDB call that never answers is bounded by requestTimeoutMs: 503, no hang', async () => {
+    const a = await instance({}, { requestTimeoutMs: 300 });
+    const cookie = await seed(a.http);
+    const removeFault = injectDynamoDBFault(a.raw.client, () => 'hang');
+    await request(a.http).post('/count').set('Cookie', cookie).expect(503);
+    await request(a.http).get('/count').set('Cookie', cookie).expect(503);
+    removeFault();
+    await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('a corrupt record is replaced by a new session and its lock released', async () => {
+    const a = await instance();
+    const cookie = await seed(a.http);
+    const id = idOf(cookie);
+    const record = await a.raw.client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: {
+          SessionId: { S: id },
+          Items: { B: Buffer.from('definitely not gzip') },
+          Locked: { BOOL: false },
+          Expires: { N: String(Date.now() + 60_000) },
+          Timeout: { N: '20' },
+          TimeoutMs: { N: '1200000' },
+          TimeoutSeconds: { N: '1200' },
+          Version: { N: '1' },
+          Flags: { N: '0' },
+        },
+      }),
+    );
+    expect(record.$metadata.httpStatusCode).toBe(200);
+    const res = await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    expect(sessionCookie(res.headers)).not.toBe(cookie);
+    await expect(a.raw.getItem(id)).rejects.toThrow(/corrupt/);
+    const raw = await a.raw.client.send(new GetItemCommand({ TableName: tableName, Key: { SessionId: { S: id } } }));
+    expect(raw.Item?.Locked).toEqual({ BOOL: false });
+  });
+});
