@@ -6,7 +6,7 @@ import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { Gates } from '../support/gates.js';
 import { createTestApp, type AdapterName } from '../support/test-app.js';
-import { AllowedGuard, SessionTestController } from './fixtures/session-test.controller.js';
+import { AllowedGuard, ReadOnlyTestController, SessionTestController } from './fixtures/session-test.controller.js';
 
 export interface SessionApp {
   app: INestApplication;
@@ -27,7 +27,7 @@ export async function startSessionApp(
   const gates = new Gates();
   const app = await createTestApp(adapter, {
     imports: [SessionStateModule.forRoot({ ...options, store })],
-    controllers: [SessionTestController],
+    controllers: [SessionTestController, ReadOnlyTestController],
     providers: [{ provide: Gates, useValue: gates }, AllowedGuard],
   });
   const lifecycle = app.get(SessionStateLifecycle);

@@ -111,6 +111,33 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     expect((await reader).body).toEqual({ count: 1 });
   });
 
+  it("@SessionState on a controller applies to its handlers; a handler's own declaration wins", async () => {
+    const cookie = await seeded();
+    t.counter.reset();
+    await request(http).get('/readonly-controller').set('Cookie', cookie).expect(200, { readOnly: true, count: 0 });
+    expect(t.counter.calls).toEqual({ getItem: 1 });
+    await request(http).post('/readonly-controller').set('Cookie', cookie).expect(200, { readOnly: false, count: 1 });
+    await request(http).get('/readonly-controller').set('Cookie', cookie).expect(200, { readOnly: true, count: 1 });
+  });
+
+  it('a request aborted while waiting for the lock leaves the queue', async () => {
+    const cookie = await seeded();
+    await t.app.listen(0, '127.0.0.1');
+    const { port } = t.app.getHttpServer().address();
+    const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('hold');
+    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/count', headers: { cookie }, agent: false });
+    req.on('error', () => {});
+    req.end();
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    req.destroy();
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(0));
+    t.gates.open('hold');
+    expect((await holder).body).toEqual({ count: 1 });
+    // The aborted request never ran its handler.
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
   it('a handler that throws has its changes discarded and does not block the next request', async () => {
     const cookie = await seeded();
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
