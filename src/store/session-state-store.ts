@@ -44,6 +44,16 @@ export interface SessionStateStoreItem {
   readonly expires: number;
 }
 
+/** The answer for an absent or expired session. */
+export const NO_SESSION_ITEM: SessionStateStoreItem = Object.freeze({
+  item: null,
+  locked: false,
+  lockAge: 0,
+  lockId: null,
+  actions: SessionStateActions.None,
+  expires: 0,
+});
+
 /** Called when a store notices that a session expired (the session-end event). */
 export type SessionStateExpireCallback = (id: string, item: SessionStateStoreData) => void;
 

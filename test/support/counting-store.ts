@@ -3,6 +3,8 @@ import type { SessionStateStore } from '../../src/store/session-state-store.js';
 export interface StoreCallCounter {
   /** Calls per method name since the last reset. */
   readonly calls: Record<string, number>;
+  /** The same calls, by name, in the order they were made. */
+  readonly sequence: string[];
   total(): number;
   reset(): void;
   /** Resolves the next time `method` answers and `predicate` holds for its answer. */
@@ -22,11 +24,16 @@ const IO_METHODS = new Set([
 /** Wraps a store so that tests can count its round trips and wait on its answers. */
 export function countingStore<T extends SessionStateStore>(store: T): { store: T; counter: StoreCallCounter } {
   const calls: Record<string, number> = {};
+  const sequence: string[] = [];
   const watchers: { method: string; predicate: (answer: unknown) => boolean; resolve: (a: unknown) => void }[] = [];
   const counter: StoreCallCounter = {
     calls,
+    sequence,
     total: () => Object.values(calls).reduce((a, b) => a + b, 0),
-    reset: () => Object.keys(calls).forEach((k) => delete calls[k]),
+    reset: () => {
+      Object.keys(calls).forEach((k) => delete calls[k]);
+      sequence.length = 0;
+    },
     next: (method, predicate = () => true) => new Promise((resolve) => watchers.push({ method, predicate, resolve })),
   };
   const proxy = new Proxy(store, {
@@ -35,6 +42,7 @@ export function countingStore<T extends SessionStateStore>(store: T): { store: T
       if (typeof property !== 'string' || !IO_METHODS.has(property) || typeof value !== 'function') return value;
       return async (...args: unknown[]) => {
         calls[property] = (calls[property] ?? 0) + 1;
+        sequence.push(property);
         const answer = await value.apply(target, args);
         for (const watcher of [...watchers]) {
           if (watcher.method === property && watcher.predicate(answer)) {

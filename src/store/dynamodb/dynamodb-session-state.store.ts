@@ -15,6 +15,7 @@ import {
   SessionStateTooLargeError,
 } from '../../errors/session-state.errors.js';
 import {
+  NO_SESSION_ITEM,
   SessionStateActions,
   SessionStateStore,
   type SessionStateStoreData,
@@ -40,14 +41,6 @@ import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
 /** DynamoDB's hard limit on the size of one item. */
 const DYNAMODB_ITEM_LIMIT = 409_600;
 
-const ABSENT: SessionStateStoreItem = Object.freeze({
-  item: null,
-  locked: false,
-  lockAge: 0,
-  lockId: null,
-  actions: SessionStateActions.None,
-  expires: 0,
-});
 
 /** Expression placeholders of the record's attributes; each command declares only those it uses. */
 const PLACEHOLDERS = {
@@ -181,10 +174,10 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   async getItem(id: string): Promise<SessionStateStoreItem> {
     const get = new GetItemCommand({ TableName: this.tableName, Key: this.key(id), ConsistentRead: this.consistentReads });
     const { Item } = await this.call('GetItem', (options) => this.client.send(get, options));
-    if (!Item) return ABSENT;
+    if (!Item) return NO_SESSION_ITEM;
     const now = this.clock();
     const record = readRecord(Item);
-    if (record.expires <= now) return ABSENT;
+    if (record.expires <= now) return NO_SESSION_ITEM;
     if (record.locked) {
       const { lockId, expires } = record;
       return { item: null, locked: true, lockAge: lockAge(record, now), lockId, actions: actions(record), expires };
@@ -227,12 +220,12 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       return await this.loaded(record, lockId);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      if (!error.Item) return ABSENT;
+      if (!error.Item) return NO_SESSION_ITEM;
       const holder = readRecord(error.Item);
-      if (holder.expires <= now) return ABSENT;
+      if (holder.expires <= now) return NO_SESSION_ITEM;
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
       if (holder.locked && holder.lockId === lockId) return this.loaded(holder, lockId);
-      if (holder.locked) return { ...ABSENT, locked: true, lockAge: lockAge(holder, now), lockId: holder.lockId };
+      if (holder.locked) return { ...NO_SESSION_ITEM, locked: true, lockAge: lockAge(holder, now), lockId: holder.lockId };
       throw corruptRecord('its lock or expiry attributes have unexpected types');
     }
   }

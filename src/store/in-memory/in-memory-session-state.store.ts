@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { SessionStateLockLostError } from '../../errors/session-state.errors.js';
 import {
+  NO_SESSION_ITEM,
   SessionStateActions,
   SessionStateStore,
   type SessionStateExpireCallback,
@@ -19,14 +20,6 @@ interface InMemoryRecord {
   uninitialized: boolean;
 }
 
-const ABSENT: SessionStateStoreItem = Object.freeze({
-  item: null,
-  locked: false,
-  lockAge: 0,
-  lockId: null,
-  actions: SessionStateActions.None,
-  expires: 0,
-});
 
 /**
  * The embedded store: one process, no I/O. Items are kept serialised, so no request ever shares
@@ -51,14 +44,14 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 
   async getItem(id: string): Promise<SessionStateStoreItem> {
     const record = this.live(id);
-    if (!record) return ABSENT;
+    if (!record) return NO_SESSION_ITEM;
     return this.answer(record, record.lockId !== null);
   }
 
   async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
     const record = this.live(id);
-    if (!record) return ABSENT;
-    if (record.lockId !== null) return { ...ABSENT, locked: true, lockAge: this.lockAge(record), lockId: record.lockId };
+    if (!record) return NO_SESSION_ITEM;
+    if (record.lockId !== null) return { ...NO_SESSION_ITEM, locked: true, lockAge: this.lockAge(record), lockId: record.lockId };
     record.lockId = randomUUID();
     record.lockDate = this.now();
     const answer = this.answer(record, false);
