@@ -14,6 +14,8 @@ export interface SessionLease {
   readonly stored: boolean;
   /** Read-only: the stored expiry is old enough to be refreshed (amortised, not every request). */
   readonly refreshExpiry: boolean;
+  /** The cookie was signed with an older secret: sign it again with the current one. */
+  readonly resignCookie: boolean;
   /** Hands the session to this process's next waiting request. */
   readonly releaseLocal: () => void;
   /** Set once the interceptor owns the lease (else the response's end releases it). */

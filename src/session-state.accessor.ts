@@ -26,7 +26,7 @@ export class SessionStateAccessor {
     const behavior = declared === SessionStateBehavior.Required ? declared : SessionStateBehavior.ReadOnly;
     const exchange = httpExchange(http.getRequest(), http.getResponse());
     try {
-      return (await this.lifecycle.acquire(exchange, behavior)).session;
+      return (await this.lifecycle.acquire(exchange, behavior, 'guard')).session;
     } catch (error) {
       throw toHttpException(error, exchange);
     }

@@ -29,9 +29,8 @@ export class SessionStateInterceptor implements NestInterceptor {
 
     const exchange = httpExchange(http.getRequest(), http.getResponse());
     const lease = await this.lifecycle
-      .acquire(exchange, behavior as SessionStateBehavior.Required | SessionStateBehavior.ReadOnly)
+      .acquire(exchange, behavior as SessionStateBehavior.Required | SessionStateBehavior.ReadOnly, 'interceptor')
       .catch((error: unknown) => Promise.reject(toHttpException(error, exchange)));
-    lease.adopted = true;
     const complete = (outcome: RequestOutcome) => this.lifecycle.complete(lease, exchange, outcome);
     return completeBeforeResponse(next.handle(), complete, exchange);
   }

@@ -1,11 +1,15 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionCookie } from './cookie/session-cookie.js';
-import { SessionStateCorruptError, SessionStateLockLostError } from './errors/session-state.errors.js';
+import {
+  SessionStateCorruptError,
+  SessionStateLockLostError,
+  SessionStateWaitAbortedError,
+} from './errors/session-state.errors.js';
 import { HttpSessionState } from './http-session-state.js';
 import type { HttpExchange } from './http/http-exchange.js';
 import { SessionLockCoordinator } from './lock/session-lock-coordinator.js';
-import { attachLease, leaseOf, type SessionLease } from './session-lease.js';
+import { attachLease, type SessionLease } from './session-lease.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
@@ -28,6 +32,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private readonly cookie: SessionCookie;
   /** @internal */
   readonly locks: SessionLockCoordinator;
+  /** Acquisitions per request (a guard and the interceptor share one). */
+  private readonly pending = new WeakMap<object, Promise<SessionLease>>();
+  /** Set once shutdown began. */
+  private closing = false;
   /** Leases not yet completed, each with the promise of its completion: shutdown waits for them. */
   private readonly active = new Map<SessionLease, { done: Promise<void>; markDone: () => void }>();
 
@@ -39,22 +47,17 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     this.locks = new SessionLockCoordinator(store, options, this.logger);
   }
 
-  /** 1. Acquire the request's session once (a guard may have done it already through `SessionStateAccessor`). */
-  async acquire(exchange: HttpExchange, behavior: ActiveBehavior): Promise<SessionLease> {
-    const existing = leaseOf(exchange.request);
-    if (existing) return existing;
-
-    const lease = await this.load(exchange, behavior);
-    attachLease(exchange.request, lease);
-    let markDone = () => {};
-    const done = new Promise<void>((resolve) => (markDone = resolve));
-    this.active.set(lease, { done, markDone });
-    // Safety net for a lease no interceptor takes over (a guard loaded it, then a later guard
-    // refused): release it when the response ends. The interceptor's own path never waits on this.
-    exchange.rawResponse.once('close', () => {
-      if (!lease.adopted) void this.complete(lease, exchange, 'failed').catch((e) => this.logFailure(e));
+  /**
+   * 1. Acquire the request's session, once per request: a guard may have asked first through
+   * `SessionStateAccessor` (`owner: 'guard'`); the interceptor then takes that lease over.
+   */
+  acquire(exchange: HttpExchange, behavior: ActiveBehavior, owner: 'interceptor' | 'guard'): Promise<SessionLease> {
+    let pending = this.pending.get(exchange.request);
+    if (!pending) this.pending.set(exchange.request, (pending = this.begin(exchange, behavior, owner)));
+    return pending.then((lease) => {
+      if (owner === 'interceptor') lease.adopted = true;
+      return lease;
     });
-    return lease;
   }
 
   /** 3. End of request, before the response is written. Runs once per lease. */
@@ -67,26 +70,48 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return lease.completion;
   }
 
-  private async load(exchange: HttpExchange, behavior: ActiveBehavior): Promise<SessionLease> {
-    const id = this.cookie.read(exchange);
-    if (id === null) return this.newLease(behavior);
-
-    // Give up waiting for the lock when the client goes away.
+  private async begin(exchange: HttpExchange, behavior: ActiveBehavior, owner: 'interceptor' | 'guard'): Promise<SessionLease> {
+    const response = exchange.rawResponse;
     const abort = new AbortController();
-    const onClose = () => abort.abort();
-    exchange.rawResponse.once('close', onClose);
+    let lease: SessionLease | undefined;
+    // The client went away: stop waiting for the lock; and a lease no interceptor took over (a guard
+    // loaded it, then the request was refused or dropped) is released with the response.
+    const onClose = () => {
+      abort.abort();
+      if (lease && !lease.adopted) void this.complete(lease, exchange, 'failed').catch((e) => this.logFailure(e));
+    };
+    response.once('close', onClose);
+    if (response.closed || response.destroyed) abort.abort();
+
+    lease = await this.load(exchange, behavior, abort.signal);
+    lease.adopted = owner === 'interceptor';
+    attachLease(exchange.request, lease);
+    let markDone = () => {};
+    const done = new Promise<void>((resolve) => (markDone = resolve));
+    this.active.set(lease, { done, markDone });
+    if (this.closing) {
+      // Shutdown began while the store answered: this request will not be served.
+      await this.complete(lease, exchange, 'failed');
+      throw new SessionStateWaitAbortedError('The application is shutting down.');
+    }
+    if (abort.signal.aborted && !lease.adopted) onClose(); // closed while a guard was loading it
+    return lease;
+  }
+
+  private async load(exchange: HttpExchange, behavior: ActiveBehavior, signal: AbortSignal): Promise<SessionLease> {
+    const read = this.cookie.read(exchange);
+    if (read === null) return this.newLease(behavior);
+    const { id, resign } = read;
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
-        const result = await this.locks.acquireShared(id, abort.signal);
-        return this.leaseFor(id, behavior, result, null, () => {});
+        const result = await this.locks.acquireShared(id, signal);
+        return this.leaseFor(id, behavior, result, null, () => {}, resign);
       }
-      const { result, releaseLocal } = await this.locks.acquireExclusive(id, abort.signal);
-      return await this.leaseFor(id, behavior, result, result.item ? result.lockId : null, releaseLocal);
+      const { result, releaseLocal } = await this.locks.acquireExclusive(id, signal);
+      return await this.leaseFor(id, behavior, result, result.item ? result.lockId : null, releaseLocal, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
       return await this.replaceUnreadable(id, behavior, error.lockId, () => {});
-    } finally {
-      exchange.rawResponse.off('close', onClose);
     }
   }
 
@@ -96,6 +121,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     result: SessionStateStoreItem,
     lockId: string | null,
     releaseLocal: () => void,
+    resignCookie: boolean,
   ): Promise<SessionLease> {
     const { item } = result;
     // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
@@ -123,6 +149,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       lockId,
       stored: true,
       refreshExpiry: behavior === SessionStateBehavior.ReadOnly && result.expires - Date.now() < halfTimeoutMs,
+      resignCookie,
       releaseLocal,
       adopted: false,
     };
@@ -162,6 +189,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       lockId: null,
       stored: false,
       refreshExpiry: false,
+      resignCookie: false,
       releaseLocal: () => {},
       adopted: false,
     };
@@ -174,6 +202,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // Read-only: nothing to save; slide the expiry only when much of it has elapsed.
       if (lease.behavior === SessionStateBehavior.ReadOnly) {
         if (lease.refreshExpiry) await this.store.resetItemTimeout(loadedId);
+        if (lease.resignCookie && lease.stored) this.setCookie(exchange, loadedId);
         return;
       }
       // The handler (or a pipe, or a guard) threw: its changes are discarded.
@@ -183,7 +212,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       if (session.isAbandoned) {
         if (lockId) await this.store.removeItem(loadedId, lockId);
-        this.cookie.clear(exchange);
+        this.setCookie(exchange, null);
         return;
       }
       const items = session.serializeItems();
@@ -191,7 +220,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // regenerateId(): the data moves to the new id, then the old record goes.
       if (session.previousId !== undefined) {
         await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
-        this.cookie.write(exchange, session.id);
+        this.setCookie(exchange, session.id);
         if (lockId) await this.removeMovedSession(loadedId, lockId);
         return;
       }
@@ -199,10 +228,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!lease.stored && items === '{}') return;
       if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged) {
         await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
-        if (session.isNew) this.cookie.write(exchange, session.id);
+        if (session.isNew || lease.resignCookie) this.setCookie(exchange, session.id);
         return;
       }
       if (lockId) await this.release(loadedId, lockId);
+      if (lease.resignCookie) this.setCookie(exchange, loadedId);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
@@ -210,6 +240,18 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       throw error;
     }
+  }
+
+  /** Sets (or, with null, clears) the id cookie, unless an `@Res()` handler already sent the response. */
+  private setCookie(exchange: HttpExchange, id: string | null): void {
+    if (exchange.rawResponse.headersSent) {
+      this.logger.warn(
+        'The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true).',
+      );
+      return;
+    }
+    if (id === null) this.cookie.clear(exchange);
+    else this.cookie.write(exchange, id);
   }
 
   private async release(id: string, lockId: string): Promise<void> {
@@ -237,6 +279,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * A handler still running after `executionTimeout` is past saving: its lock is released.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
     this.locks.close();
     if (this.active.size === 0) return;
     const stopWaiting = new AbortController();

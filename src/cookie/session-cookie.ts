@@ -14,7 +14,8 @@ const MAX_VALUE_LENGTH = 76;
 export class SessionCookie {
   constructor(private readonly options: ResolvedSessionStateOptions) {}
 
-  read(exchange: HttpExchange): string | null {
+  /** The session id the request carries, and whether its signature is by an older secret (sign it again). */
+  read(exchange: HttpExchange): { id: string; resign: boolean } | null {
     const header = exchange.cookieHeader();
     if (!header) return null;
     let value: string | undefined;
@@ -24,8 +25,9 @@ export class SessionCookie {
       return null;
     }
     if (!value || value.length > MAX_VALUE_LENGTH) return null;
-    const id = this.options.secrets.length > 0 ? this.unsign(value) : value;
-    return id !== null && isWellFormedSessionId(id) ? id : null;
+    if (this.options.secrets.length === 0) return isWellFormedSessionId(value) ? { id: value, resign: false } : null;
+    const unsigned = this.unsign(value);
+    return unsigned !== null && isWellFormedSessionId(unsigned.id) ? unsigned : null;
   }
 
   write(exchange: HttpExchange, id: string): void {
@@ -49,16 +51,16 @@ export class SessionCookie {
     });
   }
 
-  private unsign(value: string): string | null {
+  private unsign(value: string): { id: string; resign: boolean } | null {
     const dot = value.lastIndexOf('.');
     if (dot <= 0) return null;
     const id = value.slice(0, dot);
     const signature = Buffer.from(value.slice(dot + 1));
-    const valid = this.options.secrets.some((secret) => {
+    const signer = this.options.secrets.findIndex((secret) => {
       const expected = Buffer.from(sign(id, secret));
       return expected.length === signature.length && timingSafeEqual(expected, signature);
     });
-    return valid ? id : null;
+    return signer < 0 ? null : { id, resign: signer > 0 };
   }
 }
 

@@ -16,7 +16,8 @@ import {
 /** The one place where the module's errors become HTTP answers. Others pass through unchanged. */
 export function toHttpException(error: unknown, exchange: HttpExchange): unknown {
   if (error instanceof HttpException || !(error instanceof Error)) return error;
-  const options = { cause: error, description: error.message };
+  // The cause stays server-side: store errors can name tables and carry AWS error text.
+  const options = { cause: error };
   if (error instanceof SessionStateQueueFullError) {
     exchange.setHeader('Retry-After', String(error.retryAfterSeconds));
     return new ServiceUnavailableException(error.message, options);

@@ -111,17 +111,23 @@ export class SessionLockCoordinator {
     if (queue.writers.length + queue.readers.length >= maxQueueLength) {
       return Promise.reject(new SessionStateQueueFullError(maxQueueLength, retryAfterSeconds));
     }
+    if (signal.aborted) return Promise.reject(abortedWhileWaiting());
     return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        line.splice(line.indexOf(waiter), 1);
-        reject(new SessionStateWaitAbortedError('The request was aborted while waiting for the session lock.'));
+      const leave = () => {
+        const index = line.indexOf(waiter);
+        if (index >= 0) line.splice(index, 1);
+        signal.removeEventListener('abort', onAbort);
+        clearTimeout(timer);
       };
+      const onAbort = () => (leave(), reject(abortedWhileWaiting()));
       const waiter: Waiter = {
-        resolve: () => (signal.removeEventListener('abort', onAbort), resolve()),
-        reject: (error) => (signal.removeEventListener('abort', onAbort), reject(error)),
+        resolve: () => (leave(), resolve()),
+        reject: (error) => (leave(), reject(error)),
       };
-      if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
+      // A holder of this process that never finishes must not hold its waiters forever: after
+      // executionTimeout they go to the store, where its lock is stale and gets broken.
+      const timer = setTimeout(() => (leave(), resolve()), this.options.executionTimeoutMs);
       line.push(waiter);
     });
   }
@@ -144,7 +150,7 @@ export class SessionLockCoordinator {
     try {
       await sleep(ceiling / 2 + Math.random() * (ceiling / 2), undefined, { signal });
     } catch {
-      throw new SessionStateWaitAbortedError('The request was aborted while waiting for the session lock.');
+      throw abortedWhileWaiting();
     }
     this.assertOpen();
   }
@@ -152,4 +158,8 @@ export class SessionLockCoordinator {
   private assertOpen(): void {
     if (this.closed) throw new SessionStateWaitAbortedError('The application is shutting down.');
   }
+}
+
+function abortedWhileWaiting(): SessionStateWaitAbortedError {
+  return new SessionStateWaitAbortedError('The request was aborted while waiting for the session lock.');
 }

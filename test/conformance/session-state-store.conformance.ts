@@ -217,6 +217,17 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expectNear(answer.expires, clock.now() + 20 * MINUTE);
       });
 
+      it('taking the lock slides the expiry, so a long request never sees its session expire under it', async () => {
+        await seed({ x: 'y' }, 20);
+        clock.advance(15 * MINUTE);
+        const { lockId } = await store.getItemExclusive(id);
+        clock.advance(10 * MINUTE); // past the expiry the item had before the lock
+        const held = await store.getItem(id);
+        expect(held.locked).toBe(true);
+        expect(held.lockId).toBe(lockId);
+        expectNear(held.expires, clock.now() + 10 * MINUTE);
+      });
+
       it('a second getItemExclusive answers locked, item null, the holder lock id and a growing lockAge', async () => {
         const lockId = await seedLocked();
         const first = await store.getItemExclusive(id);

@@ -6,7 +6,12 @@ import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { Gates } from '../support/gates.js';
 import { createTestApp, type AdapterName } from '../support/test-app.js';
-import { AllowedGuard, ReadOnlyTestController, SessionTestController } from './fixtures/session-test.controller.js';
+import {
+  AllowedGuard,
+  ReadOnlyTestController,
+  SessionTestController,
+  SlowRefusingGuard,
+} from './fixtures/session-test.controller.js';
 
 export interface SessionApp {
   app: INestApplication;
@@ -28,7 +33,7 @@ export async function startSessionApp(
   const app = await createTestApp(adapter, {
     imports: [SessionStateModule.forRoot({ ...options, store })],
     controllers: [SessionTestController, ReadOnlyTestController],
-    providers: [{ provide: Gates, useValue: gates }, AllowedGuard],
+    providers: [{ provide: Gates, useValue: gates }, AllowedGuard, SlowRefusingGuard],
   });
   const lifecycle = app.get(SessionStateLifecycle);
   return { app, gates, store, counter, waiting: (id) => lifecycle.locks.waiting(id) };

@@ -167,6 +167,23 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     expect(t.counter.calls).toEqual({ getItemExclusive: 1, setAndReleaseItemExclusive: 1 });
   });
 
+  it('a client that leaves while a guard works: the session the guard then loads is released', async () => {
+    const cookie = await seeded();
+    await t.app.listen(0, '127.0.0.1');
+    const server = t.app.getHttpServer();
+    const req = httpRequest({ host: '127.0.0.1', port: server.address().port, method: 'POST', path: '/slow-guarded', headers: { cookie }, agent: false });
+    req.on('error', () => {});
+    req.end();
+    await t.gates.arrived('slow-guard');
+    req.destroy();
+    const connections = () => new Promise<number>((resolve) => server.getConnections((_: unknown, n: number) => resolve(n)));
+    await vi.waitFor(async () => expect(await connections()).toBe(0));
+    const released = t.counter.next('releaseItemExclusive');
+    t.gates.open('slow-guard'); // the guard now loads the session of a request nobody waits for
+    await released;
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
   it('nested mutation of a value read from the session is saved', async () => {
     const cookie = await seeded();
     await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0] });
@@ -250,6 +267,11 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/raw').set('Cookie', cookie).expect(200, { raw: true });
     await request(http).post('/raw').set('Cookie', cookie).expect(200, { raw: true });
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 3 });
+  });
+
+  it('an @Res() handler that creates a session cannot set its cookie after sending: no error, no lock', async () => {
+    const res = await request(http).post('/raw').expect(200, { raw: true });
+    expect(res.headers['set-cookie']).toBeUndefined();
   });
 
   it('a StreamableFile response is streamed after the session was saved', async () => {

@@ -69,6 +69,18 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     expect(JSON.parse(stored.item!.items).count).toBe(2);
   });
 
+  it('a holder in this process that never finishes releases its waiters after executionTimeout (then fenced: 409)', async () => {
+    const a = await start(adapter, { executionTimeout: 0.2 });
+    const http = a.app.getHttpServer();
+    const cookie = await seeded(a);
+    const stuck = request(http).post('/count?gate=stuck').set('Cookie', cookie).then((r) => r);
+    await a.gates.arrived('stuck');
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    a.gates.open('stuck');
+    expect((await stuck).status).toBe(409);
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
   it('past maxQueueLength waiting requests, a session answers 503 with Retry-After', async () => {
     const a = await start(adapter, { lockWait: { maxQueueLength: 2, retryAfterSeconds: 3 } });
     const http = a.app.getHttpServer();
@@ -112,7 +124,12 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const signed = sessionCookie((await request(before.app.getHttpServer()).post('/count').expect(200)).headers)!;
     expect(signed).toMatch(/^sid=[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{43}$/);
     const id = signed.slice(4, 36);
-    await request(after.app.getHttpServer()).get('/count').set('Cookie', signed).expect(200, { count: 1 });
+    // Read with the old secret's signature: the cookie is signed again with the new one.
+    const resignedRead = await request(after.app.getHttpServer()).get('/count').set('Cookie', signed).expect(200, { count: 1 });
+    const resignedCookie = sessionCookie(resignedRead.headers)!;
+    expect(resignedCookie.slice(0, 36)).toBe(signed.slice(0, 36));
+    expect(resignedCookie).not.toBe(signed);
+    await request(after.app.getHttpServer()).get('/count').set('Cookie', resignedCookie).expect(200, { count: 1 });
     await request(after.app.getHttpServer()).get('/count').set('Cookie', `sid=${id}`).expect(200, { count: 0 });
     await request(after.app.getHttpServer()).get('/count').set('Cookie', `${signed.slice(0, -2)}xx`).expect(200, { count: 0 });
     // The new secret signs from now on.

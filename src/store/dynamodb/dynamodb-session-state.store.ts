@@ -42,6 +42,9 @@ import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
 const DYNAMODB_ITEM_LIMIT = 409_600;
 
 
+/** For a record written without its timeout in ms and s (not by this store): ASP.NET's default, 20 minutes. */
+const DEFAULT_TIMEOUT_VALUES = { ':defaultTimeoutMs': { N: '1200000' }, ':defaultTimeoutSeconds': { N: '1200' } };
+
 /** Expression placeholders of the record's attributes; each command declares only those it uses. */
 const PLACEHOLDERS = {
   key: '#key',
@@ -191,15 +194,20 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const lock = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: 'SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero',
+      // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
+      UpdateExpression:
+        'SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero, ' +
+        '#expires = :now + if_not_exists(#timeoutMs, :defaultTimeoutMs), #ttl = :ttlBase + if_not_exists(#timeoutSeconds, :defaultTimeoutSeconds)',
       ConditionExpression: 'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false)',
-      ExpressionAttributeNames: this.names('key', 'expires', 'locked', 'lockId', 'lockDate', 'flags'),
+      ExpressionAttributeNames: this.names('key', 'expires', 'locked', 'lockId', 'lockDate', 'flags', 'timeoutMs', 'timeoutSeconds', 'ttl'),
       ExpressionAttributeValues: {
         ':true': { BOOL: true },
         ':false': { BOOL: false },
         ':lockId': { S: lockId },
         ':now': num(now),
         ':zero': num(0),
+        ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)),
+        ...DEFAULT_TIMEOUT_VALUES,
       },
       // The record as it was, so the flags cleared here are reported once, by this call.
       ReturnValues: 'ALL_OLD',
@@ -219,7 +227,12 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       }
       return await this.loaded(record, lockId);
     } catch (error) {
-      if (!isConditionFailure(error)) throw error;
+      if (!isConditionFailure(error)) {
+        // A lock DynamoDB applied but whose answer never arrived (timeout) would block the session
+        // until it is stale: release it, fenced by our lock id, so it is harmless if never taken.
+        if (!(error instanceof SessionStateCorruptError)) void this.releaseItemExclusive(id, lockId).catch(() => false);
+        throw error;
+      }
       if (!error.Item) return NO_SESSION_ITEM;
       const holder = readRecord(error.Item);
       if (holder.expires <= now) return NO_SESSION_ITEM;
@@ -293,13 +306,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: 'SET #locked = :false, #expires = :now + #timeoutMs, #ttl = :ttlBase + #timeoutSeconds REMOVE #lockId',
+      UpdateExpression:
+        'SET #locked = :false, #expires = :now + if_not_exists(#timeoutMs, :defaultTimeoutMs), ' +
+        '#ttl = :ttlBase + if_not_exists(#timeoutSeconds, :defaultTimeoutSeconds) REMOVE #lockId',
       ConditionExpression: '#lockId = :lockId',
       ExpressionAttributeNames: this.names('locked', 'expires', 'timeoutMs', 'ttl', 'timeoutSeconds', 'lockId'),
       ExpressionAttributeValues: {
         ':false': { BOOL: false },
         ':now': num(now),
         ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)),
+        ...DEFAULT_TIMEOUT_VALUES,
         ':lockId': { S: lockId },
       },
     });
@@ -324,10 +340,12 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: 'SET #expires = :now + #timeoutMs, #ttl = :ttlBase + #timeoutSeconds',
+      UpdateExpression:
+        'SET #expires = :now + if_not_exists(#timeoutMs, :defaultTimeoutMs), ' +
+        '#ttl = :ttlBase + if_not_exists(#timeoutSeconds, :defaultTimeoutSeconds)',
       ConditionExpression: 'attribute_exists(#key) AND #expires > :now',
       ExpressionAttributeNames: this.names('key', 'expires', 'timeoutMs', 'ttl', 'timeoutSeconds'),
-      ExpressionAttributeValues: { ':now': num(now), ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)) },
+      ExpressionAttributeValues: { ':now': num(now), ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)), ...DEFAULT_TIMEOUT_VALUES },
     });
     // Absent or expired: the condition fails, nothing is slid and nothing is created.
     await this.conditional('UpdateItem', (options) => this.client.send(update, options));

@@ -54,6 +54,8 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     if (record.lockId !== null) return { ...NO_SESSION_ITEM, locked: true, lockAge: this.lockAge(record), lockId: record.lockId };
     record.lockId = randomUUID();
     record.lockDate = this.now();
+    // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
+    record.expires = record.lockDate + record.timeout * 60_000;
     const answer = this.answer(record, false);
     // Whoever loads an uninitialized item initializes it; the flag is cleared with the lock taken.
     record.uninitialized = false;
