@@ -1,10 +1,10 @@
 import { SESSION_LEASE } from './session-state.constants.js';
 import type { HttpSessionState } from './http-session-state.js';
-import type { SessionStateBehavior } from './session-state-behavior.enum.js';
+import type { ActiveBehavior } from './session-state-behavior.resolver.js';
 
 /** What one request holds of its session between acquisition and completion. */
 export interface SessionLease {
-  readonly behavior: SessionStateBehavior.Required | SessionStateBehavior.ReadOnly;
+  readonly behavior: ActiveBehavior;
   readonly session: HttpSessionState;
   /** The items as loaded: the saved session is written only when they differ. */
   readonly loadedItems: string;

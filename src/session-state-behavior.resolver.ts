@@ -8,13 +8,18 @@ import { SessionStateBehavior } from './session-state-behavior.enum.js';
  * else Required when it takes `@Session()` and Disabled when it does not. Cached per handler:
  * session-less routes pay one map lookup.
  */
+/** What a handler's behavior resolves to (never `Default`). */
+export type ResolvedBehavior = SessionStateBehavior.Required | SessionStateBehavior.ReadOnly | SessionStateBehavior.Disabled;
+/** The behaviors that load a session. */
+export type ActiveBehavior = Exclude<ResolvedBehavior, SessionStateBehavior.Disabled>;
+
 @Injectable()
 export class SessionStateBehaviorResolver {
-  private readonly cache = new WeakMap<Function, SessionStateBehavior>();
+  private readonly cache = new WeakMap<Function, ResolvedBehavior>();
 
   constructor(private readonly reflector: Reflector) {}
 
-  resolve(context: ExecutionContext): SessionStateBehavior {
+  resolve(context: ExecutionContext): ResolvedBehavior {
     const handler = context.getHandler();
     let behavior = this.cache.get(handler);
     if (behavior === undefined) {
@@ -24,7 +29,7 @@ export class SessionStateBehaviorResolver {
       ]);
       behavior =
         declared && declared !== SessionStateBehavior.Default
-          ? declared
+          ? (declared as ResolvedBehavior)
           : this.reflector.get<boolean | undefined>(SESSION_PARAM_METADATA, handler)
             ? SessionStateBehavior.Required
             : SessionStateBehavior.Disabled;

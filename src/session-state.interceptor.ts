@@ -21,15 +21,14 @@ export class SessionStateInterceptor implements NestInterceptor {
   async intercept(context: ExecutionContext, next: CallHandler): Promise<Observable<unknown>> {
     if (context.getType() !== 'http') return next.handle();
     const http = context.switchToHttp();
-    let behavior = this.behaviors.resolve(context);
-    const acquiredByGuard = leaseOf(http.getRequest());
+    // A guard may have loaded the session already (SessionStateAccessor): its lease decides.
+    const behavior = leaseOf(http.getRequest())?.behavior ?? this.behaviors.resolve(context);
     // A session-less route costs nothing: no store call, no cookie.
-    if (behavior === SessionStateBehavior.Disabled && !acquiredByGuard) return next.handle();
-    behavior = acquiredByGuard?.behavior ?? behavior;
+    if (behavior === SessionStateBehavior.Disabled) return next.handle();
 
     const exchange = httpExchange(http.getRequest(), http.getResponse());
     const lease = await this.lifecycle
-      .acquire(exchange, behavior as SessionStateBehavior.Required | SessionStateBehavior.ReadOnly, 'interceptor')
+      .acquire(exchange, behavior, 'interceptor')
       .catch((error: unknown) => Promise.reject(toHttpException(error, exchange)));
     const complete = (outcome: RequestOutcome) => this.lifecycle.complete(lease, exchange, outcome);
     return completeBeforeResponse(next.handle(), complete, exchange);

@@ -12,11 +12,11 @@ import { SessionLockCoordinator } from './lock/session-lock-coordinator.js';
 import { attachLease, type SessionLease } from './session-lease.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
+import type { ActiveBehavior } from './session-state-behavior.resolver.js';
 import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import type { ResolvedSessionStateOptions } from './session-state.options.js';
 import { SessionStateActions, SessionStateStore, type SessionStateStoreItem } from './store/session-state-store.js';
 
-type ActiveBehavior = SessionStateBehavior.Required | SessionStateBehavior.ReadOnly;
 export type RequestOutcome = 'succeeded' | 'failed';
 
 /**
@@ -36,8 +36,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private readonly pending = new WeakMap<object, Promise<SessionLease>>();
   /** Set once shutdown began. */
   private closing = false;
-  /** Leases not yet completed, each with the promise of its completion: shutdown waits for them. */
-  private readonly active = new Map<SessionLease, { done: Promise<void>; markDone: () => void }>();
+  /** Leases not yet completed: shutdown waits for them. */
+  private readonly active = new Set<SessionLease>();
+  /** Called when the last active lease completes (set while shutdown waits). */
+  private onDrained: (() => void) | undefined;
 
   constructor(
     @Inject(SESSION_STATE_OPTIONS) private readonly options: ResolvedSessionStateOptions,
@@ -64,8 +66,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   complete(lease: SessionLease, exchange: HttpExchange, outcome: RequestOutcome): Promise<void> {
     lease.completion ??= this.finish(lease, exchange, outcome).finally(() => {
       lease.releaseLocal();
-      this.active.get(lease)?.markDone();
       this.active.delete(lease);
+      if (this.active.size === 0) this.onDrained?.();
     });
     return lease.completion;
   }
@@ -86,9 +88,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     lease = await this.load(exchange, behavior, abort.signal);
     lease.adopted = owner === 'interceptor';
     attachLease(exchange.request, lease);
-    let markDone = () => {};
-    const done = new Promise<void>((resolve) => (markDone = resolve));
-    this.active.set(lease, { done, markDone });
+    this.active.add(lease);
     if (this.closing) {
       // Shutdown began while the store answered: this request will not be served.
       await this.complete(lease, exchange, 'failed');
@@ -283,10 +283,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     this.locks.close();
     if (this.active.size === 0) return;
     const stopWaiting = new AbortController();
-    const allDone = Promise.allSettled([...this.active.values()].map((entry) => entry.done));
-    await Promise.race([allDone, sleep(this.options.executionTimeoutMs, undefined, { signal: stopWaiting.signal }).catch(() => {})]);
+    const drained = new Promise<void>((resolve) => (this.onDrained = resolve));
+    await Promise.race([drained, sleep(this.options.executionTimeoutMs, undefined, { signal: stopWaiting.signal }).catch(() => {})]);
     stopWaiting.abort();
-    for (const lease of this.active.keys()) {
+    for (const lease of this.active) {
       if (!lease.lockId) continue;
       this.logger.warn('Releasing the lock of a request still running at shutdown; its changes will not be saved.');
       await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) => this.logFailure(e));

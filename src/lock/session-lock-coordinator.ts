@@ -75,10 +75,8 @@ export class SessionLockCoordinator {
       }
       justWoken = false;
       const result = await this.store.getItem(id);
-      if (!result.locked || this.queues.get(id)?.writerActive) {
-        if (!result.locked) return result;
-        continue;
-      }
+      if (!result.locked) return result;
+      if (this.queues.get(id)?.writerActive) continue; // the holder is ours: wait for its hand-off
       if (!(await this.breakIfStale(id, result))) await this.pause(attempt++, signal);
     }
   }

@@ -47,7 +47,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     await request(a.http).get('/count').set('Cookie', cookie).expect(200, { count: 50 });
   });
 
-  it('DynamoDB calls per request: read-write 2, unchanged 2, read-only 1, session-less 0, abandon 2, new session ≤ 2', async () => {
+  it('DynamoDB calls per request: read-write 2, unchanged 2, read-only 1, session-less 0, regenerate 3, abandon 2, new session ≤ 2', async () => {
     const a = await instance();
     const cookie = await seed(a.http);
     const calls = async (send: () => Promise<unknown>) => {
@@ -62,6 +62,13 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     expect(await calls(() => request(a.http).post('/count').expect(200))).toEqual({ PutItem: 1 });
     const unknown = `sid=${'Q'.repeat(32)}`;
     expect(await calls(() => request(a.http).post('/count').set('Cookie', unknown).expect(200))).toEqual({ UpdateItem: 1, PutItem: 1 });
+    const login = await request(a.http).post('/seed').expect(200);
+    const loginCookie = sessionCookie(login.headers)!;
+    expect(await calls(() => request(a.http).post('/regenerate').set('Cookie', loginCookie).expect(200))).toEqual({
+      UpdateItem: 1,
+      PutItem: 1,
+      DeleteItem: 1,
+    });
     expect(await calls(() => request(a.http).post('/abandon').set('Cookie', cookie).expect(200))).toEqual({ UpdateItem: 1, DeleteItem: 1 });
   });
 

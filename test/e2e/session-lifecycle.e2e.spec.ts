@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
@@ -269,9 +270,18 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 3 });
   });
 
-  it('an @Res() handler that creates a session cannot set its cookie after sending: no error, no lock', async () => {
-    const res = await request(http).post('/raw').expect(200, { raw: true });
-    expect(res.headers['set-cookie']).toBeUndefined();
+  it('an @Res() handler that creates a session cannot set its cookie after sending: a clear warning, no error', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn');
+    const error = vi.spyOn(Logger.prototype, 'error');
+    try {
+      const res = await request(http).post('/raw').expect(200, { raw: true });
+      expect(res.headers['set-cookie']).toBeUndefined();
+      await vi.waitFor(() => expect(warn).toHaveBeenCalledWith(expect.stringMatching(/cookie could not be set: the response was already sent/)));
+      expect(error).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      error.mockRestore();
+    }
   });
 
   it('a StreamableFile response is streamed after the session was saved', async () => {

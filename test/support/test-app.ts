@@ -21,9 +21,7 @@ export async function createTestApp(adapter: AdapterName, metadata: ModuleMetada
 
 /** The `name=value` of the session cookie set by a response, or undefined. */
 export function sessionCookie(headers: Record<string, unknown>, name = 'sid'): string | undefined {
-  const raw = headers['set-cookie'];
-  const all = Array.isArray(raw) ? raw : raw === undefined ? [] : [String(raw)];
-  return all.map((c) => String(c).split(';')[0]).find((c) => c.startsWith(`${name}=`));
+  return sessionSetCookie(headers, name)?.split(';')[0];
 }
 
 /** The Set-Cookie line of the session cookie, with its attributes. */

@@ -42,8 +42,14 @@ import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
 const DYNAMODB_ITEM_LIMIT = 409_600;
 
 
-/** For a record written without its timeout in ms and s (not by this store): ASP.NET's default, 20 minutes. */
-const DEFAULT_TIMEOUT_VALUES = { ':defaultTimeoutMs': { N: '1200000' }, ':defaultTimeoutSeconds': { N: '1200' } };
+/**
+ * Slides a record's expiry and TTL by its own timeout, in one update: `TimeoutMs`/`TimeoutSeconds`
+ * are stored because update expressions add but cannot multiply. A record written without them
+ * (not by this store) slides by ASP.NET's default, 20 minutes.
+ */
+const SLIDE_EXPIRY =
+  '#expires = :now + if_not_exists(#timeoutMs, :defaultTimeoutMs), #ttl = :ttlBase + if_not_exists(#timeoutSeconds, :defaultTimeoutSeconds)';
+const SLIDE_EXPIRY_NAMES = ['expires', 'timeoutMs', 'ttl', 'timeoutSeconds'] as const;
 
 /** Expression placeholders of the record's attributes; each command declares only those it uses. */
 const PLACEHOLDERS = {
@@ -195,19 +201,15 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       TableName: this.tableName,
       Key: this.key(id),
       // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
-      UpdateExpression:
-        'SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero, ' +
-        '#expires = :now + if_not_exists(#timeoutMs, :defaultTimeoutMs), #ttl = :ttlBase + if_not_exists(#timeoutSeconds, :defaultTimeoutSeconds)',
+      UpdateExpression: `SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero, ${SLIDE_EXPIRY}`,
       ConditionExpression: 'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false)',
-      ExpressionAttributeNames: this.names('key', 'expires', 'locked', 'lockId', 'lockDate', 'flags', 'timeoutMs', 'timeoutSeconds', 'ttl'),
+      ExpressionAttributeNames: this.names('key', 'locked', 'lockId', 'lockDate', 'flags', ...SLIDE_EXPIRY_NAMES),
       ExpressionAttributeValues: {
         ':true': { BOOL: true },
         ':false': { BOOL: false },
         ':lockId': { S: lockId },
-        ':now': num(now),
         ':zero': num(0),
-        ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)),
-        ...DEFAULT_TIMEOUT_VALUES,
+        ...this.slideValues(now),
       },
       // The record as it was, so the flags cleared here are reported once, by this call.
       ReturnValues: 'ALL_OLD',
@@ -225,7 +227,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         if (error instanceof SessionStateCorruptError) error.lockId = lockId;
         throw error;
       }
-      return await this.loaded(record, lockId);
+      // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
+      return { ...(await this.loaded(record, lockId)), expires: now + record.timeout * 60_000 };
     } catch (error) {
       if (!isConditionFailure(error)) {
         // A lock DynamoDB applied but whose answer never arrived (timeout) would block the session
@@ -306,18 +309,10 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression:
-        'SET #locked = :false, #expires = :now + if_not_exists(#timeoutMs, :defaultTimeoutMs), ' +
-        '#ttl = :ttlBase + if_not_exists(#timeoutSeconds, :defaultTimeoutSeconds) REMOVE #lockId',
+      UpdateExpression: `SET #locked = :false, ${SLIDE_EXPIRY} REMOVE #lockId`,
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('locked', 'expires', 'timeoutMs', 'ttl', 'timeoutSeconds', 'lockId'),
-      ExpressionAttributeValues: {
-        ':false': { BOOL: false },
-        ':now': num(now),
-        ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)),
-        ...DEFAULT_TIMEOUT_VALUES,
-        ':lockId': { S: lockId },
-      },
+      ExpressionAttributeNames: this.names('locked', 'lockId', ...SLIDE_EXPIRY_NAMES),
+      ExpressionAttributeValues: { ':false': { BOOL: false }, ':lockId': { S: lockId }, ...this.slideValues(now) },
     });
     return this.conditional('UpdateItem', (options) => this.client.send(update, options));
   }
@@ -340,12 +335,10 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression:
-        'SET #expires = :now + if_not_exists(#timeoutMs, :defaultTimeoutMs), ' +
-        '#ttl = :ttlBase + if_not_exists(#timeoutSeconds, :defaultTimeoutSeconds)',
+      UpdateExpression: `SET ${SLIDE_EXPIRY}`,
       ConditionExpression: 'attribute_exists(#key) AND #expires > :now',
-      ExpressionAttributeNames: this.names('key', 'expires', 'timeoutMs', 'ttl', 'timeoutSeconds'),
-      ExpressionAttributeValues: { ':now': num(now), ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)), ...DEFAULT_TIMEOUT_VALUES },
+      ExpressionAttributeNames: this.names('key', ...SLIDE_EXPIRY_NAMES),
+      ExpressionAttributeValues: this.slideValues(now),
     });
     // Absent or expired: the condition fails, nothing is slid and nothing is created.
     await this.conditional('UpdateItem', (options) => this.client.send(update, options));
@@ -434,6 +427,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       lockId,
       actions: actions(record),
       expires: record.expires,
+    };
+  }
+
+  /** The values `SLIDE_EXPIRY` needs (`:now` included). */
+  private slideValues(now: number): Record<string, AttributeValue> {
+    return {
+      ':now': num(now),
+      ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)),
+      ':defaultTimeoutMs': num(20 * 60_000),
+      ':defaultTimeoutSeconds': num(20 * 60),
     };
   }
 
