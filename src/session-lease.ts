@@ -18,10 +18,14 @@ export interface SessionLease {
   readonly resignCookie: boolean;
   /** Hands the session to this process's next waiting request. */
   readonly releaseLocal: () => void;
-  /** Set once the interceptor owns the lease (else the response's end releases it). */
+  /** Set once the interceptor owns the lease (else the answer's start, or staleness, releases it). */
   adopted: boolean;
+  /** When the session was acquired (Date.now()): its lock is stale `executionTimeout` later. */
+  readonly acquiredAt: number;
   /** Set once completion started: it runs once. */
   completion?: Promise<void>;
+  /** A guard's lease that no interceptor took over is released when this fires (lock stale). */
+  staleTimer?: NodeJS.Timeout;
 }
 
 export function leaseOf(request: object): SessionLease | undefined {

@@ -3,11 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionCookie } from './cookie/session-cookie.js';
 import {
   SessionStateCorruptError,
+  SessionStateEndedWhileWaitingError,
   SessionStateLockLostError,
   SessionStateWaitAbortedError,
 } from './errors/session-state.errors.js';
 import { HttpSessionState } from './http-session-state.js';
-import type { HttpExchange } from './http/http-exchange.js';
+import type { SessionExchange } from './exchange/session-exchange.js';
 import { SessionLockCoordinator } from './lock/session-lock-coordinator.js';
 import { attachLease, type SessionLease } from './session-lease.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
@@ -50,21 +51,29 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   /**
-   * 1. Acquire the request's session, once per request: a guard may have asked first through
+   * 1. Acquire the exchange's session, once per exchange: a guard may have asked first through
    * `SessionStateAccessor` (`owner: 'guard'`); the interceptor then takes that lease over.
+   * `cancel` stops a wait for the lock (the interceptor's subscriber went away).
    */
-  acquire(exchange: HttpExchange, behavior: ActiveBehavior, owner: 'interceptor' | 'guard'): Promise<SessionLease> {
-    let pending = this.pending.get(exchange.request);
-    if (!pending) this.pending.set(exchange.request, (pending = this.begin(exchange, behavior, owner)));
+  acquire(
+    exchange: SessionExchange,
+    behavior: ActiveBehavior,
+    owner: 'interceptor' | 'guard',
+    cancel?: AbortSignal,
+  ): Promise<SessionLease> {
+    let pending = this.pending.get(exchange.key);
+    if (!pending) this.pending.set(exchange.key, (pending = this.begin(exchange, behavior, owner, cancel)));
+    if (owner === 'guard') return pending;
     return pending.then((lease) => {
-      if (owner === 'interceptor') lease.adopted = true;
+      lease.adopted = true; // from here the interceptor completes it, whatever happens
       return lease;
     });
   }
 
-  /** 3. End of request, before the response is written. Runs once per lease. */
-  complete(lease: SessionLease, exchange: HttpExchange, outcome: RequestOutcome): Promise<void> {
+  /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
+  complete(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
     lease.completion ??= this.finish(lease, exchange, outcome).finally(() => {
+      clearTimeout(lease.staleTimer);
       lease.releaseLocal();
       this.active.delete(lease);
       if (this.active.size === 0) this.onDrained?.();
@@ -72,43 +81,72 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return lease.completion;
   }
 
-  private async begin(exchange: HttpExchange, behavior: ActiveBehavior, owner: 'interceptor' | 'guard'): Promise<SessionLease> {
-    const response = exchange.rawResponse;
-    const abort = new AbortController();
-    let lease: SessionLease | undefined;
-    // The client went away: stop waiting for the lock; and a lease no interceptor took over (a guard
-    // loaded it, then the request was refused or dropped) is released with the response.
-    const onClose = () => {
-      abort.abort();
-      if (lease && !lease.adopted) void this.complete(lease, exchange, 'failed').catch((e) => this.logFailure(e));
-    };
-    response.once('close', onClose);
-    if (response.closed || response.destroyed) abort.abort();
+  /** Completes a lease whose outcome nobody waits for (its exchange is over): changes discarded, failures logged. */
+  discard(lease: SessionLease, exchange: SessionExchange): void {
+    void this.complete(lease, exchange, 'failed').catch((e) => this.logFailure(e));
+  }
 
-    lease = await this.load(exchange, behavior, abort.signal);
-    lease.adopted = owner === 'interceptor';
-    attachLease(exchange.request, lease);
+  /** Milliseconds until the lease's lock turns stale (others may then break it). */
+  msUntilStale(lease: SessionLease): number {
+    return Math.max(0, lease.acquiredAt + this.options.executionTimeoutMs - Date.now());
+  }
+
+  private async begin(
+    exchange: SessionExchange,
+    behavior: ActiveBehavior,
+    owner: 'interceptor' | 'guard',
+    cancel: AbortSignal | undefined,
+  ): Promise<SessionLease> {
+    // The client went away, or the interceptor's subscriber did: stop waiting for the lock.
+    const abort = new AbortController();
+    const stop = () => abort.abort();
+    const stopWatching = exchange.onClientGone(stop);
+    cancel?.addEventListener('abort', stop, { once: true });
+    if (cancel?.aborted) stop();
+    let lease: SessionLease;
+    try {
+      lease = await this.load(exchange, behavior, abort.signal);
+    } finally {
+      stopWatching();
+      cancel?.removeEventListener('abort', stop);
+    }
+    attachLease(exchange.key, lease);
     this.active.add(lease);
     if (this.closing) {
       // Shutdown began while the store answered: this request will not be served.
       await this.complete(lease, exchange, 'failed');
       throw new SessionStateWaitAbortedError('The application is shutting down.');
     }
-    if (abort.signal.aborted && !lease.adopted) onClose(); // closed while a guard was loading it
+    if (owner === 'guard') this.holdForGuard(lease, exchange);
     return lease;
   }
 
-  private async load(exchange: HttpExchange, behavior: ActiveBehavior, signal: AbortSignal): Promise<SessionLease> {
+  /**
+   * A session loaded by a guard stays held until the handler has settled, or until it is certain
+   * that the handler never runs. The interceptor takes it over if the guards let the request
+   * through. If it never does (a guard refused, a later step failed), the handler cannot run once
+   * the answer is being sent: release then. Not when the client leaves: later guards and the
+   * handler still run. At the latest, release when the lock turns stale (a guard that hangs).
+   */
+  private holdForGuard(lease: SessionLease, exchange: SessionExchange): void {
+    const releaseUnadopted = () => {
+      if (!lease.adopted) this.discard(lease, exchange);
+    };
+    exchange.onAnswered(releaseUnadopted);
+    lease.staleTimer = setTimeout(releaseUnadopted, this.options.executionTimeoutMs).unref();
+  }
+
+  private async load(exchange: SessionExchange, behavior: ActiveBehavior, signal: AbortSignal): Promise<SessionLease> {
     const read = this.cookie.read(exchange);
     if (read === null) return this.newLease(behavior);
     const { id, resign } = read;
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
-        const result = await this.locks.acquireShared(id, signal);
-        return this.leaseFor(id, behavior, result, null, () => {}, resign);
+        const { result, waited } = await this.locks.acquireShared(id, signal);
+        return this.leaseFor(id, behavior, result, waited, null, () => {}, resign);
       }
-      const { result, releaseLocal } = await this.locks.acquireExclusive(id, signal);
-      return await this.leaseFor(id, behavior, result, result.item ? result.lockId : null, releaseLocal, resign);
+      const { result, waited, releaseLocal } = await this.locks.acquireExclusive(id, signal);
+      return await this.leaseFor(id, behavior, result, waited, result.item ? result.lockId : null, releaseLocal, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
       return await this.replaceUnreadable(id, behavior, error.lockId, () => {});
@@ -119,14 +157,17 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     id: string,
     behavior: ActiveBehavior,
     result: SessionStateStoreItem,
+    waited: boolean,
     lockId: string | null,
     releaseLocal: () => void,
     resignCookie: boolean,
   ): Promise<SessionLease> {
     const { item } = result;
-    // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
     if (!item) {
       releaseLocal();
+      // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
+      if (waited) throw new SessionStateEndedWhileWaitingError();
+      // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
       return this.newLease(behavior);
     }
     let session: HttpSessionState;
@@ -152,6 +193,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       resignCookie,
       releaseLocal,
       adopted: false,
+      acquiredAt: Date.now(),
     };
   }
 
@@ -192,17 +234,18 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       resignCookie: false,
       releaseLocal: () => {},
       adopted: false,
+      acquiredAt: Date.now(),
     };
   }
 
-  private async finish(lease: SessionLease, exchange: HttpExchange, outcome: RequestOutcome): Promise<void> {
+  private async finish(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
     const { session, lockId } = lease;
     const loadedId = session.previousId ?? session.id;
     try {
       // Read-only: nothing to save; slide the expiry only when much of it has elapsed.
       if (lease.behavior === SessionStateBehavior.ReadOnly) {
         if (lease.refreshExpiry) await this.store.resetItemTimeout(loadedId);
-        if (lease.resignCookie && lease.stored) this.setCookie(exchange, loadedId);
+        if (lease.resignCookie && lease.stored && outcome === 'succeeded') this.sendCookie(exchange, this.cookieFor(exchange, loadedId));
         return;
       }
       // The handler (or a pipe, or a guard) threw: its changes are discarded.
@@ -211,28 +254,49 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         return;
       }
       if (session.isAbandoned) {
+        const clear = this.cookieFor(exchange, null);
         if (lockId) await this.store.removeItem(loadedId, lockId);
-        this.setCookie(exchange, null);
+        this.sendCookie(exchange, clear);
         return;
       }
       const items = session.serializeItems();
       const data = { items, timeout: session.timeout };
-      // regenerateId(): the data moves to the new id, then the old record goes.
+      // Every cookie is made before the store write it names: a cookie that cannot be made (or sent)
+      // must never leave behind a record that nothing references.
       if (session.previousId !== undefined) {
-        await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
-        this.setCookie(exchange, session.id);
-        if (lockId) await this.removeMovedSession(loadedId, lockId);
+        if (exchange.canSetCookie()) {
+          // regenerateId(): the data moves to the new id, then the old record goes.
+          const cookie = this.cookieFor(exchange, session.id);
+          await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
+          this.sendCookie(exchange, cookie);
+          if (lockId) await this.removeMovedSession(loadedId, lockId);
+          return;
+        }
+        // The new id cannot reach the client (an @Res() handler sent the response itself): moving
+        // the data would log the user out and lose it. Keep it under the id the client has.
+        this.logger.error(
+          'regenerateId() was called in a handler that sent its response itself (@Res() without passthrough: true): ' +
+            'the new session cookie cannot be sent, so the session was kept under its current id. Use @Res({ passthrough: true }).',
+        );
+        if (lease.stored && lockId) await this.store.setAndReleaseItemExclusive(loadedId, data, lockId, false);
         return;
       }
       // New and still empty: nothing stored, no cookie.
       if (!lease.stored && items === '{}') return;
+      if (!lease.stored && !exchange.canSetCookie()) {
+        this.logger.warn(
+          'The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true); the new session was not stored.',
+        );
+        return;
+      }
       if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged) {
+        const cookie = session.isNew || lease.resignCookie ? this.cookieFor(exchange, session.id) : null;
         await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
-        if (session.isNew || lease.resignCookie) this.setCookie(exchange, session.id);
+        this.sendCookie(exchange, cookie);
         return;
       }
       if (lockId) await this.release(loadedId, lockId);
-      if (lease.resignCookie) this.setCookie(exchange, loadedId);
+      if (lease.resignCookie) this.sendCookie(exchange, this.cookieFor(exchange, loadedId));
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
@@ -242,16 +306,15 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  /** Sets (or, with null, clears) the id cookie, unless an `@Res()` handler already sent the response. */
-  private setCookie(exchange: HttpExchange, id: string | null): void {
-    if (exchange.rawResponse.headersSent) {
-      this.logger.warn(
-        'The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true).',
-      );
-      return;
-    }
-    if (id === null) this.cookie.clear(exchange);
-    else this.cookie.write(exchange, id);
+  /** The Set-Cookie value for `id` (null: clear it), or null when no cookie can reach the client any more. */
+  private cookieFor(exchange: SessionExchange, id: string | null): string | null {
+    return exchange.canSetCookie() ? this.cookie.setCookieFor(exchange, id) : null;
+  }
+
+  private sendCookie(exchange: SessionExchange, setCookie: string | null): void {
+    if (setCookie === null) return;
+    if (exchange.canSetCookie()) exchange.appendSetCookie(setCookie);
+    else this.logger.warn('The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true).');
   }
 
   private async release(id: string, lockId: string): Promise<void> {

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parse, serialize } from 'cookie';
-import type { HttpExchange } from '../http/http-exchange.js';
+import type { SessionExchange } from '../exchange/session-exchange.js';
 import { isWellFormedSessionId } from '../session-id.js';
 import type { ResolvedSessionStateOptions } from '../session-state.options.js';
 
@@ -15,7 +15,7 @@ export class SessionCookie {
   constructor(private readonly options: ResolvedSessionStateOptions) {}
 
   /** The session id the request carries, and whether its signature is by an older secret (sign it again). */
-  read(exchange: HttpExchange): { id: string; resign: boolean } | null {
+  read(exchange: SessionExchange): { id: string; resign: boolean } | null {
     const header = exchange.cookieHeader();
     if (!header) return null;
     let value: string | undefined;
@@ -30,16 +30,14 @@ export class SessionCookie {
     return unsigned !== null && isWellFormedSessionId(unsigned.id) ? unsigned : null;
   }
 
-  write(exchange: HttpExchange, id: string): void {
+  /** The Set-Cookie value that names `id` (or, with null, clears the cookie). Made before any store write, so a cookie that cannot be produced never leaves a record behind. */
+  setCookieFor(exchange: SessionExchange, id: string | null): string {
+    if (id === null) return this.serialize(exchange, '', { expires: new Date(0) });
     const value = this.options.secrets.length > 0 ? `${id}.${sign(id, this.options.secrets[0])}` : id;
-    exchange.appendSetCookie(this.serialize(exchange, value, {}));
+    return this.serialize(exchange, value, {});
   }
 
-  clear(exchange: HttpExchange): void {
-    exchange.appendSetCookie(this.serialize(exchange, '', { expires: new Date(0) }));
-  }
-
-  private serialize(exchange: HttpExchange, value: string, extra: { expires?: Date }): string {
+  private serialize(exchange: SessionExchange, value: string, extra: { expires?: Date }): string {
     const { name, path, domain, httpOnly, secure, sameSite } = this.options.cookie;
     return serialize(name, value, {
       path,

@@ -18,6 +18,18 @@ export class SessionStateError extends Error {
  */
 export class SessionStateLockLostError extends SessionStateError {}
 
+/**
+ * The session this request waited for was moved (`regenerateId()` at login) or ended (`abandon()`)
+ * by the request that held it. The request is not run and gets no new session: a new one would
+ * replace the cookie that the holder just sent (logging the user out), and the moved data must
+ * never be reached through the old id.
+ */
+export class SessionStateEndedWhileWaitingError extends SessionStateLockLostError {
+  constructor() {
+    super('The session was moved or ended (a login or logout) while this request waited for it; the request was not run. Retry it.');
+  }
+}
+
 /** The serialised session is larger than the store can hold; the stored session is unchanged. */
 export class SessionStateTooLargeError extends SessionStateError {
   constructor(

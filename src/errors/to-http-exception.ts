@@ -4,7 +4,7 @@ import {
   PayloadTooLargeException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import type { HttpExchange } from '../http/http-exchange.js';
+import type { SessionExchange } from '../exchange/session-exchange.js';
 import {
   SessionStateLockLostError,
   SessionStateQueueFullError,
@@ -14,7 +14,7 @@ import {
 } from './session-state.errors.js';
 
 /** The one place where the module's errors become HTTP answers. Others pass through unchanged. */
-export function toHttpException(error: unknown, exchange: HttpExchange): unknown {
+export function toHttpException(error: unknown, exchange: SessionExchange): unknown {
   if (error instanceof HttpException || !(error instanceof Error)) return error;
   // The cause stays server-side: store errors can name tables and carry AWS error text.
   const options = { cause: error };

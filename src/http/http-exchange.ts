@@ -1,18 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-
-/**
- * The few things the lifecycle needs from a request/response pair, over Express and Fastify
- * alike (Nest hands us an Express `Request`/`Response` or a Fastify `FastifyRequest`/`FastifyReply`).
- */
-export interface HttpExchange {
-  readonly request: object;
-  /** The Node response: its 'close' event tells an aborted or finished exchange. */
-  readonly rawResponse: ServerResponse;
-  cookieHeader(): string | undefined;
-  isHttps(): boolean;
-  appendSetCookie(value: string): void;
-  setHeader(name: string, value: string): void;
-}
+import type { SessionExchange } from '../exchange/session-exchange.js';
 
 interface AnyRequest {
   raw?: IncomingMessage;
@@ -26,18 +13,40 @@ interface AnyResponse {
   setHeader?(name: string, value: string): unknown;
 }
 
-export function httpExchange(request: object, response: object): HttpExchange {
+/**
+ * An HTTP request/response pair as a session exchange, over Express and Fastify alike (Nest hands
+ * us an Express `Request`/`Response` or a Fastify `FastifyRequest`/`FastifyReply`).
+ */
+export function httpExchange(request: object, response: object): SessionExchange {
   const req = request as AnyRequest;
   const res = response as AnyResponse;
   const fastifyReply = res.raw !== undefined && typeof res.header === 'function';
+  const raw = (res.raw ?? res) as ServerResponse;
   return {
-    request,
-    rawResponse: (res.raw ?? res) as ServerResponse,
+    key: request,
+    transport: 'http',
     cookieHeader: () => req.headers.cookie,
     // Express's `protocol` honours its trust-proxy setting, Fastify's its `trustProxy`.
     isHttps: () => req.protocol === 'https',
+    canSetCookie: () => !raw.headersSent,
     // Fastify appends repeated set-cookie headers itself; Express needs `append`.
     appendSetCookie: (value) => (fastifyReply ? res.header!('set-cookie', value) : res.append!('Set-Cookie', value)),
     setHeader: (name, value) => (fastifyReply ? res.header!(name, value) : res.setHeader!(name, value)),
+    onClientGone: (listener) => {
+      if (raw.destroyed && !raw.writableFinished) {
+        listener();
+        return () => {};
+      }
+      const onClose = () => {
+        if (!raw.writableFinished) listener();
+      };
+      raw.once('close', onClose);
+      return () => raw.removeListener('close', onClose);
+    },
+    // 'prefinish' is emitted by `end()` even when the client is already gone ('finish' is not then).
+    onAnswered: (listener) => {
+      if (raw.writableEnded) listener();
+      else raw.once('prefinish', listener);
+    },
   };
 }

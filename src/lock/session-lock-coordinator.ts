@@ -10,15 +10,31 @@ interface Waiter {
   reject(error: Error): void;
 }
 
-/** This process's requests for one session: at most one of them talks to the store as writer. */
-interface LocalQueue {
-  writerActive: boolean;
-  writers: Waiter[];
-  readers: Waiter[];
+/** The request of this process whose turn it is to hold the session (as writer). */
+interface Turn {
+  /** When it took the store lock (Date.now()); undefined while it is still asking the store. */
+  lockedAt?: number;
 }
 
-export interface ExclusiveAcquisition {
+/** This process's requests for one session: at most one of them talks to the store as writer. */
+interface LocalQueue {
+  turn: Turn | null;
+  writers: Waiter[];
+  readers: Waiter[];
+  /** Fires when the turn's lock becomes stale; armed only while someone waits. */
+  staleTimer?: NodeJS.Timeout;
+}
+
+export interface Acquisition {
   result: SessionStateStoreItem;
+  /**
+   * The request had to wait for another holder (in this process or another). A session found
+   * absent after a wait was moved or ended by that holder, not merely unknown.
+   */
+  waited: boolean;
+}
+
+export interface ExclusiveAcquisition extends Acquisition {
   /** Hands the session to this process's next waiting request. Call after the store lock is released. */
   releaseLocal(): void;
 }
@@ -26,8 +42,10 @@ export interface ExclusiveAcquisition {
 /**
  * Waits for session locks. Within the process, requests of one session queue here and are handed
  * the session the moment the previous one is done (no polling, and only one of them polls the store).
- * A lock held by another process is polled with exponential backoff and full jitter; a lock older
- * than `executionTimeout` is broken as stale.
+ * A lock held by another process is polled with exponential backoff and full jitter. A lock older
+ * than `executionTimeout` is stale, whoever holds it: waiters of this process are let through once
+ * the holder's lock is that old (measured from the holder's acquisition, not from their arrival),
+ * and whoever meets it at the store breaks it.
  */
 export class SessionLockCoordinator {
   private readonly queues = new Map<string, LocalQueue>();
@@ -42,18 +60,31 @@ export class SessionLockCoordinator {
   async acquireExclusive(id: string, signal: AbortSignal): Promise<ExclusiveAcquisition> {
     this.assertOpen();
     let queue = this.queues.get(id);
-    if (!queue) this.queues.set(id, (queue = { writerActive: false, writers: [], readers: [] }));
-    if (queue.writerActive) await this.wait(queue, queue.writers, signal);
-    else queue.writerActive = true;
-
+    if (!queue) this.queues.set(id, (queue = { turn: null, writers: [], readers: [] }));
+    let waited = false;
+    let turn: Turn;
+    if (queue.turn) {
+      waited = true;
+      await this.wait(queue, queue.writers, signal);
+      turn = queue.turn!; // set for us by the hand-off (see `wakeNext`)
+    } else {
+      queue.turn = turn = {};
+    }
     let released = false;
     const releaseLocal = () => {
-      if (!released) (released = true), this.handOff(id, queue);
+      if (released) return;
+      released = true;
+      if (queue.turn === turn) this.handOff(id, queue);
+      else if (!queue.turn && this.waiting(id) === 0 && this.queues.get(id) === queue) this.queues.delete(id); // turn lost as stale
     };
     try {
       for (let attempt = 0; ; attempt++) {
         const result = await this.store.getItemExclusive(id);
-        if (!result.locked) return { result, releaseLocal };
+        if (!result.locked) {
+          if (result.item) this.lockTaken(queue, turn);
+          return { result, waited, releaseLocal };
+        }
+        waited = true;
         if (!(await this.breakIfStale(id, result))) await this.pause(attempt, signal);
       }
     } catch (error) {
@@ -62,21 +93,27 @@ export class SessionLockCoordinator {
     }
   }
 
-  async acquireShared(id: string, signal: AbortSignal): Promise<SessionStateStoreItem> {
+  async acquireShared(id: string, signal: AbortSignal): Promise<Acquisition> {
     this.assertOpen();
-    let justWoken = false;
+    let waited = false;
     for (let attempt = 0; ; ) {
-      const queue = this.queues.get(id);
       // A writer of this process holds the session: wait for its hand-off instead of polling.
-      if (queue?.writerActive && !justWoken) {
+      const queue = this.queues.get(id);
+      if (queue?.turn && !waited) {
+        waited = true;
         await this.wait(queue, queue.readers, signal);
-        justWoken = true;
         continue;
       }
-      justWoken = false;
       const result = await this.store.getItem(id);
-      if (!result.locked) return result;
-      if (this.queues.get(id)?.writerActive) continue; // the holder is ours: wait for its hand-off
+      if (!result.locked) return { result, waited };
+      const local = this.queues.get(id);
+      if (local?.turn && !this.isStale(local.turn)) {
+        // The holder is ours and live: wait for its hand-off (or for its lock to go stale).
+        waited = true;
+        await this.wait(local, local.readers, signal);
+        continue;
+      }
+      waited = true;
       if (!(await this.breakIfStale(id, result))) await this.pause(attempt++, signal);
     }
   }
@@ -92,16 +129,55 @@ export class SessionLockCoordinator {
     this.closed = true;
     const error = new SessionStateWaitAbortedError('The application is shutting down.');
     for (const queue of this.queues.values()) {
+      clearTimeout(queue.staleTimer);
       for (const waiter of [...queue.writers.splice(0), ...queue.readers.splice(0)]) waiter.reject(error);
     }
   }
 
+  private lockTaken(queue: LocalQueue, turn: Turn): void {
+    turn.lockedAt = Date.now();
+    if (queue.writers.length + queue.readers.length > 0) this.armStaleTimer(queue, turn);
+  }
+
+  private isStale(turn: Turn): boolean {
+    return turn.lockedAt !== undefined && Date.now() - turn.lockedAt >= this.options.executionTimeoutMs;
+  }
+
+  /**
+   * A holder of this process that never finishes must not hold its waiters until they give up:
+   * when its lock turns stale, the next writer takes the turn (and breaks the lock at the store)
+   * and the readers go to the store. The stale holder's own hand-off then does nothing.
+   */
+  private armStaleTimer(queue: LocalQueue, turn: Turn): void {
+    if (queue.staleTimer || turn.lockedAt === undefined) return;
+    const delay = Math.max(0, turn.lockedAt + this.options.executionTimeoutMs - Date.now());
+    queue.staleTimer = setTimeout(() => {
+      queue.staleTimer = undefined;
+      if (queue.turn !== turn) return;
+      queue.turn = null;
+      this.wakeNext(queue);
+    }, delay);
+    queue.staleTimer.unref();
+  }
+
   private handOff(id: string, queue: LocalQueue): void {
-    for (const reader of queue.readers.splice(0)) reader.resolve();
+    clearTimeout(queue.staleTimer);
+    queue.staleTimer = undefined;
+    queue.turn = null;
+    if (!this.wakeNext(queue) && this.queues.get(id) === queue) this.queues.delete(id);
+  }
+
+  /** Wakes the readers and the next writer; answers whether anyone was waiting. */
+  private wakeNext(queue: LocalQueue): boolean {
+    const readers = queue.readers.splice(0);
+    for (const reader of readers) reader.resolve();
     const next = queue.writers.shift();
-    if (next) return next.resolve(); // writerActive stays true: the session passes to `next`
-    queue.writerActive = false;
-    if (this.queues.get(id) === queue) this.queues.delete(id);
+    if (next) {
+      // The turn is `next`'s from now, before it resumes: a writer arriving meanwhile queues behind it.
+      queue.turn = {};
+      next.resolve();
+    }
+    return readers.length > 0 || next !== undefined;
   }
 
   private wait(queue: LocalQueue, line: Waiter[], signal: AbortSignal): Promise<void> {
@@ -115,7 +191,6 @@ export class SessionLockCoordinator {
         const index = line.indexOf(waiter);
         if (index >= 0) line.splice(index, 1);
         signal.removeEventListener('abort', onAbort);
-        clearTimeout(timer);
       };
       const onAbort = () => (leave(), reject(abortedWhileWaiting()));
       const waiter: Waiter = {
@@ -123,10 +198,8 @@ export class SessionLockCoordinator {
         reject: (error) => (leave(), reject(error)),
       };
       signal.addEventListener('abort', onAbort, { once: true });
-      // A holder of this process that never finishes must not hold its waiters forever: after
-      // executionTimeout they go to the store, where its lock is stale and gets broken.
-      const timer = setTimeout(() => (leave(), resolve()), this.options.executionTimeoutMs);
       line.push(waiter);
+      if (queue.turn) this.armStaleTimer(queue, queue.turn);
     });
   }
 

@@ -26,7 +26,7 @@ describe('SessionLockCoordinator', () => {
     expect(locks.waiting(id)).toBe(1);
     await store.releaseItemExclusive(id, writer.result.lockId!);
     writer.releaseLocal();
-    expect((await reader).item?.items).toBe('{"n":1}');
+    expect((await reader).result.item?.items).toBe('{"n":1}');
   });
 
   it('hands the session to the next writer of this process in arrival order, without polling the store', async () => {

@@ -1,0 +1,26 @@
+/**
+ * One unit of work of a transport, as the session lifecycle sees it: an HTTP request, a GraphQL
+ * HTTP request (however many resolvers it runs), a WebSocket message. Each transport folder
+ * (`http/`, …) turns its execution context into one; the lifecycle knows nothing else of it.
+ */
+export interface SessionExchange {
+  /** Identity of the unit of work: one acquisition (one load, one lock) per key. */
+  readonly key: object;
+  /** The transport's name, for messages (`http`, `graphql`, `ws`). */
+  readonly transport: string;
+  /** The raw `Cookie` header that names the session, if any. */
+  cookieHeader(): string | undefined;
+  /** Whether the exchange came over HTTPS (for `secure: 'auto'` cookies). */
+  isHttps(): boolean;
+  /** False once a Set-Cookie can no longer reach the client (response sent; a WebSocket message). */
+  canSetCookie(): boolean;
+  appendSetCookie(value: string): void;
+  setHeader(name: string, value: string): void;
+  /** Calls `listener` once if the client goes away before the exchange is answered; returns a remover. */
+  onClientGone(listener: () => void): () => void;
+  /**
+   * Calls `listener` once when the exchange's answer is being sent. Used for a session loaded by a
+   * guard that no interceptor took over: once the answer goes out, the handler can no longer run.
+   */
+  onAnswered(listener: () => void): void;
+}
