@@ -81,6 +81,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return lease.completion;
   }
 
+  /** @internal Leases not yet completed (diagnostics and tests). */
+  get activeLeases(): number {
+    return this.active.size;
+  }
+
   /** Completes a lease whose outcome nobody waits for (its exchange is over): changes discarded, failures logged. */
   discard(lease: SessionLease, exchange: SessionExchange): void {
     void this.complete(lease, exchange, 'failed').catch((e) => this.logFailure(e));

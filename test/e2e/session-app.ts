@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, Provider } from '@nestjs/common';
 import { SessionStateModule, type SessionStateModuleOptions } from '../../src/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from '../../src/store/session-state-store.js';
@@ -8,6 +8,8 @@ import { Gates } from '../support/gates.js';
 import { createTestApp, type AdapterName } from '../support/test-app.js';
 import {
   AllowedGuard,
+  GatedGuard,
+  LoadingGuard,
   ReadOnlyTestController,
   SessionTestController,
   SlowRefusingGuard,
@@ -21,22 +23,25 @@ export interface SessionApp {
   counter: StoreCallCounter;
   /** Requests of this app waiting for a session's lock. */
   waiting(id: string): number;
+  /** Leases of this app not yet completed. */
+  activeLeases(): number;
 }
 
 /** The test controller on `SessionStateModule.forRoot(options)`, with a counting store. */
 export async function startSessionApp(
   adapter: AdapterName,
   options: SessionStateModuleOptions = {},
+  extra: { providers?: Provider[] } = {},
 ): Promise<SessionApp> {
   const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const gates = new Gates();
   const app = await createTestApp(adapter, {
     imports: [SessionStateModule.forRoot({ ...options, store })],
     controllers: [SessionTestController, ReadOnlyTestController],
-    providers: [{ provide: Gates, useValue: gates }, AllowedGuard, SlowRefusingGuard],
+    providers: [{ provide: Gates, useValue: gates }, AllowedGuard, SlowRefusingGuard, LoadingGuard, GatedGuard, ...(extra.providers ?? [])],
   });
   const lifecycle = app.get(SessionStateLifecycle);
-  return { app, gates, store, counter, waiting: (id) => lifecycle.locks.waiting(id) };
+  return { app, gates, store, counter, waiting: (id) => lifecycle.locks.waiting(id), activeLeases: () => lifecycle.activeLeases };
 }
 
 /** The session id inside a `sid=...` cookie pair (unsigned cookies). */

@@ -1,0 +1,254 @@
+/**
+ * Lock leaks, mutual exclusion and lost data: the defects of the correctness review (issue 11),
+ * each reproduced as its report describes it, on Express and Fastify.
+ */
+import { request as httpRequest } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  Injectable,
+  Logger,
+  RequestTimeoutException,
+  type CallHandler,
+  type ExecutionContext,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { catchError, throwError, timeout, TimeoutError, type Observable } from 'rxjs';
+import request from 'supertest';
+import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import type { SessionStateStoreItem } from '../../src/store/session-state-store.js';
+import { ADAPTERS, sessionCookie } from '../support/test-app.js';
+import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+
+/** NestJS's documented timeout interceptor, applied when a request asks for it (`x-timeout-ms`). */
+@Injectable()
+class TimeoutInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const ms = Number(context.switchToHttp().getRequest().headers['x-timeout-ms'] ?? 0);
+    if (!ms) return next.handle();
+    return next.handle().pipe(
+      timeout(ms),
+      catchError((error: unknown) => throwError(() => (error instanceof TimeoutError ? new RequestTimeoutException() : error))),
+    );
+  }
+}
+
+/** An in-memory store whose lock answers arrive late (a slow or throttled DynamoDB). */
+class SlowLockStore extends InMemorySessionStateStore {
+  lockDelayMs = 0;
+  override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+    const answer = await super.getItemExclusive(id);
+    if (this.lockDelayMs) await sleep(this.lockDelayMs);
+    return answer;
+  }
+}
+
+const withOuterTimeout = { providers: [{ provide: APP_INTERCEPTOR, useClass: TimeoutInterceptor }] };
+
+describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
+  const apps: SessionApp[] = [];
+  const start = async (...args: Parameters<typeof startSessionApp>) => {
+    const app = await startSessionApp(...args);
+    apps.push(app);
+    return app;
+  };
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await Promise.all(apps.splice(0).map((a) => a.app.close()));
+  });
+
+  async function seeded(app: SessionApp): Promise<string> {
+    return sessionCookie((await request(app.app.getHttpServer()).post('/seed').expect(200)).headers)!;
+  }
+
+  it('an outer timeout while the lock call is slow: 408, and the lock, the lease and the queue are all released', async () => {
+    const store = new SlowLockStore();
+    const t = await start(adapter, { store }, withOuterTimeout);
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    store.lockDelayMs = 300;
+    const released = t.counter.next('releaseItemExclusive');
+    await request(http).post('/count').set('Cookie', cookie).set('x-timeout-ms', '100').expect(408);
+    await released; // the lock taken after the 408 is given back
+    expect((await store.getItem(idOf(cookie))).locked).toBe(false);
+    await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
+    expect(t.waiting(idOf(cookie))).toBe(0);
+    store.lockDelayMs = 0;
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('an outer timeout while the handler runs: the lock is held until the handler settles, its changes discarded', async () => {
+    const t = await start(adapter, {}, withOuterTimeout);
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const timedOut = request(http).post('/count?gate=slow').set('Cookie', cookie).set('x-timeout-ms', '100').then((r) => r);
+    await t.gates.arrived('slow');
+    expect((await timedOut).status).toBe(408);
+    // The handler still runs: the next request of the session must wait for it.
+    const next = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    t.gates.open('slow');
+    expect((await next).body).toEqual({ count: 1 }); // the timed-out request's increment was discarded
+    expect(t.activeLeases()).toBe(0);
+  });
+
+  it('outer timeouts under load leave no lock, lease or waiter behind', async () => {
+    const store = new SlowLockStore();
+    const t = await start(adapter, { store, executionTimeout: 3 }, withOuterTimeout);
+    const http = t.app.getHttpServer();
+    const cookies = await Promise.all([1, 2, 3].map(() => seeded(t)));
+    store.lockDelayMs = 30;
+    const responses = await Promise.all(
+      cookies.flatMap((cookie) =>
+        Array.from({ length: 8 }, () => request(http).post('/count').set('Cookie', cookie).set('x-timeout-ms', '60').then((r) => r.status)),
+      ),
+    );
+    expect(responses).toContain(408);
+    // Lock calls answered after their 408 are still settling: wait until everything is quiet.
+    await vi.waitFor(
+      async () => {
+        for (const cookie of cookies) {
+          expect((await store.getItem(idOf(cookie))).locked).toBe(false);
+          expect(t.waiting(idOf(cookie))).toBe(0);
+        }
+        expect(t.activeLeases()).toBe(0);
+      },
+      { timeout: 2000 },
+    );
+    store.lockDelayMs = 0;
+    const counts = await Promise.all(cookies.map(async (c) => (await request(http).get('/count').set('Cookie', c)).body.count));
+    counts.forEach((count, i) => expect(count).toBe(responses.slice(i * 8, i * 8 + 8).filter((s) => s === 200).length));
+  });
+
+  describe('a hung holder in this process: waiters are let through once its lock is older than executionTimeout', () => {
+    // The wait below is the condition itself: the holder's lock must have grown older than executionTimeout.
+    const executionTimeout = 0.4;
+    async function hungHolder(): Promise<{ t: SessionApp; cookie: string; stuck: Promise<request.Response> }> {
+      const t = await start(adapter, { executionTimeout });
+      const cookie = await seeded(t);
+      const stuck = request(t.app.getHttpServer()).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);
+      await t.gates.arrived('hung');
+      await sleep(executionTimeout * 1000 + 50);
+      return { t, cookie, stuck };
+    }
+
+    it('a writer whose client gives up sooner than executionTimeout gets through at once', async () => {
+      const { t, cookie, stuck } = await hungHolder();
+      const res = await request(t.app.getHttpServer()).post('/count').set('Cookie', cookie).timeout(250);
+      expect(res.body).toEqual({ count: 1 });
+      t.gates.open('hung');
+      expect((await stuck).status).toBe(409); // fenced: its lock was broken
+      await request(t.app.getHttpServer()).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    });
+
+    it('a reader does too (Microsoft: a waiting request gets access once the holder exceeds the lock timeout)', async () => {
+      const { t, cookie, stuck } = await hungHolder();
+      const res = await request(t.app.getHttpServer()).get('/count').set('Cookie', cookie).timeout(250);
+      expect(res.body).toEqual({ count: 0 });
+      t.gates.open('hung');
+      await stuck;
+    });
+
+    it('waiters queued before the lock went stale are let through when it does', async () => {
+      const t = await start(adapter, { executionTimeout });
+      const http = t.app.getHttpServer();
+      const cookie = await seeded(t);
+      const stuck = request(http).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);
+      await t.gates.arrived('hung');
+      const writer = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+      const reader = request(http).get('/count').set('Cookie', cookie).then((r) => r);
+      expect((await writer).body).toEqual({ count: 1 });
+      expect((await reader).status).toBe(200);
+      t.gates.open('hung');
+      expect((await stuck).status).toBe(409);
+    });
+  });
+
+  it('a session loaded by a guard stays locked while later guards and the handler run, though the client left', async () => {
+    const t = await start(adapter);
+    const cookie = await seeded(t);
+    await t.app.listen(0, '127.0.0.1');
+    const server = t.app.getHttpServer();
+    const req = httpRequest({ host: '127.0.0.1', port: server.address().port, method: 'POST', path: '/two-guards', headers: { cookie }, agent: false });
+    req.on('error', () => {});
+    req.end();
+    await t.gates.arrived('second-guard');
+    req.destroy();
+    const connections = () => new Promise<number>((resolve) => server.getConnections((_: unknown, n: number) => resolve(n)));
+    await vi.waitFor(async () => expect(await connections()).toBe(0));
+    // The aborted request's handler has not run yet: another request of the session must wait for it.
+    const next = request(server).post('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    t.gates.open('second-guard');
+    expect((await next).body).toEqual({ count: 2 });
+  });
+
+  it('regenerateId() in an @Res() handler keeps the session under its current id and says why', async () => {
+    const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
+    const t = await start(adapter);
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const res = await request(http).post('/raw-login').set('Cookie', cookie).expect(200, { raw: true });
+    expect(res.headers['set-cookie']).toBeUndefined();
+    await vi.waitFor(() => expect(error).toHaveBeenCalledWith(expect.stringMatching(/regenerateId\(\).*kept under its current id/)));
+    await request(http).get('/whoami').set('Cookie', cookie).expect(200, { user: 'ann', count: 0 });
+    expect(JSON.stringify(error.mock.calls)).not.toContain(idOf(cookie));
+  });
+
+  it('a request queued behind a login answers 409 without a cookie: the login cookie and the data survive', async () => {
+    const t = await start(adapter);
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const login = request(http).post('/regenerate?gate=login').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('login');
+    const cart = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    t.gates.open('login');
+    const loggedIn = await login;
+    const newCookie = sessionCookie(loggedIn.headers)!;
+    expect(newCookie).toBeDefined();
+    const queued = await cart;
+    expect(queued.status).toBe(409);
+    expect(queued.body.message).toMatch(/moved or ended .* while this request waited/);
+    expect(queued.headers['set-cookie']).toBeUndefined();
+    await request(http).get('/whoami').set('Cookie', newCookie).expect(200, { user: 'ann', count: 0 });
+    // The old id never reaches the moved data.
+    await request(http).get('/whoami').set('Cookie', cookie).expect(200, { user: null, count: 0 });
+  });
+
+  it('the same across instances: a request polling for the lock on another instance answers 409 after the login', async () => {
+    const store = new InMemorySessionStateStore();
+    const a = await start(adapter, { store });
+    const b = await start(adapter, { store });
+    const cookie = await seeded(a);
+    const login = request(a.app.getHttpServer()).post('/regenerate?gate=login').set('Cookie', cookie).then((r) => r);
+    await a.gates.arrived('login');
+    const sawLock = b.counter.next('getItemExclusive', (answer) => (answer as SessionStateStoreItem).locked);
+    const cart = request(b.app.getHttpServer()).post('/count').set('Cookie', cookie).then((r) => r);
+    await sawLock;
+    a.gates.open('login');
+    const newCookie = sessionCookie((await login).headers)!;
+    const queued = await cart;
+    expect(queued.status).toBe(409);
+    expect(queued.headers['set-cookie']).toBeUndefined();
+    await request(b.app.getHttpServer()).get('/whoami').set('Cookie', newCookie).expect(200, { user: 'ann', count: 0 });
+  });
+
+  it('a request queued behind a logout answers 409 too, and the next request starts afresh', async () => {
+    const t = await start(adapter);
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const logout = request(http).post('/count?gate=first').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('first');
+    const abandon = request(http).post('/abandon').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    const queued = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(2));
+    t.gates.open('first');
+    expect((await logout).status).toBe(200);
+    expect((await abandon).status).toBe(200);
+    expect((await queued).status).toBe(409);
+    const fresh = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    expect(sessionCookie(fresh.headers)).not.toBe(cookie);
+  });
+});
