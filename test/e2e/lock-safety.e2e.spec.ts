@@ -4,34 +4,13 @@
  */
 import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  Injectable,
-  Logger,
-  RequestTimeoutException,
-  type CallHandler,
-  type ExecutionContext,
-  type NestInterceptor,
-} from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
-import { catchError, throwError, timeout, TimeoutError, type Observable } from 'rxjs';
+import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStoreItem } from '../../src/store/session-state-store.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
+import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
-
-/** NestJS's documented timeout interceptor, applied when a request asks for it (`x-timeout-ms`). */
-@Injectable()
-class TimeoutInterceptor implements NestInterceptor {
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const ms = Number(context.switchToHttp().getRequest().headers['x-timeout-ms'] ?? 0);
-    if (!ms) return next.handle();
-    return next.handle().pipe(
-      timeout(ms),
-      catchError((error: unknown) => throwError(() => (error instanceof TimeoutError ? new RequestTimeoutException() : error))),
-    );
-  }
-}
 
 /** An in-memory store whose lock answers arrive late (a slow or throttled DynamoDB). */
 class SlowLockStore extends InMemorySessionStateStore {
@@ -43,7 +22,6 @@ class SlowLockStore extends InMemorySessionStateStore {
   }
 }
 
-const withOuterTimeout = { providers: [{ provide: APP_INTERCEPTOR, useClass: TimeoutInterceptor }] };
 
 describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
   const apps: SessionApp[] = [];

@@ -128,14 +128,20 @@ async function enableTimeToLive({ client, call, logger, tableName, ttlAttribute 
     );
     return;
   }
-  await call('UpdateTimeToLive', (options) =>
-    client.send(
-      new UpdateTimeToLiveCommand({
-        TableName: tableName,
-        TimeToLiveSpecification: { Enabled: true, AttributeName: ttlAttribute },
-      }),
-      options,
-    ),
-  );
+  try {
+    await call('UpdateTimeToLive', (options) =>
+      client.send(
+        new UpdateTimeToLiveCommand({
+          TableName: tableName,
+          TimeToLiveSpecification: { Enabled: true, AttributeName: ttlAttribute },
+        }),
+        options,
+      ),
+    );
+  } catch (error) {
+    // Several instances starting at once: another one enabled it between our look and our update.
+    if (/already enabled/i.test((error as Error).message)) return;
+    throw error;
+  }
   logger.log(`Enabled TTL on attribute "${ttlAttribute}" of DynamoDB table "${tableName}".`);
 }
