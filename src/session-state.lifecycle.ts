@@ -13,7 +13,8 @@ import { attachLease, type SessionLease } from './session-lease.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.resolver.js';
-import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
+import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from './session-state.constants.js';
+import { SessionStateObserver } from './observability/session-state-observer.js';
 import type { ResolvedSessionStateOptions } from './session-state.options.js';
 import { SessionStateActions, SessionStateStore, type SessionStateStoreItem } from './store/session-state-store.js';
 
@@ -43,10 +44,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   constructor(
     @Inject(SESSION_STATE_OPTIONS) private readonly options: ResolvedSessionStateOptions,
-    @Inject(SessionStateStore) private readonly store: SessionStateStore,
+    // (ops) the configured store, measured and failure-logged
+    @Inject(OBSERVED_SESSION_STATE_STORE) private readonly store: SessionStateStore,
+    private readonly observer: SessionStateObserver,
   ) {
     this.cookie = new SessionCookie(options);
-    this.locks = new SessionLockCoordinator(store, options, this.logger);
+    this.locks = new SessionLockCoordinator(store, options, this.logger, observer.staleBroken);
   }
 
   /**
@@ -55,7 +58,14 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    */
   acquire(exchange: HttpExchange, behavior: ActiveBehavior, owner: 'interceptor' | 'guard'): Promise<SessionLease> {
     let pending = this.pending.get(exchange.request);
-    if (!pending) this.pending.set(exchange.request, (pending = this.begin(exchange, behavior, owner)));
+    if (!pending) {
+      // (ops) a refused request is counted by reason
+      pending = this.begin(exchange, behavior, owner).catch((error: unknown) => {
+        this.observer.rejected(error, this.closing);
+        throw error;
+      });
+      this.pending.set(exchange.request, pending);
+    }
     return pending.then((lease) => {
       if (owner === 'interceptor') lease.adopted = true;
       return lease;
@@ -64,7 +74,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /** 3. End of request, before the response is written. Runs once per lease. */
   complete(lease: SessionLease, exchange: HttpExchange, outcome: RequestOutcome): Promise<void> {
-    lease.completion ??= this.finish(lease, exchange, outcome).finally(() => {
+    lease.completion ??= this.finish(lease, exchange, outcome)
+      // (ops) a save the client is refused (409, 413, 503) is counted by reason
+      .catch((error: unknown) => {
+        if (outcome === 'succeeded') this.observer.rejected(error, this.closing);
+        throw error;
+      })
+      .finally(() => {
       lease.releaseLocal();
       this.active.delete(lease);
       if (this.active.size === 0) this.onDrained?.();
@@ -104,10 +120,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     const { id, resign } = read;
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
-        const result = await this.locks.acquireShared(id, signal);
+        const result = await this.observer.lockWait(id, () => this.closing, () => this.locks.acquireShared(id, signal));
         return this.leaseFor(id, behavior, result, null, () => {}, resign);
       }
-      const { result, releaseLocal } = await this.locks.acquireExclusive(id, signal);
+      const { result, releaseLocal } = await this.observer.lockWait(id, () => this.closing, () => this.locks.acquireExclusive(id, signal));
       return await this.leaseFor(id, behavior, result, result.item ? result.lockId : null, releaseLocal, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
@@ -137,6 +153,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         isNew: result.actions === SessionStateActions.InitializeItem,
         isReadOnly: behavior === SessionStateBehavior.ReadOnly,
         timeout: item.timeout,
+        owner: item.owner,
       });
     } catch {
       return this.replaceUnreadable(id, behavior, lockId, releaseLocal);
@@ -212,21 +229,22 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       if (session.isAbandoned) {
         if (lockId) await this.store.removeItem(loadedId, lockId);
-        this.setCookie(exchange, null);
+        // A request that came without a session cookie has none to clear (as express-session and @fastify/session).
+        if (this.cookie.read(exchange) !== null) this.setCookie(exchange, null);
         return;
       }
       const items = session.serializeItems();
-      const data = { items, timeout: session.timeout };
+      const data = { items, timeout: session.timeout, owner: session.owner };
       // regenerateId(): the data moves to the new id, then the old record goes.
       if (session.previousId !== undefined) {
         await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
         this.setCookie(exchange, session.id);
-        if (lockId) await this.removeMovedSession(loadedId, lockId);
+        if (lockId) await this.removeMovedSession(loadedId, session.id, lockId);
         return;
       }
       // New and still empty: nothing stored, no cookie.
-      if (!lease.stored && items === '{}') return;
-      if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged) {
+      if (!lease.stored && items === '{}' && session.owner === undefined) return;
+      if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged || session.ownerChanged) {
         await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
         if (session.isNew || lease.resignCookie) this.setCookie(exchange, session.id);
         return;
@@ -260,11 +278,19 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  private async removeMovedSession(oldId: string, lockId: string): Promise<void> {
+  private async removeMovedSession(oldId: string, newId: string, lockId: string): Promise<void> {
     try {
-      await this.store.removeItem(oldId, lockId);
+      await this.store.removeItem(oldId, lockId, { moved: true });
     } catch (error) {
       if (!(error instanceof SessionStateLockLostError)) throw error;
+      // (ops) Removed while this request held it (revoked, or abandoned after a stale break): the
+      // copy under the new id must not bring it back. The request is fenced out like any lost save.
+      const old = await this.store.getItem(oldId);
+      if (!old.item && !old.locked) {
+        const moved = await this.store.getItemExclusive(newId);
+        if (moved.item && moved.lockId) await this.store.removeItem(newId, moved.lockId, { moved: true });
+        throw error;
+      }
       // The data is safe under the new id; the old record only waits for its expiry.
       this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerateId().`);
     }
