@@ -54,8 +54,8 @@ function configurationFix(name: string, message: string, operation: string, tabl
       'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or AWS_PROFILE), or pass clientConfig.credentials'
     );
   }
-  if (/region is missing/i.test(message)) {
-    return 'no AWS region is configured. Set AWS_REGION, or pass clientConfig.region (e.g. { region: "eu-west-1" })';
+  if (/region is missing|region not accepted/i.test(message)) {
+    return 'no (valid) AWS region is configured. Set AWS_REGION, or pass clientConfig.region (e.g. { region: "eu-west-1" })';
   }
   if (CREDENTIALS_ERROR_NAMES.has(name)) {
     return 'the AWS credentials were rejected (unknown, expired or badly signed). Check the access key, session token and clock of the process';
