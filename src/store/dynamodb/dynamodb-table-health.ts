@@ -34,7 +34,7 @@ export class DynamoDBTableHealth {
         this.client.send(new DescribeTableCommand({ TableName: this.tableName }), options),
       );
       const status = described.Table?.TableStatus ?? 'UNKNOWN';
-      return { up: status === 'ACTIVE', details: { table, status } };
+      return { up: status === 'ACTIVE', details: { table, tableStatus: status } };
     } catch (error) {
       // The error's class tells an operator where to look; its text stays in the server's log.
       return { up: false, details: { table, error: awsErrorName(error) ?? 'Error' } };
