@@ -55,7 +55,7 @@ export interface OwnerIndexSettings {
  * without it; only `revokeOwner` needs it.
  */
 export async function ensureOwnerIndex(settings: OwnerIndexSettings, table: TableDescription): Promise<void> {
-  const { client, call, logger, tableName } = settings;
+  const { logger, tableName } = settings;
   if (table.GlobalSecondaryIndexes?.some((index) => index.IndexName === OWNER_INDEX_NAME)) return;
   if (!settings.createIfNotExists) {
     logger.warn(
@@ -65,6 +65,21 @@ export async function ensureOwnerIndex(settings: OwnerIndexSettings, table: Tabl
     return;
   }
   const provisioned = table.BillingModeSummary?.BillingMode !== 'PAY_PER_REQUEST' && table.ProvisionedThroughput?.ReadCapacityUnits;
+  try {
+    await addOwnerIndex(settings, provisioned ? table : undefined);
+  } catch (error) {
+    // Sessions work without the index (another instance may be adding it right now): never block startup for it.
+    logger.warn(
+      `Could not add index "${OWNER_INDEX_NAME}" to DynamoDB table "${tableName}" (${awsErrorName(error) ?? 'Error'}): ` +
+        `SessionRevoker.revokeOwner needs it. Add it with: ${ownerIndexUpdateCommand(tableName)}`,
+    );
+    return;
+  }
+  logger.log(`Adding index "${OWNER_INDEX_NAME}" to DynamoDB table "${tableName}" (for SessionRevoker.revokeOwner).`);
+}
+
+/** `UpdateTable` that creates the index; `provisioned`: the table whose throughput the index copies. */
+async function addOwnerIndex({ client, call, tableName }: OwnerIndexSettings, provisioned: TableDescription | undefined): Promise<void> {
   await call('UpdateTable', (options) =>
     client.send(
       new UpdateTableCommand({
@@ -78,8 +93,8 @@ export async function ensureOwnerIndex(settings: OwnerIndexSettings, table: Tabl
               ...(provisioned
                 ? {
                     ProvisionedThroughput: {
-                      ReadCapacityUnits: table.ProvisionedThroughput!.ReadCapacityUnits,
-                      WriteCapacityUnits: table.ProvisionedThroughput!.WriteCapacityUnits,
+                      ReadCapacityUnits: provisioned.ProvisionedThroughput!.ReadCapacityUnits,
+                      WriteCapacityUnits: provisioned.ProvisionedThroughput!.WriteCapacityUnits,
                     },
                   }
                 : {}),
@@ -90,7 +105,6 @@ export async function ensureOwnerIndex(settings: OwnerIndexSettings, table: Tabl
       options,
     ),
   );
-  logger.log(`Adding index "${OWNER_INDEX_NAME}" to DynamoDB table "${tableName}" (for SessionRevoker.revokeOwner).`);
 }
 
 export interface RevokeOwnerSettings {
