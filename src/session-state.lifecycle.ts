@@ -81,10 +81,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         throw error;
       })
       .finally(() => {
-      lease.releaseLocal();
-      this.active.delete(lease);
-      if (this.active.size === 0) this.onDrained?.();
-    });
+        lease.releaseLocal();
+        this.active.delete(lease);
+        if (this.active.size === 0) this.onDrained?.();
+      });
     return lease.completion;
   }
 

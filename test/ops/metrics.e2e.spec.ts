@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { SessionRevoker } from '../../src/index.js';
@@ -123,6 +124,24 @@ describe.each(ADAPTERS_AND_STORES)('metrics over %s on %s', (adapter, kind) => {
     expect((await holder).status).toBe(200);
     await closed;
     expect(await probe.since(before)).toMatchObject({ [wait('shutdown')]: 1, [rejected('shutdown')]: 1 });
+  });
+
+  it('a client that leaves while waiting: lock wait outcome aborted', async () => {
+    const cookie = await start();
+    await t.app.listen(0, '127.0.0.1');
+    const { port } = t.app.getHttpServer().address();
+    const holder = request(t.http).post('/count?gate=stay').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('stay');
+    const before = await probe.read();
+    const leaving = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/count', headers: { cookie }, agent: false });
+    leaving.on('error', () => {});
+    leaving.end();
+    await vi.waitFor(() => expect(waitingFor(t.app, idOf(cookie))).toBe(1));
+    leaving.destroy();
+    await vi.waitFor(() => expect(waitingFor(t.app, idOf(cookie))).toBe(0));
+    t.gates.open('stay');
+    expect((await holder).status).toBe(200);
+    expect(await probe.since(before)).toMatchObject({ [wait('aborted')]: 1, [rejected('aborted')]: 1 });
   });
 
   it('an unavailable store: outcome unavailable and a store_unavailable rejection', async () => {
