@@ -14,9 +14,10 @@ import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-ses
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { idOf } from '../e2e/session-app.js';
-import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp } from './ops-app.js';
+import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp, prepareTable } from './ops-app.js';
 
 const tableName = uniqueTableName('ops-revoke');
+beforeAll(() => prepareTable(tableName));
 afterAll(() => deleteTable(tableName));
 
 /** An owner no other test (or test file on the shared table) uses. */

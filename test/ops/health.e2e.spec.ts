@@ -3,9 +3,10 @@ import type { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamod
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { deleteTable, uniqueTableName } from '../support/dynamodb-test-helpers.js';
-import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp } from './ops-app.js';
+import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp, prepareTable } from './ops-app.js';
 
 const tableName = uniqueTableName('ops-health');
+beforeAll(() => prepareTable(tableName));
 afterAll(() => deleteTable(tableName));
 
 describe.each(ADAPTERS_AND_STORES)('the terminus health indicator over %s on %s', (adapter, kind) => {

@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { SessionRevoker } from '../../src/index.js';
@@ -8,9 +9,10 @@ import { deleteTable, uniqueTableName } from '../support/dynamodb-test-helpers.j
 import { startMetricsProbe, type MetricsProbe } from '../support/metrics-reader.js';
 import { sessionCookie } from '../support/test-app.js';
 import { idOf } from '../e2e/session-app.js';
-import { ADAPTERS_AND_STORES, createStore, startOpsApp, waitingFor, type OpsApp } from './ops-app.js';
+import { ADAPTERS_AND_STORES, createStore, startOpsApp, waitingFor, type OpsApp, prepareTable } from './ops-app.js';
 
 const tableName = uniqueTableName('ops-metrics');
+beforeAll(() => prepareTable(tableName));
 let probe: MetricsProbe;
 beforeAll(() => {
   probe = startMetricsProbe();
@@ -142,6 +144,27 @@ describe.each(ADAPTERS_AND_STORES)('metrics over %s on %s', (adapter, kind) => {
     t.gates.open('stay');
     expect((await holder).status).toBe(200);
     expect(await probe.since(before)).toMatchObject({ [wait('aborted')]: 1, [rejected('aborted')]: 1 });
+  });
+
+  it.runIf(kind === 'dynamodb')('DynamoDB: a session over the item limit (too_large, a 413) and a corrupt record (corrupt)', async () => {
+    vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
+    vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+    const cookie = await start();
+    let before = await probe.read();
+    await request(t.http).post('/big?kb=700').set('Cookie', cookie).expect(413);
+    expect(await probe.since(before)).toMatchObject({ [op('setAndReleaseItemExclusive', 'too_large')]: 1, [rejected('too_large')]: 1 });
+
+    const store = t.store as DynamoDBSessionStateStore;
+    await store.client.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: { SessionId: { S: idOf(cookie) }, Items: { B: Buffer.from('not gzip') }, Expires: { N: String(Date.now() + 60_000) }, Timeout: { N: '20' } },
+      }),
+    );
+    before = await probe.read();
+    // An unreadable session is replaced by a new one: the request succeeds.
+    await request(t.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    expect(await probe.since(before)).toMatchObject({ [op('getItemExclusive', 'corrupt')]: 1 });
   });
 
   it('an unavailable store: outcome unavailable and a store_unavailable rejection', async () => {

@@ -53,3 +53,21 @@ export async function startOpsApp(adapter: AdapterName, store: SessionStateStore
 export function waitingFor(app: INestApplication, id: string): number {
   return app.get(SessionStateLifecycle).locks.waiting(id);
 }
+
+/**
+ * Creates the file's DynamoDB table and writes to it once. DynamoDB Local's first writes to a new
+ * table can take seconds on a busy machine, long enough for an SDK attempt to time out and be
+ * retried, which a conditional write then fails (README: "Failures"); tests of other things should
+ * not measure that.
+ */
+export async function prepareTable(tableName: string): Promise<void> {
+  const store = (await createStore('dynamodb', tableName)) as DynamoDBSessionStateStore;
+  try {
+    await store.init();
+    await store.setAndReleaseItemExclusive('warm-up', { items: '{}', timeout: 1, owner: 'warm-up' }, null, true);
+    const { lockId } = await store.getItemExclusive('warm-up');
+    await store.removeItem('warm-up', lockId!);
+  } finally {
+    store.destroy();
+  }
+}

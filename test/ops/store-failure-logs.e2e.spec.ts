@@ -12,9 +12,10 @@ import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf } from '../e2e/session-app.js';
-import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp } from './ops-app.js';
+import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp, prepareTable } from './ops-app.js';
 
 const tableName = uniqueTableName('ops-logs');
+beforeAll(() => prepareTable(tableName));
 afterAll(() => deleteTable(tableName));
 
 /** An in-memory store whose backend can be made to fail, as a network store's would. */
