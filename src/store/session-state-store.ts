@@ -151,7 +151,10 @@ export interface RemoveItemOptions {
   readonly moved?: boolean;
 }
 
-/** The answer of `checkHealth`. `details` may be shown on a health endpoint: no secrets, no ids. */
+/**
+ * The answer of `checkHealth`. `details` may be shown on a health endpoint: no secrets, no ids
+ * (and no key `status`, which terminus reserves).
+ */
 export interface SessionStateStoreHealth {
   readonly up: boolean;
   readonly details?: Record<string, string | number | boolean>;
