@@ -9,7 +9,12 @@ export interface HttpSessionStateInit {
   isNew: boolean;
   isReadOnly: boolean;
   timeout: number;
+  /** The stored owner, if any. */
+  owner?: string;
 }
+
+/** Longest owner accepted: DynamoDB's limit on an index key (2048 bytes) with room to spare. */
+export const MAX_OWNER_LENGTH = 1024;
 
 /**
  * A request's view of its session: a small bag of JSON values. Changes are detected by comparing
@@ -26,6 +31,8 @@ export class HttpSessionState {
   #abandoned = false;
   #previousId: string | undefined;
   #timeoutChanged = false;
+  #owner: string | undefined;
+  #ownerChanged = false;
 
   /** Made by the lifecycle (handlers receive it through `@Session()`); construct one yourself to unit-test a handler. */
   constructor(init: HttpSessionStateInit) {
@@ -36,6 +43,7 @@ export class HttpSessionState {
     this.#isNew = init.isNew;
     this.#isReadOnly = init.isReadOnly;
     this.#timeout = init.timeout;
+    this.#owner = init.owner;
   }
 
   /** The session id (after `regenerateId()`, the new one). Treat it as a secret: it is a bearer credential. */
@@ -69,6 +77,23 @@ export class HttpSessionState {
     }
     if (minutes !== this.#timeout) this.#timeoutChanged = true;
     this.#timeout = minutes;
+  }
+
+  /**
+   * Who this session belongs to, typically the user id, set at login: `SessionRevoker.revokeOwner(owner)`
+   * removes every session of that owner (sign out everywhere). `undefined` clears it.
+   */
+  get owner(): string | undefined {
+    return this.#owner;
+  }
+
+  set owner(owner: string | undefined) {
+    this.assertWritable();
+    if (owner !== undefined && (typeof owner !== 'string' || owner.length === 0 || owner.length > MAX_OWNER_LENGTH)) {
+      throw new TypeError(`Session owner must be a non-empty string of at most ${MAX_OWNER_LENGTH} characters, or undefined.`);
+    }
+    if (owner !== this.#owner) this.#ownerChanged = true;
+    this.#owner = owner;
   }
 
   get<T = unknown>(key: string): T | undefined {
@@ -130,6 +155,11 @@ export class HttpSessionState {
   /** @internal */
   get timeoutChanged(): boolean {
     return this.#timeoutChanged;
+  }
+
+  /** @internal */
+  get ownerChanged(): boolean {
+    return this.#ownerChanged;
   }
 
   /** @internal The items as JSON object text, as the store keeps them. */

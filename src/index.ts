@@ -9,12 +9,15 @@ export { SessionState } from './session-state.decorator.js';
 export { SessionStateBehavior } from './session-state-behavior.enum.js';
 export { HttpSessionState } from './http-session-state.js';
 export { SessionStateAccessor } from './session-state.accessor.js';
+export { SessionRevoker } from './session-revoker.js';
 export {
   SessionStateStore,
   SessionStateActions,
   type SessionStateStoreData,
   type SessionStateStoreItem,
   type SessionStateExpireCallback,
+  type SessionStateStoreHealth,
+  type RemoveItemOptions,
 } from './store/session-state-store.js';
 export { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
 export type { InMemorySessionStateStoreOptions } from './store/in-memory/in-memory-session-state-store.options.js';
@@ -26,6 +29,7 @@ export {
   SessionStateLockLostError,
   SessionStateTooLargeError,
   SessionStateStoreUnavailableError,
+  SessionStateStoreMisconfiguredError,
   SessionStateQueueFullError,
   SessionStateWaitAbortedError,
   SessionStateReadOnlyError,

@@ -6,3 +6,5 @@ export const SESSION_PARAM_METADATA = 'nestjs-session-state:session-param';
 export const SESSION_STATE_OPTIONS = Symbol('SESSION_STATE_OPTIONS');
 /** Where a request's session lease is kept on the request object. */
 export const SESSION_LEASE = Symbol('nestjs-session-state:lease');
+/** Injection token of the configured store as the module uses it: measured and failure-logged. */
+export const OBSERVED_SESSION_STATE_STORE = Symbol('nestjs-session-state:observed-store');

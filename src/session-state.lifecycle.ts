@@ -14,7 +14,8 @@ import { attachLease, type SessionLease } from './session-lease.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.resolver.js';
-import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
+import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from './session-state.constants.js';
+import { SessionStateObserver } from './observability/session-state-observer.js';
 import type { ResolvedSessionStateOptions } from './session-state.options.js';
 import { SessionStateActions, SessionStateStore, type SessionStateStoreItem } from './store/session-state-store.js';
 
@@ -44,10 +45,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   constructor(
     @Inject(SESSION_STATE_OPTIONS) private readonly options: ResolvedSessionStateOptions,
-    @Inject(SessionStateStore) private readonly store: SessionStateStore,
+    // The configured store, measured and failure-logged.
+    @Inject(OBSERVED_SESSION_STATE_STORE) private readonly store: SessionStateStore,
+    private readonly observer: SessionStateObserver,
   ) {
     this.cookie = new SessionCookie(options);
-    this.locks = new SessionLockCoordinator(store, options, this.logger);
+    this.locks = new SessionLockCoordinator(store, options, this.logger, observer.staleBroken);
   }
 
   /**
@@ -62,7 +65,14 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     cancel?: AbortSignal,
   ): Promise<SessionLease> {
     let pending = this.pending.get(exchange.key);
-    if (!pending) this.pending.set(exchange.key, (pending = this.begin(exchange, behavior, owner, cancel)));
+    if (!pending) {
+      // A refused request is counted by reason.
+      pending = this.begin(exchange, behavior, owner, cancel).catch((error: unknown) => {
+        this.observer.rejected(error, this.closing);
+        throw error;
+      });
+      this.pending.set(exchange.key, pending);
+    }
     if (owner === 'guard') return pending;
     return pending.then((lease) => {
       lease.adopted = true; // from here the interceptor completes it, whatever happens
@@ -72,12 +82,18 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
   complete(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
-    lease.completion ??= this.finish(lease, exchange, outcome).finally(() => {
-      clearTimeout(lease.staleTimer);
-      lease.releaseLocal();
-      this.active.delete(lease);
-      if (this.active.size === 0) this.onDrained?.();
-    });
+    lease.completion ??= this.finish(lease, exchange, outcome)
+      // A save the client is refused (409, 413, 503) is counted by reason.
+      .catch((error: unknown) => {
+        if (outcome === 'succeeded') this.observer.rejected(error, this.closing);
+        throw error;
+      })
+      .finally(() => {
+        clearTimeout(lease.staleTimer);
+        lease.releaseLocal();
+        this.active.delete(lease);
+        if (this.active.size === 0) this.onDrained?.();
+      });
     return lease.completion;
   }
 
@@ -147,10 +163,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     const { id, resign } = read;
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
-        const { result, waited } = await this.locks.acquireShared(id, signal);
+        const { result, waited } = await this.observer.lockWait(id, () => this.closing, () => this.locks.acquireShared(id, signal));
         return this.leaseFor(id, behavior, result, waited, null, () => {}, resign);
       }
-      const { result, waited, releaseLocal } = await this.locks.acquireExclusive(id, signal);
+      const { result, waited, releaseLocal } = await this.observer.lockWait(id, () => this.closing, () =>
+        this.locks.acquireExclusive(id, signal),
+      );
       return await this.leaseFor(id, behavior, result, waited, result.item ? result.lockId : null, releaseLocal, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
@@ -183,6 +201,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         isNew: result.actions === SessionStateActions.InitializeItem,
         isReadOnly: behavior === SessionStateBehavior.ReadOnly,
         timeout: item.timeout,
+        owner: item.owner,
       });
     } catch {
       return this.replaceUnreadable(id, behavior, lockId, releaseLocal);
@@ -261,11 +280,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (session.isAbandoned) {
         const clear = this.cookieFor(exchange, null);
         if (lockId) await this.store.removeItem(loadedId, lockId);
-        this.sendCookie(exchange, clear);
+        // A request that came without a session cookie has none to clear (as express-session and @fastify/session).
+        if (this.cookie.read(exchange) !== null) this.sendCookie(exchange, clear);
         return;
       }
       const items = session.serializeItems();
-      const data = { items, timeout: session.timeout };
+      const data = { items, timeout: session.timeout, owner: session.owner };
       // Every cookie is made before the store write it names: a cookie that cannot be made (or sent)
       // must never leave behind a record that nothing references.
       if (session.previousId !== undefined) {
@@ -274,7 +294,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
           const cookie = this.cookieFor(exchange, session.id);
           await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
           this.sendCookie(exchange, cookie);
-          if (lockId) await this.removeMovedSession(loadedId, lockId);
+          if (lockId) await this.removeMovedSession(loadedId, session.id, lockId);
           return;
         }
         // The new id cannot reach the client (an @Res() handler sent the response itself): moving
@@ -287,14 +307,14 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         return;
       }
       // New and still empty: nothing stored, no cookie.
-      if (!lease.stored && items === '{}') return;
+      if (!lease.stored && items === '{}' && session.owner === undefined) return;
       if (!lease.stored && !exchange.canSetCookie()) {
         this.logger.warn(
           'The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true); the new session was not stored.',
         );
         return;
       }
-      if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged) {
+      if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged || session.ownerChanged) {
         const cookie = session.isNew || lease.resignCookie ? this.cookieFor(exchange, session.id) : null;
         await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
         this.sendCookie(exchange, cookie);
@@ -328,11 +348,19 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  private async removeMovedSession(oldId: string, lockId: string): Promise<void> {
+  private async removeMovedSession(oldId: string, newId: string, lockId: string): Promise<void> {
     try {
-      await this.store.removeItem(oldId, lockId);
+      await this.store.removeItem(oldId, lockId, { moved: true });
     } catch (error) {
       if (!(error instanceof SessionStateLockLostError)) throw error;
+      // Removed while this request held it (revoked, or abandoned after a stale break): the
+      // copy under the new id must not bring it back. The request is fenced out like any lost save.
+      const old = await this.store.getItem(oldId);
+      if (!old.item && !old.locked) {
+        const moved = await this.store.getItemExclusive(newId);
+        if (moved.item && moved.lockId) await this.store.removeItem(newId, moved.lockId, { moved: true });
+        throw error;
+      }
       // The data is safe under the new id; the old record only waits for its expiry.
       this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerateId().`);
     }

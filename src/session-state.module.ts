@@ -1,5 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
+import { observabilityProviders } from './observability/observed-store.provider.js';
+import { SessionStateObserver } from './observability/session-state-observer.js';
+import { SessionRevoker } from './session-revoker.js';
 import { SessionStateAccessor } from './session-state.accessor.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
@@ -11,7 +14,7 @@ import { SessionStateStore } from './store/session-state-store.js';
 
 /**
  * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`.
- * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, and the global
+ * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, `SessionRevoker`, and the global
  * interceptor that runs the session lifecycle.
  */
 @Module({
@@ -26,11 +29,14 @@ import { SessionStateStore } from './store/session-state-store.js';
       useFactory: (options: ResolvedSessionStateOptions) => options.store,
       inject: [SESSION_STATE_OPTIONS],
     },
+    ...observabilityProviders,
+    SessionStateObserver,
     SessionStateBehaviorResolver,
     SessionStateLifecycle,
     SessionStateAccessor,
+    SessionRevoker,
     { provide: APP_INTERCEPTOR, useClass: SessionStateInterceptor },
   ],
-  exports: [SessionStateStore, SessionStateAccessor],
+  exports: [SessionStateStore, SessionStateAccessor, SessionRevoker],
 })
 export class SessionStateModule extends ConfigurableSessionStateModule {}

@@ -22,9 +22,20 @@ describe('the built package', () => {
         'SessionStateBehavior',
         'SessionStateModule',
         'SessionStateStore',
+        'SessionRevoker',
+        'SessionStateStoreMisconfiguredError',
       ]),
     );
     // Internals stay internal.
-    expect(names).not.toMatch(/Lifecycle|Coordinator|Interceptor|Resolver/);
+    expect(names).not.toMatch(/Lifecycle|Coordinator|Interceptor|Resolver|Observer|Metrics|HealthIndicator/);
+  });
+
+  it('exports the terminus health indicator from its own entry point, nestjs-session-state/health', () => {
+    const names = execFileSync(
+      process.execPath,
+      ['--input-type=module', '-e', "import('nestjs-session-state/health').then((m) => console.log(Object.keys(m).sort().join(',')))"],
+      { cwd: root, encoding: 'utf8' },
+    ).trim();
+    expect(names).toBe('SessionStateHealthIndicator');
   });
 });

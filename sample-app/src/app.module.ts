@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { TerminusModule } from '@nestjs/terminus';
 import { SessionStateModule } from 'nestjs-session-state';
+import { SessionStateHealthIndicator } from 'nestjs-session-state/health';
 import { AccountController } from './account/account.controller.js';
 import { CartController } from './cart/cart.controller.js';
 import { CounterController } from './counter/counter.controller.js';
+import { HealthController } from './health/health.controller.js';
 import { PingController } from './ping.controller.js';
 import { createSessionStore } from './session-store.factory.js';
 
@@ -20,7 +23,9 @@ import { createSessionStore } from './session-store.factory.js';
         secret: config.get<string>('SESSION_SECRET')?.split(','),
       }),
     }),
+    TerminusModule.forRoot(),
   ],
-  controllers: [PingController, CounterController, CartController, AccountController],
+  controllers: [PingController, CounterController, CartController, AccountController, HealthController],
+  providers: [SessionStateHealthIndicator],
 })
 export class AppModule {}

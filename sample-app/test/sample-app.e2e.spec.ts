@@ -56,6 +56,16 @@ describe.each<AdapterName>(['express', 'fastify'])('sample app HTTP contract on 
     expect(sample.app.get(SessionStateStore)).toBe(sample.counting.store);
   });
 
+  describe('GET /health (terminus)', () => {
+    it('answers 200 with the session store up, without a session or a store round trip', async () => {
+      sample.counting.reset();
+      const res = await anon().get('/health').expect(200);
+      expect(res.body).toMatchObject({ status: 'ok', info: { session_store: { status: 'up' } } });
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(calls()).toEqual([]);
+    });
+  });
+
   describe('GET /ping (no session)', () => {
     it('answers pong with no Set-Cookie and no store call', async () => {
       sample.counting.reset();

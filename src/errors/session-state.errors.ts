@@ -54,6 +54,13 @@ export class SessionStateCorruptError extends SessionStateError {
 /** The backing store could not be reached, or did not answer in time. */
 export class SessionStateStoreUnavailableError extends SessionStateError {}
 
+/**
+ * The backing store refused because of how it is set up (missing credentials or region, access
+ * denied, missing table): retrying will not help, fixing the configuration will. The message says
+ * the fix. Clients still get a 503 (it is an unavailable store to them).
+ */
+export class SessionStateStoreMisconfiguredError extends SessionStateStoreUnavailableError {}
+
 /** Too many requests of one session are already waiting for its lock. */
 export class SessionStateQueueFullError extends SessionStateError {
   constructor(

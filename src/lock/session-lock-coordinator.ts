@@ -55,6 +55,8 @@ export class SessionLockCoordinator {
     private readonly store: SessionStateStore,
     private readonly options: ResolvedSessionStateOptions,
     private readonly logger: Logger,
+    /** Told of each stale lock broken, for metrics. */
+    private readonly onStaleBroken: (id: string) => void = () => {},
   ) {}
 
   async acquireExclusive(id: string, signal: AbortSignal): Promise<ExclusiveAcquisition> {
@@ -208,6 +210,7 @@ export class SessionLockCoordinator {
     if (result.lockAge < this.options.executionTimeoutMs || result.lockId === null) return false;
     const broken = await this.store.releaseItemExclusive(id, result.lockId);
     if (broken) {
+      this.onStaleBroken(id);
       this.logger.warn(
         `Broke a stale lock of session ${redactSessionId(id)} held for ${result.lockAge} ms (executionTimeout ${this.options.executionTimeoutMs} ms).`,
       );

@@ -1,3 +1,5 @@
+import { SessionStateError } from '../errors/session-state.errors.js';
+
 /**
  * The store contract: ASP.NET's `SessionStateStoreProviderBase`, in camelCase and async.
  * Every method is one round trip to the backing store (zero for the two that do no I/O).
@@ -13,6 +15,11 @@ export interface SessionStateStoreData {
   readonly items: string;
   /** Minutes of inactivity after which the session expires; per session. */
   readonly timeout: number;
+  /**
+   * Who the session belongs to (`session.owner`, set by the app, typically at login): what
+   * `revokeOwner` finds sessions by. Absent for sessions without an owner.
+   */
+  readonly owner?: string;
 }
 
 /** What the lifecycle must do with a loaded item (ASP.NET `SessionStateActions`). */
@@ -95,8 +102,12 @@ export abstract class SessionStateStore {
    */
   abstract releaseItemExclusive(id: string, lockId: string): Promise<boolean>;
 
-  /** Deletes the item (abandon) only if `lockId` holds it; otherwise `SessionStateLockLostError`. */
-  abstract removeItem(id: string, lockId: string): Promise<void>;
+  /**
+   * Deletes the item only if `lockId` holds it; otherwise `SessionStateLockLostError`. The session
+   * ends (abandon), and a store that reports session ends reports it, unless `options.moved`: the
+   * data lives on under a new id (`regenerateId()`), so nothing ended.
+   */
+  abstract removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void>;
 
   /** Slides the expiry of an existing, unexpired item. Never creates an item, never touches a lock. */
   abstract resetItemTimeout(id: string): Promise<void>;
@@ -109,8 +120,42 @@ export abstract class SessionStateStore {
     return { items: '{}', timeout };
   }
 
-  /** Registers the session-end callback; answers whether this store can report expiries. */
+  /** Registers the session-end callback; answers whether this store can report session ends. */
   setItemExpireCallback(_callback: SessionStateExpireCallback | undefined): boolean {
     return false;
   }
+
+  /**
+   * Removes every live session whose `owner` is `owner` (sign out everywhere); answers how many.
+   * A request holding one of them at that moment is fenced out: its save fails with
+   * `SessionStateLockLostError`. Stores written before this method existed inherit this default,
+   * which throws: nothing else depends on it.
+   */
+  revokeOwner(_owner: string): Promise<number> {
+    return Promise.reject(
+      new SessionStateError(
+        `${this.constructor.name} does not implement revokeOwner(owner): sessions cannot be revoked by owner with this store. ` +
+          'Implement revokeOwner in the store (see SessionStateStore), or use InMemorySessionStateStore or DynamoDBSessionStateStore.',
+      ),
+    );
+  }
+
+  /** Whether the backing store can serve sessions now, for health checks. Default: up (no I/O). */
+  async checkHealth(): Promise<SessionStateStoreHealth> {
+    return { up: true };
+  }
+}
+
+export interface RemoveItemOptions {
+  /** The session moved to a new id (`regenerateId()`): it did not end. */
+  readonly moved?: boolean;
+}
+
+/**
+ * The answer of `checkHealth`. `details` may be shown on a health endpoint: no secrets, no ids
+ * (and no key `status`, which terminus reserves).
+ */
+export interface SessionStateStoreHealth {
+  readonly up: boolean;
+  readonly details?: Record<string, string | number | boolean>;
 }

@@ -632,5 +632,50 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expectAbsent(await store.getItem(id));
       });
     });
+    describe('owner and revokeOwner (sign out everywhere)', () => {
+      const owned = (values: Record<string, unknown>, owner: string | undefined): SessionStateStoreData =>
+        owner === undefined ? data(values) : { ...data(values), owner };
+
+      it('stores the owner with the session and reads it back; saving without one clears it', async () => {
+        const owner = `user-${newSessionId()}`;
+        await store.setAndReleaseItemExclusive(id, owned({ n: 1 }, owner), null, true);
+        expect((await store.getItem(id)).item).toEqual(owned({ n: 1 }, owner));
+        const { lockId, item } = await store.getItemExclusive(id);
+        expect(item?.owner).toBe(owner);
+        await store.setAndReleaseItemExclusive(id, owned({ n: 2 }, undefined), lockId, false);
+        expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
+        expect(await store.revokeOwner(owner)).toBe(0);
+      });
+
+      it("removes every live session of the owner, answers how many, and leaves other owners' sessions", async () => {
+        const ann = `ann-${newSessionId()}`;
+        const bob = `bob-${newSessionId()}`;
+        const anns = [newSessionId(), newSessionId(), newSessionId()];
+        for (const sessionId of anns) await store.setAndReleaseItemExclusive(sessionId, owned({ who: 'ann' }, ann), null, true);
+        await store.setAndReleaseItemExclusive(id, owned({ who: 'bob' }, bob), null, true);
+        expect(await store.revokeOwner(ann)).toBe(3);
+        for (const sessionId of anns) expectAbsent(await store.getItem(sessionId));
+        expect((await store.getItem(id)).item).toEqual(owned({ who: 'bob' }, bob));
+        expect(await store.revokeOwner(ann)).toBe(0);
+      });
+
+      it('fences out a request holding a revoked session: its save and its remove throw SessionStateLockLostError, nothing comes back', async () => {
+        const owner = `user-${newSessionId()}`;
+        await store.setAndReleaseItemExclusive(id, owned({ n: 1 }, owner), null, true);
+        const { lockId } = await store.getItemExclusive(id);
+        expect(await store.revokeOwner(owner)).toBe(1);
+        await expectLockLost(store.setAndReleaseItemExclusive(id, owned({ n: 2 }, owner), lockId, false), id);
+        await expectLockLost(store.removeItem(id, lockId!), id);
+        expect(await store.releaseItemExclusive(id, lockId!)).toBe(false);
+        expectAbsent(await store.getItem(id));
+      });
+
+      it('does not count expired sessions', async () => {
+        const owner = `user-${newSessionId()}`;
+        await store.setAndReleaseItemExclusive(id, { ...owned({ n: 1 }, owner), timeout: 1 }, null, true);
+        clock.advance(2 * MINUTE);
+        expect(await store.revokeOwner(owner)).toBe(0);
+      });
+    });
   });
 }

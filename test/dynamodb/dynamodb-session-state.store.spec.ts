@@ -13,6 +13,7 @@ import {
   SessionStateError,
   SessionStateLockLostError,
   SessionStateStoreUnavailableError,
+  SessionStateStoreMisconfiguredError,
   SessionStateTooLargeError,
 } from '../../src/errors/session-state.errors.js';
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
@@ -339,7 +340,14 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect(Table?.TableStatus).toBe('ACTIVE');
       expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
       expect(Table?.KeySchema).toEqual([{ AttributeName: 'Id', KeyType: 'HASH' }]);
-      expect(Table?.AttributeDefinitions).toEqual([{ AttributeName: 'Id', AttributeType: 'S' }]);
+      expect(Table?.AttributeDefinitions).toEqual([
+        { AttributeName: 'Id', AttributeType: 'S' },
+        { AttributeName: 'Owner', AttributeType: 'S' },
+      ]);
+      // The sparse owner index of sign-out-everywhere, keys only.
+      expect(Table?.GlobalSecondaryIndexes?.map((i) => [i.IndexName, i.KeySchema, i.Projection])).toEqual([
+        ['Owner-index', [{ AttributeName: 'Owner', KeyType: 'HASH' }], { ProjectionType: 'KEYS_ONLY' }],
+      ]);
       const { TimeToLiveDescription } = await raw.send(new DescribeTimeToLiveCommand({ TableName: table }));
       expect(TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'ExpiresAt' });
 
@@ -409,13 +417,14 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       }
     });
 
-    it('a call on a table that does not exist is a SessionStateError naming the table', async () => {
+    it('a call on a table that does not exist is a configuration error naming the table and the fix', async () => {
       const table = uniqueTableName('gone');
       const error = await rejection(createStore({ tableName: table }).getItem(newId()));
-      expect(error).toBeInstanceOf(SessionStateError);
-      expect(error).not.toBeInstanceOf(SessionStateStoreUnavailableError);
+      // Still "unavailable" to clients (503), but classified apart from an outage.
+      expect(error).toBeInstanceOf(SessionStateStoreMisconfiguredError);
       expect(error.message).toContain(`table "${table}"`);
       expect(error.message).toContain('does not exist');
+      expect(error.message).toContain('createIfNotExists');
     });
   });
 

@@ -169,7 +169,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const res = await request(http).post('/raw-login').set('Cookie', cookie).expect(200, { raw: true });
     expect(res.headers['set-cookie']).toBeUndefined();
     await vi.waitFor(() => expect(error).toHaveBeenCalledWith(expect.stringMatching(/regenerateId\(\).*kept under its current id/)));
-    await request(http).get('/whoami').set('Cookie', cookie).expect(200, { user: 'ann', count: 0 });
+    await request(http).get('/profile').set('Cookie', cookie).expect(200, { user: 'ann', count: 0 });
     expect(JSON.stringify(error.mock.calls)).not.toContain(idOf(cookie));
   });
 
@@ -189,9 +189,9 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     expect(queued.status).toBe(409);
     expect(queued.body.message).toMatch(/moved or ended .* while this request waited/);
     expect(queued.headers['set-cookie']).toBeUndefined();
-    await request(http).get('/whoami').set('Cookie', newCookie).expect(200, { user: 'ann', count: 0 });
+    await request(http).get('/profile').set('Cookie', newCookie).expect(200, { user: 'ann', count: 0 });
     // The old id never reaches the moved data.
-    await request(http).get('/whoami').set('Cookie', cookie).expect(200, { user: null, count: 0 });
+    await request(http).get('/profile').set('Cookie', cookie).expect(200, { user: null, count: 0 });
   });
 
   it('the same across instances: a request polling for the lock on another instance answers 409 after the login', async () => {
@@ -209,7 +209,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const queued = await cart;
     expect(queued.status).toBe(409);
     expect(queued.headers['set-cookie']).toBeUndefined();
-    await request(b.app.getHttpServer()).get('/whoami').set('Cookie', newCookie).expect(200, { user: 'ann', count: 0 });
+    await request(b.app.getHttpServer()).get('/profile').set('Cookie', newCookie).expect(200, { user: 'ann', count: 0 });
   });
 
   it('a request queued behind a logout answers 409 too, and the next request starts afresh', async () => {

@@ -1,5 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { SessionStateError, SessionStateStoreUnavailableError } from '../../errors/session-state.errors.js';
+import {
+  SessionStateError,
+  SessionStateStoreMisconfiguredError,
+  SessionStateStoreUnavailableError,
+} from '../../errors/session-state.errors.js';
 
 /** Modelled DynamoDB errors that mean "busy or failing", not "your request is wrong". */
 const TRANSIENT_ERROR_NAMES = new Set([
@@ -28,11 +32,56 @@ export function isConditionFailure(error: unknown): error is ConditionalCheckFai
   return error instanceof ConditionalCheckFailedException || name === 'ConditionalCheckFailedException';
 }
 
+/** Errors that mean credentials are missing, wrong or not allowed: the fix is in the IAM setup. */
+const CREDENTIALS_ERROR_NAMES = new Set([
+  'CredentialsProviderError',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'MissingAuthenticationToken',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+]);
+
+/**
+ * A configuration error, and how to fix it: missing credentials, a missing region, access denied,
+ * a missing table. These never pass by themselves, so they are told apart from outages.
+ */
+function configurationFix(name: string, message: string, operation: string, tableName: string): string | undefined {
+  if (name === 'CredentialsProviderError' || /could not load credentials/i.test(message)) {
+    return (
+      'no AWS credentials were found. Give the process credentials (an IAM role for the task or instance, ' +
+      'AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or AWS_PROFILE), or pass clientConfig.credentials'
+    );
+  }
+  if (/region is missing|region not accepted/i.test(message)) {
+    return 'no (valid) AWS region is configured. Set AWS_REGION, or pass clientConfig.region (e.g. { region: "eu-west-1" })';
+  }
+  if (CREDENTIALS_ERROR_NAMES.has(name)) {
+    return 'the AWS credentials were rejected (unknown, expired or badly signed). Check the access key, session token and clock of the process';
+  }
+  if (name === 'AccessDeniedException') {
+    return (
+      `the credentials are not allowed dynamodb:${operation} on table "${tableName}". ` +
+      'Grant it to the role or user (README: "IAM permissions")'
+    );
+  }
+  if (name === 'ResourceNotFoundException') {
+    return (
+      `the table "${tableName}" does not exist (in this account and region). Create it (README: "Table"), ` +
+      'set tableName (and clientConfig.region) to the right one, or set createIfNotExists: true'
+    );
+  }
+  return undefined;
+}
+
 /**
  * Maps what `client.send` threw to the module's errors. Condition failures pass through (each
- * operation decides what they mean). Unreachable, throttling or failing DynamoDB, after the SDK's
- * retries, is `SessionStateStoreUnavailableError`; a request DynamoDB rejects as wrong (missing
- * table, access denied, invalid request) is a plain `SessionStateError`. The cause is attached.
+ * operation decides what they mean). A configuration error (missing credentials or region, access
+ * denied, missing table) is `SessionStateStoreMisconfiguredError` with the fix in its message;
+ * unreachable, throttling or failing DynamoDB, after the SDK's retries, is
+ * `SessionStateStoreUnavailableError`; another request DynamoDB rejects as wrong is a plain
+ * `SessionStateError`. The cause is attached.
  */
 export function toStoreError(error: unknown, operation: string, tableName: string): unknown {
   if (error instanceof SessionStateError || isConditionFailure(error)) return error;
@@ -41,6 +90,10 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
   const detail = `${name}: ${shape.message ?? String(error)}`;
   const what = `DynamoDB ${operation} on table "${tableName}"`;
   const status = shape.$metadata?.httpStatusCode ?? 0;
+  const fix = configurationFix(name, shape.message ?? '', operation, tableName);
+  if (fix) {
+    return new SessionStateStoreMisconfiguredError(`${what} failed: configuration error: ${fix} (${detail}).`, { cause: error });
+  }
   // Errors DynamoDB did not answer with (refused or reset connections, DNS, timeouts) carry no $fault.
   const transient =
     TRANSIENT_ERROR_NAMES.has(name) ||
@@ -52,9 +105,6 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
     return new SessionStateStoreUnavailableError(`${what} failed: DynamoDB is unreachable, throttling or failing (${detail}).`, {
       cause: error,
     });
-  }
-  if (name === 'ResourceNotFoundException') {
-    return new SessionStateError(`${what} failed: the table does not exist (${detail}).`, { cause: error });
   }
   return new SessionStateError(`${what} was rejected (${detail}).`, { cause: error });
 }

@@ -27,6 +27,8 @@ export const Attr = {
   timeoutMs: 'TimeoutMs',
   timeoutSeconds: 'TimeoutSeconds',
   version: 'Version',
+  /** The session's owner (a string); absent without one, so the sparse owner index skips it. */
+  owner: 'Owner',
 } as const;
 
 export type DynamoDBItem = Record<string, AttributeValue>;
@@ -40,6 +42,7 @@ export interface SessionRecord {
   readonly expires: number;
   readonly flags: number;
   readonly timeout: number;
+  readonly owner: string | undefined;
 }
 
 export function num(value: number): AttributeValue {
@@ -60,6 +63,7 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
     expires: readNumber(item, Attr.expires) ?? 0,
     flags: readNumber(item, Attr.flags) ?? 0,
     timeout: readNumber(item, Attr.timeout) ?? Number.NaN,
+    owner: item[Attr.owner]?.S,
   };
 }
 
@@ -102,8 +106,10 @@ export function unlockedRecord(fields: {
   expiry: Expiry;
   now: number;
   flags: number;
+  owner?: string;
 }): DynamoDBItem {
   return {
+    ...(fields.owner === undefined ? {} : { [Attr.owner]: { S: fields.owner } }),
     [fields.keyAttribute]: { S: fields.key },
     [Attr.items]: fields.items,
     [Attr.locked]: { BOOL: false },

@@ -19,6 +19,7 @@ import {
   SessionStateActions,
   SessionStateStore,
   type SessionStateStoreData,
+  type SessionStateStoreHealth,
   type SessionStateStoreItem,
 } from '../session-state-store.js';
 import { isConditionFailure, toStoreError } from './dynamodb-errors.js';
@@ -37,6 +38,8 @@ import {
 import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-store.options.js';
 import { prepareSessionTable } from './dynamodb-session-table.js';
 import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
+import { revokeOwnerSessions } from './dynamodb-owner-index.js';
+import { DynamoDBTableHealth } from './dynamodb-table-health.js';
 
 /** DynamoDB's hard limit on the size of one item. */
 const DYNAMODB_ITEM_LIMIT = 409_600;
@@ -65,6 +68,7 @@ const PLACEHOLDERS = {
   timeoutMs: '#timeoutMs',
   timeoutSeconds: '#timeoutSeconds',
   version: '#version',
+  owner: '#owner',
 } as const;
 type Placeholder = keyof typeof PLACEHOLDERS;
 
@@ -97,6 +101,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly maxItemBytes: number;
   private readonly requestTimeoutMs: number;
   private readonly clock: () => number;
+  private readonly health: DynamoDBTableHealth;
   private ready: Promise<void> | undefined;
   private destroyed = false;
 
@@ -143,6 +148,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       });
       this.ownsClient = true;
     }
+    this.health = new DynamoDBTableHealth(this.client, (operation, run) => this.call(operation, run), this.tableName, this.clock);
   }
 
   /**
@@ -264,6 +270,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       expiry: slide,
       now,
       flags: 0,
+      owner: item.owner,
     });
     // Checked before any write: the stored session stays as it was.
     const size = estimateItemBytes(record);
@@ -281,10 +288,11 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       Key: this.key(id),
       UpdateExpression:
         'SET #items = :items, #locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, ' +
-        '#timeoutMs = :timeoutMs, #timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl REMOVE #lockId',
+        '#timeoutMs = :timeoutMs, #timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl' +
+        (item.owner === undefined ? ' REMOVE #lockId, #owner' : ', #owner = :owner REMOVE #lockId'),
       ConditionExpression: '#lockId = :lockId',
       ExpressionAttributeNames: this.names(
-        ...['items', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'lockId'] as const,
+        ...['items', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'lockId', 'owner'] as const,
       ),
       ExpressionAttributeValues: {
         ':items': items,
@@ -297,6 +305,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ':version': num(RECORD_FORMAT_VERSION),
         ':ttl': num(slide.ttl),
         ':lockId': { S: lockId },
+        ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
       },
     });
     if (!(await this.conditional('UpdateItem', (options) => this.client.send(update, options)))) {
@@ -362,6 +371,18 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     );
   }
 
+  /** Sign out everywhere: see `dynamodb-owner-index.ts` (a Query of the `Owner-index`, then a DeleteItem per session). */
+  override revokeOwner(owner: string): Promise<number> {
+    const keyPrefix = this.application === undefined ? undefined : this.keyValue('');
+    const settings = { client: this.client, call: this.call.bind(this), tableName: this.tableName, keyAttribute: this.keyAttribute };
+    return revokeOwnerSessions({ ...settings, keyPrefix, now: this.clock() }, owner);
+  }
+
+  /** The table is reachable and ACTIVE (one cached DescribeTable: see `dynamodb-table-health.ts`). */
+  override checkHealth(): Promise<SessionStateStoreHealth> {
+    return this.health.check();
+  }
+
   /** Puts a whole record unless a live one exists (an expired leftover is replaced). Answers whether it did. */
   private putIfAbsent(record: Record<string, AttributeValue>, now: number): Promise<boolean> {
     const put = new PutItemCommand({
@@ -421,7 +442,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       throw error;
     }
     return {
-      item: { items, timeout: record.timeout },
+      item: { items, timeout: record.timeout, ...(record.owner === undefined ? {} : { owner: record.owner }) },
       locked: false,
       lockAge: 0,
       lockId,

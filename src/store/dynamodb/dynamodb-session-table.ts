@@ -10,6 +10,7 @@ import {
 import type { Logger } from '@nestjs/common';
 import { SessionStateError } from '../../errors/session-state.errors.js';
 import { awsErrorName } from './dynamodb-errors.js';
+import { ensureOwnerIndex, OWNER_ATTRIBUTE_DEFINITION, OWNER_INDEX } from './dynamodb-owner-index.js';
 
 /** Runs one DynamoDB call, bounded in time and with its errors mapped (the store's `call`). */
 export type BoundedCall = <T>(operation: string, run: (options: { abortSignal: AbortSignal }) => Promise<T>) => Promise<T>;
@@ -47,8 +48,9 @@ export async function prepareSessionTable(settings: SessionTableSettings): Promi
         client.send(
           new CreateTableCommand({
             TableName: tableName,
-            AttributeDefinitions: [{ AttributeName: keyAttribute, AttributeType: 'S' }],
+            AttributeDefinitions: [{ AttributeName: keyAttribute, AttributeType: 'S' }, OWNER_ATTRIBUTE_DEFINITION],
             KeySchema: [{ AttributeName: keyAttribute, KeyType: 'HASH' }],
+            GlobalSecondaryIndexes: [OWNER_INDEX],
             BillingMode: 'PAY_PER_REQUEST',
           }),
           options,
@@ -63,6 +65,7 @@ export async function prepareSessionTable(settings: SessionTableSettings): Promi
   }
   if (table?.TableStatus !== 'ACTIVE') table = await waitUntilActive(settings);
   checkKeySchema(table, tableName, keyAttribute);
+  await ensureOwnerIndex(settings, table);
   if (settings.createIfNotExists) await enableTimeToLive(settings);
 }
 

@@ -5,6 +5,7 @@ import {
   NO_SESSION_ITEM,
   SessionStateActions,
   SessionStateStore,
+  type RemoveItemOptions,
   type SessionStateExpireCallback,
   type SessionStateStoreData,
   type SessionStateStoreItem,
@@ -18,6 +19,7 @@ interface InMemoryRecord {
   lockId: string | null;
   lockDate: number;
   uninitialized: boolean;
+  owner: string | undefined;
 }
 
 
@@ -25,9 +27,14 @@ interface InMemoryRecord {
  * The embedded store: one process, no I/O. Items are kept serialised, so no request ever shares
  * an object with another. Expired items read as absent at once and are swept (with the expire
  * callback) on an unref'd timer that is cleared when the application shuts down.
+ *
+ * Session-end events (`setItemExpireCallback`), once per session: expiry (at the sweep), `abandon()`
+ * and `revokeOwner`. A session only moved by `regenerateId()` has not ended and is not reported.
  */
 export class InMemorySessionStateStore extends SessionStateStore implements OnModuleDestroy {
   private readonly records = new Map<string, InMemoryRecord>();
+  /** Session ids by owner, for `revokeOwner`. Kept in step with `records` by `put` and `delete`. */
+  private readonly byOwner = new Map<string, Set<string>>();
   private readonly now: () => number;
   private readonly sweepTimer: NodeJS.Timeout;
   private expireCallback: SessionStateExpireCallback | undefined;
@@ -79,13 +86,14 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
       );
     }
     const now = this.now();
-    this.records.set(id, {
+    this.put(id, {
       items: item.items,
       timeout: item.timeout,
       expires: now + item.timeout * 60_000,
       lockId: null,
       lockDate: now,
       uninitialized: false,
+      owner: item.owner,
     });
   }
 
@@ -97,14 +105,29 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     return true;
   }
 
-  async removeItem(id: string, lockId: string): Promise<void> {
+  async removeItem(id: string, lockId: string, options: RemoveItemOptions = {}): Promise<void> {
     const record = this.records.get(id);
     if (!record || record.lockId !== lockId) {
       throw new SessionStateLockLostError(
         'The session lock was lost (broken as stale, or the session was removed); the session was not removed.',
       );
     }
-    this.records.delete(id);
+    this.delete(id, record);
+    // Abandoned: the session ends here (ASP.NET raises Session_End on Abandon for in-process sessions).
+    if (!options.moved) this.ended(id, record);
+  }
+
+  override async revokeOwner(owner: string): Promise<number> {
+    let removed = 0;
+    for (const id of [...(this.byOwner.get(owner) ?? [])]) {
+      const record = this.records.get(id)!;
+      this.delete(id, record);
+      // A request holding it finds its lock gone: its save is fenced out.
+      if (this.expired(record)) continue;
+      removed++;
+      this.ended(id, record);
+    }
+    return removed;
   }
 
   async resetItemTimeout(id: string): Promise<void> {
@@ -115,13 +138,14 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   async createUninitializedItem(id: string, timeout: number): Promise<void> {
     const existing = this.records.get(id);
     if (existing && !this.expired(existing)) return;
-    this.records.set(id, {
+    this.put(id, {
       items: '{}',
       timeout,
       expires: this.now() + timeout * 60_000,
       lockId: null,
       lockDate: 0,
       uninitialized: true,
+      owner: undefined,
     });
   }
 
@@ -134,9 +158,35 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   sweep(): void {
     for (const [id, record] of this.records) {
       if (!this.expired(record) || record.lockId !== null) continue;
-      this.records.delete(id);
-      if (!record.uninitialized) this.expireCallback?.(id, { items: record.items, timeout: record.timeout });
+      this.delete(id, record);
+      this.ended(id, record);
     }
+  }
+
+  private put(id: string, record: InMemoryRecord): void {
+    const previous = this.records.get(id);
+    if (previous) this.delete(id, previous);
+    this.records.set(id, record);
+    if (record.owner !== undefined) {
+      let ids = this.byOwner.get(record.owner);
+      if (!ids) this.byOwner.set(record.owner, (ids = new Set()));
+      ids.add(id);
+    }
+  }
+
+  private delete(id: string, record: InMemoryRecord): void {
+    this.records.delete(id);
+    if (record.owner === undefined) return;
+    const ids = this.byOwner.get(record.owner);
+    ids?.delete(id);
+    if (ids?.size === 0) this.byOwner.delete(record.owner);
+  }
+
+  /** Reports the end of a session to the callback (an uninitialized item was never a session). */
+  private ended(id: string, record: InMemoryRecord): void {
+    if (record.uninitialized) return;
+    const data: SessionStateStoreData = { items: record.items, timeout: record.timeout };
+    this.expireCallback?.(id, record.owner === undefined ? data : { ...data, owner: record.owner });
   }
 
   onModuleDestroy(): void {
@@ -158,7 +208,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 
   private answer(record: InMemoryRecord, lockedByOther: boolean): SessionStateStoreItem {
     return {
-      item: lockedByOther ? null : { items: record.items, timeout: record.timeout },
+      item: lockedByOther ? null : { items: record.items, timeout: record.timeout, ...(record.owner === undefined ? {} : { owner: record.owner }) },
       locked: lockedByOther,
       lockAge: lockedByOther ? this.lockAge(record) : 0,
       lockId: record.lockId,

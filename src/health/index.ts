@@ -1,0 +1,5 @@
+/**
+ * `nestjs-session-state/health`: the `@nestjs/terminus` integration. A separate entry point, so that
+ * an application without terminus (an optional peer dependency) never loads it.
+ */
+export { SessionStateHealthIndicator } from './session-state.health-indicator.js';

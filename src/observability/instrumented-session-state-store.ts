@@ -1,0 +1,106 @@
+import type { OnApplicationShutdown } from '@nestjs/common';
+import {
+  SessionStateStore,
+  type RemoveItemOptions,
+  type SessionStateExpireCallback,
+  type SessionStateStoreData,
+  type SessionStateStoreHealth,
+  type SessionStateStoreItem,
+} from '../store/session-state-store.js';
+import { secondsSince, type SessionStateMetrics, type StoreOperationOutcome } from './session-state-metrics.js';
+import { classifyStoreFailure } from './store-failure.js';
+import type { StoreFailureLog } from './store-failure-log.js';
+
+/**
+ * The configured store as the lifecycle uses it: every operation is timed
+ * (`session_state.store.operation.duration`) and every failure logged (rate-limited), in one
+ * place, so no store has to do either. Answers and errors pass through unchanged.
+ */
+export class InstrumentedSessionStateStore extends SessionStateStore implements OnApplicationShutdown {
+  private readonly where: string;
+  private readonly cleanups: (() => void)[] = [];
+
+  constructor(
+    private readonly inner: SessionStateStore,
+    private readonly metrics: SessionStateMetrics,
+    private readonly failures: StoreFailureLog,
+  ) {
+    super();
+    const table = (inner as { tableName?: unknown }).tableName;
+    this.where = typeof table === 'string' ? `DynamoDB table "${table}"` : inner.constructor.name;
+  }
+
+  getItem(id: string): Promise<SessionStateStoreItem> {
+    return this.run('getItem', id, () => this.inner.getItem(id));
+  }
+
+  getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+    return this.run('getItemExclusive', id, () => this.inner.getItemExclusive(id));
+  }
+
+  setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void> {
+    return this.run('setAndReleaseItemExclusive', id, () => this.inner.setAndReleaseItemExclusive(id, item, lockId, newItem));
+  }
+
+  releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    return this.run('releaseItemExclusive', id, () => this.inner.releaseItemExclusive(id, lockId), (released) =>
+      released ? 'ok' : 'condition_failed',
+    );
+  }
+
+  removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
+    return this.run('removeItem', id, () => this.inner.removeItem(id, lockId, options));
+  }
+
+  resetItemTimeout(id: string): Promise<void> {
+    return this.run('resetItemTimeout', id, () => this.inner.resetItemTimeout(id));
+  }
+
+  createUninitializedItem(id: string, timeout: number): Promise<void> {
+    return this.run('createUninitializedItem', id, () => this.inner.createUninitializedItem(id, timeout));
+  }
+
+  override revokeOwner(owner: string): Promise<number> {
+    return this.run('revokeOwner', owner, () => this.inner.revokeOwner(owner));
+  }
+
+  override createNewStoreData(timeout: number): SessionStateStoreData {
+    return this.inner.createNewStoreData(timeout);
+  }
+
+  override setItemExpireCallback(callback: SessionStateExpireCallback | undefined): boolean {
+    return this.inner.setItemExpireCallback(callback);
+  }
+
+  override checkHealth(): Promise<SessionStateStoreHealth> {
+    return this.inner.checkHealth();
+  }
+
+  /** Runs `cleanup` when the application shuts down (e.g. removes a middleware added to the store's client). */
+  onShutdown(cleanup: () => void): void {
+    this.cleanups.push(cleanup);
+  }
+
+  onApplicationShutdown(): void {
+    for (const cleanup of this.cleanups.splice(0)) cleanup();
+  }
+
+  private async run<T>(
+    operation: string,
+    secret: string,
+    call: () => Promise<T>,
+    outcomeOf: (answer: T) => StoreOperationOutcome = () => 'ok',
+  ): Promise<T> {
+    const start = performance.now();
+    try {
+      const answer = await call();
+      this.metrics.storeOperation(operation, outcomeOf(answer), secondsSince(start));
+      return answer;
+    } catch (error) {
+      const { outcome, failure } = classifyStoreFailure(error);
+      this.metrics.storeOperation(operation, outcome, secondsSince(start));
+      if (failure) this.failures.report({ failure, operation, store: this.where, error, secrets: [secret] });
+      throw error;
+    }
+  }
+}

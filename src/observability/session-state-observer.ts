@@ -1,0 +1,63 @@
+import { Inject, Injectable } from '@nestjs/common';
+import {
+  SessionStateLockLostError,
+  SessionStateQueueFullError,
+  SessionStateStoreMisconfiguredError,
+  SessionStateStoreUnavailableError,
+  SessionStateTooLargeError,
+  SessionStateWaitAbortedError,
+} from '../errors/session-state.errors.js';
+import { secondsSince, SessionStateMetrics, type RejectionReason } from './session-state-metrics.js';
+
+/**
+ * What the lifecycle reports about requests and locks (store operations are measured by
+ * `InstrumentedSessionStateStore`). Kept apart from the lifecycle so that it only calls in.
+ */
+@Injectable()
+export class SessionStateObserver {
+  /** Sessions whose stale lock was broken by a wait still running (that wait's outcome is `stale_broken`). */
+  private readonly brokenDuringWait = new Set<string>();
+
+  constructor(@Inject(SessionStateMetrics) private readonly metrics: SessionStateMetrics) {}
+
+  /** Times one lock acquisition through the coordinator (`session_state.lock.wait.duration`). */
+  async lockWait<T>(id: string, closing: () => boolean, acquire: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      const acquired = await acquire();
+      this.metrics.lockWait(this.brokenDuringWait.has(id) ? 'stale_broken' : 'acquired', secondsSince(start));
+      return acquired;
+    } catch (error) {
+      if (error instanceof SessionStateQueueFullError) this.metrics.lockWait('queue_full', secondsSince(start));
+      else if (error instanceof SessionStateWaitAbortedError) this.metrics.lockWait(closing() ? 'shutdown' : 'aborted', secondsSince(start));
+      // A store failure while waiting is measured as a store operation.
+      throw error;
+    } finally {
+      this.brokenDuringWait.delete(id);
+    }
+  }
+
+  /** The coordinator broke a stale lock of session `id`. */
+  readonly staleBroken = (id: string): void => {
+    this.brokenDuringWait.add(id);
+    this.metrics.staleBroken();
+  };
+
+  /** A request the session layer refuses (its error becomes the response): counted by reason. */
+  rejected(error: unknown, closing: boolean): void {
+    const reason = rejectionReason(error, closing);
+    if (!reason) return;
+    this.metrics.rejected(reason);
+    if (reason === 'lock_lost') this.metrics.lockLost();
+  }
+}
+
+function rejectionReason(error: unknown, closing: boolean): RejectionReason | undefined {
+  if (error instanceof SessionStateQueueFullError) return 'queue_full';
+  if (error instanceof SessionStateWaitAbortedError) return closing ? 'shutdown' : 'aborted';
+  if (error instanceof SessionStateStoreMisconfiguredError) return 'store_misconfigured';
+  if (error instanceof SessionStateStoreUnavailableError) return 'store_unavailable';
+  if (error instanceof SessionStateTooLargeError) return 'too_large';
+  if (error instanceof SessionStateLockLostError) return 'lock_lost';
+  return undefined;
+}
