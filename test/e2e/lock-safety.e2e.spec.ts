@@ -6,8 +6,10 @@ import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
+import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStoreItem } from '../../src/store/session-state-store.js';
+import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
@@ -23,6 +25,9 @@ class SlowLockStore extends InMemorySessionStateStore {
 }
 
 
+const tableName = uniqueTableName('lock-safety');
+afterAll(() => deleteTable(tableName));
+
 describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
   const apps: SessionApp[] = [];
   const start = async (...args: Parameters<typeof startSessionApp>) => {
@@ -32,6 +37,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
   };
   afterEach(async () => {
     vi.restoreAllMocks();
+    for (const a of apps) a.gates.openAll();
     await Promise.all(apps.splice(0).map((a) => a.app.close()));
   });
 
@@ -98,11 +104,17 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     counts.forEach((count, i) => expect(count).toBe(responses.slice(i * 8, i * 8 + 8).filter((s) => s === 200).length));
   });
 
-  describe('a hung holder in this process: waiters are let through once its lock is older than executionTimeout', () => {
+  describe.each(['memory', 'dynamodb'] as const)('a hung holder in this process (%s store): waiters are let through once its lock is older than executionTimeout', (kind) => {
     // The wait below is the condition itself: the holder's lock must have grown older than executionTimeout.
-    const executionTimeout = 0.4;
+    // Clients give up well before executionTimeout (an ALB's 60 s under our 110 s), with room for DynamoDB Local's answers.
+    const executionTimeout = 1.2;
+    const clientTimeoutMs = 900;
+    const store = async () =>
+      kind === 'memory'
+        ? new InMemorySessionStateStore()
+        : new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() });
     async function hungHolder(): Promise<{ t: SessionApp; cookie: string; stuck: Promise<request.Response> }> {
-      const t = await start(adapter, { executionTimeout });
+      const t = await start(adapter, { executionTimeout, store: await store() });
       const cookie = await seeded(t);
       const stuck = request(t.app.getHttpServer()).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);
       await t.gates.arrived('hung');
@@ -112,7 +124,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
 
     it('a writer whose client gives up sooner than executionTimeout gets through at once', async () => {
       const { t, cookie, stuck } = await hungHolder();
-      const res = await request(t.app.getHttpServer()).post('/count').set('Cookie', cookie).timeout(250);
+      const res = await request(t.app.getHttpServer()).post('/count').set('Cookie', cookie).timeout(clientTimeoutMs);
       expect(res.body).toEqual({ count: 1 });
       t.gates.open('hung');
       expect((await stuck).status).toBe(409); // fenced: its lock was broken
@@ -121,14 +133,14 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
 
     it('a reader does too (Microsoft: a waiting request gets access once the holder exceeds the lock timeout)', async () => {
       const { t, cookie, stuck } = await hungHolder();
-      const res = await request(t.app.getHttpServer()).get('/count').set('Cookie', cookie).timeout(250);
+      const res = await request(t.app.getHttpServer()).get('/count').set('Cookie', cookie).timeout(clientTimeoutMs);
       expect(res.body).toEqual({ count: 0 });
       t.gates.open('hung');
       await stuck;
     });
 
     it('waiters queued before the lock went stale are let through when it does', async () => {
-      const t = await start(adapter, { executionTimeout });
+      const t = await start(adapter, { executionTimeout, store: await store() });
       const http = t.app.getHttpServer();
       const cookie = await seeded(t);
       const stuck = request(http).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);

@@ -20,6 +20,11 @@ export class Gates {
     this.deferred(this.openings, name).resolve();
   }
 
+  /** Opens every gate a handler reached, so a failed test does not leave handlers (and app.close()) hanging. */
+  openAll(): void {
+    for (const name of this.arrivals.keys()) this.open(name);
+  }
+
   private deferred(map: Map<string, Deferred>, name: string): Deferred {
     let d = map.get(name);
     if (!d) map.set(name, (d = deferred()));
