@@ -29,4 +29,5 @@ export {
   SessionStateQueueFullError,
   SessionStateWaitAbortedError,
   SessionStateReadOnlyError,
+  SessionStateUnsupportedContextError,
 } from './errors/session-state.errors.js';

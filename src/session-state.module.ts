@@ -1,5 +1,11 @@
 import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { SessionStateApolloPlugin } from './graphql/apollo-session.plugin.js';
+import { GraphQLSessionFields } from './graphql/graphql-session-fields.js';
+import { GraphQLSessionHooks } from './graphql/graphql-session-hooks.js';
+import { MercuriusSessionHooks } from './graphql/mercurius-session.hooks.js';
+import { SessionStateDeclarations } from './session-state-declarations.js';
+import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
 import { SessionStateAccessor } from './session-state.accessor.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
@@ -11,10 +17,12 @@ import { SessionStateStore } from './store/session-state-store.js';
 
 /**
  * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`.
- * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, and the global
- * interceptor that runs the session lifecycle.
+ * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, the global
+ * interceptor that runs the session lifecycle of HTTP requests and WebSocket messages, and the
+ * request hooks of GraphQL servers (Apollo, Mercurius).
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: SESSION_STATE_OPTIONS,
@@ -30,6 +38,13 @@ import { SessionStateStore } from './store/session-state-store.js';
     SessionStateLifecycle,
     SessionStateAccessor,
     { provide: APP_INTERCEPTOR, useClass: SessionStateInterceptor },
+    SessionStateDeclarations,
+    // GraphQL and WebSocket transports: inert (and loading neither package) in an app without them.
+    GraphQLSessionFields,
+    GraphQLSessionHooks,
+    SessionStateApolloPlugin,
+    MercuriusSessionHooks,
+    WsUpgradeRecorder,
   ],
   exports: [SessionStateStore, SessionStateAccessor],
 })

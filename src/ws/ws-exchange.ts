@@ -1,0 +1,56 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { SessionExchange } from '../exchange/session-exchange.js';
+import { handshakeOf } from './ws-handshake.js';
+import { runWithMessageLease } from './ws-message-lease.js';
+
+const CANNOT_START =
+  'This WebSocket connection has no session to write to: its handshake carried no valid session cookie, and a ' +
+  'message cannot set one. Start the session over HTTP (a request that writes to it sets the cookie), then connect.';
+const UNKNOWN_HANDSHAKE =
+  "This WebSocket connection's handshake is unknown, so its session cannot be found: with @nestjs/platform-ws the " +
+  "gateway must share the application's HTTP server (no `port` of its own).";
+
+/**
+ * One WebSocket message as a session exchange (`key`: an object made for it). Its handler runs
+ * inside the message's lease (see ws-message-lease.ts). A message cannot set a cookie: the session
+ * is the one the handshake's cookie names.
+ */
+export function wsExchange(context: ExecutionContext, key: object = {}): SessionExchange {
+  const client = context.switchToWs().getClient<unknown>();
+  const handshake = handshakeOf(client);
+  return {
+    key,
+    transport: 'ws',
+    cookieHeader: () => handshake?.cookieHeader,
+    isHttps: () => handshake?.isHttps ?? false,
+    canSetCookie: () => false,
+    appendSetCookie: () => {},
+    setHeader: () => {},
+    onClientGone: (listener) => onClose(client, listener),
+    // A message has no answer to wait for: a lease a guard left behind is released when the lock turns stale, or at disconnect.
+    onAnswered: (listener) => void onClose(client, listener),
+    cannotStartSession: handshake ? CANNOT_START : UNKNOWN_HANDSHAKE,
+    runHandler: runWithMessageLease,
+  };
+}
+
+interface Closable {
+  once?(event: string, listener: () => void): unknown;
+  off?(event: string, listener: () => void): unknown;
+  removeListener?(event: string, listener: () => void): unknown;
+  connected?: boolean;
+  readyState?: number;
+}
+
+/** Calls `listener` once the client disconnects (socket.io `disconnect`, ws `close`). */
+function onClose(client: unknown, listener: () => void): () => void {
+  const socket = client as Closable;
+  if (typeof socket?.once !== 'function') return () => {};
+  const event = 'handshake' in socket ? 'disconnect' : 'close';
+  if (socket.connected === false || (socket.readyState !== undefined && socket.readyState > 1)) {
+    listener();
+    return () => {};
+  }
+  socket.once(event, listener);
+  return () => void (socket.off ?? socket.removeListener)?.call(socket, event, listener);
+}
