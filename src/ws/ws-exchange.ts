@@ -36,21 +36,30 @@ export function wsExchange(context: ExecutionContext, key: object = {}): Session
 
 interface Closable {
   once?(event: string, listener: () => void): unknown;
-  off?(event: string, listener: () => void): unknown;
-  removeListener?(event: string, listener: () => void): unknown;
   connected?: boolean;
   readyState?: number;
 }
 
-/** Calls `listener` once the client disconnects (socket.io `disconnect`, ws `close`). */
+/** Per client, the listeners waiting for it to disconnect: one socket listener, however many messages wait. */
+const closeListeners = new WeakMap<object, Set<() => void>>();
+
+/** Calls `listener` once the client disconnects (socket.io `disconnect`, ws `close`); returns a remover. */
 function onClose(client: unknown, listener: () => void): () => void {
   const socket = client as Closable;
   if (typeof socket?.once !== 'function') return () => {};
-  const event = 'handshake' in socket ? 'disconnect' : 'close';
   if (socket.connected === false || (socket.readyState !== undefined && socket.readyState > 1)) {
     listener();
     return () => {};
   }
-  socket.once(event, listener);
-  return () => void (socket.off ?? socket.removeListener)?.call(socket, event, listener);
+  let listeners = closeListeners.get(socket);
+  if (!listeners) {
+    const all = (listeners = new Set());
+    closeListeners.set(socket, all);
+    socket.once('handshake' in socket ? 'disconnect' : 'close', () => {
+      closeListeners.delete(socket);
+      for (const l of all) l();
+    });
+  }
+  listeners.add(listener);
+  return () => void listeners.delete(listener);
 }
