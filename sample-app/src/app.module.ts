@@ -1,9 +1,13 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { SessionStateModule } from 'nestjs-session-state';
 import { AccountController } from './account/account.controller.js';
 import { CartController } from './cart/cart.controller.js';
 import { CounterController } from './counter/counter.controller.js';
+import { CounterGateway } from './counter/counter.gateway.js';
+import { AccountResolver } from './graphql/account.resolver.js';
+import { CounterResolver } from './graphql/counter.resolver.js';
+import { graphqlModuleFor, type HttpAdapterName } from './graphql/graphql.module.js';
 import { PingController } from './ping.controller.js';
 import { createSessionStore } from './session-store.factory.js';
 
@@ -22,5 +26,11 @@ import { createSessionStore } from './session-store.factory.js';
     }),
   ],
   controllers: [PingController, CounterController, CartController, AccountController],
+  providers: [CounterResolver, AccountResolver, CounterGateway],
 })
-export class AppModule {}
+export class AppModule {
+  /** The app with `/graphql` served by the adapter's GraphQL server (Apollo on Express, Mercurius on Fastify). */
+  static forAdapter(adapter: HttpAdapterName): DynamicModule {
+    return { module: AppModule, imports: [graphqlModuleFor(adapter)] };
+  }
+}
