@@ -4,7 +4,7 @@ import { SessionStateError } from './errors/session-state.errors.js';
 import { SESSION_STATE_BEHAVIOR_METADATA } from './session-state.constants.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { isSseHandler } from './sse/sse-session.js';
-import { RESOLVER_NAME_METADATA, RESOLVER_TYPE_METADATA } from './graphql/graphql-session-fields.js';
+import { RESOLVER_TYPE_METADATA } from './graphql/graphql-session-fields.js';
 
 /**
  * Refuses, at startup, declarations that cannot be honoured: `Required` on an `@Sse()` handler or
@@ -30,9 +30,7 @@ export class SessionStateDeclarations implements OnModuleInit {
         if (Reflect.getMetadata(SESSION_STATE_BEHAVIOR_METADATA, method) !== SessionStateBehavior.Required) continue;
         const where = `${instance.constructor.name}.${name}`;
         if (isSseHandler(method)) refused.push(`${where} (@Sse())`);
-        else if (Reflect.getMetadata(RESOLVER_TYPE_METADATA, method) === 'Subscription' && Reflect.getMetadata(RESOLVER_NAME_METADATA, method) !== undefined) {
-          refused.push(`${where} (@Subscription())`);
-        }
+        else if (Reflect.getMetadata(RESOLVER_TYPE_METADATA, method) === 'Subscription') refused.push(`${where} (@Subscription())`);
       }
     }
     if (refused.length > 0) {

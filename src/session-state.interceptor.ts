@@ -2,6 +2,7 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { Observable, throwError, type Subscriber } from 'rxjs';
 import { exchangeOfContext, toTransportException } from './exchange/session-context.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
+import { subscriptionInfoOf } from './graphql/graphql-subscription-exchange.js';
 import { isSseHandler, sseExchange } from './sse/sse-session.js';
 import { toWsException } from './ws/to-ws-exception.js';
 import { leaseOf, type SessionLease } from './session-lease.js';
@@ -25,21 +26,25 @@ export class SessionStateInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request, not per resolver.
-    if (context.getType<string>() === 'graphql') return next.handle();
+    // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request,
+    // not per resolver. A subscription is not: it reads a snapshot here, like an @Sse() stream.
+    const subscription = context.getType<string>() === 'graphql' && subscriptionInfoOf(context) !== undefined;
+    if (context.getType<string>() === 'graphql' && !subscription) return next.handle();
     // A guard may have loaded the session already (SessionStateAccessor): its lease decides.
     const guarded = context.getType() === 'http' ? leaseOf(context.switchToHttp().getRequest()) : undefined;
-    const behavior = guarded?.behavior ?? this.behaviors.resolve(context);
+    const declared = guarded?.behavior ?? this.behaviors.resolve(context);
     // A session-less handler costs nothing: no store call, no cookie (whatever its transport).
-    if (behavior === SessionStateBehavior.Disabled) return next.handle();
+    if (declared === SessionStateBehavior.Disabled) return next.handle();
+    const behavior = subscription ? SessionStateBehavior.ReadOnly : declared;
     // An @Sse() stream reads a snapshot taken when it starts (see sse-session.ts).
-    const snapshot = isSseHandler(context.getHandler());
+    const sse = !subscription && isSseHandler(context.getHandler());
+    const snapshot = subscription || sse;
     let exchange: SessionExchange;
     try {
       exchange = exchangeOfContext(context); // an unsupported context says so here
-      if (snapshot) exchange = sseExchange(exchange);
+      if (sse) exchange = sseExchange(exchange);
     } catch (error) {
-      return throwError(() => error);
+      return throwError(() => (context.getType() === 'ws' ? toWsException(error) : error));
     }
 
     return new Observable((subscriber) => {

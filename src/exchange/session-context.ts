@@ -2,6 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { SessionStateUnsupportedContextError } from '../errors/session-state.errors.js';
 import { toHttpException } from '../errors/to-http-exception.js';
 import { graphqlContextOf, graphqlExchange, graphqlKeyOf } from '../graphql/graphql-exchange.js';
+import { subscriptionExchange, subscriptionInfoOf } from '../graphql/graphql-subscription-exchange.js';
 import { httpExchange } from '../http/http-exchange.js';
 import { leaseOf, type SessionLease } from '../session-lease.js';
 import { wsExchange } from '../ws/ws-exchange.js';
@@ -27,6 +28,8 @@ export function leaseOfContext(context: ExecutionContext): SessionLease | undefi
   if (type === 'http') return leaseOf(context.switchToHttp().getRequest());
   if (type === 'ws') return messageLease();
   if (type === 'graphql') {
+    const subscription = subscriptionInfoOf(context);
+    if (subscription) return leaseOf(subscription);
     const key = graphqlKeyOf(graphqlContextOf(context));
     if (!key) throw new SessionStateUnsupportedContextError(type, NO_GRAPHQL_REQUEST);
     return leaseOf(key);
@@ -46,6 +49,8 @@ export function exchangeOfContext(context: ExecutionContext): SessionExchange {
     return wsExchange(context);
   }
   if (type === 'graphql') {
+    const subscription = subscriptionInfoOf(context);
+    if (subscription) return subscriptionExchange(context, subscription);
     const exchange = graphqlExchange(graphqlContextOf(context));
     if (!exchange) throw new SessionStateUnsupportedContextError(type, NO_GRAPHQL_REQUEST);
     return exchange;

@@ -1,4 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
+import { SessionStateUnsupportedContextError } from '../errors/session-state.errors.js';
 import type { SessionExchange } from '../exchange/session-exchange.js';
 import { handshakeOf } from './ws-handshake.js';
 import { runWithMessageLease } from './ws-message-lease.js';
@@ -18,18 +19,19 @@ const UNKNOWN_HANDSHAKE =
 export function wsExchange(context: ExecutionContext, key: object = {}): SessionExchange {
   const client = context.switchToWs().getClient<unknown>();
   const handshake = handshakeOf(client);
+  if (!handshake) throw new SessionStateUnsupportedContextError('ws', UNKNOWN_HANDSHAKE);
   return {
     key,
     transport: 'ws',
-    cookieHeader: () => handshake?.cookieHeader,
-    isHttps: () => handshake?.isHttps ?? false,
+    cookieHeader: () => handshake.cookieHeader,
+    isHttps: () => handshake.isHttps,
     canSetCookie: () => false,
     appendSetCookie: () => {},
     setHeader: () => {},
     onClientGone: (listener) => onClose(client, listener),
     // A message has no answer to wait for: a lease a guard left behind is released when the lock turns stale, or at disconnect.
     onAnswered: (listener) => void onClose(client, listener),
-    cannotStartSession: handshake ? CANNOT_START : UNKNOWN_HANDSHAKE,
+    cannotStartSession: CANNOT_START,
     runHandler: runWithMessageLease,
   };
 }

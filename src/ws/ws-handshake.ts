@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { loadWsException } from './to-ws-exception.js';
 
 /**
  * The HTTP upgrade request of a WebSocket connection: its cookies name the session.
@@ -9,6 +10,7 @@ const upgrades = new WeakMap<object, IncomingMessage>();
 
 export function rememberUpgrade(request: IncomingMessage): void {
   upgrades.set(request.socket, request);
+  loadWsException(); // a gateway may answer this connection: have its exception class ready
 }
 
 export interface WsHandshake {
