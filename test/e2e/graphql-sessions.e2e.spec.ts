@@ -1,3 +1,5 @@
+import { SessionStateStoreUnavailableError } from '../../src/index.js';
+import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from './graphql-app.js';
 import { idOf } from './session-app.js';
@@ -125,5 +127,39 @@ describe.each(ADAPTERS)('GraphQL sessions over %s', (adapter) => {
     await Promise.all(sends);
     expect(await counterOf(cookie)).toBe(21);
     expect(idOf(cookie)).toHaveLength(32);
+  });
+});
+
+describe.each(ADAPTERS)('GraphQL when the session cannot be had, over %s', (adapter) => {
+  const server = GRAPHQL_SERVER[adapter];
+
+  /** An in-memory store whose reads fail as an unreachable store's do. */
+  class UnreachableStore extends InMemorySessionStateStore {
+    override async getItem(): Promise<never> {
+      throw new SessionStateStoreUnavailableError('store down (test)');
+    }
+    override async getItemExclusive(): Promise<never> {
+      throw new SessionStateStoreUnavailableError('store down (test)');
+    }
+  }
+
+  let g: GraphQLApp;
+  beforeAll(async () => {
+    g = await startGraphQLApp(adapter, { store: new UnreachableStore() });
+  });
+  afterAll(() => g.app.close());
+
+  it(`(${server}) the operation fails with a GraphQL error carrying the status (503), without store internals; no resolver runs`, async () => {
+    const cookie = `sid=${'A'.repeat(32)}`;
+    for (const query of ['mutation { increment }', '{ counter }']) {
+      const res = await gql(g.http, { query }, cookie);
+      expect(res.body.data ?? null).toBeNull();
+      expect(res.body.errors).toEqual([
+        expect.objectContaining({ message: 'Session state is unavailable; try again.', extensions: expect.objectContaining({ code: 'SESSION_STATE_503' }) }),
+      ]);
+      expect(JSON.stringify(res.body)).not.toMatch(/store down/);
+    }
+    // The app is still up, and operations without a session are unaffected.
+    expect((await gql(g.http, { query: '{ ping }' }, cookie)).body).toEqual({ data: { ping: 'pong' } });
   });
 });
