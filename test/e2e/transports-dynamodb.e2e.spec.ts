@@ -13,6 +13,7 @@ import { CounterGateway } from './fixtures/counter.gateway.js';
 import { AccessorGuard, CounterResolver, ProfileResolver } from './fixtures/graphql-counter.resolver.js';
 import { SessionTestController } from './fixtures/session-test.controller.js';
 import { GRAPHQL_SERVER, gql, graphqlModule } from './graphql-app.js';
+import { idOf } from './session-app.js';
 
 const tableName = uniqueTableName('transports');
 afterAll(() => deleteTable(tableName));
@@ -23,8 +24,9 @@ describe.each(ADAPTERS)('GraphQL and WebSocket sessions on DynamoDB Local over %
   let url: string;
   let dynamodb: DynamoDBCallCounter;
   let counter: StoreCallCounter;
+  let raw: DynamoDBSessionStateStore;
   beforeAll(async () => {
-    const dynamo = new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() });
+    const dynamo = (raw = new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() }));
     dynamodb = countDynamoDBCalls(dynamo.client);
     const counting = countingStore(dynamo);
     counter = counting.counter;
@@ -50,6 +52,15 @@ describe.each(ADAPTERS)('GraphQL and WebSocket sessions on DynamoDB Local over %
     const responses = await Promise.all(Array.from({ length: 49 }, () => gql(url, { query: 'mutation { increment }' }, cookie)));
     expect(responses.every((r) => r.status === 200 && !r.body.errors)).toBe(true);
     expect(await counterOf(cookie)).toBe(50);
+  });
+
+  it(`(${server}) the session is saved before the response is sent: the table holds the write when the answer arrives`, async () => {
+    const cookie = await seeded();
+    for (let expected = 2; expected <= 4; expected++) {
+      expect((await gql(url, { query: 'mutation { increment }' }, cookie)).body).toEqual({ data: { increment: expected } });
+      const stored = await raw.getItem(idOf(cookie));
+      expect(JSON.parse(stored.item!.items)).toMatchObject({ count: expected });
+    }
   });
 
   it(`(${server}) a query costs one GetItem and no lock; a batch acquires once and saves once`, async () => {
