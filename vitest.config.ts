@@ -17,5 +17,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     reporters: ['default', './test/support/summary-reporter.ts'],
     globalSetup: ['./test/support/dynamodb-local.global-setup.ts'],
+    // Any unhandled rejection fails the suite (in production it would crash the process).
+    setupFiles: ['./test/support/no-unhandled-rejections.setup.ts'],
   },
 });

@@ -8,6 +8,8 @@ export interface HttpSessionStateInit {
   items: string;
   isNew: boolean;
   isReadOnly: boolean;
+  /** Why writes are refused, when not for the handler's declaration (the message of `SessionStateReadOnlyError`). */
+  readOnlyReason?: string;
   timeout: number;
   /** The stored owner, if any. */
   owner?: string;
@@ -26,6 +28,7 @@ export class HttpSessionState {
   readonly #items: Map<string, unknown>;
   readonly #isNew: boolean;
   readonly #isReadOnly: boolean;
+  readonly #readOnlyReason: string | undefined;
   #id: string;
   #timeout: number;
   #abandoned = false;
@@ -42,6 +45,7 @@ export class HttpSessionState {
     this.#id = init.id;
     this.#isNew = init.isNew;
     this.#isReadOnly = init.isReadOnly;
+    this.#readOnlyReason = init.readOnlyReason;
     this.#timeout = init.timeout;
     this.#owner = init.owner;
   }
@@ -168,7 +172,7 @@ export class HttpSessionState {
   }
 
   private assertWritable(): void {
-    if (this.#isReadOnly) throw new SessionStateReadOnlyError();
+    if (this.#isReadOnly) throw new SessionStateReadOnlyError(this.#readOnlyReason);
   }
 }
 

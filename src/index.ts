@@ -33,4 +33,5 @@ export {
   SessionStateQueueFullError,
   SessionStateWaitAbortedError,
   SessionStateReadOnlyError,
+  SessionStateUnsupportedContextError,
 } from './errors/session-state.errors.js';

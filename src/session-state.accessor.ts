@@ -1,7 +1,7 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
-import { toHttpException } from './errors/to-http-exception.js';
+import { exchangeOfContext, toTransportException } from './exchange/session-context.js';
+import type { SessionExchange } from './exchange/session-exchange.js';
 import type { HttpSessionState } from './http-session-state.js';
-import { httpExchange } from './http/http-exchange.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from './session-state.lifecycle.js';
@@ -11,7 +11,9 @@ import { SessionStateLifecycle } from './session-state.lifecycle.js';
  * the user), or anything holding the `ExecutionContext`. It acquires the session once, with the
  * handler's behavior (read-only when the handler itself takes no session), and the interceptor
  * then completes it as usual; if a guard refuses the request, the lock is released when the
- * response ends.
+ * response ends. In a GraphQL resolver it is the request's session (acquired before execution);
+ * in a WebSocket gateway, a read-only snapshot of the connection's session (a message has no
+ * answer to release a lock at, should a guard refuse it).
  */
 @Injectable()
 export class SessionStateAccessor {
@@ -21,14 +23,20 @@ export class SessionStateAccessor {
   ) {}
 
   async get(context: ExecutionContext): Promise<HttpSessionState> {
-    const http = context.switchToHttp();
-    const declared = this.behaviors.resolve(context);
-    const behavior = declared === SessionStateBehavior.Required ? declared : SessionStateBehavior.ReadOnly;
-    const exchange = httpExchange(http.getRequest(), http.getResponse());
+    const exchange = exchangeOfContext(context); // an unsupported context type throws, naming it
     try {
+      if (context.getType() === 'ws') return await this.snapshot(exchange);
+      const declared = this.behaviors.resolve(context);
+      const behavior = declared === SessionStateBehavior.Required ? declared : SessionStateBehavior.ReadOnly;
       return (await this.lifecycle.acquire(exchange, behavior, 'guard')).session;
     } catch (error) {
-      throw toHttpException(error, exchange);
+      throw toTransportException(error, exchange);
     }
+  }
+
+  private async snapshot(exchange: SessionExchange): Promise<HttpSessionState> {
+    const lease = await this.lifecycle.acquire(exchange, SessionStateBehavior.ReadOnly, 'interceptor');
+    this.lifecycle.discard(lease, exchange); // read-only, no lock: nothing to hold
+    return lease.session;
   }
 }

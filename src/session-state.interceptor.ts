@@ -1,8 +1,10 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { Observable, type Subscriber } from 'rxjs';
-import { toHttpException } from './errors/to-http-exception.js';
+import { Observable, throwError, type Subscriber } from 'rxjs';
+import { exchangeOfContext, toTransportException } from './exchange/session-context.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
-import { httpExchange } from './http/http-exchange.js';
+import { subscriptionInfoOf } from './graphql/graphql-subscription-exchange.js';
+import { isSseHandler, sseExchange } from './sse/sse-session.js';
+import { toWsException } from './ws/to-ws-exception.js';
 import { leaseOf, type SessionLease } from './session-lease.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
@@ -24,13 +26,26 @@ export class SessionStateInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (context.getType() !== 'http') return next.handle();
-    const http = context.switchToHttp();
+    // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request,
+    // not per resolver. A subscription is not: it reads a snapshot here, like an @Sse() stream.
+    const subscription = context.getType<string>() === 'graphql' && subscriptionInfoOf(context) !== undefined;
+    if (context.getType<string>() === 'graphql' && !subscription) return next.handle();
     // A guard may have loaded the session already (SessionStateAccessor): its lease decides.
-    const behavior = leaseOf(http.getRequest())?.behavior ?? this.behaviors.resolve(context);
-    // A session-less route costs nothing: no store call, no cookie.
-    if (behavior === SessionStateBehavior.Disabled) return next.handle();
-    const exchange = httpExchange(http.getRequest(), http.getResponse());
+    const guarded = context.getType() === 'http' ? leaseOf(context.switchToHttp().getRequest()) : undefined;
+    const declared = guarded?.behavior ?? this.behaviors.resolve(context);
+    // A session-less handler costs nothing: no store call, no cookie (whatever its transport).
+    if (declared === SessionStateBehavior.Disabled) return next.handle();
+    const behavior = subscription ? SessionStateBehavior.ReadOnly : declared;
+    // An @Sse() stream reads a snapshot taken when it starts (see sse-session.ts).
+    const sse = !subscription && isSseHandler(context.getHandler());
+    const snapshot = subscription || sse;
+    let exchange: SessionExchange;
+    try {
+      exchange = exchangeOfContext(context); // an unsupported context says so here
+      if (sse) exchange = sseExchange(exchange);
+    } catch (error) {
+      return throwError(() => (context.getType() === 'ws' ? toWsException(error) : error));
+    }
 
     return new Observable((subscriber) => {
       const cancel = new AbortController();
@@ -39,9 +54,9 @@ export class SessionStateInterceptor implements NestInterceptor {
       this.lifecycle.acquire(exchange, behavior, 'interceptor', cancel.signal).then(
         (lease) => {
           if (gone) return this.lifecycle.discard(lease, exchange);
-          detach = this.runHandler(next, subscriber, lease, exchange);
+          detach = this.runHandler(next, subscriber, lease, exchange, snapshot);
         },
-        (error: unknown) => subscriber.error(toHttpException(error, exchange)),
+        (error: unknown) => subscriber.error(toTransportException(error, exchange)),
       );
       return () => {
         gone = true;
@@ -57,7 +72,13 @@ export class SessionStateInterceptor implements NestInterceptor {
    * pass through as they come (an `@Sse()` stream is not held back). An error releases the lock
    * before it reaches the exception filters. Answers the teardown for an early unsubscription.
    */
-  private runHandler(next: CallHandler, subscriber: Subscriber<unknown>, lease: SessionLease, exchange: SessionExchange): () => void {
+  private runHandler(
+    next: CallHandler,
+    subscriber: Subscriber<unknown>,
+    lease: SessionLease,
+    exchange: SessionExchange,
+    snapshot: boolean,
+  ): () => void {
     const complete = (outcome: 'succeeded' | 'failed') => this.lifecycle.complete(lease, exchange, outcome);
     let settled = false;
     let detached = false;
@@ -66,24 +87,31 @@ export class SessionStateInterceptor implements NestInterceptor {
       settled = true;
       clearTimeout(staleTimer);
     };
-    const subscription = next.handle().subscribe({
-      next: (value) => subscriber.next(value),
-      error: (error: unknown) => {
-        settle();
-        // The handler's error is the one worth reporting; a release failure was logged.
-        complete('failed').then(
-          () => subscriber.error(error),
-          () => subscriber.error(error),
-        );
-      },
-      complete: () => {
-        settle();
-        complete(detached ? 'failed' : 'succeeded').then(
-          () => subscriber.complete(),
-          (error: unknown) => subscriber.error(toHttpException(error, exchange)),
-        );
-      },
-    });
+    // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
+    const handlerError = (error: unknown) => (exchange.transport === 'ws' ? toWsException(error) : error);
+    const subscribe = () =>
+      next.handle().subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => {
+          settle();
+          // The handler's error is the one worth reporting; a release failure was logged.
+          complete('failed').then(
+            () => subscriber.error(handlerError(error)),
+            () => subscriber.error(handlerError(error)),
+          );
+        },
+        complete: () => {
+          settle();
+          complete(detached ? 'failed' : 'succeeded').then(
+            () => subscriber.complete(),
+            (error: unknown) => subscriber.error(toTransportException(error, exchange)),
+          );
+        },
+      });
+    const subscription = exchange.runHandler ? exchange.runHandler(lease, subscribe) : subscribe();
+    // A snapshot (read-only, no lock) is complete once the handler started: the stream holds nothing
+    // (and shutdown does not wait for it).
+    if (snapshot) this.lifecycle.discard(lease, exchange);
     return () => {
       if (settled) return;
       if (lease.lockId === null) {

@@ -159,24 +159,25 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   private async load(exchange: SessionExchange, behavior: ActiveBehavior, signal: AbortSignal): Promise<SessionLease> {
     const read = this.cookie.read(exchange);
-    if (read === null) return this.newLease(behavior);
+    if (read === null) return this.newLease(behavior, exchange);
     const { id, resign } = read;
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
         const { result, waited } = await this.observer.lockWait(id, () => this.closing, () => this.locks.acquireShared(id, signal));
-        return this.leaseFor(id, behavior, result, waited, null, () => {}, resign);
+        return this.leaseFor(exchange, id, behavior, result, waited, null, () => {}, resign);
       }
       const { result, waited, releaseLocal } = await this.observer.lockWait(id, () => this.closing, () =>
         this.locks.acquireExclusive(id, signal),
       );
-      return await this.leaseFor(id, behavior, result, waited, result.item ? result.lockId : null, releaseLocal, resign);
+      return await this.leaseFor(exchange, id, behavior, result, waited, result.item ? result.lockId : null, releaseLocal, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
-      return await this.replaceUnreadable(id, behavior, error.lockId, () => {});
+      return await this.replaceUnreadable(exchange, id, behavior, error.lockId, () => {});
     }
   }
 
   private async leaseFor(
+    exchange: SessionExchange,
     id: string,
     behavior: ActiveBehavior,
     result: SessionStateStoreItem,
@@ -191,7 +192,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
       if (waited) throw new SessionStateEndedWhileWaitingError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
-      return this.newLease(behavior);
+      return this.newLease(behavior, exchange);
     }
     let session: HttpSessionState;
     try {
@@ -200,11 +201,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         items: item.items,
         isNew: result.actions === SessionStateActions.InitializeItem,
         isReadOnly: behavior === SessionStateBehavior.ReadOnly,
+        readOnlyReason: exchange.readOnlyReason,
         timeout: item.timeout,
         owner: item.owner,
       });
     } catch {
-      return this.replaceUnreadable(id, behavior, lockId, releaseLocal);
+      return this.replaceUnreadable(exchange, id, behavior, lockId, releaseLocal);
     }
     const halfTimeoutMs = (item.timeout * 60_000) / 2;
     return {
@@ -226,6 +228,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * leave the record for inspection (it expires), and start a new session under a new id.
    */
   private async replaceUnreadable(
+    exchange: SessionExchange,
     id: string,
     behavior: ActiveBehavior,
     lockId: string | null,
@@ -237,15 +240,17 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     } finally {
       releaseLocal();
     }
-    return this.newLease(behavior);
+    return this.newLease(behavior, exchange);
   }
 
-  private newLease(behavior: ActiveBehavior): SessionLease {
+  private newLease(behavior: ActiveBehavior, exchange: SessionExchange): SessionLease {
     const session = new HttpSessionState({
       id: generateSessionId(),
       items: '{}',
       isNew: true,
-      isReadOnly: behavior === SessionStateBehavior.ReadOnly,
+      // An exchange that cannot set a cookie (a WebSocket message) cannot start a session.
+      isReadOnly: behavior === SessionStateBehavior.ReadOnly || exchange.cannotStartSession !== undefined,
+      readOnlyReason: exchange.cannotStartSession ?? exchange.readOnlyReason,
       timeout: this.options.timeout,
     });
     return {

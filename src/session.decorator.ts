@@ -1,21 +1,30 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { SessionStateError } from './errors/session-state.errors.js';
+import { leaseOfContext } from './exchange/session-context.js';
 import { SESSION_PARAM_METADATA } from './session-state.constants.js';
-import { leaseOf } from './session-lease.js';
 import type { HttpSessionState } from './http-session-state.js';
 
+/** Why a handler of each transport has no session, and what to do. */
+const NO_SESSION: Record<string, string> = {
+  http: 'this request has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule is not imported.',
+  ws:
+    'this WebSocket message has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule ' +
+    'is not imported (its interceptor runs the session of each message).',
+  graphql:
+    "this GraphQL request has no session: the resolver is declared SessionStateBehavior.Disabled, or the GraphQL server's " +
+    'session hooks did not run. They run with the Apollo driver (@nestjs/apollo; if GraphQLModule has an `include` list, ' +
+    'add SessionStateModule to it) and the Mercurius driver (@nestjs/mercurius); other drivers are not supported.',
+};
+
 /**
- * Injects the request's `HttpSessionState`. A handler that takes it is `Required` (read-write,
- * locked) unless `@SessionState()` says otherwise.
+ * Injects the request's `HttpSessionState` (HTTP controllers, GraphQL resolvers, WebSocket gateways).
+ * A handler that takes it is `Required` (read-write, locked) unless `@SessionState()` says otherwise;
+ * see the README for the defaults of GraphQL queries, WebSocket messages and `@Sse()` streams.
  */
 export const Session = createParamDecorator(
   (_data: unknown, context: ExecutionContext): HttpSessionState => {
-    const lease = leaseOf(context.switchToHttp().getRequest());
-    if (!lease) {
-      throw new Error(
-        '@Session() has no session for this request: the handler is declared SessionStateBehavior.Disabled, ' +
-          'or SessionStateModule is not imported.',
-      );
-    }
+    const lease = leaseOfContext(context); // an unsupported context type throws, naming it
+    if (!lease) throw new SessionStateError(`@Session(): ${NO_SESSION[context.getType()]}`);
     return lease.session;
   },
   // Marks the handler itself, so the interceptor can tell session-less handlers (zero store calls).

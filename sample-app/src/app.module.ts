@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { TerminusModule } from '@nestjs/terminus';
 import { SessionStateModule } from 'nestjs-session-state';
@@ -7,6 +7,10 @@ import { AccountController } from './account/account.controller.js';
 import { CartController } from './cart/cart.controller.js';
 import { CounterController } from './counter/counter.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { CounterGateway } from './counter/counter.gateway.js';
+import { AccountResolver } from './graphql/account.resolver.js';
+import { CounterResolver } from './graphql/counter.resolver.js';
+import { graphqlModuleFor, type HttpAdapterName } from './graphql/graphql.module.js';
 import { PingController } from './ping.controller.js';
 import { createSessionStore } from './session-store.factory.js';
 
@@ -26,6 +30,11 @@ import { createSessionStore } from './session-store.factory.js';
     TerminusModule.forRoot(),
   ],
   controllers: [PingController, CounterController, CartController, AccountController, HealthController],
-  providers: [SessionStateHealthIndicator],
+  providers: [SessionStateHealthIndicator, CounterResolver, AccountResolver, CounterGateway],
 })
-export class AppModule {}
+export class AppModule {
+  /** The app with `/graphql` served by the adapter's GraphQL server (Apollo on Express, Mercurius on Fastify). */
+  static forAdapter(adapter: HttpAdapterName): DynamicModule {
+    return { module: AppModule, imports: [graphqlModuleFor(adapter)] };
+  }
+}

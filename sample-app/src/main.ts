@@ -5,14 +5,15 @@ import { AppModule } from './app.module.js';
 
 async function bootstrap() {
   // HTTP_ADAPTER=fastify runs the same app on Fastify; Express is the default.
+  const adapter = process.env.HTTP_ADAPTER === 'fastify' ? 'fastify' : 'express';
   const app =
-    process.env.HTTP_ADAPTER === 'fastify'
-      ? await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter())
-      : await NestFactory.create(AppModule);
+    adapter === 'fastify'
+      ? await NestFactory.create<NestFastifyApplication>(AppModule.forAdapter(adapter), new FastifyAdapter())
+      : await NestFactory.create(AppModule.forAdapter(adapter));
   // Lets in-flight requests finish and release their session locks on SIGTERM/SIGINT.
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port, '127.0.0.1');
-  new Logger('SampleApp').log(`Listening on http://127.0.0.1:${port} (try: curl -c jar -b jar -X POST localhost:${port}/counter)`);
+  new Logger('SampleApp').log(`Listening on http://127.0.0.1:${port} (try: curl -c jar -b jar -X POST localhost:${port}/counter; GraphQL at /graphql; socket.io on the same port)`);
 }
 await bootstrap();

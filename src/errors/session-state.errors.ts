@@ -76,10 +76,31 @@ export class SessionStateWaitAbortedError extends SessionStateError {}
 
 /** A write to a session that the handler declared read-only (a programming error). */
 export class SessionStateReadOnlyError extends SessionStateError {
-  constructor() {
+  /** `reason`: why this session is read-only, when it is not the handler's declaration (an SSE stream, a WebSocket message). */
+  constructor(reason?: string) {
     super(
-      'This session is read-only for this handler: use @SessionState(SessionStateBehavior.Required) ' +
-        'on the handler (or its controller) to write to it.',
+      reason ??
+        'This session is read-only for this handler: use @SessionState(SessionStateBehavior.Required) ' +
+          'on the handler (or its controller) to write to it.',
+    );
+  }
+}
+
+/**
+ * The session was asked for in an execution context that this module cannot serve (an RPC
+ * microservice, a transport it does not know), or one that is not set up for it. Thrown in place
+ * of a crash or a misleading message; says which context and what to do.
+ */
+export class SessionStateUnsupportedContextError extends SessionStateError {
+  constructor(
+    readonly contextType: string,
+    detail?: string,
+  ) {
+    super(
+      detail ??
+        `Session state is not available in the '${contextType}' execution context: it serves HTTP controllers, ` +
+          `GraphQL resolvers and WebSocket gateways. Declare this handler @SessionState(SessionStateBehavior.Disabled) ` +
+          `and take no @Session(), or read the session where the request enters over HTTP.`,
     );
   }
 }

@@ -1,3 +1,5 @@
+import type { SessionLease } from '../session-lease.js';
+
 /**
  * One unit of work of a transport, as the session lifecycle sees it: an HTTP request, a GraphQL
  * HTTP request (however many resolvers it runs), a WebSocket message. Each transport folder
@@ -23,4 +25,13 @@ export interface SessionExchange {
    * guard that no interceptor took over: once the answer goes out, the handler can no longer run.
    */
   onAnswered(listener: () => void): void;
+  /** The message of a write to a read-only session of this exchange, when the reason is the transport (an SSE stream, a subscription). */
+  readonly readOnlyReason?: string;
+  /**
+   * Set when the exchange cannot start a session (it cannot set a cookie: a WebSocket message): a
+   * session it does not already have is given empty and read-only, and a write throws this message.
+   */
+  readonly cannotStartSession?: string;
+  /** Runs the handler so that `@Session()` finds the lease, when the exchange's key cannot carry it (a WebSocket message). */
+  runHandler?<T>(lease: SessionLease, run: () => T): T;
 }

@@ -6,14 +6,21 @@ export type AdapterName = 'express' | 'fastify';
 export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
 
 /** A Nest application on the given HTTP adapter, initialised and ready for supertest. */
-export async function createTestApp(adapter: AdapterName, metadata: ModuleMetadata): Promise<INestApplication> {
+export async function createTestApp(
+  adapter: AdapterName,
+  metadata: ModuleMetadata,
+  /** Runs before `init()` (a WebSocket adapter, say). */
+  configure?: (app: INestApplication) => void,
+): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
   if (adapter === 'express') {
     const app = moduleRef.createNestApplication({ logger: false });
+    configure?.(app);
     await app.init();
     return app;
   }
   const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+  configure?.(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;

@@ -24,7 +24,7 @@ export async function startSampleApp(adapter: AdapterName): Promise<SampleApp> {
   vi.stubEnv('SESSION_STORE', 'memory');
   vi.stubEnv('SESSION_SECRET', undefined);
   const counting = createCountingStore();
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forAdapter(adapter)] })
     .overrideProvider(SessionStateStore)
     .useValue(counting.store)
     .compile();

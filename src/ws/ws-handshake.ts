@@ -1,0 +1,35 @@
+import type { IncomingMessage } from 'node:http';
+import { loadWsException } from './to-ws-exception.js';
+
+/**
+ * The HTTP upgrade request of a WebSocket connection: its cookies name the session.
+ * socket.io keeps it on the socket (`handshake`, `request`); a `ws` WebSocket does not, so
+ * `rememberUpgrade` records it, by the TCP socket, when the application's HTTP server upgrades.
+ */
+const upgrades = new WeakMap<object, IncomingMessage>();
+
+export function rememberUpgrade(request: IncomingMessage): void {
+  upgrades.set(request.socket, request);
+  loadWsException(); // a gateway may answer this connection: have its exception class ready
+}
+
+export interface WsHandshake {
+  cookieHeader: string | undefined;
+  isHttps: boolean;
+}
+
+/** The handshake of a gateway's client (socket.io `Socket` or `ws` `WebSocket`), or undefined if unknown. */
+export function handshakeOf(client: unknown): WsHandshake | undefined {
+  if (typeof client !== 'object' || client === null) return undefined;
+  const socketIo = (client as { handshake?: { headers?: IncomingMessage['headers']; secure?: boolean } }).handshake;
+  if (socketIo?.headers) return { cookieHeader: header(socketIo.headers.cookie), isHttps: socketIo.secure === true };
+  // `ws` keeps the TCP socket of the connection as `_socket` (stable since ws 1).
+  const tcp = (client as { _socket?: object })._socket;
+  const request = tcp ? upgrades.get(tcp) : undefined;
+  if (!request) return undefined;
+  return { cookieHeader: header(request.headers.cookie), isHttps: (request.socket as { encrypted?: boolean }).encrypted === true };
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join('; ') : value;
+}

@@ -1,0 +1,165 @@
+import { SessionStateStoreUnavailableError } from '../../src/index.js';
+import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import { ADAPTERS, sessionCookie } from '../support/test-app.js';
+import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from './graphql-app.js';
+import { idOf } from './session-app.js';
+
+describe.each(ADAPTERS)('GraphQL sessions over %s', (adapter) => {
+  const server = GRAPHQL_SERVER[adapter];
+  let g: GraphQLApp;
+  // One app per adapter (a GraphQL schema takes seconds to build); every test has its own session.
+  beforeAll(async () => {
+    g = await startGraphQLApp(adapter);
+  });
+  afterAll(() => g.app.close());
+  beforeEach(() => {
+    g.counter.reset();
+    g.guard.seen.length = 0;
+  });
+
+  /** A session with `count` at 1, made by a mutation (which sets the cookie). */
+  async function seeded(): Promise<string> {
+    const res = await gql(g.http, { query: 'mutation { increment }' });
+    expect(res.body).toEqual({ data: { increment: 1 } });
+    return sessionCookie(res.headers)!;
+  }
+  const counterOf = async (cookie: string) => (await gql(g.http, { query: '{ counter }' }, cookie)).body.data.counter;
+
+  it(`(${server}) a mutation writes the session and sets the cookie; the next query sees the write`, async () => {
+    const cookie = await seeded();
+    expect(g.counter.calls).toEqual({ setAndReleaseItemExclusive: 1 });
+    expect((await gql(g.http, { query: 'mutation { increment }' }, cookie)).body).toEqual({ data: { increment: 2 } });
+    expect(await counterOf(cookie)).toBe(2);
+  });
+
+  it(`(${server}) a query costs one store read and no lock, whatever the number of resolvers (aliases, a field resolver)`, async () => {
+    const cookie = await seeded();
+    g.counter.reset();
+    const res = await gql(g.http, { query: '{ a: counter b: counter profile { visits } }' }, cookie);
+    expect(res.body).toEqual({ data: { a: 1, b: 1, profile: { visits: 1 } } });
+    expect(g.counter.calls).toEqual({ getItem: 1 });
+  });
+
+  it(`(${server}) an operation that uses no session costs no store call and sets no cookie`, async () => {
+    const cookie = await seeded();
+    g.counter.reset();
+    const res = await gql(g.http, { query: '{ ping }' }, cookie);
+    expect(res.body).toEqual({ data: { ping: 'pong' } });
+    expect(g.counter.total()).toBe(0);
+    expect(sessionCookie((await gql(g.http, { query: '{ ping }' })).headers)).toBeUndefined();
+  });
+
+  it(`(${server}) a query with a resolver that declares Required takes the lock`, async () => {
+    const cookie = await seeded();
+    g.counter.reset();
+    expect((await gql(g.http, { query: '{ lockedCounter counter }' }, cookie)).body).toEqual({ data: { lockedCounter: 1, counter: 1 } });
+    expect(g.counter.calls).toEqual({ getItemExclusive: 1, releaseItemExclusive: 1 });
+  });
+
+  it(`(${server}) 50 concurrent increment mutations on one session end at exactly 50`, async () => {
+    const cookie = await seeded();
+    const responses = await Promise.all(Array.from({ length: 49 }, () => gql(g.http, { query: 'mutation { increment }' }, cookie)));
+    expect(responses.map((r) => r.body.data.increment).sort((x, y) => x - y)).toEqual(Array.from({ length: 49 }, (_, i) => i + 2));
+    expect(await counterOf(cookie)).toBe(50);
+  });
+
+  it(`(${server}) a batched request acquires once and saves once, after its last operation`, async () => {
+    const cookie = await seeded();
+    g.counter.reset();
+    const res = await gql(
+      g.http,
+      [{ query: '{ counter }' }, { query: 'mutation { increment }' }, { query: 'mutation Two { increment }' }, { query: '{ profile { visits } }' }],
+      cookie,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.map((r: { data: unknown }) => r.data)).toEqual([
+      { counter: expect.any(Number) },
+      { increment: expect.any(Number) },
+      { increment: expect.any(Number) },
+      { profile: { visits: expect.any(Number) } },
+    ]);
+    // One lock for the batch (its strongest operation is a mutation), one save when all are resolved.
+    expect(g.counter.calls).toEqual({ getItemExclusive: 1, setAndReleaseItemExclusive: 1 });
+    expect(await counterOf(cookie)).toBe(3);
+  });
+
+  it(`(${server}) a mutation whose resolver threw discards the session changes, and so does a partial success`, async () => {
+    const cookie = await seeded();
+    const failed = await gql(g.http, { query: 'mutation { failingIncrement }' }, cookie);
+    expect(failed.body.errors[0].message).toBe('failed on purpose');
+    expect(await counterOf(cookie)).toBe(1);
+    // Partial success: `increment` answers its new value, but the request has an error, so none of its changes is saved.
+    const partial = await gql(g.http, { query: 'mutation { increment failingIncrement }' }, cookie);
+    expect(partial.body.data).toEqual({ increment: 2, failingIncrement: null });
+    expect(partial.body.errors).toHaveLength(1);
+    expect(await counterOf(cookie)).toBe(1);
+  });
+
+  it(`(${server}) a resolver that writes the read-only session of a query gets a clear error, and nothing is saved`, async () => {
+    const cookie = await seeded();
+    const res = await gql(g.http, { query: '{ sneakyWrite }' }, cookie);
+    expect(res.body.errors[0].message).toMatch(/read-only/);
+    expect(await counterOf(cookie)).toBe(1);
+  });
+
+  it(`(${server}) a guard that calls SessionStateAccessor shares the request's acquisition`, async () => {
+    const cookie = await seeded();
+    g.counter.reset();
+    expect((await gql(g.http, { query: 'mutation { guardedIncrement }' }, cookie)).body).toEqual({ data: { guardedIncrement: 2 } });
+    expect(g.guard.seen).toEqual([1]);
+    expect(g.counter.calls).toEqual({ getItemExclusive: 1, setAndReleaseItemExclusive: 1 });
+    // An operation that uses no session: the guard's own read-only acquisition, completed with the request.
+    g.counter.reset();
+    expect((await gql(g.http, { query: '{ guardedPing }' }, cookie)).body).toEqual({ data: { guardedPing: 'pong' } });
+    expect(g.guard.seen).toEqual([1, 2]);
+    expect(g.counter.calls).toEqual({ getItem: 1 });
+    // And without a cookie: an empty session, nothing stored.
+    g.counter.reset();
+    expect((await gql(g.http, { query: '{ guardedPing }' })).body).toEqual({ data: { guardedPing: 'pong' } });
+    expect(g.counter.total()).toBe(0);
+  });
+
+  it(`(${server}) HTTP requests and GraphQL mutations of one session are serialised`, async () => {
+    const cookie = await seeded();
+    const sends = Array.from({ length: 20 }, (_, i) =>
+      i % 2 ? gql(g.http, { query: 'mutation { increment }' }, cookie) : import('supertest').then((s) => s.default(g.http as never).post('/count').set('Cookie', cookie)),
+    );
+    await Promise.all(sends);
+    expect(await counterOf(cookie)).toBe(21);
+    expect(idOf(cookie)).toHaveLength(32);
+  });
+});
+
+describe.each(ADAPTERS)('GraphQL when the session cannot be had, over %s', (adapter) => {
+  const server = GRAPHQL_SERVER[adapter];
+
+  /** An in-memory store whose reads fail as an unreachable store's do. */
+  class UnreachableStore extends InMemorySessionStateStore {
+    override async getItem(): Promise<never> {
+      throw new SessionStateStoreUnavailableError('store down (test)');
+    }
+    override async getItemExclusive(): Promise<never> {
+      throw new SessionStateStoreUnavailableError('store down (test)');
+    }
+  }
+
+  let g: GraphQLApp;
+  beforeAll(async () => {
+    g = await startGraphQLApp(adapter, { store: new UnreachableStore() });
+  });
+  afterAll(() => g.app.close());
+
+  it(`(${server}) the operation fails with a GraphQL error carrying the status (503), without store internals; no resolver runs`, async () => {
+    const cookie = `sid=${'A'.repeat(32)}`;
+    for (const query of ['mutation { increment }', '{ counter }']) {
+      const res = await gql(g.http, { query }, cookie);
+      expect(res.body.data ?? null).toBeNull();
+      expect(res.body.errors).toEqual([
+        expect.objectContaining({ message: 'Session state is unavailable; try again.', extensions: expect.objectContaining({ code: 'SESSION_STATE_503' }) }),
+      ]);
+      expect(JSON.stringify(res.body)).not.toMatch(/store down/);
+    }
+    // The app is still up, and operations without a session are unaffected.
+    expect((await gql(g.http, { query: '{ ping }' }, cookie)).body).toEqual({ data: { ping: 'pong' } });
+  });
+});

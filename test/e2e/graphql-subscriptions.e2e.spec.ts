@@ -1,0 +1,120 @@
+import type { INestApplication } from '@nestjs/common';
+import { createClient, type Client } from 'graphql-ws';
+import request from 'supertest';
+import WebSocket from 'ws';
+import { SessionStateModule } from '../../src/index.js';
+import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
+import { Gates } from '../support/gates.js';
+import { createTestApp, sessionCookie } from '../support/test-app.js';
+import { SessionTestController } from './fixtures/session-test.controller.js';
+import { CounterSubscriptionResolver, RequiredSubscriptionResolver } from './fixtures/graphql-subscription.resolver.js';
+import { graphqlModule } from './graphql-app.js';
+
+/** Runs one subscription to its end: its values, or its error's message. */
+function subscribe(client: Client, query: string): Promise<{ values: unknown[]; error?: string }> {
+  const values: unknown[] = [];
+  return new Promise((resolve) => {
+    client.subscribe(
+      { query },
+      {
+        // An error at subscription start comes as a result with errors, then the end.
+        next: (value) => (value.errors ? resolve({ values, error: value.errors.map((e) => e.message).join('; ') }) : values.push(value.data)),
+        error: (error) => resolve({ values, error: Array.isArray(error) ? error.map((e) => e.message).join('; ') : String((error as Error).message ?? error) }),
+        complete: () => resolve({ values }),
+      },
+    );
+  });
+}
+
+describe('GraphQL subscriptions over WebSocket (graphql-ws on Apollo, Express)', () => {
+  let app: INestApplication;
+  let url: string;
+  let counter: StoreCallCounter;
+  const clients: Client[] = [];
+  beforeAll(async () => {
+    const counting = countingStore(new InMemorySessionStateStore());
+    counter = counting.counter;
+    app = await createTestApp('express', {
+      imports: [SessionStateModule.forRoot({ store: counting.store }), graphqlModule('express', { subscriptions: { 'graphql-ws': true } })],
+      controllers: [SessionTestController],
+      providers: [{ provide: Gates, useValue: new Gates() }, CounterSubscriptionResolver],
+    });
+    await app.listen(0, '127.0.0.1');
+    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  });
+  afterAll(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+    await app.close();
+  });
+
+  /** A graphql-ws client whose handshake carries `cookie`. */
+  function client(cookie?: string): Client {
+    const c = createClient({
+      url: `${url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: class extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          super(address, protocols, { headers: cookie ? { Cookie: cookie } : {} });
+        }
+      },
+      retryAttempts: 0,
+    });
+    clients.push(c);
+    return c;
+  }
+
+  it('a subscription reads a snapshot of its connection session: one read, no lock', async () => {
+    const cookie = sessionCookie((await request(url).post('/count').expect(200)).headers)!;
+    await request(url).post('/count').set('Cookie', cookie).expect(200);
+    counter.reset();
+    expect(await subscribe(client(cookie), 'subscription { countSeen }')).toEqual({ values: [{ countSeen: 2 }] });
+    expect(counter.calls).toEqual({ getItem: 1 });
+  });
+
+  it('a subscription without a session cookie reads an empty session; one that uses none costs nothing', async () => {
+    counter.reset();
+    expect(await subscribe(client(), 'subscription { countSeen }')).toEqual({ values: [{ countSeen: 0 }] });
+    expect(await subscribe(client(), 'subscription { free }')).toEqual({ values: [{ free: 1 }] });
+    expect(counter.total()).toBe(0);
+  });
+
+  it('a subscription that writes gets a clear error, and nothing is stored', async () => {
+    const cookie = sessionCookie((await request(url).post('/count').expect(200)).headers)!;
+    counter.reset();
+    const result = await subscribe(client(cookie), 'subscription { sneakyWrite }');
+    expect(result.values).toEqual([]);
+    expect(result.error).toMatch(/read-only snapshot.*Write to the session in a mutation/);
+    expect(counter.calls).toEqual({ getItem: 1 });
+    await request(url).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+});
+
+describe('GraphQL subscriptions on Mercurius (Fastify)', () => {
+  let app: INestApplication;
+  let client: Client;
+  beforeAll(async () => {
+    app = await createTestApp('fastify', {
+      imports: [SessionStateModule.forRoot({}), graphqlModule('fastify', { subscription: true })],
+      providers: [CounterSubscriptionResolver],
+    });
+    await app.listen(0, '127.0.0.1');
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    client = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+  });
+  afterAll(async () => {
+    await client.dispose();
+    await app.close();
+  });
+
+  it('a subscription that takes @Session() gets a clear error naming what is supported; one that takes none works', async () => {
+    const result = await subscribe(client, 'subscription { countSeen }');
+    expect(result.error).toMatch(/handshake is unknown.*graphql-ws on Apollo/);
+    expect(await subscribe(client, 'subscription { free }')).toEqual({ values: [{ free: 1 }] });
+  });
+});
+
+it('Required on a @Subscription() resolver is refused at startup, with what to do', async () => {
+  await expect(
+    createTestApp('express', { imports: [SessionStateModule.forRoot({}), graphqlModule('express')], providers: [RequiredSubscriptionResolver] }),
+  ).rejects.toThrow(/RequiredSubscriptionResolver\.locked \(@Subscription\(\)\).*read-only snapshot/);
+});

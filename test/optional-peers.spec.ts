@@ -1,0 +1,39 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** A module resolve hook that fails any import of the optional GraphQL / WebSocket packages. */
+const hooks = `
+const optional = /^(@nestjs\\/(graphql|apollo|mercurius|websockets|platform-socket\\.io|platform-ws)|graphql|mercurius|@apollo\\/server|@as-integrations\\/express5|socket\\.io|ws)(\\/|$)/;
+export async function resolve(specifier, context, next) {
+  if (optional.test(specifier)) throw new Error('optional package loaded: ' + specifier);
+  return next(specifier, context);
+}`;
+
+/** Runs `body` in a fresh Node process (ESM) in which the optional packages cannot be loaded. */
+function runWithoutOptionalPackages(body: string): string {
+  const script = `
+    import { register } from 'node:module';
+    register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}), import.meta.url);
+    ${body}`;
+  return execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' }).trim();
+}
+
+describe('the optional GraphQL and WebSocket packages', () => {
+  it('are never loaded by an application without them: the built package imports, boots and closes', () => {
+    const out = runWithoutOptionalPackages(`
+      const { SessionStateModule } = await import('nestjs-session-state');
+      const { NestFactory } = await import('@nestjs/core');
+      const { Module } = await import('@nestjs/common');
+      class App {}
+      Module({ imports: [SessionStateModule.forRoot({})] })(App);
+      const app = await NestFactory.create(App, { logger: false });
+      await app.init();
+      await app.close();
+      console.log('booted');
+      // Control, in the same process: the probe does catch a load of one of them.
+      await import('@nestjs/graphql').then(() => console.log('loaded'), (e) => console.log(e.message));`);
+    expect(out.split('\n')).toEqual(['booted', 'optional package loaded: @nestjs/graphql']);
+  });
+});
