@@ -13,6 +13,11 @@ export interface SessionStateStoreData {
   readonly items: string;
   /** Minutes of inactivity after which the session expires; per session. */
   readonly timeout: number;
+  /**
+   * Who the session belongs to (e.g. a user id), when the application says so; stores keep it
+   * beside the data so every session of one owner can be found (sign-out everywhere).
+   */
+  readonly owner?: string;
 }
 
 /** What the lifecycle must do with a loaded item (ASP.NET `SessionStateActions`). */

@@ -1,8 +1,15 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { corruptRecord } from './session-items-codec.js';
 
-/** Version of the record layout below, stored in every record's `Version` attribute. */
-export const RECORD_FORMAT_VERSION = 1;
+/**
+ * Version of the record layout below, stored in every record's `Version` attribute. Version 1
+ * (up to 0.1) kept the items in the session's item whatever their size; version 2 keeps them there
+ * only while the whole item fits in 1 KB, and otherwise in a separate, immutable data item (see
+ * `session-data-item.ts`). Version 1 records are read and locked as they are, and are rewritten
+ * as version 2 by their next `setAndReleaseItemExclusive`.
+ */
+export const RECORD_FORMAT_VERSION = 2;
+const READABLE_VERSIONS = new Set([1, 2]);
 
 /** `Flags` bit of a record made by `createUninitializedItem`. */
 export const FLAG_UNINITIALIZED = 1;
@@ -27,13 +34,30 @@ export const Attr = {
   timeoutMs: 'TimeoutMs',
   timeoutSeconds: 'TimeoutSeconds',
   version: 'Version',
+  /** Version 2: the key suffix of the data item holding the items (absent when they are inline). */
+  dataId: 'DataId',
+  /**
+   * Version 2: a token fresh for each commit, release or removal, so a write the SDK retried after
+   * its answer was lost recognises its own first attempt when the retry fails its condition.
+   */
+  lastWrite: 'LastWrite',
+  /** Version 2: lock ids whose lock call was given up on; a late arrival of one fails its condition. */
+  abortedLocks: 'AbortedLocks',
+  /** Version 2: the session's owner (`SessionStateStoreData.owner`), for a sparse index. */
+  owner: 'Owner',
 } as const;
 
 export type DynamoDBItem = Record<string, AttributeValue>;
 
 /** The fields of a stored record the store reads (items stay encoded until needed). */
 export interface SessionRecord {
+  /** The encoded items when stored inline (version 1, or a small version 2 session). */
   readonly items: AttributeValue | undefined;
+  /** The data item's id when the items are stored apart. */
+  readonly dataId: string | null;
+  readonly lastWrite: string | null;
+  readonly abortedLocks: readonly string[];
+  readonly owner: string | undefined;
   readonly locked: boolean;
   readonly lockId: string | null;
   readonly lockDate: number;
@@ -48,11 +72,15 @@ export function num(value: number): AttributeValue {
 
 export function readRecord(item: DynamoDBItem): SessionRecord {
   const version = item[Attr.version]?.N;
-  if (version !== undefined && Number(version) !== RECORD_FORMAT_VERSION) {
-    throw corruptRecord(`its record format version ${version} is not supported (expected ${RECORD_FORMAT_VERSION})`);
+  if (version !== undefined && !READABLE_VERSIONS.has(Number(version))) {
+    throw corruptRecord(`its record format version ${version} is not supported (expected 1 or 2)`);
   }
   return {
     items: item[Attr.items],
+    dataId: item[Attr.dataId]?.S ?? null,
+    lastWrite: item[Attr.lastWrite]?.S ?? null,
+    abortedLocks: item[Attr.abortedLocks]?.SS ?? [],
+    owner: item[Attr.owner]?.S,
     locked: item[Attr.locked]?.BOOL === true,
     lockId: item[Attr.lockId]?.S ?? null,
     lockDate: readNumber(item, Attr.lockDate) ?? 0,
@@ -97,15 +125,20 @@ export function unlockedRecord(fields: {
   keyAttribute: string;
   key: string;
   ttlAttribute: string;
-  items: AttributeValue;
+  /** The items inline, or the id of the data item holding them: exactly one. */
+  data: { items: AttributeValue } | { dataId: string };
   timeout: number;
   expiry: Expiry;
   now: number;
   flags: number;
+  lastWrite?: string;
+  owner?: string;
 }): DynamoDBItem {
   return {
     [fields.keyAttribute]: { S: fields.key },
-    [Attr.items]: fields.items,
+    ...('items' in fields.data ? { [Attr.items]: fields.data.items } : { [Attr.dataId]: { S: fields.data.dataId } }),
+    ...(fields.lastWrite === undefined ? {} : { [Attr.lastWrite]: { S: fields.lastWrite } }),
+    ...(fields.owner === undefined ? {} : { [Attr.owner]: { S: fields.owner } }),
     [Attr.locked]: { BOOL: false },
     [Attr.lockDate]: num(fields.now),
     [Attr.expires]: num(fields.expiry.expires),
@@ -119,17 +152,21 @@ export function unlockedRecord(fields: {
   };
 }
 
+/** Longest lock id the store makes (`lock-id.ts`): a time prefix and a UUID. */
+export const MAX_LOCK_ID_LENGTH = 48;
+
 /**
  * DynamoDB's item size, estimated from above: attribute names plus values, a number counted at its
- * maximum of 21 bytes, plus the 36 bytes of a lock id the item may hold while locked.
+ * maximum of 21 bytes, plus the lock id the item may hold while locked.
  */
 export function estimateItemBytes(item: DynamoDBItem): number {
-  let size = Attr.lockId.length + 36;
+  let size = Attr.lockId.length + MAX_LOCK_ID_LENGTH;
   for (const [name, value] of Object.entries(item)) {
     size += Buffer.byteLength(name, 'utf8');
     if (value.S !== undefined) size += Buffer.byteLength(value.S, 'utf8');
     else if (value.B !== undefined) size += value.B.byteLength;
     else if (value.N !== undefined) size += 21;
+    else if (value.SS !== undefined) for (const entry of value.SS) size += Buffer.byteLength(entry, 'utf8');
     else size += 1;
   }
   return size;

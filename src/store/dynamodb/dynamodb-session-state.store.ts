@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -32,8 +31,17 @@ import {
   RECORD_FORMAT_VERSION,
   ttlBase,
   unlockedRecord,
+  type DynamoDBItem,
   type SessionRecord,
 } from './dynamodb-session-record.js';
+import { newLockId, lockIdTime } from './lock-id.js';
+import {
+  DATA_TTL_MARGIN_SECONDS,
+  DATA_TTL_REFRESH_AHEAD_SECONDS,
+  dataItem,
+  dataKey,
+  INLINE_MAX_BYTES,
+} from './session-data-item.js';
 import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-store.options.js';
 import { prepareSessionTable } from './dynamodb-session-table.js';
 import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
@@ -41,6 +49,12 @@ import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
 /** DynamoDB's hard limit on the size of one item. */
 const DYNAMODB_ITEM_LIMIT = 409_600;
 
+/**
+ * How long a revoked lock id is kept in `AbortedLocks`: well past the point where DynamoDB refuses
+ * the call it revokes (SigV4 signatures expire within minutes; the SDK re-signs each retry, all
+ * within `requestTimeoutMs` of the id's creation).
+ */
+const ABORTED_LOCK_KEEP_MS = 20 * 60_000;
 
 /**
  * Slides a record's expiry and TTL by its own timeout, in one update: `TimeoutMs`/`TimeoutSeconds`
@@ -65,6 +79,10 @@ const PLACEHOLDERS = {
   timeoutMs: '#timeoutMs',
   timeoutSeconds: '#timeoutSeconds',
   version: '#version',
+  dataId: '#dataId',
+  lastWrite: '#lastWrite',
+  abortedLocks: '#abortedLocks',
+  owner: '#owner',
 } as const;
 type Placeholder = keyof typeof PLACEHOLDERS;
 
@@ -191,19 +209,22 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       const { lockId, expires } = record;
       return { item: null, locked: true, lockAge: lockAge(record, now), lockId, actions: actions(record), expires };
     }
-    return this.loaded(record, null);
+    return this.loaded(id, record, null, now);
   }
 
   async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
     const now = this.clock();
-    const lockId = randomUUID();
+    const lockId = newLockId(now);
     const lock = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
       // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
       UpdateExpression: `SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero, ${SLIDE_EXPIRY}`,
-      ConditionExpression: 'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false)',
-      ExpressionAttributeNames: this.names('key', 'locked', 'lockId', 'lockDate', 'flags', ...SLIDE_EXPIRY_NAMES),
+      // A lock call this store gave up on is revoked (`settleUnansweredLock`): its late arrival fails here.
+      ConditionExpression:
+        'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false) ' +
+        'AND NOT contains(#abortedLocks, :lockId)',
+      ExpressionAttributeNames: this.names('key', 'locked', 'lockId', 'lockDate', 'flags', 'abortedLocks', ...SLIDE_EXPIRY_NAMES),
       ExpressionAttributeValues: {
         ':true': { BOOL: true },
         ':false': { BOOL: false },
@@ -216,9 +237,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       // The record that failed the condition: a contended lock costs this one call, no second read.
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
+    let record: SessionRecord;
     try {
       const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(lock, options));
-      let record: SessionRecord;
       try {
         if (!Attributes) throw corruptRecord('DynamoDB returned no attributes for a locked record');
         record = readRecord(Attributes);
@@ -227,23 +248,23 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         if (error instanceof SessionStateCorruptError) error.lockId = lockId;
         throw error;
       }
-      // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
-      return { ...(await this.loaded(record, lockId)), expires: now + record.timeout * 60_000 };
     } catch (error) {
       if (!isConditionFailure(error)) {
-        // A lock DynamoDB applied but whose answer never arrived (timeout) would block the session
-        // until it is stale: release it, fenced by our lock id, so it is harmless if never taken.
-        if (!(error instanceof SessionStateCorruptError)) void this.releaseItemExclusive(id, lockId).catch(() => false);
+        // No answer: the lock may land later. Settle that before giving up on it.
+        if (!(error instanceof SessionStateCorruptError)) await this.settleUnansweredLock(id, lockId);
         throw error;
       }
       if (!error.Item) return NO_SESSION_ITEM;
       const holder = readRecord(error.Item);
       if (holder.expires <= now) return NO_SESSION_ITEM;
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
-      if (holder.locked && holder.lockId === lockId) return this.loaded(holder, lockId);
+      if (holder.locked && holder.lockId === lockId) return this.loaded(id, holder, lockId, now);
       if (holder.locked) return { ...NO_SESSION_ITEM, locked: true, lockAge: lockAge(holder, now), lockId: holder.lockId };
       throw corruptRecord('its lock or expiry attributes have unexpected types');
     }
+    await this.pruneAbortedLocks(id, lockId, record.abortedLocks, now);
+    // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
+    return { ...(await this.loaded(id, record, lockId, now)), expires: now + record.timeout * 60_000 };
   }
 
   async setAndReleaseItemExclusive(
@@ -255,39 +276,69 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const now = this.clock();
     const items = await this.codec.encode(item.items);
     const slide = expiry(now, item.timeout, this.ttlExtraSeconds);
-    const record = unlockedRecord({
+    // Fresh per call: a retry of this very write finds it in the record; a second call does not.
+    const writeToken = randomUUID();
+    const fields = {
       keyAttribute: this.keyAttribute,
       key: this.keyValue(id),
       ttlAttribute: this.ttlAttribute,
-      items,
       timeout: item.timeout,
       expiry: slide,
       now,
       flags: 0,
-    });
-    // Checked before any write: the stored session stays as it was.
-    const size = estimateItemBytes(record);
-    if (size > this.maxItemBytes) throw new SessionStateTooLargeError(size, this.maxItemBytes);
+      lastWrite: writeToken,
+      owner: item.owner,
+    };
+    let record = unlockedRecord({ ...fields, data: { items } });
+    let data: DynamoDBItem | undefined;
+    let dataId: string | undefined;
+    if (estimateItemBytes(record) > INLINE_MAX_BYTES) {
+      dataId = randomUUID();
+      data = dataItem({
+        keyAttribute: this.keyAttribute,
+        key: dataKey(this.keyValue(id), dataId),
+        ttlAttribute: this.ttlAttribute,
+        items,
+        ttl: slide.ttl + DATA_TTL_MARGIN_SECONDS,
+      });
+      // Checked before any write: the stored session stays as it was.
+      const size = estimateItemBytes(data);
+      if (size > this.maxItemBytes) throw new SessionStateTooLargeError(size, this.maxItemBytes);
+      record = unlockedRecord({ ...fields, data: { dataId } });
+    }
+    if (!newItem && lockId === null) throw lockLost('the changes of this request were not saved');
 
+    // The new data goes to a key no record references yet; only the fenced write below makes it the
+    // session's. A holder whose lock was broken writes an orphan at most (TTL deletes it).
+    if (data) {
+      const put = new PutItemCommand({ TableName: this.tableName, Item: data });
+      await this.call('PutItem', (options) => this.client.send(put, options));
+    }
     if (newItem) {
-      if (!(await this.putIfAbsent(record, now))) {
+      const { written, old } = await this.putIfAbsent(record, now);
+      if (!written && readRecord(old ?? {}).lastWrite !== writeToken) {
         throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
       }
       return;
     }
-    if (lockId === null) throw lockLost('the changes of this request were not saved');
+    const set = [
+      dataId === undefined ? '#items = :items' : '#dataId = :dataId',
+      '#locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, #timeoutMs = :timeoutMs',
+      '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl, #lastWrite = :writeToken',
+      ...(item.owner === undefined ? [] : ['#owner = :owner']),
+    ];
+    const remove = ['#lockId', dataId === undefined ? '#dataId' : '#items', ...(item.owner === undefined ? ['#owner'] : [])];
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression:
-        'SET #items = :items, #locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, ' +
-        '#timeoutMs = :timeoutMs, #timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl REMOVE #lockId',
+      UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
       ConditionExpression: '#lockId = :lockId',
       ExpressionAttributeNames: this.names(
-        ...['items', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'lockId'] as const,
+        ...(['items', 'dataId', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl'] as const),
+        ...(['lastWrite', 'owner', 'lockId'] as const),
       ),
       ExpressionAttributeValues: {
-        ':items': items,
+        ...(dataId === undefined ? { ':items': items } : { ':dataId': { S: dataId } }),
         ':false': { BOOL: false },
         ':expires': num(slide.expires),
         ':zero': num(0),
@@ -296,36 +347,62 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ':timeoutSeconds': num(slide.timeoutSeconds),
         ':version': num(RECORD_FORMAT_VERSION),
         ':ttl': num(slide.ttl),
-        ':lockId': { S: lockId },
+        ':writeToken': { S: writeToken },
+        ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
+        ':lockId': { S: lockId! },
       },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    if (!(await this.conditional('UpdateItem', (options) => this.client.send(update, options)))) {
+    if (!(await this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options)))) {
       throw lockLost('the changes of this request were not saved');
     }
   }
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     const now = this.clock();
+    const writeToken = randomUUID();
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: `SET #locked = :false, ${SLIDE_EXPIRY} REMOVE #lockId`,
+      UpdateExpression: `SET #locked = :false, #lastWrite = :writeToken, ${SLIDE_EXPIRY} REMOVE #lockId`,
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('locked', 'lockId', ...SLIDE_EXPIRY_NAMES),
-      ExpressionAttributeValues: { ':false': { BOOL: false }, ':lockId': { S: lockId }, ...this.slideValues(now) },
+      ExpressionAttributeNames: this.names('locked', 'lockId', 'lastWrite', ...SLIDE_EXPIRY_NAMES),
+      ExpressionAttributeValues: {
+        ':false': { BOOL: false },
+        ':lockId': { S: lockId },
+        ':writeToken': { S: writeToken },
+        ...this.slideValues(now),
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.conditional('UpdateItem', (options) => this.client.send(update, options));
+    return this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options));
   }
 
+  /**
+   * Abandons the session: its record becomes an expired, unlocked stub (read as absent, replaced by
+   * the next new session of that id, deleted by TTL) rather than being deleted, so a retried removal
+   * finds its own token in it. Costs the same as a delete. The data item, if any, is left to its TTL.
+   */
   async removeItem(id: string, lockId: string): Promise<void> {
-    const remove = new DeleteItemCommand({
+    const now = this.clock();
+    const writeToken = randomUUID();
+    const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
+      UpdateExpression:
+        'SET #locked = :false, #expires = :zero, #ttl = :ttl, #lastWrite = :writeToken REMOVE #lockId, #items, #dataId, #owner',
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('lockId'),
-      ExpressionAttributeValues: { ':lockId': { S: lockId } },
+      ExpressionAttributeNames: this.names('locked', 'expires', 'ttl', 'lastWrite', 'lockId', 'items', 'dataId', 'owner'),
+      ExpressionAttributeValues: {
+        ':false': { BOOL: false },
+        ':zero': num(0),
+        ':ttl': num(ttlBase(now, this.ttlExtraSeconds)),
+        ':writeToken': { S: writeToken },
+        ':lockId': { S: lockId },
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    if (!(await this.conditional('DeleteItem', (options) => this.client.send(remove, options)))) {
+    if (!(await this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options)))) {
       throw lockLost('the session was not removed');
     }
   }
@@ -352,7 +429,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         keyAttribute: this.keyAttribute,
         key: this.keyValue(id),
         ttlAttribute: this.ttlAttribute,
-        items: { S: '{}' },
+        data: { items: { S: '{}' } },
         timeout,
         expiry: expiry(now, timeout, this.ttlExtraSeconds),
         now,
@@ -362,16 +439,85 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     );
   }
 
-  /** Puts a whole record unless a live one exists (an expired leftover is replaced). Answers whether it did. */
-  private putIfAbsent(record: Record<string, AttributeValue>, now: number): Promise<boolean> {
+  /**
+   * Makes the outcome of a lock call that got no answer certain before the request gives up on it:
+   * adds its lock id to the record's `AbortedLocks`, so the call, should it still reach DynamoDB,
+   * fails its condition; and if it had already landed (the revocation's answer shows its lock id),
+   * releases it. Bounded by two calls; when DynamoDB does not answer those either, a fenced release
+   * is left to run on its own (the lock, if it lands, is broken as stale after executionTimeout).
+   */
+  private async settleUnansweredLock(id: string, lockId: string): Promise<void> {
+    const revoke = new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: this.key(id),
+      UpdateExpression: 'ADD #abortedLocks :lockIds',
+      // Never creates a record for an absent id (a lock cannot land on one).
+      ConditionExpression: 'attribute_exists(#key)',
+      ExpressionAttributeNames: this.names('key', 'abortedLocks'),
+      ExpressionAttributeValues: { ':lockIds': { SS: [lockId] } },
+      ReturnValues: 'ALL_NEW',
+    });
+    try {
+      const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(revoke, options));
+      if (Attributes?.[Attr.lockId]?.S === lockId) await this.releaseItemExclusive(id, lockId);
+    } catch (error) {
+      if (isConditionFailure(error)) return;
+      this.logger.warn(`A lock call got no answer and could not be settled; the lock, if taken, is released later (${String(error)}).`);
+      void this.releaseItemExclusive(id, lockId).catch(() => false);
+    }
+  }
+
+  /**
+   * Forgets revocations old enough that the calls they revoke can no longer reach DynamoDB (a
+   * signed request is refused once its signature is older than a few minutes). Runs only when
+   * there is something to forget, under the lock just taken.
+   */
+  private async pruneAbortedLocks(id: string, lockId: string, aborted: readonly string[], now: number): Promise<void> {
+    const old = aborted.filter((entry) => !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
+    if (old.length === 0) return;
+    const update = new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: this.key(id),
+      UpdateExpression: 'DELETE #abortedLocks :old',
+      ConditionExpression: '#lockId = :lockId',
+      ExpressionAttributeNames: this.names('abortedLocks', 'lockId'),
+      ExpressionAttributeValues: { ':old': { SS: old }, ':lockId': { S: lockId } },
+    });
+    await this.conditional('UpdateItem', (options) => this.client.send(update, options)).catch(() => false);
+  }
+
+  /** Puts a whole record unless a live one exists (an expired leftover is replaced). */
+  private async putIfAbsent(record: DynamoDBItem, now: number): Promise<{ written: boolean; old?: DynamoDBItem }> {
     const put = new PutItemCommand({
       TableName: this.tableName,
       Item: record,
       ConditionExpression: 'attribute_not_exists(#key) OR #expires <= :now',
       ExpressionAttributeNames: this.names('key', 'expires'),
       ExpressionAttributeValues: { ':now': num(now) },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.conditional('PutItem', (options) => this.client.send(put, options));
+    try {
+      await this.call('PutItem', (options) => this.client.send(put, options));
+      return { written: true };
+    } catch (error) {
+      if (isConditionFailure(error)) return { written: false, old: error.Item };
+      throw error;
+    }
+  }
+
+  /**
+   * Runs one write fenced by a lock id that records `writeToken` in `LastWrite`. Answers whether it
+   * was applied: by this call, or by an earlier attempt of it whose answer was lost (the SDK's retry
+   * then fails the condition, and the record shows our token).
+   */
+  private async fencedWrite(operation: string, writeToken: string, run: (options: SendOptions) => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.call(operation, run);
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return error.Item?.[Attr.lastWrite]?.S === writeToken;
+    }
   }
 
   /** Runs one conditional write; answers false when its condition failed (nothing was written). */
@@ -411,23 +557,52 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
   }
 
-  private async loaded(record: SessionRecord, lockId: string | null): Promise<SessionStateStoreItem> {
+  private async loaded(id: string, record: SessionRecord, lockId: string | null, now: number): Promise<SessionStateStoreItem> {
     let items: string;
     try {
       if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
-      items = await this.codec.decode(record.items);
+      items = await this.codec.decode(record.dataId === null ? record.items : await this.readData(id, record, now));
     } catch (error) {
       if (error instanceof SessionStateCorruptError) error.lockId = lockId;
       throw error;
     }
     return {
-      item: { items, timeout: record.timeout },
+      item: { items, timeout: record.timeout, ...(record.owner === undefined ? {} : { owner: record.owner }) },
       locked: false,
       lockAge: 0,
       lockId,
       actions: actions(record),
       expires: record.expires,
     };
+  }
+
+  /**
+   * The encoded items of a record kept in a data item. Eventually consistent first (half the
+   * units; safe because a data item never changes), consistent when not found yet (a commit just
+   * wrote it). Extends the data item's TTL when the session could soon outlive it.
+   */
+  private async readData(id: string, record: SessionRecord, now: number): Promise<AttributeValue | undefined> {
+    const key = { [this.keyAttribute]: { S: dataKey(this.keyValue(id), record.dataId!) } };
+    const read = async (consistent: boolean) => {
+      const get = new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent });
+      return (await this.call('GetItem', (options) => this.client.send(get, options))).Item;
+    };
+    const data = (await read(false)) ?? (await read(true));
+    if (!data) throw corruptRecord('its data item is missing');
+    const sessionTtl = expiry(now, record.timeout, this.ttlExtraSeconds).ttl;
+    const dataTtl = Number(data[this.ttlAttribute]?.N ?? 0);
+    if (dataTtl < sessionTtl + DATA_TTL_REFRESH_AHEAD_SECONDS) {
+      const extend = new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'SET #ttl = :ttl',
+        ConditionExpression: 'attribute_exists(#key)',
+        ExpressionAttributeNames: this.names('key', 'ttl'),
+        ExpressionAttributeValues: { ':ttl': num(sessionTtl + DATA_TTL_MARGIN_SECONDS) },
+      });
+      await this.conditional('UpdateItem', (options) => this.client.send(extend, options));
+    }
+    return data[Attr.items];
   }
 
   /** The values `SLIDE_EXPIRY` needs (`:now` included). */
