@@ -77,7 +77,9 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
   }
   return {
     items: item[Attr.items],
-    dataId: item[Attr.dataId]?.S ?? null,
+    // Only a version 2 record references a data item: an instance still running version 1 that
+    // commits over a migrated record writes Items and Version 1, and that write is the newest.
+    dataId: version === String(RECORD_FORMAT_VERSION) ? (item[Attr.dataId]?.S ?? null) : null,
     lastWrite: item[Attr.lastWrite]?.S ?? null,
     abortedLocks: item[Attr.abortedLocks]?.SS ?? [],
     owner: item[Attr.owner]?.S,
