@@ -4,6 +4,7 @@ import { SessionStateModule } from 'nestjs-session-state';
 import { AccountController } from './account/account.controller.js';
 import { CartController } from './cart/cart.controller.js';
 import { CounterController } from './counter/counter.controller.js';
+import { NotesController } from './notes/notes.controller.js';
 import { PingController } from './ping.controller.js';
 import { createSessionStore } from './session-store.factory.js';
 
@@ -21,6 +22,6 @@ import { createSessionStore } from './session-store.factory.js';
       }),
     }),
   ],
-  controllers: [PingController, CounterController, CartController, AccountController],
+  controllers: [PingController, CounterController, CartController, AccountController, NotesController],
 })
 export class AppModule {}
