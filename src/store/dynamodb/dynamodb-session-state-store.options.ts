@@ -57,7 +57,7 @@ export interface DynamoDBSessionStateStoreOptions {
 
   /**
    * Largest item the store writes, in bytes, estimated conservatively over the key and all
-   * attributes (after compression). A larger session throws `SessionStateTooLargeError` before
+   * attributes (after compression): the data item of a large session. A larger session throws `SessionStateTooLargeError` before
    * any write, so the stored session stays intact. Default `400_000`, just under DynamoDB's
    * 400 KB (409 600 bytes) item limit; at most 409 600.
    */
@@ -65,7 +65,9 @@ export interface DynamoDBSessionStateStoreOptions {
 
   /**
    * Bound on each DynamoDB call, SDK retries included, in ms; when it passes the call is aborted
-   * and `SessionStateStoreUnavailableError` thrown. Default `5000`.
+   * and `SessionStateStoreUnavailableError` thrown. A lock call given up on this way is first
+   * settled (revoked, and released if it landed): up to two more calls, each with this bound.
+   * Default `5000`.
    */
   requestTimeoutMs?: number;
 

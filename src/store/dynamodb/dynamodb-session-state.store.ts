@@ -92,11 +92,14 @@ interface SendOptions {
 }
 
 /**
- * The production store: sessions in a DynamoDB table, one item per session (see
- * `dynamodb-session-record.ts` for its layout). Every operation is one DynamoDB call that is safe
- * on its own: locks are taken and released with conditional writes fenced by the lock id, so a
- * request whose lock was broken can never overwrite newer data, and a contended lock costs one
- * call that reports the holder. Expired items read as absent (TTL deletion lags by hours).
+ * The production store: sessions in a DynamoDB table. Each session has a lock item under 1 KB
+ * (lock, expiry, and the items when they fit), and larger items live in an immutable data item
+ * beside it (see `session-data-item.ts`), so lock operations cost 1 WCU whatever the session's
+ * size. Locks are taken and released with conditional writes fenced by the lock id, so a request
+ * whose lock was broken can never overwrite newer data, and a contended lock costs one call that
+ * reports the holder. Expired items read as absent (TTL deletion lags by hours). A write whose
+ * answer was lost recognises its own earlier attempt, and a lock call that got no answer is settled
+ * before the caller is told.
  *
  * Call `init()` once before use (Nest does, through `onModuleInit`): it checks, or creates, the table.
  */
