@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SessionStateLockLostError } from '../../src/errors/session-state.errors.js';
+import { SessionStateError, SessionStateLockLostError } from '../../src/errors/session-state.errors.js';
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
@@ -249,4 +249,49 @@ describe('owner', () => {
     expect((await rawItem(id))?.Owner).toBeUndefined();
     expect((await store.getItem(id)).item).toEqual({ items: '{}', timeout: 20 });
   });
+
+  it('revokeOwner removes every session of that owner in this application; their holders cannot save', async () => {
+    const shop = createStore({ application: 'shop' });
+    const blog = createStore({ application: 'blog' });
+    const owner = `user-${newId()}`;
+    const [a, b, c, other, unowned] = [newId(), newId(), newId(), newId(), newId()];
+    await shop.setAndReleaseItemExclusive(a, { items: '{"a":1}', timeout: 20, owner }, null, true);
+    await shop.setAndReleaseItemExclusive(b, { items: notes(8), timeout: 20, owner }, null, true);
+    await shop.setAndReleaseItemExclusive(c, { items: '{"c":1}', timeout: 20, owner }, null, true);
+    await shop.setAndReleaseItemExclusive(other, { items: '{}', timeout: 20, owner: `${owner}-2` }, null, true);
+    await shop.setAndReleaseItemExclusive(unowned, { items: '{}', timeout: 20 }, null, true);
+    await blog.setAndReleaseItemExclusive(a, { items: '{"blog":1}', timeout: 20, owner }, null, true);
+    const holder = await shop.getItemExclusive(c);
+
+    expect(await shop.revokeOwner(owner)).toBe(3);
+    for (const id of [a, b, c]) expect((await shop.getItem(id)).item).toBeNull();
+    await expect(shop.setAndReleaseItemExclusive(c, { items: '{"c":2}', timeout: 20, owner }, holder.lockId, false)).rejects.toThrow(
+      SessionStateLockLostError,
+    );
+    expect((await shop.getItem(c)).item).toBeNull();
+    expect((await shop.getItem(other)).item?.owner).toBe(`${owner}-2`);
+    expect((await shop.getItem(unowned)).item).not.toBeNull();
+    expect((await blog.getItem(a)).item).toEqual({ items: '{"blog":1}', timeout: 20, owner });
+    expect(await shop.revokeOwner(owner)).toBe(0);
+  });
+
+  it('revokeOwner on a table without the Owner index is a clear error', async () => {
+    const bare = uniqueTableName('no-owner-index');
+    await raw.send(
+      new CreateTableCommand({
+        TableName: bare,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'SessionId', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'SessionId', KeyType: 'HASH' }],
+      }),
+    );
+    try {
+      const error = await createStore({ tableName: bare }).revokeOwner('someone').catch((e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(SessionStateError);
+      expect((error as Error).message).toContain('no usable index "Owner-index"');
+    } finally {
+      await deleteTable(bare);
+    }
+  });
 });
+

@@ -348,7 +348,13 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect(Table?.TableStatus).toBe('ACTIVE');
       expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST');
       expect(Table?.KeySchema).toEqual([{ AttributeName: 'Id', KeyType: 'HASH' }]);
-      expect(Table?.AttributeDefinitions).toEqual([{ AttributeName: 'Id', AttributeType: 'S' }]);
+      expect(Table?.AttributeDefinitions).toEqual([
+        { AttributeName: 'Id', AttributeType: 'S' },
+        { AttributeName: 'Owner', AttributeType: 'S' },
+      ]);
+      expect(Table?.GlobalSecondaryIndexes).toMatchObject([
+        { IndexName: 'Owner-index', KeySchema: [{ AttributeName: 'Owner', KeyType: 'HASH' }], Projection: { ProjectionType: 'KEYS_ONLY' } },
+      ]);
       const { TimeToLiveDescription } = await raw.send(new DescribeTimeToLiveCommand({ TableName: table }));
       expect(TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'ExpiresAt' });
 

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import {
+  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
+  type QueryCommandOutput,
 } from '@aws-sdk/client-dynamodb';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   SessionStateCorruptError,
+  SessionStateError,
   SessionStateLockLostError,
   SessionStateStoreUnavailableError,
   SessionStateTooLargeError,
@@ -20,7 +24,7 @@ import {
   type SessionStateStoreData,
   type SessionStateStoreItem,
 } from '../session-state-store.js';
-import { isConditionFailure, toStoreError } from './dynamodb-errors.js';
+import { awsErrorName, isConditionFailure, toStoreError } from './dynamodb-errors.js';
 import {
   Attr,
   estimateItemBytes,
@@ -43,7 +47,7 @@ import {
   INLINE_MAX_BYTES,
 } from './session-data-item.js';
 import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-store.options.js';
-import { prepareSessionTable } from './dynamodb-session-table.js';
+import { OWNER_INDEX, prepareSessionTable } from './dynamodb-session-table.js';
 import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
 
 /** DynamoDB's hard limit on the size of one item. */
@@ -440,6 +444,57 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       }),
       now,
     );
+  }
+
+  /**
+   * Sign-out everywhere: deletes the lock item of every session of this application whose data
+   * named `owner` (`SessionStateStoreData.owner`), found through the table's `Owner-index` (a
+   * sparse, keys-only global secondary index; `createIfNotExists` creates it, see the README for an
+   * existing table). A request holding one of those sessions then fails to save (409): its commit
+   * is fenced by a lock item that is gone. Data items are left to their TTL. Answers how many
+   * sessions were removed. The index is eventually consistent: a session saved with this owner a
+   * moment ago may be missed.
+   */
+  async revokeOwner(owner: string): Promise<number> {
+    if (typeof owner !== 'string' || owner.length === 0) throw new TypeError('revokeOwner: owner must be a non-empty string.');
+    const prefix = this.application === undefined ? undefined : `${this.application}-`;
+    let removed = 0;
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const query = new QueryCommand({
+        TableName: this.tableName,
+        IndexName: OWNER_INDEX,
+        KeyConditionExpression: '#owner = :owner',
+        ExpressionAttributeNames: this.names('owner'),
+        ExpressionAttributeValues: { ':owner': { S: owner } },
+        ExclusiveStartKey: start,
+      });
+      let page: QueryCommandOutput;
+      try {
+        page = await this.call('Query', (options) => this.client.send(query, options));
+      } catch (error) {
+        if (awsErrorName(error) !== 'ValidationException') throw error;
+        throw new SessionStateError(
+          `DynamoDB table "${this.tableName}" has no usable index "${OWNER_INDEX}" for revokeOwner (see the README: Sign-out everywhere).`,
+          { cause: error },
+        );
+      }
+      for (const found of page.Items ?? []) {
+        const key = found[this.keyAttribute]?.S;
+        if (key === undefined || (prefix !== undefined && !key.startsWith(prefix))) continue;
+        const remove = new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: { [this.keyAttribute]: { S: key } },
+          // The index lags: only a session that still has this owner is removed.
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: this.names('owner'),
+          ExpressionAttributeValues: { ':owner': { S: owner } },
+        });
+        if (await this.conditional('DeleteItem', (options) => this.client.send(remove, options))) removed++;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return removed;
   }
 
   /**

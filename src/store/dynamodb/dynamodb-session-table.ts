@@ -10,6 +10,7 @@ import {
 import type { Logger } from '@nestjs/common';
 import { SessionStateError } from '../../errors/session-state.errors.js';
 import { awsErrorName } from './dynamodb-errors.js';
+import { Attr } from './dynamodb-session-record.js';
 
 /** Runs one DynamoDB call, bounded in time and with its errors mapped (the store's `call`). */
 export type BoundedCall = <T>(operation: string, run: (options: { abortSignal: AbortSignal }) => Promise<T>) => Promise<T>;
@@ -23,6 +24,12 @@ export interface SessionTableSettings {
   readonly ttlAttribute: string;
   readonly createIfNotExists: boolean;
 }
+
+/**
+ * The sparse global secondary index on the lock items' `Owner` attribute, which `revokeOwner`
+ * queries (keys only: a lock or release, which leaves `Owner` as it is, writes nothing to it).
+ */
+export const OWNER_INDEX = 'Owner-index';
 
 /** How long `init()` waits for a table being created to become ACTIVE. */
 const ACTIVE_WAIT_MS = 120_000;
@@ -47,8 +54,18 @@ export async function prepareSessionTable(settings: SessionTableSettings): Promi
         client.send(
           new CreateTableCommand({
             TableName: tableName,
-            AttributeDefinitions: [{ AttributeName: keyAttribute, AttributeType: 'S' }],
+            AttributeDefinitions: [
+              { AttributeName: keyAttribute, AttributeType: 'S' },
+              { AttributeName: Attr.owner, AttributeType: 'S' },
+            ],
             KeySchema: [{ AttributeName: keyAttribute, KeyType: 'HASH' }],
+            GlobalSecondaryIndexes: [
+              {
+                IndexName: OWNER_INDEX,
+                KeySchema: [{ AttributeName: Attr.owner, KeyType: 'HASH' }],
+                Projection: { ProjectionType: 'KEYS_ONLY' },
+              },
+            ],
             BillingMode: 'PAY_PER_REQUEST',
           }),
           options,
