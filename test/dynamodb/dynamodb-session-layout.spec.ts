@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SessionStateError, SessionStateLockLostError } from '../../src/errors/session-state.errors.js';
+import { SessionStateError, SessionStateLockLostError, SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
+import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
@@ -159,6 +160,19 @@ describe('fencing with the data apart from the lock', () => {
     await expect(staleCommit).rejects.toThrow(SessionStateLockLostError);
     expect((await current.getItem(id)).item?.items).toBe(newer);
     expect((await createStore().getItemExclusive(id)).item?.items).toBe(newer);
+  });
+});
+
+describe('reading the data item fails after the lock was taken', () => {
+  it('the lock is released before the error is thrown', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: notes(8), timeout: 20 }, null, true);
+    const remove = injectDynamoDBFault(store.client, (operation) => (operation === 'GetItem' ? throttlingError() : undefined));
+    await expect(store.getItemExclusive(id)).rejects.toThrow(SessionStateStoreUnavailableError);
+    remove();
+    expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });
+    expect((await store.getItemExclusive(id)).locked).toBe(false);
   });
 });
 

@@ -13,7 +13,8 @@ export interface DynamoDBSessionStateStoreOptions {
 
   /**
    * At `init()`, create the table when it does not exist (on-demand billing, one string hash key
-   * named `keyAttribute`), wait until it is ACTIVE, and enable TTL on `ttlAttribute`.
+   * named `keyAttribute`, and the sparse `Owner-index` that `revokeOwner` queries), wait until it
+   * is ACTIVE, and enable TTL on `ttlAttribute`.
    * Default `false`: `init()` only checks, with one `DescribeTable`, that the table exists with
    * the expected key schema (in production, create the table with your infrastructure code).
    */

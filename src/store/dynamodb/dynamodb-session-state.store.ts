@@ -257,21 +257,35 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       }
     } catch (error) {
       if (!isConditionFailure(error)) {
-        // No answer: the lock may land later. Settle that before giving up on it.
-        if (!(error instanceof SessionStateCorruptError)) await this.settleUnansweredLock(id, lockId);
+        // No answer (timeout, network, throttling through every retry): the lock may still land.
+        // Settle that before giving up on it. Any other error means DynamoDB did not apply it.
+        if (error instanceof SessionStateStoreUnavailableError) await this.settleUnansweredLock(id, lockId);
         throw error;
       }
       if (!error.Item) return NO_SESSION_ITEM;
       const holder = readRecord(error.Item);
       if (holder.expires <= now) return NO_SESSION_ITEM;
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
-      if (holder.locked && holder.lockId === lockId) return this.loaded(id, holder, lockId, now);
+      if (holder.locked && holder.lockId === lockId) return this.loadedUnderLock(id, holder, lockId, now);
       if (holder.locked) return { ...NO_SESSION_ITEM, locked: true, lockAge: lockAge(holder, now), lockId: holder.lockId };
       throw corruptRecord('its lock or expiry attributes have unexpected types');
     }
     await this.pruneAbortedLocks(id, lockId, record.abortedLocks, now);
     // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
-    return { ...(await this.loaded(id, record, lockId, now)), expires: now + record.timeout * 60_000 };
+    return { ...(await this.loadedUnderLock(id, record, lockId, now)), expires: now + record.timeout * 60_000 };
+  }
+
+  /**
+   * `loaded` for a lock just taken. Reading a data item can fail after the lock was taken: a corrupt
+   * record carries the lock id for the caller to release; any other failure releases it here.
+   */
+  private async loadedUnderLock(id: string, record: SessionRecord, lockId: string, now: number): Promise<SessionStateStoreItem> {
+    try {
+      return await this.loaded(id, record, lockId, now);
+    } catch (error) {
+      if (!(error instanceof SessionStateCorruptError)) await this.releaseItemExclusive(id, lockId).catch(() => false);
+      throw error;
+    }
   }
 
   async setAndReleaseItemExclusive(
