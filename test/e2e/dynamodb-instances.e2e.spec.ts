@@ -4,6 +4,7 @@ import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-ses
 import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
+import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
@@ -146,6 +147,34 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     await request(a.http).get('/count').set('Cookie', cookie).expect(503);
     removeFault();
     await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('writes DynamoDB applied but whose answers were lost are recognised: save, new session, logout', async () => {
+    const a = await instance();
+    const commit = (operation: string, input: Record<string, unknown>) =>
+      operation === 'UpdateItem' && String(input.UpdateExpression).includes('#lastWrite');
+    // Save: 200, stored once (the client has no reason to retry).
+    const cookie = await seed(a.http);
+    const lostSave = loseFirstAnswer(a.raw.client, commit);
+    await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    expect(lostSave.lost()).toBe(1);
+    lostSave.remove();
+    await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+
+    // New session: 200 with its cookie, and the record is that session's.
+    const lostPut = loseFirstAnswer(a.raw.client, (operation) => operation === 'PutItem');
+    const created = await request(a.http).post('/count').expect(200, { count: 1 });
+    expect(lostPut.lost()).toBe(1);
+    lostPut.remove();
+    const newCookie = sessionCookie(created.headers)!;
+    await request(a.http).get('/count').set('Cookie', newCookie).expect(200, { count: 1 });
+
+    // Logout: 200, and the session is gone.
+    const lostRemove = loseFirstAnswer(a.raw.client, commit);
+    await request(a.http).post('/abandon').set('Cookie', newCookie).expect(200, { abandoned: true });
+    expect(lostRemove.lost()).toBe(1);
+    lostRemove.remove();
+    expect((await a.raw.getItem(idOf(newCookie))).item).toBeNull();
   });
 
   it('a corrupt record is replaced by a new session and its lock released', async () => {
