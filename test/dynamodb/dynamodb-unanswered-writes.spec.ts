@@ -68,7 +68,8 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
   it('held before DynamoDB: the request gives up with a 503, and the late lock call cannot take the lock', async () => {
     const { store, gates, answer } = await storeBehindProxy('request');
     const id = newId();
-    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    // Seeded directly: only the lock call goes through the proxy with its short bound.
+    await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
 
     await expect(store.getItemExclusive(id)).rejects.toThrow(SessionStateStoreUnavailableError);
     // The lock call reaches DynamoDB only now, after the request gave up and settled it.
@@ -83,7 +84,8 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
   it('applied but its answer held: the lock is released before the request answers 503', async () => {
     const { store, gates, answer } = await storeBehindProxy('response');
     const id = newId();
-    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    // Seeded directly: only the lock call goes through the proxy with its short bound.
+    await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
 
     const attempt = store.getItemExclusive(id);
     expect(await answer).not.toContain('ConditionalCheckFailedException');
@@ -101,7 +103,7 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     let time = Date.now();
     const { store, gates } = await storeBehindProxy('request');
     const id = newId();
-    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 60 }, null, true);
+    await createStore().setAndReleaseItemExclusive(id, { items: '{}', timeout: 60 }, null, true);
     await expect(store.getItemExclusive(id)).rejects.toThrow(SessionStateStoreUnavailableError);
     gates.open('held');
     expect((await rawItem(id))?.AbortedLocks?.SS).toHaveLength(1);
