@@ -223,6 +223,7 @@ describe('records of version 0.1 (record format 1)', () => {
     const second = await store.getItemExclusive(id);
     await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, second.lockId, false);
     const migrated = (await rawItem(id))!;
+    // Over 1 KB: the items move to a data item, and the record says so.
     expect(migrated.Version).toEqual({ N: '2' });
     expect(migrated.Items).toBeUndefined();
     expect(migrated.DataId?.S).toEqual(expect.any(String));
@@ -246,7 +247,9 @@ describe('records of version 0.1 (record format 1)', () => {
     const taken = await store.getItemExclusive(id);
     expect(taken.item?.items).toBe('{"n":1}');
     await store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, taken.lockId, false);
-    expect((await rawItem(id))?.Version).toEqual({ N: '2' });
+    // Small: still inline, so still a record 0.1 can read.
+    expect(await rawItem(id)).toMatchObject({ Version: { N: '1' }, Items: { S: '{"n":2}' } });
+    expect((await rawItem(id))?.DataId).toBeUndefined();
   });
 });
 

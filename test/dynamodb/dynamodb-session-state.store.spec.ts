@@ -161,7 +161,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
         Timeout: { N: '20' },
         TimeoutMs: { N: String(20 * MINUTE) },
         TimeoutSeconds: { N: '1200' },
-        Version: { N: '2' },
+        Version: { N: '1' },
         TTL: { N: String(Math.ceil(created / 1000) + 300 + 1200) },
         LastWrite: { S: expect.any(String) },
       });

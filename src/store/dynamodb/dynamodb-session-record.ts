@@ -2,13 +2,15 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { corruptRecord } from './session-items-codec.js';
 
 /**
- * Version of the record layout below, stored in every record's `Version` attribute. Version 1
- * (up to 0.1) kept the items in the session's item whatever their size; version 2 keeps them there
- * only while the whole item fits in 1 KB, and otherwise in a separate, immutable data item (see
- * `session-data-item.ts`). Version 1 records are read and locked as they are, and are rewritten
- * as version 2 by their next `setAndReleaseItemExclusive`.
+ * The record's `Version` says where its items are. Version 1 (the only one up to 0.1): inline, in
+ * `Items`. Version 2: in the data item named by `DataId` (see `session-data-item.ts`), for items
+ * that do not fit in a 1 KB lock item. A small session is still written as version 1, which 0.1
+ * reads as its own (the attributes it does not know are ignored): during a rolling upgrade, or
+ * after a rollback, only sessions over 1 KB are unreadable to 0.1. A 0.1 record is read, locked and
+ * released as it is, and its next commit writes the layout its size calls for.
  */
-export const RECORD_FORMAT_VERSION = 2;
+export const INLINE_RECORD_VERSION = 1;
+export const DATA_ITEM_RECORD_VERSION = 2;
 const READABLE_VERSIONS = new Set([1, 2]);
 
 /** `Flags` bit of a record made by `createUninitializedItem`. */
@@ -34,16 +36,16 @@ export const Attr = {
   timeoutMs: 'TimeoutMs',
   timeoutSeconds: 'TimeoutSeconds',
   version: 'Version',
-  /** Version 2: the key suffix of the data item holding the items (absent when they are inline). */
+  /** Version 2: the key suffix of the data item holding the items. */
   dataId: 'DataId',
   /**
-   * Version 2: a token fresh for each commit, release or removal, so a write the SDK retried after
+   * Since 0.2: a token fresh for each commit, release or removal, so a write the SDK retried after
    * its answer was lost recognises its own first attempt when the retry fails its condition.
    */
   lastWrite: 'LastWrite',
-  /** Version 2: lock ids whose lock call was given up on; a late arrival of one fails its condition. */
+  /** Since 0.2: lock ids whose lock call was given up on; a late arrival of one fails its condition. */
   abortedLocks: 'AbortedLocks',
-  /** Version 2: the session's owner (`SessionStateStoreData.owner`), for a sparse index. */
+  /** Since 0.2: the session's owner (`SessionStateStoreData.owner`), for a sparse index. */
   owner: 'Owner',
 } as const;
 
@@ -77,9 +79,9 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
   }
   return {
     items: item[Attr.items],
-    // Only a version 2 record references a data item: an instance still running version 1 that
-    // commits over a migrated record writes Items and Version 1, and that write is the newest.
-    dataId: version === String(RECORD_FORMAT_VERSION) ? (item[Attr.dataId]?.S ?? null) : null,
+    // Only a version 2 record references a data item: an instance still running 0.1 that commits
+    // over one writes Items and Version 1 (leaving DataId), and that write is the newest.
+    dataId: version === String(DATA_ITEM_RECORD_VERSION) ? (item[Attr.dataId]?.S ?? null) : null,
     lastWrite: item[Attr.lastWrite]?.S ?? null,
     abortedLocks: item[Attr.abortedLocks]?.SS ?? [],
     owner: item[Attr.owner]?.S,
@@ -149,7 +151,7 @@ export function unlockedRecord(fields: {
     [Attr.timeout]: num(fields.timeout),
     [Attr.timeoutMs]: num(fields.expiry.timeoutMs),
     [Attr.timeoutSeconds]: num(fields.expiry.timeoutSeconds),
-    [Attr.version]: num(RECORD_FORMAT_VERSION),
+    [Attr.version]: num('items' in fields.data ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
     [fields.ttlAttribute]: num(fields.expiry.ttl),
   };
 }

@@ -27,12 +27,13 @@ import {
 import { awsErrorName, isConditionFailure, toStoreError } from './dynamodb-errors.js';
 import {
   Attr,
+  DATA_ITEM_RECORD_VERSION,
   estimateItemBytes,
   expiry,
   FLAG_UNINITIALIZED,
+  INLINE_RECORD_VERSION,
   num,
   readRecord,
-  RECORD_FORMAT_VERSION,
   ttlBase,
   unlockedRecord,
   type DynamoDBItem,
@@ -366,7 +367,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ':timeout': num(item.timeout),
         ':timeoutMs': num(slide.timeoutMs),
         ':timeoutSeconds': num(slide.timeoutSeconds),
-        ':version': num(RECORD_FORMAT_VERSION),
+        ':version': num(dataId === undefined ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
         ':ttl': num(slide.ttl),
         ':writeToken': { S: writeToken },
         ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
