@@ -5,6 +5,8 @@ import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
+import { startHoldingProxy } from '../support/dynamodb-holding-proxy.js';
+import { Gates } from '../support/gates.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
@@ -147,6 +149,32 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     await request(a.http).get('/count').set('Cookie', cookie).expect(503);
     removeFault();
     await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('a lock call held past requestTimeoutMs: 503, and when it lands late it takes no lock; the next request goes straight through', async () => {
+    const gates = new Gates();
+    let answered: (body: string) => void = () => undefined;
+    const lateAnswer = new Promise<string>((resolve) => (answered = resolve));
+    let held = false;
+    const config = await localClientConfig();
+    const proxy = await startHoldingProxy(config.endpoint as string, (operation, body) => {
+      if (held || operation !== 'UpdateItem' || !body.includes('#locked = :true')) return undefined;
+      held = true;
+      return { request: gates.pass('lock call'), answered: (_status, text) => answered(text) };
+    });
+    try {
+      const other = await instance();
+      const slow = await instance({}, { clientConfig: { ...config, endpoint: proxy.endpoint }, requestTimeoutMs: 1000, maxAttempts: 1 });
+      const cookie = await seed(other.http);
+      await request(slow.http).post('/count').set('Cookie', cookie).expect(503);
+      gates.open('lock call');
+      expect(await lateAnswer).toContain('ConditionalCheckFailedException');
+      other.dynamodb.reset();
+      await request(other.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+      expect(other.dynamodb.byCommand()).toEqual({ UpdateItem: 2 });
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('writes DynamoDB applied but whose answers were lost are recognised: save, new session, logout', async () => {
