@@ -176,6 +176,26 @@ describe('reading the data item fails after the lock was taken', () => {
   });
 });
 
+describe('write tokens (how a retried write recognises itself)', () => {
+  it('are kept while their write can still be retried, then removed by a later holder, so the lock item stays small', async () => {
+    const store = createStore({ requestTimeoutMs: 5_000 });
+    const id = newId();
+    const tokens = async () => Object.keys((await rawItem(id))!).filter((name) => name.startsWith('Write:')).length;
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, null, true);
+    for (let i = 0; i < 3; i++) {
+      time += 1_000;
+      const { lockId } = await store.getItemExclusive(id);
+      await store.releaseItemExclusive(id, lockId!);
+    }
+    expect(await tokens()).toBe(4);
+    // 15 s later (requestTimeoutMs + a 10 s margin for clocks), the next holder's write removes them.
+    time += 15_000;
+    const { lockId } = await store.getItemExclusive(id);
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, lockId, false);
+    expect(await tokens()).toBe(1);
+  });
+});
+
 describe('superseded data and its TTL', () => {
   it('old data items are left to TTL; the current one is extended before the session could outlive it', async () => {
     const store = createStore();

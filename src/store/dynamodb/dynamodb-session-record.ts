@@ -13,6 +13,15 @@ export const INLINE_RECORD_VERSION = 1;
 export const DATA_ITEM_RECORD_VERSION = 2;
 const READABLE_VERSIONS = new Set([1, 2]);
 
+/**
+ * Since 0.2, each commit, release or removal also sets one attribute named by this prefix and a
+ * token fresh for that call (`Write:{token}`, its time in epoch ms), so a write that the SDK
+ * retried after its answer was lost finds its own first attempt when the retry fails its condition,
+ * even if other requests have written since. They are removed by the first write under a lock
+ * taken after they are `RECENT_WRITE_KEEP_MS` old, so a record holds only the last seconds' worth.
+ */
+export const WRITE_ATTRIBUTE_PREFIX = 'Write:';
+
 /** `Flags` bit of a record made by `createUninitializedItem`. */
 export const FLAG_UNINITIALIZED = 1;
 
@@ -38,11 +47,7 @@ export const Attr = {
   version: 'Version',
   /** Version 2: the key suffix of the data item holding the items. */
   dataId: 'DataId',
-  /**
-   * Since 0.2: a token fresh for each commit, release or removal, so a write the SDK retried after
-   * its answer was lost recognises its own first attempt when the retry fails its condition.
-   */
-  lastWrite: 'LastWrite',
+
   /** Since 0.2: lock ids whose lock call was given up on; a late arrival of one fails its condition. */
   abortedLocks: 'AbortedLocks',
   /** Since 0.2: the session's owner (`SessionStateStoreData.owner`), for a sparse index. */
@@ -57,7 +62,8 @@ export interface SessionRecord {
   readonly items: AttributeValue | undefined;
   /** The data item's id when the items are stored apart. */
   readonly dataId: string | null;
-  readonly lastWrite: string | null;
+  /** Tokens of recent writes, and when they were written (epoch ms). */
+  readonly recentWrites: ReadonlyMap<string, number>;
   readonly abortedLocks: readonly string[];
   readonly owner: string | undefined;
   readonly locked: boolean;
@@ -82,7 +88,7 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
     // Only a version 2 record references a data item: an instance still running 0.1 that commits
     // over one writes Items and Version 1 (leaving DataId), and that write is the newest.
     dataId: version === String(DATA_ITEM_RECORD_VERSION) ? (item[Attr.dataId]?.S ?? null) : null,
-    lastWrite: item[Attr.lastWrite]?.S ?? null,
+    recentWrites: readRecentWrites(item),
     abortedLocks: item[Attr.abortedLocks]?.SS ?? [],
     owner: item[Attr.owner]?.S,
     locked: item[Attr.locked]?.BOOL === true,
@@ -93,6 +99,14 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
     flags: readNumber(item, Attr.flags) ?? 0,
     timeout: readNumber(item, Attr.timeout) ?? Number.NaN,
   };
+}
+
+function readRecentWrites(item: DynamoDBItem): Map<string, number> {
+  const writes = new Map<string, number>();
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith(WRITE_ATTRIBUTE_PREFIX)) writes.set(name.slice(WRITE_ATTRIBUTE_PREFIX.length), Number(value.N));
+  }
+  return writes;
 }
 
 function readNumber(item: DynamoDBItem, name: string): number | undefined {
@@ -135,13 +149,14 @@ export function unlockedRecord(fields: {
   expiry: Expiry;
   now: number;
   flags: number;
-  lastWrite?: string;
+  /** The token of this write (see `WRITE_ATTRIBUTE_PREFIX`). */
+  writeToken?: string;
   owner?: string;
 }): DynamoDBItem {
   return {
     [fields.keyAttribute]: { S: fields.key },
     ...('items' in fields.data ? { [Attr.items]: fields.data.items } : { [Attr.dataId]: { S: fields.data.dataId } }),
-    ...(fields.lastWrite === undefined ? {} : { [Attr.lastWrite]: { S: fields.lastWrite } }),
+    ...(fields.writeToken === undefined ? {} : { [WRITE_ATTRIBUTE_PREFIX + fields.writeToken]: num(fields.now) }),
     ...(fields.owner === undefined ? {} : { [Attr.owner]: { S: fields.owner } }),
     [Attr.locked]: { BOOL: false },
     [Attr.lockDate]: num(fields.now),

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
   DeleteItemCommand,
   DynamoDBClient,
@@ -36,6 +36,7 @@ import {
   readRecord,
   ttlBase,
   unlockedRecord,
+  WRITE_ATTRIBUTE_PREFIX,
   type DynamoDBItem,
   type SessionRecord,
 } from './dynamodb-session-record.js';
@@ -85,11 +86,34 @@ const PLACEHOLDERS = {
   timeoutSeconds: '#timeoutSeconds',
   version: '#version',
   dataId: '#dataId',
-  lastWrite: '#lastWrite',
   abortedLocks: '#abortedLocks',
   owner: '#owner',
 } as const;
 type Placeholder = keyof typeof PLACEHOLDERS;
+
+/**
+ * How long a write's token is kept (see `WRITE_ATTRIBUTE_PREFIX`) beyond `requestTimeoutMs`, the
+ * longest the SDK can retry it: a margin for clocks of instances that disagree.
+ */
+const WRITE_TOKEN_MARGIN_MS = 10_000;
+
+/** Most locks whose prunes (`Prune`) this store remembers; a forgotten one only delays a prune. */
+const MAX_REMEMBERED_PRUNES = 1_000;
+
+/** What the first write under a lock removes: write tokens and revocations past their time. */
+interface Prune {
+  readonly writes: readonly string[];
+  readonly aborted: readonly string[];
+}
+
+/** The clauses a fenced write adds to its update expression: its token, and the prunes. */
+interface WriteClauses {
+  readonly set: string[];
+  readonly remove: string[];
+  readonly delete: string[];
+  readonly names: Record<string, string>;
+  readonly values: Record<string, AttributeValue>;
+}
 
 /** What `call` passes to `client.send`. */
 interface SendOptions {
@@ -124,6 +148,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly requestTimeoutMs: number;
   private readonly clock: () => number;
   private ready: Promise<void> | undefined;
+  /** By lock id: what the holder's write removes (learnt from the lock call's answer). */
+  private readonly prunes = new Map<string, Prune>();
   private destroyed = false;
 
   constructor(options: DynamoDBSessionStateStoreOptions = {}) {
@@ -145,7 +171,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     this.clock = options.clock ?? Date.now;
     const reserved = Object.values(Attr) as string[];
     for (const [name, value] of [['keyAttribute', this.keyAttribute], ['ttlAttribute', this.ttlAttribute]] as const) {
-      if (reserved.includes(value)) {
+      if (reserved.includes(value) || value.startsWith(WRITE_ATTRIBUTE_PREFIX)) {
         throw new TypeError(`DynamoDBSessionStateStore: ${name} "${value}" is one of the record's own attributes.`);
       }
     }
@@ -271,7 +297,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       if (holder.locked) return { ...NO_SESSION_ITEM, locked: true, lockAge: lockAge(holder, now), lockId: holder.lockId };
       throw corruptRecord('its lock or expiry attributes have unexpected types');
     }
-    await this.pruneAbortedLocks(id, lockId, record.abortedLocks, now);
+    this.rememberPrune(lockId, record, now);
     // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
     return { ...(await this.loadedUnderLock(id, record, lockId, now)), expires: now + record.timeout * 60_000 };
   }
@@ -299,7 +325,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const items = await this.codec.encode(item.items);
     const slide = expiry(now, item.timeout, this.ttlExtraSeconds);
     // Fresh per call: a retry of this very write finds it in the record; a second call does not.
-    const writeToken = randomUUID();
+    const writeToken = newWriteToken();
     const fields = {
       keyAttribute: this.keyAttribute,
       key: this.keyValue(id),
@@ -308,7 +334,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       expiry: slide,
       now,
       flags: 0,
-      lastWrite: writeToken,
+      writeToken,
       owner: item.owner,
     };
     let record = unlockedRecord({ ...fields, data: { items } });
@@ -338,28 +364,34 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
     if (newItem) {
       const { written, old } = await this.putIfAbsent(record, now);
-      if (!written && readRecord(old ?? {}).lastWrite !== writeToken) {
+      if (!written && !wroteWith(old, writeToken)) {
         throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
       }
       return;
     }
+    const write = this.writeClauses(lockId!, writeToken, now);
     const set = [
       dataId === undefined ? '#items = :items' : '#dataId = :dataId',
       '#locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, #timeoutMs = :timeoutMs',
-      '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl, #lastWrite = :writeToken',
+      '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl',
       ...(item.owner === undefined ? [] : ['#owner = :owner']),
+      ...write.set,
     ];
-    const remove = ['#lockId', dataId === undefined ? '#dataId' : '#items', ...(item.owner === undefined ? ['#owner'] : [])];
+    const remove = ['#lockId', dataId === undefined ? '#dataId' : '#items', ...(item.owner === undefined ? ['#owner'] : []), ...write.remove];
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: `SET ${set.join(', ')} REMOVE ${remove.join(', ')}`,
+      UpdateExpression: updateExpression(set, remove, write.delete),
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names(
-        ...(['items', 'dataId', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl'] as const),
-        ...(['lastWrite', 'owner', 'lockId'] as const),
-      ),
+      ExpressionAttributeNames: {
+        ...this.names(
+          ...(['items', 'dataId', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl'] as const),
+          ...(['owner', 'lockId'] as const),
+        ),
+        ...write.names,
+      },
       ExpressionAttributeValues: {
+        ...write.values,
         ...(dataId === undefined ? { ':items': items } : { ':dataId': { S: dataId } }),
         ':false': { BOOL: false },
         ':expires': num(slide.expires),
@@ -369,7 +401,6 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ':timeoutSeconds': num(slide.timeoutSeconds),
         ':version': num(dataId === undefined ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
         ':ttl': num(slide.ttl),
-        ':writeToken': { S: writeToken },
         ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
         ':lockId': { S: lockId! },
       },
@@ -382,18 +413,19 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     const now = this.clock();
-    const writeToken = randomUUID();
+    const writeToken = newWriteToken();
+    const write = this.writeClauses(lockId, writeToken, now);
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: `SET #locked = :false, #lastWrite = :writeToken, ${SLIDE_EXPIRY} REMOVE #lockId`,
+      UpdateExpression: updateExpression([`#locked = :false, ${SLIDE_EXPIRY}`, ...write.set], ['#lockId', ...write.remove], write.delete),
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('locked', 'lockId', 'lastWrite', ...SLIDE_EXPIRY_NAMES),
+      ExpressionAttributeNames: { ...this.names('locked', 'lockId', ...SLIDE_EXPIRY_NAMES), ...write.names },
       ExpressionAttributeValues: {
         ':false': { BOOL: false },
         ':lockId': { S: lockId },
-        ':writeToken': { S: writeToken },
         ...this.slideValues(now),
+        ...write.values,
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
@@ -407,20 +439,24 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    */
   async removeItem(id: string, lockId: string): Promise<void> {
     const now = this.clock();
-    const writeToken = randomUUID();
+    const writeToken = newWriteToken();
+    const write = this.writeClauses(lockId, writeToken, now);
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression:
-        'SET #locked = :false, #expires = :zero, #ttl = :ttl, #lastWrite = :writeToken REMOVE #lockId, #items, #dataId, #owner',
+      UpdateExpression: updateExpression(
+        ['#locked = :false, #expires = :zero, #ttl = :ttl', ...write.set],
+        ['#lockId, #items, #dataId, #owner', ...write.remove],
+        write.delete,
+      ),
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('locked', 'expires', 'ttl', 'lastWrite', 'lockId', 'items', 'dataId', 'owner'),
+      ExpressionAttributeNames: { ...this.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner'), ...write.names },
       ExpressionAttributeValues: {
         ':false': { BOOL: false },
         ':zero': num(0),
         ':ttl': num(ttlBase(now, this.ttlExtraSeconds)),
-        ':writeToken': { S: writeToken },
         ':lockId': { S: lockId },
+        ...write.values,
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
@@ -541,22 +577,35 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /**
-   * Forgets revocations old enough that the calls they revoke can no longer reach DynamoDB (a
-   * signed request is refused once its signature is older than a few minutes). Runs only when
-   * there is something to forget, under the lock just taken.
+   * Remembers, for the write the holder of `lockId` will make, the write tokens and revocations of
+   * the record that are past their time. Revocations are kept 20 minutes (the calls they revoke
+   * can no longer reach DynamoDB, whose signatures expire within minutes), write tokens for as long
+   * as the SDK can retry their write. Nothing is remembered for most locks.
    */
-  private async pruneAbortedLocks(id: string, lockId: string, aborted: readonly string[], now: number): Promise<void> {
-    const old = aborted.filter((entry) => !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
-    if (old.length === 0) return;
-    const update = new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: this.key(id),
-      UpdateExpression: 'DELETE #abortedLocks :old',
-      ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('abortedLocks', 'lockId'),
-      ExpressionAttributeValues: { ':old': { SS: old }, ':lockId': { S: lockId } },
+  private rememberPrune(lockId: string, record: SessionRecord, now: number): void {
+    const writes = [...record.recentWrites].filter(([, at]) => !(at > now - this.requestTimeoutMs - WRITE_TOKEN_MARGIN_MS)).map(([token]) => token);
+    const aborted = record.abortedLocks.filter((entry) => !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
+    if (writes.length === 0 && aborted.length === 0) return;
+    this.prunes.set(lockId, { writes, aborted });
+    if (this.prunes.size > MAX_REMEMBERED_PRUNES) this.prunes.delete(this.prunes.keys().next().value!);
+  }
+
+  /** The clauses of a write under `lockId`: its token, and what that lock's holder prunes. */
+  private writeClauses(lockId: string, writeToken: string, now: number): WriteClauses {
+    const prune = this.prunes.get(lockId);
+    this.prunes.delete(lockId);
+    const names: Record<string, string> = { '#write': WRITE_ATTRIBUTE_PREFIX + writeToken };
+    const values: Record<string, AttributeValue> = { ':writeTime': num(now) };
+    const remove = (prune?.writes ?? []).map((token, i) => {
+      names[`#oldWrite${i}`] = WRITE_ATTRIBUTE_PREFIX + token;
+      return `#oldWrite${i}`;
     });
-    await this.conditional('UpdateItem', (options) => this.client.send(update, options)).catch(() => false);
+    const aborted = prune?.aborted ?? [];
+    if (aborted.length > 0) {
+      names[PLACEHOLDERS.abortedLocks] = Attr.abortedLocks;
+      values[':oldAborted'] = { SS: [...aborted] };
+    }
+    return { set: ['#write = :writeTime'], remove, delete: aborted.length > 0 ? ['#abortedLocks :oldAborted'] : [], names, values };
   }
 
   /** Puts a whole record unless a live one exists (an expired leftover is replaced). */
@@ -579,7 +628,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /**
-   * Runs one write fenced by a lock id that records `writeToken` in `LastWrite`. Answers whether it
+   * Runs one write fenced by a lock id that records `writeToken`. Answers whether it
    * was applied: by this call, or by an earlier attempt of it whose answer was lost (the SDK's retry
    * then fails the condition, and the record shows our token).
    */
@@ -589,7 +638,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      return error.Item?.[Attr.lastWrite]?.S === writeToken;
+      return wroteWith(error.Item, writeToken);
     }
   }
 
@@ -703,6 +752,26 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
     return names;
   }
+}
+
+/** A token for one write: 72 random bits (see `WRITE_ATTRIBUTE_PREFIX`). */
+function newWriteToken(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** Does this record hold the token of the write that made `writeToken`? */
+function wroteWith(record: DynamoDBItem | undefined, writeToken: string): boolean {
+  return record?.[WRITE_ATTRIBUTE_PREFIX + writeToken] !== undefined;
+}
+
+function updateExpression(set: string[], remove: string[], del: string[]): string {
+  return [
+    set.length > 0 ? `SET ${set.join(', ')}` : '',
+    remove.length > 0 ? `REMOVE ${remove.join(', ')}` : '',
+    del.length > 0 ? `DELETE ${del.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 function lockLost(consequence: string): SessionStateLockLostError {
