@@ -47,6 +47,7 @@ import {
   dataItem,
   dataKey,
   INLINE_MAX_BYTES,
+  RECENT_WRITES_ALLOWANCE_BYTES,
 } from './session-data-item.js';
 import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-store.options.js';
 import { OWNER_INDEX, prepareSessionTable } from './dynamodb-session-table.js';
@@ -340,7 +341,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     let record = unlockedRecord({ ...fields, data: { items } });
     let data: DynamoDBItem | undefined;
     let dataId: string | undefined;
-    if (estimateItemBytes(record) > INLINE_MAX_BYTES) {
+    if (estimateItemBytes(record) + RECENT_WRITES_ALLOWANCE_BYTES > INLINE_MAX_BYTES) {
       dataId = randomUUID();
       data = dataItem({
         keyAttribute: this.keyAttribute,

@@ -10,6 +10,12 @@ import { Attr, num, type DynamoDBItem } from './dynamodb-session-record.js';
 export const INLINE_MAX_BYTES = 1024;
 
 /**
+ * Room kept free in an inline lock item for the tokens of two other recent writes
+ * (`Write:{token}`, about 40 bytes each), so a session near the limit stays within 1 KB.
+ */
+export const RECENT_WRITES_ALLOWANCE_BYTES = 80;
+
+/**
  * A data item's TTL outlives its session's TTL by this margin (1 day). Superseded data items are
  * never deleted by the store (a delete is charged by the item's size); TTL deletion, which is free,
  * removes them within about this margin plus DynamoDB's own lag.
