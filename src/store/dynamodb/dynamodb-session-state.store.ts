@@ -584,7 +584,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    * as the SDK can retry their write. Nothing is remembered for most locks.
    */
   private rememberPrune(lockId: string, record: SessionRecord, now: number): void {
-    const writes = [...record.recentWrites].filter(([, at]) => !(at > now - this.requestTimeoutMs - WRITE_TOKEN_MARGIN_MS)).map(([token]) => token);
+    const keepSince = now - this.requestTimeoutMs - WRITE_TOKEN_MARGIN_MS;
+    const writes = [...record.recentWrites].filter(([, at]) => !(at > keepSince)).map(([token]) => token);
     const aborted = record.abortedLocks.filter((entry) => !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
     if (writes.length === 0 && aborted.length === 0) return;
     this.prunes.set(lockId, { writes, aborted });
