@@ -11,6 +11,7 @@ import { CounterGateway } from './counter/counter.gateway.js';
 import { AccountResolver } from './graphql/account.resolver.js';
 import { CounterResolver } from './graphql/counter.resolver.js';
 import { graphqlModuleFor, type HttpAdapterName } from './graphql/graphql.module.js';
+import { NotesController } from './notes/notes.controller.js';
 import { PingController } from './ping.controller.js';
 import { createSessionStore } from './session-store.factory.js';
 
@@ -29,7 +30,7 @@ import { createSessionStore } from './session-store.factory.js';
     }),
     TerminusModule.forRoot(),
   ],
-  controllers: [PingController, CounterController, CartController, AccountController, HealthController],
+  controllers: [PingController, CounterController, CartController, AccountController, HealthController, NotesController],
   providers: [SessionStateHealthIndicator, CounterResolver, AccountResolver, CounterGateway],
 })
 export class AppModule {

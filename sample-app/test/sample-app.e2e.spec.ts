@@ -31,6 +31,7 @@ describe.each<AdapterName>(['express', 'fastify'])('sample app HTTP contract on 
     get: (path: string) => request(sample.server).get(path).set('Cookie', cookie),
     post: (path: string) => request(sample.server).post(path).set('Cookie', cookie),
     delete: (path: string) => request(sample.server).delete(path).set('Cookie', cookie),
+    put: (path: string) => request(sample.server).put(path).set('Cookie', cookie),
   });
   const withSid = (sid: string) => as(cookieHeader(sid));
   const calls = () => sample.counting.calls;
@@ -242,6 +243,19 @@ describe.each<AdapterName>(['express', 'fastify'])('sample app HTTP contract on 
       expect(cleared.headers['set-cookie']).toBeUndefined();
       const read = await withSid(sid).get('/cart').expect(200);
       expect(read.body).toEqual({ items: [] });
+    });
+  });
+
+  describe('notes (bench:cost)', () => {
+    it('PUT /notes?kb=4 stores 4 KB of notes; GET /notes reads them under the lock and changes nothing', async () => {
+      const sid = await newCounterSession();
+      await withSid(sid).put('/notes?kb=4').expect(200, { length: 4096 });
+      sample.counting.reset();
+      await withSid(sid).get('/notes').expect(200, { length: 4096 });
+      expect(calls()).toEqual(['getItemExclusive', 'releaseItemExclusive']);
+      await withSid(sid).put('/notes?kb=301').expect(400);
+      await withSid(sid).put('/notes?kb=x').expect(400);
+      await withSid(sid).get('/notes').expect(200, { length: 4096 });
     });
   });
 

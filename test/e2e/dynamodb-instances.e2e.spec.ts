@@ -4,6 +4,9 @@ import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-ses
 import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
+import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
+import { startHoldingProxy } from '../support/dynamodb-holding-proxy.js';
+import { Gates } from '../support/gates.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
@@ -65,11 +68,10 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     const login = await request(a.http).post('/seed').expect(200);
     const loginCookie = sessionCookie(login.headers)!;
     expect(await calls(() => request(a.http).post('/regenerate').set('Cookie', loginCookie).expect(200))).toEqual({
-      UpdateItem: 1,
+      UpdateItem: 2,
       PutItem: 1,
-      DeleteItem: 1,
     });
-    expect(await calls(() => request(a.http).post('/abandon').set('Cookie', cookie).expect(200))).toEqual({ UpdateItem: 1, DeleteItem: 1 });
+    expect(await calls(() => request(a.http).post('/abandon').set('Cookie', cookie).expect(200))).toEqual({ UpdateItem: 2 });
   });
 
   it('read-only requests refresh the expiry only once over half of the timeout has elapsed', async () => {
@@ -147,6 +149,60 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     await request(a.http).get('/count').set('Cookie', cookie).expect(503);
     removeFault();
     await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('a lock call held past requestTimeoutMs: 503, and when it lands late it takes no lock; the next request goes straight through', async () => {
+    const gates = new Gates();
+    let answered: (body: string) => void = () => undefined;
+    const lateAnswer = new Promise<string>((resolve) => (answered = resolve));
+    let held = false;
+    const config = await localClientConfig();
+    const proxy = await startHoldingProxy(config.endpoint as string, (operation, body) => {
+      if (held || operation !== 'UpdateItem' || !body.includes('#locked = :true')) return undefined;
+      held = true;
+      return { request: gates.pass('lock call'), answered: (_status, text) => answered(text) };
+    });
+    try {
+      const other = await instance();
+      const slow = await instance({}, { clientConfig: { ...config, endpoint: proxy.endpoint }, requestTimeoutMs: 1000, maxAttempts: 1 });
+      const cookie = await seed(other.http);
+      await request(slow.http).post('/count').set('Cookie', cookie).expect(503);
+      gates.open('lock call');
+      expect(await lateAnswer).toContain('ConditionalCheckFailedException');
+      other.dynamodb.reset();
+      await request(other.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+      expect(other.dynamodb.byCommand()).toEqual({ UpdateItem: 2 });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('writes DynamoDB applied but whose answers were lost are recognised: save, new session, logout', async () => {
+    const a = await instance();
+    const commit = (operation: string, input: Record<string, unknown>) =>
+      operation === 'UpdateItem' && String(input.UpdateExpression).includes('#write = :writeTime');
+    // Save: 200, stored once (the client has no reason to retry).
+    const cookie = await seed(a.http);
+    const lostSave = loseFirstAnswer(a.raw.client, commit);
+    await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    expect(lostSave.lost()).toBe(1);
+    lostSave.remove();
+    await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+
+    // New session: 200 with its cookie, and the record is that session's.
+    const lostPut = loseFirstAnswer(a.raw.client, (operation) => operation === 'PutItem');
+    const created = await request(a.http).post('/count').expect(200, { count: 1 });
+    expect(lostPut.lost()).toBe(1);
+    lostPut.remove();
+    const newCookie = sessionCookie(created.headers)!;
+    await request(a.http).get('/count').set('Cookie', newCookie).expect(200, { count: 1 });
+
+    // Logout: 200, and the session is gone.
+    const lostRemove = loseFirstAnswer(a.raw.client, commit);
+    await request(a.http).post('/abandon').set('Cookie', newCookie).expect(200, { abandoned: true });
+    expect(lostRemove.lost()).toBe(1);
+    lostRemove.remove();
+    expect((await a.raw.getItem(idOf(newCookie))).item).toBeNull();
   });
 
   it('a corrupt record is replaced by a new session and its lock released', async () => {

@@ -1,8 +1,26 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { corruptRecord } from './session-items-codec.js';
 
-/** Version of the record layout below, stored in every record's `Version` attribute. */
-export const RECORD_FORMAT_VERSION = 1;
+/**
+ * The record's `Version` says where its items are. Version 1 (the only one up to 0.1): inline, in
+ * `Items`. Version 2: in the data item named by `DataId` (see `session-data-item.ts`), for items
+ * that do not fit in a 1 KB lock item. A small session is still written as version 1, which 0.1
+ * reads as its own (the attributes it does not know are ignored): during a rolling upgrade, or
+ * after a rollback, only sessions over 1 KB are unreadable to 0.1. A 0.1 record is read, locked and
+ * released as it is, and its next commit writes the layout its size calls for.
+ */
+export const INLINE_RECORD_VERSION = 1;
+export const DATA_ITEM_RECORD_VERSION = 2;
+const READABLE_VERSIONS = new Set([1, 2]);
+
+/**
+ * Since 0.2, each commit, release or removal also sets one attribute named by this prefix and a
+ * token fresh for that call (`Write:{token}`, its time in epoch ms), so a write that the SDK
+ * retried after its answer was lost finds its own first attempt when the retry fails its condition,
+ * even if other requests have written since. They are removed by the first write under a lock
+ * taken after they are `RECENT_WRITE_KEEP_MS` old, so a record holds only the last seconds' worth.
+ */
+export const WRITE_ATTRIBUTE_PREFIX = 'Write:';
 
 /** `Flags` bit of a record made by `createUninitializedItem`. */
 export const FLAG_UNINITIALIZED = 1;
@@ -27,7 +45,12 @@ export const Attr = {
   timeoutMs: 'TimeoutMs',
   timeoutSeconds: 'TimeoutSeconds',
   version: 'Version',
-  /** The session's owner (a string); absent without one, so the sparse owner index skips it. */
+  /** Version 2: the key suffix of the data item holding the items. */
+  dataId: 'DataId',
+
+  /** Since 0.2: lock ids whose lock call was given up on; a late arrival of one fails its condition. */
+  abortedLocks: 'AbortedLocks',
+  /** Since 0.2: the session's owner (`SessionStateStoreData.owner`), for a sparse index. */
   owner: 'Owner',
 } as const;
 
@@ -35,14 +58,20 @@ export type DynamoDBItem = Record<string, AttributeValue>;
 
 /** The fields of a stored record the store reads (items stay encoded until needed). */
 export interface SessionRecord {
+  /** The encoded items when stored inline (version 1, or a small version 2 session). */
   readonly items: AttributeValue | undefined;
+  /** The data item's id when the items are stored apart. */
+  readonly dataId: string | null;
+  /** Tokens of recent writes, and when they were written (epoch ms). */
+  readonly recentWrites: ReadonlyMap<string, number>;
+  readonly abortedLocks: readonly string[];
+  readonly owner: string | undefined;
   readonly locked: boolean;
   readonly lockId: string | null;
   readonly lockDate: number;
   readonly expires: number;
   readonly flags: number;
   readonly timeout: number;
-  readonly owner: string | undefined;
 }
 
 export function num(value: number): AttributeValue {
@@ -51,11 +80,17 @@ export function num(value: number): AttributeValue {
 
 export function readRecord(item: DynamoDBItem): SessionRecord {
   const version = item[Attr.version]?.N;
-  if (version !== undefined && Number(version) !== RECORD_FORMAT_VERSION) {
-    throw corruptRecord(`its record format version ${version} is not supported (expected ${RECORD_FORMAT_VERSION})`);
+  if (version !== undefined && !READABLE_VERSIONS.has(Number(version))) {
+    throw corruptRecord(`its record format version ${version} is not supported (expected 1 or 2)`);
   }
   return {
     items: item[Attr.items],
+    // Only a version 2 record references a data item: an instance still running 0.1 that commits
+    // over one writes Items and Version 1 (leaving DataId), and that write is the newest.
+    dataId: version === String(DATA_ITEM_RECORD_VERSION) ? (item[Attr.dataId]?.S ?? null) : null,
+    recentWrites: readRecentWrites(item),
+    abortedLocks: item[Attr.abortedLocks]?.SS ?? [],
+    owner: item[Attr.owner]?.S,
     locked: item[Attr.locked]?.BOOL === true,
     lockId: item[Attr.lockId]?.S ?? null,
     lockDate: readNumber(item, Attr.lockDate) ?? 0,
@@ -63,8 +98,15 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
     expires: readNumber(item, Attr.expires) ?? 0,
     flags: readNumber(item, Attr.flags) ?? 0,
     timeout: readNumber(item, Attr.timeout) ?? Number.NaN,
-    owner: item[Attr.owner]?.S,
   };
+}
+
+function readRecentWrites(item: DynamoDBItem): Map<string, number> {
+  const writes = new Map<string, number>();
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith(WRITE_ATTRIBUTE_PREFIX)) writes.set(name.slice(WRITE_ATTRIBUTE_PREFIX.length), Number(value.N));
+  }
+  return writes;
 }
 
 function readNumber(item: DynamoDBItem, name: string): number | undefined {
@@ -101,17 +143,21 @@ export function unlockedRecord(fields: {
   keyAttribute: string;
   key: string;
   ttlAttribute: string;
-  items: AttributeValue;
+  /** The items inline, or the id of the data item holding them: exactly one. */
+  data: { items: AttributeValue } | { dataId: string };
   timeout: number;
   expiry: Expiry;
   now: number;
   flags: number;
+  /** The token of this write (see `WRITE_ATTRIBUTE_PREFIX`). */
+  writeToken?: string;
   owner?: string;
 }): DynamoDBItem {
   return {
-    ...(fields.owner === undefined ? {} : { [Attr.owner]: { S: fields.owner } }),
     [fields.keyAttribute]: { S: fields.key },
-    [Attr.items]: fields.items,
+    ...('items' in fields.data ? { [Attr.items]: fields.data.items } : { [Attr.dataId]: { S: fields.data.dataId } }),
+    ...(fields.writeToken === undefined ? {} : { [WRITE_ATTRIBUTE_PREFIX + fields.writeToken]: num(fields.now) }),
+    ...(fields.owner === undefined ? {} : { [Attr.owner]: { S: fields.owner } }),
     [Attr.locked]: { BOOL: false },
     [Attr.lockDate]: num(fields.now),
     [Attr.expires]: num(fields.expiry.expires),
@@ -120,22 +166,26 @@ export function unlockedRecord(fields: {
     [Attr.timeout]: num(fields.timeout),
     [Attr.timeoutMs]: num(fields.expiry.timeoutMs),
     [Attr.timeoutSeconds]: num(fields.expiry.timeoutSeconds),
-    [Attr.version]: num(RECORD_FORMAT_VERSION),
+    [Attr.version]: num('items' in fields.data ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
     [fields.ttlAttribute]: num(fields.expiry.ttl),
   };
 }
 
+/** Longest lock id the store makes (`lock-id.ts`): a time prefix and a UUID. */
+export const MAX_LOCK_ID_LENGTH = 48;
+
 /**
  * DynamoDB's item size, estimated from above: attribute names plus values, a number counted at its
- * maximum of 21 bytes, plus the 36 bytes of a lock id the item may hold while locked.
+ * maximum of 21 bytes, plus the lock id the item may hold while locked.
  */
 export function estimateItemBytes(item: DynamoDBItem): number {
-  let size = Attr.lockId.length + 36;
+  let size = Attr.lockId.length + MAX_LOCK_ID_LENGTH;
   for (const [name, value] of Object.entries(item)) {
     size += Buffer.byteLength(name, 'utf8');
     if (value.S !== undefined) size += Buffer.byteLength(value.S, 'utf8');
     else if (value.B !== undefined) size += value.B.byteLength;
     else if (value.N !== undefined) size += 21;
+    else if (value.SS !== undefined) for (const entry of value.SS) size += Buffer.byteLength(entry, 'utf8');
     else size += 1;
   }
   return size;

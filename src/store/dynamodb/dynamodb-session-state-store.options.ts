@@ -13,7 +13,8 @@ export interface DynamoDBSessionStateStoreOptions {
 
   /**
    * At `init()`, create the table when it does not exist (on-demand billing, one string hash key
-   * named `keyAttribute`), wait until it is ACTIVE, and enable TTL on `ttlAttribute`.
+   * named `keyAttribute`, and the sparse `Owner-index` that `revokeOwner` queries), wait until it
+   * is ACTIVE, and enable TTL on `ttlAttribute`.
    * Default `false`: `init()` only checks, with one `DescribeTable`, that the table exists with
    * the expected key schema (in production, create the table with your infrastructure code).
    */
@@ -57,7 +58,7 @@ export interface DynamoDBSessionStateStoreOptions {
 
   /**
    * Largest item the store writes, in bytes, estimated conservatively over the key and all
-   * attributes (after compression). A larger session throws `SessionStateTooLargeError` before
+   * attributes (after compression): the data item of a large session. A larger session throws `SessionStateTooLargeError` before
    * any write, so the stored session stays intact. Default `400_000`, just under DynamoDB's
    * 400 KB (409 600 bytes) item limit; at most 409 600.
    */
@@ -65,7 +66,9 @@ export interface DynamoDBSessionStateStoreOptions {
 
   /**
    * Bound on each DynamoDB call, SDK retries included, in ms; when it passes the call is aborted
-   * and `SessionStateStoreUnavailableError` thrown. Default `5000`.
+   * and `SessionStateStoreUnavailableError` thrown. A lock call given up on this way is first
+   * settled (revoked, and released if it landed): up to two more calls, each with this bound.
+   * Default `5000`.
    */
   requestTimeoutMs?: number;
 

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import {
-  DeleteItemCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -25,16 +24,28 @@ import {
 import { isConditionFailure, toStoreError } from './dynamodb-errors.js';
 import {
   Attr,
+  DATA_ITEM_RECORD_VERSION,
   estimateItemBytes,
   expiry,
   FLAG_UNINITIALIZED,
+  INLINE_RECORD_VERSION,
   num,
   readRecord,
-  RECORD_FORMAT_VERSION,
   ttlBase,
   unlockedRecord,
+  WRITE_ATTRIBUTE_PREFIX,
+  type DynamoDBItem,
   type SessionRecord,
 } from './dynamodb-session-record.js';
+import { newLockId, lockIdTime } from './lock-id.js';
+import {
+  DATA_TTL_MARGIN_SECONDS,
+  DATA_TTL_REFRESH_AHEAD_SECONDS,
+  dataItem,
+  dataKey,
+  INLINE_MAX_BYTES,
+  RECENT_WRITES_ALLOWANCE_BYTES,
+} from './session-data-item.js';
 import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-store.options.js';
 import { prepareSessionTable } from './dynamodb-session-table.js';
 import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
@@ -44,6 +55,12 @@ import { DynamoDBTableHealth } from './dynamodb-table-health.js';
 /** DynamoDB's hard limit on the size of one item. */
 const DYNAMODB_ITEM_LIMIT = 409_600;
 
+/**
+ * How long a revoked lock id is kept in `AbortedLocks`: well past the point where DynamoDB refuses
+ * the call it revokes (SigV4 signatures expire within minutes; the SDK re-signs each retry, all
+ * within `requestTimeoutMs` of the id's creation).
+ */
+const ABORTED_LOCK_KEEP_MS = 20 * 60_000;
 
 /**
  * Slides a record's expiry and TTL by its own timeout, in one update: `TimeoutMs`/`TimeoutSeconds`
@@ -68,9 +85,35 @@ const PLACEHOLDERS = {
   timeoutMs: '#timeoutMs',
   timeoutSeconds: '#timeoutSeconds',
   version: '#version',
+  dataId: '#dataId',
+  abortedLocks: '#abortedLocks',
   owner: '#owner',
 } as const;
 type Placeholder = keyof typeof PLACEHOLDERS;
+
+/**
+ * How long a write's token is kept (see `WRITE_ATTRIBUTE_PREFIX`) beyond `requestTimeoutMs`, the
+ * longest the SDK can retry it: a margin for clocks of instances that disagree.
+ */
+const WRITE_TOKEN_MARGIN_MS = 10_000;
+
+/** Most locks whose prunes (`Prune`) this store remembers; a forgotten one only delays a prune. */
+const MAX_REMEMBERED_PRUNES = 1_000;
+
+/** What the first write under a lock removes: write tokens and revocations past their time. */
+interface Prune {
+  readonly writes: readonly string[];
+  readonly aborted: readonly string[];
+}
+
+/** The clauses a fenced write adds to its update expression: its token, and the prunes. */
+interface WriteClauses {
+  readonly set: string[];
+  readonly remove: string[];
+  readonly delete: string[];
+  readonly names: Record<string, string>;
+  readonly values: Record<string, AttributeValue>;
+}
 
 /** What `call` passes to `client.send`. */
 interface SendOptions {
@@ -78,11 +121,14 @@ interface SendOptions {
 }
 
 /**
- * The production store: sessions in a DynamoDB table, one item per session (see
- * `dynamodb-session-record.ts` for its layout). Every operation is one DynamoDB call that is safe
- * on its own: locks are taken and released with conditional writes fenced by the lock id, so a
- * request whose lock was broken can never overwrite newer data, and a contended lock costs one
- * call that reports the holder. Expired items read as absent (TTL deletion lags by hours).
+ * The production store: sessions in a DynamoDB table. Each session has a lock item under 1 KB
+ * (lock, expiry, and the items when they fit), and larger items live in an immutable data item
+ * beside it (see `session-data-item.ts`), so lock operations cost 1 WCU whatever the session's
+ * size. Locks are taken and released with conditional writes fenced by the lock id, so a request
+ * whose lock was broken can never overwrite newer data, and a contended lock costs one call that
+ * reports the holder. Expired items read as absent (TTL deletion lags by hours). A write whose
+ * answer was lost recognises its own earlier attempt, and a lock call that got no answer is settled
+ * before the caller is told.
  *
  * Call `init()` once before use (Nest does, through `onModuleInit`): it checks, or creates, the table.
  */
@@ -103,6 +149,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly clock: () => number;
   private readonly health: DynamoDBTableHealth;
   private ready: Promise<void> | undefined;
+  /** By lock id: what the holder's write removes (learnt from the lock call's answer). */
+  private readonly prunes = new Map<string, Prune>();
   private destroyed = false;
 
   constructor(options: DynamoDBSessionStateStoreOptions = {}) {
@@ -124,7 +172,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     this.clock = options.clock ?? Date.now;
     const reserved = Object.values(Attr) as string[];
     for (const [name, value] of [['keyAttribute', this.keyAttribute], ['ttlAttribute', this.ttlAttribute]] as const) {
-      if (reserved.includes(value)) {
+      if (reserved.includes(value) || value.startsWith(WRITE_ATTRIBUTE_PREFIX)) {
         throw new TypeError(`DynamoDBSessionStateStore: ${name} "${value}" is one of the record's own attributes.`);
       }
     }
@@ -197,19 +245,22 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       const { lockId, expires } = record;
       return { item: null, locked: true, lockAge: lockAge(record, now), lockId, actions: actions(record), expires };
     }
-    return this.loaded(record, null);
+    return this.loaded(id, record, null, now);
   }
 
   async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
     const now = this.clock();
-    const lockId = randomUUID();
+    const lockId = newLockId(now);
     const lock = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
       // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
       UpdateExpression: `SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero, ${SLIDE_EXPIRY}`,
-      ConditionExpression: 'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false)',
-      ExpressionAttributeNames: this.names('key', 'locked', 'lockId', 'lockDate', 'flags', ...SLIDE_EXPIRY_NAMES),
+      // A lock call this store gave up on is revoked (`settleUnansweredLock`): its late arrival fails here.
+      ConditionExpression:
+        'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false) ' +
+        'AND NOT contains(#abortedLocks, :lockId)',
+      ExpressionAttributeNames: this.names('key', 'locked', 'lockId', 'lockDate', 'flags', 'abortedLocks', ...SLIDE_EXPIRY_NAMES),
       ExpressionAttributeValues: {
         ':true': { BOOL: true },
         ':false': { BOOL: false },
@@ -222,9 +273,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       // The record that failed the condition: a contended lock costs this one call, no second read.
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
+    let record: SessionRecord;
     try {
       const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(lock, options));
-      let record: SessionRecord;
       try {
         if (!Attributes) throw corruptRecord('DynamoDB returned no attributes for a locked record');
         record = readRecord(Attributes);
@@ -233,22 +284,36 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         if (error instanceof SessionStateCorruptError) error.lockId = lockId;
         throw error;
       }
-      // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
-      return { ...(await this.loaded(record, lockId)), expires: now + record.timeout * 60_000 };
     } catch (error) {
       if (!isConditionFailure(error)) {
-        // A lock DynamoDB applied but whose answer never arrived (timeout) would block the session
-        // until it is stale: release it, fenced by our lock id, so it is harmless if never taken.
-        if (!(error instanceof SessionStateCorruptError)) void this.releaseItemExclusive(id, lockId).catch(() => false);
+        // No answer (timeout, network, throttling through every retry): the lock may still land.
+        // Settle that before giving up on it. Any other error means DynamoDB did not apply it.
+        if (error instanceof SessionStateStoreUnavailableError) await this.settleUnansweredLock(id, lockId);
         throw error;
       }
       if (!error.Item) return NO_SESSION_ITEM;
       const holder = readRecord(error.Item);
       if (holder.expires <= now) return NO_SESSION_ITEM;
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
-      if (holder.locked && holder.lockId === lockId) return this.loaded(holder, lockId);
+      if (holder.locked && holder.lockId === lockId) return this.loadedUnderLock(id, holder, lockId, now);
       if (holder.locked) return { ...NO_SESSION_ITEM, locked: true, lockAge: lockAge(holder, now), lockId: holder.lockId };
       throw corruptRecord('its lock or expiry attributes have unexpected types');
+    }
+    this.rememberPrune(lockId, record, now);
+    // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
+    return { ...(await this.loadedUnderLock(id, record, lockId, now)), expires: now + record.timeout * 60_000 };
+  }
+
+  /**
+   * `loaded` for a lock just taken. Reading a data item can fail after the lock was taken: a corrupt
+   * record carries the lock id for the caller to release; any other failure releases it here.
+   */
+  private async loadedUnderLock(id: string, record: SessionRecord, lockId: string, now: number): Promise<SessionStateStoreItem> {
+    try {
+      return await this.loaded(id, record, lockId, now);
+    } catch (error) {
+      if (!(error instanceof SessionStateCorruptError)) await this.releaseItemExclusive(id, lockId).catch(() => false);
+      throw error;
     }
   }
 
@@ -261,80 +326,143 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const now = this.clock();
     const items = await this.codec.encode(item.items);
     const slide = expiry(now, item.timeout, this.ttlExtraSeconds);
-    const record = unlockedRecord({
+    // Fresh per call: a retry of this very write finds it in the record; a second call does not.
+    const writeToken = newWriteToken();
+    const fields = {
       keyAttribute: this.keyAttribute,
       key: this.keyValue(id),
       ttlAttribute: this.ttlAttribute,
-      items,
       timeout: item.timeout,
       expiry: slide,
       now,
       flags: 0,
+      writeToken,
       owner: item.owner,
-    });
-    // Checked before any write: the stored session stays as it was.
-    const size = estimateItemBytes(record);
-    if (size > this.maxItemBytes) throw new SessionStateTooLargeError(size, this.maxItemBytes);
+    };
+    let record = unlockedRecord({ ...fields, data: { items } });
+    let data: DynamoDBItem | undefined;
+    let dataId: string | undefined;
+    if (estimateItemBytes(record) + RECENT_WRITES_ALLOWANCE_BYTES > INLINE_MAX_BYTES) {
+      dataId = randomUUID();
+      data = dataItem({
+        keyAttribute: this.keyAttribute,
+        key: dataKey(this.keyValue(id), dataId),
+        ttlAttribute: this.ttlAttribute,
+        items,
+        ttl: slide.ttl + DATA_TTL_MARGIN_SECONDS,
+      });
+      // Checked before any write: the stored session stays as it was.
+      const size = estimateItemBytes(data);
+      if (size > this.maxItemBytes) throw new SessionStateTooLargeError(size, this.maxItemBytes);
+      record = unlockedRecord({ ...fields, data: { dataId } });
+    }
+    if (!newItem && lockId === null) throw lockLost('the changes of this request were not saved');
 
+    // The new data goes to a key no record references yet; only the fenced write below makes it the
+    // session's. A holder whose lock was broken writes an orphan at most (TTL deletes it).
+    if (data) {
+      const put = new PutItemCommand({ TableName: this.tableName, Item: data });
+      await this.call('PutItem', (options) => this.client.send(put, options));
+    }
     if (newItem) {
-      if (!(await this.putIfAbsent(record, now))) {
+      const { written, old } = await this.putIfAbsent(record, now);
+      if (!written && !wroteWith(old, writeToken)) {
         throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
       }
       return;
     }
-    if (lockId === null) throw lockLost('the changes of this request were not saved');
+    const write = this.writeClauses(lockId!, writeToken, now);
+    const set = [
+      dataId === undefined ? '#items = :items' : '#dataId = :dataId',
+      '#locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, #timeoutMs = :timeoutMs',
+      '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl',
+      ...(item.owner === undefined ? [] : ['#owner = :owner']),
+      ...write.set,
+    ];
+    const remove = ['#lockId', dataId === undefined ? '#dataId' : '#items', ...(item.owner === undefined ? ['#owner'] : []), ...write.remove];
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression:
-        'SET #items = :items, #locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, ' +
-        '#timeoutMs = :timeoutMs, #timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl' +
-        (item.owner === undefined ? ' REMOVE #lockId, #owner' : ', #owner = :owner REMOVE #lockId'),
+      UpdateExpression: updateExpression(set, remove, write.delete),
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names(
-        ...['items', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'lockId', 'owner'] as const,
-      ),
+      ExpressionAttributeNames: {
+        ...this.names(
+          ...(['items', 'dataId', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl'] as const),
+          ...(['owner', 'lockId'] as const),
+        ),
+        ...write.names,
+      },
       ExpressionAttributeValues: {
-        ':items': items,
+        ...write.values,
+        ...(dataId === undefined ? { ':items': items } : { ':dataId': { S: dataId } }),
         ':false': { BOOL: false },
         ':expires': num(slide.expires),
         ':zero': num(0),
         ':timeout': num(item.timeout),
         ':timeoutMs': num(slide.timeoutMs),
         ':timeoutSeconds': num(slide.timeoutSeconds),
-        ':version': num(RECORD_FORMAT_VERSION),
+        ':version': num(dataId === undefined ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
         ':ttl': num(slide.ttl),
-        ':lockId': { S: lockId },
         ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
+        ':lockId': { S: lockId! },
       },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    if (!(await this.conditional('UpdateItem', (options) => this.client.send(update, options)))) {
+    if (!(await this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options)))) {
       throw lockLost('the changes of this request were not saved');
     }
   }
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     const now = this.clock();
+    const writeToken = newWriteToken();
+    const write = this.writeClauses(lockId, writeToken, now);
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: `SET #locked = :false, ${SLIDE_EXPIRY} REMOVE #lockId`,
+      UpdateExpression: updateExpression([`#locked = :false, ${SLIDE_EXPIRY}`, ...write.set], ['#lockId', ...write.remove], write.delete),
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('locked', 'lockId', ...SLIDE_EXPIRY_NAMES),
-      ExpressionAttributeValues: { ':false': { BOOL: false }, ':lockId': { S: lockId }, ...this.slideValues(now) },
+      ExpressionAttributeNames: { ...this.names('locked', 'lockId', ...SLIDE_EXPIRY_NAMES), ...write.names },
+      ExpressionAttributeValues: {
+        ':false': { BOOL: false },
+        ':lockId': { S: lockId },
+        ...this.slideValues(now),
+        ...write.values,
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.conditional('UpdateItem', (options) => this.client.send(update, options));
+    return this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options));
   }
 
+  /**
+   * Abandons the session: its record becomes an expired, unlocked stub (read as absent, replaced by
+   * the next new session of that id, deleted by TTL) rather than being deleted, so a retried removal
+   * finds its own token in it. Costs the same as a delete. The data item, if any, is left to its TTL.
+   */
   async removeItem(id: string, lockId: string): Promise<void> {
-    const remove = new DeleteItemCommand({
+    const now = this.clock();
+    const writeToken = newWriteToken();
+    const write = this.writeClauses(lockId, writeToken, now);
+    const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
+      UpdateExpression: updateExpression(
+        ['#locked = :false, #expires = :zero, #ttl = :ttl', ...write.set],
+        ['#lockId, #items, #dataId, #owner', ...write.remove],
+        write.delete,
+      ),
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: this.names('lockId'),
-      ExpressionAttributeValues: { ':lockId': { S: lockId } },
+      ExpressionAttributeNames: { ...this.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner'), ...write.names },
+      ExpressionAttributeValues: {
+        ':false': { BOOL: false },
+        ':zero': num(0),
+        ':ttl': num(ttlBase(now, this.ttlExtraSeconds)),
+        ':lockId': { S: lockId },
+        ...write.values,
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    if (!(await this.conditional('DeleteItem', (options) => this.client.send(remove, options)))) {
+    if (!(await this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options)))) {
       throw lockLost('the session was not removed');
     }
   }
@@ -361,7 +489,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         keyAttribute: this.keyAttribute,
         key: this.keyValue(id),
         ttlAttribute: this.ttlAttribute,
-        items: { S: '{}' },
+        data: { items: { S: '{}' } },
         timeout,
         expiry: expiry(now, timeout, this.ttlExtraSeconds),
         now,
@@ -383,16 +511,99 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     return this.health.check();
   }
 
-  /** Puts a whole record unless a live one exists (an expired leftover is replaced). Answers whether it did. */
-  private putIfAbsent(record: Record<string, AttributeValue>, now: number): Promise<boolean> {
+  /**
+   * Makes the outcome of a lock call that got no answer certain before the request gives up on it:
+   * adds its lock id to the record's `AbortedLocks`, so the call, should it still reach DynamoDB,
+   * fails its condition; and if it had already landed (the revocation's answer shows its lock id),
+   * releases it. Bounded by two calls; when DynamoDB does not answer those either, a fenced release
+   * is left to run on its own (the lock, if it lands, is broken as stale after executionTimeout).
+   */
+  private async settleUnansweredLock(id: string, lockId: string): Promise<void> {
+    const revoke = new UpdateItemCommand({
+      TableName: this.tableName,
+      Key: this.key(id),
+      UpdateExpression: 'ADD #abortedLocks :lockIds',
+      // Never creates a record for an absent id (a lock cannot land on one).
+      ConditionExpression: 'attribute_exists(#key)',
+      ExpressionAttributeNames: this.names('key', 'abortedLocks'),
+      ExpressionAttributeValues: { ':lockIds': { SS: [lockId] } },
+      ReturnValues: 'ALL_NEW',
+    });
+    try {
+      const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(revoke, options));
+      if (Attributes?.[Attr.lockId]?.S === lockId) await this.releaseItemExclusive(id, lockId);
+    } catch (error) {
+      if (isConditionFailure(error)) return;
+      this.logger.warn(`A lock call got no answer and could not be settled; the lock, if taken, is released later (${String(error)}).`);
+      void this.releaseItemExclusive(id, lockId).catch(() => false);
+    }
+  }
+
+  /**
+   * Remembers, for the write the holder of `lockId` will make, the write tokens and revocations of
+   * the record that are past their time. Revocations are kept 20 minutes (the calls they revoke
+   * can no longer reach DynamoDB, whose signatures expire within minutes), write tokens for as long
+   * as the SDK can retry their write. Nothing is remembered for most locks.
+   */
+  private rememberPrune(lockId: string, record: SessionRecord, now: number): void {
+    const keepSince = now - this.requestTimeoutMs - WRITE_TOKEN_MARGIN_MS;
+    const writes = [...record.recentWrites].filter(([, at]) => !(at > keepSince)).map(([token]) => token);
+    const aborted = record.abortedLocks.filter((entry) => !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
+    if (writes.length === 0 && aborted.length === 0) return;
+    this.prunes.set(lockId, { writes, aborted });
+    if (this.prunes.size > MAX_REMEMBERED_PRUNES) this.prunes.delete(this.prunes.keys().next().value!);
+  }
+
+  /** The clauses of a write under `lockId`: its token, and what that lock's holder prunes. */
+  private writeClauses(lockId: string, writeToken: string, now: number): WriteClauses {
+    const prune = this.prunes.get(lockId);
+    this.prunes.delete(lockId);
+    const names: Record<string, string> = { '#write': WRITE_ATTRIBUTE_PREFIX + writeToken };
+    const values: Record<string, AttributeValue> = { ':writeTime': num(now) };
+    const remove = (prune?.writes ?? []).map((token, i) => {
+      names[`#oldWrite${i}`] = WRITE_ATTRIBUTE_PREFIX + token;
+      return `#oldWrite${i}`;
+    });
+    const aborted = prune?.aborted ?? [];
+    if (aborted.length > 0) {
+      names[PLACEHOLDERS.abortedLocks] = Attr.abortedLocks;
+      values[':oldAborted'] = { SS: [...aborted] };
+    }
+    return { set: ['#write = :writeTime'], remove, delete: aborted.length > 0 ? ['#abortedLocks :oldAborted'] : [], names, values };
+  }
+
+  /** Puts a whole record unless a live one exists (an expired leftover is replaced). */
+  private async putIfAbsent(record: DynamoDBItem, now: number): Promise<{ written: boolean; old?: DynamoDBItem }> {
     const put = new PutItemCommand({
       TableName: this.tableName,
       Item: record,
       ConditionExpression: 'attribute_not_exists(#key) OR #expires <= :now',
       ExpressionAttributeNames: this.names('key', 'expires'),
       ExpressionAttributeValues: { ':now': num(now) },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.conditional('PutItem', (options) => this.client.send(put, options));
+    try {
+      await this.call('PutItem', (options) => this.client.send(put, options));
+      return { written: true };
+    } catch (error) {
+      if (isConditionFailure(error)) return { written: false, old: error.Item };
+      throw error;
+    }
+  }
+
+  /**
+   * Runs one write fenced by a lock id that records `writeToken`. Answers whether it
+   * was applied: by this call, or by an earlier attempt of it whose answer was lost (the SDK's retry
+   * then fails the condition, and the record shows our token).
+   */
+  private async fencedWrite(operation: string, writeToken: string, run: (options: SendOptions) => Promise<unknown>): Promise<boolean> {
+    try {
+      await this.call(operation, run);
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return wroteWith(error.Item, writeToken);
+    }
   }
 
   /** Runs one conditional write; answers false when its condition failed (nothing was written). */
@@ -432,11 +643,11 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
   }
 
-  private async loaded(record: SessionRecord, lockId: string | null): Promise<SessionStateStoreItem> {
+  private async loaded(id: string, record: SessionRecord, lockId: string | null, now: number): Promise<SessionStateStoreItem> {
     let items: string;
     try {
       if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
-      items = await this.codec.decode(record.items);
+      items = await this.codec.decode(record.dataId === null ? record.items : await this.readData(id, record, now));
     } catch (error) {
       if (error instanceof SessionStateCorruptError) error.lockId = lockId;
       throw error;
@@ -449,6 +660,35 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       actions: actions(record),
       expires: record.expires,
     };
+  }
+
+  /**
+   * The encoded items of a record kept in a data item. Eventually consistent first (half the
+   * units; safe because a data item never changes), consistent when not found yet (a commit just
+   * wrote it). Extends the data item's TTL when the session could soon outlive it.
+   */
+  private async readData(id: string, record: SessionRecord, now: number): Promise<AttributeValue | undefined> {
+    const key = { [this.keyAttribute]: { S: dataKey(this.keyValue(id), record.dataId!) } };
+    const read = async (consistent: boolean) => {
+      const get = new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent });
+      return (await this.call('GetItem', (options) => this.client.send(get, options))).Item;
+    };
+    const data = (await read(false)) ?? (await read(true));
+    if (!data) throw corruptRecord('its data item is missing');
+    const sessionTtl = expiry(now, record.timeout, this.ttlExtraSeconds).ttl;
+    const dataTtl = Number(data[this.ttlAttribute]?.N ?? 0);
+    if (dataTtl < sessionTtl + DATA_TTL_REFRESH_AHEAD_SECONDS) {
+      const extend = new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: key,
+        UpdateExpression: 'SET #ttl = :ttl',
+        ConditionExpression: 'attribute_exists(#key)',
+        ExpressionAttributeNames: this.names('key', 'ttl'),
+        ExpressionAttributeValues: { ':ttl': num(sessionTtl + DATA_TTL_MARGIN_SECONDS) },
+      });
+      await this.conditional('UpdateItem', (options) => this.client.send(extend, options));
+    }
+    return data[Attr.items];
   }
 
   /** The values `SLIDE_EXPIRY` needs (`:now` included). */
@@ -476,6 +716,26 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
     return names;
   }
+}
+
+/** A token for one write: 72 random bits (see `WRITE_ATTRIBUTE_PREFIX`). */
+function newWriteToken(): string {
+  return randomBytes(9).toString('base64url');
+}
+
+/** Does this record hold the token of the write that made `writeToken`? */
+function wroteWith(record: DynamoDBItem | undefined, writeToken: string): boolean {
+  return record?.[WRITE_ATTRIBUTE_PREFIX + writeToken] !== undefined;
+}
+
+function updateExpression(set: string[], remove: string[], del: string[]): string {
+  return [
+    set.length > 0 ? `SET ${set.join(', ')}` : '',
+    remove.length > 0 ? `REMOVE ${remove.join(', ')}` : '',
+    del.length > 0 ? `DELETE ${del.join(', ')}` : '',
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 function lockLost(consequence: string): SessionStateLockLostError {

