@@ -31,7 +31,7 @@ export class SessionStateInterceptor implements NestInterceptor {
       .acquire(exchange, behavior, 'interceptor')
       .catch((error: unknown) => Promise.reject(toHttpException(error, exchange)));
     const complete = (outcome: RequestOutcome) => this.lifecycle.complete(lease, exchange, outcome);
-    return completeBeforeResponse(next.handle(), complete, exchange);
+    return completeBeforeResponse(next.handle(), complete, exchange, this.lifecycle);
   }
 }
 
@@ -44,6 +44,7 @@ function completeBeforeResponse(
   source: Observable<unknown>,
   complete: (outcome: RequestOutcome) => Promise<void>,
   exchange: HttpExchange,
+  lifecycle: Pick<SessionStateLifecycle, 'outcomeOfError'>,
 ): Observable<unknown> {
   return new Observable((subscriber) => {
     let last: { value: unknown } | undefined;
@@ -55,7 +56,7 @@ function completeBeforeResponse(
       },
       error: (error: unknown) => {
         settled = true;
-        complete('failed').then(
+        complete(lifecycle.outcomeOfError(error)).then(
           () => subscriber.error(error),
           () => subscriber.error(error), // the handler's error is the one worth reporting; the release failure was logged
         );

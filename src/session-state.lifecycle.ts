@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cookieMaxAgeOf, renewsCookie } from './cookie/cookie-lifetime.js';
 import { SessionCookie } from './cookie/session-cookie.js';
 import {
   SessionStateCorruptError,
@@ -10,6 +11,7 @@ import { HttpSessionState } from './http-session-state.js';
 import type { HttpExchange } from './http/http-exchange.js';
 import { SessionLockCoordinator } from './lock/session-lock-coordinator.js';
 import { attachLease, type SessionLease } from './session-lease.js';
+import { shouldSaveOnError } from './save-on-error.policy.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.resolver.js';
@@ -60,6 +62,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (owner === 'interceptor') lease.adopted = true;
       return lease;
     });
+  }
+
+  /** The outcome of a request whose handler (or a pipe) threw: `saveOnError` may keep its changes. */
+  outcomeOfError(error: unknown): RequestOutcome {
+    return shouldSaveOnError(this.options.saveOnError, error, this.logger) ? 'succeeded' : 'failed';
   }
 
   /** 3. End of request, before the response is written. Runs once per lease. */
@@ -202,7 +209,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // Read-only: nothing to save; slide the expiry only when much of it has elapsed.
       if (lease.behavior === SessionStateBehavior.ReadOnly) {
         if (lease.refreshExpiry) await this.store.resetItemTimeout(loadedId);
-        if (lease.resignCookie && lease.stored) this.setCookie(exchange, loadedId);
+        const renew = lease.refreshExpiry && renewsCookie(session, this.options);
+        if ((lease.resignCookie || renew) && lease.stored) this.setCookie(exchange, loadedId, session);
         return;
       }
       // The handler (or a pipe, or a guard) threw: its changes are discarded.
@@ -220,7 +228,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // regenerateId(): the data moves to the new id, then the old record goes.
       if (session.previousId !== undefined) {
         await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
-        this.setCookie(exchange, session.id);
+        this.setCookie(exchange, session.id, session);
         if (lockId) await this.removeMovedSession(loadedId, lockId);
         return;
       }
@@ -228,11 +236,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!lease.stored && items === '{}') return;
       if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged) {
         await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
-        if (session.isNew || lease.resignCookie) this.setCookie(exchange, session.id);
+        if (session.isNew || lease.resignCookie || renewsCookie(session, this.options)) this.setCookie(exchange, session.id, session);
         return;
       }
       if (lockId) await this.release(loadedId, lockId);
-      if (lease.resignCookie) this.setCookie(exchange, loadedId);
+      if (lease.resignCookie || renewsCookie(session, this.options)) this.setCookie(exchange, loadedId, session);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
@@ -243,7 +251,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   /** Sets (or, with null, clears) the id cookie, unless an `@Res()` handler already sent the response. */
-  private setCookie(exchange: HttpExchange, id: string | null): void {
+  private setCookie(exchange: HttpExchange, id: string | null, session?: HttpSessionState): void {
     if (exchange.rawResponse.headersSent) {
       this.logger.warn(
         'The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true).',
@@ -251,7 +259,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       return;
     }
     if (id === null) this.cookie.clear(exchange);
-    else this.cookie.write(exchange, id);
+    else this.cookie.write(exchange, id, session && cookieMaxAgeOf(session, this.options));
   }
 
   private async release(id: string, lockId: string): Promise<void> {

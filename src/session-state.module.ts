@@ -1,20 +1,28 @@
-import { Module } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { NestSessionParamWarning } from './nest-session-param.warning.js';
 import { SessionStateAccessor } from './session-state.accessor.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import { SessionStateInterceptor } from './session-state.interceptor.js';
 import { SessionStateLifecycle } from './session-state.lifecycle.js';
-import { ConfigurableSessionStateModule, SESSION_STATE_MODULE_OPTIONS } from './session-state.module-definition.js';
+import {
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableSessionStateModule,
+  SESSION_STATE_MODULE_OPTIONS,
+  SESSION_STATE_OPTIONS_FACTORY_METHOD,
+} from './session-state.module-definition.js';
 import { resolveSessionStateOptions, type ResolvedSessionStateOptions, type SessionStateModuleOptions } from './session-state.options.js';
 import { SessionStateStore } from './store/session-state-store.js';
 
 /**
- * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`.
+ * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`
+ * (or `useClass`/`useExisting` with a `createSessionStateOptions()` method).
  * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, and the global
  * interceptor that runs the session lifecycle.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: SESSION_STATE_OPTIONS,
@@ -29,8 +37,36 @@ import { SessionStateStore } from './store/session-state-store.js';
     SessionStateBehaviorResolver,
     SessionStateLifecycle,
     SessionStateAccessor,
+    NestSessionParamWarning,
     { provide: APP_INTERCEPTOR, useClass: SessionStateInterceptor },
   ],
   exports: [SessionStateStore, SessionStateAccessor],
 })
-export class SessionStateModule extends ConfigurableSessionStateModule {}
+export class SessionStateModule extends ConfigurableSessionStateModule {
+  /**
+   * As Nest generates it, except that an options class (`useClass`/`useExisting`) without
+   * `createSessionStateOptions()` is refused with a message saying so (rather than
+   * "optionsFactory[...] is not a function"), `create()` of earlier versions included.
+   */
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    const factoryClass = options.useClass ?? options.useExisting;
+    if (!factoryClass || options.useFactory) return super.forRootAsync(options);
+    const module = super.forRootAsync({
+      ...options,
+      useClass: undefined,
+      useExisting: undefined,
+      inject: [factoryClass],
+      useFactory: (factory: Record<string, unknown>) => {
+        const create = factory[SESSION_STATE_OPTIONS_FACTORY_METHOD];
+        if (typeof create !== 'function') {
+          const name = (factoryClass as Type).name || 'the options class';
+          const legacy = typeof factory.create === 'function' ? ` (it has create(): rename it ${SESSION_STATE_OPTIONS_FACTORY_METHOD}(), the Nest convention)` : '';
+          throw new TypeError(`SessionStateModule.forRootAsync: ${name} has no ${SESSION_STATE_OPTIONS_FACTORY_METHOD}() method${legacy}.`);
+        }
+        return (create as () => SessionStateModuleOptions | Promise<SessionStateModuleOptions>).call(factory);
+      },
+    });
+    if (options.useClass) module.providers = [...(module.providers ?? []), { provide: options.useClass, useClass: options.useClass }];
+    return module;
+  }
+}

@@ -15,7 +15,7 @@ export class SessionCookie {
   constructor(private readonly options: ResolvedSessionStateOptions) {}
 
   /** The session id the request carries, and whether its signature is by an older secret (sign it again). */
-  read(exchange: HttpExchange): { id: string; resign: boolean } | null {
+  read(exchange: Pick<HttpExchange, 'cookieHeader'>): { id: string; resign: boolean } | null {
     const header = exchange.cookieHeader();
     if (!header) return null;
     let value: string | undefined;
@@ -30,23 +30,32 @@ export class SessionCookie {
     return unsigned !== null && isWellFormedSessionId(unsigned.id) ? unsigned : null;
   }
 
-  write(exchange: HttpExchange, id: string): void {
-    const value = this.options.secrets.length > 0 ? `${id}.${sign(id, this.options.secrets[0])}` : id;
-    exchange.appendSetCookie(this.serialize(exchange, value, {}));
+  /** `maxAgeMs`: a persistent cookie (see `cookie-lifetime.ts`); undefined: a browser-session cookie. */
+  write(exchange: HttpExchange, id: string, maxAgeMs?: number): void {
+    const maxAge = maxAgeMs === undefined ? {} : { maxAge: Math.floor(maxAgeMs / 1000), expires: new Date(Date.now() + maxAgeMs) };
+    exchange.appendSetCookie(this.serialize(exchange, this.value(id), maxAge));
+  }
+
+  /** The cookie value carrying `id`: the id, signed with the first secret when there are secrets. */
+  value(id: string): string {
+    return this.options.secrets.length > 0 ? `${id}.${sign(id, this.options.secrets[0])}` : id;
   }
 
   clear(exchange: HttpExchange): void {
     exchange.appendSetCookie(this.serialize(exchange, '', { expires: new Date(0) }));
   }
 
-  private serialize(exchange: HttpExchange, value: string, extra: { expires?: Date }): string {
-    const { name, path, domain, httpOnly, secure, sameSite } = this.options.cookie;
+  private serialize(exchange: HttpExchange, value: string, extra: { expires?: Date; maxAge?: number }): string {
+    const { name, path, domain, httpOnly, secure, sameSite, partitioned } = this.options.cookie;
+    const isSecure = secure === 'auto' ? exchange.isHttps() : secure;
     return serialize(name, value, {
       path,
       domain,
       httpOnly,
       sameSite,
-      secure: secure === 'auto' ? exchange.isHttps() : secure,
+      secure: isSecure,
+      // Browsers refuse a Partitioned cookie without Secure (secure: 'auto' over plain HTTP).
+      partitioned: partitioned && isSecure,
       ...extra,
     });
   }

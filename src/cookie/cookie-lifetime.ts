@@ -1,0 +1,29 @@
+import type { HttpSessionCookie } from '../http-session-state.js';
+import type { ResolvedSessionStateOptions } from '../session-state.options.js';
+
+/** What the cookie's lifetime depends on, of an `HttpSessionState` of any data type. */
+interface SessionCookieLifetime {
+  readonly cookie: HttpSessionCookie;
+  readonly timeout: number;
+  readonly cookieChanged: boolean;
+}
+
+/**
+ * The lifetime of a session's cookie, in ms: the session's own `cookie.maxAge`, else the module's;
+ * `undefined` for a browser-session cookie. Never longer than the session's timeout, so the cookie
+ * never outlives the session (a timeout lowered after `cookie.maxAge` was set caps it).
+ */
+export function cookieMaxAgeOf(session: SessionCookieLifetime, options: ResolvedSessionStateOptions): number | undefined {
+  const own = session.cookie.maxAge;
+  const maxAge = own === undefined ? options.cookie.maxAge : (own ?? undefined);
+  return maxAge === undefined ? undefined : Math.min(maxAge, session.timeout * 60_000);
+}
+
+/**
+ * Whether this response sends the cookie again although the id did not change: a persistent
+ * cookie is renewed whenever the session's expiry slides (so it lives as long as an active
+ * session), and any cookie whose lifetime this request changed.
+ */
+export function renewsCookie(session: SessionCookieLifetime, options: ResolvedSessionStateOptions): boolean {
+  return session.cookieChanged || cookieMaxAgeOf(session, options) !== undefined;
+}
