@@ -230,13 +230,13 @@ export class HttpSessionState<TData extends object = SessionStateData> {
 type UntypedKey<TData> = [keyof TData] extends [never] ? string : never;
 
 /** What an untyped `set()` takes: `undefined` (delete), or JSON data. */
-type SettableJson<V> = [JsonValue] extends [V] ? V : V extends undefined ? undefined : JsonSafe<V>;
+type SettableJson<V> = [V] extends [JsonValue | undefined] ? V : V extends undefined ? undefined : JsonSafe<V>;
 
 /**
  * `string` for an untyped session and a cast to JSON data; `never` (a compile error) for a typed
  * session (use its keys) or a cast to what JSON cannot hold.
  */
-type UntypedCastKey<TData, T> = JsonValue extends T ? UntypedKey<TData> : [T] extends [JsonSafe<T>] ? UntypedKey<TData> : never;
+type UntypedCastKey<TData, T> = [T] extends [JsonValue] ? UntypedKey<TData> : [T] extends [JsonSafe<T>] ? UntypedKey<TData> : never;
 
 function deepFreeze(value: unknown): void {
   if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
