@@ -1,7 +1,7 @@
 import { Controller, Get, Injectable, Logger, Module, Session as NestSession } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from 'nestjs-session-state';
+import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from '../src/index.js';
 import { resolveSessionStateOptions } from '../src/session-state.options.js';
 import { ADAPTERS, createTestApp } from './support/test-app.js';
 

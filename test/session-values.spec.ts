@@ -1,5 +1,5 @@
-import { HttpSessionState, SessionStateReadOnlyError, SessionStateValueError } from 'nestjs-session-state';
-import { createTestSession } from 'nestjs-session-state/testing';
+import { HttpSessionState, SessionStateReadOnlyError, SessionStateValueError } from '../src/index.js';
+import { createTestSession } from '../src/testing/index.js';
 
 /** An untyped session, to feed it what the types would refuse (as JavaScript callers can). */
 const loose = (session: HttpSessionState = createTestSession()) =>

@@ -6,8 +6,8 @@ import {
   SessionStateModule,
   type SessionStateModuleOptions,
   type SessionStateStore,
-} from 'nestjs-session-state';
-import { createTestSession, readSession, seedSession } from 'nestjs-session-state/testing';
+} from '../../src/index.js';
+import { createTestSession, readSession, seedSession } from '../../src/testing/index.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, createTestApp, sessionCookie, sessionSetCookie, type AdapterName } from '../support/test-app.js';
 import { DevkitTestController, type DevkitSession } from './fixtures/devkit-test.controller.js';
