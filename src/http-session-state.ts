@@ -52,7 +52,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   #cookieMaxAge: number | null | undefined;
   #cookieChanged = false;
 
-  /** Made by the lifecycle (handlers receive it through `@Session()`); construct one yourself to unit-test a handler. */
+  /** Made by the lifecycle (handlers receive it through `@Session()`); to unit-test a handler, use `createTestSession()` of `nestjs-session-state/testing`. */
   constructor(init: HttpSessionStateInit) {
     // A Map, not the parsed object: keys like `__proto__` stay plain data.
     this.#items = new Map(Object.entries(JSON.parse(init.items) as Record<string, unknown>));

@@ -1,6 +1,6 @@
 /**
  * The compile-time shape of session data. Values are JSON data, checked at `set()` (see
- * `json-value.ts`); these types exclude at compile time what they can.
+ * `session-value.validator.ts`); these types exclude at compile time what they can.
  */
 
 /**

@@ -209,7 +209,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // Read-only: nothing to save; slide the expiry only when much of it has elapsed.
       if (lease.behavior === SessionStateBehavior.ReadOnly) {
         if (lease.refreshExpiry) await this.store.resetItemTimeout(loadedId);
-        const renew = lease.refreshExpiry && renewsCookie(session, this.options);
+        const renew = lease.refreshExpiry && renewsCookie(session, this.options, exchange);
         if ((lease.resignCookie || renew) && lease.stored) this.setCookie(exchange, loadedId, session);
         return;
       }
@@ -236,11 +236,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!lease.stored && items === '{}') return;
       if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged) {
         await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
-        if (session.isNew || lease.resignCookie || renewsCookie(session, this.options)) this.setCookie(exchange, session.id, session);
+        if (session.isNew || lease.resignCookie || renewsCookie(session, this.options, exchange)) this.setCookie(exchange, session.id, session);
         return;
       }
       if (lockId) await this.release(loadedId, lockId);
-      if (lease.resignCookie || renewsCookie(session, this.options)) this.setCookie(exchange, loadedId, session);
+      if (lease.resignCookie || renewsCookie(session, this.options, exchange)) this.setCookie(exchange, loadedId, session);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {

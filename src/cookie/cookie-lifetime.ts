@@ -1,4 +1,5 @@
 import type { HttpSessionCookie } from '../http-session-state.js';
+import type { HttpExchange } from '../http/http-exchange.js';
 import type { ResolvedSessionStateOptions } from '../session-state.options.js';
 
 /** What the cookie's lifetime depends on, of an `HttpSessionState` of any data type. */
@@ -20,10 +21,12 @@ export function cookieMaxAgeOf(session: SessionCookieLifetime, options: Resolved
 }
 
 /**
- * Whether this response sends the cookie again although the id did not change: a persistent
- * cookie is renewed whenever the session's expiry slides (so it lives as long as an active
- * session), and any cookie whose lifetime this request changed.
+ * Whether this response sends the cookie again although the id did not change: any cookie whose
+ * lifetime this request changed, and a persistent cookie whenever the session's expiry slides (so
+ * it lives as long as an active session). That renewal is skipped, silently, when an `@Res()`
+ * handler already sent the response: the cookie keeps its previous expiry.
  */
-export function renewsCookie(session: SessionCookieLifetime, options: ResolvedSessionStateOptions): boolean {
-  return session.cookieChanged || cookieMaxAgeOf(session, options) !== undefined;
+export function renewsCookie(session: SessionCookieLifetime, options: ResolvedSessionStateOptions, exchange: HttpExchange): boolean {
+  if (session.cookieChanged) return true;
+  return cookieMaxAgeOf(session, options) !== undefined && !exchange.rawResponse.headersSent;
 }

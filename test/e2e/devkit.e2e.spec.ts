@@ -1,4 +1,4 @@
-import { UnauthorizedException, type INestApplication } from '@nestjs/common';
+import { Logger, UnauthorizedException, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import {
   DynamoDBSessionStateStore,
@@ -11,6 +11,7 @@ import { createTestSession, readSession, seedSession } from '../../src/testing/i
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, createTestApp, sessionCookie, sessionSetCookie, type AdapterName } from '../support/test-app.js';
 import { DevkitTestController, type DevkitSession } from './fixtures/devkit-test.controller.js';
+import { startSessionApp } from './session-app.js';
 
 type StoreName = 'memory' | 'dynamodb';
 const STORES: StoreName[] = ['memory', 'dynamodb'];
@@ -226,6 +227,26 @@ describe.each(ADAPTERS)('cookie attributes over %s', (adapter) => {
     });
     const line = sessionSetCookie((await request(app.getHttpServer()).post('/devkit/bump').expect(200)).headers)!;
     expect(line).not.toMatch(/Partitioned|Secure/);
+  });
+});
+
+describe.each(ADAPTERS)('a persistent cookie and an @Res() handler over %s', (adapter) => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('the renewal is skipped without a warning when the handler already sent the response; the session is saved', async () => {
+    const t = await startSessionApp(adapter, { cookie: { maxAge: 10 * MINUTE } });
+    try {
+      const http = t.app.getHttpServer();
+      const cookie = sessionCookie((await request(http).post('/seed').expect(200)).headers)!;
+      const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+      const done = t.counter.next('setAndReleaseItemExclusive');
+      await request(http).post('/raw').set('Cookie', cookie).expect(200);
+      await done;
+      expect(warn).not.toHaveBeenCalled();
+      expect(await readSession(t.app, cookie)).toEqual({ seeded: true, count: 1 });
+    } finally {
+      await t.app.close();
+    }
   });
 });
 
