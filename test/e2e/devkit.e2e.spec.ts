@@ -1,4 +1,5 @@
 import { Logger, UnauthorizedException, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
   DynamoDBSessionStateStore,
@@ -247,6 +248,14 @@ describe.each(ADAPTERS)('a persistent cookie and an @Res() handler over %s', (ad
     } finally {
       await t.app.close();
     }
+  });
+});
+
+describe('the testing kit on an application without SessionStateModule', () => {
+  it('says so, rather than failing on a missing provider', async () => {
+    const moduleRef = await Test.createTestingModule({ controllers: [] }).compile();
+    await expect(seedSession(moduleRef, { count: 1 })).rejects.toThrow('this application does not import SessionStateModule');
+    await expect(readSession(moduleRef, 'sid=x')).rejects.toThrow('this application does not import SessionStateModule');
   });
 });
 
