@@ -1,4 +1,4 @@
-import { serialize } from 'cookie';
+import { resolveCookieOptions, type ResolvedCookieOptions } from './cookie/session-cookie.options.js';
 import { unknownOptionKeys, type OptionKeys } from './options-keys.js';
 import { isSaveOnError, type SaveOnError } from './save-on-error.policy.js';
 import { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
@@ -75,7 +75,7 @@ export interface ResolvedSessionStateOptions {
   store: SessionStateStore;
   timeout: number;
   executionTimeoutMs: number;
-  cookie: Required<Omit<SessionCookieOptions, 'domain' | 'maxAge'>> & Pick<SessionCookieOptions, 'domain' | 'maxAge'>;
+  cookie: ResolvedCookieOptions;
   secrets: string[];
   lockWait: Required<SessionLockWaitOptions>;
   saveOnError: SaveOnError;
@@ -95,39 +95,7 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   const executionTimeout = options.executionTimeout ?? 110;
   check(typeof executionTimeout === 'number' && executionTimeout > 0, 'executionTimeout must be a positive number of seconds');
 
-  const cookie = {
-    name: options.cookie?.name ?? 'sid',
-    path: options.cookie?.path ?? '/',
-    domain: options.cookie?.domain,
-    httpOnly: options.cookie?.httpOnly ?? true,
-    secure: options.cookie?.secure ?? ('auto' as const),
-    sameSite: options.cookie?.sameSite ?? ('lax' as const),
-    maxAge: options.cookie?.maxAge,
-    partitioned: options.cookie?.partitioned ?? false,
-  };
-  check(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name), 'cookie.name must be a valid cookie name (RFC 6265 token)');
-  check(['lax', 'strict', 'none'].includes(cookie.sameSite), "cookie.sameSite must be 'lax', 'strict' or 'none'");
-  check(cookie.secure === true || cookie.secure === false || cookie.secure === 'auto', "cookie.secure must be true, false or 'auto'");
-  check(cookie.sameSite !== 'none' || cookie.secure !== false, "cookie.sameSite 'none' needs cookie.secure true or 'auto'");
-  check(typeof cookie.httpOnly === 'boolean', 'cookie.httpOnly must be true or false');
-  check(typeof cookie.partitioned === 'boolean', 'cookie.partitioned must be true or false');
-  check(!cookie.partitioned || cookie.secure !== false, "cookie.partitioned needs cookie.secure true or 'auto' (browsers refuse a Partitioned cookie without Secure)");
-  check(
-    typeof cookie.path === 'string' && cookie.path.startsWith('/') && !/[;\x00-\x1f\x7f]/.test(cookie.path),
-    `cookie.path must start with '/' and hold no ';' or control character (got ${JSON.stringify(cookie.path)})`,
-  );
-  check(
-    cookie.domain === undefined || (typeof cookie.domain === 'string' && isCookieDomain(cookie.domain)),
-    `cookie.domain must be a host name such as 'example.com' (letters, digits, '-' and '.'; no '_', port, scheme or path) (got ${JSON.stringify(cookie.domain)})`,
-  );
-  check(
-    cookie.maxAge === undefined || isInt(cookie.maxAge, 1000),
-    'cookie.maxAge must be a whole number of milliseconds ≥ 1000 (it is sent in seconds)',
-  );
-  check(
-    cookie.maxAge === undefined || !isInt(timeout, 1, MAX_TIMEOUT_MINUTES) || cookie.maxAge <= timeout * 60_000,
-    `cookie.maxAge (${cookie.maxAge} ms) must not exceed timeout (${timeout} min = ${timeout * 60_000} ms): the cookie would outlive the session`,
-  );
+  const cookie = resolveCookieOptions(options.cookie, timeout, problems);
 
   const secrets = options.secret === undefined ? [] : ([] as string[]).concat(options.secret);
   check(
@@ -150,16 +118,6 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   const saveOnError = options.saveOnError ?? false;
   check(isSaveOnError(saveOnError), "saveOnError must be false, 'client-errors' or a function (error) => boolean");
 
-  if (problems.length === 0) {
-    // The cookie library is the one that writes the header: it must accept the cookie as configured
-    // (otherwise every new session would answer 500).
-    try {
-      serialize(cookie.name, 'x'.repeat(32), { ...cookie, secure: cookie.secure !== false, maxAge: cookie.maxAge === undefined ? undefined : Math.floor(cookie.maxAge / 1000) });
-    } catch (error) {
-      problems.push(`cookie: ${(error as Error).message}`);
-    }
-  }
-
   const store = options.store ?? new InMemorySessionStateStore();
   check(
     typeof (store as Partial<SessionStateStore>).getItemExclusive === 'function',
@@ -172,8 +130,3 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait, saveOnError };
 }
 
-/** A cookie Domain: dot-separated DNS labels (a leading dot is allowed and ignored by browsers). */
-function isCookieDomain(domain: string): boolean {
-  const host = domain.startsWith('.') ? domain.slice(1) : domain;
-  return host.length > 0 && host.length <= 253 && host.split('.').every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label));
-}
