@@ -13,6 +13,9 @@ const CANARY_SOURCE =
   "import type { HttpSessionState } from 'nestjs-session-state';\n" +
   "declare const s: HttpSessionState<{ a: number }>;\ns.set('a', 'not a number');\n";
 
+/** Parsed files shared by the two programs (the libraries' declarations are most of the work). */
+const parsed = new Map<string, ts.SourceFile | undefined>();
+
 function diagnosticsOf(tsconfig: string, withCanary = false): { file: string; message: string }[] {
   const path = fixtures + tsconfig;
   const config = ts.getParsedCommandLineOfConfigFile(path, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
@@ -21,6 +24,12 @@ function diagnosticsOf(tsconfig: string, withCanary = false): { file: string; me
     throw new Error(`${path}: no type-test files (${config.errors.map((e) => e.messageText).join('; ')})`);
   }
   const host = ts.createCompilerHost(config.options);
+  const { getSourceFile } = host;
+  host.getSourceFile = (name, languageVersion, ...rest) => {
+    if (!name.includes('/node_modules/')) return getSourceFile.call(host, name, languageVersion, ...rest);
+    if (!parsed.has(name)) parsed.set(name, getSourceFile.call(host, name, languageVersion, ...rest));
+    return parsed.get(name);
+  };
   if (withCanary) {
     const { readFile, fileExists } = host;
     host.readFile = (name) => (name === CANARY ? CANARY_SOURCE : readFile.call(host, name));
