@@ -14,7 +14,8 @@
  *     destroy: (store) => (store as MyStore).close(),
  *   }, { describe, it, expect, beforeEach, afterEach });
  *
- * (With vitest's `globals: true`, or under Jest, the last argument can be left out.)
+ * (With vitest's `globals: true`, or under Jest — run with `NODE_OPTIONS=--experimental-vm-modules`,
+ * as this package is ESM — the last argument can be left out.)
  */
 import { randomBytes } from 'node:crypto';
 import { SessionStateLockLostError } from '../errors/session-state.errors.js';
