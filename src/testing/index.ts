@@ -3,7 +3,7 @@
  * the conformance suite of a custom store. Never imported by the main entry point.
  */
 export { createTestSession, type TestSessionData, type TestSessionOptions } from './test-session.js';
-export { seedSession, readSession, type SeedSessionOptions, type SessionStateApp } from './seeded-session.js';
+export { seedSession, readSession, type SeedSessionOptions, type SessionStateApp, type StoredSessionData } from './seeded-session.js';
 export {
   describeSessionStateStoreConformance,
   type ConformanceTarget,

@@ -2,7 +2,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { parse } from 'cookie';
 import { SessionCookie } from '../cookie/session-cookie.js';
 import { HttpSessionState } from '../http-session-state.js';
-import type { SessionStateData } from '../session-data.js';
+import type { JsonValue, SessionStateData } from '../session-data.js';
 import { generateSessionId } from '../session-id.js';
 import { SESSION_STATE_OPTIONS } from '../session-state.constants.js';
 import type { ResolvedSessionStateOptions } from '../session-state.options.js';
@@ -11,6 +11,9 @@ import { serializeTestData, type TestSessionData } from './test-session.js';
 
 /** An application (or testing module) with `SessionStateModule` imported. */
 export type SessionStateApp = Pick<INestApplicationContext, 'get'>;
+
+/** A session's stored data: `Partial<TData>`, or a record of JSON values for an untyped session. */
+export type StoredSessionData<TData extends object = SessionStateData> = [keyof TData] extends [never] ? Record<string, JsonValue> : Partial<TData>;
 
 export interface SeedSessionOptions {
   /** Minutes. Default: the module's `timeout`. */
@@ -44,7 +47,7 @@ export async function seedSession<TData extends object = SessionStateData>(
 export async function readSession<TData extends object = SessionStateData>(
   app: SessionStateApp,
   cookies: string | readonly string[] | undefined,
-): Promise<Partial<TData> | null> {
+): Promise<StoredSessionData<TData> | null> {
   const { store, settings, cookie } = sessionStateOf(app);
   const pair = [cookies ?? []].flat().find((line) => parse(line)[settings.cookie.name] !== undefined);
   if (pair === undefined) return null;
@@ -54,7 +57,7 @@ export async function readSession<TData extends object = SessionStateData>(
   if (!item) return null;
   // Through HttpSessionState: what a handler would see (module metadata left out).
   const session = new HttpSessionState<TData>({ id: read.id, items: item.items, isNew: false, isReadOnly: false, timeout: item.timeout });
-  return Object.fromEntries(session.keys().map((key) => [key, session.get(key as never)])) as Partial<TData>;
+  return Object.fromEntries(session.keys().map((key) => [key, session.get(key as never)])) as StoredSessionData<TData>;
 }
 
 function sessionStateOf(app: SessionStateApp) {
