@@ -140,11 +140,19 @@ function writeApp(app: string): void {
     join(app, 'typed.mts'),
       `import { Controller, Module, Post } from '@nestjs/common';
 import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from 'nestjs-session-state';
-import { createTestSession, describeSessionStateStoreConformance, readSession, seedSession } from 'nestjs-session-state/testing';
+import {
+  createTestSession,
+  describeSessionStateStoreConformance,
+  readSession,
+  seedSession,
+  type SessionStateApp,
+} from 'nestjs-session-state/testing';
 
+// The application types every session once (the type tests of an augmented SessionStateData).
 declare module 'nestjs-session-state' {
   interface SessionStateData {
     count: number;
+    user: { id: string };
   }
 }
 
@@ -152,10 +160,17 @@ declare module 'nestjs-session-state' {
 export class CounterController {
   @Post('count')
   count(@Session() s: HttpSessionState) {
-    s.set('count', (s.get('count') ?? 0) + 1);
-    // @ts-expect-error typed by the augmented SessionStateData (an error only if the declarations resolve)
+    const count: number = (s.get('count') ?? 0) + 1;
+    s.set('count', count);
+    s.set('user', { id: 'u1' });
+    const keys: ('count' | 'user')[] = s.keys();
+    // @ts-expect-error the wrong type (each of these is an error only if the declarations resolve)
     s.set('count', 'one');
-    return s.get('count');
+    // @ts-expect-error not a key of SessionStateData
+    s.get('visits');
+    // @ts-expect-error no untyped cast on a typed session
+    s.get<number>('count');
+    return { count, keys };
   }
 }
 
@@ -163,8 +178,13 @@ const options: SessionStateModuleOptions = { saveOnError: 'client-errors', cooki
 @Module({ imports: [SessionStateModule.forRoot(options)], controllers: [CounterController] })
 export class AppModule {}
 
+declare const app: SessionStateApp;
 export const n: number | undefined = createTestSession({ count: 1 }).get('count');
-export { readSession, seedSession, describeSessionStateStoreConformance };
+// @ts-expect-error not a key of SessionStateData
+createTestSession({ visits: 1 });
+export const stored: Promise<{ count?: number; user?: { id: string } } | null> = readSession(app, 'sid=x');
+export const seeded: Promise<string> = seedSession(app, { user: { id: 'u2' } });
+export { describeSessionStateStoreConformance };
 `,
   );
   writeFileSync(
