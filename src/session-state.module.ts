@@ -9,6 +9,7 @@ import { SessionStateLifecycle } from './session-state.lifecycle.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableSessionStateModule,
+  OPTIONS_TYPE,
   SESSION_STATE_MODULE_OPTIONS,
   SESSION_STATE_OPTIONS_FACTORY_METHOD,
 } from './session-state.module-definition.js';
@@ -43,6 +44,11 @@ import { SessionStateStore } from './store/session-state-store.js';
   exports: [SessionStateStore, SessionStateAccessor],
 })
 export class SessionStateModule extends ConfigurableSessionStateModule {
+  /** `forRoot()` with no argument: every default (Nest's generated method needs an object). */
+  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+
   /**
    * As Nest generates it, except that an options class (`useClass`/`useExisting`) without
    * `createSessionStateOptions()` is refused with a message saying so (rather than

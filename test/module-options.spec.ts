@@ -109,6 +109,18 @@ class NestSessionController {
 @Module({ providers: [ConventionalOptions], exports: [ConventionalOptions] })
 class OptionsModule {}
 
+describe('forRoot', () => {
+  it('takes no argument: every default', async () => {
+    const app = await createTestApp('express', { imports: [SessionStateModule.forRoot()], controllers: [WhoController] });
+    try {
+      const res = await request(app.getHttpServer()).get('/who').expect(200);
+      expect(String(res.headers['set-cookie'])).toMatch(/^sid=[A-Za-z0-9_-]{32}; Path=\/; HttpOnly; SameSite=Lax$/);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('forRootAsync with an options class', () => {
   it.each(ADAPTERS)('calls createSessionStateOptions() of useClass on %s', async (adapter) => {
     const app = await createTestApp(adapter, {
