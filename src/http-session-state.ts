@@ -1,6 +1,26 @@
-import { SessionStateReadOnlyError } from './errors/session-state.errors.js';
+import { SessionStateReadOnlyError, SessionStateValueError } from './errors/session-state.errors.js';
+import type { JsonSafe, JsonValue, SessionInput, SessionKey, SessionStateData, SessionValue } from './session-data.js';
 import { generateSessionId } from './session-id.js';
 import { MAX_TIMEOUT_MINUTES } from './session-state.options.js';
+import { assertSessionValue } from './session-value.validator.js';
+
+/**
+ * Where the per-session cookie lifetime (`session.cookie.maxAge`) is kept among the stored items,
+ * so that stores need no extra field. Hidden from the session's API; `set()` refuses the key.
+ */
+const COOKIE_MAX_AGE_KEY = 'nestjs-session-state:cookieMaxAge';
+
+/** The session cookie's lifetime for one session (`session.cookie`). */
+export interface HttpSessionCookie {
+  /**
+   * Milliseconds the browser keeps the cookie after the response (a persistent cookie, e.g.
+   * "remember me" at login); `null` for a browser-session cookie; `undefined` (the default, and
+   * to go back to it) follows the module's `cookie.maxAge`. Never more than the session's
+   * `timeout`: a larger value throws a `RangeError` (raise `session.timeout` first), and a
+   * timeout lowered later caps it.
+   */
+  maxAge: number | null | undefined;
+}
 
 export interface HttpSessionStateInit {
   id: string;
@@ -19,12 +39,15 @@ export interface HttpSessionStateInit {
 export const MAX_OWNER_LENGTH = 1024;
 
 /**
- * A request's view of its session: a small bag of JSON values. Changes are detected by comparing
- * the serialised items with what was loaded, so mutating a value read from the session
- * (`s.get<string[]>('cart')!.push(x)`) is saved too. In a read-only session every write throws,
- * nested ones included (loaded values are frozen).
+ * A request's view of its session: a small bag of JSON values, typed by `TData` (by default the
+ * app-wide, augmentable `SessionStateData`; left empty, any string key with `JsonValue` values).
+ * Values are checked at `set()`: what JSON would not give back as it was (a Date, a BigInt, a
+ * Map, a class instance, a cycle…) throws a `SessionStateValueError` naming the key and the path.
+ * Changes are detected by comparing the serialised items with what was loaded, so mutating a value
+ * read from the session (`s.get('cart')!.push(x)`) is saved too. In a read-only session every
+ * write throws, nested ones included (loaded values are frozen).
  */
-export class HttpSessionState {
+export class HttpSessionState<TData extends object = SessionStateData> {
   readonly #items: Map<string, unknown>;
   readonly #isNew: boolean;
   readonly #isReadOnly: boolean;
@@ -36,11 +59,16 @@ export class HttpSessionState {
   #timeoutChanged = false;
   #owner: string | undefined;
   #ownerChanged = false;
+  #cookieMaxAge: number | null | undefined;
+  #cookieChanged = false;
 
-  /** Made by the lifecycle (handlers receive it through `@Session()`); construct one yourself to unit-test a handler. */
+  /** Made by the lifecycle (handlers receive it through `@Session()`); to unit-test a handler, use `createTestSession()` of `nestjs-session-state/testing`. */
   constructor(init: HttpSessionStateInit) {
     // A Map, not the parsed object: keys like `__proto__` stay plain data.
     this.#items = new Map(Object.entries(JSON.parse(init.items) as Record<string, unknown>));
+    const cookieMaxAge = this.#items.get(COOKIE_MAX_AGE_KEY);
+    this.#items.delete(COOKIE_MAX_AGE_KEY);
+    if (typeof cookieMaxAge === 'number' || cookieMaxAge === null) this.#cookieMaxAge = cookieMaxAge;
     if (init.isReadOnly) for (const value of this.#items.values()) deepFreeze(value);
     this.#id = init.id;
     this.#isNew = init.isNew;
@@ -100,23 +128,51 @@ export class HttpSessionState {
     this.#owner = owner;
   }
 
-  get<T = unknown>(key: string): T | undefined {
-    return this.#items.get(key) as T | undefined;
+  /** The session cookie's lifetime for this session; see `HttpSessionCookie`. */
+  readonly cookie: HttpSessionCookie = ((session: HttpSessionState<TData>) => ({
+    get maxAge() {
+      return session.#cookieMaxAge;
+    },
+    set maxAge(ms: number | null | undefined) {
+      session.setCookieMaxAge(ms);
+    },
+  }))(this);
+
+  /** The value under `key` (typed by `TData`), or `undefined`. */
+  get<K extends SessionKey<TData>>(key: K): SessionValue<TData, K> | undefined;
+  /**
+   * Untyped session (`SessionStateData` not augmented): a cast, unchecked at run time, to a type
+   * that must be JSON data (`get<Date>('at')` does not compile).
+   */
+  get<T = JsonValue>(key: UntypedCastKey<TData, T>): T | undefined;
+  get(key: string): unknown {
+    return this.#items.get(key);
   }
 
-  /** Stores a JSON-serialisable value; `undefined` deletes the key. */
+  /**
+   * Stores a JSON value; `undefined` deletes the key. Throws `SessionStateValueError` (a
+   * `TypeError`) for what JSON would not give back as it was, naming the key and the path.
+   */
+  set<K extends SessionKey<TData>>(key: K, value: SessionInput<TData, K> | undefined): this;
+  /** Untyped session: a value of any type that is JSON data (interfaces included). */
+  set<V>(key: UntypedKey<TData>, value: V & SettableJson<V>): this;
   set(key: string, value: unknown): this {
     this.assertWritable();
-    if (value === undefined) this.#items.delete(key);
-    else this.#items.set(key, value);
+    if (key === COOKIE_MAX_AGE_KEY) throw new SessionStateValueError(`Session key "${key}" is reserved.`, key, '');
+    if (value === undefined) {
+      this.#items.delete(key);
+      return this;
+    }
+    assertSessionValue(key, value);
+    this.#items.set(key, value);
     return this;
   }
 
-  has(key: string): boolean {
+  has(key: SessionKey<TData>): boolean {
     return this.#items.has(key);
   }
 
-  delete(key: string): boolean {
+  delete(key: SessionKey<TData>): boolean {
     this.assertWritable();
     return this.#items.delete(key);
   }
@@ -126,8 +182,8 @@ export class HttpSessionState {
     this.#items.clear();
   }
 
-  keys(): string[] {
-    return [...this.#items.keys()];
+  keys(): SessionKey<TData>[] {
+    return [...this.#items.keys()] as SessionKey<TData>[];
   }
 
   get size(): number {
@@ -166,15 +222,55 @@ export class HttpSessionState {
     return this.#ownerChanged;
   }
 
-  /** @internal The items as JSON object text, as the store keeps them. */
+  /** @internal True when `cookie.maxAge` was changed by this request. */
+  get cookieChanged(): boolean {
+    return this.#cookieChanged;
+  }
+
+  /**
+   * @internal The items as JSON object text, as the store keeps them. Values are checked again:
+   * a nested mutation (`s.get('list')!.push(new Date())`) bypassed `set()`.
+   */
   serializeItems(): string {
-    return JSON.stringify(Object.fromEntries(this.#items));
+    const items = Object.fromEntries(this.#items);
+    for (const [key, value] of this.#items) assertSessionValue(key, value);
+    if (this.#cookieMaxAge !== undefined) items[COOKIE_MAX_AGE_KEY] = this.#cookieMaxAge;
+    return JSON.stringify(items);
+  }
+
+  private setCookieMaxAge(ms: number | null | undefined): void {
+    this.assertWritable();
+    if (typeof ms === 'number') {
+      const limit = this.#timeout * 60_000;
+      if (!Number.isInteger(ms) || ms < 1000) throw new RangeError('session.cookie.maxAge must be a whole number of milliseconds ≥ 1000 (or null, or undefined).');
+      if (ms > limit) {
+        throw new RangeError(
+          `session.cookie.maxAge (${ms} ms) would outlive the session (timeout ${this.#timeout} min = ${limit} ms): raise session.timeout first.`,
+        );
+      }
+    } else if (ms !== null && ms !== undefined) {
+      throw new RangeError('session.cookie.maxAge must be a number of milliseconds, null or undefined.');
+    }
+    if (ms !== this.#cookieMaxAge) this.#cookieChanged = true;
+    this.#cookieMaxAge = ms;
   }
 
   private assertWritable(): void {
     if (this.#isReadOnly) throw new SessionStateReadOnlyError(this.#readOnlyReason);
   }
 }
+
+/** `string` for an untyped session; `never` (a compile error) once `TData` declares keys. */
+type UntypedKey<TData> = [keyof TData] extends [never] ? string : never;
+
+/** What an untyped `set()` takes: `undefined` (delete), or JSON data. */
+type SettableJson<V> = [V] extends [JsonValue | undefined] ? V : V extends undefined ? undefined : JsonSafe<V>;
+
+/**
+ * `string` for an untyped session and a cast to JSON data; `never` (a compile error) for a typed
+ * session (use its keys) or a cast to what JSON cannot hold.
+ */
+type UntypedCastKey<TData, T> = [T] extends [JsonValue] ? UntypedKey<TData> : [T] extends [JsonSafe<T>] ? UntypedKey<TData> : never;
 
 function deepFreeze(value: unknown): void {
   if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;

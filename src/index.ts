@@ -7,7 +7,16 @@ export type {
 export { Session } from './session.decorator.js';
 export { SessionState } from './session-state.decorator.js';
 export { SessionStateBehavior } from './session-state-behavior.enum.js';
-export { HttpSessionState } from './http-session-state.js';
+export { HttpSessionState, type HttpSessionCookie } from './http-session-state.js';
+export type {
+  SessionStateData,
+  JsonValue,
+  JsonPrimitive,
+  JsonSafe,
+  SessionKey,
+  SessionValue,
+  SessionInput,
+} from './session-data.js';
 export { SessionStateAccessor } from './session-state.accessor.js';
 export { SessionRevoker } from './session-revoker.js';
 export {
@@ -27,6 +36,7 @@ export {
   SessionStateError,
   SessionStateCorruptError,
   SessionStateLockLostError,
+  SessionStateEndedWhileWaitingError,
   SessionStateTooLargeError,
   SessionStateStoreUnavailableError,
   SessionStateStoreMisconfiguredError,
@@ -34,4 +44,5 @@ export {
   SessionStateWaitAbortedError,
   SessionStateReadOnlyError,
   SessionStateUnsupportedContextError,
+  SessionStateValueError,
 } from './errors/session-state.errors.js';

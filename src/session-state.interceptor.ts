@@ -94,8 +94,9 @@ export class SessionStateInterceptor implements NestInterceptor {
         next: (value) => subscriber.next(value),
         error: (error: unknown) => {
           settle();
-          // The handler's error is the one worth reporting; a release failure was logged.
-          complete('failed').then(
+          // The handler's error is the one worth reporting; a release failure was logged. Its changes
+          // are discarded unless the app's saveOnError policy says this error is a handled answer.
+          complete(this.lifecycle.outcomeOfError(error)).then(
             () => subscriber.error(handlerError(error)),
             () => subscriber.error(handlerError(error)),
           );

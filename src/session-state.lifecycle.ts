@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { cookieMaxAgeOf, renewsCookie } from './cookie/cookie-lifetime.js';
 import { SessionCookie } from './cookie/session-cookie.js';
 import {
   SessionStateCorruptError,
@@ -11,6 +12,7 @@ import { HttpSessionState } from './http-session-state.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
 import { SessionLockCoordinator } from './lock/session-lock-coordinator.js';
 import { attachLease, type SessionLease } from './session-lease.js';
+import { shouldSaveOnError } from './save-on-error.policy.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.resolver.js';
@@ -78,6 +80,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       lease.adopted = true; // from here the interceptor completes it, whatever happens
       return lease;
     });
+  }
+
+  /** The outcome of a request whose handler (or a pipe) threw: `saveOnError` may keep its changes. */
+  outcomeOfError(error: unknown): RequestOutcome {
+    return shouldSaveOnError(this.options.saveOnError, error, this.logger) ? 'succeeded' : 'failed';
   }
 
   /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
@@ -274,7 +281,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // Read-only: nothing to save; slide the expiry only when much of it has elapsed.
       if (lease.behavior === SessionStateBehavior.ReadOnly) {
         if (lease.refreshExpiry) await this.store.resetItemTimeout(loadedId);
-        if (lease.resignCookie && lease.stored && outcome === 'succeeded') this.sendCookie(exchange, this.cookieFor(exchange, loadedId));
+        const renew = lease.refreshExpiry && renewsCookie(session, this.options, exchange);
+        if ((lease.resignCookie || renew) && lease.stored && outcome === 'succeeded') {
+          this.sendCookie(exchange, this.cookieFor(exchange, loadedId, session));
+        }
         return;
       }
       // The handler (or a pipe, or a guard) threw: its changes are discarded.
@@ -296,7 +306,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (session.previousId !== undefined) {
         if (exchange.canSetCookie()) {
           // regenerateId(): the data moves to the new id, then the old record goes.
-          const cookie = this.cookieFor(exchange, session.id);
+          const cookie = this.cookieFor(exchange, session.id, session);
           await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
           this.sendCookie(exchange, cookie);
           if (lockId) await this.removeMovedSession(loadedId, session.id, lockId);
@@ -320,13 +330,14 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         return;
       }
       if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged || session.ownerChanged) {
-        const cookie = session.isNew || lease.resignCookie ? this.cookieFor(exchange, session.id) : null;
+        const renew = session.isNew || lease.resignCookie || renewsCookie(session, this.options, exchange);
+        const cookie = renew ? this.cookieFor(exchange, session.id, session) : null;
         await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
         this.sendCookie(exchange, cookie);
         return;
       }
       if (lockId) await this.release(loadedId, lockId);
-      if (lease.resignCookie) this.sendCookie(exchange, this.cookieFor(exchange, loadedId));
+      if (lease.resignCookie || renewsCookie(session, this.options, exchange)) this.sendCookie(exchange, this.cookieFor(exchange, loadedId, session));
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
@@ -336,9 +347,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  /** The Set-Cookie value for `id` (null: clear it), or null when no cookie can reach the client any more. */
-  private cookieFor(exchange: SessionExchange, id: string | null): string | null {
-    return exchange.canSetCookie() ? this.cookie.setCookieFor(exchange, id) : null;
+  /**
+   * The Set-Cookie value for `id` (null: clears it; with `session`, its cookie lifetime), or null
+   * when no cookie can reach the client any more.
+   */
+  private cookieFor(exchange: SessionExchange, id: string | null, session?: HttpSessionState): string | null {
+    if (!exchange.canSetCookie()) return null;
+    return this.cookie.setCookieFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
   }
 
   private sendCookie(exchange: SessionExchange, setCookie: string | null): void {

@@ -1,9 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { SessionStateApolloPlugin } from './graphql/apollo-session.plugin.js';
 import { GraphQLSessionFields } from './graphql/graphql-session-fields.js';
 import { GraphQLSessionHooks } from './graphql/graphql-session-hooks.js';
 import { MercuriusSessionHooks } from './graphql/mercurius-session.hooks.js';
+import { NestSessionParamWarning } from './nest-session-param.warning.js';
 import { observabilityProviders } from './observability/observed-store.provider.js';
 import { SessionStateObserver } from './observability/session-state-observer.js';
 import { SessionRevoker } from './session-revoker.js';
@@ -13,13 +14,20 @@ import { SessionStateAccessor } from './session-state.accessor.js';
 import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import { SessionStateInterceptor } from './session-state.interceptor.js';
 import { SessionStateLifecycle } from './session-state.lifecycle.js';
-import { ConfigurableSessionStateModule, SESSION_STATE_MODULE_OPTIONS } from './session-state.module-definition.js';
+import {
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableSessionStateModule,
+  OPTIONS_TYPE,
+  SESSION_STATE_MODULE_OPTIONS,
+  SESSION_STATE_OPTIONS_FACTORY_METHOD,
+} from './session-state.module-definition.js';
 import { resolveSessionStateOptions, type ResolvedSessionStateOptions, type SessionStateModuleOptions } from './session-state.options.js';
 import { SessionStateStore } from './store/session-state-store.js';
 import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
 
 /**
- * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`.
+ * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`
+ * (or `useClass`/`useExisting` with a `createSessionStateOptions()` method).
  * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, `SessionRevoker`, the
  * global interceptor that runs the session lifecycle of HTTP requests and WebSocket messages, and
  * the request hooks of GraphQL servers (Apollo, Mercurius).
@@ -43,6 +51,7 @@ import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
     SessionStateLifecycle,
     SessionStateAccessor,
     SessionRevoker,
+    NestSessionParamWarning,
     { provide: APP_INTERCEPTOR, useClass: SessionStateInterceptor },
     SessionStateDeclarations,
     // GraphQL and WebSocket transports: inert (and loading neither package) in an app without them.
@@ -54,4 +63,36 @@ import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
   ],
   exports: [SessionStateStore, SessionStateAccessor, SessionRevoker],
 })
-export class SessionStateModule extends ConfigurableSessionStateModule {}
+export class SessionStateModule extends ConfigurableSessionStateModule {
+  /** `forRoot()` with no argument: every default (Nest's generated method needs an object). */
+  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  /**
+   * As Nest generates it, except that an options class (`useClass`/`useExisting`) without
+   * `createSessionStateOptions()` is refused with a message saying so (rather than
+   * "optionsFactory[...] is not a function"), `create()` of earlier versions included.
+   */
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    const factoryClass = options.useClass ?? options.useExisting;
+    if (!factoryClass || options.useFactory) return super.forRootAsync(options);
+    const module = super.forRootAsync({
+      ...options,
+      useClass: undefined,
+      useExisting: undefined,
+      inject: [factoryClass],
+      useFactory: (factory: Record<string, unknown>) => {
+        const create = factory[SESSION_STATE_OPTIONS_FACTORY_METHOD];
+        if (typeof create !== 'function') {
+          const name = (factoryClass as Type).name || 'the options class';
+          const legacy = typeof factory.create === 'function' ? ` (it has create(): rename it ${SESSION_STATE_OPTIONS_FACTORY_METHOD}(), the Nest convention)` : '';
+          throw new TypeError(`SessionStateModule.forRootAsync: ${name} has no ${SESSION_STATE_OPTIONS_FACTORY_METHOD}() method${legacy}.`);
+        }
+        return (create as () => SessionStateModuleOptions | Promise<SessionStateModuleOptions>).call(factory);
+      },
+    });
+    if (options.useClass) module.providers = [...(module.providers ?? []), { provide: options.useClass, useClass: options.useClass }];
+    return module;
+  }
+}

@@ -1,13 +1,26 @@
+import { resolveCookieOptions, type ResolvedCookieOptions } from './cookie/session-cookie.options.js';
+import { unknownOptionKeys, type OptionKeys } from './options-keys.js';
+import { isSaveOnError, type SaveOnError } from './save-on-error.policy.js';
 import { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from './store/session-state-store.js';
 
 export interface SessionCookieOptions {
   /** Cookie name. Default `sid`. */
   name?: string;
-  /** Default `/`. */
+  /** Default `/`. Must start with `/`. */
   path?: string;
-  /** Default: none (host-only cookie). */
+  /** Default: none (host-only cookie). A host name (`example.com`: the cookie goes to its subdomains too). */
   domain?: string;
+  /**
+   * Milliseconds the browser keeps the cookie (a persistent cookie, like express-session's
+   * `cookie.maxAge`), counted from each response that sends it; it is sent again whenever the
+   * session's expiry slides, so it lives as long as an active session. At most `timeout`
+   * (refused at startup otherwise): the cookie never outlives the session. Per session:
+   * `session.cookie.maxAge`. Default: none (a browser-session cookie).
+   */
+  maxAge?: number;
+  /** CHIPS: a cookie partitioned by top-level site, for an app embedded cross-site. Needs `secure` (true or `'auto'`). Default `false`. */
+  partitioned?: boolean;
   /** Default `true`: scripts never see the session id. */
   httpOnly?: boolean;
   /** `'auto'` (default): Secure when the request came over HTTPS (behind a proxy, set the adapter's trust-proxy). */
@@ -38,23 +51,41 @@ export interface SessionStateModuleOptions {
   /** Signs the id cookie (HMAC-SHA256). First secret signs, all verify: prepend a new one to rotate. */
   secret?: string | string[];
   lockWait?: SessionLockWaitOptions;
+  /**
+   * Whether the changes of a request whose handler (or a pipe) threw are saved: `false`
+   * (default: discarded, ASP.NET's rule), `'client-errors'` (saved for an `HttpException` with a
+   * status below 500), or a predicate `(error) => boolean`.
+   */
+  saveOnError?: SaveOnError;
 }
+
+/** Every option key, nested ones under their object's key (unknown keys are refused at startup). */
+const OPTION_KEYS: OptionKeys = {
+  store: true,
+  timeout: true,
+  executionTimeout: true,
+  cookie: { name: true, path: true, domain: true, httpOnly: true, secure: true, sameSite: true, maxAge: true, partitioned: true },
+  secret: true,
+  lockWait: { maxQueueLength: true, pollMinMs: true, pollMaxMs: true, retryAfterSeconds: true },
+  saveOnError: true,
+};
 
 /** The options with every default filled in and every value checked. */
 export interface ResolvedSessionStateOptions {
   store: SessionStateStore;
   timeout: number;
   executionTimeoutMs: number;
-  cookie: Required<Omit<SessionCookieOptions, 'domain'>> & Pick<SessionCookieOptions, 'domain'>;
+  cookie: ResolvedCookieOptions;
   secrets: string[];
   lockWait: Required<SessionLockWaitOptions>;
+  saveOnError: SaveOnError;
 }
 
 /** ASP.NET's upper bound for a session timeout: one year, in minutes. */
 export const MAX_TIMEOUT_MINUTES = 525_600;
 
 export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
-  const problems: string[] = [];
+  const problems: string[] = unknownOptionKeys(options, OPTION_KEYS);
   const check = (ok: boolean, message: string) => ok || problems.push(message);
   const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
     typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
@@ -64,18 +95,7 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   const executionTimeout = options.executionTimeout ?? 110;
   check(typeof executionTimeout === 'number' && executionTimeout > 0, 'executionTimeout must be a positive number of seconds');
 
-  const cookie = {
-    name: options.cookie?.name ?? 'sid',
-    path: options.cookie?.path ?? '/',
-    domain: options.cookie?.domain,
-    httpOnly: options.cookie?.httpOnly ?? true,
-    secure: options.cookie?.secure ?? ('auto' as const),
-    sameSite: options.cookie?.sameSite ?? ('lax' as const),
-  };
-  check(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name), 'cookie.name must be a valid cookie name (RFC 6265 token)');
-  check(['lax', 'strict', 'none'].includes(cookie.sameSite), "cookie.sameSite must be 'lax', 'strict' or 'none'");
-  check(cookie.secure === true || cookie.secure === false || cookie.secure === 'auto', "cookie.secure must be true, false or 'auto'");
-  check(cookie.sameSite !== 'none' || cookie.secure !== false, "cookie.sameSite 'none' needs cookie.secure true or 'auto'");
+  const cookie = resolveCookieOptions(options.cookie, timeout, problems);
 
   const secrets = options.secret === undefined ? [] : ([] as string[]).concat(options.secret);
   check(
@@ -95,6 +115,9 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   check(isInt(lockWait.pollMaxMs, lockWait.pollMinMs), 'lockWait.pollMaxMs must be a whole number ≥ lockWait.pollMinMs');
   check(isInt(lockWait.retryAfterSeconds, 0), 'lockWait.retryAfterSeconds must be a whole number ≥ 0');
 
+  const saveOnError = options.saveOnError ?? false;
+  check(isSaveOnError(saveOnError), "saveOnError must be false, 'client-errors' or a function (error) => boolean");
+
   const store = options.store ?? new InMemorySessionStateStore();
   check(
     typeof (store as Partial<SessionStateStore>).getItemExclusive === 'function',
@@ -104,5 +127,6 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   if (problems.length > 0) {
     throw new TypeError(`SessionStateModule: invalid options:\n- ${problems.join('\n- ')}`);
   }
-  return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait };
+  return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait, saveOnError };
 }
+

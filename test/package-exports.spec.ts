@@ -1,35 +1,115 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
+const MAIN_EXPORTS = [
+  'DynamoDBSessionStateStore',
+  'HttpSessionState',
+  'InMemorySessionStateStore',
+  'Session',
+  'SessionState',
+  'SessionStateAccessor',
+  'SessionStateActions',
+  'SessionStateBehavior',
+  'SessionStateCorruptError',
+  'SessionStateError',
+  'SessionStateLockLostError',
+  'SessionStateModule',
+  'SessionStateQueueFullError',
+  'SessionStateReadOnlyError',
+  'SessionRevoker',
+  'SessionStateEndedWhileWaitingError',
+  'SessionStateStore',
+  'SessionStateStoreMisconfiguredError',
+  'SessionStateStoreUnavailableError',
+  'SessionStateTooLargeError',
+  'SessionStateUnsupportedContextError',
+  'SessionStateValueError',
+  'SessionStateWaitAbortedError',
+].sort();
+const TESTING_EXPORTS = ['createTestSession', 'describeSessionStateStoreConformance', 'readSession', 'seedSession'];
 
-describe('the built package', () => {
-  it('imports by its own name, as a published package would, with exactly the public API', () => {
-    // A separate Node process resolves 'nestjs-session-state' through package.json "exports" to dist/.
-    const names = execFileSync(
-      process.execPath,
-      ['--input-type=module', '-e', "import('nestjs-session-state').then((m) => console.log(Object.keys(m).sort().join(',')))"],
-      { cwd: root, encoding: 'utf8' },
-    ).trim();
-    expect(names.split(',')).toEqual(
-      expect.arrayContaining([
-        'DynamoDBSessionStateStore',
-        'HttpSessionState',
-        'InMemorySessionStateStore',
-        'Session',
-        'SessionState',
-        'SessionStateAccessor',
-        'SessionStateBehavior',
-        'SessionStateModule',
-        'SessionStateStore',
-        'SessionRevoker',
-        'SessionStateStoreMisconfiguredError',
-      ]),
-    );
-    // Internals stay internal.
-    expect(names).not.toMatch(/Lifecycle|Coordinator|Interceptor|Resolver|Observer|Metrics|HealthIndicator/);
+/**
+ * `npm pack`, then the tarball unpacked into a throwaway app's node_modules (what `npm install
+ * ./tarball` does for a package without install scripts), its dependencies and peers linked from
+ * this repository's node_modules: offline and fast.
+ */
+describe('the packed tarball', () => {
+  let dir: string;
+  let files: string[];
+  let app: string;
+  let esm: Promise<{ stdout: string }>;
+  let cjs: Promise<{ stdout: string }>;
+  let typecheck: Promise<unknown>;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'nestjs-session-state-pack-'));
+    const [packed] = JSON.parse(
+      execFileSync('npm', ['pack', '--json', '--pack-destination', dir], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }),
+    ) as { filename: string; files: { path: string }[] }[];
+    files = packed.files.map((f) => f.path).sort();
+
+    app = join(dir, 'app');
+    const modules = join(app, 'node_modules');
+    mkdirSync(modules, { recursive: true });
+    execFileSync('tar', ['-xzf', join(dir, packed.filename), '-C', dir]);
+    execFileSync('mv', [join(dir, 'package'), join(modules, 'nestjs-session-state')]);
+    for (const name of readdirSync(join(root, 'node_modules'))) {
+      if (!name.startsWith('.')) symlinkSync(join(root, 'node_modules', name), join(modules, name));
+    }
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'throwaway-app', private: true }));
+    writeApp(app);
+    // The three checks run concurrently (tsc is the slow one); the tests await their results.
+    esm = run(process.execPath, ['app.mjs'], { cwd: app, encoding: 'utf8' });
+    cjs = run(process.execPath, ['app.cjs'], { cwd: app, encoding: 'utf8' });
+    typecheck = run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: app, encoding: 'utf8' });
+    for (const p of [esm, cjs, typecheck]) p.catch(() => {}); // awaited by the tests
+  }, 60_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('ships dist (JavaScript and declarations only), LICENSE, README.md and package.json; no maps, no build info', () => {
+    const outside = files.filter((f) => !f.startsWith('dist/'));
+    expect(outside).toEqual(['LICENSE', 'README.md', 'package.json']);
+    expect(files.filter((f) => f.startsWith('dist/') && !/\.(js|d\.ts)$/.test(f))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/testing/index.js', 'dist/testing/index.d.ts']));
+    // Every module has its declarations.
+    const js = files.filter((f) => f.endsWith('.js'));
+    expect(js.filter((f) => !files.includes(f.replace(/\.js$/, '.d.ts')))).toEqual([]);
+    expect(readFileSync(join(app, 'node_modules/nestjs-session-state/LICENSE'), 'utf8')).toMatch(/^MIT License/);
+  });
+
+  it('has a README that starts with its install command', () => {
+    const readme = readFileSync(join(app, 'node_modules/nestjs-session-state/README.md'), 'utf8');
+    expect(readme.split('```')[1]?.trim()).toBe('bash\nnpm install nestjs-session-state');
+  });
+
+  it('is imported, both entry points, by an ES module app', async () => {
+    // Exactly the public API: internals (lifecycle, coordinator, interceptor, resolver…) stay internal.
+    expect(JSON.parse((await esm).stdout)).toEqual({ main: MAIN_EXPORTS, testing: TESTING_EXPORTS, n: 2 });
+  });
+
+  it("is required, both entry points, by a CommonJS app (Node's require(esm), no flag needed on Node ≥ 20.19)", async () => {
+    expect(JSON.parse((await cjs).stdout)).toEqual({ main: MAIN_EXPORTS, testing: TESTING_EXPORTS, n: 3 });
+  });
+
+  it('type-checks, ESM and CommonJS files, under moduleResolution nodenext', async () => {
+    const output = await typecheck.then(
+      () => '',
+      (error: { stdout?: string }) => String(error.stdout ?? error),
+    );
+    expect(output).toBe('');
+  }, 60_000);
+});
+
+describe('the built package', () => {
   it('exports the terminus health indicator from its own entry point, nestjs-session-state/health', () => {
     const names = execFileSync(
       process.execPath,
@@ -39,3 +119,96 @@ describe('the built package', () => {
     expect(names).toBe('SessionStateHealthIndicator');
   });
 });
+
+/** The throwaway app: an ES module, a CommonJS module, and typed ESM and CommonJS files for tsc. */
+function writeApp(app: string): void {
+  writeFileSync(
+    join(app, 'app.mjs'),
+      "import * as main from 'nestjs-session-state';\nimport * as testing from 'nestjs-session-state/testing';\n" +
+        "const s = testing.createTestSession({ n: 1 });\ns.set('n', 2);\n" +
+        'console.log(JSON.stringify({ main: Object.keys(main).sort(), testing: Object.keys(testing).sort(), n: s.get("n") }));\n',
+  );
+  writeFileSync(
+    join(app, 'app.cjs'),
+      "const main = require('nestjs-session-state');\nconst testing = require('nestjs-session-state/testing');\n" +
+        "const s = testing.createTestSession({ n: 1 });\ns.set('n', 3);\n" +
+        'console.log(JSON.stringify({ main: Object.keys(main).sort(), testing: Object.keys(testing).sort(), n: s.get("n") }));\n',
+  );
+  writeFileSync(
+    join(app, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          module: 'nodenext',
+          moduleResolution: 'nodenext',
+          target: 'ES2023',
+          strict: true,
+          noEmit: true,
+          // As in Nest's application starter. (Checked without it too when this test was written: clean.)
+          skipLibCheck: true,
+          experimentalDecorators: true,
+          types: ['node'],
+        },
+        files: ['typed.mts', 'typed.cts'],
+      }),
+  );
+  writeFileSync(
+    join(app, 'typed.mts'),
+      `import { Controller, Module, Post } from '@nestjs/common';
+import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from 'nestjs-session-state';
+import {
+  createTestSession,
+  describeSessionStateStoreConformance,
+  readSession,
+  seedSession,
+  type SessionStateApp,
+} from 'nestjs-session-state/testing';
+
+// The application types every session once (the type tests of an augmented SessionStateData).
+declare module 'nestjs-session-state' {
+  interface SessionStateData {
+    count: number;
+    user: { id: string };
+  }
+}
+
+@Controller()
+export class CounterController {
+  @Post('count')
+  count(@Session() s: HttpSessionState) {
+    const count: number = (s.get('count') ?? 0) + 1;
+    s.set('count', count);
+    s.set('user', { id: 'u1' });
+    const keys: ('count' | 'user')[] = s.keys();
+    // @ts-expect-error the wrong type (each of these is an error only if the declarations resolve)
+    s.set('count', 'one');
+    // @ts-expect-error not a key of SessionStateData
+    s.get('visits');
+    // @ts-expect-error no untyped cast on a typed session
+    s.get<number>('count');
+    return { count, keys };
+  }
+}
+
+const options: SessionStateModuleOptions = { saveOnError: 'client-errors', cookie: { maxAge: 60_000, partitioned: true } };
+@Module({ imports: [SessionStateModule.forRoot(options)], controllers: [CounterController] })
+export class AppModule {}
+
+declare const app: SessionStateApp;
+export const n: number | undefined = createTestSession({ count: 1 }).get('count');
+// @ts-expect-error not a key of SessionStateData
+createTestSession({ visits: 1 });
+export const stored: Promise<{ count?: number; user?: { id: string } } | null> = readSession(app, 'sid=x');
+export const seeded: Promise<string> = seedSession(app, { user: { id: 'u2' } });
+export { describeSessionStateStoreConformance };
+`,
+  );
+  writeFileSync(
+    join(app, 'typed.cts'),
+      `import sessionState = require('nestjs-session-state');
+import testing = require('nestjs-session-state/testing');
+// The same program as typed.mts: SessionStateData is augmented here too.
+const session: sessionState.HttpSessionState = testing.createTestSession({ count: 2 });
+export = session.get('count');
+`,
+  );
+}

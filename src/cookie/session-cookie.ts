@@ -15,7 +15,7 @@ export class SessionCookie {
   constructor(private readonly options: ResolvedSessionStateOptions) {}
 
   /** The session id the request carries, and whether its signature is by an older secret (sign it again). */
-  read(exchange: SessionExchange): { id: string; resign: boolean } | null {
+  read(exchange: Pick<SessionExchange, 'cookieHeader'>): { id: string; resign: boolean } | null {
     const header = exchange.cookieHeader();
     if (!header) return null;
     let value: string | undefined;
@@ -30,21 +30,33 @@ export class SessionCookie {
     return unsigned !== null && isWellFormedSessionId(unsigned.id) ? unsigned : null;
   }
 
-  /** The Set-Cookie value that names `id` (or, with null, clears the cookie). Made before any store write, so a cookie that cannot be produced never leaves a record behind. */
-  setCookieFor(exchange: SessionExchange, id: string | null): string {
+  /**
+   * The Set-Cookie value that names `id` (or, with null, clears the cookie). Made before any store
+   * write, so a cookie that cannot be produced never leaves a record behind. `maxAgeMs`: a
+   * persistent cookie (see `cookie-lifetime.ts`); undefined: a browser-session cookie.
+   */
+  setCookieFor(exchange: SessionExchange, id: string | null, maxAgeMs?: number): string {
     if (id === null) return this.serialize(exchange, '', { expires: new Date(0) });
-    const value = this.options.secrets.length > 0 ? `${id}.${sign(id, this.options.secrets[0])}` : id;
-    return this.serialize(exchange, value, {});
+    const maxAge = maxAgeMs === undefined ? {} : { maxAge: Math.floor(maxAgeMs / 1000), expires: new Date(Date.now() + maxAgeMs) };
+    return this.serialize(exchange, this.value(id), maxAge);
   }
 
-  private serialize(exchange: SessionExchange, value: string, extra: { expires?: Date }): string {
-    const { name, path, domain, httpOnly, secure, sameSite } = this.options.cookie;
+  /** The cookie value carrying `id`: the id, signed with the first secret when there are secrets. */
+  value(id: string): string {
+    return this.options.secrets.length > 0 ? `${id}.${sign(id, this.options.secrets[0])}` : id;
+  }
+
+  private serialize(exchange: SessionExchange, value: string, extra: { expires?: Date; maxAge?: number }): string {
+    const { name, path, domain, httpOnly, secure, sameSite, partitioned } = this.options.cookie;
+    const isSecure = secure === 'auto' ? exchange.isHttps() : secure;
     return serialize(name, value, {
       path,
       domain,
       httpOnly,
       sameSite,
-      secure: secure === 'auto' ? exchange.isHttps() : secure,
+      secure: isSecure,
+      // Browsers refuse a Partitioned cookie without Secure (secure: 'auto' over plain HTTP).
+      partitioned: partitioned && isSecure,
       ...extra,
     });
   }

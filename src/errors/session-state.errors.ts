@@ -104,3 +104,20 @@ export class SessionStateUnsupportedContextError extends SessionStateError {
     );
   }
 }
+
+/**
+ * A session value that JSON cannot hold faithfully (a Date, a BigInt, a Map, a class instance, a
+ * cycle…), refused at `set()`: a programming error, hence a `TypeError` (as `JSON.stringify`'s).
+ */
+export class SessionStateValueError extends TypeError {
+  constructor(
+    message: string,
+    /** The session key given to `set()`. */
+    readonly key: string,
+    /** Where in the value the offending part is (`''` for the value itself), e.g. `items[2].addedAt`. */
+    readonly path: string,
+  ) {
+    super(message);
+    this.name = 'SessionStateValueError';
+  }
+}

@@ -1,10 +1,15 @@
 import type * as OpenTelemetry from '@opentelemetry/api';
 
 /**
- * `@opentelemetry/api` is an optional peer dependency: loaded here once, lazily, and only if the
- * application has it. Without it (or without an SDK behind it) every method below is a no-op.
+ * `@opentelemetry/api` is an optional peer dependency: loaded once, lazily (when the module starts,
+ * not at import: a top-level await would keep CommonJS apps from `require()`-ing the package), and
+ * only if the application has it. Without it (or without an SDK behind it) every method is a no-op.
  */
-const api: typeof OpenTelemetry | undefined = await import('@opentelemetry/api').catch(() => undefined);
+let api: Promise<typeof OpenTelemetry | undefined> | undefined;
+function loadApi(): Promise<typeof OpenTelemetry | undefined> {
+  api ??= import('@opentelemetry/api').catch(() => undefined);
+  return api;
+}
 
 export const METER_NAME = 'nestjs-session-state';
 
@@ -43,7 +48,8 @@ export class SessionStateMetrics {
     return this.instruments !== undefined;
   }
 
-  static create(): SessionStateMetrics {
+  static async create(): Promise<SessionStateMetrics> {
+    const api = await loadApi();
     const meter = api?.metrics.getMeter(METER_NAME);
     // No SDK registered: the API answers its shared no-op meter.
     if (!api || !meter || meter === api.createNoopMeter()) return new SessionStateMetrics(undefined);

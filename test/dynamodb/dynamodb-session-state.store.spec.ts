@@ -9,6 +9,7 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describeSessionStateStoreConformance } from 'nestjs-session-state/testing';
 import {
   SessionStateError,
   SessionStateLockLostError,
@@ -19,7 +20,6 @@ import {
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
 import { SessionStateActions } from '../../src/store/session-state-store.js';
-import { describeSessionStateStoreConformance } from '../conformance/session-state-store.conformance.js';
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { deleteTable, localClientConfig as waitForLocalClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
@@ -42,6 +42,7 @@ afterAll(async () => {
   raw?.destroy();
 });
 
+// The shipped suite on the test runner's globals (vitest `globals: true`, as under Jest).
 describeSessionStateStoreConformance('DynamoDBSessionStateStore conformance', {
   create: (clock) => new DynamoDBSessionStateStore({ clientConfig: localClientConfig(), tableName, clock }),
   destroy: (store) => (store as DynamoDBSessionStateStore).destroy(),

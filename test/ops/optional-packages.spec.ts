@@ -28,8 +28,8 @@ describe('optional peer dependencies (the built package)', () => {
     });
   });
 
-  it('with @opentelemetry/api but no SDK registered, metrics are off', () => {
-    expect(SessionStateMetrics.create().enabled).toBe(false);
+  it('with @opentelemetry/api but no SDK registered, metrics are off', async () => {
+    expect((await SessionStateMetrics.create()).enabled).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { HttpSessionState, Session, SessionState, SessionStateBehavior } from 'nestjs-session-state';
+import { HttpSessionState, Session, SessionState, SessionStateBehavior, type JsonValue } from 'nestjs-session-state';
 import { SignedInGuard } from './signed-in.guard.js';
 
 @Controller()
@@ -36,6 +36,6 @@ export class AccountController {
   @UseGuards(SignedInGuard)
   @SessionState(SessionStateBehavior.ReadOnly)
   account(@Session() session: HttpSessionState) {
-    return { user: session.get<string>('user'), cartItems: session.get<unknown[]>('cart')?.length ?? 0 };
+    return { user: session.get<string>('user'), cartItems: session.get<JsonValue[]>('cart')?.length ?? 0 };
   }
 }

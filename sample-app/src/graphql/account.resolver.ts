@@ -16,7 +16,8 @@ export class AccountResolver {
 
   @Query(() => String, { nullable: true })
   me(@Session() session: HttpSessionState): string | null {
-    return session.get<string>('user') ?? null;
+    const user = session.get('user');
+    return typeof user === 'string' ? user : null;
   }
 
   /** Ends the session: the store removes it and the cookie is cleared. */

@@ -21,6 +21,7 @@ export class NotesController {
   /** Read-write (the default for a handler taking the session) that changes nothing. */
   @Get()
   length(@Session() session: HttpSessionState) {
-    return { length: session.get<string>('notes')?.length ?? 0 };
+    const notes = session.get('notes');
+    return { length: typeof notes === 'string' ? notes.length : 0 };
   }
 }

@@ -1,24 +1,40 @@
 /**
  * The conformance suite every `SessionStateStore` must pass. It checks the semantics written in
- * the doc comments of `src/store/session-state-store.ts` (ASP.NET `SessionStateStoreProviderBase`,
- * with fencing lock ids). Time moves only through a fake clock, so the suite never sleeps.
+ * the doc comments of `SessionStateStore` (ASP.NET `SessionStateStoreProviderBase`, with fencing
+ * lock ids). Time moves only through a fake clock, so the suite never sleeps.
  *
- * Usage, in a `*.spec.ts` file:
+ * It uses only `describe`, `it`, `beforeEach`, `afterEach` and `expect` with matchers common to
+ * vitest and Jest, taken from the test globals or given explicitly. In a vitest `*.spec.ts` file:
+ *
+ *   import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+ *   import { describeSessionStateStoreConformance } from 'nestjs-session-state/testing';
  *
  *   describeSessionStateStoreConformance('MyStore', {
  *     create: (clock) => new MyStore({ clock }),
  *     destroy: (store) => (store as MyStore).close(),
- *   });
+ *   }, { describe, it, expect, beforeEach, afterEach });
+ *
+ * (With vitest's `globals: true`, or under Jest — run with `NODE_OPTIONS=--experimental-vm-modules`,
+ * as this package is ESM — the last argument can be left out.)
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SessionStateLockLostError } from '../../src/errors/session-state.errors.js';
+import { SessionStateLockLostError } from '../errors/session-state.errors.js';
 import {
   SessionStateActions,
   SessionStateStore,
   type SessionStateStoreData,
   type SessionStateStoreItem,
-} from '../../src/store/session-state-store.js';
+} from '../store/session-state-store.js';
+
+/** The part of a test runner's API the suite uses (vitest's and Jest's fit it). */
+export interface ConformanceTestApi {
+  describe(name: string, fn: () => void): void;
+  it(name: string, fn: () => Promise<void> | void): void;
+  beforeEach(fn: () => Promise<void> | void): void;
+  afterEach(fn: () => Promise<void> | void): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  expect: ((actual: unknown) => any) & { any(constructor: unknown): any };
+}
 
 export interface ConformanceClock {
   now(): number;
@@ -57,20 +73,20 @@ function data(values: Record<string, unknown>, timeout = 20): SessionStateStoreD
   return { items: JSON.stringify(values), timeout };
 }
 
-function expectAbsent(answer: SessionStateStoreItem): void {
+function expectAbsent(expect: ConformanceTestApi['expect'], answer: SessionStateStoreItem): void {
   expect(answer.item).toBeNull();
   expect(answer.locked).toBe(false);
   expect(answer.lockId).toBeNull();
   expect(answer.expires).toBe(0);
 }
 
-function expectNear(actual: number, expected: number, tolerance = EXPIRY_TOLERANCE_MS): void {
+function expectNear(expect: ConformanceTestApi['expect'], actual: number, expected: number, tolerance = EXPIRY_TOLERANCE_MS): void {
   expect(actual).toBeGreaterThanOrEqual(expected - tolerance);
   expect(actual).toBeLessThanOrEqual(expected + tolerance);
 }
 
 /** Asserts a `SessionStateLockLostError` whose message does not leak the session id. */
-async function expectLockLost(promise: Promise<unknown>, id: string): Promise<void> {
+async function expectLockLost(expect: ConformanceTestApi['expect'], promise: Promise<unknown>, id: string): Promise<void> {
   let caught: unknown;
   try {
     await promise;
@@ -81,7 +97,18 @@ async function expectLockLost(promise: Promise<unknown>, id: string): Promise<vo
   expect((caught as Error).message).not.toContain(id);
 }
 
-export function describeSessionStateStoreConformance(name: string, target: ConformanceTarget): void {
+export function describeSessionStateStoreConformance(
+  name: string,
+  target: ConformanceTarget,
+  api: ConformanceTestApi = globalThis as unknown as ConformanceTestApi,
+): void {
+  const { describe, it, beforeEach, afterEach, expect } = api;
+  if (typeof describe !== 'function' || typeof expect !== 'function') {
+    throw new TypeError(
+      'describeSessionStateStoreConformance: no test globals; pass { describe, it, expect, beforeEach, afterEach } ' +
+        "from your test runner (e.g. from 'vitest') as the third argument.",
+    );
+  }
   describe(name, () => {
     let clock: ConformanceClock;
     let store: SessionStateStore;
@@ -116,13 +143,13 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
     describe('absent items', () => {
       it('getItem on an absent id answers item null, unlocked, no lock id, expires 0', async () => {
         const answer = await store.getItem(id);
-        expectAbsent(answer);
+        expectAbsent(expect, answer);
         expect(answer.lockAge).toBe(0);
       });
 
       it('getItemExclusive on an absent id answers absent and takes no lock', async () => {
-        expectAbsent(await store.getItemExclusive(id));
-        expectAbsent(await store.getItemExclusive(id));
+        expectAbsent(expect, await store.getItemExclusive(id));
+        expectAbsent(expect, await store.getItemExclusive(id));
         // Nothing was created by the attempt: a new item can still be written.
         await seed({ created: true });
         expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ created: true }));
@@ -130,18 +157,18 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
 
       it('releaseItemExclusive on an absent id answers false and creates nothing', async () => {
         expect(await store.releaseItemExclusive(id, 'no-such-lock')).toBe(false);
-        expectAbsent(await store.getItem(id));
+        expectAbsent(expect, await store.getItem(id));
       });
 
       it('setAndReleaseItemExclusive(newItem=false) on an absent id throws and creates nothing', async () => {
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ a: 1 }), 'no-such-lock', false), id);
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ a: 1 }), null, false), id);
-        expectAbsent(await store.getItem(id));
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ a: 1 }), 'no-such-lock', false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ a: 1 }), null, false), id);
+        expectAbsent(expect, await store.getItem(id));
       });
 
       it('removeItem on an absent id throws SessionStateLockLostError', async () => {
-        await expectLockLost(store.removeItem(id, 'no-such-lock'), id);
-        expectAbsent(await store.getItem(id));
+        await expectLockLost(expect, store.removeItem(id, 'no-such-lock'), id);
+        expectAbsent(expect, await store.getItem(id));
       });
     });
 
@@ -156,12 +183,12 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expect(answer.lockAge).toBe(0);
         expect(answer.lockId).toBeNull();
         expect(answer.actions).toBe(SessionStateActions.None);
-        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
       });
 
       it('newItem=true on an existing item throws and leaves its data intact', async () => {
         const original = await seed({ keep: 'me' });
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), null, true), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), null, true), id);
         const answer = await store.getItem(id);
         expect(answer.item).toEqual(original);
         expect(answer.locked).toBe(false);
@@ -169,7 +196,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
 
       it('newItem=true on an existing locked item throws, and leaves data and lock intact', async () => {
         const lockId = await seedLocked({ keep: 'me' });
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), lockId, true), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), lockId, true), id);
         const locked = await store.getItem(id);
         expect(locked.locked).toBe(true);
         expect(locked.lockId).toBe(lockId);
@@ -214,7 +241,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expect(typeof answer.lockId).toBe('string');
         expect((answer.lockId as string).length).toBeGreaterThan(0);
         expect(answer.actions).toBe(SessionStateActions.None);
-        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
       });
 
       it('taking the lock slides the expiry, so a long request never sees its session expire under it', async () => {
@@ -225,7 +252,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         const held = await store.getItem(id);
         expect(held.locked).toBe(true);
         expect(held.lockId).toBe(lockId);
-        expectNear(held.expires, clock.now() + 10 * MINUTE);
+        expectNear(expect, held.expires, clock.now() + 10 * MINUTE);
       });
 
       it('a second getItemExclusive answers locked, item null, the holder lock id and a growing lockAge', async () => {
@@ -292,7 +319,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expect(answer.item).toEqual(data({ n: 2 }));
         expect(answer.locked).toBe(false);
         expect(answer.lockId).toBeNull();
-        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
         const next = await store.getItemExclusive(id);
         expect(next.locked).toBe(false);
         expect(next.lockId).toEqual(expect.any(String));
@@ -302,14 +329,14 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
       it('the lock id is spent once used: a second write with it throws', async () => {
         const lockId = await seedLocked({ n: 1 });
         await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 3 }), lockId, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 3 }), lockId, false), id);
         expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
       });
 
       it('with a wrong lock id throws and writes nothing; the holder keeps the lock', async () => {
         const lockId = await seedLocked({ n: 1 });
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', false), id);
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id);
         const locked = await store.getItem(id);
         expect(locked.locked).toBe(true);
         expect(locked.lockId).toBe(lockId);
@@ -321,7 +348,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         const first = await seedLocked({ n: 1 });
         expect(await store.releaseItemExclusive(id, first)).toBe(true);
         const second = (await store.getItemExclusive(id)).lockId as string;
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), first, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), first, false), id);
         const locked = await store.getItem(id);
         expect(locked.locked).toBe(true);
         expect(locked.lockId).toBe(second);
@@ -331,8 +358,8 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
 
       it('on an unlocked item with any lock id throws and writes nothing', async () => {
         await seed({ n: 1 });
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'any-lock-id', false), id);
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'any-lock-id', false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id);
         const answer = await store.getItem(id);
         expect(answer.item).toEqual(data({ n: 1 }));
         expect(answer.locked).toBe(false);
@@ -343,9 +370,9 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         await store.setAndReleaseItemExclusive(id, data({ n: 1 }, 5), lockId, false);
         const answer = await store.getItem(id);
         expect(answer.item?.timeout).toBe(5);
-        expectNear(answer.expires, clock.now() + 5 * MINUTE);
+        expectNear(expect, answer.expires, clock.now() + 5 * MINUTE);
         clock.advance(6 * MINUTE);
-        expectAbsent(await store.getItem(id));
+        expectAbsent(expect, await store.getItem(id));
       });
 
       it('items of about 100 KB with unicode round-trip intact', async () => {
@@ -376,7 +403,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expect(answer.lockId).toBeNull();
         expect(answer.item).toEqual(data({ n: 1 }, 20));
         expect(answer.expires).toBeGreaterThan(createdExpires + 4 * MINUTE);
-        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
         // The slid expiry is real: past the original expiry the item is still there.
         clock.advance(16 * MINUTE);
         expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
@@ -406,8 +433,8 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
       it('with the right lock id deletes the item', async () => {
         const lockId = await seedLocked();
         await store.removeItem(id, lockId);
-        expectAbsent(await store.getItem(id));
-        expectAbsent(await store.getItemExclusive(id));
+        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await store.getItemExclusive(id));
         // The id is free again.
         await seed({ again: true });
         expect((await store.getItem(id)).item).toEqual(data({ again: true }));
@@ -415,7 +442,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
 
       it('with a wrong lock id throws and the item stays, still locked by the holder', async () => {
         const lockId = await seedLocked({ n: 1 });
-        await expectLockLost(store.removeItem(id, 'not-the-lock-id'), id);
+        await expectLockLost(expect, store.removeItem(id, 'not-the-lock-id'), id);
         const answer = await store.getItem(id);
         expect(answer.locked).toBe(true);
         expect(answer.lockId).toBe(lockId);
@@ -425,7 +452,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
 
       it('on an unlocked item throws and the item stays', async () => {
         await seed({ n: 1 });
-        await expectLockLost(store.removeItem(id, 'any-lock-id'), id);
+        await expectLockLost(expect, store.removeItem(id, 'any-lock-id'), id);
         expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
       });
     });
@@ -452,9 +479,9 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expect(lockB).not.toBe(lockA);
 
         // A comes back late: every lock-ending call with its old id fails.
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id);
         expect(await store.releaseItemExclusive(id, lockA)).toBe(false);
-        await expectLockLost(store.removeItem(id, lockA), id);
+        await expectLockLost(expect, store.removeItem(id, lockA), id);
 
         const held = await store.getItem(id);
         expect(held.locked).toBe(true);
@@ -462,9 +489,9 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
 
         await store.setAndReleaseItemExclusive(id, data({ owner: 'B' }), lockB, false);
         // Still fenced after B released.
-        await expectLockLost(store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id);
         expect(await store.releaseItemExclusive(id, lockA)).toBe(false);
-        await expectLockLost(store.removeItem(id, lockA), id);
+        await expectLockLost(expect, store.removeItem(id, lockA), id);
 
         const final = await store.getItem(id);
         expect(final.item).toEqual(data({ owner: 'B' }));
@@ -478,17 +505,17 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         clock.advance(20 * MINUTE - 1_000 - EXPIRY_TOLERANCE_MS);
         expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
         clock.advance(2_000 + 2 * EXPIRY_TOLERANCE_MS);
-        expectAbsent(await store.getItem(id));
-        expectAbsent(await store.getItemExclusive(id));
-        expectAbsent(await store.getItem(id));
+        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await store.getItemExclusive(id));
+        expectAbsent(expect, await store.getItem(id));
       });
 
       it('resetItemTimeout does not resurrect an expired item', async () => {
         await seed({ n: 1 }, 20);
         clock.advance(21 * MINUTE);
         await store.resetItemTimeout(id);
-        expectAbsent(await store.getItem(id));
-        expectAbsent(await store.getItemExclusive(id));
+        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await store.getItemExclusive(id));
       });
 
       it('setAndReleaseItemExclusive(newItem=true) replaces an expired item', async () => {
@@ -499,7 +526,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expect(answer.item).toEqual(data({ fresh: true }, 20));
         expect(answer.locked).toBe(false);
         expect(answer.actions).toBe(SessionStateActions.None);
-        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
       });
 
       it('honours a per-session timeout (1 vs 30 minutes)', async () => {
@@ -507,15 +534,15 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         const longId = newSessionId();
         await seed({ which: 'short' }, 1, shortId);
         await seed({ which: 'long' }, 30, longId);
-        expectNear((await store.getItem(shortId)).expires, clock.now() + 1 * MINUTE);
-        expectNear((await store.getItem(longId)).expires, clock.now() + 30 * MINUTE);
+        expectNear(expect, (await store.getItem(shortId)).expires, clock.now() + 1 * MINUTE);
+        expectNear(expect, (await store.getItem(longId)).expires, clock.now() + 30 * MINUTE);
 
         clock.advance(2 * MINUTE);
-        expectAbsent(await store.getItem(shortId));
+        expectAbsent(expect, await store.getItem(shortId));
         expect((await store.getItem(longId)).item).toEqual(data({ which: 'long' }, 30));
 
         clock.advance(29 * MINUTE);
-        expectAbsent(await store.getItem(longId));
+        expectAbsent(expect, await store.getItem(longId));
       });
     });
 
@@ -525,20 +552,20 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         clock.advance(15 * MINUTE);
         await store.resetItemTimeout(id);
         const answer = await store.getItem(id);
-        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
         expect(answer.item).toEqual(data({ n: 1 }, 20));
         expect(answer.locked).toBe(false);
         // 25 minutes after creation, alive thanks to the reset.
         clock.advance(10 * MINUTE);
         expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
         clock.advance(11 * MINUTE);
-        expectAbsent(await store.getItem(id));
+        expectAbsent(expect, await store.getItem(id));
       });
 
       it('never creates an item', async () => {
         await store.resetItemTimeout(id);
-        expectAbsent(await store.getItem(id));
-        expectAbsent(await store.getItemExclusive(id));
+        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await store.getItemExclusive(id));
         // The id is still free for a new item.
         await seed({ n: 1 });
         expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
@@ -548,7 +575,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         const lockId = await seedLocked();
         await store.removeItem(id, lockId);
         await store.resetItemTimeout(id);
-        expectAbsent(await store.getItem(id));
+        expectAbsent(expect, await store.getItem(id));
       });
 
       it('on a locked item does not break the lock, and still slides the expiry', async () => {
@@ -584,7 +611,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         expect(answer.item).toEqual({ items: '{}', timeout: 20 });
         expect(answer.locked).toBe(false);
         expect(answer.actions).toBe(SessionStateActions.InitializeItem);
-        expectNear(answer.expires, clock.now() + 20 * MINUTE);
+        expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
       });
 
       it('getItemExclusive answers InitializeItem with the lock; after setAndRelease the actions are None', async () => {
@@ -629,7 +656,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
       it('honours its timeout', async () => {
         await store.createUninitializedItem(id, 1);
         clock.advance(2 * MINUTE);
-        expectAbsent(await store.getItem(id));
+        expectAbsent(expect, await store.getItem(id));
       });
     });
     describe('owner and revokeOwner (sign out everywhere)', () => {
@@ -654,7 +681,7 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         for (const sessionId of anns) await store.setAndReleaseItemExclusive(sessionId, owned({ who: 'ann' }, ann), null, true);
         await store.setAndReleaseItemExclusive(id, owned({ who: 'bob' }, bob), null, true);
         expect(await store.revokeOwner(ann)).toBe(3);
-        for (const sessionId of anns) expectAbsent(await store.getItem(sessionId));
+        for (const sessionId of anns) expectAbsent(expect, await store.getItem(sessionId));
         expect((await store.getItem(id)).item).toEqual(owned({ who: 'bob' }, bob));
         expect(await store.revokeOwner(ann)).toBe(0);
       });
@@ -664,10 +691,10 @@ export function describeSessionStateStoreConformance(name: string, target: Confo
         await store.setAndReleaseItemExclusive(id, owned({ n: 1 }, owner), null, true);
         const { lockId } = await store.getItemExclusive(id);
         expect(await store.revokeOwner(owner)).toBe(1);
-        await expectLockLost(store.setAndReleaseItemExclusive(id, owned({ n: 2 }, owner), lockId, false), id);
-        await expectLockLost(store.removeItem(id, lockId!), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, owned({ n: 2 }, owner), lockId, false), id);
+        await expectLockLost(expect, store.removeItem(id, lockId!), id);
         expect(await store.releaseItemExclusive(id, lockId!)).toBe(false);
-        expectAbsent(await store.getItem(id));
+        expectAbsent(expect, await store.getItem(id));
       });
 
       it('does not count expired sessions', async () => {

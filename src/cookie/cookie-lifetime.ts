@@ -1,0 +1,32 @@
+import type { HttpSessionCookie } from '../http-session-state.js';
+import type { SessionExchange } from '../exchange/session-exchange.js';
+import type { ResolvedSessionStateOptions } from '../session-state.options.js';
+
+/** What the cookie's lifetime depends on, of an `HttpSessionState` of any data type. */
+interface SessionCookieLifetime {
+  readonly cookie: HttpSessionCookie;
+  readonly timeout: number;
+  readonly cookieChanged: boolean;
+}
+
+/**
+ * The lifetime of a session's cookie, in ms: the session's own `cookie.maxAge`, else the module's;
+ * `undefined` for a browser-session cookie. Never longer than the session's timeout, so the cookie
+ * never outlives the session (a timeout lowered after `cookie.maxAge` was set caps it).
+ */
+export function cookieMaxAgeOf(session: SessionCookieLifetime, options: ResolvedSessionStateOptions): number | undefined {
+  const own = session.cookie.maxAge;
+  const maxAge = own === undefined ? options.cookie.maxAge : (own ?? undefined);
+  return maxAge === undefined ? undefined : Math.min(maxAge, session.timeout * 60_000);
+}
+
+/**
+ * Whether this response sends the cookie again although the id did not change: any cookie whose
+ * lifetime this request changed, and a persistent cookie whenever the session's expiry slides (so
+ * it lives as long as an active session). That renewal is skipped, silently, when an `@Res()`
+ * handler already sent the response: the cookie keeps its previous expiry.
+ */
+export function renewsCookie(session: SessionCookieLifetime, options: ResolvedSessionStateOptions, exchange: SessionExchange): boolean {
+  if (session.cookieChanged) return true;
+  return cookieMaxAgeOf(session, options) !== undefined && exchange.canSetCookie();
+}

@@ -1,0 +1,68 @@
+import { serialize } from 'cookie';
+import { MAX_TIMEOUT_MINUTES, type SessionCookieOptions } from '../session-state.options.js';
+
+/** The cookie options with every default filled in. */
+export type ResolvedCookieOptions = Required<Omit<SessionCookieOptions, 'domain' | 'maxAge'>> & Pick<SessionCookieOptions, 'domain' | 'maxAge'>;
+
+/**
+ * The `cookie` options, defaulted and checked at startup (a bad value would otherwise answer 500
+ * to every new session): each problem is pushed to `problems`.
+ */
+export function resolveCookieOptions(options: SessionCookieOptions | undefined, timeout: number, problems: string[]): ResolvedCookieOptions {
+  const before = problems.length;
+  const check = (ok: boolean, message: string) => ok || problems.push(message);
+  const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+
+  const cookie = {
+    name: options?.name ?? 'sid',
+    path: options?.path ?? '/',
+    domain: options?.domain,
+    httpOnly: options?.httpOnly ?? true,
+    secure: options?.secure ?? ('auto' as const),
+    sameSite: options?.sameSite ?? ('lax' as const),
+    maxAge: options?.maxAge,
+    partitioned: options?.partitioned ?? false,
+  };
+  check(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name), 'cookie.name must be a valid cookie name (RFC 6265 token)');
+  check(['lax', 'strict', 'none'].includes(cookie.sameSite), "cookie.sameSite must be 'lax', 'strict' or 'none'");
+  check(cookie.secure === true || cookie.secure === false || cookie.secure === 'auto', "cookie.secure must be true, false or 'auto'");
+  check(cookie.sameSite !== 'none' || cookie.secure !== false, "cookie.sameSite 'none' needs cookie.secure true or 'auto'");
+  check(typeof cookie.httpOnly === 'boolean', 'cookie.httpOnly must be true or false');
+  check(typeof cookie.partitioned === 'boolean', 'cookie.partitioned must be true or false');
+  check(!cookie.partitioned || cookie.secure !== false, "cookie.partitioned needs cookie.secure true or 'auto' (browsers refuse a Partitioned cookie without Secure)");
+  check(
+    typeof cookie.path === 'string' && cookie.path.startsWith('/') && !/[;\x00-\x1f\x7f]/.test(cookie.path),
+    `cookie.path must start with '/' and hold no ';' or control character (got ${JSON.stringify(cookie.path)})`,
+  );
+  check(
+    cookie.domain === undefined || (typeof cookie.domain === 'string' && isCookieDomain(cookie.domain)),
+    `cookie.domain must be a host name such as 'example.com' (letters, digits, '-' and '.'; no '_', port, scheme or path) (got ${JSON.stringify(cookie.domain)})`,
+  );
+  check(
+    cookie.maxAge === undefined || isInt(cookie.maxAge, 1000),
+    'cookie.maxAge must be a whole number of milliseconds ≥ 1000 (it is sent in seconds)',
+  );
+  check(
+    cookie.maxAge === undefined || !isInt(timeout, 1, MAX_TIMEOUT_MINUTES) || cookie.maxAge <= timeout * 60_000,
+    `cookie.maxAge (${cookie.maxAge} ms) must not exceed timeout (${timeout} min = ${timeout * 60_000} ms): the cookie would outlive the session`,
+  );
+
+  if (problems.length === before) {
+    // The cookie library is the one that writes the header: it must accept the cookie as configured
+    // (otherwise every new session would answer 500).
+    try {
+      serialize(cookie.name, 'x'.repeat(32), { ...cookie, secure: cookie.secure !== false, maxAge: cookie.maxAge === undefined ? undefined : Math.floor(cookie.maxAge / 1000) });
+    } catch (error) {
+      problems.push(`cookie: ${(error as Error).message}`);
+    }
+  }
+
+  return cookie;
+}
+
+/** A cookie Domain: dot-separated DNS labels (a leading dot is allowed and ignored by browsers). */
+function isCookieDomain(domain: string): boolean {
+  const host = domain.startsWith('.') ? domain.slice(1) : domain;
+  return host.length > 0 && host.length <= 253 && host.split('.').every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label));
+}

@@ -1,0 +1,49 @@
+import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+
+/**
+ * Where Nest keeps a handler's parameter decorators, and the type of its own `@Session()`
+ * (`ROUTE_ARGS_METADATA` in @nestjs/common/constants.js, `RouteParamtypes.SESSION` in
+ * @nestjs/common/enums/route-paramtypes.enum.js; not public API, so copied here and pinned by a test).
+ */
+const ROUTE_ARGS_METADATA = '__routeArguments__';
+const NEST_SESSION_PARAMTYPE = 7;
+
+/**
+ * `import { Session } from '@nestjs/common'` (an IDE auto-import) injects express-session's
+ * `req.session`: `undefined` here, silently. Warns once at startup, naming the handlers.
+ */
+@Injectable()
+export class NestSessionParamWarning implements OnModuleInit {
+  private readonly logger = new Logger('SessionState');
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+  ) {}
+
+  onModuleInit(): void {
+    const handlers = this.handlersUsingNestSession();
+    if (handlers.length === 0) return;
+    this.logger.warn(
+      `${handlers.join(', ')} ${handlers.length === 1 ? 'uses' : 'use'} @Session() from @nestjs/common, which is ` +
+        "express-session's req.session (undefined with this module): import { Session } from 'nestjs-session-state' instead.",
+    );
+  }
+
+  /** `Controller.method` of every handler with a parameter decorated by Nest's own `@Session()`. */
+  handlersUsingNestSession(): string[] {
+    const found: string[] = [];
+    for (const wrapper of this.discovery.getControllers()) {
+      const type = wrapper.metatype as (abstract new (...args: never[]) => unknown) | null;
+      if (!type || typeof type !== 'function') continue;
+      for (const method of this.scanner.getAllMethodNames(type.prototype as object)) {
+        const params = (Reflect.getMetadata(ROUTE_ARGS_METADATA, type, method) ?? {}) as Record<string, unknown>;
+        if (Object.keys(params).some((key) => key.split(':')[0] === String(NEST_SESSION_PARAMTYPE))) {
+          found.push(`${type.name}.${method}`);
+        }
+      }
+    }
+    return found;
+  }
+}

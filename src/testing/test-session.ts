@@ -1,0 +1,46 @@
+import { HttpSessionState } from '../http-session-state.js';
+import type { SessionInput, SessionKey, SessionStateData } from '../session-data.js';
+import { generateSessionId } from '../session-id.js';
+import { assertSessionValue } from '../session-value.validator.js';
+
+/** Session data as a test gives it: some of `TData`'s keys (any JSON for an untyped session). */
+export type TestSessionData<TData extends object = SessionStateData> = { [K in SessionKey<TData>]?: SessionInput<TData, K> };
+
+export interface TestSessionOptions {
+  /** Default: a new random id. */
+  id?: string;
+  /** Default `false` (a stored session). */
+  isNew?: boolean;
+  /** A read-only session (`@SessionState(SessionStateBehavior.ReadOnly)`): writes throw, values are frozen. Default `false`. */
+  readOnly?: boolean;
+  /** Minutes. Default 20. */
+  timeout?: number;
+}
+
+/**
+ * An `HttpSessionState` holding `data`, for a unit test of a handler:
+ *
+ *   const session = createTestSession<CartData>({ cart: [] });
+ *   controller.add(session, { sku: 'a', qty: 1 });
+ *   expect(session.get('cart')).toEqual([{ sku: 'a', qty: 1 }]);
+ *
+ * Values are checked as `set()` checks them.
+ */
+export function createTestSession<TData extends object = SessionStateData>(
+  data: TestSessionData<TData> = {},
+  options: TestSessionOptions = {},
+): HttpSessionState<TData> {
+  return new HttpSessionState<TData>({
+    id: options.id ?? generateSessionId(),
+    items: serializeTestData(data),
+    isNew: options.isNew ?? false,
+    isReadOnly: options.readOnly ?? false,
+    timeout: options.timeout ?? 20,
+  });
+}
+
+/** @internal The data as the store keeps it, each value checked. */
+export function serializeTestData(data: object): string {
+  for (const [key, value] of Object.entries(data)) if (value !== undefined) assertSessionValue(key, value);
+  return JSON.stringify(data);
+}

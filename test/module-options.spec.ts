@@ -1,0 +1,185 @@
+import { Controller, Get, Injectable, Logger, Module, Session as NestSession } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
+import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from '../src/index.js';
+import { resolveSessionStateOptions } from '../src/session-state.options.js';
+import { ADAPTERS, createTestApp } from './support/test-app.js';
+
+/** The startup error for `options`, as the module's options provider throws it. */
+function startupError(options: unknown): string {
+  try {
+    resolveSessionStateOptions(options as SessionStateModuleOptions);
+  } catch (error) {
+    expect(error).toBeInstanceOf(TypeError);
+    return (error as Error).message;
+  }
+  throw new Error('the options were accepted');
+}
+
+describe('options checked at startup', () => {
+  it('refuses unknown keys, naming the key and the nearest valid one, nested ones included', () => {
+    expect(startupError({ cookieName: 'x' })).toContain('cookieName is not an option (did you mean cookie?)');
+    expect(startupError({ timout: 5 })).toContain('timout is not an option (did you mean timeout?)');
+    expect(startupError({ cookie: { maxage: 1000 } })).toContain('cookie.maxage is not an option (did you mean cookie.maxAge?)');
+    expect(startupError({ lockWait: { maxQueue: 5 } })).toContain('lockWait.maxQueue is not an option (did you mean lockWait.maxQueueLength?)');
+    expect(startupError({ saveOnErrors: false })).toContain('did you mean saveOnError?');
+    // Far from every key: no suggestion.
+    expect(startupError({ zzzzzzzzzzzz: 1 })).toMatch(/zzzzzzzzzzzz is not an option$/m);
+  });
+
+  it.each([
+    ['shop_eu.example.com', 'an underscore'],
+    ['example.com:8080', 'a port'],
+    ['https://example.com', 'a scheme'],
+    ['example.com/path', 'a path'],
+    ['', 'empty'],
+  ])('refuses cookie.domain %j (%s)', (domain) => {
+    expect(startupError({ cookie: { domain } })).toContain(`cookie.domain must be a host name such as 'example.com'`);
+  });
+
+  it('accepts host names, a leading dot included', () => {
+    for (const domain of ['example.com', 'shop-eu.example.com', '.example.com', 'localhost']) {
+      expect(resolveSessionStateOptions({ cookie: { domain } }).cookie.domain).toBe(domain);
+    }
+  });
+
+  it.each(['app', '/a;b', '/a\nb'])('refuses cookie.path %j', (path) => {
+    expect(startupError({ cookie: { path } })).toContain("cookie.path must start with '/'");
+  });
+
+  it('refuses partitioned without secure, and sameSite none without secure', () => {
+    expect(startupError({ cookie: { partitioned: true, secure: false } })).toContain('cookie.partitioned needs cookie.secure');
+    expect(resolveSessionStateOptions({ cookie: { partitioned: true } }).cookie.partitioned).toBe(true);
+    expect(startupError({ cookie: { partitioned: 'yes' } })).toContain('cookie.partitioned must be true or false');
+  });
+
+  it('refuses a cookie.maxAge that would outlive the session timeout, or is not whole milliseconds ≥ 1000', () => {
+    expect(startupError({ timeout: 20, cookie: { maxAge: 20 * 60_000 + 1 } })).toContain(
+      'cookie.maxAge (1200001 ms) must not exceed timeout (20 min = 1200000 ms)',
+    );
+    expect(resolveSessionStateOptions({ timeout: 20, cookie: { maxAge: 20 * 60_000 } }).cookie.maxAge).toBe(1_200_000);
+    expect(startupError({ cookie: { maxAge: 500 } })).toContain('cookie.maxAge must be a whole number of milliseconds ≥ 1000');
+    expect(startupError({ cookie: { maxAge: '1h' } })).toContain('cookie.maxAge must be');
+  });
+
+  it('refuses a saveOnError that is not false, client-errors or a function', () => {
+    expect(startupError({ saveOnError: true })).toContain("saveOnError must be false, 'client-errors' or a function");
+    expect(startupError({ saveOnError: 'all' })).toContain('saveOnError must be');
+    expect(resolveSessionStateOptions({}).saveOnError).toBe(false);
+  });
+
+  it.each(ADAPTERS)('an invalid cookie.domain stops the application at startup on %s (not a 500 per new session)', async (adapter) => {
+    await expect(
+      createTestApp(adapter, { imports: [SessionStateModule.forRoot({ cookie: { domain: 'shop_eu.example.com' } })] }),
+    ).rejects.toThrow(/cookie\.domain must be a host name/);
+  });
+});
+
+@Injectable()
+class ConventionalOptions {
+  createSessionStateOptions(): SessionStateModuleOptions {
+    return { cookie: { name: 'conventional' } };
+  }
+}
+
+@Injectable()
+class LegacyOptions {
+  create(): SessionStateModuleOptions {
+    return { cookie: { name: 'legacy' } };
+  }
+}
+
+@Controller()
+class WhoController {
+  @Get('who')
+  who(@Session() s: HttpSessionState) {
+    s.set('seen', true);
+    return 'ok';
+  }
+}
+
+@Controller('nest')
+class NestSessionController {
+  @Get()
+  wrong(@NestSession() session: unknown) {
+    return String(session);
+  }
+}
+
+@Module({ providers: [ConventionalOptions], exports: [ConventionalOptions] })
+class OptionsModule {}
+
+describe('forRoot', () => {
+  it('takes no argument: every default', async () => {
+    const app = await createTestApp('express', { imports: [SessionStateModule.forRoot()], controllers: [WhoController] });
+    try {
+      const res = await request(app.getHttpServer()).get('/who').expect(200);
+      expect(String(res.headers['set-cookie'])).toMatch(/^sid=[A-Za-z0-9_-]{32}; Path=\/; HttpOnly; SameSite=Lax$/);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('forRootAsync with an options class', () => {
+  it.each(ADAPTERS)('calls createSessionStateOptions() of useClass on %s', async (adapter) => {
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRootAsync({ useClass: ConventionalOptions })],
+      controllers: [WhoController],
+    });
+    try {
+      const res = await request(app.getHttpServer()).get('/who').expect(200);
+      expect(String(res.headers['set-cookie'])).toMatch(/^conventional=/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('calls createSessionStateOptions() of useExisting', async () => {
+    const app = await createTestApp('express', {
+      imports: [SessionStateModule.forRootAsync({ imports: [OptionsModule], useExisting: ConventionalOptions })],
+      controllers: [WhoController],
+    });
+    try {
+      const res = await request(app.getHttpServer()).get('/who').expect(200);
+      expect(String(res.headers['set-cookie'])).toMatch(/^conventional=/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('refuses a class with only create() (the old name) at startup, saying what to rename', async () => {
+    await expect(
+      createTestApp('express', {
+        imports: [SessionStateModule.forRootAsync({ useClass: LegacyOptions as never })],
+        controllers: [WhoController],
+      }),
+    ).rejects.toThrow('LegacyOptions has no createSessionStateOptions() method (it has create(): rename it createSessionStateOptions(), the Nest convention)');
+  });
+});
+
+describe("a handler using @nestjs/common's @Session()", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each(ADAPTERS)('is warned about once at startup on %s, by name', async (adapter) => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({})],
+      controllers: [WhoController, NestSessionController],
+    });
+    await app.close();
+    const warnings = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('@nestjs/common'));
+    expect(warnings).toEqual([
+      "NestSessionController.wrong uses @Session() from @nestjs/common, which is express-session's req.session " +
+        "(undefined with this module): import { Session } from 'nestjs-session-state' instead.",
+    ]);
+  });
+
+  it('is not warned about when every handler uses this module’s @Session()', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+    const moduleRef = await Test.createTestingModule({ imports: [SessionStateModule.forRoot({})], controllers: [WhoController] }).compile();
+    await moduleRef.init();
+    await moduleRef.close();
+    expect(warn.mock.calls.filter((c) => String(c[0]).includes('@nestjs/common'))).toEqual([]);
+  });
+});

@@ -1,0 +1,155 @@
+import { HttpSessionState, SessionStateReadOnlyError, SessionStateValueError } from '../src/index.js';
+import { createTestSession } from '../src/testing/index.js';
+
+/** An untyped session, to feed it what the types would refuse (as JavaScript callers can). */
+const loose = (session: HttpSessionState = createTestSession()) =>
+  session as unknown as { set(key: string, value: unknown): unknown; get(key: string): unknown } & HttpSessionState;
+
+function refusal(value: unknown, key = 'k'): SessionStateValueError {
+  try {
+    loose().set(key, value);
+  } catch (error) {
+    expect(error).toBeInstanceOf(SessionStateValueError);
+    expect(error).toBeInstanceOf(TypeError);
+    return error as SessionStateValueError;
+  }
+  throw new Error('set() accepted a value JSON cannot hold');
+}
+
+class Money {
+  constructor(readonly cents: number) {}
+}
+
+describe('session values are JSON data, checked at set()', () => {
+  it.each([
+    ['a Date', new Date(0), 'k', /k is a Date .*toISOString/],
+    ['a BigInt', 10n, 'k', /k is a BigInt/],
+    ['a Map', new Map([['a', 1]]), 'k', /k is a Map/],
+    ['a Set', new Set([1]), 'k', /k is a Set/],
+    ['a class instance', new Money(5), 'k', /k is an instance of Money/],
+    ['a function', () => 1, 'k', /k is a function/],
+    ['a symbol', Symbol('s'), 'k', /k is a symbol/],
+    ['NaN', Number.NaN, 'k', /k is NaN \(not a finite number\)/],
+    ['Infinity', Number.POSITIVE_INFINITY, 'k', /k is Infinity/],
+  ])('refuses %s, naming the key', (_what, value, path, message) => {
+    const error = refusal(value);
+    expect(error.key).toBe('k');
+    expect(error.path).toBe(path === 'k' ? '' : path);
+    expect(error.message).toMatch(message);
+    expect(error.message).toMatch(/^Session value "k" is not JSON data/);
+  });
+
+  it('names the path of a value nested deep inside', () => {
+    const error = refusal({ items: [{ sku: 'a' }, { sku: 'b', addedAt: new Date() }] }, 'cart');
+    expect(error.path).toBe('items[1].addedAt');
+    expect(error.message).toContain('cart.items[1].addedAt is a Date');
+    expect(refusal({ 'odd key': [1, undefined] }).path).toBe('["odd key"][1]');
+    expect(refusal({ n: [1, 2n] }).message).toContain('k.n[1] is a BigInt');
+  });
+
+  it('refuses undefined inside an array and holes (JSON would give back null), drops undefined properties', () => {
+    expect(refusal([1, undefined]).path).toBe('[1]');
+    // eslint-disable-next-line no-sparse-arrays
+    expect(refusal([1, , 3]).path).toBe('[1]');
+    const session = loose();
+    session.set('o', { a: 1, b: undefined });
+    expect(session.serializeItems()).toBe('{"o":{"a":1}}');
+  });
+
+  it('refuses cycles, accepts shared (acyclic) references', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = { back: cyclic };
+    expect(refusal(cyclic).path).toBe('self.back');
+    const shared = { n: 1 };
+    const session = loose();
+    session.set('pair', [shared, shared]);
+    expect(session.serializeItems()).toBe('{"pair":[{"n":1},{"n":1}]}');
+  });
+
+  it('accepts JSON data of every kind, objects without prototype included, and keeps it as given', () => {
+    const session = loose();
+    const bare = Object.assign(Object.create(null) as object, { x: 1 });
+    const value = { s: 'x', n: -1.5, t: true, f: false, z: null, list: [1, 'a', [null]], bare };
+    session.set('v', value);
+    expect(session.get('v')).toBe(value);
+    expect(JSON.parse(session.serializeItems())).toEqual({ v: { ...value, bare: { x: 1 } } });
+  });
+
+  it('a refused set() changes nothing', () => {
+    const session = loose(createTestSession({ keep: 1 }));
+    expect(() => session.set('keep', new Date())).toThrow(SessionStateValueError);
+    expect(session.get('keep')).toBe(1);
+    expect(session.serializeItems()).toBe('{"keep":1}');
+  });
+
+  it('a non-JSON value slipped in by a nested mutation is refused at save time, with its path', () => {
+    const session = loose(createTestSession({ list: [1] }));
+    (session.get('list') as unknown[]).push(new Date());
+    expect(() => session.serializeItems()).toThrow(/list\[1\] is a Date/);
+  });
+
+  it('nested mutations are still detected (the serialised items change)', () => {
+    const session = createTestSession({ cart: [{ sku: 'a' }] });
+    const before = session.serializeItems();
+    (session.get<{ sku: string }[]>('cart')!).push({ sku: 'b' });
+    expect(session.serializeItems()).not.toBe(before);
+    expect(JSON.parse(session.serializeItems())).toEqual({ cart: [{ sku: 'a' }, { sku: 'b' }] });
+  });
+
+  it('read-only sessions still deep-freeze loaded values', () => {
+    const session = createTestSession({ cart: [{ sku: 'a' }] }, { readOnly: true });
+    expect(() => session.set('x', 1)).toThrow(SessionStateReadOnlyError);
+    expect(() => (session.get<{ sku: string }[]>('cart')!).push({ sku: 'b' })).toThrow(TypeError);
+    expect(() => {
+      (session.get<{ sku: string }[]>('cart')![0] as { sku: string }).sku = 'z';
+    }).toThrow(TypeError);
+  });
+
+  it('the key holding the per-session cookie lifetime is reserved and hidden', () => {
+    const session = createTestSession();
+    expect(() => loose(session).set('nestjs-session-state:cookieMaxAge', 1)).toThrow(/reserved/);
+    session.timeout = 60;
+    session.cookie.maxAge = 60_000;
+    expect(session.keys()).toEqual([]);
+    expect(session.size).toBe(0);
+    const reloaded = new HttpSessionState({ id: session.id, items: session.serializeItems(), isNew: false, isReadOnly: false, timeout: 60 });
+    expect(reloaded.cookie.maxAge).toBe(60_000);
+    expect(reloaded.keys()).toEqual([]);
+  });
+});
+
+describe('session.cookie.maxAge', () => {
+  it('is at most the session timeout, a whole number of ms ≥ 1000, or null/undefined', () => {
+    const session = createTestSession({}, { timeout: 30 });
+    expect(() => (session.cookie.maxAge = 30 * 60_000 + 1)).toThrow(/would outlive the session .*raise session.timeout first/);
+    expect(() => (session.cookie.maxAge = 999)).toThrow(RangeError);
+    expect(() => (session.cookie.maxAge = 1.5e3 + 0.5)).toThrow(RangeError);
+    expect(() => ((session.cookie as { maxAge: unknown }).maxAge = '1000')).toThrow(RangeError);
+    session.cookie.maxAge = 30 * 60_000;
+    expect(session.cookie.maxAge).toBe(30 * 60_000);
+    session.cookie.maxAge = null;
+    expect(session.cookie.maxAge).toBeNull();
+    session.cookie.maxAge = undefined;
+    expect(session.cookie.maxAge).toBeUndefined();
+  });
+
+  it('cannot be set on a read-only session', () => {
+    expect(() => (createTestSession({}, { readOnly: true }).cookie.maxAge = 1000)).toThrow(SessionStateReadOnlyError);
+  });
+});
+
+describe('createTestSession', () => {
+  it('builds a stored (not new), writable session with the given data, id and timeout', () => {
+    const session = createTestSession({ count: 2 }, { id: 'x'.repeat(32), timeout: 5 });
+    expect(session.get<number>('count')).toBe(2);
+    expect(session.id).toBe('x'.repeat(32));
+    expect(session.timeout).toBe(5);
+    expect(session.isNew).toBe(false);
+    expect(session.isReadOnly).toBe(false);
+    expect(createTestSession({}, { isNew: true }).isNew).toBe(true);
+  });
+
+  it('checks values as set() does', () => {
+    expect(() => createTestSession({ at: new Date() } as never)).toThrow(SessionStateValueError);
+  });
+});
