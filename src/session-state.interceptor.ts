@@ -54,7 +54,13 @@ export class SessionStateInterceptor implements NestInterceptor {
       this.lifecycle.acquire(exchange, behavior, 'interceptor', cancel.signal).then(
         (lease) => {
           if (gone) return this.lifecycle.discard(lease, exchange);
-          detach = this.runHandler(next, subscriber, lease, exchange, snapshot);
+          try {
+            detach = this.runHandler(next, subscriber, lease, exchange, snapshot);
+          } catch (error) {
+            // Never an unhandled rejection, never a lease left behind.
+            this.lifecycle.discard(lease, exchange);
+            subscriber.error(error);
+          }
         },
         (error: unknown) => subscriber.error(toTransportException(error, exchange)),
       );
