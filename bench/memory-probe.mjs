@@ -35,6 +35,7 @@ const before = process.memoryUsage();
 for (let i = 0; i < N; i++) await add(id());
 settle();
 const after = process.memoryUsage();
+const rssGrowthMB = (after.rss - before.rss) / 2 ** 20;
 const grown = after.heapUsed + after.external - (before.heapUsed + before.external);
-console.log(JSON.stringify({ kind, sessions: N, rssMB: after.rss / 2 ** 20, heapMB: after.heapUsed / 2 ** 20, bytesPerSession: grown / N }));
+console.log(JSON.stringify({ kind, sessions: N, rssMB: after.rss / 2 ** 20, rssGrowthMB, heapMB: after.heapUsed / 2 ** 20, bytesPerSession: grown / N }));
 store.onModuleDestroy?.();
