@@ -4,6 +4,7 @@
 //   npm run bench     (about 4 minutes on 2 cores; env: BENCH_SECONDS=3 per measurement,
 //                      BENCH_ROUNDS=3 interleaved rounds, BENCH_USERS=32 virtual users,
 //                      BENCH_ONLY=throughput,lost,handoff,memory to run a part,
+//                      BENCH_STORES=memory for the throughput and lost updates of one store,
 //                      BENCH_OUT=docs/BENCHMARKS.md, BENCH_JSON=bench/results/latest.json)
 //
 // Every app is its own process on 127.0.0.1; the load comes from this process (autocannon).
@@ -22,9 +23,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const USERS = Number(process.env.BENCH_USERS ?? 32);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,lost,handoff,memory').split(','));
+const STORES = new Set((process.env.BENCH_STORES ?? 'memory,dynamodb').split(','));
 const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
 const JSON_OUT = process.env.BENCH_JSON ?? 'bench/results/latest.json';
-const OURS = process.env.BENCH_OURS ?? 'sample-app/dist/main.js';
+const OURS = process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js';
 const PEER = 'bench/peer-app/dist/main.js';
 const HANDOFF = { requests: 20, workMs: 20, rounds: 5 };
 const ENDPOINTS = [
@@ -48,22 +50,26 @@ const results = {
 const dynamodb = await startDynamoDBLocal();
 log(`DynamoDB Local on ${dynamodb.endpoint}`);
 const oursDynamo = (table) => ({ SESSION_STORE: 'dynamodb', DYNAMODB_ENDPOINT: dynamodb.endpoint, SESSION_CREATE_TABLE: 'true', SESSION_TABLE: table });
-const apps = {
-  memory: { ours: await startApp(OURS, { SESSION_STORE: 'memory' }), peer: await startApp(PEER, { PEER_STORE: 'memory' }) },
-  dynamodb: { ours: await startApp(OURS, oursDynamo('bench-sessions')), peer: await startApp(PEER, { DYNAMODB_ENDPOINT: dynamodb.endpoint, PEER_TABLE: 'bench-peer' }) },
-};
+const apps = {};
+if (STORES.has('memory') || ONLY.has('handoff')) {
+  apps.memory = { ours: await startApp(OURS, { SESSION_STORE: 'memory' }), peer: await startApp(PEER, { PEER_STORE: 'memory' }) };
+}
+if (STORES.has('dynamodb') || ONLY.has('handoff')) {
+  apps.dynamodb = { ours: await startApp(OURS, oursDynamo('bench-sessions')), peer: await startApp(PEER, { DYNAMODB_ENDPOINT: dynamodb.endpoint, PEER_TABLE: 'bench-peer' }) };
+}
+const measured = Object.keys(apps).filter((store) => STORES.has(store));
 log('apps up');
 
 if (ONLY.has('throughput')) {
   const cookies = {};
-  for (const store of Object.keys(apps)) for (const who of ['ours', 'peer']) cookies[`${store}/${who}`] = await makeSessions(apps[store][who].base, USERS);
+  for (const store of measured) for (const who of ['ours', 'peer']) cookies[`${store}/${who}`] = await makeSessions(apps[store][who].base, USERS);
   const runs = {};
   const run = async (store, who, [method, path], seconds) =>
     drive({ base: apps[store][who].base, method, path, cookies: cookies[`${store}/${who}`], seconds });
   // Warm-up: JIT, connection pools, DynamoDB Local's own warm-up.
-  for (const store of Object.keys(apps)) for (const endpoint of ENDPOINTS) for (const who of ['ours', 'peer']) await run(store, who, endpoint, 1);
+  for (const store of measured) for (const endpoint of ENDPOINTS) for (const who of ['ours', 'peer']) await run(store, who, endpoint, 1);
   for (let round = 0; round < ROUNDS; round++) {
-    for (const store of Object.keys(apps)) {
+    for (const store of measured) {
       for (const endpoint of ENDPOINTS) {
         // Alternate who goes first, so neither always runs on a machine the other just warmed.
         const order = round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
@@ -88,7 +94,7 @@ if (ONLY.has('throughput')) {
 
 if (ONLY.has('lost')) {
   results.lostUpdates = [];
-  for (const store of Object.keys(apps)) {
+  for (const store of measured) {
     const row = { store, concurrent: 50 };
     for (const who of ['ours', 'peer']) {
       const trials = [];
