@@ -4,6 +4,7 @@ import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../err
 import { redactSessionId } from '../session-id.js';
 import type { ResolvedSessionStateOptions } from '../session-state.options.js';
 import type { SessionStateStore, SessionStateStoreItem } from '../store/session-state-store.js';
+import { signalOf, type WaitSignal } from './lazy-abort.js';
 
 interface Waiter {
   resolve(): void;
@@ -59,7 +60,7 @@ export class SessionLockCoordinator {
     private readonly onStaleBroken: (id: string) => void = () => {},
   ) {}
 
-  async acquireExclusive(id: string, signal: AbortSignal): Promise<ExclusiveAcquisition> {
+  async acquireExclusive(id: string, signal: WaitSignal): Promise<ExclusiveAcquisition> {
     this.assertOpen();
     let queue = this.queues.get(id);
     if (!queue) this.queues.set(id, (queue = { turn: null, writers: [], readers: [] }));
@@ -95,7 +96,7 @@ export class SessionLockCoordinator {
     }
   }
 
-  async acquireShared(id: string, signal: AbortSignal): Promise<Acquisition> {
+  async acquireShared(id: string, signal: WaitSignal): Promise<Acquisition> {
     this.assertOpen();
     let waited = false;
     for (let attempt = 0; ; ) {
@@ -182,11 +183,12 @@ export class SessionLockCoordinator {
     return readers.length > 0 || next !== undefined;
   }
 
-  private wait(queue: LocalQueue, line: Waiter[], signal: AbortSignal): Promise<void> {
+  private wait(queue: LocalQueue, line: Waiter[], waitSignal: WaitSignal): Promise<void> {
     const { maxQueueLength, retryAfterSeconds } = this.options.lockWait;
     if (queue.writers.length + queue.readers.length >= maxQueueLength) {
       return Promise.reject(new SessionStateQueueFullError(maxQueueLength, retryAfterSeconds));
     }
+    const signal = signalOf(waitSignal);
     if (signal.aborted) return Promise.reject(abortedWhileWaiting());
     return new Promise<void>((resolve, reject) => {
       const leave = () => {
@@ -218,7 +220,8 @@ export class SessionLockCoordinator {
     return true;
   }
 
-  private async pause(attempt: number, signal: AbortSignal): Promise<void> {
+  private async pause(attempt: number, waitSignal: WaitSignal): Promise<void> {
+    const signal = signalOf(waitSignal);
     const { pollMinMs, pollMaxMs } = this.options.lockWait;
     const ceiling = Math.min(pollMaxMs, pollMinMs * 2 ** Math.min(attempt, 20));
     try {
