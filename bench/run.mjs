@@ -5,6 +5,7 @@
 //                      BENCH_ROUNDS=3 interleaved rounds, BENCH_USERS=32 virtual users,
 //                      BENCH_ONLY=throughput,lost,handoff,memory to run a part,
 //                      BENCH_STORES=memory for the throughput and lost updates of one store,
+//                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side),
 //                      BENCH_OUT=docs/BENCHMARKS.md, BENCH_JSON=bench/results/latest.json)
 //
 // Every app is its own process on 127.0.0.1; the load comes from this process (autocannon).
@@ -28,6 +29,9 @@ const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
 const JSON_OUT = process.env.BENCH_JSON ?? 'bench/results/latest.json';
 const OURS = process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js';
 const PEER = 'bench/peer-app/dist/main.js';
+/** Optional: our probe app built from an earlier version (path to its main.js), measured in the same rounds. */
+const BEFORE = process.env.BENCH_BEFORE;
+const SIDES = BEFORE ? ['before', 'ours', 'peer'] : ['ours', 'peer'];
 const HANDOFF = { requests: 20, workMs: 20, rounds: 5 };
 const ENDPOINTS = [
   ['POST', '/counter'],
@@ -53,31 +57,33 @@ const oursDynamo = (table) => ({ SESSION_STORE: 'dynamodb', DYNAMODB_ENDPOINT: d
 const apps = {};
 if (STORES.has('memory') || ONLY.has('handoff')) {
   apps.memory = { ours: await startApp(OURS, { SESSION_STORE: 'memory' }), peer: await startApp(PEER, { PEER_STORE: 'memory' }) };
+  if (BEFORE) apps.memory.before = await startApp(BEFORE, { SESSION_STORE: 'memory' });
 }
 if (STORES.has('dynamodb') || ONLY.has('handoff')) {
   apps.dynamodb = { ours: await startApp(OURS, oursDynamo('bench-sessions')), peer: await startApp(PEER, { DYNAMODB_ENDPOINT: dynamodb.endpoint, PEER_TABLE: 'bench-peer' }) };
+  if (BEFORE) apps.dynamodb.before = await startApp(BEFORE, oursDynamo('bench-before'));
 }
 const measured = Object.keys(apps).filter((store) => STORES.has(store));
 log('apps up');
 
 if (ONLY.has('throughput')) {
   const cookies = {};
-  for (const store of measured) for (const who of ['ours', 'peer']) cookies[`${store}/${who}`] = await makeSessions(apps[store][who].base, USERS);
+  for (const store of measured) for (const who of SIDES) cookies[`${store}/${who}`] = await makeSessions(apps[store][who].base, USERS);
   const runs = {};
   const run = async (store, who, [method, path], seconds) =>
     drive({ base: apps[store][who].base, method, path, cookies: cookies[`${store}/${who}`], seconds });
   // Warm-up: JIT, connection pools, DynamoDB Local's own warm-up.
-  for (const store of measured) for (const endpoint of ENDPOINTS) for (const who of ['ours', 'peer']) await run(store, who, endpoint, 1);
+  for (const store of measured) for (const endpoint of ENDPOINTS) for (const who of SIDES) await run(store, who, endpoint, 1);
   for (let round = 0; round < ROUNDS; round++) {
     for (const store of measured) {
       for (const endpoint of ENDPOINTS) {
         // Alternate who goes first, so neither always runs on a machine the other just warmed.
-        const order = round % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+        const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
         const pair = {};
         for (const who of order) pair[who] = await run(store, who, endpoint, SECONDS);
         const key = `${store} ${endpoint.join(' ')}`;
         (runs[key] ??= []).push(pair);
-        log(`round ${round + 1}/${ROUNDS} ${key}: ours ${pair.ours.rps.toFixed(0)} req/s, peer ${pair.peer.rps.toFixed(0)} req/s`);
+        log(`round ${round + 1}/${ROUNDS} ${key}: ${SIDES.map((who) => `${who} ${pair[who].rps.toFixed(0)}`).join(', ')} req/s`);
       }
     }
   }
@@ -88,7 +94,9 @@ if (ONLY.has('throughput')) {
       p50: median(pairs.map((p) => p[who].p50)),
       p99: median(pairs.map((p) => p[who].p99)),
     });
-    return { store, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
+    const row = { store, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
+    if (BEFORE) Object.assign(row, { before: side('before'), beforeRatio: median(pairs.map((p) => p.before.rps / p.peer.rps)) });
+    return row;
   });
 }
 
@@ -110,6 +118,7 @@ if (ONLY.has('handoff')) {
   const second = await startApp(OURS, oursDynamo('bench-sessions'));
   const setups = [
     ['1 instance, in-memory store', [apps.memory.ours.base]],
+    ...(BEFORE ? [['before (1b35c27): 1 instance, in-memory store', [apps.memory.before.base]]] : []),
     ['1 instance, DynamoDB Local', [apps.dynamodb.ours.base]],
     ['2 instances, one DynamoDB Local table', [apps.dynamodb.ours.base, second.base]],
   ];
@@ -119,8 +128,9 @@ if (ONLY.has('handoff')) {
     const rounds = [];
     for (let i = 0; i < HANDOFF.rounds; i++) rounds.push(await handoffRound(bases, HANDOFF.requests, HANDOFF.workMs));
     const row = { setup, totalMs: median(rounds.map((r) => r.elapsed)), idealMs: HANDOFF.requests * HANDOFF.workMs, handoffMs: median(rounds.map((r) => r.handoff)), worstMs: Math.max(...rounds.map((r) => r.handoff)) };
+    if (rounds.every((r) => r.serverGap !== undefined)) row.serverGapMs = median(rounds.map((r) => r.serverGap));
     results.handoff.push(row);
-    log(`hand-off, ${setup}: ${row.handoffMs.toFixed(2)} ms (worst ${row.worstMs.toFixed(2)})`);
+    log(`hand-off, ${setup}: ${row.handoffMs.toFixed(2)} ms (worst ${row.worstMs.toFixed(2)}), between handlers ${row.serverGapMs?.toFixed(2)} ms`);
   }
   await second.stop();
 }

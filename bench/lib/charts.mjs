@@ -1,6 +1,6 @@
 // Hand-written SVG charts of the bench's results: horizontal grouped bars, one row per figure,
 // one bar per series (ours, the peer). No charting dependency: a few rectangles and labels.
-const COLORS = { ours: '#2f6fdf', peer: '#9aa3ad', before: '#c9d6ee' };
+const COLORS = { ours: '#2f6fdf', peer: '#9aa3ad', before: '#c9d6ee', gap: '#7fb27f' };
 const escape = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /**
@@ -23,8 +23,10 @@ export function barChart({ title, rows, series, unit = '', perRow = false, forma
     `<rect width="100%" height="100%" fill="#fff"/>`,
     `<text x="10" y="20" font-size="14" font-weight="600">${escape(title)}</text>`,
   ];
-  series.forEach((s, i) => {
-    const x = labelWidth + i * 140;
+  let legendX = labelWidth;
+  series.forEach((s) => {
+    const x = legendX;
+    legendX += 30 + 7 * String(names[s] ?? s).length;
     parts.push(`<rect x="${x}" y="30" width="10" height="10" fill="${COLORS[s] ?? '#666'}"/>`, `<text x="${x + 14}" y="39">${escape(names[s] ?? s)}</text>`);
   });
   rows.forEach((row, r) => {

@@ -40,5 +40,10 @@ export async function handoffRound(bases, requests, workMs) {
   const elapsed = performance.now() - started;
   const counts = responses.map((r) => r.count).sort((a, b) => a - b);
   if (counts.at(-1) !== requests + 1 || new Set(counts).size !== requests) throw new Error(`lost updates in hand-off: ${JSON.stringify(counts)}`);
-  return { elapsed, handoff: (elapsed - requests * workMs) / (requests - 1) };
+  // Where the app says when its handlers ran (the probe app does): the gaps between one handler's
+  // end and the next one's start, i.e. the hand-off without the client's share or the timers' lateness.
+  const runs = responses.map((r) => r.handler).filter(Boolean).sort((a, b) => a[0] - b[0]);
+  const gaps = runs.slice(1).map((run, i) => run[0] - runs[i][1]);
+  const serverGap = gaps.length === requests - 1 ? gaps.reduce((a, b) => a + b, 0) / gaps.length : undefined;
+  return { elapsed, handoff: (elapsed - requests * workMs) / (requests - 1), serverGap };
 }

@@ -5,7 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import { barChart } from './charts.mjs';
 import { writeSection } from './doc-section.mjs';
 
-const NAMES = { ours: 'nestjs-session-state', peer: 'express-session' };
+const NAMES = { ours: 'nestjs-session-state', peer: 'express-session', before: 'nestjs-session-state before (1b35c27)' };
 const STORE = { memory: 'in memory', dynamodb: 'DynamoDB Local' };
 const PEER_STORE = { memory: 'MemoryStore', dynamodb: 'connect-dynamodb' };
 const n0 = (v) => Math.round(v).toLocaleString('en-US');
@@ -31,19 +31,22 @@ export function writeReport(results, out) {
 
   if (results.throughput) {
     const rows = (store) => results.throughput.filter((t) => t.store === store);
+    const before = results.throughput.some((t) => t.before);
     parts.push(
       '',
       '### Throughput (requests per second, higher is better)',
       '',
       `${m.users} virtual users, each its own keep-alive connection and its own session (cookie, sent on every request, ` +
         `\`GET /ping\` included, as a browser would); ${m.rounds} interleaved rounds of ${m.seconds} s per figure and app, ` +
-        `who goes first alternating; medians. The ratio is the median of the per-round ratios.`,
+        `who goes first alternating; medians. The ratio is the median of the per-round ratios.` +
+        (before ? ' "Before" is the same probe app on the previous version of the module (main at 1b35c27), measured in the same rounds.' : ''),
       '',
-      '| store | request | ours req/s | peer req/s | ours / peer | ours p50 / p99 ms | peer p50 / p99 ms |',
-      '|---|---|---:|---:|---:|---:|---:|',
+      `| store | request | ours req/s | peer req/s | ours / peer |${before ? ' before / peer |' : ''} ours p50 / p99 ms | peer p50 / p99 ms |`,
+      `|---|---|---:|---:|---:|${before ? '---:|' : ''}---:|---:|`,
       ...results.throughput.map(
         (t) =>
           `| ${STORE[t.store]} (peer: ${PEER_STORE[t.store]}) | \`${t.request}\` | ${n0(t.ours.rps)} | ${n0(t.peer.rps)} | **${t.ratio.toFixed(2)}×** | ` +
+          (before ? `${t.beforeRatio?.toFixed(2) ?? '–'}× | ` : '') +
           `${t.ours.p50} / ${t.ours.p99} | ${t.peer.p50} / ${t.peer.p99} |`,
       ),
       '',
@@ -52,8 +55,8 @@ export function writeReport(results, out) {
           `throughput-${store}.svg`,
           barChart({
             title: `Requests per second, ${STORE[store]} (peer: express-session + ${PEER_STORE[store]})`,
-            rows: rows(store).map((t) => ({ label: t.request, values: { ours: t.ours.rps, peer: t.peer.rps } })),
-            series: ['ours', 'peer'],
+            rows: rows(store).map((t) => ({ label: t.request, values: { before: t.before?.rps, ours: t.ours.rps, peer: t.peer.rps } })),
+            series: before ? ['before', 'ours', 'peer'] : ['ours', 'peer'],
             names: NAMES,
             perRow: true,
             format: n0,
@@ -99,19 +102,24 @@ export function writeReport(results, out) {
       '',
       `${h.requests} concurrent \`POST /counter?delayMs=${h.workMs}\` on one session (sent alternately to the instances), ${h.rounds} rounds; ` +
         `perfect serialisation takes ${h.requests} × ${h.workMs} ms, and what is above that, over the ${h.requests - 1} hand-offs, is the ` +
-        `cost of passing the lock from one request to the next (store calls, the waiter's polling, HTTP). The peer takes no lock.`,
+        `cost of passing the lock from one request to the next (store calls, the waiter's polling, HTTP), plus the client's share ` +
+        `(connecting, the last answer) and the lateness of the handlers' timers. "Between handlers" is measured where it happens: ` +
+        `the probe app answers when each handler started and ended, and this is the median gap from one handler's end to the next ` +
+        `one's start (the save, the release, the next request's acquisition and both requests' Nest/Express work). The peer takes no lock.`,
       '',
-      '| setup | median total ms | ideal ms | median hand-off ms | worst round ms |',
-      '|---|---:|---:|---:|---:|',
-      ...results.handoff.map((r) => `| ${r.setup} | ${r.totalMs.toFixed(0)} | ${r.idealMs} | **${ms(r.handoffMs)}** | ${ms(r.worstMs)} |`),
+      '| setup | median total ms | ideal ms | median hand-off ms | worst round ms | between handlers ms |',
+      '|---|---:|---:|---:|---:|---:|',
+      ...results.handoff.map(
+        (r) => `| ${r.setup} | ${r.totalMs.toFixed(0)} | ${r.idealMs} | **${ms(r.handoffMs)}** | ${ms(r.worstMs)} | ${r.serverGapMs === undefined ? '–' : ms(r.serverGapMs)} |`,
+      ),
       '',
       chart(
         'handoff.svg',
         barChart({
           title: 'Lock hand-off, ms per request (median)',
-          rows: results.handoff.map((r) => ({ label: r.setup.replace(', one DynamoDB Local table', ', DynamoDB'), values: { ours: r.handoffMs } })),
-          series: ['ours'],
-          names: NAMES,
+          rows: results.handoff.map((r) => ({ label: r.setup.replace(', one DynamoDB Local table', ', DynamoDB').replace(' (1b35c27):', ':'), values: { ours: r.handoffMs, gap: r.serverGapMs } })),
+          series: ['ours', 'gap'],
+          names: { ours: 'hand-off (client)', gap: 'between handlers (server)' },
           format: ms,
           unit: ' ms',
         }),
