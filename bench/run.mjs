@@ -15,7 +15,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { handoffRound, lostUpdates } from './lib/contention.mjs';
+import { pollingCost } from './lib/polling-cost.mjs';
 import { drive, makeSessions } from './lib/load.mjs';
 import { startApp, startDynamoDBLocal } from './lib/processes.mjs';
 import { writeReport } from './lib/report.mjs';
@@ -133,7 +135,32 @@ if (ONLY.has('handoff')) {
     log(`hand-off, ${setup}: ${row.handoffMs.toFixed(2)} ms (worst ${row.worstMs.toFixed(2)}), between handlers ${row.serverGapMs?.toFixed(2)} ms`);
   }
   await second.stop();
+  // The floor of a hand-off on DynamoDB: the holder's save-and-release and the next lock are two
+  // writes. What one call takes on this DynamoDB Local, from this process, one at a time:
+  const client = new DynamoDBClient({ endpoint: dynamodb.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const Key = { SessionId: { S: 'bench-latency-probe' } };
+  const timeCall = async (command) => {
+    const times = [];
+    for (let i = 0; i < 40; i++) {
+      const t = performance.now();
+      await client.send(command);
+      times.push(performance.now() - t);
+    }
+    return median(times.slice(10));
+  };
+  results.dynamodbLocalCallMs = {
+    UpdateItem: await timeCall(new UpdateItemCommand({ TableName: 'bench-sessions', Key, UpdateExpression: 'SET #n = :n', ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':n': { N: '1' } } })),
+    GetItem: await timeCall(new GetItemCommand({ TableName: 'bench-sessions', Key, ConsistentRead: true })),
+  };
+  client.destroy();
+  log(`DynamoDB Local, one call at a time: UpdateItem ${results.dynamodbLocalCallMs.UpdateItem.toFixed(1)} ms, GetItem ${results.dynamodbLocalCallMs.GetItem.toFixed(1)} ms`);
 }
+// What a request waiting on another instance's lock costs: before (every poll a lock attempt,
+// 10 → 500 ms) and now (a read of the lock item per poll, 5 → 50 ms).
+results.polling = [
+  { schedule: 'before: a lock attempt per poll', ...pollingCost({ pollMinMs: 10, pollMaxMs: 500, pollUnit: 'WCU' }) },
+  { schedule: 'now: a read per poll', ...pollingCost({ pollMinMs: 5, pollMaxMs: 50, pollUnit: 'RCU' }) },
+];
 
 for (const store of Object.values(apps)) for (const app of Object.values(store)) await app.stop();
 

@@ -81,14 +81,15 @@ export class SessionLockCoordinator {
       else if (!queue.turn && this.waiting(id) === 0 && this.queues.get(id) === queue) this.queues.delete(id); // turn lost as stale
     };
     try {
-      for (let attempt = 0; ; attempt++) {
+      for (let attempt = 0; ; ) {
         const result = await this.store.getItemExclusive(id);
         if (!result.locked) {
           if (result.item) this.lockTaken(queue, turn);
           return { result, waited, releaseLocal };
         }
         waited = true;
-        if (!(await this.breakIfStale(id, result))) await this.pause(attempt, signal);
+        if (await this.breakIfStale(id, result)) continue;
+        attempt = await this.pollUntilUnlocked(id, attempt, signal);
       }
     } catch (error) {
       releaseLocal();
@@ -218,6 +219,19 @@ export class SessionLockCoordinator {
       );
     }
     return true;
+  }
+
+  /**
+   * Another process holds the lock: poll it with the read-only probe (`getItem`, a read unit or half
+   * of one) rather than lock attempts (a failed conditional write is charged a write unit, 5 to 10
+   * times more), until it reads unlocked (or stale: broken here). Answers the next attempt number.
+   */
+  private async pollUntilUnlocked(id: string, attempt: number, signal: WaitSignal): Promise<number> {
+    for (;;) {
+      await this.pause(attempt++, signal);
+      const probe = await this.store.getItem(id);
+      if (!probe.locked || (await this.breakIfStale(id, probe))) return attempt;
+    }
   }
 
   private async pause(attempt: number, waitSignal: WaitSignal): Promise<void> {

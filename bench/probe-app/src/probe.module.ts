@@ -53,7 +53,16 @@ const store =
     : new InMemorySessionStateStore();
 
 @Module({
-  imports: [SessionStateModule.forRoot({ store, timeout: 20 })],
+  imports: [
+    SessionStateModule.forRoot({
+      store,
+      timeout: 20,
+      // For trying polling settings: BENCH_POLL=min,max (ms); the module's defaults otherwise.
+      ...(process.env.BENCH_POLL && {
+        lockWait: { pollMinMs: Number(process.env.BENCH_POLL.split(',')[0]), pollMaxMs: Number(process.env.BENCH_POLL.split(',')[1]) },
+      }),
+    }),
+  ],
   controllers: [ProbeController],
 })
 export class ProbeModule {}
