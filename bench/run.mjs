@@ -172,7 +172,16 @@ if (ONLY.has('memory')) {
 }
 
 // A partial run (BENCH_ONLY) keeps the other parts of the previous results.
-const merged = { ...(existsSync(JSON_OUT) ? JSON.parse(readFileSync(JSON_OUT, 'utf8')) : {}), ...results };
+const previous = existsSync(JSON_OUT) ? JSON.parse(readFileSync(JSON_OUT, 'utf8')) : {};
+const merged = { ...previous, ...results };
+// Throughput and lost updates of a store not measured this time (BENCH_STORES) are kept too.
+for (const part of ['throughput', 'lostUpdates']) {
+  if (results[part] && previous[part]) {
+    merged[part] = [...previous[part].filter((row) => !STORES.has(row.store)), ...results[part]].sort(
+      (a, b) => ['memory', 'dynamodb'].indexOf(a.store) - ['memory', 'dynamodb'].indexOf(b.store),
+    );
+  }
+}
 mkdirSync(dirname(JSON_OUT), { recursive: true });
 writeFileSync(JSON_OUT, JSON.stringify(merged, null, 2) + '\n');
 writeReport(merged, OUT);

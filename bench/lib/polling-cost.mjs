@@ -26,5 +26,13 @@ export function pollingCost({ pollMinMs, pollMaxMs, pollUnit }) {
   const first = mean(() => pollsWithin(1000, pollMinMs, pollMaxMs));
   const steady = (mean(() => pollsWithin(10_000, pollMinMs, pollMaxMs), 500) - first) / 9;
   const price = pollUnit === 'WCU' ? PRICE.wcu : PRICE.rcu;
-  return { pollMinMs, pollMaxMs, pollUnit, firstSecond: first, perSecondAfter: steady, usdPerMillionSecondsAfter: steady * price * 1e6 };
+  return {
+    pollMinMs,
+    pollMaxMs,
+    pollUnit,
+    firstSecond: first,
+    perSecondAfter: steady,
+    usdPerMillionFirstSecond: first * price * 1e6,
+    usdPerMillionSecondsAfter: steady * price * 1e6,
+  };
 }
