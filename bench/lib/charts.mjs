@@ -9,8 +9,8 @@ const escape = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;').rep
  * size side by side), otherwise one scale for the whole chart.
  */
 export function barChart({ title, rows, series, unit = '', perRow = false, format = (v) => v.toFixed(0), names = {} }) {
-  const width = 720;
-  const labelWidth = 210;
+  const width = 780;
+  const labelWidth = 270;
   const barHeight = 16;
   const gap = 10;
   const top = 48;
