@@ -5,6 +5,7 @@ import type { SessionExchange } from './exchange/session-exchange.js';
 import { subscriptionInfoOf } from './graphql/graphql-subscription-exchange.js';
 import { isSseHandler, sseExchange } from './sse/sse-session.js';
 import { toWsException } from './ws/to-ws-exception.js';
+import { LazyAbort } from './lock/lazy-abort.js';
 import { leaseOf, type SessionLease } from './session-lease.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
@@ -48,10 +49,10 @@ export class SessionStateInterceptor implements NestInterceptor {
     }
 
     return new Observable((subscriber) => {
-      const cancel = new AbortController();
+      const cancel = new LazyAbort(); // its signal is made only if the request waits for the lock
       let gone = false;
       let detach: (() => void) | undefined;
-      this.lifecycle.acquire(exchange, behavior, 'interceptor', cancel.signal).then(
+      this.lifecycle.acquire(exchange, behavior, 'interceptor', cancel).then(
         (lease) => {
           if (gone) return this.lifecycle.discard(lease, exchange);
           try {

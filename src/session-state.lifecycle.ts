@@ -10,6 +10,7 @@ import {
 } from './errors/session-state.errors.js';
 import { HttpSessionState } from './http-session-state.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
+import { LazyAbort, onAbort, type WaitSignal } from './lock/lazy-abort.js';
 import { SessionLockCoordinator } from './lock/session-lock-coordinator.js';
 import { attachLease, type SessionLease } from './session-lease.js';
 import { shouldSaveOnError } from './save-on-error.policy.js';
@@ -64,7 +65,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     exchange: SessionExchange,
     behavior: ActiveBehavior,
     owner: 'interceptor' | 'guard',
-    cancel?: AbortSignal,
+    cancel?: WaitSignal,
   ): Promise<SessionLease> {
     let pending = this.pending.get(exchange.key);
     if (!pending) {
@@ -123,20 +124,20 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     exchange: SessionExchange,
     behavior: ActiveBehavior,
     owner: 'interceptor' | 'guard',
-    cancel: AbortSignal | undefined,
+    cancel: WaitSignal | undefined,
   ): Promise<SessionLease> {
-    // The client went away, or the interceptor's subscriber did: stop waiting for the lock.
-    const abort = new AbortController();
-    const stop = () => abort.abort();
-    const stopWatching = exchange.onClientGone(stop);
-    cancel?.addEventListener('abort', stop, { once: true });
-    if (cancel?.aborted) stop();
+    // The client went away, or the interceptor's subscriber did: stop waiting for the lock. Watched
+    // only if the request waits (see LazyAbort).
+    const abort = new LazyAbort((stop) => {
+      const stopWatchingClient = exchange.onClientGone(stop);
+      const stopWatchingCancel = onAbort(cancel, stop);
+      return () => (stopWatchingClient(), stopWatchingCancel());
+    });
     let lease: SessionLease;
     try {
-      lease = await this.load(exchange, behavior, abort.signal);
+      lease = await this.load(exchange, behavior, abort);
     } finally {
-      stopWatching();
-      cancel?.removeEventListener('abort', stop);
+      abort.dispose();
     }
     attachLease(exchange.key, lease);
     this.active.add(lease);
@@ -164,7 +165,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     lease.staleTimer = setTimeout(releaseUnadopted, this.options.executionTimeoutMs).unref();
   }
 
-  private async load(exchange: SessionExchange, behavior: ActiveBehavior, signal: AbortSignal): Promise<SessionLease> {
+  private async load(exchange: SessionExchange, behavior: ActiveBehavior, signal: WaitSignal): Promise<SessionLease> {
     const read = this.cookie.read(exchange);
     if (read === null) return this.newLease(behavior, exchange);
     const { id, resign } = read;

@@ -32,9 +32,16 @@ export interface SessionCookieOptions {
 export interface SessionLockWaitOptions {
   /** Requests of one session that may wait for its lock in this process; past it, 503 + Retry-After. Default 100. */
   maxQueueLength?: number;
-  /** First delay between polls for a lock held by another process, ms; doubles up to `pollMaxMs`, with jitter. Default 10. */
+  /**
+   * First delay between polls for a lock held by another process, ms; doubles up to `pollMaxMs`, with
+   * jitter. A poll is a read (the lock item, 1 read unit), and a lock attempt follows only when it reads
+   * unlocked. Default 5.
+   */
   pollMinMs?: number;
-  /** Longest delay between polls, ms. Default 500 (ASP.NET's fixed interval, here the worst case). */
+  /**
+   * Longest delay between polls, ms: a waiter sees a release at most this late (plus a read and the
+   * attempt). Default 50: about 27 reads per second of waiting once there (see docs/BENCHMARKS.md).
+   */
   pollMaxMs?: number;
   /** `Retry-After` (seconds) sent with the 503 of a full queue. Default 1. */
   retryAfterSeconds?: number;
@@ -106,8 +113,8 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
 
   const lockWait = {
     maxQueueLength: options.lockWait?.maxQueueLength ?? 100,
-    pollMinMs: options.lockWait?.pollMinMs ?? 10,
-    pollMaxMs: options.lockWait?.pollMaxMs ?? 500,
+    pollMinMs: options.lockWait?.pollMinMs ?? 5,
+    pollMaxMs: options.lockWait?.pollMaxMs ?? 50,
     retryAfterSeconds: options.lockWait?.retryAfterSeconds ?? 1,
   };
   check(isInt(lockWait.maxQueueLength, 1), 'lockWait.maxQueueLength must be a whole number ≥ 1');

@@ -4,6 +4,7 @@ import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../err
 import { redactSessionId } from '../session-id.js';
 import type { ResolvedSessionStateOptions } from '../session-state.options.js';
 import type { SessionStateStore, SessionStateStoreItem } from '../store/session-state-store.js';
+import { signalOf, type WaitSignal } from './lazy-abort.js';
 
 interface Waiter {
   resolve(): void;
@@ -59,7 +60,7 @@ export class SessionLockCoordinator {
     private readonly onStaleBroken: (id: string) => void = () => {},
   ) {}
 
-  async acquireExclusive(id: string, signal: AbortSignal): Promise<ExclusiveAcquisition> {
+  async acquireExclusive(id: string, signal: WaitSignal): Promise<ExclusiveAcquisition> {
     this.assertOpen();
     let queue = this.queues.get(id);
     if (!queue) this.queues.set(id, (queue = { turn: null, writers: [], readers: [] }));
@@ -80,14 +81,15 @@ export class SessionLockCoordinator {
       else if (!queue.turn && this.waiting(id) === 0 && this.queues.get(id) === queue) this.queues.delete(id); // turn lost as stale
     };
     try {
-      for (let attempt = 0; ; attempt++) {
+      for (let attempt = 0; ; ) {
         const result = await this.store.getItemExclusive(id);
         if (!result.locked) {
           if (result.item) this.lockTaken(queue, turn);
           return { result, waited, releaseLocal };
         }
         waited = true;
-        if (!(await this.breakIfStale(id, result))) await this.pause(attempt, signal);
+        if (await this.breakIfStale(id, result)) continue;
+        attempt = await this.pollUntilUnlocked(id, attempt, signal);
       }
     } catch (error) {
       releaseLocal();
@@ -95,7 +97,7 @@ export class SessionLockCoordinator {
     }
   }
 
-  async acquireShared(id: string, signal: AbortSignal): Promise<Acquisition> {
+  async acquireShared(id: string, signal: WaitSignal): Promise<Acquisition> {
     this.assertOpen();
     let waited = false;
     for (let attempt = 0; ; ) {
@@ -182,11 +184,12 @@ export class SessionLockCoordinator {
     return readers.length > 0 || next !== undefined;
   }
 
-  private wait(queue: LocalQueue, line: Waiter[], signal: AbortSignal): Promise<void> {
+  private wait(queue: LocalQueue, line: Waiter[], waitSignal: WaitSignal): Promise<void> {
     const { maxQueueLength, retryAfterSeconds } = this.options.lockWait;
     if (queue.writers.length + queue.readers.length >= maxQueueLength) {
       return Promise.reject(new SessionStateQueueFullError(maxQueueLength, retryAfterSeconds));
     }
+    const signal = signalOf(waitSignal);
     if (signal.aborted) return Promise.reject(abortedWhileWaiting());
     return new Promise<void>((resolve, reject) => {
       const leave = () => {
@@ -218,7 +221,21 @@ export class SessionLockCoordinator {
     return true;
   }
 
-  private async pause(attempt: number, signal: AbortSignal): Promise<void> {
+  /**
+   * Another process holds the lock: poll it with the read-only probe (`getItem`, a read unit or half
+   * of one) rather than lock attempts (a failed conditional write is charged a write unit, 5 to 10
+   * times more), until it reads unlocked (or stale: broken here). Answers the next attempt number.
+   */
+  private async pollUntilUnlocked(id: string, attempt: number, signal: WaitSignal): Promise<number> {
+    for (;;) {
+      await this.pause(attempt++, signal);
+      const probe = await this.store.getItem(id);
+      if (!probe.locked || (await this.breakIfStale(id, probe))) return attempt;
+    }
+  }
+
+  private async pause(attempt: number, waitSignal: WaitSignal): Promise<void> {
+    const signal = signalOf(waitSignal);
     const { pollMinMs, pollMaxMs } = this.options.lockWait;
     const ceiling = Math.min(pollMaxMs, pollMinMs * 2 ** Math.min(attempt, 20));
     try {

@@ -85,11 +85,36 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     for (const cleanup of this.cleanups.splice(0)) cleanup();
   }
 
-  private async run<T>(
+  private run<T>(
     operation: string,
     secret: string,
     call: () => Promise<T>,
     outcomeOf: (answer: T) => StoreOperationOutcome = () => 'ok',
+  ): Promise<T> {
+    // Without an OpenTelemetry SDK nothing is timed: failures are still classified and logged.
+    if (!this.metrics.enabled) {
+      const failed = (error: unknown) => this.failed(operation, secret, error, undefined);
+      try {
+        return call().catch(failed);
+      } catch (error) {
+        return Promise.reject(error as Error).catch(failed); // a store that throws instead of rejecting
+      }
+    }
+    return this.timed(operation, secret, call, outcomeOf);
+  }
+
+  private failed(operation: string, secret: string, error: unknown, start: number | undefined): never {
+    const { outcome, failure } = classifyStoreFailure(error);
+    if (start !== undefined) this.metrics.storeOperation(operation, outcome, secondsSince(start));
+    if (failure) this.failures.report({ failure, operation, store: this.where, error, secrets: [secret] });
+    throw error;
+  }
+
+  private async timed<T>(
+    operation: string,
+    secret: string,
+    call: () => Promise<T>,
+    outcomeOf: (answer: T) => StoreOperationOutcome,
   ): Promise<T> {
     const start = performance.now();
     try {
@@ -97,10 +122,7 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
       this.metrics.storeOperation(operation, outcomeOf(answer), secondsSince(start));
       return answer;
     } catch (error) {
-      const { outcome, failure } = classifyStoreFailure(error);
-      this.metrics.storeOperation(operation, outcome, secondsSince(start));
-      if (failure) this.failures.report({ failure, operation, store: this.where, error, secrets: [secret] });
-      throw error;
+      this.failed(operation, secret, error, start);
     }
   }
 }

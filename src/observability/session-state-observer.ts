@@ -21,7 +21,12 @@ export class SessionStateObserver {
   constructor(@Inject(SessionStateMetrics) private readonly metrics: SessionStateMetrics) {}
 
   /** Times one lock acquisition through the coordinator (`session_state.lock.wait.duration`). */
-  async lockWait<T>(id: string, closing: () => boolean, acquire: () => Promise<T>): Promise<T> {
+  lockWait<T>(id: string, closing: () => boolean, acquire: () => Promise<T>): Promise<T> {
+    // Without an OpenTelemetry SDK there is nothing to time (and `staleBroken` records no id).
+    return this.metrics.enabled ? this.timedLockWait(id, closing, acquire) : acquire();
+  }
+
+  private async timedLockWait<T>(id: string, closing: () => boolean, acquire: () => Promise<T>): Promise<T> {
     const start = performance.now();
     try {
       const acquired = await acquire();
@@ -39,7 +44,7 @@ export class SessionStateObserver {
 
   /** The coordinator broke a stale lock of session `id`. */
   readonly staleBroken = (id: string): void => {
-    this.brokenDuringWait.add(id);
+    if (this.metrics.enabled) this.brokenDuringWait.add(id);
     this.metrics.staleBroken();
   };
 

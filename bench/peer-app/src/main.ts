@@ -1,6 +1,7 @@
-// The peer of `npm run bench:cost`: the same routes as the sample app, on NestJS with
-// express-session and connect-dynamodb, wired as NestJS's session docs show
-// (https://docs.nestjs.com/techniques/session). DYNAMODB_ENDPOINT and PORT come from the bench.
+// The peer of `npm run bench` and `npm run bench:cost`: the same routes as the sample app, on NestJS
+// with express-session, wired as NestJS's session docs show (https://docs.nestjs.com/techniques/session).
+// PEER_STORE=memory: express-session's MemoryStore; otherwise connect-dynamodb on DYNAMODB_ENDPOINT.
+// PORT comes from the bench.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NestFactory } from '@nestjs/core';
 import connectDynamoDB from 'connect-dynamodb';
@@ -14,10 +15,15 @@ app.use(
     secret: 'bench-peer-secret',
     resave: false,
     saveUninitialized: false,
-    store: new DynamoDBStore({
-      table: process.env.PEER_TABLE ?? 'peer-sessions',
-      client: new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT, region: process.env.AWS_REGION ?? 'us-east-1' }),
-    }),
+    store:
+      process.env.PEER_STORE === 'memory'
+        ? new session.MemoryStore()
+        : new DynamoDBStore({
+            table: process.env.PEER_TABLE ?? 'peer-sessions',
+            client: new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT, region: process.env.AWS_REGION ?? 'us-east-1' }),
+          }),
   }),
 );
 await app.listen(Number(process.env.PORT ?? 3001), '127.0.0.1');
+// A plain exit after closing, so `node --cpu-prof` (bench/profile.mjs) writes its profile.
+process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));

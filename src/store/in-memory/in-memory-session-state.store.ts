@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { SessionStateLockLostError } from '../../errors/session-state.errors.js';
 import {
@@ -38,6 +38,12 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   private readonly now: () => number;
   private readonly sweepTimer: NodeJS.Timeout;
   private expireCallback: SessionStateExpireCallback | undefined;
+  /**
+   * Lock ids: unique within this store (one process) is all a fencing token needs here, so a
+   * random prefix per store and a counter, not a UUID per lock (a measurable cost per request).
+   */
+  private readonly lockIdPrefix = `${randomBytes(6).toString('base64url')}-`;
+  private lockSequence = 0;
 
   constructor(options: InMemorySessionStateStoreOptions = {}) {
     super();
@@ -59,7 +65,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     const record = this.live(id);
     if (!record) return NO_SESSION_ITEM;
     if (record.lockId !== null) return { ...NO_SESSION_ITEM, locked: true, lockAge: this.lockAge(record), lockId: record.lockId };
-    record.lockId = randomUUID();
+    record.lockId = `${this.lockIdPrefix}${++this.lockSequence}`;
     record.lockDate = this.now();
     // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
     record.expires = record.lockDate + record.timeout * 60_000;

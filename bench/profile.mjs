@@ -1,0 +1,78 @@
+// CPU profile of one request kind on the sample app (in-memory store), under the bench's load:
+//   node bench/profile.mjs [POST /counter] [seconds]      (after `npm run bench`'s builds)
+// Starts the app with `node --cpu-prof`, drives it from this process (32 users, own cookies), stops
+// it, and prints where the app's CPU time went: self time by package (our dist/ apart) and the
+// top functions of our own code. The .cpuprofile stays in bench/results/ (open it in Chrome DevTools).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { drive, makeSessions } from './lib/load.mjs';
+import { startApp } from './lib/processes.mjs';
+
+const [method = 'POST', path = '/counter', seconds = '8'] = process.argv.slice(2);
+const dir = 'bench/results/profiles';
+const app = await startApp(process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js', { SESSION_STORE: process.env.SESSION_STORE ?? 'memory' }, [
+  '--cpu-prof',
+  `--cpu-prof-dir=${dir}`,
+]);
+const cookies = await makeSessions(app.base, 32);
+await drive({ base: app.base, method, path, cookies, seconds: 2 }); // warm-up
+const result = await drive({ base: app.base, method, path, cookies, seconds: Number(seconds) });
+console.log(`${method} ${path}: ${result.rps.toFixed(0)} req/s under the profiler`);
+await app.stop();
+
+const file = readdirSync(dir)
+  .filter((f) => f.endsWith('.cpuprofile') && f.includes(String(app.pid)))
+  .map((f) => join(dir, f))[0];
+const profile = JSON.parse(readFileSync(file, 'utf8'));
+const self = new Map(profile.nodes.map((n) => [n.id, 0]));
+for (let i = 0; i < profile.samples.length; i++) self.set(profile.samples[i], self.get(profile.samples[i]) + (profile.timeDeltas[i] ?? 0));
+const total = [...self.values()].reduce((a, b) => a + b, 0);
+const where = (url) => {
+  if (!url) return '(native/idle/gc)';
+  if (url.includes('/node_modules/')) return url.split('/node_modules/').pop().split('/').slice(0, url.includes('/node_modules/@') ? 2 : 1).join('/');
+  if (url.startsWith('node:')) return 'node core';
+  if (url.includes('/sample-app/')) return 'sample app';
+  if (url.includes('/dist/')) return 'nestjs-session-state (ours)';
+  return url;
+};
+const byPlace = new Map();
+const ours = new Map();
+for (const node of profile.nodes) {
+  const t = self.get(node.id);
+  const { url, functionName, lineNumber } = node.callFrame;
+  const place = where(url);
+  byPlace.set(place, (byPlace.get(place) ?? 0) + t);
+  if (place.startsWith('nestjs-session-state')) {
+    const key = `${functionName || '(anonymous)'} ${url.split('/dist/').pop()}:${lineNumber + 1}`;
+    ours.set(key, (ours.get(key) ?? 0) + t);
+  }
+}
+// Node's own work (timers, events, AbortController, crypto…) is charged to whoever called it: the
+// first caller up the stack that is not node core, so "ours" below includes what our code makes Node do.
+const parent = new Map();
+for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node);
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const caused = new Map();
+const causedOurs = new Map();
+for (const node of profile.nodes) {
+  const t = self.get(node.id);
+  if (!t || where(node.callFrame.url) !== 'node core') continue;
+  let up = parent.get(node.id);
+  while (up && ['node core', '(native/idle/gc)'].includes(where(up.callFrame.url)) && up.callFrame.functionName !== '(root)') up = parent.get(up.id);
+  const place = up ? where(up.callFrame.url) : '?';
+  caused.set(place, (caused.get(place) ?? 0) + t);
+  if (place.startsWith('nestjs-session-state')) {
+    const key = `${node.callFrame.functionName || '(anonymous)'} (${node.callFrame.url.replace('node:', '')}) ← ${up.callFrame.functionName} ${up.callFrame.url.split('/dist/').pop()}`;
+    causedOurs.set(key, (causedOurs.get(key) ?? 0) + t);
+  }
+}
+void byId;
+const pct = (t) => `${((100 * t) / total).toFixed(1)} %`;
+console.log(`profile: ${file}\nself time by place:`);
+for (const [place, t] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(t).padStart(7)}  ${place}`);
+console.log('our functions:');
+for (const [fn, t] of [...ours].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(t).padStart(7)}  ${fn}`);
+console.log('node core time by the caller that asked for it:');
+for (const [place, t] of [...caused].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${pct(t).padStart(7)}  ${place}`);
+console.log('node core time asked for by our code:');
+for (const [fn, t] of [...causedOurs].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(t).padStart(7)}  ${fn}`);

@@ -1,0 +1,189 @@
+// `npm run bench`: throughput, lost updates, lock hand-off and memory, ours vs the peer
+// (NestJS + express-session, MemoryStore and connect-dynamodb), side by side in one run.
+//
+//   npm run bench     (about 4 minutes on 2 cores; env: BENCH_SECONDS=3 per measurement,
+//                      BENCH_ROUNDS=3 interleaved rounds, BENCH_USERS=32 virtual users,
+//                      BENCH_ONLY=throughput,lost,handoff,memory to run a part,
+//                      BENCH_STORES=memory for the throughput and lost updates of one store,
+//                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side),
+//                      BENCH_OUT=docs/BENCHMARKS.md, BENCH_JSON=bench/results/latest.json)
+//
+// Every app is its own process on 127.0.0.1; the load comes from this process (autocannon).
+// Results: a JSON file, SVG charts under docs/bench/, and a section of docs/BENCHMARKS.md between
+// markers (the rest of that file, e.g. the cost section of `npm run bench:cost`, is left as it is).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { handoffRound, lostUpdates } from './lib/contention.mjs';
+import { pollingCost } from './lib/polling-cost.mjs';
+import { drive, makeSessions } from './lib/load.mjs';
+import { startApp, startDynamoDBLocal } from './lib/processes.mjs';
+import { writeReport } from './lib/report.mjs';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const USERS = Number(process.env.BENCH_USERS ?? 32);
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,lost,handoff,memory').split(','));
+const STORES = new Set((process.env.BENCH_STORES ?? 'memory,dynamodb').split(','));
+const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
+const JSON_OUT = process.env.BENCH_JSON ?? 'bench/results/latest.json';
+const OURS = process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js';
+const PEER = 'bench/peer-app/dist/main.js';
+/** Optional: our probe app built from an earlier version (path to its main.js), measured in the same rounds. */
+const BEFORE = process.env.BENCH_BEFORE;
+const SIDES = BEFORE ? ['before', 'ours', 'peer'] : ['ours', 'peer'];
+const HANDOFF = { requests: 20, workMs: 20, rounds: 5 };
+const ENDPOINTS = [
+  ['POST', '/counter'],
+  ['GET', '/counter'],
+  ['GET', '/ping'],
+];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const log = (...args) => console.log(new Date().toISOString().slice(11, 19), ...args);
+
+const results = {
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` },
+  method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF },
+};
+
+const dynamodb = await startDynamoDBLocal();
+log(`DynamoDB Local on ${dynamodb.endpoint}`);
+const oursDynamo = (table) => ({ SESSION_STORE: 'dynamodb', DYNAMODB_ENDPOINT: dynamodb.endpoint, SESSION_CREATE_TABLE: 'true', SESSION_TABLE: table });
+const apps = {};
+if (STORES.has('memory') || ONLY.has('handoff')) {
+  apps.memory = { ours: await startApp(OURS, { SESSION_STORE: 'memory' }), peer: await startApp(PEER, { PEER_STORE: 'memory' }) };
+  if (BEFORE) apps.memory.before = await startApp(BEFORE, { SESSION_STORE: 'memory' });
+}
+if (STORES.has('dynamodb') || ONLY.has('handoff')) {
+  apps.dynamodb = { ours: await startApp(OURS, oursDynamo('bench-sessions')), peer: await startApp(PEER, { DYNAMODB_ENDPOINT: dynamodb.endpoint, PEER_TABLE: 'bench-peer' }) };
+  if (BEFORE) apps.dynamodb.before = await startApp(BEFORE, oursDynamo('bench-before'));
+}
+const measured = Object.keys(apps).filter((store) => STORES.has(store));
+log('apps up');
+
+if (ONLY.has('throughput')) {
+  const cookies = {};
+  for (const store of measured) for (const who of SIDES) cookies[`${store}/${who}`] = await makeSessions(apps[store][who].base, USERS);
+  const runs = {};
+  const run = async (store, who, [method, path], seconds) =>
+    drive({ base: apps[store][who].base, method, path, cookies: cookies[`${store}/${who}`], seconds });
+  // Warm-up: JIT, connection pools, DynamoDB Local's own warm-up.
+  for (const store of measured) for (const endpoint of ENDPOINTS) for (const who of SIDES) await run(store, who, endpoint, 1);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const store of measured) {
+      for (const endpoint of ENDPOINTS) {
+        // Alternate who goes first, so neither always runs on a machine the other just warmed.
+        const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
+        const pair = {};
+        for (const who of order) pair[who] = await run(store, who, endpoint, SECONDS);
+        const key = `${store} ${endpoint.join(' ')}`;
+        (runs[key] ??= []).push(pair);
+        log(`round ${round + 1}/${ROUNDS} ${key}: ${SIDES.map((who) => `${who} ${pair[who].rps.toFixed(0)}`).join(', ')} req/s`);
+      }
+    }
+  }
+  results.throughput = Object.entries(runs).map(([key, pairs]) => {
+    const [store, method, path] = key.split(' ');
+    const side = (who) => ({
+      rps: median(pairs.map((p) => p[who].rps)),
+      p50: median(pairs.map((p) => p[who].p50)),
+      p99: median(pairs.map((p) => p[who].p99)),
+    });
+    const row = { store, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
+    if (BEFORE) Object.assign(row, { before: side('before'), beforeRatio: median(pairs.map((p) => p.before.rps / p.peer.rps)) });
+    return row;
+  });
+}
+
+if (ONLY.has('lost')) {
+  results.lostUpdates = [];
+  for (const store of measured) {
+    const row = { store, concurrent: 50 };
+    for (const who of ['ours', 'peer']) {
+      const trials = [];
+      for (let i = 0; i < 3; i++) trials.push(await lostUpdates(apps[store][who].base, 50));
+      row[who] = median(trials);
+    }
+    results.lostUpdates.push(row);
+    log(`lost updates of 50, ${store}: ours ${row.ours}, peer ${row.peer}`);
+  }
+}
+
+if (ONLY.has('handoff')) {
+  const second = await startApp(OURS, oursDynamo('bench-sessions'));
+  const setups = [
+    ['1 instance, in-memory store', [apps.memory.ours.base]],
+    ...(BEFORE ? [['before (1b35c27): 1 instance, in-memory store', [apps.memory.before.base]]] : []),
+    ['1 instance, DynamoDB Local', [apps.dynamodb.ours.base]],
+    ['2 instances, one DynamoDB Local table', [apps.dynamodb.ours.base, second.base]],
+  ];
+  results.handoff = [];
+  for (const [setup, bases] of setups) {
+    await handoffRound(bases, HANDOFF.requests, HANDOFF.workMs); // warm-up
+    const rounds = [];
+    for (let i = 0; i < HANDOFF.rounds; i++) rounds.push(await handoffRound(bases, HANDOFF.requests, HANDOFF.workMs));
+    const row = { setup, totalMs: median(rounds.map((r) => r.elapsed)), idealMs: HANDOFF.requests * HANDOFF.workMs, handoffMs: median(rounds.map((r) => r.handoff)), worstMs: Math.max(...rounds.map((r) => r.handoff)) };
+    if (rounds.every((r) => r.serverGap !== undefined)) row.serverGapMs = median(rounds.map((r) => r.serverGap));
+    results.handoff.push(row);
+    log(`hand-off, ${setup}: ${row.handoffMs.toFixed(2)} ms (worst ${row.worstMs.toFixed(2)}), between handlers ${row.serverGapMs?.toFixed(2)} ms`);
+  }
+  await second.stop();
+  // The floor of a hand-off on DynamoDB: the holder's save-and-release and the next lock are two
+  // writes. What one call takes on this DynamoDB Local, from this process, one at a time:
+  const client = new DynamoDBClient({ endpoint: dynamodb.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const Key = { SessionId: { S: 'bench-latency-probe' } };
+  const timeCall = async (command) => {
+    const times = [];
+    for (let i = 0; i < 40; i++) {
+      const t = performance.now();
+      await client.send(command);
+      times.push(performance.now() - t);
+    }
+    return median(times.slice(10));
+  };
+  results.dynamodbLocalCallMs = {
+    UpdateItem: await timeCall(new UpdateItemCommand({ TableName: 'bench-sessions', Key, UpdateExpression: 'SET #n = :n', ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':n': { N: '1' } } })),
+    GetItem: await timeCall(new GetItemCommand({ TableName: 'bench-sessions', Key, ConsistentRead: true })),
+  };
+  client.destroy();
+  log(`DynamoDB Local, one call at a time: UpdateItem ${results.dynamodbLocalCallMs.UpdateItem.toFixed(1)} ms, GetItem ${results.dynamodbLocalCallMs.GetItem.toFixed(1)} ms`);
+}
+// What a request waiting on another instance's lock costs: before (every poll a lock attempt,
+// 10 → 500 ms) and now (a read of the lock item per poll, 5 → 50 ms).
+results.polling = [
+  { schedule: 'before: a lock attempt per poll', ...pollingCost({ pollMinMs: 10, pollMaxMs: 500, pollUnit: 'WCU' }) },
+  { schedule: 'now: a read per poll', ...pollingCost({ pollMinMs: 5, pollMaxMs: 50, pollUnit: 'RCU' }) },
+];
+
+for (const store of Object.values(apps)) for (const app of Object.values(store)) await app.stop();
+
+if (ONLY.has('memory')) {
+  results.memory = ['ours', 'peer'].map((kind) =>
+    JSON.parse(execFileSync(process.execPath, ['--expose-gc', 'bench/memory-probe.mjs', kind, '100000'], { encoding: 'utf8' })),
+  );
+  for (const m of results.memory) log(`100 000 sessions, ${m.kind}: ${m.bytesPerSession.toFixed(0)} B/session, RSS ${m.rssMB.toFixed(0)} MB`);
+}
+
+// A partial run (BENCH_ONLY) keeps the other parts of the previous results.
+const previous = existsSync(JSON_OUT) ? JSON.parse(readFileSync(JSON_OUT, 'utf8')) : {};
+const merged = { ...previous, ...results };
+// Throughput and lost updates of a store not measured this time (BENCH_STORES) are kept too.
+for (const part of ['throughput', 'lostUpdates']) {
+  if (results[part] && previous[part]) {
+    merged[part] = [...previous[part].filter((row) => !STORES.has(row.store)), ...results[part]].sort(
+      (a, b) => ['memory', 'dynamodb'].indexOf(a.store) - ['memory', 'dynamodb'].indexOf(b.store),
+    );
+  }
+}
+mkdirSync(dirname(JSON_OUT), { recursive: true });
+writeFileSync(JSON_OUT, JSON.stringify(merged, null, 2) + '\n');
+writeReport(merged, OUT);
+log(`results in ${JSON_OUT}, report in ${OUT}`);
+process.exit(0);
