@@ -12,7 +12,8 @@ const CANNOT_START =
   'subscription cannot set one). Start the session over HTTP, then connect.';
 const UNKNOWN_HANDSHAKE =
   "This GraphQL subscription's WebSocket handshake is unknown, so its session cannot be found: the session of a " +
-  "subscription is read from its handshake's cookie with graphql-ws on Apollo (`subscriptions: { 'graphql-ws': true }`). " +
+  "subscription is read from its handshake's cookie with graphql-ws on Apollo (`subscriptions: { 'graphql-ws': true }`) " +
+  'and with Mercurius (`subscription: true`, its default context). ' +
   'Declare the resolver @SessionState(SessionStateBehavior.Disabled) and take no @Session() on other servers.';
 
 /** The resolver info of a GraphQL execution context, when its operation is a subscription: one per subscription. */
@@ -24,12 +25,13 @@ export function subscriptionInfoOf(context: ExecutionContext): object | undefine
 /**
  * A GraphQL subscription as a session exchange: a read-only snapshot of the session that its
  * connection's handshake cookie names, keyed by the subscription's resolver info. graphql-ws (under
- * Apollo) gives its context `{ extra: { request } }`, which the Nest driver puts under `req`.
+ * Apollo) gives its context `{ extra: { request } }`, which the Nest driver puts under `req`;
+ * Mercurius gives its subscriptions' context the handshake's Fastify request as `request`.
  */
 export function subscriptionExchange(context: ExecutionContext, key: object): SessionExchange {
-  const value = graphqlContextOf(context) as { req?: unknown } | undefined;
+  const value = graphqlContextOf(context) as { req?: unknown; request?: { headers?: IncomingMessage['headers']; raw?: IncomingMessage } } | undefined;
   const wsContext = (value?.req ?? value) as { extra?: { request?: IncomingMessage; socket?: { once?(e: string, l: () => void): unknown } } } | undefined;
-  const upgrade = wsContext?.extra?.request;
+  const upgrade = wsContext?.extra?.request ?? (value?.request?.headers ? (value.request.raw ?? (value.request as IncomingMessage)) : undefined);
   if (!upgrade?.headers) throw new SessionStateUnsupportedContextError('graphql', UNKNOWN_HANDSHAKE);
   const cookie = upgrade.headers.cookie;
   return {
