@@ -103,7 +103,7 @@ export class SessionStateInterceptor implements NestInterceptor {
           settle();
           // The handler's error is the one worth reporting; a release failure was logged. Its changes
           // are discarded unless the app's saveOnError policy says this error is a handled answer.
-          complete(this.lifecycle.outcomeOfError(error)).then(
+          complete(detached ? 'failed' : this.lifecycle.outcomeOfError(error)).then(
             () => subscriber.error(handlerError(error)),
             () => subscriber.error(handlerError(error)),
           );

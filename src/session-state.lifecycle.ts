@@ -78,6 +78,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
     if (owner === 'guard') return pending;
     return pending.then((lease) => {
+      // A guard's lease released meanwhile (its lock turned stale while a guard hung): the handler
+      // must not run without the lock, nor answer 200 for changes that cannot be saved.
+      if (lease.completion) {
+        throw new SessionStateLockLostError(
+          'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
+        );
+      }
       lease.adopted = true; // from here the interceptor completes it, whatever happens
       return lease;
     });
@@ -307,10 +314,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (session.previousId !== undefined) {
         if (exchange.canSetCookie()) {
           // regenerateId(): the data moves to the new id, then the old record goes.
+          // The new cookie goes out only once the old id is gone: a failure in between leaves the
+          // client on its old session (the new copy is removed), never holding both ids.
           const cookie = this.cookieFor(exchange, session.id, session);
           await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
-          this.sendCookie(exchange, cookie);
           if (lockId) await this.removeMovedSession(loadedId, session.id, lockId);
+          this.sendCookie(exchange, cookie);
           return;
         }
         // The new id cannot reach the client (an @Res() handler sent the response itself): moving
@@ -373,18 +382,28 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     try {
       await this.store.removeItem(oldId, lockId, { moved: true });
     } catch (error) {
-      if (!(error instanceof SessionStateLockLostError)) throw error;
+      if (!(error instanceof SessionStateLockLostError)) {
+        // The old id could not be removed (store unreachable): the client keeps it (no new cookie),
+        // so the copy under the new id goes, or the session would live under both ids.
+        await this.removeCopy(newId).catch((e) => this.logFailure(e));
+        throw error;
+      }
       // Removed while this request held it (revoked, or abandoned after a stale break): the
       // copy under the new id must not bring it back. The request is fenced out like any lost save.
       const old = await this.store.getItem(oldId);
       if (!old.item && !old.locked) {
-        const moved = await this.store.getItemExclusive(newId);
-        if (moved.item && moved.lockId) await this.store.removeItem(newId, moved.lockId, { moved: true });
+        await this.removeCopy(newId);
         throw error;
       }
       // The data is safe under the new id; the old record only waits for its expiry.
       this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerateId().`);
     }
+  }
+
+  /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */
+  private async removeCopy(newId: string): Promise<void> {
+    const moved = await this.store.getItemExclusive(newId);
+    if (moved.item && moved.lockId) await this.store.removeItem(newId, moved.lockId, { moved: true });
   }
 
   private logFailure(error: unknown): void {

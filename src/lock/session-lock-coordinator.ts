@@ -7,7 +7,8 @@ import type { SessionStateStore, SessionStateStoreItem } from '../store/session-
 import { signalOf, type WaitSignal } from './lazy-abort.js';
 
 interface Waiter {
-  resolve(): void;
+  /** `heldLock`: whether a holder it waited behind held the store lock of an existing session. */
+  resolve(heldLock: boolean): void;
   reject(error: Error): void;
 }
 
@@ -15,6 +16,8 @@ interface Waiter {
 interface Turn {
   /** When it took the store lock (Date.now()); undefined while it is still asking the store. */
   lockedAt?: number;
+  /** The turn was handed on by (a chain of) holders of which one held the store lock. */
+  afterLockHolder?: boolean;
 }
 
 /** This process's requests for one session: at most one of them talks to the store as writer. */
@@ -67,8 +70,9 @@ export class SessionLockCoordinator {
     let waited = false;
     let turn: Turn;
     if (queue.turn) {
-      waited = true;
-      await this.wait(queue, queue.writers, signal);
+      // Only a holder that held the session's lock can have moved or ended it (not one that found
+      // an unknown id, as we will).
+      waited = await this.wait(queue, queue.writers, signal);
       turn = queue.turn!; // set for us by the hand-off (see `wakeNext`)
     } else {
       queue.turn = turn = {};
@@ -77,7 +81,7 @@ export class SessionLockCoordinator {
     const releaseLocal = () => {
       if (released) return;
       released = true;
-      if (queue.turn === turn) this.handOff(id, queue);
+      if (queue.turn === turn) this.handOff(id, queue, turn.lockedAt !== undefined || turn.afterLockHolder === true);
       else if (!queue.turn && this.waiting(id) === 0 && this.queues.get(id) === queue) this.queues.delete(id); // turn lost as stale
     };
     try {
@@ -100,12 +104,13 @@ export class SessionLockCoordinator {
   async acquireShared(id: string, signal: WaitSignal): Promise<Acquisition> {
     this.assertOpen();
     let waited = false;
+    let woken = false;
     for (let attempt = 0; ; ) {
       // A writer of this process holds the session: wait for its hand-off instead of polling.
       const queue = this.queues.get(id);
-      if (queue?.turn && !waited) {
-        waited = true;
-        await this.wait(queue, queue.readers, signal);
+      if (queue?.turn && !woken) {
+        woken = true;
+        if (await this.wait(queue, queue.readers, signal)) waited = true;
         continue;
       }
       const result = await this.store.getItem(id);
@@ -114,6 +119,7 @@ export class SessionLockCoordinator {
       if (local?.turn && !this.isStale(local.turn)) {
         // The holder is ours and live: wait for its hand-off (or for its lock to go stale).
         waited = true;
+        woken = true;
         await this.wait(local, local.readers, signal);
         continue;
       }
@@ -159,39 +165,40 @@ export class SessionLockCoordinator {
       queue.staleTimer = undefined;
       if (queue.turn !== turn) return;
       queue.turn = null;
-      this.wakeNext(queue);
+      this.wakeNext(queue, true);
     }, delay);
     queue.staleTimer.unref();
   }
 
-  private handOff(id: string, queue: LocalQueue): void {
+  private handOff(id: string, queue: LocalQueue, heldLock: boolean): void {
     clearTimeout(queue.staleTimer);
     queue.staleTimer = undefined;
     queue.turn = null;
-    if (!this.wakeNext(queue) && this.queues.get(id) === queue) this.queues.delete(id);
+    if (!this.wakeNext(queue, heldLock) && this.queues.get(id) === queue) this.queues.delete(id);
   }
 
   /** Wakes the readers and the next writer; answers whether anyone was waiting. */
-  private wakeNext(queue: LocalQueue): boolean {
+  private wakeNext(queue: LocalQueue, heldLock: boolean): boolean {
     const readers = queue.readers.splice(0);
-    for (const reader of readers) reader.resolve();
+    for (const reader of readers) reader.resolve(heldLock);
     const next = queue.writers.shift();
     if (next) {
       // The turn is `next`'s from now, before it resumes: a writer arriving meanwhile queues behind it.
-      queue.turn = {};
-      next.resolve();
+      queue.turn = { afterLockHolder: heldLock };
+      next.resolve(heldLock);
     }
     return readers.length > 0 || next !== undefined;
   }
 
-  private wait(queue: LocalQueue, line: Waiter[], waitSignal: WaitSignal): Promise<void> {
+  /** Waits for the hand-off; answers whether a holder it waited behind held the session's lock. */
+  private wait(queue: LocalQueue, line: Waiter[], waitSignal: WaitSignal): Promise<boolean> {
     const { maxQueueLength, retryAfterSeconds } = this.options.lockWait;
     if (queue.writers.length + queue.readers.length >= maxQueueLength) {
       return Promise.reject(new SessionStateQueueFullError(maxQueueLength, retryAfterSeconds));
     }
     const signal = signalOf(waitSignal);
     if (signal.aborted) return Promise.reject(abortedWhileWaiting());
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<boolean>((resolve, reject) => {
       const leave = () => {
         const index = line.indexOf(waiter);
         if (index >= 0) line.splice(index, 1);
@@ -199,7 +206,7 @@ export class SessionLockCoordinator {
       };
       const onAbort = () => (leave(), reject(abortedWhileWaiting()));
       const waiter: Waiter = {
-        resolve: () => (leave(), resolve()),
+        resolve: (heldLock) => (leave(), resolve(heldLock)),
         reject: (error) => (leave(), reject(error)),
       };
       signal.addEventListener('abort', onAbort, { once: true });

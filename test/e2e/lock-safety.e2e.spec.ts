@@ -6,6 +6,7 @@ import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
+import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStoreItem } from '../../src/store/session-state-store.js';
@@ -14,13 +15,18 @@ import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
 
-/** An in-memory store whose lock answers arrive late (a slow or throttled DynamoDB). */
+/** An in-memory store whose lock answers arrive late (a slow or throttled DynamoDB), and whose removals can fail. */
 class SlowLockStore extends InMemorySessionStateStore {
   lockDelayMs = 0;
+  failRemovals = 0;
   override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
     const answer = await super.getItemExclusive(id);
     if (this.lockDelayMs) await sleep(this.lockDelayMs);
     return answer;
+  }
+  override async removeItem(id: string, lockId: string, options?: { moved?: boolean }): Promise<void> {
+    if (this.failRemovals > 0 && this.failRemovals--) throw new SessionStateStoreUnavailableError('The store did not answer.');
+    return super.removeItem(id, lockId, options);
   }
 }
 
@@ -240,5 +246,63 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     expect((await queued).status).toBe(409);
     const fresh = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     expect(sessionCookie(fresh.headers)).not.toBe(cookie);
+  });
+
+  it('two requests with an unknown cookie, one queued behind the other: both get new sessions (no 409)', async () => {
+    const store = new SlowLockStore();
+    const t = await start(adapter, { store });
+    const http = t.app.getHttpServer();
+    const unknown = `sid=${'u'.repeat(32)}`;
+    store.lockDelayMs = 100;
+    const first = request(http).post('/count').set('Cookie', unknown).then((r) => r);
+    await vi.waitFor(() => expect(t.counter.calls.getItemExclusive).toBe(1));
+    const second = request(http).post('/count').set('Cookie', unknown).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting('u'.repeat(32))).toBe(1));
+    expect((await first).body).toEqual({ count: 1 });
+    expect((await second).body).toEqual({ count: 1 });
+  });
+
+  it("a guard's lease released as stale before the handler could run: 409, the handler never runs", async () => {
+    const executionTimeout = 0.3;
+    const t = await start(adapter, { executionTimeout });
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const late = request(http).post('/two-guards').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('second-guard');
+    // The condition itself: the guard's lock must grow older than executionTimeout.
+    await sleep(executionTimeout * 1000 + 50);
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    t.gates.open('second-guard');
+    const answer = await late;
+    expect(answer.status).toBe(409);
+    expect(answer.body.message).toMatch(/released as stale before the handler could run/);
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('saveOnError does not save a request an outer timeout already answered', async () => {
+    const t = await start(adapter, { saveOnError: 'client-errors' }, withOuterTimeout);
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const timedOut = request(http).post('/throw?gate=late').set('Cookie', cookie).set('x-timeout-ms', '100').then((r) => r);
+    await t.gates.arrived('late');
+    expect((await timedOut).status).toBe(408);
+    const released = t.counter.next('releaseItemExclusive');
+    t.gates.open('late');
+    await released;
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
+  });
+
+  it('regenerateId() whose old id cannot be removed: 503, no new cookie, the session stays under its old id only', async () => {
+    const store = new SlowLockStore();
+    const t = await start(adapter, { store });
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    store.failRemovals = 1;
+    const answer = await request(http).post('/regenerate').set('Cookie', cookie);
+    expect(answer.status).toBe(503);
+    expect(sessionCookie(answer.headers)).toBeUndefined();
+    // The copy under the new id was removed; the old id still holds the session as it was.
+    expect(t.counter.sequence.slice(-3)).toEqual(['getItemExclusive', 'removeItem', 'releaseItemExclusive']);
+    await request(http).get('/profile').set('Cookie', cookie).expect(200, { user: null, count: 0 });
   });
 });
