@@ -2,7 +2,6 @@
  * Lock leaks, mutual exclusion and lost data: the defects of the correctness review (issue 11),
  * each reproduced as its report describes it, on Express and Fastify.
  */
-import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
@@ -13,15 +12,18 @@ import type { SessionStateStoreItem } from '../../src/store/session-state-store.
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
-import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+import { idOf, leaveAt, sessionApps, type SessionApp } from './session-app.js';
 
 /** An in-memory store whose lock answers arrive late (a slow or throttled DynamoDB), and whose removals can fail. */
 class SlowLockStore extends InMemorySessionStateStore {
   lockDelayMs = 0;
   failRemovals = 0;
+  /** While set, lock answers wait for it (an event, where the test needs an order rather than a delay). */
+  lockAnswersHeld: Promise<void> | undefined;
   override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
     const answer = await super.getItemExclusive(id);
     if (this.lockDelayMs) await sleep(this.lockDelayMs);
+    await this.lockAnswersHeld;
     return answer;
   }
   override async removeItem(id: string, lockId: string, options?: { moved?: boolean }): Promise<void> {
@@ -35,21 +37,8 @@ const tableName = uniqueTableName('lock-safety');
 afterAll(() => deleteTable(tableName));
 
 describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
-  const apps: SessionApp[] = [];
-  const start = async (...args: Parameters<typeof startSessionApp>) => {
-    const app = await startSessionApp(...args);
-    apps.push(app);
-    return app;
-  };
-  afterEach(async () => {
-    vi.restoreAllMocks();
-    for (const a of apps) a.gates.openAll();
-    await Promise.all(apps.splice(0).map((a) => a.app.close()));
-  });
-
-  async function seeded(app: SessionApp): Promise<string> {
-    return sessionCookie((await request(app.app.getHttpServer()).post('/seed').expect(200)).headers)!;
-  }
+  const { start, seeded } = sessionApps();
+  afterEach(() => vi.restoreAllMocks());
 
   it('an outer timeout while the lock call is slow: 408, and the lock, the lease and the queue are all released', async () => {
     const store = new SlowLockStore();
@@ -164,16 +153,9 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const t = await start(adapter);
     const cookie = await seeded(t);
     await t.app.listen(0, '127.0.0.1');
-    const server = t.app.getHttpServer();
-    const req = httpRequest({ host: '127.0.0.1', port: server.address().port, method: 'POST', path: '/two-guards', headers: { cookie }, agent: false });
-    req.on('error', () => {});
-    req.end();
-    await t.gates.arrived('second-guard');
-    req.destroy();
-    const connections = () => new Promise<number>((resolve) => server.getConnections((_: unknown, n: number) => resolve(n)));
-    await vi.waitFor(async () => expect(await connections()).toBe(0));
+    await leaveAt(t, '/two-guards', cookie, 'second-guard');
     // The aborted request's handler has not run yet: another request of the session must wait for it.
-    const next = request(server).post('/count').set('Cookie', cookie).then((r) => r);
+    const next = request(t.app.getHttpServer()).post('/count').set('Cookie', cookie).then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
     t.gates.open('second-guard');
     expect((await next).body).toEqual({ count: 2 });
@@ -253,11 +235,13 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const t = await start(adapter, { store });
     const http = t.app.getHttpServer();
     const unknown = `sid=${'u'.repeat(32)}`;
-    store.lockDelayMs = 100;
+    let answer = () => {};
+    store.lockAnswersHeld = new Promise<void>((resolve) => (answer = resolve));
     const first = request(http).post('/count').set('Cookie', unknown).then((r) => r);
     await vi.waitFor(() => expect(t.counter.calls.getItemExclusive).toBe(1));
     const second = request(http).post('/count').set('Cookie', unknown).then((r) => r);
     await vi.waitFor(() => expect(t.waiting('u'.repeat(32))).toBe(1));
+    answer();
     expect((await first).body).toEqual({ count: 1 });
     expect((await second).body).toEqual({ count: 1 });
   });

@@ -1,11 +1,13 @@
+import { request as httpRequest } from 'node:http';
 import type { INestApplication, Provider } from '@nestjs/common';
+import request from 'supertest';
 import { SessionStateModule, type SessionStateModuleOptions } from '../../src/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from '../../src/store/session-state-store.js';
 import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { Gates } from '../support/gates.js';
-import { createTestApp, type AdapterName } from '../support/test-app.js';
+import { createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
 import {
   AllowedGuard,
   GatedGuard,
@@ -47,4 +49,39 @@ export async function startSessionApp(
 /** The session id inside a `sid=...` cookie pair (unsigned cookies). */
 export function idOf(cookie: string): string {
   return cookie.slice(cookie.indexOf('=') + 1);
+}
+
+/**
+ * The apps a test file starts: `start()` them, `seeded(app)` gives a stored session's cookie; after
+ * each test every gate is opened (a failed test leaves no handler parked) and every app closed.
+ */
+export function sessionApps(): { start: typeof startSessionApp; seeded: (app: SessionApp) => Promise<string> } {
+  const apps: SessionApp[] = [];
+  afterEach(async () => {
+    for (const a of apps) a.gates.openAll();
+    await Promise.all(apps.splice(0).map((a) => a.app.close()));
+  });
+  return {
+    start: async (...args) => {
+      const app = await startSessionApp(...args);
+      apps.push(app);
+      return app;
+    },
+    seeded: async (app) => sessionCookie((await request(app.app.getHttpServer()).post('/seed').expect(200)).headers)!,
+  };
+}
+
+/**
+ * Sends a POST from a raw client that leaves (destroys its socket) once the handler or guard reaches
+ * `gate`; resolves when the server has no connection left. The app must listen.
+ */
+export async function leaveAt(t: SessionApp, path: string, cookie: string, gate: string): Promise<void> {
+  const server = t.app.getHttpServer();
+  const req = httpRequest({ host: '127.0.0.1', port: server.address().port, method: 'POST', path, headers: { cookie }, agent: false });
+  req.on('error', () => {});
+  req.end();
+  await t.gates.arrived(gate);
+  req.destroy();
+  const connections = () => new Promise<number>((resolve) => server.getConnections((_: unknown, n: number) => resolve(n)));
+  await vi.waitFor(async () => expect(await connections()).toBe(0));
 }

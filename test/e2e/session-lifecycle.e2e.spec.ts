@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
-import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+import { idOf, leaveAt, startSessionApp, type SessionApp } from './session-app.js';
 
 describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   let t: SessionApp;
@@ -171,14 +171,7 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   it('a client that leaves while a guard works: the session the guard then loads is released', async () => {
     const cookie = await seeded();
     await t.app.listen(0, '127.0.0.1');
-    const server = t.app.getHttpServer();
-    const req = httpRequest({ host: '127.0.0.1', port: server.address().port, method: 'POST', path: '/slow-guarded', headers: { cookie }, agent: false });
-    req.on('error', () => {});
-    req.end();
-    await t.gates.arrived('slow-guard');
-    req.destroy();
-    const connections = () => new Promise<number>((resolve) => server.getConnections((_: unknown, n: number) => resolve(n)));
-    await vi.waitFor(async () => expect(await connections()).toBe(0));
+    await leaveAt(t, '/slow-guarded', cookie, 'slow-guard');
     const released = t.counter.next('releaseItemExclusive');
     t.gates.open('slow-guard'); // the guard now loads the session of a request nobody waits for
     await released;

@@ -2,24 +2,12 @@ import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStoreItem } from '../../src/store/session-state-store.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
-import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+import { idOf, sessionApps, startSessionApp } from './session-app.js';
 
 const lockedAnswer = (answer: unknown) => (answer as SessionStateStoreItem).locked;
 
 describe.each(ADAPTERS)('session locking across instances over %s', (adapter) => {
-  const apps: SessionApp[] = [];
-  const start = async (...args: Parameters<typeof startSessionApp>) => {
-    const app = await startSessionApp(...args);
-    apps.push(app);
-    return app;
-  };
-  afterEach(async () => {
-    await Promise.all(apps.splice(0).map((a) => a.app.close()));
-  });
-
-  async function seeded(app: SessionApp): Promise<string> {
-    return sessionCookie((await request(app.app.getHttpServer()).post('/seed').expect(200)).headers)!;
-  }
+  const { start, seeded } = sessionApps();
 
   it('50 concurrent increments sent alternately to two instances sharing one store end at exactly 50', async () => {
     const store = new InMemorySessionStateStore();
