@@ -2,12 +2,13 @@ import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { SESSION_PARAM_METADATA, SESSION_STATE_BEHAVIOR_METADATA } from './session-state.constants.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
+import { RESOLVER_TYPE_METADATA } from './graphql/graphql-session-fields.js';
 import { isSseHandler } from './sse/sse-session.js';
 
 /**
  * Tells a handler's effective behavior: the handler's `@SessionState()`, else its controller's,
- * else Required when it takes `@Session()` and Disabled when it does not; an `@Sse()` handler that
- * uses the session is ReadOnly. Cached per handler:
+ * else Required when it takes `@Session()` and Disabled when it does not; a stream handler (`@Sse()`,
+ * a GraphQL `@Subscription()`) that uses the session is ReadOnly. Cached per handler:
  * session-less routes pay one map lookup.
  */
 /** What a handler's behavior resolves to (never `Default`). */
@@ -35,10 +36,15 @@ export class SessionStateBehaviorResolver {
           : this.reflector.get<boolean | undefined>(SESSION_PARAM_METADATA, handler)
             ? SessionStateBehavior.Required
             : SessionStateBehavior.Disabled;
-      // An @Sse() stream reads a snapshot: never a lock held for the stream's length (sse-session.ts).
-      if (behavior !== SessionStateBehavior.Disabled && isSseHandler(handler)) behavior = SessionStateBehavior.ReadOnly;
+      // A stream (@Sse(), a GraphQL @Subscription()) reads a snapshot: never a lock held for the
+      // stream's length. Decided here, so a guard's SessionStateAccessor sees it too.
+      if (behavior !== SessionStateBehavior.Disabled && isStreamHandler(handler)) behavior = SessionStateBehavior.ReadOnly;
       this.cache.set(handler, behavior);
     }
     return behavior;
   }
+}
+
+function isStreamHandler(handler: Function): boolean {
+  return isSseHandler(handler) || Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) === 'Subscription';
 }

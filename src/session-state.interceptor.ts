@@ -33,10 +33,10 @@ export class SessionStateInterceptor implements NestInterceptor {
     if (context.getType<string>() === 'graphql' && !subscription) return next.handle();
     // A guard may have loaded the session already (SessionStateAccessor): its lease decides.
     const guarded = context.getType() === 'http' ? leaseOf(context.switchToHttp().getRequest()) : undefined;
-    const declared = guarded?.behavior ?? this.behaviors.resolve(context);
+    // A stream (@Sse(), @Subscription()) resolves to ReadOnly: a snapshot (see the resolver).
+    const behavior = guarded?.behavior ?? this.behaviors.resolve(context);
     // A session-less handler costs nothing: no store call, no cookie (whatever its transport).
-    if (declared === SessionStateBehavior.Disabled) return next.handle();
-    const behavior = subscription ? SessionStateBehavior.ReadOnly : declared;
+    if (behavior === SessionStateBehavior.Disabled) return next.handle();
     // An @Sse() stream reads a snapshot taken when it starts (see sse-session.ts).
     const sse = !subscription && isSseHandler(context.getHandler());
     const snapshot = subscription || sse;

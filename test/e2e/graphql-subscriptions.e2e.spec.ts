@@ -2,11 +2,13 @@ import type { INestApplication } from '@nestjs/common';
 import { createClient, type Client } from 'graphql-ws';
 import request from 'supertest';
 import WebSocket from 'ws';
+import { APP_GUARD } from '@nestjs/core';
 import { SessionStateModule } from '../../src/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { Gates } from '../support/gates.js';
 import { createTestApp, sessionCookie } from '../support/test-app.js';
+import { GlobalAccessorGuard } from './fixtures/global-accessor.guard.js';
 import { SessionTestController } from './fixtures/session-test.controller.js';
 import { CounterSubscriptionResolver, RequiredSubscriptionResolver } from './fixtures/graphql-subscription.resolver.js';
 import { graphqlModule } from './graphql-app.js';
@@ -91,6 +93,44 @@ describe.each(SERVERS)('GraphQL subscriptions over WebSocket (%s)', (_name, adap
     expect(result.error).toMatch(/read-only snapshot.*Write to the session in a mutation/);
     expect(counter.calls).toEqual({ getItem: 1 });
     await request(url).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+});
+
+describe.each(SERVERS)('GraphQL subscriptions under a guard that loads the session (%s)', (_name, adapter, serverOptions) => {
+  it('a global guard reading the session leaves a subscription a read-only snapshot: a write is refused, nothing locked or stored', async () => {
+    const counting = countingStore(new InMemorySessionStateStore());
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({ store: counting.store }), graphqlModule(adapter, serverOptions)],
+      controllers: [SessionTestController],
+      providers: [
+        { provide: Gates, useValue: new Gates() },
+        CounterSubscriptionResolver,
+        GlobalAccessorGuard,
+        { provide: APP_GUARD, useExisting: GlobalAccessorGuard },
+      ],
+    });
+    await app.listen(0, '127.0.0.1');
+    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    const cookie = sessionCookie((await request(url).post('/count').expect(200)).headers)!;
+    const client = createClient({
+      url: `${url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: class extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          super(address, protocols, { headers: { Cookie: cookie } });
+        }
+      },
+      retryAttempts: 0,
+    });
+    try {
+      counting.counter.reset();
+      const result = await subscribe(client, 'subscription { sneakyWrite }');
+      expect(result.error).toMatch(/read-only snapshot/);
+      expect(counting.counter.calls).toEqual({ getItem: 1 });
+      await request(url).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    } finally {
+      await client.dispose();
+      await app.close();
+    }
   });
 });
 
