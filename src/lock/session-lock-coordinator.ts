@@ -236,7 +236,7 @@ export class SessionLockCoordinator {
   private async pollUntilUnlocked(id: string, attempt: number, signal: WaitSignal): Promise<number> {
     for (;;) {
       await this.pause(attempt++, signal);
-      const probe = await this.store.getItem(id);
+      const probe = await this.store.probeLock(id);
       if (!probe.locked || (await this.breakIfStale(id, probe))) return attempt;
     }
   }

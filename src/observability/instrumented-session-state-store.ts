@@ -34,6 +34,10 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     return this.run('getItem', id, () => this.inner.getItem(id));
   }
 
+  override probeLock(id: string): Promise<SessionStateStoreItem> {
+    return this.run('probeLock', id, () => this.inner.probeLock(id));
+  }
+
   getItemExclusive(id: string): Promise<SessionStateStoreItem> {
     return this.run('getItemExclusive', id, () => this.inner.getItemExclusive(id));
   }

@@ -78,6 +78,15 @@ export abstract class SessionStateStore {
   abstract getItem(id: string): Promise<SessionStateStoreItem>;
 
   /**
+   * The lock state alone, for a request polling for a lock another process holds: `locked`,
+   * `lockAge` and `lockId` as `getItem` reports them; `item` may be left out (null). By default
+   * `getItem`; a store that keeps the data apart from the lock answers without reading the data.
+   */
+  probeLock(id: string): Promise<SessionStateStoreItem> {
+    return this.getItem(id);
+  }
+
+  /**
    * Takes the lock and loads the item in one step. When another request holds the lock, answers
    * `locked: true` with that lock's `lockAge` and `lockId`, without a second read. An absent or
    * expired item answers `item: null, locked: false` and takes no lock.

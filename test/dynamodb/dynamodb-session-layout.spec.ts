@@ -80,6 +80,12 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
       expect(meter.wcu()).toBe(0);
       expect(meter.rcu()).toBeLessThanOrEqual(maxRcu + 1);
 
+      // A poll of a waiting request (probeLock): the lock item alone, never the data item.
+      meter.reset();
+      expect(await store.probeLock(id)).toMatchObject({ locked: false, item: null });
+      expect(meter.calls()).toEqual(['GetItem']);
+      expect(meter.rcu()).toBe(1);
+
       // The expiry slide of a read-only request: 1 WCU.
       meter.reset();
       await store.resetItemTimeout(id);

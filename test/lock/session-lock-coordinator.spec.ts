@@ -85,9 +85,9 @@ describe('SessionLockCoordinator', () => {
     const getItemExclusive = vi.spyOn(store, 'getItemExclusive');
     const probed = new Promise<void>((resolve) => {
       let reads = 0;
-      const getItem = store.getItem.bind(store);
-      vi.spyOn(store, 'getItem').mockImplementation(async (sid) => {
-        const answer = await getItem(sid);
+      const probeLock = store.probeLock.bind(store);
+      vi.spyOn(store, 'probeLock').mockImplementation(async (sid) => {
+        const answer = await probeLock(sid);
         if (++reads === 3) resolve();
         return answer;
       });

@@ -13,6 +13,7 @@ export interface StoreCallCounter {
 
 const IO_METHODS = new Set([
   'getItem',
+  'probeLock',
   'getItemExclusive',
   'setAndReleaseItemExclusive',
   'releaseItemExclusive',

@@ -235,17 +235,25 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   async getItem(id: string): Promise<SessionStateStoreItem> {
+    const now = this.clock();
+    const record = await this.readLockItem(id);
+    if (!record || record.expires <= now) return NO_SESSION_ITEM;
+    if (record.locked) return lockedAnswer(record, now);
+    return this.loaded(id, record, null, now);
+  }
+
+  /** The lock item only: a poll costs one small read, never the session's data item. */
+  override async probeLock(id: string): Promise<SessionStateStoreItem> {
+    const now = this.clock();
+    const record = await this.readLockItem(id);
+    if (!record || record.expires <= now) return NO_SESSION_ITEM;
+    return record.locked ? lockedAnswer(record, now) : { ...NO_SESSION_ITEM, expires: record.expires };
+  }
+
+  private async readLockItem(id: string): Promise<SessionRecord | undefined> {
     const get = new GetItemCommand({ TableName: this.tableName, Key: this.key(id), ConsistentRead: this.consistentReads });
     const { Item } = await this.call('GetItem', (options) => this.client.send(get, options));
-    if (!Item) return NO_SESSION_ITEM;
-    const now = this.clock();
-    const record = readRecord(Item);
-    if (record.expires <= now) return NO_SESSION_ITEM;
-    if (record.locked) {
-      const { lockId, expires } = record;
-      return { item: null, locked: true, lockAge: lockAge(record, now), lockId, actions: actions(record), expires };
-    }
-    return this.loaded(id, record, null, now);
+    return Item ? readRecord(Item) : undefined;
   }
 
   async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
@@ -296,7 +304,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       if (holder.expires <= now) return NO_SESSION_ITEM;
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
       if (holder.locked && holder.lockId === lockId) return this.loadedUnderLock(id, holder, lockId, now);
-      if (holder.locked) return { ...NO_SESSION_ITEM, locked: true, lockAge: lockAge(holder, now), lockId: holder.lockId };
+      if (holder.locked) return lockedAnswer(holder, now);
       throw corruptRecord('its lock or expiry attributes have unexpected types');
     }
     this.rememberPrune(lockId, record, now);
@@ -323,6 +331,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     lockId: string | null,
     newItem: boolean,
   ): Promise<void> {
+    if (!newItem && lockId === null) throw lockLost('the changes of this request were not saved');
     const now = this.clock();
     const items = await this.codec.encode(item.items);
     const slide = expiry(now, item.timeout, this.ttlExtraSeconds);
@@ -356,7 +365,6 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       if (size > this.maxItemBytes) throw new SessionStateTooLargeError(size, this.maxItemBytes);
       record = unlockedRecord({ ...fields, data: { dataId } });
     }
-    if (!newItem && lockId === null) throw lockLost('the changes of this request were not saved');
 
     // The new data goes to a key no record references yet; only the fenced write below makes it the
     // session's. A holder whose lock was broken writes an orphan at most (TTL deletes it).
@@ -744,6 +752,11 @@ function lockLost(consequence: string): SessionStateLockLostError {
 
 function actions(record: SessionRecord): SessionStateActions {
   return record.flags & FLAG_UNINITIALIZED ? SessionStateActions.InitializeItem : SessionStateActions.None;
+}
+
+/** The answer for a session another request holds: its lock, no data. */
+function lockedAnswer(record: SessionRecord, now: number): SessionStateStoreItem {
+  return { item: null, locked: true, lockAge: lockAge(record, now), lockId: record.lockId, actions: actions(record), expires: record.expires };
 }
 
 function lockAge(record: SessionRecord, now: number): number {
