@@ -60,6 +60,8 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   #owner: string | undefined;
   #ownerChanged = false;
   #cookieMaxAge: number | null | undefined;
+  /** Keys whose object value code outside the session holds (see `serializeItems`). */
+  readonly #exposed = new Set<string>();
   #cookieChanged = false;
 
   /** Made by the lifecycle (handlers receive it through `@Session()`); to unit-test a handler, use `createTestSession()` of `nestjs-session-state/testing`. */
@@ -146,7 +148,9 @@ export class HttpSessionState<TData extends object = SessionStateData> {
    */
   get<T = JsonValue>(key: UntypedCastKey<TData, T>): T | undefined;
   get(key: string): unknown {
-    return this.#items.get(key);
+    const value = this.#items.get(key);
+    if (typeof value === 'object' && value !== null) this.#exposed.add(key); // may be mutated in place
+    return value;
   }
 
   /**
@@ -165,6 +169,9 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     }
     assertSessionValue(key, value);
     this.#items.set(key, value);
+    // The caller keeps a reference to an object it stored: check it again at save.
+    if (typeof value === 'object' && value !== null) this.#exposed.add(key);
+    else this.#exposed.delete(key);
     return this;
   }
 
@@ -228,12 +235,13 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   }
 
   /**
-   * @internal The items as JSON object text, as the store keeps them. Values are checked again:
-   * a nested mutation (`s.get('list')!.push(new Date())`) bypassed `set()`.
+   * @internal The items as JSON object text, as the store keeps them. Objects handed out by `get()`
+   * or kept by the caller after `set()` are checked again: a nested mutation
+   * (`s.get('list')!.push(new Date())`) bypassed `set()`. The rest came from JSON or was checked.
    */
   serializeItems(): string {
     const items = Object.fromEntries(this.#items);
-    for (const [key, value] of this.#items) assertSessionValue(key, value);
+    for (const key of this.#exposed) if (this.#items.has(key)) assertSessionValue(key, this.#items.get(key));
     if (this.#cookieMaxAge !== undefined) items[COOKIE_MAX_AGE_KEY] = this.#cookieMaxAge;
     return JSON.stringify(items);
   }

@@ -88,6 +88,14 @@ describe('session values are JSON data, checked at set()', () => {
     expect(() => session.serializeItems()).toThrow(/list\[1\] is a Date/);
   });
 
+  it('so is one slipped into an object the caller kept after set(); values never handed out are not walked again', () => {
+    const session = loose(createTestSession({ untouched: { deep: [1, 2, 3] } }));
+    const list: unknown[] = [1];
+    session.set('list', list);
+    list.push(new Map());
+    expect(() => session.serializeItems()).toThrow(/list\[1\] is a Map/);
+  });
+
   it('nested mutations are still detected (the serialised items change)', () => {
     const session = createTestSession({ cart: [{ sku: 'a' }] });
     const before = session.serializeItems();
