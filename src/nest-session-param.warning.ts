@@ -1,13 +1,11 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 
-/**
- * Where Nest keeps a handler's parameter decorators, and the type of its own `@Session()`
- * (`ROUTE_ARGS_METADATA` in @nestjs/common/constants.js, `RouteParamtypes.SESSION` in
- * @nestjs/common/enums/route-paramtypes.enum.js; not public API, so copied here and pinned by a test).
- */
-const ROUTE_ARGS_METADATA = '__routeArguments__';
-const NEST_SESSION_PARAMTYPE = 7;
+// Where Nest keeps a handler's parameter decorators, and the type of its own `@Session()` (not in
+// @nestjs/common's index, hence the deep imports; a test with the real decorator pins them).
+const NEST_SESSION_PARAMTYPE = RouteParamtypes.SESSION;
 
 /**
  * `import { Session } from '@nestjs/common'` (an IDE auto-import) injects express-session's

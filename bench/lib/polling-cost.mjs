@@ -1,5 +1,5 @@
 // What a request waiting for a lock held by another instance costs, computed from the coordinator's
-// schedule (exponential backoff from pollMinMs to pollMaxMs, full jitter: each pause is uniform in
+// schedule (exponential backoff from pollMinMs to pollMaxMs, equal jitter: each pause is uniform in
 // [ceiling/2, ceiling]), averaged over many simulated waits. Store round-trip time is left out (it
 // only spaces the polls further). Prices: on-demand, us-east-1 (see the cost section).
 const PRICE = { wcu: 0.625e-6, rcu: 0.125e-6 };

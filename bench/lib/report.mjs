@@ -142,15 +142,15 @@ export function writeReport(results, out) {
               `(across instances, plus the poll that sees the lock free). One call at a time from the bench, idle, this DynamoDB Local ` +
               `answers an \`UpdateItem\` in ${ms(c.UpdateItem)} ms and a consistent \`GetItem\` in ${ms(c.GetItem)} ms (median); ` +
               `under the hand-off's load it is slower. The single-instance row, where waiters are handed the session without polling, ` +
-              `is what the store's calls take; the two-instance row adds what polling costs in time` +
-              (h1 && h2 ? `: ${ms(h2.serverGapMs - h1.serverGapMs)} ms between handlers in this run.` : '.'),
+              `is what the store's calls take; the two-instance row adds polling and a second process: the difference of the two rows' ` + `gaps between handlers is` +
+              (h1 && h2 ? ` ${ms(h2.serverGapMs - h1.serverGapMs)} ms in this run (a difference of medians, not a measurement of polling alone).` : ' not available in this run.'),
             '',
           ]
         : []),
       'A request waiting for a lock held by another instance polls (only the head of each instance\'s queue). Since this version ' +
         'a poll is a strongly consistent read of the small lock item (1 read unit), and the lock attempt (a conditional write) ' +
         'follows only when it reads unlocked; before, every poll was a lock attempt, and a failed conditional write is charged ' +
-        '1 write unit (5 times the price). Computed from the schedule (exponential backoff with full jitter, `bench/lib/polling-cost.mjs`), ' +
+        '1 write unit (5 times the price). Computed from the schedule (exponential backoff with equal jitter, `bench/lib/polling-cost.mjs`), ' +
         'per waiting request, leaving out the calls\' own time:',
       '',
       '| schedule | pollMinMs → pollMaxMs | polls in the first second | polls per second after | each poll | USD per million waits, first second | USD per million seconds of waiting, after |',

@@ -46,7 +46,7 @@ export interface ExclusiveAcquisition extends Acquisition {
 /**
  * Waits for session locks. Within the process, requests of one session queue here and are handed
  * the session the moment the previous one is done (no polling, and only one of them polls the store).
- * A lock held by another process is polled with exponential backoff and full jitter. A lock older
+ * A lock held by another process is polled with exponential backoff and equal jitter (a pause is uniform between half the ceiling and the ceiling). A lock older
  * than `executionTimeout` is stale, whoever holds it: waiters of this process are let through once
  * the holder's lock is that old (measured from the holder's acquisition, not from their arrival),
  * and whoever meets it at the store breaks it.
