@@ -309,7 +309,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
     this.rememberPrune(lockId, record, now);
     // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
-    return { ...(await this.loadedUnderLock(id, record, lockId, now)), expires: now + record.timeout * 60_000 };
+    return { ...(await this.loadedUnderLock(id, record, lockId, now)), expires: expiry(now, record.timeout, this.ttlExtraSeconds).expires };
   }
 
   /**
