@@ -51,7 +51,6 @@ for (const node of profile.nodes) {
 // first caller up the stack that is not node core, so "ours" below includes what our code makes Node do.
 const parent = new Map();
 for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node);
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const caused = new Map();
 const causedOurs = new Map();
 for (const node of profile.nodes) {
@@ -66,7 +65,6 @@ for (const node of profile.nodes) {
     causedOurs.set(key, (causedOurs.get(key) ?? 0) + t);
   }
 }
-void byId;
 const pct = (t) => `${((100 * t) / total).toFixed(1)} %`;
 console.log(`profile: ${file}\nself time by place:`);
 for (const [place, t] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(t).padStart(7)}  ${place}`);

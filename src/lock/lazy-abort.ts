@@ -14,10 +14,6 @@ export class LazyAbort {
   /** `watch(abort)` starts watching the sources when a signal is first needed, and answers how to stop. */
   constructor(private readonly watch?: (abort: () => void) => () => void) {}
 
-  get aborted(): boolean {
-    return this.#aborted;
-  }
-
   /** The signal of a wait: made on first use (aborted already if `abort()` came first). */
   get signal(): AbortSignal {
     if (!this.#controller) {
