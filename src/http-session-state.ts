@@ -60,9 +60,10 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   #owner: string | undefined;
   #ownerChanged = false;
   #cookieMaxAge: number | null | undefined;
-  /** Keys whose object value code outside the session holds (see `serializeItems`). */
-  readonly #exposed = new Set<string>();
+  /** Keys whose object value code outside the session holds (see `serializeItems`); made on first use. */
+  #exposed: Set<string> | undefined;
   #cookieChanged = false;
+  #cookie: HttpSessionCookie | undefined;
 
   /** Made by the lifecycle (handlers receive it through `@Session()`); to unit-test a handler, use `createTestSession()` of `nestjs-session-state/testing`. */
   constructor(init: HttpSessionStateInit) {
@@ -131,14 +132,17 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   }
 
   /** The session cookie's lifetime for this session; see `HttpSessionCookie`. */
-  readonly cookie: HttpSessionCookie = ((session: HttpSessionState<TData>) => ({
-    get maxAge() {
-      return session.#cookieMaxAge;
-    },
-    set maxAge(ms: number | null | undefined) {
-      session.setCookieMaxAge(ms);
-    },
-  }))(this);
+  get cookie(): HttpSessionCookie {
+    // Made on first use: most requests never look at it.
+    return (this.#cookie ??= ((session: HttpSessionState<TData>) => ({
+      get maxAge() {
+        return session.#cookieMaxAge;
+      },
+      set maxAge(ms: number | null | undefined) {
+        session.setCookieMaxAge(ms);
+      },
+    }))(this));
+  }
 
   /** The value under `key` (typed by `TData`), or `undefined`. */
   get<K extends SessionKey<TData>>(key: K): SessionValue<TData, K> | undefined;
@@ -149,7 +153,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   get<T = JsonValue>(key: UntypedCastKey<TData, T>): T | undefined;
   get(key: string): unknown {
     const value = this.#items.get(key);
-    if (typeof value === 'object' && value !== null) this.#exposed.add(key); // may be mutated in place
+    if (typeof value === 'object' && value !== null) (this.#exposed ??= new Set()).add(key); // may be mutated in place
     return value;
   }
 
@@ -170,8 +174,8 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     assertSessionValue(key, value);
     this.#items.set(key, value);
     // The caller keeps a reference to an object it stored: check it again at save.
-    if (typeof value === 'object' && value !== null) this.#exposed.add(key);
-    else this.#exposed.delete(key);
+    if (typeof value === 'object' && value !== null) (this.#exposed ??= new Set()).add(key);
+    else this.#exposed?.delete(key);
     return this;
   }
 
@@ -229,6 +233,11 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     return this.#ownerChanged;
   }
 
+  /** @internal `cookie.maxAge`, without making the `cookie` object. */
+  get cookieMaxAge(): number | null | undefined {
+    return this.#cookieMaxAge;
+  }
+
   /** @internal True when `cookie.maxAge` was changed by this request. */
   get cookieChanged(): boolean {
     return this.#cookieChanged;
@@ -241,7 +250,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
    */
   serializeItems(): string {
     const items = Object.fromEntries(this.#items);
-    for (const key of this.#exposed) if (this.#items.has(key)) assertSessionValue(key, this.#items.get(key));
+    if (this.#exposed) for (const key of this.#exposed) if (this.#items.has(key)) assertSessionValue(key, this.#items.get(key));
     if (this.#cookieMaxAge !== undefined) items[COOKIE_MAX_AGE_KEY] = this.#cookieMaxAge;
     return JSON.stringify(items);
   }

@@ -24,6 +24,8 @@ export interface SessionLease {
   readonly acquiredAt: number;
   /** Set once completion started: it runs once. */
   completion?: Promise<void>;
+  /** @internal Its place among the lifecycle's active leases while not completed. */
+  activeIndex?: number;
   /** A guard's lease that no interceptor took over is released when this fires (lock stale). */
   staleTimer?: NodeJS.Timeout;
 }

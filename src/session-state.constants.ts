@@ -6,5 +6,7 @@ export const SESSION_PARAM_METADATA = 'nestjs-session-state:session-param';
 export const SESSION_STATE_OPTIONS = Symbol('SESSION_STATE_OPTIONS');
 /** Where a request's session lease is kept on the request object. */
 export const SESSION_LEASE = Symbol('nestjs-session-state:lease');
+/** Where the acquisition of a request's session (shared by a guard and the interceptor) is kept on the request. */
+export const SESSION_ACQUISITION = Symbol('nestjs-session-state:acquisition');
 /** Injection token of the configured store as the module uses it: measured and failure-logged. */
 export const OBSERVED_SESSION_STATE_STORE = Symbol('nestjs-session-state:observed-store');

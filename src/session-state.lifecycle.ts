@@ -17,7 +17,7 @@ import { shouldSaveOnError } from './save-on-error.policy.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.resolver.js';
-import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from './session-state.constants.js';
+import { OBSERVED_SESSION_STATE_STORE, SESSION_ACQUISITION, SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import { SessionStateObserver } from './observability/session-state-observer.js';
 import type { ResolvedSessionStateOptions } from './session-state.options.js';
 import { SessionStateActions, SessionStateStore, type SessionStateStoreItem } from './store/session-state-store.js';
@@ -37,12 +37,14 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private readonly cookie: SessionCookie;
   /** @internal */
   readonly locks: SessionLockCoordinator;
-  /** Acquisitions per request (a guard and the interceptor share one). */
-  private readonly pending = new WeakMap<object, Promise<SessionLease>>();
   /** Set once shutdown began. */
   private closing = false;
-  /** Leases not yet completed: shutdown waits for them. */
-  private readonly active = new Set<SessionLease>();
+  /**
+   * Leases not yet completed: shutdown waits for them. An array with each lease's index on it (O(1)
+   * removal): a Set's insertion and deletion per request made the hash table churn measurably.
+   */
+  private readonly active: SessionLease[] = [];
+  private readonly isClosing = () => this.closing;
   /** Called when the last active lease completes (set while shutdown waits). */
   private onDrained: (() => void) | undefined;
 
@@ -67,16 +69,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     owner: 'interceptor' | 'guard',
     cancel?: WaitSignal,
   ): Promise<SessionLease> {
-    let pending = this.pending.get(exchange.key);
-    if (!pending) {
-      // A refused request is counted by reason.
-      pending = this.begin(exchange, behavior, owner, cancel).catch((error: unknown) => {
-        this.observer.rejected(error, this.closing);
-        throw error;
-      });
-      this.pending.set(exchange.key, pending);
-    }
+    // Kept on the exchange's key (the request) rather than in a WeakMap: a WeakMap entry per request
+    // is measurable work for the garbage collector.
+    const key = exchange.key as { [SESSION_ACQUISITION]?: Promise<SessionLease> };
+    const pending = key[SESSION_ACQUISITION];
+    if (!pending) return (key[SESSION_ACQUISITION] = this.begin(exchange, behavior, owner, cancel));
     if (owner === 'guard') return pending;
+    // The interceptor takes over a guard's lease.
     return pending.then((lease) => {
       // A guard's lease released meanwhile (its lock turned stale while a guard hung): the handler
       // must not run without the lock, nor answer 200 for changes that cannot be saved.
@@ -97,24 +96,42 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
   complete(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
-    lease.completion ??= this.finish(lease, exchange, outcome)
+    return (lease.completion ??= this.completeOnce(lease, exchange, outcome));
+  }
+
+  private async completeOnce(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
+    try {
+      await this.finish(lease, exchange, outcome);
+    } catch (error) {
       // A save the client is refused (409, 413, 503) is counted by reason.
-      .catch((error: unknown) => {
-        if (outcome === 'succeeded') this.observer.rejected(error, this.closing);
-        throw error;
-      })
-      .finally(() => {
-        clearTimeout(lease.staleTimer);
-        lease.releaseLocal();
-        this.active.delete(lease);
-        if (this.active.size === 0) this.onDrained?.();
-      });
-    return lease.completion;
+      if (outcome === 'succeeded') this.observer.rejected(error, this.closing);
+      throw error;
+    } finally {
+      clearTimeout(lease.staleTimer);
+      lease.releaseLocal();
+      this.removeActive(lease);
+    }
+  }
+
+  private addActive(lease: SessionLease): void {
+    lease.activeIndex = this.active.push(lease) - 1;
+  }
+
+  private removeActive(lease: SessionLease): void {
+    const index = lease.activeIndex;
+    if (index === undefined) return;
+    lease.activeIndex = undefined;
+    const last = this.active.pop()!;
+    if (last !== lease) {
+      this.active[index] = last;
+      last.activeIndex = index;
+    }
+    if (this.active.length === 0) this.onDrained?.();
   }
 
   /** @internal Leases not yet completed (diagnostics and tests). */
   get activeLeases(): number {
-    return this.active.size;
+    return this.active.length;
   }
 
   /** Completes a lease whose outcome nobody waits for (its exchange is over): changes discarded, failures logged. */
@@ -140,21 +157,27 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       const stopWatchingCancel = onAbort(cancel, stop);
       return () => (stopWatchingClient(), stopWatchingCancel());
     });
-    let lease: SessionLease;
     try {
-      lease = await this.load(exchange, behavior, abort);
-    } finally {
-      abort.dispose();
+      let lease: SessionLease;
+      try {
+        lease = await this.load(exchange, behavior, abort);
+      } finally {
+        abort.dispose();
+      }
+      attachLease(exchange.key, lease);
+      this.addActive(lease);
+      if (this.closing) {
+        // Shutdown began while the store answered: this request will not be served.
+        await this.complete(lease, exchange, 'failed');
+        throw new SessionStateWaitAbortedError('The application is shutting down.');
+      }
+      if (owner === 'guard') this.holdForGuard(lease, exchange);
+      else lease.adopted = true; // the interceptor asked first: it completes the lease, whatever happens
+      return lease;
+    } catch (error) {
+      this.observer.rejected(error, this.closing); // a refused request is counted by reason
+      throw error;
     }
-    attachLease(exchange.key, lease);
-    this.active.add(lease);
-    if (this.closing) {
-      // Shutdown began while the store answered: this request will not be served.
-      await this.complete(lease, exchange, 'failed');
-      throw new SessionStateWaitAbortedError('The application is shutting down.');
-    }
-    if (owner === 'guard') this.holdForGuard(lease, exchange);
-    return lease;
   }
 
   /**
@@ -178,20 +201,19 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     const { id, resign } = read;
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
-        const { result, waited } = await this.observer.lockWait(id, () => this.closing, () => this.locks.acquireShared(id, signal));
+        const { result, waited } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireShared(id, signal));
         return this.leaseFor(exchange, id, behavior, result, waited, null, () => {}, resign);
       }
-      const { result, waited, releaseLocal } = await this.observer.lockWait(id, () => this.closing, () =>
-        this.locks.acquireExclusive(id, signal),
-      );
-      return await this.leaseFor(exchange, id, behavior, result, waited, result.item ? result.lockId : null, releaseLocal, resign);
+      const { result, waited, releaseLocal } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireExclusive(id, signal));
+      return this.leaseFor(exchange, id, behavior, result, waited, result.item ? result.lockId : null, releaseLocal, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
       return await this.replaceUnreadable(exchange, id, behavior, error.lockId, () => {});
     }
   }
 
-  private async leaseFor(
+  /** The lease of a loaded session (a promise only when the stored session cannot be read). */
+  private leaseFor(
     exchange: SessionExchange,
     id: string,
     behavior: ActiveBehavior,
@@ -200,7 +222,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     lockId: string | null,
     releaseLocal: () => void,
     resignCookie: boolean,
-  ): Promise<SessionLease> {
+  ): SessionLease | Promise<SessionLease> {
     const { item } = result;
     if (!item) {
       releaseLocal();
@@ -417,12 +439,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     this.locks.close();
-    if (this.active.size === 0) return;
+    if (this.active.length === 0) return;
     const stopWaiting = new AbortController();
     const drained = new Promise<void>((resolve) => (this.onDrained = resolve));
     await Promise.race([drained, sleep(this.options.executionTimeoutMs, undefined, { signal: stopWaiting.signal }).catch(() => {})]);
     stopWaiting.abort();
-    for (const lease of this.active) {
+    for (const lease of [...this.active]) {
       if (!lease.lockId) continue;
       this.logger.warn('Releasing the lock of a request still running at shutdown; its changes will not be saved.');
       await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) => this.logFailure(e));

@@ -1,10 +1,10 @@
-import type { HttpSessionCookie } from '../http-session-state.js';
 import type { SessionExchange } from '../exchange/session-exchange.js';
 import type { ResolvedSessionStateOptions } from '../session-state.options.js';
 
 /** What the cookie's lifetime depends on, of an `HttpSessionState` of any data type. */
 interface SessionCookieLifetime {
-  readonly cookie: HttpSessionCookie;
+  /** `session.cookie.maxAge`, read without making the `cookie` object. */
+  readonly cookieMaxAge: number | null | undefined;
   readonly timeout: number;
   readonly cookieChanged: boolean;
 }
@@ -15,7 +15,7 @@ interface SessionCookieLifetime {
  * never outlives the session (a timeout lowered after `cookie.maxAge` was set caps it).
  */
 export function cookieMaxAgeOf(session: SessionCookieLifetime, options: ResolvedSessionStateOptions): number | undefined {
-  const own = session.cookie.maxAge;
+  const own = session.cookieMaxAge;
   const maxAge = own === undefined ? options.cookie.maxAge : (own ?? undefined);
   return maxAge === undefined ? undefined : Math.min(maxAge, session.timeout * 60_000);
 }

@@ -3,7 +3,7 @@ import { SessionStateUnsupportedContextError } from '../errors/session-state.err
 import { toHttpException } from '../errors/to-http-exception.js';
 import { graphqlContextOf, graphqlExchange, graphqlKeyOf } from '../graphql/graphql-exchange.js';
 import { subscriptionExchange, subscriptionInfoOf } from '../graphql/graphql-subscription-exchange.js';
-import { httpExchange } from '../http/http-exchange.js';
+import { HttpExchange } from '../http/http-exchange.js';
 import { leaseOf, type SessionLease } from '../session-lease.js';
 import { wsExchange } from '../ws/ws-exchange.js';
 import { messageLease } from '../ws/ws-message-lease.js';
@@ -42,7 +42,7 @@ export function exchangeOfContext(context: ExecutionContext): SessionExchange {
   const type = context.getType<string>();
   if (type === 'http') {
     const http = context.switchToHttp();
-    return httpExchange(http.getRequest(), http.getResponse());
+    return new HttpExchange(http.getRequest(), http.getResponse());
   }
   if (type === 'ws') {
     loadWsException();

@@ -1,6 +1,6 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { SessionExchange } from '../exchange/session-exchange.js';
-import { httpExchange } from '../http/http-exchange.js';
+import { HttpExchange } from '../http/http-exchange.js';
 
 /** The GraphQL context value as the Nest drivers make it: `req` (Apollo, Mercurius), `res` or `reply`. */
 export interface GraphQLContextValue {
@@ -29,5 +29,5 @@ export function graphqlExchange(value: GraphQLContextValue | undefined): Session
   const req = graphqlKeyOf(value);
   const res = value?.reply ?? value?.res ?? value?.req?.res;
   if (!req || !res) return undefined;
-  return { ...httpExchange(req, res), transport: 'graphql' };
+  return new HttpExchange(req, res, 'graphql');
 }

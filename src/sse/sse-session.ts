@@ -19,5 +19,6 @@ export function isSseHandler(handler: Function): boolean {
 }
 
 export function sseExchange(exchange: SessionExchange): SessionExchange {
-  return { ...exchange, readOnlyReason: SSE_READ_ONLY };
+  // The exchange with another read-only reason (its methods kept: an exchange may be a class instance).
+  return Object.create(exchange, { readOnlyReason: { value: SSE_READ_ONLY } }) as SessionExchange;
 }

@@ -171,6 +171,11 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 
   private put(id: string, record: InMemoryRecord): void {
     const previous = this.records.get(id);
+    if (previous && previous.owner === record.owner) {
+      // The common save: the record is updated in place (no Map deletion and insertion per request).
+      Object.assign(previous, record);
+      return;
+    }
     if (previous) this.delete(id, previous);
     this.records.set(id, record);
     if (record.owner !== undefined) {
@@ -214,7 +219,11 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 
   private answer(record: InMemoryRecord, lockedByOther: boolean): SessionStateStoreItem {
     return {
-      item: lockedByOther ? null : { items: record.items, timeout: record.timeout, ...(record.owner === undefined ? {} : { owner: record.owner }) },
+      item: lockedByOther
+        ? null
+        : record.owner === undefined
+          ? { items: record.items, timeout: record.timeout }
+          : { items: record.items, timeout: record.timeout, owner: record.owner },
       locked: lockedByOther,
       lockAge: lockedByOther ? this.lockAge(record) : 0,
       lockId: record.lockId,
