@@ -1,5 +1,7 @@
 import { SESSION_LEASE } from './session-state.constants.js';
 import type { HttpSessionState } from './http-session-state.js';
+import type { LocalTurn } from './lock/session-lock-coordinator.js';
+import type { SessionStateStoreData } from './store/session-state-store.js';
 import type { ActiveBehavior } from './session-state-behavior.resolver.js';
 
 /** What one request holds of its session between acquisition and completion. */
@@ -16,8 +18,10 @@ export interface SessionLease {
   readonly refreshExpiry: boolean;
   /** The cookie was signed with an older secret: sign it again with the current one. */
   readonly resignCookie: boolean;
-  /** Hands the session to this process's next waiting request. */
-  readonly releaseLocal: () => void;
+  /** The data as loaded (what a hand-over of an unchanged session passes on); null for a new session. */
+  readonly loaded: SessionStateStoreData | null;
+  /** A read-write request's turn in this process's queue for the session (hands it on); null otherwise. */
+  readonly turn: LocalTurn | null;
   /** Set once the interceptor owns the lease (else the answer's start, or staleness, releases it). */
   adopted: boolean;
   /** When the session was acquired (Date.now()): its lock is stale `executionTimeout` later. */

@@ -11,7 +11,7 @@ import {
 import { HttpSessionState } from './http-session-state.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
 import { LazyAbort, onAbort, type WaitSignal } from './lock/lazy-abort.js';
-import { SessionLockCoordinator } from './lock/session-lock-coordinator.js';
+import { SessionLockCoordinator, type LocalTurn } from './lock/session-lock-coordinator.js';
 import { attachLease, type SessionLease } from './session-lease.js';
 import { shouldSaveOnError } from './save-on-error.policy.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
@@ -20,7 +20,7 @@ import type { ActiveBehavior } from './session-state-behavior.resolver.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_ACQUISITION, SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import { SessionStateObserver } from './observability/session-state-observer.js';
 import type { ResolvedSessionStateOptions } from './session-state.options.js';
-import { SessionStateActions, SessionStateStore, type SessionStateStoreItem } from './store/session-state-store.js';
+import { SessionStateActions, SessionStateStore, type SessionStateStoreData, type SessionStateStoreItem } from './store/session-state-store.js';
 
 export type RequestOutcome = 'succeeded' | 'failed';
 
@@ -108,7 +108,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       throw error;
     } finally {
       clearTimeout(lease.staleTimer);
-      lease.releaseLocal();
+      lease.turn?.releaseLocal();
       this.removeActive(lease);
     }
   }
@@ -202,13 +202,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
         const { result, waited } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireShared(id, signal));
-        return this.leaseFor(exchange, id, behavior, result, waited, null, () => {}, resign);
+        return this.leaseFor(exchange, id, behavior, result, waited, null, null, resign);
       }
-      const { result, waited, releaseLocal } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireExclusive(id, signal));
-      return this.leaseFor(exchange, id, behavior, result, waited, result.item ? result.lockId : null, releaseLocal, resign);
+      const { result, waited, turn } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireExclusive(id, signal));
+      return this.leaseFor(exchange, id, behavior, result, waited, result.item ? result.lockId : null, turn, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
-      return await this.replaceUnreadable(exchange, id, behavior, error.lockId, () => {});
+      return await this.replaceUnreadable(exchange, id, behavior, error.lockId, null);
     }
   }
 
@@ -220,12 +220,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     result: SessionStateStoreItem,
     waited: boolean,
     lockId: string | null,
-    releaseLocal: () => void,
+    turn: LocalTurn | null,
     resignCookie: boolean,
   ): SessionLease | Promise<SessionLease> {
     const { item } = result;
     if (!item) {
-      releaseLocal();
+      turn?.releaseLocal();
       // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
       if (waited) throw new SessionStateEndedWhileWaitingError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
@@ -243,7 +243,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         owner: item.owner,
       });
     } catch {
-      return this.replaceUnreadable(exchange, id, behavior, lockId, releaseLocal);
+      return this.replaceUnreadable(exchange, id, behavior, lockId, turn);
     }
     const halfTimeoutMs = (item.timeout * 60_000) / 2;
     return {
@@ -254,7 +254,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       stored: true,
       refreshExpiry: behavior === SessionStateBehavior.ReadOnly && result.expires - Date.now() < halfTimeoutMs,
       resignCookie,
-      releaseLocal,
+      loaded: item,
+      turn,
       adopted: false,
       acquiredAt: Date.now(),
     };
@@ -269,13 +270,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     id: string,
     behavior: ActiveBehavior,
     lockId: string | null,
-    releaseLocal: () => void,
+    turn: LocalTurn | null,
   ): Promise<SessionLease> {
     this.logger.warn(`Session ${redactSessionId(id)} cannot be read; starting a new session.`);
     try {
       if (lockId) await this.release(id, lockId);
     } finally {
-      releaseLocal();
+      turn?.releaseLocal();
     }
     return this.newLease(behavior, exchange);
   }
@@ -298,7 +299,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       stored: false,
       refreshExpiry: false,
       resignCookie: false,
-      releaseLocal: () => {},
+      loaded: null,
+      turn: null,
       adopted: false,
       acquiredAt: Date.now(),
     };
@@ -319,7 +321,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       // The handler (or a pipe, or a guard) threw: its changes are discarded.
       if (outcome === 'failed') {
-        if (lockId) await this.release(loadedId, lockId);
+        if (lockId) await this.releaseOrHandOver(lease, loadedId, lockId, null);
         return;
       }
       if (session.isAbandoned) {
@@ -364,11 +366,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged || session.ownerChanged) {
         const renew = session.isNew || lease.resignCookie || renewsCookie(session, this.options, exchange);
         const cookie = renew ? this.cookieFor(exchange, session.id, session) : null;
-        await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
+        if (lease.stored && lockId) await this.releaseOrHandOver(lease, session.id, lockId, data);
+        else await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
         this.sendCookie(exchange, cookie);
         return;
       }
-      if (lockId) await this.release(loadedId, lockId);
+      if (lockId) await this.releaseOrHandOver(lease, loadedId, lockId, null);
       if (lease.resignCookie || renewsCookie(session, this.options, exchange)) this.sendCookie(exchange, this.cookieFor(exchange, loadedId, session));
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
@@ -392,6 +395,32 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (setCookie === null) return;
     if (exchange.canSetCookie()) exchange.appendSetCookie(setCookie);
     else this.logger.warn('The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true).');
+  }
+
+  /**
+   * Ends the request's hold on its session: saves `changed` (null: nothing to save) and releases
+   * the lock, or, when another request of this process waits to write the session, hands the lock
+   * straight to it: one store write where there would be two (this release, then its lock).
+   */
+  private async releaseOrHandOver(lease: SessionLease, id: string, lockId: string, changed: SessionStateStoreData | null): Promise<void> {
+    const turn = lease.turn;
+    if (!turn?.canHandOver() || !lease.loaded) {
+      if (changed) await this.store.setAndReleaseItemExclusive(id, changed, lockId, false);
+      else await this.release(id, lockId);
+      return;
+    }
+    let acquired: SessionStateStoreItem;
+    try {
+      acquired = await this.store.handOverItemExclusive(id, changed ?? lease.loaded, lockId, changed !== null);
+    } catch (error) {
+      // Unchanged: a lock already broken as stale is only worth a warning, as in `release`.
+      if (changed || !(error instanceof SessionStateLockLostError)) throw error;
+      this.logger.warn(`Session ${redactSessionId(id)}: the lock of this request had already been broken as stale.`);
+      return;
+    }
+    // A store's two-call hand-over may find the lock taken by another process meanwhile (or the
+    // session gone): then the waiter is only woken (releaseLocal) and goes to the store.
+    if (acquired.item && !acquired.locked && acquired.lockId) turn.handOver(acquired);
   }
 
   private async release(id: string, lockId: string): Promise<void> {

@@ -7,9 +7,16 @@ import type { SessionStateStore, SessionStateStoreItem } from '../store/session-
 import { signalOf, type WaitSignal } from './lazy-abort.js';
 
 interface Waiter {
-  /** `heldLock`: whether a holder it waited behind held the store lock of an existing session. */
-  resolve(heldLock: boolean): void;
+  resolve(wake: Wake): void;
   reject(error: Error): void;
+}
+
+/** What a waiter is woken with. */
+interface Wake {
+  /** Whether a holder it waited behind held the store lock of an existing session. */
+  heldLock: boolean;
+  /** The store lock itself, taken for this waiter by its predecessor's `handOverItemExclusive`. */
+  handedOver?: SessionStateStoreItem;
 }
 
 /** The request of this process whose turn it is to hold the session (as writer). */
@@ -38,9 +45,23 @@ export interface Acquisition {
   waited: boolean;
 }
 
-export interface ExclusiveAcquisition extends Acquisition {
+/** The holder's side of this process's queue for a session. */
+export interface LocalTurn {
   /** Hands the session to this process's next waiting request. Call after the store lock is released. */
   releaseLocal(): void;
+  /**
+   * Whether the store lock can be handed over (`handOverItemExclusive`) instead of released: a
+   * writer of this process waits for the session, and no reader does (a hand-over keeps the
+   * session locked, and a reader must not wait behind every writer that arrives).
+   */
+  canHandOver(): boolean;
+  /** Instead of `releaseLocal`: gives the next waiting writer the store lock taken for it. */
+  handOver(acquired: SessionStateStoreItem): void;
+}
+
+export interface ExclusiveAcquisition extends Acquisition {
+  /** The request's turn in this process's queue for the session. */
+  turn: LocalTurn;
 }
 
 /**
@@ -68,35 +89,30 @@ export class SessionLockCoordinator {
     let queue = this.queues.get(id);
     if (!queue) this.queues.set(id, (queue = { turn: null, writers: [], readers: [] }));
     let waited = false;
-    let turn: Turn;
+    const local = new QueueTurn(this, id, queue);
     if (queue.turn) {
       // Only a holder that held the session's lock can have moved or ended it (not one that found
       // an unknown id, as we will).
-      waited = await this.wait(queue, queue.writers, signal);
-      turn = queue.turn!; // set for us by the hand-off (see `wakeNext`)
+      const wake = await this.wait(queue, queue.writers, signal);
+      waited = wake.heldLock;
+      local.turn = queue.turn!; // set for us by the hand-off (see `wakeNext`, `passLock`)
+      if (wake.handedOver) return { result: wake.handedOver, waited, turn: local };
     } else {
-      queue.turn = turn = {};
+      queue.turn = local.turn = {};
     }
-    let released = false;
-    const releaseLocal = () => {
-      if (released) return;
-      released = true;
-      if (queue.turn === turn) this.handOff(id, queue, turn.lockedAt !== undefined || turn.afterLockHolder === true);
-      else if (!queue.turn && this.waiting(id) === 0 && this.queues.get(id) === queue) this.queues.delete(id); // turn lost as stale
-    };
     try {
       for (let attempt = 0; ; ) {
         const result = await this.store.getItemExclusive(id);
         if (!result.locked) {
-          if (result.item) this.lockTaken(queue, turn);
-          return { result, waited, releaseLocal };
+          if (result.item) this.lockTaken(queue, local.turn);
+          return { result, waited, turn: local };
         }
         waited = true;
         if (await this.breakIfStale(id, result)) continue;
         attempt = await this.pollUntilUnlocked(id, attempt, signal);
       }
     } catch (error) {
-      releaseLocal();
+      local.releaseLocal();
       throw error;
     }
   }
@@ -110,7 +126,7 @@ export class SessionLockCoordinator {
       const queue = this.queues.get(id);
       if (queue?.turn && !woken) {
         woken = true;
-        if (await this.wait(queue, queue.readers, signal)) waited = true;
+        if ((await this.wait(queue, queue.readers, signal)).heldLock) waited = true;
         continue;
       }
       const result = await this.store.getItem(id);
@@ -132,6 +148,11 @@ export class SessionLockCoordinator {
   waiting(id: string): number {
     const queue = this.queues.get(id);
     return queue ? queue.writers.length + queue.readers.length : 0;
+  }
+
+  /** @internal (QueueTurn) Forgets the queue of a session nobody holds or waits for any more. */
+  forget(id: string, queue: LocalQueue): void {
+    if (!queue.turn && this.waiting(id) === 0 && this.queues.get(id) === queue) this.queues.delete(id);
   }
 
   /** Shutdown: waiting requests get a 503 instead of a lock. */
@@ -170,7 +191,8 @@ export class SessionLockCoordinator {
     queue.staleTimer.unref();
   }
 
-  private handOff(id: string, queue: LocalQueue, heldLock: boolean): void {
+  /** @internal (QueueTurn) */
+  handOff(id: string, queue: LocalQueue, heldLock: boolean): void {
     clearTimeout(queue.staleTimer);
     queue.staleTimer = undefined;
     queue.turn = null;
@@ -180,25 +202,53 @@ export class SessionLockCoordinator {
   /** Wakes the readers and the next writer; answers whether anyone was waiting. */
   private wakeNext(queue: LocalQueue, heldLock: boolean): boolean {
     const readers = queue.readers.splice(0);
-    for (const reader of readers) reader.resolve(heldLock);
+    for (const reader of readers) reader.resolve({ heldLock });
     const next = queue.writers.shift();
     if (next) {
       // The turn is `next`'s from now, before it resumes: a writer arriving meanwhile queues behind it.
       queue.turn = { afterLockHolder: heldLock };
-      next.resolve(heldLock);
+      next.resolve({ heldLock });
     }
     return readers.length > 0 || next !== undefined;
   }
 
-  /** Waits for the hand-off; answers whether a holder it waited behind held the session's lock. */
-  private wait(queue: LocalQueue, line: Waiter[], waitSignal: WaitSignal): Promise<boolean> {
+  /**
+   * The holder handed its store lock over (`handOverItemExclusive`): the next waiting writer takes
+   * the turn with the lock already taken for it. When no writer waits any more (they left while
+   * the store wrote), or the holder's turn was lost as stale meanwhile, the lock taken for nobody
+   * is released.
+   */
+  /** @internal (QueueTurn) */
+  passLock(id: string, queue: LocalQueue, ownTurn: boolean, acquired: SessionStateStoreItem): void {
+    const next = ownTurn ? queue.writers.shift() : undefined;
+    if (next) {
+      clearTimeout(queue.staleTimer);
+      queue.staleTimer = undefined;
+      const turn: Turn = (queue.turn = { lockedAt: Date.now(), afterLockHolder: true });
+      next.resolve({ heldLock: true, handedOver: acquired });
+      if (queue.writers.length + queue.readers.length > 0) this.armStaleTimer(queue, turn);
+      return;
+    }
+    const release = this.store.releaseItemExclusive(id, acquired.lockId!).catch((error: unknown) => {
+      this.logger.error(`Releasing a session lock failed: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    if (!ownTurn) return; // the turn was lost as stale: its new holder breaks the lock at the store
+    // The turn stays taken until the lock is released, so that a newcomer queues instead of polling.
+    const turn: Turn = (queue.turn = { lockedAt: Date.now() });
+    void release.then(() => {
+      if (queue.turn === turn) this.handOff(id, queue, true);
+    });
+  }
+
+  /** Waits for the hand-off: with whether a holder it waited behind held the session's lock. */
+  private wait(queue: LocalQueue, line: Waiter[], waitSignal: WaitSignal): Promise<Wake> {
     const { maxQueueLength, retryAfterSeconds } = this.options.lockWait;
     if (queue.writers.length + queue.readers.length >= maxQueueLength) {
       return Promise.reject(new SessionStateQueueFullError(maxQueueLength, retryAfterSeconds));
     }
     const signal = signalOf(waitSignal);
     if (signal.aborted) return Promise.reject(abortedWhileWaiting());
-    return new Promise<boolean>((resolve, reject) => {
+    return new Promise<Wake>((resolve, reject) => {
       const leave = () => {
         const index = line.indexOf(waiter);
         if (index >= 0) line.splice(index, 1);
@@ -206,7 +256,7 @@ export class SessionLockCoordinator {
       };
       const onAbort = () => (leave(), reject(abortedWhileWaiting()));
       const waiter: Waiter = {
-        resolve: (heldLock) => (leave(), resolve(heldLock)),
+        resolve: (wake) => (leave(), resolve(wake)),
         reject: (error) => (leave(), reject(error)),
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -260,4 +310,38 @@ export class SessionLockCoordinator {
 
 function abortedWhileWaiting(): SessionStateWaitAbortedError {
   return new SessionStateWaitAbortedError('The request was aborted while waiting for the session lock.');
+}
+
+/**
+ * A writer's turn in this process's queue for a session (a class rather than closures: one is
+ * made per read-write request).
+ */
+class QueueTurn implements LocalTurn {
+  /** The turn as the queue holds it (`queue.turn` is this while the turn is ours). */
+  turn: Turn = {};
+  private released = false;
+
+  constructor(
+    private readonly coordinator: SessionLockCoordinator,
+    private readonly id: string,
+    private readonly queue: LocalQueue,
+  ) {}
+
+  releaseLocal(): void {
+    if (this.released) return;
+    this.released = true;
+    const { queue, turn } = this;
+    if (queue.turn === turn) this.coordinator.handOff(this.id, queue, turn.lockedAt !== undefined || turn.afterLockHolder === true);
+    else this.coordinator.forget(this.id, queue); // the turn was lost as stale
+  }
+
+  canHandOver(): boolean {
+    return !this.released && this.queue.turn === this.turn && this.queue.writers.length > 0 && this.queue.readers.length === 0;
+  }
+
+  handOver(acquired: SessionStateStoreItem): void {
+    if (this.released) return;
+    this.released = true;
+    this.coordinator.passLock(this.id, this.queue, this.queue.turn === this.turn, acquired);
+  }
 }

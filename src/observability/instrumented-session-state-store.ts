@@ -46,6 +46,10 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     return this.run('setAndReleaseItemExclusive', id, () => this.inner.setAndReleaseItemExclusive(id, item, lockId, newItem));
   }
 
+  override handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateStoreItem> {
+    return this.run('handOverItemExclusive', id, () => this.inner.handOverItemExclusive(id, item, lockId, changed));
+  }
+
   releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     return this.run('releaseItemExclusive', id, () => this.inner.releaseItemExclusive(id, lockId), (released) =>
       released ? 'ok' : 'condition_failed',

@@ -1,4 +1,4 @@
-import { SessionStateError } from '../errors/session-state.errors.js';
+import { SessionStateError, SessionStateLockLostError } from '../errors/session-state.errors.js';
 
 /**
  * The store contract: ASP.NET's `SessionStateStoreProviderBase`, in camelCase and async.
@@ -110,6 +110,26 @@ export abstract class SessionStateStore {
    * it. Answers whether it did (false: the lock was broken as stale, or the item is gone).
    */
   abstract releaseItemExclusive(id: string, lockId: string): Promise<boolean>;
+
+  /**
+   * Passes the lock from its holder (`lockId`) straight to the next request of this process that
+   * waits for the session, without unlocking it in between: with `changed`, writes `item` as
+   * `setAndReleaseItemExclusive` does, otherwise keeps the stored items (`item` is then what the
+   * holder loaded) and slides the expiry as `releaseItemExclusive` does; and locks the session
+   * again under a new lock id. Answers the new holder's acquisition as `getItemExclusive` would
+   * (its `item`, its `lockId`). Throws `SessionStateLockLostError` and writes nothing when `lockId`
+   * no longer holds the lock.
+   *
+   * This default takes two round trips (save or release, then `getItemExclusive`, which may find
+   * the lock taken by another process meanwhile); a store that can do it in one write should.
+   */
+  async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateStoreItem> {
+    if (changed) await this.setAndReleaseItemExclusive(id, item, lockId, false);
+    else if (!(await this.releaseItemExclusive(id, lockId))) {
+      throw new SessionStateLockLostError('The session lock was lost (broken as stale, or the session was removed) before it could be handed over.');
+    }
+    return this.getItemExclusive(id);
+  }
 
   /**
    * Deletes the item only if `lockId` holds it; otherwise `SessionStateLockLostError`. The session

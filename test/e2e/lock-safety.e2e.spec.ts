@@ -8,7 +8,7 @@ import request from 'supertest';
 import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
-import type { SessionStateStoreItem } from '../../src/store/session-state-store.js';
+import type { SessionStateStoreData, SessionStateStoreItem } from '../../src/store/session-state-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
@@ -22,6 +22,13 @@ class SlowLockStore extends InMemorySessionStateStore {
   lockAnswersHeld: Promise<void> | undefined;
   override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
     const answer = await super.getItemExclusive(id);
+    if (this.lockDelayMs) await sleep(this.lockDelayMs);
+    await this.lockAnswersHeld;
+    return answer;
+  }
+  /** A hand-over is the next request's lock call, made by the holder: as slow. */
+  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateStoreItem> {
+    const answer = await super.handOverItemExclusive(id, item, lockId, changed);
     if (this.lockDelayMs) await sleep(this.lockDelayMs);
     await this.lockAnswersHeld;
     return answer;

@@ -26,7 +26,7 @@ describe('SessionLockCoordinator', () => {
     await expect(locks.acquireShared(id, gone.signal)).rejects.toBeInstanceOf(SessionStateWaitAbortedError);
     expect(locks.waiting(id)).toBe(1);
     await store.releaseItemExclusive(id, writer.result.lockId!);
-    writer.releaseLocal();
+    writer.turn.releaseLocal();
     expect((await reader).result.item?.items).toBe('{"n":1}');
   });
 
@@ -38,12 +38,12 @@ describe('SessionLockCoordinator', () => {
       locks.acquireExclusive(id, new AbortController().signal).then(async (acquired) => {
         order.push(n);
         await store.releaseItemExclusive(id, acquired.result.lockId!);
-        acquired.releaseLocal();
+        acquired.turn.releaseLocal();
       }),
     );
     expect(locks.waiting(id)).toBe(3);
     await store.releaseItemExclusive(id, first.result.lockId!);
-    first.releaseLocal();
+    first.turn.releaseLocal();
     await Promise.all(next);
     expect(order).toEqual([1, 2, 3]);
     expect(getItemExclusive).toHaveBeenCalledTimes(4); // one per acquisition: nobody polled
@@ -75,7 +75,7 @@ describe('SessionLockCoordinator', () => {
     clientGone();
     await expect(waiting).rejects.toBeInstanceOf(SessionStateWaitAbortedError);
     expect(locks.waiting(id)).toBe(0);
-    writer.releaseLocal();
+    writer.turn.releaseLocal();
   });
 
   it('polls a lock held by another process with reads, and tries the lock again only once it reads unlocked', async () => {
@@ -96,7 +96,7 @@ describe('SessionLockCoordinator', () => {
     await probed; // three polls answered "locked"
     expect(getItemExclusive).toHaveBeenCalledTimes(1); // the first attempt only
     await store.releaseItemExclusive(id, holder.result.lockId!);
-    holder.releaseLocal();
+    holder.turn.releaseLocal();
     const acquired = await waiter;
     expect(acquired.waited).toBe(true);
     expect(acquired.result.item?.items).toBe('{"n":1}');

@@ -16,6 +16,7 @@ const IO_METHODS = new Set([
   'probeLock',
   'getItemExclusive',
   'setAndReleaseItemExclusive',
+  'handOverItemExclusive',
   'releaseItemExclusive',
   'removeItem',
   'resetItemTimeout',

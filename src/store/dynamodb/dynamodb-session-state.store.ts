@@ -331,6 +331,48 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     lockId: string | null,
     newItem: boolean,
   ): Promise<void> {
+    await this.commit(id, item, lockId, newItem, undefined);
+  }
+
+  /**
+   * One write (two for a session kept in a data item: the data, then the lock item), as
+   * `setAndReleaseItemExclusive` or `releaseItemExclusive`, except that the lock item is locked
+   * again under a new lock id instead of unlocked. Costs what the save or the release costs: the
+   * next request's lock write is saved.
+   */
+  override async handOverItemExclusive(
+    id: string,
+    item: SessionStateStoreData,
+    lockId: string,
+    changed: boolean,
+  ): Promise<SessionStateStoreItem> {
+    const now = this.clock();
+    const next = newLockId(now);
+    const answer = changed ? await this.commit(id, item, lockId, false, next) : await this.unlock(id, lockId, next);
+    if (answer === false) throw lockLost(changed ? 'the changes of this request were not saved' : 'it could not be handed over');
+    // What the new holder's first write prunes (write tokens and aborted locks past their time).
+    if (answer) this.rememberPrune(next, readRecord(answer), now);
+    return {
+      item: item.owner === undefined ? { items: item.items, timeout: item.timeout } : { items: item.items, timeout: item.timeout, owner: item.owner },
+      locked: false,
+      lockAge: 0,
+      lockId: next,
+      actions: SessionStateActions.None,
+      expires: expiry(now, item.timeout, this.ttlExtraSeconds).expires,
+    };
+  }
+
+  /**
+   * Saves `item`: unlocked, or with `next`, locked again under that lock id. Answers the record as
+   * written when the write's answer carried it (undefined when only a retry showed it applied).
+   */
+  private async commit(
+    id: string,
+    item: SessionStateStoreData,
+    lockId: string | null,
+    newItem: boolean,
+    next: string | undefined,
+  ): Promise<DynamoDBItem | undefined> {
     if (!newItem && lockId === null) throw lockLost('the changes of this request were not saved');
     const now = this.clock();
     const items = await this.codec.encode(item.items);
@@ -377,17 +419,23 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       if (!written && !wroteWith(old, writeToken)) {
         throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
       }
-      return;
+      return undefined;
     }
     const write = this.writeClauses(lockId!, writeToken, now);
     const set = [
       dataId === undefined ? '#items = :items' : '#dataId = :dataId',
-      '#locked = :false, #expires = :expires, #flags = :zero, #timeout = :timeout, #timeoutMs = :timeoutMs',
+      next === undefined ? '#locked = :false' : '#locked = :true, #lockId = :next, #lockDate = :lockDate',
+      '#expires = :expires, #flags = :zero, #timeout = :timeout, #timeoutMs = :timeoutMs',
       '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl',
       ...(item.owner === undefined ? [] : ['#owner = :owner']),
       ...write.set,
     ];
-    const remove = ['#lockId', dataId === undefined ? '#dataId' : '#items', ...(item.owner === undefined ? ['#owner'] : []), ...write.remove];
+    const remove = [
+      ...(next === undefined ? ['#lockId'] : []),
+      dataId === undefined ? '#dataId' : '#items',
+      ...(item.owner === undefined ? ['#owner'] : []),
+      ...write.remove,
+    ];
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
@@ -397,13 +445,14 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ...this.names(
           ...(['items', 'dataId', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl'] as const),
           ...(['owner', 'lockId'] as const),
+          ...(next === undefined ? [] : (['lockDate'] as const)),
         ),
         ...write.names,
       },
       ExpressionAttributeValues: {
         ...write.values,
         ...(dataId === undefined ? { ':items': items } : { ':dataId': { S: dataId } }),
-        ':false': { BOOL: false },
+        ...(next === undefined ? { ':false': { BOOL: false } } : { ':true': { BOOL: true }, ':next': { S: next }, ':lockDate': num(now) }),
         ':expires': num(slide.expires),
         ':zero': num(0),
         ':timeout': num(item.timeout),
@@ -414,32 +463,51 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
         ':lockId': { S: lockId! },
       },
+      // A hand-over reads the record back: what the new holder's first write prunes.
+      ...(next === undefined ? {} : { ReturnValues: 'ALL_NEW' as const }),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    if (!(await this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options)))) {
-      throw lockLost('the changes of this request were not saved');
-    }
+    let written: DynamoDBItem | undefined;
+    const send = (options: SendOptions) => this.client.send(update, options).then((answer) => (written = answer.Attributes));
+    if (!(await this.fencedWrite('UpdateItem', writeToken, send))) throw lockLost('the changes of this request were not saved');
+    return written;
   }
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    return (await this.unlock(id, lockId, undefined)) !== false;
+  }
+
+  /**
+   * Releases the lock and slides the expiry (with `next`: locks it again under that id instead).
+   * Answers false when `lockId` no longer held it, else the record as written when the answer
+   * carried it.
+   */
+  private async unlock(id: string, lockId: string, next: string | undefined): Promise<DynamoDBItem | undefined | false> {
     const now = this.clock();
     const writeToken = newWriteToken();
     const write = this.writeClauses(lockId, writeToken, now);
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: updateExpression([`#locked = :false, ${SLIDE_EXPIRY}`, ...write.set], ['#lockId', ...write.remove], write.delete),
+      UpdateExpression: updateExpression(
+        [next === undefined ? `#locked = :false, ${SLIDE_EXPIRY}` : `#locked = :true, #lockId = :next, #lockDate = :now, ${SLIDE_EXPIRY}`, ...write.set],
+        [...(next === undefined ? ['#lockId'] : []), ...write.remove],
+        write.delete,
+      ),
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: { ...this.names('locked', 'lockId', ...SLIDE_EXPIRY_NAMES), ...write.names },
+      ExpressionAttributeNames: { ...this.names('locked', 'lockId', ...(next === undefined ? [] : (['lockDate'] as const)), ...SLIDE_EXPIRY_NAMES), ...write.names },
       ExpressionAttributeValues: {
-        ':false': { BOOL: false },
+        ...(next === undefined ? { ':false': { BOOL: false } } : { ':true': { BOOL: true }, ':next': { S: next } }),
         ':lockId': { S: lockId },
         ...this.slideValues(now),
         ...write.values,
       },
+      ...(next === undefined ? {} : { ReturnValues: 'ALL_NEW' as const }),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options));
+    let written: DynamoDBItem | undefined;
+    const send = (options: SendOptions) => this.client.send(update, options).then((answer) => (written = answer.Attributes));
+    return (await this.fencedWrite('UpdateItem', writeToken, send)) && written;
   }
 
   /**

@@ -103,6 +103,28 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     });
   }
 
+  /** In one step: the lock never comes free between the two requests. */
+  override async handOverItemExclusive(
+    id: string,
+    item: SessionStateStoreData,
+    lockId: string,
+    changed: boolean,
+  ): Promise<SessionStateStoreItem> {
+    const record = this.records.get(id);
+    if (!record || record.lockId !== lockId) {
+      throw new SessionStateLockLostError('The session lock was lost (broken as stale, or the session was removed) before it could be handed over.');
+    }
+    const now = this.now();
+    if (changed) {
+      this.put(id, { ...record, items: item.items, timeout: item.timeout, owner: item.owner });
+    }
+    const holder = this.records.get(id)!;
+    holder.lockId = `${this.lockIdPrefix}${++this.lockSequence}`;
+    holder.lockDate = now;
+    holder.expires = now + holder.timeout * 60_000;
+    return this.answer(holder, false);
+  }
+
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     const record = this.records.get(id);
     if (!record || record.lockId !== lockId) return false;
