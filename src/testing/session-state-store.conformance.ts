@@ -392,6 +392,70 @@ export function describeSessionStateStoreConformance(
       });
     });
 
+    describe('handOverItemExclusive', () => {
+      it('changed: writes the items and keeps the session locked, under a new lock id the answer carries', async () => {
+        const lockId = await seedLocked({ n: 1 });
+        clock.advance(3_000);
+        const next = await store.handOverItemExclusive(id, data({ n: 2 }), lockId, true);
+        expect(next.locked).toBe(false);
+        expect(next.item).toEqual(data({ n: 2 }));
+        expect(next.lockId).toEqual(expect.any(String));
+        expect(next.lockId).not.toBe(lockId);
+        expectNear(expect, next.expires, clock.now() + 20 * MINUTE);
+        // Never unlocked in between: another request finds it held by the new lock, just taken.
+        const contended = await store.getItemExclusive(id);
+        expect(contended.locked).toBe(true);
+        expect(contended.lockId).toBe(next.lockId);
+        expect(contended.lockAge).toBeLessThan(1_000);
+        // The old lock id is spent; the new one saves and releases.
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), lockId, false), id);
+        await store.setAndReleaseItemExclusive(id, data({ n: 3 }), next.lockId, false);
+        const answer = await store.getItem(id);
+        expect(answer.locked).toBe(false);
+        expect(answer.item).toEqual(data({ n: 3 }));
+      });
+
+      it('unchanged: keeps the stored items, slides the expiry, and keeps the session locked under a new lock id', async () => {
+        const lockId = await seedLocked({ n: 1 }, 20);
+        clock.advance(5 * MINUTE);
+        const next = await store.handOverItemExclusive(id, data({ n: 1 }, 20), lockId, false);
+        expect(next.item).toEqual(data({ n: 1 }, 20));
+        expect(next.lockId).not.toBe(lockId);
+        expect((await store.getItem(id)).lockId).toBe(next.lockId);
+        expect(await store.releaseItemExclusive(id, next.lockId!)).toBe(true);
+        const answer = await store.getItem(id);
+        expect(answer.item).toEqual(data({ n: 1 }, 20));
+        expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
+      });
+
+      it('with a wrong or spent lock id throws, writes nothing, and the holder keeps the lock', async () => {
+        const lockId = await seedLocked({ n: 1 });
+        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', true), id);
+        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 1 }), 'not-the-lock-id', false), id);
+        const locked = await store.getItem(id);
+        expect(locked.lockId).toBe(lockId);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 99 }), lockId, true), id);
+        const answer = await store.getItem(id);
+        expect(answer.locked).toBe(false);
+        expect(answer.item).toEqual(data({ n: 1 }));
+      });
+
+      it('a chain of hand-overs of a large session keeps the latest items', async () => {
+        const big = (n: number) => ({ items: JSON.stringify({ n, text: 'x'.repeat(30_000) }), timeout: 20 });
+        let lockId = await seedLocked({ n: 0 });
+        // Changed, unchanged (the holder passes on what it loaded), changed.
+        for (const [item, changed] of [[big(1), true], [big(1), false], [big(3), true]] as const) {
+          const next = await store.handOverItemExclusive(id, item, lockId, changed);
+          expect(next.item?.items).toBe(item.items);
+          expect((await store.getItem(id)).item?.items).toBeUndefined(); // locked: a reader gets no item
+          lockId = next.lockId!;
+        }
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        expect((await store.getItem(id)).item?.items).toBe(big(3).items);
+      });
+    });
+
     describe('releaseItemExclusive', () => {
       it('with the right lock id releases, keeps the data, and slides the expiry', async () => {
         const lockId = await seedLocked({ n: 1 }, 20);

@@ -9,6 +9,7 @@ import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { Gates } from '../support/gates.js';
+import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
 import { putVersion1Session } from '../support/v1-session-record.js';
 
 const clientConfig = await localClientConfig();
@@ -132,6 +133,55 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
     await store.getItem(id);
     expect(meter.calls()).toEqual(['GetItem']);
     expect(meter.rcu()).toBe(1);
+  });
+});
+
+describe('lock hand-over (issue 10): the next request of the instance is locked in the same write', () => {
+  for (const [label, items] of [
+    ['a small session (inline)', JSON.stringify({ notes: 'x'.repeat(500) })],
+    ['a 40 KB session (data item)', notes(40)],
+  ] as const) {
+    it(`${label}: an unchanged hand-over is 1 write of 1 WCU, a changed one what the save costs; no lock call for the next request`, async () => {
+      const store = createStore();
+      const meter = meterCapacity(store.client);
+      const id = newId();
+      await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
+      const first = await store.getItemExclusive(id);
+
+      meter.reset();
+      const second = await store.handOverItemExclusive(id, first.item!, first.lockId!, false);
+      expect(meter.calls()).toEqual(['UpdateItem']);
+      expect(meter.wcu()).toBe(1);
+      expect(second.item?.items).toBe(items);
+
+      meter.reset();
+      const changed = items.replace('x', 'y').replace(/^(\{"notes":")(.)/, '$1z');
+      const third = await store.handOverItemExclusive(id, { items: changed, timeout: 20 }, second.lockId!, true);
+      const save = label.includes('inline') ? ['UpdateItem'] : ['PutItem', 'UpdateItem'];
+      expect(meter.calls()).toEqual(save);
+      if (label.includes('inline')) expect(meter.wcu()).toBe(1);
+      expect((await store.probeLock(id)).lockId).toBe(third.lockId);
+
+      // The new holder reads nothing: it was handed the items. Its own save is an ordinary one.
+      meter.reset();
+      await store.setAndReleaseItemExclusive(id, { items: changed, timeout: 20 }, third.lockId, false);
+      expect(meter.calls()).toEqual(save);
+      expect((await createStore().getItem(id)).item?.items).toBe(changed);
+    });
+  }
+
+  it('a hand-over whose answer was lost (the SDK retried it): the next holder has the lock, applied once', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const { lockId } = await store.getItemExclusive(id);
+    const lose = loseFirstAnswer(store.client, (operation, input) => operation === 'UpdateItem' && 'ConditionExpression' in input);
+    const next = await store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId!, true);
+    expect(lose.lost()).toBe(1);
+    lose.remove();
+    expect((await store.probeLock(id)).lockId).toBe(next.lockId);
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":3}', timeout: 20 }, next.lockId, false);
+    expect((await store.getItem(id)).item?.items).toBe('{"n":3}');
   });
 });
 

@@ -2,6 +2,7 @@
  * Lock leaks, mutual exclusion and lost data: the defects of the correctness review (issue 11),
  * each reproduced as its report describes it, on Express and Fastify.
  */
+import { request as httpRequest } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
@@ -235,6 +236,34 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     expect((await queued).status).toBe(409);
     const fresh = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     expect(sessionCookie(fresh.headers)).not.toBe(cookie);
+  });
+
+  it('the only waiter leaves while the lock is being handed over to it: the lock taken for it is released', async () => {
+    const store = new SlowLockStore();
+    const t = await start(adapter, { store });
+    await t.app.listen(0, '127.0.0.1');
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('hold');
+    const waiter = httpRequest({ host: '127.0.0.1', port: http.address().port, method: 'POST', path: '/count', headers: { cookie }, agent: false });
+    waiter.on('error', () => {});
+    waiter.end();
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    let answer = () => {};
+    store.lockAnswersHeld = new Promise<void>((resolve) => (answer = resolve));
+    t.gates.open('hold');
+    await vi.waitFor(() => expect(t.counter.calls.handOverItemExclusive).toBe(1));
+    waiter.destroy();
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(0));
+    answer();
+    expect((await holder).body).toEqual({ count: 1 });
+    await vi.waitFor(async () => {
+      expect((await store.getItem(idOf(cookie))).locked).toBe(false);
+      expect(t.activeLeases()).toBe(0);
+    });
+    store.lockAnswersHeld = undefined;
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
   });
 
   it('two requests with an unknown cookie, one queued behind the other: both get new sessions (no 409)', async () => {
