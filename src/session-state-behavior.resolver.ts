@@ -23,13 +23,14 @@ export class SessionStateBehaviorResolver {
   constructor(private readonly reflector: Reflector) {}
 
   resolve(context: ExecutionContext): ResolvedBehavior {
-    const handler = context.getHandler();
+    return this.resolveHandler(context.getHandler(), context.getClass());
+  }
+
+  /** The behavior of `handler`, a method of `type`. */
+  resolveHandler(handler: Function, type: Function): ResolvedBehavior {
     let behavior = this.cache.get(handler);
     if (behavior === undefined) {
-      const declared = this.reflector.getAllAndOverride<SessionStateBehavior | undefined>(SESSION_STATE_BEHAVIOR_METADATA, [
-        handler,
-        context.getClass(),
-      ]);
+      const declared = this.reflector.getAllAndOverride<SessionStateBehavior | undefined>(SESSION_STATE_BEHAVIOR_METADATA, [handler, type]);
       behavior =
         declared && declared !== SessionStateBehavior.Default
           ? (declared as ResolvedBehavior)

@@ -1,4 +1,4 @@
-import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Observable, throwError, type Subscriber } from 'rxjs';
 import { exchangeOfContext, toTransportException } from './exchange/session-context.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
@@ -11,8 +11,10 @@ import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from './session-state.lifecycle.js';
 
+const INTERCEPTED = Symbol('nestjs-session-state:intercepted');
+
 /**
- * Runs the session lifecycle around every handler:
+ * Runs the session lifecycle around every handler that uses the session:
  * acquire → handler → complete (save / release / remove) → response.
  *
  * Everything happens inside the returned Observable's subscription, so whoever subscribes owns the
@@ -22,11 +24,17 @@ import { SessionStateLifecycle } from './session-state.lifecycle.js';
 @Injectable()
 export class SessionStateInterceptor implements NestInterceptor {
   constructor(
-    private readonly lifecycle: SessionStateLifecycle,
-    private readonly behaviors: SessionStateBehaviorResolver,
+    // Absent when SessionStateModule is not imported where the handler is: `@Session()` then says so.
+    @Optional() private readonly lifecycle: SessionStateLifecycle,
+    @Optional() private readonly behaviors: SessionStateBehaviorResolver,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    // Bound to a handler and to its class (`@Session()` and a class's `@SessionState()`), it runs
+    // twice in one call: the outer one runs the lifecycle. (One context per call, see Nest's InterceptorsConsumer.)
+    const call = context as { [INTERCEPTED]?: true };
+    if (call[INTERCEPTED] || !this.lifecycle) return next.handle();
+    call[INTERCEPTED] = true;
     // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request,
     // not per resolver. A subscription is not: it reads a snapshot here, like an @Sse() stream.
     const subscription = context.getType<string>() === 'graphql' && subscriptionInfoOf(context) !== undefined;

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
-import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule } from '@nestjs/core';
 import { SessionStateApolloPlugin } from './graphql/apollo-session.plugin.js';
 import { GraphQLSessionFields } from './graphql/graphql-session-fields.js';
 import { GraphQLSessionHooks } from './graphql/graphql-session-hooks.js';
@@ -29,7 +29,8 @@ import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
  * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`
  * (or `useClass`/`useExisting` with a `createSessionStateOptions()` method).
  * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, `SessionRevoker`, the
- * global interceptor that runs the session lifecycle of HTTP requests and WebSocket messages, and
+ * interceptor that runs the session lifecycle of HTTP requests and WebSocket messages (bound by
+ * the decorators to every handler that uses the session), and
  * the request hooks of GraphQL servers (Apollo, Mercurius).
  */
 @Module({
@@ -52,7 +53,9 @@ import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
     SessionStateAccessor,
     SessionRevoker,
     NestSessionParamWarning,
-    { provide: APP_INTERCEPTOR, useClass: SessionStateInterceptor },
+    // Bound by the decorators (`@Session()`, `@SessionState()`) to the handlers that use the session:
+    // a handler that does not gets no interceptor at all (see session-state-interceptor.binding.ts).
+    SessionStateInterceptor,
     SessionStateDeclarations,
     // GraphQL and WebSocket transports: inert (and loading neither package) in an app without them.
     GraphQLSessionFields,
@@ -61,7 +64,8 @@ import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
     MercuriusSessionHooks,
     WsUpgradeRecorder,
   ],
-  exports: [SessionStateStore, SessionStateAccessor, SessionRevoker],
+  // The lifecycle and the resolver too: Nest makes the interceptor in the module of each handler it is bound to.
+  exports: [SessionStateStore, SessionStateAccessor, SessionRevoker, SessionStateLifecycle, SessionStateBehaviorResolver],
 })
 export class SessionStateModule extends ConfigurableSessionStateModule {
   /** `forRoot()` with no argument: every default (Nest's generated method needs an object). */

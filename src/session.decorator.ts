@@ -2,11 +2,14 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionStateError } from './errors/session-state.errors.js';
 import { leaseOfContext } from './exchange/session-context.js';
 import { SESSION_PARAM_METADATA } from './session-state.constants.js';
+import { bindSessionInterceptor } from './session-state-interceptor.binding.js';
 import type { HttpSessionState } from './http-session-state.js';
 
 /** Why a handler of each transport has no session, and what to do. */
 const NO_SESSION: Record<string, string> = {
-  http: 'this request has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule is not imported.',
+  http:
+    'this request has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule is not imported ' +
+    "(with isGlobal: false, the handler's module must import it).",
   ws:
     'this WebSocket message has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule ' +
     'is not imported (its interceptor runs the session of each message).',
@@ -27,6 +30,14 @@ export const Session = createParamDecorator(
     if (!lease) throw new SessionStateError(`@Session(): ${NO_SESSION[context.getType()]}`);
     return lease.session;
   },
-  // Marks the handler itself, so the interceptor can tell session-less handlers (zero store calls).
-  [(target, key) => key !== undefined && Reflect.defineMetadata(SESSION_PARAM_METADATA, true, (target as any)[key])],
+  // Marks the handler itself as using the session, and binds the interceptor to it: a handler
+  // without a session gets no interceptor (zero store calls, and none of Nest's interceptor pipeline).
+  [
+    (target, key) => {
+      if (key === undefined) return;
+      const handler = (target as Record<string | symbol, object>)[key]!;
+      Reflect.defineMetadata(SESSION_PARAM_METADATA, true, handler);
+      bindSessionInterceptor(handler);
+    },
+  ],
 );
