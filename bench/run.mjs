@@ -5,7 +5,8 @@
 //                      BENCH_ROUNDS=3 interleaved rounds, BENCH_USERS=32 virtual users,
 //                      BENCH_ONLY=throughput,lost,handoff,memory to run a part,
 //                      BENCH_STORES=memory for the throughput and lost updates of one store,
-//                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side),
+//                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side;
+//                      BENCH_BEFORE_LABEL names it, e.g. a commit),
 //                      BENCH_OUT=docs/BENCHMARKS.md, BENCH_JSON=bench/results/latest.json)
 //
 // Every app is its own process on 127.0.0.1; the load comes from this process (autocannon).
@@ -33,6 +34,7 @@ const OURS = process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js';
 const PEER = 'bench/peer-app/dist/main.js';
 /** Optional: our probe app built from an earlier version (path to its main.js), measured in the same rounds. */
 const BEFORE = process.env.BENCH_BEFORE;
+const BEFORE_LABEL = process.env.BENCH_BEFORE_LABEL ?? 'an earlier version';
 const SIDES = BEFORE ? ['before', 'ours', 'peer'] : ['ours', 'peer'];
 const HANDOFF = { requests: 20, workMs: 20, rounds: 5 };
 const ENDPOINTS = [
@@ -50,7 +52,7 @@ const log = (...args) => console.log(new Date().toISOString().slice(11, 19), ...
 const results = {
   date: new Date().toISOString(),
   machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` },
-  method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF },
+  method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF, ...(BEFORE && { before: BEFORE_LABEL }) },
 };
 
 const dynamodb = await startDynamoDBLocal();
@@ -120,7 +122,7 @@ if (ONLY.has('handoff')) {
   const second = await startApp(OURS, oursDynamo('bench-sessions'));
   const setups = [
     ['1 instance, in-memory store', [apps.memory.ours.base]],
-    ...(BEFORE ? [['before (1b35c27): 1 instance, in-memory store', [apps.memory.before.base]]] : []),
+    ...(BEFORE ? [[`before (${BEFORE_LABEL}): 1 instance, in-memory store`, [apps.memory.before.base]]] : []),
     ['1 instance, DynamoDB Local', [apps.dynamodb.ours.base]],
     ['2 instances, one DynamoDB Local table', [apps.dynamodb.ours.base, second.base]],
   ];
@@ -155,11 +157,11 @@ if (ONLY.has('handoff')) {
   client.destroy();
   log(`DynamoDB Local, one call at a time: UpdateItem ${results.dynamodbLocalCallMs.UpdateItem.toFixed(1)} ms, GetItem ${results.dynamodbLocalCallMs.GetItem.toFixed(1)} ms`);
 }
-// What a request waiting on another instance's lock costs: before (every poll a lock attempt,
+// What a request waiting on another instance's lock costs: 0.1 (every poll a lock attempt,
 // 10 → 500 ms) and now (a read of the lock item per poll, 5 → 50 ms).
 results.polling = [
-  { schedule: 'before: a lock attempt per poll', ...pollingCost({ pollMinMs: 10, pollMaxMs: 500, pollUnit: 'WCU' }) },
-  { schedule: 'now: a read per poll', ...pollingCost({ pollMinMs: 5, pollMaxMs: 50, pollUnit: 'RCU' }) },
+  { schedule: '0.1: a lock attempt per poll', ...pollingCost({ pollMinMs: 10, pollMaxMs: 500, pollUnit: 'WCU' }) },
+  { schedule: 'now (default): a read per poll', ...pollingCost({ pollMinMs: 5, pollMaxMs: 50, pollUnit: 'RCU' }) },
 ];
 
 for (const store of Object.values(apps)) for (const app of Object.values(store)) await app.stop();

@@ -10,8 +10,8 @@ import { SessionStateLifecycle } from './session-state.lifecycle.js';
  * The session of a request, for code that runs before interceptors: guards (an auth guard reading
  * the user), or anything holding the `ExecutionContext`. It acquires the session once, with the
  * handler's behavior (read-only when the handler itself takes no session), and the interceptor
- * then completes it as usual; if a guard refuses the request, the lock is released when the
- * response ends. In a GraphQL resolver it is the request's session (acquired before execution);
+ * then completes it as usual; if a guard refuses the request, or the handler uses no session (it
+ * has no session interceptor), the session is let go when the response ends. In a GraphQL resolver it is the request's session (acquired before execution);
  * in a WebSocket gateway, a read-only snapshot of the connection's session (a message has no
  * answer to release a lock at, should a guard refuse it).
  */

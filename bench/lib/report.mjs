@@ -5,7 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import { barChart } from './charts.mjs';
 import { writeSection } from './doc-section.mjs';
 
-const NAMES = { ours: 'nestjs-session-state', peer: 'express-session', before: 'nestjs-session-state before (1b35c27)' };
+const NAMES = { ours: 'nestjs-session-state', peer: 'express-session' };
 const STORE = { memory: 'in memory', dynamodb: 'DynamoDB Local' };
 const PEER_STORE = { memory: 'MemoryStore', dynamodb: 'connect-dynamodb' };
 const n0 = (v) => Math.round(v).toLocaleString('en-US');
@@ -21,6 +21,8 @@ export function writeReport(results, out) {
     return `![${alt}](${relative(dirname(out), join(chartDir, file))})`;
   };
   const m = results.method;
+  // "Before": our probe app on an earlier version of the module (BENCH_BEFORE, named by BENCH_BEFORE_LABEL).
+  NAMES.before = `nestjs-session-state before (${m.before ?? 'an earlier version'})`;
   const parts = [
     `## Throughput, lost updates, lock hand-off, memory (\`npm run bench\`)`,
     '',
@@ -39,7 +41,7 @@ export function writeReport(results, out) {
       `${m.users} virtual users, each its own keep-alive connection and its own session (cookie, sent on every request, ` +
         `\`GET /ping\` included, as a browser would); ${m.rounds} interleaved rounds of ${m.seconds} s per figure and app, ` +
         `who goes first alternating; medians. The ratio is the median of the per-round ratios.` +
-        (before ? ' "Before" is the same probe app on the previous version of the module (main at 1b35c27), measured in the same rounds.' : ''),
+        (before ? ` "Before" is the same probe app on the previous version of the module (${m.before ?? 'an earlier version'}), measured in the same rounds.` : ''),
       '',
       `| store | request | ours req/s | peer req/s | ours / peer |${before ? ' before / peer |' : ''} ours p50 / p99 ms | peer p50 / p99 ms |`,
       `|---|---|---:|---:|---:|${before ? '---:|' : ''}---:|---:|`,
@@ -117,7 +119,7 @@ export function writeReport(results, out) {
         'handoff.svg',
         barChart({
           title: 'Lock hand-off, ms per request (median)',
-          rows: results.handoff.map((r) => ({ label: r.setup.replace(', one DynamoDB Local table', ', DynamoDB').replace(' (1b35c27):', ':'), values: { ours: r.handoffMs, gap: r.serverGapMs } })),
+          rows: results.handoff.map((r) => ({ label: r.setup.replace(', one DynamoDB Local table', ', DynamoDB').replace(/ \([^)]*\):/, ':'), values: { ours: r.handoffMs, gap: r.serverGapMs } })),
           series: ['ours', 'gap'],
           names: { ours: 'hand-off (client)', gap: 'between handlers (server)' },
           format: ms,
@@ -138,18 +140,21 @@ export function writeReport(results, out) {
       '',
       ...(c
         ? [
-            `On DynamoDB a hand-off is at least two writes in a row: the holder's save-and-release, then the next request's lock ` +
-              `(across instances, plus the poll that sees the lock free). One call at a time from the bench, idle, this DynamoDB Local ` +
+            `Within one instance the holder passes the lock on in its own save or release (\`handOverItemExclusive\`: one ` +
+              `\`UpdateItem\` writes the session and locks it again for the next request of the instance, which then makes no store call ` +
+              `to start), so a hand-off there is one write. Across instances it is the holder's release, the waiter's poll that sees ` +
+              `the lock free, and its lock: two writes and a read. One call at a time from the bench, idle, this DynamoDB Local ` +
               `answers an \`UpdateItem\` in ${ms(c.UpdateItem)} ms and a consistent \`GetItem\` in ${ms(c.GetItem)} ms (median); ` +
-              `under the hand-off's load it is slower. The single-instance row, where waiters are handed the session without polling, ` +
-              `is what the store's calls take; the two-instance row adds polling and a second process: the difference of the two rows' ` + `gaps between handlers is` +
-              (h1 && h2 ? ` ${ms(h2.serverGapMs - h1.serverGapMs)} ms in this run (a difference of medians, not a measurement of polling alone).` : ' not available in this run.'),
+              `under the hand-off's load it is slower. With two instances each drains its own queue by hand-overs, and the other ` +
+              `instance's waiting head takes the lock once that queue is empty: requests are not served in arrival order across instances ` +
+              `(neither were they before; the lock was never fair).` +
+              (h1 && h2 ? ` Between handlers: ${ms(h1.serverGapMs)} ms with one instance, ${ms(h2.serverGapMs)} ms with two, in this run.` : ''),
             '',
           ]
         : []),
-      'A request waiting for a lock held by another instance polls (only the head of each instance\'s queue). Since this version ' +
-        'a poll is a strongly consistent read of the small lock item (1 read unit), and the lock attempt (a conditional write) ' +
-        'follows only when it reads unlocked; before, every poll was a lock attempt, and a failed conditional write is charged ' +
+      'A request waiting for a lock held by another instance polls (only the head of each instance\'s queue). A poll is a ' +
+        'strongly consistent read of the small lock item (1 read unit), and the lock attempt (a conditional write) ' +
+        'follows only when it reads unlocked; in version 0.1 every poll was a lock attempt, and a failed conditional write is charged ' +
         '1 write unit (5 times the price). Computed from the schedule (exponential backoff with equal jitter, `bench/lib/polling-cost.mjs`), ' +
         'per waiting request, leaving out the calls\' own time:',
       '',
@@ -161,8 +166,8 @@ export function writeReport(results, out) {
           `$${p.usdPerMillionFirstSecond.toFixed(2)} | $${p.usdPerMillionSecondsAfter.toFixed(2)} |`,
       ),
       '',
-      'A waiter now sees a release at most 50 ms late instead of 500 ms; the first second of a wait costs less than before, ' +
-        'a long wait about twice as much per second. Plus, once per hand-off, the read that sees the lock free and the lock attempt.',
+      'A waiter sees a release at most 50 ms late (0.1: 500 ms); the first second of a wait costs less than with 0.1, ' +
+        'a long wait about twice as much per second. Plus, once per hand-off across instances, the read that sees the lock free and the lock attempt.',
     );
   }
 

@@ -99,6 +99,37 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     expect(next.item?.items).toBe('{"n":1}');
   });
 
+  it('a hand-over held before DynamoDB: 503, and arriving late it cannot lock the session under its new lock id', async () => {
+    const { store, gates, answer } = await storeBehindProxy('request');
+    const id = newId();
+    await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const held = await createStore().getItemExclusive(id);
+
+    await expect(store.handOverItemExclusive(id, held.item!, held.lockId!, false)).rejects.toThrow(SessionStateStoreUnavailableError);
+    // It reaches DynamoDB before the holder's own release: revoked, it fails its condition.
+    gates.open('held');
+    expect(await answer).toContain('ConditionalCheckFailedException');
+    expect((await rawItem(id))?.LockId).toEqual({ S: held.lockId });
+    expect(await createStore().releaseItemExclusive(id, held.lockId!)).toBe(true);
+    expect((await createStore().getItemExclusive(id)).locked).toBe(false);
+  });
+
+  it('a hand-over applied but its answer held: the lock taken for the next request is released before the 503', async () => {
+    const { store, gates, answer } = await storeBehindProxy('response');
+    const id = newId();
+    await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const held = await createStore().getItemExclusive(id);
+
+    const handOver = store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, held.lockId!, true);
+    expect(await answer).not.toContain('ConditionalCheckFailedException');
+    await expect(handOver).rejects.toThrow(SessionStateStoreUnavailableError);
+    expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });
+    gates.open('held');
+    const next = await createStore().getItemExclusive(id);
+    expect(next.locked).toBe(false);
+    expect(next.item?.items).toBe('{"n":2}');
+  });
+
   it('revocations are forgotten once their calls can no longer arrive', async () => {
     let time = Date.now();
     const { store, gates } = await storeBehindProxy('request');

@@ -348,7 +348,15 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   ): Promise<SessionStateStoreItem> {
     const now = this.clock();
     const next = newLockId(now);
-    const answer = changed ? await this.commit(id, item, lockId, false, next) : await this.unlock(id, lockId, next);
+    let answer: DynamoDBItem | undefined | false;
+    try {
+      answer = changed ? await this.commit(id, item, lockId, false, next) : await this.unlock(id, lockId, next);
+    } catch (error) {
+      // No answer: like a lock call, the hand-over may still land. Revoke the new lock id (a late
+      // arrival then fails its condition) and release it if it landed, before giving up.
+      if (error instanceof SessionStateStoreUnavailableError) await this.settleUnansweredLock(id, next);
+      throw error;
+    }
     if (answer === false) throw lockLost(changed ? 'the changes of this request were not saved' : 'it could not be handed over');
     // What the new holder's first write prunes (write tokens and aborted locks past their time).
     if (answer) this.rememberPrune(next, readRecord(answer), now);
@@ -440,12 +448,12 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       TableName: this.tableName,
       Key: this.key(id),
       UpdateExpression: updateExpression(set, remove, write.delete),
-      ConditionExpression: '#lockId = :lockId',
+      ConditionExpression: next === undefined ? '#lockId = :lockId' : HANDED_OVER_CONDITION,
       ExpressionAttributeNames: {
         ...this.names(
           ...(['items', 'dataId', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl'] as const),
           ...(['owner', 'lockId'] as const),
-          ...(next === undefined ? [] : (['lockDate'] as const)),
+          ...(next === undefined ? [] : (['lockDate', 'abortedLocks'] as const)),
         ),
         ...write.names,
       },
@@ -494,8 +502,11 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         [...(next === undefined ? ['#lockId'] : []), ...write.remove],
         write.delete,
       ),
-      ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: { ...this.names('locked', 'lockId', ...(next === undefined ? [] : (['lockDate'] as const)), ...SLIDE_EXPIRY_NAMES), ...write.names },
+      ConditionExpression: next === undefined ? '#lockId = :lockId' : HANDED_OVER_CONDITION,
+      ExpressionAttributeNames: {
+        ...this.names('locked', 'lockId', ...(next === undefined ? [] : (['lockDate', 'abortedLocks'] as const)), ...SLIDE_EXPIRY_NAMES),
+        ...write.names,
+      },
       ExpressionAttributeValues: {
         ...(next === undefined ? { ':false': { BOOL: false } } : { ':true': { BOOL: true }, ':next': { S: next } }),
         ':lockId': { S: lockId },
@@ -803,6 +814,9 @@ function newWriteToken(): string {
 function wroteWith(record: DynamoDBItem | undefined, writeToken: string): boolean {
   return record?.[WRITE_ATTRIBUTE_PREFIX + writeToken] !== undefined;
 }
+
+/** A hand-over's condition: still the holder's lock, and the new lock id not revoked (see `settleUnansweredLock`). */
+const HANDED_OVER_CONDITION = '#lockId = :lockId AND NOT contains(#abortedLocks, :next)';
 
 function updateExpression(set: string[], remove: string[], del: string[]): string {
   return [

@@ -1,0 +1,11 @@
+const LIB = process.env.LIB ?? '/work/main/dist/index.js';
+const T = globalThis.__trace = [];
+const mark = (what) => T.push([what, performance.now()]);
+const wrap = (proto, name) => { const f = proto[name]; proto[name] = function (...a) { mark('>' + name); const r = f.apply(this, a); if (r && r.then) r.then(() => mark('<' + name), () => {}); return r; }; };
+const { SessionStateLifecycle } = await import(LIB.replace('index.js', 'session-state.lifecycle.js'));
+const { SessionLockCoordinator } = await import(LIB.replace('index.js', 'lock/session-lock-coordinator.js'));
+const { InMemorySessionStateStore } = await import(LIB);
+for (const n of ['complete', 'acquire']) wrap(SessionStateLifecycle.prototype, n);
+for (const n of ['handOff', 'acquireExclusive', 'wakeNext']) wrap(SessionLockCoordinator.prototype, n);
+for (const n of ['getItemExclusive', 'setAndReleaseItemExclusive']) wrap(InMemorySessionStateStore.prototype, n);
+globalThis.__mark = mark;
