@@ -1,8 +1,10 @@
 // CPU profile of one request kind on the sample app (in-memory store), under the bench's load:
 //   node bench/profile.mjs [POST /counter] [seconds]      (after `npm run bench`'s builds)
 // Starts the app with `node --cpu-prof`, drives it from this process (32 users, own cookies), stops
-// it, and prints where the app's CPU time went: self time by package (our dist/ apart) and the
-// top functions of our own code. The .cpuprofile stays in bench/results/ (open it in Chrome DevTools).
+// it, and prints where the app's CPU time went: self time by package (our dist/ apart), as a share
+// of the samples and in µs per request served (idle left out), and the top functions of our own
+// code. The .cpuprofile stays in bench/results/ (open it in Chrome DevTools).
+//   BENCH_OURS=path/to/main.js profiles another build (an earlier version); BENCH_PEER=1 the peer app.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { drive, makeSessions } from './lib/load.mjs';
@@ -10,13 +12,16 @@ import { startApp } from './lib/processes.mjs';
 
 const [method = 'POST', path = '/counter', seconds = '8'] = process.argv.slice(2);
 const dir = 'bench/results/profiles';
-const app = await startApp(process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js', { SESSION_STORE: process.env.SESSION_STORE ?? 'memory' }, [
+const script = process.env.BENCH_PEER ? 'bench/peer-app/dist/main.js' : (process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js');
+const app = await startApp(script, { SESSION_STORE: process.env.SESSION_STORE ?? 'memory', PEER_STORE: 'memory' }, [
   '--cpu-prof',
   `--cpu-prof-dir=${dir}`,
 ]);
 const cookies = await makeSessions(app.base, 32);
-await drive({ base: app.base, method, path, cookies, seconds: 2 }); // warm-up
+const warmUp = await drive({ base: app.base, method, path, cookies, seconds: 2 });
 const result = await drive({ base: app.base, method, path, cookies, seconds: Number(seconds) });
+// Every request the process served while profiled (the sessions' creation, the warm-up, the run).
+const served = cookies.length + warmUp.total + result.total;
 console.log(`${method} ${path}: ${result.rps.toFixed(0)} req/s under the profiler`);
 await app.stop();
 
@@ -27,11 +32,12 @@ const profile = JSON.parse(readFileSync(file, 'utf8'));
 const self = new Map(profile.nodes.map((n) => [n.id, 0]));
 for (let i = 0; i < profile.samples.length; i++) self.set(profile.samples[i], self.get(profile.samples[i]) + (profile.timeDeltas[i] ?? 0));
 const total = [...self.values()].reduce((a, b) => a + b, 0);
-const where = (url) => {
-  if (!url) return '(native/idle/gc)';
+const where = (url, functionName = '') => {
+  // Samples with no script: the garbage collector, idle, V8's own work ("(program)"), native code.
+  if (!url) return ['(garbage collector)', '(idle)', '(program)'].includes(functionName) ? functionName : '(native)';
   if (url.includes('/node_modules/')) return url.split('/node_modules/').pop().split('/').slice(0, url.includes('/node_modules/@') ? 2 : 1).join('/');
   if (url.startsWith('node:')) return 'node core';
-  if (url.includes('/sample-app/')) return 'sample app';
+  if (url.includes('/sample-app/') || url.includes('/bench/')) return 'the app itself';
   if (url.includes('/dist/')) return 'nestjs-session-state (ours)';
   return url;
 };
@@ -40,7 +46,7 @@ const ours = new Map();
 for (const node of profile.nodes) {
   const t = self.get(node.id);
   const { url, functionName, lineNumber } = node.callFrame;
-  const place = where(url);
+  const place = where(url, functionName);
   byPlace.set(place, (byPlace.get(place) ?? 0) + t);
   if (place.startsWith('nestjs-session-state')) {
     const key = `${functionName || '(anonymous)'} ${url.split('/dist/').pop()}:${lineNumber + 1}`;
@@ -57,7 +63,7 @@ for (const node of profile.nodes) {
   const t = self.get(node.id);
   if (!t || where(node.callFrame.url) !== 'node core') continue;
   let up = parent.get(node.id);
-  while (up && ['node core', '(native/idle/gc)'].includes(where(up.callFrame.url)) && up.callFrame.functionName !== '(root)') up = parent.get(up.id);
+  while (up && (!up.callFrame.url || where(up.callFrame.url) === 'node core') && up.callFrame.functionName !== '(root)') up = parent.get(up.id);
   const place = up ? where(up.callFrame.url) : '?';
   caused.set(place, (caused.get(place) ?? 0) + t);
   if (place.startsWith('nestjs-session-state')) {
@@ -66,8 +72,11 @@ for (const node of profile.nodes) {
   }
 }
 const pct = (t) => `${((100 * t) / total).toFixed(1)} %`;
-console.log(`profile: ${file}\nself time by place:`);
-for (const [place, t] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(t).padStart(7)}  ${place}`);
+const busy = total - (byPlace.get('(idle)') ?? 0);
+const perRequest = (t) => `${(t / served).toFixed(1)} µs`;
+console.log(`profile: ${file}\n${served} requests served; busy (not idle) ${perRequest(busy)} per request`);
+console.log('self time by place (share of all samples, µs per request):');
+for (const [place, t] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(`  ${pct(t).padStart(7)} ${perRequest(t).padStart(10)}  ${place}`);
 console.log('our functions:');
 for (const [fn, t] of [...ours].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(t).padStart(7)}  ${fn}`);
 console.log('node core time by the caller that asked for it:');

@@ -47,6 +47,17 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+/** CPU time (user + system, all threads) a process has used, in µs: Linux's /proc; undefined elsewhere. */
+const cpuMicroseconds = (pid) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+};
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's times (100 on every mainstream build). */
+const CLOCK_TICKS = 100;
 const log = (...args) => console.log(new Date().toISOString().slice(11, 19), ...args);
 
 const results = {
@@ -74,8 +85,16 @@ if (ONLY.has('throughput')) {
   const cookies = {};
   for (const store of measured) for (const who of SIDES) cookies[`${store}/${who}`] = await makeSessions(apps[store][who].base, USERS);
   const runs = {};
-  const run = async (store, who, [method, path], seconds) =>
-    drive({ base: apps[store][who].base, method, path, cookies: cookies[`${store}/${who}`], seconds });
+  // With each run, the CPU time the app's process spent per request (all its threads, the garbage
+  // collector's included): steadier than req/s on a shared machine, where the apps' share of the
+  // cores varies from run to run.
+  const run = async (store, who, [method, path], seconds) => {
+    const { pid } = apps[store][who];
+    const before = cpuMicroseconds(pid);
+    const result = await drive({ base: apps[store][who].base, method, path, cookies: cookies[`${store}/${who}`], seconds });
+    const after = cpuMicroseconds(pid);
+    return { ...result, cpuUs: before === undefined || after === undefined ? undefined : (after - before) / result.total };
+  };
   // Warm-up: JIT, connection pools, DynamoDB Local's own warm-up.
   for (const store of measured) for (const endpoint of ENDPOINTS) for (const who of SIDES) await run(store, who, endpoint, 1);
   for (let round = 0; round < ROUNDS; round++) {
@@ -87,7 +106,7 @@ if (ONLY.has('throughput')) {
         for (const who of order) pair[who] = await run(store, who, endpoint, SECONDS);
         const key = `${store} ${endpoint.join(' ')}`;
         (runs[key] ??= []).push(pair);
-        log(`round ${round + 1}/${ROUNDS} ${key}: ${SIDES.map((who) => `${who} ${pair[who].rps.toFixed(0)}`).join(', ')} req/s`);
+        log(`round ${round + 1}/${ROUNDS} ${key}: ${SIDES.map((who) => `${who} ${pair[who].rps.toFixed(0)} req/s ${pair[who].cpuUs?.toFixed(0) ?? '?'} µs CPU`).join(', ')}`);
       }
     }
   }
@@ -97,6 +116,7 @@ if (ONLY.has('throughput')) {
       rps: median(pairs.map((p) => p[who].rps)),
       p50: median(pairs.map((p) => p[who].p50)),
       p99: median(pairs.map((p) => p[who].p99)),
+      ...(pairs.every((p) => p[who].cpuUs !== undefined) && { cpuUs: median(pairs.map((p) => p[who].cpuUs)) }),
     });
     const row = { store, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
     if (BEFORE) Object.assign(row, { before: side('before'), beforeRatio: median(pairs.map((p) => p.before.rps / p.peer.rps)) });

@@ -40,16 +40,19 @@ export function writeReport(results, out) {
       '',
       `${m.users} virtual users, each its own keep-alive connection and its own session (cookie, sent on every request, ` +
         `\`GET /ping\` included, as a browser would); ${m.rounds} interleaved rounds of ${m.seconds} s per figure and app, ` +
-        `who goes first alternating; medians. The ratio is the median of the per-round ratios.` +
+        `who goes first alternating; medians. The ratio is the median of the per-round ratios. CPU per request is the CPU time ` +
+        `the app's process used during a run (all its threads, garbage collection included, from /proc), over the requests it served: ` +
+        `on a shared machine it moves less than req/s, which also depends on the share of the cores each app gets.` +
         (before ? ` "Before" is the same probe app on the previous version of the module (${m.before ?? 'an earlier version'}), measured in the same rounds.` : ''),
       '',
-      `| store | request | ours req/s | peer req/s | ours / peer |${before ? ' before / peer |' : ''} ours p50 / p99 ms | peer p50 / p99 ms |`,
-      `|---|---|---:|---:|---:|${before ? '---:|' : ''}---:|---:|`,
+      `| store | request | ours req/s | peer req/s | ours / peer |${before ? ' before / peer |' : ''} ours p50 / p99 ms | peer p50 / p99 ms | CPU µs per request: ours / peer${before ? ' / before' : ''} |`,
+      `|---|---|---:|---:|---:|${before ? '---:|' : ''}---:|---:|---:|`,
       ...results.throughput.map(
         (t) =>
           `| ${STORE[t.store]} (peer: ${PEER_STORE[t.store]}) | \`${t.request}\` | ${n0(t.ours.rps)} | ${n0(t.peer.rps)} | **${t.ratio.toFixed(2)}×** | ` +
           (before ? `${t.beforeRatio?.toFixed(2) ?? '–'}× | ` : '') +
-          `${t.ours.p50} / ${t.ours.p99} | ${t.peer.p50} / ${t.peer.p99} |`,
+          `${t.ours.p50} / ${t.ours.p99} | ${t.peer.p50} / ${t.peer.p99} | ` +
+          `${[t.ours, t.peer, ...(before ? [t.before] : [])].map((side) => (side?.cpuUs === undefined ? '–' : n0(side.cpuUs))).join(' / ')} |`,
       ),
       '',
       ...['memory', 'dynamodb'].filter((s) => rows(s).length).map((store) =>

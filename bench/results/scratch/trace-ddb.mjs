@@ -1,0 +1,13 @@
+import { writeFileSync } from 'node:fs';
+const LIB = '/work/main/dist/index.js';
+const T = [];
+const mark = (what) => T.push([what, performance.now()]);
+const wrap = (proto, name, label = name) => { const f = proto[name]; proto[name] = function (...a) { mark('>' + label); const r = f.apply(this, a); if (r && r.then) r.then(() => mark('<' + label), () => {}); return r; }; };
+const { SessionStateLifecycle } = await import(LIB.replace('index.js', 'session-state.lifecycle.js'));
+const { DynamoDBSessionStateStore } = await import(LIB);
+for (const n of ['complete']) wrap(SessionStateLifecycle.prototype, n);
+for (const n of ['getItemExclusive', 'setAndReleaseItemExclusive', 'handOverItemExclusive', 'probeLock']) wrap(DynamoDBSessionStateStore.prototype, n);
+const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+const send = DynamoDBClient.prototype.send;
+DynamoDBClient.prototype.send = function (cmd, ...a) { const n = cmd.constructor.name; mark('>send ' + n); return send.call(this, cmd, ...a).then((r) => (mark('<send ' + n), r)); };
+process.on('SIGTERM', () => writeFileSync(`/tmp/scratch/trace-ddb-${process.pid}.json`, JSON.stringify(T.slice(-300))));
