@@ -420,7 +420,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
     // A store's two-call hand-over may find the lock taken by another process meanwhile (or the
     // session gone): then the waiter is only woken (releaseLocal) and goes to the store.
-    if (acquired.item && !acquired.locked && acquired.lockId) turn.handOver(acquired);
+    if (acquired.item && !acquired.locked && acquired.lockId) await turn.handOver(acquired);
   }
 
   private async release(id: string, lockId: string): Promise<void> {

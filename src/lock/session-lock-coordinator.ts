@@ -55,8 +55,11 @@ export interface LocalTurn {
    * session locked, and a reader must not wait behind every writer that arrives).
    */
   canHandOver(): boolean;
-  /** Instead of `releaseLocal`: gives the next waiting writer the store lock taken for it. */
-  handOver(acquired: SessionStateStoreItem): void;
+  /**
+   * Instead of `releaseLocal`: gives the next waiting writer the store lock taken for it. Settles
+   * once nothing is left to do: at once, or, when no writer waits any more, once that lock is released.
+   */
+  handOver(acquired: SessionStateStoreItem): Promise<void>;
 }
 
 export interface ExclusiveAcquisition extends Acquisition {
@@ -219,7 +222,7 @@ export class SessionLockCoordinator {
    * is released.
    */
   /** @internal (QueueTurn) */
-  passLock(id: string, queue: LocalQueue, ownTurn: boolean, acquired: SessionStateStoreItem): void {
+  async passLock(id: string, queue: LocalQueue, ownTurn: boolean, acquired: SessionStateStoreItem): Promise<void> {
     const next = ownTurn ? queue.writers.shift() : undefined;
     if (next) {
       clearTimeout(queue.staleTimer);
@@ -229,15 +232,15 @@ export class SessionLockCoordinator {
       if (queue.writers.length + queue.readers.length > 0) this.armStaleTimer(queue, turn);
       return;
     }
-    const release = this.store.releaseItemExclusive(id, acquired.lockId!).catch((error: unknown) => {
-      this.logger.error(`Releasing a session lock failed: ${error instanceof Error ? error.message : String(error)}`);
-    });
-    if (!ownTurn) return; // the turn was lost as stale: its new holder breaks the lock at the store
     // The turn stays taken until the lock is released, so that a newcomer queues instead of polling.
-    const turn: Turn = (queue.turn = { lockedAt: Date.now() });
-    void release.then(() => {
-      if (queue.turn === turn) this.handOff(id, queue, true);
-    });
+    // (Lost as stale meanwhile, the turn is another writer's, which breaks the lock at the store.)
+    const turn: Turn | undefined = ownTurn ? (queue.turn = { lockedAt: Date.now() }) : undefined;
+    try {
+      await this.store.releaseItemExclusive(id, acquired.lockId!);
+    } catch (error) {
+      this.logger.error(`Releasing a session lock failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    if (turn && queue.turn === turn) this.handOff(id, queue, true);
   }
 
   /** Waits for the hand-off: with whether a holder it waited behind held the session's lock. */
@@ -339,9 +342,9 @@ class QueueTurn implements LocalTurn {
     return !this.released && this.queue.turn === this.turn && this.queue.writers.length > 0 && this.queue.readers.length === 0;
   }
 
-  handOver(acquired: SessionStateStoreItem): void {
-    if (this.released) return;
+  handOver(acquired: SessionStateStoreItem): Promise<void> {
+    if (this.released) return Promise.resolve();
     this.released = true;
-    this.coordinator.passLock(this.id, this.queue, this.queue.turn === this.turn, acquired);
+    return this.coordinator.passLock(this.id, this.queue, this.queue.turn === this.turn, acquired);
   }
 }

@@ -1,4 +1,4 @@
-import { SessionStateError, SessionStateLockLostError } from '../errors/session-state.errors.js';
+import { SessionStateCorruptError, SessionStateError, SessionStateLockLostError } from '../errors/session-state.errors.js';
 
 /**
  * The store contract: ASP.NET's `SessionStateStoreProviderBase`, in camelCase and async.
@@ -128,7 +128,14 @@ export abstract class SessionStateStore {
     else if (!(await this.releaseItemExclusive(id, lockId))) {
       throw new SessionStateLockLostError('The session lock was lost (broken as stale, or the session was removed) before it could be handed over.');
     }
-    return this.getItemExclusive(id);
+    try {
+      return await this.getItemExclusive(id);
+    } catch (error) {
+      // The save or release went through: that is this call's answer. Nothing is handed over; the
+      // waiting request goes to the store itself and meets the problem there.
+      if (error instanceof SessionStateCorruptError && error.lockId) await this.releaseItemExclusive(id, error.lockId).catch(() => false);
+      return NO_SESSION_ITEM;
+    }
   }
 
   /**

@@ -2,12 +2,30 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeSessionStateStoreConformance } from 'nestjs-session-state/testing';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import { SessionStateStore } from '../../src/store/session-state-store.js';
 
 // The shipped suite, as a custom store's author runs it (the runner's API given explicitly).
 describeSessionStateStoreConformance(
   'InMemorySessionStateStore conformance',
   {
     create: (clock) => new InMemorySessionStateStore({ clock }),
+    destroy: (store) => (store as InMemorySessionStateStore).onModuleDestroy(),
+  },
+  { describe, it, expect, beforeEach, afterEach },
+);
+
+/** A store that keeps the contract's default `handOverItemExclusive` (two calls), as a custom store would. */
+class DefaultHandOverStore extends InMemorySessionStateStore {
+  override handOverItemExclusive(...args: Parameters<SessionStateStore['handOverItemExclusive']>) {
+    return SessionStateStore.prototype.handOverItemExclusive.apply(this, args);
+  }
+}
+
+// The contract's default hand-over meets the same cases.
+describeSessionStateStoreConformance(
+  'the default handOverItemExclusive (an in-memory store without its own)',
+  {
+    create: (clock) => new DefaultHandOverStore({ clock }),
     destroy: (store) => (store as InMemorySessionStateStore).onModuleDestroy(),
   },
   { describe, it, expect, beforeEach, afterEach },
