@@ -10,8 +10,9 @@ import { SessionStateLifecycle } from './session-state.lifecycle.js';
  * The session of a request, for code that runs before interceptors: guards (an auth guard reading
  * the user), or anything holding the `ExecutionContext`. It acquires the session once, with the
  * handler's behavior (read-only when the handler itself takes no session), and the interceptor
- * then completes it as usual; if a guard refuses the request, or the handler uses no session (it
- * has no session interceptor), the session is let go when the response ends. In a GraphQL resolver it is the request's session (acquired before execution);
+ * then completes it as usual; if a guard refuses the request, the lock is released when the
+ * response ends. For a handler that uses no session (it has no session interceptor), a read-only
+ * session, completed at once. In a GraphQL resolver it is the request's session (acquired before execution);
  * in a WebSocket gateway, a read-only snapshot of the connection's session (a message has no
  * answer to release a lock at, should a guard refuse it).
  */
@@ -27,6 +28,14 @@ export class SessionStateAccessor {
     try {
       if (context.getType() === 'ws') return await this.snapshot(exchange);
       const declared = this.behaviors.resolve(context);
+      if (declared === SessionStateBehavior.Disabled && context.getType() === 'http') {
+        // The handler uses no session, so no session interceptor runs for it: the read-only session
+        // is completed here, while its cookie can still be renewed or signed again. (A GraphQL
+        // request's session belongs to the server's hooks, which complete it.)
+        const lease = await this.lifecycle.acquire(exchange, SessionStateBehavior.ReadOnly, 'guard');
+        await this.lifecycle.complete(lease, exchange, 'succeeded');
+        return lease.session;
+      }
       const behavior = declared === SessionStateBehavior.Required ? declared : SessionStateBehavior.ReadOnly;
       return (await this.lifecycle.acquire(exchange, behavior, 'guard')).session;
     } catch (error) {

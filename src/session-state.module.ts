@@ -13,6 +13,7 @@ import { SessionStateDeclarations } from './session-state-declarations.js';
 import { SessionStateAccessor } from './session-state.accessor.js';
 import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import { SessionStateInterceptor } from './session-state.interceptor.js';
+import { sessionInterceptorInnermost } from './session-state-interceptor.binding.js';
 import { SessionStateLifecycle } from './session-state.lifecycle.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -53,9 +54,11 @@ import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
     SessionStateAccessor,
     SessionRevoker,
     NestSessionParamWarning,
-    // Bound by the decorators (`@Session()`, `@SessionState()`) to the handlers that use the session:
-    // a handler that does not gets no interceptor at all (see session-state-interceptor.binding.ts).
+    // Bound by the decorators (`@Session()`, `@SessionState()`) to the handlers that use the session
+    // (a handler that does not gets no interceptor at all), and made their innermost at startup
+    // (see session-state-interceptor.binding.ts).
     SessionStateInterceptor,
+    sessionInterceptorInnermost,
     SessionStateDeclarations,
     // GraphQL and WebSocket transports: inert (and loading neither package) in an app without them.
     GraphQLSessionFields,

@@ -25,7 +25,17 @@ interface Turn {
   lockedAt?: number;
   /** The turn was handed on by (a chain of) holders of which one held the store lock. */
   afterLockHolder?: boolean;
+  /** How many hand-overs in a row led to this turn (see `MAX_HAND_OVERS`). */
+  handOvers?: number;
 }
+
+/**
+ * Hand-overs in a row before a holder releases the lock instead: then a waiter of another process,
+ * polling, gets its chance (a hand-over never unlocks the session), and the next lock is an
+ * ordinary one, which reads the stored session again (on DynamoDB it also keeps a large session's
+ * data item from expiring under a long chain).
+ */
+const MAX_HAND_OVERS = 16;
 
 /** This process's requests for one session: at most one of them talks to the store as writer. */
 interface LocalQueue {
@@ -227,7 +237,8 @@ export class SessionLockCoordinator {
     if (next) {
       clearTimeout(queue.staleTimer);
       queue.staleTimer = undefined;
-      const turn: Turn = (queue.turn = { lockedAt: Date.now(), afterLockHolder: true });
+      const handOvers = (queue.turn?.handOvers ?? 0) + 1;
+      const turn: Turn = (queue.turn = { lockedAt: Date.now(), afterLockHolder: true, handOvers });
       next.resolve({ heldLock: true, handedOver: acquired });
       if (queue.writers.length + queue.readers.length > 0) this.armStaleTimer(queue, turn);
       return;
@@ -241,6 +252,7 @@ export class SessionLockCoordinator {
       this.logger.error(`Releasing a session lock failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (turn && queue.turn === turn) this.handOff(id, queue, true);
+    else if (!turn) this.forget(id, queue);
   }
 
   /** Waits for the hand-off: with whether a holder it waited behind held the session's lock. */
@@ -339,7 +351,8 @@ class QueueTurn implements LocalTurn {
   }
 
   canHandOver(): boolean {
-    return !this.released && this.queue.turn === this.turn && this.queue.writers.length > 0 && this.queue.readers.length === 0;
+    const { queue, turn } = this;
+    return !this.released && queue.turn === turn && queue.writers.length > 0 && queue.readers.length === 0 && (turn.handOvers ?? 0) < MAX_HAND_OVERS;
   }
 
   handOver(acquired: SessionStateStoreItem): Promise<void> {

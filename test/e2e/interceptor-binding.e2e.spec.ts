@@ -4,6 +4,9 @@ import {
   Injectable,
   Module,
   Post,
+  UseGuards,
+  UseInterceptors,
+  type CanActivate,
   type CallHandler,
   type ExecutionContext,
   type INestApplication,
@@ -12,7 +15,17 @@ import {
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { tap } from 'rxjs';
 import request from 'supertest';
-import { HttpSessionState, Session, SessionState, SessionStateBehavior, SessionStateModule } from '../../src/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  HttpSessionState,
+  InMemorySessionStateStore,
+  Session,
+  SessionState,
+  SessionStateAccessor,
+  SessionStateBehavior,
+  SessionStateModule,
+} from '../../src/index.js';
+import { TimeoutInterceptor } from '../support/timeout.interceptor.js';
 import { SessionStateInterceptor } from '../../src/session-state.interceptor.js';
 import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
@@ -60,8 +73,66 @@ class DeclaredController {
   }
 }
 
+/** Handlers of one session that must never run at once, with the app's timeout interceptor on the method or the class. */
+const running = { now: 0, most: 0 };
+async function exclusiveWork(session: HttpSessionState): Promise<{ count: number }> {
+  running.most = Math.max(running.most, ++running.now);
+  await sleep(150);
+  running.now--;
+  session.set('count', (session.get<number>('count') ?? 0) + 1);
+  return { count: session.get<number>('count')! };
+}
+
+@Controller('timed')
+class TimedController {
+  // @Session() (a parameter decorator) runs before @UseInterceptors(): ours must still end up inside.
+  @Post('method')
+  @UseInterceptors(TimeoutInterceptor)
+  method(@Session() session: HttpSessionState) {
+    return exclusiveWork(session);
+  }
+}
+
+// Decorators apply bottom-up: @SessionState() binds ours first, @UseInterceptors() then adds the timeout after it.
+@Controller('timed-class')
+@UseInterceptors(TimeoutInterceptor)
+@SessionState(SessionStateBehavior.Required)
+class TimedClassController {
+  @Post()
+  work(@Session() session: HttpSessionState) {
+    return exclusiveWork(session);
+  }
+}
+
+@Injectable()
+class SignedInGuard implements CanActivate {
+  constructor(private readonly sessions: SessionStateAccessor) {}
+  async canActivate(context: ExecutionContext) {
+    return (await this.sessions.get(context)).has('user');
+  }
+}
+
+@Controller('guarded')
+class GuardedController {
+  @Post('login')
+  login(@Session() session: HttpSessionState) {
+    session.set('user', 'ada');
+    return 'in';
+  }
+
+  /** Uses no session itself: only its guard reads it. */
+  @Get('data')
+  @UseGuards(SignedInGuard)
+  data() {
+    return 'data';
+  }
+}
+
 /** Controllers in a feature module that does not import SessionStateModule (it is global). */
-@Module({ controllers: [FeatureController, DeclaredController] })
+@Module({
+  controllers: [FeatureController, DeclaredController, TimedController, TimedClassController, GuardedController],
+  providers: [TimeoutInterceptor, SignedInGuard],
+})
 class FeatureModule {}
 
 describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the session, over %s', (adapter) => {
@@ -95,13 +166,51 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
     expect(seen.slice(0, 3)).toEqual(['app interceptor', 'handler', 'app interceptor: handler done']);
   });
 
-  it('bound by the class and by @Session(): the lifecycle runs once per request', async () => {
+  it('bound by the class and by @Session(): it runs once per request', async () => {
     const first = await request(app.getHttpServer()).post('/declared/count').expect(201, { count: 1 });
     const cookie = sessionCookie(first.headers)!;
     await request(app.getHttpServer()).post('/declared/count').set('Cookie', cookie).expect(201, { count: 2 });
     await request(app.getHttpServer()).get('/declared/count').set('Cookie', cookie).expect(200, { count: 2 });
-    expect(intercepted).toHaveBeenCalledTimes(6);
+    expect(intercepted).toHaveBeenCalledTimes(3);
     expect(acquired).toHaveBeenCalledTimes(3);
+  });
+
+  it.each(['/timed/method', '/timed-class'])(
+    "innermost, whatever the decorators' order (%s): a timeout of the handler's own interceptor never lets two handlers of one session run at once",
+    async (path) => {
+      running.most = 0;
+      const http = app.getHttpServer();
+      const cookie = sessionCookie((await request(http).post('/feature/count').expect(201)).headers)!;
+      const [late, next] = await Promise.all([
+        request(http).post(path).set('Cookie', cookie).set('x-timeout-ms', '50'),
+        sleep(20).then(() => request(http).post(path).set('Cookie', cookie)),
+      ]);
+      expect(late.status).toBe(408);
+      expect(next.status).toBe(201);
+      expect(running.most).toBe(1);
+      // The timed-out request's change was discarded: only the second one counted.
+      expect(next.body).toEqual({ count: 2 });
+    },
+  );
+});
+
+describe.each(ADAPTERS)('a guard reading the session of a handler that uses none, over %s', (adapter) => {
+  it('the cookie is still signed again after a secret rotation (the session is completed in the guard)', async () => {
+    const store = new InMemorySessionStateStore();
+    const start = (secret: string[]) => createTestApp(adapter, { imports: [SessionStateModule.forRoot({ store, secret }), FeatureModule] });
+    const before = await start(['old-secret-0123456789abcdef']);
+    const cookie = sessionCookie((await request(before.getHttpServer()).post('/guarded/login').expect(201)).headers)!;
+    await before.close();
+    const rotated = await start(['new-secret-0123456789abcdef', 'old-secret-0123456789abcdef']);
+    try {
+      const answer = await request(rotated.getHttpServer()).get('/guarded/data').set('Cookie', cookie).expect(200, 'data');
+      const resigned = sessionCookie(answer.headers);
+      expect(resigned).toBeDefined();
+      expect(resigned).not.toBe(cookie);
+      await request(rotated.getHttpServer()).get('/guarded/data').set('Cookie', resigned!).expect(200, 'data');
+    } finally {
+      await rotated.close();
+    }
   });
 });
 
