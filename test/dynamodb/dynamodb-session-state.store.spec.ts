@@ -71,6 +71,16 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
     return item?.DataId ? (await rawItem(`${key}#${item.DataId.S}`))?.Items : item?.Items;
   }
 
+  it("its own client runs the SDK's logger middleware only for an app's logger (it filters every call's input and output for nothing)", async () => {
+    const quiet = createStore();
+    expect(quiet.client.middlewareStack.identify().some((name) => name.startsWith('loggerMiddleware'))).toBe(false);
+    const lines: unknown[] = [];
+    const logger = { debug() {}, info: (line: unknown) => void lines.push(line), warn() {}, error() {}, trace() {} };
+    const logging = createStore({ clientConfig: { ...localClientConfig(), logger } });
+    await logging.getItem(newId());
+    expect(lines).toEqual([expect.objectContaining({ commandName: 'GetItemCommand' })]);
+  });
+
   /** Awaits a rejection and answers the error. */
   async function rejection(promise: Promise<unknown>): Promise<Error> {
     try {
