@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from '../src/index.js';
 import { resolveSessionStateOptions } from '../src/session-state.options.js';
-import { ADAPTERS, createTestApp } from './support/test-app.js';
+import { ADAPTERS, createTestApp, type AdapterName } from './support/test-app.js';
 
 /** The startup error for `options`, as the module's options provider throws it. */
 function startupError(options: unknown): string {
@@ -122,24 +122,12 @@ describe('forRoot', () => {
 });
 
 describe('forRootAsync with an options class', () => {
-  it.each(ADAPTERS)('calls createSessionStateOptions() of useClass on %s', async (adapter) => {
-    const app = await createTestApp(adapter, {
-      imports: [SessionStateModule.forRootAsync({ useClass: ConventionalOptions })],
-      controllers: [WhoController],
-    });
-    try {
-      const res = await request(app.getHttpServer()).get('/who').expect(200);
-      expect(String(res.headers['set-cookie'])).toMatch(/^conventional=/);
-    } finally {
-      await app.close();
-    }
-  });
-
-  it('calls createSessionStateOptions() of useExisting', async () => {
-    const app = await createTestApp('express', {
-      imports: [SessionStateModule.forRootAsync({ imports: [OptionsModule], useExisting: ConventionalOptions })],
-      controllers: [WhoController],
-    });
+  const optionsClasses: [string, AdapterName, Parameters<typeof SessionStateModule.forRootAsync>[0]][] = [
+    ...ADAPTERS.map((adapter): [string, AdapterName, { useClass: typeof ConventionalOptions }] => ['useClass', adapter, { useClass: ConventionalOptions }]),
+    ['useExisting', 'express', { imports: [OptionsModule], useExisting: ConventionalOptions }],
+  ];
+  it.each(optionsClasses)('calls createSessionStateOptions() of %s on %s', async (_kind, adapter, options) => {
+    const app = await createTestApp(adapter, { imports: [SessionStateModule.forRootAsync(options)], controllers: [WhoController] });
     try {
       const res = await request(app.getHttpServer()).get('/who').expect(200);
       expect(String(res.headers['set-cookie'])).toMatch(/^conventional=/);
