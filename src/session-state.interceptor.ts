@@ -11,8 +11,6 @@ import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from './session-state.lifecycle.js';
 
-const INTERCEPTED = Symbol('nestjs-session-state:intercepted');
-
 /**
  * Runs the session lifecycle around every handler that uses the session:
  * acquire → handler → complete (save / release / remove) → response.
@@ -30,11 +28,7 @@ export class SessionStateInterceptor implements NestInterceptor {
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    // Bound to a handler and to its class (`@Session()` and a class's `@SessionState()`), it runs
-    // twice in one call: the outer one runs the lifecycle. (One context per call, see Nest's InterceptorsConsumer.)
-    const call = context as { [INTERCEPTED]?: true };
-    if (call[INTERCEPTED] || !this.lifecycle) return next.handle();
-    call[INTERCEPTED] = true;
+    if (!this.lifecycle) return next.handle();
     // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request,
     // not per resolver. A subscription is not: it reads a snapshot here, like an @Sse() stream.
     const subscription = context.getType<string>() === 'graphql' && subscriptionInfoOf(context) !== undefined;
