@@ -30,6 +30,10 @@ export interface SessionLease {
   completion?: Promise<void>;
   /** @internal Its place among the lifecycle's active leases while not completed. */
   activeIndex?: number;
+  /** Handlers still running under the lease (GraphQL resolvers, see `SessionStateLifecycle.hold`). */
+  running?: number;
+  /** Called when the last of them settles, while a completion waits for it. */
+  idle?: () => void;
   /** A guard's lease that no interceptor took over is released when this fires (lock stale). */
   staleTimer?: NodeJS.Timeout;
 }

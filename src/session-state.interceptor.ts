@@ -1,6 +1,6 @@
 import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Observable, throwError, type Subscriber } from 'rxjs';
-import { exchangeOfContext, toTransportException } from './exchange/session-context.js';
+import { exchangeOfContext, leaseOfContext, toTransportException } from './exchange/session-context.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
 import { subscriptionInfoOf } from './graphql/graphql-subscription-exchange.js';
 import { isSseHandler, sseExchange } from './sse/sse-session.js';
@@ -30,9 +30,10 @@ export class SessionStateInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (!this.lifecycle) return next.handle();
     // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request,
-    // not per resolver. A subscription is not: it reads a snapshot here, like an @Sse() stream.
+    // not per resolver; here a resolver only holds the request's lock while it runs. A subscription
+    // is not: it reads a snapshot here, like an @Sse() stream.
     const subscription = context.getType<string>() === 'graphql' && subscriptionInfoOf(context) !== undefined;
-    if (context.getType<string>() === 'graphql' && !subscription) return next.handle();
+    if (context.getType<string>() === 'graphql' && !subscription) return this.holdWhileRunning(context, next);
     // A guard may have loaded the session already (SessionStateAccessor): its lease decides.
     const guarded = context.getType() === 'http' ? leaseOf(context.switchToHttp().getRequest()) : undefined;
     // A stream (@Sse(), @Subscription()) resolves to ReadOnly: a snapshot (see the resolver).
@@ -72,6 +73,30 @@ export class SessionStateInterceptor implements NestInterceptor {
         if (detach) detach();
         else cancel.abort();
       };
+    });
+  }
+
+  /**
+   * A GraphQL resolver holds its request's lock while it runs, even after an outer interceptor (a
+   * timeout) gave up on it: the resolver cannot be stopped, and the next request of the session
+   * must not run beside it. So it stays subscribed until it settles (see `SessionStateLifecycle.hold`).
+   */
+  private holdWhileRunning(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    let lease: SessionLease | undefined;
+    try {
+      lease = leaseOfContext(context);
+    } catch {
+      return next.handle(); // no request in the context: `@Session()` says so
+    }
+    if (!lease?.lockId) return next.handle();
+    const held = lease;
+    return new Observable((subscriber) => {
+      const settled = this.lifecycle.hold(held);
+      next.handle().subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => (settled(), subscriber.error(error)),
+        complete: () => (settled(), subscriber.complete()),
+      });
     });
   }
 

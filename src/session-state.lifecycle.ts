@@ -96,7 +96,33 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
   complete(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
-    return (lease.completion ??= this.completeOnce(lease, exchange, outcome));
+    // A handler still running under the lease (a resolver an outer interceptor gave up on) keeps its
+    // lock until it settles, at the latest until the lock is stale; what it changes is discarded.
+    lease.completion ??= lease.running
+      ? this.whenIdle(lease).then(() => this.completeOnce(lease, exchange, 'failed'))
+      : this.completeOnce(lease, exchange, outcome);
+    return lease.completion;
+  }
+
+  /**
+   * A handler starts running under the lease (a GraphQL resolver: the request's lease is completed
+   * by the server's hooks, not around the resolver). Answers its end, to call once it settles.
+   */
+  hold(lease: SessionLease): () => void {
+    lease.running = (lease.running ?? 0) + 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--lease.running! === 0) lease.idle?.();
+    };
+  }
+
+  private whenIdle(lease: SessionLease): Promise<void> {
+    return new Promise((resolve) => {
+      const stale = setTimeout(resolve, this.msUntilStale(lease)).unref();
+      lease.idle = () => (clearTimeout(stale), resolve());
+    });
   }
 
   private async completeOnce(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {

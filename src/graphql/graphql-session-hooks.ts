@@ -64,6 +64,12 @@ export class GraphQLSessionHooks {
     this.requests.delete(state.exchange.key);
     const lease = leaseOf(state.exchange.key);
     if (!lease) return undefined;
+    // A resolver still runs (an outer interceptor gave up on it, so this answer has errors): the
+    // answer goes out now; the session is completed (discarded) once the resolver settles.
+    if (lease.running) {
+      this.lifecycle.discard(lease, state.exchange);
+      return undefined;
+    }
     try {
       await this.lifecycle.complete(lease, state.exchange, state.failed ? 'failed' : 'succeeded');
       return undefined;

@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, Provider } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
@@ -31,13 +31,13 @@ export interface GraphQLApp {
 }
 
 /** The code-first counter resolvers (and the HTTP test controller) on the adapter's GraphQL server. */
-export async function startGraphQLApp(adapter: AdapterName, options: SessionStateModuleOptions = {}): Promise<GraphQLApp> {
+export async function startGraphQLApp(adapter: AdapterName, options: SessionStateModuleOptions = {}, providers: Provider[] = []): Promise<GraphQLApp> {
   const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const gates = new Gates();
   const app = await createTestApp(adapter, {
     imports: [SessionStateModule.forRoot({ ...options, store }), graphqlModule(adapter)],
     controllers: [SessionTestController],
-    providers: [{ provide: Gates, useValue: gates }, CounterResolver, ProfileResolver, AccessorGuard],
+    providers: [{ provide: Gates, useValue: gates }, CounterResolver, ProfileResolver, AccessorGuard, ...providers],
   });
   return { app, http: app.getHttpServer(), gates, store, counter, guard: app.get(AccessorGuard) };
 }

@@ -1,4 +1,8 @@
+import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { timeout } from 'rxjs';
 import { SessionStateStoreUnavailableError } from '../../src/index.js';
+import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from './graphql-app.js';
@@ -161,5 +165,35 @@ describe.each(ADAPTERS)('GraphQL when the session cannot be had, over %s', (adap
     }
     // The app is still up, and operations without a session are unaffected.
     expect((await gql(g.http, { query: '{ ping }' }, cookie)).body).toEqual({ data: { ping: 'pong' } });
+  });
+});
+
+/** An app's outer timeout on GraphQL resolvers (NestJS's timeout interceptor, for every resolver). */
+@Injectable()
+class ResolverTimeout implements NestInterceptor {
+  intercept(_context: ExecutionContext, next: CallHandler) {
+    return next.handle().pipe(timeout(200));
+  }
+}
+
+describe.each(ADAPTERS)('GraphQL under an outer timeout interceptor, over %s', (adapter) => {
+  let g: GraphQLApp;
+  afterEach(async () => {
+    g.gates.openAll();
+    await g.app.close();
+  });
+
+  it('a resolver it gave up on keeps the lock until it settles: the next mutation of the session waits, the timed-out one is discarded', async () => {
+    g = await startGraphQLApp(adapter, {}, [{ provide: APP_INTERCEPTOR, useClass: ResolverTimeout }]);
+    const cookie = sessionCookie((await gql(g.http, { query: 'mutation { increment }' })).headers)!;
+    const timedOut = await gql(g.http, { query: 'mutation { increment(gate: "slow") }' }, cookie);
+    expect(JSON.stringify(timedOut.body.errors)).toMatch(/Timeout/);
+    await g.gates.arrived('slow'); // the resolver is still running
+    const next = gql(g.http, { query: 'mutation { increment }' }, cookie).then((r) => r);
+    const lifecycle = g.app.get(SessionStateLifecycle);
+    await vi.waitFor(() => expect(lifecycle.locks.waiting(idOf(cookie))).toBe(1));
+    g.gates.open('slow');
+    expect((await next).body).toEqual({ data: { increment: 2 } });
+    expect(lifecycle.activeLeases).toBe(0);
   });
 });
