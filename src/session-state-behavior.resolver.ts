@@ -18,7 +18,8 @@ export type ActiveBehavior = Exclude<ResolvedBehavior, SessionStateBehavior.Disa
 
 @Injectable()
 export class SessionStateBehaviorResolver {
-  private readonly cache = new WeakMap<Function, ResolvedBehavior>();
+  /** By class, then handler: a handler inherited by several classes may resolve differently in each. */
+  private readonly cache = new WeakMap<Function, WeakMap<Function, ResolvedBehavior>>();
 
   constructor(private readonly reflector: Reflector) {}
 
@@ -28,7 +29,9 @@ export class SessionStateBehaviorResolver {
 
   /** The behavior of `handler`, a method of `type`. */
   resolveHandler(handler: Function, type: Function): ResolvedBehavior {
-    let behavior = this.cache.get(handler);
+    let ofClass = this.cache.get(type);
+    if (!ofClass) this.cache.set(type, (ofClass = new WeakMap()));
+    let behavior = ofClass.get(handler);
     if (behavior === undefined) {
       const declared = this.reflector.getAllAndOverride<SessionStateBehavior | undefined>(SESSION_STATE_BEHAVIOR_METADATA, [handler, type]);
       behavior =
@@ -40,7 +43,7 @@ export class SessionStateBehaviorResolver {
       // A stream (@Sse(), a GraphQL @Subscription()) reads a snapshot: never a lock held for the
       // stream's length. Decided here, so a guard's SessionStateAccessor sees it too.
       if (behavior !== SessionStateBehavior.Disabled && isStreamHandler(handler)) behavior = SessionStateBehavior.ReadOnly;
-      this.cache.set(handler, behavior);
+      ofClass.set(handler, behavior);
     }
     return behavior;
   }

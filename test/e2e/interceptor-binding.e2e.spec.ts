@@ -128,9 +128,24 @@ class GuardedController {
   }
 }
 
+/** One route method inherited by a controller declared Required and by one without a session. */
+class ListRoutes {
+  @Get('list')
+  list() {
+    return 'list';
+  }
+}
+
+@Controller('with-session')
+@SessionState(SessionStateBehavior.Required)
+class WithSessionList extends ListRoutes {}
+
+@Controller('without-session')
+class WithoutSessionList extends ListRoutes {}
+
 /** Controllers in a feature module that does not import SessionStateModule (it is global). */
 @Module({
-  controllers: [FeatureController, DeclaredController, TimedController, TimedClassController, GuardedController],
+  controllers: [FeatureController, DeclaredController, TimedController, TimedClassController, GuardedController, WithSessionList, WithoutSessionList],
   providers: [TimeoutInterceptor, SignedInGuard],
 })
 class FeatureModule {}
@@ -164,6 +179,13 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
     await request(app.getHttpServer()).post('/feature/count').set('Cookie', sessionCookie(first.headers)!).expect(201, { count: 2 });
     expect(intercepted).toHaveBeenCalledTimes(2);
     expect(seen.slice(0, 3)).toEqual(['app interceptor', 'handler', 'app interceptor: handler done']);
+  });
+
+  it("an inherited handler follows each class's declaration: no session where its class declares none", async () => {
+    await request(app.getHttpServer()).get('/without-session/list').expect(200, 'list');
+    expect(acquired).not.toHaveBeenCalled();
+    await request(app.getHttpServer()).get('/with-session/list').expect(200, 'list');
+    expect(acquired).toHaveBeenCalledTimes(1);
   });
 
   it('bound by the class and by @Session(): it runs once per request', async () => {
