@@ -32,7 +32,8 @@ export class SessionStateAccessor {
         // The handler uses no session, so no session interceptor runs for it: the read-only session
         // is completed here, while its cookie can still be renewed or signed again. (A GraphQL
         // request's session belongs to the server's hooks, which complete it.)
-        const lease = await this.lifecycle.acquire(exchange, SessionStateBehavior.ReadOnly, 'guard');
+        // Acquired as the interceptor would: nothing waits for an interceptor to take it over.
+        const lease = await this.lifecycle.acquire(exchange, SessionStateBehavior.ReadOnly, 'interceptor');
         await this.lifecycle.complete(lease, exchange, 'succeeded');
         return lease.session;
       }
