@@ -454,6 +454,21 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
   });
 
   describe('failures and timeouts', () => {
+    it('a lock call refused for the configuration (access denied) is not settled as unanswered: one call, no revocation', async () => {
+      const store = createStore();
+      const id = newId();
+      await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, null, true);
+      const sent: string[] = [];
+      const denied = Object.assign(new Error('User is not authorized to perform: dynamodb:UpdateItem'), {
+        name: 'AccessDeniedException',
+        $fault: 'client' as const,
+        $metadata: { httpStatusCode: 400 },
+      });
+      injectDynamoDBFault(store.client, (operation) => (sent.push(operation), operation === 'UpdateItem' ? denied : undefined));
+      expect(await rejection(store.getItemExclusive(id))).toBeInstanceOf(SessionStateStoreMisconfiguredError);
+      expect(sent).toEqual(['UpdateItem']);
+    });
+
     it('an unreachable endpoint is SessionStateStoreUnavailableError, quickly', async () => {
       const store = createStore({
         clientConfig: { ...localClientConfig(), endpoint: 'http://127.0.0.1:1' },

@@ -115,3 +115,12 @@ export function awsErrorName(error: unknown): string | undefined {
   const name = typeof cause?.name === 'string' ? cause.name : (error as SdkErrorShape | null)?.name;
   return typeof name === 'string' ? name : undefined;
 }
+
+/**
+ * Whether a call that failed may still have been applied by DynamoDB: it got no answer (a timeout,
+ * the network, an answer lost through every retry). A configuration error (access denied, no such
+ * table, no credentials) was refused: nothing to settle after it.
+ */
+export function mayHaveLanded(error: unknown): boolean {
+  return error instanceof SessionStateStoreUnavailableError && !(error instanceof SessionStateStoreMisconfiguredError);
+}

@@ -21,7 +21,7 @@ import {
   type SessionStateStoreHealth,
   type SessionStateStoreItem,
 } from '../session-state-store.js';
-import { isConditionFailure, toStoreError } from './dynamodb-errors.js';
+import { isConditionFailure, mayHaveLanded, toStoreError } from './dynamodb-errors.js';
 import {
   Attr,
   DATA_ITEM_RECORD_VERSION,
@@ -300,7 +300,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       if (!isConditionFailure(error)) {
         // No answer (timeout, network, throttling through every retry): the lock may still land.
         // Settle that before giving up on it. Any other error means DynamoDB did not apply it.
-        if (error instanceof SessionStateStoreUnavailableError) await this.settleUnansweredLock(id, lockId);
+        if (mayHaveLanded(error)) await this.settleUnansweredLock(id, lockId);
         throw error;
       }
       if (!error.Item) return NO_SESSION_ITEM;
@@ -357,8 +357,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       answer = changed ? await this.commit(id, item, lockId, false, next) : await this.unlock(id, lockId, next);
     } catch (error) {
       // No answer: like a lock call, the hand-over may still land. Revoke the new lock id (a late
-      // arrival then fails its condition) and release it if it landed, before giving up.
-      if (error instanceof SessionStateStoreUnavailableError) await this.settleUnansweredLock(id, next);
+      // arrival then fails its condition) and release it if it landed, before giving up. If it had
+      // landed, the save (or release) is done: that is the answer, with nothing handed over.
+      if (mayHaveLanded(error) && (await this.settleUnansweredLock(id, next))) return NO_SESSION_ITEM;
       throw error;
     }
     if (answer === false) throw lockLost(changed ? 'the changes of this request were not saved' : 'it could not be handed over');
@@ -609,7 +610,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    * releases it. Bounded by two calls; when DynamoDB does not answer those either, a fenced release
    * is left to run on its own (the lock, if it lands, is broken as stale after executionTimeout).
    */
-  private async settleUnansweredLock(id: string, lockId: string): Promise<void> {
+  /** Answers whether the unanswered call had landed (its lock then released here). */
+  private async settleUnansweredLock(id: string, lockId: string): Promise<boolean> {
     const revoke = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
@@ -622,11 +624,14 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     });
     try {
       const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(revoke, options));
-      if (Attributes?.[Attr.lockId]?.S === lockId) await this.releaseItemExclusive(id, lockId);
+      if (Attributes?.[Attr.lockId]?.S !== lockId) return false;
+      await this.releaseItemExclusive(id, lockId);
+      return true;
     } catch (error) {
-      if (isConditionFailure(error)) return;
+      if (isConditionFailure(error)) return false;
       this.logger.warn(`A lock call got no answer and could not be settled; the lock, if taken, is released later (${String(error)}).`);
       void this.releaseItemExclusive(id, lockId).catch(() => false);
+      return false;
     }
   }
 
