@@ -4,6 +4,7 @@ import {
   Injectable,
   Module,
   Post,
+  Query,
   UseGuards,
   UseInterceptors,
   type CanActivate,
@@ -15,7 +16,6 @@ import {
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { tap } from 'rxjs';
 import request from 'supertest';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   HttpSessionState,
   InMemorySessionStateStore,
@@ -28,7 +28,9 @@ import {
 import { TimeoutInterceptor } from '../support/timeout.interceptor.js';
 import { SessionStateInterceptor } from '../../src/session-state.interceptor.js';
 import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
+import { Gates } from '../support/gates.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { idOf } from './session-app.js';
 
 /** The order in which interceptors saw a request, and whether ours had the session then. */
 const seen: string[] = [];
@@ -74,11 +76,10 @@ class DeclaredController {
 }
 
 /** Handlers of one session that must never run at once, with the app's timeout interceptor on the method or the class. */
-const running = { now: 0, most: 0 };
-async function exclusiveWork(session: HttpSessionState): Promise<{ count: number }> {
-  running.most = Math.max(running.most, ++running.now);
-  await sleep(150);
-  running.now--;
+let timedGates = new Gates();
+/** The first request of a test parks at gate 'first' (the timed-out one); the others pass. */
+async function exclusiveWork(session: HttpSessionState, first: boolean): Promise<{ count: number }> {
+  if (first) await timedGates.pass('first');
   session.set('count', (session.get<number>('count') ?? 0) + 1);
   return { count: session.get<number>('count')! };
 }
@@ -88,8 +89,8 @@ class TimedController {
   // @Session() (a parameter decorator) runs before @UseInterceptors(): ours must still end up inside.
   @Post('method')
   @UseInterceptors(TimeoutInterceptor)
-  method(@Session() session: HttpSessionState) {
-    return exclusiveWork(session);
+  method(@Session() session: HttpSessionState, @Query('first') first?: string) {
+    return exclusiveWork(session, first !== undefined);
   }
 }
 
@@ -99,8 +100,8 @@ class TimedController {
 @SessionState(SessionStateBehavior.Required)
 class TimedClassController {
   @Post()
-  work(@Session() session: HttpSessionState) {
-    return exclusiveWork(session);
+  work(@Session() session: HttpSessionState, @Query('first') first?: string) {
+    return exclusiveWork(session, first !== undefined);
   }
 }
 
@@ -164,6 +165,8 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
     seen.length = 0;
   });
   afterEach(async () => {
+    timedGates.openAll();
+    timedGates = new Gates();
     vi.restoreAllMocks();
     await app.close();
   });
@@ -200,18 +203,18 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
   it.each(['/timed/method', '/timed-class'])(
     "innermost, whatever the decorators' order (%s): a timeout of the handler's own interceptor never lets two handlers of one session run at once",
     async (path) => {
-      running.most = 0;
       const http = app.getHttpServer();
       const cookie = sessionCookie((await request(http).post('/feature/count').expect(201)).headers)!;
-      const [late, next] = await Promise.all([
-        request(http).post(path).set('Cookie', cookie).set('x-timeout-ms', '50'),
-        sleep(20).then(() => request(http).post(path).set('Cookie', cookie)),
-      ]);
-      expect(late.status).toBe(408);
-      expect(next.status).toBe(201);
-      expect(running.most).toBe(1);
+      const late = request(http).post(`${path}?first`).set('Cookie', cookie).set('x-timeout-ms', '50').then((r) => r);
+      await timedGates.arrived('first');
+      expect((await late).status).toBe(408); // answered while its handler still runs
+      const next = request(http).post(path).set('Cookie', cookie).then((r) => r);
+      // It waits for the timed-out handler, which still holds the session.
+      await vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(1));
+      timedGates.open('first');
+      expect((await next).status).toBe(201);
       // The timed-out request's change was discarded: only the second one counted.
-      expect(next.body).toEqual({ count: 2 });
+      expect((await next).body).toEqual({ count: 2 });
     },
   );
 });
