@@ -8,17 +8,16 @@ import type { ActiveBehavior } from './session-state-behavior.resolver.js';
 export interface SessionLease {
   readonly behavior: ActiveBehavior;
   readonly session: HttpSessionState;
-  /** The items as loaded: the saved session is written only when they differ. */
-  readonly loadedItems: string;
   /** The fencing token of the store lock this request holds; null when it holds none. */
   readonly lockId: string | null;
-  /** True when a record exists in the store under the loaded id. */
-  readonly stored: boolean;
   /** Read-only: the stored expiry is old enough to be refreshed (amortised, not every request). */
   readonly refreshExpiry: boolean;
   /** The cookie was signed with an older secret: sign it again with the current one. */
   readonly resignCookie: boolean;
-  /** The data as loaded (what a hand-over of an unchanged session passes on); null for a new session. */
+  /**
+   * The data as loaded; null for a new session (no record under its id). The session is written
+   * only when its items differ from these; a hand-over of an unchanged session passes them on.
+   */
   readonly loaded: SessionStateStoreData | null;
   /** A read-write request's turn in this process's queue for the session (hands it on); null otherwise. */
   readonly turn: LocalTurn | null;

@@ -275,9 +275,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return {
       behavior,
       session,
-      loadedItems: item.items,
       lockId,
-      stored: true,
       refreshExpiry: behavior === SessionStateBehavior.ReadOnly && result.expires - Date.now() < halfTimeoutMs,
       resignCookie,
       loaded: item,
@@ -320,9 +318,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return {
       behavior,
       session,
-      loadedItems: '{}',
       lockId: null,
-      stored: false,
       refreshExpiry: false,
       resignCookie: false,
       loaded: null,
@@ -335,12 +331,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private async finish(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
     const { session, lockId } = lease;
     const loadedId = session.previousId ?? session.id;
+    const stored = lease.loaded !== null; // a record exists under the loaded id
     try {
       // Read-only: nothing to save; slide the expiry only when much of it has elapsed.
       if (lease.behavior === SessionStateBehavior.ReadOnly) {
         if (lease.refreshExpiry) await this.store.resetItemTimeout(loadedId);
         const renew = lease.refreshExpiry && renewsCookie(session, this.options, exchange);
-        if ((lease.resignCookie || renew) && lease.stored && outcome === 'succeeded') {
+        if ((lease.resignCookie || renew) && stored && outcome === 'succeeded') {
           this.sendCookie(exchange, this.cookieFor(exchange, loadedId, session));
         }
         return;
@@ -378,22 +375,22 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
           'regenerateId() was called in a handler that sent its response itself (@Res() without passthrough: true): ' +
             'the new session cookie cannot be sent, so the session was kept under its current id. Use @Res({ passthrough: true }).',
         );
-        if (lease.stored && lockId) await this.store.setAndReleaseItemExclusive(loadedId, data, lockId, false);
+        if (stored && lockId) await this.store.setAndReleaseItemExclusive(loadedId, data, lockId, false);
         return;
       }
       // New and still empty: nothing stored, no cookie.
-      if (!lease.stored && items === '{}' && session.owner === undefined) return;
-      if (!lease.stored && !exchange.canSetCookie()) {
+      if (!stored && items === '{}' && session.owner === undefined) return;
+      if (!stored && !exchange.canSetCookie()) {
         this.logger.warn(
           'The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true); the new session was not stored.',
         );
         return;
       }
-      if (!lease.stored || session.isNew || items !== lease.loadedItems || session.timeoutChanged || session.ownerChanged) {
+      if (!stored || session.isNew || items !== lease.loaded?.items || session.timeoutChanged || session.ownerChanged) {
         const renew = session.isNew || lease.resignCookie || renewsCookie(session, this.options, exchange);
         const cookie = renew ? this.cookieFor(exchange, session.id, session) : null;
-        if (lease.stored && lockId) await this.releaseOrHandOver(lease, session.id, lockId, data);
-        else await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !lease.stored);
+        if (stored && lockId) await this.releaseOrHandOver(lease, session.id, lockId, data);
+        else await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !stored);
         this.sendCookie(exchange, cookie);
         return;
       }
