@@ -21,7 +21,16 @@ export class SessionStateBehaviorResolver {
   /** By class, then handler: a handler inherited by several classes may resolve differently in each. */
   private readonly cache = new WeakMap<Function, WeakMap<Function, ResolvedBehavior>>();
 
+  private readonly sse = new WeakMap<Function, boolean>();
+
   constructor(private readonly reflector: Reflector) {}
+
+  /** Whether `handler` is an `@Sse()` stream (cached: the interceptor asks on every request). */
+  isSse(handler: Function): boolean {
+    let sse = this.sse.get(handler);
+    if (sse === undefined) this.sse.set(handler, (sse = isSseHandler(handler)));
+    return sse;
+  }
 
   resolve(context: ExecutionContext): ResolvedBehavior {
     return this.resolveHandler(context.getHandler(), context.getClass());

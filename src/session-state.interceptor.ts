@@ -3,7 +3,7 @@ import { Observable, throwError, type Subscriber } from 'rxjs';
 import { exchangeOfContext, leaseOfContext, toTransportException } from './exchange/session-context.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
 import { subscriptionInfoOf } from './graphql/graphql-subscription-exchange.js';
-import { isSseHandler, sseExchange } from './sse/sse-session.js';
+import { sseExchange } from './sse/sse-session.js';
 import { toWsException } from './ws/to-ws-exception.js';
 import { LazyAbort } from './lock/lazy-abort.js';
 import { leaseOf, type SessionLease } from './session-lease.js';
@@ -29,26 +29,27 @@ export class SessionStateInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (!this.lifecycle) return next.handle();
+    const type = context.getType<string>();
     // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request,
     // not per resolver; here a resolver only holds the request's lock while it runs. A subscription
     // is not: it reads a snapshot here, like an @Sse() stream.
-    const subscription = context.getType<string>() === 'graphql' && subscriptionInfoOf(context) !== undefined;
-    if (context.getType<string>() === 'graphql' && !subscription) return this.holdWhileRunning(context, next);
+    const subscription = type === 'graphql' && subscriptionInfoOf(context) !== undefined;
+    if (type === 'graphql' && !subscription) return this.holdWhileRunning(context, next);
     // A guard may have loaded the session already (SessionStateAccessor): its lease decides.
-    const guarded = context.getType() === 'http' ? leaseOf(context.switchToHttp().getRequest()) : undefined;
+    const guarded = type === 'http' ? leaseOf(context.switchToHttp().getRequest()) : undefined;
     // A stream (@Sse(), @Subscription()) resolves to ReadOnly: a snapshot (see the resolver).
     const behavior = guarded?.behavior ?? this.behaviors.resolve(context);
     // A session-less handler costs nothing: no store call, no cookie (whatever its transport).
     if (behavior === SessionStateBehavior.Disabled) return next.handle();
     // An @Sse() stream reads a snapshot taken when it starts (see sse-session.ts).
-    const sse = !subscription && isSseHandler(context.getHandler());
+    const sse = type === 'http' && this.behaviors.isSse(context.getHandler());
     const snapshot = subscription || sse;
     let exchange: SessionExchange;
     try {
       exchange = exchangeOfContext(context); // an unsupported context says so here
       if (sse) exchange = sseExchange(exchange);
     } catch (error) {
-      return throwError(() => (context.getType() === 'ws' ? toWsException(error) : error));
+      return throwError(() => (type === 'ws' ? toWsException(error) : error));
     }
 
     return new Observable((subscriber) => {
