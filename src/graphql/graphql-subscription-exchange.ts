@@ -1,6 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import type { IncomingMessage } from 'node:http';
 import { SessionStateUnsupportedContextError } from '../errors/session-state.errors.js';
+import { handshakeOfRequest } from '../ws/ws-handshake.js';
 import type { SessionExchange } from '../exchange/session-exchange.js';
 import { graphqlContextOf } from './graphql-exchange.js';
 
@@ -33,12 +34,12 @@ export function subscriptionExchange(context: ExecutionContext, key: object): Se
   const wsContext = (value?.req ?? value) as { extra?: { request?: IncomingMessage; socket?: { once?(e: string, l: () => void): unknown } } } | undefined;
   const upgrade = wsContext?.extra?.request ?? (value?.request?.headers ? (value.request.raw ?? (value.request as IncomingMessage)) : undefined);
   if (!upgrade?.headers) throw new SessionStateUnsupportedContextError('graphql', UNKNOWN_HANDSHAKE);
-  const cookie = upgrade.headers.cookie;
+  const { cookieHeader, isHttps } = handshakeOfRequest(upgrade);
   return {
     key,
     transport: 'graphql',
-    cookieHeader: () => (Array.isArray(cookie) ? cookie.join('; ') : cookie),
-    isHttps: () => (upgrade.socket as { encrypted?: boolean } | undefined)?.encrypted === true,
+    cookieHeader: () => cookieHeader,
+    isHttps: () => isHttps,
     canSetCookie: () => false,
     appendSetCookie: () => {},
     setHeader: () => {},

@@ -26,8 +26,12 @@ export function handshakeOf(client: unknown): WsHandshake | undefined {
   // `ws` keeps the TCP socket of the connection as `_socket` (stable since ws 1).
   const tcp = (client as { _socket?: object })._socket;
   const request = tcp ? upgrades.get(tcp) : undefined;
-  if (!request) return undefined;
-  return { cookieHeader: header(request.headers.cookie), isHttps: (request.socket as { encrypted?: boolean }).encrypted === true };
+  return request ? handshakeOfRequest(request) : undefined;
+}
+
+/** The handshake an HTTP upgrade request carries (a `ws` connection, a GraphQL subscription's). */
+export function handshakeOfRequest(request: IncomingMessage): WsHandshake {
+  return { cookieHeader: header(request.headers.cookie), isHttps: (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true };
 }
 
 function header(value: string | string[] | undefined): string | undefined {
