@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { cookieMaxAgeOf, renewsCookie } from './cookie/cookie-lifetime.js';
 import { SessionCookie } from './cookie/session-cookie.js';
 import {
@@ -492,14 +491,26 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     this.closing = true;
     this.locks.close();
     if (this.active.length === 0) return;
-    const stopWaiting = new AbortController();
-    const drained = new Promise<void>((resolve) => (this.onDrained = resolve));
-    await Promise.race([drained, sleep(this.options.executionTimeoutMs, undefined, { signal: stopWaiting.signal }).catch(() => {})]);
-    stopWaiting.abort();
-    for (const lease of [...this.active]) {
-      if (!lease.lockId) continue;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.onDrained = resolve;
+      timer = setTimeout(resolve, this.options.executionTimeoutMs);
+    });
+    clearTimeout(timer);
+    // Still running past executionTimeout: their locks are released now, and they count as completed,
+    // so a handler that settles later writes nothing (the store may be closed by then).
+    await Promise.all([...this.active].map((lease) => (lease.completion ??= this.abandonAtShutdown(lease))));
+  }
+
+  private async abandonAtShutdown(lease: SessionLease): Promise<void> {
+    try {
+      if (!lease.lockId) return;
       this.logger.warn('Releasing the lock of a request still running at shutdown; its changes will not be saved.');
       await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) => this.logFailure(e));
+    } finally {
+      clearTimeout(lease.staleTimer);
+      lease.turn?.releaseLocal();
+      this.removeActive(lease);
     }
   }
 }

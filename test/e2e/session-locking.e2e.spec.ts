@@ -153,6 +153,24 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     expect(JSON.parse(stored.item!.items).count).toBe(1);
   });
 
+  it('on shutdown, a request still running past executionTimeout has its lock released, and writes nothing when it settles later', async () => {
+    const store = new InMemorySessionStateStore();
+    const a = await startSessionApp(adapter, { store, executionTimeout: 0.3 });
+    const http = a.app.getHttpServer();
+    const cookie = await seeded(a);
+    const hung = request(http).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);
+    await a.gates.arrived('hung');
+    a.counter.reset();
+    const closed = a.app.close();
+    await vi.waitFor(async () => expect((await store.getItem(idOf(cookie))).locked).toBe(false), { timeout: 2000 });
+    expect(a.counter.sequence).toEqual(['releaseItemExclusive']);
+    a.gates.open('hung');
+    await hung;
+    await closed;
+    expect(a.counter.sequence).toEqual(['releaseItemExclusive']); // nothing more when it settled
+    expect(JSON.parse((await store.getItem(idOf(cookie))).item!.items).count).toBeUndefined();
+  });
+
   it('signed cookies: a tampered or unsigned id is a new session; rotated secrets still verify', async () => {
     const store = new InMemorySessionStateStore();
     const oldSecret = 'old-secret-0123456789abcdef';
