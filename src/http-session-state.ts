@@ -64,6 +64,8 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   #exposed: Set<string> | undefined;
   #cookieChanged = false;
   #cookie: HttpSessionCookie | undefined;
+  /** set(), delete() or clear() was called. */
+  #written = false;
 
   /** Made by the lifecycle (handlers receive it through `@Session()`); to unit-test a handler, use `createTestSession()` of `nestjs-session-state/testing`. */
   constructor(init: HttpSessionStateInit) {
@@ -167,6 +169,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   set(key: string, value: unknown): this {
     this.assertWritable();
     if (key === COOKIE_MAX_AGE_KEY) throw new SessionStateValueError(`Session key "${key}" is reserved.`, key, '');
+    this.#written = true;
     if (value === undefined) {
       this.#items.delete(key);
       return this;
@@ -185,11 +188,13 @@ export class HttpSessionState<TData extends object = SessionStateData> {
 
   delete(key: SessionKey<TData>): boolean {
     this.assertWritable();
+    this.#written = true;
     return this.#items.delete(key);
   }
 
   clear(): void {
     this.assertWritable();
+    this.#written = true;
     this.#items.clear();
   }
 
@@ -231,6 +236,15 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   /** @internal */
   get ownerChanged(): boolean {
     return this.#ownerChanged;
+  }
+
+  /**
+   * @internal Whether the items may differ from those loaded: something was written, the cookie's
+   * lifetime (kept among the items) changed, or an object value was handed out (it may have been
+   * mutated in place). When not, the lifecycle need not serialise them to know they did not change.
+   */
+  get itemsMayDiffer(): boolean {
+    return this.#written || this.#cookieChanged || this.#exposed !== undefined;
   }
 
   /** @internal `cookie.maxAge`, without making the `cookie` object. */

@@ -353,7 +353,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         if (this.cookie.read(exchange) !== null) this.sendCookie(exchange, clear);
         return;
       }
-      const items = session.serializeItems();
+      // Serialised only when they may have changed (a request that read primitives only did not).
+      const items = stored && !session.itemsMayDiffer ? lease.loaded!.items : session.serializeItems();
       const data = { items, timeout: session.timeout, owner: session.owner };
       // Every cookie is made before the store write it names: a cookie that cannot be made (or sent)
       // must never leave behind a record that nothing references.

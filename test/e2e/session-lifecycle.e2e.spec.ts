@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
+import { HttpSessionState } from '../../src/http-session-state.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { idOf, leaveAt, startSessionApp, type SessionApp } from './session-app.js';
 
@@ -64,6 +65,19 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
       getItemExclusive: 1,
       removeItem: 1,
     });
+  });
+
+  it('a read-write request that wrote nothing and was handed no object is not serialised to find it unchanged; one handed an object is', async () => {
+    const cookie = await seeded();
+    const serialised = vi.spyOn(HttpSessionState.prototype, 'serializeItems');
+    try {
+      await request(http).post('/touch').set('Cookie', cookie).expect(200);
+      expect(serialised).not.toHaveBeenCalled();
+      await request(http).post('/nested').set('Cookie', cookie).expect(200);
+      expect(serialised).toHaveBeenCalledTimes(1);
+    } finally {
+      serialised.mockRestore();
+    }
   });
 
   it('a new, still empty session stores nothing and sets no cookie', async () => {
