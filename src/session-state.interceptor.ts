@@ -115,30 +115,31 @@ export class SessionStateInterceptor implements NestInterceptor {
     snapshot: boolean,
   ): () => void {
     const complete = (outcome: 'succeeded' | 'failed') => this.lifecycle.complete(lease, exchange, outcome);
+    // The handler holds the lease while it runs: if its subscriber leaves first (an outer timeout
+    // answered already), the lease is discarded, and the lifecycle keeps the lock until the handler
+    // settles (a promise cannot be stopped), at the latest until the lock is stale.
+    const held = lease.lockId !== null && !snapshot;
+    const release = held ? this.lifecycle.hold(lease) : () => {};
     let settled = false;
-    let detached = false;
-    let staleTimer: NodeJS.Timeout | undefined;
-    const settle = () => {
-      settled = true;
-      clearTimeout(staleTimer);
-    };
     // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
     const handlerError = (error: unknown) => (exchange.transport === 'ws' ? toWsException(error) : error);
     const subscribe = () =>
       next.handle().subscribe({
         next: (value) => subscriber.next(value),
         error: (error: unknown) => {
-          settle();
+          settled = true;
+          release();
           // The handler's error is the one worth reporting; a release failure was logged. Its changes
           // are discarded unless the app's saveOnError policy says this error is a handled answer.
-          complete(detached ? 'failed' : this.lifecycle.outcomeOfError(error)).then(
+          complete(this.lifecycle.outcomeOfError(error)).then(
             () => subscriber.error(handlerError(error)),
             () => subscriber.error(handlerError(error)),
           );
         },
         complete: () => {
-          settle();
-          complete(detached ? 'failed' : 'succeeded').then(
+          settled = true;
+          release();
+          complete('succeeded').then(
             () => subscriber.complete(),
             (error: unknown) => subscriber.error(toTransportException(error, exchange)),
           );
@@ -150,19 +151,8 @@ export class SessionStateInterceptor implements NestInterceptor {
     if (snapshot) this.lifecycle.discard(lease, exchange);
     return () => {
       if (settled) return;
-      if (lease.lockId === null) {
-        subscription.unsubscribe();
-        return this.lifecycle.discard(lease, exchange);
-      }
-      // The subscriber left (an outer timeout answered already) while the handler runs. A handler's
-      // promise cannot be stopped, so the lock stays until it settles (its changes are discarded),
-      // and at the latest until the lock turns stale.
-      detached = true;
-      staleTimer = setTimeout(() => {
-        subscription.unsubscribe();
-        this.lifecycle.discard(lease, exchange);
-      }, this.lifecycle.msUntilStale(lease));
-      staleTimer.unref();
+      if (!held) subscription.unsubscribe();
+      this.lifecycle.discard(lease, exchange);
     };
   }
 }
