@@ -435,16 +435,17 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       return undefined;
     }
     const write = this.writeClauses(lockId!, writeToken, now);
+    const end = this.lockEnd(lockId!, next, now);
     const set = [
       dataId === undefined ? '#items = :items' : '#dataId = :dataId',
-      next === undefined ? '#locked = :false' : '#locked = :true, #lockId = :next, #lockDate = :lockDate',
+      end.set,
       '#expires = :expires, #flags = :zero, #timeout = :timeout, #timeoutMs = :timeoutMs',
       '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl',
       ...(item.owner === undefined ? [] : ['#owner = :owner']),
       ...write.set,
     ];
     const remove = [
-      ...(next === undefined ? ['#lockId'] : []),
+      ...end.remove,
       dataId === undefined ? '#dataId' : '#items',
       ...(item.owner === undefined ? ['#owner'] : []),
       ...write.remove,
@@ -453,19 +454,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       TableName: this.tableName,
       Key: this.key(id),
       UpdateExpression: updateExpression(set, remove, write.delete),
-      ConditionExpression: next === undefined ? '#lockId = :lockId' : HANDED_OVER_CONDITION,
+      ConditionExpression: end.condition,
       ExpressionAttributeNames: {
-        ...this.names(
-          ...(['items', 'dataId', 'locked', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl'] as const),
-          ...(['owner', 'lockId'] as const),
-          ...(next === undefined ? [] : (['lockDate', 'abortedLocks'] as const)),
-        ),
+        ...this.names(...(['items', 'dataId', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'owner'] as const)),
+        ...end.names,
         ...write.names,
       },
       ExpressionAttributeValues: {
         ...write.values,
+        ...end.values,
         ...(dataId === undefined ? { ':items': items } : { ':dataId': { S: dataId } }),
-        ...(next === undefined ? { ':false': { BOOL: false } } : { ':true': { BOOL: true }, ':next': { S: next }, ':lockDate': num(now) }),
         ':expires': num(slide.expires),
         ':zero': num(0),
         ':timeout': num(item.timeout),
@@ -474,15 +472,12 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ':version': num(dataId === undefined ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
         ':ttl': num(slide.ttl),
         ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
-        ':lockId': { S: lockId! },
       },
-      // A hand-over reads the record back: what the new holder's first write prunes.
-      ...(next === undefined ? {} : { ReturnValues: 'ALL_NEW' as const }),
+      ...end.returnValues,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    let written: DynamoDBItem | undefined;
-    const send = (options: SendOptions) => this.client.send(update, options).then((answer) => (written = answer.Attributes));
-    if (!(await this.fencedWrite('UpdateItem', writeToken, send))) throw lockLost('the changes of this request were not saved');
+    const written = await this.fencedUpdate(update, writeToken);
+    if (written === false) throw lockLost('the changes of this request were not saved');
     return written;
   }
 
@@ -499,28 +494,48 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const now = this.clock();
     const writeToken = newWriteToken();
     const write = this.writeClauses(lockId, writeToken, now);
+    const end = this.lockEnd(lockId, next, now);
     const update = new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: updateExpression(
-        [next === undefined ? `#locked = :false, ${SLIDE_EXPIRY}` : `#locked = :true, #lockId = :next, #lockDate = :now, ${SLIDE_EXPIRY}`, ...write.set],
-        [...(next === undefined ? ['#lockId'] : []), ...write.remove],
-        write.delete,
-      ),
-      ConditionExpression: next === undefined ? '#lockId = :lockId' : HANDED_OVER_CONDITION,
-      ExpressionAttributeNames: {
-        ...this.names('locked', 'lockId', ...(next === undefined ? [] : (['lockDate', 'abortedLocks'] as const)), ...SLIDE_EXPIRY_NAMES),
-        ...write.names,
-      },
-      ExpressionAttributeValues: {
-        ...(next === undefined ? { ':false': { BOOL: false } } : { ':true': { BOOL: true }, ':next': { S: next } }),
-        ':lockId': { S: lockId },
-        ...this.slideValues(now),
-        ...write.values,
-      },
-      ...(next === undefined ? {} : { ReturnValues: 'ALL_NEW' as const }),
+      UpdateExpression: updateExpression([`${end.set}, ${SLIDE_EXPIRY}`, ...write.set], [...end.remove, ...write.remove], write.delete),
+      ConditionExpression: end.condition,
+      ExpressionAttributeNames: { ...this.names(...SLIDE_EXPIRY_NAMES), ...end.names, ...write.names },
+      ExpressionAttributeValues: { ...end.values, ...this.slideValues(now), ...write.values },
+      ...end.returnValues,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
+    return this.fencedUpdate(update, writeToken);
+  }
+
+  /**
+   * How a write under `lockId` ends the holder's hold: the session unlocked, or, with `next` (a
+   * hand-over), locked again under that id, provided `next` was not revoked (`settleUnansweredLock`).
+   * A hand-over reads the record back: what the new holder's first write prunes.
+   */
+  private lockEnd(lockId: string, next: string | undefined, now: number) {
+    if (next === undefined) {
+      return {
+        set: '#locked = :false',
+        remove: ['#lockId'],
+        condition: '#lockId = :lockId',
+        names: this.names('locked', 'lockId'),
+        values: { ':false': { BOOL: false }, ':lockId': { S: lockId } } as Record<string, AttributeValue>,
+        returnValues: {},
+      };
+    }
+    return {
+      set: '#locked = :true, #lockId = :next, #lockDate = :lockDate',
+      remove: [],
+      condition: '#lockId = :lockId AND NOT contains(#abortedLocks, :next)',
+      names: this.names('locked', 'lockId', 'lockDate', 'abortedLocks'),
+      values: { ':true': { BOOL: true }, ':next': { S: next }, ':lockDate': num(now), ':lockId': { S: lockId } } as Record<string, AttributeValue>,
+      returnValues: { ReturnValues: 'ALL_NEW' as const },
+    };
+  }
+
+  /** A fenced `UpdateItem` (see `fencedWrite`): false when not applied, else the record as written when the answer carried it. */
+  private async fencedUpdate(update: UpdateItemCommand, writeToken: string): Promise<DynamoDBItem | undefined | false> {
     let written: DynamoDBItem | undefined;
     const send = (options: SendOptions) => this.client.send(update, options).then((answer) => (written = answer.Attributes));
     return (await this.fencedWrite('UpdateItem', writeToken, send)) && written;
@@ -823,9 +838,6 @@ function newWriteToken(): string {
 function wroteWith(record: DynamoDBItem | undefined, writeToken: string): boolean {
   return record?.[WRITE_ATTRIBUTE_PREFIX + writeToken] !== undefined;
 }
-
-/** A hand-over's condition: still the holder's lock, and the new lock id not revoked (see `settleUnansweredLock`). */
-const HANDED_OVER_CONDITION = '#lockId = :lockId AND NOT contains(#abortedLocks, :next)';
 
 function updateExpression(set: string[], remove: string[], del: string[]): string {
   return [
