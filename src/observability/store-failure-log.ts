@@ -21,7 +21,7 @@ interface Window {
 }
 
 /** Default interval between summary lines of one kind of failure. */
-export const FAILURE_LOG_INTERVAL_MS = 60_000;
+const FAILURE_LOG_INTERVAL_MS = 60_000;
 
 /**
  * Logs store failures at error level without flooding the log during an outage: the first failure

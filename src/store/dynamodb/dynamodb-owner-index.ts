@@ -20,7 +20,7 @@ import type { BoundedCall } from './dynamodb-session-table.js';
  * writes and storage only for them), and it projects only the keys: revoking is one `Query` of
  * the index (per 1 MB page of keys) and one conditional `DeleteItem` per session.
  */
-export const OWNER_INDEX_NAME = 'Owner-index';
+const OWNER_INDEX_NAME = 'Owner-index';
 
 /** The index as `CreateTable` and `UpdateTable` declare it. */
 export const OWNER_INDEX: GlobalSecondaryIndex = {
@@ -32,7 +32,7 @@ export const OWNER_INDEX: GlobalSecondaryIndex = {
 export const OWNER_ATTRIBUTE_DEFINITION: AttributeDefinition = { AttributeName: Attr.owner, AttributeType: 'S' };
 
 /** The AWS CLI command that adds the index to an existing on-demand table (also in the README). */
-export function ownerIndexUpdateCommand(tableName: string): string {
+function ownerIndexUpdateCommand(tableName: string): string {
   return (
     `aws dynamodb update-table --table-name ${tableName} ` +
     `--attribute-definitions AttributeName=${Attr.owner},AttributeType=S ` +

@@ -172,7 +172,7 @@ export function unlockedRecord(fields: {
 }
 
 /** Longest lock id the store makes (`lock-id.ts`): a time prefix and a UUID. */
-export const MAX_LOCK_ID_LENGTH = 48;
+const MAX_LOCK_ID_LENGTH = 48;
 
 /**
  * DynamoDB's item size, estimated from above: attribute names plus values, a number counted at its

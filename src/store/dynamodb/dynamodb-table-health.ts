@@ -4,7 +4,7 @@ import { awsErrorName } from './dynamodb-errors.js';
 import type { BoundedCall } from './dynamodb-session-table.js';
 
 /** How long a table check answers health checks before DynamoDB is asked again. */
-export const TABLE_HEALTH_CACHE_MS = 5_000;
+const TABLE_HEALTH_CACHE_MS = 5_000;
 
 /**
  * The DynamoDB store's health: the table is reachable and ACTIVE, from one `DescribeTable` (never a
