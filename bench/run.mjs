@@ -1,8 +1,10 @@
 // `npm run bench`: throughput, lost updates, lock hand-off and memory, ours vs the peer
 // (NestJS + express-session, MemoryStore and connect-dynamodb), side by side in one run.
 //
-//   npm run bench     (about 4 minutes on 2 cores; env: BENCH_SECONDS=3 per measurement,
-//                      BENCH_ROUNDS=3 interleaved rounds, BENCH_USERS=32 virtual users,
+//   npm run bench     (about 7 minutes on 2 cores; env: BENCH_SECONDS=2 per measurement,
+//                      BENCH_ROUNDS=7 interleaved rounds (many short ones: on a shared machine an
+//                      app's speed drifts within seconds, and each round's ratio compares
+//                      neighbours in time), BENCH_USERS=32 virtual users,
 //                      BENCH_ONLY=throughput,lost,handoff,memory to run a part,
 //                      BENCH_STORES=memory for the throughput and lost updates of one store,
 //                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side;
@@ -23,8 +25,8 @@ import { drive, makeSessions } from './lib/load.mjs';
 import { startApp, startDynamoDBLocal } from './lib/processes.mjs';
 import { writeReport } from './lib/report.mjs';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const USERS = Number(process.env.BENCH_USERS ?? 32);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,lost,handoff,memory').split(','));
 const STORES = new Set((process.env.BENCH_STORES ?? 'memory,dynamodb').split(','));
@@ -119,6 +121,8 @@ if (ONLY.has('throughput')) {
       ...(pairs.every((p) => p[who].cpuUs !== undefined) && { cpuUs: median(pairs.map((p) => p[who].cpuUs)) }),
     });
     const row = { store, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
+    // The same comparison by CPU time per request (peer / ours: above 1 when ours costs less).
+    if (pairs.every((p) => p.ours.cpuUs && p.peer.cpuUs)) row.cpuRatio = median(pairs.map((p) => p.peer.cpuUs / p.ours.cpuUs));
     if (BEFORE) Object.assign(row, { before: side('before'), beforeRatio: median(pairs.map((p) => p.before.rps / p.peer.rps)) });
     return row;
   });
@@ -151,10 +155,23 @@ if (ONLY.has('handoff')) {
     await handoffRound(bases, HANDOFF.requests, HANDOFF.workMs); // warm-up
     const rounds = [];
     for (let i = 0; i < HANDOFF.rounds; i++) rounds.push(await handoffRound(bases, HANDOFF.requests, HANDOFF.workMs));
-    const row = { setup, totalMs: median(rounds.map((r) => r.elapsed)), idealMs: HANDOFF.requests * HANDOFF.workMs, handoffMs: median(rounds.map((r) => r.handoff)), worstMs: Math.max(...rounds.map((r) => r.handoff)) };
-    if (rounds.every((r) => r.serverGap !== undefined)) row.serverGapMs = median(rounds.map((r) => r.serverGap));
+    const row = {
+      setup,
+      totalMs: median(rounds.map((r) => r.elapsed)),
+      idealMs: HANDOFF.requests * HANDOFF.workMs,
+      handoffMs: median(rounds.map((r) => r.handoff)),
+      worstMs: Math.max(...rounds.map((r) => r.handoff)),
+      handoffNominalMs: median(rounds.map((r) => r.handoffNominal)),
+    };
+    if (rounds.every((r) => r.serverGap !== undefined)) {
+      row.serverGapMs = median(rounds.map((r) => r.serverGap));
+      row.workOverrunMs = median(rounds.map((r) => r.workOverrun));
+    }
     results.handoff.push(row);
-    log(`hand-off, ${setup}: ${row.handoffMs.toFixed(2)} ms (worst ${row.worstMs.toFixed(2)}), between handlers ${row.serverGapMs?.toFixed(2)} ms`);
+    log(
+      `hand-off, ${setup}: ${row.handoffMs.toFixed(2)} ms (worst ${row.worstMs.toFixed(2)}; ${row.handoffNominalMs.toFixed(2)} counting the timers' overrun), ` +
+        `between handlers ${row.serverGapMs?.toFixed(2)} ms`,
+    );
   }
   await second.stop();
   // The floor of a hand-off on DynamoDB: the holder's save-and-release and the next lock are two

@@ -26,8 +26,16 @@ export async function lostUpdates(base, concurrent = 50) {
 
 /**
  * `requests` concurrent POST /counter?delayMs=`workMs` on one session, sent alternately to `bases`.
- * Perfect serialisation takes requests × workMs; what is above that, over the requests − 1 hand-offs,
- * is the cost of passing the lock from one request to the next (store round trips, polling, HTTP).
+ * Perfect serialisation takes only the handlers' work; what is above it, over the requests − 1
+ * hand-offs, is the cost of passing the lock from one request to the next (store round trips,
+ * polling, HTTP). The probe app says when its handlers ran, which gives:
+ * - `handoff`: the round's time (first request sent → last response read) minus the work the
+ *   handlers actually did, per hand-off: what the client waits beyond the work (it includes one
+ *   client round trip, the first request's way in and the last response's way out);
+ * - `serverGap`: from one handler's end to the next one's start, measured in the app;
+ * - `workOverrun`: how much longer than `workMs` a handler's wait took on average: a Node timer
+ *   fires on a whole millisecond of the event loop's clock, so a 20 ms wait takes 20 to 21 ms.
+ *   `handoffNominal` counts that overrun as hand-off (the figure of the bench's first version).
  */
 export async function handoffRound(bases, requests, workMs) {
   const cookie = await freshSession(bases[0]);
@@ -40,10 +48,16 @@ export async function handoffRound(bases, requests, workMs) {
   const elapsed = performance.now() - started;
   const counts = responses.map((r) => r.count).sort((a, b) => a - b);
   if (counts.at(-1) !== requests + 1 || new Set(counts).size !== requests) throw new Error(`lost updates in hand-off: ${JSON.stringify(counts)}`);
-  // Where the app says when its handlers ran (the probe app does): the gaps between one handler's
-  // end and the next one's start, i.e. the hand-off without the client's share or the timers' lateness.
+  const handoffNominal = (elapsed - requests * workMs) / (requests - 1);
   const runs = responses.map((r) => r.handler).filter(Boolean).sort((a, b) => a[0] - b[0]);
+  if (runs.length !== requests) return { elapsed, handoff: handoffNominal, handoffNominal };
+  const work = runs.reduce((sum, [start, end]) => sum + (end - start), 0);
   const gaps = runs.slice(1).map((run, i) => run[0] - runs[i][1]);
-  const serverGap = gaps.length === requests - 1 ? gaps.reduce((a, b) => a + b, 0) / gaps.length : undefined;
-  return { elapsed, handoff: (elapsed - requests * workMs) / (requests - 1), serverGap };
+  return {
+    elapsed,
+    handoff: (elapsed - work) / (requests - 1),
+    handoffNominal,
+    serverGap: gaps.reduce((a, b) => a + b, 0) / gaps.length,
+    workOverrun: work / requests - workMs,
+  };
 }

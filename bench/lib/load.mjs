@@ -16,36 +16,37 @@ export async function makeSessions(base, count) {
 }
 
 /**
- * Drives `method path` for `seconds` with one connection per cookie (each virtual user keeps its
- * session). No cookie for `GET /ping`-like runs when `cookies` is empty: `connections` users then.
+ * Drives `method path` for `seconds`: one keep-alive connection per cookie, each always sending its
+ * own cookie (each virtual user keeps its session). One autocannon instance per user, so that each
+ * request is a buffer built once: a `setupRequest` would rebuild every request (and, with a single
+ * request in the list, autocannon resets its context per request, so users would rotate cookies).
+ * No cookie for `GET /ping`-like runs when `cookies` is empty: `connections` users then.
  */
-export function drive({ base, method, path, cookies, connections = cookies.length, seconds }) {
-  let next = 0;
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url: base,
-        connections,
-        duration: seconds,
-        pipelining: 1,
-        requests: [
-          {
-            method,
-            path,
-            setupRequest: (request, context) => {
-              if (cookies.length === 0) return request;
-              context.cookie ??= cookies[next++ % cookies.length];
-              return { ...request, headers: { ...request.headers, cookie: context.cookie } };
+export async function drive({ base, method, path, cookies, connections = cookies.length, seconds }) {
+  const users = cookies.length > 0 ? cookies.map((cookie) => ({ cookie, connections: 1 })) : [{ cookie: undefined, connections }];
+  const results = await Promise.all(
+    users.map(
+      ({ cookie, connections }) =>
+        new Promise((resolve, reject) =>
+          autocannon(
+            {
+              url: base,
+              connections,
+              duration: seconds,
+              pipelining: 1,
+              skipAggregateResult: true, // aggregated below, latencies of all users together
+              requests: [{ method, path, ...(cookie && { headers: { cookie } }) }],
             },
-          },
-        ],
-      },
-      (error, result) => {
-        if (error) return reject(error);
-        const failed = result.non2xx + result.errors + result.timeouts;
-        if (failed > 0) return reject(new Error(`${method} ${base}${path}: ${failed} failed of ${result.requests.total}`));
-        resolve({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, total: result.requests.total });
-      },
-    );
-  });
+            (error, result) => (error ? reject(error) : resolve(result)),
+          ),
+        ),
+    ),
+  );
+  const total = results.reduce((sum, r) => sum + r.totalCompletedRequests, 0);
+  const failed = results.reduce((sum, r) => sum + r.non2xx + r.errors + r.timeouts, 0);
+  if (failed > 0) throw new Error(`${method} ${base}${path}: ${failed} failed of ${total}`);
+  const { latency } = autocannon.aggregateResult(results, { url: base, connections: users.length });
+  // Each user's rate over its own run (autocannon stops on its 1 s tick, so runs end up to a second apart).
+  const rps = results.reduce((sum, r) => sum + r.totalCompletedRequests / r.duration, 0);
+  return { rps, p50: latency.p50, p99: latency.p99, total };
 }

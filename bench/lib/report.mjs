@@ -42,17 +42,21 @@ export function writeReport(results, out) {
         `\`GET /ping\` included, as a browser would); ${m.rounds} interleaved rounds of ${m.seconds} s per figure and app, ` +
         `who goes first alternating; medians. The ratio is the median of the per-round ratios. CPU per request is the CPU time ` +
         `the app's process used during a run (all its threads, garbage collection included, from /proc), over the requests it served: ` +
-        `on a shared machine it moves less than req/s, which also depends on the share of the cores each app gets.` +
+        `on a shared machine it moves less than req/s, which also depends on the share of the cores each app gets; "CPU ratio" is ` +
+        `the median of the per-round ratios peer / ours of it (above 1: ours costs less). Both apps sign their session cookie ` +
+        `(HMAC-SHA256: express-session requires a secret, and the probe app is given one), and each user's request is built once ` +
+        `(one autocannon instance per user), so the load generator's own cost per request stays low.` +
         (before ? ` "Before" is the same probe app on the previous version of the module (${m.before ?? 'an earlier version'}), measured in the same rounds.` : ''),
       '',
-      `| store | request | ours req/s | peer req/s | ours / peer |${before ? ' before / peer |' : ''} ours p50 / p99 ms | peer p50 / p99 ms | CPU µs per request: ours / peer${before ? ' / before' : ''} |`,
-      `|---|---|---:|---:|---:|${before ? '---:|' : ''}---:|---:|---:|`,
+      `| store | request | ours req/s | peer req/s | ours / peer |${before ? ' before / peer |' : ''} ours p50 / p99 ms | peer p50 / p99 ms | CPU µs per request: ours / peer${before ? ' / before' : ''} | CPU ratio |`,
+      `|---|---|---:|---:|---:|${before ? '---:|' : ''}---:|---:|---:|---:|`,
       ...results.throughput.map(
         (t) =>
           `| ${STORE[t.store]} (peer: ${PEER_STORE[t.store]}) | \`${t.request}\` | ${n0(t.ours.rps)} | ${n0(t.peer.rps)} | **${t.ratio.toFixed(2)}×** | ` +
           (before ? `${t.beforeRatio?.toFixed(2) ?? '–'}× | ` : '') +
           `${t.ours.p50} / ${t.ours.p99} | ${t.peer.p50} / ${t.peer.p99} | ` +
-          `${[t.ours, t.peer, ...(before ? [t.before] : [])].map((side) => (side?.cpuUs === undefined ? '–' : n0(side.cpuUs))).join(' / ')} |`,
+          `${[t.ours, t.peer, ...(before ? [t.before] : [])].map((side) => (side?.cpuUs === undefined ? '–' : n0(side.cpuUs))).join(' / ')} | ` +
+          `${t.cpuRatio === undefined ? '–' : `${t.cpuRatio.toFixed(2)}×`} |`,
       ),
       '',
       ...['memory', 'dynamodb'].filter((s) => rows(s).length).map((store) =>
@@ -105,17 +109,21 @@ export function writeReport(results, out) {
       '',
       '### Lock hand-off (lower is better)',
       '',
-      `${h.requests} concurrent \`POST /counter?delayMs=${h.workMs}\` on one session (sent alternately to the instances), ${h.rounds} rounds; ` +
-        `perfect serialisation takes ${h.requests} × ${h.workMs} ms, and what is above that, over the ${h.requests - 1} hand-offs, is the ` +
-        `cost of passing the lock from one request to the next (store calls, the waiter's polling, HTTP), plus the client's share ` +
-        `(connecting, the last answer) and the lateness of the handlers' timers. "Between handlers" is measured where it happens: ` +
-        `the probe app answers when each handler started and ended, and this is the median gap from one handler's end to the next ` +
-        `one's start (the save, the release, the next request's acquisition and both requests' Nest/Express work). The peer takes no lock.`,
+      `${h.requests} concurrent \`POST /counter?delayMs=${h.workMs}\` on one session (sent alternately to the instances), ${h.rounds} rounds. ` +
+        `The probe app answers when each handler started and ended. **Hand-off (client)**: the round's time, first request sent to ` +
+        `last response read, minus the time the handlers actually worked, over the ${h.requests - 1} hand-offs: what the client waits ` +
+        `beyond the work (store calls, the waiter's polling, both requests' Nest/Express work, plus one client round trip, the first ` +
+        `request's way in and the last response's way out). **Between handlers**: the median gap from one handler's end to the next ` +
+        `one's start, measured in the app. **Timer overrun**: a ${h.workMs} ms \`setTimeout\` fires on a whole millisecond of the ` +
+        `event loop's clock, so the simulated work takes ${h.workMs}–${h.workMs + 1} ms; the bench's first version subtracted ` +
+        `${h.requests} × ${h.workMs} ms and so counted that overrun as hand-off ("counting the overrun"). The peer takes no lock.`,
       '',
-      '| setup | median total ms | ideal ms | median hand-off ms | worst round ms | between handlers ms |',
-      '|---|---:|---:|---:|---:|---:|',
+      '| setup | median total ms | ideal ms | **hand-off (client) ms** | worst round ms | between handlers ms | timer overrun ms | hand-off counting the overrun ms |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...results.handoff.map(
-        (r) => `| ${r.setup} | ${r.totalMs.toFixed(0)} | ${r.idealMs} | **${ms(r.handoffMs)}** | ${ms(r.worstMs)} | ${r.serverGapMs === undefined ? '–' : ms(r.serverGapMs)} |`,
+        (r) =>
+          `| ${r.setup} | ${r.totalMs.toFixed(0)} | ${r.idealMs} | **${ms(r.handoffMs)}** | ${ms(r.worstMs)} | ${r.serverGapMs === undefined ? '–' : ms(r.serverGapMs)} | ` +
+          `${r.workOverrunMs === undefined ? '–' : ms(r.workOverrunMs)} | ${r.handoffNominalMs === undefined ? '–' : ms(r.handoffNominalMs)} |`,
       ),
       '',
       chart(

@@ -57,6 +57,8 @@ const store =
     SessionStateModule.forRoot({
       store,
       timeout: 20,
+      // Signed like the peer's cookie (express-session requires a secret): both verify an HMAC per request.
+      secret: 'bench-probe-secret-0123456789',
       // For trying polling settings: BENCH_POLL=min,max (ms); the module's defaults otherwise.
       ...(process.env.BENCH_POLL && {
         lockWait: { pollMinMs: Number(process.env.BENCH_POLL.split(',')[0]), pollMaxMs: Number(process.env.BENCH_POLL.split(',')[1]) },
