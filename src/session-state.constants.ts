@@ -2,6 +2,8 @@
 export const SESSION_STATE_BEHAVIOR_METADATA = 'nestjs-session-state:behavior';
 /** Metadata key set on a handler by `@Session()`: the handler uses the session. */
 export const SESSION_PARAM_METADATA = 'nestjs-session-state:session-param';
+/** Metadata key set on a handler by `@Session()`: the indexes of the arguments it fills. */
+export const SESSION_PARAM_INDEXES_METADATA = 'nestjs-session-state:session-param-indexes';
 /** Injection token of the validated, defaulted module options. */
 export const SESSION_STATE_OPTIONS = Symbol('SESSION_STATE_OPTIONS');
 /** Where a request's session lease is kept on the request object. */

@@ -75,17 +75,21 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (!pending) return (key[SESSION_ACQUISITION] = this.begin(exchange, behavior, owner, cancel));
     if (owner === 'guard') return pending;
     // The interceptor takes over a guard's lease.
-    return pending.then((lease) => {
-      // A guard's lease released meanwhile (its lock turned stale while a guard hung): the handler
-      // must not run without the lock, nor answer 200 for changes that cannot be saved.
-      if (lease.completion) {
-        throw new SessionStateLockLostError(
-          'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
-        );
-      }
-      lease.adopted = true; // from here the interceptor completes it, whatever happens
-      return lease;
-    });
+    return pending.then((lease) => (this.adopt(lease), lease));
+  }
+
+  /**
+   * Takes over a lease a guard acquired: from here whoever adopts it completes it, whatever happens.
+   * A lease released meanwhile (its lock turned stale while a guard hung) throws: the handler must
+   * not run without the lock, nor answer 200 for changes that cannot be saved.
+   */
+  adopt(lease: SessionLease): void {
+    if (lease.completion) {
+      throw new SessionStateLockLostError(
+        'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
+      );
+    }
+    lease.adopted = true;
   }
 
   /** The outcome of a request whose handler (or a pipe) threw: `saveOnError` may keep its changes. */

@@ -1,8 +1,9 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionStateError } from './errors/session-state.errors.js';
 import { leaseOfContext } from './exchange/session-context.js';
-import { SESSION_PARAM_METADATA } from './session-state.constants.js';
-import { bindSessionInterceptor } from './session-state-interceptor.binding.js';
+import { SESSION_PARAM_INDEXES_METADATA, SESSION_PARAM_METADATA } from './session-state.constants.js';
+import { deferredSessionOf } from './http/session-handler.js';
+import { bindSessionGuard, bindSessionInterceptor } from './session-state-interceptor.binding.js';
 import type { HttpSessionState } from './http-session-state.js';
 
 /** Why a handler of each transport has no session, and what to do. */
@@ -26,18 +27,29 @@ const NO_SESSION: Record<string, string> = {
  */
 export const Session = createParamDecorator(
   (_data: unknown, context: ExecutionContext): HttpSessionState => {
+    if (context.getType() === 'http') {
+      // A route whose handler acquires its session itself (see http/session-handler.ts): the
+      // handler's wrapper puts the session in place of this placeholder.
+      const http = context.switchToHttp();
+      const deferred = deferredSessionOf(http.getRequest<object>(), http.getResponse<object>());
+      if (deferred) return deferred as unknown as HttpSessionState;
+    }
     const lease = leaseOfContext(context); // an unsupported context type throws, naming it
     if (!lease) throw new SessionStateError(`@Session(): ${NO_SESSION[context.getType()]}`);
     return lease.session;
   },
-  // Marks the handler itself as using the session, and binds the interceptor to it: a handler
-  // without a session gets no interceptor (zero store calls, and none of Nest's interceptor pipeline).
+  // Marks the handler itself as using the session (and which arguments take it), and binds the
+  // session's interceptor and guard to it (the startup keeps one of the two, see the binding): a
+  // handler without a session gets neither (zero store calls, and none of Nest's interceptor pipeline).
   [
-    (target, key) => {
+    (target, key, index) => {
       if (key === undefined) return;
       const handler = (target as Record<string | symbol, object>)[key]!;
       Reflect.defineMetadata(SESSION_PARAM_METADATA, true, handler);
+      const indexes = (Reflect.getMetadata(SESSION_PARAM_INDEXES_METADATA, handler) ?? []) as number[];
+      Reflect.defineMetadata(SESSION_PARAM_INDEXES_METADATA, [...indexes, index], handler);
       bindSessionInterceptor(handler);
+      bindSessionGuard(handler);
     },
   ],
 );

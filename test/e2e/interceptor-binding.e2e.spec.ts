@@ -1,10 +1,12 @@
 import {
   Controller,
   Get,
+  Header,
   Injectable,
   Module,
   Post,
   Query,
+  SetMetadata,
   UseGuards,
   UseInterceptors,
   type CanActivate,
@@ -13,7 +15,8 @@ import {
   type INestApplication,
   type NestInterceptor,
 } from '@nestjs/common';
-import { APP_INTERCEPTOR } from '@nestjs/core';
+import { GUARDS_METADATA, INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
+import { APP_INTERCEPTOR, Reflector } from '@nestjs/core';
 import { tap } from 'rxjs';
 import request from 'supertest';
 import {
@@ -43,6 +46,15 @@ class AppInterceptor implements NestInterceptor {
   }
 }
 
+/** Lets a request through only if the handler's own metadata reached it (the handler is wrapped at startup). */
+@Injectable()
+class TagGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector) {}
+  canActivate(context: ExecutionContext) {
+    return this.reflector.get<string>('tag', context.getHandler()) === 'kept';
+  }
+}
+
 @Controller('feature')
 class FeatureController {
   @Get('ping')
@@ -55,6 +67,15 @@ class FeatureController {
     seen.push('handler');
     session.set('count', (session.get<number>('count') ?? 0) + 1);
     return { count: session.get<number>('count') };
+  }
+
+  @Post('tagged')
+  @SetMetadata('tag', 'kept')
+  @Header('x-kept', 'yes')
+  @UseGuards(TagGuard)
+  tagged(@Session() session: HttpSessionState) {
+    session.set('tagged', true);
+    return 'tagged';
   }
 }
 
@@ -147,7 +168,7 @@ class WithoutSessionList extends ListRoutes {}
 /** Controllers in a feature module that does not import SessionStateModule (it is global). */
 @Module({
   controllers: [FeatureController, DeclaredController, TimedController, TimedClassController, GuardedController, WithSessionList, WithoutSessionList],
-  providers: [TimeoutInterceptor, SignedInGuard],
+  providers: [TimeoutInterceptor, SignedInGuard, TagGuard],
 })
 class FeatureModule {}
 
@@ -180,8 +201,19 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
   it("in a module that does not import SessionStateModule; innermost: the app's own interceptors run around it", async () => {
     const first = await request(app.getHttpServer()).post('/feature/count').expect(201, { count: 1 });
     await request(app.getHttpServer()).post('/feature/count').set('Cookie', sessionCookie(first.headers)!).expect(201, { count: 2 });
-    expect(intercepted).toHaveBeenCalledTimes(2);
+    // Its only interceptor would be the session's: the handler runs its session itself, no interceptor.
+    expect(intercepted).not.toHaveBeenCalled();
+    expect(acquired).toHaveBeenCalledTimes(2);
     expect(seen.slice(0, 3)).toEqual(['app interceptor', 'handler', 'app interceptor: handler done']);
+  });
+
+  it("a route that runs its session itself has no interceptor of ours, the session's guard last, and keeps its own metadata", async () => {
+    const handler = FeatureController.prototype.tagged;
+    expect(Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? []).toEqual([]);
+    expect((Reflect.getMetadata(GUARDS_METADATA, handler) as Function[]).map((g) => g.name)).toEqual(['TagGuard', 'SessionStateGuard']);
+    const answer = await request(app.getHttpServer()).post('/feature/tagged').expect(201, 'tagged');
+    expect(answer.headers['x-kept']).toBe('yes');
+    expect(sessionCookie(answer.headers)).toBeDefined(); // the session was saved
   });
 
   it("an inherited handler follows each class's declaration: no session where its class declares none", async () => {
@@ -196,7 +228,7 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
     const cookie = sessionCookie(first.headers)!;
     await request(app.getHttpServer()).post('/declared/count').set('Cookie', cookie).expect(201, { count: 2 });
     await request(app.getHttpServer()).get('/declared/count').set('Cookie', cookie).expect(200, { count: 2 });
-    expect(intercepted).toHaveBeenCalledTimes(3);
+    expect(intercepted).not.toHaveBeenCalled();
     expect(acquired).toHaveBeenCalledTimes(3);
   });
 
@@ -215,6 +247,8 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
       expect((await next).status).toBe(201);
       // The timed-out request's change was discarded: only the second one counted.
       expect((await next).body).toEqual({ count: 2 });
+      // A handler with an interceptor of its own keeps the session's interceptor (innermost).
+      expect(intercepted).toHaveBeenCalled();
     },
   );
 });

@@ -163,12 +163,31 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
   });
 
-  it('a pipe that throws releases the lock without saving', async () => {
+  it('a pipe that throws: no store call (the handler loads its session after its pipes), nothing saved', async () => {
     const cookie = await seeded();
     t.counter.reset();
     await request(http).post('/pipe-fails?n=abc').set('Cookie', cookie).expect(400);
-    expect(t.counter.calls).toEqual({ getItemExclusive: 1, releaseItemExclusive: 1 });
+    expect(t.counter.calls).toEqual({});
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('a handler returning an Observable: the session is saved once it completes, and the next request waits for it', async () => {
+    const cookie = await seeded();
+    const first = request(http).post('/count-stream?gate=stream').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('stream');
+    const second = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    t.gates.open('stream');
+    expect((await first).body).toEqual({ count: 1 });
+    expect((await second).body).toEqual({ count: 2 });
+  });
+
+  it('@Session() taken twice by one handler: one session, saved once', async () => {
+    const cookie = await seeded();
+    t.counter.reset();
+    await request(http).post('/count-twice?by=5').set('Cookie', cookie).expect(200, { count: 5 });
+    expect(t.counter.calls).toEqual({ getItemExclusive: 1, setAndReleaseItemExclusive: 1 });
+    await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 5 });
   });
 
   it('a guard gets the session through SessionStateAccessor; a refusal releases the lock', async () => {

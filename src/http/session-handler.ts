@@ -1,0 +1,159 @@
+import { isObservable, Observable } from 'rxjs';
+import { SessionStateWaitAbortedError } from '../errors/session-state.errors.js';
+import { toTransportException } from '../exchange/session-context.js';
+import { LazyAbort } from '../lock/lazy-abort.js';
+import type { HttpSessionState } from '../http-session-state.js';
+import type { SessionLease } from '../session-lease.js';
+import type { ActiveBehavior } from '../session-state-behavior.resolver.js';
+import type { RequestOutcome, SessionStateLifecycle } from '../session-state.lifecycle.js';
+import { HttpExchange } from './http-exchange.js';
+
+/**
+ * The session lifecycle of an HTTP route without interceptors, run by the route's handler itself.
+ *
+ * A route with any interceptor pays Nest's interceptor pipeline and its watch of the client on
+ * every request (about a tenth of a small route's CPU time, measured); so on a controller route
+ * whose only interceptor would be the session's, the startup (see `session-state-interceptor.binding.ts`)
+ * wraps the handler instead, once: `SessionStateGuard` marks the request with the module's
+ * lifecycle, `@Session()` hands the wrapper a placeholder, and the wrapper, called with the
+ * route's pipes done, acquires the session (waiting for its lock), puts it in place of the
+ * placeholder, runs the handler and completes the session (save / release / remove) once the
+ * handler has settled, before Nest sends the answer.
+ *
+ * Being the handler, the wrapper is inside every interceptor the app adds (`APP_INTERCEPTOR`,
+ * `useGlobalInterceptors()`), as the session interceptor is: an interceptor that answers first (a
+ * timeout) stops the wait for the lock, and a handler it gave up on keeps the lock until it settles,
+ * its changes discarded.
+ */
+
+/** What `SessionStateGuard` leaves on the request: how the route's session is run. */
+export interface SessionRun {
+  readonly lifecycle: SessionStateLifecycle;
+  readonly behavior: ActiveBehavior;
+}
+
+const SESSION_RUN = Symbol('nestjs-session-state:run');
+/** Marks a wrapped handler (the original is its value). */
+const WRAPPED = Symbol('nestjs-session-state:wrapped-handler');
+
+export function markSessionRun(request: object, run: SessionRun): void {
+  (request as { [SESSION_RUN]?: SessionRun })[SESSION_RUN] = run;
+}
+
+/** What `@Session()` gives a wrapped handler: the wrapper puts the session in its place. */
+class DeferredSession {
+  constructor(
+    readonly run: SessionRun,
+    readonly exchange: HttpExchange,
+  ) {}
+}
+
+/** For `@Session()`: the placeholder of a request whose route's handler acquires the session itself. */
+export function deferredSessionOf(request: object, response: object): DeferredSession | undefined {
+  const run = (request as { [SESSION_RUN]?: SessionRun })[SESSION_RUN];
+  return run && new DeferredSession(run, new HttpExchange(request, response));
+}
+
+export function isWrappedHandler(handler: Function): boolean {
+  return (handler as { [WRAPPED]?: Function })[WRAPPED] !== undefined;
+}
+
+/**
+ * `handler` wrapped to run the session lifecycle around it; `sessionIndexes`: its `@Session()`
+ * arguments. The wrapper carries the handler's metadata (route, guards, pipes, filters…), since
+ * Nest and other libraries read it from the function.
+ */
+export function wrapSessionHandler(handler: Function, sessionIndexes: readonly number[]): Function {
+  const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+    const deferred = args[sessionIndexes[0]!];
+    if (!(deferred instanceof DeferredSession)) return handler.apply(this, args);
+    return runWithSession(deferred, (session) => {
+      for (const index of sessionIndexes) args[index] = session;
+      return handler.apply(this, args);
+    });
+  };
+  for (const key of Reflect.getOwnMetadataKeys(handler)) Reflect.defineMetadata(key, Reflect.getOwnMetadata(key, handler), wrapped);
+  Object.defineProperty(wrapped, 'name', { value: handler.name });
+  Object.defineProperty(wrapped, WRAPPED, { value: handler });
+  return wrapped;
+}
+
+async function runWithSession({ run, exchange }: DeferredSession, call: (session: HttpSessionState) => unknown): Promise<unknown> {
+  const { lifecycle, behavior } = run;
+  // The wait for the lock stops if the request is answered meanwhile (an outer timeout) or its
+  // client leaves; watched only if the request waits.
+  const answered = new LazyAbort((stop) => (exchange.onAnswered(stop), () => {}));
+  let lease: SessionLease;
+  try {
+    lease = await lifecycle.acquire(exchange, behavior, 'interceptor', answered);
+  } catch (error) {
+    throw toTransportException(error, exchange);
+  }
+  if (!exchange.canSetCookie()) {
+    // Answered while the store answered: nobody waits for this handler any more.
+    lifecycle.discard(lease, exchange);
+    throw new SessionStateWaitAbortedError('The request was answered before its session was acquired.');
+  }
+  return runHandler(lifecycle, exchange, lease, () => call(lease.session));
+}
+
+function runHandler(lifecycle: SessionStateLifecycle, exchange: HttpExchange, lease: SessionLease, call: () => unknown): unknown {
+  // The answer already went out (an interceptor of the app answered first): nothing is saved.
+  const complete = (outcome: RequestOutcome) => lifecycle.complete(lease, exchange, exchange.canSetCookie() ? outcome : 'failed');
+  const failed = (error: unknown) =>
+    complete(lifecycle.outcomeOfError(error)).then(
+      () => Promise.reject(error),
+      () => Promise.reject(error), // the handler's error is the one worth reporting; the store's was logged
+    );
+  const succeeded = (value: unknown) =>
+    isObservable(value)
+      ? completeWhenSettled(lifecycle, exchange, lease, value)
+      : complete('succeeded').then(
+          () => value,
+          (error: unknown) => Promise.reject(toTransportException(error, exchange)),
+        );
+  let result: unknown;
+  try {
+    result = call();
+  } catch (error) {
+    return failed(error);
+  }
+  if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') return (result as PromiseLike<unknown>).then(succeeded, failed);
+  return succeeded(result);
+}
+
+/**
+ * A handler's Observable: the session is completed when it settles. If Nest unsubscribes first
+ * (the client left), a handler holding the lock keeps it until it settles (the next request must
+ * not run beside it), its changes discarded; as the session interceptor does.
+ */
+function completeWhenSettled(lifecycle: SessionStateLifecycle, exchange: HttpExchange, lease: SessionLease, source: Observable<unknown>): Observable<unknown> {
+  return new Observable((subscriber) => {
+    const held = lease.lockId !== null;
+    const release = held ? lifecycle.hold(lease) : () => {};
+    let settled = false;
+    const complete = (outcome: RequestOutcome) => {
+      settled = true;
+      release();
+      return lifecycle.complete(lease, exchange, exchange.canSetCookie() ? outcome : 'failed');
+    };
+    const subscription = source.subscribe({
+      next: (value) => subscriber.next(value),
+      error: (error: unknown) => {
+        const report = () => subscriber.error(error);
+        complete(lifecycle.outcomeOfError(error)).then(report, report);
+      },
+      complete: () => {
+        complete('succeeded').then(
+          () => subscriber.complete(),
+          (error: unknown) => subscriber.error(toTransportException(error, exchange)),
+        );
+      },
+    });
+    return () => {
+      if (settled) return;
+      if (!held) subscription.unsubscribe();
+      lifecycle.discard(lease, exchange);
+    };
+  });
+}

@@ -1,0 +1,33 @@
+import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { SessionStateBehavior } from '../session-state-behavior.enum.js';
+import { SessionStateBehaviorResolver, type ActiveBehavior } from '../session-state-behavior.resolver.js';
+import { SessionStateLifecycle } from '../session-state.lifecycle.js';
+import { markSessionRun, type SessionRun } from './session-handler.js';
+
+/**
+ * On a route whose handler runs its own session (see `session-handler.ts`): tells the handler the
+ * module's lifecycle (of this application: a controller class may serve several) and the route's
+ * behavior. Always lets the request through; acquires nothing (the handler does, once the route's
+ * pipes are done, so a request refused before the handler runs costs no store call).
+ */
+@Injectable()
+export class SessionStateGuard implements CanActivate {
+  /** One per behavior: nothing is allocated per request. */
+  private readonly runs = new Map<ActiveBehavior, SessionRun>();
+
+  constructor(
+    // Absent when SessionStateModule is not imported where the handler is: `@Session()` then says so.
+    @Optional() private readonly lifecycle: SessionStateLifecycle,
+    @Optional() private readonly behaviors: SessionStateBehaviorResolver,
+  ) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    if (!this.lifecycle || context.getType() !== 'http') return true;
+    const behavior = this.behaviors.resolve(context);
+    if (behavior === SessionStateBehavior.Disabled) return true; // `@Session()` says why there is none
+    let run = this.runs.get(behavior);
+    if (!run) this.runs.set(behavior, (run = { lifecycle: this.lifecycle, behavior }));
+    markSessionRun(context.switchToHttp().getRequest<object>(), run);
+    return true;
+  }
+}
