@@ -2,7 +2,7 @@ import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@
 import { SessionStateBehavior } from '../session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver, type ActiveBehavior } from '../session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from '../session-state.lifecycle.js';
-import { markSessionRun, type SessionRun } from './session-handler.js';
+import { isWrappedHandler, markSessionRun, type SessionRun } from './session-handler.js';
 
 /**
  * On a route whose handler runs its own session (see `session-handler.ts`): tells the handler the
@@ -22,7 +22,8 @@ export class SessionStateGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (!this.lifecycle || context.getType() !== 'http') return true;
+    // Only a handler wrapped at startup takes what `@Session()` then gives (a placeholder).
+    if (!this.lifecycle || context.getType() !== 'http' || !isWrappedHandler(context.getHandler())) return true;
     const behavior = this.behaviors.resolve(context);
     if (behavior === SessionStateBehavior.Disabled) return true; // `@Session()` says why there is none
     let run = this.runs.get(behavior);
