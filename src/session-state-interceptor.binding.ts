@@ -1,6 +1,6 @@
 import type { FactoryProvider } from '@nestjs/common';
 import { GUARDS_METADATA, INTERCEPTORS_METADATA, METHOD_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { DiscoveryService, MetadataScanner, type ModulesContainer } from '@nestjs/core';
 import { isWrappedHandler, wrapSessionHandler } from './http/session-handler.js';
 import { SessionStateGuard } from './http/session-state.guard.js';
 import { SESSION_PARAM_INDEXES_METADATA } from './session-state.constants.js';
@@ -32,8 +32,11 @@ export function bindSessionGuard(handler: object): void {
   if (!bound.includes(SessionStateGuard)) Reflect.defineMetadata(GUARDS_METADATA, [...bound, SessionStateGuard], handler);
 }
 
-/** Token of the (valueless) provider whose construction puts the interceptor innermost. */
+/** Token of the provider whose construction puts the interceptor innermost; its value: the routes that can run their session in the handler. */
 export const SESSION_INTERCEPTOR_INNERMOST = Symbol('nestjs-session-state:interceptor-innermost');
+
+/** The controller routes whose handler is wrapped to run its session (see `http/session-handler.ts`). */
+export type SessionHandlerRoutes = readonly Function[];
 
 /**
  * Makes the session interceptor the innermost of every handler it is bound to: after the app's
@@ -43,9 +46,9 @@ export const SESSION_INTERCEPTOR_INNERMOST = Symbol('nestjs-session-state:interc
  * gives up (a timeout): outside ours, it leaves a handler still running with the lock (ours keeps it
  * until the handler settles); inside ours, it would release the lock while the handler runs.
  *
- * A controller route whose only interceptor would be the session's runs the session in its handler
- * instead (see `http/session-handler.ts`): its interceptor is unbound, its guard kept, and the
- * method wrapped. Any interceptor costs Nest's pipeline per request; a guard and a wrapper do not.
+ * A controller route that could do without any interceptor (none of its own or its class's) has its
+ * method wrapped, once, to run the session itself (see `http/session-handler.ts`); whether it does
+ * is decided per application, when its routes are built (`bindSessionHandlerRoutes`).
  *
  * Nest reads a handler's interceptors when it builds routes and gateways (`app.init()`) and
  * resolvers (GraphQLModule's `onModuleInit`); providers are constructed before either, when the
@@ -55,7 +58,8 @@ export const SESSION_INTERCEPTOR_INNERMOST = Symbol('nestjs-session-state:interc
 export const sessionInterceptorInnermost: FactoryProvider = {
   provide: SESSION_INTERCEPTOR_INNERMOST,
   inject: [DiscoveryService, MetadataScanner, SessionStateBehaviorResolver],
-  useFactory: (discovery: DiscoveryService, scanner: MetadataScanner, behaviors: SessionStateBehaviorResolver) => {
+  useFactory: (discovery: DiscoveryService, scanner: MetadataScanner, behaviors: SessionStateBehaviorResolver): SessionHandlerRoutes => {
+    const routes: Function[] = [];
     const controllers = discovery.getControllers();
     for (const wrapper of [...controllers, ...discovery.getProviders()]) {
       // Classes only (a factory's or a value's metatype is not the class of its instance).
@@ -69,39 +73,75 @@ export const sessionInterceptorInnermost: FactoryProvider = {
       for (const name of scanner.getAllMethodNames(prototype)) {
         const handler = prototype[name];
         if (typeof handler !== 'function') continue;
+        // Wrapped for an application created earlier: it stays a route that can run its session.
+        if (isWrappedHandler(handler)) {
+          if (isController && Object.hasOwn(prototype, name)) routes.push(handler);
+          continue;
+        }
         const own = interceptorsOf(handler);
         if (!own.includes(SessionStateInterceptor) && !(boundToClass && behaviors.resolveHandler(handler, type) !== SessionStateBehavior.Disabled)) continue;
         const others = withoutSession(own);
-        const guards = guardsOf(handler).filter((guard) => guard !== SessionStateGuard);
-        const sessionIndexes = Reflect.getMetadata(SESSION_PARAM_INDEXES_METADATA, handler) as number[] | undefined;
-        if (isController && sessionIndexes && others.length === 0 && withoutSession(onClass).length === 0 && runsSessionItself(type, name, handler)) {
-          // No interceptor at all: the handler runs its session (see http/session-handler.ts); the
-          // session's guard, last of the route's guards, tells it the module's lifecycle.
-          Reflect.defineMetadata(INTERCEPTORS_METADATA, others, handler);
-          Reflect.defineMetadata(GUARDS_METADATA, [...guards, SessionStateGuard], handler);
-          const descriptor = Object.getOwnPropertyDescriptor(prototype, name)!;
-          Object.defineProperty(prototype, name, { ...descriptor, value: wrapSessionHandler(handler, sessionIndexes) });
-          continue;
-        }
-        Reflect.defineMetadata(GUARDS_METADATA, guards, handler);
+        Reflect.defineMetadata(GUARDS_METADATA, guardsOf(handler).filter((guard) => guard !== SessionStateGuard), handler);
         Reflect.defineMetadata(INTERCEPTORS_METADATA, [...others, SessionStateInterceptor], handler);
+        const sessionIndexes = Reflect.getMetadata(SESSION_PARAM_INDEXES_METADATA, handler) as number[] | undefined;
+        if (isController && sessionIndexes && others.length === 0 && withoutSession(onClass).length === 0 && runsSessionItself(type, name, handler, sessionIndexes)) {
+          const descriptor = Object.getOwnPropertyDescriptor(prototype, name)!;
+          const wrapped = wrapSessionHandler(handler, sessionIndexes);
+          Object.defineProperty(prototype, name, { ...descriptor, value: wrapped });
+          routes.push(wrapped);
+        }
       }
     }
-    return true;
+    bindSessionHandlerRoutes(routes, 'both');
+    return routes;
   },
 };
 
 /**
+ * How the wrapped routes run their session, set for one application just before Nest builds its
+ * routes (after `useGlobalInterceptors()`): `'handler'`, with the session's guard, when the
+ * application has no global interceptor either, so that no interceptor runs for the route at all;
+ * `'interceptor'`, innermost, as every other route, when it has one: an interceptor that gives up (a
+ * timeout, a `retry()`) must be outer to the session's, which stops the wait and discards the
+ * changes when it leaves. `'both'` between applications: Nest makes a module's guards and
+ * interceptors when it scans the modules, only those bound then, and the metadata is the process's.
+ */
+export function bindSessionHandlerRoutes(routes: SessionHandlerRoutes, mode: 'handler' | 'interceptor' | 'both'): void {
+  for (const handler of routes) {
+    const guards = guardsOf(handler).filter((guard) => guard !== SessionStateGuard);
+    const interceptors = withoutSession(interceptorsOf(handler));
+    Reflect.defineMetadata(GUARDS_METADATA, mode === 'interceptor' ? guards : [...guards, SessionStateGuard], handler);
+    Reflect.defineMetadata(INTERCEPTORS_METADATA, mode === 'handler' ? interceptors : [...interceptors, SessionStateInterceptor], handler);
+  }
+}
+
+/**
+ * How many global interceptors the application has (`useGlobalInterceptors()`, `APP_INTERCEPTOR`),
+ * read from Nest's application config through a module of the container; undefined if Nest does not
+ * expose it there (a later version): the caller then assumes some.
+ */
+export function globalInterceptorCount(modules: ModulesContainer): number | undefined {
+  type Config = { getGlobalInterceptors?(): unknown[]; getGlobalRequestInterceptors?(): unknown[] };
+  const module = modules.values().next().value as { container?: { applicationConfig?: Config } } | undefined;
+  const config = module?.container?.applicationConfig;
+  if (typeof config?.getGlobalInterceptors !== 'function') return undefined;
+  return config.getGlobalInterceptors().length + (config.getGlobalRequestInterceptors?.().length ?? 0);
+}
+
+/**
  * Whether a controller method can run its session itself: an HTTP route declared by the class
  * itself (an inherited one is shared with classes that may bind it otherwise), not a stream
- * (`@Sse()`), and not one that sends its response itself (`@Res()`, `@Next()`), whose answer may
- * go out before it settles.
+ * (`@Sse()`), not one that sends its response itself (`@Res()`, `@Next()`: its answer may go out
+ * before it settles), and whose `@Session()` has no pipe of its own (a pipe would see what the
+ * handler is given before its session is loaded).
  */
-function runsSessionItself(type: Function, name: string, handler: Function): boolean {
-  if (!Object.hasOwn(type.prototype as object, name) || isWrappedHandler(handler)) return false;
+function runsSessionItself(type: Function, name: string, handler: Function, sessionIndexes: readonly number[]): boolean {
+  if (!Object.hasOwn(type.prototype as object, name)) return false;
   if (Reflect.getMetadata(METHOD_METADATA, handler) === undefined || isSseHandler(handler)) return false;
-  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, type, name) ?? {}) as Record<string, unknown>;
-  return !Object.keys(args).some((key) => RESPONSE_PARAM_TYPES.includes(key.split(':')[0]!));
+  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, type, name) ?? {}) as Record<string, { index?: number; pipes?: unknown[] }>;
+  return Object.entries(args).every(
+    ([key, arg]) => !RESPONSE_PARAM_TYPES.includes(key.split(':')[0]!) && !(sessionIndexes.includes(arg.index!) && (arg.pipes?.length ?? 0) > 0),
+  );
 }
 
 /** `RouteParamtypes.RESPONSE` and `.NEXT` (route argument keys are `type:index`); the enum is not in @nestjs/common's public API. */

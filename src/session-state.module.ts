@@ -1,5 +1,5 @@
-import { Module, type DynamicModule, type Type } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { Inject, Module, type DynamicModule, type NestModule, type OnModuleInit, type Type } from '@nestjs/common';
+import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
 import { SessionStateApolloPlugin } from './graphql/apollo-session.plugin.js';
 import { GraphQLSessionFields } from './graphql/graphql-session-fields.js';
 import { GraphQLSessionHooks } from './graphql/graphql-session-hooks.js';
@@ -13,7 +13,13 @@ import { SessionStateDeclarations } from './session-state-declarations.js';
 import { SessionStateAccessor } from './session-state.accessor.js';
 import { SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import { SessionStateInterceptor } from './session-state.interceptor.js';
-import { sessionInterceptorInnermost } from './session-state-interceptor.binding.js';
+import {
+  bindSessionHandlerRoutes,
+  globalInterceptorCount,
+  SESSION_INTERCEPTOR_INNERMOST,
+  sessionInterceptorInnermost,
+  type SessionHandlerRoutes,
+} from './session-state-interceptor.binding.js';
 import { SessionStateLifecycle } from './session-state.lifecycle.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -70,7 +76,28 @@ import { WsUpgradeRecorder } from './ws/ws-upgrade-recorder.js';
   // The lifecycle and the resolver too: Nest makes the interceptor in the module of each handler it is bound to.
   exports: [SessionStateStore, SessionStateAccessor, SessionRevoker, SessionStateLifecycle, SessionStateBehaviorResolver],
 })
-export class SessionStateModule extends ConfigurableSessionStateModule {
+export class SessionStateModule extends ConfigurableSessionStateModule implements NestModule, OnModuleInit {
+  constructor(
+    @Inject(SESSION_INTERCEPTOR_INNERMOST) private readonly handlerRoutes: SessionHandlerRoutes,
+    private readonly modules: ModulesContainer,
+  ) {
+    super();
+  }
+
+  /**
+   * Called by Nest just before it builds this application's routes, after `useGlobalInterceptors()`
+   * (no middleware is added): the routes that can run their session in their handler do so when the
+   * application has no global interceptor either (see `bindSessionHandlerRoutes`).
+   */
+  configure(): void {
+    bindSessionHandlerRoutes(this.handlerRoutes, globalInterceptorCount(this.modules) === 0 ? 'handler' : 'interceptor');
+  }
+
+  /** Called once the routes are built: both bound again, for the next application's scan. */
+  onModuleInit(): void {
+    bindSessionHandlerRoutes(this.handlerRoutes, 'both');
+  }
+
   /** `forRoot()` with no argument: every default (Nest's generated method needs an object). */
   static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
     return super.forRoot(options);

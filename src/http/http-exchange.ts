@@ -61,9 +61,14 @@ export class HttpExchange implements SessionExchange {
     else this.res.setHeader!(name, value);
   }
 
+  /** The client went away before the answer was sent. */
+  clientGone(): boolean {
+    return this.raw.destroyed && !this.raw.writableFinished;
+  }
+
   onClientGone(listener: () => void): () => void {
     const raw = this.raw;
-    if (raw.destroyed && !raw.writableFinished) {
+    if (this.clientGone()) {
       listener();
       return () => {};
     }

@@ -1,8 +1,7 @@
-import { isObservable, Observable } from 'rxjs';
-import { SessionStateWaitAbortedError } from '../errors/session-state.errors.js';
+import { EMPTY, isObservable, Observable } from 'rxjs';
+import { SessionStateError } from '../errors/session-state.errors.js';
 import { toTransportException } from '../exchange/session-context.js';
-import { LazyAbort } from '../lock/lazy-abort.js';
-import type { HttpSessionState } from '../http-session-state.js';
+import { HttpSessionState } from '../http-session-state.js';
 import type { SessionLease } from '../session-lease.js';
 import type { ActiveBehavior } from '../session-state-behavior.resolver.js';
 import type { RequestOutcome, SessionStateLifecycle } from '../session-state.lifecycle.js';
@@ -12,18 +11,17 @@ import { HttpExchange } from './http-exchange.js';
  * The session lifecycle of an HTTP route without interceptors, run by the route's handler itself.
  *
  * A route with any interceptor pays Nest's interceptor pipeline and its watch of the client on
- * every request (about a tenth of a small route's CPU time, measured); so on a controller route
- * whose only interceptor would be the session's, the startup (see `session-state-interceptor.binding.ts`)
- * wraps the handler instead, once: `SessionStateGuard` marks the request with the module's
- * lifecycle, `@Session()` hands the wrapper a placeholder, and the wrapper, called with the
- * route's pipes done, acquires the session (waiting for its lock), puts it in place of the
- * placeholder, runs the handler and completes the session (save / release / remove) once the
- * handler has settled, before Nest sends the answer.
+ * every request (about a tenth of a small route's CPU time, measured); so a controller route whose
+ * only interceptor would be the session's, in an application without global interceptors, runs its
+ * session in its handler (see `bindSessionHandlerRoutes`): the handler was wrapped, once, at
+ * startup; `SessionStateGuard` marks the request with the module's lifecycle; `@Session()` hands the
+ * wrapper a placeholder; and the wrapper, called once the route's pipes are done, loads the session
+ * (waiting for its lock), puts it in place of the placeholder, runs the handler, and completes the
+ * session (save / release / remove) once the handler has settled, before Nest sends the answer.
  *
- * Being the handler, the wrapper is inside every interceptor the app adds (`APP_INTERCEPTOR`,
- * `useGlobalInterceptors()`), as the session interceptor is: an interceptor that answers first (a
- * timeout) stops the wait for the lock, and a handler it gave up on keeps the lock until it settles,
- * its changes discarded.
+ * No interceptor runs around such a handler, so nothing but the handler itself can answer before it
+ * settles; a client that leaves stops the wait for the lock (see `SessionStateLifecycle.acquire`),
+ * and a handler whose client left still completes its session, as with the interceptor.
  */
 
 /** What `SessionStateGuard` leaves on the request: how the route's session is run. */
@@ -33,6 +31,9 @@ export interface SessionRun {
 }
 
 const SESSION_RUN = Symbol('nestjs-session-state:run');
+const REPLACED_PLACEHOLDER =
+  "@Session(): a pipe replaced the session's placeholder (the route loads its session after its pipes run). " +
+  'Have global pipes leave custom parameters as they are (ValidationPipe does unless validateCustomDecorators is set).';
 /** Marks a wrapped handler (the original is its value). */
 const WRAPPED = Symbol('nestjs-session-state:wrapped-handler');
 
@@ -66,7 +67,12 @@ export function isWrappedHandler(handler: Function): boolean {
 export function wrapSessionHandler(handler: Function, sessionIndexes: readonly number[]): Function {
   const wrapped = function (this: unknown, ...args: unknown[]): unknown {
     const deferred = args[sessionIndexes[0]!];
-    if (!(deferred instanceof DeferredSession)) return handler.apply(this, args);
+    if (!(deferred instanceof DeferredSession)) {
+      // Not marked by the session's guard (the interceptor runs this route's session), or a global
+      // pipe replaced the placeholder: never run the handler without its session's lock.
+      if (deferred !== undefined && !(deferred instanceof HttpSessionState)) throw new SessionStateError(REPLACED_PLACEHOLDER);
+      return handler.apply(this, args);
+    }
     return runWithSession(deferred, (session) => {
       for (const index of sessionIndexes) args[index] = session;
       return handler.apply(this, args);
@@ -80,26 +86,17 @@ export function wrapSessionHandler(handler: Function, sessionIndexes: readonly n
 
 async function runWithSession({ run, exchange }: DeferredSession, call: (session: HttpSessionState) => unknown): Promise<unknown> {
   const { lifecycle, behavior } = run;
-  // The wait for the lock stops if the request is answered meanwhile (an outer timeout) or its
-  // client leaves; watched only if the request waits.
-  const answered = new LazyAbort((stop) => (exchange.onAnswered(stop), () => {}));
   let lease: SessionLease;
   try {
-    lease = await lifecycle.acquire(exchange, behavior, 'interceptor', answered);
+    lease = await lifecycle.acquire(exchange, behavior, 'interceptor');
   } catch (error) {
     throw toTransportException(error, exchange);
-  }
-  if (!exchange.canSetCookie()) {
-    // Answered while the store answered: nobody waits for this handler any more.
-    lifecycle.discard(lease, exchange);
-    throw new SessionStateWaitAbortedError('The request was answered before its session was acquired.');
   }
   return runHandler(lifecycle, exchange, lease, () => call(lease.session));
 }
 
 function runHandler(lifecycle: SessionStateLifecycle, exchange: HttpExchange, lease: SessionLease, call: () => unknown): unknown {
-  // The answer already went out (an interceptor of the app answered first): nothing is saved.
-  const complete = (outcome: RequestOutcome) => lifecycle.complete(lease, exchange, exchange.canSetCookie() ? outcome : 'failed');
+  const complete = (outcome: RequestOutcome) => lifecycle.complete(lease, exchange, outcome);
   const failed = (error: unknown) =>
     complete(lifecycle.outcomeOfError(error)).then(
       () => Promise.reject(error),
@@ -128,6 +125,11 @@ function runHandler(lifecycle: SessionStateLifecycle, exchange: HttpExchange, le
  * not run beside it), its changes discarded; as the session interceptor does.
  */
 function completeWhenSettled(lifecycle: SessionStateLifecycle, exchange: HttpExchange, lease: SessionLease, source: Observable<unknown>): Observable<unknown> {
+  // Nest does not subscribe to a handler's Observable once the client is gone: nothing would complete the session.
+  if (exchange.clientGone()) {
+    lifecycle.discard(lease, exchange);
+    return EMPTY;
+  }
   return new Observable((subscriber) => {
     const held = lease.lockId !== null;
     const release = held ? lifecycle.hold(lease) : () => {};
@@ -135,7 +137,7 @@ function completeWhenSettled(lifecycle: SessionStateLifecycle, exchange: HttpExc
     const complete = (outcome: RequestOutcome) => {
       settled = true;
       release();
-      return lifecycle.complete(lease, exchange, exchange.canSetCookie() ? outcome : 'failed');
+      return lifecycle.complete(lease, exchange, outcome);
     };
     const subscription = source.subscribe({
       next: (value) => subscriber.next(value),

@@ -15,7 +15,6 @@ import {
   type INestApplication,
   type NestInterceptor,
 } from '@nestjs/common';
-import { GUARDS_METADATA, INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import { APP_INTERCEPTOR, Reflector } from '@nestjs/core';
 import { tap } from 'rxjs';
 import request from 'supertest';
@@ -201,19 +200,9 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
   it("in a module that does not import SessionStateModule; innermost: the app's own interceptors run around it", async () => {
     const first = await request(app.getHttpServer()).post('/feature/count').expect(201, { count: 1 });
     await request(app.getHttpServer()).post('/feature/count').set('Cookie', sessionCookie(first.headers)!).expect(201, { count: 2 });
-    // Its only interceptor would be the session's: the handler runs its session itself, no interceptor.
-    expect(intercepted).not.toHaveBeenCalled();
-    expect(acquired).toHaveBeenCalledTimes(2);
+    // The app has an interceptor of its own: the session's interceptor runs, innermost.
+    expect(intercepted).toHaveBeenCalledTimes(2);
     expect(seen.slice(0, 3)).toEqual(['app interceptor', 'handler', 'app interceptor: handler done']);
-  });
-
-  it("a route that runs its session itself has no interceptor of ours, the session's guard last, and keeps its own metadata", async () => {
-    const handler = FeatureController.prototype.tagged;
-    expect(Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? []).toEqual([]);
-    expect((Reflect.getMetadata(GUARDS_METADATA, handler) as Function[]).map((g) => g.name)).toEqual(['TagGuard', 'SessionStateGuard']);
-    const answer = await request(app.getHttpServer()).post('/feature/tagged').expect(201, 'tagged');
-    expect(answer.headers['x-kept']).toBe('yes');
-    expect(sessionCookie(answer.headers)).toBeDefined(); // the session was saved
   });
 
   it("an inherited handler follows each class's declaration: no session where its class declares none", async () => {
@@ -228,7 +217,7 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
     const cookie = sessionCookie(first.headers)!;
     await request(app.getHttpServer()).post('/declared/count').set('Cookie', cookie).expect(201, { count: 2 });
     await request(app.getHttpServer()).get('/declared/count').set('Cookie', cookie).expect(200, { count: 2 });
-    expect(intercepted).not.toHaveBeenCalled();
+    expect(intercepted).toHaveBeenCalledTimes(3);
     expect(acquired).toHaveBeenCalledTimes(3);
   });
 
@@ -249,6 +238,69 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
       expect((await next).body).toEqual({ count: 2 });
       // A handler with an interceptor of its own keeps the session's interceptor (innermost).
       expect(intercepted).toHaveBeenCalled();
+    },
+  );
+});
+
+describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s, over %s', (adapter) => {
+  let intercepted: ReturnType<typeof vi.spyOn>;
+  beforeEach(() => {
+    intercepted = vi.spyOn(SessionStateInterceptor.prototype, 'intercept');
+  });
+  afterEach(() => vi.restoreAllMocks());
+  const start = (globalInterceptor?: 'provider' | 'useGlobalInterceptors') =>
+    createTestApp(
+      adapter,
+      { imports: [SessionStateModule.forRoot(), FeatureModule], providers: globalInterceptor === 'provider' ? [{ provide: APP_INTERCEPTOR, useClass: AppInterceptor }] : [] },
+      globalInterceptor === 'useGlobalInterceptors' ? (app) => void app.useGlobalInterceptors(new AppInterceptor()) : undefined,
+    );
+
+  it("in an app without global interceptors, runs no interceptor: the session's guard and the wrapped handler run it, with the handler's own metadata", async () => {
+    const app = await start();
+    try {
+      // TagGuard lets the request through only if the handler's own metadata is on the wrapper.
+      const answer = await request(app.getHttpServer()).post('/feature/tagged').expect(201, 'tagged');
+      expect(answer.headers['x-kept']).toBe('yes');
+      const cookie = sessionCookie(answer.headers)!;
+      expect(cookie).toBeDefined(); // the session was saved
+      await request(app.getHttpServer()).post('/feature/count').set('Cookie', cookie).expect(201, { count: 1 });
+      expect(intercepted).not.toHaveBeenCalled();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a global pipe that replaces custom parameters: a clear error, and the handler never runs without its lock', async () => {
+    const errors: string[] = [];
+    const app = await start();
+    await app.close();
+    const piped = await createTestApp(adapter, { imports: [SessionStateModule.forRoot(), FeatureModule] }, (a) => {
+      a.useGlobalPipes({ transform: (value: unknown, meta: { type: string }) => (meta.type === 'custom' ? { replaced: true } : value) });
+      a.useLogger({ log() {}, warn() {}, error: (message: unknown) => void errors.push(String(message)) });
+    });
+    try {
+      seen.length = 0;
+      await request(piped.getHttpServer()).post('/feature/count').expect(500);
+      expect(seen).not.toContain('handler');
+      expect(errors.join('\n')).toMatch(/a pipe replaced the session's placeholder/);
+    } finally {
+      await piped.close();
+    }
+  });
+
+  it.each(['provider', 'useGlobalInterceptors'] as const)(
+    'in an app with a global interceptor (%s), runs the session interceptor, innermost (decided per app: one without ran first)',
+    async (how) => {
+      await (await start()).close();
+      const app = await start(how);
+      try {
+        seen.length = 0;
+        await request(app.getHttpServer()).post('/feature/count').expect(201, { count: 1 });
+        expect(intercepted).toHaveBeenCalledTimes(1);
+        expect(seen).toEqual(['app interceptor', 'handler', 'app interceptor: handler done']);
+      } finally {
+        await app.close();
+      }
     },
   );
 });

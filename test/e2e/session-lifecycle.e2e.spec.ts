@@ -322,6 +322,26 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
   });
 
+  it('a handler that resolves to an Observable after its client left: its lock is released, its change discarded', async () => {
+    const cookie = await seeded();
+    await t.app.listen(0, '127.0.0.1');
+    const { port } = t.app.getHttpServer().address();
+    const aborted = new Promise<Error>((resolve) => {
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/count-stream-late?gate=late', headers: { cookie }, agent: false });
+      req.on('error', resolve);
+      req.end();
+      void t.gates.arrived('late').then(() => req.destroy(new Error('client went away')));
+    });
+    await t.gates.arrived('late');
+    expect(await aborted).toBeInstanceOf(Error);
+    const next = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    t.gates.open('late');
+    // Nest never subscribes to the Observable of a client that is gone: nothing was sent, nothing saved.
+    expect((await next).body).toEqual({ count: 1 });
+    await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
+  });
+
   it('an aborted request releases its lock once its handler settles, and its write is kept', async () => {
     const cookie = await seeded();
     await t.app.listen(0, '127.0.0.1');
