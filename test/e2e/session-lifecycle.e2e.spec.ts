@@ -325,15 +325,7 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   it('a handler that resolves to an Observable after its client left: its lock is released, its change discarded', async () => {
     const cookie = await seeded();
     await t.app.listen(0, '127.0.0.1');
-    const { port } = t.app.getHttpServer().address();
-    const aborted = new Promise<Error>((resolve) => {
-      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/count-stream-late?gate=late', headers: { cookie }, agent: false });
-      req.on('error', resolve);
-      req.end();
-      void t.gates.arrived('late').then(() => req.destroy(new Error('client went away')));
-    });
-    await t.gates.arrived('late');
-    expect(await aborted).toBeInstanceOf(Error);
+    await leaveAt(t, '/count-stream-late?gate=late', cookie, 'late');
     const next = request(http).post('/count').set('Cookie', cookie).then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
     t.gates.open('late');
