@@ -1,6 +1,7 @@
 import type { FactoryProvider } from '@nestjs/common';
 import { GUARDS_METADATA, INTERCEPTORS_METADATA, METHOD_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, type ModulesContainer } from '@nestjs/core';
+import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { isWrappedHandler, wrapSessionHandler } from './http/session-handler.js';
 import { SessionStateGuard } from './http/session-state.guard.js';
 import { SESSION_PARAM_INDEXES_METADATA } from './session-state.constants.js';
@@ -35,8 +36,18 @@ export function bindSessionGuard(handler: object): void {
 /** Token of the provider whose construction puts the interceptor innermost; its value: the routes that can run their session in the handler. */
 export const SESSION_INTERCEPTOR_INNERMOST = Symbol('nestjs-session-state:interceptor-innermost');
 
-/** The controller routes whose handler is wrapped to run its session (see `http/session-handler.ts`). */
-export type SessionHandlerRoutes = readonly Function[];
+/** The controller methods wrapped to run their session (see `http/session-handler.ts`), and the application's controllers. */
+export interface SessionHandlerRoutes {
+  readonly routes: readonly { readonly handler: Function; readonly name: string }[];
+  readonly controllers: readonly InstanceWrapper[];
+}
+
+/**
+ * A method that no route uses, on every class with wrapped methods, carrying the session's guard and
+ * interceptor: Nest makes a module's guards and interceptors when it scans the module, only those in
+ * the metadata then, and the wrapped routes' own metadata changes from one application to another.
+ */
+const ENHANCERS_METHOD = 'nestjs-session-state:enhancers';
 
 /**
  * Makes the session interceptor the innermost of every handler it is bound to: after the app's
@@ -59,7 +70,7 @@ export const sessionInterceptorInnermost: FactoryProvider = {
   provide: SESSION_INTERCEPTOR_INNERMOST,
   inject: [DiscoveryService, MetadataScanner, SessionStateBehaviorResolver],
   useFactory: (discovery: DiscoveryService, scanner: MetadataScanner, behaviors: SessionStateBehaviorResolver): SessionHandlerRoutes => {
-    const routes: Function[] = [];
+    const routes: { handler: Function; name: string }[] = [];
     const controllers = discovery.getControllers();
     for (const wrapper of [...controllers, ...discovery.getProviders()]) {
       // Classes only (a factory's or a value's metatype is not the class of its instance).
@@ -75,7 +86,7 @@ export const sessionInterceptorInnermost: FactoryProvider = {
         if (typeof handler !== 'function') continue;
         // Wrapped for an application created earlier: it stays a route that can run its session.
         if (isWrappedHandler(handler)) {
-          if (isController && Object.hasOwn(prototype, name)) routes.push(handler);
+          if (isController && Object.hasOwn(prototype, name)) routes.push({ handler, name });
           continue;
         }
         const own = interceptorsOf(handler);
@@ -88,12 +99,19 @@ export const sessionInterceptorInnermost: FactoryProvider = {
           const descriptor = Object.getOwnPropertyDescriptor(prototype, name)!;
           const wrapped = wrapSessionHandler(handler, sessionIndexes);
           Object.defineProperty(prototype, name, { ...descriptor, value: wrapped });
-          routes.push(wrapped);
+          if (!Object.hasOwn(prototype, ENHANCERS_METHOD)) {
+            const enhancers = () => {};
+            Reflect.defineMetadata(GUARDS_METADATA, [SessionStateGuard], enhancers);
+            Reflect.defineMetadata(INTERCEPTORS_METADATA, [SessionStateInterceptor], enhancers);
+            Object.defineProperty(prototype, ENHANCERS_METHOD, { value: enhancers });
+          }
+          routes.push({ handler: wrapped, name });
         }
       }
     }
-    bindSessionHandlerRoutes(routes, 'both');
-    return routes;
+    const handlerRoutes = { routes, controllers };
+    bindSessionHandlerRoutes(handlerRoutes, 'both');
+    return handlerRoutes;
   },
 };
 
@@ -103,16 +121,27 @@ export const sessionInterceptorInnermost: FactoryProvider = {
  * application has no global interceptor either, so that no interceptor runs for the route at all;
  * `'interceptor'`, innermost, as every other route, when it has one: an interceptor that gives up (a
  * timeout, a `retry()`) must be outer to the session's, which stops the wait and discards the
- * changes when it leaves. `'both'` between applications: Nest makes a module's guards and
- * interceptors when it scans the modules, only those bound then, and the metadata is the process's.
+ * changes when it leaves. A route also keeps the interceptor if a controller of the application that
+ * routes it is request-scoped (Nest builds its route per request, from the metadata of that moment)
+ * or has interceptors of its own class (a subclass inheriting the method). `'both'` between
+ * applications (the metadata is the process's): then the interceptor runs the session, and the
+ * handler passes it through.
  */
-export function bindSessionHandlerRoutes(routes: SessionHandlerRoutes, mode: 'handler' | 'interceptor' | 'both'): void {
-  for (const handler of routes) {
+export function bindSessionHandlerRoutes({ routes, controllers }: SessionHandlerRoutes, mode: 'handler' | 'interceptor' | 'both'): void {
+  for (const { handler, name } of routes) {
+    const routeMode = mode === 'handler' && !controllers.every((controller) => allowsHandlerRun(controller, name, handler)) ? 'interceptor' : mode;
     const guards = guardsOf(handler).filter((guard) => guard !== SessionStateGuard);
     const interceptors = withoutSession(interceptorsOf(handler));
-    Reflect.defineMetadata(GUARDS_METADATA, mode === 'interceptor' ? guards : [...guards, SessionStateGuard], handler);
-    Reflect.defineMetadata(INTERCEPTORS_METADATA, mode === 'handler' ? interceptors : [...interceptors, SessionStateInterceptor], handler);
+    Reflect.defineMetadata(GUARDS_METADATA, routeMode === 'interceptor' ? guards : [...guards, SessionStateGuard], handler);
+    Reflect.defineMetadata(INTERCEPTORS_METADATA, routeMode === 'handler' ? interceptors : [...interceptors, SessionStateInterceptor], handler);
   }
+}
+
+/** Whether `controller` (if it routes `handler` as `name`) lets the handler run its session. */
+function allowsHandlerRun(controller: InstanceWrapper, name: string, handler: Function): boolean {
+  const type = controller.metatype as Function | null;
+  if (typeof type !== 'function' || (type.prototype as Record<string, unknown> | undefined)?.[name] !== handler) return true;
+  return controller.isDependencyTreeStatic() && withoutSession(interceptorsOf(type)).length === 0;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionStateError } from './errors/session-state.errors.js';
 import { leaseOfContext } from './exchange/session-context.js';
+import { leaseOf } from './session-lease.js';
 import { SESSION_PARAM_INDEXES_METADATA, SESSION_PARAM_METADATA } from './session-state.constants.js';
 import { deferredSessionOf } from './http/session-handler.js';
 import { bindSessionGuard, bindSessionInterceptor } from './session-state-interceptor.binding.js';
@@ -28,10 +29,14 @@ const NO_SESSION: Record<string, string> = {
 export const Session = createParamDecorator(
   (_data: unknown, context: ExecutionContext): HttpSessionState => {
     if (context.getType() === 'http') {
-      // A route whose handler acquires its session itself (see http/session-handler.ts): the
-      // handler's wrapper puts the session in place of this placeholder.
       const http = context.switchToHttp();
-      const deferred = deferredSessionOf(http.getRequest<object>(), http.getResponse<object>());
+      const request = http.getRequest<object>();
+      // A route whose handler acquires its session itself (see http/session-handler.ts): the
+      // handler's wrapper puts the session in place of this placeholder. Unless the session
+      // interceptor runs it too (between two applications' startups): then it is the interceptor's.
+      const lease = leaseOf(request);
+      if (lease?.adopted) return lease.session;
+      const deferred = deferredSessionOf(request, http.getResponse<object>());
       if (deferred) return deferred as unknown as HttpSessionState;
     }
     const lease = leaseOfContext(context); // an unsupported context type throws, naming it

@@ -61,9 +61,10 @@ export class HttpExchange implements SessionExchange {
     else this.res.setHeader!(name, value);
   }
 
-  /** The client went away before the answer was sent. */
+  /** The client went away before the answer was sent (its socket may be destroyed before the response knows). */
   clientGone(): boolean {
-    return this.raw.destroyed && !this.raw.writableFinished;
+    if (this.raw.writableFinished) return false;
+    return this.raw.destroyed || (this.req.raw ?? (this.req as unknown as IncomingMessage)).socket?.destroyed === true;
   }
 
   onClientGone(listener: () => void): () => void {

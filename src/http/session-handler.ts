@@ -32,8 +32,9 @@ export interface SessionRun {
 
 const SESSION_RUN = Symbol('nestjs-session-state:run');
 const REPLACED_PLACEHOLDER =
-  "@Session(): a pipe replaced the session's placeholder (the route loads its session after its pipes run). " +
-  'Have global pipes leave custom parameters as they are (ValidationPipe does unless validateCustomDecorators is set).';
+  "@Session(): the handler was given neither its session nor the module's placeholder for it (the route loads its session " +
+  'after its pipes run). A global pipe replaced it: have pipes leave custom parameters as they are (ValidationPipe does unless ' +
+  'validateCustomDecorators is set). Or a test called the handler with a stand-in: use createTestSession() from nestjs-session-state/testing.';
 /** Marks a wrapped handler (the original is its value). */
 const WRAPPED = Symbol('nestjs-session-state:wrapped-handler');
 

@@ -6,6 +6,7 @@ import {
   Module,
   Post,
   Query,
+  Scope,
   SetMetadata,
   UseGuards,
   UseInterceptors,
@@ -125,6 +126,29 @@ class TimedClassController {
   }
 }
 
+/** A controller whose route a subclass inherits, with an interceptor of its own class. */
+@Controller('timed-base')
+class TimedBaseController {
+  @Post()
+  work(@Session() session: HttpSessionState, @Query('first') first?: string) {
+    return exclusiveWork(session, first !== undefined);
+  }
+}
+
+@Controller('timed-sub')
+@UseInterceptors(TimeoutInterceptor)
+class TimedSubController extends TimedBaseController {}
+
+/** Request-scoped: Nest builds its route per request. */
+@Controller({ path: 'scoped', scope: Scope.REQUEST })
+class ScopedController {
+  @Post('count')
+  count(@Session() session: HttpSessionState) {
+    session.set('count', (session.get<number>('count') ?? 0) + 1);
+    return { count: session.get<number>('count') };
+  }
+}
+
 @Injectable()
 class SignedInGuard implements CanActivate {
   constructor(private readonly sessions: SessionStateAccessor) {}
@@ -166,10 +190,37 @@ class WithoutSessionList extends ListRoutes {}
 
 /** Controllers in a feature module that does not import SessionStateModule (it is global). */
 @Module({
-  controllers: [FeatureController, DeclaredController, TimedController, TimedClassController, GuardedController, WithSessionList, WithoutSessionList],
+  controllers: [
+    FeatureController,
+    DeclaredController,
+    TimedController,
+    TimedClassController,
+    TimedBaseController,
+    TimedSubController,
+    ScopedController,
+    GuardedController,
+    WithSessionList,
+    WithoutSessionList,
+  ],
   providers: [TimeoutInterceptor, SignedInGuard, TagGuard],
 })
 class FeatureModule {}
+
+/** A request timed out by its route's own interceptor while its handler runs: the next request of the session waits for that handler, whose change is discarded. */
+async function expectTimedOutHandlerAlone(app: INestApplication, path: string): Promise<void> {
+  const http = app.getHttpServer();
+  const cookie = sessionCookie((await request(http).post('/feature/count').expect(201)).headers)!;
+  const late = request(http).post(`${path}?first`).set('Cookie', cookie).set('x-timeout-ms', '50').then((r) => r);
+  await timedGates.arrived('first');
+  expect((await late).status).toBe(408); // answered while its handler still runs
+  const next = request(http).post(path).set('Cookie', cookie).then((r) => r);
+  // It waits for the timed-out handler, which still holds the session.
+  await vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(1));
+  timedGates.open('first');
+  expect((await next).status).toBe(201);
+  // The timed-out request's change was discarded: only the second one counted.
+  expect((await next).body).toEqual({ count: 2 });
+}
 
 describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the session, over %s', (adapter) => {
   let app: INestApplication;
@@ -221,21 +272,10 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
     expect(acquired).toHaveBeenCalledTimes(3);
   });
 
-  it.each(['/timed/method', '/timed-class'])(
+  it.each(['/timed/method', '/timed-class', '/timed-sub'])(
     "innermost, whatever the decorators' order (%s): a timeout of the handler's own interceptor never lets two handlers of one session run at once",
     async (path) => {
-      const http = app.getHttpServer();
-      const cookie = sessionCookie((await request(http).post('/feature/count').expect(201)).headers)!;
-      const late = request(http).post(`${path}?first`).set('Cookie', cookie).set('x-timeout-ms', '50').then((r) => r);
-      await timedGates.arrived('first');
-      expect((await late).status).toBe(408); // answered while its handler still runs
-      const next = request(http).post(path).set('Cookie', cookie).then((r) => r);
-      // It waits for the timed-out handler, which still holds the session.
-      await vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(1));
-      timedGates.open('first');
-      expect((await next).status).toBe(201);
-      // The timed-out request's change was discarded: only the second one counted.
-      expect((await next).body).toEqual({ count: 2 });
+      await expectTimedOutHandlerAlone(app, path);
       // A handler with an interceptor of its own keeps the session's interceptor (innermost).
       expect(intercepted).toHaveBeenCalled();
     },
@@ -270,6 +310,32 @@ describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s,
     }
   });
 
+  it('an inherited route under a subclass with its own timeout interceptor keeps the session interceptor: never two handlers at once', async () => {
+    const app = await start();
+    try {
+      await expectTimedOutHandlerAlone(app, '/timed-sub');
+      expect(intercepted).toHaveBeenCalled();
+      timedGates.openAll();
+      timedGates = new Gates();
+      // The same method routed by its own class, in the same app: the interceptor too (one function, one binding).
+      await request(app.getHttpServer()).post('/timed-base').expect(201, { count: 1 });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("a request-scoped controller (its route built per request) keeps the session interceptor, and every save lands", async () => {
+    const app = await start();
+    try {
+      const http = app.getHttpServer();
+      const cookie = sessionCookie((await request(http).post('/scoped/count').expect(201, { count: 1 })).headers)!;
+      await request(http).post('/scoped/count').set('Cookie', cookie).expect(201, { count: 2 });
+      await request(http).post('/scoped/count').set('Cookie', cookie).expect(201, { count: 3 });
+    } finally {
+      await app.close();
+    }
+  });
+
   it('a global pipe that replaces custom parameters: a clear error, and the handler never runs without its lock', async () => {
     const errors: string[] = [];
     const app = await start();
@@ -282,7 +348,7 @@ describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s,
       seen.length = 0;
       await request(piped.getHttpServer()).post('/feature/count').expect(500);
       expect(seen).not.toContain('handler');
-      expect(errors.join('\n')).toMatch(/a pipe replaced the session's placeholder/);
+      expect(errors.join('\n')).toMatch(/A global pipe replaced it/);
     } finally {
       await piped.close();
     }

@@ -163,6 +163,21 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
   });
 
+  it('a handler that throws synchronously: its changes discarded, the lock released', async () => {
+    const cookie = await seeded();
+    t.counter.reset();
+    await request(http).post('/throw-sync').set('Cookie', cookie).expect(400);
+    expect(t.counter.calls).toEqual({ getItemExclusive: 1, releaseItemExclusive: 1 });
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it('@SessionState(Disabled) with @Session(): a clear error, no store call', async () => {
+    const cookie = await seeded();
+    t.counter.reset();
+    await request(http).post('/disabled-with-session').set('Cookie', cookie).expect(500);
+    expect(t.counter.calls).toEqual({});
+  });
+
   it('a pipe that throws: no store call (the handler loads its session after its pipes), nothing saved', async () => {
     const cookie = await seeded();
     t.counter.reset();
@@ -332,6 +347,13 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     // Nest never subscribes to the Observable of a client that is gone: nothing was sent, nothing saved.
     expect((await next).body).toEqual({ count: 1 });
     await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
+  });
+
+  it("an Observable handed back after the connection was reset (before the response knows): the lock is released", async () => {
+    const cookie = await seeded();
+    await request(http).post('/count-stream-reset').set('Cookie', cookie).catch((error: unknown) => error);
+    await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
   });
 
   it('an aborted request releases its lock once its handler settles, and its write is kept', async () => {
