@@ -1,4 +1,4 @@
-import type { FactoryProvider } from '@nestjs/common';
+import { Scope, type FactoryProvider } from '@nestjs/common';
 import { GUARDS_METADATA, INTERCEPTORS_METADATA, METHOD_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { DiscoveryService, MetadataScanner, type ModulesContainer } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
@@ -83,7 +83,7 @@ export const sessionInterceptorInnermost: FactoryProvider = {
       const prototype = type.prototype as Record<string, unknown>;
       for (const name of scanner.getAllMethodNames(prototype)) {
         const handler = prototype[name];
-        if (typeof handler !== 'function') continue;
+        if (typeof handler !== 'function' || name === ENHANCERS_METHOD) continue;
         // Wrapped for an application created earlier: it stays a route that can run its session.
         if (isWrappedHandler(handler)) {
           if (isController && Object.hasOwn(prototype, name)) routes.push({ handler, name });
@@ -95,7 +95,9 @@ export const sessionInterceptorInnermost: FactoryProvider = {
         Reflect.defineMetadata(GUARDS_METADATA, guardsOf(handler).filter((guard) => guard !== SessionStateGuard), handler);
         Reflect.defineMetadata(INTERCEPTORS_METADATA, [...others, SessionStateInterceptor], handler);
         const sessionIndexes = Reflect.getMetadata(SESSION_PARAM_INDEXES_METADATA, handler) as number[] | undefined;
-        if (isController && sessionIndexes && others.length === 0 && withoutSession(onClass).length === 0 && runsSessionItself(type, name, handler, sessionIndexes)) {
+        // A request-scoped controller's route is built per request, from the metadata of that moment.
+        const requestScoped = wrapper.scope === Scope.REQUEST;
+        if (isController && !requestScoped && sessionIndexes && others.length === 0 && withoutSession(onClass).length === 0 && runsSessionItself(type, name, handler, sessionIndexes)) {
           const descriptor = Object.getOwnPropertyDescriptor(prototype, name)!;
           const wrapped = wrapSessionHandler(handler, sessionIndexes);
           Object.defineProperty(prototype, name, { ...descriptor, value: wrapped });
@@ -103,7 +105,7 @@ export const sessionInterceptorInnermost: FactoryProvider = {
             const enhancers = () => {};
             Reflect.defineMetadata(GUARDS_METADATA, [SessionStateGuard], enhancers);
             Reflect.defineMetadata(INTERCEPTORS_METADATA, [SessionStateInterceptor], enhancers);
-            Object.defineProperty(prototype, ENHANCERS_METHOD, { value: enhancers });
+            Object.defineProperty(prototype, ENHANCERS_METHOD, { value: enhancers, writable: true, configurable: true });
           }
           routes.push({ handler: wrapped, name });
         }
@@ -141,7 +143,10 @@ export function bindSessionHandlerRoutes({ routes, controllers }: SessionHandler
 function allowsHandlerRun(controller: InstanceWrapper, name: string, handler: Function): boolean {
   const type = controller.metatype as Function | null;
   if (typeof type !== 'function' || (type.prototype as Record<string, unknown> | undefined)?.[name] !== handler) return true;
-  return controller.isDependencyTreeStatic() && withoutSession(interceptorsOf(type)).length === 0;
+  // The session's guard must have been made in the controller's module (it is, unless its scan
+  // missed it): a guard Nest did not make is silently left out of the route.
+  const guardMade = controller.host?.injectables.has(SessionStateGuard) === true;
+  return guardMade && controller.isDependencyTreeStatic() && withoutSession(interceptorsOf(type)).length === 0;
 }
 
 /**

@@ -331,6 +331,7 @@ describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s,
       const cookie = sessionCookie((await request(http).post('/scoped/count').expect(201, { count: 1 })).headers)!;
       await request(http).post('/scoped/count').set('Cookie', cookie).expect(201, { count: 2 });
       await request(http).post('/scoped/count').set('Cookie', cookie).expect(201, { count: 3 });
+      expect(intercepted).toHaveBeenCalledTimes(3);
     } finally {
       await app.close();
     }
