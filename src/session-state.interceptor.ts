@@ -1,5 +1,6 @@
 import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Observable, throwError, type Subscriber } from 'rxjs';
+import { completeOnSettle } from './exchange/complete-on-settle.js';
 import { exchangeOfContext, leaseOfContext, toTransportException } from './exchange/session-context.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
 import { subscriptionInfoOf } from './graphql/graphql-subscription-exchange.js';
@@ -114,45 +115,21 @@ export class SessionStateInterceptor implements NestInterceptor {
     exchange: SessionExchange,
     snapshot: boolean,
   ): () => void {
-    const complete = (outcome: 'succeeded' | 'failed') => this.lifecycle.complete(lease, exchange, outcome);
-    // The handler holds the lease while it runs: if its subscriber leaves first (an outer timeout
-    // answered already), the lease is discarded, and the lifecycle keeps the lock until the handler
-    // settles (a promise cannot be stopped), at the latest until the lock is stale.
-    const held = lease.lockId !== null && !snapshot;
-    const release = held ? this.lifecycle.hold(lease) : () => {};
-    let settled = false;
-    // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
-    const handlerError = (error: unknown) => (exchange.transport === 'ws' ? toWsException(error) : error);
-    const subscribe = () =>
-      next.handle().subscribe({
-        next: (value) => subscriber.next(value),
-        error: (error: unknown) => {
-          settled = true;
-          release();
-          // The handler's error is the one worth reporting; a release failure was logged. Its changes
-          // are discarded unless the app's saveOnError policy says this error is a handled answer.
-          complete(this.lifecycle.outcomeOfError(error)).then(
-            () => subscriber.error(handlerError(error)),
-            () => subscriber.error(handlerError(error)),
-          );
-        },
-        complete: () => {
-          settled = true;
-          release();
-          complete('succeeded').then(
-            () => subscriber.complete(),
-            (error: unknown) => subscriber.error(toTransportException(error, exchange)),
-          );
-        },
-      });
-    const subscription = exchange.runHandler ? exchange.runHandler(lease, subscribe) : subscribe();
+    const teardown = completeOnSettle(
+      this.lifecycle,
+      lease,
+      exchange,
+      subscriber,
+      (observer) => (exchange.runHandler ? exchange.runHandler(lease, () => next.handle().subscribe(observer)) : next.handle().subscribe(observer)),
+      {
+        held: lease.lockId !== null && !snapshot,
+        // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
+        handlerError: (error) => (exchange.transport === 'ws' ? toWsException(error) : error),
+      },
+    );
     // A snapshot (read-only, no lock) is complete once the handler started: the stream holds nothing
     // (and shutdown does not wait for it).
     if (snapshot) this.lifecycle.discard(lease, exchange);
-    return () => {
-      if (settled) return;
-      if (!held) subscription.unsubscribe();
-      this.lifecycle.discard(lease, exchange);
-    };
+    return teardown;
   }
 }

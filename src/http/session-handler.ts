@@ -1,5 +1,6 @@
 import { EMPTY, isObservable, Observable } from 'rxjs';
 import { SessionStateError } from '../errors/session-state.errors.js';
+import { completeOnSettle } from '../exchange/complete-on-settle.js';
 import { toTransportException } from '../exchange/session-context.js';
 import { HttpSessionState } from '../http-session-state.js';
 import type { SessionLease } from '../session-lease.js';
@@ -120,43 +121,12 @@ function runHandler(lifecycle: SessionStateLifecycle, exchange: HttpExchange, le
   return succeeded(result);
 }
 
-/**
- * A handler's Observable: the session is completed when it settles. If Nest unsubscribes first
- * (the client left), a handler holding the lock keeps it until it settles (the next request must
- * not run beside it), its changes discarded; as the session interceptor does.
- */
+/** A handler's Observable: the session is completed when it settles (see `completeOnSettle`). */
 function completeWhenSettled(lifecycle: SessionStateLifecycle, exchange: HttpExchange, lease: SessionLease, source: Observable<unknown>): Observable<unknown> {
   // Nest does not subscribe to a handler's Observable once the client is gone: nothing would complete the session.
   if (exchange.clientGone()) {
     lifecycle.discard(lease, exchange);
     return EMPTY;
   }
-  return new Observable((subscriber) => {
-    const held = lease.lockId !== null;
-    const release = held ? lifecycle.hold(lease) : () => {};
-    let settled = false;
-    const complete = (outcome: RequestOutcome) => {
-      settled = true;
-      release();
-      return lifecycle.complete(lease, exchange, outcome);
-    };
-    const subscription = source.subscribe({
-      next: (value) => subscriber.next(value),
-      error: (error: unknown) => {
-        const report = () => subscriber.error(error);
-        complete(lifecycle.outcomeOfError(error)).then(report, report);
-      },
-      complete: () => {
-        complete('succeeded').then(
-          () => subscriber.complete(),
-          (error: unknown) => subscriber.error(toTransportException(error, exchange)),
-        );
-      },
-    });
-    return () => {
-      if (settled) return;
-      if (!held) subscription.unsubscribe();
-      lifecycle.discard(lease, exchange);
-    };
-  });
+  return new Observable((subscriber) => completeOnSettle(lifecycle, lease, exchange, subscriber, (observer) => source.subscribe(observer)));
 }
