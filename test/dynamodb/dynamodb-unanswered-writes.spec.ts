@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
@@ -129,6 +129,22 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     const next = await createStore().getItemExclusive(id);
     expect(next.locked).toBe(false);
     expect(next.item?.items).toBe('{"n":2}');
+  });
+
+  it('a hand-over applied but its answer held, whose lock then fails to be released: still no 503 for the save, and the lock is released by a second attempt', async () => {
+    const { store, gates, answer } = await storeBehindProxy('response');
+    const id = newId();
+    await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const held = await createStore().getItemExclusive(id);
+    const release = vi.spyOn(store, 'releaseItemExclusive').mockRejectedValueOnce(new SessionStateStoreUnavailableError('The store did not answer.'));
+
+    const handOver = store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, held.lockId!, true);
+    expect(await answer).not.toContain('ConditionalCheckFailedException');
+    expect(await handOver).toMatchObject({ item: null, lockId: null });
+    expect(release).toHaveBeenCalledTimes(2);
+    await vi.waitFor(async () => expect((await rawItem(id))?.Locked).toEqual({ BOOL: false }));
+    gates.open('held');
+    expect((await createStore().getItemExclusive(id)).item?.items).toBe('{"n":2}');
   });
 
   it('revocations are forgotten once their calls can no longer arrive', async () => {

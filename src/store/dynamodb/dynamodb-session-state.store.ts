@@ -637,17 +637,25 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       ExpressionAttributeValues: { ':lockIds': { SS: [lockId] } },
       ReturnValues: 'ALL_NEW',
     });
+    let landed: boolean;
     try {
       const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(revoke, options));
-      if (Attributes?.[Attr.lockId]?.S !== lockId) return false;
-      await this.releaseItemExclusive(id, lockId);
-      return true;
+      landed = Attributes?.[Attr.lockId]?.S === lockId;
     } catch (error) {
       if (isConditionFailure(error)) return false;
       this.logger.warn(`A lock call got no answer and could not be settled; the lock, if taken, is released later (${String(error)}).`);
       void this.releaseItemExclusive(id, lockId).catch(() => false);
       return false;
     }
+    // Whether it landed is the revocation's answer alone: a release that fails now does not undo a
+    // hand-over's save (its caller must not answer 503 for it); the lock is released later instead.
+    if (landed) {
+      await this.releaseItemExclusive(id, lockId).catch((error: unknown) => {
+        this.logger.warn(`A lock taken without an answer could not be released; tried once more, else it turns stale (${String(error)}).`);
+        void this.releaseItemExclusive(id, lockId).catch(() => false);
+      });
+    }
+    return landed;
   }
 
   /**
