@@ -37,10 +37,24 @@ export interface SessionLease {
   staleTimer?: NodeJS.Timeout;
 }
 
+/**
+ * What an exchange's key (the request) holds of its session, in one property: the acquisition while
+ * the session loads, then the lease (a property added per request is measurable; one is enough).
+ */
+type LeaseSlot = { [SESSION_LEASE]?: Promise<SessionLease> | SessionLease };
+
+/** The request's lease, once its session is loaded. */
 export function leaseOf(request: object): SessionLease | undefined {
-  return (request as { [SESSION_LEASE]?: SessionLease })[SESSION_LEASE];
+  const held = (request as LeaseSlot)[SESSION_LEASE];
+  return held instanceof Promise ? undefined : held;
 }
 
-export function attachLease(request: object, lease: SessionLease): void {
-  (request as { [SESSION_LEASE]?: SessionLease })[SESSION_LEASE] = lease;
+/** The request's acquisition (or its lease, once loaded), if one began. */
+export function acquisitionOf(request: object): Promise<SessionLease> | SessionLease | undefined {
+  return (request as LeaseSlot)[SESSION_LEASE];
+}
+
+/** Keeps the acquisition, then the lease, on the request. */
+export function attachLease(request: object, held: Promise<SessionLease> | SessionLease): void {
+  (request as LeaseSlot)[SESSION_LEASE] = held;
 }

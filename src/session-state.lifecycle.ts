@@ -11,12 +11,12 @@ import { HttpSessionState } from './http-session-state.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
 import { LazyAbort, onAbort, type WaitSignal } from './lock/lazy-abort.js';
 import { SessionLockCoordinator, type LocalTurn } from './lock/session-lock-coordinator.js';
-import { attachLease, type SessionLease } from './session-lease.js';
+import { acquisitionOf, attachLease, type SessionLease } from './session-lease.js';
 import { shouldSaveOnError } from './save-on-error.policy.js';
 import { generateSessionId, redactSessionId } from './session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.resolver.js';
-import { OBSERVED_SESSION_STATE_STORE, SESSION_ACQUISITION, SESSION_STATE_OPTIONS } from './session-state.constants.js';
+import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import { SessionStateObserver } from './observability/session-state-observer.js';
 import type { ResolvedSessionStateOptions } from './session-state.options.js';
 import { SessionStateActions, SessionStateStore, type SessionStateStoreData, type SessionStateStoreItem } from './store/session-state-store.js';
@@ -70,9 +70,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   ): Promise<SessionLease> {
     // Kept on the exchange's key (the request) rather than in a WeakMap: a WeakMap entry per request
     // is measurable work for the garbage collector.
-    const key = exchange.key as { [SESSION_ACQUISITION]?: Promise<SessionLease> };
-    const pending = key[SESSION_ACQUISITION];
-    if (!pending) return (key[SESSION_ACQUISITION] = this.begin(exchange, behavior, owner, cancel));
+    const held = acquisitionOf(exchange.key);
+    if (!held) {
+      const acquisition = this.begin(exchange, behavior, owner, cancel);
+      attachLease(exchange.key, acquisition); // replaced by the lease once loaded
+      return acquisition;
+    }
+    const pending = held instanceof Promise ? held : Promise.resolve(held);
     if (owner === 'guard') return pending;
     // The interceptor takes over a guard's lease.
     return pending.then((lease) => (this.adopt(lease), lease));
@@ -83,7 +87,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * A lease released meanwhile (its lock turned stale while a guard hung) throws: the handler must
    * not run without the lock, nor answer 200 for changes that cannot be saved.
    */
-  adopt(lease: SessionLease): void {
+  private adopt(lease: SessionLease): void {
     if (lease.completion) {
       throw new SessionStateLockLostError(
         'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
