@@ -46,7 +46,7 @@ export class SessionStateBehaviorResolver {
       behavior =
         declared && declared !== SessionStateBehavior.Default
           ? (declared as ResolvedBehavior)
-          : this.reflector.get<boolean | undefined>(SESSION_PARAM_METADATA, handler)
+          : this.reflector.get<number[] | undefined>(SESSION_PARAM_METADATA, handler)
             ? SessionStateBehavior.Required
             : SessionStateBehavior.Disabled;
       // A stream (@Sse(), a GraphQL @Subscription()) reads a snapshot: never a lock held for the

@@ -4,7 +4,7 @@ import { DiscoveryService, MetadataScanner, type ModulesContainer } from '@nestj
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { isWrappedHandler, wrapSessionHandler } from './http/session-handler.js';
 import { SessionStateGuard } from './http/session-state.guard.js';
-import { SESSION_PARAM_INDEXES_METADATA } from './session-state.constants.js';
+import { SESSION_PARAM_METADATA } from './session-state.constants.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateInterceptor } from './session-state.interceptor.js';
@@ -79,14 +79,16 @@ export const sessionInterceptorInnermost: FactoryProvider = {
       const onClass = interceptorsOf(type);
       const boundToClass = onClass.includes(SessionStateInterceptor);
       if (boundToClass) Reflect.defineMetadata(INTERCEPTORS_METADATA, withoutSession(onClass), type);
-      const isController = controllers.includes(wrapper);
+      // A request-scoped controller's route is built per request, from the metadata of that moment:
+      // it keeps the interceptor. So does a class with interceptors of its own.
+      const mayWrap = controllers.includes(wrapper) && wrapper.scope !== Scope.REQUEST && withoutSession(onClass).length === 0;
       const prototype = type.prototype as Record<string, unknown>;
       for (const name of scanner.getAllMethodNames(prototype)) {
         const handler = prototype[name];
         if (typeof handler !== 'function' || name === ENHANCERS_METHOD) continue;
         // Wrapped for an application created earlier: it stays a route that can run its session.
         if (isWrappedHandler(handler)) {
-          if (isController && Object.hasOwn(prototype, name)) routes.push({ handler, name });
+          if (controllers.includes(wrapper) && Object.hasOwn(prototype, name)) routes.push({ handler, name });
           continue;
         }
         const own = interceptorsOf(handler);
@@ -94,21 +96,13 @@ export const sessionInterceptorInnermost: FactoryProvider = {
         const others = withoutSession(own);
         Reflect.defineMetadata(GUARDS_METADATA, guardsOf(handler).filter((guard) => guard !== SessionStateGuard), handler);
         Reflect.defineMetadata(INTERCEPTORS_METADATA, [...others, SessionStateInterceptor], handler);
-        const sessionIndexes = Reflect.getMetadata(SESSION_PARAM_INDEXES_METADATA, handler) as number[] | undefined;
-        // A request-scoped controller's route is built per request, from the metadata of that moment.
-        const requestScoped = wrapper.scope === Scope.REQUEST;
-        if (isController && !requestScoped && sessionIndexes && others.length === 0 && withoutSession(onClass).length === 0 && runsSessionItself(type, name, handler, sessionIndexes)) {
-          const descriptor = Object.getOwnPropertyDescriptor(prototype, name)!;
-          const wrapped = wrapSessionHandler(handler, sessionIndexes);
-          Object.defineProperty(prototype, name, { ...descriptor, value: wrapped });
-          if (!Object.hasOwn(prototype, ENHANCERS_METHOD)) {
-            const enhancers = () => {};
-            Reflect.defineMetadata(GUARDS_METADATA, [SessionStateGuard], enhancers);
-            Reflect.defineMetadata(INTERCEPTORS_METADATA, [SessionStateInterceptor], enhancers);
-            Object.defineProperty(prototype, ENHANCERS_METHOD, { value: enhancers, writable: true, configurable: true });
-          }
-          routes.push({ handler: wrapped, name });
-        }
+        const sessionIndexes = Reflect.getMetadata(SESSION_PARAM_METADATA, handler) as number[] | undefined;
+        if (!mayWrap || !sessionIndexes || others.length > 0 || !runsSessionItself(type, name, handler, sessionIndexes)) continue;
+        const descriptor = Object.getOwnPropertyDescriptor(prototype, name)!;
+        const wrapped = wrapSessionHandler(handler, sessionIndexes);
+        Object.defineProperty(prototype, name, { ...descriptor, value: wrapped });
+        carryEnhancers(prototype);
+        routes.push({ handler: wrapped, name });
       }
     }
     const handlerRoutes = { routes, controllers };
@@ -160,6 +154,16 @@ export function globalInterceptorCount(modules: ModulesContainer): number | unde
   const config = module?.container?.applicationConfig;
   if (typeof config?.getGlobalInterceptors !== 'function') return undefined;
   return config.getGlobalInterceptors().length + (config.getGlobalRequestInterceptors?.().length ?? 0);
+}
+
+/** Puts the unrouted method that carries the session's guard and interceptor on `prototype` (see `ENHANCERS_METHOD`). */
+function carryEnhancers(prototype: object): void {
+  if (Object.hasOwn(prototype, ENHANCERS_METHOD)) return;
+  const enhancers = () => {};
+  Reflect.defineMetadata(GUARDS_METADATA, [SessionStateGuard], enhancers);
+  Reflect.defineMetadata(INTERCEPTORS_METADATA, [SessionStateInterceptor], enhancers);
+  // Writable: code that re-assigns every method of a class (auto-binding, instrumentation) must not throw.
+  Object.defineProperty(prototype, ENHANCERS_METHOD, { value: enhancers, writable: true, configurable: true });
 }
 
 /**

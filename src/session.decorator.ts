@@ -2,7 +2,7 @@ import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionStateError } from './errors/session-state.errors.js';
 import { leaseOfContext } from './exchange/session-context.js';
 import { leaseOf } from './session-lease.js';
-import { SESSION_PARAM_INDEXES_METADATA, SESSION_PARAM_METADATA } from './session-state.constants.js';
+import { SESSION_PARAM_METADATA } from './session-state.constants.js';
 import { deferredSessionOf } from './http/session-handler.js';
 import { bindSessionGuard, bindSessionInterceptor } from './session-state-interceptor.binding.js';
 import type { HttpSessionState } from './http-session-state.js';
@@ -36,7 +36,7 @@ export const Session = createParamDecorator(
       // interceptor runs it too (between two applications' startups): then it is the interceptor's.
       const lease = leaseOf(request);
       if (lease?.adopted) return lease.session;
-      const deferred = deferredSessionOf(request, http.getResponse<object>());
+      const deferred = deferredSessionOf(request);
       if (deferred) return deferred as unknown as HttpSessionState;
     }
     const lease = leaseOfContext(context); // an unsupported context type throws, naming it
@@ -50,9 +50,8 @@ export const Session = createParamDecorator(
     (target, key, index) => {
       if (key === undefined) return;
       const handler = (target as Record<string | symbol, object>)[key]!;
-      Reflect.defineMetadata(SESSION_PARAM_METADATA, true, handler);
-      const indexes = (Reflect.getMetadata(SESSION_PARAM_INDEXES_METADATA, handler) ?? []) as number[];
-      Reflect.defineMetadata(SESSION_PARAM_INDEXES_METADATA, [...indexes, index], handler);
+      const indexes = (Reflect.getMetadata(SESSION_PARAM_METADATA, handler) ?? []) as number[];
+      Reflect.defineMetadata(SESSION_PARAM_METADATA, [...indexes, index], handler);
       bindSessionInterceptor(handler);
       bindSessionGuard(handler);
     },

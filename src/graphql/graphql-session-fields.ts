@@ -66,7 +66,7 @@ export class GraphQLSessionFields {
           field,
           session: {
             declared: declared && declared !== SessionStateBehavior.Default ? (declared as ResolvedBehavior) : undefined,
-            usesSession: Reflect.getMetadata(SESSION_PARAM_METADATA, method) === true,
+            usesSession: Reflect.getMetadata(SESSION_PARAM_METADATA, method) !== undefined,
           },
         });
       }

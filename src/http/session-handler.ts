@@ -25,13 +25,8 @@ import { HttpExchange } from './http-exchange.js';
  * and a handler whose client left still completes its session, as with the interceptor.
  */
 
-/** What `SessionStateGuard` leaves on the request: how the route's session is run. */
-export interface SessionRun {
-  readonly lifecycle: SessionStateLifecycle;
-  readonly behavior: ActiveBehavior;
-}
-
-const SESSION_RUN = Symbol('nestjs-session-state:run');
+/** Where `SessionStateGuard` leaves the request's placeholder. */
+const DEFERRED_SESSION = Symbol('nestjs-session-state:deferred-session');
 const REPLACED_PLACEHOLDER =
   "@Session(): the handler was given neither its session nor the module's placeholder for it (the route loads its session " +
   'after its pipes run). A global pipe replaced it: have pipes leave custom parameters as they are (ValidationPipe does unless ' +
@@ -39,22 +34,23 @@ const REPLACED_PLACEHOLDER =
 /** Marks a wrapped handler (the original is its value). */
 const WRAPPED = Symbol('nestjs-session-state:wrapped-handler');
 
-export function markSessionRun(request: object, run: SessionRun): void {
-  (request as { [SESSION_RUN]?: SessionRun })[SESSION_RUN] = run;
-}
-
-/** What `@Session()` gives a wrapped handler: the wrapper puts the session in its place. */
+/** What `@Session()` gives a wrapped handler: how to load the session the wrapper puts in its place. */
 class DeferredSession {
   constructor(
-    readonly run: SessionRun,
+    readonly lifecycle: SessionStateLifecycle,
+    readonly behavior: ActiveBehavior,
     readonly exchange: HttpExchange,
   ) {}
 }
 
-/** For `@Session()`: the placeholder of a request whose route's handler acquires the session itself. */
-export function deferredSessionOf(request: object, response: object): DeferredSession | undefined {
-  const run = (request as { [SESSION_RUN]?: SessionRun })[SESSION_RUN];
-  return run && new DeferredSession(run, new HttpExchange(request, response));
+/** Called by `SessionStateGuard`: the handler of `request` loads its session itself. */
+export function deferSession(request: object, response: object, lifecycle: SessionStateLifecycle, behavior: ActiveBehavior): void {
+  (request as { [DEFERRED_SESSION]?: DeferredSession })[DEFERRED_SESSION] = new DeferredSession(lifecycle, behavior, new HttpExchange(request, response));
+}
+
+/** For `@Session()`: the placeholder of a request whose route's handler loads the session itself. */
+export function deferredSessionOf(request: object): DeferredSession | undefined {
+  return (request as { [DEFERRED_SESSION]?: DeferredSession })[DEFERRED_SESSION];
 }
 
 export function isWrappedHandler(handler: Function): boolean {
@@ -86,8 +82,7 @@ export function wrapSessionHandler(handler: Function, sessionIndexes: readonly n
   return wrapped;
 }
 
-async function runWithSession({ run, exchange }: DeferredSession, call: (session: HttpSessionState) => unknown): Promise<unknown> {
-  const { lifecycle, behavior } = run;
+async function runWithSession({ lifecycle, behavior, exchange }: DeferredSession, call: (session: HttpSessionState) => unknown): Promise<unknown> {
   let lease: SessionLease;
   try {
     lease = await lifecycle.acquire(exchange, behavior, 'interceptor');

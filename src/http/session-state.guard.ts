@@ -1,8 +1,8 @@
 import { Injectable, Optional, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { SessionStateBehavior } from '../session-state-behavior.enum.js';
-import { SessionStateBehaviorResolver, type ActiveBehavior } from '../session-state-behavior.resolver.js';
+import { SessionStateBehaviorResolver } from '../session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from '../session-state.lifecycle.js';
-import { isWrappedHandler, markSessionRun, type SessionRun } from './session-handler.js';
+import { deferSession, isWrappedHandler } from './session-handler.js';
 
 /**
  * On a route whose handler runs its own session (see `session-handler.ts`): tells the handler the
@@ -12,9 +12,6 @@ import { isWrappedHandler, markSessionRun, type SessionRun } from './session-han
  */
 @Injectable()
 export class SessionStateGuard implements CanActivate {
-  /** One per behavior: nothing is allocated per request. */
-  private readonly runs = new Map<ActiveBehavior, SessionRun>();
-
   constructor(
     // Absent when SessionStateModule is not imported where the handler is: `@Session()` then says so.
     @Optional() private readonly lifecycle: SessionStateLifecycle,
@@ -26,9 +23,8 @@ export class SessionStateGuard implements CanActivate {
     if (!this.lifecycle || context.getType() !== 'http' || !isWrappedHandler(context.getHandler())) return true;
     const behavior = this.behaviors.resolve(context);
     if (behavior === SessionStateBehavior.Disabled) return true; // `@Session()` says why there is none
-    let run = this.runs.get(behavior);
-    if (!run) this.runs.set(behavior, (run = { lifecycle: this.lifecycle, behavior }));
-    markSessionRun(context.switchToHttp().getRequest<object>(), run);
+    const http = context.switchToHttp();
+    deferSession(http.getRequest<object>(), http.getResponse<object>(), this.lifecycle, behavior);
     return true;
   }
 }

@@ -72,7 +72,7 @@ export interface LocalTurn {
   handOver(acquired: SessionStateStoreItem): Promise<void>;
 }
 
-export interface ExclusiveAcquisition extends Acquisition {
+interface ExclusiveAcquisition extends Acquisition {
   /** The request's turn in this process's queue for the session. */
   turn: LocalTurn;
 }
@@ -332,8 +332,8 @@ function abortedWhileWaiting(): SessionStateWaitAbortedError {
  * made per read-write request).
  */
 class QueueTurn implements LocalTurn {
-  /** The turn as the queue holds it (`queue.turn` is this while the turn is ours). */
-  turn: Turn = {};
+  /** The turn as the queue holds it (`queue.turn` is this while the turn is ours); set by `acquireExclusive`. */
+  turn!: Turn;
   private released = false;
 
   constructor(
