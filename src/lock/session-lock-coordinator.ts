@@ -183,6 +183,11 @@ export class SessionLockCoordinator {
     if (queue.writers.length + queue.readers.length > 0) this.armStaleTimer(queue, turn);
   }
 
+  private clearStaleTimer(queue: LocalQueue): void {
+    clearTimeout(queue.staleTimer);
+    queue.staleTimer = undefined;
+  }
+
   private isStale(turn: Turn): boolean {
     return turn.lockedAt !== undefined && Date.now() - turn.lockedAt >= this.options.executionTimeoutMs;
   }
@@ -206,8 +211,7 @@ export class SessionLockCoordinator {
 
   /** @internal (QueueTurn) */
   handOff(id: string, queue: LocalQueue, heldLock: boolean): void {
-    clearTimeout(queue.staleTimer);
-    queue.staleTimer = undefined;
+    this.clearStaleTimer(queue);
     queue.turn = null;
     if (!this.wakeNext(queue, heldLock) && this.queues.get(id) === queue) this.queues.delete(id);
   }
@@ -235,12 +239,10 @@ export class SessionLockCoordinator {
   async passLock(id: string, queue: LocalQueue, ownTurn: boolean, acquired: SessionStateStoreItem): Promise<void> {
     const next = ownTurn ? queue.writers.shift() : undefined;
     if (next) {
-      clearTimeout(queue.staleTimer);
-      queue.staleTimer = undefined;
-      const handOvers = (queue.turn?.handOvers ?? 0) + 1;
-      const turn: Turn = (queue.turn = { lockedAt: Date.now(), afterLockHolder: true, handOvers });
+      this.clearStaleTimer(queue);
+      const turn: Turn = (queue.turn = { handOvers: (queue.turn?.handOvers ?? 0) + 1 });
+      this.lockTaken(queue, turn);
       next.resolve({ heldLock: true, handedOver: acquired });
-      if (queue.writers.length + queue.readers.length > 0) this.armStaleTimer(queue, turn);
       return;
     }
     // The turn stays taken until the lock is released, so that a newcomer queues instead of polling.
