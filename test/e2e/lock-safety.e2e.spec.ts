@@ -104,13 +104,12 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     );
     store.lockDelayMs = 0;
     const counts = await Promise.all(cookies.map(async (c) => (await request(http).get('/count').set('Cookie', c)).body.count));
-    // Every 200 was saved. A 408 may have been saved too: the timeout can fire while the save (here
+    // Every 200 was saved. A 408 may have been saved too (not asserted): the timeout can fire while the save (here
     // a hand-over, as slow as a lock call) is being written, and a write in flight cannot be taken
     // back (README, "Guarantees"). That a timed-out handler's changes are discarded is the test above.
     counts.forEach((count, i) => {
       const answers = responses.slice(i * 8, i * 8 + 8);
       expect(count).toBeGreaterThanOrEqual(answers.filter((s) => s === 200).length);
-      expect(count).toBeLessThanOrEqual(answers.length);
     });
   });
 

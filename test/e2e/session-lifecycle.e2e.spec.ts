@@ -174,8 +174,12 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   it('@SessionState(Disabled) with @Session(): a clear error, no store call', async () => {
     const cookie = await seeded();
     t.counter.reset();
+    const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
     await request(http).post('/disabled-with-session').set('Cookie', cookie).expect(500);
     expect(t.counter.calls).toEqual({});
+    const logged = errors.mock.calls.flat().map(String).join('\n');
+    errors.mockRestore();
+    expect(logged).toMatch(/@Session\(\): this request has no session: the handler is declared SessionStateBehavior.Disabled/);
   });
 
   it('a pipe that throws: no store call (the handler loads its session after its pipes), nothing saved', async () => {
