@@ -1,12 +1,21 @@
 import request from 'supertest';
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
-import type { SessionStateStoreItem } from '../../src/store/session-state-store.js';
+import { NO_SESSION_ITEM, type SessionStateStoreData, type SessionStateStoreItem } from '../../src/store/session-state-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { idOf, sessionApps, startSessionApp } from './session-app.js';
 
 const lockedAnswer = (answer: unknown) => (answer as SessionStateStoreItem).locked;
+
+/** A hand-over that saved (or released) but whose lock for the next request was not taken, as after an answer lost. */
+class SavesWithoutHandingOver extends InMemorySessionStateStore {
+  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateStoreItem> {
+    if (changed) await this.setAndReleaseItemExclusive(id, item, lockId, false);
+    else await this.releaseItemExclusive(id, lockId);
+    return NO_SESSION_ITEM;
+  }
+}
 const tableName = uniqueTableName('locking');
 afterAll(() => deleteTable(tableName));
 
@@ -25,6 +34,21 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     );
     expect(responses.map((r) => r.body.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     await request(b.app.getHttpServer()).get('/count').set('Cookie', cookie).expect(200, { count: 50 });
+  });
+
+  it('a hand-over that saves but takes no lock for the next request (a lost answer): each waiter goes to the store, nothing lost, no 409', async () => {
+    const t = await start(adapter, { store: new SavesWithoutHandingOver() });
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
+    await t.gates.arrived('hold');
+    const queued = Array.from({ length: 3 }, () => request(http).post('/count').set('Cookie', cookie).then((r) => r));
+    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(3));
+    t.gates.open('hold');
+    const answers = await Promise.all([holder, ...queued]);
+    expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(answers.map((r) => r.body.count).sort()).toEqual([1, 2, 3, 4]);
+    expect((await t.store.getItem(idOf(cookie))).locked).toBe(false);
   });
 
   describe.each(['memory', 'dynamodb'] as const)('requests queued in one instance (%s store)', (kind) => {
