@@ -190,6 +190,15 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
   });
 
+  it('a guard loaded the session, then a pipe refuses: the lock is released as the answer goes out, nothing saved', async () => {
+    const cookie = await seeded();
+    t.counter.reset();
+    await request(http).post('/guarded-pipe-fails?n=abc').set('Cookie', cookie).expect(400);
+    await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
+    expect(t.counter.calls).toEqual({ getItemExclusive: 1, releaseItemExclusive: 1 });
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
   it('a handler returning an Observable: the session is saved once it completes, and the next request waits for it', async () => {
     const cookie = await seeded();
     const first = request(http).post('/count-stream?gate=stream').set('Cookie', cookie).then((r) => r);
@@ -313,6 +322,14 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/raw').set('Cookie', cookie).expect(200, { raw: true });
     await request(http).post('/raw').set('Cookie', cookie).expect(200, { raw: true });
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 3 });
+  });
+
+  it('an @Res() redirect saves its change and releases the lock (the route keeps the interceptor)', async () => {
+    const cookie = await seeded();
+    const answer = await request(http).post('/redirect').set('Cookie', cookie).expect(303);
+    expect(answer.headers.location).toBe('/count');
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+    expect(t.activeLeases()).toBe(0);
   });
 
   it('an @Res() handler that creates a session cannot set its cookie after sending: a clear warning, no error', async () => {
