@@ -121,6 +121,7 @@ if (ONLY.has('throughput')) {
       ...(pairs.every((p) => p[who].cpuUs !== undefined) && { cpuUs: median(pairs.map((p) => p[who].cpuUs)) }),
     });
     const row = { store, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
+    row.roundRatios = pairs.map((p) => p.ours.rps / p.peer.rps);
     // The same comparison by CPU time per request (peer / ours: above 1 when ours costs less).
     if (pairs.every((p) => p.ours.cpuUs && p.peer.cpuUs)) row.cpuRatio = median(pairs.map((p) => p.peer.cpuUs / p.ours.cpuUs));
     if (BEFORE) Object.assign(row, { before: side('before'), beforeRatio: median(pairs.map((p) => p.before.rps / p.peer.rps)) });
