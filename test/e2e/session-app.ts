@@ -46,6 +46,26 @@ export async function startSessionApp(
   return { app, gates, store, counter, waiting: (id) => lifecycle.locks.waiting(id), activeLeases: () => lifecycle.activeLeases };
 }
 
+/** `POST /count?gate=<gate>` of the session, parked at its gate: it holds the session's lock until the gate opens. */
+export async function holdAtGate(t: SessionApp, cookie: string, gate = 'hold'): Promise<{ answer: Promise<request.Response> }> {
+  const answer = request(t.app.getHttpServer()).post(`/count?gate=${gate}`).set('Cookie', cookie).then((r) => r);
+  await t.gates.arrived(gate);
+  return { answer };
+}
+
+/** Sends `count` requests of the session (`send` makes one) and waits until they queue in this instance. */
+export async function queueBehind(
+  t: SessionApp,
+  cookie: string,
+  send: (http: ReturnType<typeof request>) => request.Test,
+  count = 1,
+): Promise<Promise<request.Response>[]> {
+  const before = t.waiting(idOf(cookie));
+  const answers = Array.from({ length: count }, () => send(request(t.app.getHttpServer())).set('Cookie', cookie).then((r) => r));
+  await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(before + count));
+  return answers;
+}
+
 /** The session id inside a `sid=...` cookie pair (unsigned cookies). */
 export function idOf(cookie: string): string {
   return cookie.slice(cookie.indexOf('=') + 1);

@@ -3,7 +3,7 @@ import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { HttpSessionState } from '../../src/http-session-state.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
-import { idOf, leaveAt, startSessionApp, type SessionApp } from './session-app.js';
+import { holdAtGate, idOf, leaveAt, queueBehind, startSessionApp, type SessionApp } from './session-app.js';
 
 describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   let t: SessionApp;
@@ -117,12 +117,10 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
 
   it('a read-only request waits for the writer holding the lock and reads its write', async () => {
     const cookie = await seeded();
-    const writer = request(http).post('/count?gate=w').set('Cookie', cookie).then((r) => r);
-    await t.gates.arrived('w');
-    const reader = request(http).get('/count').set('Cookie', cookie).then((r) => r);
-    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    const writer = await holdAtGate(t, cookie, 'w');
+    const [reader] = await queueBehind(t, cookie, (h) => h.get('/count'));
     t.gates.open('w');
-    expect((await writer).body).toEqual({ count: 1 });
+    expect((await writer.answer).body).toEqual({ count: 1 });
     expect((await reader).body).toEqual({ count: 1 });
   });
 
@@ -203,8 +201,7 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     const cookie = await seeded();
     const first = request(http).post('/count-stream?gate=stream').set('Cookie', cookie).then((r) => r);
     await t.gates.arrived('stream');
-    const second = request(http).post('/count').set('Cookie', cookie).then((r) => r);
-    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
+    const [second] = await queueBehind(t, cookie, (h) => h.post('/count'));
     t.gates.open('stream');
     expect((await first).body).toEqual({ count: 1 });
     expect((await second).body).toEqual({ count: 2 });

@@ -4,7 +4,7 @@ import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-s
 import { NO_SESSION_ITEM, type SessionStateStoreData, type SessionStateStoreItem } from '../../src/store/session-state-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
-import { idOf, sessionApps, startSessionApp } from './session-app.js';
+import { holdAtGate, idOf, queueBehind, sessionApps, startSessionApp } from './session-app.js';
 
 const lockedAnswer = (answer: unknown) => (answer as SessionStateStoreItem).locked;
 
@@ -38,14 +38,11 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
 
   it('a hand-over that saves but takes no lock for the next request (a lost answer): each waiter goes to the store, nothing lost, no 409', async () => {
     const t = await start(adapter, { store: new SavesWithoutHandingOver() });
-    const http = t.app.getHttpServer();
     const cookie = await seeded(t);
-    const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
-    await t.gates.arrived('hold');
-    const queued = Array.from({ length: 3 }, () => request(http).post('/count').set('Cookie', cookie).then((r) => r));
-    await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(3));
+    const holder = await holdAtGate(t, cookie);
+    const queued = await queueBehind(t, cookie, (http) => http.post('/count'), 3);
     t.gates.open('hold');
-    const answers = await Promise.all([holder, ...queued]);
+    const answers = await Promise.all([holder.answer, ...queued]);
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(answers.map((r) => r.body.count).sort()).toEqual([1, 2, 3, 4]);
     expect((await t.store.getItem(idOf(cookie))).locked).toBe(false);
@@ -59,15 +56,12 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
 
     it('are handed the lock one after the other: one store write per request, a lock call after 16 hand-overs in a row', async () => {
       const t = await start(adapter, { store: await store() });
-      const http = t.app.getHttpServer();
       const cookie = await seeded(t);
-      const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
-      await t.gates.arrived('hold');
-      const queued = Array.from({ length: 18 }, () => request(http).post('/count').set('Cookie', cookie).then((r) => r));
-      await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(18));
+      const holder = await holdAtGate(t, cookie);
+      const queued = await queueBehind(t, cookie, (http) => http.post('/count'), 18);
       t.counter.reset();
       t.gates.open('hold');
-      const counts = (await Promise.all([holder, ...queued])).map((r) => r.body.count).sort((x, y) => x - y);
+      const counts = (await Promise.all([holder.answer, ...queued])).map((r) => r.body.count).sort((x, y) => x - y);
       expect(counts).toEqual(Array.from({ length: 19 }, (_, i) => i + 1));
       // Each request hands the lock to the next in its save, 16 in a row at most: the 17th saves and
       // releases (a waiter of another instance gets its chance), its successor locks as usual and the
@@ -81,16 +75,12 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
       const t = await start(adapter, { store: await store() });
       const http = t.app.getHttpServer();
       const cookie = await seeded(t);
-      const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
-      await t.gates.arrived('hold');
-      const first = request(http).post('/count').set('Cookie', cookie).then((r) => r);
-      await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
-      const reader = request(http).get('/count').set('Cookie', cookie).then((r) => r);
-      await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(2));
-      const later = Array.from({ length: 3 }, () => request(http).post('/count').set('Cookie', cookie).then((r) => r));
-      await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(5));
+      const holder = await holdAtGate(t, cookie);
+      const [first] = await queueBehind(t, cookie, (h) => h.post('/count'));
+      const [reader] = await queueBehind(t, cookie, (h) => h.get('/count'));
+      const later = await queueBehind(t, cookie, (h) => h.post('/count'), 3);
       t.gates.open('hold');
-      await Promise.all([holder, first, ...later]);
+      await Promise.all([holder.answer, first, ...later]);
       // Not after all four writers (count 5): woken at the holder's release, as before the hand-over
       // existed, together with the first waiting writer, whose save it may or may not see (1 or 2).
       expect((await reader).body.count).toBeLessThanOrEqual(2);
