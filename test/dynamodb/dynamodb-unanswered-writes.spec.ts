@@ -249,7 +249,19 @@ describe('stress: two stores, every call at risk of losing its answer once', () 
       );
       return () => lost;
     }
-    const stores = [createStore(), createStore()];
+    // The SDK's retry without its quota (500 tokens, 10 per retried timeout or reset): this test
+    // loses answers on purpose, often enough to drain it, and then a lost answer is not retried.
+    const retryWithoutQuota = {
+      mode: 'standard',
+      acquireInitialRetryToken: async () => retryToken(0),
+      refreshRetryTokenForRetry: async (token: { getRetryCount(): number }, error: { errorType: string }) => {
+        if (!['TRANSIENT', 'THROTTLING', 'SERVER_ERROR'].includes(error.errorType) || token.getRetryCount() >= 3) throw new Error('not retried');
+        return retryToken(token.getRetryCount() + 1);
+      },
+      recordSuccess: () => {},
+    };
+    const retryToken = (count: number) => ({ getRetryCount: () => count, getRetryDelay: () => 5 });
+    const stores = [0, 1].map(() => createStore({ clientConfig: { ...clientConfig, retryStrategy: retryWithoutQuota } }));
     const lost = stores.map((store, i) => loseAnswers(store, 7 + i));
     const padding = { small: '', large: randomBytes(3_000).toString('hex') };
     const ids = { small: newId(), large: newId() };
