@@ -52,7 +52,10 @@ export interface SessionStateModuleOptions {
   store?: SessionStateStore;
   /** Minutes of inactivity after which a session expires (sliding). Default 20. */
   timeout?: number;
-  /** Seconds after which a held lock is considered stale and may be broken (ASP.NET's executionTimeout). Default 110. */
+  /**
+   * Seconds after which a held lock is considered stale and may be broken (ASP.NET's executionTimeout).
+   * Default 110; at most 2 147 483.647 (2^31-1 ms, the longest a Node timer waits).
+   */
   executionTimeout?: number;
   cookie?: SessionCookieOptions;
   /** Signs the id cookie (HMAC-SHA256). First secret signs, all verify: prepend a new one to rotate. */
@@ -91,6 +94,12 @@ export interface ResolvedSessionStateOptions {
 /** ASP.NET's upper bound for a session timeout: one year, in minutes. */
 export const MAX_TIMEOUT_MINUTES = 525_600;
 
+/**
+ * The longest delay a Node timer can wait (2^31-1 ms, about 24.8 days): beyond it Node fires the
+ * timer after 1 ms. Every option that feeds a timer is bounded by it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
   const problems: string[] = unknownOptionKeys(options, OPTION_KEYS);
   const check = (ok: boolean, message: string) => ok || problems.push(message);
@@ -100,7 +109,11 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   const timeout = options.timeout ?? 20;
   check(isInt(timeout, 1, MAX_TIMEOUT_MINUTES), `timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}`);
   const executionTimeout = options.executionTimeout ?? 110;
-  check(typeof executionTimeout === 'number' && executionTimeout > 0, 'executionTimeout must be a positive number of seconds');
+  check(
+    typeof executionTimeout === 'number' && executionTimeout > 0 && executionTimeout * 1000 <= MAX_TIMER_MS,
+    `executionTimeout must be a positive number of seconds, at most ${MAX_TIMER_MS / 1000} (2^31-1 ms, about 24.8 days): ` +
+      'a lock older than it is stale, and Node cannot time longer (it would fire at once)',
+  );
 
   const cookie = resolveCookieOptions(options.cookie, timeout, problems);
 
@@ -118,8 +131,11 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
     retryAfterSeconds: options.lockWait?.retryAfterSeconds ?? 1,
   };
   check(isInt(lockWait.maxQueueLength, 1), 'lockWait.maxQueueLength must be a whole number ≥ 1');
-  check(isInt(lockWait.pollMinMs, 1), 'lockWait.pollMinMs must be a whole number of milliseconds ≥ 1');
-  check(isInt(lockWait.pollMaxMs, lockWait.pollMinMs), 'lockWait.pollMaxMs must be a whole number ≥ lockWait.pollMinMs');
+  check(isInt(lockWait.pollMinMs, 1, MAX_TIMER_MS), `lockWait.pollMinMs must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+  check(
+    isInt(lockWait.pollMaxMs, isInt(lockWait.pollMinMs, 1) ? lockWait.pollMinMs : 1, MAX_TIMER_MS),
+    `lockWait.pollMaxMs must be a whole number of milliseconds from lockWait.pollMinMs to ${MAX_TIMER_MS}`,
+  );
   check(isInt(lockWait.retryAfterSeconds, 0), 'lockWait.retryAfterSeconds must be a whole number ≥ 0');
 
   const saveOnError = options.saveOnError ?? false;

@@ -68,6 +68,34 @@ describe('options checked at startup', () => {
     expect(resolveSessionStateOptions({}).saveOnError).toBe(false);
   });
 
+  // Node fires a timer set beyond 2^31-1 ms after 1 ms (TimeoutOverflowWarning): a lock would turn
+  // stale at once, shutdown would drop in-flight changes, waiters would poll without pause.
+  it('refuses an executionTimeout or a lockWait poll delay beyond what a timer can wait, naming the option and the bound', () => {
+    const bound = /executionTimeout must be a positive number of seconds, at most 2147483\.647 \(2\^31-1 ms, about 24\.8 days\)/;
+    expect(startupError({ executionTimeout: 30 * 24 * 3600 })).toMatch(bound);
+    expect(startupError({ executionTimeout: Number.POSITIVE_INFINITY })).toMatch(bound);
+    expect(startupError({ executionTimeout: Number.NaN })).toMatch(bound);
+    expect(resolveSessionStateOptions({ executionTimeout: 2_147_483.647 }).executionTimeoutMs).toBe(2 ** 31 - 1);
+    expect(startupError({ lockWait: { pollMaxMs: 2 ** 31 } })).toContain('lockWait.pollMaxMs must be a whole number of milliseconds from lockWait.pollMinMs to 2147483647');
+    expect(startupError({ lockWait: { pollMinMs: 2 ** 31, pollMaxMs: 2 ** 32 } })).toContain(
+      'lockWait.pollMinMs must be a whole number of milliseconds from 1 to 2147483647',
+    );
+    expect(resolveSessionStateOptions({ lockWait: { pollMinMs: 2 ** 31 - 1, pollMaxMs: 2 ** 31 - 1 } }).lockWait.pollMaxMs).toBe(2 ** 31 - 1);
+  });
+
+  it.each(ADAPTERS)('an executionTimeout of 30 days stops the application at startup on %s, through forRoot and forRootAsync', async (adapter) => {
+    const thirtyDays = 30 * 24 * 3600;
+    await expect(
+      createTestApp(adapter, { imports: [SessionStateModule.forRoot({ executionTimeout: thirtyDays })], controllers: [WhoController] }),
+    ).rejects.toThrow(/executionTimeout must be a positive number of seconds, at most 2147483\.647/);
+    await expect(
+      createTestApp(adapter, {
+        imports: [SessionStateModule.forRootAsync({ useFactory: () => ({ executionTimeout: thirtyDays }) })],
+        controllers: [WhoController],
+      }),
+    ).rejects.toThrow(/executionTimeout must be a positive number of seconds, at most 2147483\.647/);
+  });
+
   it.each(ADAPTERS)('an invalid cookie.domain stops the application at startup on %s (not a 500 per new session)', async (adapter) => {
     await expect(
       createTestApp(adapter, { imports: [SessionStateModule.forRoot({ cookie: { domain: 'shop_eu.example.com' } })] }),

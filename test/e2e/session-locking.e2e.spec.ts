@@ -229,7 +229,7 @@ describe('SessionStateModule options', () => {
     [{ secret: [] as string[] }, /secret must not be an empty array/],
     [{ cookie: { name: 'bad name' } }, /cookie\.name must be a valid cookie name/],
     [{ cookie: { sameSite: 'none' as const, secure: false } }, /sameSite 'none' needs cookie\.secure/],
-    [{ lockWait: { pollMinMs: 100, pollMaxMs: 10 } }, /pollMaxMs must be a whole number ≥ lockWait\.pollMinMs/],
+    [{ lockWait: { pollMinMs: 100, pollMaxMs: 10 } }, /pollMaxMs must be a whole number of milliseconds from lockWait\.pollMinMs/],
     [{ store: {} as never }, /store must be a SessionStateStore/],
   ])('rejects %j at startup with a clear message', async (options, message) => {
     await expect(startSessionApp('express', options)).rejects.toThrow(message);

@@ -124,7 +124,7 @@ describe('InMemorySessionStateStore', () => {
     expect(expired).not.toHaveBeenCalled();
   });
 
-  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])('rejects sweepIntervalMs = %s', (sweepIntervalMs) => {
+  it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])('rejects sweepIntervalMs = %s', (sweepIntervalMs) => {
     expect(() => new InMemorySessionStateStore({ sweepIntervalMs })).toThrow(TypeError);
   });
 

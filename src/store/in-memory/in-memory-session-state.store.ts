@@ -49,8 +49,9 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     super();
     this.now = options.clock ?? Date.now;
     const interval = options.sweepIntervalMs ?? 60_000;
-    if (!Number.isFinite(interval) || interval <= 0) {
-      throw new TypeError('InMemorySessionStateStore: sweepIntervalMs must be a positive number of milliseconds.');
+    // Beyond 2^31-1 ms Node fires the timer after 1 ms: the store would sweep without pause.
+    if (!Number.isFinite(interval) || interval <= 0 || interval > 2 ** 31 - 1) {
+      throw new TypeError('InMemorySessionStateStore: sweepIntervalMs must be a positive number of milliseconds, at most 2147483647.');
     }
     this.sweepTimer = setInterval(() => this.sweep(), interval).unref();
   }
