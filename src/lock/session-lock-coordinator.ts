@@ -39,6 +39,7 @@ const MAX_HAND_OVERS = 16;
 
 /** This process's requests for one session: at most one of them talks to the store as writer. */
 interface LocalQueue {
+  readonly id: string;
   turn: Turn | null;
   writers: Waiter[];
   readers: Waiter[];
@@ -100,7 +101,7 @@ export class SessionLockCoordinator {
   async acquireExclusive(id: string, signal: WaitSignal): Promise<ExclusiveAcquisition> {
     this.assertOpen();
     let queue = this.queues.get(id);
-    if (!queue) this.queues.set(id, (queue = { turn: null, writers: [], readers: [] }));
+    if (!queue) this.queues.set(id, (queue = { id, turn: null, writers: [], readers: [] }));
     let waited = false;
     const local = new QueueTurn(this, id, queue);
     if (queue.turn) {
@@ -163,18 +164,24 @@ export class SessionLockCoordinator {
     return queue ? queue.writers.length + queue.readers.length : 0;
   }
 
+  /** @internal Sessions this process holds or waits for (tests check that nothing is left behind). */
+  get size(): number {
+    return this.queues.size;
+  }
+
   /** @internal (QueueTurn) Forgets the queue of a session nobody holds or waits for any more. */
   forget(id: string, queue: LocalQueue): void {
     if (!queue.turn && this.waiting(id) === 0 && this.queues.get(id) === queue) this.queues.delete(id);
   }
 
-  /** Shutdown: waiting requests get a 503 instead of a lock. */
+  /** Shutdown: waiting requests get a 503 instead of a lock (a holder's queue goes when it ends). */
   close(): void {
     this.closed = true;
     const error = new SessionStateWaitAbortedError('The application is shutting down.');
-    for (const queue of this.queues.values()) {
-      clearTimeout(queue.staleTimer);
+    for (const queue of [...this.queues.values()]) {
+      this.clearStaleTimer(queue);
       for (const waiter of [...queue.writers.splice(0), ...queue.readers.splice(0)]) waiter.reject(error);
+      this.forget(queue.id, queue);
     }
   }
 
@@ -205,6 +212,7 @@ export class SessionLockCoordinator {
       if (queue.turn !== turn) return;
       queue.turn = null;
       this.wakeNext(queue, true);
+      this.forget(queue.id, queue); // only readers were woken, or nobody waits any more
     }, delay);
     queue.staleTimer.unref();
   }
@@ -213,11 +221,13 @@ export class SessionLockCoordinator {
   handOff(id: string, queue: LocalQueue, heldLock: boolean): void {
     this.clearStaleTimer(queue);
     queue.turn = null;
-    if (!this.wakeNext(queue, heldLock) && this.queues.get(id) === queue) this.queues.delete(id);
+    this.wakeNext(queue, heldLock);
+    // Woken readers go to the store without a turn: unless a writer took it, nobody is left here.
+    this.forget(id, queue);
   }
 
-  /** Wakes the readers and the next writer; answers whether anyone was waiting. */
-  private wakeNext(queue: LocalQueue, heldLock: boolean): boolean {
+  /** Wakes the readers and the next writer. */
+  private wakeNext(queue: LocalQueue, heldLock: boolean): void {
     const readers = queue.readers.splice(0);
     for (const reader of readers) reader.resolve({ heldLock });
     const next = queue.writers.shift();
@@ -226,7 +236,6 @@ export class SessionLockCoordinator {
       queue.turn = { afterLockHolder: heldLock };
       next.resolve({ heldLock });
     }
-    return readers.length > 0 || next !== undefined;
   }
 
   /**

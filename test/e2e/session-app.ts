@@ -27,6 +27,8 @@ export interface SessionApp {
   waiting(id: string): number;
   /** Leases of this app not yet completed. */
   activeLeases(): number;
+  /** Sessions this app's lock coordinator holds an entry for (someone holds or waits for them). */
+  coordinatorEntries(): number;
 }
 
 /** The test controller on `SessionStateModule.forRoot(options)`, with a counting store. */
@@ -43,7 +45,15 @@ export async function startSessionApp(
     providers: [{ provide: Gates, useValue: gates }, AllowedGuard, SlowRefusingGuard, LoadingGuard, GatedGuard, ...(extra.providers ?? [])],
   });
   const lifecycle = app.get(SessionStateLifecycle);
-  return { app, gates, store, counter, waiting: (id) => lifecycle.locks.waiting(id), activeLeases: () => lifecycle.activeLeases };
+  return {
+    app,
+    gates,
+    store,
+    counter,
+    waiting: (id) => lifecycle.locks.waiting(id),
+    activeLeases: () => lifecycle.activeLeases,
+    coordinatorEntries: () => lifecycle.locks.size,
+  };
 }
 
 /** `POST /count?gate=<gate>` of the session, parked at its gate: it holds the session's lock until the gate opens. */

@@ -86,6 +86,20 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
       expect((await reader).body.count).toBeLessThanOrEqual(2);
       await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 5 });
     });
+
+    it('readers that waited behind a writer leave nothing in the lock coordinator (one entry per session leaked before)', async () => {
+      const t = await start(adapter, { store: await store() });
+      const cookies = [await seeded(t), await seeded(t), await seeded(t)];
+      for (const [n, cookie] of cookies.entries()) {
+        const holder = await holdAtGate(t, cookie, `hold${n}`);
+        const readers = await queueBehind(t, cookie, (h) => h.get('/count'), 2);
+        t.gates.open(`hold${n}`);
+        expect((await holder.answer).body).toEqual({ count: 1 });
+        for (const reader of await Promise.all(readers)) expect(reader.status).toBe(200);
+      }
+      expect(t.coordinatorEntries()).toBe(0);
+      expect(t.activeLeases()).toBe(0);
+    });
   });
 
   it('a reader on another instance polls while the writer holds the lock, then reads its write', async () => {

@@ -102,4 +102,120 @@ describe('SessionLockCoordinator', () => {
     expect(acquired.result.item?.items).toBe('{"n":1}');
     expect(getItemExclusive).toHaveBeenCalledTimes(2); // and one more once a read saw it free
   });
+
+  describe('holds nothing for a session nobody holds or waits for', () => {
+    const signal = () => new AbortController().signal;
+    /** The holder's end of a read-write request that changed nothing: release, then hand the turn on. */
+    const finish = async (acquired: { result: { lockId: string | null }; turn: { releaseLocal(): void } }) => {
+      if (acquired.result.lockId) await store.releaseItemExclusive(id, acquired.result.lockId);
+      acquired.turn.releaseLocal();
+    };
+
+    it('after a hand-off that woke only readers', async () => {
+      const writer = await locks.acquireExclusive(id, signal());
+      const readers = [locks.acquireShared(id, signal()), locks.acquireShared(id, signal())];
+      expect(locks.waiting(id)).toBe(2);
+      await finish(writer);
+      for (const reader of await Promise.all(readers)) expect(reader.result.item?.items).toBe('{"n":1}');
+      expect(locks.size).toBe(0);
+    });
+
+    it('after a reader that found the lock held by a live holder of this process waited for its hand-off', async () => {
+      // The reader reads the store once the writer locked it (it arrived just before the writer).
+      let writerLocked: () => void = () => {};
+      const locked = new Promise<void>((resolve) => (writerLocked = resolve));
+      const getItem = store.getItem.bind(store);
+      const read = vi.spyOn(store, 'getItem').mockImplementationOnce(async (sid) => (await locked, getItem(sid)));
+      const reader = locks.acquireShared(id, signal());
+      const writer = await locks.acquireExclusive(id, signal());
+      writerLocked();
+      await vi.waitFor(() => expect(locks.waiting(id)).toBe(1));
+      expect((await read.mock.results[0]!.value).locked).toBe(true);
+      await finish(writer);
+      await reader;
+      expect(locks.size).toBe(0);
+    });
+
+    it('after waiters of both kinds left (aborted), and after one refused for a full queue', async () => {
+      const small = new SessionLockCoordinator(store, resolveSessionStateOptions({ store, lockWait: { maxQueueLength: 2 } }), new Logger('test'));
+      const writer = await small.acquireExclusive(id, signal());
+      const leaving = new AbortController();
+      const waiters = [small.acquireExclusive(id, leaving.signal), small.acquireShared(id, leaving.signal)];
+      await expect(small.acquireExclusive(id, signal())).rejects.toThrow(/Too many concurrent requests/);
+      leaving.abort();
+      for (const waiter of waiters) await expect(waiter).rejects.toBeInstanceOf(SessionStateWaitAbortedError);
+      expect(small.size).toBe(1); // the writer still holds the session
+      await finish(writer);
+      expect(small.size).toBe(0);
+    });
+
+    it('after acquisitions the store failed, first in line and woken', async () => {
+      const writer = await locks.acquireExclusive(id, signal());
+      const woken = locks.acquireExclusive(id, signal());
+      vi.spyOn(store, 'getItemExclusive').mockRejectedValue(new Error('store down'));
+      await finish(writer);
+      await expect(woken).rejects.toThrow('store down');
+      await expect(locks.acquireExclusive(id, signal())).rejects.toThrow('store down');
+      expect(locks.size).toBe(0);
+    });
+
+    it('after a holder of this process went stale while only readers waited, once it finally ends', async () => {
+      const quick = new SessionLockCoordinator(store, resolveSessionStateOptions({ store, executionTimeout: 0.05 }), new Logger('test'));
+      const hung = await quick.acquireExclusive(id, signal());
+      // Woken when the hung holder's lock turns stale; it then breaks that lock at the store.
+      const reader = await quick.acquireShared(id, signal());
+      expect(reader.result.item?.items).toBe('{"n":1}');
+      expect(quick.size).toBe(0);
+      hung.turn.releaseLocal();
+      expect(quick.size).toBe(0);
+    });
+
+    it('after a stale lock of another process was broken', async () => {
+      const options = resolveSessionStateOptions({ store, executionTimeout: 0.05, lockWait: { pollMinMs: 1, pollMaxMs: 5 } });
+      const other = new SessionLockCoordinator(store, options, new Logger('test'));
+      const mine = new SessionLockCoordinator(store, options, new Logger('test'));
+      await other.acquireExclusive(id, signal()); // never ends: its lock turns stale
+      const [first, second] = [mine.acquireExclusive(id, signal()), mine.acquireShared(id, signal())];
+      await finish(await first);
+      await second;
+      expect(mine.size).toBe(0);
+    });
+
+    it('after a hand-over whose writer left meanwhile, and after one that was taken', async () => {
+      const writer = await locks.acquireExclusive(id, signal());
+      const leaving = new AbortController();
+      const next = locks.acquireExclusive(id, leaving.signal);
+      expect(writer.turn.canHandOver()).toBe(true);
+      const handed = await store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, writer.result.lockId!, true);
+      leaving.abort();
+      await expect(next).rejects.toBeInstanceOf(SessionStateWaitAbortedError);
+      await writer.turn.handOver(handed); // nobody to take it: released
+      expect(locks.size).toBe(0);
+
+      const again = await locks.acquireExclusive(id, signal());
+      const taker = locks.acquireExclusive(id, signal());
+      await again.turn.handOver(await store.handOverItemExclusive(id, { items: '{"n":3}', timeout: 20 }, again.result.lockId!, true));
+      await finish(await taker);
+      expect(locks.size).toBe(0);
+    });
+
+    it('after shutdown turned its waiters away, once the holder ends', async () => {
+      const writer = await locks.acquireExclusive(id, signal());
+      const waiters = [locks.acquireExclusive(id, signal()), locks.acquireShared(id, signal())];
+      locks.close();
+      for (const waiter of waiters) await expect(waiter).rejects.toBeInstanceOf(SessionStateWaitAbortedError);
+      await finish(writer);
+      expect(locks.size).toBe(0);
+    });
+
+    it('after a session found absent (its id unknown), with writers queued behind', async () => {
+      const unknown = 'u'.repeat(32);
+      const first = await locks.acquireExclusive(unknown, signal());
+      const behind = [locks.acquireExclusive(unknown, signal()), locks.acquireShared(unknown, signal())];
+      first.turn.releaseLocal();
+      const [writer] = await Promise.all(behind);
+      (writer as Awaited<ReturnType<typeof locks.acquireExclusive>>).turn.releaseLocal();
+      expect(locks.size).toBe(0);
+    });
+  });
 });
