@@ -169,7 +169,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /** Completes a lease whose outcome nobody waits for (its exchange is over): changes discarded, failures logged. */
   discard(lease: SessionLease, exchange: SessionExchange): void {
-    void this.complete(lease, exchange, 'failed').catch((e) => this.logFailure(e));
+    void this.complete(lease, exchange, 'failed').catch((e) => {
+      // Dropped at shutdown (see `abandonAtShutdown`): already logged, nobody to tell.
+      if (!(e instanceof SessionStateWaitAbortedError)) this.logFailure(e);
+    });
   }
 
   /** Milliseconds until the lease's lock turns stale (others may then break it). */
@@ -507,11 +510,31 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     });
     clearTimeout(timer);
     // Still running past executionTimeout: their locks are released now, and they count as completed,
-    // so a handler that settles later writes nothing (the store may be closed by then).
-    await Promise.all([...this.active].map((lease) => (lease.completion ??= this.abandonAtShutdown(lease))));
+    // so a handler that settles later writes nothing (the store may be closed by then). A completion
+    // under way (its handler settled) is waited for; its failure was its request's to report.
+    await Promise.all([...this.active].map((lease) => (lease.completion ? lease.completion.catch(() => {}) : this.abandonAtShutdown(lease))));
   }
 
-  private async abandonAtShutdown(lease: SessionLease): Promise<void> {
+  /**
+   * Releases a lease still running at shutdown. Its completion, awaited by its handler once that
+   * settles, then answers 503 (as a request turned away at shutdown): changes that were not saved
+   * must never be answered with a 2xx. A read-only lease had nothing to save: it completes as usual.
+   */
+  private abandonAtShutdown(lease: SessionLease): Promise<void> {
+    const released = this.releaseAtShutdown(lease);
+    lease.completion =
+      lease.behavior === SessionStateBehavior.ReadOnly
+        ? released
+        : released.then(() => {
+            const error = new SessionStateWaitAbortedError('The application shut down before this request finished: its session changes were not saved.');
+            this.observer.rejected(error, true);
+            throw error;
+          });
+    lease.completion.catch(() => {}); // rejected for its handler, which may never settle
+    return released;
+  }
+
+  private async releaseAtShutdown(lease: SessionLease): Promise<void> {
     try {
       if (!lease.lockId) return;
       this.logger.warn('Releasing the lock of a request still running at shutdown; its changes will not be saved.');

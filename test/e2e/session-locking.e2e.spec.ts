@@ -182,20 +182,28 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     expect(JSON.parse(stored.item!.items).count).toBe(1);
   });
 
-  it('on shutdown, a request still running past executionTimeout has its lock released, and writes nothing when it settles later', async () => {
+  it('on shutdown, a request still running past executionTimeout has its lock released, writes nothing when it settles later, and answers 503 (never 2xx)', async () => {
     const store = new InMemorySessionStateStore();
     const a = await startSessionApp(adapter, { store, executionTimeout: 0.3 });
     const http = a.app.getHttpServer();
     const cookie = await seeded(a);
     const hung = request(http).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);
-    await a.gates.arrived('hung');
+    // A request that starts a new session: its changes are dropped as well.
+    const hungNew = request(http).post('/count?gate=hung-new').then((r) => r);
+    await Promise.all([a.gates.arrived('hung'), a.gates.arrived('hung-new')]);
     a.counter.reset();
     const closed = a.app.close();
     await vi.waitFor(async () => expect((await store.getItem(idOf(cookie))).locked).toBe(false), { timeout: 2000 });
     expect(a.counter.sequence).toEqual(['releaseItemExclusive']);
     a.gates.open('hung');
-    await hung;
+    a.gates.open('hung-new');
+    const [answer, answerNew] = await Promise.all([hung, hungNew]);
     await closed;
+    for (const dropped of [answer, answerNew]) {
+      expect(dropped.status).toBe(503);
+      expect(dropped.body.message).toMatch(/try again/);
+      expect(sessionSetCookie(dropped.headers)).toBeUndefined();
+    }
     expect(a.counter.sequence).toEqual(['releaseItemExclusive']); // nothing more when it settled
     expect(JSON.parse((await store.getItem(idOf(cookie))).item!.items).count).toBeUndefined();
   });
