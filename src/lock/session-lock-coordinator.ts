@@ -23,7 +23,11 @@ interface Wake {
 interface Turn {
   /** When it took the store lock (Date.now()); undefined while it is still asking the store. */
   lockedAt?: number;
-  /** The turn was handed on by (a chain of) holders of which one held the store lock. */
+  /**
+   * The turn came after a holder of the store lock: handed on by (a chain of) holders of which one
+   * held it, or its request found the lock held by another process and waited for it. Requests
+   * queued behind it waited for that holder too, so its hand-off tells them (see `Wake.heldLock`).
+   */
   afterLockHolder?: boolean;
   /** How many hand-overs in a row led to this turn (see `MAX_HAND_OVERS`). */
   handOvers?: number;
@@ -121,7 +125,9 @@ export class SessionLockCoordinator {
           if (result.item) this.lockTaken(queue, local.turn);
           return { result, waited, turn: local };
         }
-        waited = true;
+        // Held by another process (or a stale holder): whoever queues behind us waits for it too. A
+        // login or logout there must answer them as it answers us, not as an unknown id (README).
+        waited = local.turn.afterLockHolder = true;
         if (await this.breakIfStale(id, result)) continue;
         attempt = await this.pollUntilUnlocked(id, attempt, signal);
       }

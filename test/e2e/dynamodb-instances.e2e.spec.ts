@@ -74,6 +74,52 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     expect(await calls(() => request(a.http).post('/abandon').set('Cookie', cookie).expect(200))).toEqual({ UpdateItem: 2 });
   });
 
+  // README, "Logins and logouts win over queued requests": every request queued behind the login or
+  // logout answers 409 without a cookie, whichever instance it waits in (the head of a queue polling
+  // the store and those queued behind it alike), also for a session past the 1 KB inline limit.
+  describe.each([
+    ['login', '/regenerate?gate=hold'],
+    ['logout', '/abandon?gate=hold'],
+  ])('requests queued behind a %s', (kind, path) => {
+    it.each([
+      ['on another instance', 'small', 0],
+      ['on another instance', '6 KB', 6],
+      ['on the same instance', 'small', 0],
+      ['on the same instance', '6 KB', 6],
+    ])('%s, %s session: each answers 409 without a cookie, and the session is as the holder left it', async (where, _size, kb) => {
+      const a = await instance();
+      const b = where === 'on another instance' ? await instance() : a;
+      const cookie = await seed(a.http);
+      if (kb) await request(a.http).post(`/big?kb=${kb}`).set('Cookie', cookie).expect(200);
+      await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+      const holder = request(a.http).post(path).set('Cookie', cookie).then((r) => r);
+      await a.gates.arrived('hold');
+      const sawLock = b === a ? Promise.resolve() : b.counter.next('getItemExclusive', (answer) => (answer as { locked: boolean }).locked);
+      const queued = Array.from({ length: 3 }, () => request(b.http).post('/count').set('Cookie', cookie).then((r) => r));
+      await sawLock; // the head of b's queue polls the store (another instance) ...
+      await vi.waitFor(() => expect(b.waiting(idOf(cookie))).toBe(b === a ? 3 : 2)); // ... the rest wait in line
+      a.gates.open('hold');
+      const held = await holder;
+      expect(held.status).toBe(200);
+      const answers = await Promise.all(queued);
+      expect(answers.map((r) => r.status)).toEqual([409, 409, 409]);
+      for (const answer of answers) {
+        expect(answer.body.message).toMatch(/moved or ended .* while this request waited/);
+        expect(answer.headers['set-cookie']).toBeUndefined();
+      }
+      if (kind === 'login') {
+        const loggedIn = sessionCookie(held.headers)!;
+        expect(loggedIn).not.toBe(cookie);
+        await request(b.http).get('/profile').set('Cookie', loggedIn).expect(200, { user: 'ann', count: 1 });
+        if (kb) expect((await request(b.http).post('/big?kb=1').set('Cookie', loggedIn).expect(200)).body.size).toBeGreaterThan(0);
+      }
+      // The old id never reaches the (moved or ended) data: a new session.
+      await request(b.http).get('/profile').set('Cookie', cookie).expect(200, { user: null, count: 0 });
+      expect(b.coordinatorEntries()).toBe(0);
+      expect(a.activeLeases() + b.activeLeases()).toBe(0);
+    });
+  });
+
   it('read-only requests refresh the expiry only once over half of the timeout has elapsed', async () => {
     let offsetMs = 0;
     const a = await instance({}, { clock: () => Date.now() + offsetMs });

@@ -103,6 +103,31 @@ describe('SessionLockCoordinator', () => {
     expect(getItemExclusive).toHaveBeenCalledTimes(2); // and one more once a read saw it free
   });
 
+  it('requests queued behind one that waited for another process\'s lock learn they waited too (a login there moved the session)', async () => {
+    const options = resolveSessionStateOptions({ store, lockWait: { pollMinMs: 1, pollMaxMs: 2 } });
+    const other = new SessionLockCoordinator(store, options, new Logger('test'));
+    const mine = new SessionLockCoordinator(store, options, new Logger('test'));
+    const login = await other.acquireExclusive(id, new AbortController().signal);
+    const sawLock = new Promise<void>((resolve) => {
+      const probeLock = store.probeLock.bind(store);
+      vi.spyOn(store, 'probeLock').mockImplementation(async (sid) => (resolve(), probeLock(sid)));
+    });
+    const head = mine.acquireExclusive(id, new AbortController().signal);
+    await sawLock;
+    const behind = [mine.acquireExclusive(id, new AbortController().signal), mine.acquireShared(id, new AbortController().signal)];
+    expect(mine.waiting(id)).toBe(2);
+    await store.removeItem(id, login.result.lockId!, { moved: true }); // regenerateId(): the old id goes
+    login.turn.releaseLocal();
+    const first = await head;
+    expect(first).toMatchObject({ waited: true, result: { item: null } });
+    first.turn.releaseLocal();
+    const [writer, reader] = await Promise.all(behind);
+    expect(writer).toMatchObject({ waited: true, result: { item: null } });
+    expect(reader).toMatchObject({ waited: true, result: { item: null } });
+    (writer as Awaited<typeof head>).turn.releaseLocal();
+    expect(mine.size).toBe(0);
+  });
+
   describe('holds nothing for a session nobody holds or waits for', () => {
     const signal = () => new AbortController().signal;
     /** The holder's end of a read-write request that changed nothing: release, then hand the turn on. */
