@@ -342,6 +342,8 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
     it('rejects invalid options', () => {
       expect(() => createStore({ maxItemBytes: 500_000 })).toThrow(TypeError);
       expect(() => createStore({ requestTimeoutMs: 0 })).toThrow(TypeError);
+      // Beyond 2^31-1 ms a Node timer fires at once: every call would time out.
+      expect(() => createStore({ requestTimeoutMs: 2 ** 31 })).toThrow('requestTimeoutMs must be a number from 1 to 2147483647');
       expect(() => createStore({ keyAttribute: 'Expires' })).toThrow(TypeError);
       expect(() => createStore({ tableName: '' })).toThrow(TypeError);
     });
