@@ -323,6 +323,43 @@ describe('a burst of writes (issue 16, item 2): the bookkeeping of recent writes
   });
 });
 
+describe('a prune DynamoDB refuses (issue 16, item 2)', () => {
+  it('the save is made without it, and a later write still prunes: never a failed save, never a prune spent without effect', async () => {
+    const store = createStore({ requestTimeoutMs: 1_000 });
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":0}', timeout: 20 }, null, true);
+    const legacy = { ...(await rawItem(id))! };
+    for (let i = 0; i < 50; i++) legacy[`Write:${randomBytes(9).toString('base64url')}`] = { N: String(time - 60_000) };
+    await raw.send(new PutItemCommand({ TableName: tableName, Item: legacy }));
+    // A refusal DynamoDB no longer gives for the store's bounded expressions: injected at the client.
+    let refused = 0;
+    store.client.middlewareStack.add(
+      (next) => async (args) => {
+        const expression = String((args.input as { UpdateExpression?: string }).UpdateExpression ?? '');
+        if (refused === 0 && expression.includes('#oldWrite0')) {
+          refused++;
+          throw Object.assign(new Error('Invalid UpdateExpression: Expression size has exceeded the maximum allowed size'), {
+            name: 'ValidationException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400, attempts: 1 },
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'refuseFirstPrune' },
+    );
+    const legacyCount = async () => Object.keys((await rawItem(id))!).filter((name) => name.startsWith('Write:')).length;
+
+    await readWrite(store, id, '{"n":1}');
+    expect(refused).toBe(1);
+    expect((await store.getItem(id)).item?.items).toBe('{"n":1}');
+    expect(await legacyCount()).toBe(50);
+    await readWrite(store, id, '{"n":2}');
+    expect((await store.getItem(id)).item?.items).toBe('{"n":2}');
+    expect(await legacyCount()).toBe(0);
+  });
+});
+
 describe('superseded data and its TTL', () => {
   it('old data items are left to TTL; the current one is extended before the session could outlive it', async () => {
     const store = createStore();
