@@ -20,14 +20,14 @@ const READABLE_VERSIONS = new Set([1, 2]);
  * in the attributes `W0` (newest) to `W7`, shifted by one at each write inside its own update
  * expression: the lock item and the expression stay the same size whatever the write rate. A
  * retry that finds its token in none of them, after more than one attempt, cannot tell whether its
- * first attempt landed (see `fencedWrite`).
+ * first attempt landed (see `wroteOrUnknown` in the store).
  */
 export const WRITE_SLOTS = 8;
 export const WRITE_SLOT_NAMES: readonly string[] = Array.from({ length: WRITE_SLOTS }, (_, i) => `W${i}`);
 
 /**
- * 0.2 kept one attribute per recent write instead (`Write:{token}`, its time in epoch ms), which
- * grew with the write rate. Records written then are healed: the first write under each lock
+ * Earlier builds of 0.2 kept one attribute per recent write instead (`Write:{token}`, its time in
+ * epoch ms), which grew with the write rate (issue 16). Records they wrote are healed: the first write under each lock
  * removes up to `LEGACY_WRITES_PRUNED_PER_WRITE` of those past their time.
  */
 export const LEGACY_WRITE_PREFIX = 'Write:';
@@ -74,7 +74,7 @@ export interface SessionRecord {
   readonly dataId: string | null;
   /** Tokens of the last writes (`WRITE_SLOTS`), newest first. */
   readonly writeTokens: readonly string[];
-  /** 0.2's tokens of recent writes (`LEGACY_WRITE_PREFIX`), and when they were written (epoch ms). */
+  /** Earlier builds' tokens of recent writes (`LEGACY_WRITE_PREFIX`), and when they were written (epoch ms). */
   readonly legacyWrites: ReadonlyMap<string, number>;
   readonly abortedLocks: readonly string[];
   readonly owner: string | undefined;

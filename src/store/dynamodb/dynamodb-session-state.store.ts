@@ -94,15 +94,15 @@ const PLACEHOLDERS = {
 type Placeholder = keyof typeof PLACEHOLDERS;
 
 /**
- * How long a 0.2 write token (see `LEGACY_WRITE_PREFIX`) is kept beyond `requestTimeoutMs`, the
- * longest the SDK can retry its write (an instance still running 0.2 may be waiting for it): a
+ * How long an earlier build's write token (see `LEGACY_WRITE_PREFIX`) is kept beyond `requestTimeoutMs`, the
+ * longest the SDK can retry its write (an instance still running such a build may be waiting for it): a
  * margin for clocks of instances that disagree.
  */
 const WRITE_TOKEN_MARGIN_MS = 10_000;
 
 /**
- * Most 0.2 write tokens one write removes: its `REMOVE` clause stays far below DynamoDB's 4 KB
- * expression limit however many a record carries (0.2 removed them all at once, which failed past
+ * Most of those write tokens one write removes: its `REMOVE` clause stays far below DynamoDB's 4 KB
+ * expression limit however many a record carries (those builds removed them all at once, which failed past
  * about 270 and then failed again at every write). A record with more heals over several writes.
  */
 const LEGACY_WRITES_PRUNED_PER_WRITE = 100;
@@ -110,7 +110,7 @@ const LEGACY_WRITES_PRUNED_PER_WRITE = 100;
 /** Most locks whose prunes (`Prune`) this store remembers; a forgotten one only delays a prune. */
 const MAX_REMEMBERED_PRUNES = 1_000;
 
-/** What the first write under a lock removes: 0.2 write tokens and revocations past their time. */
+/** What the first write under a lock removes: earlier builds' write tokens and revocations past their time. */
 interface Prune {
   readonly writes: readonly string[];
   readonly aborted: readonly string[];
@@ -678,9 +678,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /**
-   * Remembers, for the write the holder of `lockId` will make, the 0.2 write tokens and revocations
+   * Remembers, for the write the holder of `lockId` will make, earlier builds' write tokens and revocations
    * of the record that are past their time. Revocations are kept 20 minutes (the calls they revoke
-   * can no longer reach DynamoDB, whose signatures expire within minutes), 0.2 write tokens for as
+   * can no longer reach DynamoDB, whose signatures expire within minutes), those write tokens for as
    * long as the SDK can retry their write. Nothing is remembered for most locks.
    */
   private rememberPrune(lockId: string, record: SessionRecord, now: number): void {
