@@ -180,7 +180,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
   it('writes DynamoDB applied but whose answers were lost are recognised: save, new session, logout', async () => {
     const a = await instance();
     const commit = (operation: string, input: Record<string, unknown>) =>
-      operation === 'UpdateItem' && String(input.UpdateExpression).includes('#write = :writeTime');
+      operation === 'UpdateItem' && String(input.UpdateExpression).includes('#w0 = :writeToken');
     // Save: 200, stored once (the client has no reason to retry).
     const cookie = await seed(a.http);
     const lostSave = loseFirstAnswer(a.raw.client, commit);
