@@ -10,7 +10,11 @@
 // For each session size (notes of random hex, which gzip halves), one warm session per app, and
 // BENCH_REQUESTS requests of each kind: changing read-write (POST /counter), unchanged read-write
 // (GET /notes), read-only (GET /counter), no session (GET /ping, cookie sent as a browser would).
-// Plus one contended lock attempt on our store: two instances, one holds the lock.
+// Plus one contended lock attempt on our store: two instances, one holds the lock. And, right after
+// a burst of BENCH_BURST (default 40) concurrent changing requests on one session, the size of its
+// lock item and the units of an unchanged read-write request (BENCH_REQUESTS of them, averaged).
+// BENCH_BEFORE=path/to/sample-app/dist/main.js measures an earlier version beside ours, named by
+// BENCH_BEFORE_LABEL, in a section of its own (kept as it is by a run without BENCH_BEFORE).
 // A write that fails its condition is charged by DynamoDB but its error reports no units: the
 // units of the contended attempt are those of a copy of the item it was charged on, put and metered.
 import { createServer, request as httpRequest } from 'node:http';
@@ -24,6 +28,8 @@ const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
 const OURS = 'sample-app/dist/main.js';
 /** Optional: a sample app built from an earlier version of the store, measured beside ours. */
 const BEFORE = process.env.BENCH_BEFORE;
+const BEFORE_LABEL = process.env.BENCH_BEFORE_LABEL ?? 'the previous version of the store';
+const BURST = Number(process.env.BENCH_BURST ?? 40);
 const PEER = 'bench/peer-app/dist/main.js';
 const SIZES_KB = [0, 4, 40, 200];
 /** On-demand prices assumed (us-east-1, standard table class, since November 2024), USD per million units. */
@@ -136,6 +142,50 @@ async function measureContention(meter, local, table, [a, b], cookie, key) {
   return { wcu: ConsumedCapacity.CapacityUnits, failedAttempts: failed };
 }
 
+/**
+ * An item's size by DynamoDB's rules: each attribute's name plus its value (strings and binaries by
+ * their bytes, a number 1 byte per two significant digits plus 1, a boolean 1). Used only to report
+ * the size; the units are DynamoDB's own (a metered copy of the item).
+ */
+function itemBytes(item) {
+  let size = 0;
+  for (const [name, value] of Object.entries(item)) {
+    size += Buffer.byteLength(name);
+    if (value.S !== undefined) size += Buffer.byteLength(value.S);
+    else if (value.B !== undefined) size += Buffer.from(value.B).length;
+    else if (value.N !== undefined) size += Math.ceil(value.N.replace(/^[-0.]+|\.|0+$/g, '').length / 2) + 1;
+    else if (value.SS !== undefined) size += value.SS.reduce((total, entry) => total + Buffer.byteLength(entry), 0);
+    else size += 1;
+  }
+  return size;
+}
+
+/** The session's lock item, and the write units DynamoDB charges for it (a copy put aside, metered). */
+async function lockItem(local, table, key) {
+  const { Item } = await local.send(new GetItemCommand({ TableName: table, Key: { SessionId: { S: key } }, ConsistentRead: true }));
+  const copy = { ...Item, SessionId: { S: `bench-copy-${Date.now()}-${Math.random()}` } };
+  const { ConsumedCapacity } = await local.send(new PutItemCommand({ TableName: table, Item: copy, ReturnConsumedCapacity: 'TOTAL' }));
+  return { bytes: itemBytes(Item), wcu: ConsumedCapacity.CapacityUnits };
+}
+
+/**
+ * Right after a burst of BURST concurrent changing requests on one session (one instance): the
+ * lock item's size, and the units of an unchanged read-write request, averaged over REQUESTS.
+ */
+async function measureAfterBurst(meter, local, table, base, cookie, key) {
+  const answers = await Promise.all(Array.from({ length: BURST }, () => fetch(`${base}/counter`, { method: 'POST', headers: { cookie } })));
+  for (const answer of answers) {
+    if (!answer.ok) throw new Error(`burst: POST /counter answered ${answer.status} ${await answer.text()}`);
+    await answer.arrayBuffer();
+  }
+  await settled(meter);
+  const lock = await lockItem(local, table, key);
+  meter.calls = [];
+  for (let i = 0; i < REQUESTS; i++) await send(meter, base, 'GET', '/notes', cookie);
+  const sum = (pick) => meter.calls.filter(pick).reduce((total, call) => total + call.units, 0) / REQUESTS;
+  return { lock, unchanged: { calls: meter.calls.length / REQUESTS, rcu: sum((c) => c.read), wcu: sum((c) => !c.read) } };
+}
+
 const dynamo = await startDynamoDBLocal();
 const dynamoPort = Number(new URL(dynamo.endpoint).port);
 const local = new DynamoDBClient({
@@ -157,7 +207,9 @@ for (const kb of SIZES_KB) {
   for (const setup of setups) {
     const measured = await measureApp(proxy.meter, setup.bases[0], kb);
     const key = decodeURIComponent(measured.cookie.split('=')[1]);
-    result[setup.name] = { ...measured.rows, contention: await measureContention(proxy.meter, local, setup.table, setup.bases, measured.cookie, key) };
+    const contention = await measureContention(proxy.meter, local, setup.table, setup.bases, measured.cookie, key);
+    const burst = await measureAfterBurst(proxy.meter, local, setup.table, setup.bases[0], measured.cookie, key);
+    result[setup.name] = { ...measured.rows, contention, burst };
   }
   result.peer = (await measureApp(proxy.meter, peer, kb)).rows;
   results.push(result);
@@ -195,15 +247,34 @@ const priceTable = (name) =>
     ),
   ].join('\n');
 
-const beforeSection = BEFORE
-  ? `
-### Before: record format 1 (version 0.1, the lock inside the session's item)
+const burstTable = (name) =>
+  [
+    '| session | lock item after the burst | unchanged read-write right after it |',
+    '|---|---|---|',
+    ...results.map(
+      (r) =>
+        `| ${r.kb} KB | ${r[name].burst.lock.bytes} bytes (${fmt(r[name].burst.lock.wcu)} WCU to write) | ` +
+        `${units(r[name].burst.unchanged)} (${calls(r[name].burst.unchanged.calls)}) |`,
+    ),
+  ].join('\n');
+const burstIntro = `Right after a burst of ${BURST} concurrent changing requests (\`POST /counter\`) on the session, on one instance:
+the size of the session's lock item (its attributes' names and values, as DynamoDB counts them, read from DynamoDB Local)
+with the units DynamoDB Local charges for writing it (a copy, metered), and the units of an unchanged read-write request
+(\`GET /notes\`, ${REQUESTS} of them, averaged, all within seconds of the burst).`;
 
-Measured in the same run, with the sample app built from the previous version of the store (\`BENCH_BEFORE\`).
+const beforeSection =
+  BEFORE &&
+  `## Cost per request on DynamoDB: ${BEFORE_LABEL}
+
+Generated by \`npm run bench:cost\` with \`BENCH_BEFORE\` (${new Date().toISOString().slice(0, 10)}): the sample app built from ${BEFORE_LABEL},
+measured in the same run as the section above was then, the same way.
 
 ${unitsTable('before')}
-`
-  : '';
+
+${burstIntro}
+
+${burstTable('before')}
+`;
 
 const doc = `## Cost per request on DynamoDB
 
@@ -222,7 +293,13 @@ Assuming on-demand prices of $${PRICE.write} per million write request units and
 (us-east-1, standard table class, since November 2024; on-demand bills the units \`ConsumedCapacity\` reports; check your region).
 
 ${priceTable('ours')}
-${beforeSection}
+
+### Right after a burst of writes
+
+${burstIntro}
+
+${burstTable('ours')}
+
 ### What was measured
 
 - **ours**: the sample app on \`DynamoDBSessionStateStore\`. Changing read-write = \`POST /counter\`; unchanged read-write =
@@ -245,5 +322,7 @@ ${beforeSection}
   write of its size).
 `;
 writeSection(OUT, 'bench-cost', doc);
+if (BEFORE) writeSection(OUT, 'bench-cost-before', beforeSection);
 console.log(doc);
+if (BEFORE) console.log(beforeSection);
 process.exit(0); // the apps and DynamoDB Local are killed on exit (lib/processes.mjs)

@@ -232,23 +232,131 @@ describe('reading the data item fails after the lock was taken', () => {
   });
 });
 
-describe('write tokens (how a retried write recognises itself)', () => {
-  it('are kept while their write can still be retried, then removed by a later holder, so the lock item stays small', async () => {
-    const store = createStore({ requestTimeoutMs: 5_000 });
+/** The lock item's size as DynamoDB counts it (names and values; a number counted at its 21-byte maximum). */
+function itemBytes(item: Record<string, AttributeValue>): number {
+  let size = 0;
+  for (const [name, value] of Object.entries(item)) {
+    size += Buffer.byteLength(name);
+    if (value.S !== undefined) size += Buffer.byteLength(value.S);
+    else if (value.B !== undefined) size += value.B.byteLength;
+    else if (value.N !== undefined) size += 21;
+    else if (value.SS !== undefined) for (const entry of value.SS) size += Buffer.byteLength(entry);
+    else size += 1;
+  }
+  return size;
+}
+
+/** One read-write request's store calls: lock, then save `items` (or release, unchanged, without). */
+async function readWrite(store: DynamoDBSessionStateStore, id: string, items?: string): Promise<void> {
+  const { lockId, locked, item } = await store.getItemExclusive(id);
+  expect(locked).toBe(false);
+  expect(item).not.toBeNull();
+  if (items === undefined) expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
+  else await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, lockId, false);
+}
+
+describe('a burst of writes (issue 16, item 2): the bookkeeping of recent writes is bounded', () => {
+  it('320 writes on one session, then past the point where old write tokens used to be pruned: every later read-write request succeeds and saves', async () => {
+    const store = createStore({ requestTimeoutMs: 1_000 });
     const id = newId();
-    const tokens = async () => Object.keys((await rawItem(id))!).filter((name) => name.startsWith('Write:')).length;
-    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, null, true);
-    for (let i = 0; i < 3; i++) {
-      time += 1_000;
-      const { lockId } = await store.getItemExclusive(id);
-      await store.releaseItemExclusive(id, lockId!);
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":0}', timeout: 20 }, null, true);
+    for (let n = 1; n <= 320; n++) {
+      time += 10;
+      await readWrite(store, id, JSON.stringify({ n }));
     }
-    expect(await tokens()).toBe(4);
-    // 15 s later (requestTimeoutMs + a 10 s margin for clocks), the next holder's write removes them.
-    time += 15_000;
-    const { lockId } = await store.getItemExclusive(id);
-    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, lockId, false);
-    expect(await tokens()).toBe(1);
+    // Past requestTimeoutMs + 10 s: the old scheme's next holder removed every token in one expression.
+    time += 12_000;
+    for (let n = 321; n <= 325; n++) {
+      await readWrite(store, id, JSON.stringify({ n }));
+      expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ n }));
+    }
+    expect(itemBytes((await rawItem(id))!)).toBeLessThan(1024);
+  });
+
+  it('400 writes within the retry window: the lock item stays under 1 KB (1 WCU per lock operation)', async () => {
+    const store = createStore();
+    const id = newId();
+    const items = JSON.stringify({ notes: 'x'.repeat(300) });
+    await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
+    for (let n = 0; n < 400; n++) await readWrite(store, id, n % 2 ? items : undefined);
+    const item = (await rawItem(id))!;
+    expect(item.Items).toEqual({ S: items });
+    expect(itemBytes(item)).toBeLessThan(1024);
+    expect(await measureItemWriteUnits(item)).toBe(1);
+  });
+
+  it('40 KB session after a burst of 40 writes: an unchanged read-write request costs 2 WCU (counted from ConsumedCapacity)', async () => {
+    const store = createStore();
+    const meter = meterCapacity(store.client);
+    const id = newId();
+    const items = notes(40);
+    await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
+    for (let n = 0; n < 40; n++) await readWrite(store, id);
+    meter.reset();
+    await readWrite(store, id);
+    expect(meter.calls()).toEqual(['UpdateItem', 'GetItem', 'UpdateItem']);
+    expect(meter.wcu()).toBe(2);
+    expect(itemBytes((await rawItem(id))!)).toBeLessThan(1024);
+  });
+
+  it('a session already carrying hundreds of write tokens of the old scheme works again and shrinks', async () => {
+    const store = createStore({ requestTimeoutMs: 1_000 });
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":0}', timeout: 20 }, null, true);
+    // As 0.2 left it after a burst: one `Write:{token}` attribute per write, too many to remove in one expression.
+    const legacy = { ...(await rawItem(id))! };
+    for (let i = 0; i < 400; i++) legacy[`Write:${randomBytes(9).toString('base64url')}`] = { N: String(time - 60_000 + i) };
+    await raw.send(new PutItemCommand({ TableName: tableName, Item: legacy }));
+    let size = itemBytes(legacy);
+    expect(size).toBeGreaterThan(10_000);
+
+    for (let n = 1; n <= 8; n++) {
+      await readWrite(store, id, JSON.stringify({ n }));
+      expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ n }));
+      const shrunk = itemBytes((await rawItem(id))!);
+      expect(shrunk).toBeLessThan(size);
+      size = shrunk;
+      if (size < 1024) break;
+    }
+    expect(size).toBeLessThan(1024);
+    expect(Object.keys((await rawItem(id))!).filter((name) => name.startsWith('Write:'))).toEqual([]);
+  });
+});
+
+describe('a prune DynamoDB refuses (issue 16, item 2)', () => {
+  it('the save is made without it, and a later write still prunes: never a failed save, never a prune spent without effect', async () => {
+    const store = createStore({ requestTimeoutMs: 1_000 });
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":0}', timeout: 20 }, null, true);
+    const legacy = { ...(await rawItem(id))! };
+    for (let i = 0; i < 50; i++) legacy[`Write:${randomBytes(9).toString('base64url')}`] = { N: String(time - 60_000) };
+    await raw.send(new PutItemCommand({ TableName: tableName, Item: legacy }));
+    // A refusal DynamoDB no longer gives for the store's bounded expressions: injected at the client.
+    let refused = 0;
+    store.client.middlewareStack.add(
+      (next) => async (args) => {
+        const expression = String((args.input as { UpdateExpression?: string }).UpdateExpression ?? '');
+        if (refused === 0 && expression.includes('#oldWrite0')) {
+          refused++;
+          throw Object.assign(new Error('Invalid UpdateExpression: Expression size has exceeded the maximum allowed size'), {
+            name: 'ValidationException',
+            $fault: 'client',
+            $metadata: { httpStatusCode: 400, attempts: 1 },
+          });
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'refuseFirstPrune' },
+    );
+    const legacyCount = async () => Object.keys((await rawItem(id))!).filter((name) => name.startsWith('Write:')).length;
+
+    await readWrite(store, id, '{"n":1}');
+    expect(refused).toBe(1);
+    expect((await store.getItem(id)).item?.items).toBe('{"n":1}');
+    expect(await legacyCount()).toBe(50);
+    await readWrite(store, id, '{"n":2}');
+    expect((await store.getItem(id)).item?.items).toBe('{"n":2}');
+    expect(await legacyCount()).toBe(0);
   });
 });
 

@@ -227,6 +227,98 @@ describe('a write applied by DynamoDB whose answer was lost, retried by the SDK 
   });
 });
 
+describe('a lost answer re-checked after other requests wrote (issue 16, item 2: the bookkeeping is bounded)', () => {
+  /**
+   * Lets DynamoDB apply (or refuse) the first fenced write of `store`, then parks its answer at the
+   * gate 'answer' and throws a retryable network error in its place, so the SDK's retry reaches
+   * DynamoDB only after the test has let other requests write.
+   */
+  function holdThenLoseFirstFencedAnswer(store: DynamoDBSessionStateStore, gates: Gates): void {
+    let seen = 0;
+    store.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const fenced = context.commandName === 'UpdateItemCommand' && String((args.input as { ConditionExpression?: string }).ConditionExpression).startsWith('#lockId = :lockId');
+        const result = await next(args).catch((error: unknown) => ({ error }));
+        if (fenced && seen++ === 0) {
+          await gates.pass('answer');
+          throw Object.assign(new Error('socket hang up'), { name: 'Error', code: 'ECONNRESET', $metadata: {} });
+        }
+        if ('error' in result) throw result.error;
+        return result;
+      },
+      { step: 'deserialize', name: 'holdThenLoseFirstFencedAnswer' },
+    );
+  }
+
+  async function othersWrite(id: string, count: number): Promise<void> {
+    const other = createStore();
+    for (let n = 0; n < count; n++) {
+      const { lockId, locked } = await other.getItemExclusive(id);
+      expect(locked).toBe(false);
+      expect(await other.releaseItemExclusive(id, lockId!)).toBe(true);
+    }
+  }
+
+  it('a few writes by others before the retry: the save is recognised as applied (no error), stored once', async () => {
+    const store = createStore();
+    const gates = new Gates();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const { lockId } = await store.getItemExclusive(id);
+    holdThenLoseFirstFencedAnswer(store, gates);
+    const save = store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId, false);
+    await gates.arrived('answer');
+    await othersWrite(id, 5);
+    gates.open('answer');
+    await save;
+    expect((await store.getItem(id)).item?.items).toBe('{"n":2}');
+  });
+
+  it('many writes by others before the retry: never reported as not saved (it was); at worst "unknown" (503)', async () => {
+    const store = createStore();
+    const gates = new Gates();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const { lockId } = await store.getItemExclusive(id);
+    holdThenLoseFirstFencedAnswer(store, gates);
+    const save = store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId, false).then(
+      () => 'saved',
+      (error: unknown) => error,
+    );
+    await gates.arrived('answer');
+    await othersWrite(id, 40);
+    gates.open('answer');
+    const outcome = await save;
+    if (outcome !== 'saved') expect(outcome).toBeInstanceOf(SessionStateStoreUnavailableError);
+    expect((await store.getItem(id)).item?.items).toBe('{"n":2}');
+  });
+
+  it('a lock broken as stale before the write, whose refusal was lost: never reported as saved; the newer data stays', async () => {
+    const store = createStore();
+    const gates = new Gates();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const { lockId } = await store.getItemExclusive(id);
+    const breaker = createStore();
+    expect(await breaker.releaseItemExclusive(id, lockId!)).toBe(true);
+    const next = await breaker.getItemExclusive(id);
+    await breaker.setAndReleaseItemExclusive(id, { items: '{"n":"newer"}', timeout: 20 }, next.lockId, false);
+
+    holdThenLoseFirstFencedAnswer(store, gates);
+    const save = store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId, false);
+    const outcome = save.then(
+      () => 'saved',
+      (error: unknown) => error,
+    );
+    await gates.arrived('answer');
+    await othersWrite(id, 3);
+    gates.open('answer');
+    expect(await outcome).toBeInstanceOf(Error);
+    expect(await outcome).not.toBe('saved');
+    expect((await store.getItem(id)).item?.items).toBe('{"n":"newer"}');
+  });
+});
+
 describe('stress: two stores, every call at risk of losing its answer once', () => {
   it('no lost update, every acknowledged write present, nothing left locked', async () => {
     /** Loses the answer of about one attempt in four, at most once per call (the SDK's retry gets through). */

@@ -226,7 +226,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
   it('writes DynamoDB applied but whose answers were lost are recognised: save, new session, logout', async () => {
     const a = await instance();
     const commit = (operation: string, input: Record<string, unknown>) =>
-      operation === 'UpdateItem' && String(input.UpdateExpression).includes('#write = :writeTime');
+      operation === 'UpdateItem' && String(input.UpdateExpression).includes('#w0 = :writeToken');
     // Save: 200, stored once (the client has no reason to retry).
     const cookie = await seed(a.http);
     const lostSave = loseFirstAnswer(a.raw.client, commit);
@@ -249,6 +249,22 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     expect(lostRemove.lost()).toBe(1);
     lostRemove.remove();
     expect((await a.raw.getItem(idOf(newCookie))).item).toBeNull();
+  });
+
+  it('a burst of 320 POSTs on one session, then past the point where old write tokens used to be pruned: every later read-write request saves (issue 16, item 2)', async () => {
+    let offsetMs = 0;
+    const a = await instance({}, { clock: () => Date.now() + offsetMs, requestTimeoutMs: 1_000 });
+    const cookie = await seed(a.http);
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(Array.from({ length: 32 }, () => request(a.http).post('/count').set('Cookie', cookie).expect(200)));
+    }
+    await request(a.http).get('/count').set('Cookie', cookie).expect(200, { count: 320 });
+    // Past requestTimeoutMs + 10 s (the store's clock, moved rather than waited for).
+    offsetMs += 12_000;
+    for (let n = 321; n <= 325; n++) {
+      await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: n });
+    }
+    await request(a.http).get('/count').set('Cookie', cookie).expect(200, { count: 325 });
   });
 
   it('a corrupt record is replaced by a new session and its lock released', async () => {

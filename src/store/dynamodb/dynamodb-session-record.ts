@@ -14,13 +14,23 @@ export const DATA_ITEM_RECORD_VERSION = 2;
 const READABLE_VERSIONS = new Set([1, 2]);
 
 /**
- * Since 0.2, each commit, release or removal also sets one attribute named by this prefix and a
- * token fresh for that call (`Write:{token}`, its time in epoch ms), so a write that the SDK
+ * Each commit, release or removal records a token fresh for that call, so a write that the SDK
  * retried after its answer was lost finds its own first attempt when the retry fails its condition,
- * even if other requests have written since. They are removed by the first write under a lock
- * taken after they are `RECENT_WRITE_KEEP_MS` old, so a record holds only the last seconds' worth.
+ * even if other requests have written since. The tokens of the last `WRITE_SLOTS` writes are kept
+ * in the attributes `W0` (newest) to `W7`, shifted by one at each write inside its own update
+ * expression: the lock item and the expression stay the same size whatever the write rate. A
+ * retry that finds its token in none of them, after more than one attempt, cannot tell whether its
+ * first attempt landed (see `wroteOrUnknown` in the store).
  */
-export const WRITE_ATTRIBUTE_PREFIX = 'Write:';
+export const WRITE_SLOTS = 8;
+export const WRITE_SLOT_NAMES: readonly string[] = Array.from({ length: WRITE_SLOTS }, (_, i) => `W${i}`);
+
+/**
+ * Earlier builds of 0.2 kept one attribute per recent write instead (`Write:{token}`, its time in
+ * epoch ms), which grew with the write rate (issue 16). Records they wrote are healed: the first write under each lock
+ * removes up to `LEGACY_WRITES_PRUNED_PER_WRITE` of those past their time.
+ */
+export const LEGACY_WRITE_PREFIX = 'Write:';
 
 /** `Flags` bit of a record made by `createUninitializedItem`. */
 export const FLAG_UNINITIALIZED = 1;
@@ -62,8 +72,10 @@ export interface SessionRecord {
   readonly items: AttributeValue | undefined;
   /** The data item's id when the items are stored apart. */
   readonly dataId: string | null;
-  /** Tokens of recent writes, and when they were written (epoch ms). */
-  readonly recentWrites: ReadonlyMap<string, number>;
+  /** Tokens of the last writes (`WRITE_SLOTS`), newest first. */
+  readonly writeTokens: readonly string[];
+  /** Earlier builds' tokens of recent writes (`LEGACY_WRITE_PREFIX`), and when they were written (epoch ms). */
+  readonly legacyWrites: ReadonlyMap<string, number>;
   readonly abortedLocks: readonly string[];
   readonly owner: string | undefined;
   readonly locked: boolean;
@@ -88,7 +100,8 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
     // Only a version 2 record references a data item: an instance still running 0.1 that commits
     // over one writes Items and Version 1 (leaving DataId), and that write is the newest.
     dataId: version === String(DATA_ITEM_RECORD_VERSION) ? (item[Attr.dataId]?.S ?? null) : null,
-    recentWrites: readRecentWrites(item),
+    writeTokens: readWriteTokens(item),
+    legacyWrites: readLegacyWrites(item),
     abortedLocks: item[Attr.abortedLocks]?.SS ?? [],
     owner: item[Attr.owner]?.S,
     locked: item[Attr.locked]?.BOOL === true,
@@ -101,10 +114,14 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
   };
 }
 
-function readRecentWrites(item: DynamoDBItem): Map<string, number> {
+export function readWriteTokens(item: DynamoDBItem | undefined): string[] {
+  return WRITE_SLOT_NAMES.map((name) => item?.[name]?.S).filter((token): token is string => token !== undefined);
+}
+
+function readLegacyWrites(item: DynamoDBItem): Map<string, number> {
   const writes = new Map<string, number>();
   for (const [name, value] of Object.entries(item)) {
-    if (name.startsWith(WRITE_ATTRIBUTE_PREFIX)) writes.set(name.slice(WRITE_ATTRIBUTE_PREFIX.length), Number(value.N));
+    if (name.startsWith(LEGACY_WRITE_PREFIX)) writes.set(name, Number(value.N));
   }
   return writes;
 }
@@ -149,14 +166,14 @@ export function unlockedRecord(fields: {
   expiry: Expiry;
   now: number;
   flags: number;
-  /** The token of this write (see `WRITE_ATTRIBUTE_PREFIX`). */
+  /** The token of this write (see `WRITE_SLOTS`). */
   writeToken?: string;
   owner?: string;
 }): DynamoDBItem {
   return {
     [fields.keyAttribute]: { S: fields.key },
     ...('items' in fields.data ? { [Attr.items]: fields.data.items } : { [Attr.dataId]: { S: fields.data.dataId } }),
-    ...(fields.writeToken === undefined ? {} : { [WRITE_ATTRIBUTE_PREFIX + fields.writeToken]: num(fields.now) }),
+    ...(fields.writeToken === undefined ? {} : { [WRITE_SLOT_NAMES[0]!]: { S: fields.writeToken } }),
     ...(fields.owner === undefined ? {} : { [Attr.owner]: { S: fields.owner } }),
     [Attr.locked]: { BOOL: false },
     [Attr.lockDate]: num(fields.now),

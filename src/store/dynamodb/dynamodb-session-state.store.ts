@@ -21,7 +21,7 @@ import {
   type SessionStateStoreHealth,
   type SessionStateStoreItem,
 } from '../session-state-store.js';
-import { isConditionFailure, mayHaveLanded, toStoreError } from './dynamodb-errors.js';
+import { awsErrorName, isConditionFailure, mayHaveLanded, toStoreError } from './dynamodb-errors.js';
 import {
   Attr,
   DATA_ITEM_RECORD_VERSION,
@@ -33,7 +33,9 @@ import {
   readRecord,
   ttlBase,
   unlockedRecord,
-  WRITE_ATTRIBUTE_PREFIX,
+  LEGACY_WRITE_PREFIX,
+  readWriteTokens,
+  WRITE_SLOT_NAMES,
   type DynamoDBItem,
   type SessionRecord,
 } from './dynamodb-session-record.js';
@@ -92,27 +94,26 @@ const PLACEHOLDERS = {
 type Placeholder = keyof typeof PLACEHOLDERS;
 
 /**
- * How long a write's token is kept (see `WRITE_ATTRIBUTE_PREFIX`) beyond `requestTimeoutMs`, the
- * longest the SDK can retry it: a margin for clocks of instances that disagree.
+ * How long an earlier build's write token (see `LEGACY_WRITE_PREFIX`) is kept beyond `requestTimeoutMs`, the
+ * longest the SDK can retry its write (an instance still running such a build may be waiting for it): a
+ * margin for clocks of instances that disagree.
  */
 const WRITE_TOKEN_MARGIN_MS = 10_000;
+
+/**
+ * Most of those write tokens one write removes: its `REMOVE` clause stays far below DynamoDB's 4 KB
+ * expression limit however many a record carries (those builds removed them all at once, which failed past
+ * about 270 and then failed again at every write). A record with more heals over several writes.
+ */
+const LEGACY_WRITES_PRUNED_PER_WRITE = 100;
 
 /** Most locks whose prunes (`Prune`) this store remembers; a forgotten one only delays a prune. */
 const MAX_REMEMBERED_PRUNES = 1_000;
 
-/** What the first write under a lock removes: write tokens and revocations past their time. */
+/** What the first write under a lock removes: earlier builds' write tokens and revocations past their time. */
 interface Prune {
   readonly writes: readonly string[];
   readonly aborted: readonly string[];
-}
-
-/** The clauses a fenced write adds to its update expression: its token, and the prunes. */
-interface WriteClauses {
-  readonly set: string[];
-  readonly remove: string[];
-  readonly delete: string[];
-  readonly names: Record<string, string>;
-  readonly values: Record<string, AttributeValue>;
 }
 
 /** What `call` passes to `client.send`. */
@@ -172,7 +173,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     this.clock = options.clock ?? Date.now;
     const reserved = Object.values(Attr) as string[];
     for (const [name, value] of [['keyAttribute', this.keyAttribute], ['ttlAttribute', this.ttlAttribute]] as const) {
-      if (reserved.includes(value) || value.startsWith(WRITE_ATTRIBUTE_PREFIX)) {
+      if (reserved.includes(value) || WRITE_SLOT_NAMES.includes(value) || value.startsWith(LEGACY_WRITE_PREFIX)) {
         throw new TypeError(`DynamoDBSessionStateStore: ${name} "${value}" is one of the record's own attributes.`);
       }
     }
@@ -428,13 +429,12 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       await this.call('PutItem', (options) => this.client.send(put, options));
     }
     if (newItem) {
-      const { written, old } = await this.putIfAbsent(record, now);
-      if (!written && !wroteWith(old, writeToken)) {
+      const { written, old, attempts } = await this.putIfAbsent(record, now);
+      if (!written && !wroteOrUnknown(old, writeToken, attempts ?? 1, 'PutItem', this.tableName)) {
         throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
       }
       return undefined;
     }
-    const write = this.writeClauses(lockId!, writeToken, now);
     const end = this.lockEnd(lockId!, next, now);
     const set = [
       dataId === undefined ? '#items = :items' : '#dataId = :dataId',
@@ -442,18 +442,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       '#expires = :expires, #flags = :zero, #timeout = :timeout, #timeoutMs = :timeoutMs',
       '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl',
       ...(item.owner === undefined ? [] : ['#owner = :owner']),
-      ...write.set,
     ];
     const remove = [
       ...end.remove,
       dataId === undefined ? '#dataId' : '#items',
       ...(item.owner === undefined ? ['#owner'] : []),
-      ...write.remove,
     ];
-    const update = new UpdateItemCommand({
+    const update = (write: WriteClauses) => new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
-      UpdateExpression: updateExpression(set, remove, write.delete),
+      UpdateExpression: updateExpression([...set, ...write.set], [...remove, ...write.remove], write.delete),
       ConditionExpression: end.condition,
       ExpressionAttributeNames: {
         ...this.names(...(['items', 'dataId', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'owner'] as const)),
@@ -476,7 +474,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       ...end.returnValues,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    const written = await this.fencedUpdate(update, writeToken);
+    const written = await this.fencedUpdate(lockId!, writeToken, update);
     if (written === false) throw lockLost('the changes of this request were not saved');
     return written;
   }
@@ -493,9 +491,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private async unlock(id: string, lockId: string, next: string | undefined): Promise<DynamoDBItem | undefined | false> {
     const now = this.clock();
     const writeToken = newWriteToken();
-    const write = this.writeClauses(lockId, writeToken, now);
     const end = this.lockEnd(lockId, next, now);
-    const update = new UpdateItemCommand({
+    const update = (write: WriteClauses) => new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
       UpdateExpression: updateExpression([`${end.set}, ${SLIDE_EXPIRY}`, ...write.set], [...end.remove, ...write.remove], write.delete),
@@ -505,7 +502,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       ...end.returnValues,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.fencedUpdate(update, writeToken);
+    return this.fencedUpdate(lockId, writeToken, update);
   }
 
   /**
@@ -534,11 +531,34 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     };
   }
 
-  /** A fenced `UpdateItem` (see `fencedWrite`): false when not applied, else the record as written when the answer carried it. */
-  private async fencedUpdate(update: UpdateItemCommand, writeToken: string): Promise<DynamoDBItem | undefined | false> {
-    let written: DynamoDBItem | undefined;
-    const send = (options: SendOptions) => this.client.send(update, options).then((answer) => (written = answer.Attributes));
-    return (await this.fencedWrite('UpdateItem', writeToken, send)) && written;
+  /**
+   * A fenced `UpdateItem` under `lockId` (see `fencedWrite`), built by `build` with its write
+   * clauses: false when not applied, else the record as written when the answer carried it. Should
+   * DynamoDB refuse what the lock's holder prunes (`ValidationException`: nothing was applied), the
+   * write is sent again without it, so a prune can never stand in the way of a save.
+   */
+  private async fencedUpdate(
+    lockId: string,
+    writeToken: string,
+    build: (write: WriteClauses) => UpdateItemCommand,
+  ): Promise<DynamoDBItem | undefined | false> {
+    const send = async (prune: Prune | undefined) => {
+      const update = build(writeClauses(writeToken, prune));
+      let written: DynamoDBItem | undefined;
+      const run = (options: SendOptions) => this.client.send(update, options).then((answer) => (written = answer.Attributes));
+      return (await this.fencedWrite('UpdateItem', writeToken, run)) && written;
+    };
+    const prune = this.prunes.get(lockId);
+    try {
+      const result = await send(prune);
+      this.prunes.delete(lockId);
+      return result;
+    } catch (error) {
+      if (prune === undefined || awsErrorName(error) !== 'ValidationException') throw error;
+      this.prunes.delete(lockId);
+      this.logger.warn(`DynamoDB refused to prune a session record's outdated bookkeeping; the write was made without it (${awsErrorName(error)}).`);
+      return send(undefined);
+    }
   }
 
   /**
@@ -549,8 +569,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   async removeItem(id: string, lockId: string): Promise<void> {
     const now = this.clock();
     const writeToken = newWriteToken();
-    const write = this.writeClauses(lockId, writeToken, now);
-    const update = new UpdateItemCommand({
+    const update = (write: WriteClauses) => new UpdateItemCommand({
       TableName: this.tableName,
       Key: this.key(id),
       UpdateExpression: updateExpression(
@@ -569,7 +588,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    if (!(await this.fencedWrite('UpdateItem', writeToken, (options) => this.client.send(update, options)))) {
+    if ((await this.fencedUpdate(lockId, writeToken, update)) === false) {
       throw lockLost('the session was not removed');
     }
   }
@@ -659,40 +678,25 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /**
-   * Remembers, for the write the holder of `lockId` will make, the write tokens and revocations of
-   * the record that are past their time. Revocations are kept 20 minutes (the calls they revoke
-   * can no longer reach DynamoDB, whose signatures expire within minutes), write tokens for as long
-   * as the SDK can retry their write. Nothing is remembered for most locks.
+   * Remembers, for the write the holder of `lockId` will make, earlier builds' write tokens and revocations
+   * of the record that are past their time. Revocations are kept 20 minutes (the calls they revoke
+   * can no longer reach DynamoDB, whose signatures expire within minutes), those write tokens for as
+   * long as the SDK can retry their write. Nothing is remembered for most locks.
    */
   private rememberPrune(lockId: string, record: SessionRecord, now: number): void {
     const keepSince = now - this.requestTimeoutMs - WRITE_TOKEN_MARGIN_MS;
-    const writes = [...record.recentWrites].filter(([, at]) => !(at > keepSince)).map(([token]) => token);
+    const writes = [...record.legacyWrites]
+      .filter(([, at]) => !(at > keepSince))
+      .slice(0, LEGACY_WRITES_PRUNED_PER_WRITE)
+      .map(([name]) => name);
     const aborted = record.abortedLocks.filter((entry) => !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
     if (writes.length === 0 && aborted.length === 0) return;
     this.prunes.set(lockId, { writes, aborted });
     if (this.prunes.size > MAX_REMEMBERED_PRUNES) this.prunes.delete(this.prunes.keys().next().value!);
   }
 
-  /** The clauses of a write under `lockId`: its token, and what that lock's holder prunes. */
-  private writeClauses(lockId: string, writeToken: string, now: number): WriteClauses {
-    const prune = this.prunes.get(lockId);
-    this.prunes.delete(lockId);
-    const names: Record<string, string> = { '#write': WRITE_ATTRIBUTE_PREFIX + writeToken };
-    const values: Record<string, AttributeValue> = { ':writeTime': num(now) };
-    const remove = (prune?.writes ?? []).map((token, i) => {
-      names[`#oldWrite${i}`] = WRITE_ATTRIBUTE_PREFIX + token;
-      return `#oldWrite${i}`;
-    });
-    const aborted = prune?.aborted ?? [];
-    if (aborted.length > 0) {
-      names[PLACEHOLDERS.abortedLocks] = Attr.abortedLocks;
-      values[':oldAborted'] = { SS: [...aborted] };
-    }
-    return { set: ['#write = :writeTime'], remove, delete: aborted.length > 0 ? ['#abortedLocks :oldAborted'] : [], names, values };
-  }
-
   /** Puts a whole record unless a live one exists (an expired leftover is replaced). */
-  private async putIfAbsent(record: DynamoDBItem, now: number): Promise<{ written: boolean; old?: DynamoDBItem }> {
+  private async putIfAbsent(record: DynamoDBItem, now: number): Promise<{ written: boolean; old?: DynamoDBItem; attempts?: number }> {
     const put = new PutItemCommand({
       TableName: this.tableName,
       Item: record,
@@ -705,15 +709,15 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       await this.call('PutItem', (options) => this.client.send(put, options));
       return { written: true };
     } catch (error) {
-      if (isConditionFailure(error)) return { written: false, old: error.Item };
+      if (isConditionFailure(error)) return { written: false, old: error.Item, attempts: attemptsOf(error) };
       throw error;
     }
   }
 
   /**
-   * Runs one write fenced by a lock id that records `writeToken`. Answers whether it
-   * was applied: by this call, or by an earlier attempt of it whose answer was lost (the SDK's retry
-   * then fails the condition, and the record shows our token).
+   * Runs one write fenced by a lock id that records `writeToken`. Answers whether it was applied:
+   * by this call, or by an earlier attempt of it whose answer was lost (the SDK's retry then fails
+   * the condition, and the record shows our token among the last writes'). See `wroteOrUnknown`.
    */
   private async fencedWrite(operation: string, writeToken: string, run: (options: SendOptions) => Promise<unknown>): Promise<boolean> {
     try {
@@ -721,7 +725,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      return wroteWith(error.Item, writeToken);
+      return wroteOrUnknown(error.Item, writeToken, attemptsOf(error), operation, this.tableName);
     }
   }
 
@@ -837,14 +841,66 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 }
 
-/** A token for one write: 72 random bits (see `WRITE_ATTRIBUTE_PREFIX`). */
+/** A token for one write: 72 random bits (see `WRITE_SLOTS`). */
 function newWriteToken(): string {
   return randomBytes(9).toString('base64url');
 }
 
-/** Does this record hold the token of the write that made `writeToken`? */
-function wroteWith(record: DynamoDBItem | undefined, writeToken: string): boolean {
-  return record?.[WRITE_ATTRIBUTE_PREFIX + writeToken] !== undefined;
+/** What a fenced write does besides its own change: records its token, removes what is past its time. */
+interface WriteClauses {
+  readonly set: string[];
+  readonly remove: string[];
+  readonly delete: string[];
+  readonly names: Record<string, string>;
+  readonly values: Record<string, AttributeValue>;
+}
+
+/**
+ * The clauses of a write with `writeToken`: the tokens of the last writes shift by one slot
+ * (`W7` takes `W6`'s, ... `W0` takes this one; the oldest drops out), in a fixed-size expression;
+ * and the holder's prune, if any (`rememberPrune`), bounded too.
+ */
+function writeClauses(writeToken: string, prune: Prune | undefined): WriteClauses {
+  const names: Record<string, string> = {};
+  const values: Record<string, AttributeValue> = { ':writeToken': { S: writeToken }, ':noWrite': { S: '-' } };
+  const set: string[] = [];
+  WRITE_SLOT_NAMES.forEach((name, i) => (names[`#w${i}`] = name));
+  // Every right-hand side reads the record as it was before this update.
+  for (let i = WRITE_SLOT_NAMES.length - 1; i > 0; i--) set.push(`#w${i} = if_not_exists(#w${i - 1}, :noWrite)`);
+  set.push('#w0 = :writeToken');
+  const remove = (prune?.writes ?? []).map((name, i) => {
+    names[`#oldWrite${i}`] = name;
+    return `#oldWrite${i}`;
+  });
+  const aborted = prune?.aborted ?? [];
+  if (aborted.length > 0) {
+    names[PLACEHOLDERS.abortedLocks] = Attr.abortedLocks;
+    values[':oldAborted'] = { SS: [...aborted] };
+  }
+  return { set, remove, delete: aborted.length > 0 ? ['#abortedLocks :oldAborted'] : [], names, values };
+}
+
+/** How many attempts the SDK made of the call that failed with `error` (1 when it does not say). */
+function attemptsOf(error: unknown): number {
+  const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
+  return typeof attempts === 'number' && attempts > 0 ? attempts : 1;
+}
+
+/**
+ * Whether a write with `writeToken`, whose last attempt failed its condition on `record`, was
+ * applied. Its token among the last writes': yes, by an earlier attempt whose answer was lost. Else,
+ * after a single attempt: no (that attempt's own answer says so). Else an earlier attempt may have
+ * landed and been followed by more writes than the record remembers, or not have landed at all
+ * (its lock broken as stale): that cannot be told, and the write is reported as of unknown outcome,
+ * never as applied nor as surely not applied.
+ */
+function wroteOrUnknown(record: DynamoDBItem | undefined, writeToken: string, attempts: number, operation: string, tableName: string): boolean {
+  if (readWriteTokens(record).includes(writeToken)) return true;
+  if (attempts <= 1) return false;
+  throw new SessionStateStoreUnavailableError(
+    `DynamoDB ${operation} on table "${tableName}": the answer to a write was lost and its retry found the session ` +
+      'changed by later requests; whether the write was applied cannot be told.',
+  );
 }
 
 function updateExpression(set: string[], remove: string[], del: string[]): string {

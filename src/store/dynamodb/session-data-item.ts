@@ -10,10 +10,10 @@ import { Attr, num, type DynamoDBItem } from './dynamodb-session-record.js';
 export const INLINE_MAX_BYTES = 1024;
 
 /**
- * Room kept free in an inline lock item for the tokens of two other recent writes
- * (`Write:{token}`, about 40 bytes each), so a session near the limit stays within 1 KB.
+ * Room kept free in an inline lock item for the tokens of the other recent writes (`W1` to `W7`,
+ * 14 bytes each; the record as written holds only `W0`), so a session near the limit stays within 1 KB.
  */
-export const RECENT_WRITES_ALLOWANCE_BYTES = 80;
+export const RECENT_WRITES_ALLOWANCE_BYTES = 100;
 
 /**
  * A data item's TTL outlives its session's TTL by this margin (1 day). Superseded data items are
