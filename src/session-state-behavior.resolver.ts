@@ -46,7 +46,7 @@ export class SessionStateBehaviorResolver {
       behavior =
         declared && declared !== SessionStateBehavior.Default
           ? (declared as ResolvedBehavior)
-          : this.reflector.get<number[] | undefined>(SESSION_PARAM_METADATA, handler)
+          : takesSession(handler, type)
             ? SessionStateBehavior.Required
             : SessionStateBehavior.Disabled;
       // A stream (@Sse(), a GraphQL @Subscription()) reads a snapshot: never a lock held for the
@@ -60,4 +60,26 @@ export class SessionStateBehaviorResolver {
 
 function isStreamHandler(handler: Function): boolean {
   return isSseHandler(handler) || Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) === 'Subscription';
+}
+
+/**
+ * Whether `handler` takes `@Session()`: by its own metadata, or, when a method decorator applied
+ * after `@Session()` replaced the function without copying its metadata (a logging or timing
+ * wrapper, `descriptor.value = function (...args) { ... }`), by what `@Session()` recorded on the
+ * class under the method's name, as Nest does for the route's arguments.
+ */
+function takesSession(handler: Function, type: Function): boolean {
+  if (Reflect.getMetadata(SESSION_PARAM_METADATA, handler) !== undefined) return true;
+  const method = methodOf(type, handler);
+  return method !== undefined && Reflect.getOwnMetadata(SESSION_PARAM_METADATA, method.declaredBy, method.name) !== undefined;
+}
+
+/** The name of `handler` on `type` (or the class it inherits it from), and that class. */
+export function methodOf(type: Function, handler: Function): { declaredBy: Function; name: string } | undefined {
+  for (let prototype = type.prototype as object | null; prototype && prototype !== Object.prototype; prototype = Object.getPrototypeOf(prototype)) {
+    for (const name of Object.getOwnPropertyNames(prototype)) {
+      if (Object.getOwnPropertyDescriptor(prototype, name)?.value === handler) return { declaredBy: (prototype as { constructor: Function }).constructor, name };
+    }
+  }
+  return undefined;
 }
