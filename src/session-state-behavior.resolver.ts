@@ -1,4 +1,5 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { SESSION_PARAM_METADATA, SESSION_STATE_BEHAVIOR_METADATA } from './session-state.constants.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
@@ -23,6 +24,8 @@ export class SessionStateBehaviorResolver {
 
   private readonly sse = new WeakMap<Function, boolean>();
 
+  private readonly answering = new WeakMap<Function, boolean>();
+
   constructor(private readonly reflector: Reflector) {}
 
   /** Whether `handler` is an `@Sse()` stream (cached: the interceptor asks on every request). */
@@ -30,6 +33,21 @@ export class SessionStateBehaviorResolver {
     let sse = this.sse.get(handler);
     if (sse === undefined) this.sse.set(handler, (sse = isSseHandler(handler)));
     return sse;
+  }
+
+  /**
+   * Whether `handler` (a route of `type`) may send its answer itself: it takes `@Res()` (with or
+   * without passthrough) or `@Next()`, by the route's arguments Nest keeps on the class. Cached.
+   */
+  answersItself(handler: Function, type: Function): boolean {
+    let answers = this.answering.get(handler);
+    if (answers === undefined) {
+      const method = methodOf(type, handler);
+      const args = method && (Reflect.getOwnMetadata(ROUTE_ARGS_METADATA, method.declaredBy, method.name) as object | undefined);
+      answers = Object.keys(args ?? {}).some((key) => RESPONSE_PARAM_TYPES.includes(key.split(':')[0]!));
+      this.answering.set(handler, answers);
+    }
+    return answers;
   }
 
   resolve(context: ExecutionContext): ResolvedBehavior {
@@ -57,6 +75,9 @@ export class SessionStateBehaviorResolver {
     return behavior;
   }
 }
+
+/** `RouteParamtypes.RESPONSE` and `.NEXT` (route argument keys are `type:index`); the enum is not in @nestjs/common's public API. */
+const RESPONSE_PARAM_TYPES = ['1', '2'];
 
 function isStreamHandler(handler: Function): boolean {
   return isSseHandler(handler) || Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) === 'Subscription';

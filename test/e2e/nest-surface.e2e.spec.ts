@@ -5,6 +5,7 @@ import {
   HttpCode,
   Injectable,
   Post,
+  Req,
   Res,
   UseGuards,
   ValidationPipe,
@@ -13,6 +14,7 @@ import {
   type ExecutionContext,
   type INestApplication,
   type NestInterceptor,
+  Logger,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { IsString } from 'class-validator';
@@ -204,6 +206,23 @@ class SurfaceController {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
+  /** Sends its answer, then throws: the answer stands (it was sent), and nothing answers twice. */
+  @Post('mvc/login-then-throw')
+  mvcLoginThenThrow(@Session() s: HttpSessionState, @Body() body: LoginDto, @Res() res: AnyResponse) {
+    s.regenerateId();
+    s.set('user', body.user);
+    redirect(res, '/me');
+    throw new Error('after the answer');
+  }
+
+  /** Answers through the request's response (Express's `req.res`), not `@Res()`: the module cannot hold that answer. */
+  @Post('req-res/login')
+  reqResLogin(@Session() s: HttpSessionState, @Req() req: { res: { status(code: number): { json(body: unknown): void } } }) {
+    s.regenerateId();
+    s.set('user', 'ann');
+    req.res.status(200).json({ sent: true });
+  }
+
   @Post('mvc/count')
   mvcCount(@Session() s: HttpSessionState, @Res() res: AnyResponse) {
     s.set('count', (s.get<number>('count') ?? 0) + 1);
@@ -322,6 +341,7 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     ['@Res({ passthrough: true }) and res.redirect()', '/mvc/login-passthrough', 303],
     ['@Res({ passthrough: true }) and a returned value', '/mvc/login-passthrough-return', 200],
     ['res.redirect(), then more work before it returns', '/mvc/login-then-work', 303],
+    ['res.redirect(), then a throw', '/mvc/login-then-throw', 303],
   ] as const;
 
   describe.each(SHAPES)('%s', (shape) => {
@@ -362,6 +382,17 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     await request(t.http).get('/me').set('Cookie', before).expect(200, { user: null, count: 1 });
     await request(t.http).post('/mvc/count').set('Cookie', before).expect(200, { count: 2 });
     expect(t.activeLeases()).toBe(0);
+  });
+
+  it.runIf(adapter === 'express')('an answer sent around @Res() (req.res) cannot carry the new id: kept under the old one, logged with the remedy', async () => {
+    const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
+    const t = await started(adapter, 'bare');
+    const before = sessionCookie((await request(t.http).post('/count').expect(200)).headers)!;
+    const answer = await request(t.http).post('/req-res/login').set('Cookie', before).expect(200, { sent: true });
+    expect(sessionCookie(answer.headers)).toBeUndefined();
+    await vi.waitFor(() => expect(error).toHaveBeenCalledWith(expect.stringMatching(/^regenerateId\(\): the response was sent before the session was saved.*@Res\(\)/)));
+    expect(JSON.stringify(error.mock.calls)).not.toContain(before.slice(before.indexOf('=') + 1));
+    await request(t.http).get('/me').set('Cookie', before).expect(200, { user: 'ann', count: 1 });
   });
 
   it('an @Res() handler that changes the session serialises with the others of its session', async () => {
