@@ -18,6 +18,7 @@ import {
 } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { IsString } from 'class-validator';
+import { once } from 'node:events';
 import request from 'supertest';
 import {
   HttpSessionState,
@@ -206,6 +207,24 @@ class SurfaceController {
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
+  /** Sends its answer and waits until it has gone out (as `await pipeline(file, res)` does). */
+  @Post('mvc/login-await-finish')
+  async mvcLoginAwaitFinish(@Session() s: HttpSessionState, @Body() body: LoginDto, @Res() res: AnyResponse) {
+    s.regenerateId();
+    s.set('user', body.user);
+    const raw = (res.raw ?? res) as NodeJS.EventEmitter;
+    const finished = once(raw, 'finish');
+    if (res.raw) res.code!(200).send({ user: body.user });
+    else res.status!(200).json!({ user: body.user });
+    await finished;
+  }
+
+  @Post('mvc/logout')
+  mvcLogout(@Session() s: HttpSessionState, @Res() res: AnyResponse) {
+    s.abandon();
+    redirect(res, '/me');
+  }
+
   /** Sends its answer, then throws: the answer stands (it was sent), and nothing answers twice. */
   @Post('mvc/login-then-throw')
   mvcLoginThenThrow(@Session() s: HttpSessionState, @Body() body: LoginDto, @Res() res: AnyResponse) {
@@ -342,6 +361,7 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     ['@Res({ passthrough: true }) and a returned value', '/mvc/login-passthrough-return', 200],
     ['res.redirect(), then more work before it returns', '/mvc/login-then-work', 303],
     ['res.redirect(), then a throw', '/mvc/login-then-throw', 303],
+    ['res.send(), then awaiting the answer\'s end', '/mvc/login-await-finish', 200],
   ] as const;
 
   describe.each(SHAPES)('%s', (shape) => {
@@ -382,6 +402,15 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     await request(t.http).get('/me').set('Cookie', before).expect(200, { user: null, count: 1 });
     await request(t.http).post('/mvc/count').set('Cookie', before).expect(200, { count: 2 });
     expect(t.activeLeases()).toBe(0);
+  });
+
+  it.each(SHAPES)('a logout by redirect clears the cookie on the redirect, the session gone first (%s)', async (shape) => {
+    const t = await started(adapter, shape);
+    const cookie = await loggedIn(t.http, 'ann');
+    const answer = await request(t.http).post('/mvc/logout').set('Cookie', cookie).expect(303);
+    expect(sessionCookie(answer.headers)).toBe('sid=');
+    expect((await t.store.getItem(cookie.slice(cookie.indexOf('=') + 1))).item).toBeNull();
+    await request(t.http).get('/me').set('Cookie', cookie).expect(200, { user: null, count: 0 });
   });
 
   it.runIf(adapter === 'express')('an answer sent around @Res() (req.res) cannot carry the new id: kept under the old one, logged with the remedy', async () => {
