@@ -25,22 +25,30 @@ const ANSWER_HEADERS = ['content-length', 'content-type', 'content-encoding', 'c
 export class HttpHeldAnswer implements HeldAnswer {
   private readonly calls: { method: OutputMethod; args: unknown[] }[] = [];
   private readonly originals = new Map<OutputMethod, Function>();
-  /** Session cookies to send with a held `writeHead` (Fastify passes its headers to it). */
+  /** The response's own properties we cover (another hook, e.g. compression's `end`): put back when done. */
+  private readonly covered = new Map<string, PropertyDescriptor | undefined>();
+  /** The session cookies set on this answer: checked on its headers when they go out. */
   private readonly cookies: string[] = [];
   private sending: (() => void) | undefined;
   private released = false;
   private hooked = true;
   private ended = false;
+  /** The session is saved and nothing was held: the answer, when it comes, goes straight out. */
+  private saved = false;
 
   constructor(private readonly raw: ServerResponse) {
+    const held = this;
     for (const method of OUTPUT_METHODS) {
       const original = raw[method] as Function | undefined;
       if (typeof original !== 'function') continue;
       this.originals.set(method, original);
-      Object.defineProperty(raw, method, {
+      this.cover(method, {
         configurable: true,
         writable: true,
-        value: (...args: unknown[]) => this.hold(method, args),
+        // Passes through once released, should another hook have wrapped this one meanwhile.
+        value: function (this: unknown, ...args: unknown[]) {
+          return held.hooked ? held.hold(method, args) : original.apply(this, args);
+        },
       });
     }
   }
@@ -50,12 +58,12 @@ export class HttpHeldAnswer implements HeldAnswer {
     return this.hooked || !this.raw.headersSent;
   }
 
-  /** Whether a session cookie must join the held `writeHead` (its headers were passed to it). */
-  holdsHeaders(): boolean {
-    return this.hooked && this.calls.some((call) => call.method === 'writeHead');
-  }
-
-  addCookie(value: string): void {
+  /**
+   * A session cookie set on this answer (through the framework's header API). The framework may
+   * already have copied its headers onto the response (Fastify, for a stream): it is checked on
+   * the headers when they go out, and added if missing.
+   */
+  noteCookie(value: string): void {
     this.cookies.push(value);
   }
 
@@ -79,8 +87,13 @@ export class HttpHeldAnswer implements HeldAnswer {
   }
 
   private hold(method: OutputMethod, args: unknown[]): unknown {
+    if (this.saved) {
+      // The handler answers after its session was saved (it settled first): straight out, with the cookies.
+      this.unhook();
+      return this.originals.get(method)!.apply(this.raw, this.withCookies(method, args));
+    }
     if (this.ended) return method === 'write' ? false : this.raw; // after end(), as a real response would drop it
-    if (this.calls.length === 0) Object.defineProperty(this.raw, 'headersSent', { configurable: true, get: () => true });
+    if (this.calls.length === 0) this.cover('headersSent', { configurable: true, get: () => true });
     this.calls.push({ method, args });
     if (method === 'end') this.ended = true;
     const sending = this.sending;
@@ -89,42 +102,67 @@ export class HttpHeldAnswer implements HeldAnswer {
     return method === 'write' ? true : method === 'flushHeaders' ? undefined : this.raw;
   }
 
+  private cover(name: string, descriptor: PropertyDescriptor): void {
+    if (!this.covered.has(name)) this.covered.set(name, Object.getOwnPropertyDescriptor(this.raw, name));
+    Object.defineProperty(this.raw, name, descriptor);
+  }
+
   private unhook(): void {
     if (!this.hooked) return;
     this.hooked = false;
-    for (const method of this.originals.keys()) delete (this.raw as unknown as Record<string, unknown>)[method];
-    delete (this.raw as unknown as Record<string, unknown>).headersSent;
+    for (const [name, own] of this.covered) {
+      if (own) Object.defineProperty(this.raw, name, own);
+      else delete (this.raw as unknown as Record<string, unknown>)[name];
+    }
   }
 
-  /** Replays the held calls on the response itself, with the session's cookies. */
+  /** Replays the held calls on the response itself, the first with the session's cookies. */
   private send(): void {
+    if (this.calls.length === 0 && this.hooked && !this.ended) {
+      this.saved = true; // the answer is still to come: it goes out as it comes
+      return;
+    }
     this.unhook();
     const calls = this.calls.splice(0);
-    for (const { method, args } of calls) {
-      const original = this.originals.get(method)!;
-      original.apply(this.raw, method === 'writeHead' ? this.withCookies(args) : args);
-    }
+    calls.forEach(({ method, args }, index) => this.originals.get(method)!.apply(this.raw, index === 0 ? this.withCookies(method, args) : args));
   }
 
-  /** `writeHead(status, [message], [headers])` with the session's cookies among its headers. */
-  private withCookies(args: unknown[]): unknown[] {
+  /**
+   * The first output call's arguments, with the session cookies its headers lack: those of a
+   * `writeHead(status, [message], headers)` (Fastify passes its headers there), else the response's.
+   */
+  private withCookies(method: OutputMethod, args: unknown[]): unknown[] {
     if (this.cookies.length === 0) return args;
-    const cookies = this.cookies.splice(0);
+    const onResponse = setCookiesOf(this.raw.getHeader('set-cookie'));
     const at = typeof args[1] === 'string' ? 2 : 1;
-    const headers = args[at];
+    const headers = method === 'writeHead' ? args[at] : undefined;
     const copy = [...args];
     if (Array.isArray(headers)) {
-      copy[at] = Array.isArray(headers[0]) ? [...headers, ...cookies.map((c) => ['set-cookie', c])] : [...headers, ...cookies.flatMap((c) => ['set-cookie', c])];
+      const nested = Array.isArray(headers[0]);
+      const pairs: unknown[][] = nested ? (headers as unknown[][]) : Array.from({ length: headers.length / 2 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]);
+      const given = pairs.filter(([name]) => String(name).toLowerCase() === 'set-cookie').flatMap(([, value]) => setCookiesOf(value));
+      const missing = this.cookies.filter((cookie) => !given.includes(cookie) && (given.length > 0 || !onResponse.includes(cookie)));
+      copy[at] = nested ? [...headers, ...missing.map((c) => ['set-cookie', c])] : [...headers, ...missing.flatMap((c) => ['set-cookie', c])];
     } else if (headers && typeof headers === 'object') {
       const record = headers as Record<string, unknown>;
-      const name = Object.keys(record).find((key) => key.toLowerCase() === 'set-cookie') ?? 'set-cookie';
-      const existing = record[name] === undefined ? [] : ([] as unknown[]).concat(record[name]);
-      copy[at] = { ...record, [name]: [...existing, ...cookies] };
+      const name = Object.keys(record).find((key) => key.toLowerCase() === 'set-cookie');
+      // Headers given to writeHead() replace the response's of the same name.
+      if (name !== undefined) {
+        const given = setCookiesOf(record[name]);
+        const missing = this.cookies.filter((cookie) => !given.includes(cookie));
+        if (missing.length > 0) copy[at] = { ...record, [name]: [...given, ...missing] };
+      } else {
+        this.addToResponse(onResponse);
+      }
     } else {
-      const existing = this.raw.getHeader('set-cookie');
-      this.raw.setHeader('set-cookie', [...(existing === undefined ? [] : ([] as string[]).concat(existing as string | string[])), ...cookies]);
+      this.addToResponse(onResponse);
     }
     return copy;
+  }
+
+  private addToResponse(onResponse: string[]): void {
+    const missing = this.cookies.filter((cookie) => !onResponse.includes(cookie));
+    if (missing.length > 0) this.raw.setHeader('set-cookie', [...onResponse, ...missing]);
   }
 
   /** The session could not be saved: the client gets that error instead of the handler's answer. */
@@ -142,4 +180,8 @@ export class HttpHeldAnswer implements HeldAnswer {
     raw.setHeader('content-length', Buffer.byteLength(body));
     raw.end(body);
   }
+}
+
+function setCookiesOf(value: unknown): string[] {
+  return value === undefined || value === null ? [] : ([] as unknown[]).concat(value).map(String);
 }

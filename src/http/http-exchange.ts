@@ -60,8 +60,8 @@ export class HttpExchange implements SessionExchange {
 
   /** Fastify appends repeated set-cookie headers itself; Express needs `append`. */
   appendSetCookie(value: string): void {
-    if (this.held?.holdsHeaders()) this.held.addCookie(value); // the headers are held with the answer's writeHead()
-    else if (this.fastifyReply) this.res.header!('set-cookie', value);
+    this.held?.noteCookie(value); // an answer held: the cookie is checked on its headers when they go out
+    if (this.fastifyReply) this.res.header!('set-cookie', value);
     else this.res.append!('Set-Cookie', value);
   }
 

@@ -19,6 +19,7 @@ import {
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { IsString } from 'class-validator';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
 import request from 'supertest';
 import {
   HttpSessionState,
@@ -219,6 +220,16 @@ class SurfaceController {
     await finished;
   }
 
+  /** Streams its answer (Express: a stream piped into the response; Fastify: a stream payload). */
+  @Post('mvc/login-stream')
+  mvcLoginStream(@Session() s: HttpSessionState, @Body() body: LoginDto, @Res() res: AnyResponse & NodeJS.WritableStream) {
+    s.regenerateId();
+    s.set('user', body.user);
+    const stream = Readable.from(['streamed ', body.user]);
+    if (res.raw) res.code!(200).send(stream);
+    else stream.pipe(res.status!(200) as unknown as NodeJS.WritableStream);
+  }
+
   @Post('mvc/logout')
   mvcLogout(@Session() s: HttpSessionState, @Res() res: AnyResponse) {
     s.abandon();
@@ -362,6 +373,7 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     ['res.redirect(), then more work before it returns', '/mvc/login-then-work', 303],
     ['res.redirect(), then a throw', '/mvc/login-then-throw', 303],
     ['res.send(), then awaiting the answer\'s end', '/mvc/login-await-finish', 200],
+    ['a streamed answer', '/mvc/login-stream', 200],
   ] as const;
 
   describe.each(SHAPES)('%s', (shape) => {
@@ -411,6 +423,22 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     expect(sessionCookie(answer.headers)).toBe('sid=');
     expect((await t.store.getItem(cookie.slice(cookie.indexOf('=') + 1))).item).toBeNull();
     await request(t.http).get('/me').set('Cookie', cookie).expect(200, { user: null, count: 0 });
+  });
+
+  it.runIf(adapter === 'express')('a hook of the response set before (compression, on-headers) still runs, and stays', async () => {
+    const t = await started(adapter, 'bare', (app) =>
+      app.use((_req: unknown, res: { end: (...args: unknown[]) => unknown; setHeader(name: string, value: string): void }, next: () => void) => {
+        const end = res.end;
+        res.end = function (this: unknown, ...args: unknown[]) {
+          res.setHeader('x-hooked-end', 'yes');
+          return end.apply(this, args);
+        };
+        next();
+      }),
+    );
+    const answer = await request(t.http).post('/mvc/login').send({ user: 'ann' }).expect(303);
+    expect(answer.headers['x-hooked-end']).toBe('yes');
+    await request(t.http).get('/me').set('Cookie', sessionCookie(answer.headers)!).expect(200, { user: 'ann', count: 0 });
   });
 
   it.runIf(adapter === 'express')('an answer sent around @Res() (req.res) cannot carry the new id: kept under the old one, logged with the remedy', async () => {
