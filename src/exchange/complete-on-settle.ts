@@ -5,14 +5,6 @@ import { toTransportException } from './session-context.js';
 import type { SessionExchange } from './session-exchange.js';
 
 /**
- * Passes a handler's values on as they come and completes its lease once the handler settles,
- * before its completion or error reaches `subscriber` (the answer follows the save; an error
- * releases the lock before it reaches the exception filters). Answers the teardown of an early
- * unsubscription: a handler holding the lock keeps it until it settles (a promise cannot be
- * stopped, and the next request must not run beside it), its changes discarded, at the latest
- * until the lock is stale. Used by the session interceptor and by a handler that runs its session.
- */
-/**
  * The answer of a handler that sends it itself (`@Res()`), held until its session is completed
  * (see `http/held-answer.ts`).
  */
@@ -25,6 +17,14 @@ export interface HeldAnswer {
   abandon(): void;
 }
 
+/**
+ * Passes a handler's values on as they come and completes its lease once the handler settles,
+ * before its completion or error reaches `subscriber` (the answer follows the save; an error
+ * releases the lock before it reaches the exception filters). Answers the teardown of an early
+ * unsubscription: a handler holding the lock keeps it until it settles (a promise cannot be
+ * stopped, and the next request must not run beside it), its changes discarded, at the latest
+ * until the lock is stale. Used by the session interceptor and by a handler that runs its session.
+ */
 export function completeOnSettle(
   lifecycle: SessionStateLifecycle,
   lease: SessionLease,

@@ -19,8 +19,9 @@ const ANSWER_HEADERS = ['content-length', 'content-type', 'content-encoding', 'c
  * calls are kept and replayed, in order, once the session is saved. Meanwhile the response reads as
  * sent (`headersSent`), so nothing else (an exception filter) answers a second time. If the session
  * cannot be saved, the client gets that error (409, 413, 503…) instead of the handler's answer: never
- * a success for changes that were not saved. Only routes whose handler takes `@Res()` or `@Next()`
- * are held; no other pays for it.
+ * a success for changes that were not saved. A handler that settles before answering (it answers
+ * from a callback) has its session saved then; its answer goes out as it comes, with the cookies.
+ * Only routes whose handler takes `@Res()` or `@Next()` are held; no other pays for it.
  */
 export class HttpHeldAnswer implements HeldAnswer {
   private readonly calls: { method: OutputMethod; args: unknown[] }[] = [];
