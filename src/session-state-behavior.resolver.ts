@@ -1,4 +1,5 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
+import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { SESSION_PARAM_METADATA, SESSION_STATE_BEHAVIOR_METADATA } from './session-state.constants.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
@@ -23,6 +24,8 @@ export class SessionStateBehaviorResolver {
 
   private readonly sse = new WeakMap<Function, boolean>();
 
+  private readonly answering = new WeakMap<Function, boolean>();
+
   constructor(private readonly reflector: Reflector) {}
 
   /** Whether `handler` is an `@Sse()` stream (cached: the interceptor asks on every request). */
@@ -30,6 +33,21 @@ export class SessionStateBehaviorResolver {
     let sse = this.sse.get(handler);
     if (sse === undefined) this.sse.set(handler, (sse = isSseHandler(handler)));
     return sse;
+  }
+
+  /**
+   * Whether `handler` (a route of `type`) may send its answer itself: it takes `@Res()` (with or
+   * without passthrough) or `@Next()`, by the route's arguments Nest keeps on the class. Cached.
+   */
+  answersItself(handler: Function, type: Function): boolean {
+    let answers = this.answering.get(handler);
+    if (answers === undefined) {
+      const method = methodOf(type, handler);
+      const args = method && (Reflect.getOwnMetadata(ROUTE_ARGS_METADATA, method.declaredBy, method.name) as object | undefined);
+      answers = Object.keys(args ?? {}).some((key) => RESPONSE_PARAM_TYPES.includes(key.split(':')[0]!));
+      this.answering.set(handler, answers);
+    }
+    return answers;
   }
 
   resolve(context: ExecutionContext): ResolvedBehavior {
@@ -46,7 +64,7 @@ export class SessionStateBehaviorResolver {
       behavior =
         declared && declared !== SessionStateBehavior.Default
           ? (declared as ResolvedBehavior)
-          : this.reflector.get<number[] | undefined>(SESSION_PARAM_METADATA, handler)
+          : takesSession(handler, type)
             ? SessionStateBehavior.Required
             : SessionStateBehavior.Disabled;
       // A stream (@Sse(), a GraphQL @Subscription()) reads a snapshot: never a lock held for the
@@ -58,6 +76,31 @@ export class SessionStateBehaviorResolver {
   }
 }
 
+/** `RouteParamtypes.RESPONSE` and `.NEXT` (route argument keys are `type:index`); the enum is not in @nestjs/common's public API. */
+const RESPONSE_PARAM_TYPES = ['1', '2'];
+
 function isStreamHandler(handler: Function): boolean {
   return isSseHandler(handler) || Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) === 'Subscription';
+}
+
+/**
+ * Whether `handler` takes `@Session()`: by its own metadata, or, when a method decorator applied
+ * after `@Session()` replaced the function without copying its metadata (a logging or timing
+ * wrapper, `descriptor.value = function (...args) { ... }`), by what `@Session()` recorded on the
+ * class under the method's name, as Nest does for the route's arguments.
+ */
+function takesSession(handler: Function, type: Function): boolean {
+  if (Reflect.getMetadata(SESSION_PARAM_METADATA, handler) !== undefined) return true;
+  const method = methodOf(type, handler);
+  return method !== undefined && Reflect.getOwnMetadata(SESSION_PARAM_METADATA, method.declaredBy, method.name) !== undefined;
+}
+
+/** The name of `handler` on `type` (or the class it inherits it from), and that class. */
+export function methodOf(type: Function, handler: Function): { declaredBy: Function; name: string } | undefined {
+  for (let prototype = type.prototype as object | null; prototype && prototype !== Object.prototype; prototype = Object.getPrototypeOf(prototype)) {
+    for (const name of Object.getOwnPropertyNames(prototype)) {
+      if (Object.getOwnPropertyDescriptor(prototype, name)?.value === handler) return { declaredBy: (prototype as { constructor: Function }).constructor, name };
+    }
+  }
+  return undefined;
 }

@@ -2,6 +2,7 @@ import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { exchangeOfContext, toTransportException } from './exchange/session-context.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
 import type { HttpSessionState } from './http-session-state.js';
+import { acquisitionOf } from './session-lease.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from './session-state.lifecycle.js';
@@ -12,7 +13,7 @@ import { SessionStateLifecycle } from './session-state.lifecycle.js';
  * handler's behavior (read-only when the handler itself takes no session), and the interceptor
  * then completes it as usual; if a guard refuses the request, the lock is released when the
  * response ends. For a handler that uses no session (it has no session interceptor), a read-only
- * session, completed at once. In a GraphQL resolver it is the request's session (acquired before execution);
+ * session, completed at once; any number of calls in one request answer the same session. In a GraphQL resolver it is the request's session (acquired before execution);
  * in a WebSocket gateway, a read-only snapshot of the connection's session (a message has no
  * answer to release a lock at, should a guard refuse it).
  */
@@ -29,6 +30,10 @@ export class SessionStateAccessor {
       if (context.getType() === 'ws') return await this.snapshot(exchange);
       const declared = this.behaviors.resolve(context);
       if (declared === SessionStateBehavior.Disabled && context.getType() === 'http') {
+        // Asked again in the same request (a second guard, or one guard twice): the session the first
+        // call loaded and completed. Acquiring again would try to take over a completed lease.
+        const held = acquisitionOf(exchange.key);
+        if (held) return (await held).session;
         // The handler uses no session, so no session interceptor runs for it: the read-only session
         // is completed here, while its cookie can still be renewed or signed again. (A GraphQL
         // request's session belongs to the server's hooks, which complete it.)

@@ -4,6 +4,7 @@ import { completeOnSettle } from './exchange/complete-on-settle.js';
 import { exchangeOfContext, leaseOfContext, toTransportException } from './exchange/session-context.js';
 import type { SessionExchange } from './exchange/session-exchange.js';
 import { subscriptionInfoOf } from './graphql/graphql-subscription-exchange.js';
+import { HttpExchange } from './http/http-exchange.js';
 import { sseExchange } from './sse/sse-session.js';
 import { toWsException } from './ws/to-ws-exception.js';
 import { LazyAbort } from './lock/lazy-abort.js';
@@ -45,6 +46,8 @@ export class SessionStateInterceptor implements NestInterceptor {
     // An @Sse() stream reads a snapshot taken when it starts (see sse-session.ts).
     const sse = type === 'http' && this.behaviors.isSse(context.getHandler());
     const snapshot = subscription || sse;
+    // A handler that sends its answer itself (`@Res()`): its answer is held until the session is completed.
+    const holdsAnswer = type === 'http' && !snapshot && this.behaviors.answersItself(context.getHandler(), context.getClass());
     let exchange: SessionExchange;
     try {
       exchange = exchangeOfContext(context); // an unsupported context says so here
@@ -61,7 +64,7 @@ export class SessionStateInterceptor implements NestInterceptor {
         (lease) => {
           if (gone) return this.lifecycle.discard(lease, exchange);
           try {
-            detach = this.runHandler(next, subscriber, lease, exchange, snapshot);
+            detach = this.runHandler(next, subscriber, lease, exchange, snapshot, holdsAnswer);
           } catch (error) {
             // Never an unhandled rejection, never a lease left behind.
             this.lifecycle.discard(lease, exchange);
@@ -114,7 +117,9 @@ export class SessionStateInterceptor implements NestInterceptor {
     lease: SessionLease,
     exchange: SessionExchange,
     snapshot: boolean,
+    holdsAnswer: boolean,
   ): () => void {
+    const answer = holdsAnswer && exchange instanceof HttpExchange ? exchange.holdAnswer() : undefined;
     const teardown = completeOnSettle(
       this.lifecycle,
       lease,
@@ -125,6 +130,7 @@ export class SessionStateInterceptor implements NestInterceptor {
         held: lease.lockId !== null && !snapshot,
         // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
         handlerError: (error) => (exchange.transport === 'ws' ? toWsException(error) : error),
+        answer,
       },
     );
     // A snapshot (read-only, no lock) is complete once the handler started: the stream holds nothing

@@ -24,6 +24,14 @@ import { SessionStateActions, SessionStateStore, type SessionStateStoreData, typ
 export type RequestOutcome = 'succeeded' | 'failed';
 
 /**
+ * Why a cookie could not be set. An answer sent through `@Res()`/`@Next()` is held until the session
+ * is saved; one sent another way (`req.res`, an outer interceptor or filter writing the response) is not.
+ */
+const SENT_BEFORE_SAVED =
+  'the response was sent before the session was saved, by code the module does not hold the answer of. ' +
+  'A handler that sends its answer itself should take the response with @Res() (its answer then waits for the session).';
+
+/**
  * The request lifecycle of ASP.NET's SessionStateModule, top to bottom:
  *   1. `acquire`  — at request start: read the id cookie, load the session (and for Required take
  *                   its exclusive lock, waiting for the current holder);
@@ -380,12 +388,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
           this.sendCookie(exchange, cookie);
           return;
         }
-        // The new id cannot reach the client (an @Res() handler sent the response itself): moving
-        // the data would log the user out and lose it. Keep it under the id the client has.
-        this.logger.error(
-          'regenerateId() was called in a handler that sent its response itself (@Res() without passthrough: true): ' +
-            'the new session cookie cannot be sent, so the session was kept under its current id. Use @Res({ passthrough: true }).',
-        );
+        // The new id cannot reach the client (the response left before the session was saved):
+        // moving the data would log the user out and lose it. Keep it under the id the client has.
+        this.logger.error('regenerateId(): ' + SENT_BEFORE_SAVED + ' The session was kept under its current id.');
         if (stored && lockId) await this.store.setAndReleaseItemExclusive(loadedId, data, lockId, false);
         return;
       }
@@ -393,7 +398,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!stored && items === '{}' && session.owner === undefined) return;
       if (!stored && !exchange.canSetCookie()) {
         this.logger.warn(
-          'The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true); the new session was not stored.',
+          'The session cookie could not be set: ' + SENT_BEFORE_SAVED + ' The new session was not stored.',
         );
         return;
       }
@@ -428,7 +433,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private sendCookie(exchange: SessionExchange, setCookie: string | null): void {
     if (setCookie === null) return;
     if (exchange.canSetCookie()) exchange.appendSetCookie(setCookie);
-    else this.logger.warn('The session cookie could not be set: the response was already sent (an @Res() handler without passthrough: true).');
+    else this.logger.warn('The session cookie could not be set: ' + SENT_BEFORE_SAVED);
   }
 
   /**

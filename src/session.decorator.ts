@@ -7,6 +7,9 @@ import { deferredSessionOf } from './http/session-handler.js';
 import { bindSessionGuard, bindSessionInterceptor } from './session-state-interceptor.binding.js';
 import type { HttpSessionState } from './http-session-state.js';
 
+/** TypeScript's emitted parameter types (`emitDecoratorMetadata`), as Nest reads them. */
+const PARAMTYPES_METADATA = 'design:paramtypes';
+
 /** Why a handler of each transport has no session, and what to do. */
 const NO_SESSION: Record<string, string> = {
   http:
@@ -54,6 +57,31 @@ export const Session = createParamDecorator(
       Reflect.defineMetadata(SESSION_PARAM_METADATA, [...indexes, index], handler);
       bindSessionInterceptor(handler);
       bindSessionGuard(handler);
+      // Also on the class, by method name (where Nest keeps the route's arguments): a method decorator
+      // applied after this one may replace the function without copying its metadata (a logging or
+      // timing wrapper). The class-level interceptor reaches the replacement; the startup moves it to
+      // the handlers that use the session (see the behavior resolver).
+      const type = (target as { constructor: Function }).constructor;
+      const ofClass = (Reflect.getOwnMetadata(SESSION_PARAM_METADATA, type, key) ?? []) as number[];
+      Reflect.defineMetadata(SESSION_PARAM_METADATA, [...ofClass, index], type, key);
+      bindSessionInterceptor(type);
+      passedUntouchedByPipes(target, key, index);
     },
   ],
 );
+
+/**
+ * The session is a service object, not a DTO: pipes that build and validate their value from the
+ * parameter's declared type (a global `ValidationPipe({ validateCustomDecorators: true })`, which
+ * has class-transformer construct `HttpSessionState` with no arguments) must pass it untouched.
+ * Nest hands pipes the parameter's type from TypeScript's `design:paramtypes` (already defined when
+ * a parameter decorator runs); declared as `Object` there, which ValidationPipe (as other
+ * type-driven pipes) skips, the session reaches the handler as it is.
+ */
+function passedUntouchedByPipes(target: object, key: string | symbol, index: number): void {
+  const types = Reflect.getOwnMetadata(PARAMTYPES_METADATA, target, key) as unknown[] | undefined;
+  if (!types || types[index] === Object) return;
+  const declared = [...types];
+  declared[index] = Object;
+  Reflect.defineMetadata(PARAMTYPES_METADATA, declared, target, key);
+}

@@ -5,6 +5,19 @@ import { toTransportException } from './session-context.js';
 import type { SessionExchange } from './session-exchange.js';
 
 /**
+ * The answer of a handler that sends it itself (`@Res()`), held until its session is completed
+ * (see `http/held-answer.ts`).
+ */
+export interface HeldAnswer {
+  /** Calls `listener` once, when the handler starts sending its answer (which is then held). */
+  onSending(listener: () => void): void;
+  /** Sends the held answer once `completion` succeeded; if it failed, the client gets the error instead. */
+  release(completion: Promise<void>, toClientError: (error: unknown) => unknown): void;
+  /** Nobody completes the session for this answer any more (its subscriber left): send what is held. */
+  abandon(): void;
+}
+
+/**
  * Passes a handler's values on as they come and completes its lease once the handler settles,
  * before its completion or error reaches `subscriber` (the answer follows the save; an error
  * releases the lock before it reaches the exception filters). Answers the teardown of an early
@@ -18,11 +31,19 @@ export function completeOnSettle(
   exchange: SessionExchange,
   subscriber: Subscriber<unknown>,
   subscribe: (observer: Observer<unknown>) => Unsubscribable,
-  { held = lease.lockId !== null, handlerError = (error: unknown) => error } = {},
+  { held = lease.lockId !== null, handlerError = (error: unknown) => error, answer }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer } = {},
 ): () => void {
   const release = held ? lifecycle.hold(lease) : () => {};
   let settled = false;
   const settle = () => ((settled = true), release());
+  const toClientError = (error: unknown) => toTransportException(error, exchange);
+  // A handler that sends its answer itself has answered once it starts sending: its session is
+  // completed then (its answer waits for it), even if the handler goes on (awaiting the answer's
+  // end, say); what it changes in the session after that is not saved, as with express-session.
+  answer?.onSending(() => {
+    settle();
+    answer.release(lifecycle.complete(lease, exchange, 'succeeded'), toClientError);
+  });
   const subscription = subscribe({
     next: (value) => subscriber.next(value),
     error: (error: unknown) => {
@@ -30,18 +51,23 @@ export function completeOnSettle(
       // The handler's error is the one worth reporting; a release failure was logged. Its changes
       // are discarded unless the app's saveOnError policy says this error is a handled answer.
       const report = () => subscriber.error(handlerError(error));
-      lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error)).then(report, report);
+      const completion = lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error));
+      answer?.release(completion, toClientError);
+      completion.then(report, report);
     },
     complete: () => {
       settle();
-      lifecycle.complete(lease, exchange, 'succeeded').then(
+      const completion = lifecycle.complete(lease, exchange, 'succeeded');
+      answer?.release(completion, toClientError);
+      completion.then(
         () => subscriber.complete(),
-        (error: unknown) => subscriber.error(toTransportException(error, exchange)),
+        (error: unknown) => subscriber.error(toClientError(error)),
       );
     },
   });
   return () => {
     if (settled) return;
+    answer?.abandon();
     if (!held) subscription.unsubscribe();
     lifecycle.discard(lease, exchange);
   };

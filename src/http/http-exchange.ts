@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SessionExchange } from '../exchange/session-exchange.js';
+import { HttpHeldAnswer } from './held-answer.js';
 
 interface AnyRequest {
   raw?: IncomingMessage;
@@ -24,6 +25,8 @@ export class HttpExchange implements SessionExchange {
   private readonly res: AnyResponse;
   private readonly raw: ServerResponse;
   private readonly fastifyReply: boolean;
+  /** The handler's own answer, held until the session is completed (a handler that takes `@Res()`). */
+  private held: HttpHeldAnswer | undefined;
 
   constructor(
     request: object,
@@ -47,11 +50,17 @@ export class HttpExchange implements SessionExchange {
   }
 
   canSetCookie(): boolean {
-    return !this.raw.headersSent;
+    return this.held ? this.held.canSetCookie() : !this.raw.headersSent;
+  }
+
+  /** Holds the answer the handler sends itself until the session is completed (see `HttpHeldAnswer`). */
+  holdAnswer(): HttpHeldAnswer {
+    return (this.held ??= new HttpHeldAnswer(this.raw));
   }
 
   /** Fastify appends repeated set-cookie headers itself; Express needs `append`. */
   appendSetCookie(value: string): void {
+    this.held?.noteCookie(value); // an answer held: the cookie is checked on its headers when they go out
     if (this.fastifyReply) this.res.header!('set-cookie', value);
     else this.res.append!('Set-Cookie', value);
   }

@@ -29,8 +29,9 @@ import { HttpExchange } from './http-exchange.js';
 const DEFERRED_SESSION = Symbol('nestjs-session-state:deferred-session');
 const REPLACED_PLACEHOLDER =
   "@Session(): the handler was given neither its session nor the module's placeholder for it (the route loads its session " +
-  'after its pipes run). A global pipe replaced it: have pipes leave custom parameters as they are (ValidationPipe does unless ' +
-  'validateCustomDecorators is set). Or a test called the handler with a stand-in: use createTestSession() from nestjs-session-state/testing.';
+  'after its pipes run). A global pipe replaced it: have pipes leave custom parameters as they are, or at least those ' +
+  'declared as Object (ValidationPipe skips them; @Session() declares its parameter so). Or a test called the handler with a stand-in: ' +
+  'use createTestSession() from nestjs-session-state/testing.';
 /** Marks a wrapped handler (the original is its value). */
 const WRAPPED = Symbol('nestjs-session-state:wrapped-handler');
 
