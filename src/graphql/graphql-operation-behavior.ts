@@ -68,6 +68,13 @@ export function strongest(a: ResolvedBehavior, b: ResolvedBehavior): ResolvedBeh
  * - a resolver that takes `@Session()` without a declaration counts as `Required` in a mutation and
  *   `ReadOnly` in a query (a query takes no lock unless one of its resolvers declares `Required`);
  * - the operation takes the strongest; Disabled (no store call) when none uses the session.
+ *
+ * The operation is the client's: the walk must cost no more than the server's own parsing. Each
+ * selection set is walked once per type it is reached with (a fragment's once per type condition),
+ * however many paths lead to it — an interface field's sub-selection is reached with the field's
+ * type, not once per possible type, recursively — so the walk is linear in the operation's size
+ * whatever its depth, aliases or fragment spreads (cycles included: a batch's other operations are
+ * only parsed, not validated). Iterative, so no depth can overflow the stack; it stops at `Required`.
  */
 export function operationBehavior(
   schema: GraphQLSchemaLike,
@@ -78,43 +85,69 @@ export function operationBehavior(
   if (fields.size === 0) return SessionStateBehavior.Disabled;
   const undeclared = operation.operation === 'mutation' ? SessionStateBehavior.Required : SessionStateBehavior.ReadOnly;
   const fragments = new Map<string, FragmentNode>();
-  for (const d of document.definitions) if (d.kind === 'FragmentDefinition') fragments.set((d as FragmentNode).name.value, d as FragmentNode);
+  for (const d of document.definitions) {
+    const fragment = d as FragmentNode;
+    if (d.kind === 'FragmentDefinition' && !fragments.has(fragment.name.value)) fragments.set(fragment.name.value, fragment);
+  }
   let behavior: ResolvedBehavior = SessionStateBehavior.Disabled;
-  const visited = new Set<string>();
-
-  const visit = (typeName: string, field: string) => {
-    const session = fields.get(`${typeName}.${field}`);
-    if (!session) return;
-    behavior = strongest(behavior, session.declared ?? (session.usesSession ? undeclared : SessionStateBehavior.Disabled));
+  const walked = new Map<SelectionSetNode, Set<string>>();
+  const pending: { set: SelectionSetNode; type: GraphQLType }[] = [];
+  const reach = (set: SelectionSetNode | undefined, type: GraphQLType | null | undefined) => {
+    if (!set || typeof type?.name !== 'string') return;
+    let types = walked.get(set);
+    if (!types) walked.set(set, (types = new Set()));
+    if (types.has(type.name)) return;
+    types.add(type.name);
+    pending.push({ set, type });
   };
-  const walk = (set: SelectionSetNode, type: GraphQLType | null | undefined) => {
-    if (!type?.name) return;
-    // An interface or a union: the resolver that runs is the one of the object type.
-    const concrete = isAbstract(type) && schema.getPossibleTypes ? [type, ...schema.getPossibleTypes(type as never)] : [type];
-    for (const selection of set.selections) {
-      if (selection.kind === 'Field') {
-        for (const t of concrete) visit(t.name!, selection.name.value);
-        if (!selection.selectionSet) continue;
-        for (const t of concrete) walk(selection.selectionSet, named(t.getFields?.()[selection.name.value]?.type));
-      } else if (selection.kind === 'InlineFragment') {
-        walk(selection.selectionSet, selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : type);
-      } else {
-        const fragment = fragments.get(selection.name.value);
-        const key = `${selection.name.value}@${type.name}`;
-        if (!fragment || visited.has(key)) continue;
-        visited.add(key);
-        walk(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value));
-      }
+  // An interface or a union: the resolver that runs is the one of the object type (or one declared
+  // on the interface itself).
+  const concreteTypes = new Map<string, GraphQLType[]>();
+  const concreteOf = (type: GraphQLType): GraphQLType[] => {
+    let concrete = concreteTypes.get(type.name!);
+    if (!concrete) {
+      concrete = isAbstract(type) && schema.getPossibleTypes ? [type, ...schema.getPossibleTypes(type as never)] : [type];
+      concreteTypes.set(type.name!, concrete);
     }
+    return concrete;
   };
-  const root =
+
+  reach(
+    operation.selectionSet,
     operation.operation === 'query'
       ? schema.getQueryType()
       : operation.operation === 'mutation'
         ? schema.getMutationType()
-        : schema.getSubscriptionType();
-  walk(operation.selectionSet, root);
+        : schema.getSubscriptionType(),
+  );
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const concrete = concreteOf(next.type);
+    for (const selection of next.set.selections ?? []) {
+      if (selection.kind === 'Field') {
+        const name = selection.name.value;
+        for (const t of concrete) {
+          const session = fields.get(`${t.name}.${name}`);
+          if (session) {
+            behavior = strongest(behavior, session.declared ?? (session.usesSession ? undeclared : SessionStateBehavior.Disabled));
+            if (behavior === SessionStateBehavior.Required) return behavior;
+          }
+          if (selection.selectionSet) reach(selection.selectionSet, named(fieldOf(t, name)?.type));
+        }
+      } else if (selection.kind === 'InlineFragment') {
+        reach(selection.selectionSet, selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : next.type);
+      } else {
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) reach(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value));
+      }
+    }
+  }
   return behavior;
+}
+
+/** A type's field by name (own fields only: a client's field name may be `constructor`). */
+function fieldOf(type: GraphQLType, name: string): { type: GraphQLType } | undefined {
+  const fields = type.getFields?.();
+  return fields && Object.hasOwn(fields, name) ? fields[name] : undefined;
 }
 
 function named(type: GraphQLType | undefined): GraphQLType | undefined {

@@ -1,0 +1,112 @@
+import { buildSchema, parse, type GraphQLSchema } from 'graphql';
+import {
+  operationBehavior,
+  selectOperation,
+  type DocumentNode,
+  type GraphQLSchemaLike,
+  type OperationNode,
+} from '../src/graphql/graphql-operation-behavior.js';
+import type { FieldSession } from '../src/graphql/graphql-session-fields.js';
+import { SessionStateBehavior } from '../src/session-state-behavior.enum.js';
+
+/** The schema of issue 16: an interface whose field returns the interface, 5 implementing types. */
+const NODE_TYPES = ['A', 'B', 'C', 'D', 'E'];
+const NODE_SCHEMA = buildSchema(`
+  interface Node { id: ID! children: [Node!]! }
+  ${NODE_TYPES.map((t) => `type ${t} implements Node { id: ID! children: [Node!]! ${t.toLowerCase()}: Int }`).join('\n')}
+  union Any = ${NODE_TYPES.join(' | ')}
+  type Query { nodes: [Node!]! any: [Any!]! me: String }
+  type Mutation { touch: Int }
+`);
+
+/** The resolvers' session use, counting every lookup: the walk's visits of a (type, field). */
+class CountingFields extends Map<string, FieldSession> {
+  lookups = 0;
+  override get(key: string): FieldSession | undefined {
+    this.lookups++;
+    return super.get(key);
+  }
+}
+const usesSession: FieldSession = { usesSession: true };
+
+function behaviorOf(query: string, fields: Map<string, FieldSession>, schema: GraphQLSchema = NODE_SCHEMA) {
+  const document = parse(query) as unknown as DocumentNode;
+  const operation = selectOperation(document) as OperationNode;
+  return operationBehavior(schema as unknown as GraphQLSchemaLike, document, operation, fields);
+}
+
+/** `{ nodes { children { … depth times … id } } }` */
+const deepQuery = (depth: number) => `{ nodes { ${'children { '.repeat(depth)}id${' }'.repeat(depth)} } }`;
+
+describe('the GraphQL operation walk (the behavior of an operation)', () => {
+  it('finds a session resolver on an implementing type, an interface, through fragments and unions', () => {
+    const fieldOfA = new Map([['A.a', usesSession]]);
+    expect(behaviorOf('{ nodes { id } }', fieldOfA)).toBe(SessionStateBehavior.Disabled);
+    expect(behaviorOf('{ nodes { children { a: id } } }', fieldOfA)).toBe(SessionStateBehavior.Disabled);
+    expect(behaviorOf('{ nodes { children { ... on A { a } } } }', fieldOfA)).toBe(SessionStateBehavior.ReadOnly);
+    expect(behaviorOf('{ nodes { ...F } } fragment F on Node { children { ...G } } fragment G on A { a }', fieldOfA)).toBe(
+      SessionStateBehavior.ReadOnly,
+    );
+    expect(behaviorOf('{ any { ... on Node { children { ... on A { a } } } } }', fieldOfA)).toBe(SessionStateBehavior.ReadOnly);
+    expect(behaviorOf('mutation { touch }', new Map([['Mutation.touch', usesSession]]))).toBe(SessionStateBehavior.Required);
+    // A field resolver declared on the interface (code-first `@Resolver(() => Node)`).
+    expect(behaviorOf('{ nodes { children { id } } }', new Map([['Node.id', usesSession]]))).toBe(SessionStateBehavior.ReadOnly);
+    // A resolver on a concrete type, reached through the interface's field.
+    expect(behaviorOf(deepQuery(12), new Map([['C.id', { usesSession: false, declared: SessionStateBehavior.Required }]]))).toBe(
+      SessionStateBehavior.Required,
+    );
+  });
+
+  it('is linear in the size of the operation: a 9-level query on an interface with 5 types visits each (type, field) of it once', () => {
+    const fields = new CountingFields([['Query.me', usesSession]]);
+    expect(behaviorOf(deepQuery(9), fields)).toBe(SessionStateBehavior.Disabled);
+    // 1 root field + 9 `children` + 1 `id` on Node, each looked up on the interface and its 5 types
+    // (the unfixed walk: (1 + 5)^depth, 10 million lookups and seconds of a blocked event loop).
+    expect(fields.lookups).toBe(1 + (9 + 1) * (1 + NODE_TYPES.length));
+    const deeper = new CountingFields([['Query.me', usesSession]]);
+    behaviorOf(deepQuery(90), deeper);
+    expect(deeper.lookups).toBe(1 + (90 + 1) * (1 + NODE_TYPES.length));
+  });
+
+  it('stops as soon as the answer is Required', () => {
+    const fields = new CountingFields([['Query.nodes', { usesSession: false, declared: SessionStateBehavior.Required }]]);
+    expect(behaviorOf(`{ nodes { ${'children { '.repeat(50)}id${' }'.repeat(50)} } }`, fields)).toBe(SessionStateBehavior.Required);
+    expect(fields.lookups).toBe(1);
+  });
+
+  it('walks a fragment spread many times, or in a cycle, once per type', () => {
+    // Each fragment spreads the next one twice, 30 deep: 2^30 paths, 31 selection sets.
+    const chain = Array.from({ length: 30 }, (_, i) => `fragment F${i} on Node { children { ...F${i + 1} ...F${i + 1} } id }`).join('\n');
+    const fields = new CountingFields([['Query.me', usesSession]]);
+    expect(behaviorOf(`{ nodes { ...F0 } } ${chain} fragment F30 on Node { id }`, fields)).toBe(SessionStateBehavior.Disabled);
+    expect(fields.lookups).toBeLessThanOrEqual(1 + 31 * 2 * (1 + NODE_TYPES.length));
+    // Cycles (the server refuses them at validation; a batch's other operations are only parsed).
+    const cycle = new CountingFields([['A.a', usesSession]]);
+    expect(behaviorOf('{ nodes { ...X } } fragment X on Node { ...Y children { ...X } } fragment Y on Node { ...X ... on A { a } }', cycle)).toBe(
+      SessionStateBehavior.ReadOnly,
+    );
+    expect(behaviorOf('{ nodes { ...X } } fragment X on Node { ...X }', new Map([['A.a', usesSession]]))).toBe(SessionStateBehavior.Disabled);
+  });
+
+  it('neither throws nor hangs on a hostile operation: huge depth, many aliases, unknown names', () => {
+    // 100 000 levels: deeper than any call stack (built as an AST: graphql's parser recurses).
+    let set: object = { selections: [{ kind: 'Field', name: { value: 'id' } }] };
+    for (let i = 0; i < 100_000; i++) set = { selections: [{ kind: 'Field', name: { value: 'children' }, selectionSet: set }] };
+    const deep = { kind: 'OperationDefinition', operation: 'query', selectionSet: { selections: [{ kind: 'Field', name: { value: 'nodes' }, selectionSet: set }] } };
+    const fields = new CountingFields([['A.a', usesSession]]);
+    expect(operationBehavior(NODE_SCHEMA as unknown as GraphQLSchemaLike, { definitions: [deep] }, deep as OperationNode, fields)).toBe(
+      SessionStateBehavior.Disabled,
+    );
+    expect(fields.lookups).toBe(1 + 100_001 * (1 + NODE_TYPES.length));
+
+    // 2 000 aliases, each with a 5-level sub-selection.
+    const aliases = Array.from({ length: 2000 }, (_, i) => `n${i}: nodes { ${'children { '.repeat(5)}id${' }'.repeat(5)} }`).join(' ');
+    const many = new CountingFields([['Query.me', usesSession]]);
+    expect(behaviorOf(`{ ${aliases} }`, many)).toBe(SessionStateBehavior.Disabled);
+    expect(many.lookups).toBe(2000 * (1 + 6 * (1 + NODE_TYPES.length)));
+
+    // Not validated (another operation of a batch): unknown fields, types and fragments, a selection on a scalar, odd names.
+    const odd = '{ nodes { nope { x } id { y } ... on Nope { z } ...Missing ... on A { constructor { a } __proto__ { a } } } __typename } fragment G on Nope { a }';
+    expect(behaviorOf(odd, new Map([['A.a', usesSession]]))).toBe(SessionStateBehavior.Disabled);
+  });
+});
