@@ -64,9 +64,9 @@ function createFakeClock(): ConformanceClock {
   };
 }
 
-/** A unique, URL-safe id of 144 random bits (like a real session id). */
+/** A unique session id of the module's form (192 random bits, 32 URL-safe characters). */
 function newSessionId(): string {
-  return randomBytes(18).toString('base64url');
+  return randomBytes(24).toString('base64url');
 }
 
 function data(values: Record<string, unknown>, timeout = 20): SessionStateStoreData {

@@ -9,6 +9,7 @@ import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { Gates } from '../support/gates.js';
+import { generateSessionId } from '../../src/session-id.js';
 import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
 import { putVersion1Session } from '../support/v1-session-record.js';
 
@@ -17,7 +18,8 @@ const tableName = uniqueTableName('layout');
 let raw: DynamoDBClient;
 let time = Date.now();
 const stores: DynamoDBSessionStateStore[] = [];
-const newId = () => randomBytes(18).toString('base64url');
+/** Real session ids (the store tells applications sharing a table apart by their fixed length). */
+const newId = generateSessionId;
 
 function createStore(options: DynamoDBSessionStateStoreOptions = {}): DynamoDBSessionStateStore {
   const store = new DynamoDBSessionStateStore({ clientConfig: { ...clientConfig }, tableName, clock: () => time, ...options });
@@ -474,6 +476,28 @@ describe('owner', () => {
     expect((await shop.getItem(unowned)).item).not.toBeNull();
     expect((await blog.getItem(a)).item).toEqual({ items: '{"blog":1}', timeout: 20, owner });
     expect(await shop.revokeOwner(owner)).toBe(0);
+  });
+
+  it("revokeOwner never touches another application's sessions, whichever name is a prefix of the other, nor an unprefixed app's", async () => {
+    const shop = createStore({ application: 'shop' });
+    const shopAdmin = createStore({ application: 'shop-admin' });
+    const bare = createStore();
+    const owner = `user-${newId()}`;
+    // Real session ids (32 characters, '-' among them); one of shop's starts like shop-admin's keys.
+    const [shopId, adminId, bareId] = [generateSessionId(), generateSessionId(), generateSessionId()];
+    const shopIdLikeAdmin = `admin-${generateSessionId().slice(6)}`;
+    for (const [store, id] of [[shop, shopId], [shop, shopIdLikeAdmin], [shopAdmin, adminId], [bare, bareId]] as const) {
+      await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20, owner }, null, true);
+    }
+    expect(await shop.revokeOwner(owner)).toBe(2);
+    expect((await shopAdmin.getItem(adminId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect((await bare.getItem(bareId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect(await bare.revokeOwner(owner)).toBe(1);
+    expect((await shopAdmin.getItem(adminId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect(await shopAdmin.revokeOwner(owner)).toBe(1);
+    for (const [store, id] of [[shop, shopId], [shop, shopIdLikeAdmin], [shopAdmin, adminId], [bare, bareId]] as const) {
+      expect((await store.getItem(id)).item).toBeNull();
+    }
   });
 
   it('revokeOwner on a table without the Owner index is a clear error', async () => {

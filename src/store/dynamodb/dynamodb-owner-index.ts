@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '@nestjs/common';
 import { SessionStateStoreMisconfiguredError } from '../../errors/session-state.errors.js';
+import { isWellFormedSessionId } from '../../session-id.js';
 import { awsErrorName, isConditionFailure } from './dynamodb-errors.js';
 import { Attr } from './dynamodb-session-record.js';
 import type { BoundedCall } from './dynamodb-session-table.js';
@@ -112,7 +113,7 @@ export interface RevokeOwnerSettings {
   readonly call: BoundedCall;
   readonly tableName: string;
   readonly keyAttribute: string;
-  /** `"{application}-"` when the table is shared by applications: only this one's sessions are revoked. */
+  /** `"{application}-"` when the table is shared by applications: only this one's sessions are revoked (see `isOwnKey`). */
   readonly keyPrefix: string | undefined;
   readonly now: number;
 }
@@ -153,7 +154,7 @@ export async function revokeOwnerSessions(settings: RevokeOwnerSettings, owner: 
       }
       throw error;
     }
-    const keys = (page.Items ?? []).map((item) => item[keyAttribute]).filter((key) => key?.S !== undefined);
+    const keys = (page.Items ?? []).map((item) => item[keyAttribute]).filter((key) => key?.S !== undefined && isOwnKey(key.S, keyPrefix));
     for (let i = 0; i < keys.length; i += DELETE_CONCURRENCY) {
       const deleted = await Promise.all(keys.slice(i, i + DELETE_CONCURRENCY).map((key) => deleteOwned(settings, key!, owner, now)));
       removed += deleted.filter(Boolean).length;
@@ -161,6 +162,17 @@ export async function revokeOwnerSessions(settings: RevokeOwnerSettings, owner: 
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return removed;
+}
+
+/**
+ * Whether a key of the index is one of this application's sessions: its prefix (none: the bare id)
+ * followed by a whole session id. A prefix alone is not enough: `begins_with(key, "shop-")` also
+ * matches application `shop-admin`'s keys, and an unprefixed application's filter would match every
+ * application's. Session ids have a fixed length, so the key says whose it is.
+ */
+function isOwnKey(key: string, keyPrefix: string | undefined): boolean {
+  const prefix = keyPrefix ?? '';
+  return key.startsWith(prefix) && isWellFormedSessionId(key.slice(prefix.length));
 }
 
 async function deleteOwned(settings: RevokeOwnerSettings, key: AttributeValue, owner: string, now: number): Promise<boolean> {
