@@ -1,4 +1,5 @@
 import { HttpException, type Logger } from '@nestjs/common';
+import { loggableMessage } from './observability/store-failure-log.js';
 
 /**
  * Whether the session changes of a request whose handler (or a pipe) threw are saved:
@@ -20,7 +21,7 @@ export function shouldSaveOnError(policy: SaveOnError, error: unknown, logger: P
   try {
     return policy(error) === true;
   } catch (predicateError) {
-    logger.error(`saveOnError threw; the session changes are discarded: ${predicateError instanceof Error ? predicateError.message : String(predicateError)}`);
+    logger.error(`saveOnError threw; the session changes are discarded: ${loggableMessage(predicateError)}`);
     return false;
   }
 }

@@ -18,6 +18,7 @@ import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.resolver.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from './session-state.constants.js';
 import { SessionStateObserver } from './observability/session-state-observer.js';
+import { loggableMessage } from './observability/store-failure-log.js';
 import type { ResolvedSessionStateOptions } from './session-state.options.js';
 import { SessionStateActions, SessionStateStore, type SessionStateStoreData, type SessionStateStoreItem } from './store/session-state-store.js';
 
@@ -179,7 +180,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   discard(lease: SessionLease, exchange: SessionExchange): void {
     void this.complete(lease, exchange, 'failed').catch((e) => {
       // Dropped at shutdown (see `abandonAtShutdown`): already logged, nobody to tell.
-      if (!(e instanceof SessionStateWaitAbortedError)) this.logFailure(e);
+      if (!(e instanceof SessionStateWaitAbortedError)) this.logFailure(e, lease.session.id, lease.session.previousId);
     });
   }
 
@@ -415,7 +416,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
-        await this.release(loadedId, lockId).catch((e) => this.logFailure(e));
+        await this.release(loadedId, lockId).catch((e) => this.logFailure(e, loadedId, session.id));
       }
       throw error;
     }
@@ -475,7 +476,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!(error instanceof SessionStateLockLostError)) {
         // The old id could not be removed (store unreachable): the client keeps it (no new cookie),
         // so the copy under the new id goes, or the session would live under both ids.
-        await this.removeCopy(newId).catch((e) => this.logFailure(e));
+        await this.removeCopy(newId).catch((e) => this.logFailure(e, oldId, newId));
         throw error;
       }
       // Removed while this request held it (revoked, or abandoned after a stale break): the
@@ -496,8 +497,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (moved.item && moved.lockId) await this.store.removeItem(newId, moved.lockId, { moved: true });
   }
 
-  private logFailure(error: unknown): void {
-    this.logger.error(`Releasing a session lock failed: ${error instanceof Error ? error.message : String(error)}`);
+  private logFailure(error: unknown, ...ids: (string | undefined)[]): void {
+    this.logger.error(`Releasing a session lock failed: ${loggableMessage(error, ids.filter((id) => id !== undefined))}`);
   }
 
   /**
@@ -543,7 +544,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     try {
       if (!lease.lockId) return;
       this.logger.warn('Releasing the lock of a request still running at shutdown; its changes will not be saved.');
-      await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) => this.logFailure(e));
+      await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) => this.logFailure(e, lease.session.id, lease.session.previousId));
     } finally {
       clearTimeout(lease.staleTimer);
       lease.turn?.releaseLocal();

@@ -1,10 +1,12 @@
 import {
   ConflictException,
   HttpException,
+  InternalServerErrorException,
   PayloadTooLargeException,
   ServiceUnavailableException,
 } from '@nestjs/common';
 import type { SessionExchange } from '../exchange/session-exchange.js';
+import { isStoreError } from '../observability/store-failure-log.js';
 import {
   SessionStateLockLostError,
   SessionStateQueueFullError,
@@ -12,6 +14,9 @@ import {
   SessionStateTooLargeError,
   SessionStateWaitAbortedError,
 } from './session-state.errors.js';
+
+/** The answer to a request whose session failed at the store for a reason the module cannot name. */
+export const STORE_FAILED_MESSAGE = 'Session state failed; the changes of this request were not saved.';
 
 /** The one place where the module's errors become HTTP answers. Others pass through unchanged. */
 export function toHttpException(error: unknown, exchange: SessionExchange): unknown {
@@ -27,5 +32,9 @@ export function toHttpException(error: unknown, exchange: SessionExchange): unkn
   }
   if (error instanceof SessionStateTooLargeError) return new PayloadTooLargeException(error.message, options);
   if (error instanceof SessionStateLockLostError) return new ConflictException(error.message, options);
+  // Any other error of the store (a custom store's own): answered here, as Nest would (500), but
+  // without Nest logging its message, which may name the session's key; the store-failure log has
+  // logged it, redacted.
+  if (isStoreError(error)) return new InternalServerErrorException(STORE_FAILED_MESSAGE, options);
   return error;
 }

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { toHttpException } from '../errors/to-http-exception.js';
+import { STORE_FAILED_MESSAGE, toHttpException } from '../errors/to-http-exception.js';
 import type { SessionExchange } from '../exchange/session-exchange.js';
+import { loggableMessage } from '../observability/store-failure-log.js';
 import { leaseOf } from '../session-lease.js';
 import { SessionStateBehavior } from '../session-state-behavior.enum.js';
 import type { ResolvedBehavior } from '../session-state-behavior.resolver.js';
@@ -127,9 +128,12 @@ export class GraphQLSessionHooks {
   private async graphqlError(error: unknown, exchange: SessionExchange): Promise<Error> {
     const mapped = toHttpException(error, exchange) as { getStatus?(): number; message?: string };
     const status = typeof mapped?.getStatus === 'function' ? mapped.getStatus() : 500;
-    if (status === 500) this.logger.error(`Session state of a GraphQL request failed: ${error instanceof Error ? error.message : String(error)}`);
+    if (status === 500) {
+      const session = leaseOf(exchange.key)?.session;
+      this.logger.error(`Session state of a GraphQL request failed: ${loggableMessage(error, [session?.id, session?.previousId].filter((id) => id !== undefined))}`);
+    }
     const { GraphQLError } = await import('graphql');
-    const message = status === 500 ? 'Session state failed; the changes of this request were not saved.' : (mapped.message ?? 'Session state failed.');
+    const message = status === 500 ? STORE_FAILED_MESSAGE : (mapped.message ?? 'Session state failed.');
     return new GraphQLError(message, {
       originalError: error instanceof Error ? error : undefined,
       extensions: { code: `SESSION_STATE_${status}`, http: { status } },

@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../errors/session-state.errors.js';
+import { loggableMessage } from '../observability/store-failure-log.js';
 import { redactSessionId } from '../session-id.js';
 import type { ResolvedSessionStateOptions } from '../session-state.options.js';
 import type { SessionStateStore, SessionStateStoreItem } from '../store/session-state-store.js';
@@ -266,7 +267,7 @@ export class SessionLockCoordinator {
     try {
       await this.store.releaseItemExclusive(id, acquired.lockId!);
     } catch (error) {
-      this.logger.error(`Releasing a session lock failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(`Releasing a session lock failed: ${loggableMessage(error, [id])}`);
     }
     if (turn && queue.turn === turn) this.handOff(id, queue, true);
     else if (!turn) this.forget(id, queue);

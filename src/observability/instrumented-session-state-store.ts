@@ -9,7 +9,7 @@ import {
 } from '../store/session-state-store.js';
 import { secondsSince, type SessionStateMetrics, type StoreOperationOutcome } from './session-state-metrics.js';
 import { classifyStoreFailure } from './store-failure.js';
-import type { StoreFailureLog } from './store-failure-log.js';
+import { recordStoreError, type StoreFailureLog } from './store-failure-log.js';
 
 /**
  * The configured store as the lifecycle uses it: every operation is timed
@@ -112,6 +112,7 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
   }
 
   private failed(operation: string, secret: string, error: unknown, start: number | undefined): never {
+    recordStoreError(error, [secret]);
     const { outcome, failure } = classifyStoreFailure(error);
     if (start !== undefined) this.metrics.storeOperation(operation, outcome, secondsSince(start));
     if (failure) this.failures.report({ failure, operation, store: this.where, error, secrets: [secret] });

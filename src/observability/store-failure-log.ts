@@ -73,6 +73,45 @@ export class StoreFailureLog implements OnApplicationShutdown {
   }
 }
 
+/**
+ * The values each store call's error must not carry into the log (its session id, or owner), by
+ * error: the measured store, which every store call of the module goes through, records them.
+ */
+const secretsOfErrors = new WeakMap<object, readonly string[]>();
+
+/** Records what an error of a store call must not show in the log (called by the measured store). */
+export function recordStoreError(error: unknown, secrets: readonly string[]): void {
+  if (typeof error !== 'object' || error === null) return;
+  secretsOfErrors.set(error, [...(secretsOfErrors.get(error) ?? []), ...secrets.filter(Boolean)]);
+}
+
+/** Whether an error came out of a call of the store (any error of a custom store included). */
+export function isStoreError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && secretsOfErrors.has(error);
+}
+
+/**
+ * The one redaction of every log line the module writes: each secret given, and each recorded for
+ * the errors (and their causes) the line shows, is replaced by its short hash. A store's errors may
+ * name their key (Redis and SQL client errors do): a session id is a bearer credential.
+ */
+export function redactSecrets(line: string, secrets: readonly string[], ...errors: unknown[]): string {
+  const all = new Set(secrets);
+  for (let error of errors) {
+    for (let depth = 0; depth < 8 && typeof error === 'object' && error !== null; depth++) {
+      for (const secret of secretsOfErrors.get(error) ?? []) all.add(secret);
+      error = (error as { cause?: unknown }).cause;
+    }
+  }
+  for (const secret of all) if (secret) line = line.replaceAll(secret, redactSessionId(secret));
+  return line;
+}
+
+/** An error's message for a log line: redacted (see `redactSecrets`). */
+export function loggableMessage(error: unknown, secrets: readonly string[] = []): string {
+  return redactSecrets(messageOf(error), secrets, error);
+}
+
 function describe({ failure, operation, store, error, secrets }: StoreFailure): string {
   const cause = (error as { cause?: unknown } | null)?.cause;
   const what =
@@ -83,8 +122,7 @@ function describe({ failure, operation, store, error, secrets }: StoreFailure): 
         : 'Session store failure';
   let line = `${what} [${failure}]: ${operation} on ${store} failed with ${errorName(error)}: ${messageOf(error)}`;
   if (cause !== undefined && !messageOf(error).includes(messageOf(cause))) line += ` (cause: ${errorName(cause)}: ${messageOf(cause)})`;
-  for (const secret of secrets) if (secret) line = line.replaceAll(secret, redactSessionId(secret));
-  return line;
+  return redactSecrets(line, secrets, error);
 }
 
 function errorName(error: unknown): string {

@@ -1,3 +1,5 @@
+import { STORE_FAILED_MESSAGE } from '../errors/to-http-exception.js';
+import { isStoreError } from '../observability/store-failure-log.js';
 import { SessionStateError, SessionStateStoreUnavailableError, SessionStateWaitAbortedError } from '../errors/session-state.errors.js';
 
 /** `WsException` of @nestjs/websockets, loaded on the first WebSocket exchange (an app without gateways never loads it). */
@@ -16,7 +18,15 @@ export function loadWsException(): void {
  * `WsException`'s message and answers anything else with "Internal server error".
  */
 export function toWsException(error: unknown): unknown {
-  if (!WsException || !(error instanceof SessionStateError)) return error;
+  if (!WsException) return error;
+  // Any other error of the store: Nest would log its message (which may name the session's key);
+  // the store-failure log has logged it, redacted.
+  if (!(error instanceof SessionStateError)) {
+    if (!isStoreError(error)) return error;
+    const exception = new WsException({ status: 'error', message: STORE_FAILED_MESSAGE, error: 'SessionStateError' });
+    (exception as { cause?: unknown }).cause = error;
+    return exception;
+  }
   // The cause stays server-side: store errors can name tables and carry AWS error text.
   const message =
     error instanceof SessionStateStoreUnavailableError || error instanceof SessionStateWaitAbortedError

@@ -12,6 +12,7 @@ import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf } from '../e2e/session-app.js';
+import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from '../e2e/graphql-app.js';
 import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp, prepareTable } from './ops-app.js';
 
 const tableName = uniqueTableName('ops-logs');
@@ -170,5 +171,85 @@ describe('DynamoDB configuration errors at startup', () => {
     unreachable.destroy();
     expect(outage).toBeInstanceOf(SessionStateStoreUnavailableError);
     expect(outage).not.toBeInstanceOf(SessionStateStoreMisconfiguredError);
+  });
+});
+
+/** A store whose errors name the key they failed on, as Redis and SQL client errors do. */
+class KeyNamingStore extends InMemorySessionStateStore {
+  readonly failing = new Set<string>();
+  private fail(method: string, id: string): void {
+    if (this.failing.has(method)) throw new Error(`${method} failed for key "sess:${id}" (connection reset)`);
+  }
+  override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+    this.fail('getItemExclusive', id);
+    return super.getItemExclusive(id);
+  }
+  override async setAndReleaseItemExclusive(...args: Parameters<InMemorySessionStateStore['setAndReleaseItemExclusive']>) {
+    this.fail('setAndReleaseItemExclusive', args[0]);
+    return super.setAndReleaseItemExclusive(...args);
+  }
+  /** Releases, then fails (its answer lost): the test's next requests find the session unlocked. */
+  override async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    const released = await super.releaseItemExclusive(id, lockId);
+    this.fail('releaseItemExclusive', id);
+    return released;
+  }
+}
+
+/** Every line logged (any level, the module's and Nest's) while `run` runs. */
+async function allLogLines(run: () => Promise<void>): Promise<string[]> {
+  const spies = (['log', 'error', 'warn', 'debug', 'verbose', 'fatal'] as const).map((level) =>
+    vi.spyOn(Logger.prototype, level).mockImplementation(() => {}),
+  );
+  try {
+    await run();
+    return spies.flatMap((spy) => spy.mock.calls.map((args) => args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join(' ')));
+  } finally {
+    vi.restoreAllMocks();
+  }
+}
+
+describe.each(ADAPTERS)('a store whose errors name the session id, over %s', (adapter) => {
+  let t: OpsApp | undefined;
+  let g: GraphQLApp | undefined;
+  afterEach(async () => {
+    await t?.close();
+    await g?.app.close();
+    t = g = undefined;
+  });
+
+  it('HTTP: a failed lock, a failed save and its failed release answer 500 and put no session id in any log line', async () => {
+    const store = new KeyNamingStore();
+    t = await startOpsApp(adapter, store);
+    const cookie = sessionCookie((await request(t.http).post('/seed').expect(200)).headers)!;
+    const lines = await allLogLines(async () => {
+      store.failing.add('getItemExclusive');
+      await request(t!.http).post('/count').set('Cookie', cookie).expect(500);
+      store.failing.clear();
+      store.failing.add('setAndReleaseItemExclusive').add('releaseItemExclusive');
+      await request(t!.http).post('/count').set('Cookie', cookie).expect(500);
+      store.failing.clear();
+      store.failing.add('releaseItemExclusive');
+      await request(t!.http).post('/touch').set('Cookie', cookie).expect(500);
+      store.failing.clear();
+    });
+    expect(lines.some((line) => /Releasing a session lock failed/.test(line))).toBe(true);
+    expect(lines.filter((line) => line.includes('connection reset')).length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) expect(line).not.toContain(idOf(cookie));
+    await request(t.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+  });
+
+  it(`GraphQL (${GRAPHQL_SERVER[adapter]}): a failed save answers a GraphQL error and puts no session id in any log line`, async () => {
+    const store = new KeyNamingStore();
+    g = await startGraphQLApp(adapter, { store });
+    const cookie = sessionCookie((await gql(g.http, { query: 'mutation { increment }' })).headers)!;
+    const lines = await allLogLines(async () => {
+      store.failing.add('setAndReleaseItemExclusive').add('releaseItemExclusive');
+      const res = await gql(g!.http, { query: 'mutation { increment }' }, cookie);
+      expect(res.body.errors?.[0]?.message).toMatch(/Session state failed/);
+      store.failing.clear();
+    });
+    expect(lines.some((line) => /Session state of a GraphQL request failed/.test(line))).toBe(true);
+    for (const line of lines) expect(line).not.toContain(idOf(cookie));
   });
 });

@@ -52,6 +52,7 @@ import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-
 import { prepareSessionTable } from './dynamodb-session-table.js';
 import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
 import { revokeOwnerSessions } from './dynamodb-owner-index.js';
+import { redactSecrets } from '../../observability/store-failure-log.js';
 import { DynamoDBTableHealth } from './dynamodb-table-health.js';
 
 /** DynamoDB's hard limit on the size of one item. */
@@ -662,7 +663,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       landed = Attributes?.[Attr.lockId]?.S === lockId;
     } catch (error) {
       if (isConditionFailure(error)) return false;
-      this.logger.warn(`A lock call got no answer and could not be settled; the lock, if taken, is released later (${String(error)}).`);
+      this.logger.warn(`A lock call got no answer and could not be settled; the lock, if taken, is released later (${redactSecrets(String(error), [id], error)}).`);
       void this.releaseItemExclusive(id, lockId).catch(() => false);
       return false;
     }
@@ -670,7 +671,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     // hand-over's save (its caller must not answer 503 for it); the lock is released later instead.
     if (landed) {
       await this.releaseItemExclusive(id, lockId).catch((error: unknown) => {
-        this.logger.warn(`A lock taken without an answer could not be released; tried once more, else it turns stale (${String(error)}).`);
+        this.logger.warn(`A lock taken without an answer could not be released; tried once more, else it turns stale (${redactSecrets(String(error), [id], error)}).`);
         void this.releaseItemExclusive(id, lockId).catch(() => false);
       });
     }
