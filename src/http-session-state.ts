@@ -35,8 +35,21 @@ export interface HttpSessionStateInit {
   owner?: string;
 }
 
-/** Longest owner accepted: DynamoDB's limit on an index key (2048 bytes) with room to spare. */
-export const MAX_OWNER_LENGTH = 1024;
+/**
+ * Longest owner accepted, in bytes of UTF-8: DynamoDB limits an index key (2048 bytes) in bytes,
+ * so a limit in characters let a 700-character CJK owner (2100 bytes) through to a failed save.
+ */
+export const MAX_OWNER_BYTES = 1024;
+
+/** Why `owner` is not a valid owner, or undefined when it is. */
+export function ownerProblem(owner: unknown): string | undefined {
+  if (typeof owner !== 'string') return `got ${owner === null ? 'null' : typeof owner}`;
+  if (owner.length === 0) return 'got an empty string';
+  // Cheap bound first: a character is at most 3 bytes of UTF-8 (a surrogate pair, 2 characters, 4).
+  if (owner.length * 3 <= MAX_OWNER_BYTES) return undefined;
+  const bytes = Buffer.byteLength(owner, 'utf8');
+  return bytes > MAX_OWNER_BYTES ? `got ${bytes} bytes` : undefined;
+}
 
 /**
  * A request's view of its session: a small bag of JSON values, typed by `TData` (by default the
@@ -126,8 +139,9 @@ export class HttpSessionState<TData extends object = SessionStateData> {
 
   set owner(owner: string | undefined) {
     this.assertWritable();
-    if (owner !== undefined && (typeof owner !== 'string' || owner.length === 0 || owner.length > MAX_OWNER_LENGTH)) {
-      throw new TypeError(`Session owner must be a non-empty string of at most ${MAX_OWNER_LENGTH} characters, or undefined.`);
+    const problem = owner === undefined ? undefined : ownerProblem(owner);
+    if (problem) {
+      throw new TypeError(`Session owner must be a non-empty string of at most ${MAX_OWNER_BYTES} bytes (UTF-8), or undefined: ${problem}.`);
     }
     if (owner !== this.#owner) this.#ownerChanged = true;
     this.#owner = owner;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { MAX_OWNER_LENGTH } from './http-session-state.js';
+import { MAX_OWNER_BYTES, ownerProblem } from './http-session-state.js';
 import { OBSERVED_SESSION_STATE_STORE } from './session-state.constants.js';
 import { SessionStateStore } from './store/session-state-store.js';
 
@@ -15,9 +15,8 @@ export class SessionRevoker {
 
   /** Removes the owner's sessions; answers how many live sessions were removed. */
   async revokeOwner(owner: string): Promise<number> {
-    if (typeof owner !== 'string' || owner.length === 0 || owner.length > MAX_OWNER_LENGTH) {
-      throw new TypeError(`revokeOwner: owner must be a non-empty string of at most ${MAX_OWNER_LENGTH} characters.`);
-    }
+    const problem = ownerProblem(owner);
+    if (problem) throw new TypeError(`revokeOwner: owner must be a non-empty string of at most ${MAX_OWNER_BYTES} bytes (UTF-8): ${problem}.`);
     return this.store.revokeOwner(owner);
   }
 }

@@ -161,3 +161,18 @@ describe('createTestSession', () => {
     expect(() => createTestSession({ at: new Date() } as never)).toThrow(SessionStateValueError);
   });
 });
+
+describe('session.owner', () => {
+  it('is at most 1024 bytes of UTF-8 (DynamoDB limits its index key in bytes): a 700-character CJK owner is refused at assignment', () => {
+    const session = createTestSession();
+    const cjk = '漢'.repeat(700); // 2 100 bytes
+    expect(() => (session.owner = cjk)).toThrow('Session owner must be a non-empty string of at most 1024 bytes (UTF-8), or undefined: got 2100 bytes.');
+    expect(session.owner).toBeUndefined();
+    expect(session.ownerChanged).toBe(false);
+    session.owner = `${'漢'.repeat(341)}a`; // 1 024 bytes
+    expect(session.owner).toHaveLength(342);
+    expect(() => (session.owner = 'a'.repeat(1025))).toThrow(/at most 1024 bytes/);
+    session.owner = 'a'.repeat(1024);
+    expect(session.owner).toHaveLength(1024);
+  });
+});

@@ -10,6 +10,7 @@ import { meterCapacity } from '../support/consumed-capacity-middleware.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { Gates } from '../support/gates.js';
 import { generateSessionId } from '../../src/session-id.js';
+import { createTestSession } from '../../src/testing/index.js';
 import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
 import { putVersion1Session } from '../support/v1-session-record.js';
 
@@ -476,6 +477,18 @@ describe('owner', () => {
     expect((await shop.getItem(unowned)).item).not.toBeNull();
     expect((await blog.getItem(a)).item).toEqual({ items: '{"blog":1}', timeout: 20, owner });
     expect(await shop.revokeOwner(owner)).toBe(0);
+  });
+
+  it('the longest owner accepted (1024 bytes of UTF-8) is saved and revoked on DynamoDB; 700 CJK characters are refused before the save', async () => {
+    const store = createStore();
+    const id = newId();
+    const longest = `${'漢'.repeat(341)}${newId().slice(0, 1)}`;
+    const session = createTestSession();
+    session.owner = longest;
+    expect(() => (session.owner = '漢'.repeat(700))).toThrow(/at most 1024 bytes \(UTF-8\).*got 2100 bytes/);
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20, owner: session.owner }, null, true);
+    expect((await store.getItem(id)).item?.owner).toBe(longest);
+    expect(await store.revokeOwner(longest)).toBe(1);
   });
 
   it("revokeOwner never touches another application's sessions, whichever name is a prefix of the other, nor an unprefixed app's", async () => {
