@@ -58,7 +58,8 @@ export function ownerProblem(owner: unknown): string | undefined {
  * Map, a class instance, a cycle…) throws a `SessionStateValueError` naming the key and the path.
  * Changes are detected by comparing the serialised items with what was loaded, so mutating a value
  * read from the session (`s.get('cart')!.push(x)`) is saved too. In a read-only session every
- * write throws, nested ones included (loaded values are frozen).
+ * write throws `SessionStateReadOnlyError`, nested ones included (values are read through
+ * read-only views).
  */
 export class HttpSessionState<TData extends object = SessionStateData> {
   readonly #items: Map<string, unknown>;
@@ -79,6 +80,8 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   #cookie: HttpSessionCookie | undefined;
   /** set(), delete() or clear() was called. */
   #written = false;
+  /** A read-only session's views of its object values (see `readOnlyView`), one per object. */
+  #views: WeakMap<object, object> | undefined;
 
   /** Made by the lifecycle (handlers receive it through `@Session()`); to unit-test a handler, use `createTestSession()` of `nestjs-session-state/testing`. */
   constructor(init: HttpSessionStateInit) {
@@ -87,7 +90,6 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     const cookieMaxAge = this.#items.get(COOKIE_MAX_AGE_KEY);
     this.#items.delete(COOKIE_MAX_AGE_KEY);
     if (typeof cookieMaxAge === 'number' || cookieMaxAge === null) this.#cookieMaxAge = cookieMaxAge;
-    if (init.isReadOnly) for (const value of this.#items.values()) deepFreeze(value);
     this.#id = init.id;
     this.#isNew = init.isNew;
     this.#isReadOnly = init.isReadOnly;
@@ -169,7 +171,9 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   get<T = JsonValue>(key: UntypedCastKey<TData, T>): T | undefined;
   get(key: string): unknown {
     const value = this.#items.get(key);
-    if (typeof value === 'object' && value !== null) (this.#exposed ??= new Set()).add(key); // may be mutated in place
+    if (typeof value !== 'object' || value === null) return value;
+    if (this.#isReadOnly) return readOnlyView(value, (this.#views ??= new WeakMap()), this.#readOnlyReason);
+    (this.#exposed ??= new Set()).add(key); // may be mutated in place
     return value;
   }
 
@@ -317,8 +321,29 @@ type SettableJson<V> = [V] extends [JsonValue | undefined] ? V : V extends undef
  */
 type UntypedCastKey<TData, T> = [T] extends [JsonValue] ? UntypedKey<TData> : [T] extends [JsonSafe<T>] ? UntypedKey<TData> : never;
 
-function deepFreeze(value: unknown): void {
-  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const child of Object.values(value)) deepFreeze(child);
+/**
+ * A read-only view of a session value, and of everything reached through it: any write throws
+ * `SessionStateReadOnlyError` with its advice. (Frozen values threw a bare TypeError instead, and
+ * sloppy-mode code's writes to them were ignored silently.) The value itself stays unfrozen, so
+ * that each nested object read through the view is a view too.
+ */
+function readOnlyView(value: object, views: WeakMap<object, object>, reason: string | undefined): object {
+  let view = views.get(value);
+  if (view) return view;
+  const refuse = (): never => {
+    throw new SessionStateReadOnlyError(reason);
+  };
+  view = new Proxy(value, {
+    get(target, key) {
+      const child = Reflect.get(target, key) as unknown;
+      return typeof child === 'object' && child !== null ? readOnlyView(child, views, reason) : child;
+    },
+    set: refuse,
+    defineProperty: refuse,
+    deleteProperty: refuse,
+    setPrototypeOf: refuse,
+    preventExtensions: refuse,
+  });
+  views.set(value, view);
+  return view;
 }

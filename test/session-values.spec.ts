@@ -104,13 +104,46 @@ describe('session values are JSON data, checked at set()', () => {
     expect(JSON.parse(session.serializeItems())).toEqual({ cart: [{ sku: 'a' }, { sku: 'b' }] });
   });
 
-  it('read-only sessions still deep-freeze loaded values', () => {
-    const session = createTestSession({ cart: [{ sku: 'a' }] }, { readOnly: true });
-    expect(() => session.set('x', 1)).toThrow(SessionStateReadOnlyError);
-    expect(() => (session.get<{ sku: string }[]>('cart')!).push({ sku: 'b' })).toThrow(TypeError);
-    expect(() => {
-      (session.get<{ sku: string }[]>('cart')![0] as { sku: string }).sku = 'z';
-    }).toThrow(TypeError);
+  it('in a read-only session, a nested write throws SessionStateReadOnlyError with its advice, and changes nothing', () => {
+    const session = createTestSession({ cart: [{ sku: 'a', tags: ['x'] }], prefs: { theme: 'dark' } }, { readOnly: true });
+    const advice = /read-only for this handler: use @SessionState\(SessionStateBehavior.Required\)/;
+    expect(() => session.set('x', 1)).toThrow(advice);
+    const cart = session.get<{ sku: string; tags: string[] }[]>('cart')!;
+    const prefs = session.get<{ theme?: string; size?: number }>('prefs')!;
+    const writes: (() => unknown)[] = [
+      () => cart.push({ sku: 'b', tags: [] }),
+      () => cart.pop(),
+      () => cart.fill(cart[0]!),
+      () => cart.splice(0, 1),
+      () => (cart.length = 0),
+      () => (cart[0]!.sku = 'z'),
+      () => cart[0]!.tags.push('y'),
+      () => (prefs.theme = 'light'),
+      () => (prefs.size = 2),
+      () => delete prefs.theme,
+      () => Object.defineProperty(prefs, 'x', { value: 1 }),
+      () => Object.setPrototypeOf(prefs, null),
+      () => Object.assign(prefs, { theme: 'light' }),
+    ];
+    for (const write of writes) {
+      expect(write).toThrow(SessionStateReadOnlyError);
+      expect(write).toThrow(advice);
+    }
+    // Reads work as on plain data, and nothing changed.
+    expect(cart).toHaveLength(1);
+    expect(Array.isArray(cart)).toBe(true);
+    expect(JSON.parse(JSON.stringify({ cart, prefs }))).toEqual({ cart: [{ sku: 'a', tags: ['x'] }], prefs: { theme: 'dark' } });
+    expect([...cart].map((item) => ({ ...item }))).toEqual([{ sku: 'a', tags: ['x'] }]);
+    expect(session.get('cart')).toBe(cart);
+    expect(JSON.parse(session.serializeItems())).toEqual({ cart: [{ sku: 'a', tags: ['x'] }], prefs: { theme: 'dark' } });
+  });
+
+  it('in a read-only session, a nested write in sloppy-mode code throws too (a frozen object would ignore it silently)', () => {
+    const session = createTestSession({ list: [1] }, { readOnly: true });
+    // Function() bodies are sloppy mode, as are CommonJS files without 'use strict'.
+    const sloppyWrite = Function('list', 'list[0] = 9; return list[0];') as (list: unknown) => number;
+    expect(() => sloppyWrite(session.get('list'))).toThrow(SessionStateReadOnlyError);
+    expect(session.get('list')).toEqual([1]);
   });
 
   it('the key holding the per-session cookie lifetime is reserved and hidden', () => {

@@ -246,8 +246,17 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   it('writes to a read-only session, nested ones included, fail clearly and change nothing', async () => {
     const cookie = await seeded();
     await request(http).post('/nested').set('Cookie', cookie).expect(200);
-    await request(http).get('/readonly-write').set('Cookie', cookie).expect(500);
-    await request(http).get('/readonly-nested-write').set('Cookie', cookie).expect(500);
+    const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
+    try {
+      await request(http).get('/readonly-write').set('Cookie', cookie).expect(500);
+      await request(http).get('/readonly-nested-write').set('Cookie', cookie).expect(500);
+      // Both are the README's SessionStateReadOnlyError with its advice (a nested one was a frozen object's TypeError).
+      const logged = error.mock.calls.map((args) => args.map(String).join(' '));
+      expect(logged).toHaveLength(2);
+      for (const line of logged) expect(line).toMatch(/SessionStateReadOnlyError: This session is read-only for this handler: use @SessionState\(SessionStateBehavior.Required\)/);
+    } finally {
+      error.mockRestore();
+    }
     await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0, 1] });
     await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
   });
