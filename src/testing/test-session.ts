@@ -11,7 +11,7 @@ export interface TestSessionOptions {
   id?: string;
   /** Default `false` (a stored session). */
   isNew?: boolean;
-  /** A read-only session (`@SessionState(SessionStateBehavior.ReadOnly)`): writes throw, values are frozen. Default `false`. */
+  /** A read-only session (`@SessionState(SessionStateBehavior.ReadOnly)`): writes throw `SessionStateReadOnlyError`, nested ones included. Default `false`. */
   readOnly?: boolean;
   /** Minutes. Default 20. */
   timeout?: number;
