@@ -71,7 +71,7 @@ describe.each(ADAPTERS)('the cost of a deep GraphQL operation on an interface ov
     }
   });
 
-  it(`(${server}) a hostile operation (fragment spreads 2^25 paths deep, many aliases) is refused or answered, never hangs the process`, async () => {
+  it(`(${server}) a hostile operation (fragment spreads 2^25 paths deep, many aliases, a cycle, in a batch) is refused or answered, never hangs the process`, async () => {
     const http = withModule.getHttpServer();
     const chain = Array.from({ length: 25 }, (_, i) => `fragment F${i} on Node { children { ...F${i + 1} ...F${i + 1} } }`).join('\n');
     const fragments = await gql(http, { query: `{ nodes { ...F0 } } ${chain} fragment F25 on Node { id }` });
@@ -83,6 +83,12 @@ describe.each(ADAPTERS)('the cost of a deep GraphQL operation on an interface ov
     // A cycle: the server refuses it at validation; a batch's other operations are walked before it.
     const cycle = await gql(http, { query: '{ nodes { ...X } } fragment X on Node { children { ...X } }' });
     expect(cycle.body.errors?.[0]?.message).toMatch(/cannot spread fragment "X" within itself/i);
+    // In a batch, the other operations are walked before the server validates them.
+    const batch = await gql(http, [{ query: '{ me }' }, { query: '{ nodes { ...X } } fragment X on Node { children { ...X } }' }, { query: deepQuery(40) }]);
+    expect(batch.status).toBe(200);
+    expect(batch.body[0]).toEqual({ data: { me: null } });
+    expect(batch.body[1].errors?.[0]?.message).toMatch(/cannot spread fragment "X" within itself/i);
+    expect(batch.body[2]).toEqual({ data: { nodes: [] } });
     // The process still answers.
     expect((await gql(http, { query: '{ me }' })).body).toEqual({ data: { me: null } });
   });
