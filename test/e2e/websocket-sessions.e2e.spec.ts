@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import { Logger, type INestApplication } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { io, type Socket } from 'socket.io-client';
@@ -19,7 +19,7 @@ interface WsApp {
 }
 
 async function startWsApp(adapter: AdapterName, ws: 'socket.io' | 'ws', options: SessionStateModuleOptions = {}): Promise<WsApp> {
-  const { store, counter } = countingStore(new InMemorySessionStateStore());
+  const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const app = await createTestApp(
     adapter,
     {
@@ -125,6 +125,35 @@ describe.each(ADAPTERS)('WebSocket gateway sessions over %s', (adapter) => {
     client.socket.emit('increment', {});
     expect((await exception).message).toMatch(/no session to write to.*a message cannot set one/);
     expect(a.counter.total()).toBe(0);
+  });
+
+  it('socket.io: a store whose error names the session id: the message gets a clear exception, no log line shows the id', async () => {
+    class KeyNamingStore extends InMemorySessionStateStore {
+      failing = false;
+      override async getItemExclusive(id: string) {
+        if (this.failing) throw new Error(`getItemExclusive failed for key "sess:${id}" (connection reset)`);
+        return super.getItemExclusive(id);
+      }
+    }
+    const store = new KeyNamingStore();
+    const a = await start('socket.io', { store });
+    const cookie = await seed(a);
+    const client = await ioClient(a.url, cookie);
+    closers.push(() => client.socket.close());
+    const levels = (['log', 'error', 'warn', 'debug', 'verbose', 'fatal'] as const).map((level) => vi.spyOn(Logger.prototype, level).mockImplementation(() => {}));
+    try {
+      store.failing = true;
+      const exception = client.nextException();
+      client.socket.emit('increment', {});
+      expect((await exception).message).toBe('Session state failed; the changes of this request were not saved.');
+      const lines = levels.flatMap((spy) => spy.mock.calls.map((args) => args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join(' ')));
+      expect(lines.some((line) => line.includes('connection reset'))).toBe(true);
+      for (const line of lines) expect(line).not.toContain(cookie.split('=')[1]);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    store.failing = false;
+    expect(await client.call('increment')).toBe(1);
   });
 
   it('socket.io: signed cookies are verified as on HTTP (a tampered one is no session)', async () => {
