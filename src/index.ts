@@ -1,13 +1,10 @@
-export { SessionStateModule } from './session-state.module.js';
-export type {
-  SessionStateModuleOptions,
-  SessionCookieOptions,
-  SessionLockWaitOptions,
-} from './session-state.options.js';
-export { Session } from './session.decorator.js';
-export { SessionState } from './session-state.decorator.js';
-export { SessionStateBehavior } from './session-state-behavior.enum.js';
-export { HttpSessionState, type HttpSessionCookie } from './http-session-state.js';
+export { SessionStateModule } from './nest/session-state.module.js';
+export type { SessionStateModuleOptions, SessionLockWaitOptions } from './module/session-state.options.js';
+export type { SessionCookieOptions } from './cookie/session-cookie.options.js';
+export { Session } from './nest/session.decorator.js';
+export { SessionState } from './nest/session-state.decorator.js';
+export { SessionStateBehavior } from './core/session-state-behavior.enum.js';
+export { HttpSessionState, type HttpSessionCookie } from './session/http-session-state.js';
 export type {
   SessionStateData,
   JsonValue,
@@ -16,9 +13,9 @@ export type {
   SessionKey,
   SessionValue,
   SessionInput,
-} from './session-data.js';
-export { SessionStateAccessor } from './session-state.accessor.js';
-export { SessionRevoker } from './session-revoker.js';
+} from './session/session-data.js';
+export { SessionStateAccessor } from './nest/session-state.accessor.js';
+export { SessionRevoker } from './nest/session-revoker.js';
 export {
   SessionStateStore,
   SessionStateActions,
@@ -30,8 +27,8 @@ export {
 } from './store/session-state-store.js';
 export { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
 export type { InMemorySessionStateStoreOptions } from './store/in-memory/in-memory-session-state-store.options.js';
-export { DynamoDBSessionStateStore } from './store/dynamodb/dynamodb-session-state.store.js';
-export type { DynamoDBSessionStateStoreOptions } from './store/dynamodb/dynamodb-session-state-store.options.js';
+export { DynamoDBSessionStateStore } from './dynamodb/dynamodb-session-state.store.js';
+export type { DynamoDBSessionStateStoreOptions } from './dynamodb/dynamodb-session-state-store.options.js';
 export {
   SessionStateError,
   SessionStateCorruptError,

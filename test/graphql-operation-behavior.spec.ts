@@ -5,9 +5,9 @@ import {
   type DocumentNode,
   type GraphQLSchemaLike,
   type OperationNode,
-} from '../src/graphql/graphql-operation-behavior.js';
-import type { FieldSession } from '../src/graphql/graphql-session-fields.js';
-import { SessionStateBehavior } from '../src/session-state-behavior.enum.js';
+} from '../src/transports/graphql/graphql-operation-behavior.js';
+import type { FieldSession } from '../src/transports/graphql/graphql-session-fields.js';
+import { SessionStateBehavior } from '../src/core/session-state-behavior.enum.js';
 
 /** The schema of issue 16: an interface whose field returns the interface, 5 implementing types. */
 const NODE_TYPES = ['A', 'B', 'C', 'D', 'E'];

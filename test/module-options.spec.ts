@@ -2,7 +2,7 @@ import { Controller, Get, Injectable, Logger, Module, Session as NestSession } f
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from '../src/index.js';
-import { resolveSessionStateOptions } from '../src/session-state.options.js';
+import { resolveSessionStateOptions } from '../src/module/session-state.options.js';
 import { ADAPTERS, createTestApp, type AdapterName } from './support/test-app.js';
 
 /** The startup error for `options`, as the module's options provider throws it. */

@@ -1,5 +1,5 @@
-import type { SessionExchange } from '../exchange/session-exchange.js';
-import type { ResolvedSessionStateOptions } from '../session-state.options.js';
+import type { SessionExchange } from '../core/session-exchange.js';
+import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 
 /** What the cookie's lifetime depends on, of an `HttpSessionState` of any data type. */
 interface SessionCookieLifetime {

@@ -1,5 +1,30 @@
 import { serialize } from 'cookie';
-import { MAX_TIMEOUT_MINUTES, type SessionCookieOptions } from '../session-state.options.js';
+import { MAX_TIMEOUT_MINUTES } from '../session/session-limits.js';
+
+export interface SessionCookieOptions {
+  /** Cookie name. Default `sid`. */
+  name?: string;
+  /** Default `/`. Must start with `/`. */
+  path?: string;
+  /** Default: none (host-only cookie). A host name (`example.com`: the cookie goes to its subdomains too). */
+  domain?: string;
+  /**
+   * Milliseconds the browser keeps the cookie (a persistent cookie, like express-session's
+   * `cookie.maxAge`), counted from each response that sends it; it is sent again whenever the
+   * session's expiry slides, so it lives as long as an active session. At most `timeout`
+   * (refused at startup otherwise): the cookie never outlives the session. Per session:
+   * `session.cookie.maxAge`. Default: none (a browser-session cookie).
+   */
+  maxAge?: number;
+  /** CHIPS: a cookie partitioned by top-level site, for an app embedded cross-site. Needs `secure` (true or `'auto'`). Default `false`. */
+  partitioned?: boolean;
+  /** Default `true`: scripts never see the session id. */
+  httpOnly?: boolean;
+  /** `'auto'` (default): Secure when the request came over HTTPS (behind a proxy, set the adapter's trust-proxy). */
+  secure?: boolean | 'auto';
+  /** Default `'lax'`. `'none'` needs `secure`. */
+  sameSite?: 'lax' | 'strict' | 'none';
+}
 
 /** The cookie options with every default filled in. */
 export type ResolvedCookieOptions = Required<Omit<SessionCookieOptions, 'domain' | 'maxAge'>> & Pick<SessionCookieOptions, 'domain' | 'maxAge'>;

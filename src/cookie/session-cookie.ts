@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parse, serialize } from 'cookie';
-import type { SessionExchange } from '../exchange/session-exchange.js';
-import { isWellFormedSessionId } from '../session-id.js';
-import type { ResolvedSessionStateOptions } from '../session-state.options.js';
+import type { SessionExchange } from '../core/session-exchange.js';
+import { isWellFormedSessionId } from '../session/session-id.js';
+import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 
 /** Longer cookie values are not ours: an id (32) plus a signature (43) and a dot. */
 const MAX_VALUE_LENGTH = 76;

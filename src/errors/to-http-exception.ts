@@ -5,7 +5,7 @@ import {
   PayloadTooLargeException,
   ServiceUnavailableException,
 } from '@nestjs/common';
-import type { SessionExchange } from '../exchange/session-exchange.js';
+import type { SessionExchange } from '../core/session-exchange.js';
 import { isStoreError } from '../observability/store-failure-log.js';
 import {
   SessionStateLockLostError,

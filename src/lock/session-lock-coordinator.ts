@@ -2,8 +2,8 @@ import type { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../errors/session-state.errors.js';
 import { loggableMessage } from '../observability/store-failure-log.js';
-import { redactSessionId } from '../session-id.js';
-import type { ResolvedSessionStateOptions } from '../session-state.options.js';
+import { redactSessionId } from '../session/session-id.js';
+import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 import type { SessionStateStore, SessionStateStoreItem } from '../store/session-state-store.js';
 import { signalOf, type WaitSignal } from './lazy-abort.js';
 

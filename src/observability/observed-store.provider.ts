@@ -1,7 +1,7 @@
 import type { Provider } from '@nestjs/common';
-import { OBSERVED_SESSION_STATE_STORE } from '../session-state.constants.js';
-import { DynamoDBSessionStateStore } from '../store/dynamodb/dynamodb-session-state.store.js';
-import { countConsumedCapacity } from '../store/dynamodb/dynamodb-consumed-capacity.middleware.js';
+import { OBSERVED_SESSION_STATE_STORE } from '../module/session-state.constants.js';
+import { DynamoDBSessionStateStore } from '../dynamodb/dynamodb-session-state.store.js';
+import { countConsumedCapacity } from '../dynamodb/dynamodb-consumed-capacity.middleware.js';
 import { SessionStateStore } from '../store/session-state-store.js';
 import { InstrumentedSessionStateStore } from './instrumented-session-state-store.js';
 import { SessionStateMetrics } from './session-state-metrics.js';

@@ -1,5 +1,5 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { redactSessionId } from '../session-id.js';
+import { redactSessionId } from '../session/session-id.js';
 import type { StoreFailureClass } from './store-failure.js';
 
 export interface StoreFailure {

@@ -1,11 +1,11 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { parse } from 'cookie';
 import { SessionCookie } from '../cookie/session-cookie.js';
-import { HttpSessionState } from '../http-session-state.js';
-import type { JsonValue, SessionStateData } from '../session-data.js';
-import { generateSessionId } from '../session-id.js';
-import { SESSION_STATE_OPTIONS } from '../session-state.constants.js';
-import type { ResolvedSessionStateOptions } from '../session-state.options.js';
+import { HttpSessionState } from '../session/http-session-state.js';
+import type { JsonValue, SessionStateData } from '../session/session-data.js';
+import { generateSessionId } from '../session/session-id.js';
+import { SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
+import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 import { SessionStateStore } from '../store/session-state-store.js';
 import { serializeTestData, type TestSessionData } from './test-session.js';
 

@@ -1,7 +1,7 @@
-import { HttpSessionState } from '../http-session-state.js';
-import type { SessionInput, SessionKey, SessionStateData } from '../session-data.js';
-import { generateSessionId } from '../session-id.js';
-import { assertSessionValue } from '../session-value.validator.js';
+import { HttpSessionState } from '../session/http-session-state.js';
+import type { SessionInput, SessionKey, SessionStateData } from '../session/session-data.js';
+import { generateSessionId } from '../session/session-id.js';
+import { assertSessionValue } from '../session/session-value.validator.js';
 
 /** Session data as a test gives it: some of `TData`'s keys (any JSON for an untyped session). */
 export type TestSessionData<TData extends object = SessionStateData> = { [K in SessionKey<TData>]?: SessionInput<TData, K> };

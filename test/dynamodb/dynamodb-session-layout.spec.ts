@@ -4,12 +4,12 @@ import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, typ
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionStateError, SessionStateLockLostError, SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
-import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
-import type { DynamoDBSessionStateStoreOptions } from '../../src/store/dynamodb/dynamodb-session-state-store.options.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
+import type { DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/dynamodb-session-state-store.options.js';
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { Gates } from '../support/gates.js';
-import { generateSessionId } from '../../src/session-id.js';
+import { generateSessionId } from '../../src/session/session-id.js';
 import { createTestSession } from '../../src/testing/index.js';
 import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
 import { putVersion1Session } from '../support/v1-session-record.js';

@@ -2,7 +2,7 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { timeout } from 'rxjs';
 import { SessionStateStoreUnavailableError } from '../../src/index.js';
-import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from './graphql-app.js';

@@ -29,8 +29,8 @@ import {
   SessionStateModule,
 } from '../../src/index.js';
 import { TimeoutInterceptor } from '../support/timeout.interceptor.js';
-import { SessionStateInterceptor } from '../../src/session-state.interceptor.js';
-import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
+import { SessionStateInterceptor } from '../../src/nest/session-state.interceptor.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { Gates } from '../support/gates.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
 import { idOf } from './session-app.js';

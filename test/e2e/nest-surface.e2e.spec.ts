@@ -32,7 +32,7 @@ import {
   SessionStateStoreUnavailableError,
   type SessionStateStoreData,
 } from '../../src/index.js';
-import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { ADAPTERS, createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 /**

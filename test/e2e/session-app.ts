@@ -4,7 +4,7 @@ import request from 'supertest';
 import { SessionStateModule, type SessionStateModuleOptions } from '../../src/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from '../../src/store/session-state-store.js';
-import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { Gates } from '../support/gates.js';
 import { createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';

@@ -1,7 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
-import { HttpSessionState } from '../../src/http-session-state.js';
+import { HttpSessionState } from '../../src/session/http-session-state.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { holdAtGate, idOf, leaveAt, queueBehind, startSessionApp, type SessionApp } from './session-app.js';
 

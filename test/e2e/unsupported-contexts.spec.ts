@@ -9,9 +9,9 @@ import {
   SessionStateModule,
   SessionStateUnsupportedContextError,
 } from '../../src/index.js';
-import { SessionStateBehaviorResolver } from '../../src/session-state-behavior.resolver.js';
-import { SessionStateInterceptor } from '../../src/session-state.interceptor.js';
-import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
+import { SessionStateBehaviorResolver } from '../../src/nest/session-state-behavior.resolver.js';
+import { SessionStateInterceptor } from '../../src/nest/session-state.interceptor.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 
 class Handlers {
   withSession(@Session() session: HttpSessionState) {

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { SessionStateWaitAbortedError } from '../../src/errors/session-state.errors.js';
 import { LazyAbort } from '../../src/lock/lazy-abort.js';
 import { SessionLockCoordinator } from '../../src/lock/session-lock-coordinator.js';
-import { resolveSessionStateOptions } from '../../src/session-state.options.js';
+import { resolveSessionStateOptions } from '../../src/module/session-state.options.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 
 describe('SessionLockCoordinator', () => {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { SessionStateMetrics } from '../../src/observability/session-state-metrics.js';
-import type { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
+import type { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
 import { deleteTable, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { createStore, startOpsApp } from './ops-app.js';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PutItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SessionItemsCodec } from '../../src/store/dynamodb/session-items-codec.js';
+import { SessionItemsCodec } from '../../src/dynamodb/session-items-codec.js';
 
 /**
  * Writes a session exactly as version 0.1 of the DynamoDB store did (record format `Version` 1:

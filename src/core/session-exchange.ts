@@ -1,0 +1,50 @@
+import type { SessionLease } from './session-lease.js';
+
+/**
+ * One unit of work of a transport, as the session lifecycle sees it: an HTTP request, a GraphQL
+ * HTTP request (however many resolvers it runs), a WebSocket message. Each transport folder
+ * (`http/`, …) turns its execution context into one; the lifecycle knows nothing else of it.
+ */
+export interface SessionExchange {
+  /** Identity of the unit of work: one acquisition (one load, one lock) per key. */
+  readonly key: object;
+  /** The transport's name, for messages (`http`, `graphql`, `ws`). */
+  readonly transport: string;
+  /** The raw `Cookie` header that names the session, if any. */
+  cookieHeader(): string | undefined;
+  /** Whether the exchange came over HTTPS (for `secure: 'auto'` cookies). */
+  isHttps(): boolean;
+  /** False once a Set-Cookie can no longer reach the client (response sent; a WebSocket message). */
+  canSetCookie(): boolean;
+  appendSetCookie(value: string): void;
+  setHeader(name: string, value: string): void;
+  /** Calls `listener` once if the client goes away before the exchange is answered; returns a remover. */
+  onClientGone(listener: () => void): () => void;
+  /**
+   * Calls `listener` once when the exchange's answer is being sent. Used for a session loaded by a
+   * guard that no interceptor took over: once the answer goes out, the handler can no longer run.
+   */
+  onAnswered(listener: () => void): void;
+  /** The message of a write to a read-only session of this exchange, when the reason is the transport (an SSE stream, a subscription). */
+  readonly readOnlyReason?: string;
+  /**
+   * Set when the exchange cannot start a session (it cannot set a cookie: a WebSocket message): a
+   * session it does not already have is given empty and read-only, and a write throws this message.
+   */
+  readonly cannotStartSession?: string;
+  /** Runs the handler so that `@Session()` finds the lease, when the exchange's key cannot carry it (a WebSocket message). */
+  runHandler?<T>(lease: SessionLease, run: () => T): T;
+}
+
+/**
+ * The answer of a handler that sends it itself (`@Res()`), held until its session is completed
+ * (see `transports/http/held-answer.ts`).
+ */
+export interface HeldAnswer {
+  /** Calls `listener` once, when the handler starts sending its answer (which is then held). */
+  onSending(listener: () => void): void;
+  /** Sends the held answer once `completion` succeeded; if it failed, the client gets the error instead. */
+  release(completion: Promise<void>, toClientError: (error: unknown) => unknown): void;
+  /** Nobody completes the session for this answer any more (its subscriber left): send what is held. */
+  abandon(): void;
+}

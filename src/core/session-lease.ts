@@ -1,0 +1,62 @@
+import type { HttpSessionState } from '../session/http-session-state.js';
+import type { LocalTurn } from '../lock/session-lock-coordinator.js';
+import type { SessionStateStoreData } from '../store/session-state-store.js';
+import type { ActiveBehavior } from '../core/session-state-behavior.enum.js';
+
+/** What one request holds of its session between acquisition and completion. */
+export interface SessionLease {
+  readonly behavior: ActiveBehavior;
+  readonly session: HttpSessionState;
+  /** The fencing token of the store lock this request holds; null when it holds none. */
+  readonly lockId: string | null;
+  /** Read-only: the stored expiry is old enough to be refreshed (amortised, not every request). */
+  readonly refreshExpiry: boolean;
+  /** The cookie was signed with an older secret: sign it again with the current one. */
+  readonly resignCookie: boolean;
+  /**
+   * The data as loaded; null for a new session (no record under its id). The session is written
+   * only when its items differ from these; a hand-over of an unchanged session passes them on.
+   */
+  readonly loaded: SessionStateStoreData | null;
+  /** A read-write request's turn in this process's queue for the session (hands it on); null otherwise. */
+  readonly turn: LocalTurn | null;
+  /** Set once the interceptor owns the lease (else the answer's start, or staleness, releases it). */
+  adopted: boolean;
+  /** When the session was acquired (Date.now()): its lock is stale `executionTimeout` later. */
+  readonly acquiredAt: number;
+  /** Set once completion started: it runs once. */
+  completion?: Promise<void>;
+  /** @internal Its place among the lifecycle's active leases while not completed. */
+  activeIndex?: number;
+  /** Handlers still running under the lease (GraphQL resolvers, see `SessionStateLifecycle.hold`). */
+  running?: number;
+  /** Called when the last of them settles, while a completion waits for it. */
+  idle?: () => void;
+  /** A guard's lease that no interceptor took over is released when this fires (lock stale). */
+  staleTimer?: NodeJS.Timeout;
+}
+
+/** Where a request's session (its acquisition, then its lease) is kept on the request object. */
+const SESSION_LEASE = Symbol('nestjs-session-state:lease');
+
+/**
+ * What an exchange's key (the request) holds of its session, in one property: the acquisition while
+ * the session loads, then the lease (a property added per request is measurable; one is enough).
+ */
+type LeaseSlot = { [SESSION_LEASE]?: Promise<SessionLease> | SessionLease };
+
+/** The request's lease, once its session is loaded. */
+export function leaseOf(request: object): SessionLease | undefined {
+  const held = (request as LeaseSlot)[SESSION_LEASE];
+  return held instanceof Promise ? undefined : held;
+}
+
+/** The request's acquisition (or its lease, once loaded), if one began. */
+export function acquisitionOf(request: object): Promise<SessionLease> | SessionLease | undefined {
+  return (request as LeaseSlot)[SESSION_LEASE];
+}
+
+/** Keeps the acquisition, then the lease, on the request. */
+export function attachLease(request: object, held: Promise<SessionLease> | SessionLease): void {
+  (request as LeaseSlot)[SESSION_LEASE] = held;
+}

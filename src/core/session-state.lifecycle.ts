@@ -1,0 +1,554 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { cookieMaxAgeOf, renewsCookie } from '../cookie/cookie-lifetime.js';
+import { SessionCookie } from '../cookie/session-cookie.js';
+import {
+  SessionStateCorruptError,
+  SessionStateEndedWhileWaitingError,
+  SessionStateLockLostError,
+  SessionStateWaitAbortedError,
+} from '../errors/session-state.errors.js';
+import { HttpSessionState } from '../session/http-session-state.js';
+import type { SessionExchange } from './session-exchange.js';
+import { LazyAbort, onAbort, type WaitSignal } from '../lock/lazy-abort.js';
+import { SessionLockCoordinator, type LocalTurn } from '../lock/session-lock-coordinator.js';
+import { acquisitionOf, attachLease, type SessionLease } from './session-lease.js';
+import { shouldSaveOnError } from './save-on-error.policy.js';
+import { generateSessionId, redactSessionId } from '../session/session-id.js';
+import { SessionStateBehavior } from './session-state-behavior.enum.js';
+import type { ActiveBehavior } from './session-state-behavior.enum.js';
+import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
+import { SessionStateObserver } from '../observability/session-state-observer.js';
+import { loggableMessage } from '../observability/store-failure-log.js';
+import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
+import { SessionStateActions, SessionStateStore, type SessionStateStoreData, type SessionStateStoreItem } from '../store/session-state-store.js';
+
+export type RequestOutcome = 'succeeded' | 'failed';
+
+/**
+ * Why a cookie could not be set. An answer sent through `@Res()`/`@Next()` is held until the session
+ * is saved; one sent another way (`req.res`, an outer interceptor or filter writing the response) is not.
+ */
+const SENT_BEFORE_SAVED =
+  'the response was sent before the session was saved, by code the module does not hold the answer of. ' +
+  'A handler that sends its answer itself should take the response with @Res() (its answer then waits for the session).';
+
+/**
+ * The request lifecycle of ASP.NET's SessionStateModule, top to bottom:
+ *   1. `acquire`  — at request start: read the id cookie, load the session (and for Required take
+ *                   its exclusive lock, waiting for the current holder);
+ *   2. the handler runs with `@Session()`;
+ *   3. `complete` — before the response is sent: save-and-release, release, or remove.
+ */
+@Injectable()
+export class SessionStateLifecycle implements BeforeApplicationShutdown {
+  private readonly logger = new Logger('SessionState');
+  private readonly cookie: SessionCookie;
+  /** @internal */
+  readonly locks: SessionLockCoordinator;
+  /** Set once shutdown began. */
+  private closing = false;
+  /**
+   * Leases not yet completed: shutdown waits for them. An array with each lease's index on it (O(1)
+   * removal): a Set's insertion and deletion per request made the hash table churn measurably.
+   */
+  private readonly active: SessionLease[] = [];
+  private readonly isClosing = () => this.closing;
+  /** Called when the last active lease completes (set while shutdown waits). */
+  private onDrained: (() => void) | undefined;
+
+  constructor(
+    @Inject(SESSION_STATE_OPTIONS) private readonly options: ResolvedSessionStateOptions,
+    // The configured store, measured and failure-logged.
+    @Inject(OBSERVED_SESSION_STATE_STORE) private readonly store: SessionStateStore,
+    private readonly observer: SessionStateObserver,
+  ) {
+    this.cookie = new SessionCookie(options);
+    this.locks = new SessionLockCoordinator(store, options, this.logger, observer.staleBroken);
+  }
+
+  /**
+   * 1. Acquire the exchange's session, once per exchange: a guard may have asked first through
+   * `SessionStateAccessor` (`owner: 'guard'`); the interceptor then takes that lease over.
+   * `cancel` stops a wait for the lock (the interceptor's subscriber went away).
+   */
+  acquire(
+    exchange: SessionExchange,
+    behavior: ActiveBehavior,
+    owner: 'interceptor' | 'guard',
+    cancel?: WaitSignal,
+  ): Promise<SessionLease> {
+    // Kept on the exchange's key (the request) rather than in a WeakMap: a WeakMap entry per request
+    // is measurable work for the garbage collector.
+    const held = acquisitionOf(exchange.key);
+    if (!held) {
+      const acquisition = this.begin(exchange, behavior, owner, cancel);
+      attachLease(exchange.key, acquisition); // replaced by the lease once loaded
+      return acquisition;
+    }
+    const pending = held instanceof Promise ? held : Promise.resolve(held);
+    if (owner === 'guard') return pending;
+    // The interceptor takes over a guard's lease.
+    return pending.then((lease) => (this.adopt(lease), lease));
+  }
+
+  /**
+   * Takes over a lease a guard acquired: from here whoever adopts it completes it, whatever happens.
+   * A lease released meanwhile (its lock turned stale while a guard hung) throws: the handler must
+   * not run without the lock, nor answer 200 for changes that cannot be saved.
+   */
+  private adopt(lease: SessionLease): void {
+    if (lease.completion) {
+      throw new SessionStateLockLostError(
+        'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
+      );
+    }
+    lease.adopted = true;
+  }
+
+  /** The outcome of a request whose handler (or a pipe) threw: `saveOnError` may keep its changes. */
+  outcomeOfError(error: unknown): RequestOutcome {
+    return shouldSaveOnError(this.options.saveOnError, error, this.logger) ? 'succeeded' : 'failed';
+  }
+
+  /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
+  complete(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
+    // A handler still running under the lease (a resolver an outer interceptor gave up on) keeps its
+    // lock until it settles, at the latest until the lock is stale; what it changes is discarded.
+    lease.completion ??= lease.running
+      ? this.whenIdle(lease).then(() => this.completeOnce(lease, exchange, 'failed'))
+      : this.completeOnce(lease, exchange, outcome);
+    return lease.completion;
+  }
+
+  /**
+   * A handler starts running under the lease (a GraphQL resolver: the request's lease is completed
+   * by the server's hooks, not around the resolver). Answers its end, to call once it settles.
+   */
+  hold(lease: SessionLease): () => void {
+    lease.running = (lease.running ?? 0) + 1;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--lease.running! === 0) lease.idle?.();
+    };
+  }
+
+  private whenIdle(lease: SessionLease): Promise<void> {
+    return new Promise((resolve) => {
+      const stale = setTimeout(resolve, this.msUntilStale(lease)).unref();
+      lease.idle = () => (clearTimeout(stale), resolve());
+    });
+  }
+
+  private async completeOnce(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
+    try {
+      await this.finish(lease, exchange, outcome);
+    } catch (error) {
+      // A save the client is refused (409, 413, 503) is counted by reason.
+      if (outcome === 'succeeded') this.observer.rejected(error, this.closing);
+      throw error;
+    } finally {
+      clearTimeout(lease.staleTimer);
+      lease.turn?.releaseLocal();
+      this.removeActive(lease);
+    }
+  }
+
+  private addActive(lease: SessionLease): void {
+    lease.activeIndex = this.active.push(lease) - 1;
+  }
+
+  private removeActive(lease: SessionLease): void {
+    const index = lease.activeIndex;
+    if (index === undefined) return;
+    lease.activeIndex = undefined;
+    const last = this.active.pop()!;
+    if (last !== lease) {
+      this.active[index] = last;
+      last.activeIndex = index;
+    }
+    if (this.active.length === 0) this.onDrained?.();
+  }
+
+  /** @internal Leases not yet completed (diagnostics and tests). */
+  get activeLeases(): number {
+    return this.active.length;
+  }
+
+  /** Completes a lease whose outcome nobody waits for (its exchange is over): changes discarded, failures logged. */
+  discard(lease: SessionLease, exchange: SessionExchange): void {
+    void this.complete(lease, exchange, 'failed').catch((e) => {
+      // Dropped at shutdown (see `abandonAtShutdown`): already logged, nobody to tell.
+      if (!(e instanceof SessionStateWaitAbortedError)) this.logFailure(e, lease.session.id, lease.session.previousId);
+    });
+  }
+
+  /** Milliseconds until the lease's lock turns stale (others may then break it). */
+  msUntilStale(lease: SessionLease): number {
+    return Math.max(0, lease.acquiredAt + this.options.executionTimeoutMs - Date.now());
+  }
+
+  private async begin(
+    exchange: SessionExchange,
+    behavior: ActiveBehavior,
+    owner: 'interceptor' | 'guard',
+    cancel: WaitSignal | undefined,
+  ): Promise<SessionLease> {
+    // The client went away, or the interceptor's subscriber did: stop waiting for the lock. Watched
+    // only if the request waits (see LazyAbort).
+    const abort = new LazyAbort((stop) => {
+      const stopWatchingClient = exchange.onClientGone(stop);
+      const stopWatchingCancel = onAbort(cancel, stop);
+      return () => (stopWatchingClient(), stopWatchingCancel());
+    });
+    try {
+      let lease: SessionLease;
+      try {
+        lease = await this.load(exchange, behavior, abort);
+      } finally {
+        abort.dispose();
+      }
+      attachLease(exchange.key, lease);
+      this.addActive(lease);
+      if (this.closing) {
+        // Shutdown began while the store answered: this request will not be served.
+        await this.complete(lease, exchange, 'failed');
+        throw new SessionStateWaitAbortedError('The application is shutting down.');
+      }
+      if (owner === 'guard') this.holdForGuard(lease, exchange);
+      else lease.adopted = true; // the interceptor asked first: it completes the lease, whatever happens
+      return lease;
+    } catch (error) {
+      this.observer.rejected(error, this.closing); // a refused request is counted by reason
+      throw error;
+    }
+  }
+
+  /**
+   * A session loaded by a guard stays held until the handler has settled, or until it is certain
+   * that the handler never runs. The interceptor takes it over if the guards let the request
+   * through. If it never does (a guard refused, a later step failed), the handler cannot run once
+   * the answer is being sent: release then. Not when the client leaves: later guards and the
+   * handler still run. At the latest, release when the lock turns stale (a guard that hangs).
+   */
+  private holdForGuard(lease: SessionLease, exchange: SessionExchange): void {
+    const releaseUnadopted = () => {
+      if (!lease.adopted) this.discard(lease, exchange);
+    };
+    exchange.onAnswered(releaseUnadopted);
+    lease.staleTimer = setTimeout(releaseUnadopted, this.options.executionTimeoutMs).unref();
+  }
+
+  private async load(exchange: SessionExchange, behavior: ActiveBehavior, signal: WaitSignal): Promise<SessionLease> {
+    const read = this.cookie.read(exchange);
+    if (read === null) return this.newLease(behavior, exchange);
+    const { id, resign } = read;
+    try {
+      if (behavior === SessionStateBehavior.ReadOnly) {
+        const { result, waited } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireShared(id, signal));
+        return this.leaseFor(exchange, id, behavior, result, waited, null, null, resign);
+      }
+      const { result, waited, turn } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireExclusive(id, signal));
+      return this.leaseFor(exchange, id, behavior, result, waited, result.item ? result.lockId : null, turn, resign);
+    } catch (error) {
+      if (!(error instanceof SessionStateCorruptError)) throw error;
+      return await this.replaceUnreadable(exchange, id, behavior, error.lockId, null);
+    }
+  }
+
+  /** The lease of a loaded session (a promise only when the stored session cannot be read). */
+  private leaseFor(
+    exchange: SessionExchange,
+    id: string,
+    behavior: ActiveBehavior,
+    result: SessionStateStoreItem,
+    waited: boolean,
+    lockId: string | null,
+    turn: LocalTurn | null,
+    resignCookie: boolean,
+  ): SessionLease | Promise<SessionLease> {
+    const { item } = result;
+    if (!item) {
+      turn?.releaseLocal();
+      // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
+      if (waited) throw new SessionStateEndedWhileWaitingError();
+      // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
+      return this.newLease(behavior, exchange);
+    }
+    let session: HttpSessionState;
+    try {
+      session = new HttpSessionState({
+        id,
+        items: item.items,
+        isNew: result.actions === SessionStateActions.InitializeItem,
+        isReadOnly: behavior === SessionStateBehavior.ReadOnly,
+        readOnlyReason: exchange.readOnlyReason,
+        timeout: item.timeout,
+        owner: item.owner,
+      });
+    } catch {
+      return this.replaceUnreadable(exchange, id, behavior, lockId, turn);
+    }
+    const halfTimeoutMs = (item.timeout * 60_000) / 2;
+    return {
+      behavior,
+      session,
+      lockId,
+      refreshExpiry: behavior === SessionStateBehavior.ReadOnly && result.expires - Date.now() < halfTimeoutMs,
+      resignCookie,
+      loaded: item,
+      turn,
+      adopted: false,
+      acquiredAt: Date.now(),
+    };
+  }
+
+  /**
+   * A stored session that cannot be read must not fail every request of its user: release it,
+   * leave the record for inspection (it expires), and start a new session under a new id.
+   */
+  private async replaceUnreadable(
+    exchange: SessionExchange,
+    id: string,
+    behavior: ActiveBehavior,
+    lockId: string | null,
+    turn: LocalTurn | null,
+  ): Promise<SessionLease> {
+    this.logger.warn(`Session ${redactSessionId(id)} cannot be read; starting a new session.`);
+    try {
+      if (lockId) await this.release(id, lockId);
+    } finally {
+      turn?.releaseLocal();
+    }
+    return this.newLease(behavior, exchange);
+  }
+
+  private newLease(behavior: ActiveBehavior, exchange: SessionExchange): SessionLease {
+    const session = new HttpSessionState({
+      id: generateSessionId(),
+      items: '{}',
+      isNew: true,
+      // An exchange that cannot set a cookie (a WebSocket message) cannot start a session.
+      isReadOnly: behavior === SessionStateBehavior.ReadOnly || exchange.cannotStartSession !== undefined,
+      readOnlyReason: exchange.cannotStartSession ?? exchange.readOnlyReason,
+      timeout: this.options.timeout,
+    });
+    return {
+      behavior,
+      session,
+      lockId: null,
+      refreshExpiry: false,
+      resignCookie: false,
+      loaded: null,
+      turn: null,
+      adopted: false,
+      acquiredAt: Date.now(),
+    };
+  }
+
+  private async finish(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
+    const { session, lockId } = lease;
+    const loadedId = session.previousId ?? session.id;
+    const stored = lease.loaded !== null; // a record exists under the loaded id
+    try {
+      // Read-only: nothing to save; slide the expiry only when much of it has elapsed.
+      if (lease.behavior === SessionStateBehavior.ReadOnly) {
+        if (lease.refreshExpiry) await this.store.resetItemTimeout(loadedId);
+        const renew = lease.refreshExpiry && renewsCookie(session, this.options, exchange);
+        if ((lease.resignCookie || renew) && stored && outcome === 'succeeded') {
+          this.sendCookie(exchange, this.cookieFor(exchange, loadedId, session));
+        }
+        return;
+      }
+      // The handler (or a pipe, or a guard) threw: its changes are discarded.
+      if (outcome === 'failed') {
+        if (lockId) await this.releaseOrHandOver(lease, loadedId, lockId, null);
+        return;
+      }
+      if (session.isAbandoned) {
+        const clear = this.cookieFor(exchange, null);
+        if (lockId) await this.store.removeItem(loadedId, lockId);
+        // A request that came without a session cookie has none to clear (as express-session and @fastify/session).
+        if (this.cookie.read(exchange) !== null) this.sendCookie(exchange, clear);
+        return;
+      }
+      // Serialised only when they may have changed (a request that read primitives only did not).
+      const items = stored && !session.itemsMayDiffer ? lease.loaded!.items : session.serializeItems();
+      const data = { items, timeout: session.timeout, owner: session.owner };
+      // Every cookie is made before the store write it names: a cookie that cannot be made (or sent)
+      // must never leave behind a record that nothing references.
+      if (session.previousId !== undefined) {
+        if (exchange.canSetCookie()) {
+          // regenerateId(): the data moves to the new id, then the old record goes.
+          // The new cookie goes out only once the old id is gone: a failure in between leaves the
+          // client on its old session (the new copy is removed), never holding both ids.
+          const cookie = this.cookieFor(exchange, session.id, session);
+          await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
+          if (lockId) await this.removeMovedSession(loadedId, session.id, lockId);
+          this.sendCookie(exchange, cookie);
+          return;
+        }
+        // The new id cannot reach the client (the response left before the session was saved):
+        // moving the data would log the user out and lose it. Keep it under the id the client has.
+        this.logger.error('regenerateId(): ' + SENT_BEFORE_SAVED + ' The session was kept under its current id.');
+        if (stored && lockId) await this.store.setAndReleaseItemExclusive(loadedId, data, lockId, false);
+        return;
+      }
+      // New and still empty: nothing stored, no cookie.
+      if (!stored && items === '{}' && session.owner === undefined) return;
+      if (!stored && !exchange.canSetCookie()) {
+        this.logger.warn(
+          'The session cookie could not be set: ' + SENT_BEFORE_SAVED + ' The new session was not stored.',
+        );
+        return;
+      }
+      if (!stored || session.isNew || items !== lease.loaded?.items || session.timeoutChanged || session.ownerChanged) {
+        const renew = session.isNew || lease.resignCookie || renewsCookie(session, this.options, exchange);
+        const cookie = renew ? this.cookieFor(exchange, session.id, session) : null;
+        if (stored && lockId) await this.releaseOrHandOver(lease, session.id, lockId, data);
+        else await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !stored);
+        this.sendCookie(exchange, cookie);
+        return;
+      }
+      if (lockId) await this.releaseOrHandOver(lease, loadedId, lockId, null);
+      if (lease.resignCookie || renewsCookie(session, this.options, exchange)) this.sendCookie(exchange, this.cookieFor(exchange, loadedId, session));
+    } catch (error) {
+      // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
+      if (lockId && !(error instanceof SessionStateLockLostError)) {
+        await this.release(loadedId, lockId).catch((e) => this.logFailure(e, loadedId, session.id));
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * The Set-Cookie value for `id` (null: clears it; with `session`, its cookie lifetime), or null
+   * when no cookie can reach the client any more.
+   */
+  private cookieFor(exchange: SessionExchange, id: string | null, session?: HttpSessionState): string | null {
+    if (!exchange.canSetCookie()) return null;
+    return this.cookie.setCookieFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
+  }
+
+  private sendCookie(exchange: SessionExchange, setCookie: string | null): void {
+    if (setCookie === null) return;
+    if (exchange.canSetCookie()) exchange.appendSetCookie(setCookie);
+    else this.logger.warn('The session cookie could not be set: ' + SENT_BEFORE_SAVED);
+  }
+
+  /**
+   * Ends the request's hold on its session: saves `changed` (null: nothing to save) and releases
+   * the lock, or, when another request of this process waits to write the session, hands the lock
+   * straight to it: one store write where there would be two (this release, then its lock).
+   */
+  private async releaseOrHandOver(lease: SessionLease, id: string, lockId: string, changed: SessionStateStoreData | null): Promise<void> {
+    const turn = lease.turn;
+    if (!turn?.canHandOver() || !lease.loaded) {
+      if (changed) await this.store.setAndReleaseItemExclusive(id, changed, lockId, false);
+      else await this.release(id, lockId);
+      return;
+    }
+    let acquired: SessionStateStoreItem;
+    try {
+      acquired = await this.store.handOverItemExclusive(id, changed ?? lease.loaded, lockId, changed !== null);
+    } catch (error) {
+      // Unchanged: a lock already broken as stale is only worth a warning, as in `release`.
+      if (changed || !(error instanceof SessionStateLockLostError)) throw error;
+      this.logger.warn(`Session ${redactSessionId(id)}: the lock of this request had already been broken as stale.`);
+      return;
+    }
+    // A store's two-call hand-over may find the lock taken by another process meanwhile (or the
+    // session gone): then the waiter is only woken (releaseLocal) and goes to the store.
+    if (acquired.item && !acquired.locked && acquired.lockId) await turn.handOver(acquired);
+  }
+
+  private async release(id: string, lockId: string): Promise<void> {
+    if (!(await this.store.releaseItemExclusive(id, lockId))) {
+      this.logger.warn(`Session ${redactSessionId(id)}: the lock of this request had already been broken as stale.`);
+    }
+  }
+
+  private async removeMovedSession(oldId: string, newId: string, lockId: string): Promise<void> {
+    try {
+      await this.store.removeItem(oldId, lockId, { moved: true });
+    } catch (error) {
+      if (!(error instanceof SessionStateLockLostError)) {
+        // The old id could not be removed (store unreachable): the client keeps it (no new cookie),
+        // so the copy under the new id goes, or the session would live under both ids.
+        await this.removeCopy(newId).catch((e) => this.logFailure(e, oldId, newId));
+        throw error;
+      }
+      // Removed while this request held it (revoked, or abandoned after a stale break): the
+      // copy under the new id must not bring it back. The request is fenced out like any lost save.
+      const old = await this.store.getItem(oldId);
+      if (!old.item && !old.locked) {
+        await this.removeCopy(newId);
+        throw error;
+      }
+      // The data is safe under the new id; the old record only waits for its expiry.
+      this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerateId().`);
+    }
+  }
+
+  /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */
+  private async removeCopy(newId: string): Promise<void> {
+    const moved = await this.store.getItemExclusive(newId);
+    if (moved.item && moved.lockId) await this.store.removeItem(newId, moved.lockId, { moved: true });
+  }
+
+  private logFailure(error: unknown, ...ids: (string | undefined)[]): void {
+    this.logger.error(`Releasing a session lock failed: ${loggableMessage(error, ids.filter((id) => id !== undefined))}`);
+  }
+
+  /**
+   * Shutdown: waiting requests are turned away (503); in-flight ones finish and release their locks.
+   * A handler still running after `executionTimeout` is past saving: its lock is released.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    this.locks.close();
+    if (this.active.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.onDrained = resolve;
+      timer = setTimeout(resolve, this.options.executionTimeoutMs);
+    });
+    clearTimeout(timer);
+    // Still running past executionTimeout: their locks are released now, and they count as completed,
+    // so a handler that settles later writes nothing (the store may be closed by then). A completion
+    // under way (its handler settled) is waited for; its failure was its request's to report.
+    await Promise.all([...this.active].map((lease) => (lease.completion ? lease.completion.catch(() => {}) : this.abandonAtShutdown(lease))));
+  }
+
+  /**
+   * Releases a lease still running at shutdown. Its completion, awaited by its handler once that
+   * settles, then answers 503 (as a request turned away at shutdown): changes that were not saved
+   * must never be answered with a 2xx. A read-only lease had nothing to save: it completes as usual.
+   */
+  private abandonAtShutdown(lease: SessionLease): Promise<void> {
+    const released = this.releaseAtShutdown(lease);
+    lease.completion =
+      lease.behavior === SessionStateBehavior.ReadOnly
+        ? released
+        : released.then(() => {
+            const error = new SessionStateWaitAbortedError('The application shut down before this request finished: its session changes were not saved.');
+            this.observer.rejected(error, true);
+            throw error;
+          });
+    lease.completion.catch(() => {}); // rejected for its handler, which may never settle
+    return released;
+  }
+
+  private async releaseAtShutdown(lease: SessionLease): Promise<void> {
+    try {
+      if (!lease.lockId) return;
+      this.logger.warn('Releasing the lock of a request still running at shutdown; its changes will not be saved.');
+      await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) => this.logFailure(e, lease.session.id, lease.session.previousId));
+    } finally {
+      clearTimeout(lease.staleTimer);
+      lease.turn?.releaseLocal();
+      this.removeActive(lease);
+    }
+  }
+}

@@ -1,0 +1,128 @@
+import { resolveCookieOptions, type ResolvedCookieOptions, type SessionCookieOptions } from '../cookie/session-cookie.options.js';
+import { MAX_TIMEOUT_MINUTES } from '../session/session-limits.js';
+import { unknownOptionKeys, type OptionKeys } from './options-keys.js';
+import { isSaveOnError, type SaveOnError } from '../core/save-on-error.policy.js';
+import { InMemorySessionStateStore } from '../store/in-memory/in-memory-session-state.store.js';
+import type { SessionStateStore } from '../store/session-state-store.js';
+
+export interface SessionLockWaitOptions {
+  /** Requests of one session that may wait for its lock in this process; past it, 503 + Retry-After. Default 100. */
+  maxQueueLength?: number;
+  /**
+   * First delay between polls for a lock held by another process, ms; doubles up to `pollMaxMs`, with
+   * jitter. A poll is a read (the lock item, 1 read unit), and a lock attempt follows only when it reads
+   * unlocked. Default 5.
+   */
+  pollMinMs?: number;
+  /**
+   * Longest delay between polls, ms: a waiter sees a release at most this late (plus a read and the
+   * attempt). Default 50: about 27 reads per second of waiting once there (see docs/BENCHMARKS.md).
+   */
+  pollMaxMs?: number;
+  /** `Retry-After` (seconds) sent with the 503 of a full queue. Default 1. */
+  retryAfterSeconds?: number;
+}
+
+export interface SessionStateModuleOptions {
+  /** Where sessions live. Default: a new `InMemorySessionStateStore` (one process only). */
+  store?: SessionStateStore;
+  /** Minutes of inactivity after which a session expires (sliding). Default 20. */
+  timeout?: number;
+  /**
+   * Seconds after which a held lock is considered stale and may be broken (ASP.NET's executionTimeout).
+   * Default 110; at most 2 147 483.647 (2^31-1 ms, the longest a Node timer waits).
+   */
+  executionTimeout?: number;
+  cookie?: SessionCookieOptions;
+  /** Signs the id cookie (HMAC-SHA256). First secret signs, all verify: prepend a new one to rotate. */
+  secret?: string | string[];
+  lockWait?: SessionLockWaitOptions;
+  /**
+   * Whether the changes of a request whose handler (or a pipe) threw are saved: `false`
+   * (default: discarded, ASP.NET's rule), `'client-errors'` (saved for an `HttpException` with a
+   * status below 500), or a predicate `(error) => boolean`.
+   */
+  saveOnError?: SaveOnError;
+}
+
+/** Every option key, nested ones under their object's key (unknown keys are refused at startup). */
+const OPTION_KEYS: OptionKeys = {
+  store: true,
+  timeout: true,
+  executionTimeout: true,
+  cookie: { name: true, path: true, domain: true, httpOnly: true, secure: true, sameSite: true, maxAge: true, partitioned: true },
+  secret: true,
+  lockWait: { maxQueueLength: true, pollMinMs: true, pollMaxMs: true, retryAfterSeconds: true },
+  saveOnError: true,
+};
+
+/** The options with every default filled in and every value checked. */
+export interface ResolvedSessionStateOptions {
+  store: SessionStateStore;
+  timeout: number;
+  executionTimeoutMs: number;
+  cookie: ResolvedCookieOptions;
+  secrets: string[];
+  lockWait: Required<SessionLockWaitOptions>;
+  saveOnError: SaveOnError;
+}
+
+/**
+ * The longest delay a Node timer can wait (2^31-1 ms, about 24.8 days): beyond it Node fires the
+ * timer after 1 ms. Every option that feeds a timer is bounded by it.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
+  const problems: string[] = unknownOptionKeys(options, OPTION_KEYS);
+  const check = (ok: boolean, message: string) => ok || problems.push(message);
+  const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+
+  const timeout = options.timeout ?? 20;
+  check(isInt(timeout, 1, MAX_TIMEOUT_MINUTES), `timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}`);
+  const executionTimeout = options.executionTimeout ?? 110;
+  check(
+    typeof executionTimeout === 'number' && executionTimeout > 0 && executionTimeout * 1000 <= MAX_TIMER_MS,
+    `executionTimeout must be a positive number of seconds, at most ${MAX_TIMER_MS / 1000} (2^31-1 ms, about 24.8 days): ` +
+      'a lock older than it is stale, and Node cannot time longer (it would fire at once)',
+  );
+
+  const cookie = resolveCookieOptions(options.cookie, timeout, problems);
+
+  const secrets = options.secret === undefined ? [] : ([] as string[]).concat(options.secret);
+  check(
+    secrets.every((s) => typeof s === 'string' && s.length >= 16),
+    'secret must be a string (or an array of strings) of at least 16 characters',
+  );
+  check(options.secret === undefined || secrets.length > 0, 'secret must not be an empty array');
+
+  const lockWait = {
+    maxQueueLength: options.lockWait?.maxQueueLength ?? 100,
+    pollMinMs: options.lockWait?.pollMinMs ?? 5,
+    pollMaxMs: options.lockWait?.pollMaxMs ?? 50,
+    retryAfterSeconds: options.lockWait?.retryAfterSeconds ?? 1,
+  };
+  check(isInt(lockWait.maxQueueLength, 1), 'lockWait.maxQueueLength must be a whole number ≥ 1');
+  check(isInt(lockWait.pollMinMs, 1, MAX_TIMER_MS), `lockWait.pollMinMs must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+  check(
+    isInt(lockWait.pollMaxMs, isInt(lockWait.pollMinMs, 1) ? lockWait.pollMinMs : 1, MAX_TIMER_MS),
+    `lockWait.pollMaxMs must be a whole number of milliseconds from lockWait.pollMinMs to ${MAX_TIMER_MS}`,
+  );
+  check(isInt(lockWait.retryAfterSeconds, 0), 'lockWait.retryAfterSeconds must be a whole number ≥ 0');
+
+  const saveOnError = options.saveOnError ?? false;
+  check(isSaveOnError(saveOnError), "saveOnError must be false, 'client-errors' or a function (error) => boolean");
+
+  const store = options.store ?? new InMemorySessionStateStore();
+  check(
+    typeof (store as Partial<SessionStateStore>).getItemExclusive === 'function',
+    'store must be a SessionStateStore (e.g. new InMemorySessionStateStore() or new DynamoDBSessionStateStore())',
+  );
+
+  if (problems.length > 0) {
+    throw new TypeError(`SessionStateModule: invalid options:\n- ${problems.join('\n- ')}`);
+  }
+  return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait, saveOnError };
+}
+

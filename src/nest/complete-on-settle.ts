@@ -1,0 +1,61 @@
+import type { Observer, Subscriber, Unsubscribable } from 'rxjs';
+import type { SessionLease } from '../core/session-lease.js';
+import type { SessionStateLifecycle } from '../core/session-state.lifecycle.js';
+import { toTransportException } from '../transports/session-transports.js';
+import type { HeldAnswer, SessionExchange } from '../core/session-exchange.js';
+
+/**
+ * Passes a handler's values on as they come and completes its lease once the handler settles,
+ * before its completion or error reaches `subscriber` (the answer follows the save; an error
+ * releases the lock before it reaches the exception filters). Answers the teardown of an early
+ * unsubscription: a handler holding the lock keeps it until it settles (a promise cannot be
+ * stopped, and the next request must not run beside it), its changes discarded, at the latest
+ * until the lock is stale. Used by the session interceptor and by a handler that runs its session.
+ */
+export function completeOnSettle(
+  lifecycle: SessionStateLifecycle,
+  lease: SessionLease,
+  exchange: SessionExchange,
+  subscriber: Subscriber<unknown>,
+  subscribe: (observer: Observer<unknown>) => Unsubscribable,
+  { held = lease.lockId !== null, handlerError = (error: unknown) => error, answer }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer } = {},
+): () => void {
+  const release = held ? lifecycle.hold(lease) : () => {};
+  let settled = false;
+  const settle = () => ((settled = true), release());
+  const toClientError = (error: unknown) => toTransportException(error, exchange);
+  // A handler that sends its answer itself has answered once it starts sending: its session is
+  // completed then (its answer waits for it), even if the handler goes on (awaiting the answer's
+  // end, say); what it changes in the session after that is not saved, as with express-session.
+  answer?.onSending(() => {
+    settle();
+    answer.release(lifecycle.complete(lease, exchange, 'succeeded'), toClientError);
+  });
+  const subscription = subscribe({
+    next: (value) => subscriber.next(value),
+    error: (error: unknown) => {
+      settle();
+      // The handler's error is the one worth reporting; a release failure was logged. Its changes
+      // are discarded unless the app's saveOnError policy says this error is a handled answer.
+      const report = () => subscriber.error(handlerError(error));
+      const completion = lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error));
+      answer?.release(completion, toClientError);
+      completion.then(report, report);
+    },
+    complete: () => {
+      settle();
+      const completion = lifecycle.complete(lease, exchange, 'succeeded');
+      answer?.release(completion, toClientError);
+      completion.then(
+        () => subscriber.complete(),
+        (error: unknown) => subscriber.error(toClientError(error)),
+      );
+    },
+  });
+  return () => {
+    if (settled) return;
+    answer?.abandon();
+    if (!held) subscription.unsubscribe();
+    lifecycle.discard(lease, exchange);
+  };
+}

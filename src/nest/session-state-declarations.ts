@@ -1,0 +1,45 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { SessionStateError } from '../errors/session-state.errors.js';
+import { SESSION_STATE_BEHAVIOR_METADATA } from '../module/session-state.constants.js';
+import { SessionStateBehavior } from '../core/session-state-behavior.enum.js';
+import { isSseHandler } from '../transports/sse/sse-session.js';
+import { RESOLVER_TYPE_METADATA } from '../transports/graphql/graphql-session-fields.js';
+
+/**
+ * Refuses, at startup, declarations that cannot be honoured: `Required` on an `@Sse()` handler or
+ * a GraphQL `@Subscription()` resolver. Both stream for as long as the client stays; a lock held
+ * that long would block every write of the user, and the changes could never be saved before an
+ * answer that is the stream itself. They read a snapshot instead.
+ */
+@Injectable()
+export class SessionStateDeclarations implements OnModuleInit {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+  ) {}
+
+  onModuleInit(): void {
+    const refused: string[] = [];
+    for (const wrapper of [...this.discovery.getControllers(), ...this.discovery.getProviders()]) {
+      const instance = wrapper.instance as object | undefined;
+      if (!instance || typeof instance !== 'object' || !wrapper.metatype) continue;
+      const prototype = Object.getPrototypeOf(instance) as Record<string, Function>;
+      for (const name of this.scanner.getAllMethodNames(prototype)) {
+        const method = prototype[name];
+        if (Reflect.getMetadata(SESSION_STATE_BEHAVIOR_METADATA, method) !== SessionStateBehavior.Required) continue;
+        const where = `${instance.constructor.name}.${name}`;
+        if (isSseHandler(method)) refused.push(`${where} (@Sse())`);
+        else if (Reflect.getMetadata(RESOLVER_TYPE_METADATA, method) === 'Subscription') refused.push(`${where} (@Subscription())`);
+      }
+    }
+    if (refused.length > 0) {
+      throw new SessionStateError(
+        `@SessionState(SessionStateBehavior.Required) cannot be honoured on a stream: ${refused.join(', ')}. ` +
+          'A stream reads a read-only snapshot of the session taken when it starts, and holds no lock while it streams ' +
+          '(a lock held for its length would block every write of the user). Remove the declaration (or declare ReadOnly), ' +
+          'and write to the session in an ordinary request or mutation.',
+      );
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { Observable, throwError, type Subscriber } from 'rxjs';
+import { completeOnSettle } from './complete-on-settle.js';
+import { exchangeOfContext, leaseOfContext, toTransportException } from '../transports/session-transports.js';
+import type { SessionExchange } from '../core/session-exchange.js';
+import { subscriptionInfoOf } from '../transports/graphql/graphql-subscription-exchange.js';
+import { HttpExchange } from '../transports/http/http-exchange.js';
+import { sseExchange } from '../transports/sse/sse-session.js';
+import { toWsException } from '../transports/ws/to-ws-exception.js';
+import { LazyAbort } from '../lock/lazy-abort.js';
+import { leaseOf, type SessionLease } from '../core/session-lease.js';
+import { SessionStateBehavior } from '../core/session-state-behavior.enum.js';
+import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
+import { SessionStateLifecycle } from '../core/session-state.lifecycle.js';
+
+/**
+ * Runs the session lifecycle around every handler that uses the session:
+ * acquire → handler → complete (save / release / remove) → response.
+ *
+ * Everything happens inside the returned Observable's subscription, so whoever subscribes owns the
+ * lease: an outer interceptor that gives up first (a `timeout()`) stops the wait for the lock, and
+ * a lease acquired for a subscriber that already left is released at once.
+ */
+@Injectable()
+export class SessionStateInterceptor implements NestInterceptor {
+  constructor(
+    // Absent when SessionStateModule is not imported where the handler is: `@Session()` then says so.
+    @Optional() private readonly lifecycle: SessionStateLifecycle,
+    @Optional() private readonly behaviors: SessionStateBehaviorResolver,
+  ) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (!this.lifecycle) return next.handle();
+    const type = context.getType<string>();
+    // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request,
+    // not per resolver; here a resolver only holds the request's lock while it runs. A subscription
+    // is not: it reads a snapshot here, like an @Sse() stream.
+    const subscription = type === 'graphql' && subscriptionInfoOf(context) !== undefined;
+    if (type === 'graphql' && !subscription) return this.holdWhileRunning(context, next);
+    // A guard may have loaded the session already (SessionStateAccessor): its lease decides.
+    const guarded = type === 'http' ? leaseOf(context.switchToHttp().getRequest()) : undefined;
+    // A stream (@Sse(), @Subscription()) resolves to ReadOnly: a snapshot (see the resolver).
+    const behavior = guarded?.behavior ?? this.behaviors.resolve(context);
+    // A session-less handler costs nothing: no store call, no cookie (whatever its transport).
+    if (behavior === SessionStateBehavior.Disabled) return next.handle();
+    // An @Sse() stream reads a snapshot taken when it starts (see sse-session.ts).
+    const sse = type === 'http' && this.behaviors.isSse(context.getHandler());
+    const snapshot = subscription || sse;
+    // A handler that sends its answer itself (`@Res()`): its answer is held until the session is completed.
+    const holdsAnswer = type === 'http' && !snapshot && this.behaviors.answersItself(context.getHandler(), context.getClass());
+    let exchange: SessionExchange;
+    try {
+      exchange = exchangeOfContext(context); // an unsupported context says so here
+      if (sse) exchange = sseExchange(exchange);
+    } catch (error) {
+      return throwError(() => (type === 'ws' ? toWsException(error) : error));
+    }
+
+    return new Observable((subscriber) => {
+      const cancel = new LazyAbort(); // its signal is made only if the request waits for the lock
+      let gone = false;
+      let detach: (() => void) | undefined;
+      this.lifecycle.acquire(exchange, behavior, 'interceptor', cancel).then(
+        (lease) => {
+          if (gone) return this.lifecycle.discard(lease, exchange);
+          try {
+            detach = this.runHandler(next, subscriber, lease, exchange, snapshot, holdsAnswer);
+          } catch (error) {
+            // Never an unhandled rejection, never a lease left behind.
+            this.lifecycle.discard(lease, exchange);
+            subscriber.error(error);
+          }
+        },
+        (error: unknown) => subscriber.error(toTransportException(error, exchange)),
+      );
+      return () => {
+        gone = true;
+        if (detach) detach();
+        else cancel.abort();
+      };
+    });
+  }
+
+  /**
+   * A GraphQL resolver holds its request's lock while it runs, even after an outer interceptor (a
+   * timeout) gave up on it: the resolver cannot be stopped, and the next request of the session
+   * must not run beside it. So it stays subscribed until it settles (see `SessionStateLifecycle.hold`).
+   */
+  private holdWhileRunning(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    let lease: SessionLease | undefined;
+    try {
+      lease = leaseOfContext(context);
+    } catch {
+      return next.handle(); // no request in the context: `@Session()` says so
+    }
+    if (!lease?.lockId) return next.handle();
+    const held = lease;
+    return new Observable((subscriber) => {
+      const settled = this.lifecycle.hold(held);
+      next.handle().subscribe({
+        next: (value) => subscriber.next(value),
+        error: (error: unknown) => (settled(), subscriber.error(error)),
+        complete: () => (settled(), subscriber.complete()),
+      });
+    });
+  }
+
+  /**
+   * Runs the handler and completes the lease before the handler's Observable completes, so the
+   * response (sent on completion) follows the save and the client's next request sees it. Values
+   * pass through as they come (an `@Sse()` stream is not held back). An error releases the lock
+   * before it reaches the exception filters. Answers the teardown for an early unsubscription.
+   */
+  private runHandler(
+    next: CallHandler,
+    subscriber: Subscriber<unknown>,
+    lease: SessionLease,
+    exchange: SessionExchange,
+    snapshot: boolean,
+    holdsAnswer: boolean,
+  ): () => void {
+    const answer = holdsAnswer && exchange instanceof HttpExchange ? exchange.holdAnswer() : undefined;
+    const teardown = completeOnSettle(
+      this.lifecycle,
+      lease,
+      exchange,
+      subscriber,
+      (observer) => (exchange.runHandler ? exchange.runHandler(lease, () => next.handle().subscribe(observer)) : next.handle().subscribe(observer)),
+      {
+        held: lease.lockId !== null && !snapshot,
+        // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
+        handlerError: (error) => (exchange.transport === 'ws' ? toWsException(error) : error),
+        answer,
+      },
+    );
+    // A snapshot (read-only, no lock) is complete once the handler started: the stream holds nothing
+    // (and shutdown does not wait for it).
+    if (snapshot) this.lifecycle.discard(lease, exchange);
+    return teardown;
+  }
+}

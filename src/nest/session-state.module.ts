@@ -1,0 +1,132 @@
+import { Inject, Module, type DynamicModule, type NestModule, type OnModuleInit, type Type } from '@nestjs/common';
+import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
+import { SessionStateApolloPlugin } from '../transports/graphql/apollo-session.plugin.js';
+import { GraphQLSessionFields } from '../transports/graphql/graphql-session-fields.js';
+import { GraphQLSessionHooks } from '../transports/graphql/graphql-session-hooks.js';
+import { MercuriusSessionHooks } from '../transports/graphql/mercurius-session.hooks.js';
+import { NestSessionParamWarning } from './nest-session-param.warning.js';
+import { observabilityProviders } from '../observability/observed-store.provider.js';
+import { SessionStateObserver } from '../observability/session-state-observer.js';
+import { SessionRevoker } from './session-revoker.js';
+import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
+import { SessionStateDeclarations } from './session-state-declarations.js';
+import { SessionStateAccessor } from './session-state.accessor.js';
+import { SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
+import { SessionStateInterceptor } from './session-state.interceptor.js';
+import {
+  bindSessionHandlerRoutes,
+  globalInterceptorCount,
+  SESSION_INTERCEPTOR_INNERMOST,
+  sessionInterceptorInnermost,
+  type SessionHandlerRoutes,
+} from './session-interceptor.binding.js';
+import { SessionStateLifecycle } from '../core/session-state.lifecycle.js';
+import {
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableSessionStateModule,
+  OPTIONS_TYPE,
+  SESSION_STATE_MODULE_OPTIONS,
+  SESSION_STATE_OPTIONS_FACTORY_METHOD,
+} from '../module/session-state.module-definition.js';
+import { resolveSessionStateOptions, type ResolvedSessionStateOptions, type SessionStateModuleOptions } from '../module/session-state.options.js';
+import { SessionStateStore } from '../store/session-state-store.js';
+import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
+
+/**
+ * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`
+ * (or `useClass`/`useExisting` with a `createSessionStateOptions()` method).
+ * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, `SessionRevoker`, the
+ * interceptor that runs the session lifecycle of HTTP requests and WebSocket messages (bound by
+ * the decorators to every handler that uses the session), and
+ * the request hooks of GraphQL servers (Apollo, Mercurius).
+ */
+@Module({
+  imports: [DiscoveryModule],
+  providers: [
+    {
+      provide: SESSION_STATE_OPTIONS,
+      useFactory: (options: SessionStateModuleOptions) => resolveSessionStateOptions(options),
+      inject: [SESSION_STATE_MODULE_OPTIONS],
+    },
+    {
+      provide: SessionStateStore,
+      useFactory: (options: ResolvedSessionStateOptions) => options.store,
+      inject: [SESSION_STATE_OPTIONS],
+    },
+    ...observabilityProviders,
+    SessionStateObserver,
+    SessionStateBehaviorResolver,
+    SessionStateLifecycle,
+    SessionStateAccessor,
+    SessionRevoker,
+    NestSessionParamWarning,
+    // Bound by the decorators (`@Session()`, `@SessionState()`) to the handlers that use the session
+    // (a handler that does not gets no interceptor at all), and made their innermost at startup
+    // (see session-state-interceptor.binding.ts).
+    SessionStateInterceptor,
+    sessionInterceptorInnermost,
+    SessionStateDeclarations,
+    // GraphQL and WebSocket transports: inert (and loading neither package) in an app without them.
+    GraphQLSessionFields,
+    GraphQLSessionHooks,
+    SessionStateApolloPlugin,
+    MercuriusSessionHooks,
+    WsUpgradeRecorder,
+  ],
+  // The lifecycle and the resolver too: Nest makes the interceptor in the module of each handler it is bound to.
+  exports: [SessionStateStore, SessionStateAccessor, SessionRevoker, SessionStateLifecycle, SessionStateBehaviorResolver],
+})
+export class SessionStateModule extends ConfigurableSessionStateModule implements NestModule, OnModuleInit {
+  constructor(
+    @Inject(SESSION_INTERCEPTOR_INNERMOST) private readonly handlerRoutes: SessionHandlerRoutes,
+    private readonly modules: ModulesContainer,
+  ) {
+    super();
+  }
+
+  /**
+   * Called by Nest just before it builds this application's routes, after `useGlobalInterceptors()`
+   * (no middleware is added): the routes that can run their session in their handler do so when the
+   * application has no global interceptor either (see `bindSessionHandlerRoutes`).
+   */
+  configure(): void {
+    bindSessionHandlerRoutes(this.handlerRoutes, globalInterceptorCount(this.modules) === 0 ? 'handler' : 'interceptor');
+  }
+
+  /** Called once the routes are built: both bound again, for the next application's scan. */
+  onModuleInit(): void {
+    bindSessionHandlerRoutes(this.handlerRoutes, 'both');
+  }
+
+  /** `forRoot()` with no argument: every default (Nest's generated method needs an object). */
+  static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
+    return super.forRoot(options);
+  }
+
+  /**
+   * As Nest generates it, except that an options class (`useClass`/`useExisting`) without
+   * `createSessionStateOptions()` is refused with a message saying so (rather than
+   * "optionsFactory[...] is not a function"), `create()` of earlier versions included.
+   */
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    const factoryClass = options.useClass ?? options.useExisting;
+    if (!factoryClass || options.useFactory) return super.forRootAsync(options);
+    const module = super.forRootAsync({
+      ...options,
+      useClass: undefined,
+      useExisting: undefined,
+      inject: [factoryClass],
+      useFactory: (factory: Record<string, unknown>) => {
+        const create = factory[SESSION_STATE_OPTIONS_FACTORY_METHOD];
+        if (typeof create !== 'function') {
+          const name = (factoryClass as Type).name || 'the options class';
+          const legacy = typeof factory.create === 'function' ? ` (it has create(): rename it ${SESSION_STATE_OPTIONS_FACTORY_METHOD}(), the Nest convention)` : '';
+          throw new TypeError(`SessionStateModule.forRootAsync: ${name} has no ${SESSION_STATE_OPTIONS_FACTORY_METHOD}() method${legacy}.`);
+        }
+        return (create as () => SessionStateModuleOptions | Promise<SessionStateModuleOptions>).call(factory);
+      },
+    });
+    if (options.useClass) module.providers = [...(module.providers ?? []), { provide: options.useClass, useClass: options.useClass }];
+    return module;
+  }
+}

@@ -1,0 +1,141 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { STORE_FAILED_MESSAGE, toHttpException } from '../../errors/to-http-exception.js';
+import type { SessionExchange } from '../../core/session-exchange.js';
+import { loggableMessage } from '../../observability/store-failure-log.js';
+import { leaseOf } from '../../core/session-lease.js';
+import { SessionStateBehavior, type ResolvedBehavior } from '../../core/session-state-behavior.enum.js';
+import { SessionStateLifecycle } from '../../core/session-state.lifecycle.js';
+import { graphqlExchange, graphqlKeyOf, type GraphQLContextValue } from './graphql-exchange.js';
+import {
+  operationBehavior,
+  selectOperation,
+  strongest,
+  type DocumentNode,
+  type GraphQLSchemaLike,
+  type OperationNode,
+} from './graphql-operation-behavior.js';
+import { GraphQLSessionFields } from './graphql-session-fields.js';
+
+/** One GraphQL HTTP request (one operation, or a batch of them) as the session lifecycle runs it. */
+interface RequestState {
+  exchange: SessionExchange;
+  /** Operations not yet answered: the session completes when the last one is. */
+  remaining: number;
+  /** An operation of the request answered with errors: its changes are discarded. */
+  failed: boolean;
+  /** The behavior decision and the acquisition, made once for the whole request. */
+  acquired?: Promise<void>;
+}
+
+/**
+ * The session lifecycle of GraphQL requests over HTTP, driven by the server's own request hooks
+ * (an Apollo Server plugin, Mercurius hooks): one acquisition per HTTP request, before its first
+ * resolver runs, with the behavior of the whole parsed request; one completion once every
+ * operation of it is resolved, before the response is sent.
+ */
+@Injectable()
+export class GraphQLSessionHooks {
+  private readonly logger = new Logger('SessionState');
+  private readonly requests = new WeakMap<object, RequestState>();
+
+  constructor(
+    private readonly lifecycle: SessionStateLifecycle,
+    private readonly fields: GraphQLSessionFields,
+  ) {}
+
+  /** An operation was parsed and validated; it is about to execute. Throws (as a GraphQL error) when the session cannot be had. */
+  async beforeExecution(context: GraphQLContextValue, schema: GraphQLSchemaLike, document: DocumentNode, operation: OperationNode | undefined): Promise<void> {
+    const state = this.stateOf(context);
+    if (!state) return;
+    state.acquired ??= this.acquire(state, schema, document, operation);
+    await state.acquired;
+  }
+
+  /**
+   * An operation was resolved (or failed) and its answer is about to be sent. The last of the
+   * request completes the session: saved when no operation has errors, else discarded. Returns the
+   * error to add to the answer when the session could not be saved.
+   */
+  async afterExecution(context: GraphQLContextValue, hasErrors: boolean): Promise<Error | undefined> {
+    const state = this.stateOf(context);
+    if (!state) return undefined;
+    state.failed ||= hasErrors;
+    if (--state.remaining > 0) return undefined;
+    this.requests.delete(state.exchange.key);
+    const lease = leaseOf(state.exchange.key);
+    if (!lease) return undefined;
+    // A resolver still runs (an outer interceptor gave up on it, so this answer has errors): the
+    // answer goes out now; the session is completed (discarded) once the resolver settles.
+    if (lease.running) {
+      this.lifecycle.discard(lease, state.exchange);
+      return undefined;
+    }
+    try {
+      await this.lifecycle.complete(lease, state.exchange, state.failed ? 'failed' : 'succeeded');
+      return undefined;
+    } catch (error) {
+      return this.graphqlError(error, state.exchange);
+    }
+  }
+
+  private stateOf(context: GraphQLContextValue): RequestState | undefined {
+    const key = graphqlKeyOf(context);
+    if (!key) return undefined;
+    let state = this.requests.get(key);
+    if (state) return state;
+    const exchange = graphqlExchange(context);
+    if (!exchange) return undefined;
+    const body = (key as { body?: unknown }).body;
+    state = { exchange, remaining: Array.isArray(body) ? body.length : 1, failed: false };
+    this.requests.set(key, state);
+    // Whatever happens in between (an operation of a batch that never reached execution), the
+    // session is never held past the answer: discarded (not saved) if it is still open then.
+    exchange.onAnswered(() => {
+      const lease = leaseOf(key);
+      if (lease && !lease.completion) this.lifecycle.discard(lease, exchange);
+    });
+    return state;
+  }
+
+  private async acquire(state: RequestState, schema: GraphQLSchemaLike, document: DocumentNode, operation: OperationNode | undefined): Promise<void> {
+    const fields = await this.fields.get();
+    let behavior: ResolvedBehavior = operation ? operationBehavior(schema, document, operation, fields) : SessionStateBehavior.Disabled;
+    const body = (state.exchange.key as { body?: unknown }).body;
+    // A batch: the session is acquired once, with the behavior its strongest operation needs.
+    if (Array.isArray(body) && body.length > 1 && behavior !== SessionStateBehavior.Required && fields.size > 0) {
+      const { parse } = await import('graphql');
+      for (const piece of body as { query?: unknown; operationName?: string }[]) {
+        if (typeof piece?.query !== 'string') continue;
+        try {
+          const doc = parse(piece.query) as unknown as DocumentNode;
+          const op = selectOperation(doc, piece.operationName);
+          if (op) behavior = strongest(behavior, operationBehavior(schema, doc, op, fields));
+        } catch {
+          // A piece that does not parse fails on its own; it uses no session.
+        }
+      }
+    }
+    if (behavior === SessionStateBehavior.Disabled) return;
+    try {
+      await this.lifecycle.acquire(state.exchange, behavior, 'interceptor');
+    } catch (error) {
+      throw await this.graphqlError(error, state.exchange);
+    }
+  }
+
+  /** A module error as a GraphQL error, with the HTTP status the HTTP layer would have answered. */
+  private async graphqlError(error: unknown, exchange: SessionExchange): Promise<Error> {
+    const mapped = toHttpException(error, exchange) as { getStatus?(): number; message?: string };
+    const status = typeof mapped?.getStatus === 'function' ? mapped.getStatus() : 500;
+    if (status === 500) {
+      const session = leaseOf(exchange.key)?.session;
+      this.logger.error(`Session state of a GraphQL request failed: ${loggableMessage(error, [session?.id, session?.previousId].filter((id) => id !== undefined))}`);
+    }
+    const { GraphQLError } = await import('graphql');
+    const message = status === 500 ? STORE_FAILED_MESSAGE : (mapped.message ?? 'Session state failed.');
+    return new GraphQLError(message, {
+      originalError: error instanceof Error ? error : undefined,
+      extensions: { code: `SESSION_STATE_${status}`, http: { status } },
+    });
+  }
+}

@@ -1,0 +1,188 @@
+import { HttpException } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import type { HeldAnswer } from '../../core/session-exchange.js';
+
+type OutputMethod = 'writeHead' | 'write' | 'end' | 'flushHeaders';
+const OUTPUT_METHODS: readonly OutputMethod[] = ['writeHead', 'write', 'end', 'flushHeaders'];
+
+/** Headers that describe a held answer's body or where it points: not those of an error sent in its place. */
+const ANSWER_HEADERS = ['content-length', 'content-type', 'content-encoding', 'content-range', 'content-disposition', 'transfer-encoding', 'location', 'etag', 'last-modified'];
+
+/**
+ * The answer of a handler that sends it itself (`@Res()`, `@Next()`: `res.redirect()`, `res.send()`,
+ * `reply.redirect()`), held until the session is completed, as express-session does: its cookie
+ * (a new or regenerated session's) must be on the answer, and its data stored before the client
+ * can follow the answer (a redirect to `/me` right after a login).
+ *
+ * Hooks the raw Node response of this one request (not a user class) until then: its first output
+ * (`writeHead`, `write`, `end`) tells that the handler answered, which completes the session; the
+ * calls are kept and replayed, in order, once the session is saved. Meanwhile the response reads as
+ * sent (`headersSent`), so nothing else (an exception filter) answers a second time. If the session
+ * cannot be saved, the client gets that error (409, 413, 503…) instead of the handler's answer: never
+ * a success for changes that were not saved. A handler that settles before answering (it answers
+ * from a callback) has its session saved then; its answer goes out as it comes, with the cookies.
+ * Only routes whose handler takes `@Res()` or `@Next()` are held; no other pays for it.
+ */
+export class HttpHeldAnswer implements HeldAnswer {
+  private readonly calls: { method: OutputMethod; args: unknown[] }[] = [];
+  private readonly originals = new Map<OutputMethod, Function>();
+  /** The response's own properties we cover (another hook, e.g. compression's `end`): put back when done. */
+  private readonly covered = new Map<string, PropertyDescriptor | undefined>();
+  /** The session cookies set on this answer: checked on its headers when they go out. */
+  private readonly cookies: string[] = [];
+  private sending: (() => void) | undefined;
+  private released = false;
+  private hooked = true;
+  private ended = false;
+  /** The session is saved and nothing was held: the answer, when it comes, goes straight out. */
+  private saved = false;
+
+  constructor(private readonly raw: ServerResponse) {
+    const held = this;
+    for (const method of OUTPUT_METHODS) {
+      const original = raw[method] as Function | undefined;
+      if (typeof original !== 'function') continue;
+      this.originals.set(method, original);
+      this.cover(method, {
+        configurable: true,
+        writable: true,
+        // Passes through once released, should another hook have wrapped this one meanwhile.
+        value: function (this: unknown, ...args: unknown[]) {
+          return held.hooked ? held.hold(method, args) : original.apply(this, args);
+        },
+      });
+    }
+  }
+
+  /** Whether a Set-Cookie can still join the answer (it is held, or nothing was sent yet). */
+  canSetCookie(): boolean {
+    return this.hooked || !this.raw.headersSent;
+  }
+
+  /**
+   * A session cookie set on this answer (through the framework's header API). The framework may
+   * already have copied its headers onto the response (Fastify, for a stream): it is checked on
+   * the headers when they go out, and added if missing.
+   */
+  noteCookie(value: string): void {
+    this.cookies.push(value);
+  }
+
+  onSending(listener: () => void): void {
+    this.sending = listener;
+  }
+
+  release(completion: Promise<void>, toClientError: (error: unknown) => unknown): void {
+    if (this.released) return;
+    this.released = true;
+    // Nothing held (the handler settled before answering): an error reaches the exception filters as usual.
+    completion.then(
+      () => this.send(),
+      (error: unknown) => (this.calls.length > 0 ? this.answerError(toClientError(error)) : this.unhook()),
+    );
+  }
+
+  abandon(): void {
+    this.released = true;
+    this.send();
+  }
+
+  private hold(method: OutputMethod, args: unknown[]): unknown {
+    if (this.saved) {
+      // The handler answers after its session was saved (it settled first): straight out, with the cookies.
+      this.unhook();
+      return this.originals.get(method)!.apply(this.raw, this.withCookies(method, args));
+    }
+    if (this.ended) return method === 'write' ? false : this.raw; // after end(), as a real response would drop it
+    if (this.calls.length === 0) this.cover('headersSent', { configurable: true, get: () => true });
+    this.calls.push({ method, args });
+    if (method === 'end') this.ended = true;
+    const sending = this.sending;
+    this.sending = undefined;
+    sending?.();
+    return method === 'write' ? true : method === 'flushHeaders' ? undefined : this.raw;
+  }
+
+  private cover(name: string, descriptor: PropertyDescriptor): void {
+    if (!this.covered.has(name)) this.covered.set(name, Object.getOwnPropertyDescriptor(this.raw, name));
+    Object.defineProperty(this.raw, name, descriptor);
+  }
+
+  private unhook(): void {
+    if (!this.hooked) return;
+    this.hooked = false;
+    for (const [name, own] of this.covered) {
+      if (own) Object.defineProperty(this.raw, name, own);
+      else delete (this.raw as unknown as Record<string, unknown>)[name];
+    }
+  }
+
+  /** Replays the held calls on the response itself, the first with the session's cookies. */
+  private send(): void {
+    if (this.calls.length === 0 && this.hooked && !this.ended) {
+      this.saved = true; // the answer is still to come: it goes out as it comes
+      return;
+    }
+    this.unhook();
+    const calls = this.calls.splice(0);
+    calls.forEach(({ method, args }, index) => this.originals.get(method)!.apply(this.raw, index === 0 ? this.withCookies(method, args) : args));
+  }
+
+  /**
+   * The first output call's arguments, with the session cookies its headers lack: those of a
+   * `writeHead(status, [message], headers)` (Fastify passes its headers there), else the response's.
+   */
+  private withCookies(method: OutputMethod, args: unknown[]): unknown[] {
+    if (this.cookies.length === 0) return args;
+    const onResponse = setCookiesOf(this.raw.getHeader('set-cookie'));
+    const at = typeof args[1] === 'string' ? 2 : 1;
+    const headers = method === 'writeHead' ? args[at] : undefined;
+    const copy = [...args];
+    if (Array.isArray(headers)) {
+      const nested = Array.isArray(headers[0]);
+      const pairs: unknown[][] = nested ? (headers as unknown[][]) : Array.from({ length: headers.length / 2 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]);
+      const given = pairs.filter(([name]) => String(name).toLowerCase() === 'set-cookie').flatMap(([, value]) => setCookiesOf(value));
+      const missing = this.cookies.filter((cookie) => !given.includes(cookie) && (given.length > 0 || !onResponse.includes(cookie)));
+      copy[at] = nested ? [...headers, ...missing.map((c) => ['set-cookie', c])] : [...headers, ...missing.flatMap((c) => ['set-cookie', c])];
+    } else if (headers && typeof headers === 'object') {
+      const record = headers as Record<string, unknown>;
+      const name = Object.keys(record).find((key) => key.toLowerCase() === 'set-cookie');
+      // Headers given to writeHead() replace the response's of the same name.
+      if (name !== undefined) {
+        const given = setCookiesOf(record[name]);
+        const missing = this.cookies.filter((cookie) => !given.includes(cookie));
+        if (missing.length > 0) copy[at] = { ...record, [name]: [...given, ...missing] };
+      } else {
+        this.addToResponse(onResponse);
+      }
+    } else {
+      this.addToResponse(onResponse);
+    }
+    return copy;
+  }
+
+  private addToResponse(onResponse: string[]): void {
+    const missing = this.cookies.filter((cookie) => !onResponse.includes(cookie));
+    if (missing.length > 0) this.raw.setHeader('set-cookie', [...onResponse, ...missing]);
+  }
+
+  /** The session could not be saved: the client gets that error instead of the handler's answer. */
+  private answerError(error: unknown): void {
+    this.unhook();
+    this.calls.length = 0;
+    const raw = this.raw;
+    if (raw.headersSent || raw.destroyed) return;
+    const status = error instanceof HttpException ? error.getStatus() : 500;
+    const response = error instanceof HttpException ? error.getResponse() : 'Internal server error';
+    const body = JSON.stringify(typeof response === 'string' ? { statusCode: status, message: response } : response);
+    for (const name of ANSWER_HEADERS) raw.removeHeader(name);
+    raw.statusCode = status;
+    raw.setHeader('content-type', 'application/json; charset=utf-8');
+    raw.setHeader('content-length', Buffer.byteLength(body));
+    raw.end(body);
+  }
+}
+
+function setCookiesOf(value: unknown): string[] {
+  return value === undefined || value === null ? [] : ([] as unknown[]).concat(value).map(String);
+}
