@@ -27,8 +27,6 @@ export {
 } from './store/session-state-store.js';
 export { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
 export type { InMemorySessionStateStoreOptions } from './store/in-memory/in-memory-session-state-store.options.js';
-export { DynamoDBSessionStateStore } from './dynamodb/dynamodb-session-state.store.js';
-export type { DynamoDBSessionStateStoreOptions } from './dynamodb/dynamodb-session-state-store.options.js';
 export {
   SessionStateError,
   SessionStateCorruptError,

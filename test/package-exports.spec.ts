@@ -8,7 +8,6 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 const run = promisify(execFile);
 const MAIN_EXPORTS = [
-  'DynamoDBSessionStateStore',
   'HttpSessionState',
   'InMemorySessionStateStore',
   'Session',
@@ -117,6 +116,22 @@ describe('the built package', () => {
       { cwd: root, encoding: 'utf8' },
     ).trim();
     expect(names).toBe('SessionStateHealthIndicator');
+  });
+
+  it('exports the DynamoDB store from its own entry point, nestjs-session-state/dynamodb (test/ops/optional-packages.spec.ts: the main one never loads it)', () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "console.log(JSON.stringify(Object.keys(await import('nestjs-session-state/dynamodb')).sort()));\n" +
+          "const { DynamoDBSessionStateStore } = await import('nestjs-session-state/dynamodb');\n" +
+          "const store = new DynamoDBSessionStateStore({ tableName: 't', clientConfig: { region: 'us-east-1' } });\n" +
+          "console.log(store.tableName); store.destroy();",
+      ],
+      { cwd: root, encoding: 'utf8' },
+    ).trim();
+    expect(out.split('\n')).toEqual(['["DynamoDBSessionStateStore"]', 't']);
   });
 });
 

@@ -1,5 +1,6 @@
 import type { ConfigService } from '@nestjs/config';
-import { DynamoDBSessionStateStore, InMemorySessionStateStore, type SessionStateStore } from 'nestjs-session-state';
+import { InMemorySessionStateStore, type SessionStateStore } from 'nestjs-session-state';
+import { DynamoDBSessionStateStore } from 'nestjs-session-state/dynamodb';
 
 /**
  * `SESSION_STORE=memory` (default): one process. `SESSION_STORE=dynamodb`: the production store,

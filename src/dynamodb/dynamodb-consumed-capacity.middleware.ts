@@ -1,5 +1,5 @@
 import type { ConsumedCapacity, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { SessionStateMetrics } from '../observability/session-state-metrics.js';
+import type { ConsumedCapacityReport } from '../observability/consumed-capacity.js';
 
 /** The item operations that can report consumed capacity, and whether each reads or writes. */
 const CAPACITY_KIND: Record<string, 'read' | 'write'> = {
@@ -19,12 +19,11 @@ let middlewares = 0;
 
 /**
  * Adds an SDK middleware to `client` that asks DynamoDB for the capacity each call on `tableName`
- * consumed (`ReturnConsumedCapacity: 'TOTAL'`, which costs no capacity) and counts it in
- * `session_state.dynamodb.consumed_capacity`. The store's commands are untouched; calls on other
+ * consumed (`ReturnConsumedCapacity: 'TOTAL'`, which costs no capacity) and passes it to `report`. The store's commands are untouched; calls on other
  * tables (a client shared with the application) pass through as they are. Answers a function
  * that removes the middleware.
  */
-export function countConsumedCapacity(client: DynamoDBClient, tableName: string, metrics: SessionStateMetrics): () => void {
+export function countConsumedCapacity(client: DynamoDBClient, tableName: string, report: ConsumedCapacityReport): () => void {
   const name = `nestjs-session-state:consumed-capacity-${++middlewares}`;
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -37,10 +36,10 @@ export function countConsumedCapacity(client: DynamoDBClient, tableName: string,
         // Transactions report both; single operations usually only the total.
         const read = capacity.ReadCapacityUnits;
         const write = capacity.WriteCapacityUnits;
-        if (read === undefined && write === undefined) metrics.consumedCapacity(kind, capacity.CapacityUnits ?? 0);
+        if (read === undefined && write === undefined) report(kind, capacity.CapacityUnits ?? 0);
         else {
-          metrics.consumedCapacity('read', read ?? 0);
-          metrics.consumedCapacity('write', write ?? 0);
+          report('read', read ?? 0);
+          report('write', write ?? 0);
         }
       }
       return result;

@@ -54,6 +54,8 @@ import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
 import { revokeOwnerSessions } from './dynamodb-owner-index.js';
 import { redactSecrets } from '../observability/store-failure-log.js';
 import { DynamoDBTableHealth } from './dynamodb-table-health.js';
+import { countConsumedCapacity } from './dynamodb-consumed-capacity.middleware.js';
+import type { ConsumedCapacityReport, ReportsConsumedCapacity } from '../observability/consumed-capacity.js';
 
 /** DynamoDB's hard limit on the size of one item. */
 const DYNAMODB_ITEM_LIMIT = 409_600;
@@ -134,7 +136,7 @@ interface SendOptions {
  *
  * Call `init()` once before use (Nest does, through `onModuleInit`): it checks, or creates, the table.
  */
-export class DynamoDBSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown {
+export class DynamoDBSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown, ReportsConsumedCapacity {
   readonly tableName: string;
   readonly client: DynamoDBClient;
   private readonly logger = new Logger(DynamoDBSessionStateStore.name);
@@ -631,6 +633,11 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const keyPrefix = this.application === undefined ? undefined : this.keyValue('');
     const settings = { client: this.client, call: this.call.bind(this), tableName: this.tableName, keyAttribute: this.keyAttribute };
     return revokeOwnerSessions({ ...settings, keyPrefix, now: this.clock() }, owner);
+  }
+
+  /** Asks DynamoDB for the capacity each call on the table consumes (see `dynamodb-consumed-capacity.middleware.ts`). */
+  reportConsumedCapacity(report: ConsumedCapacityReport): () => void {
+    return countConsumedCapacity(this.client, this.tableName, report);
   }
 
   /** The table is reachable and ACTIVE (one cached DescribeTable: see `dynamodb-table-health.ts`). */

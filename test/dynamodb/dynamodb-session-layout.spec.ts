@@ -4,8 +4,7 @@ import { CreateTableCommand, DynamoDBClient, GetItemCommand, PutItemCommand, typ
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SessionStateError, SessionStateLockLostError, SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
-import { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
-import type { DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/dynamodb-session-state-store.options.js';
+import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { Gates } from '../support/gates.js';

@@ -17,8 +17,7 @@ import {
   SessionStateStoreMisconfiguredError,
   SessionStateTooLargeError,
 } from '../../src/errors/session-state.errors.js';
-import { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
-import type { DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/dynamodb-session-state-store.options.js';
+import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
 import { SessionStateActions } from '../../src/store/session-state-store.js';
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';

@@ -2,12 +2,12 @@ import { Logger, UnauthorizedException, type INestApplication } from '@nestjs/co
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
-  DynamoDBSessionStateStore,
   InMemorySessionStateStore,
   SessionStateModule,
   type SessionStateModuleOptions,
   type SessionStateStore,
 } from '../../src/index.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { createTestSession, readSession, seedSession } from '../../src/testing/index.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, createTestApp, sessionCookie, sessionSetCookie, type AdapterName } from '../support/test-app.js';

@@ -1,7 +1,6 @@
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import request from 'supertest';
-import { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
-import type { DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/dynamodb-session-state-store.options.js';
+import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { loseFirstAnswer } from '../support/lose-answer-middleware.js';

@@ -7,7 +7,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import request from 'supertest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';

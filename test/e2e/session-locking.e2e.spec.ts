@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { NO_SESSION_ITEM, type SessionStateStoreData, type SessionStateStoreItem } from '../../src/store/session-state-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';

@@ -3,7 +3,7 @@ import { IoAdapter } from '@nestjs/platform-socket.io';
 import { io } from 'socket.io-client';
 import request from 'supertest';
 import { SessionStateModule } from '../../src/index.js';
-import { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { countDynamoDBCalls, type DynamoDBCallCounter } from '../support/counting-middleware.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import type { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
+import type { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { deleteTable, uniqueTableName } from '../support/dynamodb-test-helpers.js';

@@ -4,7 +4,7 @@ import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { SessionRevoker } from '../../src/index.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
-import type { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
+import type { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { deleteTable, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { startMetricsProbe, type MetricsProbe } from '../support/metrics-reader.js';
 import { sessionCookie } from '../support/test-app.js';

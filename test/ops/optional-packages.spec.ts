@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { SessionStateMetrics } from '../../src/observability/session-state-metrics.js';
-import type { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
+import type { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { deleteTable, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { createStore, startOpsApp } from './ops-app.js';
@@ -11,17 +11,19 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const support = fileURLToPath(new URL('../support/without-optional-packages/', import.meta.url));
 
 describe('optional peer dependencies (the built package)', () => {
-  // The main entry point imports neither: were either loaded unguarded, this app would fail to start.
-  it('an app without @opentelemetry/api and @nestjs/terminus installed works: sessions, owners and revocation', () => {
-    // A separate Node process in which both packages resolve as "not installed".
+  // The main entry point imports none of them: were one loaded unguarded, this app would fail to start.
+  it('an app without @opentelemetry/api, @nestjs/terminus and @aws-sdk/client-dynamodb installed works: sessions, owners and revocation', () => {
+    // A separate Node process in which the three packages resolve as "not installed".
     const output = execFileSync(process.execPath, ['--import', `${support}register.mjs`, `${support}app.mjs`], {
       cwd: root,
       encoding: 'utf8',
-      env: { ...process.env, BLOCKED_PACKAGES: '@opentelemetry/api,@nestjs/terminus' },
+      env: { ...process.env, BLOCKED_PACKAGES: '@opentelemetry/api,@nestjs/terminus,@aws-sdk/client-dynamodb' },
     });
     expect(JSON.parse(output.trim().split('\n').at(-1)!)).toEqual({
       otel: 'absent',
       terminus: 'absent',
+      dynamodb: 'absent',
+      dynamodbEntry: 'needs @aws-sdk/client-dynamodb',
       first: { n: 1 },
       second: { n: 2 },
       revoked: 1,

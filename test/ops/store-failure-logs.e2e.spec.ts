@@ -1,12 +1,12 @@
 import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import {
-  DynamoDBSessionStateStore,
   InMemorySessionStateStore,
   SessionStateStoreMisconfiguredError,
   SessionStateStoreUnavailableError,
   type SessionStateStoreItem,
 } from '../../src/index.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { StoreFailureLog } from '../../src/observability/store-failure-log.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';

@@ -1,7 +1,6 @@
 import { BadRequestException, Controller, Get, HttpCode, Module, Post, Query } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  DynamoDBSessionStateStore,
   HttpSessionState,
   InMemorySessionStateStore,
   Session,
@@ -9,6 +8,7 @@ import {
   SessionStateBehavior,
   SessionStateModule,
 } from 'nestjs-session-state';
+import { DynamoDBSessionStateStore } from 'nestjs-session-state/dynamodb';
 
 /** The peer's counter and ping routes (and the sample app's), on nestjs-session-state. */
 @Controller()
