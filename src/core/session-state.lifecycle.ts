@@ -20,7 +20,15 @@ import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/s
 import { SessionStateObserver } from '../observability/session-state-observer.js';
 import { loggableMessage } from '../observability/store-failure-log.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
-import { SessionStateActions, SessionStateStore, type SessionStateStoreData, type SessionStateStoreItem } from '../store/session-state-store.js';
+import {
+  SessionStateActions,
+  SessionStateStore,
+  type SessionStateAbsent,
+  type SessionStateAcquired,
+  type SessionStateAcquisition,
+  type SessionStateLoaded,
+  type SessionStateStoreData,
+} from '../store/session-state-store.js';
 
 export type RequestOutcome = 'succeeded' | 'failed';
 
@@ -100,6 +108,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (lease.completion) {
       throw new SessionStateLockLostError(
         'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
+        'lock_mismatch',
       );
     }
     lease.adopted = true;
@@ -250,7 +259,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         return this.leaseFor(exchange, id, behavior, result, waited, null, null, resign);
       }
       const { result, waited, turn } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireExclusive(id, signal));
-      return this.leaseFor(exchange, id, behavior, result, waited, result.item ? result.lockId : null, turn, resign);
+      return this.leaseFor(exchange, id, behavior, result, waited, result.kind === 'acquired' ? result.lockId : null, turn, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
       return await this.replaceUnreadable(exchange, id, behavior, error.lockId, null);
@@ -262,20 +271,20 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     exchange: SessionExchange,
     id: string,
     behavior: ActiveBehavior,
-    result: SessionStateStoreItem,
+    result: SessionStateLoaded | SessionStateAcquired | SessionStateAbsent,
     waited: boolean,
     lockId: string | null,
     turn: LocalTurn | null,
     resignCookie: boolean,
   ): SessionLease | Promise<SessionLease> {
-    const { item } = result;
-    if (!item) {
+    if (result.kind === 'absent') {
       turn?.releaseLocal();
       // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
       if (waited) throw new SessionStateEndedWhileWaitingError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
       return this.newLease(behavior, exchange);
     }
+    const { item } = result;
     let session: HttpSessionState;
     try {
       session = new HttpSessionState({
@@ -449,7 +458,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       else await this.release(id, lockId);
       return;
     }
-    let acquired: SessionStateStoreItem;
+    let acquired: SessionStateAcquisition;
     try {
       acquired = await this.store.handOverItemExclusive(id, changed ?? lease.loaded, lockId, changed !== null);
     } catch (error) {
@@ -460,7 +469,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
     // A store's two-call hand-over may find the lock taken by another process meanwhile (or the
     // session gone): then the waiter is only woken (releaseLocal) and goes to the store.
-    if (acquired.item && !acquired.locked && acquired.lockId) await turn.handOver(acquired);
+    if (acquired.kind === 'acquired') await turn.handOver(acquired);
   }
 
   private async release(id: string, lockId: string): Promise<void> {
@@ -481,8 +490,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       // Removed while this request held it (revoked, or abandoned after a stale break): the
       // copy under the new id must not bring it back. The request is fenced out like any lost save.
-      const old = await this.store.getItem(oldId);
-      if (!old.item && !old.locked) {
+      if (error.reason === 'item_gone') {
         await this.removeCopy(newId);
         throw error;
       }
@@ -494,7 +502,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */
   private async removeCopy(newId: string): Promise<void> {
     const moved = await this.store.getItemExclusive(newId);
-    if (moved.item && moved.lockId) await this.store.removeItem(newId, moved.lockId, { moved: true });
+    if (moved.kind === 'acquired') await this.store.removeItem(newId, moved.lockId, { moved: true });
   }
 
   private logFailure(error: unknown, ...ids: (string | undefined)[]): void {

@@ -12,14 +12,19 @@ import {
   SessionStateLockLostError,
   SessionStateStoreUnavailableError,
   SessionStateTooLargeError,
+  type SessionStateLockLostReason,
 } from '../errors/session-state.errors.js';
 import {
-  NO_SESSION_ITEM,
+  SESSION_ABSENT,
   SessionStateActions,
   SessionStateStore,
+  type SessionStateAcquired,
+  type SessionStateAcquisition,
+  type SessionStateLoaded,
+  type SessionStateLocked,
+  type SessionStateRead,
   type SessionStateStoreData,
   type SessionStateStoreHealth,
-  type SessionStateStoreItem,
 } from '../store/session-state-store.js';
 import { awsErrorName, isConditionFailure, mayHaveLanded, toStoreError } from './dynamodb-errors.js';
 import {
@@ -242,20 +247,20 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     if (this.ownsClient) this.client.destroy();
   }
 
-  async getItem(id: string): Promise<SessionStateStoreItem> {
+  async getItem(id: string): Promise<SessionStateRead> {
     const now = this.clock();
     const record = await this.readLockItem(id);
-    if (!record || record.expires <= now) return NO_SESSION_ITEM;
+    if (!record || record.expires <= now) return SESSION_ABSENT;
     if (record.locked) return lockedAnswer(record, now);
-    return this.loaded(id, record, null, now);
+    const { item, actions, expires } = await this.loaded(id, record, null, now);
+    return { kind: 'loaded', item, actions, expires };
   }
 
   /** The lock item only: a poll costs one small read, never the session's data item. */
-  override async probeLock(id: string): Promise<SessionStateStoreItem> {
+  override async probeLock(id: string): Promise<SessionStateLocked | null> {
     const now = this.clock();
     const record = await this.readLockItem(id);
-    if (!record || record.expires <= now) return NO_SESSION_ITEM;
-    return record.locked ? lockedAnswer(record, now) : { ...NO_SESSION_ITEM, expires: record.expires };
+    return record && record.expires > now && record.locked ? lockedAnswer(record, now) : null;
   }
 
   private async readLockItem(id: string): Promise<SessionRecord | undefined> {
@@ -264,7 +269,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     return Item ? readRecord(Item) : undefined;
   }
 
-  async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+  async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const now = this.clock();
     const lockId = newLockId(now);
     const lock = new UpdateItemCommand({
@@ -307,9 +312,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         if (mayHaveLanded(error)) await this.settleUnansweredLock(id, lockId);
         throw error;
       }
-      if (!error.Item) return NO_SESSION_ITEM;
+      if (!error.Item) return SESSION_ABSENT;
       const holder = readRecord(error.Item);
-      if (holder.expires <= now) return NO_SESSION_ITEM;
+      if (holder.expires <= now) return SESSION_ABSENT;
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
       if (holder.locked && holder.lockId === lockId) return this.loadedUnderLock(id, holder, lockId, now);
       if (holder.locked) return lockedAnswer(holder, now);
@@ -324,9 +329,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    * `loaded` for a lock just taken. Reading a data item can fail after the lock was taken: a corrupt
    * record carries the lock id for the caller to release; any other failure releases it here.
    */
-  private async loadedUnderLock(id: string, record: SessionRecord, lockId: string, now: number): Promise<SessionStateStoreItem> {
+  private async loadedUnderLock(id: string, record: SessionRecord, lockId: string, now: number): Promise<SessionStateAcquired> {
     try {
-      return await this.loaded(id, record, lockId, now);
+      return { kind: 'acquired', lockId, ...(await this.loaded(id, record, lockId, now)) };
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) await this.releaseItemExclusive(id, lockId).catch(() => false);
       throw error;
@@ -353,26 +358,25 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     item: SessionStateStoreData,
     lockId: string,
     changed: boolean,
-  ): Promise<SessionStateStoreItem> {
+  ): Promise<SessionStateAcquisition> {
     const now = this.clock();
     const next = newLockId(now);
-    let answer: DynamoDBItem | undefined | false;
+    let answer: FencedWrite;
     try {
-      answer = changed ? await this.commit(id, item, lockId, false, next) : await this.unlock(id, lockId, next);
+      answer = changed ? { written: await this.commit(id, item, lockId, false, next) } : await this.unlock(id, lockId, next);
     } catch (error) {
       // No answer: like a lock call, the hand-over may still land. Revoke the new lock id (a late
       // arrival then fails its condition) and release it if it landed, before giving up. If it had
       // landed, the save (or release) is done: that is the answer, with nothing handed over.
-      if (mayHaveLanded(error) && (await this.settleUnansweredLock(id, next))) return NO_SESSION_ITEM;
+      if (mayHaveLanded(error) && (await this.settleUnansweredLock(id, next))) return SESSION_ABSENT;
       throw error;
     }
-    if (answer === false) throw lockLost(changed ? 'the changes of this request were not saved' : 'it could not be handed over');
+    if ('refused' in answer) throw lockLost(answer.refused, 'it could not be handed over');
     // What the new holder's first write prunes (write tokens and aborted locks past their time).
-    if (answer) this.rememberPrune(next, readRecord(answer), now);
+    if (answer.written) this.rememberPrune(next, readRecord(answer.written), now);
     return {
+      kind: 'acquired',
       item: item.owner === undefined ? { items: item.items, timeout: item.timeout } : { items: item.items, timeout: item.timeout, owner: item.owner },
-      locked: false,
-      lockAge: 0,
       lockId: next,
       actions: SessionStateActions.None,
       expires: expiry(now, item.timeout, this.ttlExtraSeconds).expires,
@@ -390,7 +394,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     newItem: boolean,
     next: string | undefined,
   ): Promise<DynamoDBItem | undefined> {
-    if (!newItem && lockId === null) throw lockLost('the changes of this request were not saved');
+    if (!newItem && lockId === null) throw lockLost('lock_mismatch', 'the changes of this request were not saved');
     const now = this.clock();
     const items = await this.codec.encode(item.items);
     const slide = expiry(now, item.timeout, this.ttlExtraSeconds);
@@ -434,7 +438,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     if (newItem) {
       const { written, old, attempts } = await this.putIfAbsent(record, now);
       if (!written && !wroteOrUnknown(old, writeToken, attempts ?? 1, 'PutItem', this.tableName)) {
-        throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
+        throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.', 'item_exists');
       }
       return undefined;
     }
@@ -477,21 +481,21 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       ...end.returnValues,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    const written = await this.fencedUpdate(lockId!, writeToken, update);
-    if (written === false) throw lockLost('the changes of this request were not saved');
-    return written;
+    const answer = await this.fencedUpdate(lockId!, writeToken, update);
+    if ('refused' in answer) throw lockLost(answer.refused, 'the changes of this request were not saved');
+    return answer.written;
   }
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
-    return (await this.unlock(id, lockId, undefined)) !== false;
+    return !('refused' in (await this.unlock(id, lockId, undefined)));
   }
 
   /**
    * Releases the lock and slides the expiry (with `next`: locks it again under that id instead).
-   * Answers false when `lockId` no longer held it, else the record as written when the answer
+   * Answers why when `lockId` no longer held it, else the record as written when the answer
    * carried it.
    */
-  private async unlock(id: string, lockId: string, next: string | undefined): Promise<DynamoDBItem | undefined | false> {
+  private async unlock(id: string, lockId: string, next: string | undefined): Promise<FencedWrite> {
     const now = this.clock();
     const writeToken = newWriteToken();
     const end = this.lockEnd(lockId, next, now);
@@ -536,7 +540,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
 
   /**
    * A fenced `UpdateItem` under `lockId` (see `fencedWrite`), built by `build` with its write
-   * clauses: false when not applied, else the record as written when the answer carried it. Should
+   * clauses: why, when not applied; else the record as written when the answer carried it. Should
    * DynamoDB refuse what the lock's holder prunes (`ValidationException`: nothing was applied), the
    * write is sent again without it, so a prune can never stand in the way of a save.
    */
@@ -544,12 +548,13 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     lockId: string,
     writeToken: string,
     build: (write: WriteClauses) => UpdateItemCommand,
-  ): Promise<DynamoDBItem | undefined | false> {
-    const send = async (prune: Prune | undefined) => {
+  ): Promise<FencedWrite> {
+    const send = async (prune: Prune | undefined): Promise<FencedWrite> => {
       const update = build(writeClauses(writeToken, prune));
       let written: DynamoDBItem | undefined;
       const run = (options: SendOptions) => this.client.send(update, options).then((answer) => (written = answer.Attributes));
-      return (await this.fencedWrite('UpdateItem', writeToken, run)) && written;
+      const outcome = await this.fencedWrite('UpdateItem', writeToken, run);
+      return outcome === true ? { written } : { refused: outcome };
     };
     const prune = this.prunes.get(lockId);
     try {
@@ -591,9 +596,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    if ((await this.fencedUpdate(lockId, writeToken, update)) === false) {
-      throw lockLost('the session was not removed');
-    }
+    const answer = await this.fencedUpdate(lockId, writeToken, update);
+    if ('refused' in answer) throw lockLost(answer.refused, 'the session was not removed');
   }
 
   async resetItemTimeout(id: string): Promise<void> {
@@ -610,7 +614,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     await this.conditional('UpdateItem', (options) => this.client.send(update, options));
   }
 
-  async createUninitializedItem(id: string, timeout: number): Promise<void> {
+  override async createUninitializedItem(id: string, timeout: number): Promise<void> {
     const now = this.clock();
     // An existing item is kept as it is: the put's condition fails, and that is fine.
     await this.putIfAbsent(
@@ -723,17 +727,23 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /**
-   * Runs one write fenced by a lock id that records `writeToken`. Answers whether it was applied:
+   * Runs one write fenced by a lock id that records `writeToken`. Answers true when it was applied:
    * by this call, or by an earlier attempt of it whose answer was lost (the SDK's retry then fails
-   * the condition, and the record shows our token among the last writes'). See `wroteOrUnknown`.
+   * the condition, and the record shows our token among the last writes'; see `wroteOrUnknown`).
+   * Otherwise answers why it was refused, from the record that failed the condition.
    */
-  private async fencedWrite(operation: string, writeToken: string, run: (options: SendOptions) => Promise<unknown>): Promise<boolean> {
+  private async fencedWrite(
+    operation: string,
+    writeToken: string,
+    run: (options: SendOptions) => Promise<unknown>,
+  ): Promise<true | SessionStateLockLostReason> {
     try {
       await this.call(operation, run);
       return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      return wroteOrUnknown(error.Item, writeToken, attemptsOf(error), operation, this.tableName);
+      if (wroteOrUnknown(error.Item, writeToken, attemptsOf(error), operation, this.tableName)) return true;
+      return refusalOf(error.Item, this.clock());
     }
   }
 
@@ -774,7 +784,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
   }
 
-  private async loaded(id: string, record: SessionRecord, lockId: string | null, now: number): Promise<SessionStateStoreItem> {
+  private async loaded(id: string, record: SessionRecord, lockId: string | null, now: number): Promise<Omit<SessionStateLoaded, 'kind'>> {
     let items: string;
     try {
       if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
@@ -785,9 +795,6 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
     return {
       item: { items, timeout: record.timeout, ...(record.owner === undefined ? {} : { owner: record.owner }) },
-      locked: false,
-      lockAge: 0,
-      lockId,
       actions: actions(record),
       expires: record.expires,
     };
@@ -921,17 +928,29 @@ function updateExpression(set: string[], remove: string[], del: string[]): strin
     .join(' ');
 }
 
-function lockLost(consequence: string): SessionStateLockLostError {
-  return new SessionStateLockLostError(`The session lock was lost (broken as stale, or the session was removed); ${consequence}.`);
+function lockLost(reason: SessionStateLockLostReason, consequence: string): SessionStateLockLostError {
+  return new SessionStateLockLostError(`The session lock was lost (broken as stale, or the session was removed); ${consequence}.`, reason);
 }
+
+/** Why a fenced write was refused, from the record that failed its condition (`ALL_OLD`). */
+function refusalOf(record: DynamoDBItem | undefined, now: number): SessionStateLockLostReason {
+  // Absent, or expired (a removed session is an expired stub): gone. Otherwise another lock holds it, or none.
+  const expires = Number(record?.[Attr.expires]?.N);
+  return record && expires > now ? 'lock_mismatch' : 'item_gone';
+}
+
+/** What a fenced write did: written (the record as written, when its answer carried it), or refused and why. */
+type FencedWrite = { readonly written: DynamoDBItem | undefined } | { readonly refused: SessionStateLockLostReason };
 
 function actions(record: SessionRecord): SessionStateActions {
   return record.flags & FLAG_UNINITIALIZED ? SessionStateActions.InitializeItem : SessionStateActions.None;
 }
 
 /** The answer for a session another request holds: its lock, no data. */
-function lockedAnswer(record: SessionRecord, now: number): SessionStateStoreItem {
-  return { item: null, locked: true, lockAge: lockAge(record, now), lockId: record.lockId, actions: actions(record), expires: record.expires };
+function lockedAnswer(record: SessionRecord, now: number): SessionStateLocked {
+  // This store always writes both; a lock nobody can name could never be broken when stale.
+  if (record.lockId === null) throw corruptRecord('it is locked without a lock id');
+  return { kind: 'locked', lockId: record.lockId, lockAge: lockAge(record, now), expires: record.expires };
 }
 
 function lockAge(record: SessionRecord, now: number): number {

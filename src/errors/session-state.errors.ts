@@ -13,10 +13,26 @@ export class SessionStateError extends Error {
 }
 
 /**
- * A fenced write failed: this request's lock was broken as stale (or the item is gone), so its
- * changes were not written rather than overwriting newer data.
+ * Why a store refused a fenced write:
+ * - `lock_mismatch`: the session exists, but the lock id given no longer holds its lock (broken as
+ *   stale and perhaps taken by another request, already released, or never held);
+ * - `item_gone`: no live session under the id (removed, revoked, or expired);
+ * - `item_exists`: a new session was to be created, but a live one already has that id.
  */
-export class SessionStateLockLostError extends SessionStateError {}
+export type SessionStateLockLostReason = 'lock_mismatch' | 'item_gone' | 'item_exists';
+
+/**
+ * A fenced write failed: this request's lock was broken as stale (or the item is gone), so its
+ * changes were not written rather than overwriting newer data. `reason` says which.
+ */
+export class SessionStateLockLostError extends SessionStateError {
+  constructor(
+    message: string,
+    readonly reason: SessionStateLockLostReason,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * The session this request waited for was moved (`regenerateId()` at login) or ended (`abandon()`)
@@ -26,7 +42,7 @@ export class SessionStateLockLostError extends SessionStateError {}
  */
 export class SessionStateEndedWhileWaitingError extends SessionStateLockLostError {
   constructor() {
-    super('The session was moved or ended (a login or logout) while this request waited for it; the request was not run. Retry it.');
+    super('The session was moved or ended (a login or logout) while this request waited for it; the request was not run. Retry it.', 'item_gone');
   }
 }
 

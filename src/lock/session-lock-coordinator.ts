@@ -4,7 +4,13 @@ import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../err
 import { loggableMessage } from '../observability/store-failure-log.js';
 import { redactSessionId } from '../session/session-id.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
-import type { SessionStateStore, SessionStateStoreItem } from '../store/session-state-store.js';
+import type {
+  SessionStateAbsent,
+  SessionStateAcquired,
+  SessionStateLoaded,
+  SessionStateLocked,
+  SessionStateStore,
+} from '../store/session-state-store.js';
 import { signalOf, type WaitSignal } from './lazy-abort.js';
 
 interface Waiter {
@@ -17,7 +23,7 @@ interface Wake {
   /** Whether a holder it waited behind held the store lock of an existing session. */
   heldLock: boolean;
   /** The store lock itself, taken for this waiter by its predecessor's `handOverItemExclusive`. */
-  handedOver?: SessionStateStoreItem;
+  handedOver?: SessionStateAcquired;
 }
 
 /** The request of this process whose turn it is to hold the session (as writer). */
@@ -52,8 +58,9 @@ interface LocalQueue {
   staleTimer?: NodeJS.Timeout;
 }
 
-export interface Acquisition {
-  result: SessionStateStoreItem;
+export interface Acquisition<Result = SessionStateLoaded | SessionStateAbsent> {
+  /** Never `locked`: the lock was waited for (and a stale one broken). */
+  result: Result;
   /**
    * The request had to wait for another holder (in this process or another). A session found
    * absent after a wait was moved or ended by that holder, not merely unknown.
@@ -75,10 +82,10 @@ export interface LocalTurn {
    * Instead of `releaseLocal`: gives the next waiting writer the store lock taken for it. Settles
    * once nothing is left to do: at once, or, when no writer waits any more, once that lock is released.
    */
-  handOver(acquired: SessionStateStoreItem): Promise<void>;
+  handOver(acquired: SessionStateAcquired): Promise<void>;
 }
 
-interface ExclusiveAcquisition extends Acquisition {
+interface ExclusiveAcquisition extends Acquisition<SessionStateAcquired | SessionStateAbsent> {
   /** The request's turn in this process's queue for the session. */
   turn: LocalTurn;
 }
@@ -122,8 +129,8 @@ export class SessionLockCoordinator {
     try {
       for (let attempt = 0; ; ) {
         const result = await this.store.getItemExclusive(id);
-        if (!result.locked) {
-          if (result.item) this.lockTaken(queue, local.turn);
+        if (result.kind !== 'locked') {
+          if (result.kind === 'acquired') this.lockTaken(queue, local.turn);
           return { result, waited, turn: local };
         }
         // Held by another process (or a stale holder): whoever queues behind us waits for it too. A
@@ -151,7 +158,7 @@ export class SessionLockCoordinator {
         continue;
       }
       const result = await this.store.getItem(id);
-      if (!result.locked) return { result, waited };
+      if (result.kind !== 'locked') return { result, waited };
       const local = this.queues.get(id);
       if (local?.turn && !this.isStale(local.turn)) {
         // The holder is ours and live: wait for its hand-off (or for its lock to go stale).
@@ -252,7 +259,7 @@ export class SessionLockCoordinator {
    * is released.
    */
   /** @internal (QueueTurn) */
-  async passLock(id: string, queue: LocalQueue, ownTurn: boolean, acquired: SessionStateStoreItem): Promise<void> {
+  async passLock(id: string, queue: LocalQueue, ownTurn: boolean, acquired: SessionStateAcquired): Promise<void> {
     const next = ownTurn ? queue.writers.shift() : undefined;
     if (next) {
       this.clearStaleTimer(queue);
@@ -265,7 +272,7 @@ export class SessionLockCoordinator {
     // (Lost as stale meanwhile, the turn is another writer's, which breaks the lock at the store.)
     const turn: Turn | undefined = ownTurn ? (queue.turn = { lockedAt: Date.now() }) : undefined;
     try {
-      await this.store.releaseItemExclusive(id, acquired.lockId!);
+      await this.store.releaseItemExclusive(id, acquired.lockId);
     } catch (error) {
       this.logger.error(`Releasing a session lock failed: ${loggableMessage(error, [id])}`);
     }
@@ -299,8 +306,8 @@ export class SessionLockCoordinator {
   }
 
   /** Breaks the holder's lock when it is older than `executionTimeout`; answers whether it tried. */
-  private async breakIfStale(id: string, result: SessionStateStoreItem): Promise<boolean> {
-    if (result.lockAge < this.options.executionTimeoutMs || result.lockId === null) return false;
+  private async breakIfStale(id: string, result: SessionStateLocked): Promise<boolean> {
+    if (result.lockAge < this.options.executionTimeoutMs) return false;
     const broken = await this.store.releaseItemExclusive(id, result.lockId);
     if (broken) {
       this.onStaleBroken(id);
@@ -320,7 +327,7 @@ export class SessionLockCoordinator {
     for (;;) {
       await this.pause(attempt++, signal);
       const probe = await this.store.probeLock(id);
-      if (!probe.locked || (await this.breakIfStale(id, probe))) return attempt;
+      if (!probe || (await this.breakIfStale(id, probe))) return attempt;
     }
   }
 
@@ -373,7 +380,7 @@ class QueueTurn implements LocalTurn {
     return !this.released && queue.turn === turn && queue.writers.length > 0 && queue.readers.length === 0 && (turn.handOvers ?? 0) < MAX_HAND_OVERS;
   }
 
-  handOver(acquired: SessionStateStoreItem): Promise<void> {
+  handOver(acquired: SessionStateAcquired): Promise<void> {
     if (this.released) return Promise.resolve();
     this.released = true;
     return this.coordinator.passLock(this.id, this.queue, this.queue.turn === this.turn, acquired);

@@ -2,10 +2,12 @@ import type { OnApplicationShutdown } from '@nestjs/common';
 import {
   SessionStateStore,
   type RemoveItemOptions,
+  type SessionStateAcquisition,
   type SessionStateExpireCallback,
+  type SessionStateLocked,
+  type SessionStateRead,
   type SessionStateStoreData,
   type SessionStateStoreHealth,
-  type SessionStateStoreItem,
 } from '../store/session-state-store.js';
 import { secondsSince, type SessionStateMetrics, type StoreOperationOutcome } from './session-state-metrics.js';
 import { classifyStoreFailure } from './store-failure.js';
@@ -14,7 +16,8 @@ import { recordStoreError, type StoreFailureLog } from './store-failure-log.js';
 /**
  * The configured store as the lifecycle uses it: every operation is timed
  * (`session_state.store.operation.duration`) and every failure logged (rate-limited), in one
- * place, so no store has to do either. Answers and errors pass through unchanged.
+ * place, so no store has to do either. Answers and errors pass through unchanged. Only what the
+ * module calls is measured (not `createUninitializedItem`, which it never calls).
  */
 export class InstrumentedSessionStateStore extends SessionStateStore implements OnApplicationShutdown {
   private readonly where: string;
@@ -30,15 +33,15 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     this.where = typeof table === 'string' ? `DynamoDB table "${table}"` : inner.constructor.name;
   }
 
-  getItem(id: string): Promise<SessionStateStoreItem> {
+  getItem(id: string): Promise<SessionStateRead> {
     return this.run('getItem', id, () => this.inner.getItem(id));
   }
 
-  override probeLock(id: string): Promise<SessionStateStoreItem> {
+  override probeLock(id: string): Promise<SessionStateLocked | null> {
     return this.run('probeLock', id, () => this.inner.probeLock(id));
   }
 
-  getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+  getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     return this.run('getItemExclusive', id, () => this.inner.getItemExclusive(id));
   }
 
@@ -46,7 +49,7 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     return this.run('setAndReleaseItemExclusive', id, () => this.inner.setAndReleaseItemExclusive(id, item, lockId, newItem));
   }
 
-  override handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateStoreItem> {
+  override handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
     return this.run('handOverItemExclusive', id, () => this.inner.handOverItemExclusive(id, item, lockId, changed));
   }
 
@@ -62,10 +65,6 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
 
   resetItemTimeout(id: string): Promise<void> {
     return this.run('resetItemTimeout', id, () => this.inner.resetItemTimeout(id));
-  }
-
-  createUninitializedItem(id: string, timeout: number): Promise<void> {
-    return this.run('createUninitializedItem', id, () => this.inner.createUninitializedItem(id, timeout));
   }
 
   override revokeOwner(owner: string): Promise<number> {

@@ -3,6 +3,7 @@ import { SessionStateCorruptError, SessionStateError, SessionStateLockLostError 
 /**
  * The store contract: ASP.NET's `SessionStateStoreProviderBase`, in camelCase and async.
  * Every method is one round trip to the backing store (zero for the two that do no I/O).
+ * Abstract: what the lifecycle calls. With a default or optional: everything else.
  */
 
 /** The data of one session, as a store keeps it. */
@@ -29,37 +30,52 @@ export enum SessionStateActions {
   InitializeItem = 1,
 }
 
-/** The answer of `getItem` and `getItemExclusive`. */
-export interface SessionStateStoreItem {
-  /**
-   * The stored data; `null` when the session is absent or expired, and, for `getItemExclusive`,
-   * when another request holds the lock (`locked` is then `true`).
-   */
-  readonly item: SessionStateStoreData | null;
-  /** `true` when a writer (another request) holds the lock. */
-  readonly locked: boolean;
-  /** Milliseconds the current lock has been held; 0 when unlocked. */
+/** No live session under the id: never stored, removed, or expired. */
+export interface SessionStateAbsent {
+  readonly kind: 'absent';
+}
+
+/** Another request holds the session's lock: the holder's lock, never the data. */
+export interface SessionStateLocked {
+  readonly kind: 'locked';
+  /** The holder's lock id: what breaking a stale lock needs (`releaseItemExclusive(id, lockId)`). */
+  readonly lockId: string;
+  /** Milliseconds the lock has been held. */
   readonly lockAge: number;
-  /**
-   * `getItemExclusive` that acquired: the caller's new lock id (its fencing token).
-   * When `locked`: the holder's lock id (what breaking a stale lock needs). Otherwise `null`.
-   */
-  readonly lockId: string | null;
-  /** `InitializeItem` for a record made by `createUninitializedItem`. */
-  readonly actions: SessionStateActions;
-  /** When the stored item expires, epoch milliseconds; 0 when there is no item. */
+  /** When the stored item expires, epoch milliseconds. */
   readonly expires: number;
 }
 
+/** `getItem` found the session unlocked: its data, no lock taken. */
+export interface SessionStateLoaded {
+  readonly kind: 'loaded';
+  readonly item: SessionStateStoreData;
+  /** `InitializeItem` for a record made by `createUninitializedItem`. */
+  readonly actions: SessionStateActions;
+  /** When the stored item expires, epoch milliseconds. */
+  readonly expires: number;
+}
+
+/** `getItemExclusive` (or a hand-over) took the lock: the data, and the caller's lock id. */
+export interface SessionStateAcquired {
+  readonly kind: 'acquired';
+  readonly item: SessionStateStoreData;
+  /** The caller's new lock id: the fencing token of every write that ends this lock. */
+  readonly lockId: string;
+  /** `InitializeItem` for a record made by `createUninitializedItem` (cleared as the lock is taken). */
+  readonly actions: SessionStateActions;
+  /** When the stored item expires, epoch milliseconds (slid by taking the lock). */
+  readonly expires: number;
+}
+
+/** The answer of `getItem`: the data, or the lock of a writer holding it, or nothing. */
+export type SessionStateRead = SessionStateLoaded | SessionStateLocked | SessionStateAbsent;
+
+/** The answer of `getItemExclusive` and `handOverItemExclusive`: the lock taken, or the holder's, or nothing. */
+export type SessionStateAcquisition = SessionStateAcquired | SessionStateLocked | SessionStateAbsent;
+
 /** The answer for an absent or expired session. */
-export const NO_SESSION_ITEM: SessionStateStoreItem = Object.freeze({
-  item: null,
-  locked: false,
-  lockAge: 0,
-  lockId: null,
-  actions: SessionStateActions.None,
-  expires: 0,
-});
+export const SESSION_ABSENT: SessionStateAbsent = Object.freeze({ kind: 'absent' });
 
 /** Called when a store notices that a session expired (the session-end event). */
 export type SessionStateExpireCallback = (id: string, item: SessionStateStoreData) => void;
@@ -69,34 +85,40 @@ export type SessionStateExpireCallback = (id: string, item: SessionStateStoreDat
  * the configured one. Ids given to a store are the raw session ids (never the cookie value).
  *
  * Failures are thrown as the errors of `errors/session-state.errors.ts`, never swallowed:
- * a fenced write that lost its lock throws `SessionStateLockLostError`, an item over the
- * store's size limit `SessionStateTooLargeError`, an unreachable backend
- * `SessionStateStoreUnavailableError`.
+ * a fenced write that is refused throws `SessionStateLockLostError` with its `reason`
+ * (`lock_mismatch`, `item_gone`, `item_exists`), an item over the store's size limit
+ * `SessionStateTooLargeError`, an unreachable backend `SessionStateStoreUnavailableError`.
  */
 export abstract class SessionStateStore {
-  /** Read-only load. Takes no lock; reports the lock of a writer holding the item. */
-  abstract getItem(id: string): Promise<SessionStateStoreItem>;
+  /**
+   * Read-only load; takes no lock. Answers `loaded` (the data), `locked` (a writer holds the lock:
+   * its lock id and age, no data) or `absent` (none, or expired).
+   */
+  abstract getItem(id: string): Promise<SessionStateRead>;
 
   /**
-   * The lock state alone, for a request polling for a lock another process holds: `locked`,
-   * `lockAge` and `lockId` as `getItem` reports them; `item` may be left out (null). By default
+   * The lock alone, for a request polling for a lock another process holds: the holder's lock as
+   * `getItem` reports it, or null when nobody holds it (or the session is absent). By default
    * `getItem`; a store that keeps the data apart from the lock answers without reading the data.
    */
-  probeLock(id: string): Promise<SessionStateStoreItem> {
-    return this.getItem(id);
+  async probeLock(id: string): Promise<SessionStateLocked | null> {
+    const read = await this.getItem(id);
+    return read.kind === 'locked' ? read : null;
   }
 
   /**
-   * Takes the lock and loads the item in one step. When another request holds the lock, answers
-   * `locked: true` with that lock's `lockAge` and `lockId`, without a second read. An absent or
-   * expired item answers `item: null, locked: false` and takes no lock.
+   * Takes the lock and loads the item in one step: `acquired`, with the caller's new lock id. When
+   * another request holds the lock, answers `locked` with that lock's id and age, without a second
+   * read. An absent or expired item answers `absent` and takes no lock.
    */
-  abstract getItemExclusive(id: string): Promise<SessionStateStoreItem>;
+  abstract getItemExclusive(id: string): Promise<SessionStateAcquisition>;
 
   /**
    * Writes the items and a new expiry, and releases the lock, only if `lockId` still holds it;
-   * with `newItem`, only if no item exists (then `lockId` is ignored). Otherwise throws
-   * `SessionStateLockLostError` and writes nothing.
+   * with `newItem`, only if no live item exists (then `lockId` is ignored). Otherwise throws
+   * `SessionStateLockLostError` and writes nothing; its `reason`: `item_exists` (`newItem`, and
+   * a live item exists), `item_gone` (no live item), `lock_mismatch` (`lockId` does not hold the
+   * lock, or is null).
    */
   abstract setAndReleaseItemExclusive(
     id: string,
@@ -117,16 +139,19 @@ export abstract class SessionStateStore {
    * `setAndReleaseItemExclusive` does, otherwise keeps the stored items (`item` is then what the
    * holder loaded) and slides the expiry as `releaseItemExclusive` does; and locks the session
    * again under a new lock id. Answers the new holder's acquisition as `getItemExclusive` would
-   * (its `item`, its `lockId`). Throws `SessionStateLockLostError` and writes nothing when `lockId`
-   * no longer holds the lock.
+   * (`acquired`: its `item`, its `lockId`; anything else hands nothing over). Throws
+   * `SessionStateLockLostError` (with its `reason`) and writes nothing when `lockId` no longer
+   * holds the lock.
    *
    * This default takes two round trips (save or release, then `getItemExclusive`, which may find
    * the lock taken by another process meanwhile); a store that can do it in one write should.
    */
-  async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateStoreItem> {
+  async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
     if (changed) await this.setAndReleaseItemExclusive(id, item, lockId, false);
     else if (!(await this.releaseItemExclusive(id, lockId))) {
-      throw new SessionStateLockLostError('The session lock was lost (broken as stale, or the session was removed) before it could be handed over.');
+      // A release says only whether it released; the refusal's reason is read here (a rare path).
+      const reason = (await this.getItem(id)).kind === 'absent' ? 'item_gone' : 'lock_mismatch';
+      throw new SessionStateLockLostError('The session lock was lost (broken as stale, or the session was removed) before it could be handed over.', reason);
     }
     try {
       return await this.getItemExclusive(id);
@@ -134,12 +159,13 @@ export abstract class SessionStateStore {
       // The save or release went through: that is this call's answer. Nothing is handed over; the
       // waiting request goes to the store itself and meets the problem there.
       if (error instanceof SessionStateCorruptError && error.lockId) await this.releaseItemExclusive(id, error.lockId).catch(() => false);
-      return NO_SESSION_ITEM;
+      return SESSION_ABSENT;
     }
   }
 
   /**
-   * Deletes the item only if `lockId` holds it; otherwise `SessionStateLockLostError`. The session
+   * Deletes the item only if `lockId` holds it; otherwise `SessionStateLockLostError` (`reason`:
+   * `item_gone` or `lock_mismatch`). The session
    * ends (abandon), and a store that reports session ends reports it, unless `options.moved`: the
    * data lives on under a new id (`regenerateId()`), so nothing ended.
    */
@@ -148,15 +174,21 @@ export abstract class SessionStateStore {
   /** Slides the expiry of an existing, unexpired item. Never creates an item, never touches a lock. */
   abstract resetItemTimeout(id: string): Promise<void>;
 
-  /** Creates an empty item flagged `InitializeItem`, only if no item exists. */
-  abstract createUninitializedItem(id: string, timeout: number): Promise<void>;
+  /**
+   * Optional; the lifecycle never calls it (ASP.NET does, for cookieless sessions). Creates an
+   * empty item flagged `InitializeItem`, only if no live item exists.
+   */
+  createUninitializedItem?(id: string, timeout: number): Promise<void>;
 
-  /** A fresh, empty in-memory item. No I/O. */
+  /** A fresh, empty in-memory item. No I/O. The lifecycle never calls it. */
   createNewStoreData(timeout: number): SessionStateStoreData {
     return { items: '{}', timeout };
   }
 
-  /** Registers the session-end callback; answers whether this store can report session ends. */
+  /**
+   * Registers the session-end callback; answers whether this store can report session ends.
+   * Called by the application, never by the lifecycle; by default the store cannot.
+   */
   setItemExpireCallback(_callback: SessionStateExpireCallback | undefined): boolean {
     return false;
   }

@@ -53,8 +53,10 @@ export async function readSession<TData extends object = SessionStateData>(
   if (pair === undefined) return null;
   const read = cookie.read({ cookieHeader: () => pair });
   if (read === null) return null;
-  const { item } = await store.getItem(read.id);
-  if (!item) return null;
+  const stored = await store.getItem(read.id);
+  // Absent, or held by a writer (whose data a reader never sees).
+  if (stored.kind !== 'loaded') return null;
+  const { item } = stored;
   // Through HttpSessionState: what a handler would see (module metadata left out).
   const session = new HttpSessionState<TData>({ id: read.id, items: item.items, isNew: false, isReadOnly: false, timeout: item.timeout });
   return Object.fromEntries(session.keys().map((key) => [key, session.get(key as never)])) as StoredSessionData<TData>;

@@ -18,13 +18,9 @@
  * as this package is ESM — the last argument can be left out.)
  */
 import { randomBytes } from 'node:crypto';
-import { SessionStateLockLostError } from '../errors/session-state.errors.js';
-import {
-  SessionStateActions,
-  SessionStateStore,
-  type SessionStateStoreData,
-  type SessionStateStoreItem,
-} from '../store/session-state-store.js';
+import { SessionStateLockLostError, type SessionStateLockLostReason } from '../errors/session-state.errors.js';
+import { SessionStateActions, SessionStateStore, type SessionStateStoreData } from '../store/session-state-store.js';
+import { flat, type FlatAnswer } from './flat-store-answer.js';
 
 /** The part of a test runner's API the suite uses (vitest's and Jest's fit it). */
 export interface ConformanceTestApi {
@@ -73,7 +69,8 @@ function data(values: Record<string, unknown>, timeout = 20): SessionStateStoreD
   return { items: JSON.stringify(values), timeout };
 }
 
-function expectAbsent(expect: ConformanceTestApi['expect'], answer: SessionStateStoreItem): void {
+function expectAbsent(expect: ConformanceTestApi['expect'], answer: FlatAnswer): void {
+  expect(answer.kind).toBe('absent');
   expect(answer.item).toBeNull();
   expect(answer.locked).toBe(false);
   expect(answer.lockId).toBeNull();
@@ -85,8 +82,13 @@ function expectNear(expect: ConformanceTestApi['expect'], actual: number, expect
   expect(actual).toBeLessThanOrEqual(expected + tolerance);
 }
 
-/** Asserts a `SessionStateLockLostError` whose message does not leak the session id. */
-async function expectLockLost(expect: ConformanceTestApi['expect'], promise: Promise<unknown>, id: string): Promise<void> {
+/** Asserts a `SessionStateLockLostError` for `reason` whose message does not leak the session id. */
+async function expectLockLost(
+  expect: ConformanceTestApi['expect'],
+  promise: Promise<unknown>,
+  id: string,
+  reason: SessionStateLockLostReason,
+): Promise<void> {
   let caught: unknown;
   try {
     await promise;
@@ -94,6 +96,7 @@ async function expectLockLost(expect: ConformanceTestApi['expect'], promise: Pro
     caught = error;
   }
   expect(caught).toBeInstanceOf(SessionStateLockLostError);
+  expect((caught as SessionStateLockLostError).reason).toBe(reason);
   expect((caught as Error).message).not.toContain(id);
 }
 
@@ -124,6 +127,11 @@ export function describeSessionStateStoreConformance(
       if (store) await target.destroy?.(store);
     });
 
+    /** `getItem`, `getItemExclusive` and `handOverItemExclusive`, their answers seen flat (`flat`). */
+    const readItem = async (sessionId: string) => flat(await store.getItem(sessionId));
+    const lockItem = async (sessionId: string) => flat(await store.getItemExclusive(sessionId));
+    const handOver = async (...args: Parameters<SessionStateStore['handOverItemExclusive']>) => flat(await store.handOverItemExclusive(...args));
+
     /** Creates `id` unlocked with the given data. */
     async function seed(values: Record<string, unknown> = { n: 1 }, timeout = 20, sessionId = id) {
       const stored = data(values, timeout);
@@ -134,7 +142,8 @@ export function describeSessionStateStoreConformance(
     /** Creates `id` and takes its lock; answers the lock id. */
     async function seedLocked(values: Record<string, unknown> = { n: 1 }, timeout = 20): Promise<string> {
       await seed(values, timeout);
-      const answer = await store.getItemExclusive(id);
+      const answer = await lockItem(id);
+      expect(answer.kind).toBe('acquired');
       expect(answer.locked).toBe(false);
       expect(answer.lockId).toEqual(expect.any(String));
       return answer.lockId as string;
@@ -142,33 +151,33 @@ export function describeSessionStateStoreConformance(
 
     describe('absent items', () => {
       it('getItem on an absent id answers item null, unlocked, no lock id, expires 0', async () => {
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expectAbsent(expect, answer);
         expect(answer.lockAge).toBe(0);
       });
 
       it('getItemExclusive on an absent id answers absent and takes no lock', async () => {
-        expectAbsent(expect, await store.getItemExclusive(id));
-        expectAbsent(expect, await store.getItemExclusive(id));
+        expectAbsent(expect, await lockItem(id));
+        expectAbsent(expect, await lockItem(id));
         // Nothing was created by the attempt: a new item can still be written.
         await seed({ created: true });
-        expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ created: true }));
+        expect((await readItem(id)).item?.items).toBe(JSON.stringify({ created: true }));
       });
 
       it('releaseItemExclusive on an absent id answers false and creates nothing', async () => {
         expect(await store.releaseItemExclusive(id, 'no-such-lock')).toBe(false);
-        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await readItem(id));
       });
 
       it('setAndReleaseItemExclusive(newItem=false) on an absent id throws and creates nothing', async () => {
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ a: 1 }), 'no-such-lock', false), id);
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ a: 1 }), null, false), id);
-        expectAbsent(expect, await store.getItem(id));
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ a: 1 }), 'no-such-lock', false), id, 'item_gone');
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ a: 1 }), null, false), id, 'lock_mismatch');
+        expectAbsent(expect, await readItem(id));
       });
 
       it('removeItem on an absent id throws SessionStateLockLostError', async () => {
-        await expectLockLost(expect, store.removeItem(id, 'no-such-lock'), id);
-        expectAbsent(expect, await store.getItem(id));
+        await expectLockLost(expect, store.removeItem(id, 'no-such-lock'), id, 'item_gone');
+        expectAbsent(expect, await readItem(id));
       });
     });
 
@@ -177,7 +186,7 @@ export function describeSessionStateStoreConformance(
         // Not the canonical form JSON.stringify would give: a store must not re-serialise.
         const items = '{"b":2,  "a":[1,2,{"c":null}] , "s":"x\\"y"}';
         await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.item).toEqual({ items, timeout: 20 });
         expect(answer.locked).toBe(false);
         expect(answer.lockAge).toBe(0);
@@ -188,20 +197,20 @@ export function describeSessionStateStoreConformance(
 
       it('newItem=true on an existing item throws and leaves its data intact', async () => {
         const original = await seed({ keep: 'me' });
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), null, true), id);
-        const answer = await store.getItem(id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), null, true), id, 'item_exists');
+        const answer = await readItem(id);
         expect(answer.item).toEqual(original);
         expect(answer.locked).toBe(false);
       });
 
       it('newItem=true on an existing locked item throws, and leaves data and lock intact', async () => {
         const lockId = await seedLocked({ keep: 'me' });
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), lockId, true), id);
-        const locked = await store.getItem(id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ keep: 'not' }), lockId, true), id, 'item_exists');
+        const locked = await readItem(id);
         expect(locked.locked).toBe(true);
         expect(locked.lockId).toBe(lockId);
         expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
-        expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ keep: 'me' }));
+        expect((await readItem(id)).item?.items).toBe(JSON.stringify({ keep: 'me' }));
       });
 
       it('createNewStoreData(timeout) answers an empty item with that timeout', () => {
@@ -213,9 +222,9 @@ export function describeSessionStateStoreConformance(
     describe('getItem (read-only)', () => {
       it('takes no lock', async () => {
         await seed();
-        await store.getItem(id);
-        await store.getItem(id);
-        const exclusive = await store.getItemExclusive(id);
+        await readItem(id);
+        await readItem(id);
+        const exclusive = await lockItem(id);
         expect(exclusive.locked).toBe(false);
         expect(exclusive.lockId).toEqual(expect.any(String));
         expect(exclusive.item).not.toBeNull();
@@ -224,7 +233,7 @@ export function describeSessionStateStoreConformance(
       it('while a writer holds the lock answers locked, item null, and the holder lock id', async () => {
         const lockId = await seedLocked();
         clock.advance(1_500);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.locked).toBe(true);
         expect(answer.item).toBeNull();
         expect(answer.lockId).toBe(lockId);
@@ -235,7 +244,7 @@ export function describeSessionStateStoreConformance(
     describe('getItemExclusive (locking)', () => {
       it('acquires: answers the item, locked false, and a non-empty lock id', async () => {
         const stored = await seed({ x: 'y' });
-        const answer = await store.getItemExclusive(id);
+        const answer = await lockItem(id);
         expect(answer.item).toEqual(stored);
         expect(answer.locked).toBe(false);
         expect(typeof answer.lockId).toBe('string');
@@ -247,9 +256,9 @@ export function describeSessionStateStoreConformance(
       it('taking the lock slides the expiry, so a long request never sees its session expire under it', async () => {
         await seed({ x: 'y' }, 20);
         clock.advance(15 * MINUTE);
-        const { lockId } = await store.getItemExclusive(id);
+        const { lockId } = await lockItem(id);
         clock.advance(10 * MINUTE); // past the expiry the item had before the lock
-        const held = await store.getItem(id);
+        const held = await readItem(id);
         expect(held.locked).toBe(true);
         expect(held.lockId).toBe(lockId);
         expectNear(expect, held.expires, clock.now() + 10 * MINUTE);
@@ -257,7 +266,7 @@ export function describeSessionStateStoreConformance(
 
       it('a second getItemExclusive answers locked, item null, the holder lock id and a growing lockAge', async () => {
         const lockId = await seedLocked();
-        const first = await store.getItemExclusive(id);
+        const first = await lockItem(id);
         expect(first.locked).toBe(true);
         expect(first.item).toBeNull();
         expect(first.lockId).toBe(lockId);
@@ -265,7 +274,7 @@ export function describeSessionStateStoreConformance(
         expect(first.lockAge).toBeLessThan(EXPIRY_TOLERANCE_MS);
 
         clock.advance(5_000);
-        const second = await store.getItemExclusive(id);
+        const second = await lockItem(id);
         expect(second.locked).toBe(true);
         expect(second.item).toBeNull();
         expect(second.lockId).toBe(lockId);
@@ -273,7 +282,7 @@ export function describeSessionStateStoreConformance(
         expect(second.lockAge).toBeLessThan(5_000 + EXPIRY_TOLERANCE_MS);
 
         clock.advance(7_000);
-        const third = await store.getItemExclusive(id);
+        const third = await lockItem(id);
         expect(third.lockId).toBe(lockId);
         expect(third.lockAge).toBeGreaterThanOrEqual(second.lockAge + 7_000);
       });
@@ -282,7 +291,7 @@ export function describeSessionStateStoreConformance(
         await seed();
         const seen = new Set<string>();
         for (let i = 0; i < 3; i++) {
-          const answer = await store.getItemExclusive(id);
+          const answer = await lockItem(id);
           expect(answer.locked).toBe(false);
           const lockId = answer.lockId as string;
           expect(lockId).toEqual(expect.any(String));
@@ -294,7 +303,7 @@ export function describeSessionStateStoreConformance(
 
       it('20 parallel getItemExclusive calls on one item: exactly one acquires', async () => {
         await seed();
-        const answers = await Promise.all(Array.from({ length: 20 }, () => store.getItemExclusive(id)));
+        const answers = await Promise.all(Array.from({ length: 20 }, () => lockItem(id)));
         const winners = answers.filter((a) => !a.locked && a.lockId !== null);
         expect(winners).toHaveLength(1);
         const winnerLockId = winners[0]!.lockId;
@@ -304,7 +313,7 @@ export function describeSessionStateStoreConformance(
           expect(loser.item).toBeNull();
           expect(loser.lockId).toBe(winnerLockId);
         }
-        const after = await store.getItem(id);
+        const after = await readItem(id);
         expect(after.locked).toBe(true);
         expect(after.lockId).toBe(winnerLockId);
       });
@@ -315,12 +324,12 @@ export function describeSessionStateStoreConformance(
         const lockId = await seedLocked({ n: 1 });
         clock.advance(3_000);
         await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.item).toEqual(data({ n: 2 }));
         expect(answer.locked).toBe(false);
         expect(answer.lockId).toBeNull();
         expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
-        const next = await store.getItemExclusive(id);
+        const next = await lockItem(id);
         expect(next.locked).toBe(false);
         expect(next.lockId).toEqual(expect.any(String));
         expect(next.lockId).not.toBe(lockId);
@@ -329,38 +338,38 @@ export function describeSessionStateStoreConformance(
       it('the lock id is spent once used: a second write with it throws', async () => {
         const lockId = await seedLocked({ n: 1 });
         await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 3 }), lockId, false), id);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 3 }), lockId, false), id, 'lock_mismatch');
+        expect((await readItem(id)).item).toEqual(data({ n: 2 }));
       });
 
       it('with a wrong lock id throws and writes nothing; the holder keeps the lock', async () => {
         const lockId = await seedLocked({ n: 1 });
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', false), id);
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id);
-        const locked = await store.getItem(id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', false), id, 'lock_mismatch');
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id, 'lock_mismatch');
+        const locked = await readItem(id);
         expect(locked.locked).toBe(true);
         expect(locked.lockId).toBe(lockId);
         expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }));
       });
 
       it('with a stale lock id from an earlier acquisition throws and writes nothing', async () => {
         const first = await seedLocked({ n: 1 });
         expect(await store.releaseItemExclusive(id, first)).toBe(true);
-        const second = (await store.getItemExclusive(id)).lockId as string;
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), first, false), id);
-        const locked = await store.getItem(id);
+        const second = (await lockItem(id)).lockId as string;
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), first, false), id, 'lock_mismatch');
+        const locked = await readItem(id);
         expect(locked.locked).toBe(true);
         expect(locked.lockId).toBe(second);
         await store.setAndReleaseItemExclusive(id, data({ n: 2 }), second, false);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
+        expect((await readItem(id)).item).toEqual(data({ n: 2 }));
       });
 
       it('on an unlocked item with any lock id throws and writes nothing', async () => {
         await seed({ n: 1 });
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'any-lock-id', false), id);
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id);
-        const answer = await store.getItem(id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'any-lock-id', false), id, 'lock_mismatch');
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), null, false), id, 'lock_mismatch');
+        const answer = await readItem(id);
         expect(answer.item).toEqual(data({ n: 1 }));
         expect(answer.locked).toBe(false);
       });
@@ -368,11 +377,11 @@ export function describeSessionStateStoreConformance(
       it('stores a changed per-session timeout and computes the expiry from it', async () => {
         const lockId = await seedLocked({ n: 1 }, 20);
         await store.setAndReleaseItemExclusive(id, data({ n: 1 }, 5), lockId, false);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.item?.timeout).toBe(5);
         expectNear(expect, answer.expires, clock.now() + 5 * MINUTE);
         clock.advance(6 * MINUTE);
-        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await readItem(id));
       });
 
       it('items of about 100 KB with unicode round-trip intact', async () => {
@@ -383,10 +392,10 @@ export function describeSessionStateStoreConformance(
         const items = JSON.stringify({ text, emoji: '👩‍👩‍👧‍👦', nested: { list: [1, 'ü', null] } });
         expect(Buffer.byteLength(items, 'utf8')).toBeGreaterThan(100_000);
         await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
-        const exclusive = await store.getItemExclusive(id);
+        const exclusive = await lockItem(id);
         expect(exclusive.item?.items).toBe(items);
         await store.setAndReleaseItemExclusive(id, { items: items + ' ', timeout: 20 }, exclusive.lockId, false);
-        const read = await store.getItem(id);
+        const read = await readItem(id);
         expect(read.item?.items).toBe(items + ' ');
         expect(JSON.parse(read.item!.items).text).toBe(text);
       });
@@ -396,21 +405,21 @@ export function describeSessionStateStoreConformance(
       it('changed: writes the items and keeps the session locked, under a new lock id the answer carries', async () => {
         const lockId = await seedLocked({ n: 1 });
         clock.advance(3_000);
-        const next = await store.handOverItemExclusive(id, data({ n: 2 }), lockId, true);
+        const next = await handOver(id, data({ n: 2 }), lockId, true);
         expect(next.locked).toBe(false);
         expect(next.item).toEqual(data({ n: 2 }));
         expect(next.lockId).toEqual(expect.any(String));
         expect(next.lockId).not.toBe(lockId);
         expectNear(expect, next.expires, clock.now() + 20 * MINUTE);
         // Never unlocked in between: another request finds it held by the new lock, just taken.
-        const contended = await store.getItemExclusive(id);
+        const contended = await lockItem(id);
         expect(contended.locked).toBe(true);
         expect(contended.lockId).toBe(next.lockId);
         expect(contended.lockAge).toBeLessThan(1_000);
         // The old lock id is spent; the new one saves and releases.
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), lockId, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), lockId, false), id, 'lock_mismatch');
         await store.setAndReleaseItemExclusive(id, data({ n: 3 }), next.lockId, false);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.locked).toBe(false);
         expect(answer.item).toEqual(data({ n: 3 }));
       });
@@ -418,25 +427,25 @@ export function describeSessionStateStoreConformance(
       it('unchanged: keeps the stored items, slides the expiry, and keeps the session locked under a new lock id', async () => {
         const lockId = await seedLocked({ n: 1 }, 20);
         clock.advance(5 * MINUTE);
-        const next = await store.handOverItemExclusive(id, data({ n: 1 }, 20), lockId, false);
+        const next = await handOver(id, data({ n: 1 }, 20), lockId, false);
         expect(next.item).toEqual(data({ n: 1 }, 20));
         expect(next.lockId).not.toBe(lockId);
-        expect((await store.getItem(id)).lockId).toBe(next.lockId);
+        expect((await readItem(id)).lockId).toBe(next.lockId);
         expect(await store.releaseItemExclusive(id, next.lockId!)).toBe(true);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.item).toEqual(data({ n: 1 }, 20));
         expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
       });
 
       it('with a wrong or spent lock id throws, writes nothing, and the holder keeps the lock', async () => {
         const lockId = await seedLocked({ n: 1 });
-        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', true), id);
-        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 1 }), 'not-the-lock-id', false), id);
-        const locked = await store.getItem(id);
+        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', true), id, 'lock_mismatch');
+        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 1 }), 'not-the-lock-id', false), id, 'lock_mismatch');
+        const locked = await readItem(id);
         expect(locked.lockId).toBe(lockId);
         expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
-        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 99 }), lockId, true), id);
-        const answer = await store.getItem(id);
+        await expectLockLost(expect, store.handOverItemExclusive(id, data({ n: 99 }), lockId, true), id, 'lock_mismatch');
+        const answer = await readItem(id);
         expect(answer.locked).toBe(false);
         expect(answer.item).toEqual(data({ n: 1 }));
       });
@@ -446,13 +455,13 @@ export function describeSessionStateStoreConformance(
         let lockId = await seedLocked({ n: 0 });
         // Changed, unchanged (the holder passes on what it loaded), changed.
         for (const [item, changed] of [[big(1), true], [big(1), false], [big(3), true]] as const) {
-          const next = await store.handOverItemExclusive(id, item, lockId, changed);
+          const next = await handOver(id, item, lockId, changed);
           expect(next.item?.items).toBe(item.items);
-          expect((await store.getItem(id)).item?.items).toBeUndefined(); // locked: a reader gets no item
+          expect((await readItem(id)).item?.items).toBeUndefined(); // locked: a reader gets no item
           lockId = next.lockId!;
         }
         expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
-        expect((await store.getItem(id)).item?.items).toBe(big(3).items);
+        expect((await readItem(id)).item?.items).toBe(big(3).items);
       });
     });
 
@@ -462,7 +471,7 @@ export function describeSessionStateStoreConformance(
         const createdExpires = clock.now() + 20 * MINUTE;
         clock.advance(5 * MINUTE);
         expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.locked).toBe(false);
         expect(answer.lockId).toBeNull();
         expect(answer.item).toEqual(data({ n: 1 }, 20));
@@ -470,26 +479,26 @@ export function describeSessionStateStoreConformance(
         expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
         // The slid expiry is real: past the original expiry the item is still there.
         clock.advance(16 * MINUTE);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }, 20));
       });
 
       it('with a wrong lock id answers false and the lock is still held', async () => {
         const lockId = await seedLocked({ n: 1 });
         expect(await store.releaseItemExclusive(id, 'not-the-lock-id')).toBe(false);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.locked).toBe(true);
         expect(answer.lockId).toBe(lockId);
-        const contended = await store.getItemExclusive(id);
+        const contended = await lockItem(id);
         expect(contended.locked).toBe(true);
         expect(contended.lockId).toBe(lockId);
         await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
+        expect((await readItem(id)).item).toEqual(data({ n: 2 }));
       });
 
       it('on an unlocked item answers false', async () => {
         await seed({ n: 1 });
         expect(await store.releaseItemExclusive(id, 'any-lock-id')).toBe(false);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }));
       });
     });
 
@@ -497,27 +506,30 @@ export function describeSessionStateStoreConformance(
       it('with the right lock id deletes the item', async () => {
         const lockId = await seedLocked();
         await store.removeItem(id, lockId);
-        expectAbsent(expect, await store.getItem(id));
-        expectAbsent(expect, await store.getItemExclusive(id));
+        // Its lock id fences nothing any more, and a refusal says the session is gone.
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 9 }), lockId, false), id, 'item_gone');
+        await expectLockLost(expect, store.removeItem(id, lockId), id, 'item_gone');
+        expectAbsent(expect, await readItem(id));
+        expectAbsent(expect, await lockItem(id));
         // The id is free again.
         await seed({ again: true });
-        expect((await store.getItem(id)).item).toEqual(data({ again: true }));
+        expect((await readItem(id)).item).toEqual(data({ again: true }));
       });
 
       it('with a wrong lock id throws and the item stays, still locked by the holder', async () => {
         const lockId = await seedLocked({ n: 1 });
-        await expectLockLost(expect, store.removeItem(id, 'not-the-lock-id'), id);
-        const answer = await store.getItem(id);
+        await expectLockLost(expect, store.removeItem(id, 'not-the-lock-id'), id, 'lock_mismatch');
+        const answer = await readItem(id);
         expect(answer.locked).toBe(true);
         expect(answer.lockId).toBe(lockId);
         expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }));
       });
 
       it('on an unlocked item throws and the item stays', async () => {
         await seed({ n: 1 });
-        await expectLockLost(expect, store.removeItem(id, 'any-lock-id'), id);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+        await expectLockLost(expect, store.removeItem(id, 'any-lock-id'), id, 'lock_mismatch');
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }));
       });
     });
 
@@ -526,7 +538,7 @@ export function describeSessionStateStoreConformance(
         const lockA = await seedLocked({ owner: 'original' });
 
         clock.advance(2 * MINUTE);
-        const seenByB = await store.getItemExclusive(id);
+        const seenByB = await lockItem(id);
         expect(seenByB.locked).toBe(true);
         expect(seenByB.item).toBeNull();
         expect(seenByB.lockId).toBe(lockA);
@@ -535,7 +547,7 @@ export function describeSessionStateStoreConformance(
 
         // B breaks the stale lock with the holder's lock id, then acquires with a new one.
         expect(await store.releaseItemExclusive(id, seenByB.lockId as string)).toBe(true);
-        const acquiredByB = await store.getItemExclusive(id);
+        const acquiredByB = await lockItem(id);
         expect(acquiredByB.locked).toBe(false);
         expect(acquiredByB.item).toEqual(data({ owner: 'original' }));
         const lockB = acquiredByB.lockId as string;
@@ -543,21 +555,21 @@ export function describeSessionStateStoreConformance(
         expect(lockB).not.toBe(lockA);
 
         // A comes back late: every lock-ending call with its old id fails.
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id, 'lock_mismatch');
         expect(await store.releaseItemExclusive(id, lockA)).toBe(false);
-        await expectLockLost(expect, store.removeItem(id, lockA), id);
+        await expectLockLost(expect, store.removeItem(id, lockA), id, 'lock_mismatch');
 
-        const held = await store.getItem(id);
+        const held = await readItem(id);
         expect(held.locked).toBe(true);
         expect(held.lockId).toBe(lockB);
 
         await store.setAndReleaseItemExclusive(id, data({ owner: 'B' }), lockB, false);
         // Still fenced after B released.
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ owner: 'A' }), lockA, false), id, 'lock_mismatch');
         expect(await store.releaseItemExclusive(id, lockA)).toBe(false);
-        await expectLockLost(expect, store.removeItem(id, lockA), id);
+        await expectLockLost(expect, store.removeItem(id, lockA), id, 'lock_mismatch');
 
-        const final = await store.getItem(id);
+        const final = await readItem(id);
         expect(final.item).toEqual(data({ owner: 'B' }));
         expect(final.locked).toBe(false);
       });
@@ -567,26 +579,26 @@ export function describeSessionStateStoreConformance(
       it('an item past its timeout reads as absent', async () => {
         await seed({ n: 1 }, 20);
         clock.advance(20 * MINUTE - 1_000 - EXPIRY_TOLERANCE_MS);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }, 20));
         clock.advance(2_000 + 2 * EXPIRY_TOLERANCE_MS);
-        expectAbsent(expect, await store.getItem(id));
-        expectAbsent(expect, await store.getItemExclusive(id));
-        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await readItem(id));
+        expectAbsent(expect, await lockItem(id));
+        expectAbsent(expect, await readItem(id));
       });
 
       it('resetItemTimeout does not resurrect an expired item', async () => {
         await seed({ n: 1 }, 20);
         clock.advance(21 * MINUTE);
         await store.resetItemTimeout(id);
-        expectAbsent(expect, await store.getItem(id));
-        expectAbsent(expect, await store.getItemExclusive(id));
+        expectAbsent(expect, await readItem(id));
+        expectAbsent(expect, await lockItem(id));
       });
 
       it('setAndReleaseItemExclusive(newItem=true) replaces an expired item', async () => {
         await seed({ old: true }, 20);
         clock.advance(21 * MINUTE);
         await store.setAndReleaseItemExclusive(id, data({ fresh: true }, 20), null, true);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.item).toEqual(data({ fresh: true }, 20));
         expect(answer.locked).toBe(false);
         expect(answer.actions).toBe(SessionStateActions.None);
@@ -598,15 +610,15 @@ export function describeSessionStateStoreConformance(
         const longId = newSessionId();
         await seed({ which: 'short' }, 1, shortId);
         await seed({ which: 'long' }, 30, longId);
-        expectNear(expect, (await store.getItem(shortId)).expires, clock.now() + 1 * MINUTE);
-        expectNear(expect, (await store.getItem(longId)).expires, clock.now() + 30 * MINUTE);
+        expectNear(expect, (await readItem(shortId)).expires, clock.now() + 1 * MINUTE);
+        expectNear(expect, (await readItem(longId)).expires, clock.now() + 30 * MINUTE);
 
         clock.advance(2 * MINUTE);
-        expectAbsent(expect, await store.getItem(shortId));
-        expect((await store.getItem(longId)).item).toEqual(data({ which: 'long' }, 30));
+        expectAbsent(expect, await readItem(shortId));
+        expect((await readItem(longId)).item).toEqual(data({ which: 'long' }, 30));
 
         clock.advance(29 * MINUTE);
-        expectAbsent(expect, await store.getItem(longId));
+        expectAbsent(expect, await readItem(longId));
       });
     });
 
@@ -615,31 +627,31 @@ export function describeSessionStateStoreConformance(
         await seed({ n: 1 }, 20);
         clock.advance(15 * MINUTE);
         await store.resetItemTimeout(id);
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expectNear(expect, answer.expires, clock.now() + 20 * MINUTE);
         expect(answer.item).toEqual(data({ n: 1 }, 20));
         expect(answer.locked).toBe(false);
         // 25 minutes after creation, alive thanks to the reset.
         clock.advance(10 * MINUTE);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }, 20));
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }, 20));
         clock.advance(11 * MINUTE);
-        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await readItem(id));
       });
 
       it('never creates an item', async () => {
         await store.resetItemTimeout(id);
-        expectAbsent(expect, await store.getItem(id));
-        expectAbsent(expect, await store.getItemExclusive(id));
+        expectAbsent(expect, await readItem(id));
+        expectAbsent(expect, await lockItem(id));
         // The id is still free for a new item.
         await seed({ n: 1 });
-        expect((await store.getItem(id)).item).toEqual(data({ n: 1 }));
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }));
       });
 
       it('does not create an item after removeItem', async () => {
         const lockId = await seedLocked();
         await store.removeItem(id, lockId);
         await store.resetItemTimeout(id);
-        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await readItem(id));
       });
 
       it('on a locked item does not break the lock, and still slides the expiry', async () => {
@@ -647,31 +659,35 @@ export function describeSessionStateStoreConformance(
         clock.advance(15 * MINUTE);
         await store.resetItemTimeout(id);
 
-        const answer = await store.getItem(id);
+        const answer = await readItem(id);
         expect(answer.locked).toBe(true);
         expect(answer.lockId).toBe(lockId);
-        const contended = await store.getItemExclusive(id);
+        const contended = await lockItem(id);
         expect(contended.locked).toBe(true);
         expect(contended.lockId).toBe(lockId);
         expect(await store.releaseItemExclusive(id, 'not-the-lock-id')).toBe(false);
 
         // 25 minutes after creation: without the slide the item would have expired.
         clock.advance(10 * MINUTE);
-        const later = await store.getItem(id);
+        const later = await readItem(id);
         expect(later.locked).toBe(true);
         expect(later.lockId).toBe(lockId);
 
         await store.setAndReleaseItemExclusive(id, data({ n: 2 }, 20), lockId, false);
-        const written = await store.getItem(id);
+        const written = await readItem(id);
         expect(written.item).toEqual(data({ n: 2 }, 20));
         expect(written.locked).toBe(false);
       });
     });
 
-    describe('createUninitializedItem', () => {
+    // Optional (the lifecycle never calls it): checked for stores that implement it.
+    describe('createUninitializedItem (when implemented)', () => {
+      const createUninitializedItem = (sessionId: string, timeout: number) => store.createUninitializedItem!(sessionId, timeout);
+
       it('creates an empty item flagged InitializeItem', async () => {
-        await store.createUninitializedItem(id, 20);
-        const answer = await store.getItem(id);
+        if (!store.createUninitializedItem) return;
+        await createUninitializedItem(id, 20);
+        const answer = await readItem(id);
         expect(answer.item).toEqual({ items: '{}', timeout: 20 });
         expect(answer.locked).toBe(false);
         expect(answer.actions).toBe(SessionStateActions.InitializeItem);
@@ -679,48 +695,52 @@ export function describeSessionStateStoreConformance(
       });
 
       it('getItemExclusive answers InitializeItem with the lock; after setAndRelease the actions are None', async () => {
-        await store.createUninitializedItem(id, 20);
+        if (!store.createUninitializedItem) return;
+        await createUninitializedItem(id, 20);
         // A read-only load changes nothing: the flag survives it.
-        expect((await store.getItem(id)).actions).toBe(SessionStateActions.InitializeItem);
-        const acquired = await store.getItemExclusive(id);
+        expect((await readItem(id)).actions).toBe(SessionStateActions.InitializeItem);
+        const acquired = await lockItem(id);
         expect(acquired.item).toEqual({ items: '{}', timeout: 20 });
         expect(acquired.locked).toBe(false);
         expect(acquired.lockId).toEqual(expect.any(String));
         expect(acquired.actions).toBe(SessionStateActions.InitializeItem);
 
         await store.setAndReleaseItemExclusive(id, data({ init: true }), acquired.lockId, false);
-        const read = await store.getItem(id);
+        const read = await readItem(id);
         expect(read.item).toEqual(data({ init: true }));
         expect(read.actions).toBe(SessionStateActions.None);
-        const again = await store.getItemExclusive(id);
+        const again = await lockItem(id);
         expect(again.actions).toBe(SessionStateActions.None);
         expect(again.item).toEqual(data({ init: true }));
       });
 
       it('does not overwrite an existing item', async () => {
+        if (!store.createUninitializedItem) return;
         const stored = await seed({ precious: 'data' }, 30);
-        await store.createUninitializedItem(id, 5);
-        const answer = await store.getItem(id);
+        await createUninitializedItem(id, 5);
+        const answer = await readItem(id);
         expect(answer.item).toEqual(stored);
         expect(answer.actions).toBe(SessionStateActions.None);
       });
 
       it('does not overwrite or unlock a locked item', async () => {
+        if (!store.createUninitializedItem) return;
         const lockId = await seedLocked({ precious: 'data' });
-        await store.createUninitializedItem(id, 5);
-        const answer = await store.getItem(id);
+        await createUninitializedItem(id, 5);
+        const answer = await readItem(id);
         expect(answer.locked).toBe(true);
         expect(answer.lockId).toBe(lockId);
         expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
-        const read = await store.getItem(id);
+        const read = await readItem(id);
         expect(read.item).toEqual(data({ precious: 'data' }));
         expect(read.actions).toBe(SessionStateActions.None);
       });
 
       it('honours its timeout', async () => {
-        await store.createUninitializedItem(id, 1);
+        if (!store.createUninitializedItem) return;
+        await createUninitializedItem(id, 1);
         clock.advance(2 * MINUTE);
-        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await readItem(id));
       });
     });
     describe('owner and revokeOwner (sign out everywhere)', () => {
@@ -730,11 +750,11 @@ export function describeSessionStateStoreConformance(
       it('stores the owner with the session and reads it back; saving without one clears it', async () => {
         const owner = `user-${newSessionId()}`;
         await store.setAndReleaseItemExclusive(id, owned({ n: 1 }, owner), null, true);
-        expect((await store.getItem(id)).item).toEqual(owned({ n: 1 }, owner));
-        const { lockId, item } = await store.getItemExclusive(id);
+        expect((await readItem(id)).item).toEqual(owned({ n: 1 }, owner));
+        const { lockId, item } = await lockItem(id);
         expect(item?.owner).toBe(owner);
         await store.setAndReleaseItemExclusive(id, owned({ n: 2 }, undefined), lockId, false);
-        expect((await store.getItem(id)).item).toEqual(data({ n: 2 }));
+        expect((await readItem(id)).item).toEqual(data({ n: 2 }));
         expect(await store.revokeOwner(owner)).toBe(0);
       });
 
@@ -745,20 +765,20 @@ export function describeSessionStateStoreConformance(
         for (const sessionId of anns) await store.setAndReleaseItemExclusive(sessionId, owned({ who: 'ann' }, ann), null, true);
         await store.setAndReleaseItemExclusive(id, owned({ who: 'bob' }, bob), null, true);
         expect(await store.revokeOwner(ann)).toBe(3);
-        for (const sessionId of anns) expectAbsent(expect, await store.getItem(sessionId));
-        expect((await store.getItem(id)).item).toEqual(owned({ who: 'bob' }, bob));
+        for (const sessionId of anns) expectAbsent(expect, await readItem(sessionId));
+        expect((await readItem(id)).item).toEqual(owned({ who: 'bob' }, bob));
         expect(await store.revokeOwner(ann)).toBe(0);
       });
 
       it('fences out a request holding a revoked session: its save and its remove throw SessionStateLockLostError, nothing comes back', async () => {
         const owner = `user-${newSessionId()}`;
         await store.setAndReleaseItemExclusive(id, owned({ n: 1 }, owner), null, true);
-        const { lockId } = await store.getItemExclusive(id);
+        const { lockId } = await lockItem(id);
         expect(await store.revokeOwner(owner)).toBe(1);
-        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, owned({ n: 2 }, owner), lockId, false), id);
-        await expectLockLost(expect, store.removeItem(id, lockId!), id);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, owned({ n: 2 }, owner), lockId, false), id, 'item_gone');
+        await expectLockLost(expect, store.removeItem(id, lockId!), id, 'item_gone');
         expect(await store.releaseItemExclusive(id, lockId!)).toBe(false);
-        expectAbsent(expect, await store.getItem(id));
+        expectAbsent(expect, await readItem(id));
       });
 
       it('does not count expired sessions', async () => {

@@ -12,6 +12,7 @@ import { generateSessionId } from '../../src/session/session-id.js';
 import { createTestSession } from '../../src/testing/index.js';
 import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
 import { putVersion1Session } from '../support/v1-session-record.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 const clientConfig = await localClientConfig();
 const tableName = uniqueTableName('layout');
@@ -68,7 +69,7 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
 
       // Read-write, changes nothing: lock (1 WCU), read the data item, release (1 WCU).
       meter.reset();
-      const { lockId, item } = await store.getItemExclusive(id);
+      const { lockId, item } = flat(await store.getItemExclusive(id));
       expect(item?.items).toBe(items);
       expect(meter.wcu()).toBe(1);
       expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
@@ -78,14 +79,14 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
 
       // Read-only: the lock item and the data item, no write.
       meter.reset();
-      expect((await store.getItem(id)).item?.items).toBe(items);
+      expect((flat(await store.getItem(id))).item?.items).toBe(items);
       expect(meter.calls()).toEqual(['GetItem', 'GetItem']);
       expect(meter.wcu()).toBe(0);
       expect(meter.rcu()).toBeLessThanOrEqual(maxRcu + 1);
 
       // A poll of a waiting request (probeLock): the lock item alone, never the data item.
       meter.reset();
-      expect(await store.probeLock(id)).toMatchObject({ locked: false, item: null });
+      expect(flat(await store.probeLock(id))).toMatchObject({ locked: false, item: null });
       expect(meter.calls()).toEqual(['GetItem']);
       expect(meter.rcu()).toBe(1);
 
@@ -96,9 +97,9 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
 
       // A failed attempt on the held lock: one call, charged by the lock item's size (its error
       // reports no units, so the lock item is measured by DynamoDB through a metered copy).
-      const held = await store.getItemExclusive(id);
+      const held = flat(await store.getItemExclusive(id));
       meter.reset();
-      const contended = await store.getItemExclusive(id);
+      const contended = flat(await store.getItemExclusive(id));
       expect(contended).toMatchObject({ locked: true, lockId: held.lockId });
       expect(meter.calls()).toEqual(['UpdateItem']);
       expect(await measureItemWriteUnits((await rawItem(id))!)).toBe(1);
@@ -111,7 +112,7 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
       expect(meter.calls()).toEqual(['PutItem', 'UpdateItem']);
       expect(meter.wcu()).toBeLessThanOrEqual(storedKb + 1);
       expect(meter.wcu()).toBeGreaterThan(1);
-      expect((await store.getItem(id)).item?.items).toBe(changed);
+      expect((flat(await store.getItem(id))).item?.items).toBe(changed);
     });
   }
 
@@ -125,14 +126,14 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
 
     for (const change of [false, true]) {
       meter.reset();
-      const { lockId } = await store.getItemExclusive(id);
+      const { lockId } = flat(await store.getItemExclusive(id));
       if (change) await store.setAndReleaseItemExclusive(id, { items: small.replace('x', 'y'), timeout: 20 }, lockId, false);
       else await store.releaseItemExclusive(id, lockId!);
       expect(meter.calls()).toEqual(['UpdateItem', 'UpdateItem']);
       expect(meter.wcu()).toBe(2);
     }
     meter.reset();
-    await store.getItem(id);
+    flat(await store.getItem(id));
     expect(meter.calls()).toEqual(['GetItem']);
     expect(meter.rcu()).toBe(1);
   });
@@ -148,27 +149,27 @@ describe('lock hand-over (issue 10): the next request of the instance is locked 
       const meter = meterCapacity(store.client);
       const id = newId();
       await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, null, true);
-      const first = await store.getItemExclusive(id);
+      const first = flat(await store.getItemExclusive(id));
 
       meter.reset();
-      const second = await store.handOverItemExclusive(id, first.item!, first.lockId!, false);
+      const second = flat(await store.handOverItemExclusive(id, first.item!, first.lockId!, false));
       expect(meter.calls()).toEqual(['UpdateItem']);
       expect(meter.wcu()).toBe(1);
       expect(second.item?.items).toBe(items);
 
       meter.reset();
       const changed = items.replace('x', 'y').replace(/^(\{"notes":")(.)/, '$1z');
-      const third = await store.handOverItemExclusive(id, { items: changed, timeout: 20 }, second.lockId!, true);
+      const third = flat(await store.handOverItemExclusive(id, { items: changed, timeout: 20 }, second.lockId!, true));
       const save = label.includes('inline') ? ['UpdateItem'] : ['PutItem', 'UpdateItem'];
       expect(meter.calls()).toEqual(save);
       if (label.includes('inline')) expect(meter.wcu()).toBe(1);
-      expect((await store.probeLock(id)).lockId).toBe(third.lockId);
+      expect((flat(await store.probeLock(id))).lockId).toBe(third.lockId);
 
       // The new holder reads nothing: it was handed the items. Its own save is an ordinary one.
       meter.reset();
       await store.setAndReleaseItemExclusive(id, { items: changed, timeout: 20 }, third.lockId, false);
       expect(meter.calls()).toEqual(save);
-      expect((await createStore().getItem(id)).item?.items).toBe(changed);
+      expect((flat(await createStore().getItem(id))).item?.items).toBe(changed);
     });
   }
 
@@ -176,14 +177,14 @@ describe('lock hand-over (issue 10): the next request of the instance is locked 
     const store = createStore();
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     const lose = loseFirstAnswer(store.client, (operation, input) => operation === 'UpdateItem' && 'ConditionExpression' in input);
-    const next = await store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId!, true);
+    const next = flat(await store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId!, true));
     expect(lose.lost()).toBe(1);
     lose.remove();
-    expect((await store.probeLock(id)).lockId).toBe(next.lockId);
+    expect((flat(await store.probeLock(id))).lockId).toBe(next.lockId);
     await store.setAndReleaseItemExclusive(id, { items: '{"n":3}', timeout: 20 }, next.lockId, false);
-    expect((await store.getItem(id)).item?.items).toBe('{"n":3}');
+    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":3}');
   });
 });
 
@@ -193,7 +194,7 @@ describe('fencing with the data apart from the lock', () => {
     const current = createStore();
     const id = newId();
     await stale.setAndReleaseItemExclusive(id, { items: notes(8), timeout: 20 }, null, true);
-    const staleLock = await stale.getItemExclusive(id);
+    const staleLock = flat(await stale.getItemExclusive(id));
 
     // The stale holder's data write is held at its SDK middleware...
     const gates = new Gates();
@@ -209,15 +210,15 @@ describe('fencing with the data apart from the lock', () => {
 
     // ...while another instance breaks the lock as stale and commits.
     expect(await current.releaseItemExclusive(id, staleLock.lockId!)).toBe(true);
-    const currentLock = await current.getItemExclusive(id);
+    const currentLock = flat(await current.getItemExclusive(id));
     const newer = notes(8);
     await current.setAndReleaseItemExclusive(id, { items: newer, timeout: 20 }, currentLock.lockId, false);
 
     // Then the stale write goes through: it gets a 409, and the newer data stays.
     gates.open('stale data write');
     await expect(staleCommit).rejects.toThrow(SessionStateLockLostError);
-    expect((await current.getItem(id)).item?.items).toBe(newer);
-    expect((await createStore().getItemExclusive(id)).item?.items).toBe(newer);
+    expect((flat(await current.getItem(id))).item?.items).toBe(newer);
+    expect((flat(await createStore().getItemExclusive(id))).item?.items).toBe(newer);
   });
 });
 
@@ -230,7 +231,7 @@ describe('reading the data item fails after the lock was taken', () => {
     await expect(store.getItemExclusive(id)).rejects.toThrow(SessionStateStoreUnavailableError);
     remove();
     expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });
-    expect((await store.getItemExclusive(id)).locked).toBe(false);
+    expect((flat(await store.getItemExclusive(id))).locked).toBe(false);
   });
 });
 
@@ -250,7 +251,7 @@ function itemBytes(item: Record<string, AttributeValue>): number {
 
 /** One read-write request's store calls: lock, then save `items` (or release, unchanged, without). */
 async function readWrite(store: DynamoDBSessionStateStore, id: string, items?: string): Promise<void> {
-  const { lockId, locked, item } = await store.getItemExclusive(id);
+  const { lockId, locked, item } = flat(await store.getItemExclusive(id));
   expect(locked).toBe(false);
   expect(item).not.toBeNull();
   if (items === undefined) expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
@@ -270,7 +271,7 @@ describe('a burst of writes (issue 16, item 2): the bookkeeping of recent writes
     time += 12_000;
     for (let n = 321; n <= 325; n++) {
       await readWrite(store, id, JSON.stringify({ n }));
-      expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ n }));
+      expect((flat(await store.getItem(id))).item?.items).toBe(JSON.stringify({ n }));
     }
     expect(itemBytes((await rawItem(id))!)).toBeLessThan(1024);
   });
@@ -314,7 +315,7 @@ describe('a burst of writes (issue 16, item 2): the bookkeeping of recent writes
 
     for (let n = 1; n <= 8; n++) {
       await readWrite(store, id, JSON.stringify({ n }));
-      expect((await store.getItem(id)).item?.items).toBe(JSON.stringify({ n }));
+      expect((flat(await store.getItem(id))).item?.items).toBe(JSON.stringify({ n }));
       const shrunk = itemBytes((await rawItem(id))!);
       expect(shrunk).toBeLessThan(size);
       size = shrunk;
@@ -354,10 +355,10 @@ describe('a prune DynamoDB refuses (issue 16, item 2)', () => {
 
     await readWrite(store, id, '{"n":1}');
     expect(refused).toBe(1);
-    expect((await store.getItem(id)).item?.items).toBe('{"n":1}');
+    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":1}');
     expect(await legacyCount()).toBe(50);
     await readWrite(store, id, '{"n":2}');
-    expect((await store.getItem(id)).item?.items).toBe('{"n":2}');
+    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":2}');
     expect(await legacyCount()).toBe(0);
   });
 });
@@ -372,7 +373,7 @@ describe('superseded data and its TTL', () => {
     const firstTtl = Number((await rawItem(`${id}#${first}`))!.TTL!.N);
     expect(firstTtl).toBe(Math.ceil(time / 1000) + 300 + day * 60 + 86_400);
 
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     await store.setAndReleaseItemExclusive(id, { items: notes(4), timeout: day }, lockId, false);
     const second = (await rawItem(id))!.DataId!.S!;
     expect(second).not.toBe(first);
@@ -381,12 +382,12 @@ describe('superseded data and its TTL', () => {
 
     // 11 h later: still a day of margin left, no extension.
     time += 11 * 3_600_000;
-    await store.getItem(id);
+    flat(await store.getItem(id));
     const secondTtl = Number((await rawItem(`${id}#${second}`))!.TTL!.N);
     expect(secondTtl).toBe(firstTtl);
     // 13 h later: the session, slid now, would come within 12 h of it: extended by a day.
     time += 2 * 3_600_000;
-    await store.getItem(id);
+    flat(await store.getItem(id));
     expect(Number((await rawItem(`${id}#${second}`))!.TTL!.N)).toBe(Math.ceil(time / 1000) + 300 + day * 60 + 86_400);
   });
 });
@@ -400,13 +401,13 @@ describe('records of version 0.1 (record format 1)', () => {
     const { item: v1 } = await putVersion1Session(raw, { tableName, key: id, items, now: time });
     expect(v1.Items?.B).toBeDefined();
 
-    expect((await store.getItem(id)).item?.items).toBe(items);
-    const first = await store.getItemExclusive(id);
+    expect((flat(await store.getItem(id))).item?.items).toBe(items);
+    const first = flat(await store.getItemExclusive(id));
     expect(first.item?.items).toBe(items);
     expect(await store.releaseItemExclusive(id, first.lockId!)).toBe(true);
     expect((await rawItem(id))?.Version).toEqual({ N: '1' });
 
-    const second = await store.getItemExclusive(id);
+    const second = flat(await store.getItemExclusive(id));
     await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, second.lockId, false);
     const migrated = (await rawItem(id))!;
     // Over 1 KB: the items move to a data item, and the record says so.
@@ -416,7 +417,7 @@ describe('records of version 0.1 (record format 1)', () => {
 
     // From now on the lock costs 1 WCU.
     meter.reset();
-    const third = await store.getItemExclusive(id);
+    const third = flat(await store.getItemExclusive(id));
     expect(third.item?.items).toBe(items);
     await store.releaseItemExclusive(id, third.lockId!);
     expect(meter.wcu()).toBe(2);
@@ -426,11 +427,11 @@ describe('records of version 0.1 (record format 1)', () => {
     const store = createStore();
     const id = newId();
     const { lockId } = await putVersion1Session(raw, { tableName, key: id, items: '{"n":1}', now: time - 5_000, locked: true });
-    const contended = await store.getItemExclusive(id);
+    const contended = flat(await store.getItemExclusive(id));
     expect(contended).toMatchObject({ locked: true, lockId, lockAge: 5_000 });
-    expect((await store.getItem(id)).lockId).toBe(lockId);
+    expect((flat(await store.getItem(id))).lockId).toBe(lockId);
     expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
-    const taken = await store.getItemExclusive(id);
+    const taken = flat(await store.getItemExclusive(id));
     expect(taken.item?.items).toBe('{"n":1}');
     await store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, taken.lockId, false);
     // Small: still inline, so still a record 0.1 can read.
@@ -445,12 +446,12 @@ describe('owner', () => {
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: notes(4), timeout: 20, owner: 'user-42' }, null, true);
     expect((await rawItem(id))?.Owner).toEqual({ S: 'user-42' });
-    expect((await store.getItem(id)).item?.owner).toBe('user-42');
-    const { lockId, item } = await store.getItemExclusive(id);
+    expect((flat(await store.getItem(id))).item?.owner).toBe('user-42');
+    const { lockId, item } = flat(await store.getItemExclusive(id));
     expect(item?.owner).toBe('user-42');
     await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, lockId, false);
     expect((await rawItem(id))?.Owner).toBeUndefined();
-    expect((await store.getItem(id)).item).toEqual({ items: '{}', timeout: 20 });
+    expect((flat(await store.getItem(id))).item).toEqual({ items: '{}', timeout: 20 });
   });
 
   it('revokeOwner removes every session of that owner in this application; their holders cannot save', async () => {
@@ -464,17 +465,17 @@ describe('owner', () => {
     await shop.setAndReleaseItemExclusive(other, { items: '{}', timeout: 20, owner: `${owner}-2` }, null, true);
     await shop.setAndReleaseItemExclusive(unowned, { items: '{}', timeout: 20 }, null, true);
     await blog.setAndReleaseItemExclusive(a, { items: '{"blog":1}', timeout: 20, owner }, null, true);
-    const holder = await shop.getItemExclusive(c);
+    const holder = flat(await shop.getItemExclusive(c));
 
     expect(await shop.revokeOwner(owner)).toBe(3);
-    for (const id of [a, b, c]) expect((await shop.getItem(id)).item).toBeNull();
+    for (const id of [a, b, c]) expect((flat(await shop.getItem(id))).item).toBeNull();
     await expect(shop.setAndReleaseItemExclusive(c, { items: '{"c":2}', timeout: 20, owner }, holder.lockId, false)).rejects.toThrow(
       SessionStateLockLostError,
     );
-    expect((await shop.getItem(c)).item).toBeNull();
-    expect((await shop.getItem(other)).item?.owner).toBe(`${owner}-2`);
-    expect((await shop.getItem(unowned)).item).not.toBeNull();
-    expect((await blog.getItem(a)).item).toEqual({ items: '{"blog":1}', timeout: 20, owner });
+    expect((flat(await shop.getItem(c))).item).toBeNull();
+    expect((flat(await shop.getItem(other))).item?.owner).toBe(`${owner}-2`);
+    expect((flat(await shop.getItem(unowned))).item).not.toBeNull();
+    expect((flat(await blog.getItem(a))).item).toEqual({ items: '{"blog":1}', timeout: 20, owner });
     expect(await shop.revokeOwner(owner)).toBe(0);
   });
 
@@ -486,7 +487,7 @@ describe('owner', () => {
     session.owner = longest;
     expect(() => (session.owner = '漢'.repeat(700))).toThrow(/at most 1024 bytes \(UTF-8\).*got 2100 bytes/);
     await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20, owner: session.owner }, null, true);
-    expect((await store.getItem(id)).item?.owner).toBe(longest);
+    expect((flat(await store.getItem(id))).item?.owner).toBe(longest);
     expect(await store.revokeOwner(longest)).toBe(1);
   });
 
@@ -502,13 +503,13 @@ describe('owner', () => {
       await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20, owner }, null, true);
     }
     expect(await shop.revokeOwner(owner)).toBe(2);
-    expect((await shopAdmin.getItem(adminId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
-    expect((await bare.getItem(bareId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect((flat(await shopAdmin.getItem(adminId))).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect((flat(await bare.getItem(bareId))).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
     expect(await bare.revokeOwner(owner)).toBe(1);
-    expect((await shopAdmin.getItem(adminId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect((flat(await shopAdmin.getItem(adminId))).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
     expect(await shopAdmin.revokeOwner(owner)).toBe(1);
     for (const [store, id] of [[shop, shopId], [shop, shopIdLikeAdmin], [shopAdmin, adminId], [bare, bareId]] as const) {
-      expect((await store.getItem(id)).item).toBeNull();
+      expect((flat(await store.getItem(id))).item).toBeNull();
     }
   });
 

@@ -22,6 +22,7 @@ import { SessionStateActions } from '../../src/store/session-state-store.js';
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
 import { deleteTable, localClientConfig as waitForLocalClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 const MINUTE = 60_000;
 const clientConfig = await waitForLocalClientConfig();
@@ -76,7 +77,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
     const lines: unknown[] = [];
     const logger = { debug() {}, info: (line: unknown) => void lines.push(line), warn() {}, error() {}, trace() {} };
     const logging = createStore({ clientConfig: { ...localClientConfig(), logger } });
-    await logging.getItem(newId());
+    flat(await logging.getItem(newId()));
     expect(lines).toEqual([expect.objectContaining({ commandName: 'GetItemCommand' })]);
   });
 
@@ -109,16 +110,16 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
 
       await expectCalls(() => store.createUninitializedItem(id, 20), ['PutItem']);
       await expectCalls(() => store.createUninitializedItem(id, 20), ['PutItem']);
-      expect((await expectCalls(() => store.getItem(id), ['GetItem'])).actions).toBe(SessionStateActions.InitializeItem);
-      const acquired = await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']);
+      expect(flat(await expectCalls(() => store.getItem(id), ['GetItem'])).actions).toBe(SessionStateActions.InitializeItem);
+      const acquired = flat(await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']));
       expect(acquired.actions).toBe(SessionStateActions.InitializeItem);
       const lockId = acquired.lockId!;
 
       time += 3_000;
       // Contended: one call, reporting the holder; no second read.
-      const contended = await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']);
+      const contended = flat(await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']));
       expect(contended).toMatchObject({ item: null, locked: true, lockId, lockAge: 3_000 });
-      expect((await expectCalls(() => store.getItem(id), ['GetItem'])).lockId).toBe(lockId);
+      expect(flat(await expectCalls(() => store.getItem(id), ['GetItem'])).lockId).toBe(lockId);
       await expectCalls(() => store.resetItemTimeout(id), ['UpdateItem']);
       const lockLost = (run: () => Promise<unknown>) => () => expect(run()).rejects.toThrow(SessionStateLockLostError);
       const stale = { items: '{}', timeout: 20 };
@@ -127,9 +128,9 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       await expectCalls(lockLost(() => store.removeItem(id, 'wrong')), ['UpdateItem']);
       const written = { items: '{"n":1}', timeout: 20 };
       await expectCalls(() => store.setAndReleaseItemExclusive(id, written, lockId, false), ['UpdateItem']);
-      const again = await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']);
+      const again = flat(await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']));
       expect(await expectCalls(() => store.releaseItemExclusive(id, again.lockId!), ['UpdateItem'])).toBe(true);
-      const last = await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']);
+      const last = flat(await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']));
       await expectCalls(() => store.removeItem(id, last.lockId!), ['UpdateItem']);
       await expectCalls(() => store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, null, true), ['PutItem']);
 
@@ -181,7 +182,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       });
 
       time += 1_000;
-      const { lockId } = await store.getItemExclusive(id);
+      const { lockId } = flat(await store.getItemExclusive(id));
       const locked = await rawItem(id);
       expect(locked).toMatchObject({ Locked: { BOOL: true }, LockId: { S: lockId }, LockDate: { N: String(time) } });
 
@@ -198,7 +199,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       });
 
       time += MINUTE;
-      const second = await store.getItemExclusive(id);
+      const second = flat(await store.getItemExclusive(id));
       await store.setAndReleaseItemExclusive(id, { items: '{"a":2}', timeout: 5 }, second.lockId, false);
       const written = await rawItem(id);
       expect(written?.LockId).toBeUndefined();
@@ -222,17 +223,17 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect((await rawItem(`shop-${id}`))?.Items).toEqual({ S: '{"app":"shop"}' });
       expect((await rawItem(`blog-${id}`))?.Items).toEqual({ S: '{"app":"blog"}' });
       expect(await rawItem(id)).toBeUndefined();
-      expect((await bare.getItem(id)).item).toBeNull();
+      expect((flat(await bare.getItem(id))).item).toBeNull();
 
       // Locks are per application too.
-      const shopLock = await shop.getItemExclusive(id);
+      const shopLock = flat(await shop.getItemExclusive(id));
       expect(shopLock.item?.items).toBe('{"app":"shop"}');
-      const blogLock = await blog.getItemExclusive(id);
+      const blogLock = flat(await blog.getItemExclusive(id));
       expect(blogLock.locked).toBe(false);
       expect(blogLock.item?.items).toBe('{"app":"blog"}');
       await blog.removeItem(id, blogLock.lockId!);
-      expect((await blog.getItem(id)).item).toBeNull();
-      expect((await shop.getItem(id)).locked).toBe(true);
+      expect((flat(await blog.getItem(id))).item).toBeNull();
+      expect((flat(await shop.getItem(id))).locked).toBe(true);
     });
 
     it('expired items read as absent while still physically present, and can be replaced', async () => {
@@ -240,8 +241,8 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       const id = newId();
       await store.setAndReleaseItemExclusive(id, { items: '{"old":true}', timeout: 1 }, null, true);
       time += MINUTE;
-      expect((await store.getItem(id)).item).toBeNull();
-      expect((await store.getItemExclusive(id)).locked).toBe(false);
+      expect((flat(await store.getItem(id))).item).toBeNull();
+      expect((flat(await store.getItemExclusive(id))).locked).toBe(false);
       await store.resetItemTimeout(id);
       const leftover = await rawItem(id);
       expect(leftover).toMatchObject({ Items: { S: '{"old":true}' }, Locked: { BOOL: false } });
@@ -249,7 +250,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
 
       await store.createUninitializedItem(id, 20);
       expect(await rawItem(id)).toMatchObject({ Items: { S: '{}' }, Flags: { N: '1' } });
-      expect((await store.getItem(id)).actions).toBe(SessionStateActions.InitializeItem);
+      expect((flat(await store.getItem(id))).actions).toBe(SessionStateActions.InitializeItem);
     });
 
     it('a record that cannot be decoded is a clear error, not an empty session', async () => {
@@ -287,8 +288,8 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect(stored.S).toBeUndefined();
       expect(stored.B).toBeInstanceOf(Uint8Array);
       expect(stored.B!.byteLength).toBeLessThan(items.length / 10);
-      expect((await store.getItem(id)).item?.items).toBe(items);
-      const acquired = await store.getItemExclusive(id);
+      expect((flat(await store.getItem(id))).item?.items).toBe(items);
+      const acquired = flat(await store.getItemExclusive(id));
       expect(acquired.item?.items).toBe(items);
 
       // A small update goes back to a plain string.
@@ -302,7 +303,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       const calls = countDynamoDBCalls(store.client);
       const id = newId();
       await store.setAndReleaseItemExclusive(id, { items: '{"keep":"me"}', timeout: 20 }, null, true);
-      const { lockId } = await store.getItemExclusive(id);
+      const { lockId } = flat(await store.getItemExclusive(id));
       const huge = JSON.stringify({ blob: randomBytes(450_000).toString('base64') });
       expect(huge.length).toBeGreaterThan(500_000);
 
@@ -314,9 +315,9 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect(calls.total()).toBe(0);
 
       // The stored session is intact, and the caller can still release its lock.
-      expect((await store.getItem(id)).locked).toBe(true);
+      expect((flat(await store.getItem(id))).locked).toBe(true);
       expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
-      expect((await store.getItem(id)).item?.items).toBe('{"keep":"me"}');
+      expect((flat(await store.getItem(id))).item?.items).toBe('{"keep":"me"}');
 
       // A new session that is too large is not written at all.
       const other = newId();
@@ -387,7 +388,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       const { Item } = await raw.send(new GetItemCommand({ TableName: table, Key: { Id: { S: id } } }));
       expect(Item?.ExpiresAt?.N).toEqual(expect.any(String));
       expect(Item?.TTL).toBeUndefined();
-      expect((await second.getItemExclusive(id)).lockId).toEqual(expect.any(String));
+      expect((flat(await second.getItemExclusive(id))).lockId).toEqual(expect.any(String));
     });
 
     it('init() on a missing table without createIfNotExists rejects with a clear message', async () => {
@@ -521,7 +522,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       }
       // The store still works once DynamoDB answers again.
       remove();
-      expect((await store.getItem(newId())).item).toBeNull();
+      expect((flat(await store.getItem(newId()))).item).toBeNull();
     });
 
     it('a lock taken by an attempt whose answer was lost is recognised on the retry', async () => {
@@ -541,7 +542,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
         { step: 'deserialize', name: 'dropFirstAnswer' },
       );
       const calls = countDynamoDBCalls(store.client);
-      const acquired = await store.getItemExclusive(id);
+      const acquired = flat(await store.getItemExclusive(id));
       expect(dropped).toBe(2);
       expect(calls.calls()).toEqual(['UpdateItem']);
       expect(acquired.locked).toBe(false);
@@ -568,7 +569,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       await store.init();
       store.onApplicationShutdown();
       expect(destroy).not.toHaveBeenCalled();
-      expect((await store.getItem(newId())).item).toBeNull();
+      expect((flat(await store.getItem(newId()))).item).toBeNull();
       destroy.mockRestore();
       client.destroy();
     });

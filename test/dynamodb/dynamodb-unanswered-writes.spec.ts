@@ -7,6 +7,7 @@ import { startHoldingProxy, type HoldingProxy } from '../support/dynamodb-holdin
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { Gates } from '../support/gates.js';
 import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 const clientConfig = await localClientConfig();
 const tableName = uniqueTableName('unanswered');
@@ -75,7 +76,7 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     gates.open('held');
     expect(await answer).toContain('ConditionalCheckFailedException');
     expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });
-    const next = await createStore().getItemExclusive(id);
+    const next = flat(await createStore().getItemExclusive(id));
     expect(next.locked).toBe(false);
     expect(next.item?.items).toBe('{"n":1}');
   });
@@ -93,7 +94,7 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });
     expect((await rawItem(id))?.LockId).toBeUndefined();
     gates.open('held');
-    const next = await createStore().getItemExclusive(id);
+    const next = flat(await createStore().getItemExclusive(id));
     expect(next.locked).toBe(false);
     expect(next.item?.items).toBe('{"n":1}');
   });
@@ -102,7 +103,7 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     const { store, gates, answer } = await storeBehindProxy('request');
     const id = newId();
     await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const held = await createStore().getItemExclusive(id);
+    const held = flat(await createStore().getItemExclusive(id));
 
     await expect(store.handOverItemExclusive(id, held.item!, held.lockId!, false)).rejects.toThrow(SessionStateStoreUnavailableError);
     // It reaches DynamoDB before the holder's own release: revoked, it fails its condition.
@@ -110,22 +111,22 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     expect(await answer).toContain('ConditionalCheckFailedException');
     expect((await rawItem(id))?.LockId).toEqual({ S: held.lockId });
     expect(await createStore().releaseItemExclusive(id, held.lockId!)).toBe(true);
-    expect((await createStore().getItemExclusive(id)).locked).toBe(false);
+    expect((flat(await createStore().getItemExclusive(id))).locked).toBe(false);
   });
 
   it('a hand-over applied but its answer held: the save stands (no 503), and the lock taken for the next request is released', async () => {
     const { store, gates, answer } = await storeBehindProxy('response');
     const id = newId();
     await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const held = await createStore().getItemExclusive(id);
+    const held = flat(await createStore().getItemExclusive(id));
 
     const handOver = store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, held.lockId!, true);
     expect(await answer).not.toContain('ConditionalCheckFailedException');
     // Nothing handed over: the waiting request goes to the store itself.
-    expect(await handOver).toMatchObject({ item: null, lockId: null });
+    expect(await handOver).toEqual({ kind: 'absent' });
     expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });
     gates.open('held');
-    const next = await createStore().getItemExclusive(id);
+    const next = flat(await createStore().getItemExclusive(id));
     expect(next.locked).toBe(false);
     expect(next.item?.items).toBe('{"n":2}');
   });
@@ -134,16 +135,16 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     const { store, gates, answer } = await storeBehindProxy('response');
     const id = newId();
     await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const held = await createStore().getItemExclusive(id);
+    const held = flat(await createStore().getItemExclusive(id));
     const release = vi.spyOn(store, 'releaseItemExclusive').mockRejectedValueOnce(new SessionStateStoreUnavailableError('The store did not answer.'));
 
     const handOver = store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, held.lockId!, true);
     expect(await answer).not.toContain('ConditionalCheckFailedException');
-    expect(await handOver).toMatchObject({ item: null, lockId: null });
+    expect(await handOver).toEqual({ kind: 'absent' });
     expect(release).toHaveBeenCalledTimes(2);
     await vi.waitFor(async () => expect((await rawItem(id))?.Locked).toEqual({ BOOL: false }));
     gates.open('held');
-    expect((await createStore().getItemExclusive(id)).item?.items).toBe('{"n":2}');
+    expect((flat(await createStore().getItemExclusive(id))).item?.items).toBe('{"n":2}');
   });
 
   it('revocations are forgotten once their calls can no longer arrive', async () => {
@@ -157,7 +158,7 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
 
     const later = createStore({ clock: () => time });
     time += 21 * 60_000;
-    const { lockId } = await later.getItemExclusive(id);
+    const { lockId } = flat(await later.getItemExclusive(id));
     // The holder's write removes them.
     expect(await later.releaseItemExclusive(id, lockId!)).toBe(true);
     expect((await rawItem(id))?.AbortedLocks).toBeUndefined();
@@ -175,11 +176,11 @@ describe('a write applied by DynamoDB whose answer was lost, retried by the SDK 
       const store = createStore();
       const id = newId();
       await store.setAndReleaseItemExclusive(id, { items: '{"count":1}', timeout: 20 }, null, true);
-      const { lockId } = await store.getItemExclusive(id);
+      const { lockId } = flat(await store.getItemExclusive(id));
       const lose = loseFirstAnswer(store.client, (operation, input) => operation === 'UpdateItem' && 'ConditionExpression' in input);
       await store.setAndReleaseItemExclusive(id, { items, timeout: 20 }, lockId, false);
       expect(lose.lost()).toBe(1);
-      const stored = await store.getItem(id);
+      const stored = flat(await store.getItem(id));
       expect(stored.locked).toBe(false);
       expect(stored.item?.items).toBe(items);
     });
@@ -191,36 +192,36 @@ describe('a write applied by DynamoDB whose answer was lost, retried by the SDK 
     const lose = loseFirstAnswer(store.client, (operation) => operation === 'PutItem');
     await store.setAndReleaseItemExclusive(id, { items: '{"new":true}', timeout: 20 }, null, true);
     expect(lose.lost()).toBe(1);
-    expect((await store.getItem(id)).item?.items).toBe('{"new":true}');
+    expect((flat(await store.getItem(id))).item?.items).toBe('{"new":true}');
   });
 
   it('a removal: succeeds, the session is gone', async () => {
     const store = createStore();
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     const lose = loseFirstAnswer(store.client, () => true);
     await store.removeItem(id, lockId!);
     expect(lose.lost()).toBe(1);
-    expect((await store.getItem(id)).item).toBeNull();
+    expect((flat(await store.getItem(id))).item).toBeNull();
   });
 
   it('a release: answers true, the session is unlocked', async () => {
     const store = createStore();
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     const lose = loseFirstAnswer(store.client, () => true);
     expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
     expect(lose.lost()).toBe(1);
-    expect((await store.getItem(id)).locked).toBe(false);
+    expect((flat(await store.getItem(id))).locked).toBe(false);
   });
 
   it('a second write with a spent lock id still fails (the token is per call, not per lock)', async () => {
     const store = createStore();
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
     expect(await store.releaseItemExclusive(id, lockId!)).toBe(false);
   });
@@ -252,7 +253,7 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
   async function othersWrite(id: string, count: number): Promise<void> {
     const other = createStore();
     for (let n = 0; n < count; n++) {
-      const { lockId, locked } = await other.getItemExclusive(id);
+      const { lockId, locked } = flat(await other.getItemExclusive(id));
       expect(locked).toBe(false);
       expect(await other.releaseItemExclusive(id, lockId!)).toBe(true);
     }
@@ -263,14 +264,14 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     const gates = new Gates();
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     holdThenLoseFirstFencedAnswer(store, gates);
     const save = store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId, false);
     await gates.arrived('answer');
     await othersWrite(id, 5);
     gates.open('answer');
     await save;
-    expect((await store.getItem(id)).item?.items).toBe('{"n":2}');
+    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":2}');
   });
 
   it('many writes by others before the retry: never reported as not saved (it was); at worst "unknown" (503)', async () => {
@@ -278,7 +279,7 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     const gates = new Gates();
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     holdThenLoseFirstFencedAnswer(store, gates);
     const save = store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId, false).then(
       () => 'saved',
@@ -289,7 +290,7 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     gates.open('answer');
     const outcome = await save;
     if (outcome !== 'saved') expect(outcome).toBeInstanceOf(SessionStateStoreUnavailableError);
-    expect((await store.getItem(id)).item?.items).toBe('{"n":2}');
+    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":2}');
   });
 
   it('a lock broken as stale before the write, whose refusal was lost: never reported as saved; the newer data stays', async () => {
@@ -297,10 +298,10 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     const gates = new Gates();
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     const breaker = createStore();
     expect(await breaker.releaseItemExclusive(id, lockId!)).toBe(true);
-    const next = await breaker.getItemExclusive(id);
+    const next = flat(await breaker.getItemExclusive(id));
     await breaker.setAndReleaseItemExclusive(id, { items: '{"n":"newer"}', timeout: 20 }, next.lockId, false);
 
     holdThenLoseFirstFencedAnswer(store, gates);
@@ -314,7 +315,7 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     gates.open('answer');
     expect(await outcome).toBeInstanceOf(Error);
     expect(await outcome).not.toBe('saved');
-    expect((await store.getItem(id)).item?.items).toBe('{"n":"newer"}');
+    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":"newer"}');
   });
 });
 
@@ -363,10 +364,10 @@ describe('stress: two stores, every call at risk of losing its answer once', () 
 
     const worker = async (store: DynamoDBSessionStateStore, id: string, rounds: number) => {
       for (let round = 0; round < rounds; round++) {
-        let taken = await store.getItemExclusive(id);
+        let taken = flat(await store.getItemExclusive(id));
         while (taken.locked) {
           await new Promise((resolve) => setImmediate(resolve));
-          taken = await store.getItemExclusive(id);
+          taken = flat(await store.getItemExclusive(id));
         }
         const { n, pad } = JSON.parse(taken.item!.items) as { n: number; pad: string };
         if (round % 3 === 2) {
@@ -387,7 +388,7 @@ describe('stress: two stores, every call at risk of losing its answer once', () 
       expect(acks).toHaveLength(16);
       // Each acknowledged write built on the one before: 1..16, none lost, none applied twice.
       expect([...acks].sort((a, b) => a - b)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
-      const stored = await createStore().getItem(id);
+      const stored = flat(await createStore().getItem(id));
       expect(stored.locked).toBe(false);
       expect(JSON.parse(stored.item!.items).n).toBe(16);
       expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });

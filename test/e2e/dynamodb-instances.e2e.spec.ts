@@ -9,6 +9,7 @@ import { Gates } from '../support/gates.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 const tableName = uniqueTableName('e2e');
 afterAll(() => deleteTable(tableName));
@@ -140,7 +141,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     const refused = await request(a.http).post('/big?kb=700').set('Cookie', cookie).expect(413);
     expect(refused.body.message).toMatch(/larger than the store's limit/);
-    const stored = await a.raw.getItem(idOf(cookie));
+    const stored = flat(await a.raw.getItem(idOf(cookie)));
     expect(stored.locked).toBe(false);
     expect(JSON.parse(stored.item!.items)).toEqual({ seeded: true, count: 1 });
     await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
@@ -155,7 +156,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     await request(b.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     a.gates.open('stuck');
     expect((await stuck).status).toBe(409);
-    const stored = await b.raw.getItem(idOf(cookie));
+    const stored = flat(await b.raw.getItem(idOf(cookie)));
     expect(stored.locked).toBe(false);
     expect(JSON.parse(stored.item!.items).count).toBe(1);
   });
@@ -181,7 +182,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     const removeFault = injectDynamoDBFault(a.raw.client, (op) => (op === 'UpdateItem' && ++updates === 2 ? throttlingError() : undefined));
     await request(a.http).post('/count').set('Cookie', cookie).expect(503);
     removeFault();
-    const stored = await a.raw.getItem(idOf(cookie));
+    const stored = flat(await a.raw.getItem(idOf(cookie)));
     expect(stored.locked).toBe(false);
     expect(JSON.parse(stored.item!.items)).toEqual({ seeded: true });
   });
@@ -247,7 +248,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     await request(a.http).post('/abandon').set('Cookie', newCookie).expect(200, { abandoned: true });
     expect(lostRemove.lost()).toBe(1);
     lostRemove.remove();
-    expect((await a.raw.getItem(idOf(newCookie))).item).toBeNull();
+    expect((flat(await a.raw.getItem(idOf(newCookie)))).item).toBeNull();
   });
 
   it('a burst of 320 POSTs on one session, then past the point where old write tokens used to be pruned: every later read-write request saves (issue 16, item 2)', async () => {

@@ -13,6 +13,7 @@ import { deleteTable, localClientConfig, uniqueTableName } from '../support/dyna
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 const tableName = uniqueTableName('stress');
 afterAll(() => deleteTable(tableName));
@@ -110,7 +111,7 @@ describe.each(ADAPTERS)('stress on DynamoDB Local over %s', (adapter) => {
     const reader = new DynamoDBSessionStateStore({ tableName, clientConfig: await localClientConfig() });
     await vi.waitFor(
       async () => {
-        for (const cookie of cookies) expect((await reader.getItem(idOf(cookie))).locked, 'a record left locked').toBe(false);
+        for (const cookie of cookies) expect((flat(await reader.getItem(idOf(cookie)))).locked, 'a record left locked').toBe(false);
         for (const { app } of instances) expect(app.activeLeases(), 'a lease left active').toBe(0);
       },
       { timeout: 10_000, interval: 100 },
@@ -118,7 +119,7 @@ describe.each(ADAPTERS)('stress on DynamoDB Local over %s', (adapter) => {
     for (const { app } of instances) for (const cookie of cookies) expect(app.waiting(idOf(cookie))).toBe(0);
 
     for (const cookie of cookies) {
-      const stored = await reader.getItem(idOf(cookie));
+      const stored = flat(await reader.getItem(idOf(cookie)));
       const tokens: string[] = JSON.parse(stored.item!.items).tokens ?? [];
       const acknowledged = answers.filter((a) => a.cookie === cookie && a.status === 200).map((a) => a.token);
       for (const token of acknowledged) expect(tokens, `acknowledged write ${token} lost`).toContain(token);

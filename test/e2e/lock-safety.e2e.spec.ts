@@ -9,11 +9,12 @@ import request from 'supertest';
 import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
-import type { SessionStateStoreData, SessionStateStoreItem } from '../../src/store/session-state-store.js';
+import type { SessionStateAcquisition, SessionStateStoreData } from '../../src/store/session-state-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { idOf, leaveAt, sessionApps, type SessionApp } from './session-app.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 /** An in-memory store whose lock answers arrive late (a slow or throttled DynamoDB), and whose removals can fail. */
 class SlowLockStore extends InMemorySessionStateStore {
@@ -21,14 +22,14 @@ class SlowLockStore extends InMemorySessionStateStore {
   failRemovals = 0;
   /** While set, lock answers wait for it (an event, where the test needs an order rather than a delay). */
   lockAnswersHeld: Promise<void> | undefined;
-  override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+  override async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const answer = await super.getItemExclusive(id);
     if (this.lockDelayMs) await sleep(this.lockDelayMs);
     await this.lockAnswersHeld;
     return answer;
   }
   /** A hand-over is the next request's lock call, made by the holder: as slow. */
-  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateStoreItem> {
+  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
     const answer = await super.handOverItemExclusive(id, item, lockId, changed);
     if (this.lockDelayMs) await sleep(this.lockDelayMs);
     await this.lockAnswersHeld;
@@ -57,7 +58,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const released = t.counter.next('releaseItemExclusive');
     await request(http).post('/count').set('Cookie', cookie).set('x-timeout-ms', '100').expect(408);
     await released; // the lock taken after the 408 is given back
-    expect((await store.getItem(idOf(cookie))).locked).toBe(false);
+    expect((flat(await store.getItem(idOf(cookie)))).locked).toBe(false);
     await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
     expect(t.waiting(idOf(cookie))).toBe(0);
     store.lockDelayMs = 0;
@@ -95,7 +96,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     await vi.waitFor(
       async () => {
         for (const cookie of cookies) {
-          expect((await store.getItem(idOf(cookie))).locked).toBe(false);
+          expect((flat(await store.getItem(idOf(cookie)))).locked).toBe(false);
           expect(t.waiting(idOf(cookie))).toBe(0);
         }
         expect(t.activeLeases()).toBe(0);
@@ -217,7 +218,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const cookie = await seeded(a);
     const login = request(a.app.getHttpServer()).post('/regenerate?gate=login').set('Cookie', cookie).then((r) => r);
     await a.gates.arrived('login');
-    const sawLock = b.counter.next('getItemExclusive', (answer) => (answer as SessionStateStoreItem).locked);
+    const sawLock = b.counter.next('getItemExclusive', (answer) => (answer as SessionStateAcquisition).kind === 'locked');
     const cart = request(b.app.getHttpServer()).post('/count').set('Cookie', cookie).then((r) => r);
     await sawLock;
     a.gates.open('login');
@@ -267,7 +268,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     answer();
     expect((await holder).body).toEqual({ count: 1 });
     await vi.waitFor(async () => {
-      expect((await store.getItem(idOf(cookie))).locked).toBe(false);
+      expect((flat(await store.getItem(idOf(cookie)))).locked).toBe(false);
       expect(t.activeLeases()).toBe(0);
     });
     store.lockAnswersHeld = undefined;

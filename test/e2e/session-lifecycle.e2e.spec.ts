@@ -4,6 +4,7 @@ import request from 'supertest';
 import { HttpSessionState } from '../../src/session/http-session-state.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { holdAtGate, idOf, leaveAt, queueBehind, startSessionApp, type SessionApp } from './session-app.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   let t: SessionApp;
@@ -273,8 +274,8 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     expect(renewed).toMatch(/^sid=[A-Za-z0-9_-]{32}$/);
     expect(renewed).not.toBe(cookie);
     await request(http).get('/count').set('Cookie', renewed).expect(200, { count: 1 });
-    expect((await t.store.getItem(idOf(renewed))).item?.items).toContain('"user":"ann"');
-    expect((await t.store.getItem(idOf(cookie))).item).toBeNull();
+    expect((flat(await t.store.getItem(idOf(renewed)))).item?.items).toContain('"user":"ann"');
+    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
   });
 
   it('abandon() removes the session and clears the cookie; the next request starts afresh', async () => {
@@ -282,7 +283,7 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     const res = await request(http).post('/abandon').set('Cookie', cookie).expect(200);
     expect(sessionSetCookie(res.headers)).toMatch(/^sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
-    expect((await t.store.getItem(idOf(cookie))).item).toBeNull();
+    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
     const next = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     expect(sessionCookie(next.headers)).not.toBe(cookie);
   });
@@ -305,11 +306,11 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   it('a stored session that cannot be read is replaced by a new session, and its lock released', async () => {
     const cookie = await seeded();
     const id = idOf(cookie);
-    const { lockId } = await t.store.getItemExclusive(id);
+    const { lockId } = flat(await t.store.getItemExclusive(id));
     await t.store.setAndReleaseItemExclusive(id, { items: 'not json', timeout: 20 }, lockId, false);
     const res = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     expect(sessionCookie(res.headers)).not.toBe(cookie);
-    const old = await t.store.getItem(id);
+    const old = flat(await t.store.getItem(id));
     expect(old.locked).toBe(false);
     expect(old.item?.items).toBe('not json');
   });
@@ -317,7 +318,7 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
   it('a per-session timeout is stored with the session', async () => {
     const cookie = await seeded();
     await request(http).post('/timeout?minutes=5').set('Cookie', cookie).expect(200, { timeout: 5 });
-    const stored = await t.store.getItem(idOf(cookie));
+    const stored = flat(await t.store.getItem(idOf(cookie)));
     expect(stored.item?.timeout).toBe(5);
     expect(stored.expires - Date.now()).toBeLessThanOrEqual(5 * 60_000);
     await request(http).post('/timeout?minutes=0').set('Cookie', cookie).expect(500);

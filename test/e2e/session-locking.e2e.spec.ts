@@ -1,19 +1,20 @@
 import request from 'supertest';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
-import { NO_SESSION_ITEM, type SessionStateStoreData, type SessionStateStoreItem } from '../../src/store/session-state-store.js';
+import { SESSION_ABSENT, type SessionStateAcquisition, type SessionStateStoreData } from '../../src/store/session-state-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { holdAtGate, idOf, queueBehind, sessionApps, startSessionApp } from './session-app.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
-const lockedAnswer = (answer: unknown) => (answer as SessionStateStoreItem).locked;
+const lockedAnswer = (answer: unknown) => (answer as SessionStateAcquisition).kind === 'locked';
 
 /** A hand-over that saved (or released) but whose lock for the next request was not taken, as after an answer lost. */
 class SavesWithoutHandingOver extends InMemorySessionStateStore {
-  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateStoreItem> {
+  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
     if (changed) await this.setAndReleaseItemExclusive(id, item, lockId, false);
     else await this.releaseItemExclusive(id, lockId);
-    return NO_SESSION_ITEM;
+    return SESSION_ABSENT;
   }
 }
 const tableName = uniqueTableName('locking');
@@ -45,7 +46,7 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const answers = await Promise.all([holder.answer, ...queued]);
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(answers.map((r) => r.body.count).sort()).toEqual([1, 2, 3, 4]);
-    expect((await t.store.getItem(idOf(cookie))).locked).toBe(false);
+    expect((flat(await t.store.getItem(idOf(cookie)))).locked).toBe(false);
   });
 
   describe.each(['memory', 'dynamodb'] as const)('requests queued in one instance (%s store)', (kind) => {
@@ -67,7 +68,7 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
       // releases (a waiter of another instance gets its chance), its successor locks as usual and the
       // chain goes on; the last one saves and releases.
       expect(t.counter.calls).toEqual({ handOverItemExclusive: 17, setAndReleaseItemExclusive: 2, getItemExclusive: 1 });
-      expect((await t.store.getItem(idOf(cookie))).locked).toBe(false);
+      expect((flat(await t.store.getItem(idOf(cookie)))).locked).toBe(false);
       expect(t.activeLeases()).toBe(0);
     });
 
@@ -131,7 +132,7 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const fenced = await stuck;
     expect(fenced.status).toBe(409);
     expect(fenced.body.message).toMatch(/lock was lost/);
-    const stored = await store.getItem(idOf(cookie));
+    const stored = flat(await store.getItem(idOf(cookie)));
     expect(stored.locked).toBe(false);
     expect(JSON.parse(stored.item!.items).count).toBe(2);
   });
@@ -177,7 +178,7 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     a.gates.open('late');
     expect((await inFlight).body).toEqual({ count: 1 });
     await closed;
-    const stored = await store.getItem(idOf(cookie));
+    const stored = flat(await store.getItem(idOf(cookie)));
     expect(stored.locked).toBe(false);
     expect(JSON.parse(stored.item!.items).count).toBe(1);
   });
@@ -193,7 +194,7 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     await Promise.all([a.gates.arrived('hung'), a.gates.arrived('hung-new')]);
     a.counter.reset();
     const closed = a.app.close();
-    await vi.waitFor(async () => expect((await store.getItem(idOf(cookie))).locked).toBe(false), { timeout: 2000 });
+    await vi.waitFor(async () => expect((flat(await store.getItem(idOf(cookie)))).locked).toBe(false), { timeout: 2000 });
     expect(a.counter.sequence).toEqual(['releaseItemExclusive']);
     a.gates.open('hung');
     a.gates.open('hung-new');
@@ -205,7 +206,7 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
       expect(sessionSetCookie(dropped.headers)).toBeUndefined();
     }
     expect(a.counter.sequence).toEqual(['releaseItemExclusive']); // nothing more when it settled
-    expect(JSON.parse((await store.getItem(idOf(cookie))).item!.items).count).toBeUndefined();
+    expect(JSON.parse((flat(await store.getItem(idOf(cookie)))).item!.items).count).toBeUndefined();
   });
 
   it('signed cookies: a tampered or unsigned id is a new session; rotated secrets still verify', async () => {

@@ -14,6 +14,7 @@ import { AccessorGuard, CounterResolver, ProfileResolver } from './fixtures/grap
 import { SessionTestController } from './fixtures/session-test.controller.js';
 import { GRAPHQL_SERVER, gql, graphqlModule } from './graphql-app.js';
 import { idOf } from './session-app.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 const tableName = uniqueTableName('transports');
 afterAll(() => deleteTable(tableName));
@@ -58,7 +59,7 @@ describe.each(ADAPTERS)('GraphQL and WebSocket sessions on DynamoDB Local over %
     const cookie = await seeded();
     for (let expected = 2; expected <= 4; expected++) {
       expect((await gql(url, { query: 'mutation { increment }' }, cookie)).body).toEqual({ data: { increment: expected } });
-      const stored = await raw.getItem(idOf(cookie));
+      const stored = flat(await raw.getItem(idOf(cookie)));
       expect(JSON.parse(stored.item!.items)).toMatchObject({ count: expected });
     }
   });

@@ -4,6 +4,14 @@ import { LazyAbort } from '../../src/lock/lazy-abort.js';
 import { SessionLockCoordinator } from '../../src/lock/session-lock-coordinator.js';
 import { resolveSessionStateOptions } from '../../src/module/session-state.options.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
+import type { SessionStateAcquired, SessionStateAcquisition } from '../../src/store/session-state-store.js';
+
+/** A hand-over's answer, which the test expects to be an acquisition. */
+function acquiredOf(answer: SessionStateAcquisition): SessionStateAcquired {
+  if (answer.kind !== 'acquired') throw new Error(`expected the lock handed over, got ${answer.kind}`);
+  return answer;
+}
 
 describe('SessionLockCoordinator', () => {
   const id = 'c'.repeat(32);
@@ -25,9 +33,9 @@ describe('SessionLockCoordinator', () => {
     gone.abort();
     await expect(locks.acquireShared(id, gone.signal)).rejects.toBeInstanceOf(SessionStateWaitAbortedError);
     expect(locks.waiting(id)).toBe(1);
-    await store.releaseItemExclusive(id, writer.result.lockId!);
+    await store.releaseItemExclusive(id, flat(writer.result).lockId!);
     writer.turn.releaseLocal();
-    expect((await reader).result.item?.items).toBe('{"n":1}');
+    expect(flat((await reader).result).item?.items).toBe('{"n":1}');
   });
 
   it('hands the session to the next writer of this process in arrival order, without polling the store', async () => {
@@ -37,12 +45,12 @@ describe('SessionLockCoordinator', () => {
     const next = [1, 2, 3].map((n) =>
       locks.acquireExclusive(id, new AbortController().signal).then(async (acquired) => {
         order.push(n);
-        await store.releaseItemExclusive(id, acquired.result.lockId!);
+        await store.releaseItemExclusive(id, flat(acquired.result).lockId!);
         acquired.turn.releaseLocal();
       }),
     );
     expect(locks.waiting(id)).toBe(3);
-    await store.releaseItemExclusive(id, first.result.lockId!);
+    await store.releaseItemExclusive(id, flat(first.result).lockId!);
     first.turn.releaseLocal();
     await Promise.all(next);
     expect(order).toEqual([1, 2, 3]);
@@ -53,7 +61,7 @@ describe('SessionLockCoordinator', () => {
     const watch = vi.fn(() => () => {});
     const abort = new LazyAbort(watch);
     const acquired = await locks.acquireExclusive(id, abort);
-    expect(acquired.result.item?.items).toBe('{"n":1}');
+    expect(flat(acquired.result).item?.items).toBe('{"n":1}');
     expect(watch).not.toHaveBeenCalled();
   });
 
@@ -95,11 +103,11 @@ describe('SessionLockCoordinator', () => {
     const waiter = other.acquireExclusive(id, new AbortController().signal);
     await probed; // three polls answered "locked"
     expect(getItemExclusive).toHaveBeenCalledTimes(1); // the first attempt only
-    await store.releaseItemExclusive(id, holder.result.lockId!);
+    await store.releaseItemExclusive(id, flat(holder.result).lockId!);
     holder.turn.releaseLocal();
     const acquired = await waiter;
     expect(acquired.waited).toBe(true);
-    expect(acquired.result.item?.items).toBe('{"n":1}');
+    expect(flat(acquired.result).item?.items).toBe('{"n":1}');
     expect(getItemExclusive).toHaveBeenCalledTimes(2); // and one more once a read saw it free
   });
 
@@ -116,14 +124,14 @@ describe('SessionLockCoordinator', () => {
     await sawLock;
     const behind = [mine.acquireExclusive(id, new AbortController().signal), mine.acquireShared(id, new AbortController().signal)];
     expect(mine.waiting(id)).toBe(2);
-    await store.removeItem(id, login.result.lockId!, { moved: true }); // regenerateId(): the old id goes
+    await store.removeItem(id, flat(login.result).lockId!, { moved: true }); // regenerateId(): the old id goes
     login.turn.releaseLocal();
     const first = await head;
-    expect(first).toMatchObject({ waited: true, result: { item: null } });
+    expect(first).toMatchObject({ waited: true, result: { kind: 'absent' } });
     first.turn.releaseLocal();
     const [writer, reader] = await Promise.all(behind);
-    expect(writer).toMatchObject({ waited: true, result: { item: null } });
-    expect(reader).toMatchObject({ waited: true, result: { item: null } });
+    expect(writer).toMatchObject({ waited: true, result: { kind: 'absent' } });
+    expect(reader).toMatchObject({ waited: true, result: { kind: 'absent' } });
     (writer as Awaited<typeof head>).turn.releaseLocal();
     expect(mine.size).toBe(0);
   });
@@ -131,8 +139,8 @@ describe('SessionLockCoordinator', () => {
   describe('holds nothing for a session nobody holds or waits for', () => {
     const signal = () => new AbortController().signal;
     /** The holder's end of a read-write request that changed nothing: release, then hand the turn on. */
-    const finish = async (acquired: { result: { lockId: string | null }; turn: { releaseLocal(): void } }) => {
-      if (acquired.result.lockId) await store.releaseItemExclusive(id, acquired.result.lockId);
+    const finish = async (acquired: { result: SessionStateAcquisition; turn: { releaseLocal(): void } }) => {
+      if (acquired.result.kind === 'acquired') await store.releaseItemExclusive(id, acquired.result.lockId);
       acquired.turn.releaseLocal();
     };
 
@@ -141,7 +149,7 @@ describe('SessionLockCoordinator', () => {
       const readers = [locks.acquireShared(id, signal()), locks.acquireShared(id, signal())];
       expect(locks.waiting(id)).toBe(2);
       await finish(writer);
-      for (const reader of await Promise.all(readers)) expect(reader.result.item?.items).toBe('{"n":1}');
+      for (const reader of await Promise.all(readers)) expect(flat(reader.result).item?.items).toBe('{"n":1}');
       expect(locks.size).toBe(0);
     });
 
@@ -155,7 +163,7 @@ describe('SessionLockCoordinator', () => {
       const writer = await locks.acquireExclusive(id, signal());
       writerLocked();
       await vi.waitFor(() => expect(locks.waiting(id)).toBe(1));
-      expect((await read.mock.results[0]!.value).locked).toBe(true);
+      expect((await read.mock.results[0]!.value).kind).toBe('locked');
       await finish(writer);
       await reader;
       expect(locks.size).toBe(0);
@@ -189,7 +197,7 @@ describe('SessionLockCoordinator', () => {
       const hung = await quick.acquireExclusive(id, signal());
       // Woken when the hung holder's lock turns stale; it then breaks that lock at the store.
       const reader = await quick.acquireShared(id, signal());
-      expect(reader.result.item?.items).toBe('{"n":1}');
+      expect(flat(reader.result).item?.items).toBe('{"n":1}');
       expect(quick.size).toBe(0);
       hung.turn.releaseLocal();
       expect(quick.size).toBe(0);
@@ -211,7 +219,7 @@ describe('SessionLockCoordinator', () => {
       const leaving = new AbortController();
       const next = locks.acquireExclusive(id, leaving.signal);
       expect(writer.turn.canHandOver()).toBe(true);
-      const handed = await store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, writer.result.lockId!, true);
+      const handed = acquiredOf(await store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, flat(writer.result).lockId!, true));
       leaving.abort();
       await expect(next).rejects.toBeInstanceOf(SessionStateWaitAbortedError);
       await writer.turn.handOver(handed); // nobody to take it: released
@@ -219,7 +227,7 @@ describe('SessionLockCoordinator', () => {
 
       const again = await locks.acquireExclusive(id, signal());
       const taker = locks.acquireExclusive(id, signal());
-      await again.turn.handOver(await store.handOverItemExclusive(id, { items: '{"n":3}', timeout: 20 }, again.result.lockId!, true));
+      await again.turn.handOver(acquiredOf(await store.handOverItemExclusive(id, { items: '{"n":3}', timeout: 20 }, flat(again.result).lockId!, true)));
       await finish(await taker);
       expect(locks.size).toBe(0);
     });

@@ -8,13 +8,15 @@ import {
   SessionStateStore,
   SessionStateStoreMisconfiguredError,
   type SessionStateStoreData,
-  type SessionStateStoreItem,
+  type SessionStateAcquisition,
+  type SessionStateRead,
 } from '../../src/index.js';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { idOf } from '../e2e/session-app.js';
 import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp, prepareTable } from './ops-app.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 const tableName = uniqueTableName('ops-revoke');
 beforeAll(() => prepareTable(tableName));
@@ -44,7 +46,7 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
     const cookie = sessionCookie((await request(t.http).post('/seed').expect(200)).headers)!;
     const abandoned = await request(t.http).post('/abandon').set('Cookie', cookie).expect(200);
     expect(sessionSetCookie(abandoned.headers)).toMatch(/^sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
-    expect((await t.store.getItem(idOf(cookie))).item).toBeNull();
+    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
   });
 
   it('abandon() raises the session-end event once per session where the store reports it, never for a session moved by regenerateId()', async () => {
@@ -96,7 +98,7 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
     expect(await t.app.get(SessionRevoker).revokeOwner(ann)).toBe(1);
     t.gates.open('held');
     expect((await held).status).toBe(409);
-    expect((await t.store.getItem(idOf(cookie))).item).toBeNull();
+    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
     expect(await whoami(cookie)).toEqual({ owner: null, user: null });
   });
 
@@ -109,9 +111,9 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
     t.gates.open('relogin');
     const res = await relogin;
     expect(res.status).toBe(409);
-    expect((await t.store.getItem(idOf(cookie))).item).toBeNull();
+    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
     const moved = sessionCookie(res.headers);
-    if (moved && moved !== 'sid=') expect((await t.store.getItem(idOf(moved))).item).toBeNull();
+    if (moved && moved !== 'sid=') expect((flat(await t.store.getItem(idOf(moved)))).item).toBeNull();
     expect(await t.app.get(SessionRevoker).revokeOwner(ann)).toBe(0);
   });
 
@@ -122,13 +124,13 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
   });
 });
 
-/** A store written before `revokeOwner` existed: the seven contract methods, nothing else. */
+/** A store written before `revokeOwner` existed: the six abstract contract methods, nothing else. */
 class LegacyStore extends SessionStateStore {
   private readonly inner = new InMemorySessionStateStore();
-  getItem(id: string): Promise<SessionStateStoreItem> {
+  getItem(id: string): Promise<SessionStateRead> {
     return this.inner.getItem(id);
   }
-  getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+  getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     return this.inner.getItemExclusive(id);
   }
   setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void> {
@@ -142,9 +144,6 @@ class LegacyStore extends SessionStateStore {
   }
   resetItemTimeout(id: string): Promise<void> {
     return this.inner.resetItemTimeout(id);
-  }
-  createUninitializedItem(id: string, timeout: number): Promise<void> {
-    return this.inner.createUninitializedItem(id, timeout);
   }
 }
 

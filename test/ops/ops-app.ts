@@ -11,6 +11,7 @@ import { localClientConfig } from '../support/dynamodb-test-helpers.js';
 import { Gates } from '../support/gates.js';
 import { createTestApp, type AdapterName } from '../support/test-app.js';
 import { HealthTestController, OpsTestController } from './fixtures/ops-test.controller.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 export type StoreKind = 'memory' | 'dynamodb';
 export const STORES: StoreKind[] = ['memory', 'dynamodb'];
@@ -64,7 +65,7 @@ export async function prepareTable(tableName: string): Promise<void> {
   try {
     await store.init();
     await store.setAndReleaseItemExclusive('warm-up', { items: '{}', timeout: 1, owner: 'warm-up' }, null, true);
-    const { lockId } = await store.getItemExclusive('warm-up');
+    const { lockId } = flat(await store.getItemExclusive('warm-up'));
     await store.removeItem('warm-up', lockId!);
   } finally {
     store.destroy();

@@ -4,7 +4,7 @@ import {
   InMemorySessionStateStore,
   SessionStateStoreMisconfiguredError,
   SessionStateStoreUnavailableError,
-  type SessionStateStoreItem,
+  type SessionStateAcquisition,
 } from '../../src/index.js';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { StoreFailureLog } from '../../src/observability/store-failure-log.js';
@@ -22,7 +22,7 @@ afterAll(() => deleteTable(tableName));
 /** An in-memory store whose backend can be made to fail, as a network store's would. */
 class FlakyInMemoryStore extends InMemorySessionStateStore {
   failing = false;
-  override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+  override async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     if (this.failing) {
       throw new SessionStateStoreUnavailableError('the backend did not answer', { cause: new Error('connect ECONNREFUSED 10.0.0.9:6379') });
     }
@@ -180,7 +180,7 @@ class KeyNamingStore extends InMemorySessionStateStore {
   private fail(method: string, id: string): void {
     if (this.failing.has(method)) throw new Error(`${method} failed for key "sess:${id}" (connection reset)`);
   }
-  override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+  override async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     this.fail('getItemExclusive', id);
     return super.getItemExclusive(id);
   }

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeSessionStateStoreConformance } from 'nestjs-session-state/testing';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { SessionStateStore } from '../../src/store/session-state-store.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 // The shipped suite, as a custom store's author runs it (the runner's API given explicitly).
 describeSessionStateStoreConformance(
@@ -78,7 +79,7 @@ describe('InMemorySessionStateStore', () => {
     // Removed: a second sweep does not report it again; the unexpired item is untouched.
     store.sweep();
     expect(expired).toHaveBeenCalledTimes(1);
-    expect((await store.getItem(alive)).item).toEqual({ items: '{"alive":true}', timeout: 30 });
+    expect((flat(await store.getItem(alive))).item).toEqual({ items: '{"alive":true}', timeout: 30 });
   });
 
   it('sweep does not remove an expired item that a request still holds', async () => {
@@ -87,7 +88,7 @@ describe('InMemorySessionStateStore', () => {
     store.setItemExpireCallback(expired);
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 1 }, null, true);
-    const { lockId } = await store.getItemExclusive(id);
+    const { lockId } = flat(await store.getItemExclusive(id));
     expect(lockId).toEqual(expect.any(String));
 
     time += 2 * MINUTE;
@@ -95,7 +96,7 @@ describe('InMemorySessionStateStore', () => {
     expect(expired).not.toHaveBeenCalled();
     // Still there: the holder can still release it (which slides its expiry).
     expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
-    expect((await store.getItem(id)).item).toEqual({ items: '{"n":1}', timeout: 1 });
+    expect((flat(await store.getItem(id))).item).toEqual({ items: '{"n":1}', timeout: 1 });
   });
 
   it('sweep does not fire the expire callback for uninitialized items', async () => {
@@ -108,7 +109,7 @@ describe('InMemorySessionStateStore', () => {
     store.sweep();
     store.sweep();
     expect(expired).not.toHaveBeenCalled();
-    expect((await store.getItem(id)).item).toBeNull();
+    expect((flat(await store.getItem(id))).item).toBeNull();
   });
 
   it('sweep without a callback just removes expired items', async () => {

@@ -1,14 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import type { OnModuleDestroy } from '@nestjs/common';
-import { SessionStateLockLostError } from '../../errors/session-state.errors.js';
+import { SessionStateLockLostError, type SessionStateLockLostReason } from '../../errors/session-state.errors.js';
 import {
-  NO_SESSION_ITEM,
+  SESSION_ABSENT,
   SessionStateActions,
   SessionStateStore,
   type RemoveItemOptions,
+  type SessionStateAcquired,
+  type SessionStateAcquisition,
   type SessionStateExpireCallback,
+  type SessionStateLocked,
+  type SessionStateRead,
   type SessionStateStoreData,
-  type SessionStateStoreItem,
 } from '../session-state-store.js';
 import type { InMemorySessionStateStoreOptions } from './in-memory-session-state-store.options.js';
 
@@ -56,21 +59,21 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     this.sweepTimer = setInterval(() => this.sweep(), interval).unref();
   }
 
-  async getItem(id: string): Promise<SessionStateStoreItem> {
+  async getItem(id: string): Promise<SessionStateRead> {
     const record = this.live(id);
-    if (!record) return NO_SESSION_ITEM;
-    return this.answer(record, record.lockId !== null);
+    if (!record) return SESSION_ABSENT;
+    if (record.lockId !== null) return this.locked(record, record.lockId);
+    return { kind: 'loaded', item: itemOf(record), actions: actionsOf(record), expires: record.expires };
   }
 
-  async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+  async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const record = this.live(id);
-    if (!record) return NO_SESSION_ITEM;
-    if (record.lockId !== null) return { ...NO_SESSION_ITEM, locked: true, lockAge: this.lockAge(record), lockId: record.lockId };
-    record.lockId = `${this.lockIdPrefix}${++this.lockSequence}`;
+    if (!record) return SESSION_ABSENT;
+    if (record.lockId !== null) return this.locked(record, record.lockId);
     record.lockDate = this.now();
     // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
     record.expires = record.lockDate + record.timeout * 60_000;
-    const answer = this.answer(record, false);
+    const answer = this.acquired(record);
     // Whoever loads an uninitialized item initializes it; the flag is cleared with the lock taken.
     record.uninitialized = false;
     return answer;
@@ -85,12 +88,10 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     const existing = this.records.get(id);
     if (newItem) {
       if (existing && !this.expired(existing)) {
-        throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.');
+        throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.', 'item_exists');
       }
-    } else if (!existing || lockId === null || existing.lockId !== lockId) {
-      throw new SessionStateLockLostError(
-        'The session lock was lost (broken as stale, or the session was removed); the changes of this request were not saved.',
-      );
+    } else if (lockId === null || !existing || existing.lockId !== lockId) {
+      throw lockLost(this.refusal(existing, lockId), 'the changes of this request were not saved');
     }
     const now = this.now();
     this.put(id, {
@@ -110,20 +111,17 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     item: SessionStateStoreData,
     lockId: string,
     changed: boolean,
-  ): Promise<SessionStateStoreItem> {
+  ): Promise<SessionStateAcquisition> {
     const record = this.records.get(id);
-    if (!record || record.lockId !== lockId) {
-      throw new SessionStateLockLostError('The session lock was lost (broken as stale, or the session was removed) before it could be handed over.');
-    }
+    if (!record || record.lockId !== lockId) throw lockLost(this.refusal(record, lockId), 'it could not be handed over');
     const now = this.now();
     if (changed) {
       this.put(id, { ...record, items: item.items, timeout: item.timeout, owner: item.owner });
     }
     const holder = this.records.get(id)!;
-    holder.lockId = `${this.lockIdPrefix}${++this.lockSequence}`;
     holder.lockDate = now;
     holder.expires = now + holder.timeout * 60_000;
-    return this.answer(holder, false);
+    return this.acquired(holder);
   }
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
@@ -136,11 +134,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 
   async removeItem(id: string, lockId: string, options: RemoveItemOptions = {}): Promise<void> {
     const record = this.records.get(id);
-    if (!record || record.lockId !== lockId) {
-      throw new SessionStateLockLostError(
-        'The session lock was lost (broken as stale, or the session was removed); the session was not removed.',
-      );
-    }
+    if (!record || record.lockId !== lockId) throw lockLost(this.refusal(record, lockId), 'the session was not removed');
     this.delete(id, record);
     // Abandoned: the session ends here (ASP.NET raises Session_End on Abandon for in-process sessions).
     if (!options.moved) this.ended(id, record);
@@ -164,7 +158,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     if (record) record.expires = this.now() + record.timeout * 60_000;
   }
 
-  async createUninitializedItem(id: string, timeout: number): Promise<void> {
+  override async createUninitializedItem(id: string, timeout: number): Promise<void> {
     const existing = this.records.get(id);
     if (existing && !this.expired(existing)) return;
     this.put(id, {
@@ -236,22 +230,30 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     return record.expires <= this.now();
   }
 
-  private lockAge(record: InMemoryRecord): number {
-    return Math.max(0, this.now() - record.lockDate);
+  private locked(record: InMemoryRecord, lockId: string): SessionStateLocked {
+    return { kind: 'locked', lockId, lockAge: Math.max(0, this.now() - record.lockDate), expires: record.expires };
   }
 
-  private answer(record: InMemoryRecord, lockedByOther: boolean): SessionStateStoreItem {
-    return {
-      item: lockedByOther
-        ? null
-        : record.owner === undefined
-          ? { items: record.items, timeout: record.timeout }
-          : { items: record.items, timeout: record.timeout, owner: record.owner },
-      locked: lockedByOther,
-      lockAge: lockedByOther ? this.lockAge(record) : 0,
-      lockId: record.lockId,
-      actions: record.uninitialized ? SessionStateActions.InitializeItem : SessionStateActions.None,
-      expires: record.expires,
-    };
+  /** Locks `record` under a new lock id, and answers that acquisition. */
+  private acquired(record: InMemoryRecord): SessionStateAcquired {
+    const lockId = (record.lockId = `${this.lockIdPrefix}${++this.lockSequence}`);
+    return { kind: 'acquired', item: itemOf(record), lockId, actions: actionsOf(record), expires: record.expires };
   }
+
+  /** Why a fenced write with `lockId` on `record` (as found) is refused. */
+  private refusal(record: InMemoryRecord | undefined, lockId: string | null): SessionStateLockLostReason {
+    return lockId !== null && (!record || this.expired(record)) ? 'item_gone' : 'lock_mismatch';
+  }
+}
+
+function itemOf(record: InMemoryRecord): SessionStateStoreData {
+  return record.owner === undefined ? { items: record.items, timeout: record.timeout } : { items: record.items, timeout: record.timeout, owner: record.owner };
+}
+
+function actionsOf(record: InMemoryRecord): SessionStateActions {
+  return record.uninitialized ? SessionStateActions.InitializeItem : SessionStateActions.None;
+}
+
+function lockLost(reason: SessionStateLockLostReason, consequence: string): SessionStateLockLostError {
+  return new SessionStateLockLostError(`The session lock was lost (broken as stale, or the session was removed); ${consequence}.`, reason);
 }
