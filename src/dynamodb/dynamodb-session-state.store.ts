@@ -1,19 +1,11 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import {
-  DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   SessionStateCorruptError,
   SessionStateLockLostError,
-  SessionStateStoreUnavailableError,
-  SessionStateTooLargeError,
   type SessionStateLockLostReason,
 } from '../errors/session-state.errors.js';
+import type { ConsumedCapacityReport, ReportsConsumedCapacity } from '../observability/consumed-capacity.js';
 import {
   SESSION_ABSENT,
   SessionStateActions,
@@ -26,11 +18,13 @@ import {
   type SessionStateStoreData,
   type SessionStateStoreHealth,
 } from '../store/session-state-store.js';
-import { awsErrorName, isConditionFailure, mayHaveLanded, toStoreError } from './dynamodb-errors.js';
+import { boundedCalls, type BoundedCall } from './bounded-call.js';
+import { countConsumedCapacity } from './dynamodb-consumed-capacity.middleware.js';
+import { isConditionFailure, mayHaveLanded } from './dynamodb-errors.js';
+import { revokeOwnerSessions } from './dynamodb-owner-index.js';
 import {
   Attr,
   DATA_ITEM_RECORD_VERSION,
-  estimateItemBytes,
   expiry,
   FLAG_UNINITIALIZED,
   INLINE_RECORD_VERSION,
@@ -38,96 +32,22 @@ import {
   readRecord,
   ttlBase,
   unlockedRecord,
-  LEGACY_WRITE_PREFIX,
-  readWriteTokens,
-  WRITE_SLOT_NAMES,
   type DynamoDBItem,
   type SessionRecord,
 } from './dynamodb-session-record.js';
-import { newLockId, lockIdTime } from './lock-id.js';
-import {
-  DATA_TTL_MARGIN_SECONDS,
-  DATA_TTL_REFRESH_AHEAD_SECONDS,
-  dataItem,
-  dataKey,
-  INLINE_MAX_BYTES,
-  RECENT_WRITES_ALLOWANCE_BYTES,
-} from './session-data-item.js';
 import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-store.options.js';
 import { prepareSessionTable } from './dynamodb-session-table.js';
-import { corruptRecord, SessionItemsCodec } from './session-items-codec.js';
-import { revokeOwnerSessions } from './dynamodb-owner-index.js';
-import { redactSecrets } from '../observability/store-failure-log.js';
+import { buildClient, storeSettings } from './dynamodb-store-settings.js';
 import { DynamoDBTableHealth } from './dynamodb-table-health.js';
-import { countConsumedCapacity } from './dynamodb-consumed-capacity.middleware.js';
-import type { ConsumedCapacityReport, ReportsConsumedCapacity } from '../observability/consumed-capacity.js';
-
-/** DynamoDB's hard limit on the size of one item. */
-const DYNAMODB_ITEM_LIMIT = 409_600;
-
-/**
- * How long a revoked lock id is kept in `AbortedLocks`: well past the point where DynamoDB refuses
- * the call it revokes (SigV4 signatures expire within minutes; the SDK re-signs each retry, all
- * within `requestTimeoutMs` of the id's creation).
- */
-const ABORTED_LOCK_KEEP_MS = 20 * 60_000;
-
-/**
- * Slides a record's expiry and TTL by its own timeout, in one update: `TimeoutMs`/`TimeoutSeconds`
- * are stored because update expressions add but cannot multiply. A record written without them
- * (not by this store) slides by ASP.NET's default, 20 minutes.
- */
-const SLIDE_EXPIRY =
-  '#expires = :now + if_not_exists(#timeoutMs, :defaultTimeoutMs), #ttl = :ttlBase + if_not_exists(#timeoutSeconds, :defaultTimeoutSeconds)';
-const SLIDE_EXPIRY_NAMES = ['expires', 'timeoutMs', 'ttl', 'timeoutSeconds'] as const;
-
-/** Expression placeholders of the record's attributes; each command declares only those it uses. */
-const PLACEHOLDERS = {
-  key: '#key',
-  ttl: '#ttl',
-  items: '#items',
-  locked: '#locked',
-  lockId: '#lockId',
-  lockDate: '#lockDate',
-  expires: '#expires',
-  flags: '#flags',
-  timeout: '#timeout',
-  timeoutMs: '#timeoutMs',
-  timeoutSeconds: '#timeoutSeconds',
-  version: '#version',
-  dataId: '#dataId',
-  abortedLocks: '#abortedLocks',
-  owner: '#owner',
-} as const;
-type Placeholder = keyof typeof PLACEHOLDERS;
-
-/**
- * How long an earlier build's write token (see `LEGACY_WRITE_PREFIX`) is kept beyond `requestTimeoutMs`, the
- * longest the SDK can retry its write (an instance still running such a build may be waiting for it): a
- * margin for clocks of instances that disagree.
- */
-const WRITE_TOKEN_MARGIN_MS = 10_000;
-
-/**
- * Most of those write tokens one write removes: its `REMOVE` clause stays far below DynamoDB's 4 KB
- * expression limit however many a record carries (those builds removed them all at once, which failed past
- * about 270 and then failed again at every write). A record with more heals over several writes.
- */
-const LEGACY_WRITES_PRUNED_PER_WRITE = 100;
-
-/** Most locks whose prunes (`Prune`) this store remembers; a forgotten one only delays a prune. */
-const MAX_REMEMBERED_PRUNES = 1_000;
-
-/** What the first write under a lock removes: earlier builds' write tokens and revocations past their time. */
-interface Prune {
-  readonly writes: readonly string[];
-  readonly aborted: readonly string[];
-}
-
-/** What `call` passes to `client.send`. */
-interface SendOptions {
-  abortSignal: AbortSignal;
-}
+import { FencedWrites, type FencedWrite } from './fenced-writes.js';
+import { lockCommand, lockEnd } from './lock-commands.js';
+import { newLockId } from './lock-id.js';
+import { RecordAddress, SLIDE_EXPIRY, SLIDE_EXPIRY_NAMES, updateExpression } from './record-expressions.js';
+import { DATA_TTL_MARGIN_SECONDS, DATA_TTL_REFRESH_AHEAD_SECONDS, dataKey } from './session-data-item.js';
+import { layOutSession } from './session-layout.js';
+import { corruptRecord, type SessionItemsCodec } from './session-items-codec.js';
+import { settleUnansweredLock, type UnansweredLockSettings } from './unanswered-lock.js';
+import { attemptsOf, newWriteToken, PruneBook, wroteOrUnknown, type WriteClauses } from './write-tokens.js';
 
 /**
  * The production store: sessions in a DynamoDB table. Each session has a lock item under 1 KB
@@ -154,62 +74,41 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly consistentReads: boolean;
   private readonly codec: SessionItemsCodec;
   private readonly maxItemBytes: number;
-  private readonly requestTimeoutMs: number;
   private readonly clock: () => number;
+  private readonly call: BoundedCall;
+  private readonly address: RecordAddress;
+  /** By lock id: what the holder's first write removes (learnt from the lock call's answer). */
+  private readonly prunes: PruneBook;
+  private readonly writes: FencedWrites;
+  private readonly unansweredLocks: UnansweredLockSettings;
   private readonly health: DynamoDBTableHealth;
   private ready: Promise<void> | undefined;
-  /** By lock id: what the holder's write removes (learnt from the lock call's answer). */
-  private readonly prunes = new Map<string, Prune>();
   private destroyed = false;
 
   constructor(options: DynamoDBSessionStateStoreOptions = {}) {
     super();
-    this.tableName = nonEmpty('tableName', options.tableName ?? 'nestjs-session-state');
-    this.application = options.application || undefined;
-    this.createIfNotExists = options.createIfNotExists ?? false;
-    this.keyAttribute = nonEmpty('keyAttribute', options.keyAttribute ?? 'SessionId');
-    this.ttlAttribute = nonEmpty('ttlAttribute', options.ttlAttribute ?? 'TTL');
-    this.ttlExtraSeconds = checkNumber('ttlExtraSeconds', options.ttlExtraSeconds ?? 300, 0, Number.MAX_SAFE_INTEGER, true);
-    this.consistentReads = options.consistentReads ?? true;
-    const compression = options.compression ?? {};
-    const threshold = compression === false ? null : (compression.thresholdBytes ?? 8192);
-    this.codec = new SessionItemsCodec(
-      threshold === null ? null : checkNumber('compression.thresholdBytes', threshold, 0, Number.MAX_SAFE_INTEGER, true),
-    );
-    this.maxItemBytes = checkNumber('maxItemBytes', options.maxItemBytes ?? 400_000, 1, DYNAMODB_ITEM_LIMIT, true);
-    this.requestTimeoutMs = checkNumber('requestTimeoutMs', options.requestTimeoutMs ?? 5000, 1, 2 ** 31 - 1, false);
-    this.clock = options.clock ?? Date.now;
-    const reserved = Object.values(Attr) as string[];
-    for (const [name, value] of [['keyAttribute', this.keyAttribute], ['ttlAttribute', this.ttlAttribute]] as const) {
-      if (reserved.includes(value) || WRITE_SLOT_NAMES.includes(value) || value.startsWith(LEGACY_WRITE_PREFIX)) {
-        throw new TypeError(`DynamoDBSessionStateStore: ${name} "${value}" is one of the record's own attributes.`);
-      }
-    }
-
-    if (options.client) {
-      this.client = options.client;
-      this.ownsClient = false;
-    } else {
-      const config = options.clientConfig ?? {};
-      const attempts = options.maxAttempts ?? (config.maxAttempts as number | undefined) ?? 3;
-      const maxAttempts = checkNumber('maxAttempts', attempts, 1, 100, true);
-      this.client = new DynamoDBClient({
-        ...config,
-        maxAttempts,
-        // Short attempts, so a stalled connection is retried within the call's overall bound.
-        requestHandler: config.requestHandler ?? {
-          connectionTimeout: Math.min(2000, this.requestTimeoutMs),
-          requestTimeout: Math.max(1000, Math.floor(this.requestTimeoutMs / maxAttempts)),
-          throwOnRequestTimeout: true,
-        },
-      });
-      this.ownsClient = true;
-      // The SDK's logger middleware filters every call's input and output for its log line even when
-      // nothing logs (the default logger's `info` is a no-op): a fifth of the SDK's CPU per call here,
-      // measured. Without a logger of the app's, it goes.
-      if (!config.logger) this.client.middlewareStack.remove('loggerMiddleware');
-    }
-    this.health = new DynamoDBTableHealth(this.client, (operation, run) => this.call(operation, run), this.tableName, this.clock);
+    const settings = storeSettings(options);
+    ({
+      tableName: this.tableName,
+      application: this.application,
+      createIfNotExists: this.createIfNotExists,
+      keyAttribute: this.keyAttribute,
+      ttlAttribute: this.ttlAttribute,
+      ttlExtraSeconds: this.ttlExtraSeconds,
+      consistentReads: this.consistentReads,
+      codec: this.codec,
+      maxItemBytes: this.maxItemBytes,
+      clock: this.clock,
+    } = settings);
+    this.ownsClient = !options.client;
+    this.client = options.client ?? buildClient(options, settings.requestTimeoutMs);
+    this.call = boundedCalls(this.tableName, settings.requestTimeoutMs);
+    this.address = new RecordAddress(this.keyAttribute, this.ttlAttribute, this.application, this.ttlExtraSeconds);
+    this.prunes = new PruneBook(settings.requestTimeoutMs);
+    this.writes = new FencedWrites(this.client, this.call, this.tableName, this.prunes, this.logger, this.clock);
+    const { client, call, tableName, address, logger } = this;
+    this.unansweredLocks = { client, call, tableName, address, logger, release: (id, lockId) => this.releaseItemExclusive(id, lockId) };
+    this.health = new DynamoDBTableHealth(this.client, this.call, this.tableName, this.clock);
   }
 
   /**
@@ -219,7 +118,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   init(): Promise<void> {
     this.ready ??= prepareSessionTable({
       client: this.client,
-      call: (operation, run) => this.call(operation, run),
+      call: this.call,
       logger: this.logger,
       tableName: this.tableName,
       keyAttribute: this.keyAttribute,
@@ -264,7 +163,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   private async readLockItem(id: string): Promise<SessionRecord | undefined> {
-    const get = new GetItemCommand({ TableName: this.tableName, Key: this.key(id), ConsistentRead: this.consistentReads });
+    const get = new GetItemCommand({ TableName: this.tableName, Key: this.address.key(id), ConsistentRead: this.consistentReads });
     const { Item } = await this.call('GetItem', (options) => this.client.send(get, options));
     return Item ? readRecord(Item) : undefined;
   }
@@ -272,28 +171,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const now = this.clock();
     const lockId = newLockId(now);
-    const lock = new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: this.key(id),
-      // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
-      UpdateExpression: `SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero, ${SLIDE_EXPIRY}`,
-      // A lock call this store gave up on is revoked (`settleUnansweredLock`): its late arrival fails here.
-      ConditionExpression:
-        'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false) ' +
-        'AND NOT contains(#abortedLocks, :lockId)',
-      ExpressionAttributeNames: this.names('key', 'locked', 'lockId', 'lockDate', 'flags', 'abortedLocks', ...SLIDE_EXPIRY_NAMES),
-      ExpressionAttributeValues: {
-        ':true': { BOOL: true },
-        ':false': { BOOL: false },
-        ':lockId': { S: lockId },
-        ':zero': num(0),
-        ...this.slideValues(now),
-      },
-      // The record as it was, so the flags cleared here are reported once, by this call.
-      ReturnValues: 'ALL_OLD',
-      // The record that failed the condition: a contended lock costs this one call, no second read.
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    });
+    const lock = lockCommand(this.tableName, this.address, id, lockId, now);
     let record: SessionRecord;
     try {
       const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(lock, options));
@@ -309,7 +187,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       if (!isConditionFailure(error)) {
         // No answer (timeout, network, throttling through every retry): the lock may still land.
         // Settle that before giving up on it. Any other error means DynamoDB did not apply it.
-        if (mayHaveLanded(error)) await this.settleUnansweredLock(id, lockId);
+        if (mayHaveLanded(error)) await settleUnansweredLock(this.unansweredLocks, id, lockId);
         throw error;
       }
       if (!error.Item) return SESSION_ABSENT;
@@ -320,7 +198,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       if (holder.locked) return lockedAnswer(holder, now);
       throw corruptRecord('its lock or expiry attributes have unexpected types');
     }
-    this.rememberPrune(lockId, record, now);
+    this.prunes.remember(lockId, record, now);
     // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
     return { ...(await this.loadedUnderLock(id, record, lockId, now)), expires: expiry(now, record.timeout, this.ttlExtraSeconds).expires };
   }
@@ -368,12 +246,12 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       // No answer: like a lock call, the hand-over may still land. Revoke the new lock id (a late
       // arrival then fails its condition) and release it if it landed, before giving up. If it had
       // landed, the save (or release) is done: that is the answer, with nothing handed over.
-      if (mayHaveLanded(error) && (await this.settleUnansweredLock(id, next))) return SESSION_ABSENT;
+      if (mayHaveLanded(error) && (await settleUnansweredLock(this.unansweredLocks, id, next))) return SESSION_ABSENT;
       throw error;
     }
     if ('refused' in answer) throw lockLost(answer.refused, 'it could not be handed over');
     // What the new holder's first write prunes (write tokens and aborted locks past their time).
-    if (answer.written) this.rememberPrune(next, readRecord(answer.written), now);
+    if (answer.written) this.prunes.remember(next, readRecord(answer.written), now);
     return {
       kind: 'acquired',
       item: item.owner === undefined ? { items: item.items, timeout: item.timeout } : { items: item.items, timeout: item.timeout, owner: item.owner },
@@ -402,7 +280,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const writeToken = newWriteToken();
     const fields = {
       keyAttribute: this.keyAttribute,
-      key: this.keyValue(id),
+      key: this.address.keyValue(id),
       ttlAttribute: this.ttlAttribute,
       timeout: item.timeout,
       expiry: slide,
@@ -411,23 +289,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       writeToken,
       owner: item.owner,
     };
-    let record = unlockedRecord({ ...fields, data: { items } });
-    let data: DynamoDBItem | undefined;
-    let dataId: string | undefined;
-    if (estimateItemBytes(record) + RECENT_WRITES_ALLOWANCE_BYTES > INLINE_MAX_BYTES) {
-      dataId = randomUUID();
-      data = dataItem({
-        keyAttribute: this.keyAttribute,
-        key: dataKey(this.keyValue(id), dataId),
-        ttlAttribute: this.ttlAttribute,
-        items,
-        ttl: slide.ttl + DATA_TTL_MARGIN_SECONDS,
-      });
-      // Checked before any write: the stored session stays as it was.
-      const size = estimateItemBytes(data);
-      if (size > this.maxItemBytes) throw new SessionStateTooLargeError(size, this.maxItemBytes);
-      record = unlockedRecord({ ...fields, data: { dataId } });
-    }
+    // Checked before any write (too large: the stored session stays as it was).
+    const { record, data, dataId } = layOutSession(fields, items, this.maxItemBytes);
 
     // The new data goes to a key no record references yet; only the fenced write below makes it the
     // session's. A holder whose lock was broken writes an orphan at most (TTL deletes it).
@@ -442,7 +305,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       }
       return undefined;
     }
-    const end = this.lockEnd(lockId!, next, now);
+    const end = lockEnd(this.address, lockId!, next, now);
     const set = [
       dataId === undefined ? '#items = :items' : '#dataId = :dataId',
       end.set,
@@ -457,11 +320,11 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     ];
     const update = (write: WriteClauses) => new UpdateItemCommand({
       TableName: this.tableName,
-      Key: this.key(id),
+      Key: this.address.key(id),
       UpdateExpression: updateExpression([...set, ...write.set], [...remove, ...write.remove], write.delete),
       ConditionExpression: end.condition,
       ExpressionAttributeNames: {
-        ...this.names(...(['items', 'dataId', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'owner'] as const)),
+        ...this.address.names(...(['items', 'dataId', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'owner'] as const)),
         ...end.names,
         ...write.names,
       },
@@ -481,7 +344,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       ...end.returnValues,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    const answer = await this.fencedUpdate(lockId!, writeToken, update);
+    const answer = await this.writes.update(lockId!, writeToken, update);
     if ('refused' in answer) throw lockLost(answer.refused, 'the changes of this request were not saved');
     return answer.written;
   }
@@ -498,75 +361,18 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private async unlock(id: string, lockId: string, next: string | undefined): Promise<FencedWrite> {
     const now = this.clock();
     const writeToken = newWriteToken();
-    const end = this.lockEnd(lockId, next, now);
+    const end = lockEnd(this.address, lockId, next, now);
     const update = (write: WriteClauses) => new UpdateItemCommand({
       TableName: this.tableName,
-      Key: this.key(id),
+      Key: this.address.key(id),
       UpdateExpression: updateExpression([`${end.set}, ${SLIDE_EXPIRY}`, ...write.set], [...end.remove, ...write.remove], write.delete),
       ConditionExpression: end.condition,
-      ExpressionAttributeNames: { ...this.names(...SLIDE_EXPIRY_NAMES), ...end.names, ...write.names },
-      ExpressionAttributeValues: { ...end.values, ...this.slideValues(now), ...write.values },
+      ExpressionAttributeNames: { ...this.address.names(...SLIDE_EXPIRY_NAMES), ...end.names, ...write.names },
+      ExpressionAttributeValues: { ...end.values, ...this.address.slideValues(now), ...write.values },
       ...end.returnValues,
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    return this.fencedUpdate(lockId, writeToken, update);
-  }
-
-  /**
-   * How a write under `lockId` ends the holder's hold: the session unlocked, or, with `next` (a
-   * hand-over), locked again under that id, provided `next` was not revoked (`settleUnansweredLock`).
-   * A hand-over reads the record back: what the new holder's first write prunes.
-   */
-  private lockEnd(lockId: string, next: string | undefined, now: number) {
-    if (next === undefined) {
-      return {
-        set: '#locked = :false',
-        remove: ['#lockId'],
-        condition: '#lockId = :lockId',
-        names: this.names('locked', 'lockId'),
-        values: { ':false': { BOOL: false }, ':lockId': { S: lockId } } as Record<string, AttributeValue>,
-        returnValues: {},
-      };
-    }
-    return {
-      set: '#locked = :true, #lockId = :next, #lockDate = :lockDate',
-      remove: [],
-      condition: '#lockId = :lockId AND NOT contains(#abortedLocks, :next)',
-      names: this.names('locked', 'lockId', 'lockDate', 'abortedLocks'),
-      values: { ':true': { BOOL: true }, ':next': { S: next }, ':lockDate': num(now), ':lockId': { S: lockId } } as Record<string, AttributeValue>,
-      returnValues: { ReturnValues: 'ALL_NEW' as const },
-    };
-  }
-
-  /**
-   * A fenced `UpdateItem` under `lockId` (see `fencedWrite`), built by `build` with its write
-   * clauses: why, when not applied; else the record as written when the answer carried it. Should
-   * DynamoDB refuse what the lock's holder prunes (`ValidationException`: nothing was applied), the
-   * write is sent again without it, so a prune can never stand in the way of a save.
-   */
-  private async fencedUpdate(
-    lockId: string,
-    writeToken: string,
-    build: (write: WriteClauses) => UpdateItemCommand,
-  ): Promise<FencedWrite> {
-    const send = async (prune: Prune | undefined): Promise<FencedWrite> => {
-      const update = build(writeClauses(writeToken, prune));
-      let written: DynamoDBItem | undefined;
-      const run = (options: SendOptions) => this.client.send(update, options).then((answer) => (written = answer.Attributes));
-      const outcome = await this.fencedWrite('UpdateItem', writeToken, run);
-      return outcome === true ? { written } : { refused: outcome };
-    };
-    const prune = this.prunes.get(lockId);
-    try {
-      const result = await send(prune);
-      this.prunes.delete(lockId);
-      return result;
-    } catch (error) {
-      if (prune === undefined || awsErrorName(error) !== 'ValidationException') throw error;
-      this.prunes.delete(lockId);
-      this.logger.warn(`DynamoDB refused to prune a session record's outdated bookkeeping; the write was made without it (${awsErrorName(error)}).`);
-      return send(undefined);
-    }
+    return this.writes.update(lockId, writeToken, update);
   }
 
   /**
@@ -579,14 +385,14 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const writeToken = newWriteToken();
     const update = (write: WriteClauses) => new UpdateItemCommand({
       TableName: this.tableName,
-      Key: this.key(id),
+      Key: this.address.key(id),
       UpdateExpression: updateExpression(
         ['#locked = :false, #expires = :zero, #ttl = :ttl', ...write.set],
         ['#lockId, #items, #dataId, #owner', ...write.remove],
         write.delete,
       ),
       ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: { ...this.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner'), ...write.names },
+      ExpressionAttributeNames: { ...this.address.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner'), ...write.names },
       ExpressionAttributeValues: {
         ':false': { BOOL: false },
         ':zero': num(0),
@@ -596,7 +402,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
-    const answer = await this.fencedUpdate(lockId, writeToken, update);
+    const answer = await this.writes.update(lockId, writeToken, update);
     if ('refused' in answer) throw lockLost(answer.refused, 'the session was not removed');
   }
 
@@ -604,14 +410,14 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const now = this.clock();
     const update = new UpdateItemCommand({
       TableName: this.tableName,
-      Key: this.key(id),
+      Key: this.address.key(id),
       UpdateExpression: `SET ${SLIDE_EXPIRY}`,
       ConditionExpression: 'attribute_exists(#key) AND #expires > :now',
-      ExpressionAttributeNames: this.names('key', ...SLIDE_EXPIRY_NAMES),
-      ExpressionAttributeValues: this.slideValues(now),
+      ExpressionAttributeNames: this.address.names('key', ...SLIDE_EXPIRY_NAMES),
+      ExpressionAttributeValues: this.address.slideValues(now),
     });
     // Absent or expired: the condition fails, nothing is slid and nothing is created.
-    await this.conditional('UpdateItem', (options) => this.client.send(update, options));
+    await this.writes.conditional('UpdateItem', (options) => this.client.send(update, options));
   }
 
   override async createUninitializedItem(id: string, timeout: number): Promise<void> {
@@ -620,7 +426,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     await this.putIfAbsent(
       unlockedRecord({
         keyAttribute: this.keyAttribute,
-        key: this.keyValue(id),
+        key: this.address.keyValue(id),
         ttlAttribute: this.ttlAttribute,
         data: { items: { S: '{}' } },
         timeout,
@@ -634,8 +440,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
 
   /** Sign out everywhere: see `dynamodb-owner-index.ts` (a Query of the `Owner-index`, then a DeleteItem per session). */
   override revokeOwner(owner: string): Promise<number> {
-    const keyPrefix = this.application === undefined ? undefined : this.keyValue('');
-    const settings = { client: this.client, call: this.call.bind(this), tableName: this.tableName, keyAttribute: this.keyAttribute };
+    const keyPrefix = this.application === undefined ? undefined : this.address.keyValue('');
+    const settings = { client: this.client, call: this.call, tableName: this.tableName, keyAttribute: this.keyAttribute };
     return revokeOwnerSessions({ ...settings, keyPrefix, now: this.clock() }, owner);
   }
 
@@ -649,63 +455,6 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     return this.health.check();
   }
 
-  /**
-   * Makes the outcome of a lock call that got no answer certain before the request gives up on it:
-   * adds its lock id to the record's `AbortedLocks`, so the call, should it still reach DynamoDB,
-   * fails its condition; and if it had already landed (the revocation's answer shows its lock id),
-   * releases it. Bounded by two calls; when DynamoDB does not answer those either, a fenced release
-   * is left to run on its own (the lock, if it lands, is broken as stale after executionTimeout).
-   */
-  /** Answers whether the unanswered call had landed (its lock then released here). */
-  private async settleUnansweredLock(id: string, lockId: string): Promise<boolean> {
-    const revoke = new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: this.key(id),
-      UpdateExpression: 'ADD #abortedLocks :lockIds',
-      // Never creates a record for an absent id (a lock cannot land on one).
-      ConditionExpression: 'attribute_exists(#key)',
-      ExpressionAttributeNames: this.names('key', 'abortedLocks'),
-      ExpressionAttributeValues: { ':lockIds': { SS: [lockId] } },
-      ReturnValues: 'ALL_NEW',
-    });
-    let landed: boolean;
-    try {
-      const { Attributes } = await this.call('UpdateItem', (options) => this.client.send(revoke, options));
-      landed = Attributes?.[Attr.lockId]?.S === lockId;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      this.logger.warn(`A lock call got no answer and could not be settled; the lock, if taken, is released later (${redactSecrets(String(error), [id], error)}).`);
-      void this.releaseItemExclusive(id, lockId).catch(() => false);
-      return false;
-    }
-    // Whether it landed is the revocation's answer alone: a release that fails now does not undo a
-    // hand-over's save (its caller must not answer 503 for it); the lock is released later instead.
-    if (landed) {
-      await this.releaseItemExclusive(id, lockId).catch((error: unknown) => {
-        this.logger.warn(`A lock taken without an answer could not be released; tried once more, else it turns stale (${redactSecrets(String(error), [id], error)}).`);
-        void this.releaseItemExclusive(id, lockId).catch(() => false);
-      });
-    }
-    return landed;
-  }
-
-  /**
-   * Remembers, for the write the holder of `lockId` will make, earlier builds' write tokens and revocations
-   * of the record that are past their time. Revocations are kept 20 minutes (the calls they revoke
-   * can no longer reach DynamoDB, whose signatures expire within minutes), those write tokens for as
-   * long as the SDK can retry their write. Nothing is remembered for most locks.
-   */
-  private rememberPrune(lockId: string, record: SessionRecord, now: number): void {
-    const keepSince = now - this.requestTimeoutMs - WRITE_TOKEN_MARGIN_MS;
-    const writes = [...record.legacyWrites]
-      .filter(([, at]) => !(at > keepSince))
-      .slice(0, LEGACY_WRITES_PRUNED_PER_WRITE)
-      .map(([name]) => name);
-    const aborted = record.abortedLocks.filter((entry) => !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
-    if (writes.length === 0 && aborted.length === 0) return;
-    this.prunes.set(lockId, { writes, aborted });
-    if (this.prunes.size > MAX_REMEMBERED_PRUNES) this.prunes.delete(this.prunes.keys().next().value!);
-  }
 
   /** Puts a whole record unless a live one exists (an expired leftover is replaced). */
   private async putIfAbsent(record: DynamoDBItem, now: number): Promise<{ written: boolean; old?: DynamoDBItem; attempts?: number }> {
@@ -713,7 +462,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       TableName: this.tableName,
       Item: record,
       ConditionExpression: 'attribute_not_exists(#key) OR #expires <= :now',
-      ExpressionAttributeNames: this.names('key', 'expires'),
+      ExpressionAttributeNames: this.address.names('key', 'expires'),
       ExpressionAttributeValues: { ':now': num(now) },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     });
@@ -723,64 +472,6 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     } catch (error) {
       if (isConditionFailure(error)) return { written: false, old: error.Item, attempts: attemptsOf(error) };
       throw error;
-    }
-  }
-
-  /**
-   * Runs one write fenced by a lock id that records `writeToken`. Answers true when it was applied:
-   * by this call, or by an earlier attempt of it whose answer was lost (the SDK's retry then fails
-   * the condition, and the record shows our token among the last writes'; see `wroteOrUnknown`).
-   * Otherwise answers why it was refused, from the record that failed the condition.
-   */
-  private async fencedWrite(
-    operation: string,
-    writeToken: string,
-    run: (options: SendOptions) => Promise<unknown>,
-  ): Promise<true | SessionStateLockLostReason> {
-    try {
-      await this.call(operation, run);
-      return true;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      if (wroteOrUnknown(error.Item, writeToken, attemptsOf(error), operation, this.tableName)) return true;
-      return refusalOf(error.Item, this.clock());
-    }
-  }
-
-  /** Runs one conditional write; answers false when its condition failed (nothing was written). */
-  private async conditional(operation: string, run: (options: SendOptions) => Promise<unknown>): Promise<boolean> {
-    try {
-      await this.call(operation, run);
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
-  }
-
-  /**
-   * Runs one DynamoDB call (SDK retries included) bounded by `requestTimeoutMs`: when the time
-   * passes, the call is aborted and `SessionStateStoreUnavailableError` thrown, whatever the SDK or
-   * a middleware is waiting for. Errors are mapped by `toStoreError`.
-   */
-  private async call<T>(operation: string, run: (options: SendOptions) => Promise<T>): Promise<T> {
-    const controller = new AbortController();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new SessionStateStoreUnavailableError(
-          `DynamoDB ${operation} on table "${this.tableName}" did not complete within ${this.requestTimeoutMs} ms.`,
-        );
-        reject(error);
-        controller.abort(error);
-      }, this.requestTimeoutMs);
-    });
-    try {
-      return await Promise.race([run({ abortSignal: controller.signal }), timedOut]);
-    } catch (error) {
-      throw toStoreError(error, operation, this.tableName);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -806,7 +497,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    * wrote it). Extends the data item's TTL when the session could soon outlive it.
    */
   private async readData(id: string, record: SessionRecord, now: number): Promise<AttributeValue | undefined> {
-    const key = { [this.keyAttribute]: { S: dataKey(this.keyValue(id), record.dataId!) } };
+    const key = { [this.keyAttribute]: { S: dataKey(this.address.keyValue(id), record.dataId!) } };
     const read = async (consistent: boolean) => {
       const get = new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent });
       return (await this.call('GetItem', (options) => this.client.send(get, options))).Item;
@@ -821,126 +512,18 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         Key: key,
         UpdateExpression: 'SET #ttl = :ttl',
         ConditionExpression: 'attribute_exists(#key)',
-        ExpressionAttributeNames: this.names('key', 'ttl'),
+        ExpressionAttributeNames: this.address.names('key', 'ttl'),
         ExpressionAttributeValues: { ':ttl': num(sessionTtl + DATA_TTL_MARGIN_SECONDS) },
       });
-      await this.conditional('UpdateItem', (options) => this.client.send(extend, options));
+      await this.writes.conditional('UpdateItem', (options) => this.client.send(extend, options));
     }
     return data[Attr.items];
   }
-
-  /** The values `SLIDE_EXPIRY` needs (`:now` included). */
-  private slideValues(now: number): Record<string, AttributeValue> {
-    return {
-      ':now': num(now),
-      ':ttlBase': num(ttlBase(now, this.ttlExtraSeconds)),
-      ':defaultTimeoutMs': num(20 * 60_000),
-      ':defaultTimeoutSeconds': num(20 * 60),
-    };
-  }
-
-  private keyValue(id: string): string {
-    return this.application === undefined ? id : `${this.application}-${id}`;
-  }
-
-  private key(id: string): Record<string, AttributeValue> {
-    return { [this.keyAttribute]: { S: this.keyValue(id) } };
-  }
-
-  private names(...placeholders: Placeholder[]): Record<string, string> {
-    const names: Record<string, string> = {};
-    for (const p of placeholders) {
-      names[PLACEHOLDERS[p]] = p === 'key' ? this.keyAttribute : p === 'ttl' ? this.ttlAttribute : Attr[p];
-    }
-    return names;
-  }
-}
-
-/** A token for one write: 72 random bits (see `WRITE_SLOTS`). */
-function newWriteToken(): string {
-  return randomBytes(9).toString('base64url');
-}
-
-/** What a fenced write does besides its own change: records its token, removes what is past its time. */
-interface WriteClauses {
-  readonly set: string[];
-  readonly remove: string[];
-  readonly delete: string[];
-  readonly names: Record<string, string>;
-  readonly values: Record<string, AttributeValue>;
-}
-
-/**
- * The clauses of a write with `writeToken`: the tokens of the last writes shift by one slot
- * (`W7` takes `W6`'s, ... `W0` takes this one; the oldest drops out), in a fixed-size expression;
- * and the holder's prune, if any (`rememberPrune`), bounded too.
- */
-function writeClauses(writeToken: string, prune: Prune | undefined): WriteClauses {
-  const names: Record<string, string> = {};
-  const values: Record<string, AttributeValue> = { ':writeToken': { S: writeToken }, ':noWrite': { S: '-' } };
-  const set: string[] = [];
-  WRITE_SLOT_NAMES.forEach((name, i) => (names[`#w${i}`] = name));
-  // Every right-hand side reads the record as it was before this update.
-  for (let i = WRITE_SLOT_NAMES.length - 1; i > 0; i--) set.push(`#w${i} = if_not_exists(#w${i - 1}, :noWrite)`);
-  set.push('#w0 = :writeToken');
-  const remove = (prune?.writes ?? []).map((name, i) => {
-    names[`#oldWrite${i}`] = name;
-    return `#oldWrite${i}`;
-  });
-  const aborted = prune?.aborted ?? [];
-  if (aborted.length > 0) {
-    names[PLACEHOLDERS.abortedLocks] = Attr.abortedLocks;
-    values[':oldAborted'] = { SS: [...aborted] };
-  }
-  return { set, remove, delete: aborted.length > 0 ? ['#abortedLocks :oldAborted'] : [], names, values };
-}
-
-/** How many attempts the SDK made of the call that failed with `error` (1 when it does not say). */
-function attemptsOf(error: unknown): number {
-  const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
-  return typeof attempts === 'number' && attempts > 0 ? attempts : 1;
-}
-
-/**
- * Whether a write with `writeToken`, whose last attempt failed its condition on `record`, was
- * applied. Its token among the last writes': yes, by an earlier attempt whose answer was lost. Else,
- * after a single attempt: no (that attempt's own answer says so). Else an earlier attempt may have
- * landed and been followed by more writes than the record remembers, or not have landed at all
- * (its lock broken as stale): that cannot be told, and the write is reported as of unknown outcome,
- * never as applied nor as surely not applied.
- */
-function wroteOrUnknown(record: DynamoDBItem | undefined, writeToken: string, attempts: number, operation: string, tableName: string): boolean {
-  if (readWriteTokens(record).includes(writeToken)) return true;
-  if (attempts <= 1) return false;
-  throw new SessionStateStoreUnavailableError(
-    `DynamoDB ${operation} on table "${tableName}": the answer to a write was lost and its retry found the session ` +
-      'changed by later requests; whether the write was applied cannot be told.',
-  );
-}
-
-function updateExpression(set: string[], remove: string[], del: string[]): string {
-  return [
-    set.length > 0 ? `SET ${set.join(', ')}` : '',
-    remove.length > 0 ? `REMOVE ${remove.join(', ')}` : '',
-    del.length > 0 ? `DELETE ${del.join(', ')}` : '',
-  ]
-    .filter(Boolean)
-    .join(' ');
 }
 
 function lockLost(reason: SessionStateLockLostReason, consequence: string): SessionStateLockLostError {
   return new SessionStateLockLostError(`The session lock was lost (broken as stale, or the session was removed); ${consequence}.`, reason);
 }
-
-/** Why a fenced write was refused, from the record that failed its condition (`ALL_OLD`). */
-function refusalOf(record: DynamoDBItem | undefined, now: number): SessionStateLockLostReason {
-  // Absent, or expired (a removed session is an expired stub): gone. Otherwise another lock holds it, or none.
-  const expires = Number(record?.[Attr.expires]?.N);
-  return record && expires > now ? 'lock_mismatch' : 'item_gone';
-}
-
-/** What a fenced write did: written (the record as written, when its answer carried it), or refused and why. */
-type FencedWrite = { readonly written: DynamoDBItem | undefined } | { readonly refused: SessionStateLockLostReason };
 
 function actions(record: SessionRecord): SessionStateActions {
   return record.flags & FLAG_UNINITIALIZED ? SessionStateActions.InitializeItem : SessionStateActions.None;
@@ -955,19 +538,4 @@ function lockedAnswer(record: SessionRecord, now: number): SessionStateLocked {
 
 function lockAge(record: SessionRecord, now: number): number {
   return Math.max(0, now - record.lockDate);
-}
-
-function nonEmpty(name: string, value: string): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new TypeError(`DynamoDBSessionStateStore: ${name} must be a non-empty string.`);
-  }
-  return value;
-}
-
-function checkNumber(name: string, value: number, min: number, max: number, integer: boolean): number {
-  if (typeof value !== 'number' || !(value >= min && value <= max) || (integer && !Number.isInteger(value))) {
-    const kind = integer ? 'an integer' : 'a number';
-    throw new TypeError(`DynamoDBSessionStateStore: ${name} must be ${kind} from ${min} to ${max}.`);
-  }
-  return value;
 }

@@ -94,7 +94,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
       await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
       const holder = request(a.http).post(path).set('Cookie', cookie).then((r) => r);
       await a.gates.arrived('hold');
-      const sawLock = b === a ? Promise.resolve() : b.counter.next('getItemExclusive', (answer) => (answer as { locked: boolean }).locked);
+      const sawLock = b === a ? Promise.resolve() : b.counter.next('getItemExclusive', (answer) => (answer as { kind: string }).kind === 'locked');
       const queued = Array.from({ length: 3 }, () => request(b.http).post('/count').set('Cookie', cookie).then((r) => r));
       await sawLock; // the head of b's queue polls the store (another instance) ...
       await vi.waitFor(() => expect(b.waiting(idOf(cookie))).toBe(b === a ? 3 : 2)); // ... the rest wait in line

@@ -1,0 +1,69 @@
+import { UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
+import { num } from './dynamodb-session-record.js';
+import { SLIDE_EXPIRY, SLIDE_EXPIRY_NAMES, type RecordAddress } from './record-expressions.js';
+
+/**
+ * Takes the lock of `id` under `lockId` in one conditional `UpdateItem`: only on a live, unlocked
+ * record, never with a lock id revoked by `settleUnansweredLock`. Its answer holds the record as it
+ * was; a contended lock's failure holds the holder's record (no second read).
+ */
+export function lockCommand(tableName: string, address: RecordAddress, id: string, lockId: string, now: number): UpdateItemCommand {
+  return new UpdateItemCommand({
+    TableName: tableName,
+    Key: address.key(id),
+    // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
+    UpdateExpression: `SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero, ${SLIDE_EXPIRY}`,
+    // A lock call this store gave up on is revoked (`settleUnansweredLock`): its late arrival fails here.
+    ConditionExpression:
+      'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false) ' +
+      'AND NOT contains(#abortedLocks, :lockId)',
+    ExpressionAttributeNames: address.names('key', 'locked', 'lockId', 'lockDate', 'flags', 'abortedLocks', ...SLIDE_EXPIRY_NAMES),
+    ExpressionAttributeValues: {
+      ':true': { BOOL: true },
+      ':false': { BOOL: false },
+      ':lockId': { S: lockId },
+      ':zero': num(0),
+      ...address.slideValues(now),
+    },
+    // The record as it was, so the flags cleared here are reported once, by this call.
+    ReturnValues: 'ALL_OLD',
+    // The record that failed the condition: a contended lock costs this one call, no second read.
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  });
+}
+
+/** The parts of a write under a lock that end the holder's hold (see `lockEnd`). */
+export interface LockEnd {
+  readonly set: string;
+  readonly remove: string[];
+  readonly condition: string;
+  readonly names: Record<string, string>;
+  readonly values: Record<string, AttributeValue>;
+  readonly returnValues: { ReturnValues?: 'ALL_NEW' };
+}
+
+/**
+ * How a write under `lockId` ends the holder's hold: the session unlocked, or, with `next` (a
+ * hand-over), locked again under that id, provided `next` was not revoked (`settleUnansweredLock`).
+ * A hand-over reads the record back: what the new holder's first write prunes.
+ */
+export function lockEnd(address: RecordAddress, lockId: string, next: string | undefined, now: number): LockEnd {
+  if (next === undefined) {
+    return {
+      set: '#locked = :false',
+      remove: ['#lockId'],
+      condition: '#lockId = :lockId',
+      names: address.names('locked', 'lockId'),
+      values: { ':false': { BOOL: false }, ':lockId': { S: lockId } },
+      returnValues: {},
+    };
+  }
+  return {
+    set: '#locked = :true, #lockId = :next, #lockDate = :lockDate',
+    remove: [],
+    condition: '#lockId = :lockId AND NOT contains(#abortedLocks, :next)',
+    names: address.names('locked', 'lockId', 'lockDate', 'abortedLocks'),
+    values: { ':true': { BOOL: true }, ':next': { S: next }, ':lockDate': num(now), ':lockId': { S: lockId } },
+    returnValues: { ReturnValues: 'ALL_NEW' },
+  };
+}
