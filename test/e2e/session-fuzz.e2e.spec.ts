@@ -427,15 +427,21 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
     for (const r of runs) {
       if ((r.kind === 'login' || r.kind === 'logout') && !r.isNew && (firstEnd.get(r.loadedId)?.entry ?? Infinity) > r.entry) firstEnd.set(r.loadedId, r);
     }
+    const bySent = new Map(sent.map((s) => [s.req, s]));
     for (const s of sent) {
       const run = probe.runs.get(s.req);
       const arrival = probe.arrivals.get(s.req);
       if (!run || !s.cookieId || run.loadedId === s.cookieId || arrival === undefined) continue;
       const end = firstEnd.get(s.cookieId);
       if (end && arrival < end.entry) {
+        // The others that came with that cookie, for the diagnosis (e.g. only the first of a queue answering 409).
+        const others = sent
+          .filter((o) => o !== s && o.cookieId === s.cookieId && o !== bySent.get(end.req))
+          .map((o) => `${o.req} ${o.kind}@${'AB'[o.instance]} ${o.status ?? 'unanswered'}${probe.runs.get(o.req)?.isNew ? ' new session' : ''}`);
         violations.push(
           `request ${s.req} (${s.kind} on instance ${run.instance}, answered ${s.status ?? 'nothing'}) reached the app before ` +
-            `${end.kind} ${end.req} (instance ${end.instance}) began, yet ran in a new session`,
+            `${end.kind} ${end.req} (instance ${end.instance}) of its session began, yet ran in a new session ` +
+            `(others with that cookie: ${others.join(', ') || 'none'})`,
         );
       }
     }
