@@ -118,7 +118,7 @@ interface Sent extends PlannedRequest {
   /** The session id the request's cookie named (null: no cookie). */
   cookieId: string | null;
   sentSeq: number;
-  /** 'ack': a 2xx answer; 'refused': another status; 'unknown': no answer (aborted). */
+  /** 'ack': a 2xx answer; 'refused': another status; 'unknown': no answer (aborted), or a 503. */
   outcome: 'ack' | 'refused' | 'unknown';
   status?: number;
   answerSeq?: number;
@@ -171,7 +171,8 @@ async function drive(plan: PlannedRequest[][], user: number, ports: number[], pr
         if (answer.status === undefined) return;
         s.status = answer.status;
         s.answerSeq = probe.seq();
-        s.outcome = answer.status >= 200 && answer.status < 300 ? 'ack' : 'refused';
+        // A 503 may be a store call that timed out after DynamoDB applied it: its fate is unknown.
+        s.outcome = answer.status >= 200 && answer.status < 300 ? 'ack' : answer.status === 503 ? 'unknown' : 'refused';
         s.setCookie = sessionSetCookie(answer.headers as Record<string, unknown>);
         if (s.setCookie !== undefined) {
           const value = s.setCookie.split(';')[0].slice('sid='.length);
@@ -245,12 +246,15 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
 
   const seeds = Array.from({ length: RUNS }, (_, k) => FIRST_SEED + k);
   it(`keeps every invariant, seed${RUNS > 1 ? `s ${seeds[0]}..${seeds.at(-1)}` : ` ${FIRST_SEED}`}`, { timeout: 60_000 + RUNS * 60_000 }, async () => {
+    // Every seed runs (a long run reports all its failing seeds), then the violations of each are shown.
+    const failed: string[] = [];
     for (const seed of seeds) {
       const started = Date.now();
       const { violations, summary } = await runOnce(seed);
       if (VERBOSE) console.log(`[fuzz] ${config.name} seed ${seed}: ${summary}, ${Date.now() - started} ms`);
-      expect(violations, `seed ${seed}, ${config.name} (SESSION_FUZZ_SEED=${seed} SESSION_FUZZ_RUNS=1)`).toEqual([]);
+      failed.push(...violations.map((v) => `seed ${seed}: ${v}`));
     }
+    expect(failed, `${config.name}; replay one seed with SESSION_FUZZ_SEED=<seed> SESSION_FUZZ_RUNS=1`).toEqual([]);
   });
 
   async function runOnce(seed: number): Promise<{ violations: string[]; summary: string }> {
@@ -275,8 +279,33 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
     checkLogins(sent, stored, violations);
 
     const count = (o: Sent['outcome']) => sent.filter((s) => s.outcome === o).length;
-    const summary = `${sent.length} requests: ${count('ack')} acknowledged, ${count('refused')} refused, ${count('unknown')} unanswered; ${runs.length} handlers ran; ${stored.size} sessions stored`;
+    const layout = (l: string) => [...stored.keys()].filter((id) => layouts.get(id) === l).length;
+    const summary =
+      `${sent.length} requests: ${count('ack')} acknowledged, ${count('refused')} refused, ${count('unknown')} unanswered; ` +
+      `${runs.length} handlers ran; ${stored.size} sessions stored` +
+      (dynamodbReader ? ` (${layout('inline')} inline, ${layout('data item')} in a data item)` : '') +
+      (violations.length > 0 ? `; ${violations.length} VIOLATIONS` : '');
+    layouts.clear();
+    if (violations.length > 0 && process.env.SESSION_FUZZ_TRACE === '1') console.log(traceOf(seed, sent, stored, violations));
     return { violations, summary };
+  }
+
+  /** What each user involved in a violation sent and got, and the sessions stored (SESSION_FUZZ_TRACE=1). */
+  function traceOf(seed: number, sent: Sent[], stored: Map<string, { tokens: string[]; n: number }>, violations: string[]): string {
+    const short = (id: string | null | undefined) => (id ? id.slice(0, 6) : '-');
+    const users = new Set(sent.filter((s) => violations.some((v) => v.includes(s.req))).map((s) => s.user));
+    const lines = [`[fuzz] ${config.name} seed ${seed}: trace of users ${[...users].join(', ')}`];
+    for (const s of sent.filter((x) => users.has(x.user)).sort((a, b) => a.sentSeq - b.sentSeq)) {
+      const run = probe.runs.get(s.req);
+      const arrival = probe.arrivals.get(s.req);
+      lines.push(
+        `  ${s.req} ${s.kind}@${'AB'[s.instance]} cookie=${short(s.cookieId)} sent=${s.sentSeq} arrived=${arrival?.seq ?? '-'}(behind ${arrival?.behind ?? '-'}) ` +
+          `ran=${run ? `${short(run.loadedId)}${run.isNew ? '(new)' : ''}->${short(run.finalId)} ${run.entry}..${run.exit}` : 'no'} ` +
+          `answer=${s.status ?? 'none'}@${s.answerSeq ?? '-'}${s.abortAfterMs !== undefined ? ` abort@${s.abortAfterMs}ms` : ''} set-cookie=${s.setCookie ? short(s.setCookie.slice(4)) || 'clear' : '-'}`,
+      );
+    }
+    for (const [id, { tokens }] of stored) if (tokens.some((t) => [...users].some((u) => t.includes(`u${u}r`)))) lines.push(`  stored ${short(id)}: ${tokens.join(' ')}`);
+    return lines.join('\n');
   }
 
   /** Waits until all is quiet (aborted requests' handlers finish after their client left); reports what is still held. */
@@ -306,12 +335,16 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
     }
   }
 
+  /** DynamoDB: each record's layout at the last look (the items inline in the lock item, or in a data item). */
+  const layouts = new Map<string, 'inline' | 'data item'>();
+
   async function lockedAtStore(id: string): Promise<boolean> {
     if (!dynamodbReader) return (await reader.getItem(id)).locked;
     // The record itself, expired or not (an abandoned session's record is an expired stub).
     const { Item } = await dynamodbReader.client.send(
       new GetItemCommand({ TableName: tableName, Key: { SessionId: { S: id } }, ConsistentRead: true }),
     );
+    if (Item?.Version?.N !== undefined) layouts.set(id, Item.Version.N === '1' ? 'inline' : 'data item');
     return Item?.Locked?.BOOL === true;
   }
 
@@ -421,29 +454,33 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
         violations.push(`login ${r.req}: the session lives under both its old and its new id`);
       }
     }
-    // A request that reached the app before a login or logout of its session began cannot have
-    // found its session unknown: it ran in it, or (queued behind the login/logout) answered 409.
-    const firstEnd = new Map<string, HandlerRun>();
-    for (const r of runs) {
-      if ((r.kind === 'login' || r.kind === 'logout') && !r.isNew && (firstEnd.get(r.loadedId)?.entry ?? Infinity) > r.entry) firstEnd.set(r.loadedId, r);
-    }
+    // A request queued behind others of its instance (they were waiting for the session when it
+    // arrived) while a login or logout moved or ended the session (its handler returned after the
+    // request arrived, on any instance) waited for the session: it answers 409, never runs in a new session.
     const bySent = new Map(sent.map((s) => [s.req, s]));
     for (const s of sent) {
       const run = probe.runs.get(s.req);
       const arrival = probe.arrivals.get(s.req);
-      if (!run || !s.cookieId || run.loadedId === s.cookieId || arrival === undefined) continue;
-      const end = firstEnd.get(s.cookieId);
-      if (end && arrival < end.entry) {
-        // The others that came with that cookie, for the diagnosis (e.g. only the first of a queue answering 409).
-        const others = sent
-          .filter((o) => o !== s && o.cookieId === s.cookieId && o !== bySent.get(end.req))
-          .map((o) => `${o.req} ${o.kind}@${'AB'[o.instance]} ${o.status ?? 'unanswered'}${probe.runs.get(o.req)?.isNew ? ' new session' : ''}`);
-        violations.push(
-          `request ${s.req} (${s.kind} on instance ${run.instance}, answered ${s.status ?? 'nothing'}) reached the app before ` +
-            `${end.kind} ${end.req} (instance ${end.instance}) of its session began, yet ran in a new session ` +
-            `(others with that cookie: ${others.join(', ') || 'none'})`,
-        );
-      }
+      if (!run || !s.cookieId || run.loadedId === s.cookieId || !arrival || arrival.behind === 0) continue;
+      const end = runs.find((r) => (r.kind === 'login' || r.kind === 'logout') && !r.isNew && r.loadedId === s.cookieId && r.exit > arrival.seq);
+      if (!end) continue;
+      // Unless a request ahead of it found the session unknown without waiting (it then ran in a
+      // new session itself, and so may this one).
+      const aheadStartedNew = sent.some((o) => {
+        const oRun = probe.runs.get(o.req);
+        const oArrival = probe.arrivals.get(o.req);
+        return o.cookieId === s.cookieId && o.instance === s.instance && oRun && oRun.loadedId !== s.cookieId && oArrival && oArrival.seq < arrival.seq;
+      });
+      if (aheadStartedNew) continue;
+      // The others that came with that cookie, for the diagnosis (e.g. only the first of a queue answering 409).
+      const others = sent
+        .filter((o) => o !== s && o.cookieId === s.cookieId && o !== bySent.get(end.req))
+        .map((o) => `${o.req} ${o.kind}@${'AB'[o.instance]} ${o.status ?? 'unanswered'}${probe.runs.get(o.req)?.isNew ? ' new session' : ''}`);
+      violations.push(
+        `request ${s.req} (${s.kind} on instance ${run.instance}, answered ${s.status ?? 'nothing'}) queued behind ${arrival.behind} ` +
+          `request(s) of its instance while ${end.kind} ${end.req} (instance ${end.instance}) ended its session, yet ran in a new session ` +
+          `(others with that cookie: ${others.join(', ') || 'none'})`,
+      );
     }
   }
 });
