@@ -9,9 +9,13 @@
  * - the stored sessions hold exactly the acknowledged writes: each acknowledged write once, in the
  *   session its cookie chain leads to; a refused or discarded one nowhere; one whose answer the
  *   client never got (it aborted) at most once; a count equal to the number of tokens;
- * - after a login the old id is gone and the new one holds the data; a request that reached the
- *   app before a login (or logout) of its session started never runs in a new session;
- * - nothing locked at the store, no active lease, no waiter, no entry left in the lock coordinator.
+ * - after a login the old id is gone and the new one holds the data; a request queued in its
+ *   instance while a login or logout (on any instance) moved or ended its session answers 409, it
+ *   never runs in a new session (README: "Logins and logouts win over queued requests");
+ * - a read-only handler sees a consistent session, every write acknowledged before it was sent, no
+ *   discarded write;
+ * - once all is quiet: nothing locked at the store, no active lease, no waiter, no entry left in
+ *   the lock coordinator.
  *
  * The workload is a function of the seed (the scheduling is not). `npm test` runs one fixed seed;
  * for long runs: SESSION_FUZZ_SEED=<first seed> SESSION_FUZZ_RUNS=<seeds> [SESSION_FUZZ_SESSIONS=<users>]
@@ -27,6 +31,7 @@ import { SessionStateLifecycle } from '../../src/session-state.lifecycle.js';
 import { DynamoDBSessionStateStore } from '../../src/store/dynamodb/dynamodb-session-state.store.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from '../../src/store/session-state-store.js';
+import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, createTestApp, sessionSetCookie, type AdapterName } from '../support/test-app.js';
 import { FuzzModule, FuzzProbe, NoopInterceptor, type FuzzKind, type HandlerRun } from './fixtures/session-fuzz.app.js';
@@ -98,15 +103,16 @@ function planRun(random: () => number, runTag: string, instances: number): Plann
         req,
         kind: k,
         instance: Math.floor(random() * instances),
-        delayMs: Math.floor(random() * (k === 'login' ? 12 : 8)) + (k === 'login' ? 3 : 0),
+        // Logins and logouts take longer: requests queue behind them (on both instances).
+        delayMs: k === 'login' || k === 'logout' ? 5 + Math.floor(random() * 20) : Math.floor(random() * 8),
         pad: random() < 0.6 ? pick(PADS) : undefined,
         refuse: k === 'guarded' && random() < 0.2,
         abortAfterMs: abortable && random() < 0.3 ? Math.floor(random() * 30) : undefined,
       };
     };
-    // The first request starts the session; then bursts of 1 to 4 concurrent requests.
+    // The first request starts the session; then bursts of 1 to 5 concurrent requests.
     bursts.push([next('write', false)]);
-    while (n < REQUESTS) bursts.push(Array.from({ length: Math.min(REQUESTS - n, 1 + Math.floor(random() * 4)) }, () => next(kind(), true)));
+    while (n < REQUESTS) bursts.push(Array.from({ length: Math.min(REQUESTS - n, 1 + Math.floor(random() * 5)) }, () => next(kind(), true)));
     return bursts;
   });
 }
@@ -189,6 +195,8 @@ interface Instance {
   app: INestApplication;
   port: number;
   lifecycle: SessionStateLifecycle;
+  /** The instance's store calls (the module is given a counting wrapper of its store). */
+  calls: StoreCallCounter;
 }
 
 interface Config {
@@ -223,8 +231,9 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
     const memory = config.store === 'memory' ? new InMemorySessionStateStore() : undefined;
     // One after the other: the module binds its routes per application at startup.
     for (let i = 0; i < (memory ? 1 : 2); i++) {
-      const store =
-        memory ?? new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() });
+      const { store, counter } = countingStore(
+        memory ?? new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() }),
+      );
       const app = await createTestApp(
         config.adapter,
         { imports: [SessionStateModule.forRoot({ store }), FuzzModule.with(probe, `${'AB'[i]}`)] },
@@ -233,7 +242,7 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
         },
       );
       await app.listen(0, '127.0.0.1');
-      instances.push({ app, port: (app.getHttpServer().address() as AddressInfo).port, lifecycle: app.get(SessionStateLifecycle) });
+      instances.push({ app, port: (app.getHttpServer().address() as AddressInfo).port, lifecycle: app.get(SessionStateLifecycle), calls: counter });
     }
     if (memory) reader = memory;
     else reader = dynamodbReader = new DynamoDBSessionStateStore({ tableName, clientConfig: await localClientConfig() });
@@ -266,13 +275,14 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
     await Promise.all(plan.map((bursts, user) => drive(bursts, user, ports, probe, sent)));
 
     const violations: string[] = [];
-    const runs = [...probe.runs.values()];
-    const ids = new Set(runs.flatMap((r) => [r.loadedId, r.finalId]));
-    for (const s of sent) if (s.cookieId) ids.add(s.cookieId);
-
-    await checkQuiet(ids, violations);
+    // Every session id the run saw (handlers that ran late included, once all is quiet).
+    const sessionIds = () => new Set([...[...probe.runs.values()].flatMap((r) => [r.loadedId, r.finalId]), ...sent.flatMap((s) => s.cookieId ?? [])]);
+    await checkQuiet(sessionIds, violations);
     violations.push(...probe.violations);
-    const stored = await readFinalState(ids);
+    const runs = [...probe.runs.values()];
+    const callsBefore = instances.reduce((sum, i) => sum + i.calls.total(), 0);
+    const stored = await readFinalState(sessionIds());
+    if (instances.reduce((sum, i) => sum + i.calls.total(), 0) !== callsBefore) violations.push('the apps called the store after all was quiet');
     checkAnswers(sent, violations);
     checkReads(sent, violations);
     checkWrites(sent, stored, violations);
@@ -308,24 +318,38 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
     return lines.join('\n');
   }
 
-  /** Waits until all is quiet (aborted requests' handlers finish after their client left); reports what is still held. */
-  async function checkQuiet(ids: Set<string>, violations: string[]): Promise<void> {
+  /**
+   * Waits until all is quiet: no handler running, no lease, no store call in flight, no connection
+   * left, and no store call made while the rest was checked (a request whose client aborted may
+   * still be acquiring its session after the client saw its request end: it counts as busy until
+   * its store call is answered, and its lease from then on). Reports what is still held.
+   */
+  async function checkQuiet(sessionIds: () => Set<string>, violations: string[]): Promise<void> {
     let problems: string[] = [];
     const connections = (i: Instance) => new Promise<number>((resolve) => i.app.getHttpServer().getConnections((_: unknown, n: number) => resolve(n)));
+    const busy = () => [
+      ...(probe.running > 0 ? [`${probe.running} handlers still running`] : []),
+      ...instances.flatMap((i, n) => [
+        ...(i.lifecycle.activeLeases > 0 ? [`instance ${'AB'[n]}: ${i.lifecycle.activeLeases} active leases`] : []),
+        ...(i.calls.inFlight() > 0 ? [`instance ${'AB'[n]}: ${i.calls.inFlight()} store calls in flight`] : []),
+      ]),
+    ];
+    const callsMade = () => instances.reduce((sum, i) => sum + i.calls.total(), 0);
     try {
       await vi.waitFor(
         async () => {
-          problems = [];
-          if (probe.running > 0) problems.push(`${probe.running} handlers still running`);
+          const before = callsMade();
+          const ids = sessionIds();
+          problems = busy();
           for (const [n, i] of instances.entries()) {
             const name = 'AB'[n];
             if ((await connections(i)) > 0) problems.push(`instance ${name}: connections still open`);
-            if (i.lifecycle.activeLeases > 0) problems.push(`instance ${name}: ${i.lifecycle.activeLeases} active leases`);
             if (i.lifecycle.locks.size > 0) problems.push(`instance ${name}: ${i.lifecycle.locks.size} entries left in the lock coordinator`);
             const waiting = [...ids].reduce((sum, id) => sum + i.lifecycle.locks.waiting(id), 0);
             if (waiting > 0) problems.push(`instance ${name}: ${waiting} requests waiting`);
           }
           for (const id of ids) if (await lockedAtStore(id)) problems.push(`session ${id} locked at the store`);
+          if (callsMade() !== before || busy().length > 0) problems.push('store calls made while checking');
           expect(problems).toEqual([]);
         },
         { timeout: 10_000, interval: 50 },
