@@ -18,8 +18,7 @@ import {
   planCompletion,
   SENT_BEFORE_SAVED,
   type CompletionFacts,
-  type CompletionPlan,
-  type RequestOutcome,
+    type RequestOutcome,
 } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
@@ -347,14 +346,46 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     };
   }
 
+  /**
+   * Decides what the end of the request does (`planCompletion`, from plain facts), then does it.
+   * The plan is executed here, in the same async function: no extra promise per request.
+   */
   private async finish(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
     const { session, lockId } = lease;
     const loadedId = session.previousId ?? session.id;
     try {
-      const data = keepsChanges({ readOnly: lease.behavior === SessionStateBehavior.ReadOnly, outcome, abandoned: session.isAbandoned })
-        ? this.dataOf(lease)
-        : null;
-      await this.execute(planCompletion(this.factsOf(lease, exchange, outcome, data)), lease, exchange, data);
+      // The data is serialised (which may throw: a value mutated in place out of bounds) only when it may be written.
+      const readOnly = lease.behavior === SessionStateBehavior.ReadOnly;
+      const data = keepsChanges({ readOnly, outcome, abandoned: session.isAbandoned }) ? this.dataOf(lease) : null;
+      const plan = planCompletion(this.factsOf(lease, exchange, outcome, data));
+      if (plan.log) this.logger[plan.log.level](plan.log.message);
+      // Every cookie that names a write is made before it: one that cannot be made leaves no record behind.
+      const cookie =
+        plan.cookie === 'set' ? this.cookieFor(exchange, session.id, session) : plan.cookie === 'clear' ? this.cookieFor(exchange, null) : null;
+      const step = plan.store;
+      switch (step.kind) {
+        case 'reset-timeout':
+          await this.store.resetItemTimeout(loadedId);
+          break;
+        case 'release':
+          await this.releaseOrHandOver(lease, loadedId, lockId!, null);
+          break;
+        case 'save':
+          if (step.handOver) await this.releaseOrHandOver(lease, loadedId, lockId!, data!);
+          else await this.store.setAndReleaseItemExclusive(loadedId, data!, lockId, false);
+          break;
+        case 'create':
+          await this.store.setAndReleaseItemExclusive(session.id, data!, lockId, true);
+          break;
+        case 'move':
+          await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
+          if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!);
+          break;
+        case 'remove':
+          await this.store.removeItem(loadedId, lockId!);
+          break;
+      }
+      this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
@@ -370,6 +401,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return { items, timeout: session.timeout, owner: session.owner };
   }
 
+  /** What the plan depends on; the costlier facts (the request cookie's signature, the items) only where the plan reads them. */
   private factsOf(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome, data: SessionStateStoreData | null): CompletionFacts {
     const { session } = lease;
     return {
@@ -392,40 +424,6 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       refreshExpiry: lease.refreshExpiry,
       renewsCookie: renewsCookie(session, this.options, exchange),
     };
-  }
-
-  /** Runs a completion plan (see `completion-plan.ts`); `data` is set whenever the plan writes it. */
-  private async execute(plan: CompletionPlan, lease: SessionLease, exchange: SessionExchange, data: SessionStateStoreData | null): Promise<void> {
-    const { session, lockId } = lease;
-    const loadedId = session.previousId ?? session.id;
-    if (plan.log) this.logger[plan.log.level](plan.log.message);
-    // Every cookie that names a write is made before it: one that cannot be made leaves no record behind.
-    const made =
-      plan.cookie === 'set' ? this.cookieFor(exchange, session.id, session) : plan.cookie === 'clear' ? this.cookieFor(exchange, null) : null;
-    const step = plan.store;
-    switch (step.kind) {
-      case 'reset-timeout':
-        await this.store.resetItemTimeout(loadedId);
-        break;
-      case 'release':
-        await this.releaseOrHandOver(lease, loadedId, lockId!, null);
-        break;
-      case 'save':
-        if (step.handOver) await this.releaseOrHandOver(lease, loadedId, lockId!, data!);
-        else await this.store.setAndReleaseItemExclusive(loadedId, data!, lockId, false);
-        break;
-      case 'create':
-        await this.store.setAndReleaseItemExclusive(session.id, data!, lockId, true);
-        break;
-      case 'move':
-        await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
-        if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!);
-        break;
-      case 'remove':
-        await this.store.removeItem(loadedId, lockId!);
-        break;
-    }
-    this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : made);
   }
 
   /**
