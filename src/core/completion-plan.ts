@@ -40,14 +40,17 @@ export interface CompletionFacts {
   readonly renewsCookie: boolean;
 }
 
-/** What is done to the store, in the session's name. Steps that need the lock are planned only with one. */
+/**
+ * What is done to the store. `release`, `remove`, a hand-over `save` and a `move` that removes the old
+ * record need the request's lock: they are planned only when it holds one.
+ */
 export type StoreStep =
   | { readonly kind: 'none' }
   /** Read-only: slide the expiry of the loaded record. */
   | { readonly kind: 'reset-timeout' }
   /** Release the lock (or hand it to a waiter of this process): nothing saved. */
   | { readonly kind: 'release' }
-  /** Save the data under the loaded id and release the lock, handing it over to a waiter when `handOver`. */
+  /** Save the data under the loaded id and release the lock; with `handOver`, to a waiter of this process if one waits. */
   | { readonly kind: 'save'; readonly handOver: boolean }
   /** A new record under the session's id. */
   | { readonly kind: 'create' }

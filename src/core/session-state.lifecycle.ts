@@ -13,13 +13,7 @@ import { LazyAbort, onAbort, type WaitSignal } from '../lock/lazy-abort.js';
 import { SessionLockCoordinator, type LocalTurn } from '../lock/session-lock-coordinator.js';
 import { acquisitionOf, attachLease, type SessionLease } from './session-lease.js';
 import { shouldSaveOnError } from './save-on-error.policy.js';
-import {
-  keepsChanges,
-  planCompletion,
-  SENT_BEFORE_SAVED,
-  type CompletionFacts,
-    type RequestOutcome,
-} from './completion-plan.js';
+import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
