@@ -296,6 +296,24 @@ async function expectSerialised(app: INestApplication, path: string): Promise<vo
   expect([(await second).status, (await second).body]).toEqual([201, { count: 3 }]);
 }
 
+/**
+ * A request that an outer interceptor gives up on while it waits for the lock (timeout → 408): its
+ * wait is stopped and its handler never runs (the interceptor of the session is inside the timeout's reach).
+ */
+async function expectTimedOutWaiterNeverRuns(app: INestApplication, path: string): Promise<void> {
+  const http = app.getHttpServer();
+  const cookie = sessionCookie((await request(http).post('/feature/count').expect(201, { count: 1 })).headers)!;
+  const first = request(http).post(`${path}?first`).set('Cookie', cookie).then((r) => r);
+  await timedGates.arrived('first');
+  const waiter = await request(http).post(path).set('Cookie', cookie).set('x-timeout-ms', '100');
+  expect(waiter.status).toBe(408);
+  expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(0); // the wait was stopped
+  timedGates.open('first');
+  expect((await first).body).toEqual({ count: 2 });
+  // The timed-out request never ran: the next one counts 3.
+  await request(http).post(path).set('Cookie', cookie).expect(201, { count: 3 });
+}
+
 describe.each(ADAPTERS)('a route without interceptors of its own, over %s', (adapter) => {
   let intercepted: ReturnType<typeof vi.spyOn>;
   beforeEach(() => {
@@ -396,7 +414,10 @@ describe.each(ADAPTERS)('a route without interceptors of its own, over %s', (ada
     async (how) => {
       const [timed, bare] = await Promise.all([start(how, TimeoutInterceptor), start()]);
       try {
-        // The global timeout is outer to the session's interceptor: a timed-out handler keeps its lock until it settles.
+        // The global timeout is outer to the session's interceptor: a request timed out while it waits
+        // never runs, and a timed-out handler keeps its lock until it settles.
+        await expectTimedOutWaiterNeverRuns(timed, '/timed-base');
+        timedGates = new Gates();
         await expectTimedOutHandlerAlone(timed, '/timed-base');
         timedGates = new Gates();
         // In both, sessions work and the requests of one session are served one at a time.
