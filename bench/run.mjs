@@ -231,7 +231,9 @@ const merged = { ...previous, ...results };
 // Throughput and lost updates of a store not measured this time (BENCH_STORES) are kept too.
 for (const part of ['throughput', 'lostUpdates']) {
   if (results[part] && previous[part]) {
-    merged[part] = [...previous[part].filter((row) => !STORES.has(row.store)), ...results[part]].sort(
+    // A kept row's "before" was another run's comparison: it goes (this run's "before" may name another version).
+    const kept = previous[part].filter((row) => !STORES.has(row.store)).map(({ before, beforeRatio, ...row }) => row);
+    merged[part] = [...kept, ...results[part]].sort(
       (a, b) => ['memory', 'dynamodb'].indexOf(a.store) - ['memory', 'dynamodb'].indexOf(b.store),
     );
   }
