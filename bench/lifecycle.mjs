@@ -16,10 +16,10 @@ import { defer, lastValueFrom } from 'rxjs';
 const dist = resolve(process.env.BENCH_DIST ?? 'dist');
 const load = (file) => import(pathToFileURL(`${dist}/${file}`).href);
 const { SessionState, SessionStateBehavior, SessionStateModule, InMemorySessionStateStore } = await load('index.js');
-const { SessionStateInterceptor } = await load('session-state.interceptor.js');
-const { SessionStateLifecycle } = await load('session-state.lifecycle.js');
-const { SessionStateBehaviorResolver } = await load('session-state-behavior.resolver.js');
-const { leaseOf } = await load('session-lease.js');
+const { SessionStateInterceptor } = await load('nest/session-state.interceptor.js');
+const { SessionStateLifecycle } = await load('core/session-state.lifecycle.js');
+const { SessionStateBehaviorResolver } = await load('nest/session-state-behavior.resolver.js');
+const { leaseOf } = await load('core/session-lease.js');
 
 class CounterController {
   increment() {}

@@ -4,7 +4,8 @@
 // it, and prints where the app's CPU time went: self time by package (our dist/ apart), as a share
 // of the samples and in µs per request served (idle left out), and the top functions of our own
 // code. The .cpuprofile stays in bench/results/ (open it in Chrome DevTools).
-//   BENCH_OURS=path/to/main.js profiles another build (an earlier version); BENCH_PEER=1 the peer app.
+//   BENCH_OURS=path/to/main.js profiles another build (an earlier version); BENCH_PEER=1 the peer app;
+//   BENCH_SHAPE=interceptor the app with one no-op global interceptor (as in `npm run bench`).
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { drive, makeSessions } from './lib/load.mjs';
@@ -13,7 +14,7 @@ import { startApp } from './lib/processes.mjs';
 const [method = 'POST', path = '/counter', seconds = '8'] = process.argv.slice(2);
 const dir = 'bench/results/profiles';
 const script = process.env.BENCH_PEER ? 'bench/peer-app/dist/main.js' : (process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js');
-const app = await startApp(script, { SESSION_STORE: process.env.SESSION_STORE ?? 'memory', PEER_STORE: 'memory' }, [
+const app = await startApp(script, { SESSION_STORE: process.env.SESSION_STORE ?? 'memory', PEER_STORE: 'memory', APP_SHAPE: process.env.BENCH_SHAPE ?? 'bare' }, [
   '--cpu-prof',
   `--cpu-prof-dir=${dir}`,
 ]);

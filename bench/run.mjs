@@ -7,6 +7,8 @@
 //                      neighbours in time), BENCH_USERS=32 virtual users,
 //                      BENCH_ONLY=throughput,lost,handoff,memory to run a part,
 //                      BENCH_STORES=memory for the throughput and lost updates of one store,
+//                      BENCH_SHAPE=bare,interceptor: the app shapes of the in-memory throughput, both
+//                      sides alike: bare, or with one no-op global interceptor (DynamoDB: bare only),
 //                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side;
 //                      BENCH_BEFORE_LABEL names it, e.g. a commit),
 //                      BENCH_OUT=docs/BENCHMARKS.md, BENCH_JSON=bench/results/latest.json)
@@ -30,6 +32,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const USERS = Number(process.env.BENCH_USERS ?? 32);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,lost,handoff,memory').split(','));
 const STORES = new Set((process.env.BENCH_STORES ?? 'memory,dynamodb').split(','));
+const SHAPES = (process.env.BENCH_SHAPE ?? 'bare,interceptor').split(',');
 const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
 const JSON_OUT = process.env.BENCH_JSON ?? 'bench/results/latest.json';
 const OURS = process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js';
@@ -71,16 +74,26 @@ const results = {
 const dynamodb = await startDynamoDBLocal();
 log(`DynamoDB Local on ${dynamodb.endpoint}`);
 const oursDynamo = (table) => ({ SESSION_STORE: 'dynamodb', DYNAMODB_ENDPOINT: dynamodb.endpoint, SESSION_CREATE_TABLE: 'true', SESSION_TABLE: table });
+// Keyed by store, and for the in-memory store's other app shapes `memory+<shape>` (see BENCH_SHAPE).
 const apps = {};
+const configs = {};
 if (STORES.has('memory') || ONLY.has('handoff')) {
-  apps.memory = { ours: await startApp(OURS, { SESSION_STORE: 'memory' }), peer: await startApp(PEER, { PEER_STORE: 'memory' }) };
-  if (BEFORE) apps.memory.before = await startApp(BEFORE, { SESSION_STORE: 'memory' });
+  // The lost updates and the hand-off run on the bare app.
+  const started = STORES.has('memory') ? SHAPES : [];
+  for (const shape of ONLY.has('handoff') || ONLY.has('lost') ? [...new Set(['bare', ...started])] : started) {
+    const key = shape === 'bare' ? 'memory' : `memory+${shape}`;
+    const env = { APP_SHAPE: shape };
+    apps[key] = { ours: await startApp(OURS, { ...env, SESSION_STORE: 'memory' }), peer: await startApp(PEER, { ...env, PEER_STORE: 'memory' }) };
+    if (BEFORE) apps[key].before = await startApp(BEFORE, { ...env, SESSION_STORE: 'memory' });
+    configs[key] = { store: 'memory', shape };
+  }
 }
 if (STORES.has('dynamodb') || ONLY.has('handoff')) {
   apps.dynamodb = { ours: await startApp(OURS, oursDynamo('bench-sessions')), peer: await startApp(PEER, { DYNAMODB_ENDPOINT: dynamodb.endpoint, PEER_TABLE: 'bench-peer' }) };
   if (BEFORE) apps.dynamodb.before = await startApp(BEFORE, oursDynamo('bench-before'));
+  configs.dynamodb = { store: 'dynamodb', shape: 'bare' };
 }
-const measured = Object.keys(apps).filter((store) => STORES.has(store));
+const measured = Object.keys(apps).filter((key) => STORES.has(configs[key].store) && (configs[key].store !== 'memory' || SHAPES.includes(configs[key].shape)));
 log('apps up');
 
 if (ONLY.has('throughput')) {
@@ -113,14 +126,15 @@ if (ONLY.has('throughput')) {
     }
   }
   results.throughput = Object.entries(runs).map(([key, pairs]) => {
-    const [store, method, path] = key.split(' ');
+    const [config, method, path] = key.split(' ');
+    const { store, shape } = configs[config];
     const side = (who) => ({
       rps: median(pairs.map((p) => p[who].rps)),
       p50: median(pairs.map((p) => p[who].p50)),
       p99: median(pairs.map((p) => p[who].p99)),
       ...(pairs.every((p) => p[who].cpuUs !== undefined) && { cpuUs: median(pairs.map((p) => p[who].cpuUs)) }),
     });
-    const row = { store, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
+    const row = { store, shape, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
     row.roundRatios = pairs.map((p) => p.ours.rps / p.peer.rps);
     // The same comparison by CPU time per request (peer / ours: above 1 when ours costs less).
     if (pairs.every((p) => p.ours.cpuUs && p.peer.cpuUs)) row.cpuRatio = median(pairs.map((p) => p.peer.cpuUs / p.ours.cpuUs));
@@ -131,7 +145,7 @@ if (ONLY.has('throughput')) {
 
 if (ONLY.has('lost')) {
   results.lostUpdates = [];
-  for (const store of measured) {
+  for (const store of Object.keys(apps).filter((key) => STORES.has(key))) {
     const row = { store, concurrent: 50 };
     for (const who of ['ours', 'peer']) {
       const trials = [];
@@ -217,7 +231,9 @@ const merged = { ...previous, ...results };
 // Throughput and lost updates of a store not measured this time (BENCH_STORES) are kept too.
 for (const part of ['throughput', 'lostUpdates']) {
   if (results[part] && previous[part]) {
-    merged[part] = [...previous[part].filter((row) => !STORES.has(row.store)), ...results[part]].sort(
+    // A kept row's "before" was another run's comparison: it goes (this run's "before" may name another version).
+    const kept = previous[part].filter((row) => !STORES.has(row.store)).map(({ before, beforeRatio, ...row }) => row);
+    merged[part] = [...kept, ...results[part]].sort(
       (a, b) => ['memory', 'dynamodb'].indexOf(a.store) - ['memory', 'dynamodb'].indexOf(b.store),
     );
   }

@@ -8,6 +8,10 @@ import { writeSection } from './doc-section.mjs';
 const NAMES = { ours: 'nestjs-session-state', peer: 'express-session' };
 const STORE = { memory: 'in memory', dynamodb: 'DynamoDB Local' };
 const PEER_STORE = { memory: 'MemoryStore', dynamodb: 'connect-dynamodb' };
+const SHAPE = { bare: 'bare', interceptor: 'one global interceptor' };
+/** A throughput row's configuration: its store and app shape (results from before the shapes were measured have none: bare). */
+const configOf = (t) => `${t.store}/${t.shape ?? 'bare'}`;
+const configName = (t) => `${STORE[t.store]}${(t.shape ?? 'bare') === 'bare' ? '' : `, ${SHAPE[t.shape] ?? t.shape}`}`;
 const n0 = (v) => Math.round(v).toLocaleString('en-US');
 const ms = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 
@@ -32,7 +36,8 @@ export function writeReport(results, out) {
   ];
 
   if (results.throughput) {
-    const rows = (store) => results.throughput.filter((t) => t.store === store);
+    const configs = [...new Map(results.throughput.map((t) => [configOf(t), t])).values()];
+    const rows = (config) => results.throughput.filter((t) => configOf(t) === config);
     const before = results.throughput.some((t) => t.before);
     parts.push(
       '',
@@ -45,32 +50,34 @@ export function writeReport(results, out) {
         `on a shared machine it moves less than req/s, which also depends on the share of the cores each app gets; "CPU ratio" is ` +
         `the median of the per-round ratios peer / ours of it (above 1: ours costs less). Both apps sign their session cookie ` +
         `(HMAC-SHA256: express-session requires a secret, and the probe app is given one), and each user's request is built once ` +
-        `(one autocannon instance per user), so the load generator's own cost per request stays low.` +
+        `(one autocannon instance per user), so the load generator's own cost per request stays low. "One global interceptor": ` +
+        `both apps with one no-op \`app.useGlobalInterceptors()\` (most apps have one: logging, \`ClassSerializerInterceptor\`), ` +
+        `so every route runs Nest's interceptor pipeline.` +
         (before ? ` "Before" is the same probe app on the previous version of the module (${m.before ?? 'an earlier version'}), measured in the same rounds.` : ''),
       '',
       `| store | request | ours req/s | peer req/s | ours / peer |${before ? ' before / peer |' : ''} ours p50 / p99 ms | peer p50 / p99 ms | CPU µs per request: ours / peer${before ? ' / before' : ''} | CPU ratio |`,
       `|---|---|---:|---:|---:|${before ? '---:|' : ''}---:|---:|---:|---:|`,
       ...results.throughput.map(
         (t) =>
-          `| ${STORE[t.store]} (peer: ${PEER_STORE[t.store]}) | \`${t.request}\` | ${n0(t.ours.rps)} | ${n0(t.peer.rps)} | **${t.ratio.toFixed(2)}×** | ` +
+          `| ${configName(t)} (peer: ${PEER_STORE[t.store]}) | \`${t.request}\` | ${n0(t.ours.rps)} | ${n0(t.peer.rps)} | **${t.ratio.toFixed(2)}×** | ` +
           (before ? `${t.beforeRatio?.toFixed(2) ?? '–'}× | ` : '') +
           `${t.ours.p50} / ${t.ours.p99} | ${t.peer.p50} / ${t.peer.p99} | ` +
           `${[t.ours, t.peer, ...(before ? [t.before] : [])].map((side) => (side?.cpuUs === undefined ? '–' : n0(side.cpuUs))).join(' / ')} | ` +
           `${t.cpuRatio === undefined ? '–' : `${t.cpuRatio.toFixed(2)}×`} |`,
       ),
       '',
-      ...['memory', 'dynamodb'].filter((s) => rows(s).length).map((store) =>
+      ...configs.map((first) =>
         chart(
-          `throughput-${store}.svg`,
+          `throughput-${first.store}${(first.shape ?? 'bare') === 'bare' ? '' : `-${first.shape}`}.svg`,
           barChart({
-            title: `Requests per second, ${STORE[store]} (peer: express-session + ${PEER_STORE[store]})`,
-            rows: rows(store).map((t) => ({ label: t.request, values: { before: t.before?.rps, ours: t.ours.rps, peer: t.peer.rps } })),
+            title: `Requests per second, ${configName(first)} (peer: express-session + ${PEER_STORE[first.store]})`,
+            rows: rows(configOf(first)).map((t) => ({ label: t.request, values: { before: t.before?.rps, ours: t.ours.rps, peer: t.peer.rps } })),
             series: before ? ['before', 'ours', 'peer'] : ['ours', 'peer'],
             names: NAMES,
             perRow: true,
             format: n0,
           }),
-          `Requests per second, ${STORE[store]}`,
+          `Requests per second, ${configName(first)}`,
         ),
       ),
       '',

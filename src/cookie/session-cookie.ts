@@ -8,14 +8,30 @@ import type { ResolvedSessionStateOptions } from '../module/session-state.option
 const MAX_VALUE_LENGTH = 76;
 
 /**
+ * How many verified cookie values are remembered (about 200 bytes each). A client sends the same
+ * value on every request, and verifying it is an HMAC each time (in the profile, the largest single
+ * cost of the session layer); past this many the memory is cleared and refills.
+ */
+const VERIFIED_VALUES = 4096;
+
+type ReadCookie = Readonly<{ id: string; resign: boolean }>;
+
+/**
  * Reads and writes the session id cookie. Anything that is not a well-formed id with a valid
  * signature (when signing is on) reads as "no cookie": the request gets a new session, never an error.
  */
 export class SessionCookie {
+  /**
+   * Signed values already verified, and what they read as. Only valid values are kept, and the
+   * answer depends on the value and this instance's secrets alone, so a value found here reads as
+   * it would after a fresh check (whether its session exists is still the store's to say).
+   */
+  private readonly verified = new Map<string, ReadCookie>();
+
   constructor(private readonly options: ResolvedSessionStateOptions) {}
 
   /** The session id the request carries, and whether its signature is by an older secret (sign it again). */
-  read(exchange: Pick<SessionExchange, 'cookieHeader'>): { id: string; resign: boolean } | null {
+  read(exchange: Pick<SessionExchange, 'cookieHeader'>): ReadCookie | null {
     const header = exchange.cookieHeader();
     if (!header) return null;
     let value: string | undefined;
@@ -26,8 +42,14 @@ export class SessionCookie {
     }
     if (!value || value.length > MAX_VALUE_LENGTH) return null;
     if (this.options.secrets.length === 0) return isWellFormedSessionId(value) ? { id: value, resign: false } : null;
+    const known = this.verified.get(value);
+    if (known) return known;
     const unsigned = this.unsign(value);
-    return unsigned !== null && isWellFormedSessionId(unsigned.id) ? unsigned : null;
+    if (unsigned === null || !isWellFormedSessionId(unsigned.id)) return null;
+    if (this.verified.size >= VERIFIED_VALUES) this.verified.clear();
+    const read = Object.freeze(unsigned);
+    this.verified.set(value, read);
+    return read;
   }
 
   /**

@@ -10,7 +10,7 @@ import type { HeldAnswer, SessionExchange } from '../core/session-exchange.js';
  * releases the lock before it reaches the exception filters). Answers the teardown of an early
  * unsubscription: a handler holding the lock keeps it until it settles (a promise cannot be
  * stopped, and the next request must not run beside it), its changes discarded, at the latest
- * until the lock is stale. Used by the session interceptor and by a handler that runs its session.
+ * until the lock is stale. Used by the session interceptor.
  */
 export function completeOnSettle(
   lifecycle: SessionStateLifecycle,

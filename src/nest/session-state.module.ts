@@ -1,5 +1,5 @@
-import { Inject, Module, type DynamicModule, type NestModule, type OnModuleInit, type Type } from '@nestjs/common';
-import { DiscoveryModule, ModulesContainer } from '@nestjs/core';
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { SessionStateApolloPlugin } from '../transports/graphql/apollo-session.plugin.js';
 import { GraphQLSessionFields } from '../transports/graphql/graphql-session-fields.js';
 import { GraphQLSessionHooks } from '../transports/graphql/graphql-session-hooks.js';
@@ -13,13 +13,7 @@ import { SessionStateDeclarations } from './session-state-declarations.js';
 import { SessionStateAccessor } from './session-state.accessor.js';
 import { SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
 import { SessionStateInterceptor } from './session-state.interceptor.js';
-import {
-  bindSessionHandlerRoutes,
-  globalInterceptorCount,
-  SESSION_INTERCEPTOR_INNERMOST,
-  sessionInterceptorInnermost,
-  type SessionHandlerRoutes,
-} from './session-interceptor.binding.js';
+import { sessionInterceptorInnermost } from './session-interceptor.binding.js';
 import { SessionStateLifecycle } from '../core/session-state.lifecycle.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -62,7 +56,7 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
     NestSessionParamWarning,
     // Bound by the decorators (`@Session()`, `@SessionState()`) to the handlers that use the session
     // (a handler that does not gets no interceptor at all), and made their innermost at startup
-    // (see session-state-interceptor.binding.ts).
+    // (see session-interceptor.binding.ts).
     SessionStateInterceptor,
     sessionInterceptorInnermost,
     SessionStateDeclarations,
@@ -76,28 +70,7 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
   // The lifecycle and the resolver too: Nest makes the interceptor in the module of each handler it is bound to.
   exports: [SessionStateStore, SessionStateAccessor, SessionRevoker, SessionStateLifecycle, SessionStateBehaviorResolver],
 })
-export class SessionStateModule extends ConfigurableSessionStateModule implements NestModule, OnModuleInit {
-  constructor(
-    @Inject(SESSION_INTERCEPTOR_INNERMOST) private readonly handlerRoutes: SessionHandlerRoutes,
-    private readonly modules: ModulesContainer,
-  ) {
-    super();
-  }
-
-  /**
-   * Called by Nest just before it builds this application's routes, after `useGlobalInterceptors()`
-   * (no middleware is added): the routes that can run their session in their handler do so when the
-   * application has no global interceptor either (see `bindSessionHandlerRoutes`).
-   */
-  configure(): void {
-    bindSessionHandlerRoutes(this.handlerRoutes, globalInterceptorCount(this.modules) === 0 ? 'handler' : 'interceptor');
-  }
-
-  /** Called once the routes are built: both bound again, for the next application's scan. */
-  onModuleInit(): void {
-    bindSessionHandlerRoutes(this.handlerRoutes, 'both');
-  }
-
+export class SessionStateModule extends ConfigurableSessionStateModule {
   /** `forRoot()` with no argument: every default (Nest's generated method needs an object). */
   static override forRoot(options: typeof OPTIONS_TYPE = {}): DynamicModule {
     return super.forRoot(options);

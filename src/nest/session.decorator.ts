@@ -1,28 +1,12 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionStateError } from '../errors/session-state.errors.js';
-import { leaseOfContext } from '../transports/session-transports.js';
-import { leaseOf } from '../core/session-lease.js';
+import { requireTransport } from '../transports/session-transports.js';
 import { SESSION_PARAM_METADATA } from '../module/session-state.constants.js';
-import { deferredSessionOf } from '../transports/http/session-handler.js';
-import { bindSessionGuard, bindSessionInterceptor } from './session-interceptor.binding.js';
+import { bindSessionInterceptor } from './session-interceptor.binding.js';
 import type { HttpSessionState } from '../session/http-session-state.js';
 
 /** TypeScript's emitted parameter types (`emitDecoratorMetadata`), as Nest reads them. */
 const PARAMTYPES_METADATA = 'design:paramtypes';
-
-/** Why a handler of each transport has no session, and what to do. */
-const NO_SESSION: Record<string, string> = {
-  http:
-    'this request has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule is not imported ' +
-    "(with isGlobal: false, the handler's module must import it).",
-  ws:
-    'this WebSocket message has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule ' +
-    'is not imported (its interceptor runs the session of each message).',
-  graphql:
-    "this GraphQL request has no session: the resolver is declared SessionStateBehavior.Disabled, or the GraphQL server's " +
-    'session hooks did not run. They run with the Apollo driver (@nestjs/apollo; if GraphQLModule has an `include` list, ' +
-    'add SessionStateModule to it) and the Mercurius driver (@nestjs/mercurius); other drivers are not supported.',
-};
 
 /**
  * Injects the request's `HttpSessionState` (HTTP controllers, GraphQL resolvers, WebSocket gateways).
@@ -31,24 +15,14 @@ const NO_SESSION: Record<string, string> = {
  */
 export const Session = createParamDecorator(
   (_data: unknown, context: ExecutionContext): HttpSessionState => {
-    if (context.getType() === 'http') {
-      const http = context.switchToHttp();
-      const request = http.getRequest<object>();
-      // A route whose handler acquires its session itself (see http/session-handler.ts): the
-      // handler's wrapper puts the session in place of this placeholder. Unless the session
-      // interceptor runs it too (between two applications' startups): then it is the interceptor's.
-      const lease = leaseOf(request);
-      if (lease?.adopted) return lease.session;
-      const deferred = deferredSessionOf(request);
-      if (deferred) return deferred as unknown as HttpSessionState;
-    }
-    const lease = leaseOfContext(context); // an unsupported context type throws, naming it
-    if (!lease) throw new SessionStateError(`@Session(): ${NO_SESSION[context.getType()]}`);
+    const transport = requireTransport(context); // an unsupported context type throws, naming it
+    const lease = transport.lease(context);
+    if (!lease) throw new SessionStateError(`@Session(): ${transport.noSession}`);
     return lease.session;
   },
   // Marks the handler itself as using the session (and which arguments take it), and binds the
-  // session's interceptor and guard to it (the startup keeps one of the two, see the binding): a
-  // handler without a session gets neither (zero store calls, and none of Nest's interceptor pipeline).
+  // session's interceptor to it: a handler without a session gets none (zero store calls, and none
+  // of Nest's interceptor pipeline).
   [
     (target, key, index) => {
       if (key === undefined) return;
@@ -56,7 +30,6 @@ export const Session = createParamDecorator(
       const indexes = (Reflect.getMetadata(SESSION_PARAM_METADATA, handler) ?? []) as number[];
       Reflect.defineMetadata(SESSION_PARAM_METADATA, [...indexes, index], handler);
       bindSessionInterceptor(handler);
-      bindSessionGuard(handler);
       // Also on the class, by method name (where Nest keeps the route's arguments): a method decorator
       // applied after this one may replace the function without copying its metadata (a logging or
       // timing wrapper). The class-level interceptor reaches the replacement; the startup moves it to

@@ -15,6 +15,7 @@ import {
   type ExecutionContext,
   type INestApplication,
   type NestInterceptor,
+  type Type,
 } from '@nestjs/common';
 import { APP_INTERCEPTOR, Reflector } from '@nestjs/core';
 import { tap } from 'rxjs';
@@ -46,7 +47,7 @@ class AppInterceptor implements NestInterceptor {
   }
 }
 
-/** Lets a request through only if the handler's own metadata reached it (the handler is wrapped at startup). */
+/** Lets a request through only if the handler's own metadata reached it. */
 @Injectable()
 class TagGuard implements CanActivate {
   constructor(private readonly reflector: Reflector) {}
@@ -282,7 +283,38 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
   );
 });
 
-describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s, over %s', (adapter) => {
+/** Two requests of one session on `path`: the second waits for the first's handler, then both are saved. */
+async function expectSerialised(app: INestApplication, path: string): Promise<void> {
+  const http = app.getHttpServer();
+  const cookie = sessionCookie((await request(http).post('/feature/count').expect(201, { count: 1 })).headers)!;
+  const first = request(http).post(`${path}?first`).set('Cookie', cookie).then((r) => r);
+  await timedGates.arrived('first');
+  const second = request(http).post(path).set('Cookie', cookie).then((r) => r);
+  await vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(1));
+  timedGates.open('first');
+  expect([(await first).status, (await first).body]).toEqual([201, { count: 2 }]);
+  expect([(await second).status, (await second).body]).toEqual([201, { count: 3 }]);
+}
+
+/**
+ * A request that an outer interceptor gives up on while it waits for the lock (timeout → 408): its
+ * wait is stopped and its handler never runs (the interceptor of the session is inside the timeout's reach).
+ */
+async function expectTimedOutWaiterNeverRuns(app: INestApplication, path: string): Promise<void> {
+  const http = app.getHttpServer();
+  const cookie = sessionCookie((await request(http).post('/feature/count').expect(201, { count: 1 })).headers)!;
+  const first = request(http).post(`${path}?first`).set('Cookie', cookie).then((r) => r);
+  await timedGates.arrived('first');
+  const waiter = await request(http).post(path).set('Cookie', cookie).set('x-timeout-ms', '100');
+  expect(waiter.status).toBe(408);
+  expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(0); // the wait was stopped
+  timedGates.open('first');
+  expect((await first).body).toEqual({ count: 2 });
+  // The timed-out request never ran: the next one counts 3.
+  await request(http).post(path).set('Cookie', cookie).expect(201, { count: 3 });
+}
+
+describe.each(ADAPTERS)('a route without interceptors of its own, over %s', (adapter) => {
   let intercepted: ReturnType<typeof vi.spyOn>;
   beforeEach(() => {
     intercepted = vi.spyOn(SessionStateInterceptor.prototype, 'intercept');
@@ -292,30 +324,41 @@ describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s,
     timedGates = new Gates();
     vi.restoreAllMocks();
   });
-  const start = (globalInterceptor?: 'provider' | 'useGlobalInterceptors') =>
+  const start = (globalInterceptor?: 'provider' | 'useGlobalInterceptors', interceptor: Type = AppInterceptor) =>
     createTestApp(
       adapter,
-      { imports: [SessionStateModule.forRoot(), FeatureModule], providers: globalInterceptor === 'provider' ? [{ provide: APP_INTERCEPTOR, useClass: AppInterceptor }] : [] },
-      globalInterceptor === 'useGlobalInterceptors' ? (app) => void app.useGlobalInterceptors(new AppInterceptor()) : undefined,
+      { imports: [SessionStateModule.forRoot(), FeatureModule], providers: globalInterceptor === 'provider' ? [{ provide: APP_INTERCEPTOR, useClass: interceptor }] : [] },
+      globalInterceptor === 'useGlobalInterceptors' ? (app) => void app.useGlobalInterceptors(new interceptor()) : undefined,
     );
 
-  it("in an app without global interceptors, runs no interceptor: the session's guard and the wrapped handler run it, with the handler's own metadata", async () => {
+  it("in an app without global interceptors, runs the session interceptor, and the handler's own metadata reaches Nest untouched", async () => {
     const app = await start();
     try {
-      // TagGuard lets the request through only if the handler's own metadata is on the wrapper.
+      // TagGuard lets the request through only if the handler's own metadata is where Nest reads it.
       const answer = await request(app.getHttpServer()).post('/feature/tagged').expect(201, 'tagged');
       expect(answer.headers['x-kept']).toBe('yes');
       const cookie = sessionCookie(answer.headers)!;
       expect(cookie).toBeDefined(); // the session was saved
       await request(app.getHttpServer()).post('/feature/count').set('Cookie', cookie).expect(201, { count: 1 });
-      expect(intercepted).not.toHaveBeenCalled();
+      expect(intercepted).toHaveBeenCalledTimes(2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('user classes keep their own methods: nothing is wrapped or added at startup', async () => {
+    const before = Object.getOwnPropertyNames(FeatureController.prototype).map((name) => [name, Object.getOwnPropertyDescriptor(FeatureController.prototype, name)!.value]);
+    const app = await start();
+    try {
+      const after = Object.getOwnPropertyNames(FeatureController.prototype).map((name) => [name, Object.getOwnPropertyDescriptor(FeatureController.prototype, name)!.value]);
+      expect(after).toEqual(before);
     } finally {
       await app.close();
     }
   });
 
   it.each(['/timed/method', '/timed-class', '/timed-sub'])(
-    'a route with a timeout interceptor of its own (%s, the last one inherited) keeps the session interceptor: never two handlers at once',
+    'a route with a timeout interceptor of its own (%s, the last one inherited) keeps the session interceptor innermost: never two handlers at once',
     async (path) => {
       const app = await start();
       try {
@@ -327,7 +370,7 @@ describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s,
     },
   );
 
-  it('the method a subclass with interceptors inherits keeps the interceptor where its own class routes it too (one function, one binding)', async () => {
+  it('the method a subclass with interceptors inherits runs the interceptor where its own class routes it too (one function, one binding)', async () => {
     const app = await start();
     try {
       await request(app.getHttpServer()).post('/timed-base').expect(201, { count: 1 });
@@ -337,7 +380,7 @@ describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s,
     }
   });
 
-  it("a request-scoped controller (its route built per request) keeps the session interceptor, and every save lands", async () => {
+  it("a request-scoped controller (its route built per request) runs the session interceptor, and every save lands", async () => {
     const app = await start();
     try {
       const http = app.getHttpServer();
@@ -350,24 +393,8 @@ describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s,
     }
   });
 
-  it('a global pipe that replaces custom parameters: a clear error, and the handler never runs without its lock', async () => {
-    const errors: string[] = [];
-    const piped = await createTestApp(adapter, { imports: [SessionStateModule.forRoot(), FeatureModule] }, (a) => {
-      a.useGlobalPipes({ transform: (value: unknown, meta: { type: string }) => (meta.type === 'custom' ? { replaced: true } : value) });
-      a.useLogger({ log() {}, warn() {}, error: (message: unknown) => void errors.push(String(message)) });
-    });
-    try {
-      seen.length = 0;
-      await request(piped.getHttpServer()).post('/feature/count').expect(500);
-      expect(seen).not.toContain('handler');
-      expect(errors.join('\n')).toMatch(/A global pipe replaced it/);
-    } finally {
-      await piped.close();
-    }
-  });
-
   it.each(['provider', 'useGlobalInterceptors'] as const)(
-    'in an app with a global interceptor (%s), runs the session interceptor, innermost (decided per app: one without ran first)',
+    'in an app with a global interceptor (%s), runs the session interceptor innermost, whichever app of the process started first',
     async (how) => {
       await (await start()).close();
       const app = await start(how);
@@ -378,6 +405,28 @@ describe.each(ADAPTERS)('a route whose only interceptor would be the session\'s,
         expect(seen).toEqual(['app interceptor', 'handler', 'app interceptor: handler done']);
       } finally {
         await app.close();
+      }
+    },
+  );
+
+  it.each(['provider', 'useGlobalInterceptors'] as const)(
+    'two applications created at once, one with a global timeout interceptor (%s) and one without, behave as if created one after the other',
+    async (how) => {
+      const [timed, bare] = await Promise.all([start(how, TimeoutInterceptor), start()]);
+      try {
+        // The global timeout is outer to the session's interceptor: a request timed out while it waits
+        // never runs, and a timed-out handler keeps its lock until it settles.
+        await expectTimedOutWaiterNeverRuns(timed, '/timed-base');
+        timedGates = new Gates();
+        await expectTimedOutHandlerAlone(timed, '/timed-base');
+        timedGates = new Gates();
+        // In both, sessions work and the requests of one session are served one at a time.
+        await expectSerialised(bare, '/timed-base');
+        timedGates = new Gates();
+        await expectSerialised(timed, '/timed-base');
+        expect(intercepted).toHaveBeenCalled();
+      } finally {
+        await Promise.all([timed.close(), bare.close()]);
       }
     },
   );

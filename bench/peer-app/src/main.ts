@@ -10,6 +10,9 @@ import { PeerModule } from './peer.module.js';
 
 const DynamoDBStore = connectDynamoDB(session);
 const app = await NestFactory.create(PeerModule, { logger: ['error', 'warn'] });
+// APP_SHAPE=interceptor: the app shape most real apps have, one global interceptor (a logging one,
+// ClassSerializerInterceptor…), here a no-op, so every route runs Nest's interceptor pipeline.
+if (process.env.APP_SHAPE === 'interceptor') app.useGlobalInterceptors({ intercept: (_context, next) => next.handle() });
 app.use(
   session({
     secret: 'bench-peer-secret',

@@ -1,0 +1,42 @@
+import { createHmac } from 'node:crypto';
+import { SessionCookie } from '../../src/cookie/session-cookie.js';
+import { resolveSessionStateOptions } from '../../src/module/session-state.options.js';
+
+const ID = 'a'.repeat(32);
+const sign = (id: string, secret: string) => `${id}.${createHmac('sha256', secret).update(id).digest('base64url')}`;
+const header = (value: string) => ({ cookieHeader: () => `other=1; sid=${value}` });
+
+describe('SessionCookie.read with secrets (verified values are remembered)', () => {
+  const cookie = new SessionCookie(resolveSessionStateOptions({ secret: ['new-secret-0123456789abcdef', 'old-secret-0123456789abcdef'] }));
+
+  it('reads a value signed with the current secret, the same on every request', () => {
+    expect(cookie.read(header(sign(ID, 'new-secret-0123456789abcdef')))).toEqual({ id: ID, resign: false });
+    expect(cookie.read(header(sign(ID, 'new-secret-0123456789abcdef')))).toEqual({ id: ID, resign: false });
+  });
+
+  it('an older secret still verifies, and asks to sign again, every time', () => {
+    expect(cookie.read(header(sign(ID, 'old-secret-0123456789abcdef')))).toEqual({ id: ID, resign: true });
+    expect(cookie.read(header(sign(ID, 'old-secret-0123456789abcdef')))).toEqual({ id: ID, resign: true });
+  });
+
+  it('a value verified before does not make a tampered one valid: other signature, other id, unsigned', () => {
+    const valid = sign(ID, 'new-secret-0123456789abcdef');
+    expect(cookie.read(header(valid))).not.toBeNull();
+    expect(cookie.read(header(`${valid.slice(0, -1)}${valid.endsWith('A') ? 'B' : 'A'}`))).toBeNull();
+    expect(cookie.read(header(`${'b'.repeat(32)}${valid.slice(32)}`))).toBeNull();
+    expect(cookie.read(header(ID))).toBeNull();
+    expect(cookie.read(header(sign(ID, 'unknown-secret-0123456789abc')))).toBeNull();
+  });
+
+  it('its answers cannot be changed by a caller (shared between requests)', () => {
+    const read = cookie.read(header(sign(ID, 'new-secret-0123456789abcdef')))!;
+    expect(Object.isFrozen(read)).toBe(true);
+  });
+
+  it('stays bounded: past its size it forgets, and reads stay right', () => {
+    const ids = Array.from({ length: 5000 }, (_, i) => `${String(i).padStart(32, 'c')}`);
+    for (const id of ids) expect(cookie.read(header(sign(id, 'new-secret-0123456789abcdef')))?.id).toBe(id);
+    expect((cookie as unknown as { verified: Map<string, unknown> }).verified.size).toBeLessThanOrEqual(4096);
+    expect(cookie.read(header(sign(ids[0]!, 'new-secret-0123456789abcdef')))?.id).toBe(ids[0]);
+  });
+});
