@@ -9,6 +9,7 @@ import { SessionStateObserver } from '../../src/observability/session-state-obse
 import type { HttpSessionState } from '../../src/session/http-session-state.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 
 /**
  * The lifecycle executing its completion plans (see completion-plan.spec.ts for the decisions):
@@ -93,7 +94,7 @@ async function request(options: {
   return { store: memory, counter, setCookies: exchange.setCookies, logs, session: lease.session, error };
 }
 
-const itemsOf = async (store: InMemorySessionStateStore, id: string) => (await store.getItem(id)).item?.items;
+const itemsOf = async (store: InMemorySessionStateStore, id: string) => flat(await store.getItem(id)).item?.items;
 const names = (cookie: string | undefined, id: string) => cookie?.startsWith(`sid=${id}.`) ?? false;
 
 describe('the lifecycle executes the completion plan', () => {
@@ -215,7 +216,7 @@ describe('the lifecycle executes the completion plan', () => {
     const run = await request({ stored: { list: [] }, handle: (s) => (s.get('list') as unknown[]).push(() => 0), mayFail: true });
     expect(run.error).toBeInstanceOf(Error);
     expect(run.counter.sequence).toEqual(['releaseItemExclusive']);
-    expect((await run.store.getItem(ID)).locked).toBe(false);
+    expect(flat(await run.store.getItem(ID)).locked).toBe(false);
     expect(await itemsOf(run.store, ID)).toBe('{"list":[]}');
   });
 });

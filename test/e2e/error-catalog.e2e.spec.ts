@@ -18,7 +18,8 @@ import {
   SessionStateUnsupportedContextError,
   SessionStateValueError,
   SessionStateWaitAbortedError,
-  type SessionStateStoreItem,
+  type SessionStateAcquisition,
+  type SessionStateRead,
 } from '../../src/index.js';
 import { startMetricsProbe, type MetricsProbe } from '../support/metrics-reader.js';
 import { Gates } from '../support/gates.js';
@@ -74,7 +75,7 @@ const CASES: Case[] = [
   {
     name: 'SessionStateLockLostError',
     type: SessionStateLockLostError,
-    error: (id) => new SessionStateLockLostError(`condition failed ${internals(id)}`),
+    error: (id) => new SessionStateLockLostError(`condition failed ${internals(id)}`, 'lock_mismatch'),
     status: 409,
     message: 'The session lock was lost (broken as stale, or the session was removed); the changes of this request were not saved.',
     reason: 'lock_lost',
@@ -144,11 +145,11 @@ const CASES: Case[] = [
 /** An in-memory store that throws the armed error from its reads or its save, as a failing network store would. */
 class FaultyStore extends InMemorySessionStateStore {
   fault: { on: 'read' | 'save'; error: () => Error } | undefined;
-  override async getItem(id: string): Promise<SessionStateStoreItem> {
+  override async getItem(id: string): Promise<SessionStateRead> {
     if (this.fault?.on === 'read') throw this.fault.error();
     return super.getItem(id);
   }
-  override async getItemExclusive(id: string): Promise<SessionStateStoreItem> {
+  override async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     if (this.fault?.on === 'read') throw this.fault.error();
     return super.getItemExclusive(id);
   }

@@ -28,7 +28,7 @@ import type { INestApplication } from '@nestjs/common';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SessionStateModule } from '../../src/index.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
-import { DynamoDBSessionStateStore } from '../../src/dynamodb/dynamodb-session-state.store.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from '../../src/store/session-state-store.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
@@ -363,7 +363,7 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
   const layouts = new Map<string, 'inline' | 'data item'>();
 
   async function lockedAtStore(id: string): Promise<boolean> {
-    if (!dynamodbReader) return (await reader.getItem(id)).locked;
+    if (!dynamodbReader) return (await reader.getItem(id)).kind === 'locked';
     // The record itself, expired or not (an abandoned session's record is an expired stub).
     const { Item } = await dynamodbReader.client.send(
       new GetItemCommand({ TableName: tableName, Key: { SessionId: { S: id } }, ConsistentRead: true }),
@@ -376,8 +376,9 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
   async function readFinalState(ids: Set<string>): Promise<Map<string, { tokens: string[]; n: number }>> {
     const stored = new Map<string, { tokens: string[]; n: number }>();
     for (const id of ids) {
-      const { item } = await reader.getItem(id);
-      if (!item) continue;
+      const read = await reader.getItem(id);
+      if (read.kind !== 'loaded') continue;
+      const { item } = read;
       const items = JSON.parse(item.items) as { tokens?: string[]; n?: number };
       stored.set(id, { tokens: items.tokens ?? [], n: items.n ?? 0 });
     }

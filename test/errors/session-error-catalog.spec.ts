@@ -16,9 +16,9 @@ function fromStore<E extends Error>(error: E): E {
 
 describe('the error catalog: who wrote the message decides whether a client sees it', () => {
   it("a lost lock the module declares keeps the module's words; a store's never reach the client", () => {
-    const module = new SessionStateLockLostError('The session lock was released as stale before the handler could run.');
+    const module = new SessionStateLockLostError('The session lock was released as stale before the handler could run.', 'lock_mismatch');
     expect(sessionErrorOf(module)).toMatchObject({ status: 409, message: module.message, rejection: 'lock_lost' });
-    const store = fromStore(new SessionStateLockLostError('ConditionalCheckFailed on table "prod-sessions"'));
+    const store = fromStore(new SessionStateLockLostError('ConditionalCheckFailed on table "prod-sessions"', 'lock_mismatch'));
     expect(sessionErrorOf(store)).toMatchObject({ status: 409, message: expect.stringMatching(/^The session lock was lost/) });
     expect(sessionErrorOf(store).message).not.toContain('prod-sessions');
   });
