@@ -110,3 +110,101 @@ describe('the GraphQL operation walk (the behavior of an operation)', () => {
     expect(behaviorOf(odd, new Map([['A.a', usesSession]]))).toBe(SessionStateBehavior.Disabled);
   });
 });
+
+/** A schema with every root type, an object type reached through plain fields, and a union of unrelated types. */
+const APP_SCHEMA = buildSchema(`
+  interface Node { id: ID! }
+  type User implements Node { id: ID! name: String cart: Cart }
+  type Cart { total: Int }
+  type Guest { visits: Int }
+  union Visitor = User | Guest
+  type Query { me: User visitor: Visitor node: Node ping: String }
+  type Mutation { login: User logout: Boolean }
+  type Subscription { cartChanged: Cart }
+`);
+const QUERY_ONLY_SCHEMA = buildSchema('type Query { me: String }');
+
+const { Disabled, ReadOnly, Required } = SessionStateBehavior;
+const uses: FieldSession = { usesSession: true };
+const declares = (declared: FieldSession['declared'], usesSession = false): FieldSession => ({ usesSession, declared });
+
+describe('the GraphQL operation walk, branch by branch', () => {
+  const cases: [string, string, [string, FieldSession][], typeof Disabled | typeof ReadOnly | typeof Required, GraphQLSchema?][] = [
+    // No resolver uses the session: no walk at all.
+    ['no session resolvers, even in a mutation', 'mutation { login { id } }', [], Disabled],
+    // Root fields of each operation type; a resolver without a declaration: Required in a mutation, else ReadOnly.
+    ['a query root field', '{ me { id } }', [['Query.me', uses]], ReadOnly],
+    ['a query root field not selected', '{ ping }', [['Query.me', uses]], Disabled],
+    ['a mutation root field', 'mutation { logout }', [['Mutation.logout', uses]], Required],
+    ['a mutation, another field uses the session', 'mutation { logout }', [['Mutation.login', uses]], Disabled],
+    ['a subscription root field', 'subscription { cartChanged { total } }', [['Subscription.cartChanged', uses]], ReadOnly],
+    ['a subscription does not read the query type', 'subscription { cartChanged { total } }', [['Query.cartChanged', uses]], Disabled],
+    ['a field resolver under a subscription', 'subscription { cartChanged { total } }', [['Cart.total', uses]], ReadOnly],
+    ['a field resolver under a mutation: Required', 'mutation { login { cart { total } } }', [['Cart.total', uses]], Required],
+    ['a mutation on a schema without one', 'mutation { me }', [['Query.me', uses]], Disabled, QUERY_ONLY_SCHEMA],
+    ['a subscription on a schema without one', 'subscription { me }', [['Query.me', uses]], Disabled, QUERY_ONLY_SCHEMA],
+    // Declared behaviours win over the default, in both directions, and the operation takes the strongest.
+    ['a query field declared Required', '{ ping }', [['Query.ping', declares(Required)]], Required],
+    ['a mutation field declared ReadOnly', 'mutation { logout }', [['Mutation.logout', declares(ReadOnly, true)]], ReadOnly],
+    ['a mutation field declared Disabled', 'mutation { logout }', [['Mutation.logout', declares(Disabled, true)]], Disabled],
+    ['a field resolver declared Disabled under a query', '{ me { name } }', [['User.name', declares(Disabled, true)]], Disabled],
+    ['ReadOnly and Disabled: ReadOnly', '{ me { name } ping }', [['Query.ping', uses], ['User.name', declares(Disabled, true)]], ReadOnly],
+    ['ReadOnly and Required: Required', '{ ping me { name } }', [['Query.ping', uses], ['User.name', declares(Required)]], Required],
+    ['a resolver with neither @Session() nor a declaration', '{ ping }', [['Query.ping', { usesSession: false }]], Disabled],
+    // Object types reached through fields (lists and non-null unwrapped).
+    ['a field resolver two levels down', '{ me { cart { total } } }', [['Cart.total', uses]], ReadOnly],
+    ['a field resolver on a type not reached', '{ me { name } }', [['Cart.total', uses]], Disabled],
+    // Fragments: spreads (at the root too), inline fragments with and without a type condition.
+    ['a fragment spread at the root of a mutation', 'mutation { ...M } fragment M on Mutation { logout }', [['Mutation.logout', uses]], Required],
+    ['a fragment spread on an object type', '{ me { ...U } } fragment U on User { cart { total } }', [['Cart.total', uses]], ReadOnly],
+    ['an inline fragment without a type condition', '{ me { ... { name } } }', [['User.name', uses]], ReadOnly],
+    ['an inline fragment at the root', '{ ... on Query { me { name } } }', [['User.name', uses]], ReadOnly],
+    ['a fragment defined twice: the first counts', '{ me { ...U } } fragment U on User { id } fragment U on User { name }', [['User.name', uses]], Disabled],
+    // Interfaces and unions: the resolvers of every possible type, and those declared on the interface.
+    ['an interface field, resolver on the implementing type', '{ node { id } }', [['User.id', uses]], ReadOnly],
+    ['an interface field, resolver on the interface', '{ node { id } }', [['Node.id', uses]], ReadOnly],
+    ['an inline fragment on an implementing type', '{ node { ... on User { name } } }', [['User.name', uses]], ReadOnly],
+    ['a union, inline fragment on a member', '{ visitor { ... on Guest { visits } } }', [['Guest.visits', uses]], ReadOnly],
+    ['a union, inline fragment on another member', '{ visitor { ... on Guest { visits } } }', [['User.name', uses]], Disabled],
+    ['a union, inline fragment on an interface of a member', '{ visitor { ... on Node { id } } }', [['User.id', uses]], ReadOnly],
+    ['a union, fragment spread on the union', '{ visitor { ...V } } fragment V on Visitor { ... on User { cart { total } } }', [['Cart.total', uses]], ReadOnly],
+    ['a union, __typename only', '{ visitor { __typename } }', [['Guest.visits', uses], ['User.name', uses]], Disabled],
+    // Introspection: no resolver of the application runs.
+    ['__schema', '{ __schema { types { name fields { name } } } }', [['Query.me', uses], ['User.name', uses]], Disabled],
+    ['__type', '{ __type(name: "User") { name fields { name } } }', [['User.name', uses]], Disabled],
+    ['__typename at the root of a mutation', 'mutation { __typename }', [['Mutation.logout', uses]], Disabled],
+    ['introspection beside a session field', '{ __typename me { __typename name } }', [['User.name', uses]], ReadOnly],
+  ];
+
+  it.each(cases)('%s', (_, query, fields, expected, schema = APP_SCHEMA) => {
+    expect(behaviorOf(query, new Map(fields), schema)).toBe(expected);
+  });
+
+  it('walks the operation the request names, or the only one; none when ambiguous or unknown', () => {
+    const document = parse('query Read { me { name } } mutation Write { logout }') as unknown as DocumentNode;
+    expect(selectOperation(document, 'Read')?.operation).toBe('query');
+    expect(selectOperation(document, 'Write')?.operation).toBe('mutation');
+    expect(selectOperation(document, 'Other')).toBeUndefined();
+    expect(selectOperation(document)).toBeUndefined();
+    expect(selectOperation(document, null)).toBeUndefined();
+    const single = parse('mutation { logout } fragment U on User { id }') as unknown as DocumentNode;
+    expect(selectOperation(single)?.operation).toBe('mutation');
+    expect(selectOperation(single, 'Write')).toBeUndefined();
+  });
+
+  it('without getPossibleTypes (a schema-like object), only the abstract type\'s own resolvers are found', () => {
+    const bare: GraphQLSchemaLike = {
+      getQueryType: () => APP_SCHEMA.getQueryType(),
+      getMutationType: () => APP_SCHEMA.getMutationType(),
+      getSubscriptionType: () => APP_SCHEMA.getSubscriptionType(),
+      getType: (name) => APP_SCHEMA.getType(name) as never,
+    };
+    const walk = (query: string, fields: [string, FieldSession][]) => {
+      const document = parse(query) as unknown as DocumentNode;
+      return operationBehavior(bare, document, selectOperation(document)!, new Map(fields));
+    };
+    expect(walk('{ node { id } }', [['Node.id', uses]])).toBe(ReadOnly);
+    expect(walk('{ node { id } }', [['User.id', uses]])).toBe(Disabled);
+    expect(walk('{ node { ... on User { id } } }', [['User.id', uses]])).toBe(ReadOnly);
+  });
+});

@@ -34,6 +34,8 @@ export interface SessionExchange {
   readonly cannotStartSession?: string;
   /** Runs the handler so that `@Session()` finds the lease, when the exchange's key cannot carry it (a WebSocket message). */
   runHandler?<T>(lease: SessionLease, run: () => T): T;
+  /** Holds the answer a handler sends itself until the session is completed, when the exchange can (an HTTP response). */
+  holdAnswer?(): HeldAnswer;
 }
 
 /**

@@ -13,6 +13,7 @@ import { LazyAbort, onAbort, type WaitSignal } from '../lock/lazy-abort.js';
 import { SessionLockCoordinator, type LocalTurn } from '../lock/session-lock-coordinator.js';
 import { acquisitionOf, attachLease, type SessionLease } from './session-lease.js';
 import { shouldSaveOnError } from './save-on-error.policy.js';
+import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
@@ -22,15 +23,7 @@ import { loggableMessage } from '../observability/store-failure-log.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 import { SessionStateActions, SessionStateStore, type SessionStateStoreData, type SessionStateStoreItem } from '../store/session-state-store.js';
 
-export type RequestOutcome = 'succeeded' | 'failed';
-
-/**
- * Why a cookie could not be set. An answer sent through `@Res()`/`@Next()` is held until the session
- * is saved; one sent another way (`req.res`, an outer interceptor or filter writing the response) is not.
- */
-const SENT_BEFORE_SAVED =
-  'the response was sent before the session was saved, by code the module does not hold the answer of. ' +
-  'A handler that sends its answer itself should take the response with @Res() (its answer then waits for the session).';
+export type { RequestOutcome } from './completion-plan.js';
 
 /**
  * The request lifecycle of ASP.NET's SessionStateModule, top to bottom:
@@ -347,72 +340,46 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     };
   }
 
+  /**
+   * Decides what the end of the request does (`planCompletion`, from plain facts), then does it.
+   * The plan is executed here, in the same async function: no extra promise per request.
+   */
   private async finish(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
     const { session, lockId } = lease;
     const loadedId = session.previousId ?? session.id;
-    const stored = lease.loaded !== null; // a record exists under the loaded id
     try {
-      // Read-only: nothing to save; slide the expiry only when much of it has elapsed.
-      if (lease.behavior === SessionStateBehavior.ReadOnly) {
-        if (lease.refreshExpiry) await this.store.resetItemTimeout(loadedId);
-        const renew = lease.refreshExpiry && renewsCookie(session, this.options, exchange);
-        if ((lease.resignCookie || renew) && stored && outcome === 'succeeded') {
-          this.sendCookie(exchange, this.cookieFor(exchange, loadedId, session));
-        }
-        return;
+      // The data is serialised (which may throw: a value mutated in place out of bounds) only when it may be written.
+      const readOnly = lease.behavior === SessionStateBehavior.ReadOnly;
+      const data = keepsChanges({ readOnly, outcome, abandoned: session.isAbandoned }) ? this.dataOf(lease) : null;
+      const plan = planCompletion(this.factsOf(lease, exchange, outcome, data));
+      if (plan.log) this.logger[plan.log.level](plan.log.message);
+      // Every cookie that names a write is made before it: one that cannot be made leaves no record behind.
+      const cookie =
+        plan.cookie === 'set' ? this.cookieFor(exchange, session.id, session) : plan.cookie === 'clear' ? this.cookieFor(exchange, null) : null;
+      const step = plan.store;
+      switch (step.kind) {
+        case 'reset-timeout':
+          await this.store.resetItemTimeout(loadedId);
+          break;
+        case 'release':
+          await this.releaseOrHandOver(lease, loadedId, lockId!, null);
+          break;
+        case 'save':
+          if (step.handOver) await this.releaseOrHandOver(lease, loadedId, lockId!, data!);
+          else await this.store.setAndReleaseItemExclusive(loadedId, data!, lockId, false);
+          break;
+        case 'create':
+          await this.store.setAndReleaseItemExclusive(session.id, data!, lockId, true);
+          break;
+        case 'move':
+          await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
+          if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!);
+          break;
+        case 'remove':
+          await this.store.removeItem(loadedId, lockId!);
+          break;
       }
-      // The handler (or a pipe, or a guard) threw: its changes are discarded.
-      if (outcome === 'failed') {
-        if (lockId) await this.releaseOrHandOver(lease, loadedId, lockId, null);
-        return;
-      }
-      if (session.isAbandoned) {
-        const clear = this.cookieFor(exchange, null);
-        if (lockId) await this.store.removeItem(loadedId, lockId);
-        // A request that came without a session cookie has none to clear (as express-session and @fastify/session).
-        if (this.cookie.read(exchange) !== null) this.sendCookie(exchange, clear);
-        return;
-      }
-      // Serialised only when they may have changed (a request that read primitives only did not).
-      const items = stored && !session.itemsMayDiffer ? lease.loaded!.items : session.serializeItems();
-      const data = { items, timeout: session.timeout, owner: session.owner };
-      // Every cookie is made before the store write it names: a cookie that cannot be made (or sent)
-      // must never leave behind a record that nothing references.
-      if (session.previousId !== undefined) {
-        if (exchange.canSetCookie()) {
-          // regenerateId(): the data moves to the new id, then the old record goes.
-          // The new cookie goes out only once the old id is gone: a failure in between leaves the
-          // client on its old session (the new copy is removed), never holding both ids.
-          const cookie = this.cookieFor(exchange, session.id, session);
-          await this.store.setAndReleaseItemExclusive(session.id, data, null, true);
-          if (lockId) await this.removeMovedSession(loadedId, session.id, lockId);
-          this.sendCookie(exchange, cookie);
-          return;
-        }
-        // The new id cannot reach the client (the response left before the session was saved):
-        // moving the data would log the user out and lose it. Keep it under the id the client has.
-        this.logger.error('regenerateId(): ' + SENT_BEFORE_SAVED + ' The session was kept under its current id.');
-        if (stored && lockId) await this.store.setAndReleaseItemExclusive(loadedId, data, lockId, false);
-        return;
-      }
-      // New and still empty: nothing stored, no cookie.
-      if (!stored && items === '{}' && session.owner === undefined) return;
-      if (!stored && !exchange.canSetCookie()) {
-        this.logger.warn(
-          'The session cookie could not be set: ' + SENT_BEFORE_SAVED + ' The new session was not stored.',
-        );
-        return;
-      }
-      if (!stored || session.isNew || items !== lease.loaded?.items || session.timeoutChanged || session.ownerChanged) {
-        const renew = session.isNew || lease.resignCookie || renewsCookie(session, this.options, exchange);
-        const cookie = renew ? this.cookieFor(exchange, session.id, session) : null;
-        if (stored && lockId) await this.releaseOrHandOver(lease, session.id, lockId, data);
-        else await this.store.setAndReleaseItemExclusive(session.id, data, lockId, !stored);
-        this.sendCookie(exchange, cookie);
-        return;
-      }
-      if (lockId) await this.releaseOrHandOver(lease, loadedId, lockId, null);
-      if (lease.resignCookie || renewsCookie(session, this.options, exchange)) this.sendCookie(exchange, this.cookieFor(exchange, loadedId, session));
+      this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
@@ -420,6 +387,37 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       throw error;
     }
+  }
+
+  /** The data to save; the items serialised only when they may have changed (a request that read primitives only did not). */
+  private dataOf({ session, loaded }: SessionLease): SessionStateStoreData {
+    const items = loaded && !session.itemsMayDiffer ? loaded.items : session.serializeItems();
+    return { items, timeout: session.timeout, owner: session.owner };
+  }
+
+  /** What the plan depends on; the costlier facts (the request cookie's signature, the items) only where the plan reads them. */
+  private factsOf(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome, data: SessionStateStoreData | null): CompletionFacts {
+    const { session } = lease;
+    return {
+      readOnly: lease.behavior === SessionStateBehavior.ReadOnly,
+      outcome,
+      stored: lease.loaded !== null,
+      hasLock: Boolean(lease.lockId),
+      abandoned: session.isAbandoned,
+      // The cookie is parsed and its signature checked again only when it matters.
+      cameWithCookie: session.isAbandoned && this.cookie.read(exchange) !== null,
+      regenerated: session.previousId !== undefined,
+      isNew: session.isNew,
+      itemsChanged: data !== null && data.items !== lease.loaded?.items,
+      itemsEmpty: data?.items === '{}',
+      hasOwner: session.owner !== undefined,
+      timeoutChanged: session.timeoutChanged,
+      ownerChanged: session.ownerChanged,
+      canSetCookie: exchange.canSetCookie(),
+      resignCookie: lease.resignCookie,
+      refreshExpiry: lease.refreshExpiry,
+      renewsCookie: renewsCookie(session, this.options, exchange),
+    };
   }
 
   /**

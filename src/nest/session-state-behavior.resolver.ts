@@ -3,8 +3,7 @@ import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { SESSION_PARAM_METADATA, SESSION_STATE_BEHAVIOR_METADATA } from '../module/session-state.constants.js';
 import { SessionStateBehavior, type ResolvedBehavior } from '../core/session-state-behavior.enum.js';
-import { RESOLVER_TYPE_METADATA } from '../transports/graphql/graphql-session-fields.js';
-import { isSseHandler } from '../transports/sse/sse-session.js';
+import { streamDecoratorOf } from '../transports/session-transports.js';
 
 /**
  * Tells a handler's effective behavior: the handler's `@SessionState()`, else its controller's,
@@ -17,18 +16,9 @@ export class SessionStateBehaviorResolver {
   /** By class, then handler: a handler inherited by several classes may resolve differently in each. */
   private readonly cache = new WeakMap<Function, WeakMap<Function, ResolvedBehavior>>();
 
-  private readonly sse = new WeakMap<Function, boolean>();
-
   private readonly answering = new WeakMap<Function, boolean>();
 
   constructor(private readonly reflector: Reflector) {}
-
-  /** Whether `handler` is an `@Sse()` stream (cached: the interceptor asks on every request). */
-  isSse(handler: Function): boolean {
-    let sse = this.sse.get(handler);
-    if (sse === undefined) this.sse.set(handler, (sse = isSseHandler(handler)));
-    return sse;
-  }
 
   /**
    * Whether `handler` (a route of `type`) may send its answer itself: it takes `@Res()` (with or
@@ -64,7 +54,7 @@ export class SessionStateBehaviorResolver {
             : SessionStateBehavior.Disabled;
       // A stream (@Sse(), a GraphQL @Subscription()) reads a snapshot: never a lock held for the
       // stream's length. Decided here, so a guard's SessionStateAccessor sees it too.
-      if (behavior !== SessionStateBehavior.Disabled && isStreamHandler(handler)) behavior = SessionStateBehavior.ReadOnly;
+      if (behavior !== SessionStateBehavior.Disabled && streamDecoratorOf(handler)) behavior = SessionStateBehavior.ReadOnly;
       ofClass.set(handler, behavior);
     }
     return behavior;
@@ -73,10 +63,6 @@ export class SessionStateBehaviorResolver {
 
 /** `RouteParamtypes.RESPONSE` and `.NEXT` (route argument keys are `type:index`); the enum is not in @nestjs/common's public API. */
 const RESPONSE_PARAM_TYPES = ['1', '2'];
-
-function isStreamHandler(handler: Function): boolean {
-  return isSseHandler(handler) || Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) === 'Subscription';
-}
 
 /**
  * Whether `handler` takes `@Session()`: by its own metadata, or, when a method decorator applied

@@ -3,8 +3,7 @@ import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { SessionStateError } from '../errors/session-state.errors.js';
 import { SESSION_STATE_BEHAVIOR_METADATA } from '../module/session-state.constants.js';
 import { SessionStateBehavior } from '../core/session-state-behavior.enum.js';
-import { isSseHandler } from '../transports/sse/sse-session.js';
-import { RESOLVER_TYPE_METADATA } from '../transports/graphql/graphql-session-fields.js';
+import { streamDecoratorOf } from '../transports/session-transports.js';
 
 /**
  * Refuses, at startup, declarations that cannot be honoured: `Required` on an `@Sse()` handler or
@@ -28,9 +27,8 @@ export class SessionStateDeclarations implements OnModuleInit {
       for (const name of this.scanner.getAllMethodNames(prototype)) {
         const method = prototype[name];
         if (Reflect.getMetadata(SESSION_STATE_BEHAVIOR_METADATA, method) !== SessionStateBehavior.Required) continue;
-        const where = `${instance.constructor.name}.${name}`;
-        if (isSseHandler(method)) refused.push(`${where} (@Sse())`);
-        else if (Reflect.getMetadata(RESOLVER_TYPE_METADATA, method) === 'Subscription') refused.push(`${where} (@Subscription())`);
+        const stream = streamDecoratorOf(method);
+        if (stream) refused.push(`${instance.constructor.name}.${name} (${stream})`);
       }
     }
     if (refused.length > 0) {

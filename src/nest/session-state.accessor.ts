@@ -1,5 +1,5 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
-import { exchangeOfContext, toTransportException } from '../transports/session-transports.js';
+import { requireTransport } from '../transports/session-transports.js';
 import type { SessionExchange } from '../core/session-exchange.js';
 import type { HttpSessionState } from '../session/http-session-state.js';
 import { acquisitionOf } from '../core/session-lease.js';
@@ -25,11 +25,12 @@ export class SessionStateAccessor {
   ) {}
 
   async get(context: ExecutionContext): Promise<HttpSessionState> {
-    const exchange = exchangeOfContext(context); // an unsupported context type throws, naming it
+    const transport = requireTransport(context); // an unsupported context type throws, naming it
+    const exchange = transport.exchange(context);
     try {
-      if (context.getType() === 'ws') return await this.snapshot(exchange);
+      if (transport.guardAccess === 'snapshot') return await this.snapshot(exchange);
       const declared = this.behaviors.resolve(context);
-      if (declared === SessionStateBehavior.Disabled && context.getType() === 'http') {
+      if (declared === SessionStateBehavior.Disabled && !transport.completesUnusedSessions) {
         // Asked again in the same request (a second guard, or one guard twice): the session the first
         // call loaded and completed. Acquiring again would try to take over a completed lease.
         const held = acquisitionOf(exchange.key);
@@ -45,7 +46,7 @@ export class SessionStateAccessor {
       const behavior = declared === SessionStateBehavior.Required ? declared : SessionStateBehavior.ReadOnly;
       return (await this.lifecycle.acquire(exchange, behavior, 'guard')).session;
     } catch (error) {
-      throw toTransportException(error, exchange);
+      throw transport.clientError(error, exchange);
     }
   }
 

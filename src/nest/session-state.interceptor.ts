@@ -1,14 +1,12 @@
 import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Observable, throwError, type Subscriber } from 'rxjs';
 import { completeOnSettle } from './complete-on-settle.js';
-import { exchangeOfContext, leaseOfContext, toTransportException } from '../transports/session-transports.js';
+import { transportOf } from '../transports/session-transports.js';
+import type { SessionTransport } from '../transports/session-transport.js';
 import type { SessionExchange } from '../core/session-exchange.js';
-import { subscriptionInfoOf } from '../transports/graphql/graphql-subscription-exchange.js';
-import { HttpExchange } from '../transports/http/http-exchange.js';
-import { sseExchange } from '../transports/sse/sse-session.js';
-import { toWsException } from '../transports/ws/to-ws-exception.js';
+import { SessionStateUnsupportedContextError } from '../errors/session-state.errors.js';
 import { LazyAbort } from '../lock/lazy-abort.js';
-import { leaseOf, type SessionLease } from '../core/session-lease.js';
+import type { SessionLease } from '../core/session-lease.js';
 import { SessionStateBehavior } from '../core/session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from '../core/session-state.lifecycle.js';
@@ -31,30 +29,28 @@ export class SessionStateInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (!this.lifecycle) return next.handle();
-    const type = context.getType<string>();
+    const transport = transportOf(context);
     // A GraphQL request is run by the GraphQL server's request hooks (graphql/): once per HTTP request,
-    // not per resolver; here a resolver only holds the request's lock while it runs. A subscription
-    // is not: it reads a snapshot here, like an @Sse() stream.
-    const subscription = type === 'graphql' && subscriptionInfoOf(context) !== undefined;
-    if (type === 'graphql' && !subscription) return this.holdWhileRunning(context, next);
+    // not per resolver; here a resolver only holds the request's lock while it runs.
+    if (transport?.shape === 'hosted') return this.holdWhileRunning(transport, context, next);
     // A guard may have loaded the session already (SessionStateAccessor): its lease decides.
-    const guarded = type === 'http' ? leaseOf(context.switchToHttp().getRequest()) : undefined;
+    const guarded = transport?.guardedLease?.(context);
     // A stream (@Sse(), @Subscription()) resolves to ReadOnly: a snapshot (see the resolver).
     const behavior = guarded?.behavior ?? this.behaviors.resolve(context);
     // A session-less handler costs nothing: no store call, no cookie (whatever its transport).
     if (behavior === SessionStateBehavior.Disabled) return next.handle();
-    // An @Sse() stream reads a snapshot taken when it starts (see sse-session.ts).
-    const sse = type === 'http' && this.behaviors.isSse(context.getHandler());
-    const snapshot = subscription || sse;
-    // A handler that sends its answer itself (`@Res()`): its answer is held until the session is completed.
-    const holdsAnswer = type === 'http' && !snapshot && this.behaviors.answersItself(context.getHandler(), context.getClass());
+    if (!transport) return throwError(() => new SessionStateUnsupportedContextError(context.getType<string>()));
+    // A stream reads a snapshot taken when it starts (see sse-session.ts, graphql-subscription-exchange.ts).
+    const snapshot = transport.shape === 'stream';
     let exchange: SessionExchange;
     try {
-      exchange = exchangeOfContext(context); // an unsupported context says so here
-      if (sse) exchange = sseExchange(exchange);
+      exchange = transport.exchange(context); // a context the transport cannot serve says so here
     } catch (error) {
-      return throwError(() => (type === 'ws' ? toWsException(error) : error));
+      return throwError(() => (transport.handlerError ? transport.handlerError(error) : error));
     }
+    // A handler that sends its answer itself (`@Res()`): its answer is held until the session is completed.
+    const holdsAnswer =
+      !snapshot && exchange.holdAnswer !== undefined && this.behaviors.answersItself(context.getHandler(), context.getClass());
 
     return new Observable((subscriber) => {
       const cancel = new LazyAbort(); // its signal is made only if the request waits for the lock
@@ -64,14 +60,14 @@ export class SessionStateInterceptor implements NestInterceptor {
         (lease) => {
           if (gone) return this.lifecycle.discard(lease, exchange);
           try {
-            detach = this.runHandler(next, subscriber, lease, exchange, snapshot, holdsAnswer);
+            detach = this.runHandler(transport, next, subscriber, lease, exchange, snapshot, holdsAnswer);
           } catch (error) {
             // Never an unhandled rejection, never a lease left behind.
             this.lifecycle.discard(lease, exchange);
             subscriber.error(error);
           }
         },
-        (error: unknown) => subscriber.error(toTransportException(error, exchange)),
+        (error: unknown) => subscriber.error(transport.clientError(error, exchange)),
       );
       return () => {
         gone = true;
@@ -86,10 +82,10 @@ export class SessionStateInterceptor implements NestInterceptor {
    * timeout) gave up on it: the resolver cannot be stopped, and the next request of the session
    * must not run beside it. So it stays subscribed until it settles (see `SessionStateLifecycle.hold`).
    */
-  private holdWhileRunning(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+  private holdWhileRunning(transport: SessionTransport, context: ExecutionContext, next: CallHandler): Observable<unknown> {
     let lease: SessionLease | undefined;
     try {
-      lease = leaseOfContext(context);
+      lease = transport.lease(context);
     } catch {
       return next.handle(); // no request in the context: `@Session()` says so
     }
@@ -112,6 +108,7 @@ export class SessionStateInterceptor implements NestInterceptor {
    * before it reaches the exception filters. Answers the teardown for an early unsubscription.
    */
   private runHandler(
+    transport: SessionTransport,
     next: CallHandler,
     subscriber: Subscriber<unknown>,
     lease: SessionLease,
@@ -119,7 +116,7 @@ export class SessionStateInterceptor implements NestInterceptor {
     snapshot: boolean,
     holdsAnswer: boolean,
   ): () => void {
-    const answer = holdsAnswer && exchange instanceof HttpExchange ? exchange.holdAnswer() : undefined;
+    const answer = holdsAnswer ? exchange.holdAnswer?.() : undefined;
     const teardown = completeOnSettle(
       this.lifecycle,
       lease,
@@ -129,7 +126,7 @@ export class SessionStateInterceptor implements NestInterceptor {
       {
         held: lease.lockId !== null && !snapshot,
         // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
-        handlerError: (error) => (exchange.transport === 'ws' ? toWsException(error) : error),
+        handlerError: transport.handlerError,
         answer,
       },
     );

@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import { SessionStateError } from '../errors/session-state.errors.js';
-import { leaseOfContext } from '../transports/session-transports.js';
+import { requireTransport } from '../transports/session-transports.js';
 import { leaseOf } from '../core/session-lease.js';
 import { SESSION_PARAM_METADATA } from '../module/session-state.constants.js';
 import { deferredSessionOf } from '../transports/http/session-handler.js';
@@ -9,20 +9,6 @@ import type { HttpSessionState } from '../session/http-session-state.js';
 
 /** TypeScript's emitted parameter types (`emitDecoratorMetadata`), as Nest reads them. */
 const PARAMTYPES_METADATA = 'design:paramtypes';
-
-/** Why a handler of each transport has no session, and what to do. */
-const NO_SESSION: Record<string, string> = {
-  http:
-    'this request has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule is not imported ' +
-    "(with isGlobal: false, the handler's module must import it).",
-  ws:
-    'this WebSocket message has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule ' +
-    'is not imported (its interceptor runs the session of each message).',
-  graphql:
-    "this GraphQL request has no session: the resolver is declared SessionStateBehavior.Disabled, or the GraphQL server's " +
-    'session hooks did not run. They run with the Apollo driver (@nestjs/apollo; if GraphQLModule has an `include` list, ' +
-    'add SessionStateModule to it) and the Mercurius driver (@nestjs/mercurius); other drivers are not supported.',
-};
 
 /**
  * Injects the request's `HttpSessionState` (HTTP controllers, GraphQL resolvers, WebSocket gateways).
@@ -42,8 +28,9 @@ export const Session = createParamDecorator(
       const deferred = deferredSessionOf(request);
       if (deferred) return deferred as unknown as HttpSessionState;
     }
-    const lease = leaseOfContext(context); // an unsupported context type throws, naming it
-    if (!lease) throw new SessionStateError(`@Session(): ${NO_SESSION[context.getType()]}`);
+    const transport = requireTransport(context); // an unsupported context type throws, naming it
+    const lease = transport.lease(context);
+    if (!lease) throw new SessionStateError(`@Session(): ${transport.noSession}`);
     return lease.session;
   },
   // Marks the handler itself as using the session (and which arguments take it), and binds the

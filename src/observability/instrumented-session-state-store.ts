@@ -9,7 +9,8 @@ import {
 } from '../store/session-state-store.js';
 import { secondsSince, type SessionStateMetrics, type StoreOperationOutcome } from './session-state-metrics.js';
 import { classifyStoreFailure } from './store-failure.js';
-import { recordStoreError, type StoreFailureLog } from './store-failure-log.js';
+import { recordStoreError } from '../errors/store-error-origin.js';
+import type { StoreFailureLog } from './store-failure-log.js';
 
 /**
  * The configured store as the lifecycle uses it: every operation is timed

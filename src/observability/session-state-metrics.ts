@@ -1,4 +1,5 @@
 import type * as OpenTelemetry from '@opentelemetry/api';
+import type { RejectionReason } from '../errors/session-error-catalog.js';
 
 /**
  * `@opentelemetry/api` is an optional peer dependency: loaded once, lazily (when the module starts,
@@ -15,14 +16,7 @@ export const METER_NAME = 'nestjs-session-state';
 
 export type LockWaitOutcome = 'acquired' | 'queue_full' | 'aborted' | 'stale_broken' | 'shutdown';
 export type StoreOperationOutcome = 'ok' | 'condition_failed' | 'unavailable' | 'too_large' | 'corrupt';
-export type RejectionReason =
-  | 'queue_full'
-  | 'shutdown'
-  | 'aborted'
-  | 'store_unavailable'
-  | 'store_misconfigured'
-  | 'too_large'
-  | 'lock_lost';
+export type { RejectionReason };
 
 interface Instruments {
   lockWait: OpenTelemetry.Histogram;

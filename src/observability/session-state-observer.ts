@@ -1,13 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import {
-  SessionStateLockLostError,
-  SessionStateQueueFullError,
-  SessionStateStoreMisconfiguredError,
-  SessionStateStoreUnavailableError,
-  SessionStateTooLargeError,
-  SessionStateWaitAbortedError,
-} from '../errors/session-state.errors.js';
-import { secondsSince, SessionStateMetrics, type RejectionReason } from './session-state-metrics.js';
+import { sessionErrorOf } from '../errors/session-error-catalog.js';
+import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../errors/session-state.errors.js';
+import { secondsSince, SessionStateMetrics } from './session-state-metrics.js';
 
 /**
  * What the lifecycle reports about requests and locks (store operations are measured by
@@ -48,21 +42,11 @@ export class SessionStateObserver {
     this.metrics.staleBroken();
   };
 
-  /** A request the session layer refuses (its error becomes the response): counted by reason. */
+  /** A request the session layer refuses (its error becomes the response): counted by the error catalog's reason. */
   rejected(error: unknown, closing: boolean): void {
-    const reason = rejectionReason(error, closing);
+    const reason = sessionErrorOf(error, closing).rejection;
     if (!reason) return;
     this.metrics.rejected(reason);
     if (reason === 'lock_lost') this.metrics.lockLost();
   }
-}
-
-function rejectionReason(error: unknown, closing: boolean): RejectionReason | undefined {
-  if (error instanceof SessionStateQueueFullError) return 'queue_full';
-  if (error instanceof SessionStateWaitAbortedError) return closing ? 'shutdown' : 'aborted';
-  if (error instanceof SessionStateStoreMisconfiguredError) return 'store_misconfigured';
-  if (error instanceof SessionStateStoreUnavailableError) return 'store_unavailable';
-  if (error instanceof SessionStateTooLargeError) return 'too_large';
-  if (error instanceof SessionStateLockLostError) return 'lock_lost';
-  return undefined;
 }

@@ -1,5 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { redactSessionId } from '../session/session-id.js';
+import { secretsOfStoreError } from '../errors/store-error-origin.js';
 import type { StoreFailureClass } from './store-failure.js';
 
 export interface StoreFailure {
@@ -74,23 +75,6 @@ export class StoreFailureLog implements OnApplicationShutdown {
 }
 
 /**
- * The values each store call's error must not carry into the log (its session id, or owner), by
- * error: the measured store, which every store call of the module goes through, records them.
- */
-const secretsOfErrors = new WeakMap<object, readonly string[]>();
-
-/** Records what an error of a store call must not show in the log (called by the measured store). */
-export function recordStoreError(error: unknown, secrets: readonly string[]): void {
-  if (typeof error !== 'object' || error === null) return;
-  secretsOfErrors.set(error, [...(secretsOfErrors.get(error) ?? []), ...secrets.filter(Boolean)]);
-}
-
-/** Whether an error came out of a call of the store (any error of a custom store included). */
-export function isStoreError(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && secretsOfErrors.has(error);
-}
-
-/**
  * The one redaction of every log line the module writes: each secret given, and each recorded for
  * the errors (and their causes) the line shows, is replaced by its short hash. A store's errors may
  * name their key (Redis and SQL client errors do): a session id is a bearer credential.
@@ -99,7 +83,7 @@ export function redactSecrets(line: string, secrets: readonly string[], ...error
   const all = new Set(secrets);
   for (let error of errors) {
     for (let depth = 0; depth < 8 && typeof error === 'object' && error !== null; depth++) {
-      for (const secret of secretsOfErrors.get(error) ?? []) all.add(secret);
+      for (const secret of secretsOfStoreError(error)) all.add(secret);
       error = (error as { cause?: unknown }).cause;
     }
   }

@@ -6,6 +6,8 @@ export interface StoreCallCounter {
   /** The same calls, by name, in the order they were made. */
   readonly sequence: string[];
   total(): number;
+  /** Calls made and not yet answered (never reset). */
+  inFlight(): number;
   reset(): void;
   /** Resolves the next time `method` answers and `predicate` holds for its answer. */
   next(method: string, predicate?: (answer: unknown) => boolean): Promise<unknown>;
@@ -28,10 +30,12 @@ export function countingStore<T extends SessionStateStore>(store: T): { store: T
   const calls: Record<string, number> = {};
   const sequence: string[] = [];
   const watchers: { method: string; predicate: (answer: unknown) => boolean; resolve: (a: unknown) => void }[] = [];
+  let inFlight = 0;
   const counter: StoreCallCounter = {
     calls,
     sequence,
     total: () => Object.values(calls).reduce((a, b) => a + b, 0),
+    inFlight: () => inFlight,
     reset: () => {
       Object.keys(calls).forEach((k) => delete calls[k]);
       sequence.length = 0;
@@ -45,7 +49,13 @@ export function countingStore<T extends SessionStateStore>(store: T): { store: T
       return async (...args: unknown[]) => {
         calls[property] = (calls[property] ?? 0) + 1;
         sequence.push(property);
-        const answer = await value.apply(target, args);
+        let answer: unknown;
+        inFlight++;
+        try {
+          answer = await value.apply(target, args);
+        } finally {
+          inFlight--;
+        }
         for (const watcher of [...watchers]) {
           if (watcher.method === property && watcher.predicate(answer)) {
             watchers.splice(watchers.indexOf(watcher), 1);

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { STORE_FAILED_MESSAGE, toHttpException } from '../../errors/to-http-exception.js';
 import type { SessionExchange } from '../../core/session-exchange.js';
 import { loggableMessage } from '../../observability/store-failure-log.js';
 import { leaseOf } from '../../core/session-lease.js';
@@ -15,6 +14,7 @@ import {
   type OperationNode,
 } from './graphql-operation-behavior.js';
 import { GraphQLSessionFields } from './graphql-session-fields.js';
+import { toGraphQLError } from './to-graphql-error.js';
 
 /** One GraphQL HTTP request (one operation, or a batch of them) as the session lifecycle runs it. */
 interface RequestState {
@@ -123,19 +123,12 @@ export class GraphQLSessionHooks {
     }
   }
 
-  /** A module error as a GraphQL error, with the HTTP status the HTTP layer would have answered. */
-  private async graphqlError(error: unknown, exchange: SessionExchange): Promise<Error> {
-    const mapped = toHttpException(error, exchange) as { getStatus?(): number; message?: string };
-    const status = typeof mapped?.getStatus === 'function' ? mapped.getStatus() : 500;
-    if (status === 500) {
+  /** A module error as a GraphQL error (see the error catalog); a 500 is logged, redacted. */
+  private graphqlError(error: unknown, exchange: SessionExchange): Promise<Error> {
+    return toGraphQLError(error, exchange, (failure) => {
       const session = leaseOf(exchange.key)?.session;
-      this.logger.error(`Session state of a GraphQL request failed: ${loggableMessage(error, [session?.id, session?.previousId].filter((id) => id !== undefined))}`);
-    }
-    const { GraphQLError } = await import('graphql');
-    const message = status === 500 ? STORE_FAILED_MESSAGE : (mapped.message ?? 'Session state failed.');
-    return new GraphQLError(message, {
-      originalError: error instanceof Error ? error : undefined,
-      extensions: { code: `SESSION_STATE_${status}`, http: { status } },
+      const secrets = [session?.id, session?.previousId].filter((id) => id !== undefined);
+      this.logger.error(`Session state of a GraphQL request failed: ${loggableMessage(failure, secrets)}`);
     });
   }
 }

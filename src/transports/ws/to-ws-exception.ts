@@ -1,6 +1,4 @@
-import { STORE_FAILED_MESSAGE } from '../../errors/to-http-exception.js';
-import { isStoreError } from '../../observability/store-failure-log.js';
-import { SessionStateError, SessionStateStoreUnavailableError, SessionStateWaitAbortedError } from '../../errors/session-state.errors.js';
+import { sessionErrorOf } from '../../errors/session-error-catalog.js';
 
 /** `WsException` of @nestjs/websockets, loaded on the first WebSocket exchange (an app without gateways never loads it). */
 let WsException: (new (error: string | object) => Error) | undefined;
@@ -14,25 +12,20 @@ export function loadWsException(): void {
 }
 
 /**
- * The module's errors as a gateway's client sees them: Nest's WebSocket exception filter sends a
- * `WsException`'s message and answers anything else with "Internal server error".
+ * A session error as a gateway's client sees it, by the error catalog: Nest's WebSocket exception
+ * filter sends a `WsException`'s object as it is (`{ status: 'error', message, error }`, plus
+ * `retryAfter` in seconds) and answers anything else "Internal server error". A programming error's
+ * message (the module's own text) is sent too: it tells the client's developer what to do (connect
+ * with a session cookie). The application's own errors pass through.
  */
 export function toWsException(error: unknown): unknown {
   if (!WsException) return error;
-  // Any other error of the store: Nest would log its message (which may name the session's key);
-  // the store-failure log has logged it, redacted.
-  if (!(error instanceof SessionStateError)) {
-    if (!isStoreError(error)) return error;
-    const exception = new WsException({ status: 'error', message: STORE_FAILED_MESSAGE, error: 'SessionStateError' });
-    (exception as { cause?: unknown }).cause = error;
-    return exception;
-  }
-  // The cause stays server-side: store errors can name tables and carry AWS error text.
-  const message =
-    error instanceof SessionStateStoreUnavailableError || error instanceof SessionStateWaitAbortedError
-      ? 'Session state is unavailable; try again.'
-      : error.message;
-  const exception = new WsException({ status: 'error', message, error: error.name });
+  const entry = sessionErrorOf(error);
+  if (entry.message === undefined) return error;
+  const body: Record<string, unknown> = { status: 'error', message: entry.message, error: entry.name };
+  if (entry.retryAfterSeconds !== undefined) body.retryAfter = entry.retryAfterSeconds;
+  const exception = new WsException(body);
+  // The cause stays server-side (a store's error was logged, redacted, by the store failure log).
   (exception as { cause?: unknown }).cause = error;
   return exception;
 }

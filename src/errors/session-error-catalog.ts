@@ -1,0 +1,118 @@
+import {
+  SessionStateCorruptError,
+  SessionStateEndedWhileWaitingError,
+  SessionStateError,
+  SessionStateLockLostError,
+  SessionStateQueueFullError,
+  SessionStateReadOnlyError,
+  SessionStateStoreMisconfiguredError,
+  SessionStateStoreUnavailableError,
+  SessionStateTooLargeError,
+  SessionStateUnsupportedContextError,
+  SessionStateValueError,
+  SessionStateWaitAbortedError,
+} from './session-state.errors.js';
+import { isStoreError } from './store-error-origin.js';
+
+/*
+ * The one answer to "what does this error mean to a client, to the metrics and to the log". Each
+ * transport renders an entry its own way (transports/http, ws, graphql); the observer counts its
+ * rejection, the measured store logs its store failure. A client's message is the catalog's, never
+ * a store's text (which can name a table, carry AWS error text or a session id).
+ */
+
+/** `reason` of `session_state.request.rejected`. */
+export type RejectionReason = 'queue_full' | 'shutdown' | 'aborted' | 'store_unavailable' | 'store_misconfigured' | 'too_large' | 'lock_lost';
+/** The kind of a store failure in the failure log: `configuration` needs a fix, `outage` passes. */
+export type StoreFailureClass = 'configuration' | 'outage' | 'too_large' | 'corrupt' | 'error';
+/** `session_state.outcome` of a failed store call. */
+export type StoreFailureOutcome = 'condition_failed' | 'unavailable' | 'too_large' | 'corrupt';
+
+/** The answer to a store failure the module cannot name. */
+export const STORE_FAILED_MESSAGE = 'Session state failed; the changes of this request were not saved.';
+export const UNAVAILABLE_MESSAGE = 'Session state is unavailable; try again.';
+export const QUEUE_FULL_MESSAGE = 'Too many concurrent requests for one session; try again later.';
+export const TOO_LARGE_MESSAGE =
+  "The session state is larger than the store's limit; the changes of this request were not saved and the stored session is unchanged.";
+export const LOCK_LOST_MESSAGE =
+  'The session lock was lost (broken as stale, or the session was removed); the changes of this request were not saved.';
+
+export interface SessionErrorEntry {
+  /**
+   * `refusal`: the session layer refuses the request (a 4xx/503 any client may get);
+   * `store_failure`: the store failed in a way the module cannot name (500);
+   * `programming`: a mistake of the application, told to its developer (passes through on HTTP);
+   * `unknown`: not the module's: passes through unchanged, to the application's exception filters.
+   */
+  readonly kind: 'refusal' | 'store_failure' | 'programming' | 'unknown';
+  /** The HTTP status the client gets; absent: the module does not answer it (the error passes through). */
+  readonly status?: number;
+  /** The message a client may see: the catalog's, or a text the module wrote (never a store's); absent for `unknown`. */
+  readonly message?: string;
+  /** The error's name as a WebSocket client sees it (`error` of the `exception` event). */
+  readonly name: string;
+  /** `Retry-After`, in seconds. */
+  readonly retryAfterSeconds?: number;
+  /** Counted in `session_state.request.rejected` with this reason (when it refuses a request). */
+  readonly rejection?: RejectionReason;
+  /** Logged by the store failure log in this kind (when a store call threw it); null: not a failure (a lost lock is a conflict). */
+  readonly storeFailure: StoreFailureClass | null;
+  /** The outcome of the failed store call, for `session_state.store.operation.duration`. */
+  readonly storeOutcome: StoreFailureOutcome;
+}
+
+type Row = Omit<SessionErrorEntry, 'name' | 'retryAfterSeconds'> & {
+  readonly class: abstract new (...args: never[]) => Error;
+  /** The error's own message when the module threw it (its texts are the module's); a store's never. */
+  readonly moduleMessage?: boolean;
+};
+
+const refusal = { kind: 'refusal' } as const;
+const programming = { kind: 'programming', storeFailure: 'error', storeOutcome: 'unavailable', moduleMessage: true } as const;
+
+/** Most specific class first (a subclass before its base). The README's errors table says the same. */
+const ROWS: readonly Row[] = [
+  { class: SessionStateQueueFullError, ...refusal, status: 503, message: QUEUE_FULL_MESSAGE, rejection: 'queue_full', storeFailure: 'error', storeOutcome: 'unavailable' },
+  { class: SessionStateWaitAbortedError, ...refusal, status: 503, message: UNAVAILABLE_MESSAGE, rejection: 'aborted', storeFailure: 'error', storeOutcome: 'unavailable' },
+  { class: SessionStateStoreMisconfiguredError, ...refusal, status: 503, message: UNAVAILABLE_MESSAGE, rejection: 'store_misconfigured', storeFailure: 'configuration', storeOutcome: 'unavailable' },
+  { class: SessionStateStoreUnavailableError, ...refusal, status: 503, message: UNAVAILABLE_MESSAGE, rejection: 'store_unavailable', storeFailure: 'outage', storeOutcome: 'unavailable' },
+  { class: SessionStateTooLargeError, ...refusal, status: 413, message: TOO_LARGE_MESSAGE, rejection: 'too_large', storeFailure: 'too_large', storeOutcome: 'too_large' },
+  { class: SessionStateEndedWhileWaitingError, ...refusal, status: 409, message: new SessionStateEndedWhileWaitingError().message, rejection: 'lock_lost', storeFailure: null, storeOutcome: 'condition_failed' },
+  { class: SessionStateLockLostError, ...refusal, status: 409, message: LOCK_LOST_MESSAGE, moduleMessage: true, rejection: 'lock_lost', storeFailure: null, storeOutcome: 'condition_failed' },
+  { class: SessionStateCorruptError, kind: 'store_failure', status: 500, message: STORE_FAILED_MESSAGE, storeFailure: 'corrupt', storeOutcome: 'corrupt' },
+  { class: SessionStateReadOnlyError, ...programming },
+  { class: SessionStateUnsupportedContextError, ...programming },
+  { class: SessionStateValueError, ...programming },
+  // Thrown by the module for a mistake of the application (`@Session()` where no session is), or by a store.
+  { class: SessionStateError, ...programming },
+];
+
+/** Any error a store threw that the catalog has no class for (a custom store's own, a store's `SessionStateError`). */
+const STORE_FAILURE: SessionErrorEntry = {
+  kind: 'store_failure',
+  status: 500,
+  message: STORE_FAILED_MESSAGE,
+  name: 'SessionStateError',
+  storeFailure: 'error',
+  storeOutcome: 'unavailable',
+};
+
+const UNKNOWN: SessionErrorEntry = { kind: 'unknown', name: 'Error', storeFailure: 'error', storeOutcome: 'unavailable' };
+
+/**
+ * The catalog entry of `error`. `closing`: the application is shutting down (an aborted wait is then
+ * counted as `shutdown`).
+ */
+export function sessionErrorOf(error: unknown, closing = false): SessionErrorEntry {
+  const row = error instanceof Error ? ROWS.find((r) => error instanceof r.class) : undefined;
+  const fromStore = isStoreError(error);
+  if (!row || (fromStore && row.kind === 'programming')) return fromStore ? STORE_FAILURE : UNKNOWN;
+  const { class: type, moduleMessage, ...entry } = row;
+  return {
+    ...entry,
+    name: (error as Error).name || type.name,
+    message: moduleMessage && !fromStore ? (error as Error).message : entry.message,
+    retryAfterSeconds: error instanceof SessionStateQueueFullError ? error.retryAfterSeconds : undefined,
+    rejection: entry.rejection === 'aborted' && closing ? 'shutdown' : entry.rejection,
+  };
+}

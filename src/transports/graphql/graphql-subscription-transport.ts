@@ -1,0 +1,20 @@
+import { leaseOf } from '../../core/session-lease.js';
+import { toHttpException } from '../http/to-http-exception.js';
+import type { SessionTransport } from '../session-transport.js';
+import { RESOLVER_TYPE_METADATA } from './graphql-session-fields.js';
+import { subscriptionExchange, subscriptionInfoOf } from './graphql-subscription-exchange.js';
+import { GRAPHQL_NO_SESSION } from './graphql-transport.js';
+
+/** A GraphQL subscription: a stream, so it reads a snapshot of its connection's session (see graphql-subscription-exchange.ts). */
+export const graphqlSubscriptionTransport: SessionTransport = {
+  contextType: 'graphql',
+  shape: 'stream',
+  serves: (context) => subscriptionInfoOf(context) !== undefined,
+  exchange: (context) => subscriptionExchange(context, subscriptionInfoOf(context)!),
+  lease: (context) => leaseOf(subscriptionInfoOf(context)!),
+  noSession: GRAPHQL_NO_SESSION,
+  guardAccess: 'lease',
+  completesUnusedSessions: true,
+  clientError: toHttpException,
+  streamDecoratorOf: (handler) => (Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) === 'Subscription' ? '@Subscription()' : undefined),
+};

@@ -1,0 +1,46 @@
+import type { ExecutionContext } from '@nestjs/common';
+import type { SessionExchange } from '../core/session-exchange.js';
+import type { SessionLease } from '../core/session-lease.js';
+
+/**
+ * One transport as the Nest-facing layer (interceptor, accessor, `@Session()`, behaviour resolver,
+ * startup declarations) asks about it. Each transport folder exports one; `session-transports.ts`
+ * registers them. The core never sees a transport, only the exchange it makes.
+ */
+export interface SessionTransport {
+  /** The `ExecutionContext.getType()` it serves. */
+  readonly contextType: string;
+  /**
+   * How the session interceptor runs a handler of it:
+   * - `request`: acquire → handler → complete around the handler (an HTTP request, a WebSocket message);
+   * - `stream`: a read-only snapshot taken when the handler starts, nothing held while it streams
+   *   (`@Sse()`, a GraphQL subscription);
+   * - `hosted`: the server's own hooks run the session once per request; a handler only holds the
+   *   request's lock while it runs (GraphQL over HTTP).
+   */
+  readonly shape: 'request' | 'stream' | 'hosted';
+  /** Among the transports of its context type, whether it serves this context (an `@Sse()` route among HTTP ones). Absent: all. */
+  serves?(context: ExecutionContext): boolean;
+  /** The context's session exchange; throws a `SessionStateUnsupportedContextError` that says why when it has none. */
+  exchange(context: ExecutionContext): SessionExchange;
+  /** The lease the context's handler holds, once acquired: what `@Session()` injects. */
+  lease(context: ExecutionContext): SessionLease | undefined;
+  /** A lease a guard acquired already (`SessionStateAccessor`), which the interceptor takes over. Absent: never one. */
+  guardedLease?(context: ExecutionContext): SessionLease | undefined;
+  /** Why `@Session()` finds no lease in a handler of this transport, and what to do. */
+  readonly noSession: string;
+  /**
+   * What `SessionStateAccessor.get()` gives a guard: `snapshot`, a read-only session held by nothing
+   * (a WebSocket message has no answer at which a refusing guard's lock could be released); `lease`,
+   * the context's session, which the interceptor (or the server's hooks) completes.
+   */
+  readonly guardAccess: 'snapshot' | 'lease';
+  /** Whether a session a guard loaded for a handler that uses none is completed by the transport (GraphQL's hooks); else the accessor completes it at once. */
+  readonly completesUnusedSessions: boolean;
+  /** A session error of acquisition or completion as the client receives it (by the error catalog, `errors/`). */
+  clientError(error: unknown, exchange: SessionExchange): unknown;
+  /** The handler's own error as the client receives it. Absent: unchanged, to the application's exception filters. */
+  handlerError?(error: unknown): unknown;
+  /** The decorator that makes `handler` one of this transport's streams (`@Sse()`), if it does: such a handler reads a snapshot. */
+  streamDecoratorOf?(handler: Function): string | undefined;
+}
