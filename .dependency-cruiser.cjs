@@ -1,8 +1,9 @@
 /**
  * The layer rules of docs/ARCHITECTURE.md, checked by `npm run lint` (and so by `npm test`).
- * Bottom to top: errors, session, module, cookie, store, lock, observability, core, transports, nest;
- * the entry points (index, dynamodb, testing, health) on top. An arrow may only point down.
+ * Layers from the bottom up; a file may import its own layer and the layers below it, never above.
  */
+const LAYERS = ['errors', 'session', 'store', 'observability', 'module', 'cookie', 'lock', 'core', 'transports', 'nest'];
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -13,20 +14,13 @@ module.exports = {
       from: {},
       to: { circular: true },
     },
-    {
-      name: 'core-knows-no-transport',
+    ...LAYERS.slice(0, -1).map((layer, index) => ({
+      name: `${layer}-imports-no-layer-above`,
       severity: 'error',
-      comment: 'The lifecycle and everything under it serve every transport: they never import one, nor the Nest-facing layer.',
-      from: { path: '^src/(core|lock|store|cookie|session|errors|module|observability)/' },
-      to: { path: '^src/(transports|nest)/' },
-    },
-    {
-      name: 'transports-below-nest',
-      severity: 'error',
-      comment: 'A transport turns an execution context into an exchange; the Nest-facing API uses transports, not the other way round.',
-      from: { path: '^src/transports/' },
-      to: { path: '^src/nest/' },
-    },
+      comment: `Dependencies point down: ${layer}/ may import ${LAYERS.slice(0, index).join(', ') || 'no other layer'}. (The core knows no transport; transports know nothing of Nest's API.)`,
+      from: { path: `^src/${layer}/` },
+      to: { path: `^src/(${[...LAYERS.slice(index + 1), 'dynamodb', 'testing', 'health'].join('|')})/` },
+    })),
     {
       name: 'dynamodb-is-its-own-entry',
       severity: 'error',

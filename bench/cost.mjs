@@ -45,7 +45,9 @@ async function startCountingProxy(upstreamPort) {
     meter.inflight++;
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop();
+      const operation = String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop();
       let body = Buffer.concat(chunks);
       if (ITEM_OPERATIONS.has(operation)) {
         const input = JSON.parse(body.toString('utf8'));

@@ -24,10 +24,18 @@ const { leaseOf } = await load('core/session-lease.js');
 class CounterController {
   increment() {}
 }
-Reflect.decorate([Post('counter'), SessionState(SessionStateBehavior.Required)], CounterController.prototype, 'increment', Object.getOwnPropertyDescriptor(CounterController.prototype, 'increment'));
+Reflect.decorate(
+  [Post('counter'), SessionState(SessionStateBehavior.Required)],
+  CounterController.prototype,
+  'increment',
+  Object.getOwnPropertyDescriptor(CounterController.prototype, 'increment'),
+);
 Reflect.decorate([Controller()], CounterController);
 class AppModule {}
-Reflect.decorate([Module({ imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), timeout: 20 })], controllers: [CounterController] })], AppModule);
+Reflect.decorate(
+  [Module({ imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), timeout: 20 })], controllers: [CounterController] })],
+  AppModule,
+);
 
 const app = await NestFactory.create(AppModule, { logger: ['error'] });
 await app.init();
@@ -68,7 +76,12 @@ const USERS = 32;
 const N = Number(process.env.N ?? 100_000);
 const cookies = [];
 for (let i = 0; i < USERS; i++) cookies.push(String((await request()).res.headers['set-cookie']).split(';')[0]);
-const users = async (requests) => Promise.all(cookies.map(async (cookie) => { for (let i = 0; i < requests / USERS; i++) await request(cookie); }));
+const users = async (requests) =>
+  Promise.all(
+    cookies.map(async (cookie) => {
+      for (let i = 0; i < requests / USERS; i++) await request(cookie);
+    }),
+  );
 await users(20_000); // warm-up
 const runs = [];
 for (let run = 0; run < 3; run++) {

@@ -37,5 +37,7 @@ settle();
 const after = process.memoryUsage();
 const rssGrowthMB = (after.rss - before.rss) / 2 ** 20;
 const grown = after.heapUsed + after.external - (before.heapUsed + before.external);
-console.log(JSON.stringify({ kind, sessions: N, rssMB: after.rss / 2 ** 20, rssGrowthMB, heapMB: after.heapUsed / 2 ** 20, bytesPerSession: grown / N }));
+console.log(
+  JSON.stringify({ kind, sessions: N, rssMB: after.rss / 2 ** 20, rssGrowthMB, heapMB: after.heapUsed / 2 ** 20, bytesPerSession: grown / N }),
+);
 store.onModuleDestroy?.();

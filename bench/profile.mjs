@@ -14,10 +14,11 @@ import { startApp } from './lib/processes.mjs';
 const [method = 'POST', path = '/counter', seconds = '8'] = process.argv.slice(2);
 const dir = 'bench/results/profiles';
 const script = process.env.BENCH_PEER ? 'bench/peer-app/dist/main.js' : (process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js');
-const app = await startApp(script, { SESSION_STORE: process.env.SESSION_STORE ?? 'memory', PEER_STORE: 'memory', APP_SHAPE: process.env.BENCH_SHAPE ?? 'bare' }, [
-  '--cpu-prof',
-  `--cpu-prof-dir=${dir}`,
-]);
+const app = await startApp(
+  script,
+  { SESSION_STORE: process.env.SESSION_STORE ?? 'memory', PEER_STORE: 'memory', APP_SHAPE: process.env.BENCH_SHAPE ?? 'bare' },
+  ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+);
 const cookies = await makeSessions(app.base, 32);
 const warmUp = await drive({ base: app.base, method, path, cookies, seconds: 2 });
 const result = await drive({ base: app.base, method, path, cookies, seconds: Number(seconds) });
@@ -36,7 +37,13 @@ const total = [...self.values()].reduce((a, b) => a + b, 0);
 const where = (url, functionName = '') => {
   // Samples with no script: the garbage collector, idle, V8's own work ("(program)"), native code.
   if (!url) return ['(garbage collector)', '(idle)', '(program)'].includes(functionName) ? functionName : '(native)';
-  if (url.includes('/node_modules/')) return url.split('/node_modules/').pop().split('/').slice(0, url.includes('/node_modules/@') ? 2 : 1).join('/');
+  if (url.includes('/node_modules/'))
+    return url
+      .split('/node_modules/')
+      .pop()
+      .split('/')
+      .slice(0, url.includes('/node_modules/@') ? 2 : 1)
+      .join('/');
   if (url.startsWith('node:')) return 'node core';
   if (url.includes('/sample-app/') || url.includes('/bench/')) return 'the app itself';
   if (url.includes('/dist/')) return 'nestjs-session-state (ours)';
@@ -77,7 +84,8 @@ const busy = total - (byPlace.get('(idle)') ?? 0);
 const perRequest = (t) => `${(t / served).toFixed(1)} µs`;
 console.log(`profile: ${file}\n${served} requests served; busy (not idle) ${perRequest(busy)} per request`);
 console.log('self time by place (share of all samples, µs per request):');
-for (const [place, t] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 16)) console.log(`  ${pct(t).padStart(7)} ${perRequest(t).padStart(10)}  ${place}`);
+for (const [place, t] of [...byPlace].sort((a, b) => b[1] - a[1]).slice(0, 16))
+  console.log(`  ${pct(t).padStart(7)} ${perRequest(t).padStart(10)}  ${place}`);
 console.log('our functions:');
 for (const [fn, t] of [...ours].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${pct(t).padStart(7)}  ${fn}`);
 console.log('node core time by the caller that asked for it:');

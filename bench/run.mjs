@@ -67,13 +67,24 @@ const log = (...args) => console.log(new Date().toISOString().slice(11, 19), ...
 
 const results = {
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` },
+  machine: {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  },
   method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF, ...(BEFORE && { before: BEFORE_LABEL }) },
 };
 
 const dynamodb = await startDynamoDBLocal();
 log(`DynamoDB Local on ${dynamodb.endpoint}`);
-const oursDynamo = (table) => ({ SESSION_STORE: 'dynamodb', DYNAMODB_ENDPOINT: dynamodb.endpoint, SESSION_CREATE_TABLE: 'true', SESSION_TABLE: table });
+const oursDynamo = (table) => ({
+  SESSION_STORE: 'dynamodb',
+  DYNAMODB_ENDPOINT: dynamodb.endpoint,
+  SESSION_CREATE_TABLE: 'true',
+  SESSION_TABLE: table,
+});
 // Keyed by store, and for the in-memory store's other app shapes `memory+<shape>` (see BENCH_SHAPE).
 const apps = {};
 const configs = {};
@@ -89,11 +100,16 @@ if (STORES.has('memory') || ONLY.has('handoff')) {
   }
 }
 if (STORES.has('dynamodb') || ONLY.has('handoff')) {
-  apps.dynamodb = { ours: await startApp(OURS, oursDynamo('bench-sessions')), peer: await startApp(PEER, { DYNAMODB_ENDPOINT: dynamodb.endpoint, PEER_TABLE: 'bench-peer' }) };
+  apps.dynamodb = {
+    ours: await startApp(OURS, oursDynamo('bench-sessions')),
+    peer: await startApp(PEER, { DYNAMODB_ENDPOINT: dynamodb.endpoint, PEER_TABLE: 'bench-peer' }),
+  };
   if (BEFORE) apps.dynamodb.before = await startApp(BEFORE, oursDynamo('bench-before'));
   configs.dynamodb = { store: 'dynamodb', shape: 'bare' };
 }
-const measured = Object.keys(apps).filter((key) => STORES.has(configs[key].store) && (configs[key].store !== 'memory' || SHAPES.includes(configs[key].shape)));
+const measured = Object.keys(apps).filter(
+  (key) => STORES.has(configs[key].store) && (configs[key].store !== 'memory' || SHAPES.includes(configs[key].shape)),
+);
 log('apps up');
 
 if (ONLY.has('throughput')) {
@@ -121,7 +137,9 @@ if (ONLY.has('throughput')) {
         for (const who of order) pair[who] = await run(store, who, endpoint, SECONDS);
         const key = `${store} ${endpoint.join(' ')}`;
         (runs[key] ??= []).push(pair);
-        log(`round ${round + 1}/${ROUNDS} ${key}: ${SIDES.map((who) => `${who} ${pair[who].rps.toFixed(0)} req/s ${pair[who].cpuUs?.toFixed(0) ?? '?'} µs CPU`).join(', ')}`);
+        log(
+          `round ${round + 1}/${ROUNDS} ${key}: ${SIDES.map((who) => `${who} ${pair[who].rps.toFixed(0)} req/s ${pair[who].cpuUs?.toFixed(0) ?? '?'} µs CPU`).join(', ')}`,
+        );
       }
     }
   }
@@ -134,7 +152,14 @@ if (ONLY.has('throughput')) {
       p99: median(pairs.map((p) => p[who].p99)),
       ...(pairs.every((p) => p[who].cpuUs !== undefined) && { cpuUs: median(pairs.map((p) => p[who].cpuUs)) }),
     });
-    const row = { store, shape, request: `${method} ${path}`, ours: side('ours'), peer: side('peer'), ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)) };
+    const row = {
+      store,
+      shape,
+      request: `${method} ${path}`,
+      ours: side('ours'),
+      peer: side('peer'),
+      ratio: median(pairs.map((p) => p.ours.rps / p.peer.rps)),
+    };
     row.roundRatios = pairs.map((p) => p.ours.rps / p.peer.rps);
     // The same comparison by CPU time per request (peer / ours: above 1 when ours costs less).
     if (pairs.every((p) => p.ours.cpuUs && p.peer.cpuUs)) row.cpuRatio = median(pairs.map((p) => p.peer.cpuUs / p.ours.cpuUs));
@@ -184,14 +209,18 @@ if (ONLY.has('handoff')) {
     }
     results.handoff.push(row);
     log(
-      `hand-off, ${setup}: ${row.handoffMs.toFixed(2)} ms (worst ${row.worstMs.toFixed(2)}; ${row.handoffNominalMs.toFixed(2)} counting the timers' overrun), ` +
+      `hand-off, ${String(setup)}: ${row.handoffMs.toFixed(2)} ms (worst ${row.worstMs.toFixed(2)}; ${row.handoffNominalMs.toFixed(2)} counting the timers' overrun), ` +
         `between handlers ${row.serverGapMs?.toFixed(2)} ms`,
     );
   }
   await second.stop();
   // The floor of a hand-off on DynamoDB: the holder's save-and-release and the next lock are two
   // writes. What one call takes on this DynamoDB Local, from this process, one at a time:
-  const client = new DynamoDBClient({ endpoint: dynamodb.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new DynamoDBClient({
+    endpoint: dynamodb.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const Key = { SessionId: { S: 'bench-latency-probe' } };
   const timeCall = async (command) => {
     const times = [];
@@ -203,11 +232,21 @@ if (ONLY.has('handoff')) {
     return median(times.slice(10));
   };
   results.dynamodbLocalCallMs = {
-    UpdateItem: await timeCall(new UpdateItemCommand({ TableName: 'bench-sessions', Key, UpdateExpression: 'SET #n = :n', ExpressionAttributeNames: { '#n': 'n' }, ExpressionAttributeValues: { ':n': { N: '1' } } })),
+    UpdateItem: await timeCall(
+      new UpdateItemCommand({
+        TableName: 'bench-sessions',
+        Key,
+        UpdateExpression: 'SET #n = :n',
+        ExpressionAttributeNames: { '#n': 'n' },
+        ExpressionAttributeValues: { ':n': { N: '1' } },
+      }),
+    ),
     GetItem: await timeCall(new GetItemCommand({ TableName: 'bench-sessions', Key, ConsistentRead: true })),
   };
   client.destroy();
-  log(`DynamoDB Local, one call at a time: UpdateItem ${results.dynamodbLocalCallMs.UpdateItem.toFixed(1)} ms, GetItem ${results.dynamodbLocalCallMs.GetItem.toFixed(1)} ms`);
+  log(
+    `DynamoDB Local, one call at a time: UpdateItem ${results.dynamodbLocalCallMs.UpdateItem.toFixed(1)} ms, GetItem ${results.dynamodbLocalCallMs.GetItem.toFixed(1)} ms`,
+  );
 }
 // What a request waiting on another instance's lock costs: 0.1 (every poll a lock attempt,
 // 10 → 500 ms) and now (a read of the lock item per poll, 5 → 50 ms).
@@ -232,10 +271,8 @@ const merged = { ...previous, ...results };
 for (const part of ['throughput', 'lostUpdates']) {
   if (results[part] && previous[part]) {
     // A kept row's "before" was another run's comparison: it goes (this run's "before" may name another version).
-    const kept = previous[part].filter((row) => !STORES.has(row.store)).map(({ before, beforeRatio, ...row }) => row);
-    merged[part] = [...kept, ...results[part]].sort(
-      (a, b) => ['memory', 'dynamodb'].indexOf(a.store) - ['memory', 'dynamodb'].indexOf(b.store),
-    );
+    const kept = previous[part].filter((row) => !STORES.has(row.store)).map(({ before: _before, beforeRatio: _beforeRatio, ...row }) => row);
+    merged[part] = [...kept, ...results[part]].sort((a, b) => ['memory', 'dynamodb'].indexOf(a.store) - ['memory', 'dynamodb'].indexOf(b.store));
   }
 }
 mkdirSync(dirname(JSON_OUT), { recursive: true });

@@ -1,19 +1,11 @@
 export { SessionStateModule } from './nest/session-state.module.js';
 export type { SessionStateModuleOptions, SessionLockWaitOptions } from './module/session-state.options.js';
-export type { SessionCookieOptions } from './cookie/session-cookie.options.js';
+export type { SessionCookieOptions } from './module/session-cookie.options.js';
 export { Session } from './nest/session.decorator.js';
 export { SessionState } from './nest/session-state.decorator.js';
 export { SessionStateBehavior } from './core/session-state-behavior.enum.js';
 export { HttpSessionState, type HttpSessionCookie } from './session/http-session-state.js';
-export type {
-  SessionStateData,
-  JsonValue,
-  JsonPrimitive,
-  JsonSafe,
-  SessionKey,
-  SessionValue,
-  SessionInput,
-} from './session/session-data.js';
+export type { SessionStateData, JsonValue, JsonPrimitive, JsonSafe, SessionKey, SessionValue, SessionInput } from './session/session-data.js';
 export { SessionStateAccessor } from './nest/session-state.accessor.js';
 export { SessionRevoker } from './nest/session-revoker.js';
 export {

@@ -92,7 +92,11 @@ describe('the GraphQL operation walk (the behavior of an operation)', () => {
     // 100 000 levels: deeper than any call stack (built as an AST: graphql's parser recurses).
     let set: object = { selections: [{ kind: 'Field', name: { value: 'id' } }] };
     for (let i = 0; i < 100_000; i++) set = { selections: [{ kind: 'Field', name: { value: 'children' }, selectionSet: set }] };
-    const deep = { kind: 'OperationDefinition', operation: 'query', selectionSet: { selections: [{ kind: 'Field', name: { value: 'nodes' }, selectionSet: set }] } };
+    const deep = {
+      kind: 'OperationDefinition',
+      operation: 'query',
+      selectionSet: { selections: [{ kind: 'Field', name: { value: 'nodes' }, selectionSet: set }] },
+    };
     const fields = new CountingFields([['A.a', usesSession]]);
     expect(operationBehavior(NODE_SCHEMA as unknown as GraphQLSchemaLike, { definitions: [deep] }, deep as OperationNode, fields)).toBe(
       SessionStateBehavior.Disabled,
@@ -106,7 +110,8 @@ describe('the GraphQL operation walk (the behavior of an operation)', () => {
     expect(many.lookups).toBe(2000 * (1 + 6 * (1 + NODE_TYPES.length)));
 
     // Not validated (another operation of a batch): unknown fields, types and fragments, a selection on a scalar, odd names.
-    const odd = '{ nodes { nope { x } id { y } ... on Nope { z } ...Missing ... on A { constructor { a } __proto__ { a } } } __typename } fragment G on Nope { a }';
+    const odd =
+      '{ nodes { nope { x } id { y } ... on Nope { z } ...Missing ... on A { constructor { a } __proto__ { a } } } __typename } fragment G on Nope { a }';
     expect(behaviorOf(odd, new Map([['A.a', usesSession]]))).toBe(SessionStateBehavior.Disabled);
   });
 });
@@ -148,8 +153,24 @@ describe('the GraphQL operation walk, branch by branch', () => {
     ['a mutation field declared ReadOnly', 'mutation { logout }', [['Mutation.logout', declares(ReadOnly, true)]], ReadOnly],
     ['a mutation field declared Disabled', 'mutation { logout }', [['Mutation.logout', declares(Disabled, true)]], Disabled],
     ['a field resolver declared Disabled under a query', '{ me { name } }', [['User.name', declares(Disabled, true)]], Disabled],
-    ['ReadOnly and Disabled: ReadOnly', '{ me { name } ping }', [['Query.ping', uses], ['User.name', declares(Disabled, true)]], ReadOnly],
-    ['ReadOnly and Required: Required', '{ ping me { name } }', [['Query.ping', uses], ['User.name', declares(Required)]], Required],
+    [
+      'ReadOnly and Disabled: ReadOnly',
+      '{ me { name } ping }',
+      [
+        ['Query.ping', uses],
+        ['User.name', declares(Disabled, true)],
+      ],
+      ReadOnly,
+    ],
+    [
+      'ReadOnly and Required: Required',
+      '{ ping me { name } }',
+      [
+        ['Query.ping', uses],
+        ['User.name', declares(Required)],
+      ],
+      Required,
+    ],
     ['a resolver with neither @Session() nor a declaration', '{ ping }', [['Query.ping', { usesSession: false }]], Disabled],
     // Object types reached through fields (lists and non-null unwrapped).
     ['a field resolver two levels down', '{ me { cart { total } } }', [['Cart.total', uses]], ReadOnly],
@@ -159,7 +180,12 @@ describe('the GraphQL operation walk, branch by branch', () => {
     ['a fragment spread on an object type', '{ me { ...U } } fragment U on User { cart { total } }', [['Cart.total', uses]], ReadOnly],
     ['an inline fragment without a type condition', '{ me { ... { name } } }', [['User.name', uses]], ReadOnly],
     ['an inline fragment at the root', '{ ... on Query { me { name } } }', [['User.name', uses]], ReadOnly],
-    ['a fragment defined twice: the first counts', '{ me { ...U } } fragment U on User { id } fragment U on User { name }', [['User.name', uses]], Disabled],
+    [
+      'a fragment defined twice: the first counts',
+      '{ me { ...U } } fragment U on User { id } fragment U on User { name }',
+      [['User.name', uses]],
+      Disabled,
+    ],
     // Interfaces and unions: the resolvers of every possible type, and those declared on the interface.
     ['an interface field, resolver on the implementing type', '{ node { id } }', [['User.id', uses]], ReadOnly],
     ['an interface field, resolver on the interface', '{ node { id } }', [['Node.id', uses]], ReadOnly],
@@ -167,10 +193,31 @@ describe('the GraphQL operation walk, branch by branch', () => {
     ['a union, inline fragment on a member', '{ visitor { ... on Guest { visits } } }', [['Guest.visits', uses]], ReadOnly],
     ['a union, inline fragment on another member', '{ visitor { ... on Guest { visits } } }', [['User.name', uses]], Disabled],
     ['a union, inline fragment on an interface of a member', '{ visitor { ... on Node { id } } }', [['User.id', uses]], ReadOnly],
-    ['a union, fragment spread on the union', '{ visitor { ...V } } fragment V on Visitor { ... on User { cart { total } } }', [['Cart.total', uses]], ReadOnly],
-    ['a union, __typename only', '{ visitor { __typename } }', [['Guest.visits', uses], ['User.name', uses]], Disabled],
+    [
+      'a union, fragment spread on the union',
+      '{ visitor { ...V } } fragment V on Visitor { ... on User { cart { total } } }',
+      [['Cart.total', uses]],
+      ReadOnly,
+    ],
+    [
+      'a union, __typename only',
+      '{ visitor { __typename } }',
+      [
+        ['Guest.visits', uses],
+        ['User.name', uses],
+      ],
+      Disabled,
+    ],
     // Introspection: no resolver of the application runs.
-    ['__schema', '{ __schema { types { name fields { name } } } }', [['Query.me', uses], ['User.name', uses]], Disabled],
+    [
+      '__schema',
+      '{ __schema { types { name fields { name } } } }',
+      [
+        ['Query.me', uses],
+        ['User.name', uses],
+      ],
+      Disabled,
+    ],
     ['__type', '{ __type(name: "User") { name fields { name } } }', [['User.name', uses]], Disabled],
     ['__typename at the root of a mutation', 'mutation { __typename }', [['Mutation.logout', uses]], Disabled],
     ['introspection beside a session field', '{ __typename me { __typename name } }', [['User.name', uses]], ReadOnly],
@@ -192,7 +239,7 @@ describe('the GraphQL operation walk, branch by branch', () => {
     expect(selectOperation(single, 'Write')).toBeUndefined();
   });
 
-  it('without getPossibleTypes (a schema-like object), only the abstract type\'s own resolvers are found', () => {
+  it("without getPossibleTypes (a schema-like object), only the abstract type's own resolvers are found", () => {
     const bare: GraphQLSchemaLike = {
       getQueryType: () => APP_SCHEMA.getQueryType(),
       getMutationType: () => APP_SCHEMA.getMutationType(),

@@ -76,7 +76,9 @@ describe('options checked at startup', () => {
     expect(startupError({ executionTimeout: Number.POSITIVE_INFINITY })).toMatch(bound);
     expect(startupError({ executionTimeout: Number.NaN })).toMatch(bound);
     expect(resolveSessionStateOptions({ executionTimeout: 2_147_483.647 }).executionTimeoutMs).toBe(2 ** 31 - 1);
-    expect(startupError({ lockWait: { pollMaxMs: 2 ** 31 } })).toContain('lockWait.pollMaxMs must be a whole number of milliseconds from lockWait.pollMinMs to 2147483647');
+    expect(startupError({ lockWait: { pollMaxMs: 2 ** 31 } })).toContain(
+      'lockWait.pollMaxMs must be a whole number of milliseconds from lockWait.pollMinMs to 2147483647',
+    );
     expect(startupError({ lockWait: { pollMinMs: 2 ** 31, pollMaxMs: 2 ** 32 } })).toContain(
       'lockWait.pollMinMs must be a whole number of milliseconds from 1 to 2147483647',
     );
@@ -97,9 +99,9 @@ describe('options checked at startup', () => {
   });
 
   it.each(ADAPTERS)('an invalid cookie.domain stops the application at startup on %s (not a 500 per new session)', async (adapter) => {
-    await expect(
-      createTestApp(adapter, { imports: [SessionStateModule.forRoot({ cookie: { domain: 'shop_eu.example.com' } })] }),
-    ).rejects.toThrow(/cookie\.domain must be a host name/);
+    await expect(createTestApp(adapter, { imports: [SessionStateModule.forRoot({ cookie: { domain: 'shop_eu.example.com' } })] })).rejects.toThrow(
+      /cookie\.domain must be a host name/,
+    );
   });
 });
 
@@ -151,7 +153,11 @@ describe('forRoot', () => {
 
 describe('forRootAsync with an options class', () => {
   const optionsClasses: [string, AdapterName, Parameters<typeof SessionStateModule.forRootAsync>[0]][] = [
-    ...ADAPTERS.map((adapter): [string, AdapterName, { useClass: typeof ConventionalOptions }] => ['useClass', adapter, { useClass: ConventionalOptions }]),
+    ...ADAPTERS.map((adapter): [string, AdapterName, { useClass: typeof ConventionalOptions }] => [
+      'useClass',
+      adapter,
+      { useClass: ConventionalOptions },
+    ]),
     ['useExisting', 'express', { imports: [OptionsModule], useExisting: ConventionalOptions }],
   ];
   it.each(optionsClasses)('calls createSessionStateOptions() of %s on %s', async (_kind, adapter, options) => {
@@ -170,7 +176,9 @@ describe('forRootAsync with an options class', () => {
         imports: [SessionStateModule.forRootAsync({ useClass: LegacyOptions as never })],
         controllers: [WhoController],
       }),
-    ).rejects.toThrow('LegacyOptions has no createSessionStateOptions() method (it has create(): rename it createSessionStateOptions(), the Nest convention)');
+    ).rejects.toThrow(
+      'LegacyOptions has no createSessionStateOptions() method (it has create(): rename it createSessionStateOptions(), the Nest convention)',
+    );
   });
 });
 

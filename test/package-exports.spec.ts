@@ -102,7 +102,7 @@ describe('the packed tarball', () => {
   it('type-checks, ESM and CommonJS files, under moduleResolution nodenext', async () => {
     const output = await typecheck.then(
       () => '',
-      (error: { stdout?: string }) => String(error.stdout ?? error),
+      (error: { stdout?: string; message?: string }) => error.stdout ?? error.message ?? 'typecheck failed',
     );
     expect(output).toBe('');
   }, 60_000);
@@ -127,7 +127,7 @@ describe('the built package', () => {
         "console.log(JSON.stringify(Object.keys(await import('nestjs-session-state/dynamodb')).sort()));\n" +
           "const { DynamoDBSessionStateStore } = await import('nestjs-session-state/dynamodb');\n" +
           "const store = new DynamoDBSessionStateStore({ tableName: 't', clientConfig: { region: 'us-east-1' } });\n" +
-          "console.log(store.tableName); store.destroy();",
+          'console.log(store.tableName); store.destroy();',
       ],
       { cwd: root, encoding: 'utf8' },
     ).trim();
@@ -139,36 +139,36 @@ describe('the built package', () => {
 function writeApp(app: string): void {
   writeFileSync(
     join(app, 'app.mjs'),
-      "import * as main from 'nestjs-session-state';\nimport * as testing from 'nestjs-session-state/testing';\n" +
-        "const s = testing.createTestSession({ n: 1 });\ns.set('n', 2);\n" +
-        'console.log(JSON.stringify({ main: Object.keys(main).sort(), testing: Object.keys(testing).sort(), n: s.get("n") }));\n',
+    "import * as main from 'nestjs-session-state';\nimport * as testing from 'nestjs-session-state/testing';\n" +
+      "const s = testing.createTestSession({ n: 1 });\ns.set('n', 2);\n" +
+      'console.log(JSON.stringify({ main: Object.keys(main).sort(), testing: Object.keys(testing).sort(), n: s.get("n") }));\n',
   );
   writeFileSync(
     join(app, 'app.cjs'),
-      "const main = require('nestjs-session-state');\nconst testing = require('nestjs-session-state/testing');\n" +
-        "const s = testing.createTestSession({ n: 1 });\ns.set('n', 3);\n" +
-        'console.log(JSON.stringify({ main: Object.keys(main).sort(), testing: Object.keys(testing).sort(), n: s.get("n") }));\n',
+    "const main = require('nestjs-session-state');\nconst testing = require('nestjs-session-state/testing');\n" +
+      "const s = testing.createTestSession({ n: 1 });\ns.set('n', 3);\n" +
+      'console.log(JSON.stringify({ main: Object.keys(main).sort(), testing: Object.keys(testing).sort(), n: s.get("n") }));\n',
   );
   writeFileSync(
     join(app, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: {
-          module: 'nodenext',
-          moduleResolution: 'nodenext',
-          target: 'ES2023',
-          strict: true,
-          noEmit: true,
-          // As in Nest's application starter. (Checked without it too when this test was written: clean.)
-          skipLibCheck: true,
-          experimentalDecorators: true,
-          types: ['node'],
-        },
-        files: ['typed.mts', 'typed.cts'],
-      }),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'ES2023',
+        strict: true,
+        noEmit: true,
+        // As in Nest's application starter. (Checked without it too when this test was written: clean.)
+        skipLibCheck: true,
+        experimentalDecorators: true,
+        types: ['node'],
+      },
+      files: ['typed.mts', 'typed.cts'],
+    }),
   );
   writeFileSync(
     join(app, 'typed.mts'),
-      `import { Controller, Module, Post } from '@nestjs/common';
+    `import { Controller, Module, Post } from '@nestjs/common';
 import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from 'nestjs-session-state';
 import {
   createTestSession,
@@ -219,7 +219,7 @@ export { describeSessionStateStoreConformance };
   );
   writeFileSync(
     join(app, 'typed.cts'),
-      `import sessionState = require('nestjs-session-state');
+    `import sessionState = require('nestjs-session-state');
 import testing = require('nestjs-session-state/testing');
 // The same program as typed.mts: SessionStateData is augmented here too.
 const session: sessionState.HttpSessionState = testing.createTestSession({ count: 2 });

@@ -99,7 +99,7 @@ describe('session values are JSON data, checked at set()', () => {
   it('nested mutations are still detected (the serialised items change)', () => {
     const session = createTestSession({ cart: [{ sku: 'a' }] });
     const before = session.serializeItems();
-    (session.get<{ sku: string }[]>('cart')!).push({ sku: 'b' });
+    session.get<{ sku: string }[]>('cart')!.push({ sku: 'b' });
     expect(session.serializeItems()).not.toBe(before);
     expect(JSON.parse(session.serializeItems())).toEqual({ cart: [{ sku: 'a' }, { sku: 'b' }] });
   });
@@ -199,7 +199,9 @@ describe('session.owner', () => {
   it('is at most 1024 bytes of UTF-8 (DynamoDB limits its index key in bytes): a 700-character CJK owner is refused at assignment', () => {
     const session = createTestSession();
     const cjk = '漢'.repeat(700); // 2 100 bytes
-    expect(() => (session.owner = cjk)).toThrow('Session owner must be a non-empty string of at most 1024 bytes (UTF-8), or undefined: got 2100 bytes.');
+    expect(() => (session.owner = cjk)).toThrow(
+      'Session owner must be a non-empty string of at most 1024 bytes (UTF-8), or undefined: got 2100 bytes.',
+    );
     expect(session.owner).toBeUndefined();
     expect(session.ownerChanged).toBe(false);
     session.owner = `${'漢'.repeat(341)}a`; // 1 024 bytes

@@ -27,7 +27,10 @@ export function barChart({ title, rows, series, unit = '', perRow = false, forma
   series.forEach((s) => {
     const x = legendX;
     legendX += 30 + 7 * String(names[s] ?? s).length;
-    parts.push(`<rect x="${x}" y="30" width="10" height="10" fill="${COLORS[s] ?? '#666'}"/>`, `<text x="${x + 14}" y="39">${escape(names[s] ?? s)}</text>`);
+    parts.push(
+      `<rect x="${x}" y="30" width="10" height="10" fill="${COLORS[s] ?? '#666'}"/>`,
+      `<text x="${x + 14}" y="39">${escape(names[s] ?? s)}</text>`,
+    );
   });
   rows.forEach((row, r) => {
     const y0 = top + r * rowHeight;

@@ -49,7 +49,10 @@ export async function handoffRound(bases, requests, workMs) {
   const counts = responses.map((r) => r.count).sort((a, b) => a - b);
   if (counts.at(-1) !== requests + 1 || new Set(counts).size !== requests) throw new Error(`lost updates in hand-off: ${JSON.stringify(counts)}`);
   const handoffNominal = (elapsed - requests * workMs) / (requests - 1);
-  const runs = responses.map((r) => r.handler).filter(Boolean).sort((a, b) => a[0] - b[0]);
+  const runs = responses
+    .map((r) => r.handler)
+    .filter(Boolean)
+    .sort((a, b) => a[0] - b[0]);
   if (runs.length !== requests) return { elapsed, handoff: handoffNominal, handoffNominal };
   const work = runs.reduce((sum, [start, end]) => sum + (end - start), 0);
   const gaps = runs.slice(1).map((run, i) => run[0] - runs[i][1]);

@@ -53,7 +53,9 @@ export function writeReport(results, out) {
         `(one autocannon instance per user), so the load generator's own cost per request stays low. "One global interceptor": ` +
         `both apps with one no-op \`app.useGlobalInterceptors()\` (most apps have one: logging, \`ClassSerializerInterceptor\`), ` +
         `so every route runs Nest's interceptor pipeline.` +
-        (before ? ` "Before" is the same probe app on the previous version of the module (${m.before ?? 'an earlier version'}), measured in the same rounds.` : ''),
+        (before
+          ? ` "Before" is the same probe app on the previous version of the module (${m.before ?? 'an earlier version'}), measured in the same rounds.`
+          : ''),
       '',
       `| store | request | ours req/s | peer req/s | ours / peer |${before ? ' before / peer |' : ''} ours p50 / p99 ms | peer p50 / p99 ms | CPU µs per request: ours / peer${before ? ' / before' : ''} | CPU ratio |`,
       `|---|---|---:|---:|---:|${before ? '---:|' : ''}---:|---:|---:|---:|`,
@@ -137,7 +139,10 @@ export function writeReport(results, out) {
         'handoff.svg',
         barChart({
           title: 'Lock hand-off, ms per request (median)',
-          rows: results.handoff.map((r) => ({ label: r.setup.replace(', one DynamoDB Local table', ', DynamoDB').replace(/ \([^)]*\):/, ':'), values: { ours: r.handoffMs, gap: r.serverGapMs } })),
+          rows: results.handoff.map((r) => ({
+            label: r.setup.replace(', one DynamoDB Local table', ', DynamoDB').replace(/ \([^)]*\):/, ':'),
+            values: { ours: r.handoffMs, gap: r.serverGapMs },
+          })),
           series: ['ours', 'gap'],
           names: { ours: 'hand-off (client)', gap: 'between handlers (server)' },
           format: ms,
@@ -170,11 +175,11 @@ export function writeReport(results, out) {
             '',
           ]
         : []),
-      'A request waiting for a lock held by another instance polls (only the head of each instance\'s queue). A poll is a ' +
+      "A request waiting for a lock held by another instance polls (only the head of each instance's queue). A poll is a " +
         'strongly consistent read of the small lock item (1 read unit), and the lock attempt (a conditional write) ' +
         'follows only when it reads unlocked; in version 0.1 every poll was a lock attempt, and a failed conditional write is charged ' +
         '1 write unit (5 times the price). Computed from the schedule (exponential backoff with equal jitter, `bench/lib/polling-cost.mjs`), ' +
-        'per waiting request, leaving out the calls\' own time:',
+        "per waiting request, leaving out the calls' own time:",
       '',
       '| schedule | pollMinMs → pollMaxMs | polls in the first second | polls per second after | each poll | USD per million waits, first second | USD per million seconds of waiting, after |',
       '|---|---|---:|---:|---|---:|---:|',
@@ -201,7 +206,10 @@ export function writeReport(results, out) {
       '',
       '| store | bytes per session | RSS growth MB | RSS after MB |',
       '|---|---:|---:|---:|',
-      ...results.memory.map((r) => `| ${r.kind === 'ours' ? 'InMemorySessionStateStore' : 'MemoryStore'} | ${n0(r.bytesPerSession)} | ${r.rssGrowthMB?.toFixed(0) ?? '–'} | ${r.rssMB.toFixed(0)} |`),
+      ...results.memory.map(
+        (r) =>
+          `| ${r.kind === 'ours' ? 'InMemorySessionStateStore' : 'MemoryStore'} | ${n0(r.bytesPerSession)} | ${r.rssGrowthMB?.toFixed(0) ?? '–'} | ${r.rssMB.toFixed(0)} |`,
+      ),
     );
   }
 

@@ -58,7 +58,9 @@ describe.each<AdapterName>(['express', 'fastify'])('sample app GraphQL and socke
     const socket: Socket = io(url, { transports: ['websocket'], extraHeaders: { Cookie: cookieHeader(sid) }, forceNew: true });
     try {
       const sends = Array.from({ length: 20 }, (_, i) =>
-        i % 2 ? socket.timeout(5000).emitWithAck('increment', {}) : request(sample.server).post('/counter').set('Cookie', cookieHeader(sid)).expect(200),
+        i % 2
+          ? socket.timeout(5000).emitWithAck('increment', {})
+          : request(sample.server).post('/counter').set('Cookie', cookieHeader(sid)).expect(200),
       );
       await Promise.all(sends);
       expect(await socket.timeout(5000).emitWithAck('counter', {})).toBe(21);

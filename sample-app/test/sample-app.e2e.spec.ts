@@ -218,11 +218,7 @@ describe.each<AdapterName>(['express', 'fastify'])('sample app HTTP contract on 
       ['an array body', JSON.stringify([{ sku: 'a', qty: 1 }])],
     ])('POST /cart/items with %s is a 400 and leaves the cart unchanged', async (_name, body) => {
       const sid = await newCartSession();
-      const res = await withSid(sid)
-        .post('/cart/items')
-        .set('Content-Type', 'application/json')
-        .send(body)
-        .timeout(NOT_BLOCKED);
+      const res = await withSid(sid).post('/cart/items').set('Content-Type', 'application/json').send(body).timeout(NOT_BLOCKED);
       expect(res.status).toBe(400);
       expect(res.headers['set-cookie']).toBeUndefined();
       const read = await withSid(sid).get('/cart').expect(200);
@@ -279,7 +275,7 @@ describe.each<AdapterName>(['express', 'fastify'])('sample app HTTP contract on 
       expect(oldMe.body).toEqual({ user: null });
       expect(oldMe.headers['set-cookie']).toBeUndefined();
       expect((await withSid(oldSid).get('/cart').expect(200)).body).toEqual({ items: [] });
-      expect((flat(await sample.counting.inner.getItem(oldSid))).item).toBeNull();
+      expect(flat(await sample.counting.inner.getItem(oldSid)).item).toBeNull();
     });
 
     it('POST /login on a new client starts a signed-in session', async () => {

@@ -1,4 +1,4 @@
-import type { SessionExchange } from '../core/session-exchange.js';
+import type { CookieExchange } from './session-cookie.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 
 /** What the cookie's lifetime depends on, of an `HttpSessionState` of any data type. */
@@ -26,7 +26,11 @@ export function cookieMaxAgeOf(session: SessionCookieLifetime, options: Resolved
  * it lives as long as an active session). That renewal is skipped, silently, when an `@Res()`
  * handler already sent the response: the cookie keeps its previous expiry.
  */
-export function renewsCookie(session: SessionCookieLifetime, options: ResolvedSessionStateOptions, exchange: SessionExchange): boolean {
+export function renewsCookie(
+  session: SessionCookieLifetime,
+  options: ResolvedSessionStateOptions,
+  exchange: Pick<CookieExchange, 'canSetCookie'>,
+): boolean {
   if (session.cookieChanged) return true;
   return cookieMaxAgeOf(session, options) !== undefined && exchange.canSetCookie();
 }

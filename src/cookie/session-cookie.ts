@@ -1,8 +1,14 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { parse, serialize } from 'cookie';
-import type { SessionExchange } from '../core/session-exchange.js';
 import { isWellFormedSessionId } from '../session/session-id.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
+
+/** What the cookie needs of an exchange (`core/session-exchange.ts` has it): the cookie layer sits below the core. */
+export interface CookieExchange {
+  cookieHeader(): string | undefined;
+  isHttps(): boolean;
+  canSetCookie(): boolean;
+}
 
 /** Longer cookie values are not ours: an id (32) plus a signature (43) and a dot. */
 const MAX_VALUE_LENGTH = 76;
@@ -31,7 +37,7 @@ export class SessionCookie {
   constructor(private readonly options: ResolvedSessionStateOptions) {}
 
   /** The session id the request carries, and whether its signature is by an older secret (sign it again). */
-  read(exchange: Pick<SessionExchange, 'cookieHeader'>): ReadCookie | null {
+  read(exchange: Pick<CookieExchange, 'cookieHeader'>): ReadCookie | null {
     const header = exchange.cookieHeader();
     if (!header) return null;
     let value: string | undefined;
@@ -57,7 +63,7 @@ export class SessionCookie {
    * write, so a cookie that cannot be produced never leaves a record behind. `maxAgeMs`: a
    * persistent cookie (see `cookie-lifetime.ts`); undefined: a browser-session cookie.
    */
-  setCookieFor(exchange: SessionExchange, id: string | null, maxAgeMs?: number): string {
+  setCookieFor(exchange: CookieExchange, id: string | null, maxAgeMs?: number): string {
     if (id === null) return this.serialize(exchange, '', { expires: new Date(0) });
     const maxAge = maxAgeMs === undefined ? {} : { maxAge: Math.floor(maxAgeMs / 1000), expires: new Date(Date.now() + maxAgeMs) };
     return this.serialize(exchange, this.value(id), maxAge);
@@ -68,7 +74,7 @@ export class SessionCookie {
     return this.options.secrets.length > 0 ? `${id}.${sign(id, this.options.secrets[0])}` : id;
   }
 
-  private serialize(exchange: SessionExchange, value: string, extra: { expires?: Date; maxAge?: number }): string {
+  private serialize(exchange: CookieExchange, value: string, extra: { expires?: Date; maxAge?: number }): string {
     const { name, path, domain, httpOnly, secure, sameSite, partitioned } = this.options.cookie;
     const isSecure = secure === 'auto' ? exchange.isHttps() : secure;
     return serialize(name, value, {

@@ -12,7 +12,7 @@ import type { SessionExchange } from './session-exchange.js';
 import { LazyAbort, onAbort, type WaitSignal } from '../lock/lazy-abort.js';
 import { SessionLockCoordinator, type LocalTurn } from '../lock/session-lock-coordinator.js';
 import { acquisitionOf, attachLease, type SessionLease } from './session-lease.js';
-import { shouldSaveOnError } from './save-on-error.policy.js';
+import { shouldSaveOnError } from '../module/save-on-error.policy.js';
 import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
@@ -72,12 +72,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * `SessionStateAccessor` (`owner: 'guard'`); the interceptor then takes that lease over.
    * `cancel` stops a wait for the lock (the interceptor's subscriber went away).
    */
-  acquire(
-    exchange: SessionExchange,
-    behavior: ActiveBehavior,
-    owner: 'interceptor' | 'guard',
-    cancel?: WaitSignal,
-  ): Promise<SessionLease> {
+  acquire(exchange: SessionExchange, behavior: ActiveBehavior, owner: 'interceptor' | 'guard', cancel?: WaitSignal): Promise<SessionLease> {
     // Kept on the exchange's key (the request) rather than in a WeakMap: a WeakMap entry per request
     // is measurable work for the garbage collector.
     const held = acquisitionOf(exchange.key);
@@ -504,7 +499,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   private logFailure(error: unknown, ...ids: (string | undefined)[]): void {
-    this.logger.error(`Releasing a session lock failed: ${loggableMessage(error, ids.filter((id) => id !== undefined))}`);
+    this.logger.error(
+      `Releasing a session lock failed: ${loggableMessage(
+        error,
+        ids.filter((id) => id !== undefined),
+      )}`,
+    );
   }
 
   /**
@@ -538,7 +538,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       lease.behavior === SessionStateBehavior.ReadOnly
         ? released
         : released.then(() => {
-            const error = new SessionStateWaitAbortedError('The application shut down before this request finished: its session changes were not saved.');
+            const error = new SessionStateWaitAbortedError(
+              'The application shut down before this request finished: its session changes were not saved.',
+            );
             this.observer.rejected(error, true);
             throw error;
           });
@@ -550,7 +552,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     try {
       if (!lease.lockId) return;
       this.logger.warn('Releasing the lock of a request still running at shutdown; its changes will not be saved.');
-      await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) => this.logFailure(e, lease.session.id, lease.session.previousId));
+      await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) =>
+        this.logFailure(e, lease.session.id, lease.session.previousId),
+      );
     } finally {
       clearTimeout(lease.staleTimer);
       lease.turn?.releaseLocal();

@@ -1,9 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import {
-  SessionStateError,
-  SessionStateStoreMisconfiguredError,
-  SessionStateStoreUnavailableError,
-} from '../errors/session-state.errors.js';
+import { SessionStateError, SessionStateStoreMisconfiguredError, SessionStateStoreUnavailableError } from '../errors/session-state.errors.js';
 
 /** Modelled DynamoDB errors that mean "busy or failing", not "your request is wrong". */
 const TRANSIENT_ERROR_NAMES = new Set([
@@ -62,8 +58,7 @@ function configurationFix(name: string, message: string, operation: string, tabl
   }
   if (name === 'AccessDeniedException') {
     return (
-      `the credentials are not allowed dynamodb:${operation} on table "${tableName}". ` +
-      'Grant it to the role or user (README: "IAM permissions")'
+      `the credentials are not allowed dynamodb:${operation} on table "${tableName}". ` + 'Grant it to the role or user (README: "IAM permissions")'
     );
   }
   if (name === 'ResourceNotFoundException') {
@@ -95,12 +90,7 @@ export function toStoreError(error: unknown, operation: string, tableName: strin
     return new SessionStateStoreMisconfiguredError(`${what} failed: configuration error: ${fix} (${detail}).`, { cause: error });
   }
   // Errors DynamoDB did not answer with (refused or reset connections, DNS, timeouts) carry no $fault.
-  const transient =
-    TRANSIENT_ERROR_NAMES.has(name) ||
-    shape.$fault === undefined ||
-    shape.$fault === 'server' ||
-    status >= 500 ||
-    !!shape.$retryable;
+  const transient = TRANSIENT_ERROR_NAMES.has(name) || shape.$fault === undefined || shape.$fault === 'server' || status >= 500 || !!shape.$retryable;
   if (transient) {
     return new SessionStateStoreUnavailableError(`${what} failed: DynamoDB is unreachable, throttling or failing (${detail}).`, {
       cause: error,

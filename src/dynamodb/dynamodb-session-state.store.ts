@@ -1,10 +1,6 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import {
-  SessionStateCorruptError,
-  SessionStateLockLostError,
-  type SessionStateLockLostReason,
-} from '../errors/session-state.errors.js';
+import { SessionStateCorruptError, SessionStateLockLostError, type SessionStateLockLostReason } from '../errors/session-state.errors.js';
 import type { ConsumedCapacityReport, ReportsConsumedCapacity } from '../observability/consumed-capacity.js';
 import {
   SESSION_ABSENT,
@@ -216,12 +212,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
   }
 
-  async setAndReleaseItemExclusive(
-    id: string,
-    item: SessionStateStoreData,
-    lockId: string | null,
-    newItem: boolean,
-  ): Promise<void> {
+  async setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void> {
     await this.commit(id, item, lockId, newItem, undefined);
   }
 
@@ -231,12 +222,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    * again under a new lock id instead of unlocked. Costs what the save or the release costs: the
    * next request's lock write is saved.
    */
-  override async handOverItemExclusive(
-    id: string,
-    item: SessionStateStoreData,
-    lockId: string,
-    changed: boolean,
-  ): Promise<SessionStateAcquisition> {
+  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
     const now = this.clock();
     const next = newLockId(now);
     let answer: FencedWrite;
@@ -313,37 +299,36 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl',
       ...(item.owner === undefined ? [] : ['#owner = :owner']),
     ];
-    const remove = [
-      ...end.remove,
-      dataId === undefined ? '#dataId' : '#items',
-      ...(item.owner === undefined ? ['#owner'] : []),
-    ];
-    const update = (write: WriteClauses) => new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: this.address.key(id),
-      UpdateExpression: updateExpression([...set, ...write.set], [...remove, ...write.remove], write.delete),
-      ConditionExpression: end.condition,
-      ExpressionAttributeNames: {
-        ...this.address.names(...(['items', 'dataId', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'owner'] as const)),
-        ...end.names,
-        ...write.names,
-      },
-      ExpressionAttributeValues: {
-        ...write.values,
-        ...end.values,
-        ...(dataId === undefined ? { ':items': items } : { ':dataId': { S: dataId } }),
-        ':expires': num(slide.expires),
-        ':zero': num(0),
-        ':timeout': num(item.timeout),
-        ':timeoutMs': num(slide.timeoutMs),
-        ':timeoutSeconds': num(slide.timeoutSeconds),
-        ':version': num(dataId === undefined ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
-        ':ttl': num(slide.ttl),
-        ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
-      },
-      ...end.returnValues,
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    });
+    const remove = [...end.remove, dataId === undefined ? '#dataId' : '#items', ...(item.owner === undefined ? ['#owner'] : [])];
+    const update = (write: WriteClauses) =>
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: this.address.key(id),
+        UpdateExpression: updateExpression([...set, ...write.set], [...remove, ...write.remove], write.delete),
+        ConditionExpression: end.condition,
+        ExpressionAttributeNames: {
+          ...this.address.names(
+            ...(['items', 'dataId', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'owner'] as const),
+          ),
+          ...end.names,
+          ...write.names,
+        },
+        ExpressionAttributeValues: {
+          ...write.values,
+          ...end.values,
+          ...(dataId === undefined ? { ':items': items } : { ':dataId': { S: dataId } }),
+          ':expires': num(slide.expires),
+          ':zero': num(0),
+          ':timeout': num(item.timeout),
+          ':timeoutMs': num(slide.timeoutMs),
+          ':timeoutSeconds': num(slide.timeoutSeconds),
+          ':version': num(dataId === undefined ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
+          ':ttl': num(slide.ttl),
+          ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
+        },
+        ...end.returnValues,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      });
     const answer = await this.writes.update(lockId!, writeToken, update);
     if ('refused' in answer) throw lockLost(answer.refused, 'the changes of this request were not saved');
     return answer.written;
@@ -362,16 +347,17 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const now = this.clock();
     const writeToken = newWriteToken();
     const end = lockEnd(this.address, lockId, next, now);
-    const update = (write: WriteClauses) => new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: this.address.key(id),
-      UpdateExpression: updateExpression([`${end.set}, ${SLIDE_EXPIRY}`, ...write.set], [...end.remove, ...write.remove], write.delete),
-      ConditionExpression: end.condition,
-      ExpressionAttributeNames: { ...this.address.names(...SLIDE_EXPIRY_NAMES), ...end.names, ...write.names },
-      ExpressionAttributeValues: { ...end.values, ...this.address.slideValues(now), ...write.values },
-      ...end.returnValues,
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    });
+    const update = (write: WriteClauses) =>
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: this.address.key(id),
+        UpdateExpression: updateExpression([`${end.set}, ${SLIDE_EXPIRY}`, ...write.set], [...end.remove, ...write.remove], write.delete),
+        ConditionExpression: end.condition,
+        ExpressionAttributeNames: { ...this.address.names(...SLIDE_EXPIRY_NAMES), ...end.names, ...write.names },
+        ExpressionAttributeValues: { ...end.values, ...this.address.slideValues(now), ...write.values },
+        ...end.returnValues,
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      });
     return this.writes.update(lockId, writeToken, update);
   }
 
@@ -383,25 +369,26 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   async removeItem(id: string, lockId: string): Promise<void> {
     const now = this.clock();
     const writeToken = newWriteToken();
-    const update = (write: WriteClauses) => new UpdateItemCommand({
-      TableName: this.tableName,
-      Key: this.address.key(id),
-      UpdateExpression: updateExpression(
-        ['#locked = :false, #expires = :zero, #ttl = :ttl', ...write.set],
-        ['#lockId, #items, #dataId, #owner', ...write.remove],
-        write.delete,
-      ),
-      ConditionExpression: '#lockId = :lockId',
-      ExpressionAttributeNames: { ...this.address.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner'), ...write.names },
-      ExpressionAttributeValues: {
-        ':false': { BOOL: false },
-        ':zero': num(0),
-        ':ttl': num(ttlBase(now, this.ttlExtraSeconds)),
-        ':lockId': { S: lockId },
-        ...write.values,
-      },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    });
+    const update = (write: WriteClauses) =>
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: this.address.key(id),
+        UpdateExpression: updateExpression(
+          ['#locked = :false, #expires = :zero, #ttl = :ttl', ...write.set],
+          ['#lockId, #items, #dataId, #owner', ...write.remove],
+          write.delete,
+        ),
+        ConditionExpression: '#lockId = :lockId',
+        ExpressionAttributeNames: { ...this.address.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner'), ...write.names },
+        ExpressionAttributeValues: {
+          ':false': { BOOL: false },
+          ':zero': num(0),
+          ':ttl': num(ttlBase(now, this.ttlExtraSeconds)),
+          ':lockId': { S: lockId },
+          ...write.values,
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      });
     const answer = await this.writes.update(lockId, writeToken, update);
     if ('refused' in answer) throw lockLost(answer.refused, 'the session was not removed');
   }
@@ -454,7 +441,6 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   override checkHealth(): Promise<SessionStateStoreHealth> {
     return this.health.check();
   }
-
 
   /** Puts a whole record unless a live one exists (an expired leftover is replaced). */
   private async putIfAbsent(record: DynamoDBItem, now: number): Promise<{ written: boolean; old?: DynamoDBItem; attempts?: number }> {

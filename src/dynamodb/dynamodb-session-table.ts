@@ -94,8 +94,7 @@ async function waitUntilActive(settings: SessionTableSettings): Promise<TableDes
 
 function checkKeySchema(table: TableDescription, tableName: string, keyAttribute: string): void {
   const keys = table.KeySchema ?? [];
-  const typeOf = (name: string | undefined) =>
-    table.AttributeDefinitions?.find((definition) => definition.AttributeName === name)?.AttributeType;
+  const typeOf = (name: string | undefined) => table.AttributeDefinitions?.find((definition) => definition.AttributeName === name)?.AttributeType;
   const [hash] = keys;
   if (keys.length === 1 && hash?.KeyType === 'HASH' && hash.AttributeName === keyAttribute && typeOf(keyAttribute) === 'S') return;
   const actual = keys.map((k) => `${k.KeyType} key "${k.AttributeName}" of type ${typeOf(k.AttributeName) ?? '?'}`).join(', ');
@@ -110,9 +109,7 @@ function expectedSchema(keyAttribute: string): string {
 }
 
 async function enableTimeToLive({ client, call, logger, tableName, ttlAttribute }: SessionTableSettings): Promise<void> {
-  const described = await call('DescribeTimeToLive', (options) =>
-    client.send(new DescribeTimeToLiveCommand({ TableName: tableName }), options),
-  );
+  const described = await call('DescribeTimeToLive', (options) => client.send(new DescribeTimeToLiveCommand({ TableName: tableName }), options));
   const { TimeToLiveStatus: status, AttributeName: current } = described.TimeToLiveDescription ?? {};
   if (status === 'ENABLED' || status === 'ENABLING') {
     if (current !== ttlAttribute) {
@@ -124,9 +121,7 @@ async function enableTimeToLive({ client, call, logger, tableName, ttlAttribute 
     return;
   }
   if (status === 'DISABLING') {
-    logger.warn(
-      `TTL of DynamoDB table "${tableName}" is being disabled; it cannot be enabled now. Expired sessions still read as absent.`,
-    );
+    logger.warn(`TTL of DynamoDB table "${tableName}" is being disabled; it cannot be enabled now. Expired sessions still read as absent.`);
     return;
   }
   try {

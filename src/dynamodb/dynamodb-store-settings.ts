@@ -33,15 +33,16 @@ export function storeSettings(options: DynamoDBSessionStateStoreOptions): Dynamo
     ttlAttribute: nonEmpty('ttlAttribute', options.ttlAttribute ?? 'TTL'),
     ttlExtraSeconds: checkNumber('ttlExtraSeconds', options.ttlExtraSeconds ?? 300, 0, Number.MAX_SAFE_INTEGER, true),
     consistentReads: options.consistentReads ?? true,
-    codec: new SessionItemsCodec(
-      threshold === null ? null : checkNumber('compression.thresholdBytes', threshold, 0, Number.MAX_SAFE_INTEGER, true),
-    ),
+    codec: new SessionItemsCodec(threshold === null ? null : checkNumber('compression.thresholdBytes', threshold, 0, Number.MAX_SAFE_INTEGER, true)),
     maxItemBytes: checkNumber('maxItemBytes', options.maxItemBytes ?? 400_000, 1, DYNAMODB_ITEM_LIMIT, true),
     requestTimeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs ?? 5000, 1, 2 ** 31 - 1, false),
     clock: options.clock ?? Date.now,
   };
   const reserved = Object.values(Attr) as string[];
-  for (const [name, value] of [['keyAttribute', settings.keyAttribute], ['ttlAttribute', settings.ttlAttribute]] as const) {
+  for (const [name, value] of [
+    ['keyAttribute', settings.keyAttribute],
+    ['ttlAttribute', settings.ttlAttribute],
+  ] as const) {
     if (reserved.includes(value) || WRITE_SLOT_NAMES.includes(value) || value.startsWith(LEGACY_WRITE_PREFIX)) {
       throw new TypeError(`DynamoDBSessionStateStore: ${name} "${value}" is one of the record's own attributes.`);
     }

@@ -41,13 +41,7 @@ export function dataKey(sessionKey: string, dataId: string): string {
   return `${sessionKey}#${dataId}`;
 }
 
-export function dataItem(fields: {
-  keyAttribute: string;
-  key: string;
-  ttlAttribute: string;
-  items: AttributeValue;
-  ttl: number;
-}): DynamoDBItem {
+export function dataItem(fields: { keyAttribute: string; key: string; ttlAttribute: string; items: AttributeValue; ttl: number }): DynamoDBItem {
   return {
     [fields.keyAttribute]: { S: fields.key },
     [Attr.items]: fields.items,

@@ -42,7 +42,9 @@ export async function settleUnansweredLock(settings: UnansweredLockSettings, id:
     landed = Attributes?.[Attr.lockId]?.S === lockId;
   } catch (error) {
     if (isConditionFailure(error)) return false;
-    logger.warn(`A lock call got no answer and could not be settled; the lock, if taken, is released later (${redactSecrets(String(error), [id], error)}).`);
+    logger.warn(
+      `A lock call got no answer and could not be settled; the lock, if taken, is released later (${redactSecrets(String(error), [id], error)}).`,
+    );
     void release(id, lockId).catch(() => false);
     return false;
   }
@@ -50,7 +52,9 @@ export async function settleUnansweredLock(settings: UnansweredLockSettings, id:
   // hand-over's save (its caller must not answer 503 for it); the lock is released later instead.
   if (landed) {
     await release(id, lockId).catch((error: unknown) => {
-      logger.warn(`A lock taken without an answer could not be released; tried once more, else it turns stale (${redactSecrets(String(error), [id], error)}).`);
+      logger.warn(
+        `A lock taken without an answer could not be released; tried once more, else it turns stale (${redactSecrets(String(error), [id], error)}).`,
+      );
       void release(id, lockId).catch(() => false);
     });
   }

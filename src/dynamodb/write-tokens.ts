@@ -127,7 +127,13 @@ export function attemptsOf(error: unknown): number {
  * (its lock broken as stale): that cannot be told, and the write is reported as of unknown outcome,
  * never as applied nor as surely not applied.
  */
-export function wroteOrUnknown(record: DynamoDBItem | undefined, writeToken: string, attempts: number, operation: string, tableName: string): boolean {
+export function wroteOrUnknown(
+  record: DynamoDBItem | undefined,
+  writeToken: string,
+  attempts: number,
+  operation: string,
+  tableName: string,
+): boolean {
   if (readWriteTokens(record).includes(writeToken)) return true;
   if (attempts <= 1) return false;
   throw new SessionStateStoreUnavailableError(

@@ -127,7 +127,7 @@ export class SessionLockCoordinator {
       queue.turn = local.turn = {};
     }
     try {
-      for (let attempt = 0; ; ) {
+      for (let attempt = 0; ;) {
         const result = await this.store.getItemExclusive(id);
         if (result.kind !== 'locked') {
           if (result.kind === 'acquired') this.lockTaken(queue, local.turn);
@@ -149,7 +149,7 @@ export class SessionLockCoordinator {
     this.assertOpen();
     let waited = false;
     let woken = false;
-    for (let attempt = 0; ; ) {
+    for (let attempt = 0; ;) {
       // A writer of this process holds the session: wait for its hand-off instead of polling.
       const queue = this.queues.get(id);
       if (queue?.turn && !woken) {
@@ -192,7 +192,7 @@ export class SessionLockCoordinator {
   close(): void {
     this.closed = true;
     const error = new SessionStateWaitAbortedError('The application is shutting down.');
-    for (const queue of [...this.queues.values()]) {
+    for (const queue of Array.from(this.queues.values())) {
       this.clearStaleTimer(queue);
       for (const waiter of [...queue.writers.splice(0), ...queue.readers.splice(0)]) waiter.reject(error);
       this.forget(queue.id, queue);

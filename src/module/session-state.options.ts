@@ -1,7 +1,7 @@
-import { resolveCookieOptions, type ResolvedCookieOptions, type SessionCookieOptions } from '../cookie/session-cookie.options.js';
+import { resolveCookieOptions, type ResolvedCookieOptions, type SessionCookieOptions } from './session-cookie.options.js';
 import { MAX_TIMEOUT_MINUTES } from '../session/session-limits.js';
 import { unknownOptionKeys, type OptionKeys } from './options-keys.js';
-import { isSaveOnError, type SaveOnError } from '../core/save-on-error.policy.js';
+import { isSaveOnError, type SaveOnError } from './save-on-error.policy.js';
 import { InMemorySessionStateStore } from '../store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from '../store/session-state-store.js';
 
@@ -76,8 +76,7 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
   const problems: string[] = unknownOptionKeys(options, OPTION_KEYS);
   const check = (ok: boolean, message: string) => ok || problems.push(message);
-  const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
-    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+  const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
   const timeout = options.timeout ?? 20;
   check(isInt(timeout, 1, MAX_TIMEOUT_MINUTES), `timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}`);
@@ -125,4 +124,3 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   }
   return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait, saveOnError };
 }
-

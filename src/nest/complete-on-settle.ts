@@ -18,7 +18,11 @@ export function completeOnSettle(
   exchange: SessionExchange,
   subscriber: Subscriber<unknown>,
   subscribe: (observer: Observer<unknown>) => Unsubscribable,
-  { held = lease.lockId !== null, handlerError = (error: unknown) => error, answer }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer } = {},
+  {
+    held = lease.lockId !== null,
+    handlerError = (error: unknown) => error,
+    answer,
+  }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer } = {},
 ): () => void {
   const release = held ? lifecycle.hold(lease) : () => {};
   let settled = false;

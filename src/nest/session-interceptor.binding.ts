@@ -55,8 +55,10 @@ export const sessionInterceptorInnermost: FactoryProvider = {
         const handler = prototype[name];
         if (typeof handler !== 'function') continue;
         const own = interceptorsOf(handler);
-        if (!own.includes(SessionStateInterceptor) && !(boundToClass && behaviors.resolveHandler(handler, type) !== SessionStateBehavior.Disabled)) continue;
-        if (own.at(-1) !== SessionStateInterceptor) Reflect.defineMetadata(INTERCEPTORS_METADATA, [...withoutSession(own), SessionStateInterceptor], handler);
+        if (!own.includes(SessionStateInterceptor) && !(boundToClass && behaviors.resolveHandler(handler, type) !== SessionStateBehavior.Disabled))
+          continue;
+        if (own.at(-1) !== SessionStateInterceptor)
+          Reflect.defineMetadata(INTERCEPTORS_METADATA, [...withoutSession(own), SessionStateInterceptor], handler);
         handlers++;
       }
     }

@@ -80,7 +80,8 @@ function takesSession(handler: Function, type: Function): boolean {
 export function methodOf(type: Function, handler: Function): { declaredBy: Function; name: string } | undefined {
   for (let prototype = type.prototype as object | null; prototype && prototype !== Object.prototype; prototype = Object.getPrototypeOf(prototype)) {
     for (const name of Object.getOwnPropertyNames(prototype)) {
-      if (Object.getOwnPropertyDescriptor(prototype, name)?.value === handler) return { declaredBy: (prototype as { constructor: Function }).constructor, name };
+      if (Object.getOwnPropertyDescriptor(prototype, name)?.value === handler)
+        return { declaredBy: (prototype as { constructor: Function }).constructor, name };
     }
   }
   return undefined;

@@ -49,8 +49,7 @@ export class SessionStateInterceptor implements NestInterceptor {
       return throwError(() => (transport.handlerError ? transport.handlerError(error) : error));
     }
     // A handler that sends its answer itself (`@Res()`): its answer is held until the session is completed.
-    const holdsAnswer =
-      !snapshot && exchange.holdAnswer !== undefined && this.behaviors.answersItself(context.getHandler(), context.getClass());
+    const holdsAnswer = !snapshot && exchange.holdAnswer !== undefined && this.behaviors.answersItself(context.getHandler(), context.getClass());
 
     return new Observable((subscriber) => {
       const cancel = new LazyAbort(); // its signal is made only if the request waits for the lock
@@ -126,7 +125,7 @@ export class SessionStateInterceptor implements NestInterceptor {
       {
         held: lease.lockId !== null && !snapshot,
         // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
-        handlerError: transport.handlerError,
+        handlerError: transport.handlerError && ((error) => transport.handlerError!(error)),
         answer,
       },
     );

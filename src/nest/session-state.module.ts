@@ -5,7 +5,7 @@ import { GraphQLSessionFields } from '../transports/graphql/graphql-session-fiel
 import { GraphQLSessionHooks } from '../transports/graphql/graphql-session-hooks.js';
 import { MercuriusSessionHooks } from '../transports/graphql/mercurius-session.hooks.js';
 import { NestSessionParamWarning } from './nest-session-param.warning.js';
-import { observabilityProviders } from '../observability/observed-store.provider.js';
+import { observabilityProviders } from './observed-store.provider.js';
 import { SessionStateObserver } from '../observability/session-state-observer.js';
 import { SessionRevoker } from './session-revoker.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
@@ -93,7 +93,10 @@ export class SessionStateModule extends ConfigurableSessionStateModule {
         const create = factory[SESSION_STATE_OPTIONS_FACTORY_METHOD];
         if (typeof create !== 'function') {
           const name = (factoryClass as Type).name || 'the options class';
-          const legacy = typeof factory.create === 'function' ? ` (it has create(): rename it ${SESSION_STATE_OPTIONS_FACTORY_METHOD}(), the Nest convention)` : '';
+          const legacy =
+            typeof factory.create === 'function'
+              ? ` (it has create(): rename it ${SESSION_STATE_OPTIONS_FACTORY_METHOD}(), the Nest convention)`
+              : '';
           throw new TypeError(`SessionStateModule.forRootAsync: ${name} has no ${SESSION_STATE_OPTIONS_FACTORY_METHOD}() method${legacy}.`);
         }
         return (create as () => SessionStateModuleOptions | Promise<SessionStateModuleOptions>).call(factory);

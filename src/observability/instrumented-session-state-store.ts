@@ -55,8 +55,11 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
   }
 
   releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
-    return this.run('releaseItemExclusive', id, () => this.inner.releaseItemExclusive(id, lockId), (released) =>
-      released ? 'ok' : 'condition_failed',
+    return this.run(
+      'releaseItemExclusive',
+      id,
+      () => this.inner.releaseItemExclusive(id, lockId),
+      (released) => (released ? 'ok' : 'condition_failed'),
     );
   }
 
@@ -119,12 +122,7 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     throw error;
   }
 
-  private async timed<T>(
-    operation: string,
-    secret: string,
-    call: () => Promise<T>,
-    outcomeOf: (answer: T) => StoreOperationOutcome,
-  ): Promise<T> {
+  private async timed<T>(operation: string, secret: string, call: () => Promise<T>, outcomeOf: (answer: T) => StoreOperationOutcome): Promise<T> {
     const start = performance.now();
     try {
       const answer = await call();

@@ -99,11 +99,7 @@ export function loggableMessage(error: unknown, secrets: readonly string[] = [])
 function describe({ failure, operation, store, error, secrets }: StoreFailure): string {
   const cause = (error as { cause?: unknown } | null)?.cause;
   const what =
-    failure === 'configuration'
-      ? 'Session store configuration error'
-      : failure === 'outage'
-        ? 'Session store unavailable'
-        : 'Session store failure';
+    failure === 'configuration' ? 'Session store configuration error' : failure === 'outage' ? 'Session store unavailable' : 'Session store failure';
   let line = `${what} [${failure}]: ${operation} on ${store} failed with ${errorName(error)}: ${messageOf(error)}`;
   if (cause !== undefined && !messageOf(error).includes(messageOf(cause))) line += ` (cause: ${errorName(cause)}: ${messageOf(cause)})`;
   return redactSecrets(line, secrets, error);

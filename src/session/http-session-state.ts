@@ -291,7 +291,8 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     this.assertWritable();
     if (typeof ms === 'number') {
       const limit = this.#timeout * 60_000;
-      if (!Number.isInteger(ms) || ms < 1000) throw new RangeError('session.cookie.maxAge must be a whole number of milliseconds ≥ 1000 (or null, or undefined).');
+      if (!Number.isInteger(ms) || ms < 1000)
+        throw new RangeError('session.cookie.maxAge must be a whole number of milliseconds ≥ 1000 (or null, or undefined).');
       if (ms > limit) {
         throw new RangeError(
           `session.cookie.maxAge (${ms} ms) would outlive the session (timeout ${this.#timeout} min = ${limit} ms): raise session.timeout first.`,

@@ -27,7 +27,16 @@ export type JsonValue = JsonPrimitive | JsonValue[] | { [key: string]: JsonValue
  */
 export type JsonSafe<T> = T extends JsonPrimitive
   ? T
-  : T extends bigint | symbol | undefined | ((...args: never[]) => unknown) | Date | RegExp | ReadonlyMap<unknown, unknown> | ReadonlySet<unknown> | Promise<unknown>
+  : T extends
+        | bigint
+        | symbol
+        | undefined
+        | ((...args: never[]) => unknown)
+        | Date
+        | RegExp
+        | ReadonlyMap<unknown, unknown>
+        | ReadonlySet<unknown>
+        | Promise<unknown>
     ? never
     : T extends readonly unknown[]
       ? { [I in keyof T]: JsonSafe<T[I]> }

@@ -120,12 +120,7 @@ export abstract class SessionStateStore {
    * a live item exists), `item_gone` (no live item), `lock_mismatch` (`lockId` does not hold the
    * lock, or is null).
    */
-  abstract setAndReleaseItemExclusive(
-    id: string,
-    item: SessionStateStoreData,
-    lockId: string | null,
-    newItem: boolean,
-  ): Promise<void>;
+  abstract setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void>;
 
   /**
    * Releases the lock and slides the expiry, touching nothing else, only if `lockId` still holds
@@ -151,7 +146,10 @@ export abstract class SessionStateStore {
     else if (!(await this.releaseItemExclusive(id, lockId))) {
       // A release says only whether it released; the refusal's reason is read here (a rare path).
       const reason = (await this.getItem(id)).kind === 'absent' ? 'item_gone' : 'lock_mismatch';
-      throw new SessionStateLockLostError('The session lock was lost (broken as stale, or the session was removed) before it could be handed over.', reason);
+      throw new SessionStateLockLostError(
+        'The session lock was lost (broken as stale, or the session was removed) before it could be handed over.',
+        reason,
+      );
     }
     try {
       return await this.getItemExclusive(id);

@@ -1,4 +1,9 @@
-import { SessionStateActions, type SessionStateAcquisition, type SessionStateRead, type SessionStateStoreData } from '../store/session-state-store.js';
+import {
+  SessionStateActions,
+  type SessionStateAcquisition,
+  type SessionStateRead,
+  type SessionStateStoreData,
+} from '../store/session-state-store.js';
 
 /**
  * An answer of `getItem`, `getItemExclusive` or `handOverItemExclusive` with every field of every
@@ -22,10 +27,26 @@ export function flat(answer: SessionStateRead | SessionStateAcquisition | null):
     case 'absent':
       return { kind: 'absent', item: null, locked: false, lockAge: 0, lockId: null, actions: SessionStateActions.None, expires: 0 };
     case 'locked':
-      return { kind: 'locked', item: null, locked: true, lockAge: answer.lockAge, lockId: answer.lockId, actions: SessionStateActions.None, expires: answer.expires };
+      return {
+        kind: 'locked',
+        item: null,
+        locked: true,
+        lockAge: answer.lockAge,
+        lockId: answer.lockId,
+        actions: SessionStateActions.None,
+        expires: answer.expires,
+      };
     case 'loaded':
       return { kind: 'loaded', item: answer.item, locked: false, lockAge: 0, lockId: null, actions: answer.actions, expires: answer.expires };
     case 'acquired':
-      return { kind: 'acquired', item: answer.item, locked: false, lockAge: 0, lockId: answer.lockId, actions: answer.actions, expires: answer.expires };
+      return {
+        kind: 'acquired',
+        item: answer.item,
+        locked: false,
+        lockAge: 0,
+        lockId: answer.lockId,
+        actions: answer.actions,
+        expires: answer.expires,
+      };
   }
 }

@@ -105,6 +105,7 @@ export function describeSessionStateStoreConformance(
   target: ConformanceTarget,
   api: ConformanceTestApi = globalThis as unknown as ConformanceTestApi,
 ): void {
+  // oxlint-disable-next-line typescript/unbound-method -- the runner's globals (vitest, jest, node:test) are plain functions
   const { describe, it, beforeEach, afterEach, expect } = api;
   if (typeof describe !== 'function' || typeof expect !== 'function') {
     throw new TypeError(
@@ -454,7 +455,11 @@ export function describeSessionStateStoreConformance(
         const big = (n: number) => ({ items: JSON.stringify({ n, text: 'x'.repeat(30_000) }), timeout: 20 });
         let lockId = await seedLocked({ n: 0 });
         // Changed, unchanged (the holder passes on what it loaded), changed.
-        for (const [item, changed] of [[big(1), true], [big(1), false], [big(3), true]] as const) {
+        for (const [item, changed] of [
+          [big(1), true],
+          [big(1), false],
+          [big(3), true],
+        ] as const) {
           const next = await handOver(id, item, lockId, changed);
           expect(next.item?.items).toBe(item.items);
           expect((await readItem(id)).item?.items).toBeUndefined(); // locked: a reader gets no item

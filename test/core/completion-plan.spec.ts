@@ -47,7 +47,11 @@ const TABLE: [string, Partial<CompletionFacts> & { base: CompletionFacts }, Retu
   ['read-only, nothing due', { base: READ }, plan(NONE, 'none')],
   ['read-only, expiry due, browser-session cookie', { base: READ, refreshExpiry: true }, plan(RESET, 'none')],
   ['read-only, expiry due, persistent cookie', { base: READ, refreshExpiry: true, renewsCookie: true }, plan(RESET, 'renew')],
-  ['read-only, expiry due, persistent cookie, failed: the expiry slides, no cookie', { base: READ, refreshExpiry: true, renewsCookie: true, outcome: 'failed' }, plan(RESET, 'none')],
+  [
+    'read-only, expiry due, persistent cookie, failed: the expiry slides, no cookie',
+    { base: READ, refreshExpiry: true, renewsCookie: true, outcome: 'failed' },
+    plan(RESET, 'none'),
+  ],
   ['read-only, persistent cookie, expiry not due: no renewal', { base: READ, renewsCookie: true }, plan(NONE, 'none')],
   ['read-only, old signature: signed again', { base: READ, resignCookie: true }, plan(NONE, 'renew')],
   ['read-only, old signature, failed', { base: READ, resignCookie: true, outcome: 'failed' }, plan(NONE, 'none')],
@@ -72,11 +76,27 @@ const TABLE: [string, Partial<CompletionFacts> & { base: CompletionFacts }, Retu
 
   // regenerateId(): the data moves to the new id, the new cookie is made before that write.
   ['regenerated', { base: LOADED, regenerated: true }, plan({ kind: 'move', removeOld: true }, 'set')],
-  ['regenerated, unchanged items, browser-session cookie', { base: LOADED, regenerated: true, itemsChanged: false }, plan({ kind: 'move', removeOld: true }, 'set')],
-  ['regenerated, new session: nothing old to remove', { base: NEW, regenerated: true, itemsEmpty: false }, plan({ kind: 'move', removeOld: false }, 'set')],
+  [
+    'regenerated, unchanged items, browser-session cookie',
+    { base: LOADED, regenerated: true, itemsChanged: false },
+    plan({ kind: 'move', removeOld: true }, 'set'),
+  ],
+  [
+    'regenerated, new session: nothing old to remove',
+    { base: NEW, regenerated: true, itemsEmpty: false },
+    plan({ kind: 'move', removeOld: false }, 'set'),
+  ],
   ['regenerated, new and empty: still moved (stored)', { base: NEW, regenerated: true }, plan({ kind: 'move', removeOld: false }, 'set')],
-  ['regenerated, answer already left: kept under its id', { base: LOADED, regenerated: true, ...SENT }, plan({ kind: 'save', handOver: false }, 'none', 'error')],
-  ['regenerated, new session, answer already left: nothing stored', { base: NEW, regenerated: true, itemsEmpty: false, ...SENT }, plan(NONE, 'none', 'error')],
+  [
+    'regenerated, answer already left: kept under its id',
+    { base: LOADED, regenerated: true, ...SENT },
+    plan({ kind: 'save', handOver: false }, 'none', 'error'),
+  ],
+  [
+    'regenerated, new session, answer already left: nothing stored',
+    { base: NEW, regenerated: true, itemsEmpty: false, ...SENT },
+    plan(NONE, 'none', 'error'),
+  ],
 
   // A session new to the store.
   ['new and still empty: nothing', { base: NEW }, plan(NONE, 'none')],
@@ -89,7 +109,11 @@ const TABLE: [string, Partial<CompletionFacts> & { base: CompletionFacts }, Retu
   ['changed items, browser-session cookie', { base: LOADED, itemsChanged: true }, plan(HAND_OVER_SAVE, 'none')],
   ['changed items, persistent cookie: its expiry slides', { base: LOADED, itemsChanged: true, renewsCookie: true }, plan(HAND_OVER_SAVE, 'set')],
   ['changed items, old signature', { base: LOADED, itemsChanged: true, resignCookie: true }, plan(HAND_OVER_SAVE, 'set')],
-  ['changed items, cookie due, answer already left', { base: LOADED, itemsChanged: true, renewsCookie: true, resignCookie: true, ...SENT }, plan(HAND_OVER_SAVE, 'none')],
+  [
+    'changed items, cookie due, answer already left',
+    { base: LOADED, itemsChanged: true, renewsCookie: true, resignCookie: true, ...SENT },
+    plan(HAND_OVER_SAVE, 'none'),
+  ],
   ['timeout changed', { base: LOADED, timeoutChanged: true }, plan(HAND_OVER_SAVE, 'none')],
   ['owner changed', { base: LOADED, ownerChanged: true }, plan(HAND_OVER_SAVE, 'none')],
   ['stored but never initialised (isNew)', { base: LOADED, isNew: true }, plan(HAND_OVER_SAVE, 'set')],
@@ -185,7 +209,9 @@ describe('planCompletion (what the end of a request does with its session)', () 
 
     it('a read-only request only slides the expiry; a failed read-write one only releases', () =>
       holds((f, p) =>
-        f.readOnly ? p.store.kind === 'none' || p.store.kind === 'reset-timeout' : f.outcome === 'succeeded' || p.store.kind === (f.hasLock ? 'release' : 'none'),
+        f.readOnly
+          ? p.store.kind === 'none' || p.store.kind === 'reset-timeout'
+          : f.outcome === 'succeeded' || p.store.kind === (f.hasLock ? 'release' : 'none'),
       ));
 
     it('logs only when the answer left before a new id or a new session could be stored', () =>

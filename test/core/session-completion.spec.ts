@@ -89,7 +89,10 @@ async function request(options: {
   const lease = await lifecycle.acquire(exchange, options.behavior ?? SessionStateBehavior.Required, 'interceptor');
   counter.reset();
   options.handle?.(lease.session, exchange);
-  const error = await lifecycle.complete(lease, exchange, options.outcome ?? 'succeeded').then(() => undefined, (e: unknown) => e);
+  const error = await lifecycle.complete(lease, exchange, options.outcome ?? 'succeeded').then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (error !== undefined && !options.mayFail) throw error;
   return { store: memory, counter, setCookies: exchange.setCookies, logs, session: lease.session, error };
 }
@@ -194,17 +197,20 @@ describe('the lifecycle executes the completion plan', () => {
     expect(run.logs).toEqual([expect.stringMatching(/^error: regenerateId\(\): /)]);
   });
 
-  it.each(['succeeded', 'failed'] as const)('read-only, expiry due, a persistent cookie, %s: the expiry slides, the cookie only on success', async (outcome) => {
-    const run = await request({
-      stored: {},
-      elapsedMinutes: 11, // more than half the timeout (20 min): the expiry is refreshed
-      behavior: SessionStateBehavior.ReadOnly,
-      outcome,
-      module: { cookie: { maxAge: 60_000 } },
-    });
-    expect(run.counter.sequence).toEqual(['resetItemTimeout']);
-    expect(run.setCookies).toHaveLength(outcome === 'succeeded' ? 1 : 0);
-  });
+  it.each(['succeeded', 'failed'] as const)(
+    'read-only, expiry due, a persistent cookie, %s: the expiry slides, the cookie only on success',
+    async (outcome) => {
+      const run = await request({
+        stored: {},
+        elapsedMinutes: 11, // more than half the timeout (20 min): the expiry is refreshed
+        behavior: SessionStateBehavior.ReadOnly,
+        outcome,
+        module: { cookie: { maxAge: 60_000 } },
+      });
+      expect(run.counter.sequence).toEqual(['resetItemTimeout']);
+      expect(run.setCookies).toHaveLength(outcome === 'succeeded' ? 1 : 0);
+    },
+  );
 
   it('read-only, expiry not due: no store call, no cookie', async () => {
     const run = await request({ stored: {}, elapsedMinutes: 9, behavior: SessionStateBehavior.ReadOnly, module: { cookie: { maxAge: 60_000 } } });

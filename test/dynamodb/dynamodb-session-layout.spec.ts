@@ -79,7 +79,7 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
 
       // Read-only: the lock item and the data item, no write.
       meter.reset();
-      expect((flat(await store.getItem(id))).item?.items).toBe(items);
+      expect(flat(await store.getItem(id)).item?.items).toBe(items);
       expect(meter.calls()).toEqual(['GetItem', 'GetItem']);
       expect(meter.wcu()).toBe(0);
       expect(meter.rcu()).toBeLessThanOrEqual(maxRcu + 1);
@@ -112,7 +112,7 @@ describe('capacity units, counted from DynamoDB Local ConsumedCapacity (issue 7)
       expect(meter.calls()).toEqual(['PutItem', 'UpdateItem']);
       expect(meter.wcu()).toBeLessThanOrEqual(storedKb + 1);
       expect(meter.wcu()).toBeGreaterThan(1);
-      expect((flat(await store.getItem(id))).item?.items).toBe(changed);
+      expect(flat(await store.getItem(id)).item?.items).toBe(changed);
     });
   }
 
@@ -163,13 +163,13 @@ describe('lock hand-over (issue 10): the next request of the instance is locked 
       const save = label.includes('inline') ? ['UpdateItem'] : ['PutItem', 'UpdateItem'];
       expect(meter.calls()).toEqual(save);
       if (label.includes('inline')) expect(meter.wcu()).toBe(1);
-      expect((flat(await store.probeLock(id))).lockId).toBe(third.lockId);
+      expect(flat(await store.probeLock(id)).lockId).toBe(third.lockId);
 
       // The new holder reads nothing: it was handed the items. Its own save is an ordinary one.
       meter.reset();
       await store.setAndReleaseItemExclusive(id, { items: changed, timeout: 20 }, third.lockId, false);
       expect(meter.calls()).toEqual(save);
-      expect((flat(await createStore().getItem(id))).item?.items).toBe(changed);
+      expect(flat(await createStore().getItem(id)).item?.items).toBe(changed);
     });
   }
 
@@ -182,9 +182,9 @@ describe('lock hand-over (issue 10): the next request of the instance is locked 
     const next = flat(await store.handOverItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId!, true));
     expect(lose.lost()).toBe(1);
     lose.remove();
-    expect((flat(await store.probeLock(id))).lockId).toBe(next.lockId);
+    expect(flat(await store.probeLock(id)).lockId).toBe(next.lockId);
     await store.setAndReleaseItemExclusive(id, { items: '{"n":3}', timeout: 20 }, next.lockId, false);
-    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":3}');
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"n":3}');
   });
 });
 
@@ -217,8 +217,8 @@ describe('fencing with the data apart from the lock', () => {
     // Then the stale write goes through: it gets a 409, and the newer data stays.
     gates.open('stale data write');
     await expect(staleCommit).rejects.toThrow(SessionStateLockLostError);
-    expect((flat(await current.getItem(id))).item?.items).toBe(newer);
-    expect((flat(await createStore().getItemExclusive(id))).item?.items).toBe(newer);
+    expect(flat(await current.getItem(id)).item?.items).toBe(newer);
+    expect(flat(await createStore().getItemExclusive(id)).item?.items).toBe(newer);
   });
 });
 
@@ -231,7 +231,7 @@ describe('reading the data item fails after the lock was taken', () => {
     await expect(store.getItemExclusive(id)).rejects.toThrow(SessionStateStoreUnavailableError);
     remove();
     expect((await rawItem(id))?.Locked).toEqual({ BOOL: false });
-    expect((flat(await store.getItemExclusive(id))).locked).toBe(false);
+    expect(flat(await store.getItemExclusive(id)).locked).toBe(false);
   });
 });
 
@@ -271,7 +271,7 @@ describe('a burst of writes (issue 16, item 2): the bookkeeping of recent writes
     time += 12_000;
     for (let n = 321; n <= 325; n++) {
       await readWrite(store, id, JSON.stringify({ n }));
-      expect((flat(await store.getItem(id))).item?.items).toBe(JSON.stringify({ n }));
+      expect(flat(await store.getItem(id)).item?.items).toBe(JSON.stringify({ n }));
     }
     expect(itemBytes((await rawItem(id))!)).toBeLessThan(1024);
   });
@@ -315,7 +315,7 @@ describe('a burst of writes (issue 16, item 2): the bookkeeping of recent writes
 
     for (let n = 1; n <= 8; n++) {
       await readWrite(store, id, JSON.stringify({ n }));
-      expect((flat(await store.getItem(id))).item?.items).toBe(JSON.stringify({ n }));
+      expect(flat(await store.getItem(id)).item?.items).toBe(JSON.stringify({ n }));
       const shrunk = itemBytes((await rawItem(id))!);
       expect(shrunk).toBeLessThan(size);
       size = shrunk;
@@ -355,10 +355,10 @@ describe('a prune DynamoDB refuses (issue 16, item 2)', () => {
 
     await readWrite(store, id, '{"n":1}');
     expect(refused).toBe(1);
-    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":1}');
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"n":1}');
     expect(await legacyCount()).toBe(50);
     await readWrite(store, id, '{"n":2}');
-    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":2}');
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"n":2}');
     expect(await legacyCount()).toBe(0);
   });
 });
@@ -401,7 +401,7 @@ describe('records of version 0.1 (record format 1)', () => {
     const { item: v1 } = await putVersion1Session(raw, { tableName, key: id, items, now: time });
     expect(v1.Items?.B).toBeDefined();
 
-    expect((flat(await store.getItem(id))).item?.items).toBe(items);
+    expect(flat(await store.getItem(id)).item?.items).toBe(items);
     const first = flat(await store.getItemExclusive(id));
     expect(first.item?.items).toBe(items);
     expect(await store.releaseItemExclusive(id, first.lockId!)).toBe(true);
@@ -429,7 +429,7 @@ describe('records of version 0.1 (record format 1)', () => {
     const { lockId } = await putVersion1Session(raw, { tableName, key: id, items: '{"n":1}', now: time - 5_000, locked: true });
     const contended = flat(await store.getItemExclusive(id));
     expect(contended).toMatchObject({ locked: true, lockId, lockAge: 5_000 });
-    expect((flat(await store.getItem(id))).lockId).toBe(lockId);
+    expect(flat(await store.getItem(id)).lockId).toBe(lockId);
     expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
     const taken = flat(await store.getItemExclusive(id));
     expect(taken.item?.items).toBe('{"n":1}');
@@ -446,12 +446,12 @@ describe('owner', () => {
     const id = newId();
     await store.setAndReleaseItemExclusive(id, { items: notes(4), timeout: 20, owner: 'user-42' }, null, true);
     expect((await rawItem(id))?.Owner).toEqual({ S: 'user-42' });
-    expect((flat(await store.getItem(id))).item?.owner).toBe('user-42');
+    expect(flat(await store.getItem(id)).item?.owner).toBe('user-42');
     const { lockId, item } = flat(await store.getItemExclusive(id));
     expect(item?.owner).toBe('user-42');
     await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, lockId, false);
     expect((await rawItem(id))?.Owner).toBeUndefined();
-    expect((flat(await store.getItem(id))).item).toEqual({ items: '{}', timeout: 20 });
+    expect(flat(await store.getItem(id)).item).toEqual({ items: '{}', timeout: 20 });
   });
 
   it('revokeOwner removes every session of that owner in this application; their holders cannot save', async () => {
@@ -468,14 +468,14 @@ describe('owner', () => {
     const holder = flat(await shop.getItemExclusive(c));
 
     expect(await shop.revokeOwner(owner)).toBe(3);
-    for (const id of [a, b, c]) expect((flat(await shop.getItem(id))).item).toBeNull();
+    for (const id of [a, b, c]) expect(flat(await shop.getItem(id)).item).toBeNull();
     await expect(shop.setAndReleaseItemExclusive(c, { items: '{"c":2}', timeout: 20, owner }, holder.lockId, false)).rejects.toThrow(
       SessionStateLockLostError,
     );
-    expect((flat(await shop.getItem(c))).item).toBeNull();
-    expect((flat(await shop.getItem(other))).item?.owner).toBe(`${owner}-2`);
-    expect((flat(await shop.getItem(unowned))).item).not.toBeNull();
-    expect((flat(await blog.getItem(a))).item).toEqual({ items: '{"blog":1}', timeout: 20, owner });
+    expect(flat(await shop.getItem(c)).item).toBeNull();
+    expect(flat(await shop.getItem(other)).item?.owner).toBe(`${owner}-2`);
+    expect(flat(await shop.getItem(unowned)).item).not.toBeNull();
+    expect(flat(await blog.getItem(a)).item).toEqual({ items: '{"blog":1}', timeout: 20, owner });
     expect(await shop.revokeOwner(owner)).toBe(0);
   });
 
@@ -487,7 +487,7 @@ describe('owner', () => {
     session.owner = longest;
     expect(() => (session.owner = '漢'.repeat(700))).toThrow(/at most 1024 bytes \(UTF-8\).*got 2100 bytes/);
     await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20, owner: session.owner }, null, true);
-    expect((flat(await store.getItem(id))).item?.owner).toBe(longest);
+    expect(flat(await store.getItem(id)).item?.owner).toBe(longest);
     expect(await store.revokeOwner(longest)).toBe(1);
   });
 
@@ -499,17 +499,27 @@ describe('owner', () => {
     // Real session ids (32 characters, '-' among them); one of shop's starts like shop-admin's keys.
     const [shopId, adminId, bareId] = [generateSessionId(), generateSessionId(), generateSessionId()];
     const shopIdLikeAdmin = `admin-${generateSessionId().slice(6)}`;
-    for (const [store, id] of [[shop, shopId], [shop, shopIdLikeAdmin], [shopAdmin, adminId], [bare, bareId]] as const) {
+    for (const [store, id] of [
+      [shop, shopId],
+      [shop, shopIdLikeAdmin],
+      [shopAdmin, adminId],
+      [bare, bareId],
+    ] as const) {
       await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20, owner }, null, true);
     }
     expect(await shop.revokeOwner(owner)).toBe(2);
-    expect((flat(await shopAdmin.getItem(adminId))).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
-    expect((flat(await bare.getItem(bareId))).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect(flat(await shopAdmin.getItem(adminId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect(flat(await bare.getItem(bareId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
     expect(await bare.revokeOwner(owner)).toBe(1);
-    expect((flat(await shopAdmin.getItem(adminId))).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
+    expect(flat(await shopAdmin.getItem(adminId)).item).toEqual({ items: '{"n":1}', timeout: 20, owner });
     expect(await shopAdmin.revokeOwner(owner)).toBe(1);
-    for (const [store, id] of [[shop, shopId], [shop, shopIdLikeAdmin], [shopAdmin, adminId], [bare, bareId]] as const) {
-      expect((flat(await store.getItem(id))).item).toBeNull();
+    for (const [store, id] of [
+      [shop, shopId],
+      [shop, shopIdLikeAdmin],
+      [shopAdmin, adminId],
+      [bare, bareId],
+    ] as const) {
+      expect(flat(await store.getItem(id)).item).toBeNull();
     }
   });
 
@@ -524,7 +534,9 @@ describe('owner', () => {
       }),
     );
     try {
-      const error = await createStore({ tableName: bare }).revokeOwner('someone').catch((e: unknown) => e as Error);
+      const error = await createStore({ tableName: bare })
+        .revokeOwner('someone')
+        .catch((e: unknown) => e as Error);
       expect(error).toBeInstanceOf(SessionStateError);
       expect((error as Error).message).toContain('has no "Owner-index" index, which revokeOwner needs');
     } finally {
@@ -532,4 +544,3 @@ describe('owner', () => {
     }
   });
 });
-

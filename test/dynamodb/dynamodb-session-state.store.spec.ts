@@ -123,9 +123,15 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       await expectCalls(() => store.resetItemTimeout(id), ['UpdateItem']);
       const lockLost = (run: () => Promise<unknown>) => () => expect(run()).rejects.toThrow(SessionStateLockLostError);
       const stale = { items: '{}', timeout: 20 };
-      await expectCalls(lockLost(() => store.setAndReleaseItemExclusive(id, stale, 'wrong', false)), ['UpdateItem']);
+      await expectCalls(
+        lockLost(() => store.setAndReleaseItemExclusive(id, stale, 'wrong', false)),
+        ['UpdateItem'],
+      );
       expect(await expectCalls(() => store.releaseItemExclusive(id, 'wrong'), ['UpdateItem'])).toBe(false);
-      await expectCalls(lockLost(() => store.removeItem(id, 'wrong')), ['UpdateItem']);
+      await expectCalls(
+        lockLost(() => store.removeItem(id, 'wrong')),
+        ['UpdateItem'],
+      );
       const written = { items: '{"n":1}', timeout: 20 };
       await expectCalls(() => store.setAndReleaseItemExclusive(id, written, lockId, false), ['UpdateItem']);
       const again = flat(await expectCalls(() => store.getItemExclusive(id), ['UpdateItem']));
@@ -223,7 +229,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect((await rawItem(`shop-${id}`))?.Items).toEqual({ S: '{"app":"shop"}' });
       expect((await rawItem(`blog-${id}`))?.Items).toEqual({ S: '{"app":"blog"}' });
       expect(await rawItem(id)).toBeUndefined();
-      expect((flat(await bare.getItem(id))).item).toBeNull();
+      expect(flat(await bare.getItem(id)).item).toBeNull();
 
       // Locks are per application too.
       const shopLock = flat(await shop.getItemExclusive(id));
@@ -232,8 +238,8 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect(blogLock.locked).toBe(false);
       expect(blogLock.item?.items).toBe('{"app":"blog"}');
       await blog.removeItem(id, blogLock.lockId!);
-      expect((flat(await blog.getItem(id))).item).toBeNull();
-      expect((flat(await shop.getItem(id))).locked).toBe(true);
+      expect(flat(await blog.getItem(id)).item).toBeNull();
+      expect(flat(await shop.getItem(id)).locked).toBe(true);
     });
 
     it('expired items read as absent while still physically present, and can be replaced', async () => {
@@ -241,8 +247,8 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       const id = newId();
       await store.setAndReleaseItemExclusive(id, { items: '{"old":true}', timeout: 1 }, null, true);
       time += MINUTE;
-      expect((flat(await store.getItem(id))).item).toBeNull();
-      expect((flat(await store.getItemExclusive(id))).locked).toBe(false);
+      expect(flat(await store.getItem(id)).item).toBeNull();
+      expect(flat(await store.getItemExclusive(id)).locked).toBe(false);
       await store.resetItemTimeout(id);
       const leftover = await rawItem(id);
       expect(leftover).toMatchObject({ Items: { S: '{"old":true}' }, Locked: { BOOL: false } });
@@ -250,7 +256,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
 
       await store.createUninitializedItem(id, 20);
       expect(await rawItem(id)).toMatchObject({ Items: { S: '{}' }, Flags: { N: '1' } });
-      expect((flat(await store.getItem(id))).actions).toBe(SessionStateActions.InitializeItem);
+      expect(flat(await store.getItem(id)).actions).toBe(SessionStateActions.InitializeItem);
     });
 
     it('a record that cannot be decoded is a clear error, not an empty session', async () => {
@@ -288,7 +294,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect(stored.S).toBeUndefined();
       expect(stored.B).toBeInstanceOf(Uint8Array);
       expect(stored.B!.byteLength).toBeLessThan(items.length / 10);
-      expect((flat(await store.getItem(id))).item?.items).toBe(items);
+      expect(flat(await store.getItem(id)).item?.items).toBe(items);
       const acquired = flat(await store.getItemExclusive(id));
       expect(acquired.item?.items).toBe(items);
 
@@ -315,15 +321,13 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       expect(calls.total()).toBe(0);
 
       // The stored session is intact, and the caller can still release its lock.
-      expect((flat(await store.getItem(id))).locked).toBe(true);
+      expect(flat(await store.getItem(id)).locked).toBe(true);
       expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
-      expect((flat(await store.getItem(id))).item?.items).toBe('{"keep":"me"}');
+      expect(flat(await store.getItem(id)).item?.items).toBe('{"keep":"me"}');
 
       // A new session that is too large is not written at all.
       const other = newId();
-      await expect(store.setAndReleaseItemExclusive(other, { items: huge, timeout: 20 }, null, true)).rejects.toThrow(
-        SessionStateTooLargeError,
-      );
+      await expect(store.setAndReleaseItemExclusive(other, { items: huge, timeout: 20 }, null, true)).rejects.toThrow(SessionStateTooLargeError);
       expect(await rawItem(other)).toBeUndefined();
     });
 
@@ -388,7 +392,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       const { Item } = await raw.send(new GetItemCommand({ TableName: table, Key: { Id: { S: id } } }));
       expect(Item?.ExpiresAt?.N).toEqual(expect.any(String));
       expect(Item?.TTL).toBeUndefined();
-      expect((flat(await second.getItemExclusive(id))).lockId).toEqual(expect.any(String));
+      expect(flat(await second.getItemExclusive(id)).lockId).toEqual(expect.any(String));
     });
 
     it('init() on a missing table without createIfNotExists rejects with a clear message', async () => {
@@ -522,7 +526,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       }
       // The store still works once DynamoDB answers again.
       remove();
-      expect((flat(await store.getItem(newId()))).item).toBeNull();
+      expect(flat(await store.getItem(newId())).item).toBeNull();
     });
 
     it('a lock taken by an attempt whose answer was lost is recognised on the retry', async () => {
@@ -569,7 +573,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       await store.init();
       store.onApplicationShutdown();
       expect(destroy).not.toHaveBeenCalled();
-      expect((flat(await store.getItem(newId()))).item).toBeNull();
+      expect(flat(await store.getItem(newId())).item).toBeNull();
       destroy.mockRestore();
       client.destroy();
     });

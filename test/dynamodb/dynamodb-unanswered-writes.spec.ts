@@ -111,7 +111,7 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     expect(await answer).toContain('ConditionalCheckFailedException');
     expect((await rawItem(id))?.LockId).toEqual({ S: held.lockId });
     expect(await createStore().releaseItemExclusive(id, held.lockId!)).toBe(true);
-    expect((flat(await createStore().getItemExclusive(id))).locked).toBe(false);
+    expect(flat(await createStore().getItemExclusive(id)).locked).toBe(false);
   });
 
   it('a hand-over applied but its answer held: the save stands (no 503), and the lock taken for the next request is released', async () => {
@@ -144,7 +144,7 @@ describe('a lock call that gets no answer (issue 11, item 3)', () => {
     expect(release).toHaveBeenCalledTimes(2);
     await vi.waitFor(async () => expect((await rawItem(id))?.Locked).toEqual({ BOOL: false }));
     gates.open('held');
-    expect((flat(await createStore().getItemExclusive(id))).item?.items).toBe('{"n":2}');
+    expect(flat(await createStore().getItemExclusive(id)).item?.items).toBe('{"n":2}');
   });
 
   it('revocations are forgotten once their calls can no longer arrive', async () => {
@@ -192,7 +192,7 @@ describe('a write applied by DynamoDB whose answer was lost, retried by the SDK 
     const lose = loseFirstAnswer(store.client, (operation) => operation === 'PutItem');
     await store.setAndReleaseItemExclusive(id, { items: '{"new":true}', timeout: 20 }, null, true);
     expect(lose.lost()).toBe(1);
-    expect((flat(await store.getItem(id))).item?.items).toBe('{"new":true}');
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"new":true}');
   });
 
   it('a removal: succeeds, the session is gone', async () => {
@@ -203,7 +203,7 @@ describe('a write applied by DynamoDB whose answer was lost, retried by the SDK 
     const lose = loseFirstAnswer(store.client, () => true);
     await store.removeItem(id, lockId!);
     expect(lose.lost()).toBe(1);
-    expect((flat(await store.getItem(id))).item).toBeNull();
+    expect(flat(await store.getItem(id)).item).toBeNull();
   });
 
   it('a release: answers true, the session is unlocked', async () => {
@@ -214,7 +214,7 @@ describe('a write applied by DynamoDB whose answer was lost, retried by the SDK 
     const lose = loseFirstAnswer(store.client, () => true);
     expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
     expect(lose.lost()).toBe(1);
-    expect((flat(await store.getItem(id))).locked).toBe(false);
+    expect(flat(await store.getItem(id)).locked).toBe(false);
   });
 
   it('a second write with a spent lock id still fails (the token is per call, not per lock)', async () => {
@@ -237,7 +237,9 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     let seen = 0;
     store.client.middlewareStack.add(
       (next, context) => async (args) => {
-        const fenced = context.commandName === 'UpdateItemCommand' && String((args.input as { ConditionExpression?: string }).ConditionExpression).startsWith('#lockId = :lockId');
+        const fenced =
+          context.commandName === 'UpdateItemCommand' &&
+          String((args.input as { ConditionExpression?: string }).ConditionExpression).startsWith('#lockId = :lockId');
         const result = await next(args).catch((error: unknown) => ({ error }));
         if (fenced && seen++ === 0) {
           await gates.pass('answer');
@@ -271,7 +273,7 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     await othersWrite(id, 5);
     gates.open('answer');
     await save;
-    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":2}');
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"n":2}');
   });
 
   it('many writes by others before the retry: never reported as not saved (it was); at worst "unknown" (503)', async () => {
@@ -290,7 +292,7 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     gates.open('answer');
     const outcome = await save;
     if (outcome !== 'saved') expect(outcome).toBeInstanceOf(SessionStateStoreUnavailableError);
-    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":2}');
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"n":2}');
   });
 
   it('a lock broken as stale before the write, whose refusal was lost: never reported as saved; the newer data stays', async () => {
@@ -315,7 +317,7 @@ describe('a lost answer re-checked after other requests wrote (issue 16, item 2:
     gates.open('answer');
     expect(await outcome).toBeInstanceOf(Error);
     expect(await outcome).not.toBe('saved');
-    expect((flat(await store.getItem(id))).item?.items).toBe('{"n":"newer"}');
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"n":"newer"}');
   });
 });
 
@@ -324,7 +326,7 @@ describe('stress: two stores, every call at risk of losing its answer once', () 
     /** Loses the answer of about one attempt in four, at most once per call (the SDK's retry gets through). */
     function loseAnswers(store: DynamoDBSessionStateStore, seed: number): () => number {
       let state = seed;
-      const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+      const random = () => (state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
       const lostOnce = new WeakSet<object>();
       let lost = 0;
       store.client.middlewareStack.add(
@@ -378,9 +380,7 @@ describe('stress: two stores, every call at risk of losing its answer once', () 
         acknowledged[id]!.push(n + 1);
       }
     };
-    await Promise.all(
-      [ids.small, ids.large].flatMap((id) => [0, 1, 2, 3].map((w) => worker(stores[w % 2]!, id, 6))),
-    );
+    await Promise.all([ids.small, ids.large].flatMap((id) => [0, 1, 2, 3].map((w) => worker(stores[w % 2]!, id, 6))));
 
     expect(lost[0]!() + lost[1]!()).toBeGreaterThan(10);
     for (const id of [ids.small, ids.large]) {

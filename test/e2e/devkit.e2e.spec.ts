@@ -1,12 +1,7 @@
 import { Logger, UnauthorizedException, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import {
-  InMemorySessionStateStore,
-  SessionStateModule,
-  type SessionStateModuleOptions,
-  type SessionStateStore,
-} from '../../src/index.js';
+import { InMemorySessionStateStore, SessionStateModule, type SessionStateModuleOptions, type SessionStateStore } from '../../src/index.js';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { createTestSession, readSession, seedSession } from '../../src/testing/index.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
@@ -94,7 +89,10 @@ describe.each(ADAPTERS.flatMap((adapter) => STORES.map((store) => [adapter, stor
         const { app, http } = await start();
         const cookie = await seedSession<DevkitSession>(app, { user: { id: 'u1', roles: ['admin'] }, count: 4 });
         expect(cookie).toMatch(/^sid=[A-Za-z0-9_-]{32}$/);
-        await request(http).get('/devkit/data').set('Cookie', cookie).expect(200, { user: { id: 'u1', roles: ['admin'] }, count: 4 });
+        await request(http)
+          .get('/devkit/data')
+          .set('Cookie', cookie)
+          .expect(200, { user: { id: 'u1', roles: ['admin'] }, count: 4 });
         await request(http).post('/devkit/bump').set('Cookie', cookie).expect(200, { count: 5 });
         expect(await readSession<DevkitSession>(app, cookie)).toEqual({ user: { id: 'u1', roles: ['admin'] }, count: 5 });
       });
@@ -214,7 +212,9 @@ describe.each(ADAPTERS)('cookie attributes over %s', (adapter) => {
 
   it('partitioned (CHIPS) with secure: Partitioned and Secure; path and domain as configured', async () => {
     app = await createTestApp(adapter, {
-      imports: [SessionStateModule.forRoot({ cookie: { partitioned: true, secure: true, sameSite: 'none', path: '/devkit', domain: 'example.com' } })],
+      imports: [
+        SessionStateModule.forRoot({ cookie: { partitioned: true, secure: true, sameSite: 'none', path: '/devkit', domain: 'example.com' } }),
+      ],
       controllers: [DevkitTestController],
     });
     const line = sessionSetCookie((await request(app.getHttpServer()).post('/devkit/bump').expect(200)).headers)!;

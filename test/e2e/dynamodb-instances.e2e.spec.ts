@@ -37,14 +37,26 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     stores.splice(0);
   });
 
-  const seed = async (http: unknown) => sessionCookie((await request(http as never).post('/seed').expect(200)).headers)!;
+  const seed = async (http: unknown) =>
+    sessionCookie(
+      (
+        await request(http as never)
+          .post('/seed')
+          .expect(200)
+      ).headers,
+    )!;
 
   it('two instances on one table: 50 concurrent increments sent alternately end at exactly 50', async () => {
     const a = await instance();
     const b = await instance();
     const cookie = await seed(a.http);
     const responses = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => request((i % 2 ? b : a).http).post('/count').set('Cookie', cookie).expect(200)),
+      Array.from({ length: 50 }, (_, i) =>
+        request((i % 2 ? b : a).http)
+          .post('/count')
+          .set('Cookie', cookie)
+          .expect(200),
+      ),
     );
     expect(responses.map((r) => r.body.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     await request(a.http).get('/count').set('Cookie', cookie).expect(200, { count: 50 });
@@ -92,10 +104,18 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
       const cookie = await seed(a.http);
       if (kb) await request(a.http).post(`/big?kb=${kb}`).set('Cookie', cookie).expect(200);
       await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
-      const holder = request(a.http).post(path).set('Cookie', cookie).then((r) => r);
+      const holder = request(a.http)
+        .post(path)
+        .set('Cookie', cookie)
+        .then((r) => r);
       await a.gates.arrived('hold');
       const sawLock = b === a ? Promise.resolve() : b.counter.next('getItemExclusive', (answer) => (answer as { kind: string }).kind === 'locked');
-      const queued = Array.from({ length: 3 }, () => request(b.http).post('/count').set('Cookie', cookie).then((r) => r));
+      const queued = Array.from({ length: 3 }, () =>
+        request(b.http)
+          .post('/count')
+          .set('Cookie', cookie)
+          .then((r) => r),
+      );
       await sawLock; // the head of b's queue polls the store (another instance) ...
       await vi.waitFor(() => expect(b.waiting(idOf(cookie))).toBe(b === a ? 3 : 2)); // ... the rest wait in line
       a.gates.open('hold');
@@ -151,7 +171,10 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     const a = await instance({ executionTimeout: 0.3 });
     const b = await instance({ executionTimeout: 0.3 });
     const cookie = await seed(a.http);
-    const stuck = request(a.http).post('/count?gate=stuck').set('Cookie', cookie).then((r) => r);
+    const stuck = request(a.http)
+      .post('/count?gate=stuck')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await a.gates.arrived('stuck');
     await request(b.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     a.gates.open('stuck');
@@ -248,7 +271,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     await request(a.http).post('/abandon').set('Cookie', newCookie).expect(200, { abandoned: true });
     expect(lostRemove.lost()).toBe(1);
     lostRemove.remove();
-    expect((flat(await a.raw.getItem(idOf(newCookie)))).item).toBeNull();
+    expect(flat(await a.raw.getItem(idOf(newCookie))).item).toBeNull();
   });
 
   it('a burst of 320 POSTs on one session, then past the point where old write tokens used to be pruned: every later read-write request saves (issue 16, item 2)', async () => {

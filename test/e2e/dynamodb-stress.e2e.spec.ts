@@ -90,19 +90,22 @@ describe.each(ADAPTERS)('stress on DynamoDB Local over %s', (adapter) => {
     );
     const injected = instances.map((i) => injectRandomFaults(i.store.client, random));
 
-    const sent = cookies.flatMap((cookie, s) =>
-      Array.from({ length: 12 }, (_, n) => ({ cookie, token: `s${s}-${n}`, outerTimeout: n % 4 === 3 })),
-    );
+    const sent = cookies.flatMap((cookie, s) => Array.from({ length: 12 }, (_, n) => ({ cookie, token: `s${s}-${n}`, outerTimeout: n % 4 === 3 })));
     const answers = await Promise.all(
       sent.map(async ({ cookie, token, outerTimeout }, i) => {
-        const req = request(instances[i % 2].http).post(`/append?token=${token}`).set('Cookie', cookie);
+        const req = request(instances[i % 2].http)
+          .post(`/append?token=${token}`)
+          .set('Cookie', cookie);
         if (outerTimeout) req.set('x-timeout-ms', '150');
         return { token, cookie, status: (await req).status };
       }),
     );
 
     const statuses = answers.map((a) => a.status);
-    expect(statuses.every((s) => [200, 408, 409, 503].includes(s)), statuses.join(',')).toBe(true);
+    expect(
+      statuses.every((s) => [200, 408, 409, 503].includes(s)),
+      statuses.join(','),
+    ).toBe(true);
     expect(statuses.filter((s) => s === 200).length).toBeGreaterThan(sent.length / 2);
     const faults = injected.reduce((sum, i) => sum + i.throttled + i.slowed + i.answerLost, 0);
     expect(faults).toBeGreaterThan(0);
@@ -111,7 +114,7 @@ describe.each(ADAPTERS)('stress on DynamoDB Local over %s', (adapter) => {
     const reader = new DynamoDBSessionStateStore({ tableName, clientConfig: await localClientConfig() });
     await vi.waitFor(
       async () => {
-        for (const cookie of cookies) expect((flat(await reader.getItem(idOf(cookie)))).locked, 'a record left locked').toBe(false);
+        for (const cookie of cookies) expect(flat(await reader.getItem(idOf(cookie))).locked, 'a record left locked').toBe(false);
         for (const { app } of instances) expect(app.activeLeases(), 'a lease left active').toBe(0);
       },
       { timeout: 10_000, interval: 100 },

@@ -63,7 +63,13 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'SessionStateError', type: SessionStateError, error: (id) => new SessionStateError(`GetItem ${internals(id)}`), status: 500, message: STORE_FAILED },
+  {
+    name: 'SessionStateError',
+    type: SessionStateError,
+    error: (id) => new SessionStateError(`GetItem ${internals(id)}`),
+    status: 500,
+    message: STORE_FAILED,
+  },
   {
     name: 'SessionStateCorruptError',
     type: SessionStateCorruptError,
@@ -130,7 +136,13 @@ const CASES: Case[] = [
     reason: 'aborted',
   },
   // Programming errors a store has no business throwing: answered as a failure of the store.
-  { name: 'SessionStateReadOnlyError', type: SessionStateReadOnlyError, error: (id) => new SessionStateReadOnlyError(internals(id)), status: 500, message: STORE_FAILED },
+  {
+    name: 'SessionStateReadOnlyError',
+    type: SessionStateReadOnlyError,
+    error: (id) => new SessionStateReadOnlyError(internals(id)),
+    status: 500,
+    message: STORE_FAILED,
+  },
   {
     name: 'SessionStateUnsupportedContextError',
     type: SessionStateUnsupportedContextError,
@@ -138,7 +150,13 @@ const CASES: Case[] = [
     status: 500,
     message: STORE_FAILED,
   },
-  { name: 'SessionStateValueError', type: SessionStateValueError, error: (id) => new SessionStateValueError(internals(id), 'k', ''), status: 500, message: STORE_FAILED },
+  {
+    name: 'SessionStateValueError',
+    type: SessionStateValueError,
+    error: (id) => new SessionStateValueError(internals(id), 'k', ''),
+    status: 500,
+    message: STORE_FAILED,
+  },
   { name: "a custom store's own error", error: (id) => new RedisReplyError(`ERR ${internals(id)}`), status: 500, message: STORE_FAILED },
 ];
 

@@ -31,7 +31,11 @@ export interface GraphQLApp {
 }
 
 /** The code-first counter resolvers (and the HTTP test controller) on the adapter's GraphQL server. */
-export async function startGraphQLApp(adapter: AdapterName, options: SessionStateModuleOptions = {}, providers: Provider[] = []): Promise<GraphQLApp> {
+export async function startGraphQLApp(
+  adapter: AdapterName,
+  options: SessionStateModuleOptions = {},
+  providers: Provider[] = [],
+): Promise<GraphQLApp> {
   const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const gates = new Gates();
   const app = await createTestApp(adapter, {
@@ -44,7 +48,9 @@ export async function startGraphQLApp(adapter: AdapterName, options: SessionStat
 
 /** POSTs a GraphQL request (one operation, or a batch) and returns the response. */
 export function gql(http: unknown, body: object | object[], cookie?: string) {
-  const req = request(http as never).post('/graphql').set('Content-Type', 'application/json');
+  const req = request(http as never)
+    .post('/graphql')
+    .set('Content-Type', 'application/json');
   if (cookie) req.set('Cookie', cookie);
   return req.send(body);
 }

@@ -84,7 +84,11 @@ describe.each(ADAPTERS)('the cost of a deep GraphQL operation on an interface ov
     const cycle = await gql(http, { query: '{ nodes { ...X } } fragment X on Node { children { ...X } }' });
     expect(cycle.body.errors?.[0]?.message).toMatch(/cannot spread fragment "X" within itself/i);
     // In a batch, the other operations are walked before the server validates them.
-    const batch = await gql(http, [{ query: '{ me }' }, { query: '{ nodes { ...X } } fragment X on Node { children { ...X } }' }, { query: deepQuery(40) }]);
+    const batch = await gql(http, [
+      { query: '{ me }' },
+      { query: '{ nodes { ...X } } fragment X on Node { children { ...X } }' },
+      { query: deepQuery(40) },
+    ]);
     expect(batch.status).toBe(200);
     expect(batch.body[0]).toEqual({ data: { me: null } });
     expect(batch.body[1].errors?.[0]?.message).toMatch(/cannot spread fragment "X" within itself/i);

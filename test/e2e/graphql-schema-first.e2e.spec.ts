@@ -13,7 +13,10 @@ describe.each(ADAPTERS)('schema-first GraphQL sessions over %s', (adapter) => {
     const counting = countingStore(new InMemorySessionStateStore());
     counter = counting.counter;
     app = await createTestApp(adapter, {
-      imports: [SessionStateModule.forRoot({ store: counting.store }), graphqlModule(adapter, { autoSchemaFile: undefined, typeDefs: SCHEMA_FIRST_TYPE_DEFS })],
+      imports: [
+        SessionStateModule.forRoot({ store: counting.store }),
+        graphqlModule(adapter, { autoSchemaFile: undefined, typeDefs: SCHEMA_FIRST_TYPE_DEFS }),
+      ],
       providers: [SchemaFirstResolver, VisitorResolver],
     });
   });

@@ -126,7 +126,14 @@ describe.each(ADAPTERS)('GraphQL sessions over %s', (adapter) => {
   it(`(${server}) HTTP requests and GraphQL mutations of one session are serialised`, async () => {
     const cookie = await seeded();
     const sends = Array.from({ length: 20 }, (_, i) =>
-      i % 2 ? gql(g.http, { query: 'mutation { increment }' }, cookie) : import('supertest').then((s) => s.default(g.http as never).post('/count').set('Cookie', cookie)),
+      i % 2
+        ? gql(g.http, { query: 'mutation { increment }' }, cookie)
+        : import('supertest').then((s) =>
+            s
+              .default(g.http as never)
+              .post('/count')
+              .set('Cookie', cookie),
+          ),
     );
     await Promise.all(sends);
     expect(await counterOf(cookie)).toBe(21);
@@ -159,7 +166,10 @@ describe.each(ADAPTERS)('GraphQL when the session cannot be had, over %s', (adap
       const res = await gql(g.http, { query }, cookie);
       expect(res.body.data ?? null).toBeNull();
       expect(res.body.errors).toEqual([
-        expect.objectContaining({ message: 'Session state is unavailable; try again.', extensions: expect.objectContaining({ code: 'SESSION_STATE_503' }) }),
+        expect.objectContaining({
+          message: 'Session state is unavailable; try again.',
+          extensions: expect.objectContaining({ code: 'SESSION_STATE_503' }),
+        }),
       ]);
       expect(JSON.stringify(res.body)).not.toMatch(/store down/);
     }

@@ -22,7 +22,8 @@ function subscribe(client: Client, query: string): Promise<{ values: unknown[]; 
       {
         // An error at subscription start comes as a result with errors, then the end.
         next: (value) => (value.errors ? resolve({ values, error: value.errors.map((e) => e.message).join('; ') }) : values.push(value.data)),
-        error: (error) => resolve({ values, error: Array.isArray(error) ? error.map((e) => e.message).join('; ') : String((error as Error).message ?? error) }),
+        error: (error) =>
+          resolve({ values, error: Array.isArray(error) ? error.map((e) => e.message).join('; ') : String((error as Error).message ?? error) }),
         complete: () => resolve({ values }),
       },
     );
@@ -51,7 +52,7 @@ describe.each(SERVERS)('GraphQL subscriptions over WebSocket (%s)', (_name, adap
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   });
   afterAll(async () => {
-    await Promise.all(clients.splice(0).map((c) => c.dispose()));
+    for (const client of clients.splice(0)) await client.dispose();
     await app.close();
   });
 

@@ -211,10 +211,17 @@ class FeatureModule {}
 async function expectTimedOutHandlerAlone(app: INestApplication, path: string): Promise<void> {
   const http = app.getHttpServer();
   const cookie = sessionCookie((await request(http).post('/feature/count').expect(201)).headers)!;
-  const late = request(http).post(`${path}?first`).set('Cookie', cookie).set('x-timeout-ms', '50').then((r) => r);
+  const late = request(http)
+    .post(`${path}?first`)
+    .set('Cookie', cookie)
+    .set('x-timeout-ms', '50')
+    .then((r) => r);
   await timedGates.arrived('first');
   expect((await late).status).toBe(408); // answered while its handler still runs
-  const next = request(http).post(path).set('Cookie', cookie).then((r) => r);
+  const next = request(http)
+    .post(path)
+    .set('Cookie', cookie)
+    .then((r) => r);
   // It waits for the timed-out handler, which still holds the session.
   await vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(1));
   timedGates.open('first');
@@ -287,9 +294,15 @@ describe.each(ADAPTERS)('the interceptor is bound to the handlers that use the s
 async function expectSerialised(app: INestApplication, path: string): Promise<void> {
   const http = app.getHttpServer();
   const cookie = sessionCookie((await request(http).post('/feature/count').expect(201, { count: 1 })).headers)!;
-  const first = request(http).post(`${path}?first`).set('Cookie', cookie).then((r) => r);
+  const first = request(http)
+    .post(`${path}?first`)
+    .set('Cookie', cookie)
+    .then((r) => r);
   await timedGates.arrived('first');
-  const second = request(http).post(path).set('Cookie', cookie).then((r) => r);
+  const second = request(http)
+    .post(path)
+    .set('Cookie', cookie)
+    .then((r) => r);
   await vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(1));
   timedGates.open('first');
   expect([(await first).status, (await first).body]).toEqual([201, { count: 2 }]);
@@ -303,7 +316,10 @@ async function expectSerialised(app: INestApplication, path: string): Promise<vo
 async function expectTimedOutWaiterNeverRuns(app: INestApplication, path: string): Promise<void> {
   const http = app.getHttpServer();
   const cookie = sessionCookie((await request(http).post('/feature/count').expect(201, { count: 1 })).headers)!;
-  const first = request(http).post(`${path}?first`).set('Cookie', cookie).then((r) => r);
+  const first = request(http)
+    .post(`${path}?first`)
+    .set('Cookie', cookie)
+    .then((r) => r);
   await timedGates.arrived('first');
   const waiter = await request(http).post(path).set('Cookie', cookie).set('x-timeout-ms', '100');
   expect(waiter.status).toBe(408);
@@ -327,7 +343,10 @@ describe.each(ADAPTERS)('a route without interceptors of its own, over %s', (ada
   const start = (globalInterceptor?: 'provider' | 'useGlobalInterceptors', interceptor: Type = AppInterceptor) =>
     createTestApp(
       adapter,
-      { imports: [SessionStateModule.forRoot(), FeatureModule], providers: globalInterceptor === 'provider' ? [{ provide: APP_INTERCEPTOR, useClass: interceptor }] : [] },
+      {
+        imports: [SessionStateModule.forRoot(), FeatureModule],
+        providers: globalInterceptor === 'provider' ? [{ provide: APP_INTERCEPTOR, useClass: interceptor }] : [],
+      },
       globalInterceptor === 'useGlobalInterceptors' ? (app) => void app.useGlobalInterceptors(new interceptor()) : undefined,
     );
 
@@ -347,10 +366,16 @@ describe.each(ADAPTERS)('a route without interceptors of its own, over %s', (ada
   });
 
   it('user classes keep their own methods: nothing is wrapped or added at startup', async () => {
-    const before = Object.getOwnPropertyNames(FeatureController.prototype).map((name) => [name, Object.getOwnPropertyDescriptor(FeatureController.prototype, name)!.value]);
+    const before = Object.getOwnPropertyNames(FeatureController.prototype).map((name) => [
+      name,
+      Object.getOwnPropertyDescriptor(FeatureController.prototype, name)!.value,
+    ]);
     const app = await start();
     try {
-      const after = Object.getOwnPropertyNames(FeatureController.prototype).map((name) => [name, Object.getOwnPropertyDescriptor(FeatureController.prototype, name)!.value]);
+      const after = Object.getOwnPropertyNames(FeatureController.prototype).map((name) => [
+        name,
+        Object.getOwnPropertyDescriptor(FeatureController.prototype, name)!.value,
+      ]);
       expect(after).toEqual(before);
     } finally {
       await app.close();
@@ -380,7 +405,7 @@ describe.each(ADAPTERS)('a route without interceptors of its own, over %s', (ada
     }
   });
 
-  it("a request-scoped controller (its route built per request) runs the session interceptor, and every save lands", async () => {
+  it('a request-scoped controller (its route built per request) runs the session interceptor, and every save lands', async () => {
     const app = await start();
     try {
       const http = app.getHttpServer();

@@ -41,7 +41,6 @@ class SlowLockStore extends InMemorySessionStateStore {
   }
 }
 
-
 const tableName = uniqueTableName('lock-safety');
 afterAll(() => deleteTable(tableName));
 
@@ -58,7 +57,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const released = t.counter.next('releaseItemExclusive');
     await request(http).post('/count').set('Cookie', cookie).set('x-timeout-ms', '100').expect(408);
     await released; // the lock taken after the 408 is given back
-    expect((flat(await store.getItem(idOf(cookie)))).locked).toBe(false);
+    expect(flat(await store.getItem(idOf(cookie))).locked).toBe(false);
     await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
     expect(t.waiting(idOf(cookie))).toBe(0);
     store.lockDelayMs = 0;
@@ -69,11 +68,18 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const t = await start(adapter, {}, withOuterTimeout);
     const http = t.app.getHttpServer();
     const cookie = await seeded(t);
-    const timedOut = request(http).post('/count?gate=slow').set('Cookie', cookie).set('x-timeout-ms', '100').then((r) => r);
+    const timedOut = request(http)
+      .post('/count?gate=slow')
+      .set('Cookie', cookie)
+      .set('x-timeout-ms', '100')
+      .then((r) => r);
     await t.gates.arrived('slow');
     expect((await timedOut).status).toBe(408);
     // The handler still runs: the next request of the session must wait for it.
-    const next = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    const next = request(http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
     t.gates.open('slow');
     expect((await next).body).toEqual({ count: 1 }); // the timed-out request's increment was discarded
@@ -88,7 +94,13 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     store.lockDelayMs = 30;
     const responses = await Promise.all(
       cookies.flatMap((cookie) =>
-        Array.from({ length: 8 }, () => request(http).post('/count').set('Cookie', cookie).set('x-timeout-ms', '60').then((r) => r.status)),
+        Array.from({ length: 8 }, () =>
+          request(http)
+            .post('/count')
+            .set('Cookie', cookie)
+            .set('x-timeout-ms', '60')
+            .then((r) => r.status),
+        ),
       ),
     );
     expect(responses).toContain(408);
@@ -96,7 +108,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     await vi.waitFor(
       async () => {
         for (const cookie of cookies) {
-          expect((flat(await store.getItem(idOf(cookie)))).locked).toBe(false);
+          expect(flat(await store.getItem(idOf(cookie))).locked).toBe(false);
           expect(t.waiting(idOf(cookie))).toBe(0);
         }
         expect(t.activeLeases()).toBe(0);
@@ -114,55 +126,70 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     });
   });
 
-  describe.each(['memory', 'dynamodb'] as const)('a hung holder in this process (%s store): waiters are let through once its lock is older than executionTimeout', (kind) => {
-    // The wait below is the condition itself: the holder's lock must have grown older than executionTimeout.
-    // Clients give up well before executionTimeout (an ALB's 60 s under our 110 s), with room for DynamoDB Local's answers.
-    const executionTimeout = 1.2;
-    const clientTimeoutMs = 900;
-    const store = async () =>
-      kind === 'memory'
-        ? new InMemorySessionStateStore()
-        : new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() });
-    async function hungHolder(): Promise<{ t: SessionApp; cookie: string; stuck: Promise<request.Response> }> {
-      const t = await start(adapter, { executionTimeout, store: await store() });
-      const cookie = await seeded(t);
-      const stuck = request(t.app.getHttpServer()).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);
-      await t.gates.arrived('hung');
-      await sleep(executionTimeout * 1000 + 50);
-      return { t, cookie, stuck };
-    }
+  describe.each(['memory', 'dynamodb'] as const)(
+    'a hung holder in this process (%s store): waiters are let through once its lock is older than executionTimeout',
+    (kind) => {
+      // The wait below is the condition itself: the holder's lock must have grown older than executionTimeout.
+      // Clients give up well before executionTimeout (an ALB's 60 s under our 110 s), with room for DynamoDB Local's answers.
+      const executionTimeout = 1.2;
+      const clientTimeoutMs = 900;
+      const store = async () =>
+        kind === 'memory'
+          ? new InMemorySessionStateStore()
+          : new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() });
+      async function hungHolder(): Promise<{ t: SessionApp; cookie: string; stuck: Promise<request.Response> }> {
+        const t = await start(adapter, { executionTimeout, store: await store() });
+        const cookie = await seeded(t);
+        const stuck = request(t.app.getHttpServer())
+          .post('/count?gate=hung')
+          .set('Cookie', cookie)
+          .then((r) => r);
+        await t.gates.arrived('hung');
+        await sleep(executionTimeout * 1000 + 50);
+        return { t, cookie, stuck };
+      }
 
-    it('a writer whose client gives up sooner than executionTimeout gets through at once', async () => {
-      const { t, cookie, stuck } = await hungHolder();
-      const res = await request(t.app.getHttpServer()).post('/count').set('Cookie', cookie).timeout(clientTimeoutMs);
-      expect(res.body).toEqual({ count: 1 });
-      t.gates.open('hung');
-      expect((await stuck).status).toBe(409); // fenced: its lock was broken
-      await request(t.app.getHttpServer()).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
-    });
+      it('a writer whose client gives up sooner than executionTimeout gets through at once', async () => {
+        const { t, cookie, stuck } = await hungHolder();
+        const res = await request(t.app.getHttpServer()).post('/count').set('Cookie', cookie).timeout(clientTimeoutMs);
+        expect(res.body).toEqual({ count: 1 });
+        t.gates.open('hung');
+        expect((await stuck).status).toBe(409); // fenced: its lock was broken
+        await request(t.app.getHttpServer()).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+      });
 
-    it('a reader does too (Microsoft: a waiting request gets access once the holder exceeds the lock timeout)', async () => {
-      const { t, cookie, stuck } = await hungHolder();
-      const res = await request(t.app.getHttpServer()).get('/count').set('Cookie', cookie).timeout(clientTimeoutMs);
-      expect(res.body).toEqual({ count: 0 });
-      t.gates.open('hung');
-      await stuck;
-    });
+      it('a reader does too (Microsoft: a waiting request gets access once the holder exceeds the lock timeout)', async () => {
+        const { t, cookie, stuck } = await hungHolder();
+        const res = await request(t.app.getHttpServer()).get('/count').set('Cookie', cookie).timeout(clientTimeoutMs);
+        expect(res.body).toEqual({ count: 0 });
+        t.gates.open('hung');
+        await stuck;
+      });
 
-    it('waiters queued before the lock went stale are let through when it does', async () => {
-      const t = await start(adapter, { executionTimeout, store: await store() });
-      const http = t.app.getHttpServer();
-      const cookie = await seeded(t);
-      const stuck = request(http).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);
-      await t.gates.arrived('hung');
-      const writer = request(http).post('/count').set('Cookie', cookie).then((r) => r);
-      const reader = request(http).get('/count').set('Cookie', cookie).then((r) => r);
-      expect((await writer).body).toEqual({ count: 1 });
-      expect((await reader).status).toBe(200);
-      t.gates.open('hung');
-      expect((await stuck).status).toBe(409);
-    });
-  });
+      it('waiters queued before the lock went stale are let through when it does', async () => {
+        const t = await start(adapter, { executionTimeout, store: await store() });
+        const http = t.app.getHttpServer();
+        const cookie = await seeded(t);
+        const stuck = request(http)
+          .post('/count?gate=hung')
+          .set('Cookie', cookie)
+          .then((r) => r);
+        await t.gates.arrived('hung');
+        const writer = request(http)
+          .post('/count')
+          .set('Cookie', cookie)
+          .then((r) => r);
+        const reader = request(http)
+          .get('/count')
+          .set('Cookie', cookie)
+          .then((r) => r);
+        expect((await writer).body).toEqual({ count: 1 });
+        expect((await reader).status).toBe(200);
+        t.gates.open('hung');
+        expect((await stuck).status).toBe(409);
+      });
+    },
+  );
 
   it('a session loaded by a guard stays locked while later guards and the handler run, though the client left', async () => {
     const t = await start(adapter);
@@ -170,7 +197,10 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     await t.app.listen(0, '127.0.0.1');
     await leaveAt(t, '/two-guards', cookie, 'second-guard');
     // The aborted request's handler has not run yet: another request of the session must wait for it.
-    const next = request(t.app.getHttpServer()).post('/count').set('Cookie', cookie).then((r) => r);
+    const next = request(t.app.getHttpServer())
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
     t.gates.open('second-guard');
     expect((await next).body).toEqual({ count: 2 });
@@ -194,9 +224,15 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const t = await start(adapter);
     const http = t.app.getHttpServer();
     const cookie = await seeded(t);
-    const login = request(http).post('/regenerate?gate=login').set('Cookie', cookie).then((r) => r);
+    const login = request(http)
+      .post('/regenerate?gate=login')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('login');
-    const cart = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    const cart = request(http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
     t.gates.open('login');
     const loggedIn = await login;
@@ -216,10 +252,16 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const a = await start(adapter, { store });
     const b = await start(adapter, { store });
     const cookie = await seeded(a);
-    const login = request(a.app.getHttpServer()).post('/regenerate?gate=login').set('Cookie', cookie).then((r) => r);
+    const login = request(a.app.getHttpServer())
+      .post('/regenerate?gate=login')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await a.gates.arrived('login');
     const sawLock = b.counter.next('getItemExclusive', (answer) => (answer as SessionStateAcquisition).kind === 'locked');
-    const cart = request(b.app.getHttpServer()).post('/count').set('Cookie', cookie).then((r) => r);
+    const cart = request(b.app.getHttpServer())
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await sawLock;
     a.gates.open('login');
     const newCookie = sessionCookie((await login).headers)!;
@@ -233,11 +275,20 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const t = await start(adapter);
     const http = t.app.getHttpServer();
     const cookie = await seeded(t);
-    const logout = request(http).post('/count?gate=first').set('Cookie', cookie).then((r) => r);
+    const logout = request(http)
+      .post('/count?gate=first')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('first');
-    const abandon = request(http).post('/abandon').set('Cookie', cookie).then((r) => r);
+    const abandon = request(http)
+      .post('/abandon')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
-    const queued = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    const queued = request(http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(2));
     t.gates.open('first');
     expect((await logout).status).toBe(200);
@@ -253,7 +304,10 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     await t.app.listen(0, '127.0.0.1');
     const http = t.app.getHttpServer();
     const cookie = await seeded(t);
-    const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
+    const holder = request(http)
+      .post('/count?gate=hold')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('hold');
     const waiter = httpRequest({ host: '127.0.0.1', port: http.address().port, method: 'POST', path: '/count', headers: { cookie }, agent: false });
     waiter.on('error', () => {});
@@ -268,7 +322,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     answer();
     expect((await holder).body).toEqual({ count: 1 });
     await vi.waitFor(async () => {
-      expect((flat(await store.getItem(idOf(cookie)))).locked).toBe(false);
+      expect(flat(await store.getItem(idOf(cookie))).locked).toBe(false);
       expect(t.activeLeases()).toBe(0);
     });
     store.lockAnswersHeld = undefined;
@@ -282,9 +336,15 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const unknown = `sid=${'u'.repeat(32)}`;
     let answer = () => {};
     store.lockAnswersHeld = new Promise<void>((resolve) => (answer = resolve));
-    const first = request(http).post('/count').set('Cookie', unknown).then((r) => r);
+    const first = request(http)
+      .post('/count')
+      .set('Cookie', unknown)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.counter.calls.getItemExclusive).toBe(1));
-    const second = request(http).post('/count').set('Cookie', unknown).then((r) => r);
+    const second = request(http)
+      .post('/count')
+      .set('Cookie', unknown)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.waiting('u'.repeat(32))).toBe(1));
     answer();
     expect((await first).body).toEqual({ count: 1 });
@@ -296,7 +356,10 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const t = await start(adapter, { executionTimeout });
     const http = t.app.getHttpServer();
     const cookie = await seeded(t);
-    const late = request(http).post('/two-guards').set('Cookie', cookie).then((r) => r);
+    const late = request(http)
+      .post('/two-guards')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('second-guard');
     // The condition itself: the guard's lock must grow older than executionTimeout.
     await sleep(executionTimeout * 1000 + 50);
@@ -312,7 +375,11 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const t = await start(adapter, { saveOnError: 'client-errors' }, withOuterTimeout);
     const http = t.app.getHttpServer();
     const cookie = await seeded(t);
-    const timedOut = request(http).post('/throw?gate=late').set('Cookie', cookie).set('x-timeout-ms', '100').then((r) => r);
+    const timedOut = request(http)
+      .post('/throw?gate=late')
+      .set('Cookie', cookie)
+      .set('x-timeout-ms', '100')
+      .then((r) => r);
     await t.gates.arrived('late');
     expect((await timedOut).status).toBe(408);
     const released = t.counter.next('releaseItemExclusive');

@@ -315,7 +315,10 @@ describe.each(ADAPTERS)('guards that read the session through SessionStateAccess
     const t = await started(adapter, 'bare');
     const admin = await loggedIn(t.http, 'admin');
     await request(t.http).get('/admin').set('Cookie', admin).expect(200, { admin: true });
-    await request(t.http).get('/admin').set('Cookie', await loggedIn(t.http, 'bob')).expect(403);
+    await request(t.http)
+      .get('/admin')
+      .set('Cookie', await loggedIn(t.http, 'bob'))
+      .expect(403);
     await request(t.http).get('/admin').expect(403);
     expect(t.activeLeases()).toBe(0);
   });
@@ -373,7 +376,7 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     ['@Res({ passthrough: true }) and a returned value', '/mvc/login-passthrough-return', 200],
     ['res.redirect(), then more work before it returns', '/mvc/login-then-work', 303],
     ['res.redirect(), then a throw', '/mvc/login-then-throw', 303],
-    ['res.send(), then awaiting the answer\'s end', '/mvc/login-await-finish', 200],
+    ["res.send(), then awaiting the answer's end", '/mvc/login-await-finish', 200],
     ['a streamed answer', '/mvc/login-stream', 200],
   ] as const;
 
@@ -385,7 +388,7 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
       const cookie = sessionCookie(answer.headers)!;
       expect(cookie).toBeDefined();
       // Stored before the answer left: readable at once, through the store itself.
-      expect((flat(await t.store.getItem(cookie.slice(cookie.indexOf('=') + 1)))).item).not.toBeNull();
+      expect(flat(await t.store.getItem(cookie.slice(cookie.indexOf('=') + 1))).item).not.toBeNull();
       await request(t.http).get('/me').set('Cookie', cookie).expect(200, { user: 'ann', count: 0 });
       expect(t.activeLeases()).toBe(0);
     });
@@ -422,7 +425,7 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     const cookie = await loggedIn(t.http, 'ann');
     const answer = await request(t.http).post('/mvc/logout').set('Cookie', cookie).expect(303);
     expect(sessionCookie(answer.headers)).toBe('sid=');
-    expect((flat(await t.store.getItem(cookie.slice(cookie.indexOf('=') + 1)))).item).toBeNull();
+    expect(flat(await t.store.getItem(cookie.slice(cookie.indexOf('=') + 1))).item).toBeNull();
     await request(t.http).get('/me').set('Cookie', cookie).expect(200, { user: null, count: 0 });
   });
 
@@ -442,16 +445,21 @@ describe.each(ADAPTERS)('a login that answers itself through @Res(), over %s', (
     await request(t.http).get('/me').set('Cookie', sessionCookie(answer.headers)!).expect(200, { user: 'ann', count: 0 });
   });
 
-  it.runIf(adapter === 'express')('an answer sent around @Res() (req.res) cannot carry the new id: kept under the old one, logged with the remedy', async () => {
-    const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
-    const t = await started(adapter, 'bare');
-    const before = sessionCookie((await request(t.http).post('/count').expect(200)).headers)!;
-    const answer = await request(t.http).post('/req-res/login').set('Cookie', before).expect(200, { sent: true });
-    expect(sessionCookie(answer.headers)).toBeUndefined();
-    await vi.waitFor(() => expect(error).toHaveBeenCalledWith(expect.stringMatching(/^regenerateId\(\): the response was sent before the session was saved.*@Res\(\)/)));
-    expect(JSON.stringify(error.mock.calls)).not.toContain(before.slice(before.indexOf('=') + 1));
-    await request(t.http).get('/me').set('Cookie', before).expect(200, { user: 'ann', count: 1 });
-  });
+  it.runIf(adapter === 'express')(
+    'an answer sent around @Res() (req.res) cannot carry the new id: kept under the old one, logged with the remedy',
+    async () => {
+      const error = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
+      const t = await started(adapter, 'bare');
+      const before = sessionCookie((await request(t.http).post('/count').expect(200)).headers)!;
+      const answer = await request(t.http).post('/req-res/login').set('Cookie', before).expect(200, { sent: true });
+      expect(sessionCookie(answer.headers)).toBeUndefined();
+      await vi.waitFor(() =>
+        expect(error).toHaveBeenCalledWith(expect.stringMatching(/^regenerateId\(\): the response was sent before the session was saved.*@Res\(\)/)),
+      );
+      expect(JSON.stringify(error.mock.calls)).not.toContain(before.slice(before.indexOf('=') + 1));
+      await request(t.http).get('/me').set('Cookie', before).expect(200, { user: 'ann', count: 1 });
+    },
+  );
 
   it('an @Res() handler that changes the session serialises with the others of its session', async () => {
     const t = await started(adapter, 'bare');

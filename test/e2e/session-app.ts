@@ -58,7 +58,10 @@ export async function startSessionApp(
 
 /** `POST /count?gate=<gate>` of the session, parked at its gate: it holds the session's lock until the gate opens. */
 export async function holdAtGate(t: SessionApp, cookie: string, gate = 'hold'): Promise<{ answer: Promise<request.Response> }> {
-  const answer = request(t.app.getHttpServer()).post(`/count?gate=${gate}`).set('Cookie', cookie).then((r) => r);
+  const answer = request(t.app.getHttpServer())
+    .post(`/count?gate=${gate}`)
+    .set('Cookie', cookie)
+    .then((r) => r);
   await t.gates.arrived(gate);
   return { answer };
 }
@@ -71,7 +74,11 @@ export async function queueBehind(
   count = 1,
 ): Promise<Promise<request.Response>[]> {
   const before = t.waiting(idOf(cookie));
-  const answers = Array.from({ length: count }, () => send(request(t.app.getHttpServer())).set('Cookie', cookie).then((r) => r));
+  const answers = Array.from({ length: count }, () =>
+    send(request(t.app.getHttpServer()))
+      .set('Cookie', cookie)
+      .then((r) => r),
+  );
   await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(before + count));
   return answers;
 }

@@ -254,17 +254,21 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
   });
 
   const seeds = Array.from({ length: RUNS }, (_, k) => FIRST_SEED + k);
-  it(`keeps every invariant, seed${RUNS > 1 ? `s ${seeds[0]}..${seeds.at(-1)}` : ` ${FIRST_SEED}`}`, { timeout: 60_000 + RUNS * 60_000 }, async () => {
-    // Every seed runs (a long run reports all its failing seeds), then the violations of each are shown.
-    const failed: string[] = [];
-    for (const seed of seeds) {
-      const started = Date.now();
-      const { violations, summary } = await runOnce(seed);
-      if (VERBOSE) console.log(`[fuzz] ${config.name} seed ${seed}: ${summary}, ${Date.now() - started} ms`);
-      failed.push(...violations.map((v) => `seed ${seed}: ${v}`));
-    }
-    expect(failed, `${config.name}; replay one seed with SESSION_FUZZ_SEED=<seed> SESSION_FUZZ_RUNS=1`).toEqual([]);
-  });
+  it(
+    `keeps every invariant, seed${RUNS > 1 ? `s ${seeds[0]}..${seeds.at(-1)}` : ` ${FIRST_SEED}`}`,
+    { timeout: 60_000 + RUNS * 60_000 },
+    async () => {
+      // Every seed runs (a long run reports all its failing seeds), then the violations of each are shown.
+      const failed: string[] = [];
+      for (const seed of seeds) {
+        const started = Date.now();
+        const { violations, summary } = await runOnce(seed);
+        if (VERBOSE) console.log(`[fuzz] ${config.name} seed ${seed}: ${summary}, ${Date.now() - started} ms`);
+        failed.push(...violations.map((v) => `seed ${seed}: ${v}`));
+      }
+      expect(failed, `${config.name}; replay one seed with SESSION_FUZZ_SEED=<seed> SESSION_FUZZ_RUNS=1`).toEqual([]);
+    },
+  );
 
   async function runOnce(seed: number): Promise<{ violations: string[]; summary: string }> {
     probe.reset();
@@ -314,7 +318,8 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
           `answer=${s.status ?? 'none'}@${s.answerSeq ?? '-'}${s.abortAfterMs !== undefined ? ` abort@${s.abortAfterMs}ms` : ''} set-cookie=${s.setCookie ? short(s.setCookie.slice(4)) || 'clear' : '-'}`,
       );
     }
-    for (const [id, { tokens }] of stored) if (tokens.some((t) => [...users].some((u) => t.includes(`u${u}r`)))) lines.push(`  stored ${short(id)}: ${tokens.join(' ')}`);
+    for (const [id, { tokens }] of stored)
+      if (tokens.some((t) => [...users].some((u) => t.includes(`u${u}r`)))) lines.push(`  stored ${short(id)}: ${tokens.join(' ')}`);
     return lines.join('\n');
   }
 
@@ -326,7 +331,8 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
    */
   async function checkQuiet(sessionIds: () => Set<string>, violations: string[]): Promise<void> {
     let problems: string[] = [];
-    const connections = (i: Instance) => new Promise<number>((resolve) => i.app.getHttpServer().getConnections((_: unknown, n: number) => resolve(n)));
+    const connections = (i: Instance) =>
+      new Promise<number>((resolve) => i.app.getHttpServer().getConnections((_: unknown, n: number) => resolve(n)));
     const busy = () => [
       ...(probe.running > 0 ? [`${probe.running} handlers still running`] : []),
       ...instances.flatMap((i, n) => [
@@ -421,7 +427,7 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
    * Where the data of session `id` is now: the stored session its logins led to, 'ended' when a
    * logout ended it, 'missing' when it is nowhere (lost).
    */
-  function whereIs(id: string, stored: Map<string, unknown>, seen = new Set<string>()): string | 'ended' | 'missing' {
+  function whereIs(id: string, stored: Map<string, unknown>, seen = new Set<string>()): string /* an id, 'ended' or 'missing' */ {
     if (stored.has(id)) return id;
     if (seen.has(id)) return 'missing';
     seen.add(id);
@@ -462,7 +468,8 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
       const expected = whereIs(run.finalId, stored);
       if (s.outcome === 'ack') {
         if (expected === 'missing') violations.push(`acknowledged write ${s.req} (${s.kind}) lost: its session is nowhere`);
-        else if (expected !== 'ended' && !where.includes(expected)) violations.push(`acknowledged write ${s.req} (${s.kind}) missing from its session`);
+        else if (expected !== 'ended' && !where.includes(expected))
+          violations.push(`acknowledged write ${s.req} (${s.kind}) missing from its session`);
       }
       if (expected === 'ended' && where.length > 0) violations.push(`write ${s.req} (${s.kind}) survives the logout of its session`);
       if (expected !== 'ended' && expected !== 'missing' && where.length > 0 && !where.includes(expected)) {
@@ -494,7 +501,9 @@ describe.each(CONFIGS.map((c, i) => [c.name, c, i] as const))('session fuzz: %s'
       const aheadStartedNew = sent.some((o) => {
         const oRun = probe.runs.get(o.req);
         const oArrival = probe.arrivals.get(o.req);
-        return o.cookieId === s.cookieId && o.instance === s.instance && oRun && oRun.loadedId !== s.cookieId && oArrival && oArrival.seq < arrival.seq;
+        return (
+          o.cookieId === s.cookieId && o.instance === s.instance && oRun && oRun.loadedId !== s.cookieId && oArrival && oArrival.seq < arrival.seq
+        );
       });
       if (aheadStartedNew) continue;
       // The others that came with that cookie, for the diagnosis (e.g. only the first of a queue answering 409).

@@ -28,9 +28,7 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
 
   it('50 concurrent increments of one session end at exactly 50 (express-session and other last-writer-wins stores lose most of them)', async () => {
     const cookie = await seeded();
-    const responses = await Promise.all(
-      Array.from({ length: 50 }, () => request(http).post('/count').set('Cookie', cookie).expect(200)),
-    );
+    const responses = await Promise.all(Array.from({ length: 50 }, () => request(http).post('/count').set('Cookie', cookie).expect(200)));
     const counts = responses.map((r) => r.body.count).sort((a, b) => a - b);
     expect(counts).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
     expect((await request(http).get('/count').set('Cookie', cookie).expect(200)).body).toEqual({ count: 50 });
@@ -106,9 +104,15 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     const cookie = await seeded();
     // Each reader parks in its handler until the test opens its gate: the second can only
     // arrive while the first is still in its handler if readers take no lock.
-    const first = request(http).get('/count?gate=r1').set('Cookie', cookie).then((r) => r);
+    const first = request(http)
+      .get('/count?gate=r1')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('r1');
-    const second = request(http).get('/count?gate=r2').set('Cookie', cookie).then((r) => r);
+    const second = request(http)
+      .get('/count?gate=r2')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('r2');
     t.gates.open('r2');
     expect((await second).status).toBe(200);
@@ -138,7 +142,10 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     const cookie = await seeded();
     await t.app.listen(0, '127.0.0.1');
     const { port } = t.app.getHttpServer().address();
-    const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
+    const holder = request(http)
+      .post('/count?gate=hold')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('hold');
     const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/count', headers: { cookie }, agent: false });
     req.on('error', () => {});
@@ -200,7 +207,10 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
 
   it('a handler returning an Observable: the session is saved once it completes, and the next request waits for it', async () => {
     const cookie = await seeded();
-    const first = request(http).post('/count-stream?gate=stream').set('Cookie', cookie).then((r) => r);
+    const first = request(http)
+      .post('/count-stream?gate=stream')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('stream');
     const [second] = await queueBehind(t, cookie, (h) => h.post('/count'));
     t.gates.open('stream');
@@ -239,9 +249,18 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
 
   it('nested mutation of a value read from the session is saved', async () => {
     const cookie = await seeded();
-    await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0] });
-    await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0, 1] });
-    await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0, 1, 2] });
+    await request(http)
+      .post('/nested')
+      .set('Cookie', cookie)
+      .expect(200, { list: [0] });
+    await request(http)
+      .post('/nested')
+      .set('Cookie', cookie)
+      .expect(200, { list: [0, 1] });
+    await request(http)
+      .post('/nested')
+      .set('Cookie', cookie)
+      .expect(200, { list: [0, 1, 2] });
   });
 
   it('writes to a read-only session, nested ones included, fail clearly and change nothing', async () => {
@@ -254,11 +273,17 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
       // Both are the README's SessionStateReadOnlyError with its advice (a nested one was a frozen object's TypeError).
       const logged = error.mock.calls.map((args) => args.map(String).join(' '));
       expect(logged).toHaveLength(2);
-      for (const line of logged) expect(line).toMatch(/SessionStateReadOnlyError: This session is read-only for this handler: use @SessionState\(SessionStateBehavior.Required\)/);
+      for (const line of logged)
+        expect(line).toMatch(
+          /SessionStateReadOnlyError: This session is read-only for this handler: use @SessionState\(SessionStateBehavior.Required\)/,
+        );
     } finally {
       error.mockRestore();
     }
-    await request(http).post('/nested').set('Cookie', cookie).expect(200, { list: [0, 1] });
+    await request(http)
+      .post('/nested')
+      .set('Cookie', cookie)
+      .expect(200, { list: [0, 1] });
     await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
   });
 
@@ -274,8 +299,8 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     expect(renewed).toMatch(/^sid=[A-Za-z0-9_-]{32}$/);
     expect(renewed).not.toBe(cookie);
     await request(http).get('/count').set('Cookie', renewed).expect(200, { count: 1 });
-    expect((flat(await t.store.getItem(idOf(renewed)))).item?.items).toContain('"user":"ann"');
-    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
+    expect(flat(await t.store.getItem(idOf(renewed))).item?.items).toContain('"user":"ann"');
+    expect(flat(await t.store.getItem(idOf(cookie))).item).toBeNull();
   });
 
   it('abandon() removes the session and clears the cookie; the next request starts afresh', async () => {
@@ -283,7 +308,7 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     const res = await request(http).post('/abandon').set('Cookie', cookie).expect(200);
     expect(sessionSetCookie(res.headers)).toMatch(/^sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
-    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
+    expect(flat(await t.store.getItem(idOf(cookie))).item).toBeNull();
     const next = await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     expect(sessionCookie(next.headers)).not.toBe(cookie);
   });
@@ -357,11 +382,15 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
 
   it('a StreamableFile response is streamed after the session was saved', async () => {
     const cookie = await seeded();
-    const res = await request(http).post('/stream').set('Cookie', cookie).buffer(true).parse((r, done) => {
-      let body = '';
-      r.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      r.on('end', () => done(null, body));
-    });
+    const res = await request(http)
+      .post('/stream')
+      .set('Cookie', cookie)
+      .buffer(true)
+      .parse((r, done) => {
+        let body = '';
+        r.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        r.on('end', () => done(null, body));
+      });
     expect(res.status).toBe(200);
     expect(res.body).toBe('streamed body');
     await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 1 });
@@ -371,7 +400,10 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     const cookie = await seeded();
     await t.app.listen(0, '127.0.0.1');
     await leaveAt(t, '/count-stream-late?gate=late', cookie, 'late');
-    const next = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    const next = request(http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
     t.gates.open('late');
     // Nest never subscribes to the Observable of a client that is gone: nothing was sent, nothing saved.
@@ -379,9 +411,12 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
   });
 
-  it("an Observable handed back after the connection was reset (before the response knows): the lock is released", async () => {
+  it('an Observable handed back after the connection was reset (before the response knows): the lock is released', async () => {
     const cookie = await seeded();
-    await request(http).post('/count-stream-reset').set('Cookie', cookie).catch((error: unknown) => error);
+    await request(http)
+      .post('/count-stream-reset')
+      .set('Cookie', cookie)
+      .catch((error: unknown) => error);
     await vi.waitFor(() => expect(t.activeLeases()).toBe(0));
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
   });
@@ -399,7 +434,10 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await t.gates.arrived('abort');
     expect(await aborted).toBeInstanceOf(Error);
     // The next request of the session queues behind the aborted one's lock…
-    const next = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    const next = request(http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(1));
     // …and gets it as soon as that handler settles.
     t.gates.open('abort');

@@ -30,7 +30,10 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const cookie = await seeded(a);
     const responses = await Promise.all(
       Array.from({ length: 50 }, (_, i) =>
-        request((i % 2 ? b : a).app.getHttpServer()).post('/count').set('Cookie', cookie).expect(200),
+        request((i % 2 ? b : a).app.getHttpServer())
+          .post('/count')
+          .set('Cookie', cookie)
+          .expect(200),
       ),
     );
     expect(responses.map((r) => r.body.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
@@ -45,8 +48,8 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     t.gates.open('hold');
     const answers = await Promise.all([holder.answer, ...queued]);
     expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200]);
-    expect(answers.map((r) => r.body.count).sort()).toEqual([1, 2, 3, 4]);
-    expect((flat(await t.store.getItem(idOf(cookie)))).locked).toBe(false);
+    expect(answers.map((r) => r.body.count).sort((a, b) => a - b)).toEqual([1, 2, 3, 4]);
+    expect(flat(await t.store.getItem(idOf(cookie))).locked).toBe(false);
   });
 
   describe.each(['memory', 'dynamodb'] as const)('requests queued in one instance (%s store)', (kind) => {
@@ -68,7 +71,7 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
       // releases (a waiter of another instance gets its chance), its successor locks as usual and the
       // chain goes on; the last one saves and releases.
       expect(t.counter.calls).toEqual({ handOverItemExclusive: 17, setAndReleaseItemExclusive: 2, getItemExclusive: 1 });
-      expect((flat(await t.store.getItem(idOf(cookie)))).locked).toBe(false);
+      expect(flat(await t.store.getItem(idOf(cookie))).locked).toBe(false);
       expect(t.activeLeases()).toBe(0);
     });
 
@@ -108,10 +111,16 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const a = await start(adapter, { store });
     const b = await start(adapter, { store });
     const cookie = await seeded(a);
-    const writer = request(a.app.getHttpServer()).post('/count?gate=w').set('Cookie', cookie).then((r) => r);
+    const writer = request(a.app.getHttpServer())
+      .post('/count?gate=w')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await a.gates.arrived('w');
     const sawLock = b.counter.next('getItem', lockedAnswer);
-    const reader = request(b.app.getHttpServer()).get('/count').set('Cookie', cookie).then((r) => r);
+    const reader = request(b.app.getHttpServer())
+      .get('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await sawLock;
     a.gates.open('w');
     expect((await writer).body).toEqual({ count: 1 });
@@ -123,7 +132,10 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const a = await start(adapter, { store, executionTimeout: 0.2 });
     const b = await start(adapter, { store, executionTimeout: 0.2 });
     const cookie = await seeded(a);
-    const stuck = request(a.app.getHttpServer()).post('/count?gate=stuck').set('Cookie', cookie).then((r) => r);
+    const stuck = request(a.app.getHttpServer())
+      .post('/count?gate=stuck')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await a.gates.arrived('stuck');
     // B polls until the lock is stale, breaks it, and proceeds.
     await request(b.app.getHttpServer()).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
@@ -141,7 +153,10 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const a = await start(adapter, { executionTimeout: 0.2 });
     const http = a.app.getHttpServer();
     const cookie = await seeded(a);
-    const stuck = request(http).post('/count?gate=stuck').set('Cookie', cookie).then((r) => r);
+    const stuck = request(http)
+      .post('/count?gate=stuck')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await a.gates.arrived('stuck');
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     a.gates.open('stuck');
@@ -153,15 +168,23 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const a = await start(adapter, { lockWait: { maxQueueLength: 2, retryAfterSeconds: 3 } });
     const http = a.app.getHttpServer();
     const cookie = await seeded(a);
-    const holder = request(http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
+    const holder = request(http)
+      .post('/count?gate=hold')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await a.gates.arrived('hold');
-    const queued = [1, 2].map(() => request(http).post('/count').set('Cookie', cookie).then((r) => r));
+    const queued = [1, 2].map(() =>
+      request(http)
+        .post('/count')
+        .set('Cookie', cookie)
+        .then((r) => r),
+    );
     await vi.waitFor(() => expect(a.waiting(idOf(cookie))).toBe(2));
     const refused = await request(http).post('/count').set('Cookie', cookie).expect(503);
     expect(refused.headers['retry-after']).toBe('3');
     a.gates.open('hold');
     expect((await holder).status).toBe(200);
-    expect((await Promise.all(queued)).map((r) => r.body.count).sort()).toEqual([2, 3]);
+    expect((await Promise.all(queued)).map((r) => r.body.count).sort((a, b) => a - b)).toEqual([2, 3]);
   });
 
   it('on shutdown, waiting requests get a 503 and the in-flight one finishes and releases its lock', async () => {
@@ -169,9 +192,15 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const a = await startSessionApp(adapter, { store });
     const http = a.app.getHttpServer();
     const cookie = await seeded(a);
-    const inFlight = request(http).post('/count?gate=late').set('Cookie', cookie).then((r) => r);
+    const inFlight = request(http)
+      .post('/count?gate=late')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await a.gates.arrived('late');
-    const waiting = request(http).post('/count').set('Cookie', cookie).then((r) => r);
+    const waiting = request(http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(a.waiting(idOf(cookie))).toBe(1));
     const closed = a.app.close();
     expect((await waiting).status).toBe(503);
@@ -188,13 +217,18 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     const a = await startSessionApp(adapter, { store, executionTimeout: 0.3 });
     const http = a.app.getHttpServer();
     const cookie = await seeded(a);
-    const hung = request(http).post('/count?gate=hung').set('Cookie', cookie).then((r) => r);
+    const hung = request(http)
+      .post('/count?gate=hung')
+      .set('Cookie', cookie)
+      .then((r) => r);
     // A request that starts a new session: its changes are dropped as well.
-    const hungNew = request(http).post('/count?gate=hung-new').then((r) => r);
+    const hungNew = request(http)
+      .post('/count?gate=hung-new')
+      .then((r) => r);
     await Promise.all([a.gates.arrived('hung'), a.gates.arrived('hung-new')]);
     a.counter.reset();
     const closed = a.app.close();
-    await vi.waitFor(async () => expect((flat(await store.getItem(idOf(cookie)))).locked).toBe(false), { timeout: 2000 });
+    await vi.waitFor(async () => expect(flat(await store.getItem(idOf(cookie))).locked).toBe(false), { timeout: 2000 });
     expect(a.counter.sequence).toEqual(['releaseItemExclusive']);
     a.gates.open('hung');
     a.gates.open('hung-new');
@@ -206,7 +240,7 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
       expect(sessionSetCookie(dropped.headers)).toBeUndefined();
     }
     expect(a.counter.sequence).toEqual(['releaseItemExclusive']); // nothing more when it settled
-    expect(JSON.parse((flat(await store.getItem(idOf(cookie)))).item!.items).count).toBeUndefined();
+    expect(JSON.parse(flat(await store.getItem(idOf(cookie))).item!.items).count).toBeUndefined();
   });
 
   it('signed cookies: a tampered or unsigned id is a new session; rotated secrets still verify', async () => {
@@ -225,7 +259,10 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     expect(resignedCookie).not.toBe(signed);
     await request(after.app.getHttpServer()).get('/count').set('Cookie', resignedCookie).expect(200, { count: 1 });
     await request(after.app.getHttpServer()).get('/count').set('Cookie', `sid=${id}`).expect(200, { count: 0 });
-    await request(after.app.getHttpServer()).get('/count').set('Cookie', `${signed.slice(0, -2)}xx`).expect(200, { count: 0 });
+    await request(after.app.getHttpServer())
+      .get('/count')
+      .set('Cookie', `${signed.slice(0, -2)}xx`)
+      .expect(200, { count: 0 });
     // The new secret signs from now on.
     const resigned = await request(after.app.getHttpServer()).post('/regenerate').set('Cookie', signed).expect(200);
     const cookie = sessionCookie(resigned.headers)!;
@@ -257,5 +294,4 @@ describe('SessionStateModule options', () => {
   ])('rejects %j at startup with a clear message', async (options, message) => {
     await expect(startSessionApp('express', options)).rejects.toThrow(message);
   });
-
 });

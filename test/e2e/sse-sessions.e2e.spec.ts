@@ -75,8 +75,8 @@ describe.each(ADAPTERS)('SSE sessions over %s', (adapter) => {
   });
 
   it('Required on an @Sse() handler is refused at startup, with what to do', async () => {
-    await expect(
-      createTestApp(adapter, { imports: [SessionStateModule.forRoot({})], controllers: [RequiredSseController] }),
-    ).rejects.toThrow(/RequiredSseController\.events \(@Sse\(\)\).*read-only snapshot/);
+    await expect(createTestApp(adapter, { imports: [SessionStateModule.forRoot({})], controllers: [RequiredSseController] })).rejects.toThrow(
+      /RequiredSseController\.events \(@Sse\(\)\).*read-only snapshot/,
+    );
   });
 });

@@ -2,13 +2,7 @@ import { Test, type TestingModule } from '@nestjs/testing';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host.js';
 import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { firstValueFrom, of } from 'rxjs';
-import {
-  HttpSessionState,
-  Session,
-  SessionStateAccessor,
-  SessionStateModule,
-  SessionStateUnsupportedContextError,
-} from '../../src/index.js';
+import { HttpSessionState, Session, SessionStateAccessor, SessionStateModule, SessionStateUnsupportedContextError } from '../../src/index.js';
 import { SessionStateBehaviorResolver } from '../../src/nest/session-state-behavior.resolver.js';
 import { SessionStateInterceptor } from '../../src/nest/session-state.interceptor.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
@@ -44,17 +38,20 @@ describe('an execution context the module cannot serve (an RPC microservice, an 
   });
   afterAll(() => moduleRef.close());
 
-  it.each(['rpc', 'kafka-like'])('%s: @Session(), the accessor and the interceptor throw a SessionStateUnsupportedContextError naming it', async (type) => {
-    const expected = expect.objectContaining({
-      name: 'SessionStateUnsupportedContextError',
-      contextType: type,
-      message: expect.stringMatching(new RegExp(`'${type}' execution context.*SessionStateBehavior.Disabled`)),
-    });
-    expect(() => sessionFactory(undefined, contextOf(type, Handlers.prototype.withSession))).toThrow(SessionStateUnsupportedContextError);
-    await expect(moduleRef.get(SessionStateAccessor).get(contextOf(type, Handlers.prototype.withSession))).rejects.toEqual(expected);
-    const handled = interceptor.intercept(contextOf(type, Handlers.prototype.withSession), { handle: () => of('ran') });
-    await expect(firstValueFrom(handled)).rejects.toEqual(expected);
-  });
+  it.each(['rpc', 'kafka-like'])(
+    '%s: @Session(), the accessor and the interceptor throw a SessionStateUnsupportedContextError naming it',
+    async (type) => {
+      const expected = expect.objectContaining({
+        name: 'SessionStateUnsupportedContextError',
+        contextType: type,
+        message: expect.stringMatching(new RegExp(`'${type}' execution context.*SessionStateBehavior.Disabled`)),
+      });
+      expect(() => sessionFactory(undefined, contextOf(type, Handlers.prototype.withSession))).toThrow(SessionStateUnsupportedContextError);
+      await expect(moduleRef.get(SessionStateAccessor).get(contextOf(type, Handlers.prototype.withSession))).rejects.toEqual(expected);
+      const handled = interceptor.intercept(contextOf(type, Handlers.prototype.withSession), { handle: () => of('ran') });
+      await expect(firstValueFrom(handled)).rejects.toEqual(expected);
+    },
+  );
 
   it('the interceptor passes a handler that takes no session through untouched', async () => {
     const handled = interceptor.intercept(contextOf('rpc', Handlers.prototype.without), { handle: () => of('ran') });

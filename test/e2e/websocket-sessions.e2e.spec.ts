@@ -60,7 +60,7 @@ async function wsClient(url: string, cookie?: string) {
     socket.once('error', reject);
   });
   const answers: ((value: unknown) => void)[] = [];
-  socket.on('message', (data) => answers.shift()?.(JSON.parse(String(data))));
+  socket.on('message', (data) => answers.shift()?.(JSON.parse((data as Buffer).toString())));
   return {
     socket,
     call: (event: string, data: unknown = {}) =>
@@ -91,7 +91,13 @@ describe.each(ADAPTERS)('WebSocket gateway sessions over %s', (adapter) => {
     const client = await ioClient(a.url, cookie);
     closers.push(() => client.socket.close());
     const sends = Array.from({ length: 50 }, (_, i) =>
-      i % 2 ? client.call('increment') : request(a.url).post('/count').set('Cookie', cookie).expect(200).then((r) => r.body.count),
+      i % 2
+        ? client.call('increment')
+        : request(a.url)
+            .post('/count')
+            .set('Cookie', cookie)
+            .expect(200)
+            .then((r) => r.body.count),
     );
     const counts = (await Promise.all(sends)) as number[];
     expect(counts.sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
@@ -140,13 +146,17 @@ describe.each(ADAPTERS)('WebSocket gateway sessions over %s', (adapter) => {
     const cookie = await seed(a);
     const client = await ioClient(a.url, cookie);
     closers.push(() => client.socket.close());
-    const levels = (['log', 'error', 'warn', 'debug', 'verbose', 'fatal'] as const).map((level) => vi.spyOn(Logger.prototype, level).mockImplementation(() => {}));
+    const levels = (['log', 'error', 'warn', 'debug', 'verbose', 'fatal'] as const).map((level) =>
+      vi.spyOn(Logger.prototype, level).mockImplementation(() => {}),
+    );
     try {
       store.failing = true;
       const exception = client.nextException();
       client.socket.emit('increment', {});
       expect((await exception).message).toBe('Session state failed; the changes of this request were not saved.');
-      const lines = levels.flatMap((spy) => spy.mock.calls.map((args) => args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join(' ')));
+      const lines = levels.flatMap((spy) =>
+        spy.mock.calls.map((args) => args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join(' ')),
+      );
       expect(lines.some((line) => line.includes('connection reset'))).toBe(true);
       for (const line of lines) expect(line).not.toContain(cookie.split('=')[1]);
     } finally {

@@ -27,11 +27,18 @@ describe('the error catalog: who wrote the message decides whether a client sees
     ['read-only', new SessionStateReadOnlyError()],
     ['JSON-unsafe value', new SessionStateValueError('Session value "k" is not JSON data', 'k', '')],
     ['no session', new SessionStateError('@Session(): this request has no session')],
-  ])('a programming error (%s) passes through HTTP, with its own message for WebSocket clients; from a store it is a store failure', (_kind, error) => {
-    const { kind, status, message, rejection } = sessionErrorOf(error);
-    expect({ kind, status, message, rejection }).toEqual({ kind: 'programming', status: undefined, message: error.message, rejection: undefined });
-    expect(sessionErrorOf(fromStore(error))).toMatchObject({ kind: 'store_failure', status: 500, message: expect.stringMatching(/^Session state failed/) });
-  });
+  ])(
+    'a programming error (%s) passes through HTTP, with its own message for WebSocket clients; from a store it is a store failure',
+    (_kind, error) => {
+      const { kind, status, message, rejection } = sessionErrorOf(error);
+      expect({ kind, status, message, rejection }).toEqual({ kind: 'programming', status: undefined, message: error.message, rejection: undefined });
+      expect(sessionErrorOf(fromStore(error))).toMatchObject({
+        kind: 'store_failure',
+        status: 500,
+        message: expect.stringMatching(/^Session state failed/),
+      });
+    },
+  );
 
   it("an application's own error is not the module's to answer: no status, no message", () => {
     const { kind, status, message } = sessionErrorOf(new Error('db password is hunter2'));

@@ -88,7 +88,11 @@ describe('SessionLockCoordinator', () => {
 
   it('polls a lock held by another process with reads, and tries the lock again only once it reads unlocked', async () => {
     // A second coordinator on the same store stands for another instance.
-    const other = new SessionLockCoordinator(store, resolveSessionStateOptions({ store, lockWait: { pollMinMs: 1, pollMaxMs: 2 } }), new Logger('test'));
+    const other = new SessionLockCoordinator(
+      store,
+      resolveSessionStateOptions({ store, lockWait: { pollMinMs: 1, pollMaxMs: 2 } }),
+      new Logger('test'),
+    );
     const holder = await locks.acquireExclusive(id, new AbortController().signal);
     const getItemExclusive = vi.spyOn(store, 'getItemExclusive');
     const probed = new Promise<void>((resolve) => {
@@ -111,7 +115,7 @@ describe('SessionLockCoordinator', () => {
     expect(getItemExclusive).toHaveBeenCalledTimes(2); // and one more once a read saw it free
   });
 
-  it('requests queued behind one that waited for another process\'s lock learn they waited too (a login there moved the session)', async () => {
+  it("requests queued behind one that waited for another process's lock learn they waited too (a login there moved the session)", async () => {
     const options = resolveSessionStateOptions({ store, lockWait: { pollMinMs: 1, pollMaxMs: 2 } });
     const other = new SessionLockCoordinator(store, options, new Logger('test'));
     const mine = new SessionLockCoordinator(store, options, new Logger('test'));
@@ -227,7 +231,9 @@ describe('SessionLockCoordinator', () => {
 
       const again = await locks.acquireExclusive(id, signal());
       const taker = locks.acquireExclusive(id, signal());
-      await again.turn.handOver(acquiredOf(await store.handOverItemExclusive(id, { items: '{"n":3}', timeout: 20 }, flat(again.result).lockId!, true)));
+      await again.turn.handOver(
+        acquiredOf(await store.handOverItemExclusive(id, { items: '{"n":3}', timeout: 20 }, flat(again.result).lockId!, true)),
+      );
       await finish(await taker);
       expect(locks.size).toBe(0);
     });

@@ -46,7 +46,7 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
     const cookie = sessionCookie((await request(t.http).post('/seed').expect(200)).headers)!;
     const abandoned = await request(t.http).post('/abandon').set('Cookie', cookie).expect(200);
     expect(sessionSetCookie(abandoned.headers)).toMatch(/^sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
-    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
+    expect(flat(await t.store.getItem(idOf(cookie))).item).toBeNull();
   });
 
   it('abandon() raises the session-end event once per session where the store reports it, never for a session moved by regenerateId()', async () => {
@@ -93,27 +93,33 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
   it("a session locked by a request while it is revoked: the request's save is fenced out (409), nothing comes back, the next request gets a new session", async () => {
     const ann = newOwner('ann');
     const cookie = await login(ann);
-    const held = request(t.http).post('/count?gate=held').set('Cookie', cookie).then((r) => r);
+    const held = request(t.http)
+      .post('/count?gate=held')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('held');
     expect(await t.app.get(SessionRevoker).revokeOwner(ann)).toBe(1);
     t.gates.open('held');
     expect((await held).status).toBe(409);
-    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
+    expect(flat(await t.store.getItem(idOf(cookie))).item).toBeNull();
     expect(await whoami(cookie)).toEqual({ owner: null, user: null });
   });
 
   it('a sign-in (regenerateId) under way while its session is revoked brings back neither the old id nor the new one', async () => {
     const ann = newOwner('ann');
     const cookie = await login(ann);
-    const relogin = request(t.http).post(`/login?owner=${ann}&gate=relogin`).set('Cookie', cookie).then((r) => r);
+    const relogin = request(t.http)
+      .post(`/login?owner=${ann}&gate=relogin`)
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('relogin');
     expect(await t.app.get(SessionRevoker).revokeOwner(ann)).toBe(1);
     t.gates.open('relogin');
     const res = await relogin;
     expect(res.status).toBe(409);
-    expect((flat(await t.store.getItem(idOf(cookie)))).item).toBeNull();
+    expect(flat(await t.store.getItem(idOf(cookie))).item).toBeNull();
     const moved = sessionCookie(res.headers);
-    if (moved && moved !== 'sid=') expect((flat(await t.store.getItem(idOf(moved)))).item).toBeNull();
+    if (moved && moved !== 'sid=') expect(flat(await t.store.getItem(idOf(moved))).item).toBeNull();
     expect(await t.app.get(SessionRevoker).revokeOwner(ann)).toBe(0);
   });
 
@@ -246,11 +252,14 @@ describe.each(ADAPTERS)('sign-out everywhere on DynamoDB over %s', (adapter) => 
       const fixer = new DynamoDBSessionStateStore({ tableName: bare, createIfNotExists: true, clientConfig: await localClientConfig() });
       await fixer.init();
       fixer.destroy();
-      await vi.waitFor(async () => {
-        const { Table } = await raw.send(new DescribeTableCommand({ TableName: bare }));
-        expect(Table?.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.IndexStatus])).toEqual([['Owner-index', 'ACTIVE']]);
-        // DynamoDB Local builds the index in the background too (seconds on a busy machine).
-      }, { timeout: 20_000, interval: 100 });
+      await vi.waitFor(
+        async () => {
+          const { Table } = await raw.send(new DescribeTableCommand({ TableName: bare }));
+          expect(Table?.GlobalSecondaryIndexes?.map((index) => [index.IndexName, index.IndexStatus])).toEqual([['Owner-index', 'ACTIVE']]);
+          // DynamoDB Local builds the index in the background too (seconds on a busy machine).
+        },
+        { timeout: 20_000, interval: 100 },
+      );
       expect(await t.app.get(SessionRevoker).revokeOwner('ann')).toBe(1);
       await request(t.http).get('/whoami').set('Cookie', cookie).expect(200, { owner: null, user: null });
     } finally {

@@ -75,7 +75,10 @@ describe.each(ADAPTERS_AND_STORES)('metrics over %s on %s', (adapter, kind) => {
   it('a fenced write: condition_failed, session_state.lock.lost and a lock_lost rejection (the 409)', async () => {
     await start();
     const cookie = sessionCookie((await request(t.http).post('/login?owner=metrics-ann').expect(200)).headers)!;
-    const held = request(t.http).post('/count?gate=held').set('Cookie', cookie).then((r) => r);
+    const held = request(t.http)
+      .post('/count?gate=held')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('held');
     await t.app.get(SessionRevoker).revokeOwner('metrics-ann');
     const before = await probe.read();
@@ -91,10 +94,16 @@ describe.each(ADAPTERS_AND_STORES)('metrics over %s on %s', (adapter, kind) => {
   it('a full queue, a stale lock broken by a waiter, and the fenced-out holder: each counted', async () => {
     vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
     const cookie = await start({ executionTimeout: 0.3, lockWait: { maxQueueLength: 1 } });
-    const holder = request(t.http).post('/count?gate=hold').set('Cookie', cookie).then((r) => r);
+    const holder = request(t.http)
+      .post('/count?gate=hold')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('hold');
     const before = await probe.read();
-    const waiter = request(t.http).post('/count').set('Cookie', cookie).then((r) => r);
+    const waiter = request(t.http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(waitingFor(t.app, idOf(cookie))).toBe(1));
     await request(t.http).post('/count').set('Cookie', cookie).expect(503);
     // After executionTimeout the waiter breaks the holder's lock as stale and is served.
@@ -115,10 +124,16 @@ describe.each(ADAPTERS_AND_STORES)('metrics over %s on %s', (adapter, kind) => {
 
   it('a request turned away at shutdown: lock wait outcome shutdown and a shutdown rejection', async () => {
     const cookie = await start();
-    const holder = request(t.http).post('/count?gate=last').set('Cookie', cookie).then((r) => r);
+    const holder = request(t.http)
+      .post('/count?gate=last')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('last');
     const before = await probe.read();
-    const waiter = request(t.http).post('/count').set('Cookie', cookie).then((r) => r);
+    const waiter = request(t.http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await vi.waitFor(() => expect(waitingFor(t.app, idOf(cookie))).toBe(1));
     const closed = t.app.close();
     expect((await waiter).status).toBe(503);
@@ -132,7 +147,10 @@ describe.each(ADAPTERS_AND_STORES)('metrics over %s on %s', (adapter, kind) => {
     const cookie = await start();
     await t.app.listen(0, '127.0.0.1');
     const { port } = t.app.getHttpServer().address();
-    const holder = request(t.http).post('/count?gate=stay').set('Cookie', cookie).then((r) => r);
+    const holder = request(t.http)
+      .post('/count?gate=stay')
+      .set('Cookie', cookie)
+      .then((r) => r);
     await t.gates.arrived('stay');
     const before = await probe.read();
     const leaving = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/count', headers: { cookie }, agent: false });
@@ -158,7 +176,12 @@ describe.each(ADAPTERS_AND_STORES)('metrics over %s on %s', (adapter, kind) => {
     await store.client.send(
       new PutItemCommand({
         TableName: tableName,
-        Item: { SessionId: { S: idOf(cookie) }, Items: { B: Buffer.from('not gzip') }, Expires: { N: String(Date.now() + 60_000) }, Timeout: { N: '20' } },
+        Item: {
+          SessionId: { S: idOf(cookie) },
+          Items: { B: Buffer.from('not gzip') },
+          Expires: { N: String(Date.now() + 60_000) },
+          Timeout: { N: '20' },
+        },
       }),
     );
     before = await probe.read();

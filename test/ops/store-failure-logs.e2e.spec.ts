@@ -75,7 +75,9 @@ describe.each(ADAPTERS_AND_STORES)('store failure logs over %s on %s', (adapter,
     const first = new RegExp(`^Session store unavailable \\[outage\\]: getItemExclusive on ${where} failed with SessionStateStoreUnavailableError: `);
     expect(lines[0]).toMatch(first);
     expect(lines[0]).toContain(kind === 'memory' ? 'cause: Error: connect ECONNREFUSED' : 'ThrottlingException');
-    expect(lines[1]).toMatch(/^4 more session store failure\(s\) of this kind in the last 60 s; the last: Session store unavailable \[outage\]: getItemExclusive/);
+    expect(lines[1]).toMatch(
+      /^4 more session store failure\(s\) of this kind in the last 60 s; the last: Session store unavailable \[outage\]: getItemExclusive/,
+    );
     // After a quiet interval the next failure is logged in full again.
     expect(lines[2]).toMatch(first);
     for (const line of lines) expect(line).not.toContain(id);
@@ -101,7 +103,9 @@ describe.each(ADAPTERS)('DynamoDB configuration errors over %s', (adapter) => {
       remove();
     });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^Session store configuration error \[configuration\]: getItemExclusive on DynamoDB table "[^"]+" failed with SessionStateStoreMisconfiguredError: /);
+    expect(lines[0]).toMatch(
+      /^Session store configuration error \[configuration\]: getItemExclusive on DynamoDB table "[^"]+" failed with SessionStateStoreMisconfiguredError: /,
+    );
     expect(lines[0]).toMatch(fix);
     expect(lines[0]).not.toContain(idOf(cookie));
   }
@@ -133,7 +137,9 @@ describe.each(ADAPTERS)('DynamoDB configuration errors over %s', (adapter) => {
       await request(t!.http).post('/count').set('Cookie', cookie).expect(503, UNAVAILABLE_BODY);
     });
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(new RegExp(`\\[configuration\\]: getItemExclusive on DynamoDB table "${own}".*the table "${own}" does not exist .*createIfNotExists`));
+    expect(lines[0]).toMatch(
+      new RegExp(`\\[configuration\\]: getItemExclusive on DynamoDB table "${own}".*the table "${own}" does not exist .*createIfNotExists`),
+    );
   });
 });
 
@@ -166,7 +172,11 @@ describe('DynamoDB configuration errors at startup', () => {
     expect(error).toBeInstanceOf(SessionStateStoreMisconfiguredError);
     expect((error as Error).message).toMatch(/no AWS credentials were found/);
     // An outage stays an outage.
-    const unreachable = new DynamoDBSessionStateStore({ tableName, clientConfig: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials }, maxAttempts: 1 });
+    const unreachable = new DynamoDBSessionStateStore({
+      tableName,
+      clientConfig: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials },
+      maxAttempts: 1,
+    });
     const outage = await unreachable.init().catch((e: unknown) => e);
     unreachable.destroy();
     expect(outage).toBeInstanceOf(SessionStateStoreUnavailableError);
@@ -203,7 +213,9 @@ async function allLogLines(run: () => Promise<void>): Promise<string[]> {
   );
   try {
     await run();
-    return spies.flatMap((spy) => spy.mock.calls.map((args) => args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join(' ')));
+    return spies.flatMap((spy) =>
+      spy.mock.calls.map((args) => args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : String(a))).join(' ')),
+    );
   } finally {
     vi.restoreAllMocks();
   }

@@ -79,7 +79,7 @@ describe('InMemorySessionStateStore', () => {
     // Removed: a second sweep does not report it again; the unexpired item is untouched.
     store.sweep();
     expect(expired).toHaveBeenCalledTimes(1);
-    expect((flat(await store.getItem(alive))).item).toEqual({ items: '{"alive":true}', timeout: 30 });
+    expect(flat(await store.getItem(alive)).item).toEqual({ items: '{"alive":true}', timeout: 30 });
   });
 
   it('sweep does not remove an expired item that a request still holds', async () => {
@@ -96,7 +96,7 @@ describe('InMemorySessionStateStore', () => {
     expect(expired).not.toHaveBeenCalled();
     // Still there: the holder can still release it (which slides its expiry).
     expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
-    expect((flat(await store.getItem(id))).item).toEqual({ items: '{"n":1}', timeout: 1 });
+    expect(flat(await store.getItem(id)).item).toEqual({ items: '{"n":1}', timeout: 1 });
   });
 
   it('sweep does not fire the expire callback for uninitialized items', async () => {
@@ -109,7 +109,7 @@ describe('InMemorySessionStateStore', () => {
     store.sweep();
     store.sweep();
     expect(expired).not.toHaveBeenCalled();
-    expect((flat(await store.getItem(id))).item).toBeNull();
+    expect(flat(await store.getItem(id)).item).toBeNull();
   });
 
   it('sweep without a callback just removes expired items', async () => {

@@ -56,7 +56,7 @@ export function countingStore<T extends SessionStateStore>(store: T): { store: T
         } finally {
           inFlight--;
         }
-        for (const watcher of [...watchers]) {
+        for (const watcher of Array.from(watchers)) {
           if (watcher.method === property && watcher.predicate(answer)) {
             watchers.splice(watchers.indexOf(watcher), 1);
             watcher.resolve(answer);

@@ -21,14 +21,14 @@ export interface HoldingProxy {
  * request (its `X-Amz-Target` operation and JSON body) and may hold it. A held request is forwarded
  * whatever the client did in between, as a proxy that already received it would.
  */
-export async function startHoldingProxy(
-  upstream: string,
-  hold: (operation: string, body: string) => Hold | undefined,
-): Promise<HoldingProxy> {
+export async function startHoldingProxy(upstream: string, hold: (operation: string, body: string) => Hold | undefined): Promise<HoldingProxy> {
   const target = new URL(upstream);
   const server = createServer(async (req, res) => {
     const body = await readBody(req);
-    const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+    const operation =
+      String(req.headers['x-amz-target'] ?? '')
+        .split('.')
+        .pop() ?? '';
     const chosen = hold(operation, body) ?? {};
     await chosen.request;
     const forwarded = httpRequest({

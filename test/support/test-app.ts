@@ -34,6 +34,6 @@ export function sessionCookie(headers: Record<string, unknown>, name = 'sid'): s
 /** The Set-Cookie line of the session cookie, with its attributes. */
 export function sessionSetCookie(headers: Record<string, unknown>, name = 'sid'): string | undefined {
   const raw = headers['set-cookie'];
-  const all = Array.isArray(raw) ? raw : raw === undefined ? [] : [String(raw)];
-  return all.map(String).find((c) => c.startsWith(`${name}=`));
+  const all = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) as string[];
+  return all.find((c) => c.startsWith(`${name}=`));
 }

@@ -1,10 +1,4 @@
-import {
-  Injectable,
-  RequestTimeoutException,
-  type CallHandler,
-  type ExecutionContext,
-  type NestInterceptor,
-} from '@nestjs/common';
+import { Injectable, RequestTimeoutException, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { catchError, throwError, timeout, TimeoutError, type Observable } from 'rxjs';
 

@@ -21,7 +21,7 @@ function diagnosticsOf(tsconfig: string): { file: string; message: string }[] {
   const config = ts.getParsedCommandLineOfConfigFile(path, {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
   if (!config) throw new Error(`cannot read ${path}`);
   if (config.errors.length > 0 || config.fileNames.length === 0) {
-    throw new Error(`${path}: no type-test files (${config.errors.map((e) => e.messageText).join('; ')})`);
+    throw new Error(`${path}: no type-test files (${config.errors.map((e) => ts.flattenDiagnosticMessageText(e.messageText, ' ')).join('; ')})`);
   }
   const host = ts.createCompilerHost(config.options);
   const { readFile, fileExists } = host;

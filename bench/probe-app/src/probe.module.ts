@@ -1,13 +1,6 @@
 import { BadRequestException, Controller, Get, HttpCode, Module, Post, Query } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  HttpSessionState,
-  InMemorySessionStateStore,
-  Session,
-  SessionState,
-  SessionStateBehavior,
-  SessionStateModule,
-} from 'nestjs-session-state';
+import { HttpSessionState, InMemorySessionStateStore, Session, SessionState, SessionStateBehavior, SessionStateModule } from 'nestjs-session-state';
 import { DynamoDBSessionStateStore } from 'nestjs-session-state/dynamodb';
 
 /** The peer's counter and ping routes (and the sample app's), on nestjs-session-state. */

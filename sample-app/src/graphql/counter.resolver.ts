@@ -15,10 +15,7 @@ export class CounterResolver {
   }
 
   @Mutation(() => Int)
-  async increment(
-    @Session() session: HttpSessionState,
-    @Args('delayMs', { type: () => Int, nullable: true }) delayMs?: number,
-  ): Promise<number> {
+  async increment(@Session() session: HttpSessionState, @Args('delayMs', { type: () => Int, nullable: true }) delayMs?: number): Promise<number> {
     if (delayMs !== undefined && delayMs !== null && !(Number.isInteger(delayMs) && delayMs >= 0 && delayMs <= 10_000)) {
       throw new BadRequestException('delayMs must be a whole number of milliseconds from 0 to 10000');
     }

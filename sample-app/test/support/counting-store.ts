@@ -31,7 +31,7 @@ export function createCountingStore(inner = new InMemorySessionStateStore()): Co
     inner,
     calls: counter.sequence as StoreMethod[],
     counts: () => ({ ...counter.calls }),
-    reset: counter.reset,
+    reset: () => counter.reset(),
     settled: (method) => counter.next(method).then(() => undefined),
   };
 }

@@ -25,7 +25,6 @@ interface InMemoryRecord {
   owner: string | undefined;
 }
 
-
 /**
  * The embedded store: one process, no I/O. Items are kept serialised, so no request ever shares
  * an object with another. Expired items read as absent at once and are swept (with the expire
@@ -79,12 +78,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     return answer;
   }
 
-  async setAndReleaseItemExclusive(
-    id: string,
-    item: SessionStateStoreData,
-    lockId: string | null,
-    newItem: boolean,
-  ): Promise<void> {
+  async setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void> {
     const existing = this.records.get(id);
     if (newItem) {
       if (existing && !this.expired(existing)) {
@@ -106,12 +100,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   }
 
   /** In one step: the lock never comes free between the two requests. */
-  override async handOverItemExclusive(
-    id: string,
-    item: SessionStateStoreData,
-    lockId: string,
-    changed: boolean,
-  ): Promise<SessionStateAcquisition> {
+  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
     const record = this.records.get(id);
     if (!record || record.lockId !== lockId) throw lockLost(this.refusal(record, lockId), 'it could not be handed over');
     const now = this.now();
@@ -142,7 +131,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 
   override async revokeOwner(owner: string): Promise<number> {
     let removed = 0;
-    for (const id of [...(this.byOwner.get(owner) ?? [])]) {
+    for (const id of Array.from(this.byOwner.get(owner) ?? [])) {
       const record = this.records.get(id)!;
       this.delete(id, record);
       // A request holding it finds its lock gone: its save is fenced out.
@@ -247,7 +236,9 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 }
 
 function itemOf(record: InMemoryRecord): SessionStateStoreData {
-  return record.owner === undefined ? { items: record.items, timeout: record.timeout } : { items: record.items, timeout: record.timeout, owner: record.owner };
+  return record.owner === undefined
+    ? { items: record.items, timeout: record.timeout }
+    : { items: record.items, timeout: record.timeout, owner: record.owner };
 }
 
 function actionsOf(record: InMemoryRecord): SessionStateActions {

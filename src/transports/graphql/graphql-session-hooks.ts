@@ -44,7 +44,12 @@ export class GraphQLSessionHooks {
   ) {}
 
   /** An operation was parsed and validated; it is about to execute. Throws (as a GraphQL error) when the session cannot be had. */
-  async beforeExecution(context: GraphQLContextValue, schema: GraphQLSchemaLike, document: DocumentNode, operation: OperationNode | undefined): Promise<void> {
+  async beforeExecution(
+    context: GraphQLContextValue,
+    schema: GraphQLSchemaLike,
+    document: DocumentNode,
+    operation: OperationNode | undefined,
+  ): Promise<void> {
     const state = this.stateOf(context);
     if (!state) return;
     state.acquired ??= this.acquire(state, schema, document, operation);

@@ -6,7 +6,7 @@ import type { SessionExchange } from '../../core/session-exchange.js';
 import { graphqlContextOf } from './graphql-exchange.js';
 
 const READ_ONLY =
-  'The session of a GraphQL subscription is a read-only snapshot of its connection\'s session, taken when the ' +
+  "The session of a GraphQL subscription is a read-only snapshot of its connection's session, taken when the " +
   'subscription starts (a subscription holds no lock). Write to the session in a mutation instead.';
 const CANNOT_START =
   'This GraphQL subscription has no session: its WebSocket handshake carried no valid session cookie (and a ' +
@@ -31,7 +31,8 @@ export function subscriptionInfoOf(context: ExecutionContext): object | undefine
  */
 export function subscriptionExchange(context: ExecutionContext, key: object): SessionExchange {
   const value = graphqlContextOf(context) as { req?: unknown; request?: { headers?: IncomingMessage['headers']; raw?: IncomingMessage } } | undefined;
-  const wsContext = (value?.req ?? value) as { extra?: { request?: IncomingMessage; socket?: { once?(e: string, l: () => void): unknown } } } | undefined;
+  const wsContext = (value?.req ?? value) as
+    { extra?: { request?: IncomingMessage; socket?: { once?(e: string, l: () => void): unknown } } } | undefined;
   const upgrade = wsContext?.extra?.request ?? (value?.request?.headers ? (value.request.raw ?? (value.request as IncomingMessage)) : undefined);
   if (!upgrade?.headers) throw new SessionStateUnsupportedContextError('graphql', UNKNOWN_HANDSHAKE);
   const { cookieHeader, isHttps } = handshakeOfRequest(upgrade);

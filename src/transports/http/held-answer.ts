@@ -6,7 +6,17 @@ type OutputMethod = 'writeHead' | 'write' | 'end' | 'flushHeaders';
 const OUTPUT_METHODS: readonly OutputMethod[] = ['writeHead', 'write', 'end', 'flushHeaders'];
 
 /** Headers that describe a held answer's body or where it points: not those of an error sent in its place. */
-const ANSWER_HEADERS = ['content-length', 'content-type', 'content-encoding', 'content-range', 'content-disposition', 'transfer-encoding', 'location', 'etag', 'last-modified'];
+const ANSWER_HEADERS = [
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'content-range',
+  'content-disposition',
+  'transfer-encoding',
+  'location',
+  'etag',
+  'last-modified',
+];
 
 /**
  * The answer of a handler that sends it itself (`@Res()`, `@Next()`: `res.redirect()`, `res.send()`,
@@ -38,6 +48,7 @@ export class HttpHeldAnswer implements HeldAnswer {
   private saved = false;
 
   constructor(private readonly raw: ServerResponse) {
+    // oxlint-disable-next-line typescript/no-this-alias -- the covered methods get the response as `this`
     const held = this;
     for (const method of OUTPUT_METHODS) {
       const original = raw[method] as Function | undefined;
@@ -140,7 +151,9 @@ export class HttpHeldAnswer implements HeldAnswer {
     const copy = [...args];
     if (Array.isArray(headers)) {
       const nested = Array.isArray(headers[0]);
-      const pairs: unknown[][] = nested ? (headers as unknown[][]) : Array.from({ length: headers.length / 2 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]);
+      const pairs: unknown[][] = nested
+        ? (headers as unknown[][])
+        : Array.from({ length: headers.length / 2 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]);
       const given = pairs.filter(([name]) => String(name).toLowerCase() === 'set-cookie').flatMap(([, value]) => setCookiesOf(value));
       const missing = this.cookies.filter((cookie) => !given.includes(cookie) && (given.length > 0 || !onResponse.includes(cookie)));
       copy[at] = nested ? [...headers, ...missing.map((c) => ['set-cookie', c])] : [...headers, ...missing.flatMap((c) => ['set-cookie', c])];

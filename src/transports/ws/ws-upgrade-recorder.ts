@@ -14,8 +14,7 @@ export class WsUpgradeRecorder implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     const server = this.adapterHost.httpAdapter?.getHttpServer?.() as
-      | { prependListener?(event: 'upgrade', listener: (request: IncomingMessage) => void): unknown }
-      | undefined;
+      { prependListener?(event: 'upgrade', listener: (request: IncomingMessage) => void): unknown } | undefined;
     server?.prependListener?.('upgrade', rememberUpgrade);
   }
 }

@@ -22,9 +22,18 @@ Controller()(CountController);
 class AppModule {}
 Module({ imports: [SessionStateModule.forRoot({})], controllers: [CountController] })(AppModule);
 
-const otel = await import('@opentelemetry/api').then(() => 'loadable', () => 'absent');
-const terminus = await import('@nestjs/terminus').then(() => 'loadable', () => 'absent');
-const dynamodb = await import('@aws-sdk/client-dynamodb').then(() => 'loadable', () => 'absent');
+const otel = await import('@opentelemetry/api').then(
+  () => 'loadable',
+  () => 'absent',
+);
+const terminus = await import('@nestjs/terminus').then(
+  () => 'loadable',
+  () => 'absent',
+);
+const dynamodb = await import('@aws-sdk/client-dynamodb').then(
+  () => 'loadable',
+  () => 'absent',
+);
 const app = await NestFactory.create(AppModule, { logger: false });
 await app.listen(0, '127.0.0.1');
 const url = `http://127.0.0.1:${app.getHttpServer().address().port}/count`;

@@ -1,10 +1,10 @@
 import type { Provider } from '@nestjs/common';
 import { OBSERVED_SESSION_STATE_STORE } from '../module/session-state.constants.js';
 import { SessionStateStore } from '../store/session-state-store.js';
-import { reportsConsumedCapacity } from './consumed-capacity.js';
-import { InstrumentedSessionStateStore } from './instrumented-session-state-store.js';
-import { SessionStateMetrics } from './session-state-metrics.js';
-import { StoreFailureLog } from './store-failure-log.js';
+import { reportsConsumedCapacity } from '../observability/consumed-capacity.js';
+import { InstrumentedSessionStateStore } from '../observability/instrumented-session-state-store.js';
+import { SessionStateMetrics } from '../observability/session-state-metrics.js';
+import { StoreFailureLog } from '../observability/store-failure-log.js';
 
 /** The module's observability providers: metrics, the failure log, and the measured store. */
 export const observabilityProviders: Provider[] = [

@@ -36,8 +36,7 @@ export type ResolvedCookieOptions = Required<Omit<SessionCookieOptions, 'domain'
 export function resolveCookieOptions(options: SessionCookieOptions | undefined, timeout: number, problems: string[]): ResolvedCookieOptions {
   const before = problems.length;
   const check = (ok: boolean, message: string) => ok || problems.push(message);
-  const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) =>
-    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
+  const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
   const cookie = {
     name: options?.name ?? 'sid',
@@ -55,8 +54,12 @@ export function resolveCookieOptions(options: SessionCookieOptions | undefined, 
   check(cookie.sameSite !== 'none' || cookie.secure !== false, "cookie.sameSite 'none' needs cookie.secure true or 'auto'");
   check(typeof cookie.httpOnly === 'boolean', 'cookie.httpOnly must be true or false');
   check(typeof cookie.partitioned === 'boolean', 'cookie.partitioned must be true or false');
-  check(!cookie.partitioned || cookie.secure !== false, "cookie.partitioned needs cookie.secure true or 'auto' (browsers refuse a Partitioned cookie without Secure)");
   check(
+    !cookie.partitioned || cookie.secure !== false,
+    "cookie.partitioned needs cookie.secure true or 'auto' (browsers refuse a Partitioned cookie without Secure)",
+  );
+  check(
+    // oxlint-disable-next-line no-control-regex -- refusing control characters is the point
     typeof cookie.path === 'string' && cookie.path.startsWith('/') && !/[;\x00-\x1f\x7f]/.test(cookie.path),
     `cookie.path must start with '/' and hold no ';' or control character (got ${JSON.stringify(cookie.path)})`,
   );
@@ -77,7 +80,11 @@ export function resolveCookieOptions(options: SessionCookieOptions | undefined, 
     // The cookie library is the one that writes the header: it must accept the cookie as configured
     // (otherwise every new session would answer 500).
     try {
-      serialize(cookie.name, 'x'.repeat(32), { ...cookie, secure: cookie.secure !== false, maxAge: cookie.maxAge === undefined ? undefined : Math.floor(cookie.maxAge / 1000) });
+      serialize(cookie.name, 'x'.repeat(32), {
+        ...cookie,
+        secure: cookie.secure !== false,
+        maxAge: cookie.maxAge === undefined ? undefined : Math.floor(cookie.maxAge / 1000),
+      });
     } catch (error) {
       problems.push(`cookie: ${(error as Error).message}`);
     }
