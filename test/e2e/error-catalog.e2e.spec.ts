@@ -214,9 +214,11 @@ const http = (adapter: AdapterName): Transport => ({
 });
 
 const graphql = (adapter: AdapterName): Transport => ({
-  name: `GraphQL on ${adapter === 'express' ? 'Apollo' : 'Mercurius'}`,
+  name: `GraphQL on ${adapter === 'express' ? 'Apollo (stack traces in answers, its default outside production and test)' : 'Mercurius'}`,
   async start(store) {
-    const g = await startGraphQLApp(adapter, { store });
+    // Apollo puts each error's stack (its original error's, through graphql-js) in the answer unless
+    // NODE_ENV is production or test: the catalog's answer must not carry the store's text there either.
+    const g = await startGraphQLApp(adapter, { store }, [], adapter === 'express' ? { includeStacktraceInErrorResponses: true } : {});
     await g.app.listen(0, '127.0.0.1');
     return { app: g.app, url: (await g.app.getUrl()).replace('[::1]', '127.0.0.1') };
   },

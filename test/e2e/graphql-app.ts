@@ -35,11 +35,12 @@ export async function startGraphQLApp(
   adapter: AdapterName,
   options: SessionStateModuleOptions = {},
   providers: Provider[] = [],
+  graphqlOptions: Record<string, unknown> = {},
 ): Promise<GraphQLApp> {
   const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const gates = new Gates();
   const app = await createTestApp(adapter, {
-    imports: [SessionStateModule.forRoot({ ...options, store }), graphqlModule(adapter)],
+    imports: [SessionStateModule.forRoot({ ...options, store }), graphqlModule(adapter, graphqlOptions)],
     controllers: [SessionTestController],
     providers: [{ provide: Gates, useValue: gates }, CounterResolver, ProfileResolver, AccessorGuard, ...providers],
   });

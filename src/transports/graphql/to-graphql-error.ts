@@ -13,8 +13,10 @@ export async function toGraphQLError(error: unknown, exchange: SessionExchange, 
   if (status === 500) log(error);
   if (entry.retryAfterSeconds !== undefined) exchange.setHeader('Retry-After', String(entry.retryAfterSeconds));
   const { GraphQLError } = await import('graphql');
+  // No `originalError`: graphql-js copies its stack (whose first line is the store's message: a table
+  // name, AWS error text, a session id) onto the answer's error, which Apollo sends to the client
+  // outside production and test. The cause stays server-side, in the (redacted) log.
   return new GraphQLError(entry.status === undefined ? STORE_FAILED_MESSAGE : entry.message!, {
-    originalError: error instanceof Error ? error : undefined,
     extensions: { code: `SESSION_STATE_${status}`, http: { status } },
   });
 }
