@@ -43,10 +43,14 @@ export interface SessionExchange {
  * (see `transports/http/held-answer.ts`).
  */
 export interface HeldAnswer {
-  /** Calls `listener` once, when the handler starts sending its answer (which is then held). */
+  /** Calls `listener` once, when the handler has ended its answer (which is held until then). */
   onSending(listener: () => void): void;
-  /** Sends the held answer once `completion` succeeded; if it failed, the client gets the error instead. */
-  release(completion: Promise<void>, toClientError: (error: unknown) => unknown): void;
+  /**
+   * Sends the held answer once `completion` succeeded; if it failed, the client gets the error
+   * instead. With `handlerError`: the handler threw; an answer it began but never ended is replaced
+   * by that error.
+   */
+  release(completion: Promise<void>, toClientError: (error: unknown) => unknown, handlerError?: { error: unknown }): void;
   /** Nobody completes the session for this answer any more (its subscriber left): send what is held. */
   abandon(): void;
 }

@@ -19,6 +19,13 @@ import { PLACEHOLDERS } from './record-expressions.js';
 const ABORTED_LOCK_KEEP_MS = 20 * 60_000;
 
 /**
+ * Most revocations kept (the newest): the lock item stays under 1 KB however many lock calls went
+ * unanswered. A revoked call that is dropped sooner and still lands takes a lock nobody holds, which
+ * is broken as stale after `executionTimeout`: a delay, never a lost or doubled write (writes are fenced).
+ */
+const MAX_ABORTED_LOCKS_KEPT = 8;
+
+/**
  * How long an earlier build's write token (see `LEGACY_WRITE_PREFIX`) is kept beyond `requestTimeoutMs`, the
  * longest the SDK can retry its write (an instance still running such a build may be waiting for it): a
  * margin for clocks of instances that disagree.
@@ -50,7 +57,7 @@ export class PruneBook {
   /**
    * Remembers, for the write the holder of `lockId` will make, earlier builds' write tokens and revocations
    * of the record that are past their time. Revocations are kept 20 minutes (the calls they revoke
-   * can no longer reach DynamoDB, whose signatures expire within minutes), those write tokens for as
+   * can no longer reach DynamoDB, whose signatures expire within minutes), the newest 8 at most, those write tokens for as
    * long as the SDK can retry their write. Nothing is remembered for most locks.
    */
   remember(lockId: string, record: SessionRecord, now: number): void {
@@ -59,7 +66,8 @@ export class PruneBook {
       .filter(([, at]) => !(at > keepSince))
       .slice(0, LEGACY_WRITES_PRUNED_PER_WRITE)
       .map(([name]) => name);
-    const aborted = record.abortedLocks.filter((entry) => !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
+    const newestFirst = [...record.abortedLocks].sort((a, b) => (lockIdTime(b) || 0) - (lockIdTime(a) || 0));
+    const aborted = newestFirst.filter((entry, index) => index >= MAX_ABORTED_LOCKS_KEPT || !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
     if (writes.length === 0 && aborted.length === 0) return;
     this.prunes.set(lockId, { writes, aborted });
     if (this.prunes.size > MAX_REMEMBERED_PRUNES) this.prunes.delete(this.prunes.keys().next().value!);

@@ -28,9 +28,9 @@ export function completeOnSettle(
   let settled = false;
   const settle = () => ((settled = true), release());
   const toClientError = (error: unknown) => toTransportException(error, exchange);
-  // A handler that sends its answer itself has answered once it starts sending: its session is
-  // completed then (its answer waits for it), even if the handler goes on (awaiting the answer's
-  // end, say); what it changes in the session after that is not saved, as with express-session.
+  // A handler that sends its answer itself has answered once it ends it: its session is completed
+  // then (the answer waits for it), even if the handler goes on (awaiting the answer's 'finish',
+  // say); what it changes in the session after that is not saved, as with express-session.
   answer?.onSending(() => {
     settle();
     answer.release(lifecycle.complete(lease, exchange, 'succeeded'), toClientError);
@@ -43,7 +43,7 @@ export function completeOnSettle(
       // are discarded unless the app's saveOnError policy says this error is a handled answer.
       const report = () => subscriber.error(handlerError(error));
       const completion = lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error));
-      answer?.release(completion, toClientError);
+      answer?.release(completion, toClientError, { error: handlerError(error) });
       completion.then(report, report);
     },
     complete: () => {

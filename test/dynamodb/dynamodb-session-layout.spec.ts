@@ -276,6 +276,29 @@ describe('a burst of writes (issue 16, item 2): the bookkeeping of recent writes
     expect(itemBytes((await rawItem(id))!)).toBeLessThan(1024);
   });
 
+  it('40 lock calls that got no answer (each revoked in AbortedLocks), then a healthy lock and release: the lock item stays under 1 KB', async () => {
+    const id = newId();
+    await createStore().setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const slow = createStore({ requestTimeoutMs: 100, maxAttempts: 1 });
+    // Lock calls never answer (the bounded call gives up, and the store revokes the call's lock id).
+    slow.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { UpdateExpression?: string };
+        if (context.commandName === 'UpdateItemCommand' && input.UpdateExpression?.includes('#locked = :true')) return new Promise<never>(() => {});
+        return next(args);
+      },
+      { step: 'initialize', name: 'hangLockCalls' },
+    );
+    for (let n = 0; n < 40; n++) await expect(slow.getItemExclusive(id)).rejects.toThrow(SessionStateStoreUnavailableError);
+    expect((await rawItem(id))!.AbortedLocks?.SS).toHaveLength(40);
+    await readWrite(createStore(), id);
+    const item = (await rawItem(id))!;
+    expect(item.AbortedLocks?.SS?.length ?? 0).toBeLessThanOrEqual(8);
+    expect(itemBytes(item)).toBeLessThan(1024);
+    await readWrite(createStore(), id, '{"n":2}');
+    expect(flat(await createStore().getItem(id)).item?.items).toBe('{"n":2}');
+  });
+
   it('400 writes within the retry window: the lock item stays under 1 KB (1 WCU per lock operation)', async () => {
     const store = createStore();
     const id = newId();

@@ -47,7 +47,11 @@ export class HttpHeldAnswer implements HeldAnswer {
   /** The session is saved and nothing was held: the answer, when it comes, goes straight out. */
   private saved = false;
 
+  /** The headers the response had when it was hooked: an error sent in place of the answer keeps only these. */
+  private readonly headersBefore: ReadonlySet<string>;
+
   constructor(private readonly raw: ServerResponse) {
+    this.headersBefore = new Set(raw.getHeaderNames());
     // oxlint-disable-next-line typescript/no-this-alias -- the covered methods get the response as `this`
     const held = this;
     for (const method of OUTPUT_METHODS) {
@@ -83,12 +87,15 @@ export class HttpHeldAnswer implements HeldAnswer {
     this.sending = listener;
   }
 
-  release(completion: Promise<void>, toClientError: (error: unknown) => unknown): void {
+  release(completion: Promise<void>, toClientError: (error: unknown) => unknown, handlerError?: { error: unknown }): void {
     if (this.released) return;
     this.released = true;
+    // The handler threw after it began an answer it never ended: that partial answer must not go
+    // out as if it had succeeded (its changes were discarded); the client gets the error instead.
+    const failedMidAnswer = handlerError !== undefined && this.calls.length > 0 && !this.ended;
     // Nothing held (the handler settled before answering): an error reaches the exception filters as usual.
     completion.then(
-      () => this.send(),
+      () => (failedMidAnswer ? this.answerError(handlerError.error) : this.send()),
       (error: unknown) => (this.calls.length > 0 ? this.answerError(toClientError(error)) : this.unhook()),
     );
   }
@@ -107,11 +114,15 @@ export class HttpHeldAnswer implements HeldAnswer {
     if (this.ended) return method === 'write' ? false : this.raw; // after end(), as a real response would drop it
     if (this.calls.length === 0) this.cover('headersSent', { configurable: true, get: () => true });
     this.calls.push({ method, args });
-    if (method === 'end') this.ended = true;
+    // The answer is complete at end(): the session is completed then (or when the handler settles,
+    // if first), never at the first chunk: the handler still runs and still holds the lock while it
+    // writes, and what it changes meanwhile is saved (as express-session saves at end()).
+    if (method !== 'end') return method === 'write' ? true : method === 'flushHeaders' ? undefined : this.raw;
+    this.ended = true;
     const sending = this.sending;
     this.sending = undefined;
     sending?.();
-    return method === 'write' ? true : method === 'flushHeaders' ? undefined : this.raw;
+    return this.raw;
   }
 
   private cover(name: string, descriptor: PropertyDescriptor): void {
@@ -188,6 +199,8 @@ export class HttpHeldAnswer implements HeldAnswer {
     const status = error instanceof HttpException ? error.getStatus() : 500;
     const response = error instanceof HttpException ? error.getResponse() : 'Internal server error';
     const body = JSON.stringify(typeof response === 'string' ? { statusCode: status, message: response } : response);
+    // Nothing the handler put on its answer (an auth cookie, a user header) goes out with the error.
+    for (const name of raw.getHeaderNames()) if (!this.headersBefore.has(name)) raw.removeHeader(name);
     for (const name of ANSWER_HEADERS) raw.removeHeader(name);
     raw.statusCode = status;
     raw.setHeader('content-type', 'application/json; charset=utf-8');
