@@ -48,15 +48,15 @@ export const sessionInterceptorInnermost: FactoryProvider = {
       const type = wrapper.metatype;
       if (typeof type !== 'function' || wrapper.inject || !type.prototype) continue;
       const onClass = interceptorsOf(type);
-      const boundToClass = onClass.includes(SessionStateInterceptor);
-      if (boundToClass) Reflect.defineMetadata(INTERCEPTORS_METADATA, withoutSession(onClass), type);
+      if (onClass.includes(SessionStateInterceptor)) Reflect.defineMetadata(INTERCEPTORS_METADATA, withoutSession(onClass), type);
       const prototype = type.prototype as Record<string, unknown>;
       for (const name of scanner.getAllMethodNames(prototype)) {
         const handler = prototype[name];
         if (typeof handler !== 'function') continue;
         const own = interceptorsOf(handler);
-        if (!own.includes(SessionStateInterceptor) && !(boundToClass && behaviors.resolveHandler(handler, type) !== SessionStateBehavior.Disabled))
-          continue;
+        // By the handler's behaviour, not by whether the class still carries the entry: a base class
+        // met earlier had it moved already, and its subclasses' own handlers use the session too.
+        if (!own.includes(SessionStateInterceptor) && behaviors.resolveHandler(handler, type) === SessionStateBehavior.Disabled) continue;
         if (own.at(-1) !== SessionStateInterceptor)
           Reflect.defineMetadata(INTERCEPTORS_METADATA, [...withoutSession(own), SessionStateInterceptor], handler);
         handlers++;
