@@ -72,9 +72,10 @@ export function strongest(a: ResolvedBehavior, b: ResolvedBehavior): ResolvedBeh
  * The operation is the client's: the walk must cost no more than the server's own parsing. Each
  * selection set is walked once per type it is reached with (a fragment's once per type condition),
  * however many paths lead to it — an interface field's sub-selection is reached with the field's
- * type, not once per possible type, recursively — so the walk is linear in the operation's size
- * whatever its depth, aliases or fragment spreads (cycles included: a batch's other operations are
- * only parsed, not validated). Iterative, so no depth can overflow the stack; it stops at `Required`.
+ * type, not once per possible type, recursively — and each field of a type is looked up on the
+ * type's possible types once, however often it is selected, so the walk is linear in the operation's
+ * size whatever its depth, aliases, fragment spreads (cycles included: a batch's other operations are
+ * only parsed, not validated) or number of implementing types. Iterative, so no depth can overflow the stack; it stops at `Required`.
  */
 export function operationBehavior(
   schema: GraphQLSchemaLike,
@@ -111,6 +112,17 @@ export function operationBehavior(
     }
     return concrete;
   };
+  // A field of a type, on all its concrete types at once: an operation selects the same field of an
+  // interface again and again (aliases, sibling sub-selections), and each time on every implementing
+  // type would cost the operation's size times their number. Computed once per (type, field), each
+  // selection then costs the same whatever the number of implementing types.
+  const fieldReaches = new Map<string, FieldReach>();
+  const fieldReachOf = (type: GraphQLType, name: string): FieldReach => {
+    const key = `${type.name}.${name}`;
+    let field = fieldReaches.get(key);
+    if (!field) fieldReaches.set(key, (field = fieldReach(concreteOf(type), name, fields, undeclared)));
+    return field;
+  };
 
   reach(
     operation.selectionSet,
@@ -121,18 +133,12 @@ export function operationBehavior(
         : schema.getSubscriptionType(),
   );
   for (let next = pending.pop(); next; next = pending.pop()) {
-    const concrete = concreteOf(next.type);
     for (const selection of next.set.selections ?? []) {
       if (selection.kind === 'Field') {
-        const name = selection.name.value;
-        for (const t of concrete) {
-          const session = fields.get(`${t.name}.${name}`);
-          if (session) {
-            behavior = strongest(behavior, session.declared ?? (session.usesSession ? undeclared : SessionStateBehavior.Disabled));
-            if (behavior === SessionStateBehavior.Required) return behavior;
-          }
-          if (selection.selectionSet) reach(selection.selectionSet, named(fieldOf(t, name)?.type));
-        }
+        const field = fieldReachOf(next.type, selection.name.value);
+        behavior = strongest(behavior, field.behavior);
+        if (behavior === SessionStateBehavior.Required) return behavior;
+        for (const type of field.types) reach(selection.selectionSet, type);
       } else if (selection.kind === 'InlineFragment') {
         reach(selection.selectionSet, selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : next.type);
       } else {
@@ -142,6 +148,27 @@ export function operationBehavior(
     }
   }
   return behavior;
+}
+
+/** What selecting a field of a type reaches, on all its concrete types. */
+interface FieldReach {
+  /** The strongest behavior of the field's resolvers on those types. */
+  behavior: ResolvedBehavior;
+  /** The distinct (by name) types its sub-selection is reached with. */
+  types: GraphQLType[];
+}
+
+function fieldReach(concrete: GraphQLType[], name: string, fields: Map<string, FieldSession>, undeclared: ResolvedBehavior): FieldReach {
+  let behavior: ResolvedBehavior = SessionStateBehavior.Disabled;
+  const types = new Map<string, GraphQLType>();
+  for (const t of concrete) {
+    const session = fields.get(`${t.name}.${name}`);
+    if (session) behavior = strongest(behavior, session.declared ?? (session.usesSession ? undeclared : SessionStateBehavior.Disabled));
+    const type = named(fieldOf(t, name)?.type);
+    // A type without a name is never walked (see `reach`); implementations mostly share their field's type.
+    if (typeof type?.name === 'string' && !types.has(type.name)) types.set(type.name, type);
+  }
+  return { behavior, types: [...types.values()] };
 }
 
 /** A type's field by name (own fields only: a client's field name may be `constructor`). */
