@@ -70,21 +70,38 @@ describe('the GraphQL operation walk (the behavior of an operation)', () => {
   });
 
   it('costs each selection the same whatever the number of implementing types: a field of an interface is looked up on them once', () => {
-    /** An interface with `count` implementing types, selected `aliases` times: `{ nodes { a0: children { id } … } }`. */
-    const lookups = (count: number, aliases: number) => {
-      const types = Array.from({ length: count }, (_, i) => `type T${i} implements Node { id: ID! children: [Node!]! }`).join('\n');
-      const schema = buildSchema(`interface Node { id: ID! children: [Node!]! } ${types} type Query { nodes: [Node!]! me: String }`);
+    /**
+     * An interface with `count` implementing types, selected `aliases` times: `{ nodes { a0: children { id } … } }`;
+     * covariant: each type's `children` is a list of its own type (the sub-selection is reached with all of them).
+     */
+    const lookups = (count: number, aliases: number, covariant = false) => {
+      const types = Array.from({ length: count }, (_, i) => `type T${i} implements Node { id: ID! children: [${covariant ? `T${i}` : 'Node'}!]! }`);
+      const schema = buildSchema(`interface Node { id: ID! children: [Node!]! } ${types.join('\n')} type Query { nodes: [Node!]! me: String }`);
       const query = `{ nodes { ${Array.from({ length: aliases }, (_, i) => `a${i}: children { id }`).join(' ')} } }`;
       const fields = new CountingFields([['Query.me', usesSession]]);
       expect(behaviorOf(query, fields, schema)).toBe(SessionStateBehavior.Disabled);
       return fields.lookups;
     };
     for (const count of [5, 500]) {
-      // The root field, then `children` and `id` on the interface and its types, once each: the
-      // 1 999 other selections cost no lookup (the unfixed walk: 2 * (1 + count) each, 2 million for 500 types).
-      expect(lookups(count, 1)).toBe(1 + 2 * (1 + count));
-      expect(lookups(count, 2000)).toBe(lookups(count, 1));
+      for (const covariant of [false, true]) {
+        // The root field, then `children` and `id` on the interface and its types, once each: the
+        // 1 999 other selections cost no lookup (the unfixed walk: 2 * (1 + count) each, 2 million for 500 types).
+        expect(lookups(count, 1, covariant)).toBe(1 + 2 * (1 + count));
+        expect(lookups(count, 2000, covariant)).toBe(lookups(count, 1, covariant));
+      }
     }
+  });
+
+  it('reaches a sub-selection with the field type of every implementing type at once, when they differ', () => {
+    const schema = buildSchema(`
+      interface Node { id: ID! children: [Node!]! }
+      type A implements Node { id: ID! children: [A!]! a: Int }
+      type B implements Node { id: ID! children: [B!]! b: Int }
+      type Query { nodes: [Node!]! }
+    `);
+    expect(behaviorOf('{ nodes { children { ... on B { b } } } }', new Map([['B.b', usesSession]]), schema)).toBe(SessionStateBehavior.ReadOnly);
+    expect(behaviorOf('{ nodes { children { children { id } } } }', new Map([['A.id', usesSession]]), schema)).toBe(SessionStateBehavior.ReadOnly);
+    expect(behaviorOf('{ nodes { children { id } } }', new Map([['A.a', usesSession]]), schema)).toBe(SessionStateBehavior.Disabled);
   });
 
   it('stops as soon as the answer is Required', () => {
