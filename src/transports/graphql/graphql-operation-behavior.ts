@@ -70,11 +70,14 @@ export function strongest(a: ResolvedBehavior, b: ResolvedBehavior): ResolvedBeh
  * - the operation takes the strongest; Disabled (no store call) when none uses the session.
  *
  * The operation is the client's: the walk must cost no more than the server's own parsing. Each
- * selection set is walked once per type it is reached with (a fragment's once per type condition),
- * however many paths lead to it — an interface field's sub-selection is reached with the field's
- * type, not once per possible type, recursively — so the walk is linear in the operation's size
- * whatever its depth, aliases or fragment spreads (cycles included: a batch's other operations are
- * only parsed, not validated). Iterative, so no depth can overflow the stack; it stops at `Required`.
+ * selection set is walked once per group of types it is reached with (a fragment's once per type
+ * condition), however many paths lead to it — an interface field's sub-selection is reached with the
+ * field's types on the interface and its implementations as one group, not once per possible type,
+ * recursively — and each field of a group is looked up on the group's possible types once, however
+ * often it is selected. So the walk is linear in the operation's size whatever its depth, aliases,
+ * fragment spreads (cycles included: a batch's other operations are only parsed, not validated) or
+ * number of implementing types; only each distinct field name costs one look-up per possible type.
+ * Iterative, so no depth can overflow the stack; it stops at `Required`.
  */
 export function operationBehavior(
   schema: GraphQLSchemaLike,
@@ -90,15 +93,15 @@ export function operationBehavior(
     if (d.kind === 'FragmentDefinition' && !fragments.has(fragment.name.value)) fragments.set(fragment.name.value, fragment);
   }
   let behavior: ResolvedBehavior = SessionStateBehavior.Disabled;
-  const walked = new Map<SelectionSetNode, Set<string>>();
-  const pending: { set: SelectionSetNode; type: GraphQLType }[] = [];
-  const reach = (set: SelectionSetNode | undefined, type: GraphQLType | null | undefined) => {
-    if (!set || typeof type?.name !== 'string') return;
-    let types = walked.get(set);
-    if (!types) walked.set(set, (types = new Set()));
-    if (types.has(type.name)) return;
-    types.add(type.name);
-    pending.push({ set, type });
+  const walked = new Map<SelectionSetNode, Set<TypeGroup>>();
+  const pending: { set: SelectionSetNode; group: TypeGroup }[] = [];
+  const reach = (set: SelectionSetNode | undefined, group: TypeGroup | undefined) => {
+    if (!set || !group) return;
+    let groups = walked.get(set);
+    if (!groups) walked.set(set, (groups = new Set()));
+    if (groups.has(group)) return;
+    groups.add(group);
+    pending.push({ set, group });
   };
   // An interface or a union: the resolver that runs is the one of the object type (or one declared
   // on the interface itself).
@@ -111,37 +114,96 @@ export function operationBehavior(
     }
     return concrete;
   };
-
-  reach(
-    operation.selectionSet,
+  // One group per set of types (by name), so that a selection set is walked once per group.
+  const groups = new Map<string, TypeGroup>();
+  const groupOf = (types: readonly (GraphQLType | null | undefined)[]): TypeGroup | undefined => {
+    const members = distinctByName(types.filter((t): t is GraphQLType => typeof t?.name === 'string'));
+    if (members.length === 0) return undefined;
+    const key = members
+      .map((t) => t.name!)
+      .sort()
+      .join(',');
+    let group = groups.get(key);
+    if (!group) groups.set(key, (group = { concrete: distinctByName(members.flatMap(concreteOf)), fields: new Map() }));
+    return group;
+  };
+  // A field of a group, on all its concrete types at once: an operation selects the same field of an
+  // interface again and again (aliases, sibling sub-selections), and each time on every implementing
+  // type would cost the operation's size times their number. Computed once per (group, field), each
+  // selection then costs the same whatever the number of implementing types.
+  const fieldReachOf = (group: TypeGroup, name: string): FieldReach => {
+    let field = group.fields.get(name);
+    if (!field) {
+      const { behavior, types } = fieldOn(group.concrete, name, fields, undeclared);
+      group.fields.set(name, (field = { behavior, children: groupOf(types) }));
+    }
+    return field;
+  };
+  const rootType =
     operation.operation === 'query'
       ? schema.getQueryType()
       : operation.operation === 'mutation'
         ? schema.getMutationType()
-        : schema.getSubscriptionType(),
-  );
+        : schema.getSubscriptionType();
+
+  reach(operation.selectionSet, groupOf([rootType]));
   for (let next = pending.pop(); next; next = pending.pop()) {
-    const concrete = concreteOf(next.type);
     for (const selection of next.set.selections ?? []) {
       if (selection.kind === 'Field') {
-        const name = selection.name.value;
-        for (const t of concrete) {
-          const session = fields.get(`${t.name}.${name}`);
-          if (session) {
-            behavior = strongest(behavior, session.declared ?? (session.usesSession ? undeclared : SessionStateBehavior.Disabled));
-            if (behavior === SessionStateBehavior.Required) return behavior;
-          }
-          if (selection.selectionSet) reach(selection.selectionSet, named(fieldOf(t, name)?.type));
-        }
+        const field = fieldReachOf(next.group, selection.name.value);
+        behavior = strongest(behavior, field.behavior);
+        if (behavior === SessionStateBehavior.Required) return behavior;
+        reach(selection.selectionSet, field.children);
       } else if (selection.kind === 'InlineFragment') {
-        reach(selection.selectionSet, selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : next.type);
+        reach(selection.selectionSet, selection.typeCondition ? groupOf([schema.getType(selection.typeCondition.name.value)]) : next.group);
       } else {
         const fragment = fragments.get(selection.name.value);
-        if (fragment) reach(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value));
+        if (fragment) reach(fragment.selectionSet, groupOf([schema.getType(fragment.typeCondition.name.value)]));
       }
     }
   }
   return behavior;
+}
+
+/**
+ * Types a selection set is reached with together (an interface field's sub-selection: the field's
+ * types on the interface and on each implementation, which may differ). Walked once as a group, the
+ * set finds what it would walked once per type, at the cost of one walk.
+ */
+interface TypeGroup {
+  /** The members' concrete types (see `concreteOf`), distinct. */
+  concrete: GraphQLType[];
+  /** What selecting a field reaches from the group, by field name, once computed. */
+  fields: Map<string, FieldReach>;
+}
+
+/** What selecting a field of a group reaches. */
+interface FieldReach {
+  /** The strongest behavior of the field's resolvers on the group's concrete types. */
+  behavior: ResolvedBehavior;
+  /** The types its sub-selection is reached with, if any. */
+  children: TypeGroup | undefined;
+}
+
+/** A field on concrete types: the strongest behavior of its resolvers, and its (named) types on them. */
+function fieldOn(
+  concrete: GraphQLType[],
+  name: string,
+  fields: Map<string, FieldSession>,
+  undeclared: ResolvedBehavior,
+): { behavior: ResolvedBehavior; types: (GraphQLType | undefined)[] } {
+  let behavior: ResolvedBehavior = SessionStateBehavior.Disabled;
+  const types: (GraphQLType | undefined)[] = [];
+  for (const t of concrete) {
+    const session = fields.get(`${t.name}.${name}`);
+    if (session) behavior = strongest(behavior, session.declared ?? (session.usesSession ? undeclared : SessionStateBehavior.Disabled));
+    types.push(named(fieldOf(t, name)?.type));
+  }
+  return { behavior, types };
+}
+
+function distinctByName(types: GraphQLType[]): GraphQLType[] {
+  return [...new Map(types.map((t) => [t.name, t])).values()];
 }
 
 /** A type's field by name (own fields only: a client's field name may be `constructor`). */
