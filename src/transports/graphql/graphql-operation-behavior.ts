@@ -41,6 +41,26 @@ export interface GraphQLSchemaLike {
   getSubscriptionType(): GraphQLType | null | undefined;
   getType(name: string): GraphQLType | null | undefined;
   getPossibleTypes?(type: never): readonly GraphQLType[];
+  getTypeMap?(): Record<string, GraphQLType>;
+}
+
+/** Every field name the schema defines, by schema (computed once). */
+const fieldNamesOf = new WeakMap<GraphQLSchemaLike, ReadonlySet<string>>();
+
+/**
+ * Whether some type of the schema has a field of this name (absent `getTypeMap`: assumed). A name no
+ * type has reaches nothing and runs no resolver: it costs one look-up here, not one per implementing
+ * type of the interface it is selected on (a batch's other operations are not validated before the walk).
+ */
+function schemaHasField(schema: GraphQLSchemaLike, name: string): boolean {
+  if (!schema.getTypeMap) return true;
+  let names = fieldNamesOf.get(schema);
+  if (!names) {
+    const all = new Set<string>();
+    for (const type of Object.values(schema.getTypeMap())) for (const field of Object.keys(type.getFields?.() ?? {})) all.add(field);
+    fieldNamesOf.set(schema, (names = all));
+  }
+  return names.has(name);
 }
 
 /** The operation a request runs: the one named, or the document's only one. */
@@ -133,6 +153,7 @@ export function operationBehavior(
   // selection then costs the same whatever the number of implementing types.
   const fieldReachOf = (group: TypeGroup, name: string): FieldReach => {
     let field = group.fields.get(name);
+    if (!field && !schemaHasField(schema, name)) group.fields.set(name, (field = { behavior: SessionStateBehavior.Disabled, children: undefined }));
     if (!field) {
       const { behavior, types } = fieldOn(group.concrete, name, fields, undeclared);
       group.fields.set(name, (field = { behavior, children: groupOf(types) }));
