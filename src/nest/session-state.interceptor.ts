@@ -125,7 +125,7 @@ export class SessionStateInterceptor implements NestInterceptor {
       {
         held: lease.lockId !== null && !snapshot,
         // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
-        handlerError: transport.handlerError && ((error) => transport.handlerError!(error)),
+        handlerError: transport.handlerError,
         answer,
       },
     );

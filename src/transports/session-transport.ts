@@ -40,7 +40,7 @@ export interface SessionTransport {
   /** A session error of acquisition or completion as the client receives it (by the error catalog, `errors/`). */
   clientError(error: unknown, exchange: SessionExchange): unknown;
   /** The handler's own error as the client receives it. Absent: unchanged, to the application's exception filters. */
-  handlerError?(error: unknown): unknown;
+  readonly handlerError?: (error: unknown) => unknown;
   /** The decorator that makes `handler` one of this transport's streams (`@Sse()`), if it does: such a handler reads a snapshot. */
   streamDecoratorOf?(handler: Function): string | undefined;
 }

@@ -14,19 +14,10 @@ import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
+import { prng } from '../support/prng.js';
 
 const tableName = uniqueTableName('stress');
 afterAll(() => deleteTable(tableName));
-
-/** A small deterministic PRNG (mulberry32), so a failing run's fault pattern can be replayed. */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A connection reset after DynamoDB applied the request: the SDK retries it (its answer was lost). */
 function answerLost(): Error {

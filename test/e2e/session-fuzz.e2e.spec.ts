@@ -35,6 +35,7 @@ import { countingStore, type StoreCallCounter } from '../support/counting-store.
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, createTestApp, sessionSetCookie, type AdapterName } from '../support/test-app.js';
 import { FuzzModule, FuzzProbe, NoopInterceptor, type FuzzKind, type HandlerRun } from './fixtures/session-fuzz.app.js';
+import { prng } from '../support/prng.js';
 
 function intEnv(name: string, fallback: number): number {
   const value = process.env[name];
@@ -49,16 +50,6 @@ const RUNS = intEnv('SESSION_FUZZ_RUNS', 1);
 const USERS = intEnv('SESSION_FUZZ_SESSIONS', 4);
 const REQUESTS = intEnv('SESSION_FUZZ_REQUESTS', 14);
 const VERBOSE = RUNS > 1 || process.env.SESSION_FUZZ_VERBOSE === '1';
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // ---- The workload: a plan per user, drawn from the seed before anything is sent -----------------
 
