@@ -8,6 +8,7 @@ import { SessionStateStoreUnavailableError } from '../../src/errors/session-stat
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStoreData } from '../../src/store/session-state-store.js';
 import { Gates } from '../support/gates.js';
+import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
 import { idOf } from './session-app.js';
 
@@ -100,7 +101,8 @@ describe.each(ADAPTERS)('an answer a handler sends itself, on %s', (adapter) => 
     app = await createTestApp(adapter, {
       imports: [SessionStateModule.forRoot({ store })],
       controllers: [HeldController],
-      providers: [{ provide: Gates, useValue: gates }],
+      // NestJS's documented timeout interceptor, outer to the session's, for requests that ask for it.
+      providers: [{ provide: Gates, useValue: gates }, ...withOuterTimeout.providers],
     });
     http = app.getHttpServer();
   });
@@ -132,6 +134,24 @@ describe.each(ADAPTERS)('an answer a handler sends itself, on %s', (adapter) => 
     expect(app.get(HeldController).maxRunning).toBe(1);
     const stored = (await store.getItem(idOf(cookie))) as { kind: string; item?: { items: string } };
     expect(JSON.parse(stored.item!.items)).toEqual({ n: 3, late: 'after the first chunk' });
+  });
+
+  it('an outer timeout that gives up while the answer is held mid-way: the client gets the timeout (408), not a clean 200 of a partial answer; the lock is held until the handler settles, and its late changes are not saved', async () => {
+    const cookie = sessionCookie((await request(http).post('/held/count').expect(201)).headers)!;
+    const answer = await request(http).post('/held/stream?gate=t').set('Cookie', cookie).set('x-timeout-ms', '50');
+    expect(answer.status).toBe(408);
+    expect(answer.text).not.toContain('first');
+    // The handler still runs, parked: its session stays locked (a request of the session queues).
+    const locks = app.get(SessionStateLifecycle).locks;
+    const queued = request(http)
+      .post('/held/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await vi.waitFor(() => expect(locks.waiting(idOf(cookie))).toBe(1));
+    gates.open('t');
+    expect((await queued).body).toEqual({ n: 2 }); // the timed-out handler's change was discarded
+    expect(app.get(HeldController).maxRunning).toBe(1);
+    await vi.waitFor(() => expect(app.get(SessionStateLifecycle).activeLeases).toBe(0));
   });
 
   it('a handler that throws after beginning an answer it never ended: the client gets the error, not the partial answer, and nothing is saved', async () => {

@@ -66,7 +66,11 @@ export class GraphQLSessionFields {
           field,
           session: {
             declared: declared && declared !== SessionStateBehavior.Default ? (declared as ResolvedBehavior) : undefined,
-            usesSession: Reflect.getMetadata(SESSION_PARAM_METADATA, method) !== undefined,
+            // On the method, or (a method decorator replaced it without copying metadata) where
+            // `@Session()` also records itself: on the class, by method name.
+            usesSession:
+              Reflect.getMetadata(SESSION_PARAM_METADATA, method) !== undefined ||
+              Reflect.getMetadata(SESSION_PARAM_METADATA, instance.constructor, name) !== undefined,
           },
         });
       }

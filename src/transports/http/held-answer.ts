@@ -102,6 +102,11 @@ export class HttpHeldAnswer implements HeldAnswer {
 
   abandon(): void {
     this.released = true;
+    // Nobody waits for this handler any more (an outer timeout gave up, the client left) and its
+    // answer is unfinished: what it held must not go out as a clean answer (a 200 cut short, its
+    // changes discarded). Whoever gave up answers instead (the timeout's 408); the response is given
+    // back as it was before the handler wrote.
+    if (this.calls.length > 0 && !this.ended) return this.discardHeld();
     this.send();
   }
 
@@ -190,18 +195,24 @@ export class HttpHeldAnswer implements HeldAnswer {
     if (missing.length > 0) this.raw.setHeader('set-cookie', [...onResponse, ...missing]);
   }
 
-  /** The session could not be saved: the client gets that error instead of the handler's answer. */
-  private answerError(error: unknown): void {
+  /** Drops the held output and what the handler put on the response's headers; the response is free again. */
+  private discardHeld(): void {
     this.unhook();
     this.calls.length = 0;
+    if (this.raw.headersSent) return;
+    // Nothing the handler put on its answer (an auth cookie, a user header) goes out with another answer.
+    for (const name of this.raw.getHeaderNames()) if (!this.headersBefore.has(name)) this.raw.removeHeader(name);
+    for (const name of ANSWER_HEADERS) this.raw.removeHeader(name);
+  }
+
+  /** The session could not be saved: the client gets that error instead of the handler's answer. */
+  private answerError(error: unknown): void {
+    this.discardHeld();
     const raw = this.raw;
     if (raw.headersSent || raw.destroyed) return;
     const status = error instanceof HttpException ? error.getStatus() : 500;
     const response = error instanceof HttpException ? error.getResponse() : 'Internal server error';
     const body = JSON.stringify(typeof response === 'string' ? { statusCode: status, message: response } : response);
-    // Nothing the handler put on its answer (an auth cookie, a user header) goes out with the error.
-    for (const name of raw.getHeaderNames()) if (!this.headersBefore.has(name)) raw.removeHeader(name);
-    for (const name of ANSWER_HEADERS) raw.removeHeader(name);
     raw.statusCode = status;
     raw.setHeader('content-type', 'application/json; charset=utf-8');
     raw.setHeader('content-length', Buffer.byteLength(body));
