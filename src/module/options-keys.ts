@@ -8,17 +8,30 @@ export interface OptionKeys {
   [key: string]: OptionKeys | true;
 }
 
-/** One message per unknown key: `cookieName` is not an option (did you mean `cookie`?). */
-export function unknownOptionKeys(options: unknown, valid: OptionKeys, prefix = ''): string[] {
+/**
+ * One message per unknown key: `cookieName` is not an option (did you mean `cookie`?), or what
+ * `explain` answers for its path (`cookie.expires`), when it knows the key from elsewhere.
+ */
+export function unknownOptionKeys(
+  options: unknown,
+  valid: OptionKeys,
+  explain: (path: string) => string | undefined = () => undefined,
+  prefix = '',
+): string[] {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) return [];
   const problems: string[] = [];
   for (const key of Object.keys(options)) {
     const rule = Object.hasOwn(valid, key) ? valid[key] : undefined;
     if (rule === undefined) {
+      const explained = explain(`${prefix}${key}`);
+      if (explained !== undefined) {
+        problems.push(explained);
+        continue;
+      }
       const nearest = nearestKey(key, Object.keys(valid));
       problems.push(`${prefix}${key} is not an option${nearest ? ` (did you mean ${prefix}${nearest}?)` : ''}`);
     } else if (rule !== true) {
-      problems.push(...unknownOptionKeys((options as Record<string, unknown>)[key], rule, `${prefix}${key}.`));
+      problems.push(...unknownOptionKeys((options as Record<string, unknown>)[key], rule, explain, `${prefix}${key}.`));
     }
   }
   return problems;

@@ -1,6 +1,7 @@
 import { resolveCookieOptions, type ResolvedCookieOptions, type SessionCookieOptions } from './session-cookie.options.js';
 import { MAX_TIMEOUT_MINUTES } from '../session/session-limits.js';
 import { unknownOptionKeys, type OptionKeys } from './options-keys.js';
+import { expressSessionOptionMessage, isExpressSessionStore } from './express-session-options.js';
 import { isSaveOnError, type SaveOnError } from './save-on-error.policy.js';
 import { InMemorySessionStateStore } from '../store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from '../store/session-state-store.js';
@@ -74,7 +75,7 @@ export interface ResolvedSessionStateOptions {
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
-  const problems: string[] = unknownOptionKeys(options, OPTION_KEYS);
+  const problems: string[] = unknownOptionKeys(options, OPTION_KEYS, expressSessionOptionMessage);
   const check = (ok: boolean, message: string) => ok || problems.push(message);
   const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
@@ -116,7 +117,10 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   const store = options.store ?? new InMemorySessionStateStore();
   check(
     typeof (store as Partial<SessionStateStore>).getItemExclusive === 'function',
-    'store must be a SessionStateStore (e.g. new InMemorySessionStateStore() or new DynamoDBSessionStateStore())',
+    isExpressSessionStore(store)
+      ? 'store is an express-session store (connect-redis, connect-dynamodb, MemoryStore…), which has no lock: ' +
+          'use a SessionStateStore, e.g. new InMemorySessionStateStore() or new DynamoDBSessionStateStore() (docs/MIGRATING.md)'
+      : 'store must be a SessionStateStore (e.g. new InMemorySessionStateStore() or new DynamoDBSessionStateStore())',
   );
 
   if (problems.length > 0) {
