@@ -4,9 +4,11 @@ import { TerminusModule } from '@nestjs/terminus';
 import { SessionStateModule } from 'nestjs-session-state';
 import { SessionStateHealthIndicator } from 'nestjs-session-state/health';
 import { AccountController } from './account/account.controller.js';
+import { AuthController } from './auth/auth.controller.js';
 import { CartController } from './cart/cart.controller.js';
 import { CounterController } from './counter/counter.controller.js';
 import { HealthController } from './health/health.controller.js';
+import { HomeController } from './home/home.controller.js';
 import { CounterGateway } from './counter/counter.gateway.js';
 import { AccountResolver } from './graphql/account.resolver.js';
 import { CounterResolver } from './graphql/counter.resolver.js';
@@ -30,7 +32,16 @@ import { createSessionStore } from './session-store.factory.js';
     }),
     TerminusModule.forRoot(),
   ],
-  controllers: [PingController, CounterController, CartController, AccountController, HealthController, NotesController],
+  controllers: [
+    HomeController,
+    AuthController,
+    PingController,
+    CounterController,
+    CartController,
+    AccountController,
+    HealthController,
+    NotesController,
+  ],
   providers: [SessionStateHealthIndicator, CounterResolver, AccountResolver, CounterGateway],
 })
 export class AppModule {

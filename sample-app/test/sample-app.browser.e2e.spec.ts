@@ -1,0 +1,77 @@
+/**
+ * The page at `/`, clicked in a real headless Chromium (Debian's, driven by puppeteer-core) on
+ * Express and on Fastify: sign in through passport-local (the form's POST redirects back, signed
+ * in), a cart, 50 concurrent increments that all land, sign out.
+ */
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { startSampleApp, type AdapterName, type SampleApp } from './support/sample-app.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+if (!HAS_CHROMIUM) {
+  console.warn(`Skipping the sample app's browser test: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH).`);
+}
+
+describe.skipIf(!HAS_CHROMIUM)('the sample app page in headless Chromium', () => {
+  let browser: Browser;
+
+  beforeAll(async () => {
+    browser = await puppeteer.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless=new'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  describe.each<AdapterName>(['express', 'fastify'])('on %s', (adapter) => {
+    let sample: SampleApp;
+    let page: Page;
+    let origin: string;
+
+    beforeAll(async () => {
+      sample = await startSampleApp(adapter);
+      origin = `http://127.0.0.1:${(sample.server.address() as AddressInfo).port}`;
+      // Its own cookie jar: the two adapters' runs do not share a session.
+      page = await (await browser.createBrowserContext()).newPage();
+    });
+    afterAll(async () => {
+      await page?.browserContext().close();
+      await sample?.close();
+    });
+
+    /** The page is loaded and has shown its first answers. */
+    async function open(path = '/'): Promise<void> {
+      await page.goto(`${origin}${path}`);
+      await page.waitForSelector('body[data-ready="true"]');
+    }
+    const text = (selector: string) => page.$eval(selector, (el) => el.textContent?.trim() ?? '');
+
+    it('serves the page, naming the adapter, with nobody signed in and a count of 0', async () => {
+      await open();
+      expect(await text('#adapter')).toBe(adapter === 'fastify' ? 'Fastify' : 'Express');
+      expect(await text('#whoami')).toBe('Not signed in');
+      expect(await text('#count')).toBe('0');
+      expect(await page.$eval('#login-form', (el) => (el as HTMLElement).hidden)).toBe(false);
+    });
+
+    it('adds to the cart, and the cart survives a reload', async () => {
+      await page.$eval('#sku', (el) => ((el as HTMLInputElement).value = ''));
+      await page.type('#sku', 'pencil');
+      await page.$eval('#qty', (el) => ((el as HTMLInputElement).value = ''));
+      await page.type('#qty', '3');
+      await page.click('#cart-add');
+      await page.waitForFunction(() => document.querySelector('#cart-items')?.textContent === '3 × pencil');
+      await open();
+      expect(await text('#cart-items')).toBe('3 × pencil');
+    });
+
+    it('sends 50 increments at once and shows all 50 arriving and landing', async () => {
+      const before = Number(await text('#count'));
+      await page.click('#send-50');
+      await page.waitForFunction(() => /distinct answers/.test(document.querySelector('#burst-status')?.textContent ?? ''));
+      expect(await text('#burst-status')).toBe(`50 of 50 arrived; count ${before} → ${before + 50} (+50), 50 distinct answers: no write lost.`);
+      expect(await text('#count')).toBe(String(before + 50));
+    });
+  });
+});
