@@ -85,9 +85,14 @@ describe('the packed tarball', () => {
     expect(readFileSync(join(app, 'node_modules/nestjs-session-state/LICENSE'), 'utf8')).toMatch(/^MIT License/);
   });
 
-  it('has a README that starts with its install command', () => {
+  it('has a README that starts with the install commands that work before publication: build, pack, install this tarball', () => {
     const readme = readFileSync(join(app, 'node_modules/nestjs-session-state/README.md'), 'utf8');
-    expect(readme.split('```')[1]?.trim()).toBe('bash\nnpm install nestjs-session-state');
+    const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    const commands = (readme.split('```')[1] ?? '').split('\n').filter((line) => line !== '' && line !== 'bash' && !line.startsWith('#'));
+    // The tarball this test installed is the one the README names (npm pack's file name for this version).
+    expect(readdirSync(dir)).toContain(`nestjs-session-state-${version}.tgz`);
+    expect(commands.join('\n')).toMatch(/npm install && npm run build && npm pack\n.*npm install \S*\/nestjs-session-state-(\S+)\.tgz$/);
+    expect(/nestjs-session-state-(\S+)\.tgz$/.exec(commands.at(-1) ?? '')?.[1]).toBe(version);
   });
 
   it('is imported, both entry points, by an ES module app', async () => {

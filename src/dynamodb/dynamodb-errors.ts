@@ -58,12 +58,13 @@ function configurationFix(name: string, message: string, operation: string, tabl
   }
   if (name === 'AccessDeniedException') {
     return (
-      `the credentials are not allowed dynamodb:${operation} on table "${tableName}". ` + 'Grant it to the role or user (README: "IAM permissions")'
+      `the credentials are not allowed dynamodb:${operation} on table "${tableName}". ` +
+      'Grant it to the role or user (docs/DYNAMODB.md: "IAM permissions")'
     );
   }
   if (name === 'ResourceNotFoundException') {
     return (
-      `the table "${tableName}" does not exist (in this account and region). Create it (README: "Table"), ` +
+      `the table "${tableName}" does not exist (in this account and region). Create it (docs/DYNAMODB.md: "Table"), ` +
       'set tableName (and clientConfig.region) to the right one, or set createIfNotExists: true'
     );
   }

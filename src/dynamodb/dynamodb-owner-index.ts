@@ -32,7 +32,7 @@ export const OWNER_INDEX: GlobalSecondaryIndex = {
 
 export const OWNER_ATTRIBUTE_DEFINITION: AttributeDefinition = { AttributeName: Attr.owner, AttributeType: 'S' };
 
-/** The AWS CLI command that adds the index to an existing on-demand table (also in the README). */
+/** The AWS CLI command that adds the index to an existing on-demand table (also in docs/DYNAMODB.md). */
 function ownerIndexUpdateCommand(tableName: string): string {
   return (
     `aws dynamodb update-table --table-name ${tableName} ` +

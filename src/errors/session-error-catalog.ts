@@ -70,7 +70,7 @@ type Row = Omit<SessionErrorEntry, 'name' | 'retryAfterSeconds'> & {
 const refusal = { kind: 'refusal' } as const;
 const programming = { kind: 'programming', storeFailure: 'error', storeOutcome: 'unavailable', moduleMessage: true } as const;
 
-/** Most specific class first (a subclass before its base). The README's errors table says the same. */
+/** Most specific class first (a subclass before its base). docs/ERRORS.md says the same (test/errors-doc.spec.ts). */
 const ROWS: readonly Row[] = [
   {
     class: SessionStateQueueFullError,

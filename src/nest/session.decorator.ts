@@ -11,7 +11,7 @@ const PARAMTYPES_METADATA = 'design:paramtypes';
 /**
  * Injects the request's `HttpSessionState` (HTTP controllers, GraphQL resolvers, WebSocket gateways).
  * A handler that takes it is `Required` (read-write, locked) unless `@SessionState()` says otherwise;
- * see the README for the defaults of GraphQL queries, WebSocket messages and `@Sse()` streams.
+ * see docs/TRANSPORTS.md for the defaults of GraphQL queries, WebSocket messages and `@Sse()` streams.
  */
 export const Session = createParamDecorator(
   (_data: unknown, context: ExecutionContext): HttpSessionState => {

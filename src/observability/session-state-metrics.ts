@@ -31,7 +31,7 @@ interface Instruments {
 const SECONDS_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 
 /**
- * The module's instruments on the meter `nestjs-session-state` (README: "Metrics"). Made when the
+ * The module's instruments on the meter `nestjs-session-state` (docs/OPERATIONS.md: "Metrics"). Made when the
  * application starts, from the global meter provider registered by then.
  */
 export class SessionStateMetrics {

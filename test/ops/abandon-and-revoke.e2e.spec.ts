@@ -52,7 +52,7 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
   it('abandon() raises the session-end event once per session where the store reports it, never for a session moved by regenerateId()', async () => {
     const ended: string[] = [];
     const reported = t.store.setItemExpireCallback((id) => ended.push(id));
-    // In memory: expiry, abandon and revocation are reported; DynamoDB reports none (README: "Session-end events").
+    // In memory: expiry, abandon and revocation are reported; DynamoDB reports none (docs/STORES.md: "Session-end events").
     expect(reported).toBe(kind === 'memory');
 
     const before = sessionCookie((await request(t.http).post('/seed').expect(200)).headers)!;

@@ -57,7 +57,7 @@ export function waitingFor(app: INestApplication, id: string): number {
 /**
  * Creates the file's DynamoDB table and writes to it once. DynamoDB Local's first writes to a new
  * table can take seconds on a busy machine, long enough for an SDK attempt to time out and be
- * retried, which a conditional write then fails (README: "Failures"); tests of other things should
+ * retried, which a conditional write then fails (docs/DYNAMODB.md: "Failures"); tests of other things should
  * not measure that.
  */
 export async function prepareTable(tableName: string): Promise<void> {

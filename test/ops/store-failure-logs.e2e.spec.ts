@@ -118,7 +118,7 @@ describe.each(ADAPTERS)('DynamoDB configuration errors over %s', (adapter) => {
           $fault: 'client' as const,
           $metadata: { httpStatusCode: 400 },
         }),
-      /not allowed dynamodb:UpdateItem on table .* Grant it to the role or user \(README: "IAM permissions"\)/,
+      /not allowed dynamodb:UpdateItem on table .* Grant it to the role or user \(docs\/DYNAMODB\.md: "IAM permissions"\)/,
     ));
 
   it('credentials that cannot be loaded', () =>
