@@ -2,7 +2,6 @@ import type { HttpSessionState } from '../session/http-session-state.js';
 import type { LocalTurn } from '../lock/session-lock-coordinator.js';
 import type { SessionStateStoreData } from '../store/session-state-store.js';
 import type { ActiveBehavior } from '../core/session-state-behavior.enum.js';
-import type { HeldAnswer } from './session-exchange.js';
 
 /** What one request holds of its session between acquisition and completion. */
 export interface SessionLease {
@@ -39,7 +38,7 @@ export interface SessionLease {
    * The answer held while guards run (`req.session` mounted: passport may answer from a guard);
    * let go when the interceptor takes the lease over.
    */
-  guardAnswer?: HeldAnswer;
+  guardAnswer?: { letGo(): void };
   /** The Set-Cookie a mid-request save sent (`saveNow`): completion does not send it twice. */
   cookieSent?: string;
   /** Runs before the session's data is serialised for a save (the mount keeps `owner` in step with passport's user). */
