@@ -119,6 +119,9 @@ export function planCompletion(f: CompletionFacts): CompletionPlan {
     // A request that came without a session cookie has none to clear (as express-session and @fastify/session).
     return { store: f.hasLock ? { kind: 'remove' } : NONE, cookie: f.cameWithCookie && f.canSetCookie ? 'clear' : 'none' };
   }
+  // Regenerated to an empty session (a passport logout): the old record goes, and no empty one is
+  // stored in its place (the client's cookie then names nothing: its next request starts afresh).
+  if (f.regenerated && f.stored && f.hasLock && f.itemsEmpty && !f.hasOwner) return { store: { kind: 'remove' }, cookie: 'none' };
   if (f.regenerated) {
     // The data moves to the new id, then the old record goes; the new cookie goes out only once the
     // old id is gone (a failure in between leaves the client on its old session, never both ids).

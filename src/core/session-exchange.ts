@@ -53,4 +53,6 @@ export interface HeldAnswer {
   release(completion: Promise<void>, toClientError: (error: unknown) => unknown, handlerError?: { error: unknown }): void;
   /** Nobody completes the session for this answer any more (its subscriber left): send what is held. */
   abandon(): void;
+  /** Stops holding, when nothing was held yet: the interceptor took the session over and completes it before the answer. */
+  letGo(): void;
 }

@@ -8,7 +8,7 @@ export interface SessionLease {
   readonly behavior: ActiveBehavior;
   readonly session: HttpSessionState;
   /** The fencing token of the store lock this request holds; null when it holds none. */
-  readonly lockId: string | null;
+  lockId: string | null;
   /** Read-only: the stored expiry is old enough to be refreshed (amortised, not every request). */
   readonly refreshExpiry: boolean;
   /** The cookie was signed with an older secret: sign it again with the current one. */
@@ -17,9 +17,9 @@ export interface SessionLease {
    * The data as loaded; null for a new session (no record under its id). The session is written
    * only when its items differ from these; a hand-over of an unchanged session passes them on.
    */
-  readonly loaded: SessionStateStoreData | null;
+  loaded: SessionStateStoreData | null;
   /** A read-write request's turn in this process's queue for the session (hands it on); null otherwise. */
-  readonly turn: LocalTurn | null;
+  turn: LocalTurn | null;
   /** Set once the interceptor owns the lease (else the answer's start, or staleness, releases it). */
   adopted: boolean;
   /** When the session was acquired (Date.now()): its lock is stale `executionTimeout` later. */
@@ -34,6 +34,15 @@ export interface SessionLease {
   idle?: () => void;
   /** A guard's lease that no interceptor took over is released when this fires (lock stale). */
   staleTimer?: NodeJS.Timeout;
+  /**
+   * The answer held while guards run (`req.session` mounted: passport may answer from a guard);
+   * let go when the interceptor takes the lease over.
+   */
+  guardAnswer?: { letGo(): void };
+  /** The Set-Cookie a mid-request save sent (`saveNow`): completion does not send it twice. */
+  cookieSent?: string;
+  /** Runs before the session's data is serialised for a save (the mount keeps `owner` in step with passport's user). */
+  beforeSave?: () => void;
 }
 
 /** Where a request's session (its acquisition, then its lease) is kept on the request object. */
@@ -54,6 +63,11 @@ export function leaseOf(request: object): SessionLease | undefined {
 /** The request's acquisition (or its lease, once loaded), if one began. */
 export function acquisitionOf(request: object): Promise<SessionLease> | SessionLease | undefined {
   return (request as LeaseSlot)[SESSION_LEASE];
+}
+
+/** Forgets the request's acquisition (the mount replaces a read-only lease by a locked one). */
+export function detachLease(request: object): void {
+  delete (request as LeaseSlot)[SESSION_LEASE];
 }
 
 /** Keeps the acquisition, then the lease, on the request. */

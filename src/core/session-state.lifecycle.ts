@@ -3,6 +3,7 @@ import { cookieMaxAgeOf, renewsCookie } from '../cookie/cookie-lifetime.js';
 import { SessionCookie } from '../cookie/session-cookie.js';
 import {
   SessionStateCorruptError,
+  SessionStateError,
   SessionStateEndedWhileWaitingError,
   SessionStateLockLostError,
   SessionStateWaitAbortedError,
@@ -100,6 +101,70 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       );
     }
     lease.adopted = true;
+    lease.guardAnswer?.letGo(); // the interceptor completes the session before the answer
+  }
+
+  /**
+   * A mid-request save (`req.session.save()`): writes the session now and keeps the lock
+   * (`setItemExclusive`), so what follows in the request (a redirect passport sends) finds it
+   * stored. A new or regenerated session is inserted under its id, locked, the record it moved
+   * from removed, and its cookie sent at once. A no-op for a read-only or abandoned session, and
+   * for a store without `setItemExclusive` (its writes wait for completion, as before).
+   */
+  async saveNow(lease: SessionLease, exchange: SessionExchange): Promise<void> {
+    const { session } = lease;
+    if (lease.completion) throw new SessionStateError("save(): this request's session was already completed (its answer is sent).");
+    if (session.isReadOnly || session.isAbandoned || !this.store.setItemExclusive) return;
+    lease.beforeSave?.();
+    const data = this.dataOf(lease);
+    const moved = session.previousId !== undefined || lease.loaded === null;
+    if (!moved) {
+      if (data.items === lease.loaded!.items && !session.timeoutChanged && !session.ownerChanged) return;
+      await this.store.setItemExclusive(session.id, data, lease.lockId, false);
+    } else {
+      // A new record that no cookie could name must never be written: completion says so.
+      if (!exchange.canSetCookie()) return;
+      const cookie = this.cookieFor(exchange, session.id, session);
+      const lockId = await this.store.setItemExclusive(session.id, data, null, true);
+      if (session.previousId !== undefined && lease.lockId) await this.removeMovedUnderLock(session.previousId, session.id, lease.lockId, lockId);
+      // The old id's place in this process's queue: its waiters find the session gone.
+      lease.turn?.releaseLocal();
+      lease.turn = null;
+      lease.lockId = lockId;
+      if (cookie !== null) {
+        exchange.appendSetCookie(cookie);
+        lease.cookieSent = cookie;
+      }
+    }
+    lease.loaded = data;
+    session.markSaved();
+  }
+
+  /** `removeMovedSession` for a move saved mid-request: the copy under the new id is ours, locked. */
+  private async removeMovedUnderLock(oldId: string, newId: string, oldLockId: string, newLockId: string): Promise<void> {
+    try {
+      await this.store.removeItem(oldId, oldLockId, { moved: true });
+    } catch (error) {
+      // Lock broken as stale: the data is safe under the new id; the old record waits for its expiry.
+      if (error instanceof SessionStateLockLostError && error.reason === 'lock_mismatch') {
+        this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerate().`);
+        return;
+      }
+      // Removed meanwhile (revoked), or the store failed: the copy must not outlive it.
+      await this.store.removeItem(newId, newLockId, { moved: true }).catch((e) => this.logFailure(e, oldId, newId));
+      throw error;
+    }
+  }
+
+  /**
+   * Forgets a read-only lease nobody will complete (the mount's, replaced by a locked one for a
+   * route that writes): it holds no lock, so nothing is written.
+   */
+  drop(lease: SessionLease): void {
+    if (lease.lockId !== null || lease.completion) return;
+    lease.completion = Promise.resolve();
+    clearTimeout(lease.staleTimer);
+    this.removeActive(lease);
   }
 
   /** The outcome of a request whose handler (or a pipe) threw: `saveOnError` may keep its changes. */
@@ -352,6 +417,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     const { session, lockId } = lease;
     const loadedId = session.previousId ?? session.id;
     try {
+      if (outcome === 'succeeded' && !session.isReadOnly) lease.beforeSave?.();
       // The data is serialised (which may throw: a value mutated in place out of bounds) only when it may be written.
       const readOnly = lease.behavior === SessionStateBehavior.ReadOnly;
       const data = keepsChanges({ readOnly, outcome, abandoned: session.isAbandoned }) ? this.dataOf(lease) : null;
@@ -383,7 +449,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
           await this.store.removeItem(loadedId, lockId!);
           break;
       }
-      this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie);
+      this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie, lease.cookieSent);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
@@ -433,8 +499,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return this.cookie.setCookieFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
   }
 
-  private sendCookie(exchange: SessionExchange, setCookie: string | null): void {
-    if (setCookie === null) return;
+  private sendCookie(exchange: SessionExchange, setCookie: string | null, sent?: string): void {
+    if (setCookie === null || setCookie === sent) return;
     if (exchange.canSetCookie()) exchange.appendSetCookie(setCookie);
     else this.logger.warn('The session cookie could not be set: ' + SENT_BEFORE_SAVED);
   }

@@ -217,6 +217,22 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /**
+   * A mid-request save: one write (two for a session kept in a data item), as
+   * `setAndReleaseItemExclusive`, fenced the same way (write tokens, lost answers), except that the
+   * lock stays held: under `lockId`, or for a new item under a new lock id, which it answers.
+   */
+  override async setItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<string> {
+    if (newItem) {
+      const next = newLockId(this.clock());
+      await this.commit(id, item, null, true, next);
+      return next;
+    }
+    if (lockId === null) throw lockLost('lock_mismatch', 'the changes of this request were not saved');
+    await this.commit(id, item, lockId, false, lockId);
+    return lockId;
+  }
+
+  /**
    * One write (two for a session kept in a data item: the data, then the lock item), as
    * `setAndReleaseItemExclusive` or `releaseItemExclusive`, except that the lock item is locked
    * again under a new lock id instead of unlocked. Costs what the save or the release costs: the
@@ -248,7 +264,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /**
-   * Saves `item`: unlocked, or with `next`, locked again under that lock id. Answers the record as
+   * Saves `item`: unlocked, or with `next`, locked again under that lock id (kept, when `next` is
+   * `lockId`; a new item is created locked under `next`). Answers the record as
    * written when the write's answer carried it (undefined when only a retry showed it applied).
    */
   private async commit(
@@ -276,7 +293,13 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       owner: item.owner,
     };
     // Checked before any write (too large: the stored session stays as it was).
-    const { record, data, dataId } = layOutSession(fields, items, this.maxItemBytes);
+    const laidOut = layOutSession(fields, items, this.maxItemBytes);
+    const { data, dataId } = laidOut;
+    // A new item saved mid-request is created under the caller's new lock.
+    const record =
+      newItem && next !== undefined
+        ? { ...laidOut.record, [Attr.locked]: { BOOL: true }, [Attr.lockId]: { S: next }, [Attr.lockDate]: num(now) }
+        : laidOut.record;
 
     // The new data goes to a key no record references yet; only the fenced write below makes it the
     // session's. A holder whose lock was broken writes an orphan at most (TTL deletes it).

@@ -43,11 +43,23 @@ export interface LockEnd {
 }
 
 /**
- * How a write under `lockId` ends the holder's hold: the session unlocked, or, with `next` (a
- * hand-over), locked again under that id, provided `next` was not revoked (`settleUnansweredLock`).
+ * How a write under `lockId` ends the holder's hold: the session unlocked, or kept locked (`next`
+ * is `lockId`), or, with another `next` (a hand-over), locked again under that id, provided `next` was not revoked (`settleUnansweredLock`).
  * A hand-over reads the record back: what the new holder's first write prunes.
  */
 export function lockEnd(address: RecordAddress, lockId: string, next: string | undefined, now: number): LockEnd {
+  if (next === lockId) {
+    // A mid-request save (`setItemExclusive`): the holder keeps its lock, and its lock date (the
+    // lock turns stale when it would have without the save).
+    return {
+      set: '#locked = :true',
+      remove: [],
+      condition: '#lockId = :lockId',
+      names: address.names('locked', 'lockId'),
+      values: { ':true': { BOOL: true }, ':lockId': { S: lockId } },
+      returnValues: {},
+    };
+  }
   if (next === undefined) {
     return {
       set: '#locked = :false',

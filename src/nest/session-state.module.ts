@@ -1,5 +1,7 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { RequestSessionGuard } from './compat/request-session.guard.js';
+import { SessionStateMiddleware } from './compat/request-session.mount.js';
 import { SessionStateApolloPlugin } from '../transports/graphql/apollo-session.plugin.js';
 import { GraphQLSessionFields } from '../transports/graphql/graphql-session-fields.js';
 import { GraphQLSessionHooks } from '../transports/graphql/graphql-session-hooks.js';
@@ -60,6 +62,9 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
     SessionStateInterceptor,
     sessionInterceptorInnermost,
     SessionStateDeclarations,
+    // `req.session` for passport and the middleware ecosystem: inert until `mountSessionState(app)`.
+    SessionStateMiddleware,
+    { provide: APP_GUARD, useClass: RequestSessionGuard },
     // GraphQL and WebSocket transports: inert (and loading neither package) in an app without them.
     GraphQLSessionFields,
     GraphQLSessionHooks,

@@ -32,7 +32,14 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     super();
     const table = (inner as { tableName?: unknown }).tableName;
     this.where = typeof table === 'string' ? `DynamoDB table "${table}"` : inner.constructor.name;
+    // Optional in the contract: present here only when the store has it (the lifecycle asks).
+    if (inner.setItemExclusive) {
+      this.setItemExclusive = (id, item, lockId, newItem) =>
+        this.run('setItemExclusive', id, () => inner.setItemExclusive!(id, item, lockId, newItem));
+    }
   }
+
+  override setItemExclusive?: SessionStateStore['setItemExclusive'];
 
   getItem(id: string): Promise<SessionStateRead> {
     return this.run('getItem', id, () => this.inner.getItem(id));

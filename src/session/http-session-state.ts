@@ -63,7 +63,7 @@ export function ownerProblem(owner: unknown): string | undefined {
  */
 export class HttpSessionState<TData extends object = SessionStateData> {
   readonly #items: Map<string, unknown>;
-  readonly #isNew: boolean;
+  #isNew: boolean;
   readonly #isReadOnly: boolean;
   readonly #readOnlyReason: string | undefined;
   #id: string;
@@ -244,6 +244,29 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   /** @internal The id the session was loaded under, when `regenerateId()` moved it. */
   get previousId(): string | undefined {
     return this.#previousId;
+  }
+
+  /**
+   * @internal The session was written mid-request (`req.session.save()`), under its current id:
+   * that is now the stored baseline (not new, not moved, its timeout and owner saved).
+   */
+  markSaved(): void {
+    this.#isNew = false;
+    this.#previousId = undefined;
+    this.#timeoutChanged = false;
+    this.#ownerChanged = false;
+  }
+
+  /** @internal The items go back to `items` (JSON object text, as stored): `req.session.reload()`. */
+  resetItems(items: string): void {
+    this.assertWritable();
+    this.#items.clear();
+    for (const [key, value] of Object.entries(JSON.parse(items) as Record<string, unknown>)) {
+      if (key === COOKIE_MAX_AGE_KEY) this.#cookieMaxAge = typeof value === 'number' ? value : undefined;
+      else this.#items.set(key, value);
+    }
+    this.#exposed = undefined;
+    this.#written = true; // compared with what was loaded at completion
   }
 
   /** @internal */

@@ -122,6 +122,13 @@ export abstract class SessionStateStore {
    */
   abstract setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void>;
 
+  /** Writes the items and a new expiry under the caller's lock and keeps the lock held (a mid-request
+   *  `save()`). An existing item: only if `lockId` holds its lock (else SessionStateLockLostError
+   *  `lock_mismatch` / `item_gone`); answers `lockId`. With `newItem`: inserts only if no live item
+   *  exists (else `item_exists`), locked under a new lock id, which it answers. Optional: a store
+   *  without it gets its writes at completion, as before. */
+  setItemExclusive?(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<string>;
+
   /**
    * Releases the lock and slides the expiry, touching nothing else, only if `lockId` still holds
    * it. Answers whether it did (false: the lock was broken as stale, or the item is gone).

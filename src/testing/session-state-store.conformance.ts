@@ -470,6 +470,78 @@ export function describeSessionStateStoreConformance(
       });
     });
 
+    // Optional (a mid-request `save()`): checked for stores that implement it.
+    describe('setItemExclusive (when implemented)', () => {
+      it('existing item: writes the items and a new expiry, keeps the lock under the same lock id', async () => {
+        if (!store.setItemExclusive) return;
+        const lockId = await seedLocked({ n: 1 }, 20);
+        clock.advance(5 * MINUTE);
+        expect(await store.setItemExclusive(id, data({ n: 2 }, 30), lockId, false)).toBe(lockId);
+        // Still held by the caller: another request finds it locked, a reader gets no item.
+        const contended = await lockItem(id);
+        expect(contended.kind).toBe('locked');
+        expect(contended.lockId).toBe(lockId);
+        // Saved durably: the holder may save again, and its release keeps what was saved.
+        expect(await store.setItemExclusive(id, data({ n: 3 }, 30), lockId, false)).toBe(lockId);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        const answer = await readItem(id);
+        expect(answer.item).toEqual(data({ n: 3 }, 30));
+        expect(answer.locked).toBe(false);
+        expectNear(expect, answer.expires, clock.now() + 30 * MINUTE);
+      });
+
+      it('existing item: a wrong or null lock id throws lock_mismatch and writes nothing; the holder keeps the lock', async () => {
+        if (!store.setItemExclusive) return;
+        const lockId = await seedLocked({ n: 1 });
+        await expectLockLost(expect, store.setItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', false), id, 'lock_mismatch');
+        await expectLockLost(expect, store.setItemExclusive(id, data({ n: 99 }), null, false), id, 'lock_mismatch');
+        expect((await readItem(id)).lockId).toBe(lockId);
+        await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
+        expect((await readItem(id)).item).toEqual(data({ n: 2 }));
+      });
+
+      it('existing item: an absent or removed item throws item_gone and creates nothing', async () => {
+        if (!store.setItemExclusive) return;
+        const lockId = await seedLocked({ n: 1 });
+        await store.removeItem(id, lockId);
+        await expectLockLost(expect, store.setItemExclusive(id, data({ n: 2 }), lockId, false), id, 'item_gone');
+        expect((await readItem(id)).kind).toBe('absent');
+      });
+
+      it('newItem: inserts the item locked under a new lock id it answers; that lock saves and releases', async () => {
+        if (!store.setItemExclusive) return;
+        const lockId = await store.setItemExclusive(id, data({ n: 1 }, 20), null, true);
+        expect(lockId).toEqual(expect.any(String));
+        const contended = await lockItem(id);
+        expect(contended.kind).toBe('locked');
+        expect(contended.lockId).toBe(lockId);
+        await store.setAndReleaseItemExclusive(id, data({ n: 2 }, 20), lockId, false);
+        const answer = await readItem(id);
+        expect(answer.item).toEqual(data({ n: 2 }, 20));
+        expect(answer.locked).toBe(false);
+      });
+
+      it('newItem: a live item throws item_exists and stays as it was; an expired one is replaced', async () => {
+        if (!store.setItemExclusive) return;
+        await seed({ n: 1 }, 1);
+        await expectLockLost(expect, store.setItemExclusive(id, data({ n: 2 }), null, true), id, 'item_exists');
+        expect((await readItem(id)).item).toEqual(data({ n: 1 }, 1));
+        clock.advance(2 * MINUTE);
+        const lockId = await store.setItemExclusive(id, data({ n: 3 }), null, true);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        expect((await readItem(id)).item).toEqual(data({ n: 3 }));
+      });
+
+      it('a large session saved mid-request reads back intact once released', async () => {
+        if (!store.setItemExclusive) return;
+        const big = { items: JSON.stringify({ text: 'é'.repeat(40_000) }), timeout: 20 };
+        const lockId = await seedLocked({ n: 1 });
+        await store.setItemExclusive(id, big, lockId, false);
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+        expect((await readItem(id)).item?.items).toBe(big.items);
+      });
+    });
+
     describe('releaseItemExclusive', () => {
       it('with the right lock id releases, keeps the data, and slides the expiry', async () => {
         const lockId = await seedLocked({ n: 1 }, 20);

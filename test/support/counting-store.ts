@@ -18,6 +18,7 @@ const IO_METHODS = new Set([
   'probeLock',
   'getItemExclusive',
   'setAndReleaseItemExclusive',
+  'setItemExclusive',
   'handOverItemExclusive',
   'releaseItemExclusive',
   'removeItem',

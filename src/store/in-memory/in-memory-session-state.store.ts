@@ -87,16 +87,25 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     } else if (lockId === null || !existing || existing.lockId !== lockId) {
       throw lockLost(this.refusal(existing, lockId), 'the changes of this request were not saved');
     }
+    this.put(id, recordOf(item, this.now()));
+  }
+
+  /** A mid-request save: written as `setAndReleaseItemExclusive` writes, the lock kept (its age too). */
+  override async setItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<string> {
+    const existing = this.records.get(id);
     const now = this.now();
-    this.put(id, {
-      items: item.items,
-      timeout: item.timeout,
-      expires: now + item.timeout * 60_000,
-      lockId: null,
-      lockDate: now,
-      uninitialized: false,
-      owner: item.owner,
-    });
+    if (newItem) {
+      if (existing && !this.expired(existing)) {
+        throw new SessionStateLockLostError('A session with this id already exists; the new session was not written.', 'item_exists');
+      }
+      this.put(id, recordOf(item, now));
+      return this.acquired(this.records.get(id)!).lockId;
+    }
+    if (lockId === null || !existing || existing.lockId !== lockId) {
+      throw lockLost(this.refusal(existing, lockId), 'the changes of this request were not saved');
+    }
+    this.put(id, { ...recordOf(item, now), lockId, lockDate: existing.lockDate });
+    return lockId;
   }
 
   /** In one step: the lock never comes free between the two requests. */
@@ -233,6 +242,19 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   private refusal(record: InMemoryRecord | undefined, lockId: string | null): SessionStateLockLostReason {
     return lockId !== null && (!record || this.expired(record)) ? 'item_gone' : 'lock_mismatch';
   }
+}
+
+/** An unlocked record of `item`, its expiry slid from `now`. */
+function recordOf(item: SessionStateStoreData, now: number): InMemoryRecord {
+  return {
+    items: item.items,
+    timeout: item.timeout,
+    expires: now + item.timeout * 60_000,
+    lockId: null,
+    lockDate: now,
+    uninitialized: false,
+    owner: item.owner,
+  };
 }
 
 function itemOf(record: InMemoryRecord): SessionStateStoreData {

@@ -110,6 +110,18 @@ export class HttpHeldAnswer implements HeldAnswer {
     this.send();
   }
 
+  /** The status of the answer held (its `writeHead`'s, else the response's). */
+  status(): number {
+    const head = this.calls.find((call) => call.method === 'writeHead');
+    return typeof head?.args[0] === 'number' ? head.args[0] : this.raw.statusCode;
+  }
+
+  letGo(): void {
+    if (this.calls.length > 0 || this.released) return;
+    this.released = true;
+    this.unhook();
+  }
+
   private hold(method: OutputMethod, args: unknown[]): unknown {
     if (this.saved) {
       // The handler answers after its session was saved (it settled first): straight out, with the cookies.

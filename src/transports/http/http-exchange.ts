@@ -32,8 +32,10 @@ export class HttpExchange implements SessionExchange {
     request: object,
     response: object,
     readonly transport: 'http' | 'graphql' = 'http',
+    /** The unit of work's identity; the request unless another acquisition of it must stay apart (the mount's). */
+    key: object = request,
   ) {
-    this.key = request;
+    this.key = key;
     this.req = request as AnyRequest;
     this.res = response as AnyResponse;
     this.fastifyReply = this.res.raw !== undefined && typeof this.res.header === 'function';

@@ -1,0 +1,28 @@
+import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { SessionStateBehavior } from '../../core/session-state-behavior.enum.js';
+import { requestSessionOf } from '../../transports/http/compat/request-session.binding.js';
+import { SessionStateBehaviorResolver } from '../session-state-behavior.resolver.js';
+
+/**
+ * Registered globally (`APP_GUARD`), so it runs before the app's guards (passport's
+ * `AuthGuard('local')` among them): tells a mounted request's `req.session` what its route does.
+ * A route that writes (Required) takes the session's lock here, so that whatever the guards after
+ * it write (passport's login) is saved under it; any other keeps the read-only session loaded at
+ * mount. A request without the mount (an app that does not mount it, a GraphQL resolver, a
+ * WebSocket message) passes through at the cost of one property read.
+ */
+@Injectable()
+export class RequestSessionGuard implements CanActivate {
+  constructor(private readonly behaviors: SessionStateBehaviorResolver) {}
+
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const binding = requestSessionOf(context.switchToHttp().getRequest<object>());
+    if (!binding) return true;
+    if (this.behaviors.resolve(context) !== SessionStateBehavior.Required) {
+      binding.useLoaded();
+      return true;
+    }
+    return binding.lock().then(() => true);
+  }
+}

@@ -1,0 +1,98 @@
+import { acquisitionOf, attachLease, leaseOf, type SessionLease } from '../../../core/session-lease.js';
+import { SessionStateBehavior } from '../../../core/session-state-behavior.enum.js';
+import type { SessionStateLifecycle } from '../../../core/session-state.lifecycle.js';
+import { HttpExchange } from '../http-exchange.js';
+import { toHttpException } from '../to-http-exception.js';
+import { ownerOfPassportUser } from './passport-owner.js';
+
+/** Why a write through `req.session` is refused in a request that holds no session lock. */
+export const NO_LOCK_MESSAGE =
+  'req.session was written in a request that holds no session lock (its route is read-only, or does not use the session, ' +
+  'or the route is not known yet: a middleware): declare the route @SessionState(SessionStateBehavior.Required) to write to the session.';
+
+/** The mount's own load: kept apart from the request's acquisition (the route decides that one). */
+class MountExchange extends HttpExchange {
+  readonly readOnlyReason = NO_LOCK_MESSAGE;
+}
+
+/** Where a mounted request keeps its binding. */
+const BINDING = Symbol('nestjs-session-state:request-session');
+
+/** The request's `req.session` binding, when the mount loaded it. */
+export function requestSessionOf(request: object): RequestSessionBinding | undefined {
+  return (request as { [BINDING]?: RequestSessionBinding })[BINDING];
+}
+
+/**
+ * What `req.session` is a view of, for one request. The mount (a middleware, or Fastify's
+ * `onRequest`) loads the session read-only, so that middleware reading `req.session` (passport's
+ * session strategy, connect-flash) finds it; the route's guard then decides: a route that writes
+ * takes the lock (`lock()`, fresh data), any other keeps what was loaded (`useLoaded()`). One
+ * session, one lock: `req.session`, `@Session()` and `SessionStateAccessor` all see the request's lease.
+ */
+export class RequestSessionBinding {
+  /** The request as the lifecycle knows it (its key is the request): the locked lease's exchange. */
+  readonly exchange: HttpExchange;
+  private readonly mountExchange: HttpExchange;
+  private loaded!: SessionLease;
+
+  constructor(
+    readonly lifecycle: SessionStateLifecycle,
+    readonly request: object,
+    response: object,
+  ) {
+    this.exchange = new HttpExchange(request, response);
+    this.mountExchange = new MountExchange(request, response, 'http', this);
+    (request as { [BINDING]?: RequestSessionBinding })[BINDING] = this;
+  }
+
+  /** Loads the session read-only: no cookie, no store call; with one, one read (`getItem`). */
+  async load(): Promise<void> {
+    this.loaded = await this.lifecycle.acquire(this.mountExchange, SessionStateBehavior.ReadOnly, 'guard');
+  }
+
+  /** The lease `req.session` shows: the request's, once the route decided, else the one loaded at mount. */
+  current(): SessionLease {
+    return leaseOf(this.request) ?? this.loaded;
+  }
+
+  /** A route that takes no lock: its handler (`@Session()`, `SessionStateAccessor`) gets the session loaded at mount. */
+  useLoaded(): void {
+    if (!acquisitionOf(this.request)) attachLease(this.request, this.loaded);
+  }
+
+  /**
+   * A route that writes: the session is locked (and read afresh) for the request, as a guard's
+   * `SessionStateAccessor` would; the interceptor completes it. Until then, an answer sent from a
+   * guard (passport's redirects) is held until the session is completed.
+   */
+  async lock(): Promise<void> {
+    this.lifecycle.drop(this.loaded);
+    let lease: SessionLease;
+    try {
+      lease = await this.lifecycle.acquire(this.exchange, SessionStateBehavior.Required, 'guard');
+    } catch (error) {
+      throw toHttpException(error, this.exchange);
+    }
+    if (lease.behavior !== SessionStateBehavior.Required) return; // another guard asked first, read-only
+    lease.beforeSave = () => {
+      // passport's user is the session's owner, so that sign-out-everywhere covers passport logins.
+      const owner = ownerOfPassportUser(lease.session);
+      if (owner !== undefined && owner !== lease.session.owner) lease.session.owner = owner;
+    };
+    this.holdGuardAnswer(lease);
+  }
+
+  private holdGuardAnswer(lease: SessionLease): void {
+    const answer = this.exchange.holdAnswer();
+    lease.guardAnswer = answer;
+    answer.onSending(() => {
+      // Taken over by the interceptor: it completed the session before the answer.
+      if (lease.adopted) return answer.release(lease.completion ?? Promise.resolve(), (error) => toHttpException(error, this.exchange));
+      // A guard answered itself (passport's successRedirect, failureRedirect): a success is saved
+      // first; a refusal (4xx, 5xx) discards the changes, as the guard's exception would.
+      const outcome = answer.status() < 400 ? 'succeeded' : 'failed';
+      answer.release(this.lifecycle.complete(lease, this.exchange, outcome), (error) => toHttpException(error, this.exchange));
+    });
+  }
+}

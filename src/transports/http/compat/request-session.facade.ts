@@ -1,0 +1,200 @@
+import type { HttpSessionState } from '../../../session/http-session-state.js';
+import { SessionStateError } from '../../../errors/session-state.errors.js';
+import type { RequestSessionBinding } from './request-session.binding.js';
+
+/** A callback in the style of express-session's methods. */
+type Callback = (error?: unknown) => void;
+
+/** The session as the facade reads and writes it: untyped keys (the app's typing is `@Session()`'s). */
+interface UntypedSession {
+  get(key: string): unknown;
+  set(key: string, value: unknown): unknown;
+  has(key: string): boolean;
+  delete(key: string): boolean;
+  keys(): string[];
+}
+
+/** express-session's `req.session.cookie`, over the session's cookie lifetime. */
+export interface RequestSessionCookie {
+  /** Milliseconds the browser keeps the cookie (see `HttpSessionCookie.maxAge`). */
+  maxAge: number | null | undefined;
+  readonly originalMaxAge: number | null | undefined;
+  /** When the cookie expires, for a persistent cookie. */
+  readonly expires: Date | null;
+}
+
+/**
+ * `req.session` as the middleware ecosystem knows it, over the request's `HttpSessionState`:
+ * express-session's `Session` (data as enumerable properties, `id`, `cookie`, `regenerate`, `save`,
+ * `reload`, `destroy`, `touch`; callback or promise) and @fastify/session's (`get`, `set`,
+ * `delete`, `regenerate(keepKeys?)`, `sessionId`). Data keys named like one of these members are
+ * reached through `get`/`set` only.
+ */
+export interface RequestSession {
+  [key: string]: unknown;
+  readonly id: string;
+  readonly sessionId: string;
+  readonly cookie: RequestSessionCookie;
+  regenerate(keepKeysOrCallback?: string[] | Callback, callback?: Callback): Promise<void>;
+  save(callback?: Callback): Promise<void>;
+  reload(callback?: Callback): Promise<void>;
+  destroy(callback?: Callback): Promise<void>;
+  touch(): RequestSession;
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+  delete(key?: string): void;
+}
+
+/** The members of the facade; everything else is the session's data. */
+const MEMBERS = new Set(['id', 'sessionId', 'cookie', 'regenerate', 'save', 'reload', 'destroy', 'touch', 'resetMaxAge', 'get', 'set', 'delete']);
+
+/**
+ * Makes the `req.session` of `binding`'s request. After `regenerate()` the request gets a new
+ * facade (express-session and passport's `keepSessionInfo` read the old object's data after it):
+ * this one then shows the data as it was, read-only.
+ */
+export function requestSessionFacade(binding: RequestSessionBinding, setOnRequest: (session: RequestSession | undefined) => void): RequestSession {
+  /** The data as it was when a `regenerate()` replaced this facade. */
+  let replaced: Map<string, unknown> | undefined;
+  const session = () => binding.current().session as unknown as UntypedSession & HttpSessionState;
+  const refuseReplaced = (): never => {
+    throw new SessionStateError('This req.session object was replaced by regenerate(): use req.session again (the new one).');
+  };
+  const data = {
+    get: (key: string) => (replaced ? replaced.get(key) : session().get(key)),
+    has: (key: string) => (replaced ? replaced.has(key) : session().has(key)),
+    keys: () => (replaced ? [...replaced.keys()] : session().keys()),
+  };
+
+  /** Runs `work`, then answers through `callback` (express-session) and the promise (@fastify/session). */
+  const settle = (work: () => Promise<void> | void, callback?: Callback): Promise<void> => {
+    const done = (async () => work())();
+    if (callback) done.then(() => callback(), callback);
+    else return done;
+    return done.catch(() => {}); // the callback had the error
+  };
+
+  const members = {
+    get id() {
+      return session().id;
+    },
+    get sessionId() {
+      return session().id;
+    },
+    get cookie(): RequestSessionCookie {
+      const cookie = session().cookie;
+      return {
+        get maxAge() {
+          return cookie.maxAge;
+        },
+        set maxAge(ms) {
+          cookie.maxAge = ms;
+        },
+        get originalMaxAge() {
+          return cookie.maxAge;
+        },
+        get expires() {
+          return typeof cookie.maxAge === 'number' ? new Date(Date.now() + cookie.maxAge) : null;
+        },
+      };
+    },
+    regenerate(keepKeysOrCallback?: string[] | Callback, callback?: Callback): Promise<void> {
+      const keep = Array.isArray(keepKeysOrCallback) ? keepKeysOrCallback : [];
+      const cb = typeof keepKeysOrCallback === 'function' ? keepKeysOrCallback : callback;
+      return settle(() => {
+        if (replaced) refuseReplaced();
+        const current = session();
+        const before = new Map(current.keys().map((key) => [key, current.get(key)]));
+        // A new, empty session under a new id (session fixation): only the kept keys stay.
+        current.clear();
+        current.owner = undefined;
+        current.cookie.maxAge = undefined;
+        for (const key of keep) if (before.has(key)) current.set(key, before.get(key));
+        current.regenerateId();
+        replaced = before;
+        setOnRequest(requestSessionFacade(binding, setOnRequest));
+      }, cb);
+    },
+    save(callback?: Callback): Promise<void> {
+      return settle(() => {
+        if (replaced) refuseReplaced();
+        return binding.lifecycle.saveNow(binding.current(), binding.exchange);
+      }, callback);
+    },
+    reload(callback?: Callback): Promise<void> {
+      return settle(() => {
+        if (replaced) refuseReplaced();
+        const lease = binding.current();
+        // With the lock held nobody else wrote it: what this request loaded is what is stored.
+        if (!lease.session.isReadOnly) lease.session.resetItems(lease.loaded?.items ?? '{}');
+      }, callback);
+    },
+    destroy(callback?: Callback): Promise<void> {
+      return settle(() => {
+        if (replaced) refuseReplaced();
+        session().abandon(); // removed at the end of the request, the lock held until then
+        setOnRequest(undefined);
+      }, callback);
+    },
+    touch() {
+      return facade; // the expiry slides at the end of every request that uses the session
+    },
+    resetMaxAge() {
+      return facade;
+    },
+    get: (key: string) => data.get(key),
+    set: (key: string, value: unknown) => {
+      if (replaced) refuseReplaced();
+      session().set(key, value);
+    },
+    delete: (key?: string) => {
+      if (replaced) refuseReplaced();
+      // @fastify/secure-session's delete() ends the session; with a key, that key goes.
+      if (key === undefined) session().abandon();
+      else session().delete(key);
+    },
+  };
+
+  const facade: RequestSession = new Proxy({} as RequestSession, {
+    get(target, key, receiver) {
+      if (typeof key === 'symbol') return Reflect.get(target, key, receiver) as unknown;
+      if (MEMBERS.has(key)) return Reflect.get(members, key) as unknown;
+      return data.has(key) ? data.get(key) : (Reflect.get(target, key, receiver) as unknown);
+    },
+    set(_target, key, value) {
+      if (typeof key === 'symbol' || MEMBERS.has(key)) {
+        // `req.session.cookie = …` (utils-merge copying an express-session object): the cookie stays ours.
+        if (key === 'cookie') return true;
+        throw new SessionStateError(
+          `req.session.${String(key)} is part of the session's API, not its data: use req.session.set('${String(key)}', value).`,
+        );
+      }
+      if (replaced) refuseReplaced();
+      session().set(key, value);
+      return true;
+    },
+    deleteProperty(_target, key) {
+      if (typeof key === 'symbol' || MEMBERS.has(key)) return false;
+      if (replaced) refuseReplaced();
+      session().delete(key);
+      return true;
+    },
+    has(target, key) {
+      return typeof key === 'string' && (MEMBERS.has(key) || data.has(key)) ? true : Reflect.has(target, key);
+    },
+    ownKeys() {
+      return data.keys();
+    },
+    getOwnPropertyDescriptor(_target, key) {
+      if (typeof key !== 'string' || !data.has(key)) return undefined;
+      return { value: data.get(key), writable: true, enumerable: true, configurable: true };
+    },
+    defineProperty(_target, key, descriptor) {
+      if (typeof key === 'symbol' || MEMBERS.has(key) || !('value' in descriptor)) return false;
+      if (replaced) refuseReplaced();
+      session().set(key, descriptor.value);
+      return true;
+    },
+  });
+  return facade;
+}
