@@ -1,10 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { PassportModule } from '@nestjs/passport';
 import { TerminusModule } from '@nestjs/terminus';
 import { SessionStateModule } from 'nestjs-session-state';
 import { SessionStateHealthIndicator } from 'nestjs-session-state/health';
 import { AccountController } from './account/account.controller.js';
 import { AuthController } from './auth/auth.controller.js';
+import { LocalStrategy } from './auth/local.strategy.js';
+import { SessionSerializer } from './auth/session.serializer.js';
 import { CartController } from './cart/cart.controller.js';
 import { CounterController } from './counter/counter.controller.js';
 import { HealthController } from './health/health.controller.js';
@@ -30,6 +33,8 @@ import { createSessionStore } from './session-store.factory.js';
         secret: config.get<string>('SESSION_SECRET')?.split(','),
       }),
     }),
+    // NestJS's passport session recipe; keepSessionInfo: the cart and the counter survive the login.
+    PassportModule.register({ session: true, keepSessionInfo: true }),
     TerminusModule.forRoot(),
   ],
   controllers: [
@@ -42,7 +47,7 @@ import { createSessionStore } from './session-store.factory.js';
     HealthController,
     NotesController,
   ],
-  providers: [SessionStateHealthIndicator, CounterResolver, AccountResolver, CounterGateway],
+  providers: [LocalStrategy, SessionSerializer, SessionStateHealthIndicator, CounterResolver, AccountResolver, CounterGateway],
 })
 export class AppModule {
   /** The app with `/graphql` served by the adapter's GraphQL server (Apollo on Express, Mercurius on Fastify). */

@@ -2,6 +2,7 @@ import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from './app.module.js';
+import { mountSessionAndPassport } from './auth/mount-passport.js';
 
 async function bootstrap() {
   // HTTP_ADAPTER=fastify runs the same app on Fastify; Express is the default.
@@ -10,6 +11,7 @@ async function bootstrap() {
     adapter === 'fastify'
       ? await NestFactory.create<NestFastifyApplication>(AppModule.forAdapter(adapter), new FastifyAdapter())
       : await NestFactory.create(AppModule.forAdapter(adapter));
+  mountSessionAndPassport(app);
   // Lets in-flight requests finish and release their session locks on SIGTERM/SIGINT.
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);

@@ -66,12 +66,54 @@ describe.skipIf(!HAS_CHROMIUM)('the sample app page in headless Chromium', () =>
       expect(await text('#cart-items')).toBe('3 × pencil');
     });
 
+    /** Fills the sign-in form and submits it; answers once the page the redirect leads to is ready. */
+    async function signIn(username: string, password: string): Promise<void> {
+      await page.type('#username', username);
+      await page.type('#password', password);
+      await Promise.all([page.waitForNavigation(), page.click('#login')]);
+      await page.waitForSelector('body[data-ready="true"]');
+    }
+
+    // The Fastify mount of req.session for @fastify/passport is not in this branch yet: see the report.
+    const withPassport = adapter === 'express' ? it : it.skip;
+
+    withPassport('refuses a wrong password: back to the page, saying so, still signed out', async () => {
+      await signIn('ada', 'wrong');
+      expect(new URL(page.url()).search).toBe('?login=failed');
+      expect(await text('#whoami')).toBe('Not signed in');
+      expect(await page.$eval('#login-error', (el) => (el as HTMLElement).hidden)).toBe(false);
+    });
+
+    withPassport('signs in through passport-local: the redirect lands on the page, signed in, the cart kept', async () => {
+      const cookieBefore = (await page.browserContext().cookies()).find((c) => c.name === 'sid')?.value;
+      await open();
+      await signIn('ada', 'lovelace');
+      expect(page.url()).toBe(`${origin}/`);
+      expect(await text('#whoami')).toBe('Signed in as ada');
+      expect(await page.$eval('#logout-form', (el) => (el as HTMLElement).hidden)).toBe(false);
+      expect(await text('#cart-items')).toBe('3 × pencil'); // keepSessionInfo: the data moved with the session
+      // A new id at login (session fixation).
+      const cookieAfter = (await page.browserContext().cookies()).find((c) => c.name === 'sid')?.value;
+      expect(cookieAfter).toBeDefined();
+      expect(cookieAfter).not.toBe(cookieBefore);
+    });
+
     it('sends 50 increments at once and shows all 50 arriving and landing', async () => {
       const before = Number(await text('#count'));
       await page.click('#send-50');
       await page.waitForFunction(() => /distinct answers/.test(document.querySelector('#burst-status')?.textContent ?? ''));
       expect(await text('#burst-status')).toBe(`50 of 50 arrived; count ${before} → ${before + 50} (+50), 50 distinct answers: no write lost.`);
       expect(await text('#count')).toBe(String(before + 50));
+    });
+
+    withPassport('signs out: the page shows nobody signed in, and the count of the ended session is gone', async () => {
+      await Promise.all([page.waitForNavigation(), page.click('#logout')]);
+      await page.waitForSelector('body[data-ready="true"]');
+      expect(page.url()).toBe(`${origin}/`);
+      expect(await text('#whoami')).toBe('Not signed in');
+      expect(await page.$eval('#login-form', (el) => (el as HTMLElement).hidden)).toBe(false);
+      expect(await text('#count')).toBe('0');
+      expect(await text('#cart-items')).toBe('');
     });
   });
 });

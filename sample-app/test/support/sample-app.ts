@@ -5,6 +5,7 @@ import type { Server } from 'node:http';
 import { vi } from 'vitest';
 import { SessionStateStore } from 'nestjs-session-state';
 import { AppModule } from '../../src/app.module.js';
+import { mountSessionAndPassport } from '../../src/auth/mount-passport.js';
 import { createCountingStore, type CountingStore } from './counting-store.js';
 
 export type AdapterName = 'express' | 'fastify';
@@ -32,11 +33,13 @@ export async function startSampleApp(adapter: AdapterName): Promise<SampleApp> {
   let app: INestApplication;
   if (adapter === 'fastify') {
     const fastifyApp = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+    mountSessionAndPassport(fastifyApp);
     await fastifyApp.init();
     await fastifyApp.getHttpAdapter().getInstance().ready();
     app = fastifyApp;
   } else {
     app = moduleRef.createNestApplication({ logger: false });
+    mountSessionAndPassport(app);
     await app.init();
   }
   await app.listen(0, '127.0.0.1');
