@@ -17,7 +17,7 @@ async function bootstrap() {
   const port = Number(process.env.PORT ?? 3000);
   await app.listen(port, '127.0.0.1');
   new Logger('SampleApp').log(
-    `Listening on http://127.0.0.1:${port} (try: curl -c jar -b jar -X POST localhost:${port}/counter; GraphQL at /graphql; socket.io on the same port)`,
+    `Listening on http://127.0.0.1:${port}: open it in a browser (or curl -c jar -b jar -X POST localhost:${port}/counter; GraphQL at /graphql; socket.io on the same port)`,
   );
 }
 await bootstrap();
