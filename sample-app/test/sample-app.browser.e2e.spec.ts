@@ -106,6 +106,18 @@ describe.skipIf(!HAS_CHROMIUM)('the sample app page in headless Chromium', () =>
       expect(await text('#count')).toBe(String(before + 50));
     });
 
+    it('counts 50 clicks of +1 made at once, each its own request: all 50 land', async () => {
+      const before = Number(await text('#count'));
+      // Fifty clicks dispatched together; each starts a POST /counter without waiting for the others.
+      await page.$eval('#increment', (button) => {
+        for (let i = 0; i < 50; i++) (button as HTMLButtonElement).click();
+      });
+      await page.waitForFunction(() => document.body.dataset.inflight === '0');
+      expect(await text('#count')).toBe(String(before + 50));
+      await open();
+      expect(await text('#count')).toBe(String(before + 50));
+    });
+
     withPassport('signs out: the page shows nobody signed in, and the count of the ended session is gone', async () => {
       await Promise.all([page.waitForNavigation(), page.click('#logout')]);
       await page.waitForSelector('body[data-ready="true"]');
