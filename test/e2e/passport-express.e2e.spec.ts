@@ -4,7 +4,7 @@ import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/index.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { sessionCookie } from '../support/test-app.js';
-import { configureExpressPassport, passportRecipeModule } from './fixtures/passport-recipe.js';
+import { USERS, configureExpressPassport, passportRecipeModule } from './fixtures/passport-recipe.js';
 
 const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 
@@ -60,6 +60,25 @@ describe("NestJS's passport session recipe on Express, with mountSessionState(ap
     await http().get('/login-page').set('Cookie', cookie!).expect(200, { messages: [] });
     // The old cookie names nothing any more: not signed in.
     await http().get('/me').set('Cookie', before).expect(403);
+  });
+
+  it('a user passport can no longer find: signed out (not a 500); the removal is saved by the next route that writes', async () => {
+    const { cookie } = await login(undefined, 'maria', 'guess');
+    const maria = USERS.splice(1, 1);
+    try {
+      // passport's session strategy deletes passport.user before the route is known: kept in memory only.
+      await http().get('/me').set('Cookie', cookie!).expect(403);
+      await http().get('/ping').set('Cookie', cookie!).expect(200);
+      // A route that writes carries the change over to its locked session, and saves it.
+      await http().post('/api/set').set('Cookie', cookie!).send({ a: 1 }).expect(200);
+    } finally {
+      USERS.splice(1, 0, ...maria);
+    }
+    await http().get('/me').set('Cookie', cookie!).expect(403);
+    await http()
+      .get('/api/get')
+      .set('Cookie', cookie!)
+      .expect(200, { id: idOf(cookie!), data: { passport: {}, a: 1 }, json: { passport: {}, a: 1 }, keys: ['passport', 'a'] });
   });
 
   it('logout ends the session: the old id is removed and the next request is signed out', async () => {
