@@ -81,6 +81,27 @@ describe("NestJS's passport session recipe on Express, with mountSessionState(ap
       .expect(200, { id: idOf(cookie!), data: { passport: {}, a: 1 }, json: { passport: {}, a: 1 }, keys: ['passport', 'a'] });
   });
 
+  it("passport's keepSessionInfo carries the anonymous session's data over to the new id", async () => {
+    const cart = sessionCookie(
+      (
+        await http()
+          .post('/api/set')
+          .send({ cart: ['sku-1'] })
+          .expect(200)
+      ).headers,
+    )!;
+    const res = await http().post('/login-keep').set('Cookie', cart).send({ username: 'john', password: 'changeme' }).expect(200);
+    expect(res.body.data).toEqual({ cart: ['sku-1'], passport: { user: 1 } });
+    const cookie = sessionCookie(res.headers)!;
+    expect(cookie).not.toBe(cart);
+    expect(await stored(cart)).toBe('absent');
+    await http()
+      .get('/api/get')
+      .set('Cookie', cookie)
+      .expect(200)
+      .expect((r) => expect(r.body.data).toEqual({ cart: ['sku-1'], passport: { user: 1 } }));
+  });
+
   it('logout ends the session: the old id is removed and the next request is signed out', async () => {
     const { cookie } = await login();
     const out = await http().post('/logout').set('Cookie', cookie!).expect(200, { ok: true });
@@ -168,6 +189,12 @@ describe("NestJS's passport session recipe on Express, with mountSessionState(ap
     counter.reset();
     await login(); // no cookie: a new session, saved once by passport's save() (kept locked), released at the end
     expect(counter.sequence).toEqual(['setItemExclusive', 'releaseItemExclusive']);
+    counter.reset();
+    const again = (await login(cookie)).cookie!; // with a cookie: the session moves to a new id at save()
+    expect(counter.sequence).toEqual(['getItem', 'getItemExclusive', 'setItemExclusive', 'removeItem', 'releaseItemExclusive']);
+    counter.reset();
+    await http().post('/logout').set('Cookie', again).expect(200);
+    expect(counter.sequence).toEqual(['getItem', 'getItemExclusive', 'setItemExclusive', 'removeItem']);
   });
 
   it('a write through req.session on a route that holds no lock throws at once, naming the decorator to add', async () => {
