@@ -1,7 +1,8 @@
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Controller, Get, Injectable, Logger, Module, Session as NestSession } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from '../src/index.js';
+import { HttpSessionState, Session, SessionStateModule, mountSessionState, type SessionStateModuleOptions } from '../src/index.js';
 import { resolveSessionStateOptions } from '../src/module/session-state.options.js';
 import { ADAPTERS, createTestApp, type AdapterName } from './support/test-app.js';
 
@@ -195,8 +196,25 @@ describe("a handler using @nestjs/common's @Session()", () => {
     const warnings = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('@nestjs/common'));
     expect(warnings).toEqual([
       "NestSessionController.wrong uses @Session() from @nestjs/common, which is express-session's req.session " +
-        "(undefined with this module): import { Session } from 'nestjs-session-state' instead.",
+        "(undefined with this module): import { Session } from 'nestjs-session-state' instead " +
+        '(or, for passport and other express-session code, mount req.session: await mountSessionState(app), see docs/PASSPORT.md).',
     ]);
+  });
+
+  it.each(ADAPTERS)('is not warned about on %s once req.session is mounted (it then gets this module’s session)', async (adapter) => {
+    const warn = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+    const moduleRef = await Test.createTestingModule({
+      imports: [SessionStateModule.forRoot({})],
+      controllers: [WhoController, NestSessionController],
+    }).compile();
+    const app =
+      adapter === 'express'
+        ? moduleRef.createNestApplication({ logger: false })
+        : moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+    await mountSessionState(app);
+    await app.init();
+    await app.close();
+    expect(warn.mock.calls.filter((c) => String(c[0]).includes('@nestjs/common'))).toEqual([]);
   });
 
   it('is not warned about when every handler uses this module’s @Session()', async () => {

@@ -167,6 +167,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     this.removeActive(lease);
   }
 
+  /** Logs a warning about the app's use of the session (never with a session id). */
+  warn(message: string): void {
+    this.logger.warn(message);
+  }
+
   /** The outcome of a request whose handler (or a pipe) threw: `saveOnError` may keep its changes. */
   outcomeOfError(error: unknown): RequestOutcome {
     return shouldSaveOnError(this.options.saveOnError, error, this.logger) ? 'succeeded' : 'failed';

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
-import { APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { DiscoveryModule } from '@nestjs/core';
 import { RequestSessionGuard } from './compat/request-session.guard.js';
 import { SessionStateMiddleware } from './compat/request-session.mount.js';
 import { SessionStateApolloPlugin } from '../transports/graphql/apollo-session.plugin.js';
@@ -62,9 +62,10 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
     SessionStateInterceptor,
     sessionInterceptorInnermost,
     SessionStateDeclarations,
-    // `req.session` for passport and the middleware ecosystem: inert until `mountSessionState(app)`.
+    // `req.session` for passport and the middleware ecosystem: inert until `mountSessionState(app)`
+    // mounts the middleware and makes the guard global (an app without it runs no extra guard).
     SessionStateMiddleware,
-    { provide: APP_GUARD, useClass: RequestSessionGuard },
+    RequestSessionGuard,
     // GraphQL and WebSocket transports: inert (and loading neither package) in an app without them.
     GraphQLSessionFields,
     GraphQLSessionHooks,

@@ -4,12 +4,12 @@ import { requestSessionOf } from '../../transports/http/compat/request-session.b
 import { SessionStateBehaviorResolver } from '../session-state-behavior.resolver.js';
 
 /**
- * Registered globally (`APP_GUARD`), so it runs before the app's guards (passport's
- * `AuthGuard('local')` among them): tells a mounted request's `req.session` what its route does.
+ * Made global by `mountSessionState(app)` (`useGlobalGuards`), so it runs before the app's
+ * controller and route guards (passport's `AuthGuard('local')` among them): tells a mounted request's `req.session` what its route does.
  * A route that writes (Required) takes the session's lock here, so that whatever the guards after
  * it write (passport's login) is saved under it; any other keeps the read-only session loaded at
- * mount. A request without the mount (an app that does not mount it, a GraphQL resolver, a
- * WebSocket message) passes through at the cost of one property read.
+ * mount. A request without the mount's binding (a GraphQL resolver, a WebSocket message) passes
+ * through at the cost of one property read; an app that does not mount it never runs it.
  */
 @Injectable()
 export class RequestSessionGuard implements CanActivate {

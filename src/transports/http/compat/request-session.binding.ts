@@ -1,6 +1,7 @@
 import { acquisitionOf, attachLease, leaseOf, type SessionLease } from '../../../core/session-lease.js';
 import { SessionStateBehavior } from '../../../core/session-state-behavior.enum.js';
 import type { SessionStateLifecycle } from '../../../core/session-state.lifecycle.js';
+import { HttpSessionState } from '../../../session/http-session-state.js';
 import { HttpExchange } from '../http-exchange.js';
 import { toHttpException } from '../to-http-exception.js';
 import { ownerOfPassportUser } from './passport-owner.js';
@@ -35,6 +36,10 @@ export class RequestSessionBinding {
   readonly exchange: HttpExchange;
   private readonly mountExchange: HttpExchange;
   private loaded!: SessionLease;
+  /** Whether the route's guard decided what the request holds. */
+  private routed = false;
+  /** What middleware changed before the route was known (see `session`). */
+  private early: HttpSessionState | undefined;
 
   constructor(
     readonly lifecycle: SessionStateLifecycle,
@@ -56,9 +61,27 @@ export class RequestSessionBinding {
     return leaseOf(this.request) ?? this.loaded;
   }
 
+  /**
+   * The session `req.session` reads and writes. Before the route is known (the app's middleware:
+   * passport's session strategy, which removes a user it can no longer find), a copy of the
+   * loaded session that takes writes: they are carried over to the locked session of a route
+   * that writes, and dropped, with a warning, by any other (see `route`).
+   */
+  session(): HttpSessionState {
+    if (this.routed) return this.current().session;
+    return (this.early ??= earlyCopy(this.loaded));
+  }
+
   /** A route that takes no lock: its handler (`@Session()`, `SessionStateAccessor`) gets the session loaded at mount. */
   useLoaded(): void {
+    this.routed = true;
     if (!acquisitionOf(this.request)) attachLease(this.request, this.loaded);
+    if (this.early && changesOf(this.early, this.loaded).length > 0) {
+      this.lifecycle.warn(
+        'req.session was changed before the route was known (by a middleware), on a route that holds no session lock: ' +
+          'the change was not saved. Declare the route @SessionState(SessionStateBehavior.Required) to keep such changes.',
+      );
+    }
   }
 
   /**
@@ -74,7 +97,9 @@ export class RequestSessionBinding {
     } catch (error) {
       throw toHttpException(error, this.exchange);
     }
+    this.routed = true;
     if (lease.behavior !== SessionStateBehavior.Required) return; // another guard asked first, read-only
+    if (this.early) carryOver(this.early, this.loaded, lease.session);
     lease.beforeSave = () => {
       // passport's user is the session's owner, so that sign-out-everywhere covers passport logins.
       const owner = ownerOfPassportUser(lease.session);
@@ -94,5 +119,44 @@ export class RequestSessionBinding {
       const outcome = answer.status() < 400 ? 'succeeded' : 'failed';
       answer.release(this.lifecycle.complete(lease, this.exchange, outcome), (error) => toHttpException(error, this.exchange));
     });
+  }
+}
+
+/** A writable copy of a read-only lease's session (the loaded data; nothing of it is ever stored). */
+function earlyCopy(lease: SessionLease): HttpSessionState {
+  const { session } = lease;
+  return new HttpSessionState({
+    id: session.id,
+    items: lease.loaded?.items ?? '{}',
+    isNew: session.isNew,
+    isReadOnly: false,
+    timeout: session.timeout,
+    owner: session.owner,
+  });
+}
+
+/** The keys whose values `early` changed from what `lease` loaded. */
+function changesOf(early: HttpSessionState, lease: SessionLease): string[] {
+  if (!early.itemsMayDiffer && early.previousId === undefined) return [];
+  const before = JSON.parse(lease.loaded?.items ?? '{}') as Record<string, unknown>;
+  const after = JSON.parse(early.serializeItems()) as Record<string, unknown>;
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+    (key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]) || (early.previousId !== undefined && key in before),
+  );
+}
+
+/** Applies what middleware changed before the route was known to the session the route locked. */
+function carryOver(early: HttpSessionState, loaded: SessionLease, locked: HttpSessionState): void {
+  const target = locked as unknown as { set(key: string, value: unknown): unknown; delete(key: string): unknown };
+  const source = early as unknown as { get(key: string): unknown; has(key: string): boolean };
+  if (early.previousId !== undefined) {
+    // Regenerated early (@fastify/passport logs out a user it can no longer find): so is the locked session.
+    locked.clear();
+    locked.owner = undefined;
+    locked.regenerateId();
+  }
+  for (const key of changesOf(early, loaded)) {
+    if (source.has(key)) target.set(key, source.get(key));
+    else target.delete(key);
   }
 }

@@ -56,7 +56,7 @@ const MEMBERS = new Set(['id', 'sessionId', 'cookie', 'regenerate', 'save', 'rel
 export function requestSessionFacade(binding: RequestSessionBinding, setOnRequest: (session: RequestSession | undefined) => void): RequestSession {
   /** The data as it was when a `regenerate()` replaced this facade. */
   let replaced: Map<string, unknown> | undefined;
-  const session = () => binding.current().session as unknown as UntypedSession & HttpSessionState;
+  const session = () => binding.session() as unknown as UntypedSession & HttpSessionState;
   const refuseReplaced = (): never => {
     throw new SessionStateError('This req.session object was replaced by regenerate(): use req.session again (the new one).');
   };
@@ -118,6 +118,8 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
     save(callback?: Callback): Promise<void> {
       return settle(() => {
         if (replaced) refuseReplaced();
+        // Before the route is known nothing is held to save under: the route's guard carries changes over.
+        if (binding.session() !== binding.current().session) return;
         return binding.lifecycle.saveNow(binding.current(), binding.exchange);
       }, callback);
     },
@@ -126,7 +128,8 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
         if (replaced) refuseReplaced();
         const lease = binding.current();
         // With the lock held nobody else wrote it: what this request loaded is what is stored.
-        if (!lease.session.isReadOnly) lease.session.resetItems(lease.loaded?.items ?? '{}');
+        const current = binding.session();
+        if (!current.isReadOnly) current.resetItems(lease.loaded?.items ?? '{}');
       }, callback);
     },
     destroy(callback?: Callback): Promise<void> {
