@@ -8,7 +8,7 @@ export { HttpSessionState, type HttpSessionCookie } from './session/http-session
 export type { SessionStateData, JsonValue, JsonPrimitive, JsonSafe, SessionKey, SessionValue, SessionInput } from './session/session-data.js';
 export { SessionStateAccessor } from './nest/session-state.accessor.js';
 export { SessionRevoker } from './nest/session-revoker.js';
-export { mountSessionState } from './nest/compat/mount-session-state.js';
+export { mountSessionState, type MountSessionStateOptions } from './nest/compat/mount-session-state.js';
 export { SessionStateMiddleware } from './nest/compat/request-session.mount.js';
 export type { RequestSession, RequestSessionCookie } from './transports/http/compat/request-session.facade.js';
 export {

@@ -6,6 +6,9 @@ import { SessionStateModule } from 'nestjs-session-state';
 import { SessionStateHealthIndicator } from 'nestjs-session-state/health';
 import { AccountController } from './account/account.controller.js';
 import { AuthController } from './auth/auth.controller.js';
+import { FastifyAuthController } from './auth/fastify-auth.controller.js';
+import { FastifyLocalAuthGuard, FastifySessionUserGuard } from './auth/fastify-auth.guards.js';
+import { FASTIFY_AUTHENTICATOR, createFastifyAuthenticator } from './auth/fastify-passport.js';
 import { LocalStrategy } from './auth/local.strategy.js';
 import { SessionSerializer } from './auth/session.serializer.js';
 import { CartController } from './cart/cart.controller.js';
@@ -37,21 +40,22 @@ import { createSessionStore } from './session-store.factory.js';
     PassportModule.register({ session: true, keepSessionInfo: true }),
     TerminusModule.forRoot(),
   ],
-  controllers: [
-    HomeController,
-    AuthController,
-    PingController,
-    CounterController,
-    CartController,
-    AccountController,
-    HealthController,
-    NotesController,
-  ],
+  controllers: [HomeController, PingController, CounterController, CartController, AccountController, HealthController, NotesController],
   providers: [LocalStrategy, SessionSerializer, SessionStateHealthIndicator, CounterResolver, AccountResolver, CounterGateway],
 })
 export class AppModule {
-  /** The app with `/graphql` served by the adapter's GraphQL server (Apollo on Express, Mercurius on Fastify). */
+  /**
+   * The app with `/graphql` served by the adapter's GraphQL server (Apollo on Express, Mercurius on
+   * Fastify), and its sign-in by the adapter's passport (@nestjs/passport, @fastify/passport).
+   */
   static forAdapter(adapter: HttpAdapterName): DynamicModule {
-    return { module: AppModule, imports: [graphqlModuleFor(adapter)] };
+    const auth: Pick<DynamicModule, 'controllers' | 'providers'> =
+      adapter === 'fastify'
+        ? {
+            controllers: [FastifyAuthController],
+            providers: [{ provide: FASTIFY_AUTHENTICATOR, useFactory: createFastifyAuthenticator }, FastifyLocalAuthGuard, FastifySessionUserGuard],
+          }
+        : { controllers: [AuthController] };
+    return { module: AppModule, imports: [graphqlModuleFor(adapter)], ...auth };
   }
 }

@@ -11,7 +11,7 @@ async function bootstrap() {
     adapter === 'fastify'
       ? await NestFactory.create<NestFastifyApplication>(AppModule.forAdapter(adapter), new FastifyAdapter())
       : await NestFactory.create(AppModule.forAdapter(adapter));
-  mountSessionAndPassport(app);
+  await mountSessionAndPassport(app);
   // Lets in-flight requests finish and release their session locks on SIGTERM/SIGINT.
   app.enableShutdownHooks();
   const port = Number(process.env.PORT ?? 3000);

@@ -1,7 +1,7 @@
 /**
  * The page's routes over HTTP, store round trips counted: serving the page costs nothing, and the
- * passport routes under /auth cost what docs/PASSPORT.md says and nothing more (Express; see the
- * browser test for the page itself).
+ * passport routes under /auth (@nestjs/passport on Express, @fastify/passport on Fastify) work
+ * without putting a cost on the other routes (the browser test drives the page itself).
  */
 import request from 'supertest';
 import { sidOf } from './support/cookies.js';
@@ -36,11 +36,11 @@ describe.each<AdapterName>(['express', 'fastify'])('the page on %s', (adapter) =
   });
 });
 
-describe('passport sign-in behind the /auth mount on express', () => {
+describe.each<AdapterName>(['express', 'fastify'])('passport sign-in behind the /auth mount on %s', (adapter) => {
   let sample: SampleApp;
 
   beforeAll(async () => {
-    sample = await startSampleApp('express');
+    sample = await startSampleApp(adapter);
   });
   afterAll(async () => {
     await sample?.close();

@@ -1,7 +1,8 @@
 /**
  * The page at `/`, clicked in a real headless Chromium (Debian's, driven by puppeteer-core) on
- * Express and on Fastify: sign in through passport-local (the form's POST redirects back, signed
- * in), a cart, 50 concurrent increments that all land, sign out.
+ * Express and on Fastify: sign in through passport-local (@nestjs/passport on Express, @fastify/passport
+ * on Fastify; the form's POST redirects back, signed in), a cart, 50 concurrent increments that all
+ * land, sign out.
  */
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -74,17 +75,14 @@ describe.skipIf(!HAS_CHROMIUM)('the sample app page in headless Chromium', () =>
       await page.waitForSelector('body[data-ready="true"]');
     }
 
-    // The Fastify mount of req.session for @fastify/passport is not in this branch yet: see the report.
-    const withPassport = adapter === 'express' ? it : it.skip;
-
-    withPassport('refuses a wrong password: back to the page, saying so, still signed out', async () => {
+    it('refuses a wrong password: back to the page, saying so, still signed out', async () => {
       await signIn('ada', 'wrong');
       expect(new URL(page.url()).search).toBe('?login=failed');
       expect(await text('#whoami')).toBe('Not signed in');
       expect(await page.$eval('#login-error', (el) => (el as HTMLElement).hidden)).toBe(false);
     });
 
-    withPassport('signs in through passport-local: the redirect lands on the page, signed in, the cart kept', async () => {
+    it('signs in through passport-local: the redirect lands on the page, signed in, the cart kept', async () => {
       const cookieBefore = (await page.browserContext().cookies()).find((c) => c.name === 'sid')?.value;
       await open();
       await signIn('ada', 'lovelace');
@@ -118,7 +116,7 @@ describe.skipIf(!HAS_CHROMIUM)('the sample app page in headless Chromium', () =>
       expect(await text('#count')).toBe(String(before + 50));
     });
 
-    withPassport('signs out: the page shows nobody signed in, and the count of the ended session is gone', async () => {
+    it('signs out: the page shows nobody signed in, and the count of the ended session is gone', async () => {
       await Promise.all([page.waitForNavigation(), page.click('#logout')]);
       await page.waitForSelector('body[data-ready="true"]');
       expect(page.url()).toBe(`${origin}/`);

@@ -33,13 +33,13 @@ export async function startSampleApp(adapter: AdapterName): Promise<SampleApp> {
   let app: INestApplication;
   if (adapter === 'fastify') {
     const fastifyApp = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
-    mountSessionAndPassport(fastifyApp);
+    await mountSessionAndPassport(fastifyApp);
     await fastifyApp.init();
     await fastifyApp.getHttpAdapter().getInstance().ready();
     app = fastifyApp;
   } else {
     app = moduleRef.createNestApplication({ logger: false });
-    mountSessionAndPassport(app);
+    await mountSessionAndPassport(app);
     await app.init();
   }
   await app.listen(0, '127.0.0.1');

@@ -26,11 +26,17 @@ interface FastifyLike {
 export class SessionStateMiddleware {
   /** Set by the mount: Nest's own `@Session()` then gets `req.session` (the startup warning says so). */
   mounted = false;
+  /**
+   * Set by the mount's `path` option: only requests under it get `req.session` (and pay its read);
+   * the others pass through untouched, as in an app without the mount.
+   */
+  path: string | undefined;
 
   constructor(private readonly lifecycle: SessionStateLifecycle) {}
 
   /** The Express middleware. */
   readonly use = (request: IncomingMessage, response: ServerResponse, next: Next): void => {
+    if (!this.serves(request.url)) return next();
     this.load(request, response, (session) => ((request as SessionCarrier).session = session)).then((loaded) => loaded && next(), next);
   };
 
@@ -43,11 +49,19 @@ export class SessionStateMiddleware {
     async (fastify: FastifyLike) => {
       if (!fastify.hasRequestDecorator('session')) fastify.decorateRequest('session', null);
       fastify.addHook('onRequest', async (request, reply) => {
+        if (!this.serves((request as { url?: string }).url)) return;
         await this.load(request, reply, (session) => ((request as SessionCarrier).session = session ?? null));
       });
     },
     { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'nestjs-session-state' },
   );
+
+  /** Whether a request for `url` is under the mount's `path` (`/auth` serves `/auth` and `/auth/…`, not `/authors`). */
+  private serves(url: string | undefined): boolean {
+    if (this.path === undefined) return true;
+    const pathname = (url ?? '/').split('?')[0];
+    return pathname === this.path || pathname.startsWith(this.path.endsWith('/') ? this.path : `${this.path}/`);
+  }
 
   /**
    * Loads the request's session read-only (no cookie: no store call) and sets `req.session`.
