@@ -9,7 +9,6 @@ export type { SessionStateData, JsonValue, JsonPrimitive, JsonSafe, SessionKey, 
 export { SessionStateAccessor } from './nest/session-state.accessor.js';
 export { SessionRevoker } from './nest/session-revoker.js';
 export { mountSessionState, type MountSessionStateOptions } from './nest/compat/mount-session-state.js';
-export { SessionStateMiddleware } from './nest/compat/request-session.mount.js';
 export type { RequestSession, RequestSessionCookie } from './transports/http/compat/request-session.facade.js';
 export {
   SessionStateStore,

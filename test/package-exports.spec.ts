@@ -30,6 +30,7 @@ const MAIN_EXPORTS = [
   'SessionStateUnsupportedContextError',
   'SessionStateValueError',
   'SessionStateWaitAbortedError',
+  'mountSessionState',
 ].sort();
 const TESTING_EXPORTS = ['createTestSession', 'describeSessionStateStoreConformance', 'readSession', 'seedSession'];
 

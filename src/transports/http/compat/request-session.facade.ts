@@ -1,6 +1,7 @@
 import type { HttpSessionState } from '../../../session/http-session-state.js';
 import { SessionStateError } from '../../../errors/session-state.errors.js';
 import type { RequestSessionBinding } from './request-session.binding.js';
+import { toHttpException } from '../to-http-exception.js';
 
 /** A callback in the style of express-session's methods. */
 type Callback = (error?: unknown) => void;
@@ -120,7 +121,10 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
         if (replaced) refuseReplaced();
         // Before the route is known nothing is held to save under: the route's guard carries changes over.
         if (binding.session() !== binding.current().session) return;
-        return binding.lifecycle.saveNow(binding.current(), binding.exchange);
+        // A session error reaches the caller (passport, then its guard) as its HTTP answer (409, 413, 503).
+        return binding.lifecycle.saveNow(binding.current(), binding.exchange).catch((error: unknown) => {
+          throw toHttpException(error, binding.exchange);
+        });
       }, callback);
     },
     reload(callback?: Callback): Promise<void> {
