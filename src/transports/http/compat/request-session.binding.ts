@@ -65,7 +65,7 @@ export class RequestSessionBinding {
    * The session `req.session` reads and writes. Before the route is known (the app's middleware:
    * passport's session strategy, which removes a user it can no longer find), a copy of the
    * loaded session that takes writes: they are carried over to the locked session of a route
-   * that writes, and dropped, with a warning, by any other (see `route`).
+   * that writes, and dropped, with a warning, by any other (see `lock` and `useLoaded`).
    */
   session(): HttpSessionState {
     // Routed, or the request's session acquired by others (a GraphQL request's hooks, a global guard's accessor).
