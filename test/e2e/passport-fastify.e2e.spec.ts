@@ -48,6 +48,12 @@ describe('NestJS on Fastify with @fastify/passport, sessions through mountSessio
     await http().get('/me').set('Cookie', cookie!).expect(403);
   });
 
+  it("Nest's own @Session() (from @nestjs/common) gets request.session", async () => {
+    await http().get('/nest-session').expect(200, { passport: null });
+    const { cookie } = await login();
+    await http().get('/nest-session').set('Cookie', cookie!).expect(200, { passport: 1 });
+  });
+
   it('login regenerates the id (fixation); logout ends the session', async () => {
     const failed = await http().post('/login-redirect').send({ username: 'john', password: 'bad' }).expect(302);
     const before = sessionCookie(failed.headers)!;
