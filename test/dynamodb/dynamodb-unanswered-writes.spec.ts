@@ -217,6 +217,30 @@ describe('a write applied by DynamoDB whose answer was lost, retried by the SDK 
     expect(flat(await store.getItem(id)).locked).toBe(false);
   });
 
+  it('a mid-request save (setItemExclusive): applied once, the lock kept under the same id', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const { lockId } = flat(await store.getItemExclusive(id));
+    const lose = loseFirstAnswer(store.client, (operation, input) => operation === 'UpdateItem' && 'ConditionExpression' in input);
+    expect(await store.setItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId, false)).toBe(lockId);
+    expect(lose.lost()).toBe(1);
+    expect(flat(await store.getItem(id)).lockId).toBe(lockId);
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":3}', timeout: 20 }, lockId, false);
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"n":3}');
+  });
+
+  it('a mid-request save of a new session (setItemExclusive, newItem): created locked, no "already exists"', async () => {
+    const store = createStore();
+    const id = newId();
+    const lose = loseFirstAnswer(store.client, (operation) => operation === 'PutItem');
+    const lockId = await store.setItemExclusive(id, { items: '{"new":true}', timeout: 20 }, null, true);
+    expect(lose.lost()).toBe(1);
+    expect(flat(await store.getItem(id)).lockId).toBe(lockId);
+    expect(await store.releaseItemExclusive(id, lockId)).toBe(true);
+    expect(flat(await store.getItem(id)).item?.items).toBe('{"new":true}');
+  });
+
   it('a second write with a spent lock id still fails (the token is per call, not per lock)', async () => {
     const store = createStore();
     const id = newId();

@@ -48,6 +48,12 @@ describe('NestJS on Fastify with @fastify/passport, sessions through mountSessio
     await http().get('/me').set('Cookie', cookie!).expect(403);
   });
 
+  it("Nest's own @Session() (from @nestjs/common) gets request.session", async () => {
+    await http().get('/nest-session').expect(200, { passport: null });
+    const { cookie } = await login();
+    await http().get('/nest-session').set('Cookie', cookie!).expect(200, { passport: 1 });
+  });
+
   it('login regenerates the id (fixation); logout ends the session', async () => {
     const failed = await http().post('/login-redirect').send({ username: 'john', password: 'bad' }).expect(302);
     const before = sessionCookie(failed.headers)!;
@@ -125,5 +131,63 @@ describe('NestJS on Fastify with @fastify/passport, sessions through mountSessio
     const res = await http().post('/write-read-only').expect(200);
     expect(res.body.name).toBe('SessionStateReadOnlyError');
     expect(res.body.error).toContain('@SessionState(SessionStateBehavior.Required)');
+  });
+
+  describe("@fastify/session's Session API through the mount (cases of fastify/session's tests)", () => {
+    const start = async (data: object) => sessionCookie((await http().post('/api/set').send(data).expect(200)).headers)!;
+
+    it('set() and get(); sessionId is the id; the keys are enumerable', async () => {
+      const cookie = await start({ a: 1, b: { c: 'd' } });
+      await http()
+        .get('/api/get')
+        .set('Cookie', cookie)
+        .expect(200, { sessionId: idOf(cookie), data: { a: 1, b: { c: 'd' } } });
+    });
+
+    it('regenerate(keepKeys) moves to a new id and keeps only the listed keys', async () => {
+      const cookie = await start({ keep: 'me', drop: 'me' });
+      const res = await http().post('/api/regenerate').set('Cookie', cookie).expect(200);
+      expect(res.body.before).toBe(idOf(cookie));
+      expect(res.body.after).not.toBe(res.body.before);
+      expect(res.body.data).toEqual({ keep: 'me' });
+      const moved = sessionCookie(res.headers)!;
+      expect(idOf(moved)).toBe(res.body.after);
+      expect(await stored(cookie)).toBe('absent');
+      await http()
+        .get('/api/get')
+        .set('Cookie', moved)
+        .expect(200, { sessionId: res.body.after, data: { keep: 'me' } });
+    });
+
+    it('destroy(): request.session is null, the session removed and its cookie cleared', async () => {
+      const cookie = await start({ a: 1 });
+      const res = await http().post('/api/destroy').set('Cookie', cookie).expect(200, { session: null });
+      expect(sessionCookie(res.headers)).toBe('sid=');
+      expect(await stored(cookie)).toBe('absent');
+    });
+
+    it('delete(key) and set(key, undefined) remove keys', async () => {
+      const cookie = await start({ a: 1, b: 2, c: 3 });
+      await http()
+        .post('/api/delete')
+        .set('Cookie', cookie)
+        .expect(200, { data: { c: 3 } });
+      await http()
+        .get('/api/get')
+        .set('Cookie', cookie)
+        .expect(200, { sessionId: idOf(cookie), data: { c: 3 } });
+    });
+
+    it('save() writes at once (awaitable); reload() drops what was not saved', async () => {
+      const cookie = await start({ a: 1 });
+      await http()
+        .post('/api/save-reload')
+        .set('Cookie', cookie)
+        .expect(200, { data: { a: 1, saved: true } });
+      await http()
+        .get('/api/get')
+        .set('Cookie', cookie)
+        .expect(200, { sessionId: idOf(cookie), data: { a: 1, saved: true } });
+    });
   });
 });

@@ -65,23 +65,35 @@ export class RequestSessionBinding {
    * The session `req.session` reads and writes. Before the route is known (the app's middleware:
    * passport's session strategy, which removes a user it can no longer find), a copy of the
    * loaded session that takes writes: they are carried over to the locked session of a route
-   * that writes, and dropped, with a warning, by any other (see `route`).
+   * that writes, and dropped, with a warning, by any other (see `lock` and `useLoaded`).
    */
   session(): HttpSessionState {
-    if (this.routed) return this.current().session;
-    return (this.early ??= earlyCopy(this.loaded));
+    // Routed, or the request's session acquired by others (a GraphQL request's hooks, a global guard's accessor).
+    if (this.routed || leaseOf(this.request)) return this.current().session;
+    if (!this.early) {
+      this.early = earlyCopy(this.loaded);
+      // A request no route guard decided (no route matched, a GraphQL request): its early changes are not saved; say so.
+      this.exchange.onAnswered(() => {
+        if (!this.routed) this.warnUnsaved();
+      });
+    }
+    return this.early;
   }
 
-  /** A route that takes no lock: its handler (`@Session()`, `SessionStateAccessor`) gets the session loaded at mount. */
-  useLoaded(): void {
-    this.routed = true;
-    if (!acquisitionOf(this.request)) attachLease(this.request, this.loaded);
+  private warnUnsaved(): void {
     if (this.early && changesOf(this.early, this.loaded).length > 0) {
       this.lifecycle.warn(
         'req.session was changed before the route was known (by a middleware), on a route that holds no session lock: ' +
           'the change was not saved. Declare the route @SessionState(SessionStateBehavior.Required) to keep such changes.',
       );
     }
+  }
+
+  /** A route that takes no lock: its handler (`@Session()`, `SessionStateAccessor`) gets the session loaded at mount. */
+  useLoaded(): void {
+    this.routed = true;
+    if (!acquisitionOf(this.request)) attachLease(this.request, this.loaded);
+    this.warnUnsaved();
   }
 
   /**
