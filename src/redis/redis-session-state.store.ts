@@ -342,7 +342,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
    */
   private async settleLock(id: string, lockId: string, error: unknown): Promise<void> {
     if (!mayHaveRun(error)) return;
-    await this.releaseItemExclusive(id, lockId).catch(() => false);
+    // Queued through a reconnect: the lock command ran before the old connection died, or never.
+    const args = [String(this.clock()), this.extraMs, lockId, '', this.channel(id)];
+    await this.commands.script(RELEASE, this.key(id), args, true).catch(() => undefined);
   }
 
   /** The owner index needs this session until `until` (a script's answer): one more round trip, rare. */
@@ -376,7 +378,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const client = createClient({ ...options.clientOptions, ...(options.url === undefined ? {} : { url: options.url }) });
     // The store owns this client: a connection error is logged, and node-redis reconnects.
     client.on('error', (error: Error) => this.logger.warn(`Redis connection: ${error.message}`));
-    return client;
+    return client as unknown as RedisSessionClient;
   }
 }
 
