@@ -376,8 +376,16 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   private buildClient(options: RedisSessionStateStoreOptions): RedisSessionClient {
     const client = createClient({ ...options.clientOptions, ...(options.url === undefined ? {} : { url: options.url }) });
-    // The store owns this client: a connection error is logged, and node-redis reconnects.
-    client.on('error', (error: Error) => this.logger.warn(`Redis connection: ${error.message}`));
+    // The store owns this client: node-redis reconnects by itself. Logged once per outage, not per attempt.
+    let down = false;
+    client.on('error', (error: Error) => {
+      if (!down) this.logger.warn(`Redis connection lost (${error.message}); reconnecting. Session requests answer 503 meanwhile.`);
+      down = true;
+    });
+    client.on('ready', () => {
+      if (down) this.logger.log('Redis connection restored.');
+      down = false;
+    });
     return client as unknown as RedisSessionClient;
   }
 }
