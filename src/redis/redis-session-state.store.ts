@@ -347,17 +347,26 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     await this.commands.script(RELEASE, this.key(id), args, true).catch(() => undefined);
   }
 
-  /** The owner index needs this session until `until` (a script's answer): one more round trip, rare. */
+  /**
+   * The owner index needs this session until `until` (a script's answer): one more round trip, at a
+   * login and then at most once per timeout of activity. A failure does not fail the call (the
+   * session's own write is done): the horizon is cleared, so the session's next call tries again.
+   */
   private async indexOwner(id: string, owner: string | undefined, until: RedisReply | undefined, now: number): Promise<void> {
     if (until === null || until === undefined) return;
-    if (owner === undefined) {
-      // A release or reset does not carry the owner: read it (rarer still: once per timeout of activity).
-      const [stored] = list(await this.commands.command(this.key(id), ['HMGET', this.key(id), 'o'], 'owner index'));
-      if (stored === null) return;
-      owner = String(stored);
+    try {
+      if (owner === undefined) {
+        // A release or reset does not carry the owner: read it.
+        const [stored] = list(await this.commands.command(this.key(id), ['HMGET', this.key(id), 'o'], 'owner index'));
+        if (stored === null) return;
+        owner = String(stored);
+      }
+      const ttl = Math.max(1, integer(until) - now);
+      await this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, String(ttl)]);
+    } catch (error) {
+      this.logger.warn(`Updating an owner's session index failed: ${(error as Error).message}`);
+      this.commands.command(this.key(id), ['HDEL', this.key(id), 'u'], 'owner index').catch(() => undefined);
     }
-    const ttl = Math.max(1, integer(until) - now);
-    await this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, String(ttl)]);
   }
 
   /** The session no longer has `owner`: its entry goes (best effort; revokeOwner cleans what stays). */
