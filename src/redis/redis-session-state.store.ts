@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { createClient } from 'redis';
-import { SessionStateCorruptError, SessionStateLockLostError, type SessionStateLockLostReason } from '../errors/session-state.errors.js';
+import {
+  SessionStateCorruptError,
+  SessionStateLockLostError,
+  SessionStateStoreMisconfiguredError,
+  type SessionStateLockLostReason,
+} from '../errors/session-state.errors.js';
 import {
   SESSION_ABSENT,
   SessionStateActions,
@@ -79,35 +83,40 @@ function newLockId(): string {
  * See the design note above.
  */
 export class RedisSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown {
-  readonly client: RedisSessionClient;
   private readonly logger = new Logger(RedisSessionStateStore.name);
-  private readonly ownsClient: boolean;
+  private readonly options: RedisSessionStateStoreOptions;
   private readonly settings: RedisStoreSettings;
-  private readonly commands: RedisCommands;
   private readonly codec: RedisItemsCodec;
-  private readonly watches: RedisReleaseWatches | undefined;
   private readonly clock: () => number;
   private readonly extraMs: string;
+  /** The client and what runs on it: at once for a client passed in; at `init()` for one the store makes. */
+  private connection: { client: RedisSessionClient; commands: RedisCommands; watches: RedisReleaseWatches | undefined } | undefined;
   private ready: Promise<void> | undefined;
   private closed = false;
 
   constructor(options: RedisSessionStateStoreOptions = {}) {
     super();
+    this.options = options;
     this.settings = redisStoreSettings(options);
-    this.ownsClient = !options.client;
-    this.client = options.client ?? this.buildClient(options);
     this.clock = this.settings.clock;
     this.extraMs = String(this.settings.ttlExtraSeconds * 1000);
-    this.commands = new RedisCommands(this.client, this.settings.requestTimeoutMs);
     this.codec = new RedisItemsCodec(this.settings.compressionThresholdBytes, this.settings.maxItemBytes);
-    const { fallbackPollMs, requestTimeoutMs } = this.settings;
-    this.watches = fallbackPollMs === null ? undefined : new RedisReleaseWatches(this.client, fallbackPollMs, requestTimeoutMs, this.logger);
+    if (options.client) this.connection = this.connectionOf(options.client);
   }
 
-  /** Connects the client if it is not open yet (the store's own, or one given unconnected). Idempotent. */
+  /** The client the store runs on (the one passed in, or, after `init()`, the one it made). */
+  get client(): RedisSessionClient {
+    return this.connected().client;
+  }
+
+  /**
+   * Makes the store's own client (loading `redis` only then) and connects it, or connects a client
+   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`).
+   */
   init(): Promise<void> {
     this.ready ??= (async () => {
-      if (!this.client.isOpen) await this.client.connect();
+      this.connection ??= this.connectionOf(await this.buildClient());
+      if (!this.connection.client.isOpen) await this.connection.client.connect();
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
@@ -127,8 +136,30 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.watches?.close();
-    if (this.ownsClient && this.client.isOpen) this.client.destroy();
+    const connection = this.connection;
+    if (!connection) return;
+    await connection.watches?.close();
+    if (!this.options.client && connection.client.isOpen) connection.client.destroy();
+  }
+
+  private get commands(): RedisCommands {
+    return this.connected().commands;
+  }
+
+  private connected(): NonNullable<RedisSessionStateStore['connection']> {
+    if (!this.connection) {
+      throw new SessionStateStoreMisconfiguredError('RedisSessionStateStore: call init() before use (Nest does, at startup), or pass a client.');
+    }
+    return this.connection;
+  }
+
+  private connectionOf(client: RedisSessionClient): NonNullable<RedisSessionStateStore['connection']> {
+    const { fallbackPollMs, requestTimeoutMs } = this.settings;
+    return {
+      client,
+      commands: new RedisCommands(client, requestTimeoutMs),
+      watches: fallbackPollMs === null ? undefined : new RedisReleaseWatches(client, fallbackPollMs, requestTimeoutMs, this.logger),
+    };
   }
 
   async getItem(id: string): Promise<SessionStateRead> {
@@ -265,8 +296,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /** A watch on the session's release channel (rejects with `releaseNotifications: false`: the waiter then polls). */
   override watchReleases(id: string): Promise<SessionStateReleaseWatch> {
-    if (!this.watches) return Promise.reject(new Error('Release notifications are off (releaseNotifications: false).'));
-    return this.watches.watch(this.channel(id));
+    const watches = this.connection?.watches;
+    if (!watches) return Promise.reject(new Error('Release notifications are off (releaseNotifications: false), or the store is not initialised.'));
+    return watches.watch(this.channel(id));
   }
 
   /** Redis answers PING within `requestTimeoutMs`. */
@@ -383,8 +415,20 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     return owner === null ? { items, timeout: minutes } : { items, timeout: minutes, owner: String(owner) };
   }
 
-  private buildClient(options: RedisSessionStateStoreOptions): RedisSessionClient {
-    const client = createClient({ ...options.clientOptions, ...(options.url === undefined ? {} : { url: options.url }) });
+  /** The store's own client, from `url` / `clientOptions`; `redis` is loaded here, not by the entry point. */
+  private async buildClient(): Promise<RedisSessionClient> {
+    let redis: typeof import('redis');
+    try {
+      redis = await import('redis');
+    } catch (error) {
+      throw new SessionStateStoreMisconfiguredError(
+        'RedisSessionStateStore makes its client with the `redis` package (node-redis 5 or 6), which is not installed: ' +
+          'npm install redis, or pass client (a node-redis client, or fromIoredis(yourIoredisClient)).',
+        { cause: error },
+      );
+    }
+    const { url, clientOptions } = this.options;
+    const client = redis.createClient({ ...clientOptions, ...(url === undefined ? {} : { url }) });
     // The store owns this client: node-redis reconnects by itself. Logged once per outage, not per attempt.
     let down = false;
     client.on('error', (error: Error) => {
