@@ -59,10 +59,14 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * message costs latency only. A waiting request costs, per second, about one HMGET per
  * fallback pause plus one lock attempt per release it is woken by.
  *
- * ACL: EVALSHA, EVAL, HMGET, SMEMBERS, SREM, PING, and for the subscriber SSUBSCRIBE, SUNSUBSCRIBE
- * (PUBLISH, SUBSCRIBE, UNSUBSCRIBE on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE,
- * SPUBLISH (PUBLISH), SADD, PTTL, so the user needs those too, on keys `P*` and channels `P*`:
- * e.g. `user app on >pw ~sess:* &sess:* +evalsha +eval +hmget +hset +hdel +del +pexpire +pttl +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping`.
+ * ACL (checked by test/redis/redis-acl.e2e.spec.ts on Redis 7.0): the store sends EVALSHA, EVAL,
+ * HMGET, HDEL, SMEMBERS, SREM, PING; the subscriber SSUBSCRIBE, SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE
+ * on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE, SPUBLISH (PUBLISH), SADD, PTTL;
+ * node-redis's handshake needs HELLO. Keys and channels under the prefix:
+ *   ACL SETUSER app on >pw ~sess:* &sess:* +evalsha +eval +hmget +hset +hdel +del +pexpire +pttl
+ *     +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping +hello
+ * (On Redis >= 7.2 node-redis also sends CLIENT SETINFO at connect: +client|setinfo, or the
+ * client option disableClientInfo; not verified here, the machine has 7.0.)
  *
  * A Redis restart without persistence (no RDB/AOF) loses every session: users are signed out,
  * and a request holding a lock then fails its save with `item_gone` (409) instead of writing into
