@@ -29,6 +29,8 @@ local k = KEYS[1]
 local now = tonumber(ARGV[1])
 local extra = tonumber(ARGV[2])
 local function int(n) return string.format('%d', n) end
+-- A key's time to live, ms: at least 1 (PEXPIRE 0 would delete it at once).
+local function ttl(ms) return int(math.max(1, math.ceil(ms))) end
 local function announce()
   local r = redis.pcall('SPUBLISH', ARGV[#ARGV], 'r')
   if type(r) == 'table' and r.err then redis.call('PUBLISH', ARGV[#ARGV], 'r') end
@@ -86,7 +88,7 @@ if not t or t <= 0 then return {'C', 'timeout'} end
 local ne = now + t * 60000
 redis.call('HSET', k, 'l', ARGV[3], 'd', ARGV[1], 'e', int(ne))
 if x[2] then redis.call('HDEL', k, 'f') end
-redis.call('PEXPIRE', k, int(t * 60000 + extra))
+redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'D', int(ne), x[1], x[2], x[3], x[4], x[5], index(x[3], x[3], x[6], ne, t * 60000)}
 `,
 );
@@ -128,7 +130,7 @@ else
   redis.call('HDEL', k, 'l', 'd')
   announce()
 end
-redis.call('PEXPIRE', k, int(tms + extra))
+redis.call('PEXPIRE', k, ttl(tms + extra))
 local dropped = (previous and previous ~= owner) and previous or false
 return {'OK', int(ne), index(owner, previous, u, ne, tms), dropped}
 `,
@@ -152,7 +154,7 @@ else
   redis.call('HSET', k, 'e', int(ne))
   announce()
 end
-redis.call('PEXPIRE', k, int(t * 60000 + extra))
+redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'OK', int(ne), index(m[5], m[5], m[6], ne, t * 60000)}
 `,
 );
@@ -181,7 +183,7 @@ local t = tonumber(m[3])
 if not t or t <= 0 then return {'C', 'timeout'} end
 local ne = now + t * 60000
 redis.call('HSET', k, 'e', int(ne))
-redis.call('PEXPIRE', k, int(t * 60000 + extra))
+redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'OK', int(ne), index(m[4], m[4], m[5], ne, t * 60000)}
 `,
 );
@@ -196,7 +198,7 @@ if s == 'live' or s == 'corrupt' then return {'X'} end
 local t = tonumber(ARGV[3])
 redis.call('DEL', k)
 redis.call('HSET', k, 'i', '{}', 't', ARGV[3], 'e', int(now + t * 60000), 'f', '1', 'v', '1')
-redis.call('PEXPIRE', k, int(t * 60000 + extra))
+redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'OK'}
 `,
 );
