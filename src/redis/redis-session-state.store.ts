@@ -4,6 +4,7 @@ import {
   SessionStateCorruptError,
   SessionStateLockLostError,
   SessionStateStoreMisconfiguredError,
+  SessionStateStoreUnavailableError,
   type SessionStateLockLostReason,
 } from '../errors/session-state.errors.js';
 import {
@@ -22,6 +23,7 @@ import {
 import { RedisCommands, type RedisReply } from './redis-commands.js';
 import { corruptRecord, mayHaveRun } from './redis-errors.js';
 import { RedisItemsCodec } from './redis-items-codec.js';
+import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
 import { CREATE_UNINITIALIZED, INDEX_OWNER, LOCK, READ, RELEASE, REMOVE, RESET, REVOKE, SAVE } from './redis-scripts.js';
 import { redisStoreSettings, type RedisStoreSettings } from './redis-store-settings.js';
@@ -72,7 +74,9 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * and a request holding a lock then fails its save with `item_gone` (409) instead of writing into
  * an empty server. Locks never outlive the data. With AOF `appendfsync everysec`, up to a second
  * of saves can be lost on a crash. A command given up on by timeout after it was sent may still run:
- * a lock it took is released right behind it on the same connection.
+ * a lock it took is released right behind it on the same connection. A release that fails because
+ * Redis is unreachable is tried again every 500 ms until Redis answers (for up to 2 minutes): with
+ * persistence, a lock held when Redis went down does not keep its session locked until it is stale.
  */
 
 /** The store's lock ids: 128 random bits, URL-safe. */
@@ -97,6 +101,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private connection: { client: RedisSessionClient; commands: RedisCommands; watches: RedisReleaseWatches | undefined } | undefined;
   private ready: Promise<void> | undefined;
   private closed = false;
+  private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
+    this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '', this.channel(id)]),
+  );
 
   constructor(options: RedisSessionStateStoreOptions = {}) {
     super();
@@ -140,6 +147,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.pendingReleases.close();
     const connection = this.connection;
     if (!connection) return;
     await connection.watches?.close();
@@ -262,7 +270,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     const now = this.clock();
-    const reply = list(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '', this.channel(id)]));
+    let reply: RedisReply[];
+    try {
+      reply = list(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '', this.channel(id)]));
+    } catch (error) {
+      // Redis unreachable: released again once it answers (with persistence the lock would outlive the outage).
+      if (unreachable(error)) this.pendingReleases.add(id, lockId);
+      throw error;
+    }
     if (code(reply) !== 'OK') return false;
     await this.indexOwner(id, undefined, reply[2], now);
     return true;
@@ -380,7 +395,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     if (!mayHaveRun(error)) return;
     // Queued through a reconnect: the lock command ran before the old connection died, or never.
     const args = [String(this.clock()), this.extraMs, lockId, '', this.channel(id)];
-    await this.commands.script(RELEASE, this.key(id), args, true).catch(() => undefined);
+    await this.commands.script(RELEASE, this.key(id), args, true).catch(() => this.pendingReleases.add(id, lockId));
   }
 
   /**
@@ -445,6 +460,11 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     });
     return client as unknown as RedisSessionClient;
   }
+}
+
+/** Redis did not answer (down, reconnecting, too slow): not a refusal, not a misconfiguration. */
+function unreachable(error: unknown): boolean {
+  return error instanceof SessionStateStoreUnavailableError && !(error instanceof SessionStateStoreMisconfiguredError);
 }
 
 function list(reply: RedisReply): RedisReply[] {
