@@ -83,6 +83,19 @@ return {'D', m[2], m[6], m[7], m[8], m[9], m[10]}
 `,
 );
 
+/**
+ * probeLock: the lock's four small fields, never the items. Marks a held lock as waited for, so its
+ * release publishes even to a waiter whose last notice was lost. ARGV: now, extra, channel.
+ */
+export const PROBE = script(
+  'probe',
+  `
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w')
+if state(m[1], m[2]) ~= 'live' or not m[3] then return {'U'} end
+return locked(m[3], m[4], m[2], m[5])
+`,
+);
+
 /** getItemExclusive. ARGV: now, extra, lockId, channel. Reply D: expires, timeout, flags, owner, i, g, index. */
 export const LOCK = script(
   'lock',

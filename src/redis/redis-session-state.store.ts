@@ -25,7 +25,7 @@ import { corruptRecord, mayHaveRun } from './redis-errors.js';
 import { RedisItemsCodec } from './redis-items-codec.js';
 import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
-import { CREATE_UNINITIALIZED, INDEX_OWNER, LOCK, READ, RELEASE, REMOVE, RESET, REVOKE, SAVE } from './redis-scripts.js';
+import { CREATE_UNINITIALIZED, INDEX_OWNER, LOCK, PROBE, READ, RELEASE, REMOVE, RESET, REVOKE, SAVE } from './redis-scripts.js';
 import { redisStoreSettings, type RedisStoreSettings } from './redis-store-settings.js';
 import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-session-state-store.options.js';
 
@@ -37,8 +37,8 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
  *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
  *
- * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT),
- * `probeLock` one HMGET of four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
+ * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT);
+ * `probeLock` reads four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
  * holder's lock only), setAndReleaseItemExclusive 1, releaseItemExclusive 1, handOverItemExclusive 1
  * (the next holder's lock taken in the same script), removeItem 1, resetItemTimeout 1. The owner
  * index costs one more (a script on the owner's set) when a session gets an owner, and then at
@@ -58,8 +58,10 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * Waiters: a waiter on another instance watches the session's channel (one subscriber connection
  * per store, a channel per session only while someone of this process waits) and retries the lock
  * when the release is published; it also checks every `fallbackPollMs` (jittered), so a lost
- * message costs latency only. A waiting request costs, per second, about one HMGET per
- * fallback pause plus one lock attempt per release it is woken by.
+ * message costs latency only. A waiting request costs, per second, about one probe (a script
+ * reading four small fields) per fallback pause plus one lock attempt per release it is woken by.
+ * A release publishes only when someone found the lock held (field `w`): uncontended requests
+ * publish nothing.
  *
  * ACL (checked by test/redis/redis-acl.e2e.spec.ts on Redis 7.0): the store sends EVALSHA, EVAL,
  * HMGET, HDEL, SMEMBERS, SREM, PING; the subscriber SSUBSCRIBE, SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE
@@ -201,14 +203,11 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     }
   }
 
-  /** Four small fields (format, expiry, lock id, lock date): never the items. */
+  /** The lock's fields only (one script: see `PROBE`), never the items. */
   override async probeLock(id: string): Promise<SessionStateLocked | null> {
     const now = this.clock();
-    const [version, expires, lockId, lockDate] = list(
-      await this.commands.command(this.key(id), ['HMGET', this.key(id), 'v', 'e', 'l', 'd'], 'probeLock'),
-    );
-    if (version === null || !(integer(expires) > now) || lockId === null) return null;
-    return lockedAnswer([Buffer.from('L'), lockId, lockDate, expires], now);
+    const reply = list(await this.commands.script(PROBE, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    return code(reply) === 'L' ? lockedAnswer(reply, now) : null;
   }
 
   async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
