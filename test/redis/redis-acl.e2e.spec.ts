@@ -25,6 +25,8 @@ beforeAll(async () => {
   admin = createClient({ url: server.url });
   await admin.connect();
   await admin.sendCommand(['ACL', 'SETUSER', 'app', 'reset', ...DOCUMENTED]);
+  const withoutSubscribe = DOCUMENTED.filter((p) => p !== '+ssubscribe' && p !== '+sunsubscribe' && p !== '>app-password');
+  await admin.sendCommand(['ACL', 'SETUSER', 'no-subscribe', 'reset', '>pw2', ...withoutSubscribe]);
   await admin.sendCommand(['ACL', 'SETUSER', 'readonly-app', 'reset', 'on', '>pw', '~sess:*', '&sess:*', '+hello', '+ping', '+hmget']);
 });
 afterAll(async () => {
@@ -69,6 +71,30 @@ describe('Redis ACL', () => {
     } finally {
       await store.close();
     }
+  });
+
+  it('a user that may not subscribe: waiters of other instances fall back to polling, and every request is still served', async () => {
+    const options = { url: `redis://no-subscribe:pw2@127.0.0.1:${server.port}` };
+    const a = await startSessionApp('express', { store: new RedisSessionStateStore(options) });
+    const b = await startSessionApp('fastify', { store: new RedisSessionStateStore(options) });
+    apps.push(a, b);
+    const [httpA, httpB] = [a.app.getHttpServer(), b.app.getHttpServer()];
+    const cookie = sessionCookie((await request(httpA).post('/seed').expect(200)).headers)!;
+    const holder = request(httpA)
+      .post('/count?gate=hold')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await a.gates.arrived('hold');
+    const sawLock = b.counter.next('getItemExclusive', (answer) => (answer as { kind: string }).kind === 'locked');
+    const waiter = request(httpB)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await sawLock;
+    await b.counter.next('probeLock'); // polling: the subscription was refused
+    a.gates.open('hold');
+    expect((await holder).status).toBe(200);
+    expect((await waiter).body).toEqual({ count: 2 });
   });
 
   it('a user without them: SessionStateStoreMisconfiguredError that names what the store needs', async () => {
