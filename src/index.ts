@@ -24,6 +24,8 @@ export {
   type SessionStateStoreHealth,
   type RemoveItemOptions,
 } from './store/session-state-store.js';
+export type { OwnerCapPolicy, OwnerSlotAnswer, OwnerSlotClaim, OwnerSlotBook } from './store/owner-slots.js';
+export { claimOwnerSlot } from './store/owner-slots.js';
 export { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
 export type { InMemorySessionStateStoreOptions } from './store/in-memory/in-memory-session-state-store.options.js';
 export {
@@ -33,6 +35,7 @@ export {
   type SessionStateLockLostReason,
   SessionStateEndedWhileWaitingError,
   SessionStateTooLargeError,
+  SessionStateOwnerCapError,
   SessionStateStoreUnavailableError,
   SessionStateStoreMisconfiguredError,
   SessionStateQueueFullError,

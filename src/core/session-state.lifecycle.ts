@@ -16,6 +16,7 @@ import { acquisitionOf, attachLease, type SessionLease } from './session-lease.j
 import { shouldSaveOnError } from '../module/save-on-error.policy.js';
 import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
+import { giveBackOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
@@ -120,12 +121,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     const moved = session.previousId !== undefined || lease.loaded === null;
     if (!moved) {
       if (data.items === lease.loaded!.items && !session.timeoutChanged && !session.ownerChanged) return;
-      await this.store.setItemExclusive(session.id, data, lease.lockId, false);
+      await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, lease.lockId, false));
     } else {
       // A new record that no cookie could name must never be written: completion says so.
       if (!exchange.canSetCookie()) return;
       const cookie = this.cookieFor(exchange, session.id, session);
-      const lockId = await this.store.setItemExclusive(session.id, data, null, true);
+      const lockId = await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, null, true));
       if (session.previousId !== undefined && lease.lockId) await this.removeMovedUnderLock(session.previousId, session.id, lease.lockId, lockId);
       // The old id's place in this process's queue: its waiters find the session gone.
       lease.turn?.releaseLocal();
@@ -432,34 +433,60 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       const cookie =
         plan.cookie === 'set' ? this.cookieFor(exchange, session.id, session) : plan.cookie === 'clear' ? this.cookieFor(exchange, null) : null;
       const step = plan.store;
-      switch (step.kind) {
-        case 'reset-timeout':
-          await this.store.resetItemTimeout(loadedId);
-          break;
-        case 'release':
-          await this.releaseOrHandOver(lease, loadedId, lockId!, null);
-          break;
-        case 'save':
-          if (step.handOver) await this.releaseOrHandOver(lease, loadedId, lockId!, data!);
-          else await this.store.setAndReleaseItemExclusive(loadedId, data!, lockId, false);
-          break;
-        case 'create':
-          await this.store.setAndReleaseItemExclusive(session.id, data!, lockId, true);
-          break;
-        case 'move':
-          await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
-          if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!);
-          break;
-        case 'remove':
-          await this.store.removeItem(loadedId, lockId!);
-          break;
+      const claim = step.kind === 'save' || step.kind === 'create' || step.kind === 'move' ? ownerClaimOf(this.options, session, data) : null;
+      if (claim) await this.claimSlot(claim);
+      try {
+        switch (step.kind) {
+          case 'reset-timeout':
+            await this.store.resetItemTimeout(loadedId);
+            break;
+          case 'release':
+            await this.releaseOrHandOver(lease, loadedId, lockId!, null);
+            break;
+          case 'save':
+            if (step.handOver) await this.releaseOrHandOver(lease, loadedId, lockId!, data!);
+            else await this.store.setAndReleaseItemExclusive(loadedId, data!, lockId, false);
+            break;
+          case 'create':
+            await this.store.setAndReleaseItemExclusive(session.id, data!, lockId, true);
+            break;
+          case 'move':
+            await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
+            if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!);
+            break;
+          case 'remove':
+            await this.store.removeItem(loadedId, lockId!);
+            break;
+        }
+      } catch (error) {
+        if (claim) await giveBackOwnerSlot(this.store, claim, error);
+        throw error;
       }
       this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie, lease.cookieSent);
     } catch (error) {
-      // A save that failed before writing (too large, store unreachable) must not leave our lock behind.
+      // A save that failed before writing (too large, store unreachable, refused by the owner cap) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError)) {
         await this.release(loadedId, lockId).catch((e) => this.logFailure(e, loadedId, session.id));
       }
+      throw error;
+    }
+  }
+
+  /** `maxSessionsPerOwner`: the session's place among its owner's, taken before the save that gives it the owner. */
+  private async claimSlot(claim: NonNullable<ReturnType<typeof ownerClaimOf>>): Promise<void> {
+    const revoked = await takeOwnerSlot(this.store, claim);
+    if (revoked > 0) this.logger.log(`maxSessionsPerOwner: ${revoked} older session(s) of the signing-in owner revoked.`);
+  }
+
+  /** A mid-request save under the owner cap (see `claimSlot`). */
+  private async withOwnerSlot<T>(lease: SessionLease, data: SessionStateStoreData, save: () => Promise<T>): Promise<T> {
+    const claim = ownerClaimOf(this.options, lease.session, data);
+    if (!claim) return save();
+    await this.claimSlot(claim);
+    try {
+      return await save();
+    } catch (error) {
+      await giveBackOwnerSlot(this.store, claim, error);
       throw error;
     }
   }

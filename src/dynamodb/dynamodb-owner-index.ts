@@ -175,7 +175,8 @@ function isOwnKey(key: string, keyPrefix: string | undefined): boolean {
   return key.startsWith(prefix) && isWellFormedSessionId(key.slice(prefix.length));
 }
 
-async function deleteOwned(settings: RevokeOwnerSettings, key: AttributeValue, owner: string, now: number): Promise<boolean> {
+/** Deletes one session if it is still `owner`'s and live; answers whether it did. */
+export async function deleteOwned(settings: RevokeOwnerSettings, key: AttributeValue, owner: string, now: number): Promise<boolean> {
   const { client, call, tableName, keyAttribute } = settings;
   const remove = new DeleteItemCommand({
     TableName: tableName,

@@ -18,6 +18,8 @@ import { boundedCalls, type BoundedCall } from './bounded-call.js';
 import { countConsumedCapacity } from './dynamodb-consumed-capacity.middleware.js';
 import { isConditionFailure, mayHaveLanded } from './dynamodb-errors.js';
 import { revokeOwnerSessions } from './dynamodb-owner-index.js';
+import { claimOwnerSlotOnDynamoDB, releaseOwnerSlotOnDynamoDB, type OwnerSlotSettings } from './dynamodb-owner-slots.js';
+import type { OwnerSlotAnswer, OwnerSlotClaim } from '../store/owner-slots.js';
 import {
   Attr,
   DATA_ITEM_RECORD_VERSION,
@@ -453,6 +455,20 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const keyPrefix = this.application === undefined ? undefined : this.address.keyValue('');
     const settings = { client: this.client, call: this.call, tableName: this.tableName, keyAttribute: this.keyAttribute };
     return revokeOwnerSessions({ ...settings, keyPrefix, now: this.clock() }, owner);
+  }
+
+  /** maxSessionsPerOwner: see `dynamodb-owner-slots.ts` (the owner's book, an item changed by conditional writes). */
+  override claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
+    return claimOwnerSlotOnDynamoDB(this.ownerSlots(), claim);
+  }
+
+  override releaseOwnerSlot(owner: string, id: string): Promise<void> {
+    return releaseOwnerSlotOnDynamoDB(this.ownerSlots(), owner, id);
+  }
+
+  private ownerSlots(): OwnerSlotSettings {
+    const keyPrefix = this.application === undefined ? undefined : this.address.keyValue('');
+    return { client: this.client, call: this.call, tableName: this.tableName, address: this.address, keyPrefix, clock: this.clock };
   }
 
   /** Asks DynamoDB for the capacity each call on the table consumes (see `dynamodb-consumed-capacity.middleware.ts`). */

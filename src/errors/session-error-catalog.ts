@@ -3,6 +3,7 @@ import {
   SessionStateEndedWhileWaitingError,
   SessionStateError,
   SessionStateLockLostError,
+  SessionStateOwnerCapError,
   SessionStateQueueFullError,
   SessionStateReadOnlyError,
   SessionStateStoreMisconfiguredError,
@@ -22,7 +23,8 @@ import { isStoreError } from './store-error-origin.js';
  */
 
 /** `reason` of `session_state.request.rejected`. */
-export type RejectionReason = 'queue_full' | 'shutdown' | 'aborted' | 'store_unavailable' | 'store_misconfigured' | 'too_large' | 'lock_lost';
+export type RejectionReason =
+  'queue_full' | 'shutdown' | 'aborted' | 'store_unavailable' | 'store_misconfigured' | 'too_large' | 'lock_lost' | 'owner_cap';
 /** The kind of a store failure in the failure log: `configuration` needs a fix, `outage` passes. */
 export type StoreFailureClass = 'configuration' | 'outage' | 'too_large' | 'corrupt' | 'error';
 /** `session_state.outcome` of a failed store call. */
@@ -133,6 +135,17 @@ const ROWS: readonly Row[] = [
     message: LOCK_LOST_MESSAGE,
     moduleMessage: true,
     rejection: 'lock_lost',
+    storeFailure: null,
+    storeOutcome: 'condition_failed',
+  },
+  {
+    class: SessionStateOwnerCapError,
+    ...refusal,
+    status: 409,
+    // Its own text: the module's, with the cap, and no owner in it.
+    message: 'Signed in on too many devices. Sign out of another session first.',
+    moduleMessage: true,
+    rejection: 'owner_cap',
     storeFailure: null,
     storeOutcome: 'condition_failed',
   },

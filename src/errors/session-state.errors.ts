@@ -46,6 +46,17 @@ export class SessionStateEndedWhileWaitingError extends SessionStateLockLostErro
   }
 }
 
+/**
+ * A sign-in refused by `maxSessionsPerOwner` with `ownerCapPolicy: 'refuse'`: the owner already has
+ * `limit` live sessions. Nothing of the request was saved (the session stays as it was, without the
+ * owner); the app can catch it (an exception filter) and tell the user to sign out elsewhere first.
+ */
+export class SessionStateOwnerCapError extends SessionStateError {
+  constructor(readonly limit: number) {
+    super(`Signed in on too many devices: at most ${limit} sessions at once. Sign out of another session first.`);
+  }
+}
+
 /** The serialised session is larger than the store can hold; the stored session is unchanged. */
 export class SessionStateTooLargeError extends SessionStateError {
   constructor(

@@ -5,6 +5,7 @@ import { expressSessionOptionMessage, isExpressSessionStore } from './express-se
 import { isSaveOnError, type SaveOnError } from './save-on-error.policy.js';
 import { InMemorySessionStateStore } from '../store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStore } from '../store/session-state-store.js';
+import type { OwnerCapPolicy } from '../store/owner-slots.js';
 
 export interface SessionLockWaitOptions {
   /** Requests of one session that may wait for its lock in this process; past it, 503 + Retry-After. Default 100. */
@@ -44,6 +45,17 @@ export interface SessionStateModuleOptions {
    * status below 500), or a predicate `(error) => boolean`.
    */
   saveOnError?: SaveOnError;
+  /**
+   * At most this many live sessions per owner (`session.owner`, set at login). Checked when a session
+   * gets its owner (or moves to a new id with one) and is saved, atomically across instances. Default: no cap.
+   */
+  maxSessionsPerOwner?: number;
+  /**
+   * What a sign-in beyond `maxSessionsPerOwner` does: `'revoke-oldest'` (default: the owner's session
+   * that signed in first is revoked, as Spring Security's `maximumSessions`) or `'refuse'` (nothing is
+   * saved; the request fails with `SessionStateOwnerCapError`, 409, which the app can turn into a message).
+   */
+  ownerCapPolicy?: OwnerCapPolicy;
 }
 
 /** Every option key, nested ones under their object's key (unknown keys are refused at startup). */
@@ -55,6 +67,8 @@ const OPTION_KEYS: OptionKeys = {
   secret: true,
   lockWait: { maxQueueLength: true, pollMinMs: true, pollMaxMs: true, retryAfterSeconds: true },
   saveOnError: true,
+  maxSessionsPerOwner: true,
+  ownerCapPolicy: true,
 };
 
 /** The options with every default filled in and every value checked. */
@@ -66,6 +80,8 @@ export interface ResolvedSessionStateOptions {
   secrets: string[];
   lockWait: Required<SessionLockWaitOptions>;
   saveOnError: SaveOnError;
+  /** `maxSessionsPerOwner` and its policy; null: no cap. */
+  ownerCap: { readonly max: number; readonly policy: OwnerCapPolicy } | null;
 }
 
 /**
@@ -123,8 +139,19 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
       : 'store must be a SessionStateStore (e.g. new InMemorySessionStateStore() or new DynamoDBSessionStateStore())',
   );
 
+  const max = options.maxSessionsPerOwner;
+  const policy = options.ownerCapPolicy ?? 'revoke-oldest';
+  check(max === undefined || isInt(max, 1), 'maxSessionsPerOwner must be a whole number ≥ 1');
+  check(policy === 'refuse' || policy === 'revoke-oldest', "ownerCapPolicy must be 'revoke-oldest' or 'refuse'");
+  check(options.ownerCapPolicy === undefined || max !== undefined, 'ownerCapPolicy needs maxSessionsPerOwner');
+  check(
+    max === undefined || typeof (store as Partial<SessionStateStore>).claimOwnerSlot === 'function',
+    'maxSessionsPerOwner needs a store that implements claimOwnerSlot (InMemorySessionStateStore, DynamoDBSessionStateStore, RedisSessionStateStore)',
+  );
+
   if (problems.length > 0) {
     throw new TypeError(`SessionStateModule: invalid options:\n- ${problems.join('\n- ')}`);
   }
-  return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait, saveOnError };
+  const ownerCap = max === undefined ? null : { max, policy };
+  return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait, saveOnError, ownerCap };
 }

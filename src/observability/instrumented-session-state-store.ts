@@ -38,6 +38,10 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
       this.setItemExclusive = (id, item, lockId, newItem) =>
         this.run('setItemExclusive', id, () => inner.setItemExclusive!(id, item, lockId, newItem));
     }
+    if (inner.claimOwnerSlot) {
+      this.claimOwnerSlot = (claim) => this.run('claimOwnerSlot', claim.id, () => inner.claimOwnerSlot!(claim));
+      this.releaseOwnerSlot = (owner, id) => this.run('releaseOwnerSlot', id, () => inner.releaseOwnerSlot?.(owner, id) ?? Promise.resolve());
+    }
     // Only a store that announces releases has the hook: the lock coordinator polls the others.
     if (!inner.watchReleases) this.watchReleases = undefined;
   }
@@ -47,6 +51,8 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
   }
 
   override setItemExclusive?: SessionStateStore['setItemExclusive'];
+  override claimOwnerSlot?: SessionStateStore['claimOwnerSlot'];
+  override releaseOwnerSlot?: SessionStateStore['releaseOwnerSlot'];
 
   getItem(id: string): Promise<SessionStateRead> {
     return this.run('getItem', id, () => this.inner.getItem(id));

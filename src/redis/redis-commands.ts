@@ -39,20 +39,21 @@ export class RedisCommands {
   }
 
   /**
-   * Runs `script` on `key` (the slot it runs in); `args` are its ARGV. `settle`: a command sent
+   * Runs `script` on `key` (the slot it runs in; `moreKeys` in the same slot); `args` are its ARGV. `settle`: a command sent
    * behind one that got no answer: by `EVAL` (a NOSCRIPT answer would come too late to resend it),
    * and while reconnecting it waits for the connection (within the bound) instead of failing at once.
    */
-  async script(script: RedisScript, key: string, args: RedisArg[], settle = false): Promise<RedisReply> {
+  async script(script: RedisScript, key: string, args: RedisArg[], settle = false, moreKeys: readonly string[] = []): Promise<RedisReply> {
+    const keys = [String(1 + moreKeys.length), key, ...moreKeys];
     if (!settle) {
       try {
-        return await this.send(key, ['EVALSHA', script.sha1, '1', key, ...args], false);
+        return await this.send(key, ['EVALSHA', script.sha1, ...keys, ...args], false);
       } catch (error) {
         if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw toStoreError(error, script.name, this.requestTimeoutMs);
       }
     }
     try {
-      return await this.send(key, ['EVAL', script.source, '1', key, ...args], settle);
+      return await this.send(key, ['EVAL', script.source, ...keys, ...args], settle);
     } catch (error) {
       throw toStoreError(error, script.name, this.requestTimeoutMs);
     }

@@ -241,13 +241,60 @@ return 2
 `,
 );
 
-/** The owner index, `KEYS[1]` (a set of session ids in the owner's slot): adds one, and keeps the set at least `ARGV[2]` ms. */
+/**
+ * The owner index, `KEYS[1]` (a set of session ids in the owner's slot): adds one, and keeps the set
+ * at least `ARGV[2]` ms; the owner's cap book, `KEYS[2]` (same slot), when it exists, as long.
+ */
 export const INDEX_OWNER = script(
   'index-owner',
   `
 redis.call('SADD', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+local c = redis.call('PTTL', KEYS[2])
+if c ~= -2 and c < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
 return 1
+`,
+  '',
+);
+
+/**
+ * maxSessionsPerOwner's book (see store/owner-slots.ts), `KEYS[1]`: a sorted set in the owner's slot,
+ * session id scored by when it took its place. One atomic step: removes the dead entries still
+ * scored as given, then sets `id`'s place if it has one or the others are fewer than the cap.
+ * ARGV: id, replacing ('' none), max, now, keepMs (the book's least time to live), then dead id, score pairs.
+ * Reply: {'OK'}, or {'F', id, score, id, score…} (the book as it is).
+ */
+export const CLAIM_OWNER_SLOT = script(
+  'claim-owner-slot',
+  `
+local z = KEYS[1]
+for i = 6, #ARGV, 2 do
+  local at = redis.call('ZSCORE', z, ARGV[i])
+  if at and tonumber(at) == tonumber(ARGV[i + 1]) then redis.call('ZREM', z, ARGV[i]) end
+end
+if not redis.call('ZSCORE', z, ARGV[1]) then
+  local others = redis.call('ZCARD', z)
+  if ARGV[2] ~= '' and redis.call('ZSCORE', z, ARGV[2]) then others = others - 1 end
+  if others >= tonumber(ARGV[3]) then
+    local book = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
+    table.insert(book, 1, 'F')
+    return book
+  end
+end
+redis.call('ZADD', z, ARGV[4], ARGV[1])
+if redis.call('PTTL', z) < tonumber(ARGV[5]) then redis.call('PEXPIRE', z, ARGV[5]) end
+return {'OK'}
+`,
+  '',
+);
+
+/** Whether a session is live and `ARGV[2]`'s, for the cap's check of its book. ARGV: now, owner. Reply: 1 or 0. */
+export const OWNED = script(
+  'owned',
+  `
+local m = redis.call('HMGET', KEYS[1], 'v', 'e', 'o')
+if m[1] == '1' and tonumber(m[2]) and tonumber(m[2]) > tonumber(ARGV[1]) and m[3] == ARGV[2] then return 1 end
+return 0
 `,
   '',
 );

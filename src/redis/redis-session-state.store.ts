@@ -25,7 +25,21 @@ import { corruptRecord, mayHaveRun } from './redis-errors.js';
 import { RedisItemsCodec } from './redis-items-codec.js';
 import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
-import { CREATE_UNINITIALIZED, INDEX_OWNER, LOCK, PROBE, READ, RELEASE, REMOVE, RESET, REVOKE, SAVE } from './redis-scripts.js';
+import {
+  CLAIM_OWNER_SLOT,
+  CREATE_UNINITIALIZED,
+  INDEX_OWNER,
+  LOCK,
+  OWNED,
+  PROBE,
+  READ,
+  RELEASE,
+  REMOVE,
+  RESET,
+  REVOKE,
+  SAVE,
+} from './redis-scripts.js';
+import { claimOwnerSlot, type OwnerSlotAnswer, type OwnerSlotClaim } from '../store/owner-slots.js';
 import { redisStoreSettings, type RedisStoreSettings } from './redis-store-settings.js';
 import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-session-state-store.options.js';
 
@@ -36,6 +50,8 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *   P{<id>}             hash: the session (fields in redis-scripts.ts); PEXPIRE = timeout + ttlExtraSeconds
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
  *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
+ *   Powner:{<owner>}:cap sorted set: maxSessionsPerOwner's book, id scored by when it took its place
+ *                       (same slot as the set; kept as long as the set by INDEX_OWNER)
  *
  * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT);
  * `probeLock` reads four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
@@ -64,11 +80,13 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * publish nothing.
  *
  * ACL (checked by test/redis/redis-acl.e2e.spec.ts on Redis 7.0): the store sends EVALSHA, EVAL,
- * HMGET, HDEL, SMEMBERS, SREM, PING; the subscriber SSUBSCRIBE, SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE
- * on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE, SPUBLISH (PUBLISH), SADD, PTTL;
- * node-redis's handshake needs HELLO. Keys and channels under the prefix:
+ * HMGET, HDEL, SMEMBERS, SREM, ZREM, PING; the subscriber SSUBSCRIBE, SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE
+ * on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE, SPUBLISH (PUBLISH), SADD, PTTL,
+ * and for maxSessionsPerOwner ZSCORE, ZREM, ZCARD, ZRANGE, ZADD; node-redis's handshake needs HELLO.
+ * Keys and channels under the prefix:
  *   ACL SETUSER app on >pw ~sess:* &sess:* +evalsha +eval +hmget +hset +hdel +del +pexpire +pttl
  *     +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping +hello
+ *     +zadd +zrem +zscore +zcard +zrange
  * (On Redis >= 7.2 node-redis also sends CLIENT SETINFO at connect: +client|setinfo, or the
  * client option disableClientInfo; not verified here, the machine has 7.0.)
  *
@@ -321,6 +339,46 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     return results.filter((r) => r === 1).length;
   }
 
+  /**
+   * maxSessionsPerOwner: the owner's book is a sorted set in the owner's slot (`CLAIM_OWNER_SLOT`,
+   * one script), so a sign-in under the cap costs one round trip. At the cap, its entries are
+   * checked (`OWNED`, a script per session, in parallel), and a revoked session costs `REVOKE`.
+   */
+  override claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
+    const book = this.capKey(claim.owner);
+    return claimOwnerSlot(
+      {
+        clock: this.clock,
+        tryClaim: async ({ id, replacing, max, pendingMs }, dead, now) => {
+          const args = [id, replacing ?? '', String(max), String(now), String(pendingMs)];
+          for (const [gone, at] of dead) args.push(gone, String(at));
+          const reply = list(await this.commands.script(CLAIM_OWNER_SLOT, book, args));
+          if (code(reply) === 'OK') return true;
+          const entries = new Map<string, number>();
+          for (let i = 1; i + 1 < reply.length; i += 2) entries.set(String(reply[i]), integer(reply[i + 1]));
+          return entries;
+        },
+        liveOf: async (owner, ids) => {
+          const now = String(this.clock());
+          const owned = await Promise.all(ids.map((id) => this.commands.script(OWNED, this.key(id), [now, owner])));
+          return new Set(ids.filter((_, i) => owned[i] === 1));
+        },
+        revoke: async (owner, ids) => {
+          const now = String(this.clock());
+          await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
+          const ownerKey = this.ownerKey(owner);
+          this.commands.command(ownerKey, ['SREM', ownerKey, ...ids], 'owner index').catch(() => undefined);
+        },
+      },
+      claim,
+    );
+  }
+
+  override async releaseOwnerSlot(owner: string, id: string): Promise<void> {
+    const book = this.capKey(owner);
+    await this.commands.command(book, ['ZREM', book, id], 'releaseOwnerSlot');
+  }
+
   /** A watch on the session's release channel (rejects with `releaseNotifications: false`: the waiter then polls). */
   override watchReleases(id: string): Promise<SessionStateReleaseWatch> {
     const watches = this.connection?.watches;
@@ -349,6 +407,11 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   private ownerKey(owner: string): string {
     return `${this.settings.prefix}owner:{${owner}}`;
+  }
+
+  /** The owner's book for maxSessionsPerOwner, in the owner index's slot. */
+  private capKey(owner: string): string {
+    return `${this.settings.prefix}owner:{${owner}}:cap`;
   }
 
   /** The SAVE script; answers the new expiry. `next`: the lock id held afterwards ('' releases). */
@@ -421,7 +484,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
         owner = String(stored);
       }
       const ttl = Math.max(1, integer(until) - now);
-      await this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, String(ttl)]);
+      await this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, String(ttl)], false, [this.capKey(owner)]);
     } catch (error) {
       this.logger.warn(`Updating an owner's session index failed: ${(error as Error).message}`);
       this.commands.command(this.key(id), ['HDEL', this.key(id), 'u'], 'owner index').catch(() => undefined);

@@ -1,4 +1,5 @@
 import { SessionStateCorruptError, SessionStateError, SessionStateLockLostError } from '../errors/session-state.errors.js';
+import type { OwnerSlotAnswer, OwnerSlotClaim } from './owner-slots.js';
 
 /**
  * The store contract: ASP.NET's `SessionStateStoreProviderBase`, in camelCase and async.
@@ -212,6 +213,17 @@ export abstract class SessionStateStore {
       ),
     );
   }
+
+  /**
+   * Optional (`maxSessionsPerOwner` needs it): takes a place for session `claim.id` among the live
+   * sessions of `claim.owner`, before the save that gives it that owner; atomic, so that concurrent
+   * sign-ins on any number of instances never leave more than `claim.max` (see `store/owner-slots.ts`).
+   * Over the cap: refused, or the owner's oldest sessions revoked (`claim.policy`).
+   */
+  claimOwnerSlot?(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer>;
+
+  /** Gives back a place `claimOwnerSlot` took, when the save it was for certainly wrote nothing. */
+  releaseOwnerSlot?(owner: string, id: string): Promise<void>;
 
   /**
    * Optional: notice of a session's lock being released by any process (a release, a save, a

@@ -14,6 +14,7 @@ import {
   type SessionStateStoreData,
 } from '../session-state-store.js';
 import type { InMemorySessionStateStoreOptions } from './in-memory-session-state-store.options.js';
+import { claimOwnerSlot, type OwnerSlotAnswer, type OwnerSlotBook, type OwnerSlotClaim } from '../owner-slots.js';
 
 interface InMemoryRecord {
   items: string;
@@ -37,6 +38,8 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   private readonly records = new Map<string, InMemoryRecord>();
   /** Session ids by owner, for `revokeOwner`. Kept in step with `records` by `put` and `delete`. */
   private readonly byOwner = new Map<string, Set<string>>();
+  /** `maxSessionsPerOwner`'s book: per owner, the sessions that took a place (id → when). */
+  private readonly slots = new Map<string, Map<string, number>>();
   private readonly now: () => number;
   private readonly sweepTimer: NodeJS.Timeout;
   private expireCallback: SessionStateExpireCallback | undefined;
@@ -149,6 +152,38 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
       this.ended(id, record);
     }
     return removed;
+  }
+
+  /** Synchronous steps on one process's book: each is atomic as it stands. */
+  override claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
+    const book: OwnerSlotBook = {
+      clock: this.now,
+      tryClaim: async ({ owner, id, replacing, max }, dead, now) => {
+        let entries = this.slots.get(owner);
+        if (!entries) this.slots.set(owner, (entries = new Map()));
+        for (const [gone, at] of dead) if (entries.get(gone) === at) entries.delete(gone);
+        const others = entries.size - (entries.has(id) ? 1 : 0) - (replacing !== undefined && entries.has(replacing) ? 1 : 0);
+        if (!entries.has(id) && others >= max) return new Map(entries);
+        entries.set(id, now);
+        return true;
+      },
+      liveOf: async (owner, ids) => new Set(ids.filter((id) => this.live(id)?.owner === owner)),
+      revoke: async (owner, ids) => {
+        for (const id of ids) {
+          const record = this.records.get(id);
+          if (record?.owner !== owner) continue;
+          this.delete(id, record);
+          if (!this.expired(record)) this.ended(id, record);
+        }
+      },
+    };
+    return claimOwnerSlot(book, claim);
+  }
+
+  override async releaseOwnerSlot(owner: string, id: string): Promise<void> {
+    const entries = this.slots.get(owner);
+    entries?.delete(id);
+    if (entries?.size === 0) this.slots.delete(owner);
   }
 
   async resetItemTimeout(id: string): Promise<void> {
