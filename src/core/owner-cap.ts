@@ -3,6 +3,8 @@ import type { ResolvedSessionStateOptions } from '../module/session-state.option
 import type { HttpSessionState } from '../session/http-session-state.js';
 import type { OwnerSlotClaim } from '../store/owner-slots.js';
 import type { SessionStateStore, SessionStateStoreData } from '../store/session-state-store.js';
+import type { StoreStep } from './completion-plan.js';
+import type { SessionLease } from './session-lease.js';
 
 /**
  * `maxSessionsPerOwner` in the lifecycle: a save that gives a session its owner, or moves an owned
@@ -14,15 +16,18 @@ import type { SessionStateStore, SessionStateStoreData } from '../store/session-
 export function ownerClaimOf(
   options: ResolvedSessionStateOptions,
   session: HttpSessionState,
+  loaded: SessionStateStoreData | null,
   data: SessionStateStoreData | null,
 ): OwnerSlotClaim | null {
   const cap = options.ownerCap;
   if (cap === null || data?.owner === undefined) return null;
   if (!session.ownerChanged && session.previousId === undefined) return null;
+  // The id it moves from has a place only if it had this owner (a login from an anonymous session: none to spare).
+  const replacing = session.previousId !== undefined && loaded?.owner === data.owner ? session.previousId : undefined;
   return {
     owner: data.owner,
     id: session.id,
-    ...(session.previousId === undefined ? {} : { replacing: session.previousId }),
+    ...(replacing === undefined ? {} : { replacing }),
     max: cap.max,
     policy: cap.policy,
     pendingMs: options.executionTimeoutMs,
@@ -44,4 +49,24 @@ export async function takeOwnerSlot(store: SessionStateStore, claim: OwnerSlotCl
 export async function giveBackOwnerSlot(store: SessionStateStore, claim: OwnerSlotClaim, error: unknown): Promise<void> {
   if (!(error instanceof SessionStateLockLostError) && !(error instanceof SessionStateTooLargeError)) return;
   await store.releaseOwnerSlot?.(claim.owner, claim.id).catch(() => undefined);
+}
+
+/**
+ * The place a completed store step freed: the loaded session had an owner, and it was removed
+ * (logout), moved to a new id (its old id's place), or given another owner or none. Given back at
+ * once (one call, on those requests only), so that a sign-in right after a sign-out is not refused
+ * while the old entry would still count as a save under way (`pendingMs`).
+ */
+export function leftOwnerSlot(
+  options: ResolvedSessionStateOptions,
+  lease: SessionLease,
+  step: StoreStep,
+  data: SessionStateStoreData | null,
+): { owner: string; id: string } | null {
+  const owner = lease.loaded?.owner;
+  if (options.ownerCap === null || owner === undefined) return null;
+  const id = lease.session.previousId ?? lease.session.id;
+  const removed = step.kind === 'remove' || (step.kind === 'move' && step.removeOld);
+  const disowned = (step.kind === 'save' || step.kind === 'create') && data !== null && data.owner !== owner;
+  return removed || disowned ? { owner, id } : null;
 }

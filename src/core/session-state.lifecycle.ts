@@ -16,7 +16,7 @@ import { acquisitionOf, attachLease, type SessionLease } from './session-lease.j
 import { shouldSaveOnError } from '../module/save-on-error.policy.js';
 import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
-import { giveBackOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
+import { giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
@@ -127,7 +127,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!exchange.canSetCookie()) return;
       const cookie = this.cookieFor(exchange, session.id, session);
       const lockId = await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, null, true));
-      if (session.previousId !== undefined && lease.lockId) await this.removeMovedUnderLock(session.previousId, session.id, lease.lockId, lockId);
+      if (session.previousId !== undefined && lease.lockId) {
+        await this.removeMovedUnderLock(session.previousId, session.id, lease.lockId, lockId);
+        const left = leftOwnerSlot(this.options, lease, { kind: 'move', removeOld: true }, data);
+        if (left) await this.giveBackLeftSlot(left);
+      }
       // The old id's place in this process's queue: its waiters find the session gone.
       lease.turn?.releaseLocal();
       lease.turn = null;
@@ -433,7 +437,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       const cookie =
         plan.cookie === 'set' ? this.cookieFor(exchange, session.id, session) : plan.cookie === 'clear' ? this.cookieFor(exchange, null) : null;
       const step = plan.store;
-      const claim = step.kind === 'save' || step.kind === 'create' || step.kind === 'move' ? ownerClaimOf(this.options, session, data) : null;
+      const claim =
+        step.kind === 'save' || step.kind === 'create' || step.kind === 'move' ? ownerClaimOf(this.options, session, lease.loaded, data) : null;
       if (claim) await this.claimSlot(claim);
       try {
         switch (step.kind) {
@@ -462,6 +467,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         if (claim) await giveBackOwnerSlot(this.store, claim, error);
         throw error;
       }
+      const left = leftOwnerSlot(this.options, lease, step, data);
+      if (left) await this.giveBackLeftSlot(left);
       this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie, lease.cookieSent);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable, refused by the owner cap) must not leave our lock behind.
@@ -478,9 +485,18 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (revoked > 0) this.logger.log(`maxSessionsPerOwner: ${revoked} older session(s) of the signing-in owner revoked.`);
   }
 
+  /** A place freed by a logout or move (see `leftOwnerSlot`); a failure costs only the entry's check at the cap later. */
+  private async giveBackLeftSlot(left: { owner: string; id: string }): Promise<void> {
+    try {
+      await this.store.releaseOwnerSlot?.(left.owner, left.id);
+    } catch (error) {
+      this.logger.warn(`maxSessionsPerOwner: a freed place could not be given back: ${loggableMessage(error, [left.id])}`);
+    }
+  }
+
   /** A mid-request save under the owner cap (see `claimSlot`). */
   private async withOwnerSlot<T>(lease: SessionLease, data: SessionStateStoreData, save: () => Promise<T>): Promise<T> {
-    const claim = ownerClaimOf(this.options, lease.session, data);
+    const claim = ownerClaimOf(this.options, lease.session, lease.loaded, data);
     if (!claim) return save();
     await this.claimSlot(claim);
     try {
