@@ -16,6 +16,7 @@ const ARGS: Record<string, unknown[]> = {
   SessionStateLockLostError: [MESSAGE, 'lock_mismatch'],
   SessionStateEndedWhileWaitingError: [],
   SessionStateTooLargeError: [2, 1],
+  SessionStateOwnerCapError: [2],
   SessionStateReadOnlyError: [],
   SessionStateUnsupportedContextError: ['rpc'],
   SessionStateValueError: [MESSAGE, 'key', ''],

@@ -2,7 +2,14 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Controller, Get, Injectable, Logger, Module, Session as NestSession } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { HttpSessionState, Session, SessionStateModule, mountSessionState, type SessionStateModuleOptions } from '../src/index.js';
+import {
+  HttpSessionState,
+  InMemorySessionStateStore,
+  Session,
+  SessionStateModule,
+  mountSessionState,
+  type SessionStateModuleOptions,
+} from '../src/index.js';
 import { resolveSessionStateOptions } from '../src/module/session-state.options.js';
 import { ADAPTERS, createTestApp, type AdapterName } from './support/test-app.js';
 
@@ -71,6 +78,28 @@ describe('options checked at startup', () => {
 
   // Node fires a timer set beyond 2^31-1 ms after 1 ms (TimeoutOverflowWarning): a lock would turn
   // stale at once, shutdown would drop in-flight changes, waiters would poll without pause.
+  it.each([0, -1, 1.5, '3', Number.NaN, null])('refuses maxSessionsPerOwner %j (a whole number ≥ 1)', (max) => {
+    expect(startupError({ maxSessionsPerOwner: max })).toContain('maxSessionsPerOwner must be a whole number ≥ 1');
+  });
+
+  it('refuses an ownerCapPolicy that is not revoke-oldest or refuse, or one without maxSessionsPerOwner', () => {
+    expect(startupError({ maxSessionsPerOwner: 2, ownerCapPolicy: 'oldest' })).toContain("ownerCapPolicy must be 'revoke-oldest' or 'refuse'");
+    expect(startupError({ ownerCapPolicy: 'refuse' })).toContain('ownerCapPolicy needs maxSessionsPerOwner');
+    expect(startupError({ maxSessionPerOwner: 2 })).toContain('did you mean maxSessionsPerOwner?');
+  });
+
+  it('refuses maxSessionsPerOwner on a store that cannot claim a place (a store written before the cap)', () => {
+    const store = new InMemorySessionStateStore();
+    Object.defineProperty(store, 'claimOwnerSlot', { value: undefined });
+    expect(startupError({ store, maxSessionsPerOwner: 2 })).toContain('maxSessionsPerOwner needs a store that implements claimOwnerSlot');
+  });
+
+  it('resolves the cap: revoke-oldest by default, none without maxSessionsPerOwner', () => {
+    expect(resolveSessionStateOptions({ maxSessionsPerOwner: 3 }).ownerCap).toEqual({ max: 3, policy: 'revoke-oldest' });
+    expect(resolveSessionStateOptions({ maxSessionsPerOwner: 1, ownerCapPolicy: 'refuse' }).ownerCap).toEqual({ max: 1, policy: 'refuse' });
+    expect(resolveSessionStateOptions({}).ownerCap).toBeNull();
+  });
+
   it('refuses an executionTimeout or a lockWait poll delay beyond what a timer can wait, naming the option and the bound', () => {
     const bound = /executionTimeout must be a positive number of seconds, at most 2147483\.647 \(2\^31-1 ms, about 24\.8 days\)/;
     expect(startupError({ executionTimeout: 30 * 24 * 3600 })).toMatch(bound);
@@ -169,6 +198,15 @@ describe('forRootAsync with an options class', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('refuses maxSessionsPerOwner from a factory at startup, as forRoot does', async () => {
+    await expect(
+      createTestApp('express', {
+        imports: [SessionStateModule.forRootAsync({ useFactory: () => ({ maxSessionsPerOwner: 0 }) })],
+        controllers: [WhoController],
+      }),
+    ).rejects.toThrow('maxSessionsPerOwner must be a whole number ≥ 1');
   });
 
   it('refuses a class with only create() (the old name) at startup, saying what to rename', async () => {

@@ -3,6 +3,7 @@ import { recordStoreError } from '../../src/errors/store-error-origin.js';
 import {
   SessionStateError,
   SessionStateLockLostError,
+  SessionStateOwnerCapError,
   SessionStateReadOnlyError,
   SessionStateValueError,
   SessionStateWaitAbortedError,
@@ -21,6 +22,19 @@ describe('the error catalog: who wrote the message decides whether a client sees
     const store = fromStore(new SessionStateLockLostError('ConditionalCheckFailed on table "prod-sessions"', 'lock_mismatch'));
     expect(sessionErrorOf(store)).toMatchObject({ status: 409, message: expect.stringMatching(/^The session lock was lost/) });
     expect(sessionErrorOf(store).message).not.toContain('prod-sessions');
+  });
+
+  it("a sign-in refused by maxSessionsPerOwner: 409 with the module's words (the cap, never the owner), counted as owner_cap, not a store failure", () => {
+    const refused = new SessionStateOwnerCapError(3);
+    expect(refused.limit).toBe(3);
+    expect(sessionErrorOf(refused)).toMatchObject({
+      kind: 'refusal',
+      status: 409,
+      message: 'Signed in on too many devices: at most 3 sessions at once. Sign out of another session first.',
+      name: 'SessionStateOwnerCapError',
+      rejection: 'owner_cap',
+      storeFailure: null,
+    });
   });
 
   it.each([

@@ -1,0 +1,85 @@
+import { InMemorySessionStateStore, type OwnerCapPolicy, type OwnerSlotClaim } from '../../src/index.js';
+import { generateSessionId } from '../../src/session/session-id.js';
+
+/*
+ * The owner's book (store/owner-slots.ts) on the in-memory store, with its clock moved by hand: what
+ * counts (live sessions, and places whose save may be under way), what goes (sessions found gone once
+ * past pendingMs), what is revoked (the oldest), and a place given back.
+ */
+describe('claimOwnerSlot (the in-memory store)', () => {
+  let now = 1_000_000;
+  let store: InMemorySessionStateStore;
+  beforeEach(() => {
+    now = 1_000_000;
+    store = new InMemorySessionStateStore({ clock: () => now });
+  });
+  afterEach(() => store.onModuleDestroy());
+
+  const claim = (id: string, policy: OwnerCapPolicy, extra: Partial<OwnerSlotClaim> = {}) =>
+    store.claimOwnerSlot({ owner: 'ann', id, max: 2, policy, pendingMs: 1000, ...extra });
+
+  /** A session of `owner` as a sign-in saves it: the place first, then the record. */
+  async function signIn(policy: OwnerCapPolicy, owner = 'ann'): Promise<string> {
+    const id = generateSessionId();
+    expect(await store.claimOwnerSlot({ owner, id, max: 2, policy, pendingMs: 1000 })).toMatchObject({ admitted: true });
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20, owner }, null, true);
+    return id;
+  }
+
+  it('refuses a third live session; a place taken but not saved counts until pendingMs has passed, then goes', async () => {
+    await signIn('refuse');
+    now += 1;
+    const unsaved = generateSessionId();
+    expect(await claim(unsaved, 'refuse')).toEqual({ admitted: true, revoked: 0 });
+    expect(await claim(generateSessionId(), 'refuse')).toEqual({ admitted: false, live: 2 });
+    now += 1000; // the unsaved place's save can no longer be under way
+    expect(await claim(generateSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
+  });
+
+  it('a place given back is free at once; claiming again for the same id takes no second place', async () => {
+    const a = await signIn('refuse');
+    const b = generateSessionId();
+    expect(await claim(b, 'refuse')).toMatchObject({ admitted: true });
+    expect(await claim(b, 'refuse')).toMatchObject({ admitted: true });
+    expect(await claim(a, 'refuse')).toMatchObject({ admitted: true });
+    await store.releaseOwnerSlot('ann', b);
+    expect(await claim(generateSessionId(), 'refuse')).toMatchObject({ admitted: true });
+  });
+
+  it("revoke-oldest revokes the earliest sign-in, and only the owner's; a session moving to a new id does not count itself", async () => {
+    const first = await signIn('revoke-oldest');
+    now += 10;
+    const second = await signIn('revoke-oldest');
+    now += 10;
+    const other = await signIn('revoke-oldest', 'bob');
+    now += 10;
+    // The second session regenerates its id: its old id is not counted against it.
+    const moved = generateSessionId();
+    expect(await claim(moved, 'revoke-oldest', { replacing: second })).toEqual({ admitted: true, revoked: 0 });
+    // The move, as the lifecycle completes it: the new record, the old one removed, its place given back.
+    await store.setAndReleaseItemExclusive(moved, { items: '{}', timeout: 20, owner: 'ann' }, null, true);
+    const held = await store.getItemExclusive(second);
+    await store.removeItem(second, held.kind === 'acquired' ? held.lockId : '', { moved: true });
+    await store.releaseOwnerSlot('ann', second);
+    now += 10;
+    expect(await claim(generateSessionId(), 'revoke-oldest')).toEqual({ admitted: true, revoked: 1 });
+    expect((await store.getItem(first)).kind).toBe('absent');
+    expect((await store.getItem(moved)).kind).toBe('loaded');
+    expect((await store.getItem(other)).kind).toBe('loaded');
+  });
+
+  it('sessions that expired, ended or changed owner free their places (found at the cap)', async () => {
+    const a = await signIn('refuse');
+    const b = await signIn('refuse');
+    now += 1000;
+    const lock = await store.getItemExclusive(a);
+    await store.setAndReleaseItemExclusive(a, { items: '{}', timeout: 20 }, lock.kind === 'acquired' ? lock.lockId : null, false);
+    const lockB = await store.getItemExclusive(b);
+    await store.removeItem(b, lockB.kind === 'acquired' ? lockB.lockId : '');
+    expect(await claim(generateSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
+    expect(await claim(generateSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
+    expect(await claim(generateSessionId(), 'refuse')).toEqual({ admitted: false, live: 2 });
+    now += 21 * 60_000; // the two places above were never saved, and the first two sessions expired: all go
+    expect(await claim(generateSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
+  });
+});
