@@ -53,7 +53,7 @@ export class SessionStateEndedWhileWaitingError extends SessionStateLockLostErro
  */
 export class SessionStateOwnerCapError extends SessionStateError {
   constructor(readonly limit: number) {
-    super(`Signed in on too many devices: at most ${limit} sessions at once. Sign out of another session first.`);
+    super(`Signed in on too many devices: at most ${limit} session${limit === 1 ? '' : 's'} at once. Sign out of another session first.`);
   }
 }
 
