@@ -27,10 +27,12 @@ const MAIN_EXPORTS = [
   'SessionStateStoreMisconfiguredError',
   'SessionStateStoreUnavailableError',
   'SessionStateTooLargeError',
+  'SessionStateOwnerCapError',
   'SessionStateUnsupportedContextError',
   'SessionStateValueError',
   'SessionStateWaitAbortedError',
   'mountSessionState',
+  'claimOwnerSlot',
 ].sort();
 const TESTING_EXPORTS = ['createTestSession', 'describeSessionStateStoreConformance', 'readSession', 'seedSession'];
 

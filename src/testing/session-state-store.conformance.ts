@@ -865,5 +865,59 @@ export function describeSessionStateStoreConformance(
         expect(await store.revokeOwner(owner)).toBe(0);
       });
     });
+
+    describe('claimOwnerSlot (when implemented: maxSessionsPerOwner)', () => {
+      const PENDING_MS = 1_000;
+      const claim = (owner: string, sessionId: string, policy: 'refuse' | 'revoke-oldest', replacing?: string) =>
+        store.claimOwnerSlot!({ owner, id: sessionId, max: 2, policy, pendingMs: PENDING_MS, ...(replacing ? { replacing } : {}) });
+      /** A sign-in as the lifecycle makes it: the place, then the save. */
+      async function signIn(owner: string, policy: 'refuse' | 'revoke-oldest'): Promise<string> {
+        const sessionId = newSessionId();
+        expect(await claim(owner, sessionId, policy)).toEqual({ admitted: true, revoked: 0 });
+        await store.setAndReleaseItemExclusive(sessionId, { ...data({}), owner }, null, true);
+        clock.advance(10);
+        return sessionId;
+      }
+
+      it('refuse: admits up to the cap, refuses beyond it; a place given back, or a session gone, frees one', async () => {
+        if (!store.claimOwnerSlot) return;
+        const owner = `user-${newSessionId()}`;
+        const first = await signIn(owner, 'refuse');
+        const second = await signIn(owner, 'refuse');
+        expect(await claim(owner, newSessionId(), 'refuse')).toEqual({ admitted: false, live: 2 });
+        // The same session claiming again keeps its one place.
+        expect(await claim(owner, second, 'refuse')).toEqual({ admitted: true, revoked: 0 });
+        await store.releaseOwnerSlot!(owner, second);
+        const third = newSessionId();
+        expect(await claim(owner, third, 'refuse')).toEqual({ admitted: true, revoked: 0 });
+        // third was never saved: it counts while its save may be under way, then goes; first's removal frees its place.
+        const { lockId } = await lockItem(first);
+        await store.removeItem(first, lockId!);
+        clock.advance(PENDING_MS);
+        expect(await claim(owner, newSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
+        expect((await readItem(second)).kind).toBe('loaded');
+      });
+
+      it('revoke-oldest: the earliest sign-in is revoked for the new one; another owner is untouched; the session moving to a new id does not count itself', async () => {
+        if (!store.claimOwnerSlot) return;
+        const owner = `user-${newSessionId()}`;
+        const other = `other-${newSessionId()}`;
+        const first = await signIn(owner, 'revoke-oldest');
+        const second = await signIn(owner, 'revoke-oldest');
+        const others = await signIn(other, 'revoke-oldest');
+        expect(await claim(owner, newSessionId(), 'revoke-oldest', second)).toEqual({ admitted: true, revoked: 0 });
+        clock.advance(PENDING_MS);
+        expect(await claim(owner, newSessionId(), 'revoke-oldest')).toMatchObject({ admitted: true });
+        expectAbsent(expect, await readItem(first));
+        expect((await readItem(others)).item?.owner).toBe(other);
+      });
+
+      it('20 parallel claims of one owner: exactly the cap are admitted (refuse)', async () => {
+        if (!store.claimOwnerSlot) return;
+        const owner = `user-${newSessionId()}`;
+        const answers = await Promise.all(Array.from({ length: 20 }, () => claim(owner, newSessionId(), 'refuse')));
+        expect(answers.filter((a) => a.admitted).length).toBe(2);
+      });
+    });
   });
 }

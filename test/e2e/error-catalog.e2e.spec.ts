@@ -15,6 +15,7 @@ import {
   SessionStateStoreMisconfiguredError,
   SessionStateStoreUnavailableError,
   SessionStateTooLargeError,
+  SessionStateOwnerCapError,
   SessionStateUnsupportedContextError,
   SessionStateValueError,
   SessionStateWaitAbortedError,
@@ -85,6 +86,15 @@ const CASES: Case[] = [
     status: 409,
     message: 'The session lock was lost (broken as stale, or the session was removed); the changes of this request were not saved.',
     reason: 'lock_lost',
+  },
+  {
+    // Thrown by the lifecycle at a sign-in (test/e2e/owner-cap.e2e.spec.ts); from a store, the catalog's words.
+    name: 'SessionStateOwnerCapError',
+    type: SessionStateOwnerCapError,
+    error: () => new SessionStateOwnerCapError(3),
+    status: 409,
+    message: 'Signed in on too many devices. Sign out of another session first.',
+    reason: 'owner_cap',
   },
   {
     name: 'SessionStateEndedWhileWaitingError',
