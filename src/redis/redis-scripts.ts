@@ -282,7 +282,9 @@ if not redis.call('ZSCORE', z, ARGV[1]) then
   end
 end
 redis.call('ZADD', z, ARGV[4], ARGV[1])
-if redis.call('PTTL', z) < tonumber(ARGV[5]) then redis.call('PEXPIRE', z, ARGV[5]) end
+-- At least 1 ms: PEXPIRE 0 would delete the book at once.
+local keep = math.max(1, tonumber(ARGV[5]))
+if redis.call('PTTL', z) < keep then redis.call('PEXPIRE', z, keep) end
 return {'OK'}
 `,
   '',

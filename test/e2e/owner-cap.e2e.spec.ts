@@ -182,6 +182,11 @@ describe.each(BACKENDS)('maxSessionsPerOwner on %s', (backend) => {
         expect(await scripts()).toEqual({ evalsha: 5 });
       } else await send(a, second, 'post', `/login?user=${owner}`);
       expect(claims).toHaveBeenCalledTimes(2);
+      if (scripts) {
+        // The book lives as long as the owner index (extended by the index's own script): past the session's expiry.
+        expect(await admin.pTTL(`sess:owner:{${owner}}:cap`)).toBeGreaterThan(20 * 60_000);
+        expect(await admin.pTTL(`sess:owner:{${owner}}:cap`)).toBeGreaterThanOrEqual((await admin.pTTL(`sess:owner:{${owner}}`)) - 1000);
+      }
       expect(a.counter.calls).toEqual({ getItemExclusive: 1, setAndReleaseItemExclusive: 1, removeItem: 1 });
       if (dynamodb) {
         // The lock, the claim, the old id's removal (an expired stub): UpdateItems; the new id's record: a PutItem.

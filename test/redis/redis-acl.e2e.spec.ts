@@ -40,7 +40,7 @@ describe('Redis ACL', () => {
     await Promise.all(apps.splice(0).map((a) => a.app.close()));
   });
 
-  it('a user with only the documented permissions runs every store call: sessions, waits woken by the release across instances, owners and revocation, health', async () => {
+  it('a user with only the documented permissions runs every store call: sessions, waits woken by the release across instances, owners and revocation, the owner cap, health', async () => {
     const options = { url: `redis://app:app-password@127.0.0.1:${server.port}`, releaseNotifications: { fallbackPollMs: 60_000 } };
     const a = await startSessionApp('express', { store: new RedisSessionStateStore(options) });
     const b = await startSessionApp('fastify', { store: new RedisSessionStateStore(options) });
@@ -67,6 +67,12 @@ describe('Redis ACL', () => {
       await store.resetItemTimeout('acl-owned');
       expect(await store.releaseItemExclusive('acl-owned', lockId!)).toBe(true);
       expect(await store.revokeOwner('ann')).toBe(1);
+      // maxSessionsPerOwner: a claim, a full book checked (OWNED) and its oldest revoked, a place given back.
+      const claim = (id: string) => store.claimOwnerSlot({ owner: 'bob', id, max: 1, policy: 'revoke-oldest', pendingMs: 1000 });
+      expect(await claim('acl-bob-1')).toEqual({ admitted: true, revoked: 0 });
+      await store.setAndReleaseItemExclusive('acl-bob-1', { items: '{}', timeout: 20, owner: 'bob' }, null, true);
+      expect(await claim('acl-bob-2')).toEqual({ admitted: true, revoked: 1 });
+      await store.releaseOwnerSlot('bob', 'acl-bob-2');
       expect(await store.checkHealth()).toEqual({ up: true });
     } finally {
       await store.close();
