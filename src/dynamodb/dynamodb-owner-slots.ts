@@ -25,7 +25,7 @@ import type { RecordAddress } from './record-expressions.js';
  *
  * Cost of a sign-in under the cap: one UpdateItem, 1 WCU while the book is under 1 KB (about 15
  * entries); the owner's first: one more (a PutItem). At the cap: one consistent BatchGetItem of the
- * book's sessions (0.5 RCU each, projected to three attributes), another UpdateItem, and a
+ * book's sessions (1 RCU each, projected to three attributes), another UpdateItem, and a
  * conditional DeleteItem per session revoked. Other requests: nothing.
  */
 const SLOTS = 'Slots';

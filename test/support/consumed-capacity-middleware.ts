@@ -32,7 +32,9 @@ export function meterCapacity(client: DynamoDBClient): CapacityMeter {
       calls.push(operation);
       (args.input as Record<string, unknown>).ReturnConsumedCapacity = 'TOTAL';
       const result = await next(args);
-      const units = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } }).ConsumedCapacity?.CapacityUnits ?? 0;
+      // A batch call answers one entry per table.
+      const consumed = (result.output as { ConsumedCapacity?: { CapacityUnits?: number } | { CapacityUnits?: number }[] }).ConsumedCapacity;
+      const units = [consumed ?? []].flat().reduce((sum, c) => sum + (c.CapacityUnits ?? 0), 0);
       if (READS.has(operation)) rcu += units;
       else wcu += units;
       return result;
