@@ -1,9 +1,10 @@
-import { BadRequestException, Controller, Get, HttpCode, Module, Post, Query } from '@nestjs/common';
+import { BadRequestException, Controller, Get, HttpCode, Module, Post, Put, Query } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpSessionState, InMemorySessionStateStore, Session, SessionState, SessionStateBehavior, SessionStateModule } from 'nestjs-session-state';
 import { DynamoDBSessionStateStore } from 'nestjs-session-state/dynamodb';
 
-/** The peer's counter and ping routes (and the sample app's), on nestjs-session-state. */
+/** The peer's counter, notes and ping routes (and the sample app's), on nestjs-session-state. */
 @Controller()
 class ProbeController {
   @Get('ping')
@@ -33,6 +34,16 @@ class ProbeController {
     session.set('count', count + 1);
     if (delayMs === undefined) return { count: count + 1 };
     return { count: count + 1, handler: [start, performance.timeOrigin + performance.now()] };
+  }
+
+  /** The peer's `PUT /notes?kb=`: a session of a chosen size (random hex), for the Redis memory figures. */
+  @Put('notes')
+  @HttpCode(200)
+  setNotes(@Session() session: HttpSessionState, @Query('kb') kb?: string) {
+    const size = kb !== undefined && /^\d{1,3}$/.test(kb) ? Number(kb) : NaN;
+    if (!(size >= 0 && size <= 300)) throw new BadRequestException('kb must be a whole number from 0 to 300');
+    session.set('notes', randomBytes((size * 1024) / 2).toString('hex'));
+    return { length: size * 1024 };
   }
 }
 
