@@ -37,3 +37,32 @@ describe('the optional GraphQL and WebSocket packages', () => {
     expect(out.split('\n')).toEqual(['booted', 'optional package loaded: @nestjs/graphql']);
   });
 });
+
+describe('the optional Redis client', () => {
+  const redisHooks = `
+const optional = /^(redis|ioredis|@redis\\/[^/]+)(\\/|$)/;
+export async function resolve(specifier, context, next) {
+  if (optional.test(specifier)) throw new Error('optional package loaded: ' + specifier);
+  return next(specifier, context);
+}`;
+
+  it('is never loaded by an application on another store: the root entry boots and closes; only nestjs-session-state/redis loads it', () => {
+    const script = `
+      import { register } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(redisHooks)}), import.meta.url);
+      const { SessionStateModule } = await import('nestjs-session-state');
+      await import('nestjs-session-state/testing');
+      const { NestFactory } = await import('@nestjs/core');
+      const { Module } = await import('@nestjs/common');
+      class App {}
+      Module({ imports: [SessionStateModule.forRoot({})] })(App);
+      const app = await NestFactory.create(App, { logger: false });
+      await app.init();
+      await app.close();
+      console.log('booted');
+      // Control: the Redis entry does load it, and the probe catches that.
+      await import('nestjs-session-state/redis').then(() => console.log('loaded'), (e) => console.log(e.message));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' }).trim();
+    expect(out.split('\n')).toEqual(['booted', 'optional package loaded: redis']);
+  });
+});

@@ -6,6 +6,7 @@ import {
   type SessionStateExpireCallback,
   type SessionStateLocked,
   type SessionStateRead,
+  type SessionStateReleaseWatch,
   type SessionStateStoreData,
   type SessionStateStoreHealth,
 } from '../store/session-state-store.js';
@@ -32,6 +33,12 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     super();
     const table = (inner as { tableName?: unknown }).tableName;
     this.where = typeof table === 'string' ? `DynamoDB table "${table}"` : inner.constructor.name;
+    // Only a store that announces releases has the hook: the lock coordinator polls the others.
+    if (!inner.watchReleases) this.watchReleases = undefined;
+  }
+
+  override watchReleases?(id: string): Promise<SessionStateReleaseWatch> {
+    return this.inner.watchReleases!(id);
   }
 
   getItem(id: string): Promise<SessionStateRead> {
