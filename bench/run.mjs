@@ -37,8 +37,8 @@ const USERS = Number(process.env.BENCH_USERS ?? 32);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,lost,handoff,memory,redis').split(','));
 const STORES = new Set((process.env.BENCH_STORES ?? 'memory,dynamodb,redis').split(','));
 const STORE_ORDER = ['memory', 'dynamodb', 'redis'];
-/** Store options of the "polling only" waiting figure (set once the store's option is known). */
-const REDIS_POLLING_ONLY = {};
+/** Store options of the "polling only" waiting figure: no subscription, the module's poll schedule. */
+const REDIS_POLLING_ONLY = { releaseNotifications: false };
 const SHAPES = (process.env.BENCH_SHAPE ?? 'bare,interceptor').split(',');
 const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
 const JSON_OUT = process.env.BENCH_JSON ?? 'bench/results/latest.json';
@@ -294,16 +294,19 @@ if (ONLY.has('redis')) {
   }
   // A request waiting on another instance's lock: with the wake-up (the default; its fallback poll
   // runs meanwhile), and with polling only (the wake-up off, the module's poll schedule).
-  for (const [mode, options] of [
-    ['wake-up (default)', undefined],
-    ['polling only', REDIS_POLLING_ONLY],
+  for (const { mode, options } of [
+    { mode: 'wake-up (default)', options: undefined },
+    { mode: 'polling only', options: REDIS_POLLING_ONLY },
   ]) {
     const holder = await startApp(OURS, oursRedis('bench-holder', options));
     const waiter = await startApp(OURS, oursRedis('bench-waiter', options));
-    const row = { mode, ...(await waitingCost({ redis, watcher, holder: holder.base, waiter: waiter.base, holderName: 'bench-holder', waiterName: 'bench-waiter' })) };
+    const row = {
+      mode,
+      ...(await waitingCost({ redis, watcher, holder: holder.base, waiter: waiter.base, holderName: 'bench-holder', waiterName: 'bench-waiter' })),
+    };
     results.redis.waiting.push(row);
     log(
-      `waiting ${row.waitS.toFixed(1)} s on another instance's lock, ${mode}: ${row.commands} commands (${row.perSecond.toFixed(1)}/s; ` +
+      `waiting ${row.waitS.toFixed(1)} s on another instance's lock, ${row.mode}: ${row.commands} commands (${row.perSecond.toFixed(1)}/s; ` +
         `${row.perSecondAfterFirst.toFixed(1)}/s after the first second) ${JSON.stringify(row.byCommand)}; next command ${row.wakeMs.toFixed(2)} ms after the release`,
     );
     await holder.stop();

@@ -10,7 +10,9 @@ import { freePort, portOpen, track, waitFor } from './processes.mjs';
 /** redis-server (Debian's package; `.ci/run` installs it) on 127.0.0.1, in memory only. */
 export async function startRedis() {
   const port = await freePort();
-  const child = track(spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }));
+  const child = track(
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
+  );
   const failed = new Promise((_, reject) =>
     child.once('error', (error) =>
       reject(error.code === 'ENOENT' ? new Error('redis-server is not installed (apt-get install redis-server)') : error),

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpSessionState, InMemorySessionStateStore, Session, SessionState, SessionStateBehavior, SessionStateModule } from 'nestjs-session-state';
 import { DynamoDBSessionStateStore } from 'nestjs-session-state/dynamodb';
+import { RedisSessionStateStore, type RedisSessionStateStoreOptions } from 'nestjs-session-state/redis';
 
 /** The peer's counter, notes and ping routes (and the sample app's), on nestjs-session-state. */
 @Controller()
@@ -47,6 +48,17 @@ class ProbeController {
   }
 }
 
+/**
+ * SESSION_STORE=redis: REDIS_URL, the client's connections named REDIS_CLIENT_NAME (the bench
+ * attributes the server's commands by it), BENCH_REDIS_OPTIONS: more store options (JSON).
+ */
+const redisStore = () =>
+  new RedisSessionStateStore({
+    url: process.env.REDIS_URL,
+    clientOptions: { name: process.env.REDIS_CLIENT_NAME },
+    ...(JSON.parse(process.env.BENCH_REDIS_OPTIONS ?? '{}') as RedisSessionStateStoreOptions),
+  });
+
 const store =
   process.env.SESSION_STORE === 'dynamodb'
     ? new DynamoDBSessionStateStore({
@@ -54,7 +66,9 @@ const store =
         createIfNotExists: true,
         clientConfig: { region: process.env.AWS_REGION ?? 'us-east-1', endpoint: process.env.DYNAMODB_ENDPOINT },
       })
-    : new InMemorySessionStateStore();
+    : process.env.SESSION_STORE === 'redis'
+      ? redisStore()
+      : new InMemorySessionStateStore();
 
 @Module({
   imports: [
