@@ -2,7 +2,7 @@ import { RESP_TYPES } from 'redis';
 import { SessionStateStoreUnavailableError } from '../errors/session-state.errors.js';
 import type { RedisSessionClient } from './redis-session-state-store.options.js';
 import type { RedisScript } from './redis-scripts.js';
-import { toStoreError } from './redis-errors.js';
+import { RedisNotConnectedError, toStoreError } from './redis-errors.js';
 
 /** Bulk strings as Buffers: gzip'd items are bytes, not UTF-8. */
 const TYPE_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer };
@@ -36,15 +36,21 @@ export class RedisCommands {
     this.options = { timeout: requestTimeoutMs, rejectInFlight: true, typeMapping: TYPE_MAPPING };
   }
 
-  /** Runs `script` on `key` (the slot it runs in); `args` are its ARGV. */
-  async script(script: RedisScript, key: string, args: RedisArg[]): Promise<RedisReply> {
-    try {
-      return await this.send(key, ['EVALSHA', script.sha1, '1', key, ...args]);
-    } catch (error) {
-      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw toStoreError(error, script.name, this.requestTimeoutMs);
+  /**
+   * Runs `script` on `key` (the slot it runs in); `args` are its ARGV. `settle`: a command sent
+   * behind one that got no answer: by `EVAL` (a NOSCRIPT answer would come too late to resend it),
+   * and while reconnecting it waits for the connection (within the bound) instead of failing at once.
+   */
+  async script(script: RedisScript, key: string, args: RedisArg[], settle = false): Promise<RedisReply> {
+    if (!settle) {
+      try {
+        return await this.send(key, ['EVALSHA', script.sha1, '1', key, ...args], false);
+      } catch (error) {
+        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw toStoreError(error, script.name, this.requestTimeoutMs);
+      }
     }
     try {
-      return await this.send(key, ['EVAL', script.source, '1', key, ...args]);
+      return await this.send(key, ['EVAL', script.source, '1', key, ...args], settle);
     } catch (error) {
       throw toStoreError(error, script.name, this.requestTimeoutMs);
     }
@@ -59,7 +65,10 @@ export class RedisCommands {
     }
   }
 
-  private send(key: string, args: RedisArg[]): Promise<RedisReply> {
+  private send(key: string, args: RedisArg[], queue = false): Promise<RedisReply> {
+    // Reconnecting: fail now, not after a wait per request. While Redis is down, each of a session's
+    // queued requests would otherwise wait out the timeout in turn.
+    if (!queue && !this.client.isReady) return Promise.reject(new RedisNotConnectedError());
     const sent = this.cluster
       ? (this.client as { sendCommand(k: string, ro: boolean, a: RedisArg[], o: object): Promise<RedisReply> }).sendCommand(
           key,

@@ -35,8 +35,16 @@ export function toStoreError(error: unknown, operation: string, requestTimeoutMs
   return new SessionStateStoreUnavailableError(`Redis ${operation} failed (${code ?? name}).`, { cause: error });
 }
 
+/** Refused before sending: the client is reconnecting (see `RedisCommands`). */
+export class RedisNotConnectedError extends SessionStateStoreUnavailableError {
+  constructor() {
+    super('Redis is not connected (reconnecting).');
+  }
+}
+
 /** A command that may have run on the server although its answer never came (sent, then a timeout or a lost connection). */
 export function mayHaveRun(error: unknown): boolean {
+  if (error instanceof RedisNotConnectedError) return false;
   const cause = error instanceof SessionStateStoreUnavailableError ? (error.cause ?? error) : error;
   return !NEVER_SENT.has(errorClass(cause)) && !(cause instanceof Error && /ErrorReply$|SimpleError|BlobError/.test(errorClass(cause)));
 }

@@ -1,11 +1,19 @@
-import type { RedisClientOptions, RedisClientType, RedisClusterType } from 'redis';
+import type { RedisClientOptions } from 'redis';
 
 /**
- * A node-redis client (`createClient`) or cluster client (`createCluster`), of any modules,
- * scripts or RESP version: the store sends its own commands and never uses the client's extensions.
+ * A node-redis client (`createClient`) or cluster client (`createCluster`) of `redis` 5 or 6, with
+ * any modules, scripts or RESP version: the store sends its own commands (`sendCommand`) and uses
+ * none of the client's extensions, so only this much of it is required.
  */
-// oxlint-disable-next-line typescript/no-explicit-any -- any extension set of the app's client is fine
-export type RedisSessionClient = RedisClientType<any, any, any, any, any> | RedisClusterType<any, any, any, any, any>;
+export interface RedisSessionClient {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  destroy(): void;
+  /** For the store's subscriber connection. */
+  duplicate(): unknown;
+  sendCommand(...args: never[]): Promise<unknown>;
+}
 
 /** Options of `RedisSessionStateStore`. Give `client`, or `url`/`clientOptions` (then the store owns the client). */
 export interface RedisSessionStateStoreOptions {

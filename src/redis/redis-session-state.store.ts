@@ -342,7 +342,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
    */
   private async settleLock(id: string, lockId: string, error: unknown): Promise<void> {
     if (!mayHaveRun(error)) return;
-    await this.releaseItemExclusive(id, lockId).catch(() => false);
+    // Queued through a reconnect: the lock command ran before the old connection died, or never.
+    const args = [String(this.clock()), this.extraMs, lockId, '', this.channel(id)];
+    await this.commands.script(RELEASE, this.key(id), args, true).catch(() => undefined);
   }
 
   /** The owner index needs this session until `until` (a script's answer): one more round trip, rare. */
@@ -374,9 +376,17 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   private buildClient(options: RedisSessionStateStoreOptions): RedisSessionClient {
     const client = createClient({ ...options.clientOptions, ...(options.url === undefined ? {} : { url: options.url }) });
-    // The store owns this client: a connection error is logged, and node-redis reconnects.
-    client.on('error', (error: Error) => this.logger.warn(`Redis connection: ${error.message}`));
-    return client;
+    // The store owns this client: node-redis reconnects by itself. Logged once per outage, not per attempt.
+    let down = false;
+    client.on('error', (error: Error) => {
+      if (!down) this.logger.warn(`Redis connection lost (${error.message}); reconnecting. Session requests answer 503 meanwhile.`);
+      down = true;
+    });
+    client.on('ready', () => {
+      if (down) this.logger.log('Redis connection restored.');
+      down = false;
+    });
+    return client as unknown as RedisSessionClient;
   }
 }
 
