@@ -22,20 +22,23 @@ const tally = (commands) => {
  */
 export async function roundTrips({ redis, watcher, base, name, requests = 20 }) {
   const cookie = await cookieOf(await fetch(`${base}/counter`, { method: 'POST' }));
+  // [kind, method, path, with the session's cookie]
   const kinds = [
-    ['read-write', 'POST', '/counter'],
-    ['read-only', 'GET', '/counter'],
-    ['no session', 'GET', '/ping'],
+    ['read-write', 'POST', '/counter', true],
+    ['read-only', 'GET', '/counter', true],
+    ['no session', 'GET', '/ping', true],
+    ['new session', 'POST', '/counter', false],
   ];
   const rows = [];
-  for (const [kind, method, path] of kinds) {
+  for (const [kind, method, path, withCookie] of kinds) {
+    const headers = withCookie ? { cookie } : {};
     // One first (not counted): a script's first run on a server costs one more round trip (EVALSHA
     // answered NOSCRIPT, then EVAL), once per server.
-    await (await fetch(`${base}${path}`, { method, headers: { cookie } })).arrayBuffer();
+    await (await fetch(`${base}${path}`, { method, headers })).arrayBuffer();
     await watcher.settle();
     watcher.take();
     for (let i = 0; i < requests; i++) {
-      const response = await fetch(`${base}${path}`, { method, headers: { cookie } });
+      const response = await fetch(`${base}${path}`, { method, headers });
       await response.arrayBuffer();
       if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
     }

@@ -66,7 +66,8 @@ export function redisReport(results) {
       '',
       "The commands the app's connections sent (MONITOR; a Lua script's own commands are not round trips, one `EVALSHA` is one), " +
         '20 sequential requests on one session after one of the same kind that is not counted (the first run of a script on a ' +
-        'server costs one more round trip, once: `EVALSHA` answered `NOSCRIPT`, then `EVAL`). `GET /ping` carries the session cookie.',
+        'server costs one more round trip, once: `EVALSHA` answered `NOSCRIPT`, then `EVAL`). `GET /ping` carries the session cookie; ' +
+        'a new session is a `POST /counter` without one.',
       '',
       '| request | ours per request | connect-redis per request |',
       '|---|---|---|',
