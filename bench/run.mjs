@@ -23,7 +23,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { handoffRound, lostUpdates } from './lib/contention.mjs';
+import { alternatingRound, handoffRound, lostUpdates } from './lib/contention.mjs';
 import { pollingCost } from './lib/polling-cost.mjs';
 import { drive, makeSessions } from './lib/load.mjs';
 import { startApp, startDynamoDBLocal } from './lib/processes.mjs';
@@ -49,6 +49,8 @@ const BEFORE = process.env.BENCH_BEFORE;
 const BEFORE_LABEL = process.env.BENCH_BEFORE_LABEL ?? 'an earlier version';
 const SIDES = BEFORE ? ['before', 'ours', 'peer'] : ['ours', 'peer'];
 const HANDOFF = { requests: 20, workMs: 20, rounds: 5 };
+/** The hand-off across instances: each of two instances sends `perInstance` requests in a row, `rounds` times. */
+const CROSS = { perInstance: 10, workMs: 20, rounds: 5 };
 const ENDPOINTS = [
   ['POST', '/counter'],
   ['GET', '/counter'],
@@ -81,7 +83,7 @@ const results = {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
   },
-  method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF, ...(BEFORE && { before: BEFORE_LABEL }) },
+  method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF, crossHandoff: CROSS, ...(BEFORE && { before: BEFORE_LABEL }) },
 };
 
 const dynamodb = await startDynamoDBLocal();
@@ -242,6 +244,31 @@ if (ONLY.has('handoff')) {
         `between handlers ${row.serverGapMs?.toFixed(2)} ms`,
     );
   }
+  // The lock passed from one instance to the other at every hand-off (each instance sends its
+  // requests one after another), measured between the handlers.
+  results.crossHandoff = [];
+  for (const { setup, bases } of [
+    { setup: '2 instances, one DynamoDB Local table', bases: [apps.dynamodb.ours.base, second.base] },
+    { setup: '2 instances, one Redis', bases: [apps.redis.ours.base, secondRedis.base] },
+  ]) {
+    await alternatingRound(bases, CROSS.perInstance, CROSS.workMs); // warm-up
+    const rounds = [];
+    for (let i = 0; i < CROSS.rounds; i++) rounds.push(await alternatingRound(bases, CROSS.perInstance, CROSS.workMs));
+    const gaps = rounds.flatMap((r) => r.crossGaps).sort((a, b) => a - b);
+    const row = {
+      setup,
+      handoffs: rounds.reduce((sum, r) => sum + r.handoffs, 0),
+      crossHandoffs: gaps.length,
+      medianMs: median(gaps),
+      p90Ms: gaps[Math.floor(gaps.length * 0.9)],
+      worstRoundMs: Math.max(...rounds.map((r) => r.crossGap)),
+    };
+    results.crossHandoff.push(row);
+    log(
+      `hand-off across instances, ${row.setup}: ${row.medianMs.toFixed(2)} ms median between handlers (p90 ${row.p90Ms.toFixed(2)}), ` +
+        `${row.crossHandoffs} of ${row.handoffs} hand-offs across`,
+    );
+  }
   await second.stop();
   await secondRedis.stop();
   // The floor of a hand-off on DynamoDB: the holder's save-and-release and the next lock are two
@@ -286,8 +313,16 @@ results.polling = [
 ];
 
 if (ONLY.has('redis')) {
+  // The floor of any figure: one round trip to this Redis, idle, one at a time (PING from the bench).
+  const pings = [];
+  for (let i = 0; i < 40; i++) {
+    const t = performance.now();
+    await redis.admin.ping();
+    pings.push(performance.now() - t);
+  }
   const watcher = await watchCommands(redis);
-  results.redis = { version: redis.version, roundTrips: {}, memory: [], waiting: [] };
+  results.redis = { version: redis.version, pingMs: median(pings.slice(10)), roundTrips: {}, memory: [], waiting: [] };
+  log(`Redis PING, one at a time: ${results.redis.pingMs.toFixed(3)} ms`);
   for (const who of ['ours', 'peer']) {
     results.redis.roundTrips[who] = await roundTrips({ redis, watcher, base: apps.redis[who].base, name: who });
     log(`Redis round trips per request, ${who}: ${results.redis.roundTrips[who].map((r) => `${r.kind} ${r.perRequest}`).join(', ')}`);
