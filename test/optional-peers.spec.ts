@@ -46,7 +46,7 @@ export async function resolve(specifier, context, next) {
   return next(specifier, context);
 }`;
 
-  it('is never loaded by an application on another store: the root entry boots and closes; only nestjs-session-state/redis loads it', () => {
+  it('is never loaded by an application on another store (the root entry boots and closes), nor by the Redis entry until a store makes its own client', () => {
     const script = `
       import { register } from 'node:module';
       register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(redisHooks)}), import.meta.url);
@@ -60,9 +60,12 @@ export async function resolve(specifier, context, next) {
       await app.init();
       await app.close();
       console.log('booted');
-      // Control: the Redis entry does load it, and the probe catches that.
-      await import('nestjs-session-state/redis').then(() => console.log('loaded'), (e) => console.log(e.message));`;
+      // The Redis entry itself does not load it either (an app may run it on ioredis) ...
+      const { RedisSessionStateStore } = await import('nestjs-session-state/redis');
+      console.log('entry imported');
+      // ... only a store that makes its own client does, at init(); the probe catches that (control).
+      await new RedisSessionStateStore({ url: 'redis://127.0.0.1:1' }).init().then(() => console.log('loaded'), (e) => console.log(e.cause.message));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' }).trim();
-    expect(out.split('\n')).toEqual(['booted', 'optional package loaded: redis']);
+    expect(out.split('\n')).toEqual(['booted', 'entry imported', 'optional package loaded: redis']);
   });
 });

@@ -149,7 +149,7 @@ describe('the built package, Redis entry', () => {
       ],
       { cwd: root, encoding: 'utf8' },
     ).trim();
-    expect(out.split('\n')).toEqual(['["RedisSessionStateStore"]', 'sess:app:{abc}']);
+    expect(out.split('\n')).toEqual(['["RedisSessionStateStore","fromIoredis"]', 'sess:app:{abc}']);
   });
 });
 

@@ -4,3 +4,4 @@
  */
 export { RedisSessionStateStore } from './redis-session-state.store.js';
 export type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-session-state-store.options.js';
+export { fromIoredis, type IoredisLike } from './ioredis-client.js';

@@ -1,11 +1,13 @@
-import { RESP_TYPES } from 'redis';
 import { SessionStateStoreUnavailableError } from '../errors/session-state.errors.js';
 import type { RedisSessionClient } from './redis-session-state-store.options.js';
 import type { RedisScript } from './redis-scripts.js';
 import { RedisNotConnectedError, toStoreError } from './redis-errors.js';
 
-/** Bulk strings as Buffers: gzip'd items are bytes, not UTF-8. */
-const TYPE_MAPPING = { [RESP_TYPES.BLOB_STRING]: Buffer };
+/**
+ * Bulk strings as Buffers: gzip'd items are bytes, not UTF-8. (36 is node-redis's
+ * `RESP_TYPES.BLOB_STRING`, RESP's `$`: a literal, so that this file loads nothing of `redis`.)
+ */
+const TYPE_MAPPING = { 36: Buffer };
 
 /** What a command of the store sends: strings, or bytes for compressed items. */
 export type RedisArg = string | Buffer;

@@ -24,8 +24,9 @@ export function toStoreError(error: unknown, operation: string, requestTimeoutMs
   if (code === 'WRONGTYPE') return corruptRecord('its key holds another type of value', error);
   if (code && PERMISSION_CODES.has(code)) {
     return new SessionStateStoreMisconfiguredError(
-      `Redis refused ${operation} (${code}): the connection's user needs the commands EVALSHA, EVAL, HMGET, SMEMBERS, SREM and ` +
-        'SSUBSCRIBE/SUNSUBSCRIBE (PUBLISH/SUBSCRIBE on Redis < 7), and the keys and channels under the keyPrefix (README: "Redis").',
+      `Redis refused ${operation} (${code}): the connection's user needs EVALSHA, EVAL, HMGET, HSET, HDEL, DEL, PEXPIRE, PTTL, ` +
+        'SADD, SREM, SMEMBERS, SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE (PUBLISH, SUBSCRIBE on Redis < 7), PING, HELLO, ' +
+        'on the keys and channels under the keyPrefix (docs/REDIS.md).',
       { cause: error },
     );
   }

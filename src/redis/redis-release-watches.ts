@@ -4,6 +4,9 @@ import type { RedisSessionClient } from './redis-session-state-store.options.js'
 
 type Listener = () => void;
 
+/** How long waiters poll without trying to subscribe after a subscription failed. */
+const RETRY_AFTER_FAILURE_MS = 5_000;
+
 /** The pub/sub side of a client, standalone or cluster alike. */
 interface PubSubClient {
   connect(): Promise<unknown>;
@@ -34,6 +37,8 @@ export class RedisReleaseWatches {
   private readonly channels = new Map<string, Channel>();
   private sharded = true;
   private closed = false;
+  /** Until when (Date.now()) watches are refused after a failed subscription. */
+  private failedUntil = 0;
 
   constructor(
     private readonly client: RedisSessionClient,
@@ -45,6 +50,8 @@ export class RedisReleaseWatches {
   /** A watch on `channel`, once the subscription is active. */
   async watch(channel: string): Promise<SessionStateReleaseWatch> {
     if (this.closed) throw new Error('The store is closed.');
+    // After a failure, waiters poll for a while rather than each waiting out a subscription attempt.
+    if (Date.now() < this.failedUntil) throw new Error('Release notifications are unavailable for now.');
     let entry = this.channels.get(channel);
     if (!entry) {
       const watches = new Set<ReleaseWatch>();
@@ -55,7 +62,18 @@ export class RedisReleaseWatches {
         if (this.channels.get(channel) === entry) this.channels.delete(channel);
       });
     }
-    await withTimeout(entry.subscribed, this.requestTimeoutMs);
+    try {
+      await withTimeout(entry.subscribed, this.requestTimeoutMs);
+    } catch (error) {
+      this.failedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
+      const late = entry;
+      if (late.watches.size === 0 && this.channels.get(channel) === late) {
+        // Given up on: a subscription that still comes through is dropped again.
+        this.channels.delete(channel);
+        late.subscribed.then(() => this.unsubscribe(channel, late.listener)).catch(() => undefined);
+      }
+      throw error;
+    }
     const watch = new ReleaseWatch(this.fallbackPollMs, () => this.leave(channel, entry, watch));
     entry.watches.add(watch);
     return watch;
@@ -73,9 +91,12 @@ export class RedisReleaseWatches {
     entry.watches.delete(watch);
     if (entry.watches.size > 0 || this.channels.get(channel) !== entry) return;
     this.channels.delete(channel);
-    void this.connection()
-      .then((s) => (this.sharded ? s.sUnsubscribe(channel, entry.listener) : s.unsubscribe(channel, entry.listener)))
-      .catch(() => undefined);
+    this.unsubscribe(channel, entry.listener).catch(() => undefined);
+  }
+
+  private async unsubscribe(channel: string, listener: Listener): Promise<void> {
+    const subscriber = await this.connection();
+    await (this.sharded ? subscriber.sUnsubscribe(channel, listener) : subscriber.unsubscribe(channel, listener));
   }
 
   private async subscribe(channel: string, listener: Listener): Promise<void> {

@@ -9,12 +9,15 @@ import { createHash } from 'node:crypto';
  *   i  items, JSON as given           g  items, gzip (instead of `i`)
  *   o  owner                          u  until when the owner index is known to hold the session, epoch ms
  *   l  lock id (absent: unlocked)     d  lock date, epoch ms
+ *   w  '1': a request found it locked (and may wait): the release publishes, and clears it
  *
  * The lock is two small fields of the hash: taking, probing, refusing or releasing it never reads
  * or rewrites the items (an O(1) field write, whatever the session's size). Expiry: the stored `e`
  * decides on every call; the key's `PEXPIRE` (timeout + `ttlExtraSeconds`) only frees the memory.
- * Every end of a lock (release, save, removal, revocation) announces itself on the session's
- * channel (`ARGV[#ARGV]`, in the session's slot): `SPUBLISH`, or `PUBLISH` on a server without it.
+ * Every end of a lock (release, save, removal, revocation) that someone found held (`w`) announces
+ * itself on the session's channel (`ARGV[#ARGV]`, in the session's slot): `SPUBLISH`, or `PUBLISH`
+ * on a server without it. A waiter of another process subscribes before its next lock attempt, whose
+ * `L` answer sets `w`, so the release it waits for always publishes; an uncontended one never does.
  * Replies start with a code: A absent, L locked, D data, OK, G gone, M lock mismatch,
  * X exists, C corrupt (with what).
  */
@@ -29,9 +32,19 @@ local k = KEYS[1]
 local now = tonumber(ARGV[1])
 local extra = tonumber(ARGV[2])
 local function int(n) return string.format('%d', n) end
-local function announce()
+-- A key's time to live, ms: at least 1 (PEXPIRE 0 would delete it at once).
+local function ttl(ms) return int(math.max(1, math.ceil(ms))) end
+-- Wakes the waiters of other processes, if any said they wait (field w): a release nobody waits
+-- for publishes nothing. SPUBLISH on the session's channel, PUBLISH on a server without it.
+local function announce(w)
+  if not w then return end
   local r = redis.pcall('SPUBLISH', ARGV[#ARGV], 'r')
   if type(r) == 'table' and r.err then redis.call('PUBLISH', ARGV[#ARGV], 'r') end
+end
+-- Another request holds the lock: the answer, and the mark that someone waits for its release.
+local function locked(l, d, e, w)
+  if not w then redis.call('HSET', k, 'w', '1') end
+  return {'L', l, d or '0', e}
 end
 -- The record's state from HMGET v, e: 'absent', 'corrupt', 'expired' or 'live', and its expiry.
 local function state(v, e)
@@ -61,13 +74,25 @@ function script(name: string, body: string, prelude = PRELUDE): RedisScript {
 export const READ = script(
   'read',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd')
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g')
 local s = state(m[1], m[2])
 if s == 'corrupt' then return {'C', 'format'} end
 if s ~= 'live' then return {'A'} end
-if m[3] then return {'L', m[3], m[4] or '0', m[2]} end
-local x = redis.call('HMGET', k, 't', 'f', 'o', 'i', 'g')
-return {'D', m[2], x[1], x[2], x[3], x[4], x[5]}
+if m[3] then return locked(m[3], m[4], m[2], m[5]) end
+return {'D', m[2], m[6], m[7], m[8], m[9], m[10]}
+`,
+);
+
+/**
+ * probeLock: the lock's four small fields, never the items. Marks a held lock as waited for, so its
+ * release publishes even to a waiter whose last notice was lost. ARGV: now, extra, channel.
+ */
+export const PROBE = script(
+  'probe',
+  `
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w')
+if state(m[1], m[2]) ~= 'live' or not m[3] then return {'U'} end
+return locked(m[3], m[4], m[2], m[5])
 `,
 );
 
@@ -75,18 +100,18 @@ return {'D', m[2], x[1], x[2], x[3], x[4], x[5]}
 export const LOCK = script(
   'lock',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd')
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w')
 local s = state(m[1], m[2])
 if s == 'corrupt' then return {'C', 'format'} end
 if s ~= 'live' then return {'A'} end
-if m[3] then return {'L', m[3], m[4] or '0', m[2]} end
+if m[3] then return locked(m[3], m[4], m[2], m[5]) end
 local x = redis.call('HMGET', k, 't', 'f', 'o', 'i', 'g', 'u')
 local t = tonumber(x[1])
 if not t or t <= 0 then return {'C', 'timeout'} end
 local ne = now + t * 60000
 redis.call('HSET', k, 'l', ARGV[3], 'd', ARGV[1], 'e', int(ne))
 if x[2] then redis.call('HDEL', k, 'f') end
-redis.call('PEXPIRE', k, int(t * 60000 + extra))
+redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'D', int(ne), x[1], x[2], x[3], x[4], x[5], index(x[3], x[3], x[6], ne, t * 60000)}
 `,
 );
@@ -100,13 +125,14 @@ return {'D', int(ne), x[1], x[2], x[3], x[4], x[5], index(x[3], x[3], x[6], ne, 
 export const SAVE = script(
   'save',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o', 'u', 'd')
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o', 'u', 'd', 'w')
 local s = state(m[1], m[2])
+local new = ARGV[3] == 'new'
 local previous, u = false, false
-if ARGV[3] == 'new' then
+if new then
   if s == 'live' then return {'X'} end
   if s == 'corrupt' then return {'C', 'format'} end
-  redis.call('DEL', k)
+  if s ~= 'absent' then redis.call('DEL', k) end
 else
   if s == 'corrupt' then return {'C', 'format'} end
   if s == 'absent' or (m[3] ~= ARGV[4] and s == 'expired') then return {'G'} end
@@ -116,19 +142,20 @@ end
 local t = tonumber(ARGV[7])
 local tms = t * 60000
 local ne = now + tms
-local other = ARGV[5] == 'i' and 'g' or 'i'
-redis.call('HSET', k, ARGV[5], ARGV[6], 't', ARGV[7], 'e', int(ne), 'v', '1')
-redis.call('HDEL', k, other, 'f')
 local owner = ARGV[8] ~= '' and ARGV[8] or false
-if owner then redis.call('HSET', k, 'o', owner) else redis.call('HDEL', k, 'o', 'u') end
+local set = {k, ARGV[5], ARGV[6], 't', ARGV[7], 'e', int(ne), 'v', '1'}
+local drop = {k, ARGV[5] == 'i' and 'g' or 'i', 'f'}
+if owner then table.insert(set, 'o') table.insert(set, owner) else table.insert(drop, 'o') table.insert(drop, 'u') end
 if ARGV[9] ~= '' then
-  local d = (ARGV[10] == '1' and m[6]) or ARGV[1]
-  redis.call('HSET', k, 'l', ARGV[9], 'd', d)
+  table.insert(set, 'l') table.insert(set, ARGV[9])
+  table.insert(set, 'd') table.insert(set, (ARGV[10] == '1' and m[6]) or ARGV[1])
 else
-  redis.call('HDEL', k, 'l', 'd')
-  announce()
+  table.insert(drop, 'l') table.insert(drop, 'd') table.insert(drop, 'w')
 end
-redis.call('PEXPIRE', k, int(tms + extra))
+redis.call('HSET', unpack(set))
+if not new then redis.call('HDEL', unpack(drop)) end
+if ARGV[9] == '' then announce(m[7]) end
+redis.call('PEXPIRE', k, ttl(tms + extra))
 local dropped = (previous and previous ~= owner) and previous or false
 return {'OK', int(ne), index(owner, previous, u, ne, tms), dropped}
 `,
@@ -138,7 +165,7 @@ return {'OK', int(ne), index(owner, previous, u, ne, tms), dropped}
 export const RELEASE = script(
   'release',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 't', 'o', 'u')
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 't', 'o', 'u', 'w')
 local s = state(m[1], m[2])
 if s == 'absent' or s == 'corrupt' or (m[3] ~= ARGV[3] and s == 'expired') then return {'G'} end
 if m[3] ~= ARGV[3] then return {'M'} end
@@ -148,11 +175,11 @@ local ne = now + t * 60000
 if ARGV[4] ~= '' then
   redis.call('HSET', k, 'l', ARGV[4], 'd', ARGV[1], 'e', int(ne))
 else
-  redis.call('HDEL', k, 'l', 'd')
   redis.call('HSET', k, 'e', int(ne))
-  announce()
+  redis.call('HDEL', k, 'l', 'd', 'w')
+  announce(m[7])
 end
-redis.call('PEXPIRE', k, int(t * 60000 + extra))
+redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'OK', int(ne), index(m[5], m[5], m[6], ne, t * 60000)}
 `,
 );
@@ -161,12 +188,12 @@ return {'OK', int(ne), index(m[5], m[5], m[6], ne, t * 60000)}
 export const REMOVE = script(
   'remove',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o')
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o', 'w')
 local s = state(m[1], m[2])
 if s == 'absent' or s == 'corrupt' or (m[3] ~= ARGV[3] and s == 'expired') then return {'G'} end
 if m[3] ~= ARGV[3] then return {'M'} end
 redis.call('DEL', k)
-announce()
+announce(m[5])
 return {'OK', m[4]}
 `,
 );
@@ -181,7 +208,7 @@ local t = tonumber(m[3])
 if not t or t <= 0 then return {'C', 'timeout'} end
 local ne = now + t * 60000
 redis.call('HSET', k, 'e', int(ne))
-redis.call('PEXPIRE', k, int(t * 60000 + extra))
+redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'OK', int(ne), index(m[4], m[4], m[5], ne, t * 60000)}
 `,
 );
@@ -196,7 +223,7 @@ if s == 'live' or s == 'corrupt' then return {'X'} end
 local t = tonumber(ARGV[3])
 redis.call('DEL', k)
 redis.call('HSET', k, 'i', '{}', 't', ARGV[3], 'e', int(now + t * 60000), 'f', '1', 'v', '1')
-redis.call('PEXPIRE', k, int(t * 60000 + extra))
+redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'OK'}
 `,
 );
@@ -205,10 +232,10 @@ return {'OK'}
 export const REVOKE = script(
   'revoke',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'o')
+local m = redis.call('HMGET', k, 'v', 'e', 'o', 'w')
 if m[3] ~= ARGV[3] then return 0 end
 redis.call('DEL', k)
-announce()
+announce(m[4])
 if state(m[1], m[2]) == 'live' then return 1 end
 return 2
 `,

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { createClient } from 'redis';
-import { SessionStateCorruptError, SessionStateLockLostError, type SessionStateLockLostReason } from '../errors/session-state.errors.js';
+import {
+  SessionStateCorruptError,
+  SessionStateLockLostError,
+  SessionStateStoreMisconfiguredError,
+  SessionStateStoreUnavailableError,
+  type SessionStateLockLostReason,
+} from '../errors/session-state.errors.js';
 import {
   SESSION_ABSENT,
   SessionStateActions,
@@ -18,8 +23,9 @@ import {
 import { RedisCommands, type RedisReply } from './redis-commands.js';
 import { corruptRecord, mayHaveRun } from './redis-errors.js';
 import { RedisItemsCodec } from './redis-items-codec.js';
+import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
-import { CREATE_UNINITIALIZED, INDEX_OWNER, LOCK, READ, RELEASE, REMOVE, RESET, REVOKE, SAVE } from './redis-scripts.js';
+import { CREATE_UNINITIALIZED, INDEX_OWNER, LOCK, PROBE, READ, RELEASE, REMOVE, RESET, REVOKE, SAVE } from './redis-scripts.js';
 import { redisStoreSettings, type RedisStoreSettings } from './redis-store-settings.js';
 import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-session-state-store.options.js';
 
@@ -31,8 +37,8 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
  *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
  *
- * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT),
- * `probeLock` one HMGET of four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
+ * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT);
+ * `probeLock` reads four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
  * holder's lock only), setAndReleaseItemExclusive 1, releaseItemExclusive 1, handOverItemExclusive 1
  * (the next holder's lock taken in the same script), removeItem 1, resetItemTimeout 1. The owner
  * index costs one more (a script on the owner's set) when a session gets an owner, and then at
@@ -52,24 +58,40 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * Waiters: a waiter on another instance watches the session's channel (one subscriber connection
  * per store, a channel per session only while someone of this process waits) and retries the lock
  * when the release is published; it also checks every `fallbackPollMs` (jittered), so a lost
- * message costs latency only. A waiting request costs, per second, about one HMGET per
- * fallback pause plus one lock attempt per release it is woken by.
+ * message costs latency only. A waiting request costs, per second, about one probe (a script
+ * reading four small fields) per fallback pause plus one lock attempt per release it is woken by.
+ * A release publishes only when someone found the lock held (field `w`): uncontended requests
+ * publish nothing.
  *
- * ACL: EVALSHA, EVAL, HMGET, SMEMBERS, SREM, PING, and for the subscriber SSUBSCRIBE, SUNSUBSCRIBE
- * (PUBLISH, SUBSCRIBE, UNSUBSCRIBE on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE,
- * SPUBLISH (PUBLISH), SADD, PTTL, so the user needs those too, on keys `P*` and channels `P*`:
- * e.g. `user app on >pw ~sess:* &sess:* +evalsha +eval +hmget +hset +hdel +del +pexpire +pttl +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping`.
+ * ACL (checked by test/redis/redis-acl.e2e.spec.ts on Redis 7.0): the store sends EVALSHA, EVAL,
+ * HMGET, HDEL, SMEMBERS, SREM, PING; the subscriber SSUBSCRIBE, SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE
+ * on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE, SPUBLISH (PUBLISH), SADD, PTTL;
+ * node-redis's handshake needs HELLO. Keys and channels under the prefix:
+ *   ACL SETUSER app on >pw ~sess:* &sess:* +evalsha +eval +hmget +hset +hdel +del +pexpire +pttl
+ *     +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping +hello
+ * (On Redis >= 7.2 node-redis also sends CLIENT SETINFO at connect: +client|setinfo, or the
+ * client option disableClientInfo; not verified here, the machine has 7.0.)
  *
  * A Redis restart without persistence (no RDB/AOF) loses every session: users are signed out,
  * and a request holding a lock then fails its save with `item_gone` (409) instead of writing into
  * an empty server. Locks never outlive the data. With AOF `appendfsync everysec`, up to a second
  * of saves can be lost on a crash. A command given up on by timeout after it was sent may still run:
- * a lock it took is released right behind it on the same connection.
+ * a lock it took is released right behind it on the same connection. A release that fails because
+ * Redis is unreachable is tried again every 500 ms until Redis answers (for up to 2 minutes): with
+ * persistence, a lock held when Redis went down does not keep its session locked until it is stale.
  */
 
-/** The store's lock ids: 128 random bits, URL-safe. */
-function newLockId(): string {
-  return randomBytes(16).toString('base64url');
+/**
+ * Lock ids: unique is all a fencing token needs, so a random prefix per store (96 bits: no two
+ * stores, in any process, share one) and a counter, not random bytes per lock (a measurable cost).
+ */
+class LockIds {
+  private readonly prefix = `${randomBytes(12).toString('base64url')}.`;
+  private sequence = 0;
+
+  next(): string {
+    return this.prefix + (++this.sequence).toString(36);
+  }
 }
 
 /**
@@ -79,35 +101,44 @@ function newLockId(): string {
  * See the design note above.
  */
 export class RedisSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown {
-  readonly client: RedisSessionClient;
   private readonly logger = new Logger(RedisSessionStateStore.name);
-  private readonly ownsClient: boolean;
+  private readonly options: RedisSessionStateStoreOptions;
   private readonly settings: RedisStoreSettings;
-  private readonly commands: RedisCommands;
   private readonly codec: RedisItemsCodec;
-  private readonly watches: RedisReleaseWatches | undefined;
   private readonly clock: () => number;
   private readonly extraMs: string;
+  private readonly lockIds = new LockIds();
+  /** The client and what runs on it: at once for a client passed in; at `init()` for one the store makes. */
+  private connection: { client: RedisSessionClient; commands: RedisCommands; watches: RedisReleaseWatches | undefined } | undefined;
   private ready: Promise<void> | undefined;
   private closed = false;
+  private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
+    this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '', this.channel(id)]),
+  );
 
   constructor(options: RedisSessionStateStoreOptions = {}) {
     super();
+    this.options = options;
     this.settings = redisStoreSettings(options);
-    this.ownsClient = !options.client;
-    this.client = options.client ?? this.buildClient(options);
     this.clock = this.settings.clock;
     this.extraMs = String(this.settings.ttlExtraSeconds * 1000);
-    this.commands = new RedisCommands(this.client, this.settings.requestTimeoutMs);
     this.codec = new RedisItemsCodec(this.settings.compressionThresholdBytes, this.settings.maxItemBytes);
-    const { fallbackPollMs, requestTimeoutMs } = this.settings;
-    this.watches = fallbackPollMs === null ? undefined : new RedisReleaseWatches(this.client, fallbackPollMs, requestTimeoutMs, this.logger);
+    if (options.client) this.connection = this.connectionOf(options.client);
   }
 
-  /** Connects the client if it is not open yet (the store's own, or one given unconnected). Idempotent. */
+  /** The client the store runs on (the one passed in, or, after `init()`, the one it made). */
+  get client(): RedisSessionClient {
+    return this.connected().client;
+  }
+
+  /**
+   * Makes the store's own client (loading `redis` only then) and connects it, or connects a client
+   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`).
+   */
   init(): Promise<void> {
     this.ready ??= (async () => {
-      if (!this.client.isOpen) await this.client.connect();
+      this.connection ??= this.connectionOf(await this.buildClient());
+      if (!this.connection.client.isOpen) await this.connection.client.connect();
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
@@ -127,8 +158,31 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.watches?.close();
-    if (this.ownsClient && this.client.isOpen) this.client.destroy();
+    this.pendingReleases.close();
+    const connection = this.connection;
+    if (!connection) return;
+    await connection.watches?.close();
+    if (!this.options.client && connection.client.isOpen) connection.client.destroy();
+  }
+
+  private get commands(): RedisCommands {
+    return this.connected().commands;
+  }
+
+  private connected(): NonNullable<RedisSessionStateStore['connection']> {
+    if (!this.connection) {
+      throw new SessionStateStoreMisconfiguredError('RedisSessionStateStore: call init() before use (Nest does, at startup), or pass a client.');
+    }
+    return this.connection;
+  }
+
+  private connectionOf(client: RedisSessionClient): NonNullable<RedisSessionStateStore['connection']> {
+    const { fallbackPollMs, requestTimeoutMs } = this.settings;
+    return {
+      client,
+      commands: new RedisCommands(client, requestTimeoutMs),
+      watches: fallbackPollMs === null ? undefined : new RedisReleaseWatches(client, fallbackPollMs, requestTimeoutMs, this.logger),
+    };
   }
 
   async getItem(id: string): Promise<SessionStateRead> {
@@ -149,19 +203,16 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     }
   }
 
-  /** Four small fields (format, expiry, lock id, lock date): never the items. */
+  /** The lock's fields only (one script: see `PROBE`), never the items. */
   override async probeLock(id: string): Promise<SessionStateLocked | null> {
     const now = this.clock();
-    const [version, expires, lockId, lockDate] = list(
-      await this.commands.command(this.key(id), ['HMGET', this.key(id), 'v', 'e', 'l', 'd'], 'probeLock'),
-    );
-    if (version === null || !(integer(expires) > now) || lockId === null) return null;
-    return lockedAnswer([Buffer.from('L'), lockId, lockDate, expires], now);
+    const reply = list(await this.commands.script(PROBE, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    return code(reply) === 'L' ? lockedAnswer(reply, now) : null;
   }
 
   async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const now = this.clock();
-    const lockId = newLockId();
+    const lockId = this.lockIds.next();
     let reply: RedisReply[];
     try {
       reply = list(await this.commands.script(LOCK, this.key(id), [String(now), this.extraMs, lockId, this.channel(id)]));
@@ -202,7 +253,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
    * lock id. Answers the lock id held afterwards.
    */
   async setItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<string> {
-    const held = newItem ? newLockId() : lockId;
+    const held = newItem ? this.lockIds.next() : lockId;
     if (held === null) throw lockLost('lock_mismatch', 'the changes were not saved');
     await this.save(id, item, lockId, newItem, held, !newItem, 'the changes were not saved');
     return held;
@@ -211,7 +262,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   /** One script: the save (or the release) and the next holder's lock, the session never unlocked in between. */
   override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
     const now = this.clock();
-    const next = newLockId();
+    const next = this.lockIds.next();
     let expires: number;
     if (changed) expires = await this.save(id, item, lockId, false, next, false, 'it could not be handed over');
     else {
@@ -227,7 +278,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     const now = this.clock();
-    const reply = list(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '', this.channel(id)]));
+    let reply: RedisReply[];
+    try {
+      reply = list(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '', this.channel(id)]));
+    } catch (error) {
+      // Redis unreachable: released again once it answers (with persistence the lock would outlive the outage).
+      if (unreachable(error)) this.pendingReleases.add(id, lockId);
+      throw error;
+    }
     if (code(reply) !== 'OK') return false;
     await this.indexOwner(id, undefined, reply[2], now);
     return true;
@@ -265,8 +323,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /** A watch on the session's release channel (rejects with `releaseNotifications: false`: the waiter then polls). */
   override watchReleases(id: string): Promise<SessionStateReleaseWatch> {
-    if (!this.watches) return Promise.reject(new Error('Release notifications are off (releaseNotifications: false).'));
-    return this.watches.watch(this.channel(id));
+    const watches = this.connection?.watches;
+    if (!watches) return Promise.reject(new Error('Release notifications are off (releaseNotifications: false), or the store is not initialised.'));
+    return watches.watch(this.channel(id));
   }
 
   /** Redis answers PING within `requestTimeoutMs`. */
@@ -344,20 +403,29 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     if (!mayHaveRun(error)) return;
     // Queued through a reconnect: the lock command ran before the old connection died, or never.
     const args = [String(this.clock()), this.extraMs, lockId, '', this.channel(id)];
-    await this.commands.script(RELEASE, this.key(id), args, true).catch(() => undefined);
+    await this.commands.script(RELEASE, this.key(id), args, true).catch(() => this.pendingReleases.add(id, lockId));
   }
 
-  /** The owner index needs this session until `until` (a script's answer): one more round trip, rare. */
+  /**
+   * The owner index needs this session until `until` (a script's answer): one more round trip, at a
+   * login and then at most once per timeout of activity. A failure does not fail the call (the
+   * session's own write is done): the horizon is cleared, so the session's next call tries again.
+   */
   private async indexOwner(id: string, owner: string | undefined, until: RedisReply | undefined, now: number): Promise<void> {
     if (until === null || until === undefined) return;
-    if (owner === undefined) {
-      // A release or reset does not carry the owner: read it (rarer still: once per timeout of activity).
-      const [stored] = list(await this.commands.command(this.key(id), ['HMGET', this.key(id), 'o'], 'owner index'));
-      if (stored === null) return;
-      owner = String(stored);
+    try {
+      if (owner === undefined) {
+        // A release or reset does not carry the owner: read it.
+        const [stored] = list(await this.commands.command(this.key(id), ['HMGET', this.key(id), 'o'], 'owner index'));
+        if (stored === null) return;
+        owner = String(stored);
+      }
+      const ttl = Math.max(1, integer(until) - now);
+      await this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, String(ttl)]);
+    } catch (error) {
+      this.logger.warn(`Updating an owner's session index failed: ${(error as Error).message}`);
+      this.commands.command(this.key(id), ['HDEL', this.key(id), 'u'], 'owner index').catch(() => undefined);
     }
-    const ttl = Math.max(1, integer(until) - now);
-    await this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, String(ttl)]);
   }
 
   /** The session no longer has `owner`: its entry goes (best effort; revokeOwner cleans what stays). */
@@ -374,8 +442,20 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     return owner === null ? { items, timeout: minutes } : { items, timeout: minutes, owner: String(owner) };
   }
 
-  private buildClient(options: RedisSessionStateStoreOptions): RedisSessionClient {
-    const client = createClient({ ...options.clientOptions, ...(options.url === undefined ? {} : { url: options.url }) });
+  /** The store's own client, from `url` / `clientOptions`; `redis` is loaded here, not by the entry point. */
+  private async buildClient(): Promise<RedisSessionClient> {
+    let redis: typeof import('redis');
+    try {
+      redis = await import('redis');
+    } catch (error) {
+      throw new SessionStateStoreMisconfiguredError(
+        'RedisSessionStateStore makes its client with the `redis` package (node-redis 5 or 6), which is not installed: ' +
+          'npm install redis, or pass client (a node-redis client, or fromIoredis(yourIoredisClient)).',
+        { cause: error },
+      );
+    }
+    const { url, clientOptions } = this.options;
+    const client = redis.createClient({ ...clientOptions, ...(url === undefined ? {} : { url }) });
     // The store owns this client: node-redis reconnects by itself. Logged once per outage, not per attempt.
     let down = false;
     client.on('error', (error: Error) => {
@@ -388,6 +468,11 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     });
     return client as unknown as RedisSessionClient;
   }
+}
+
+/** Redis did not answer (down, reconnecting, too slow): not a refusal, not a misconfiguration. */
+function unreachable(error: unknown): boolean {
+  return error instanceof SessionStateStoreUnavailableError && !(error instanceof SessionStateStoreMisconfiguredError);
 }
 
 function list(reply: RedisReply): RedisReply[] {

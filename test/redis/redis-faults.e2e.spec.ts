@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createClient, type RedisClientType } from 'redis';
 import request from 'supertest';
 import { RedisSessionStateStore, type RedisSessionStateStoreOptions } from '../../src/redis/index.js';
@@ -77,6 +80,38 @@ describe.each(ADAPTERS)('Redis faults over %s', (adapter) => {
     expect(fresh).not.toBe(cookie);
     await request(b.http).post('/count').set('Cookie', fresh).expect(200, { count: 2 });
     expect(await locksLeft(admin)).toBe(0);
+  });
+
+  it('with persistence (AOF), killed mid-load: the locks held when it died are released once it is back, not left until stale; the data survives', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redis-aof-'));
+    const persistent = await startRedisServer(['--appendonly', 'yes', '--appendfsync', 'always'], dir);
+    const check = createClient({ url: persistent.url, socket: { reconnectStrategy: () => 20 } });
+    check.on('error', () => {});
+    try {
+      await check.connect();
+      const a = await instance({ url: persistent.url });
+      const b = await instance({ url: persistent.url });
+      const cookie = await seed(a.http);
+      // Handlers parked at a gate hold the lock (one per instance: the other waits) when the server dies.
+      const held = request(a.http)
+        .post('/count?gate=held')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await a.gates.arrived('held');
+      await persistent.kill();
+      a.gates.open('held');
+      expect((await held).status).toBe(503);
+      await persistent.restart();
+      await check.ping();
+      // The lock survived in the AOF, and the store releases it as soon as Redis answers again.
+      await vi.waitFor(async () => expect(await locksLeft(check)).toBe(0), { timeout: 3_000, interval: 50 });
+      await vi.waitFor(() => expect(b.raw.client.isReady).toBe(true));
+      await request(b.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    } finally {
+      check.destroy();
+      await persistent.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a slow server (CLIENT PAUSE): requests answer 503 after the request timeout, never hang; a lock the late script took is released behind it', async () => {

@@ -112,6 +112,25 @@ describe.each(ADAPTERS)('the module on a real Redis over %s', (adapter) => {
     expect(JSON.parse(stored.item!.items).count).toBe(1);
   });
 
+  it('a holder that died with the lock: waiters of another instance (watching for a release that never comes) break it once stale, by the fallback check', async () => {
+    const b = await instance({ executionTimeout: 0.3 }, { releaseNotifications: { fallbackPollMs: 100 } });
+    const cookie = await seed(b.http);
+    // A crashed process's lock: taken, never released.
+    const crashed = new RedisSessionStateStore({ url: server.url });
+    await crashed.init();
+    expect((await crashed.getItemExclusive(idOf(cookie))).kind).toBe('acquired');
+    await crashed.close();
+    const started = Date.now();
+    const [write, read] = await Promise.all([
+      request(b.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 }),
+      request(b.http).get('/count').set('Cookie', cookie).expect(200),
+    ]);
+    expect(write.body).toEqual({ count: 1 });
+    expect([0, 1]).toContain(read.body.count);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
   it('read-only requests slide the expiry only once over half of the timeout has elapsed; saves set the key TTL to the timeout', async () => {
     let offsetMs = 0;
     const a = await instance({}, { clock: () => Date.now() + offsetMs, ttlExtraSeconds: 0 });
