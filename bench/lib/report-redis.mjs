@@ -120,9 +120,9 @@ export function redisReport(results) {
         "first command to the holder's release, over the whole wait and from its second second on; and how long after the " +
         "release (the holder's command, server clock) the waiter's next command came (its lock). **Wake-up**: the default; " +
         "the waiter subscribes to the session's channel (`SSUBSCRIBE`, on the store's one subscriber connection, opened at " +
-        'its first wait: one `HELLO` per process) and checks the lock itself (`HMGET` of four small ' +
-        "fields) after each fallback pause of 0.5–1 s. **Polling only**: `releaseNotifications: false`, the module's " +
-        '`lockWait` schedule (5 ms doubling to 50 ms, jittered).',
+        "its first wait: one `HELLO` per process) and checks the lock itself (a probe: one script reading the lock's small " +
+        'fields) after each fallback pause of 0.5–1 s. **Polling only**: ' +
+        "`releaseNotifications: false`, a probe per poll on the module's `lockWait` schedule (5 ms doubling to 50 ms, jittered).",
       '',
       "| mode | wait s | commands | per second | per second after the first | commands | waiter's lock after the release |",
       '|---|---:|---:|---:|---:|---|---:|',
