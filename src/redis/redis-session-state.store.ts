@@ -154,14 +154,20 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     await this.close();
   }
 
-  /** Closes the subscriber connection, and the client if the store made it (a client passed in belongs to the caller). */
+  /**
+   * Closes the subscriber connection (without waiting on it: during an outage it may never connect),
+   * makes one last attempt at the releases an outage held back, and closes the client if the store
+   * made it (a client passed in belongs to the caller).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.pendingReleases.close();
     const connection = this.connection;
     if (!connection) return;
     await connection.watches?.close();
+    // Locks an outage kept us from releasing: one last try; what Redis still refuses turns stale (executionTimeout).
+    const left = await this.pendingReleases.flush();
+    if (left > 0) this.logger.warn(`Closing with ${left} session lock(s) not released (Redis unreachable); they are broken as stale later.`);
     if (!this.options.client && connection.client.isOpen) connection.client.destroy();
   }
 

@@ -1,16 +1,14 @@
 /**
- * Review: RedisSessionStateStore.close() (Nest's onApplicationShutdown) while the subscriber
- * connection's first connect is still pending (Redis down or refusing connections when a waiter
- * first watched a session) never settles: app.close() hangs, and both the subscriber duplicate and
- * the store's own client keep reconnecting (the process cannot exit).
- * Fix: src/redis/redis-release-watches.ts close() awaits `this.subscriber` (pending until connect()
- * resolves); keep the duplicate made in connection() and destroy() it without awaiting its connect.
+ * close() (Nest's onApplicationShutdown) while the subscriber connection's first connect is still
+ * pending (Redis down when a waiter first watched a session) settles at once: it destroys the
+ * subscriber without waiting on its connect, and closes the client the store made, so neither keeps
+ * reconnecting and the process can exit.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { startRedisServer } from '../support/redis-server.js';
 
-describe('review: close() during an outage', () => {
+describe('RedisSessionStateStore: close() during an outage', () => {
   it('close() settles (and closes the store-made client) although the subscriber connection never connected', async () => {
     const server = await startRedisServer();
     const store = new RedisSessionStateStore({
@@ -21,7 +19,7 @@ describe('review: close() during an outage', () => {
     await store.init();
     await server.kill();
     // A waiter's first watch, while Redis is down: the subscription is given up on after requestTimeoutMs.
-    await expect(store.watchReleases('review-close-aaaaaaaaaaaaaaaaaaaaaaa')).rejects.toThrow();
+    await expect(store.watchReleases('close-outage-aaaaaaaaaaaaaaaaaaaaaaa')).rejects.toThrow();
     const closing = store.close().then(() => 'closed' as const);
     try {
       const outcome = await Promise.race([closing, delay(2_000).then(() => 'still pending after 2 s' as const)]);
