@@ -42,8 +42,9 @@ local function announce(w)
   if type(r) == 'table' and r.err then redis.call('PUBLISH', ARGV[#ARGV], 'r') end
 end
 -- Another request holds the lock: the answer, and the mark that someone waits for its release.
+-- Best effort (pcall): at maxmemory under noeviction the mark is refused, and the read still answers.
 local function locked(l, d, e, w)
-  if not w then redis.call('HSET', k, 'w', '1') end
+  if not w then redis.pcall('HSET', k, 'w', '1') end
   return {'L', l, d or '0', e}
 end
 -- The record's state from HMGET v, e: 'absent', 'corrupt', 'expired' or 'live', and its expiry.
@@ -152,10 +153,13 @@ if ARGV[9] ~= '' then
 else
   table.insert(drop, 'l') table.insert(drop, 'd') table.insert(drop, 'w')
 end
+-- The first write: at maxmemory under noeviction Redis refuses it with nothing written (503), and the
+-- caller's release (RELEASE) frees the lock. Not HDEL first: a script that has written may write past maxmemory.
 redis.call('HSET', unpack(set))
 if not new then redis.call('HDEL', unpack(drop)) end
-if ARGV[9] == '' then announce(m[7]) end
+-- The TTL is renewed before announcing: a refused publish (ACL) must not leave it unrenewed.
 redis.call('PEXPIRE', k, ttl(tms + extra))
+if ARGV[9] == '' then announce(m[7]) end
 local dropped = (previous and previous ~= owner) and previous or false
 return {'OK', int(ne), index(owner, previous, u, ne, tms), dropped}
 `,
@@ -175,11 +179,13 @@ local ne = now + t * 60000
 if ARGV[4] ~= '' then
   redis.call('HSET', k, 'l', ARGV[4], 'd', ARGV[1], 'e', int(ne))
 else
-  redis.call('HSET', k, 'e', int(ne))
+  -- HDEL first: at maxmemory under noeviction Redis refuses a script's first HSET, never HDEL, and
+  -- allows writes once the script has written; the lock is released even then.
   redis.call('HDEL', k, 'l', 'd', 'w')
-  announce(m[7])
+  redis.call('HSET', k, 'e', int(ne))
 end
 redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
+if ARGV[4] == '' then announce(m[7]) end
 return {'OK', int(ne), index(m[5], m[5], m[6], ne, t * 60000)}
 `,
 );
@@ -228,11 +234,12 @@ return {'OK'}
 `,
 );
 
-/** revokeOwner, per session of the owner's index. ARGV: now, extra, owner, channel. Reply: 1 removed, 2 removed (expired), 0 not the owner's. */
+/** revokeOwner, per session of the owner's index. ARGV: now, extra, owner, channel. Reply: 1 removed, 2 removed (expired), 3 absent, 0 not the owner's. */
 export const REVOKE = script(
   'revoke',
   `
 local m = redis.call('HMGET', k, 'v', 'e', 'o', 'w')
+if not m[1] and not m[2] and not m[3] then return 3 end
 if m[3] ~= ARGV[3] then return 0 end
 redis.call('DEL', k)
 announce(m[4])

@@ -1,13 +1,12 @@
 /**
- * Review: docs/REDIS.md recommends `noeviction` ("writes then fail with OOM: 503, and reads go on").
- * Under OOM the scripts fail on their first denied write: the `HSET w` mark makes a read (and a
- * probe) of a *locked* session fail with 503 instead of answering `locked`; and RELEASE's `HSET e`
- * comes before its `HDEL l d w`, so a holder cannot release its lock at all (HDEL and DEL are not
- * deny-OOM commands; once a script has written, later writes are allowed): the session stays locked.
- * Fix: src/redis/redis-scripts.ts: mark `w` with redis.pcall (best effort) in locked(); in RELEASE
- * (and SAVE's release part) drop the lock fields (HDEL) first, then slide.
+ * Redis at maxmemory under `noeviction` (docs/REDIS.md recommends it: writes fail with OOM, reads go
+ * on). A script's first deny-OOM write is refused; HDEL and DEL are not deny-OOM, and once a script
+ * has written, its later writes are allowed. So: the `w` mark of a locked session is best effort (a
+ * read or probe still answers locked), RELEASE drops the lock fields before it slides, and a save is
+ * refused with nothing written (503) while its release still frees the lock.
  */
 import { createClient, type RedisClientType } from 'redis';
+import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -30,9 +29,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('review: Redis at maxmemory with noeviction', () => {
+describe('RedisSessionStateStore: Redis at maxmemory with noeviction', () => {
   it('a read of a locked session still answers locked (reads go on), and its holder can still release the lock', async () => {
-    const id = 'review-oom-aaaaaaaaaaaaaaaaaaaaaaa';
+    const id = 'oom-read-aaaaaaaaaaaaaaaaaaaaaaaaa';
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
     const { lockId } = flat(await store.getItemExclusive(id));
     await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
@@ -41,13 +40,35 @@ describe('review: Redis at maxmemory with noeviction', () => {
         (r) => r.kind,
         (e: Error) => `${e.constructor.name}: ${e.message}`,
       );
+      const probed = await store.probeLock(id).then(
+        (r) => r?.kind,
+        (e: Error) => `${e.constructor.name}: ${e.message}`,
+      );
       const released = await store.releaseItemExclusive(id, lockId!).then(
         (r) => r,
         (e: Error) => `${e.constructor.name}: ${e.message}`,
       );
-      expect({ read, released }).toEqual({ read: 'locked', released: true });
+      expect({ read, probed, released }).toEqual({ read: 'locked', probed: 'locked', released: true });
+      expect(await admin.hmGet(store.key(id), ['l', 'd', 'w'])).toEqual([null, null, null]);
     } finally {
       await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
     }
+  });
+
+  it('a save is refused with nothing written (503), and the release after it frees the lock', async () => {
+    const id = 'oom-save-aaaaaaaaaaaaaaaaaaaaaaaaa';
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+    const { lockId } = flat(await store.getItemExclusive(id));
+    await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '1']);
+    try {
+      await expect(store.setAndReleaseItemExclusive(id, { items: '{"n":2}', timeout: 20 }, lockId, false)).rejects.toBeInstanceOf(
+        SessionStateStoreUnavailableError,
+      );
+      expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
+    } finally {
+      await admin.sendCommand(['CONFIG', 'SET', 'maxmemory', '0']);
+    }
+    const read = flat(await store.getItem(id));
+    expect(read.item?.items).toBe('{"n":1}');
   });
 });
