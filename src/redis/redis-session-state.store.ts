@@ -315,7 +315,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /**
    * Sign out everywhere: the owner's index (SMEMBERS), then a script per session that removes it
-   * only if it still has this owner (in parallel), then one SREM of the entries read.
+   * only if it still has this owner (in parallel), then one SREM of the entries it removed or found
+   * absent. An entry of a session that exists without this owner stays: a login may make it the
+   * owner's again before the SREM (its SADD a no-op, the entry being there); the set's TTL drops it.
    */
   override async revokeOwner(owner: string): Promise<number> {
     const ownerKey = this.ownerKey(owner);
@@ -323,7 +325,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const ids = members.map((m) => String(m));
     const now = String(this.clock());
     const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
-    if (ids.length > 0) await this.commands.command(ownerKey, ['SREM', ownerKey, ...ids], 'revokeOwner');
+    const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
+    if (gone.length > 0) await this.commands.command(ownerKey, ['SREM', ownerKey, ...gone], 'revokeOwner');
     return results.filter((r) => r === 1).length;
   }
 

@@ -1,15 +1,13 @@
 /**
- * Review: revokeOwner SREMs every id it read from the owner's set, whatever its REVOKE answered.
- * An entry that was stale when REVOKE looked (the session had no owner: a logout whose best-effort
- * SREM did not land, as test/redis's owner-index test simulates with SADD) but that a login made
- * valid again before the SREM (its SADD is a no-op, the entry being there) is removed: the session
- * is live, owned, and its `u` horizon says it is indexed, so it is not re-indexed for about one
- * timeout of activity. A later sign-out-everywhere misses it.
- * Fix: src/redis/redis-session-state.store.ts revokeOwner(): SREM only the ids its REVOKE removed
- * (answers 1 and 2); leave entries of sessions that are not the owner's (the set's TTL drops them).
+ * revokeOwner and a login that interleaves with it. An entry that was stale when REVOKE looked (the
+ * session had no owner: a logout whose best-effort SREM did not land, simulated here by SADD) may be
+ * made valid again by a login before revokeOwner's SREM (the login's SADD is a no-op, the entry being
+ * there). revokeOwner removes only the entries its REVOKE removed (or found absent), so that live
+ * session stays indexed and the next sign-out-everywhere finds it.
  */
 import { createClient, type RedisClientType } from 'redis';
 import { RedisSessionStateStore, type RedisSessionClient } from '../../src/redis/index.js';
+import { REVOKE } from '../../src/redis/redis-scripts.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
@@ -29,7 +27,11 @@ afterAll(async () => {
   await server?.stop();
 });
 
-/** The client, with SREM commands held until `open()` (to interleave a login with revokeOwner). */
+/**
+ * The client, with the answers of REVOKE held until `open()`: whatever revokeOwner sends after its
+ * scripts (the SREM) comes after what the test does meanwhile. A fault a real server cannot be made
+ * to produce on cue: the interleaving.
+ */
 function gatedClient(inner: RedisClientType) {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
@@ -38,11 +40,12 @@ function gatedClient(inner: RedisClientType) {
     get(target, prop) {
       if (prop === 'sendCommand') {
         return async (args: (string | Buffer)[], options: object) => {
-          if (String(args[0]).toUpperCase() === 'SREM') {
+          const reply: unknown = await target.sendCommand(args, options);
+          if (args.some((a) => String(a) === REVOKE.sha1 || String(a) === REVOKE.source)) {
             held++;
             await gate;
           }
-          return target.sendCommand(args, options);
+          return reply;
         };
       }
       const value = Reflect.get(target, prop, target) as unknown;
@@ -52,19 +55,19 @@ function gatedClient(inner: RedisClientType) {
   return { client: proxy as unknown as RedisSessionClient, open: () => open(), held: () => held };
 }
 
-describe('review: revokeOwner and a concurrent login', () => {
+describe('RedisSessionStateStore: revokeOwner and a concurrent login', () => {
   it('a session logged in while revokeOwner runs is still found by the next revokeOwner', async () => {
     const plain = new RedisSessionStateStore({ client: client as unknown as RedisSessionClient, releaseNotifications: false });
-    const owner = 'review-owner-race';
+    const owner = 'revoke-race-owner';
     const ownerKey = `sess:owner:{${owner}}`;
-    const id = 'review-revoke-aaaaaaaaaaaaaaaaaaaa';
+    const id = 'revoke-race-aaaaaaaaaaaaaaaaaaaaaa';
     // Logged in as the owner, then logged out (owner cleared); its index entry stayed behind (best effort).
     await plain.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20, owner }, null, true);
     const { lockId } = flat(await plain.getItemExclusive(id));
     await plain.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, lockId, false);
     await admin.sAdd(ownerKey, id);
 
-    // Sign-out-everywhere starts: SMEMBERS, REVOKE (not the owner's now: 0), then its SREM waits...
+    // Sign-out-everywhere starts: SMEMBERS, REVOKE (not the owner's now: 0), its answer held...
     const gated = gatedClient(client);
     const revoker = new RedisSessionStateStore({ client: gated.client, releaseNotifications: false });
     const revoking = revoker.revokeOwner(owner);
@@ -74,9 +77,20 @@ describe('review: revokeOwner and a concurrent login', () => {
     await plain.setAndReleaseItemExclusive(id, { items: '{"user":1}', timeout: 20, owner }, again.lockId!, false);
     gated.open();
     expect(await revoking).toBe(0);
+    expect(await admin.sIsMember(ownerKey, id)).toBe(1);
 
-    // A later sign-out-everywhere must remove that live session of the owner.
+    // A later sign-out-everywhere removes that live session of the owner.
     expect(await plain.revokeOwner(owner)).toBe(1);
     expect((await plain.getItem(id)).kind).toBe('absent');
+    expect(await admin.sIsMember(ownerKey, id)).toBe(0);
+  });
+
+  it('entries of absent sessions are removed from the index', async () => {
+    const plain = new RedisSessionStateStore({ client: client as unknown as RedisSessionClient, releaseNotifications: false });
+    const owner = 'revoke-absent-owner';
+    const ownerKey = `sess:owner:{${owner}}`;
+    await admin.sAdd(ownerKey, ['revoke-absent-aaaaaaaaaaaaaaaaaaaa', 'revoke-absent-bbbbbbbbbbbbbbbbbbbb']);
+    expect(await plain.revokeOwner(owner)).toBe(0);
+    expect(await admin.sCard(ownerKey)).toBe(0);
   });
 });

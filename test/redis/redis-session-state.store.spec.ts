@@ -128,7 +128,7 @@ describe('RedisSessionStateStore on a real server', () => {
     await expect(store.setItemExclusive(newId(), data({ a: 1 }), 'no-such-lock', false)).rejects.toBeInstanceOf(SessionStateLockLostError);
   });
 
-  it("the owner index: one set per owner in the owner's slot; a logout removes its entry; revokeOwner removes stale entries", async () => {
+  it("the owner index: one set per owner in the owner's slot; a logout removes its entry; revokeOwner removes entries of absent sessions", async () => {
     const owner = `owner-${newId()}`;
     const ownerKey = `sess:owner:{${owner}}`;
     const [a, b, c] = [newId(), newId(), newId()];
@@ -145,7 +145,8 @@ describe('RedisSessionStateStore on a real server', () => {
     await admin.sAdd(ownerKey, b);
     await admin.del(store.key(c));
     expect(await store.revokeOwner(owner)).toBe(0);
-    expect(await admin.exists(ownerKey)).toBe(0);
+    // b's entry stays (a login may make it the owner's again meanwhile: redis-revoke-owner-race); the set's TTL drops it.
+    expect(await admin.sMembers(ownerKey)).toEqual([b]);
     expect(flat(await store.getItem(b)).item).toEqual(data({}));
   });
 
