@@ -51,7 +51,10 @@ export interface RedisSessionStateStoreOptions {
    */
   compression?: { thresholdBytes?: number } | false;
 
-  /** Largest serialized items (after compression) the store writes; larger: `SessionStateTooLargeError`, nothing written. Default `1_000_000`. */
+  /**
+   * Largest serialized items (after compression) the store writes; larger: `SessionStateTooLargeError`, nothing written. Default `1_000_000`.
+   * Uncompressed, items are bounded by 32 × this: a read stops decompressing there (`SessionStateCorruptError`), and a write refuses more.
+   */
   maxItemBytes?: number;
 
   /**

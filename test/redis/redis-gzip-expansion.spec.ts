@@ -1,17 +1,14 @@
 /**
- * Review: the store refuses to *write* items over maxItemBytes (1 MB by default), but decodes a
- * stored `g` field without any bound: a small hostile (or corrupted) gzip in Redis expands to
- * whatever it holds (here 64 MB from ~64 KB; 1,000x) in the request's memory, and a few hundred KB
- * of it is enough for gigabytes, which can take the process down (Buffers are outside the V8 heap
- * limit). Expected: a record whose items decompress past a bound (e.g. maxItemBytes x a factor) is
- * SessionStateCorruptError.
- * Fix: src/redis/redis-items-codec.ts decode(): gunzip with `maxOutputLength` (zlib option), and
- * map the RangeError to corruptRecord().
+ * Decompression is bounded: the store writes at most maxItemBytes (compressed), and a stored `g`
+ * field expands on read to at most 32 x maxItemBytes. A small hostile or corrupted gzip (here ~16 KB
+ * that holds 16 MB) is a SessionStateCorruptError, zlib stopping at the bound, never the whole of it
+ * inflated into the request's memory; items too large to be read back are refused at write.
  */
 import { gzipSync } from 'node:zlib';
 import { createClient, type RedisClientType } from 'redis';
-import { SessionStateCorruptError } from '../../src/errors/session-state.errors.js';
+import { SessionStateCorruptError, SessionStateTooLargeError } from '../../src/errors/session-state.errors.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
+import { flat } from '../../src/testing/flat-store-answer.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -22,7 +19,7 @@ beforeAll(async () => {
   server = await startRedisServer();
   admin = createClient({ url: server.url });
   await admin.connect();
-  store = new RedisSessionStateStore({ url: server.url, maxItemBytes: 1_000_000 });
+  store = new RedisSessionStateStore({ url: server.url, maxItemBytes: 100_000 });
   await store.init();
 });
 afterAll(async () => {
@@ -31,10 +28,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('review: decompression is unbounded', () => {
+describe('RedisSessionStateStore: bounded decompression', () => {
   it('a stored gzip that expands far past maxItemBytes is refused as corrupt, not inflated into memory', async () => {
-    const id = 'review-gzip-aaaaaaaaaaaaaaaaaaaaaa';
-    const bomb = gzipSync(Buffer.from(`{"x":"${'0'.repeat(64 * 1024 * 1024)}"}`), { level: 9 });
+    const id = 'gzip-bomb-aaaaaaaaaaaaaaaaaaaaaaaa';
+    const bomb = gzipSync(Buffer.from(`{"x":"${'0'.repeat(16 * 1024 * 1024)}"}`), { level: 9 });
     expect(bomb.length).toBeLessThan(100_000);
     await admin.hSet(store.key(id), { v: '1', e: String(Date.now() + 60_000), t: '20' });
     await admin.hSet(store.key(id), 'g', bomb);
@@ -43,5 +40,17 @@ describe('review: decompression is unbounded', () => {
       (e: unknown) => e,
     );
     expect(read).toBeInstanceOf(SessionStateCorruptError);
+  });
+
+  it('items that compress well are stored and read back up to the bound, and refused past it with nothing written', async () => {
+    const id = 'gzip-bound-aaaaaaaaaaaaaaaaaaaaaaa';
+    const within = `{"x":"${'1'.repeat(3_000_000)}"}`; // ~3 MB, a few KB compressed: within 32 x 100 KB
+    await store.setAndReleaseItemExclusive(id, { items: within, timeout: 20 }, null, true);
+    expect(flat(await store.getItem(id)).item?.items).toBe(within);
+    const { lockId } = flat(await store.getItemExclusive(id));
+    const past = `{"x":"${'1'.repeat(3_300_000)}"}`; // past 3.2 MB uncompressed
+    await expect(store.setAndReleaseItemExclusive(id, { items: past, timeout: 20 }, lockId, false)).rejects.toBeInstanceOf(SessionStateTooLargeError);
+    expect(await store.releaseItemExclusive(id, lockId!)).toBe(true);
+    expect(flat(await store.getItem(id)).item?.items).toBe(within);
   });
 });
