@@ -45,7 +45,15 @@ export function fromIoredis(client: IoredisLike): RedisSessionClient {
     let set = listeners.get(channel);
     if (!set) listeners.set(channel, (set = new Set()));
     set.add(listener);
-    if (set.size === 1) await subscribe(channel);
+    if (set.size > 1) return;
+    try {
+      await subscribe(channel);
+    } catch (error) {
+      // Not subscribed: no listener stays behind for a later subscription to call.
+      set.delete(listener);
+      if (set.size === 0 && listeners.get(channel) === set) listeners.delete(channel);
+      throw error;
+    }
   };
   const remove = async (channel: string, listener: Listener, unsubscribe: (channel: string) => Promise<unknown>) => {
     const set = listeners.get(channel);
