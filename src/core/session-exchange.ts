@@ -12,6 +12,11 @@ export interface SessionExchange {
   readonly transport: string;
   /** The raw `Cookie` header that names the session, if any. */
   cookieHeader(): string | undefined;
+  /**
+   * The client's user agent and address, for `recordClient` (read only when a session is created or
+   * its id regenerated). Absent on a transport that cannot tell.
+   */
+  clientInfo?(): { readonly userAgent?: string; readonly address?: string };
   /** Whether the exchange came over HTTPS (for `secure: 'auto'` cookies). */
   isHttps(): boolean;
   /** False once a Set-Cookie can no longer reach the client (response sent; a WebSocket message). */
