@@ -22,6 +22,7 @@ const MAIN_EXPORTS = [
   'SessionStateQueueFullError',
   'SessionStateReadOnlyError',
   'SessionRevoker',
+  'SessionManager',
   'SessionStateEndedWhileWaitingError',
   'SessionStateStore',
   'SessionStateStoreMisconfiguredError',
