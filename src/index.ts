@@ -35,6 +35,7 @@ export {
   SessionStateLockLostError,
   type SessionStateLockLostReason,
   SessionStateEndedWhileWaitingError,
+  SessionStateEndedError,
   SessionStateTooLargeError,
   SessionStateStoreUnavailableError,
   SessionStateStoreMisconfiguredError,

@@ -24,6 +24,7 @@ const MAIN_EXPORTS = [
   'SessionRevoker',
   'SessionManager',
   'SessionStateEndedWhileWaitingError',
+  'SessionStateEndedError',
   'SessionStateStore',
   'SessionStateStoreMisconfiguredError',
   'SessionStateStoreUnavailableError',

@@ -37,6 +37,12 @@ export interface SessionExchange {
    * session it does not already have is given empty and read-only, and a write throws this message.
    */
   readonly cannotStartSession?: string;
+  /**
+   * Set when a session the exchange names but that no longer exists (ended since the connection
+   * opened) must refuse the exchange (`SessionStateEndedError`) rather than give it an empty
+   * session: a WebSocket message, whose connection cannot get a new cookie.
+   */
+  readonly refusesEndedSession?: boolean;
   /** Runs the handler so that `@Session()` finds the lease, when the exchange's key cannot carry it (a WebSocket message). */
   runHandler?<T>(lease: SessionLease, run: () => T): T;
   /** Holds the answer a handler sends itself until the session is completed, when the exchange can (an HTTP response). */

@@ -4,6 +4,7 @@ import { SessionCookie } from '../cookie/session-cookie.js';
 import {
   SessionStateCorruptError,
   SessionStateError,
+  SessionStateEndedError,
   SessionStateEndedWhileWaitingError,
   SessionStateLockLostError,
   SessionStateWaitAbortedError,
@@ -340,6 +341,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       turn?.releaseLocal();
       // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
       if (waited) throw new SessionStateEndedWhileWaitingError();
+      // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can tell.
+      if (exchange.refusesEndedSession) throw new SessionStateEndedError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
       return this.newLease(behavior, exchange);
     }
@@ -399,6 +402,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     } finally {
       turn?.releaseLocal();
     }
+    if (exchange.refusesEndedSession) throw new SessionStateEndedError();
     return this.newLease(behavior, exchange);
   }
 
