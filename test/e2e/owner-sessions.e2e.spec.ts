@@ -8,6 +8,7 @@ import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { countingStore } from '../support/counting-store.js';
 import { Gates } from '../support/gates.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
@@ -249,5 +250,32 @@ describe.each(STORES)('sessions per user on $name', (kind) => {
       const again = await request(one.url).post(`/login/${users.alice}`).set('Cookie', sessionCookie(gone.headers)!).expect(200);
       expect(await whoami(one, sessionCookie(again.headers)!)).toBe('alice');
     });
+  });
+});
+
+describe.each(ADAPTERS)('absoluteTimeout costs no store call over %s', (adapter) => {
+  it('a live session: one lock and one save, as without it; past it: the lock, its removal, and the new session', async () => {
+    const { store, counter } = countingStore(new InMemorySessionStateStore());
+    const gates = new Gates();
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({ store, absoluteTimeout: 60 })],
+      controllers: [OwnerSessionsController],
+      providers: [{ provide: Gates, useValue: gates }],
+    });
+    try {
+      const server = app.getHttpServer();
+      const cookie = sessionCookie((await request(server).post('/count').expect(200)).headers)!;
+      counter.reset();
+      await request(server).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+      expect(counter.calls).toEqual({ getItemExclusive: 1, setAndReleaseItemExclusive: 1 });
+      const lock = await store.getItemExclusive(idOf(cookie));
+      if (lock.kind !== 'acquired') throw new Error(`expected the lock, got ${lock.kind}`);
+      await store.setAndReleaseItemExclusive(idOf(cookie), { ...lock.item, created: Date.now() - 60 * 60_000 }, lock.lockId, false);
+      counter.reset();
+      await request(server).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+      expect(counter.calls).toEqual({ getItemExclusive: 1, removeItem: 1, setAndReleaseItemExclusive: 1 });
+    } finally {
+      await app.close();
+    }
   });
 });
