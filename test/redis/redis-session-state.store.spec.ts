@@ -8,6 +8,7 @@ import {
 } from '../../src/errors/session-state.errors.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
+import { commandCalls } from '../support/redis-test-helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
@@ -148,6 +149,28 @@ describe('RedisSessionStateStore on a real server', () => {
     // b's entry stays (a login may make it the owner's again meanwhile: redis-revoke-owner-race); the set's TTL drops it.
     expect(await admin.sMembers(ownerKey)).toEqual([b]);
     expect(flat(await store.getItem(b)).item).toEqual(data({}));
+  });
+
+  it("a user's list: one SMEMBERS and one HMGET per session, no script, and the bytes do not grow with the sessions' size", async () => {
+    const owner = `list-${newId()}`;
+    const ids = [newId(), newId(), newId()];
+    await store.setAndReleaseItemExclusive(ids[0]!, { ...data({ n: 1 }), owner, created: 1_700_000_000_000, client: 'c' }, null, true);
+    await store.setAndReleaseItemExclusive(ids[1]!, { ...data({ n: 1 }), owner }, null, true);
+    const small = await bytesOut(() => store.listOwnerSessions(owner));
+    await store.setAndReleaseItemExclusive(ids[2]!, { ...data({ blob: randomBytes(150_000).toString('base64') }), owner }, null, true);
+    const before = await commandCalls(admin);
+    const listed = await store.listOwnerSessions(owner);
+    const after = await commandCalls(admin);
+    const delta = Object.fromEntries(
+      Object.entries(after)
+        .map(([name, calls]) => [name, calls - (before[name] ?? 0)])
+        .filter(([, d]) => d !== 0),
+    );
+    expect(delta).toEqual({ smembers: 1, hmget: 3, info: 1 });
+    expect(listed.map((s) => s.id).sort()).toEqual([...ids].sort());
+    expect(listed.find((s) => s.id === ids[0])).toMatchObject({ created: 1_700_000_000_000, client: 'c', timeout: 20 });
+    const large = await bytesOut(() => store.listOwnerSessions(owner));
+    expect(large).toBeLessThan(small * 2 + 500);
   });
 
   it('an unreachable server: SessionStateStoreUnavailableError within requestTimeoutMs, no hang', async () => {

@@ -6,6 +6,9 @@ interface AnyRequest {
   raw?: IncomingMessage;
   headers: IncomingMessage['headers'];
   protocol?: string;
+  /** Express's and Fastify's client address (each honours its trust-proxy setting). */
+  ip?: string;
+  socket?: IncomingMessage['socket'];
 }
 interface AnyResponse {
   raw?: ServerResponse;
@@ -44,6 +47,12 @@ export class HttpExchange implements SessionExchange {
 
   cookieHeader(): string | undefined {
     return this.req.headers.cookie;
+  }
+
+  /** For `recordClient`: the user agent, and the address as the platform reports it. */
+  clientInfo(): { userAgent?: string; address?: string } {
+    const address = this.req.ip ?? (this.req.raw ?? this.req).socket?.remoteAddress;
+    return { userAgent: this.req.headers['user-agent'], address };
   }
 
   /** Express's `protocol` honours its trust-proxy setting, Fastify's its `trustProxy`. */
