@@ -21,6 +21,7 @@ import {
   type SessionStateStoreHealth,
 } from '../store/session-state-store.js';
 import { RedisCommands, type RedisReply } from './redis-commands.js';
+import { connectAtStartup } from './redis-connect.js';
 import { corruptRecord, mayHaveRun } from './redis-errors.js';
 import { RedisItemsCodec } from './redis-items-codec.js';
 import { RedisPendingReleases } from './redis-pending-releases.js';
@@ -133,12 +134,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /**
    * Makes the store's own client (loading `redis` only then) and connects it, or connects a client
-   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`).
+   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`). Fails
+   * (and destroys the client it connected) at once when Redis refuses the connection (WRONGPASS,
+   * NOPERM, a database refused), and after `connectTimeoutMs` when Redis is unreachable.
    */
   init(): Promise<void> {
     this.ready ??= (async () => {
       this.connection ??= this.connectionOf(await this.buildClient());
-      if (!this.connection.client.isOpen) await this.connection.client.connect();
+      if (!this.connection.client.isOpen) await connectAtStartup(this.connection.client, this.settings.connectTimeoutMs);
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
