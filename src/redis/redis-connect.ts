@@ -32,7 +32,7 @@ export async function connectAtStartup(client: RedisSessionClient, timeoutMs: nu
   connecting.catch(() => undefined);
   try {
     await Promise.race([
-      connecting.catch((error: unknown) => Promise.reject(refusal(error) ? refused(error) : unreachable(error, timeoutMs))),
+      connecting.catch((error: unknown) => Promise.reject(refusal(error) ? refused(error) : unreachable(last ?? error, timeoutMs, true))),
       failed,
     ]);
   } catch (error) {
@@ -63,9 +63,9 @@ function refused(error: unknown): SessionStateStoreMisconfiguredError {
   );
 }
 
-function unreachable(error: unknown, timeoutMs: number): SessionStateStoreUnavailableError {
-  const detail = error instanceof Error ? ` (last error: ${error.constructor.name}${'code' in error ? ` ${String(error.code)}` : ''})` : '';
-  return new SessionStateStoreUnavailableError(`Redis was not reachable within connectTimeoutMs (${timeoutMs} ms)${detail}.`, {
-    cause: error,
-  });
+function unreachable(error: unknown, timeoutMs: number, early = false): SessionStateStoreUnavailableError {
+  // Socket errors name the address (`connect ECONNREFUSED 10.0.0.5:6379`); anything shaped like a URL's credentials is cut.
+  const detail = error instanceof Error ? ` (${error.constructor.name}: ${error.message.replace(/\/\/[^@\s/]*@/g, '//')})` : '';
+  const what = early ? 'Redis could not be reached' : `Redis was not reachable within connectTimeoutMs (${timeoutMs} ms)`;
+  return new SessionStateStoreUnavailableError(`${what}${detail}.`, { cause: error });
 }

@@ -1,7 +1,8 @@
 import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
 import { createClient, type RedisClientType } from 'redis';
 import { SessionStateStoreMisconfiguredError, SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
-import { RedisSessionStateStore } from '../../src/redis/index.js';
+import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 /**
@@ -79,6 +80,27 @@ describe('Redis store startup', () => {
     expect((await failure(theirs)).error).toBeInstanceOf(SessionStateStoreUnavailableError);
     expect(client.isOpen).toBe(false);
     await theirs.close();
+  });
+
+  it('an ioredis client (fromIoredis) the store connects: a refusal and an unreachable server fail startup too', async () => {
+    const refusedClient = new Redis(`redis://app:wrong-secret@127.0.0.1:${server.port}`, { lazyConnect: true });
+    refusedClient.on('error', () => undefined);
+    const refusedStore = new RedisSessionStateStore({ client: fromIoredis(refusedClient), connectTimeoutMs: 60_000 });
+    const refused = await failure(refusedStore);
+    expect(refused.error).toBeInstanceOf(SessionStateStoreMisconfiguredError);
+    expect(refused.error.message).toContain('(WRONGPASS');
+    expect(refused.error.message).not.toMatch(/secret/);
+    await refusedStore.close();
+
+    const unreachableClient = new Redis(`redis://127.0.0.1:${await closedPort()}`, { lazyConnect: true });
+    unreachableClient.on('error', () => undefined);
+    const unreachableStore = new RedisSessionStateStore({ client: fromIoredis(unreachableClient), connectTimeoutMs: 400 });
+    const unreachable = await failure(unreachableStore);
+    expect(unreachable.error).toBeInstanceOf(SessionStateStoreUnavailableError);
+    expect(unreachable.error).not.toBeInstanceOf(SessionStateStoreMisconfiguredError);
+    expect(unreachable.error.message).toMatch(/ECONNREFUSED/);
+    expect(unreachable.ms).toBeLessThan(3_000);
+    await unreachableStore.close();
   });
 
   it('a failed init() can be retried and then connects (nothing of the failure is kept)', async () => {
