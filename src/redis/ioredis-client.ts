@@ -1,3 +1,4 @@
+import { UNTIMED_COMMANDS } from './redis-commands.js';
 import type { RedisSessionClient } from './redis-session-state-store.options.js';
 
 /**
@@ -62,6 +63,7 @@ export function fromIoredis(client: IoredisLike): RedisSessionClient {
     await unsubscribe(channel);
   };
   const adapter = {
+    [UNTIMED_COMMANDS]: true,
     get isOpen() {
       return client.status !== 'wait' && client.status !== 'end';
     },

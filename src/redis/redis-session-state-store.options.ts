@@ -65,6 +65,15 @@ export interface RedisSessionStateStoreOptions {
   requestTimeoutMs?: number;
 
   /**
+   * Bound on connecting at startup (`init()`, for a client the store makes or one passed in not
+   * connected yet), in ms: Redis still unreachable then fails startup with
+   * `SessionStateStoreUnavailableError` instead of node-redis retrying forever. A refusal (WRONGPASS,
+   * NOPERM, a database refused) fails it at once with `SessionStateStoreMisconfiguredError`. Either
+   * way the store destroys the client it was connecting. Default `10000`.
+   */
+  connectTimeoutMs?: number;
+
+  /**
    * Waiters for a lock held by another instance are woken by the release, published on the
    * session's (sharded) channel. A missed message costs at most this pause: the waiter then checks
    * the lock itself. Default `1000` ms (with jitter: between half of it and all of it). `false`:
