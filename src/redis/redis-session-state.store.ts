@@ -211,15 +211,15 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const now = this.clock();
     if (this.foundLocked.delete(id)) return this.readMarking(id, now);
     const key = this.key(id);
-    const [v, e, l, d, w, timeout, flags, owner, plain, compressed] = list(
-      await this.commands.command(key, ['HMGET', key, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g'], 'read'),
+    const [v, e, l, d, w, timeout, flags, owner, plain, compressed, created, client] = list(
+      await this.commands.command(key, ['HMGET', key, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g', 'c', 'a'], 'read'),
     );
     if (v === null && e === null) return SESSION_ABSENT;
     const expires = e instanceof Buffer && e.length > 0 ? Number(e.toString()) : NaN;
     if (!(v instanceof Buffer && v.length === 1 && v[0] === 0x31) || !Number.isFinite(expires)) throw corruptRecord('its format is not readable');
     if (expires <= now) return SESSION_ABSENT;
     if (l !== null) return w === null ? this.readMarking(id, now) : this.locked(id, lockedAnswer([null, l, d ?? 0, expires], now));
-    const item = await this.item(timeout, owner, plain, compressed);
+    const item = await this.item(timeout, owner, plain, compressed, created, client);
     return { kind: 'loaded', item, actions: actionsOf(flags), expires };
   }
 
