@@ -57,6 +57,19 @@ class ReviewController {
     return { ok: true };
   }
 
+  /** A sign-up: the new anonymous session is saved, then the new user logged in (regenerate + save, as passport's logIn). */
+  @SessionState(SessionStateBehavior.Required)
+  @Post('signup')
+  @HttpCode(200)
+  async signup(@Req() req: Request) {
+    (req.session as unknown as Record<string, unknown>).returnTo = '/welcome';
+    await sessionOf(req).save();
+    await sessionOf(req).regenerate();
+    (req.session as unknown as Record<string, unknown>).user = 'new-user';
+    await sessionOf(req).save();
+    return { ok: true };
+  }
+
   @SessionState(SessionStateBehavior.ReadOnly)
   @Get('auth/me')
   authMe(@Req() req: Request) {
@@ -119,6 +132,20 @@ describe('review: req.session mount on Express', () => {
       const sids = setCookies(res.headers).filter((c) => c.startsWith('sid='));
       expect(sids.map((c) => c.split(';')[0])).toHaveLength(1);
       expect((await store.getItem(idOf(sids[0].split(';')[0]))).kind).toBe('loaded');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('save() of a new session, then regenerate() + save() (sign-up then login): one session Set-Cookie, naming a stored id', async () => {
+    const { app, store } = await createApp();
+    try {
+      const res = await request(app.getHttpServer()).post('/signup').expect(200);
+      const sids = setCookies(res.headers)
+        .filter((c) => c.startsWith('sid='))
+        .map((c) => c.split(';')[0]);
+      for (const sid of sids) expect((await store.getItem(idOf(sid))).kind, `Set-Cookie ${sid.slice(0, 8)}… names a stored session`).toBe('loaded');
+      expect(sids).toHaveLength(1);
     } finally {
       await app.close();
     }
