@@ -1,12 +1,21 @@
 /**
- * Review of the req.session mount on both adapters (no passport): garbage cookies, HEAD/OPTIONS,
+ * The req.session mount on both adapters (no passport): garbage cookies, HEAD/OPTIONS,
  * clients aborting while a guard runs, early destroy on Fastify.
  */
 import { Controller, Get, HttpCode, Injectable, Post, UseGuards, type CanActivate, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { InMemorySessionStateStore, Session, SessionState, SessionStateBehavior, SessionStateModule, mountSessionState, type HttpSessionState, type RequestSession } from '../../src/index.js';
+import {
+  InMemorySessionStateStore,
+  Session,
+  SessionState,
+  SessionStateBehavior,
+  SessionStateModule,
+  mountSessionState,
+  type HttpSessionState,
+  type RequestSession,
+} from '../../src/index.js';
 import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
@@ -57,7 +66,10 @@ class Ctl {
 }
 
 async function createApp(adapter: AdapterName, store: InMemorySessionStateStore): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({ imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid' }, secret: '0123456789abcdef0123' })], controllers: [Ctl] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid' }, secret: '0123456789abcdef0123' })],
+    controllers: [Ctl],
+  }).compile();
   const app =
     adapter === 'express'
       ? moduleRef.createNestApplication({ logger: false })
@@ -65,8 +77,9 @@ async function createApp(adapter: AdapterName, store: InMemorySessionStateStore)
   await mountSessionState(app);
   if (adapter === 'fastify') {
     const fastify = (app as NestFastifyApplication).getHttpAdapter().getInstance();
-    fastify.addHook('preHandler', async (req: { url: string; session: RequestSession | null }) => {
-      if (req.url === '/after-destroy') req.session!.delete(); // @fastify/session: ends the session
+    fastify.addHook('preHandler', async (req) => {
+      const { url, session } = req as unknown as { url: string; session: RequestSession };
+      if (url === '/after-destroy') session.delete(); // @fastify/session: ends the session
     });
   } else {
     app.use('/after-destroy', (req: { session: RequestSession }, _res: unknown, next: (e?: unknown) => void) => req.session.destroy(next));
@@ -76,7 +89,7 @@ async function createApp(adapter: AdapterName, store: InMemorySessionStateStore)
   return app;
 }
 
-describe.each(ADAPTERS)('review: the mount on %s', (adapter) => {
+describe.each(ADAPTERS)('the mount on %s', (adapter) => {
   let app: INestApplication;
   let store: InMemorySessionStateStore;
   beforeAll(async () => {
@@ -123,7 +136,7 @@ describe.each(ADAPTERS)('review: the mount on %s', (adapter) => {
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
-  it("req.session ended before the route was known (a middleware / preHandler hook), then a Required route: the session is removed", async () => {
+  it('req.session ended before the route was known (a middleware / preHandler hook), then a Required route: the session is removed', async () => {
     const cookie = sessionCookie((await http().post('/cart').expect(200)).headers)!;
     await http().post('/after-destroy').set('Cookie', cookie).expect(200);
     expect(await kind(cookie)).toBe('absent');

@@ -1,6 +1,6 @@
 /**
- * Review of the req.session mount (6a542a6..78d2c29): reproductions of defects found.
- * Each `it` states what should happen; a failing `it` is a defect.
+ * The req.session mount on Express: a middleware's destroy() before a route that writes, the mount
+ * path matched as Express routes, and one session Set-Cookie per answer after mid-request saves.
  */
 import { Controller, Get, HttpCode, Post, Req, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -24,7 +24,7 @@ const sessionOf = (req: Request) => req.session as unknown as RequestSession;
 const setCookies = (headers: Record<string, unknown>) => ([] as string[]).concat((headers['set-cookie'] as string[] | undefined) ?? []);
 
 @Controller()
-class ReviewController {
+class MountController {
   @Post('start')
   start(@Session() session: HttpSessionState) {
     session.set('cart', ['apple']);
@@ -81,7 +81,7 @@ async function createApp(options: { path?: string; cookieMaxAge?: number; config
   const store = new InMemorySessionStateStore();
   const moduleRef = await Test.createTestingModule({
     imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid', ...(options.cookieMaxAge ? { maxAge: options.cookieMaxAge } : {}) } })],
-    controllers: [ReviewController],
+    controllers: [MountController],
   }).compile();
   const app = moduleRef.createNestApplication({ logger: false });
   await mountSessionState(app, options.path ? { path: options.path } : {});
@@ -90,18 +90,18 @@ async function createApp(options: { path?: string; cookieMaxAge?: number; config
   return { app, store };
 }
 
-describe('review: req.session mount on Express', () => {
+describe('req.session mount on Express', () => {
   it("a middleware's req.session.destroy() before a Required route: the session is removed (not kept, with its data)", async () => {
     const { app, store } = await createApp({
       configure: (a) =>
         a.use('/after-destroy', (req: Request, _res: Response, next: NextFunction) => {
-          sessionOf(req).destroy((e) => next(e));
+          void sessionOf(req).destroy((e) => next(e));
         }),
     });
     try {
       const cookie = sessionCookie((await request(app.getHttpServer()).post('/start').expect(201)).headers)!;
       await request(app.getHttpServer()).post('/after-destroy').set('Cookie', cookie).expect(200);
-      // express-session: destroy() removes the session. Here it survives with its data.
+      // As express-session: destroy() removes the session (carried over to the route's locked session).
       expect((await store.getItem(idOf(cookie))).kind).toBe('absent');
     } finally {
       await app.close();

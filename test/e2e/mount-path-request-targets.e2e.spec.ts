@@ -1,12 +1,20 @@
 /**
- * Review: odd request targets through the mount (raw HTTP/1.1 on a socket), with a session cookie.
+ * Odd request targets through the mount (raw HTTP/1.1 on a socket), with a session cookie.
  */
 import { Controller, Get, Post, Req, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import { connect, type AddressInfo } from 'node:net';
 import request from 'supertest';
-import { HttpSessionState, InMemorySessionStateStore, Session, SessionState, SessionStateBehavior, SessionStateModule, mountSessionState } from '../../src/index.js';
+import {
+  HttpSessionState,
+  InMemorySessionStateStore,
+  Session,
+  SessionState,
+  SessionStateBehavior,
+  SessionStateModule,
+  mountSessionState,
+} from '../../src/index.js';
 import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 @Controller()
@@ -38,13 +46,19 @@ function raw(port: number, lines: string): Promise<string> {
   });
 }
 
-describe.each(ADAPTERS)('review: odd request targets through the mount on %s', (adapter: AdapterName) => {
+describe.each(ADAPTERS)('odd request targets through the mount on %s', (adapter: AdapterName) => {
   let app: INestApplication;
   let port: number;
   let cookie: string;
   beforeAll(async () => {
-    const moduleRef = await Test.createTestingModule({ imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), cookie: { name: 'sid' } })], controllers: [Ctl] }).compile();
-    app = adapter === 'express' ? moduleRef.createNestApplication({ logger: false }) : moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+    const moduleRef = await Test.createTestingModule({
+      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), cookie: { name: 'sid' } })],
+      controllers: [Ctl],
+    }).compile();
+    app =
+      adapter === 'express'
+        ? moduleRef.createNestApplication({ logger: false })
+        : moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
     await mountSessionState(app, { path: '/auth' });
     await app.listen(0, '127.0.0.1');
     port = (app.getHttpServer().address() as AddressInfo).port;
@@ -52,7 +66,13 @@ describe.each(ADAPTERS)('review: odd request targets through the mount on %s', (
   });
   afterAll(() => app.close());
 
-  it.each(['OPTIONS * HTTP/1.1', 'GET http://localhost/auth/me HTTP/1.1', 'GET /auth/me?%zz HTTP/1.1', 'GET /auth//me HTTP/1.1', 'GET /auth/me#x HTTP/1.1'])('%s: not a 5xx, no hang', async (line) => {
+  it.each([
+    'OPTIONS * HTTP/1.1',
+    'GET http://localhost/auth/me HTTP/1.1',
+    'GET /auth/me?%zz HTTP/1.1',
+    'GET /auth//me HTTP/1.1',
+    'GET /auth/me#x HTTP/1.1',
+  ])('%s: not a 5xx, no hang', async (line) => {
     const out = await raw(port, `${line}\r\nHost: localhost\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`);
     const status = Number(out.split(' ')[1]);
     expect(out).not.toBe('TIMEOUT');

@@ -1,12 +1,19 @@
 /**
- * Review: concurrent writers through req.session with mid-request save(), one app and two apps
+ * Concurrent writers through req.session with mid-request save(), one app and two apps
  * sharing one store (two processes' worth of lock coordinators), on both adapters.
  */
 import { Controller, Get, HttpCode, Post, Req, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { InMemorySessionStateStore, SessionState, SessionStateBehavior, SessionStateModule, mountSessionState, type RequestSession } from '../../src/index.js';
+import {
+  InMemorySessionStateStore,
+  SessionState,
+  SessionStateBehavior,
+  SessionStateModule,
+  mountSessionState,
+  type RequestSession,
+} from '../../src/index.js';
 import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 @Controller()
@@ -32,7 +39,10 @@ class Ctl {
 }
 
 async function createApp(adapter: AdapterName, store: InMemorySessionStateStore): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({ imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid' } })], controllers: [Ctl] }).compile();
+  const moduleRef = await Test.createTestingModule({
+    imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid' } })],
+    controllers: [Ctl],
+  }).compile();
   const app =
     adapter === 'express'
       ? moduleRef.createNestApplication({ logger: false })
@@ -43,7 +53,7 @@ async function createApp(adapter: AdapterName, store: InMemorySessionStateStore)
   return app;
 }
 
-describe.each(ADAPTERS)('review: concurrent writers with save() on %s', (adapter) => {
+describe.each(ADAPTERS)('concurrent writers with save() on %s', (adapter) => {
   it('one app: 40 concurrent requests → 40, both the saved-mid-request and the saved-at-end keys', async () => {
     const store = new InMemorySessionStateStore();
     const app = await createApp(adapter, store);
@@ -64,7 +74,11 @@ describe.each(ADAPTERS)('review: concurrent writers with save() on %s', (adapter
     try {
       const cookie = sessionCookie((await request(a.getHttpServer()).post('/inc').expect(200)).headers)!;
       const answers = await Promise.all(
-        Array.from({ length: 30 }, (_, i) => request((i % 2 ? a : b).getHttpServer()).post('/inc').set('Cookie', cookie)),
+        Array.from({ length: 30 }, (_, i) =>
+          request((i % 2 ? a : b).getHttpServer())
+            .post('/inc')
+            .set('Cookie', cookie),
+        ),
       );
       expect(answers.map((r) => r.status)).toEqual(Array(30).fill(200));
       await request(a.getHttpServer()).get('/read').set('Cookie', cookie).expect(200, { n: 31, m: 31 });

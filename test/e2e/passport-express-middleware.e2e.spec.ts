@@ -1,7 +1,20 @@
 /**
- * Review of the req.session mount with the real passport packages (Express): reproductions.
+ * The req.session mount with the real passport packages (Express): passport.authenticate() used as
+ * Express middleware (before the route is known), and the lock after refusals, errors, HEAD/OPTIONS.
  */
-import { Controller, Get, HttpCode, Injectable, Module, Post, Req, UseGuards, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Module,
+  Post,
+  Req,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+  type INestApplication,
+} from '@nestjs/common';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { AuthGuard, PassportModule, PassportSerializer, PassportStrategy } from '@nestjs/passport';
 import { Test } from '@nestjs/testing';
@@ -9,7 +22,15 @@ import express, { json, type Request } from 'express';
 import passport from 'passport';
 import { Strategy } from 'passport-local';
 import request from 'supertest';
-import { InMemorySessionStateStore, Session, SessionState, SessionStateBehavior, SessionStateModule, mountSessionState, type HttpSessionState } from '../../src/index.js';
+import {
+  InMemorySessionStateStore,
+  Session,
+  SessionState,
+  SessionStateBehavior,
+  SessionStateModule,
+  mountSessionState,
+  type HttpSessionState,
+} from '../../src/index.js';
 import { sessionCookie } from '../support/test-app.js';
 
 const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
@@ -103,7 +124,12 @@ class PassportPart {}
 /** Wrapped: a layer named jsonParser would make Nest skip its own body parser. */
 const jsonBody = json();
 
-async function createApp(store = new InMemorySessionStateStore(), configure?: (app: INestApplication) => void, adapter?: ExpressAdapter, prefix?: string) {
+async function createApp(
+  store = new InMemorySessionStateStore(),
+  configure?: (app: INestApplication) => void,
+  adapter?: ExpressAdapter,
+  prefix?: string,
+) {
   @Module({ imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid' } }), PassportPart] })
   class AppModule {}
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
@@ -117,27 +143,33 @@ async function createApp(store = new InMemorySessionStateStore(), configure?: (a
   return { app, store };
 }
 
-describe('review: passport through the mount (Express)', () => {
+describe('passport through the mount (Express): middleware, refusals, errors', () => {
   let app: INestApplication;
   let store: InMemorySessionStateStore;
   beforeAll(async () => {
     ({ app, store } = await createApp(undefined, (a) =>
       // express-session style: passport.authenticate as plain Express middleware (the most common pre-Nest pattern).
-      a.use('/mw-login', (req: Request, res: express.Response, next: express.NextFunction) => jsonBody(req, res, next), passport.authenticate('local', { successRedirect: '/me', failureRedirect: '/ping' })),
+      a.use(
+        '/mw-login',
+        (req: Request, res: express.Response, next: express.NextFunction) => jsonBody(req, res, next),
+        passport.authenticate('local', { successRedirect: '/me', failureRedirect: '/ping' }),
+        // What passport hands to next(): the error of req.session.save().
+        (error: Error, _req: Request, res: express.Response, _next: express.NextFunction) =>
+          void res.status(500).json({ name: error.name, message: error.message }),
+      ),
     ));
   });
   afterAll(() => app.close());
   const http = () => request(app.getHttpServer());
   const lockedState = async (cookie: string) => (await store.getItem(idOf(cookie))).kind;
 
-  it('passport.authenticate as Express middleware: a 302 to successRedirect means the login was saved (or save() reports an error)', async () => {
+  it('passport.authenticate as Express middleware: save() reports an error naming what to do, never a 302 for a login that was not saved', async () => {
     const res = await http().post('/mw-login').send({ username: 'john', password: 'pw' });
-    expect(res.status).toBe(302);
-    expect(res.headers.location).toBe('/me');
-    // passport called req.session.save(cb) and got success before redirecting; the client must now be signed in.
-    const cookie = sessionCookie(res.headers);
-    expect(cookie).toBeDefined();
-    await http().get('/me').set('Cookie', cookie!).expect(200, { user: { id: 1, username: 'john' } });
+    expect(res.status).toBe(500);
+    expect(res.body.message).toContain('before the route was known');
+    expect(res.body.message).toContain('@SessionState(SessionStateBehavior.Required)');
+    expect(res.headers.location).toBeUndefined();
+    expect(sessionCookie(res.headers)).toBeUndefined(); // nothing stored, so no cookie names it
   });
 
   it('a guard refusing after the mount locked (403 on a Required route): the lock is released', async () => {
@@ -147,7 +179,7 @@ describe('review: passport through the mount (Express)', () => {
     await http().post('/cart').set('Cookie', cookie).expect(200, { n: 2 });
   });
 
-  it('an exception in passport\'s serializer during logIn: 500, the lock released, the old session intact', async () => {
+  it("an exception in passport's serializer during logIn: 500, the lock released, the old session intact", async () => {
     const cookie = sessionCookie((await http().post('/cart').expect(200)).headers)!;
     await http().post('/login').set('Cookie', cookie).send({ username: 'boom', password: 'pw' }).expect(500);
     expect(await lockedState(cookie)).toBe('loaded');
@@ -174,8 +206,8 @@ describe('review: passport through the mount (Express)', () => {
   });
 });
 
-describe('review: two Nest apps sharing one Express instance (global prefixes /a and /b), each mounted', () => {
-  it('keep their sessions apart: a write in app A is saved in A\'s store', async () => {
+describe('two Nest apps sharing one Express instance (global prefixes /a and /b), each mounted', () => {
+  it("keep their sessions apart: a write in app A is saved in A's store", async () => {
     const server = express();
     const storeA = new InMemorySessionStateStore();
     const storeB = new InMemorySessionStateStore();
