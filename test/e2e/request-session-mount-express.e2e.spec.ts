@@ -1,6 +1,7 @@
 /**
- * The req.session mount on Express: a middleware's destroy() before a route that writes, the mount
- * path matched as Express routes, and one session Set-Cookie per answer after mid-request saves.
+ * The req.session mount: a middleware's destroy() before a route that writes and the mount path
+ * matched as Express routes (Express), one session Set-Cookie per answer after mid-request saves
+ * (both adapters).
  */
 import { Controller, Get, HttpCode, Post, Req, type INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
@@ -17,7 +18,8 @@ import {
   type HttpSessionState,
   type RequestSession,
 } from '../../src/index.js';
-import { sessionCookie } from '../support/test-app.js';
+import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 
 const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 const sessionOf = (req: Request) => req.session as unknown as RequestSession;
@@ -70,6 +72,28 @@ class MountController {
     return { ok: true };
   }
 
+  /** A route without lock: a removal applies to this request only; save() is refused, never a false success. */
+  @SessionState(SessionStateBehavior.ReadOnly)
+  @Post('sign-out-read-only')
+  @HttpCode(200)
+  async signOutReadOnly(@Req() req: Request) {
+    delete (req.session as unknown as Record<string, unknown>).cart;
+    const seen = { ...(req.session as unknown as Record<string, unknown>) };
+    const saved = await sessionOf(req)
+      .save()
+      .then(
+        () => 'saved',
+        (error: Error) => `${error.name}: ${error.message}`,
+      );
+    let added = 'added';
+    try {
+      (req.session as unknown as Record<string, unknown>).user = 'x';
+    } catch (error) {
+      added = (error as Error).name;
+    }
+    return { seen, saved, added };
+  }
+
   @SessionState(SessionStateBehavior.ReadOnly)
   @Get('auth/me')
   authMe(@Req() req: Request) {
@@ -77,16 +101,20 @@ class MountController {
   }
 }
 
-async function createApp(options: { path?: string; cookieMaxAge?: number; configure?: (app: INestApplication) => void } = {}) {
+async function createApp(options: { path?: string; cookieMaxAge?: number; configure?: (app: INestApplication) => void; adapter?: AdapterName } = {}) {
   const store = new InMemorySessionStateStore();
   const moduleRef = await Test.createTestingModule({
     imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid', ...(options.cookieMaxAge ? { maxAge: options.cookieMaxAge } : {}) } })],
     controllers: [MountController],
   }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
+  const app =
+    options.adapter === 'fastify'
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
+      : moduleRef.createNestApplication({ logger: false });
   await mountSessionState(app, options.path ? { path: options.path } : {});
   options.configure?.(app);
   await app.init();
+  if (options.adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   return { app, store };
 }
 
@@ -124,9 +152,34 @@ describe('req.session mount on Express', () => {
       await app.close();
     }
   });
+});
 
+describe.each(ADAPTERS)('a route without lock, on %s', (adapter) => {
+  it('a removal through req.session applies to the request only (no throw, no hang); save() and any other write are refused', async () => {
+    const warnings: string[] = [];
+    const { app, store } = await createApp({
+      adapter,
+      configure: (a) => a.useLogger({ log() {}, error() {}, warn: (m: unknown) => void warnings.push(String(m)) }),
+    });
+    try {
+      const cookie = sessionCookie((await request(app.getHttpServer()).post('/start').expect(201)).headers)!;
+      const res = await request(app.getHttpServer()).post('/sign-out-read-only').set('Cookie', cookie).expect(200);
+      expect(res.body.seen).toEqual({});
+      expect(res.body.saved).toContain('SessionStateReadOnlyError');
+      expect(res.body.saved).toContain('@SessionState(SessionStateBehavior.Required)');
+      expect(res.body.added).toBe('SessionStateReadOnlyError');
+      const stored = await store.getItem(idOf(cookie));
+      expect(stored.kind === 'loaded' && JSON.parse(stored.item.items)).toEqual({ cart: ['apple'] });
+      expect(warnings.filter((w) => w.includes('the change was not saved'))).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe.each(ADAPTERS)('one session Set-Cookie per answer, on %s', (adapter) => {
   it('persistent cookie (cookie.maxAge): a mid-request save() then completion send one session Set-Cookie, not two', async () => {
-    const { app, store } = await createApp({ cookieMaxAge: 600_000 });
+    const { app, store } = await createApp({ cookieMaxAge: 600_000, adapter });
     try {
       const res = await request(app.getHttpServer()).post('/slow-login').expect(200);
       const sids = setCookies(res.headers).filter((c) => c.startsWith('sid='));
@@ -138,7 +191,7 @@ describe('req.session mount on Express', () => {
   });
 
   it('save() of a new session, then regenerate() + save() (sign-up then login): one session Set-Cookie, naming a stored id', async () => {
-    const { app, store } = await createApp();
+    const { app, store } = await createApp({ adapter });
     try {
       const res = await request(app.getHttpServer()).post('/signup').expect(200);
       const sids = setCookies(res.headers)
