@@ -160,6 +160,7 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
       return settle(() => {
         if (replaced) refuseReplaced();
         // Before the route is known, carried over to the route's locked session; a route without lock refuses it.
+        if (binding.withoutLock) throw new SessionStateReadOnlyError(NO_LOCK_MESSAGE);
         session().abandon(); // removed at the end of the request, the lock held until then
         setOnRequest(undefined);
       }, callback);
@@ -179,8 +180,10 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
     delete: (key?: string) => {
       if (replaced) refuseReplaced();
       // @fastify/secure-session's delete() ends the session; with a key, that key goes.
-      if (key === undefined) session().abandon();
-      else removing(key, () => session().delete(key));
+      if (key === undefined) {
+        if (binding.withoutLock) throw new SessionStateReadOnlyError(NO_LOCK_MESSAGE);
+        session().abandon();
+      } else removing(key, () => session().delete(key));
     },
   };
 
