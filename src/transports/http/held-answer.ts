@@ -79,7 +79,10 @@ export class HttpHeldAnswer implements HeldAnswer {
    * already have copied its headers onto the response (Fastify, for a stream): it is checked on
    * the headers when they go out, and added if missing.
    */
-  noteCookie(value: string): void {
+  noteCookie(value: string, name: string): void {
+    // A later session cookie replaces an earlier one (see `HttpExchange.appendSetCookie`).
+    const earlier = this.cookies.findIndex((cookie) => cookie.startsWith(name));
+    if (earlier >= 0) this.cookies.splice(earlier, 1);
     this.cookies.push(value);
   }
 
@@ -182,17 +185,20 @@ export class HttpHeldAnswer implements HeldAnswer {
       const pairs: unknown[][] = nested
         ? (headers as unknown[][])
         : Array.from({ length: headers.length / 2 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]);
-      const given = pairs.filter(([name]) => String(name).toLowerCase() === 'set-cookie').flatMap(([, value]) => setCookiesOf(value));
+      const isSetCookie = (name: unknown) => String(name).toLowerCase() === 'set-cookie';
+      const given = pairs.filter(([name]) => isSetCookie(name)).flatMap(([, value]) => setCookiesOf(value));
       const missing = this.cookies.filter((cookie) => !given.includes(cookie) && (given.length > 0 || !onResponse.includes(cookie)));
-      copy[at] = nested ? [...headers, ...missing.map((c) => ['set-cookie', c])] : [...headers, ...missing.flatMap((c) => ['set-cookie', c])];
+      // A session cookie replaced after the framework copied its headers (a later save()'s) goes.
+      const kept = pairs.filter(([name, value]) => !isSetCookie(name) || !setCookiesOf(value).some((c) => this.isReplaced(c)));
+      copy[at] = nested ? [...kept, ...missing.map((c) => ['set-cookie', c])] : [...kept.flat(), ...missing.flatMap((c) => ['set-cookie', c])];
     } else if (headers && typeof headers === 'object') {
       const record = headers as Record<string, unknown>;
       const name = Object.keys(record).find((key) => key.toLowerCase() === 'set-cookie');
       // Headers given to writeHead() replace the response's of the same name.
       if (name !== undefined) {
-        const given = setCookiesOf(record[name]);
+        const given = setCookiesOf(record[name]).filter((cookie) => !this.isReplaced(cookie));
         const missing = this.cookies.filter((cookie) => !given.includes(cookie));
-        if (missing.length > 0) copy[at] = { ...record, [name]: [...given, ...missing] };
+        copy[at] = { ...record, [name]: [...given, ...missing] };
       } else {
         this.addToResponse(onResponse);
       }
@@ -203,8 +209,16 @@ export class HttpHeldAnswer implements HeldAnswer {
   }
 
   private addToResponse(onResponse: string[]): void {
-    const missing = this.cookies.filter((cookie) => !onResponse.includes(cookie));
-    if (missing.length > 0) this.raw.setHeader('set-cookie', [...onResponse, ...missing]);
+    const kept = onResponse.filter((cookie) => !this.isReplaced(cookie));
+    const missing = this.cookies.filter((cookie) => !kept.includes(cookie));
+    if (missing.length > 0 || kept.length !== onResponse.length) this.raw.setHeader('set-cookie', [...kept, ...missing]);
+  }
+
+  /** A session cookie of this answer that a later one of the same name replaced. */
+  private isReplaced(cookie: string): boolean {
+    if (this.cookies.includes(cookie)) return false;
+    const name = cookie.slice(0, cookie.indexOf('=') + 1);
+    return name.length > 1 && this.cookies.some((noted) => noted.startsWith(name));
   }
 
   /** Drops the held output and what the handler put on the response's headers; the response is free again. */

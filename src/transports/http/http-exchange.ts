@@ -69,9 +69,25 @@ export class HttpExchange implements SessionExchange {
     return (this.held ??= new HttpHeldAnswer(this.raw));
   }
 
-  /** Fastify appends repeated set-cookie headers itself; Express needs `append`. */
+  /**
+   * Sets the session cookie on the answer, in place of one set earlier in this request (a mid-request
+   * `save()`'s, then completion's renewal or a regenerated id's): the client gets one session cookie,
+   * the last. Other cookies stay. Fastify appends repeated set-cookie headers itself; Express needs `append`.
+   */
   appendSetCookie(value: string): void {
-    this.held?.noteCookie(value); // an answer held: the cookie is checked on its headers when they go out
+    const name = value.slice(0, value.indexOf('=') + 1);
+    this.held?.noteCookie(value, name); // an answer held: the cookie is checked on its headers when they go out
+    const getHeader = (this.fastifyReply ? this.res : this.raw) as { getHeader(name: string): unknown };
+    const before = ([] as unknown[]).concat(getHeader.getHeader('set-cookie') ?? []).map(String);
+    const others = before.filter((cookie) => !cookie.startsWith(name));
+    if (others.length !== before.length) {
+      (this.fastifyReply ? (this.res as { removeHeader(name: string): unknown }) : this.raw).removeHeader('set-cookie');
+      for (const cookie of others) this.addSetCookie(cookie);
+    }
+    this.addSetCookie(value);
+  }
+
+  private addSetCookie(value: string): void {
     if (this.fastifyReply) this.res.header!('set-cookie', value);
     else this.res.append!('Set-Cookie', value);
   }
