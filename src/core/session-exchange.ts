@@ -12,6 +12,8 @@ export interface SessionExchange {
   readonly transport: string;
   /** The raw `Cookie` header that names the session, if any. */
   cookieHeader(): string | undefined;
+  /** A request header's value by its lower-case name (the opt-in id header); absent where there are no request headers. */
+  requestHeader?(name: string): string | undefined;
   /** Whether the exchange came over HTTPS (for `secure: 'auto'` cookies). */
   isHttps(): boolean;
   /** False once a Set-Cookie can no longer reach the client (response sent; a WebSocket message). */

@@ -46,6 +46,12 @@ export class HttpExchange implements SessionExchange {
     return this.req.headers.cookie;
   }
 
+  /** A repeated header reads as Node joins it (`a, b`): never a valid id. */
+  requestHeader(name: string): string | undefined {
+    const value = this.req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
   /** Express's `protocol` honours its trust-proxy setting, Fastify's its `trustProxy`. */
   isHttps(): boolean {
     return this.req.protocol === 'https';
@@ -68,6 +74,7 @@ export class HttpExchange implements SessionExchange {
   }
 
   setHeader(name: string, value: string): void {
+    this.held?.noteHeader(name, value); // an answer held: checked on its headers when they go out, as a cookie is
     if (this.fastifyReply) this.res.header!(name, value);
     else this.res.setHeader!(name, value);
   }
