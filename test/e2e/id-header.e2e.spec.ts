@@ -5,6 +5,8 @@ import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-s
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { holdAtGate, sessionApps, type SessionApp } from './session-app.js';
+import { GRAPHQL_SERVER, startGraphQLApp, type GraphQLApp } from './graphql-app.js';
+import { SseSource, SseTestController } from './fixtures/sse-test.controller.js';
 
 const HEADER = 'x-session-id';
 const SECRET = 'the current secret, 16+ chars';
@@ -207,5 +209,61 @@ describe.each(ADAPTERS)('the session id in a header (idHeader) over %s', (adapte
     t.gates.open('hold');
     expect((await held.answer).body).toEqual({ count: 2 });
     expect((await waiting).body).toEqual({ count: 3 });
+  });
+});
+
+describe.each(ADAPTERS)('the id header on GraphQL over HTTP and on SSE, over %s', (adapter) => {
+  const server = GRAPHQL_SERVER[adapter];
+  let g: GraphQLApp;
+  let url: string;
+  // One app per adapter (a GraphQL schema takes seconds to build); every test has its own session.
+  beforeAll(async () => {
+    g = await startGraphQLApp(adapter, { idHeader: HEADER, secret: SECRET }, [SseSource], {}, [SseTestController]);
+    await g.app.listen(0, '127.0.0.1');
+    url = (await g.app.getUrl()).replace('[::1]', '127.0.0.1');
+  });
+  afterAll(() => g.app.close());
+
+  const gqlWith = (value: string, query: string) =>
+    request(g.http as never)
+      .post('/graphql')
+      .set('Content-Type', 'application/json')
+      .set(HEADER, value)
+      .send({ query });
+
+  it(`(${server}) a mutation of a client without a session gets its id in the header (no Set-Cookie); the header then names the session`, async () => {
+    const first = await gqlWith('', 'mutation { increment }').expect(200);
+    expect(first.body).toEqual({ data: { increment: 1 } });
+    const value = first.headers[HEADER] as string;
+    expect(value).toMatch(SIGNED);
+    expect(first.headers['set-cookie']).toBeUndefined();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => gqlWith(value, 'mutation { increment }').expect(200)));
+    expect(answers.map((r) => r.body.data.increment).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 2));
+    expect((await gqlWith(value, '{ counter }').expect(200)).body).toEqual({ data: { counter: 21 } });
+    // A forged value: an empty session, never an error.
+    expect((await gqlWith(`${value.slice(0, -2)}xx`, '{ counter }').expect(200)).body).toEqual({ data: { counter: 0 } });
+  });
+
+  it('an SSE stream of a client that sends the header reads the session it names (EventSource in a browser cannot send one: the cookie serves there)', async () => {
+    const value = (await request(url).post('/count').set(HEADER, '').expect(200)).headers[HEADER] as string;
+    await request(url).post('/count').set(HEADER, value).expect(200, { count: 2 });
+    const res = await fetch(`${url}/sse/events`, { headers: { [HEADER]: value } });
+    const reader = res.body!.getReader();
+    try {
+      const event = new Promise<string>((resolve) => {
+        let text = '';
+        const read = (): Promise<void> =>
+          reader.read().then(({ value: chunk }) => {
+            text += new TextDecoder().decode(chunk);
+            if (text.includes('\n\n')) resolve(text);
+            else return read();
+          });
+        void read();
+      });
+      g.app.get(SseSource).events.next(1);
+      expect(await event).toContain('"count":2');
+    } finally {
+      await reader.cancel();
+    }
   });
 });
