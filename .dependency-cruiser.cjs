@@ -19,14 +19,21 @@ module.exports = {
       severity: 'error',
       comment: `Dependencies point down: ${layer}/ may import ${LAYERS.slice(0, index).join(', ') || 'no other layer'}. (The core knows no transport; transports know nothing of Nest's API.)`,
       from: { path: `^src/${layer}/` },
-      to: { path: `^src/(${[...LAYERS.slice(index + 1), 'dynamodb', 'testing', 'health'].join('|')})/` },
+      to: { path: `^src/(${[...LAYERS.slice(index + 1), 'dynamodb', 'redis', 'testing', 'health'].join('|')})/` },
     })),
     {
       name: 'dynamodb-is-its-own-entry',
       severity: 'error',
       comment: 'Only nestjs-session-state/dynamodb loads the DynamoDB store (and the AWS SDK): an app without it never does.',
       from: { path: '^src/', pathNot: '^src/dynamodb/' },
-      to: { path: ['^src/dynamodb/', '@aws-sdk/'] },
+      to: { path: ['^src/dynamodb/', '^node_modules/@aws-sdk/'] },
+    },
+    {
+      name: 'redis-is-its-own-entry',
+      severity: 'error',
+      comment: 'Only nestjs-session-state/redis loads the Redis store (and its client library): an app without it never does.',
+      from: { path: '^src/', pathNot: '^src/redis/' },
+      to: { path: ['^src/redis/', '^node_modules/(redis|ioredis|@redis/[^/]+)/'] },
     },
     {
       name: 'entries-are-not-imported',
@@ -44,7 +51,8 @@ module.exports = {
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    includeOnly: '^src/',
+    // src/, and the store SDKs as leaves, so that the entry rules above see who imports them.
+    includeOnly: '^(src/|node_modules/(redis|ioredis|@redis/[^/]+|@aws-sdk/[^/]+)/)',
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },

@@ -6,6 +6,7 @@ export default defineConfig({
     // Tests run on the sources; the built package is checked by test/package-exports.spec.ts.
     alias: [
       { find: /^nestjs-session-state\/health$/, replacement: fileURLToPath(new URL('./src/health/index.ts', import.meta.url)) },
+      { find: /^nestjs-session-state\/redis$/, replacement: fileURLToPath(new URL('./src/redis/index.ts', import.meta.url)) },
       { find: /^nestjs-session-state\/dynamodb$/, replacement: fileURLToPath(new URL('./src/dynamodb/index.ts', import.meta.url)) },
       { find: /^nestjs-session-state\/testing$/, replacement: fileURLToPath(new URL('./src/testing/index.ts', import.meta.url)) },
       { find: /^nestjs-session-state$/, replacement: fileURLToPath(new URL('./src/index.ts', import.meta.url)) },

@@ -141,6 +141,24 @@ describe('the built package', () => {
   });
 });
 
+describe('the built package, Redis entry', () => {
+  it('exports the Redis store from its own entry point, nestjs-session-state/redis (test/optional-peers.spec.ts: the main one never loads it)', () => {
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        "console.log(JSON.stringify(Object.keys(await import('nestjs-session-state/redis')).sort()));\n" +
+          "const { RedisSessionStateStore } = await import('nestjs-session-state/redis');\n" +
+          "const store = new RedisSessionStateStore({ url: 'redis://127.0.0.1:1', application: 'app' });\n" +
+          "console.log(store.key('abc')); await store.close();",
+      ],
+      { cwd: root, encoding: 'utf8' },
+    ).trim();
+    expect(out.split('\n')).toEqual(['["RedisSessionStateStore","fromIoredis"]', 'sess:app:{abc}']);
+  });
+});
+
 /** The throwaway app: an ES module, a CommonJS module, and typed ESM and CommonJS files for tsc. */
 function writeApp(app: string): void {
   writeFileSync(

@@ -9,6 +9,7 @@ import type {
   SessionStateAcquired,
   SessionStateLoaded,
   SessionStateLocked,
+  SessionStateReleaseWatch,
   SessionStateStore,
 } from '../store/session-state-store.js';
 import { signalOf, type WaitSignal } from './lazy-abort.js';
@@ -126,6 +127,7 @@ export class SessionLockCoordinator {
     } else {
       queue.turn = local.turn = {};
     }
+    let releases: ReleaseWatching | undefined; // made only if the request waits for another process
     try {
       for (let attempt = 0; ;) {
         const result = await this.store.getItemExclusive(id);
@@ -137,11 +139,15 @@ export class SessionLockCoordinator {
         // login or logout there must answer them as it answers us, not as an unknown id (README).
         waited = local.turn.afterLockHolder = true;
         if (await this.breakIfStale(id, result)) continue;
-        attempt = await this.pollUntilUnlocked(id, attempt, signal);
+        // A store that announces releases: listen first, then try again (a release in between is heard).
+        if (await (releases ??= new ReleaseWatching(this.store, id)).start()) continue;
+        attempt = await this.pollUntilUnlocked(id, attempt, signal, releases.watch);
       }
     } catch (error) {
       local.releaseLocal();
       throw error;
+    } finally {
+      releases?.close();
     }
   }
 
@@ -149,26 +155,34 @@ export class SessionLockCoordinator {
     this.assertOpen();
     let waited = false;
     let woken = false;
-    for (let attempt = 0; ;) {
-      // A writer of this process holds the session: wait for its hand-off instead of polling.
-      const queue = this.queues.get(id);
-      if (queue?.turn && !woken) {
-        woken = true;
-        if ((await this.wait(queue, queue.readers, signal)).heldLock) waited = true;
-        continue;
-      }
-      const result = await this.store.getItem(id);
-      if (result.kind !== 'locked') return { result, waited };
-      const local = this.queues.get(id);
-      if (local?.turn && !this.isStale(local.turn)) {
-        // The holder is ours and live: wait for its hand-off (or for its lock to go stale).
+    let releases: ReleaseWatching | undefined; // made only if the request waits for another process
+    try {
+      for (let attempt = 0; ;) {
+        // A writer of this process holds the session: wait for its hand-off instead of polling.
+        const queue = this.queues.get(id);
+        if (queue?.turn && !woken) {
+          woken = true;
+          if ((await this.wait(queue, queue.readers, signal)).heldLock) waited = true;
+          continue;
+        }
+        const result = await this.store.getItem(id);
+        if (result.kind !== 'locked') return { result, waited };
+        const local = this.queues.get(id);
+        if (local?.turn && !this.isStale(local.turn)) {
+          // The holder is ours and live: wait for its hand-off (or for its lock to go stale).
+          waited = true;
+          woken = true;
+          await this.wait(local, local.readers, signal);
+          continue;
+        }
         waited = true;
-        woken = true;
-        await this.wait(local, local.readers, signal);
-        continue;
+        if (await this.breakIfStale(id, result)) continue;
+        if (await (releases ??= new ReleaseWatching(this.store, id)).start()) continue;
+        if (releases.watch) await this.awaitRelease(releases.watch, signal);
+        else await this.pause(attempt++, signal);
       }
-      waited = true;
-      if (!(await this.breakIfStale(id, result))) await this.pause(attempt++, signal);
+    } finally {
+      releases?.close();
     }
   }
 
@@ -323,12 +337,25 @@ export class SessionLockCoordinator {
    * of one) rather than lock attempts (a failed conditional write is charged a write unit, 5 to 10
    * times more), until it reads unlocked (or stale: broken here). Answers the next attempt number.
    */
-  private async pollUntilUnlocked(id: string, attempt: number, signal: WaitSignal): Promise<number> {
+  private async pollUntilUnlocked(id: string, attempt: number, signal: WaitSignal, watch: SessionStateReleaseWatch | undefined): Promise<number> {
     for (;;) {
-      await this.pause(attempt++, signal);
+      if (watch) {
+        // Woken by the release: straight to the lock (a probe would only cost a round trip).
+        if ((await this.awaitRelease(watch, signal)) === 'released') return attempt;
+      } else {
+        await this.pause(attempt++, signal);
+      }
       const probe = await this.store.probeLock(id);
       if (!probe || (await this.breakIfStale(id, probe))) return attempt;
     }
+  }
+
+  /** The next release the store announces, or its fallback pause. */
+  private async awaitRelease(watch: SessionStateReleaseWatch, waitSignal: WaitSignal): Promise<'released' | 'timeout'> {
+    const answer = await watch.next(signalOf(waitSignal));
+    if (answer === 'aborted') throw abortedWhileWaiting();
+    this.assertOpen();
+    return answer;
   }
 
   private async pause(attempt: number, waitSignal: WaitSignal): Promise<void> {
@@ -345,6 +372,34 @@ export class SessionLockCoordinator {
 
   private assertOpen(): void {
     if (this.closed) throw new SessionStateWaitAbortedError('The application is shutting down.');
+  }
+}
+
+/**
+ * A request's watch on its session's releases, for a store that announces them (`watchReleases`):
+ * opened at the first wait for another process's lock, closed when the request stops waiting.
+ * A store that cannot listen (or is told not to) leaves the request to poll.
+ */
+class ReleaseWatching {
+  watch: SessionStateReleaseWatch | undefined;
+  private started = false;
+
+  constructor(
+    private readonly store: SessionStateStore,
+    private readonly id: string,
+  ) {}
+
+  /** Opens the watch once; answers whether it just did (then the caller tries again at once). */
+  async start(): Promise<boolean> {
+    if (this.started || !this.store.watchReleases) return false;
+    this.started = true;
+    this.watch = await this.store.watchReleases(this.id).catch(() => undefined);
+    return this.watch !== undefined;
+  }
+
+  close(): void {
+    this.watch?.close();
+    this.watch = undefined;
   }
 }
 

@@ -6,6 +6,7 @@ import {
   type SessionStateExpireCallback,
   type SessionStateLocked,
   type SessionStateRead,
+  type SessionStateReleaseWatch,
   type SessionStateStoreData,
   type SessionStateStoreHealth,
 } from '../store/session-state-store.js';
@@ -37,6 +38,12 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
       this.setItemExclusive = (id, item, lockId, newItem) =>
         this.run('setItemExclusive', id, () => inner.setItemExclusive!(id, item, lockId, newItem));
     }
+    // Only a store that announces releases has the hook: the lock coordinator polls the others.
+    if (!inner.watchReleases) this.watchReleases = undefined;
+  }
+
+  override watchReleases?(id: string): Promise<SessionStateReleaseWatch> {
+    return this.inner.watchReleases!(id);
   }
 
   override setItemExclusive?: SessionStateStore['setItemExclusive'];

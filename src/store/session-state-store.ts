@@ -213,10 +213,32 @@ export abstract class SessionStateStore {
     );
   }
 
+  /**
+   * Optional: notice of a session's lock being released by any process (a release, a save, a
+   * removal), so a request waiting for a lock another process holds is woken by the release instead
+   * of its next poll. Answers once the store listens (any release after that point is noticed);
+   * rejects when it cannot listen (the waiter then polls). Only for waits: the lock coordinator
+   * opens one watch per session it polls for and closes it when done. A notice can be lost: the
+   * watch's `next` also answers after the store's own fallback pause, and the waiter then checks.
+   */
+  watchReleases?(id: string): Promise<SessionStateReleaseWatch>;
+
   /** Whether the backing store can serve sessions now, for health checks. Default: up (no I/O). */
   async checkHealth(): Promise<SessionStateStoreHealth> {
     return { up: true };
   }
+}
+
+/** A watch on one session's lock releases (`watchReleases`). */
+export interface SessionStateReleaseWatch {
+  /**
+   * Waits for the next release: `released` when one was announced since the watch began or since
+   * the previous `next` (a release announced between two waits is not lost), `timeout` after the
+   * store's fallback pause (check the lock yourself), `aborted` when `signal` aborts.
+   */
+  next(signal: AbortSignal): Promise<'released' | 'timeout' | 'aborted'>;
+  /** Stops watching (the store stops listening for the session once nobody watches it). */
+  close(): void;
 }
 
 export interface RemoveItemOptions {

@@ -1,0 +1,74 @@
+import type { RedisSessionClient } from './redis-session-state-store.options.js';
+
+/**
+ * The part of an ioredis client (`new Redis()`, ioredis 5 or 6) the adapter uses. Structural, so
+ * this file never loads ioredis: the application passes its own client.
+ */
+export interface IoredisLike {
+  readonly status: string;
+  connect(): Promise<unknown>;
+  disconnect(): void;
+  duplicate(): IoredisLike;
+  callBuffer(command: string, args: (string | Buffer | number)[]): Promise<unknown>;
+  ssubscribe(...channels: string[]): Promise<unknown>;
+  sunsubscribe(...channels: string[]): Promise<unknown>;
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+type Listener = () => void;
+
+/**
+ * An ioredis client as the store's client (`client: fromIoredis(redis)`): a thin adapter, since
+ * the store needs only raw commands (`callBuffer`: replies as Buffers, like the node-redis client's
+ * with its type mapping), the connection state, and a duplicate for pub/sub. Commands are bounded by
+ * the store's own timer (ioredis has no per-command timeout); ioredis resubscribes after a reconnect
+ * by itself. The store never closes the client; it closes the duplicate it made.
+ *
+ * Standalone Redis only: ioredis's cluster client routes sharded subscriptions only with its
+ * `shardedSubscribers` option, which this adapter does not check; use node-redis's
+ * `createCluster` for Redis Cluster.
+ */
+export function fromIoredis(client: IoredisLike): RedisSessionClient {
+  const listeners = new Map<string, Set<Listener>>();
+  let listening = false;
+  const listen = () => {
+    if (listening) return;
+    listening = true;
+    const deliver = (channel: string) => listeners.get(channel)?.forEach((l) => l());
+    client.on('smessage', deliver as (...args: never[]) => void);
+    client.on('message', deliver as (...args: never[]) => void);
+  };
+  const add = async (channel: string, listener: Listener, subscribe: (channel: string) => Promise<unknown>) => {
+    listen();
+    let set = listeners.get(channel);
+    if (!set) listeners.set(channel, (set = new Set()));
+    set.add(listener);
+    if (set.size === 1) await subscribe(channel);
+  };
+  const remove = async (channel: string, listener: Listener, unsubscribe: (channel: string) => Promise<unknown>) => {
+    const set = listeners.get(channel);
+    if (!set?.delete(listener) || set.size > 0) return;
+    listeners.delete(channel);
+    await unsubscribe(channel);
+  };
+  const adapter = {
+    get isOpen() {
+      return client.status !== 'wait' && client.status !== 'end';
+    },
+    get isReady() {
+      return client.status === 'ready';
+    },
+    connect: () => (client.status === 'wait' ? client.connect() : Promise.resolve()),
+    destroy: () => client.disconnect(),
+    duplicate: () => fromIoredis(client.duplicate()),
+    sendCommand: ([command, ...args]: (string | Buffer)[]) => client.callBuffer(String(command), args),
+    on: (event: string, listener: (error: Error) => void) => client.on(event, listener as (...args: never[]) => void),
+    sSubscribe: (channel: string, listener: Listener) => add(channel, listener, (c) => client.ssubscribe(c)),
+    sUnsubscribe: (channel: string, listener: Listener) => remove(channel, listener, (c) => client.sunsubscribe(c)),
+    subscribe: (channel: string, listener: Listener) => add(channel, listener, (c) => client.subscribe(c)),
+    unsubscribe: (channel: string, listener: Listener) => remove(channel, listener, (c) => client.unsubscribe(c)),
+  };
+  return adapter as unknown as RedisSessionClient;
+}

@@ -1,0 +1,174 @@
+import type { Logger } from '@nestjs/common';
+import type { SessionStateReleaseWatch } from '../store/session-state-store.js';
+import type { RedisSessionClient } from './redis-session-state-store.options.js';
+
+type Listener = () => void;
+
+/** How long waiters poll without trying to subscribe after a subscription failed. */
+const RETRY_AFTER_FAILURE_MS = 5_000;
+
+/** The pub/sub side of a client, standalone or cluster alike. */
+interface PubSubClient {
+  connect(): Promise<unknown>;
+  destroy(): void;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  sSubscribe(channel: string, listener: Listener): Promise<void>;
+  sUnsubscribe(channel: string, listener: Listener): Promise<void>;
+  subscribe(channel: string, listener: Listener): Promise<void>;
+  unsubscribe(channel: string, listener: Listener): Promise<void>;
+}
+
+/** The watches of one channel, and its listener while subscribed. */
+interface Channel {
+  readonly watches: Set<ReleaseWatch>;
+  readonly listener: Listener;
+  readonly subscribed: Promise<void>;
+}
+
+/**
+ * The store's one subscriber connection (a duplicate of its client, made on first use): a channel
+ * per session, subscribed only while a waiter of this process watches it (sharded `SSUBSCRIBE`,
+ * so a cluster delivers it from the session's shard; `SUBSCRIBE` on a server without it). node-redis
+ * resubscribes after a reconnect; what is published meanwhile is lost, and the watches' fallback
+ * pause covers it.
+ */
+export class RedisReleaseWatches {
+  private subscriber: Promise<PubSubClient> | undefined;
+  private readonly channels = new Map<string, Channel>();
+  private sharded = true;
+  private closed = false;
+  /** Until when (Date.now()) watches are refused after a failed subscription. */
+  private failedUntil = 0;
+
+  constructor(
+    private readonly client: RedisSessionClient,
+    private readonly fallbackPollMs: number,
+    private readonly requestTimeoutMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A watch on `channel`, once the subscription is active. */
+  async watch(channel: string): Promise<SessionStateReleaseWatch> {
+    if (this.closed) throw new Error('The store is closed.');
+    // After a failure, waiters poll for a while rather than each waiting out a subscription attempt.
+    if (Date.now() < this.failedUntil) throw new Error('Release notifications are unavailable for now.');
+    let entry = this.channels.get(channel);
+    if (!entry) {
+      const watches = new Set<ReleaseWatch>();
+      const listener = () => watches.forEach((w) => w.released());
+      const subscribed = this.subscribe(channel, listener);
+      this.channels.set(channel, (entry = { watches, listener, subscribed }));
+      subscribed.catch(() => {
+        if (this.channels.get(channel) === entry) this.channels.delete(channel);
+      });
+    }
+    try {
+      await withTimeout(entry.subscribed, this.requestTimeoutMs);
+    } catch (error) {
+      this.failedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
+      const late = entry;
+      if (late.watches.size === 0 && this.channels.get(channel) === late) {
+        // Given up on: a subscription that still comes through is dropped again.
+        this.channels.delete(channel);
+        late.subscribed.then(() => this.unsubscribe(channel, late.listener)).catch(() => undefined);
+      }
+      throw error;
+    }
+    const watch = new ReleaseWatch(this.fallbackPollMs, () => this.leave(channel, entry, watch));
+    entry.watches.add(watch);
+    return watch;
+  }
+
+  /** Drops the subscriber connection; watches still open answer by their fallback pause. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.channels.clear();
+    const subscriber = await this.subscriber?.catch(() => undefined);
+    subscriber?.destroy();
+  }
+
+  private leave(channel: string, entry: Channel, watch: ReleaseWatch): void {
+    entry.watches.delete(watch);
+    if (entry.watches.size > 0 || this.channels.get(channel) !== entry) return;
+    this.channels.delete(channel);
+    this.unsubscribe(channel, entry.listener).catch(() => undefined);
+  }
+
+  private async unsubscribe(channel: string, listener: Listener): Promise<void> {
+    const subscriber = await this.connection();
+    await (this.sharded ? subscriber.sUnsubscribe(channel, listener) : subscriber.unsubscribe(channel, listener));
+  }
+
+  private async subscribe(channel: string, listener: Listener): Promise<void> {
+    const subscriber = await this.connection();
+    if (this.sharded) {
+      try {
+        return await subscriber.sSubscribe(channel, listener);
+      } catch (error) {
+        if (!/unknown command/i.test(String((error as Error)?.message))) throw error;
+        this.sharded = false; // Redis < 7: the scripts PUBLISH
+      }
+    }
+    await subscriber.subscribe(channel, listener);
+  }
+
+  private connection(): Promise<PubSubClient> {
+    this.subscriber ??= (async () => {
+      const subscriber = (this.client as unknown as { duplicate(): PubSubClient }).duplicate();
+      // A dropped connection is retried by node-redis; meanwhile waiters fall back to polling.
+      subscriber.on('error', (error) => this.logger.debug?.(`Release notifications: ${error.message}`));
+      await subscriber.connect();
+      return subscriber;
+    })().catch((error: unknown) => {
+      this.subscriber = undefined;
+      throw error;
+    });
+    return this.subscriber;
+  }
+}
+
+/** One waiter's watch: a release seen since its last `next` is kept until asked for. */
+class ReleaseWatch implements SessionStateReleaseWatch {
+  private pending = false;
+  private wake: (() => void) | undefined;
+
+  constructor(
+    private readonly fallbackPollMs: number,
+    readonly close: () => void,
+  ) {}
+
+  released(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  next(signal: AbortSignal): Promise<'released' | 'timeout' | 'aborted'> {
+    if (signal.aborted) return Promise.resolve('aborted');
+    if (this.pending) {
+      this.pending = false;
+      return Promise.resolve('released');
+    }
+    return new Promise((resolve) => {
+      const done = (answer: 'released' | 'timeout' | 'aborted') => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        this.wake = undefined;
+        if (answer === 'released') this.pending = false;
+        resolve(answer);
+      };
+      const onAbort = () => done('aborted');
+      // Equal jitter: waiters of several instances do not check in step.
+      const timer = setTimeout(() => done('timeout'), this.fallbackPollMs / 2 + Math.random() * (this.fallbackPollMs / 2));
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.wake = () => done('released');
+    });
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`No subscription within ${ms} ms.`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,74 @@
+import type { RedisClientOptions } from 'redis';
+
+/**
+ * A node-redis client (`createClient`) or cluster client (`createCluster`) of `redis` 5 or 6, with
+ * any modules, scripts or RESP version: the store sends its own commands (`sendCommand`) and uses
+ * none of the client's extensions, so only this much of it is required.
+ */
+export interface RedisSessionClient {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  destroy(): void;
+  /** For the store's subscriber connection. */
+  duplicate(): unknown;
+  sendCommand(...args: never[]): Promise<unknown>;
+}
+
+/** Options of `RedisSessionStateStore`. Give `client`, or `url`/`clientOptions` (then the store owns the client). */
+export interface RedisSessionStateStoreOptions {
+  /**
+   * A client the application already has: a node-redis client or cluster. The store never closes
+   * it. Not connected yet: the store connects it in `init()` (Nest's `onModuleInit`).
+   */
+  client?: RedisSessionClient;
+
+  /** Without `client`: the URL of the client the store builds (`redis://host:6379`). The store owns and closes it. */
+  url?: string;
+
+  /** Without `client`: more options of the client the store builds (`url` wins over `clientOptions.url`). */
+  clientOptions?: RedisClientOptions;
+
+  /**
+   * Start of every key and channel of the store. Default `'sess:'`. A session's keys are
+   * `{keyPrefix}{application}:{<id>}` (the braces are a hash tag: one slot per session on a cluster).
+   */
+  keyPrefix?: string;
+
+  /** A name per application, so several applications can share one Redis. Default: none. */
+  application?: string;
+
+  /**
+   * Seconds Redis keeps a session key beyond its expiry (`PEXPIRE` = timeout + this). Expiry
+   * itself is decided on every call from the stored expiry, so instances whose clocks differ by
+   * less than this agree. Default `60`.
+   */
+  ttlExtraSeconds?: number;
+
+  /**
+   * gzip (node:zlib, off the event loop) the serialized items above `thresholdBytes` (UTF-8)
+   * when that makes them smaller. `false` disables it. Default `{ thresholdBytes: 8192 }`.
+   */
+  compression?: { thresholdBytes?: number } | false;
+
+  /** Largest serialized items (after compression) the store writes; larger: `SessionStateTooLargeError`, nothing written. Default `1_000_000`. */
+  maxItemBytes?: number;
+
+  /**
+   * Bound on each Redis command, in ms (queued while disconnected, sent, waiting for the answer):
+   * when it passes, `SessionStateStoreUnavailableError`. A lock taken by a command given up on
+   * this way is released right behind it. Default `2000`.
+   */
+  requestTimeoutMs?: number;
+
+  /**
+   * Waiters for a lock held by another instance are woken by the release, published on the
+   * session's (sharded) channel. A missed message costs at most this pause: the waiter then checks
+   * the lock itself. Default `1000` ms (with jitter: between half of it and all of it). `false`:
+   * no subscription, waiters poll at the module's `lockWait` pace.
+   */
+  releaseNotifications?: { fallbackPollMs?: number } | false;
+
+  /** Clock in epoch ms; for tests that need to move time. Default `Date.now`. */
+  clock?: () => number;
+}

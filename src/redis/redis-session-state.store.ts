@@ -1,0 +1,527 @@
+import { randomBytes } from 'node:crypto';
+import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  SessionStateCorruptError,
+  SessionStateLockLostError,
+  SessionStateStoreMisconfiguredError,
+  SessionStateStoreUnavailableError,
+  type SessionStateLockLostReason,
+} from '../errors/session-state.errors.js';
+import {
+  SESSION_ABSENT,
+  SessionStateActions,
+  SessionStateStore,
+  type RemoveItemOptions,
+  type SessionStateAcquired,
+  type SessionStateAcquisition,
+  type SessionStateLocked,
+  type SessionStateRead,
+  type SessionStateReleaseWatch,
+  type SessionStateStoreData,
+  type SessionStateStoreHealth,
+} from '../store/session-state-store.js';
+import { RedisCommands, type RedisReply } from './redis-commands.js';
+import { corruptRecord, mayHaveRun } from './redis-errors.js';
+import { RedisItemsCodec } from './redis-items-codec.js';
+import { RedisPendingReleases } from './redis-pending-releases.js';
+import { RedisReleaseWatches } from './redis-release-watches.js';
+import { CREATE_UNINITIALIZED, INDEX_OWNER, LOCK, PROBE, READ, RELEASE, REMOVE, RESET, REVOKE, SAVE } from './redis-scripts.js';
+import { redisStoreSettings, type RedisStoreSettings } from './redis-store-settings.js';
+import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-session-state-store.options.js';
+
+/*
+ * Design (for docs/REDIS.md).
+ *
+ * Keys (`P` = keyPrefix + (application + ':' when set)), a session's in one slot by its `{id}` tag:
+ *   P{<id>}             hash: the session (fields in redis-scripts.ts); PEXPIRE = timeout + ttlExtraSeconds
+ *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
+ *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
+ *
+ * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT);
+ * `probeLock` reads four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
+ * holder's lock only), setAndReleaseItemExclusive 1, releaseItemExclusive 1, handOverItemExclusive 1
+ * (the next holder's lock taken in the same script), removeItem 1, resetItemTimeout 1. The owner
+ * index costs one more (a script on the owner's set) when a session gets an owner, and then at
+ * most once per `timeout` of activity, when the session's expiry passes the index's horizon
+ * (field `u`); removing an owned session sends a best-effort SREM. revokeOwner: SMEMBERS, a script
+ * per session (in parallel), one SREM. Stale index entries (expired sessions) are removed by
+ * revokeOwner and vanish with the set, whose TTL outlives its newest session by one timeout.
+ *
+ * Lock cost does not depend on the session's size: the lock is two small fields; a contended
+ * lock, a probe, a release and an unchanged hand-over never read or write the items.
+ *
+ * Expiry: the hash's `e` (the store's clock) decides on every call, so an expired session reads
+ * absent even before Redis drops the key. Slid by taking the lock, releasing it, saving, and
+ * `resetItemTimeout` (which the lifecycle sends for read-only requests only once over half the
+ * timeout has passed): a read costs no write.
+ *
+ * Waiters: a waiter on another instance watches the session's channel (one subscriber connection
+ * per store, a channel per session only while someone of this process waits) and retries the lock
+ * when the release is published; it also checks every `fallbackPollMs` (jittered), so a lost
+ * message costs latency only. A waiting request costs, per second, about one probe (a script
+ * reading four small fields) per fallback pause plus one lock attempt per release it is woken by.
+ * A release publishes only when someone found the lock held (field `w`): uncontended requests
+ * publish nothing.
+ *
+ * ACL (checked by test/redis/redis-acl.e2e.spec.ts on Redis 7.0): the store sends EVALSHA, EVAL,
+ * HMGET, HDEL, SMEMBERS, SREM, PING; the subscriber SSUBSCRIBE, SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE
+ * on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE, SPUBLISH (PUBLISH), SADD, PTTL;
+ * node-redis's handshake needs HELLO. Keys and channels under the prefix:
+ *   ACL SETUSER app on >pw ~sess:* &sess:* +evalsha +eval +hmget +hset +hdel +del +pexpire +pttl
+ *     +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping +hello
+ * (On Redis >= 7.2 node-redis also sends CLIENT SETINFO at connect: +client|setinfo, or the
+ * client option disableClientInfo; not verified here, the machine has 7.0.)
+ *
+ * A Redis restart without persistence (no RDB/AOF) loses every session: users are signed out,
+ * and a request holding a lock then fails its save with `item_gone` (409) instead of writing into
+ * an empty server. Locks never outlive the data. With AOF `appendfsync everysec`, up to a second
+ * of saves can be lost on a crash. A command given up on by timeout after it was sent may still run:
+ * a lock it took is released right behind it on the same connection. A release that fails because
+ * Redis is unreachable is tried again every 500 ms until Redis answers (for up to 2 minutes): with
+ * persistence, a lock held when Redis went down does not keep its session locked until it is stale.
+ */
+
+/**
+ * Lock ids: unique is all a fencing token needs, so a random prefix per store (96 bits: no two
+ * stores, in any process, share one) and a counter, not random bytes per lock (a measurable cost).
+ */
+class LockIds {
+  private readonly prefix = `${randomBytes(12).toString('base64url')}.`;
+  private sequence = 0;
+
+  next(): string {
+    return this.prefix + (++this.sequence).toString(36);
+  }
+}
+
+/**
+ * Sessions in Redis (standalone or Cluster) through node-redis: each contract call one Lua script,
+ * every write that ends a lock fenced by the lock id, expiry by the stored expiry and Redis TTL,
+ * and waiters of other instances woken by the release (sharded pub/sub) rather than polling.
+ * See the design note above.
+ */
+export class RedisSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisSessionStateStore.name);
+  private readonly options: RedisSessionStateStoreOptions;
+  private readonly settings: RedisStoreSettings;
+  private readonly codec: RedisItemsCodec;
+  private readonly clock: () => number;
+  private readonly extraMs: string;
+  private readonly lockIds = new LockIds();
+  /** The client and what runs on it: at once for a client passed in; at `init()` for one the store makes. */
+  private connection: { client: RedisSessionClient; commands: RedisCommands; watches: RedisReleaseWatches | undefined } | undefined;
+  private ready: Promise<void> | undefined;
+  private closed = false;
+  private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
+    this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '', this.channel(id)]),
+  );
+
+  constructor(options: RedisSessionStateStoreOptions = {}) {
+    super();
+    this.options = options;
+    this.settings = redisStoreSettings(options);
+    this.clock = this.settings.clock;
+    this.extraMs = String(this.settings.ttlExtraSeconds * 1000);
+    this.codec = new RedisItemsCodec(this.settings.compressionThresholdBytes, this.settings.maxItemBytes);
+    if (options.client) this.connection = this.connectionOf(options.client);
+  }
+
+  /** The client the store runs on (the one passed in, or, after `init()`, the one it made). */
+  get client(): RedisSessionClient {
+    return this.connected().client;
+  }
+
+  /**
+   * Makes the store's own client (loading `redis` only then) and connects it, or connects a client
+   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`).
+   */
+  init(): Promise<void> {
+    this.ready ??= (async () => {
+      this.connection ??= this.connectionOf(await this.buildClient());
+      if (!this.connection.client.isOpen) await this.connection.client.connect();
+    })().catch((error: unknown) => {
+      this.ready = undefined;
+      throw error;
+    });
+    return this.ready;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.init();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  /** Closes the subscriber connection, and the client if the store made it (a client passed in belongs to the caller). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.pendingReleases.close();
+    const connection = this.connection;
+    if (!connection) return;
+    await connection.watches?.close();
+    if (!this.options.client && connection.client.isOpen) connection.client.destroy();
+  }
+
+  private get commands(): RedisCommands {
+    return this.connected().commands;
+  }
+
+  private connected(): NonNullable<RedisSessionStateStore['connection']> {
+    if (!this.connection) {
+      throw new SessionStateStoreMisconfiguredError('RedisSessionStateStore: call init() before use (Nest does, at startup), or pass a client.');
+    }
+    return this.connection;
+  }
+
+  private connectionOf(client: RedisSessionClient): NonNullable<RedisSessionStateStore['connection']> {
+    const { fallbackPollMs, requestTimeoutMs } = this.settings;
+    return {
+      client,
+      commands: new RedisCommands(client, requestTimeoutMs),
+      watches: fallbackPollMs === null ? undefined : new RedisReleaseWatches(client, fallbackPollMs, requestTimeoutMs, this.logger),
+    };
+  }
+
+  async getItem(id: string): Promise<SessionStateRead> {
+    const now = this.clock();
+    const reply = list(await this.commands.script(READ, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    switch (code(reply)) {
+      case 'A':
+        return SESSION_ABSENT;
+      case 'L':
+        return lockedAnswer(reply, now);
+      case 'D': {
+        const [, expires, timeout, flags, owner, plain, compressed] = reply;
+        const item = await this.item(timeout, owner, plain, compressed);
+        return { kind: 'loaded', item, actions: actionsOf(flags), expires: integer(expires) };
+      }
+      default:
+        throw corrupt(reply);
+    }
+  }
+
+  /** The lock's fields only (one script: see `PROBE`), never the items. */
+  override async probeLock(id: string): Promise<SessionStateLocked | null> {
+    const now = this.clock();
+    const reply = list(await this.commands.script(PROBE, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    return code(reply) === 'L' ? lockedAnswer(reply, now) : null;
+  }
+
+  async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
+    const now = this.clock();
+    const lockId = this.lockIds.next();
+    let reply: RedisReply[];
+    try {
+      reply = list(await this.commands.script(LOCK, this.key(id), [String(now), this.extraMs, lockId, this.channel(id)]));
+    } catch (error) {
+      await this.settleLock(id, lockId, error);
+      throw error;
+    }
+    switch (code(reply)) {
+      case 'A':
+        return SESSION_ABSENT;
+      case 'L':
+        return lockedAnswer(reply, now);
+      case 'D': {
+        const [, expires, timeout, flags, owner, plain, compressed, indexUntil] = reply;
+        try {
+          const item = await this.item(timeout, owner, plain, compressed);
+          await this.indexOwner(id, item.owner, indexUntil, now);
+          return { kind: 'acquired', item, lockId, actions: actionsOf(flags), expires: integer(expires) };
+        } catch (error) {
+          // We hold the lock of a record we cannot read: its id goes with the error for the caller to release.
+          if (error instanceof SessionStateCorruptError) error.lockId = lockId;
+          else await this.releaseItemExclusive(id, lockId).catch(() => false);
+          throw error;
+        }
+      }
+      default:
+        throw corrupt(reply);
+    }
+  }
+
+  async setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void> {
+    await this.save(id, item, lockId, newItem, '', false, 'the changes of this request were not saved');
+  }
+
+  /**
+   * A mid-request save: writes the items and a new expiry and keeps the lock (the same lock id,
+   * the same lock date). With `newItem`, inserts only if no live item exists, locked under a new
+   * lock id. Answers the lock id held afterwards.
+   */
+  async setItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<string> {
+    const held = newItem ? this.lockIds.next() : lockId;
+    if (held === null) throw lockLost('lock_mismatch', 'the changes were not saved');
+    await this.save(id, item, lockId, newItem, held, !newItem, 'the changes were not saved');
+    return held;
+  }
+
+  /** One script: the save (or the release) and the next holder's lock, the session never unlocked in between. */
+  override async handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
+    const now = this.clock();
+    const next = this.lockIds.next();
+    let expires: number;
+    if (changed) expires = await this.save(id, item, lockId, false, next, false, 'it could not be handed over');
+    else {
+      const reply = await this.run(RELEASE, id, next, [String(now), this.extraMs, lockId, next, this.channel(id)]);
+      if (code(reply) !== 'OK') throw refusal(reply, 'it could not be handed over');
+      await this.indexOwner(id, item.owner, reply[2], now);
+      expires = integer(reply[1]);
+    }
+    const handed: SessionStateStoreData =
+      item.owner === undefined ? { items: item.items, timeout: item.timeout } : { items: item.items, timeout: item.timeout, owner: item.owner };
+    return { kind: 'acquired', item: handed, lockId: next, actions: SessionStateActions.None, expires } satisfies SessionStateAcquired;
+  }
+
+  async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    const now = this.clock();
+    let reply: RedisReply[];
+    try {
+      reply = list(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '', this.channel(id)]));
+    } catch (error) {
+      // Redis unreachable: released again once it answers (with persistence the lock would outlive the outage).
+      if (unreachable(error)) this.pendingReleases.add(id, lockId);
+      throw error;
+    }
+    if (code(reply) !== 'OK') return false;
+    await this.indexOwner(id, undefined, reply[2], now);
+    return true;
+  }
+
+  async removeItem(id: string, lockId: string, _options?: RemoveItemOptions): Promise<void> {
+    const reply = list(await this.commands.script(REMOVE, this.key(id), [String(this.clock()), this.extraMs, lockId, this.channel(id)]));
+    if (code(reply) !== 'OK') throw refusal(reply, 'the session was not removed');
+    this.unindexOwner(id, reply[1]);
+  }
+
+  async resetItemTimeout(id: string): Promise<void> {
+    const now = this.clock();
+    const reply = list(await this.commands.script(RESET, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    if (code(reply) === 'OK') await this.indexOwner(id, undefined, reply[2], now);
+  }
+
+  override async createUninitializedItem(id: string, timeout: number): Promise<void> {
+    await this.commands.script(CREATE_UNINITIALIZED, this.key(id), [String(this.clock()), this.extraMs, String(timeout), this.channel(id)]);
+  }
+
+  /**
+   * Sign out everywhere: the owner's index (SMEMBERS), then a script per session that removes it
+   * only if it still has this owner (in parallel), then one SREM of the entries read.
+   */
+  override async revokeOwner(owner: string): Promise<number> {
+    const ownerKey = this.ownerKey(owner);
+    const members = list(await this.commands.command(ownerKey, ['SMEMBERS', ownerKey], 'revokeOwner'));
+    const ids = members.map((m) => String(m));
+    const now = String(this.clock());
+    const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
+    if (ids.length > 0) await this.commands.command(ownerKey, ['SREM', ownerKey, ...ids], 'revokeOwner');
+    return results.filter((r) => r === 1).length;
+  }
+
+  /** A watch on the session's release channel (rejects with `releaseNotifications: false`: the waiter then polls). */
+  override watchReleases(id: string): Promise<SessionStateReleaseWatch> {
+    const watches = this.connection?.watches;
+    if (!watches) return Promise.reject(new Error('Release notifications are off (releaseNotifications: false), or the store is not initialised.'));
+    return watches.watch(this.channel(id));
+  }
+
+  /** Redis answers PING within `requestTimeoutMs`. */
+  override async checkHealth(): Promise<SessionStateStoreHealth> {
+    try {
+      await this.commands.command(this.key('health'), ['PING'], 'PING');
+      return { up: true };
+    } catch (error) {
+      return { up: false, details: { error: (error as Error).message } };
+    }
+  }
+
+  /** The session's key. */
+  key(id: string): string {
+    return `${this.settings.prefix}{${id}}`;
+  }
+
+  private channel(id: string): string {
+    return `${this.settings.prefix}{${id}}:r`;
+  }
+
+  private ownerKey(owner: string): string {
+    return `${this.settings.prefix}owner:{${owner}}`;
+  }
+
+  /** The SAVE script; answers the new expiry. `next`: the lock id held afterwards ('' releases). */
+  private async save(
+    id: string,
+    item: SessionStateStoreData,
+    lockId: string | null,
+    newItem: boolean,
+    next: string,
+    keepDate: boolean,
+    consequence: string,
+  ): Promise<number> {
+    if (!newItem && lockId === null) throw lockLost('lock_mismatch', consequence);
+    const now = this.clock();
+    const encoded = await this.codec.encode(item.items);
+    const args = [
+      String(now),
+      this.extraMs,
+      newItem ? 'new' : 'set',
+      lockId ?? '',
+      encoded.field,
+      encoded.value,
+      String(item.timeout),
+      item.owner ?? '',
+      next,
+      keepDate ? '1' : '',
+      this.channel(id),
+    ];
+    // A new lock id taken by a save whose answer was lost is released behind it.
+    const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : list(await this.commands.script(SAVE, this.key(id), args));
+    if (code(reply) !== 'OK') throw refusal(reply, consequence);
+    await this.indexOwner(id, item.owner, reply[2], now);
+    this.unindexOwner(id, reply[3]);
+    return integer(reply[1]);
+  }
+
+  /** Runs a script that takes the lock `lockId`; when its answer is lost, releases that lock before throwing. */
+  private async run(script: typeof SAVE, id: string, lockId: string, args: (string | Buffer)[]): Promise<RedisReply[]> {
+    try {
+      return list(await this.commands.script(script, this.key(id), args));
+    } catch (error) {
+      await this.settleLock(id, lockId, error);
+      throw error;
+    }
+  }
+
+  /**
+   * A lock command that got no answer may still have run. The release, sent on the same connection
+   * right behind it, runs after it: a lock it took is not left behind (bounded; best effort).
+   */
+  private async settleLock(id: string, lockId: string, error: unknown): Promise<void> {
+    if (!mayHaveRun(error)) return;
+    // Queued through a reconnect: the lock command ran before the old connection died, or never.
+    const args = [String(this.clock()), this.extraMs, lockId, '', this.channel(id)];
+    await this.commands.script(RELEASE, this.key(id), args, true).catch(() => this.pendingReleases.add(id, lockId));
+  }
+
+  /**
+   * The owner index needs this session until `until` (a script's answer): one more round trip, at a
+   * login and then at most once per timeout of activity. A failure does not fail the call (the
+   * session's own write is done): the horizon is cleared, so the session's next call tries again.
+   */
+  private async indexOwner(id: string, owner: string | undefined, until: RedisReply | undefined, now: number): Promise<void> {
+    if (until === null || until === undefined) return;
+    try {
+      if (owner === undefined) {
+        // A release or reset does not carry the owner: read it.
+        const [stored] = list(await this.commands.command(this.key(id), ['HMGET', this.key(id), 'o'], 'owner index'));
+        if (stored === null) return;
+        owner = String(stored);
+      }
+      const ttl = Math.max(1, integer(until) - now);
+      await this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, String(ttl)]);
+    } catch (error) {
+      this.logger.warn(`Updating an owner's session index failed: ${(error as Error).message}`);
+      this.commands.command(this.key(id), ['HDEL', this.key(id), 'u'], 'owner index').catch(() => undefined);
+    }
+  }
+
+  /** The session no longer has `owner`: its entry goes (best effort; revokeOwner cleans what stays). */
+  private unindexOwner(id: string, owner: RedisReply | undefined): void {
+    if (owner === null || owner === undefined) return;
+    const ownerKey = this.ownerKey(String(owner));
+    this.commands.command(ownerKey, ['SREM', ownerKey, id], 'owner index').catch(() => undefined);
+  }
+
+  private async item(timeout: RedisReply, owner: RedisReply, plain: RedisReply, compressed: RedisReply): Promise<SessionStateStoreData> {
+    const minutes = Number(String(timeout));
+    if (timeout === null || !(minutes > 0)) throw corruptRecord('it has no readable timeout');
+    const items = await this.codec.decode(asBuffer(plain), asBuffer(compressed));
+    return owner === null ? { items, timeout: minutes } : { items, timeout: minutes, owner: String(owner) };
+  }
+
+  /** The store's own client, from `url` / `clientOptions`; `redis` is loaded here, not by the entry point. */
+  private async buildClient(): Promise<RedisSessionClient> {
+    let redis: typeof import('redis');
+    try {
+      redis = await import('redis');
+    } catch (error) {
+      throw new SessionStateStoreMisconfiguredError(
+        'RedisSessionStateStore makes its client with the `redis` package (node-redis 5 or 6), which is not installed: ' +
+          'npm install redis, or pass client (a node-redis client, or fromIoredis(yourIoredisClient)).',
+        { cause: error },
+      );
+    }
+    const { url, clientOptions } = this.options;
+    const client = redis.createClient({ ...clientOptions, ...(url === undefined ? {} : { url }) });
+    // The store owns this client: node-redis reconnects by itself. Logged once per outage, not per attempt.
+    let down = false;
+    client.on('error', (error: Error) => {
+      if (!down) this.logger.warn(`Redis connection lost (${error.message}); reconnecting. Session requests answer 503 meanwhile.`);
+      down = true;
+    });
+    client.on('ready', () => {
+      if (down) this.logger.log('Redis connection restored.');
+      down = false;
+    });
+    return client as unknown as RedisSessionClient;
+  }
+}
+
+/** Redis did not answer (down, reconnecting, too slow): not a refusal, not a misconfiguration. */
+function unreachable(error: unknown): boolean {
+  return error instanceof SessionStateStoreUnavailableError && !(error instanceof SessionStateStoreMisconfiguredError);
+}
+
+function list(reply: RedisReply): RedisReply[] {
+  if (!Array.isArray(reply)) throw corruptRecord('Redis answered in an unexpected shape');
+  return reply;
+}
+
+function code(reply: RedisReply[]): string {
+  return reply[0] instanceof Buffer ? reply[0].toString() : String(reply[0]);
+}
+
+function integer(value: RedisReply | undefined): number {
+  return typeof value === 'number' ? value : Number(String(value));
+}
+
+function asBuffer(value: RedisReply): Buffer | null {
+  return value instanceof Buffer ? value : null;
+}
+
+function corrupt(reply: RedisReply[]): SessionStateCorruptError {
+  return corruptRecord(code(reply) === 'C' ? `its ${String(reply[1])} is not readable` : 'the script answered in an unexpected shape');
+}
+
+function actionsOf(flags: RedisReply): SessionStateActions {
+  return flags !== null && String(flags) === '1' ? SessionStateActions.InitializeItem : SessionStateActions.None;
+}
+
+/** `['L', lockId, lockDate, expires]`: another request's lock. */
+function lockedAnswer(reply: RedisReply[], now: number): SessionStateLocked {
+  const lockDate = integer(reply[2]);
+  const expires = integer(reply[3]);
+  if (!Number.isFinite(lockDate) || !Number.isFinite(expires)) throw corruptRecord('its lock date or expiry is not a number');
+  return { kind: 'locked', lockId: String(reply[1]), lockAge: Math.max(0, now - lockDate), expires };
+}
+
+/** A refused fenced write's reply (G, M, X, C) as the error the contract names. */
+function refusal(reply: RedisReply[], consequence: string): Error {
+  switch (code(reply)) {
+    case 'X':
+      return new SessionStateLockLostError('A session with this id already exists; the new session was not written.', 'item_exists');
+    case 'G':
+      return lockLost('item_gone', consequence);
+    case 'M':
+      return lockLost('lock_mismatch', consequence);
+    default:
+      return corrupt(reply);
+  }
+}
+
+function lockLost(reason: SessionStateLockLostReason, consequence: string): SessionStateLockLostError {
+  return new SessionStateLockLostError(`The session lock was lost (broken as stale, or the session was removed); ${consequence}.`, reason);
+}

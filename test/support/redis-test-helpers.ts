@@ -1,0 +1,34 @@
+import type { RedisClientType } from 'redis';
+
+/** Commands the server processed, by name, from `INFO commandstats` (what reached Redis, not what the store meant to send). */
+export async function commandCalls(client: RedisClientType): Promise<Record<string, number>> {
+  const info = await client.info('commandstats');
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[match[1]!] = Number(match[2]);
+  return calls;
+}
+
+/**
+ * Scripts the server ran while `send` ran: the store's round trips (each contract call is one
+ * script; the commands a script calls inside it are counted by Redis too, so they are left out).
+ */
+export async function scriptsDuring(client: RedisClientType, send: () => Promise<unknown>): Promise<Record<string, number>> {
+  const before = await commandCalls(client);
+  await send();
+  const after = await commandCalls(client);
+  const delta: Record<string, number> = {};
+  for (const [name, calls] of Object.entries(after)) {
+    const d = calls - (before[name] ?? 0);
+    if (d > 0 && (name === 'evalsha' || name === 'eval')) delta[name] = d;
+  }
+  return delta;
+}
+
+/** Session keys under `pattern` whose lock field is set: a lock left behind. */
+export async function locksLeft(client: RedisClientType, pattern = 'sess:*'): Promise<number> {
+  let locked = 0;
+  for await (const keys of client.scanIterator({ MATCH: pattern, COUNT: 1000 })) {
+    for (const key of keys) if ((await client.type(key)) === 'hash' && (await client.hExists(key, 'l'))) locked++;
+  }
+  return locked;
+}
