@@ -34,6 +34,9 @@ import { createSessionStore } from './session-store.factory.js';
         timeout: 20,
         // Sign the id cookie when a secret is configured (comma-separated: first signs, all verify).
         secret: config.get<string>('SESSION_SECRET')?.split(','),
+        // Native clients without a cookie jar may carry the id in this header (docs/ID-HEADER.md);
+        // SESSION_ID_HEADER= (empty) turns it off. Browsers keep the cookie.
+        idHeader: config.get<string>('SESSION_ID_HEADER', 'x-session-id') || undefined,
       }),
     }),
     // NestJS's passport session recipe; keepSessionInfo: the cart and the counter survive the login.
