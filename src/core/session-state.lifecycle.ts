@@ -4,6 +4,7 @@ import { SessionIdCarrier } from '../cookie/session-id-carrier.js';
 import {
   SessionStateCorruptError,
   SessionStateError,
+  SessionStateEndedError,
   SessionStateEndedWhileWaitingError,
   SessionStateLockLostError,
   SessionStateWaitAbortedError,
@@ -16,6 +17,7 @@ import { acquisitionOf, attachLease, type SessionLease } from './session-lease.j
 import { shouldSaveOnError } from '../module/save-on-error.policy.js';
 import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
+import { clientSummaryOf } from '../session/client-summary.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
@@ -117,7 +119,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (lease.completion) throw new SessionStateError("save(): this request's session was already completed (its answer is sent).");
     if (session.isReadOnly || session.isAbandoned || !this.store.setItemExclusive) return;
     lease.beforeSave?.();
-    const data = this.dataOf(lease);
+    const data = this.dataOf(lease, exchange);
     const moved = session.previousId !== undefined || lease.loaded === null;
     if (!moved) {
       if (data.items === lease.loaded!.items && !session.timeoutChanged && !session.ownerChanged) return;
@@ -340,10 +342,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       turn?.releaseLocal();
       // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
       if (waited) throw new SessionStateEndedWhileWaitingError();
+      // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can tell.
+      if (exchange.refusesEndedSession) throw new SessionStateEndedError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
       return this.newLease(behavior, exchange);
     }
     const { item } = result;
+    if (this.pastAbsoluteTimeout(item)) return this.endPastLifetime(exchange, id, behavior, lockId, turn);
     let session: HttpSessionState;
     try {
       session = new HttpSessionState({
@@ -370,6 +375,36 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       adopted: false,
       acquiredAt: Date.now(),
     };
+  }
+
+  /** Whether `absoluteTimeout` has passed since the session was created or its id last regenerated (no store call). */
+  private pastAbsoluteTimeout(item: SessionStateStoreData): boolean {
+    const limit = this.options.absoluteTimeoutMs;
+    return limit !== null && item.created !== undefined && Date.now() - item.created >= limit;
+  }
+
+  /**
+   * A session past its absolute lifetime is gone whatever its activity: removed when this request
+   * holds its lock (a read-only request leaves it to its idle expiry; every load treats it as gone),
+   * and the request starts a new session under a new id.
+   */
+  private async endPastLifetime(
+    exchange: SessionExchange,
+    id: string,
+    behavior: ActiveBehavior,
+    lockId: string | null,
+    turn: LocalTurn | null,
+  ): Promise<SessionLease> {
+    try {
+      if (lockId) await this.store.removeItem(id, lockId);
+    } catch (error) {
+      // Removed meanwhile (revoked), or the store failed: release what may still be held.
+      if (!(error instanceof SessionStateLockLostError)) await this.release(id, lockId!).catch((e) => this.logFailure(e, id));
+    } finally {
+      turn?.releaseLocal();
+    }
+    if (exchange.refusesEndedSession) throw new SessionStateEndedError();
+    return this.newLease(behavior, exchange);
   }
 
   /**
@@ -426,7 +461,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (outcome === 'succeeded' && !session.isReadOnly) lease.beforeSave?.();
       // The data is serialised (which may throw: a value mutated in place out of bounds) only when it may be written.
       const readOnly = lease.behavior === SessionStateBehavior.ReadOnly;
-      const data = keepsChanges({ readOnly, outcome, abandoned: session.isAbandoned }) ? this.dataOf(lease) : null;
+      const data = keepsChanges({ readOnly, outcome, abandoned: session.isAbandoned }) ? this.dataOf(lease, exchange) : null;
       const plan = planCompletion(this.factsOf(lease, exchange, outcome, data));
       if (plan.log) this.logger[plan.log.level](plan.log.message);
       // Every cookie that names a write is made before it: one that cannot be made leaves no record behind.
@@ -466,9 +501,15 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   /** The data to save; the items serialised only when they may have changed (a request that read primitives only did not). */
-  private dataOf({ session, loaded }: SessionLease): SessionStateStoreData {
+  private dataOf({ session, loaded }: SessionLease, exchange: SessionExchange): SessionStateStoreData {
     const items = loaded && !session.itemsMayDiffer ? loaded.items : session.serializeItems();
-    return { items, timeout: session.timeout, owner: session.owner };
+    if (loaded !== null && session.previousId === undefined) {
+      // A session stored before `created` existed starts its clock at its next save.
+      return { items, timeout: session.timeout, owner: session.owner, created: loaded.created ?? Date.now(), client: loaded.client };
+    }
+    // New, or moved to a new id (login): its lifetime, and where it was created from, start here.
+    const client = this.options.recordClient ? clientSummaryOf(exchange.clientInfo?.()) : undefined;
+    return { items, timeout: session.timeout, owner: session.owner, created: Date.now(), client };
   }
 
   /** What the plan depends on; the costlier facts (the request cookie's signature, the items) only where the plan reads them. */

@@ -34,6 +34,18 @@ export interface SessionStateModuleOptions {
    * Default 110; at most 2 147 483.647 (2^31-1 ms, the longest a Node timer waits).
    */
   executionTimeout?: number;
+  /**
+   * Minutes a session may live at most, counted from its creation or its last `regenerateId()` (call
+   * it at login): past it the session is gone, however active (OWASP's absolute timeout). Checked
+   * when the session is loaded, from the data read anyway (no extra store call). Default: none.
+   */
+  absoluteTimeout?: number;
+  /**
+   * Records, when a session is created or its id regenerated, a short summary of the client's user
+   * agent and its address (as the platform reports it: Express's `trust proxy`, Fastify's
+   * `trustProxy`), for `SessionManager.list`. Off by default: it is personal data. Default false.
+   */
+  recordClient?: boolean;
   cookie?: SessionCookieOptions;
   /** Signs the id cookie (HMAC-SHA256). First secret signs, all verify: prepend a new one to rotate. */
   secret?: string | string[];
@@ -58,6 +70,8 @@ const OPTION_KEYS: OptionKeys = {
   store: true,
   timeout: true,
   executionTimeout: true,
+  absoluteTimeout: true,
+  recordClient: true,
   cookie: { name: true, path: true, domain: true, httpOnly: true, secure: true, sameSite: true, maxAge: true, partitioned: true },
   secret: true,
   idHeader: true,
@@ -70,6 +84,9 @@ export interface ResolvedSessionStateOptions {
   store: SessionStateStore;
   timeout: number;
   executionTimeoutMs: number;
+  /** `absoluteTimeout` in ms; null: none. */
+  absoluteTimeoutMs: number | null;
+  recordClient: boolean;
   cookie: ResolvedCookieOptions;
   secrets: string[];
   /** The id header's name, lower-cased (Node's `headers` keys); undefined: ids travel in the cookie only. */
@@ -84,6 +101,9 @@ export interface ResolvedSessionStateOptions {
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** Longest `absoluteTimeout`: a year. */
+export const MAX_ABSOLUTE_TIMEOUT_MINUTES = 525_600;
+
 export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
   const problems: string[] = unknownOptionKeys(options, OPTION_KEYS, expressSessionOptionMessage);
   const check = (ok: boolean, message: string) => ok || problems.push(message);
@@ -97,6 +117,14 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
     `executionTimeout must be a positive number of seconds, at most ${MAX_TIMER_MS / 1000} (2^31-1 ms, about 24.8 days): ` +
       'a lock older than it is stale, and Node cannot time longer (it would fire at once)',
   );
+
+  const absoluteTimeout = options.absoluteTimeout;
+  check(
+    absoluteTimeout === undefined || isInt(absoluteTimeout, 1, MAX_ABSOLUTE_TIMEOUT_MINUTES),
+    `absoluteTimeout must be a whole number of minutes from 1 to ${MAX_ABSOLUTE_TIMEOUT_MINUTES} (a year), or left out`,
+  );
+  const recordClient = options.recordClient ?? false;
+  check(typeof recordClient === 'boolean', 'recordClient must be true or false');
 
   const cookie = resolveCookieOptions(options.cookie, timeout, problems);
 
@@ -138,7 +166,18 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   if (problems.length > 0) {
     throw new TypeError(`SessionStateModule: invalid options:\n- ${problems.join('\n- ')}`);
   }
-  return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, idHeader, lockWait, saveOnError };
+  return {
+    store,
+    timeout,
+    executionTimeoutMs: executionTimeout * 1000,
+    absoluteTimeoutMs: absoluteTimeout === undefined ? null : absoluteTimeout * 60_000,
+    recordClient,
+    cookie,
+    secrets,
+    idHeader,
+    lockWait,
+    saveOnError,
+  };
 }
 
 /** An HTTP field name (RFC 9110 token). */

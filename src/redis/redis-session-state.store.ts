@@ -15,6 +15,7 @@ import {
   type SessionStateAcquired,
   type SessionStateAcquisition,
   type SessionStateLocked,
+  type SessionStateOwnedSession,
   type SessionStateRead,
   type SessionStateReleaseWatch,
   type SessionStateStoreData,
@@ -194,8 +195,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       case 'L':
         return lockedAnswer(reply, now);
       case 'D': {
-        const [, expires, timeout, flags, owner, plain, compressed] = reply;
-        const item = await this.item(timeout, owner, plain, compressed);
+        const [, expires, timeout, flags, owner, plain, compressed, created, client] = reply;
+        const item = await this.item(timeout, owner, plain, compressed, created, client);
         return { kind: 'loaded', item, actions: actionsOf(flags), expires: integer(expires) };
       }
       default:
@@ -226,9 +227,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       case 'L':
         return lockedAnswer(reply, now);
       case 'D': {
-        const [, expires, timeout, flags, owner, plain, compressed, indexUntil] = reply;
+        const [, expires, timeout, flags, owner, plain, compressed, indexUntil, created, client] = reply;
         try {
-          const item = await this.item(timeout, owner, plain, compressed);
+          const item = await this.item(timeout, owner, plain, compressed, created, client);
           await this.indexOwner(id, item.owner, indexUntil, now);
           return { kind: 'acquired', item, lockId, actions: actionsOf(flags), expires: integer(expires) };
         } catch (error) {
@@ -271,8 +272,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       await this.indexOwner(id, item.owner, reply[2], now);
       expires = integer(reply[1]);
     }
-    const handed: SessionStateStoreData =
-      item.owner === undefined ? { items: item.items, timeout: item.timeout } : { items: item.items, timeout: item.timeout, owner: item.owner };
+    const handed = storeDataOf(item.items, item.timeout, item.owner, item.created, item.client);
     return { kind: 'acquired', item: handed, lockId: next, actions: SessionStateActions.None, expires } satisfies SessionStateAcquired;
   }
 
@@ -319,6 +319,44 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
     if (ids.length > 0) await this.commands.command(ownerKey, ['SREM', ownerKey, ...ids], 'revokeOwner');
     return results.filter((r) => r === 1).length;
+  }
+
+  /**
+   * A user's sessions: the owner's index (SMEMBERS), then one HMGET of six small fields per session
+   * (in parallel; never the items), keeping those live and still of this owner. Entries the index
+   * holds for sessions gone or given to another owner are skipped (revokeOwner cleans them).
+   */
+  override async listOwnerSessions(owner: string): Promise<SessionStateOwnedSession[]> {
+    const ownerKey = this.ownerKey(owner);
+    const ids = list(await this.commands.command(ownerKey, ['SMEMBERS', ownerKey], 'listOwnerSessions')).map((m) => String(m));
+    const now = this.clock();
+    const replies = await Promise.all(
+      ids.map((id) => this.commands.command(this.key(id), ['HMGET', this.key(id), 'v', 'e', 't', 'o', 'f', 'c', 'a'], 'listOwnerSessions')),
+    );
+    const sessions: SessionStateOwnedSession[] = [];
+    replies.forEach((reply, i) => {
+      const [version, expires, timeout, storedOwner, flags, created, client] = list(reply);
+      const expiry = Number(String(expires));
+      const minutes = Number(String(timeout));
+      if (String(version) !== '1' || !(expiry > now) || !(minutes > 0) || flags !== null || String(storedOwner) !== owner) return;
+      const session: { -readonly [K in keyof SessionStateOwnedSession]: SessionStateOwnedSession[K] } = {
+        id: ids[i]!,
+        expires: expiry,
+        timeout: minutes,
+      };
+      const since = created === null ? Number.NaN : Number(String(created));
+      if (Number.isFinite(since)) session.created = since;
+      if (client !== null) session.client = String(client);
+      sessions.push(session);
+    });
+    return sessions;
+  }
+
+  /** Sign out one session: the revokeOwner script on it (removes it only if it has this owner), then its SREM. */
+  override async revokeItem(id: string, owner: string): Promise<boolean> {
+    const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner, this.channel(id)]);
+    if (reply !== 0) this.unindexOwner(id, Buffer.from(owner));
+    return reply === 1;
   }
 
   /** A watch on the session's release channel (rejects with `releaseNotifications: false`: the waiter then polls). */
@@ -375,6 +413,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       item.owner ?? '',
       next,
       keepDate ? '1' : '',
+      item.created === undefined ? '' : String(item.created),
+      item.client ?? '',
       this.channel(id),
     ];
     // A new lock id taken by a save whose answer was lost is released behind it.
@@ -435,11 +475,25 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     this.commands.command(ownerKey, ['SREM', ownerKey, id], 'owner index').catch(() => undefined);
   }
 
-  private async item(timeout: RedisReply, owner: RedisReply, plain: RedisReply, compressed: RedisReply): Promise<SessionStateStoreData> {
+  private async item(
+    timeout: RedisReply,
+    owner: RedisReply,
+    plain: RedisReply,
+    compressed: RedisReply,
+    created: RedisReply | undefined,
+    client: RedisReply | undefined,
+  ): Promise<SessionStateStoreData> {
     const minutes = Number(String(timeout));
     if (timeout === null || !(minutes > 0)) throw corruptRecord('it has no readable timeout');
     const items = await this.codec.decode(asBuffer(plain), asBuffer(compressed));
-    return owner === null ? { items, timeout: minutes } : { items, timeout: minutes, owner: String(owner) };
+    const since = created === null || created === undefined ? Number.NaN : Number(String(created));
+    return storeDataOf(
+      items,
+      minutes,
+      owner === null ? undefined : String(owner),
+      Number.isFinite(since) ? since : undefined,
+      client === null || client === undefined ? undefined : String(client),
+    );
   }
 
   /** The store's own client, from `url` / `clientOptions`; `redis` is loaded here, not by the entry point. */
@@ -524,4 +578,13 @@ function refusal(reply: RedisReply[], consequence: string): Error {
 
 function lockLost(reason: SessionStateLockLostReason, consequence: string): SessionStateLockLostError {
   return new SessionStateLockLostError(`The session lock was lost (broken as stale, or the session was removed); ${consequence}.`, reason);
+}
+
+/** A session's data, without the fields it does not have. */
+function storeDataOf(items: string, timeout: number, owner?: string, created?: number, client?: string): SessionStateStoreData {
+  const item: { -readonly [K in keyof SessionStateStoreData]: SessionStateStoreData[K] } = { items, timeout };
+  if (owner !== undefined) item.owner = owner;
+  if (created !== undefined) item.created = created;
+  if (client !== undefined) item.client = client;
+  return item;
 }

@@ -6,6 +6,9 @@ interface AnyRequest {
   raw?: IncomingMessage;
   headers: IncomingMessage['headers'];
   protocol?: string;
+  /** Express's and Fastify's client address (each honours its trust-proxy setting). */
+  ip?: string;
+  socket?: IncomingMessage['socket'];
 }
 interface AnyResponse {
   raw?: ServerResponse;
@@ -50,6 +53,12 @@ export class HttpExchange implements SessionExchange {
   requestHeader(name: string): string | undefined {
     const value = this.req.headers[name];
     return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  /** For `recordClient`: the user agent, and the address as the platform reports it. */
+  clientInfo(): { userAgent?: string; address?: string } {
+    const address = this.req.ip ?? (this.req.raw ?? this.req).socket?.remoteAddress;
+    return { userAgent: this.req.headers['user-agent'], address };
   }
 
   /** Express's `protocol` honours its trust-proxy setting, Fastify's its `trustProxy`. */

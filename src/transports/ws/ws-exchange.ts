@@ -33,6 +33,7 @@ export function wsExchange(context: ExecutionContext, key: object = {}): Session
     // A message has no answer to wait for: a lease a guard left behind is released when the lock turns stale, or at disconnect.
     onAnswered: (listener) => void onClose(client, listener),
     cannotStartSession: CANNOT_START,
+    refusesEndedSession: true,
     runHandler: runWithMessageLease,
   };
 }
