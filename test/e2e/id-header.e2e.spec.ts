@@ -1,6 +1,11 @@
 import { createHmac } from 'node:crypto';
 import request from 'supertest';
 import type { SessionStateModuleOptions } from '../../src/index.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
+import { RedisSessionStateStore } from '../../src/redis/index.js';
+import type { SessionStateStore } from '../../src/store/session-state-store.js';
+import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
@@ -266,4 +271,51 @@ describe.each(ADAPTERS)('the id header on GraphQL over HTTP and on SSE, over %s'
       await reader.cancel();
     }
   });
+});
+
+describe.each(ADAPTERS)('the id header across two instances on a shared store, over %s', (adapter) => {
+  const apps = sessionApps();
+  let redis: RedisServer;
+  let table: string;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    table = uniqueTableName('id-header');
+  });
+  afterAll(async () => {
+    await redis?.stop();
+    await deleteTable(table);
+  });
+
+  const STORES: [string, (first: boolean) => Promise<SessionStateStore>][] = [
+    [
+      'DynamoDB Local',
+      async (first) => new DynamoDBSessionStateStore({ tableName: table, createIfNotExists: first, clientConfig: await localClientConfig() }),
+    ],
+    ['Redis', async () => new RedisSessionStateStore({ url: redis.url })],
+  ];
+
+  it.each(STORES)(
+    '%s: 50 concurrent writes named by the header, spread over both instances, end at 50; a login on one is seen by the other',
+    async (_name, makeStore) => {
+      const a = await apps.start(adapter, { idHeader: HEADER, secret: SECRET, store: await makeStore(true) });
+      const b = await apps.start(adapter, { idHeader: HEADER, secret: SECRET, store: await makeStore(false) });
+      const http = [a.app.getHttpServer(), b.app.getHttpServer()];
+      const value = (await request(http[0]).post('/count').set(HEADER, '').expect(200)).headers[HEADER] as string;
+      expect(value).toMatch(SIGNED);
+      const answers = await Promise.all(
+        Array.from({ length: 49 }, (_, i) =>
+          request(http[i % 2])
+            .post('/count')
+            .set(HEADER, value)
+            .expect(200),
+        ),
+      );
+      expect(answers.map((r) => r.body.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 49 }, (_, i) => i + 2));
+      await request(http[1]).get('/count').set(HEADER, value).expect(200, { count: 50 });
+      const login = await request(http[1]).post('/regenerate').set(HEADER, value).expect(200, { changed: true });
+      const renewed = login.headers[HEADER] as string;
+      await request(http[0]).get('/profile').set(HEADER, renewed).expect(200, { user: 'ann', count: 50 });
+      await request(http[0]).get('/profile').set(HEADER, value).expect(200, { user: null, count: 0 });
+    },
+  );
 });
