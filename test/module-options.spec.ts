@@ -117,6 +117,29 @@ describe('options checked at startup', () => {
     ).rejects.toThrow(/idHeader must not be 'host'/);
   });
 
+  it.each([0, -5, 1.5, '60', 525_601, Number.NaN, null])('refuses absoluteTimeout %j (whole minutes from 1 to a year)', (absoluteTimeout) => {
+    expect(startupError({ absoluteTimeout })).toContain('absoluteTimeout must be a whole number of minutes from 1 to 525600');
+  });
+
+  it('takes absoluteTimeout in minutes (none by default) and recordClient as a boolean (off by default)', () => {
+    expect(resolveSessionStateOptions({}).absoluteTimeoutMs).toBeNull();
+    expect(resolveSessionStateOptions({ absoluteTimeout: 480 }).absoluteTimeoutMs).toBe(480 * 60_000);
+    expect(resolveSessionStateOptions({}).recordClient).toBe(false);
+    expect(startupError({ recordClient: 'yes' })).toContain('recordClient must be true or false');
+  });
+
+  it.each(ADAPTERS)('an invalid absoluteTimeout stops the application at startup on %s, through forRoot and forRootAsync', async (adapter) => {
+    await expect(
+      createTestApp(adapter, { imports: [SessionStateModule.forRoot({ absoluteTimeout: 0 })], controllers: [WhoController] }),
+    ).rejects.toThrow(/absoluteTimeout must be a whole number of minutes/);
+    await expect(
+      createTestApp(adapter, {
+        imports: [SessionStateModule.forRootAsync({ useFactory: () => ({ absoluteTimeout: 1.5, recordClient: 1 as never }) })],
+        controllers: [WhoController],
+      }),
+    ).rejects.toThrow(/absoluteTimeout must be a whole number of minutes[\s\S]*recordClient must be true or false/);
+  });
+
   it.each(ADAPTERS)('an invalid cookie.domain stops the application at startup on %s (not a 500 per new session)', async (adapter) => {
     await expect(createTestApp(adapter, { imports: [SessionStateModule.forRoot({ cookie: { domain: 'shop_eu.example.com' } })] })).rejects.toThrow(
       /cookie\.domain must be a host name/,

@@ -546,7 +546,7 @@ describe('owner', () => {
     }
   });
 
-  it('revokeOwner on a table without the Owner index is a clear error', async () => {
+  it('revokeOwner and listOwnerSessions on a table without the Owner index are a clear error', async () => {
     const bare = uniqueTableName('no-owner-index');
     await raw.send(
       new CreateTableCommand({
@@ -557,11 +557,12 @@ describe('owner', () => {
       }),
     );
     try {
-      const error = await createStore({ tableName: bare })
-        .revokeOwner('someone')
-        .catch((e: unknown) => e as Error);
-      expect(error).toBeInstanceOf(SessionStateError);
-      expect((error as Error).message).toContain('has no "Owner-index" index, which revokeOwner needs');
+      const store = createStore({ tableName: bare });
+      for (const call of [() => store.revokeOwner('someone'), () => store.listOwnerSessions('someone')]) {
+        const error = await call().catch((e: unknown) => e as Error);
+        expect(error).toBeInstanceOf(SessionStateError);
+        expect((error as Error).message).toContain('has no "Owner-index" index, which revokeOwner and listOwnerSessions need');
+      }
     } finally {
       await deleteTable(bare);
     }
