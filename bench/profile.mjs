@@ -6,6 +6,7 @@
 // code. The .cpuprofile stays in bench/results/ (open it in Chrome DevTools).
 //   BENCH_OURS=path/to/main.js profiles another build (an earlier version); BENCH_PEER=1 the peer app;
 //   BENCH_SHAPE=interceptor the app with one no-op global interceptor (as in `npm run bench`).
+//   On Redis: SESSION_STORE=redis (ours) or PEER_STORE=redis (the peer), with REDIS_URL.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { drive, makeSessions } from './lib/load.mjs';
@@ -16,7 +17,11 @@ const dir = 'bench/results/profiles';
 const script = process.env.BENCH_PEER ? 'bench/peer-app/dist/main.js' : (process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js');
 const app = await startApp(
   script,
-  { SESSION_STORE: process.env.SESSION_STORE ?? 'memory', PEER_STORE: 'memory', APP_SHAPE: process.env.BENCH_SHAPE ?? 'bare' },
+  {
+    SESSION_STORE: process.env.SESSION_STORE ?? 'memory',
+    PEER_STORE: process.env.PEER_STORE ?? 'memory',
+    APP_SHAPE: process.env.BENCH_SHAPE ?? 'bare',
+  },
   ['--cpu-prof', `--cpu-prof-dir=${dir}`],
 );
 const cookies = await makeSessions(app.base, 32);

@@ -1,12 +1,14 @@
 // `npm run bench`: throughput, lost updates, lock hand-off and memory, ours vs the peer
-// (NestJS + express-session, MemoryStore and connect-dynamodb), side by side in one run.
+// (NestJS + express-session, MemoryStore, connect-dynamodb and connect-redis), side by side in one run.
 //
 //   npm run bench     (about 6 minutes on 2 cores; env: BENCH_SECONDS=2 per measurement,
 //                      BENCH_ROUNDS=7 interleaved rounds (many short ones: on a shared machine an
 //                      app's speed drifts within seconds, and each round's ratio compares
 //                      neighbours in time), BENCH_USERS=32 virtual users,
-//                      BENCH_ONLY=throughput,lost,handoff,memory to run a part,
-//                      BENCH_STORES=memory for the throughput and lost updates of one store,
+//                      BENCH_ONLY=throughput,lost,handoff,memory,redis to run a part (redis: round
+//                      trips, a waiting request's commands, memory per session, read from the server),
+//                      BENCH_STORES=memory for the throughput and lost updates of one store
+//                      (memory, dynamodb, redis),
 //                      BENCH_SHAPE=bare,interceptor: the app shapes of the in-memory throughput, both
 //                      sides alike: bare, or with one no-op global interceptor (DynamoDB: bare only),
 //                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side;
@@ -21,17 +23,22 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { handoffRound, lostUpdates } from './lib/contention.mjs';
+import { alternatingRound, handoffRound, lostUpdates } from './lib/contention.mjs';
 import { pollingCost } from './lib/polling-cost.mjs';
 import { drive, makeSessions } from './lib/load.mjs';
 import { startApp, startDynamoDBLocal } from './lib/processes.mjs';
+import { startRedis, watchCommands } from './lib/redis.mjs';
+import { memoryPerSession, roundTrips, waitingCost } from './lib/redis-figures.mjs';
 import { writeReport } from './lib/report.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const USERS = Number(process.env.BENCH_USERS ?? 32);
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,lost,handoff,memory').split(','));
-const STORES = new Set((process.env.BENCH_STORES ?? 'memory,dynamodb').split(','));
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,lost,handoff,memory,redis').split(','));
+const STORES = new Set((process.env.BENCH_STORES ?? 'memory,dynamodb,redis').split(','));
+const STORE_ORDER = ['memory', 'dynamodb', 'redis'];
+/** Store options of the "polling only" waiting figure: no subscription, the module's poll schedule. */
+const REDIS_POLLING_ONLY = { releaseNotifications: false };
 const SHAPES = (process.env.BENCH_SHAPE ?? 'bare,interceptor').split(',');
 const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
 const JSON_OUT = process.env.BENCH_JSON ?? 'bench/results/latest.json';
@@ -42,6 +49,8 @@ const BEFORE = process.env.BENCH_BEFORE;
 const BEFORE_LABEL = process.env.BENCH_BEFORE_LABEL ?? 'an earlier version';
 const SIDES = BEFORE ? ['before', 'ours', 'peer'] : ['ours', 'peer'];
 const HANDOFF = { requests: 20, workMs: 20, rounds: 5 };
+/** The hand-off across instances: each of two instances sends `perInstance` requests in a row, `rounds` times. */
+const CROSS = { perInstance: 10, workMs: 20, rounds: 5 };
 const ENDPOINTS = [
   ['POST', '/counter'],
   ['GET', '/counter'],
@@ -74,7 +83,7 @@ const results = {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
   },
-  method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF, ...(BEFORE && { before: BEFORE_LABEL }) },
+  method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF, crossHandoff: CROSS, ...(BEFORE && { before: BEFORE_LABEL }) },
 };
 
 const dynamodb = await startDynamoDBLocal();
@@ -106,6 +115,25 @@ if (STORES.has('dynamodb') || ONLY.has('handoff')) {
   };
   if (BEFORE) apps.dynamodb.before = await startApp(BEFORE, oursDynamo('bench-before'));
   configs.dynamodb = { store: 'dynamodb', shape: 'bare' };
+}
+// One redis-server for both sides (ours: RedisSessionStateStore; the peer: connect-redis on node-redis).
+const REDIS = STORES.has('redis') || ONLY.has('handoff') || ONLY.has('redis');
+const redis = REDIS ? await startRedis() : undefined;
+if (redis) log(`redis-server ${redis.version} on ${redis.url}`);
+/** Our probe app on the bench's Redis, its connections named `name` (`options`: more store options, JSON). */
+const oursRedis = (name, options) => ({
+  SESSION_STORE: 'redis',
+  REDIS_URL: redis.url,
+  REDIS_CLIENT_NAME: name,
+  ...(options && { BENCH_REDIS_OPTIONS: JSON.stringify(options) }),
+});
+if (REDIS) {
+  apps.redis = {
+    ours: await startApp(OURS, oursRedis('ours')),
+    peer: await startApp(PEER, { PEER_STORE: 'redis', REDIS_URL: redis.url, REDIS_CLIENT_NAME: 'peer' }),
+  };
+  if (BEFORE) apps.redis.before = await startApp(BEFORE, oursRedis('before'));
+  configs.redis = { store: 'redis', shape: 'bare' };
 }
 const measured = Object.keys(apps).filter(
   (key) => STORES.has(configs[key].store) && (configs[key].store !== 'memory' || SHAPES.includes(configs[key].shape)),
@@ -184,11 +212,14 @@ if (ONLY.has('lost')) {
 
 if (ONLY.has('handoff')) {
   const second = await startApp(OURS, oursDynamo('bench-sessions'));
+  const secondRedis = await startApp(OURS, oursRedis('ours-2'));
   const setups = [
     ['1 instance, in-memory store', [apps.memory.ours.base]],
     ...(BEFORE ? [[`before (${BEFORE_LABEL}): 1 instance, in-memory store`, [apps.memory.before.base]]] : []),
     ['1 instance, DynamoDB Local', [apps.dynamodb.ours.base]],
     ['2 instances, one DynamoDB Local table', [apps.dynamodb.ours.base, second.base]],
+    ['1 instance, Redis', [apps.redis.ours.base]],
+    ['2 instances, one Redis', [apps.redis.ours.base, secondRedis.base]],
   ];
   results.handoff = [];
   for (const [setup, bases] of setups) {
@@ -213,7 +244,33 @@ if (ONLY.has('handoff')) {
         `between handlers ${row.serverGapMs?.toFixed(2)} ms`,
     );
   }
+  // The lock passed from one instance to the other at every hand-off (each instance sends its
+  // requests one after another), measured between the handlers.
+  results.crossHandoff = [];
+  for (const { setup, bases } of [
+    { setup: '2 instances, one DynamoDB Local table', bases: [apps.dynamodb.ours.base, second.base] },
+    { setup: '2 instances, one Redis', bases: [apps.redis.ours.base, secondRedis.base] },
+  ]) {
+    await alternatingRound(bases, CROSS.perInstance, CROSS.workMs); // warm-up
+    const rounds = [];
+    for (let i = 0; i < CROSS.rounds; i++) rounds.push(await alternatingRound(bases, CROSS.perInstance, CROSS.workMs));
+    const gaps = rounds.flatMap((r) => r.crossGaps).sort((a, b) => a - b);
+    const row = {
+      setup,
+      handoffs: rounds.reduce((sum, r) => sum + r.handoffs, 0),
+      crossHandoffs: gaps.length,
+      medianMs: median(gaps),
+      p90Ms: gaps[Math.floor(gaps.length * 0.9)],
+      worstRoundMs: Math.max(...rounds.map((r) => r.crossGap)),
+    };
+    results.crossHandoff.push(row);
+    log(
+      `hand-off across instances, ${row.setup}: ${row.medianMs.toFixed(2)} ms median between handlers (p90 ${row.p90Ms.toFixed(2)}), ` +
+        `${row.crossHandoffs} of ${row.handoffs} hand-offs across`,
+    );
+  }
   await second.stop();
+  await secondRedis.stop();
   // The floor of a hand-off on DynamoDB: the holder's save-and-release and the next lock are two
   // writes. What one call takes on this DynamoDB Local, from this process, one at a time:
   const client = new DynamoDBClient({
@@ -255,7 +312,52 @@ results.polling = [
   { schedule: 'now (default): a read per poll', ...pollingCost({ pollMinMs: 5, pollMaxMs: 50, pollUnit: 'RCU' }) },
 ];
 
+if (ONLY.has('redis')) {
+  // The floor of any figure: one round trip to this Redis, idle, one at a time (PING from the bench).
+  const pings = [];
+  for (let i = 0; i < 40; i++) {
+    const t = performance.now();
+    await redis.admin.ping();
+    pings.push(performance.now() - t);
+  }
+  const watcher = await watchCommands(redis);
+  results.redis = { version: redis.version, pingMs: median(pings.slice(10)), roundTrips: {}, memory: [], waiting: [] };
+  log(`Redis PING, one at a time: ${results.redis.pingMs.toFixed(3)} ms`);
+  for (const who of ['ours', 'peer']) {
+    results.redis.roundTrips[who] = await roundTrips({ redis, watcher, base: apps.redis[who].base, name: who });
+    log(`Redis round trips per request, ${who}: ${results.redis.roundTrips[who].map((r) => `${r.kind} ${r.perRequest}`).join(', ')}`);
+  }
+  // A request waiting on another instance's lock: with the wake-up (the default; its fallback poll
+  // runs meanwhile), and with polling only (the wake-up off, the module's poll schedule).
+  for (const { mode, options } of [
+    { mode: 'wake-up (default)', options: undefined },
+    { mode: 'polling only', options: REDIS_POLLING_ONLY },
+  ]) {
+    const holder = await startApp(OURS, oursRedis('bench-holder', options));
+    const waiter = await startApp(OURS, oursRedis('bench-waiter', options));
+    const row = {
+      mode,
+      ...(await waitingCost({ redis, watcher, holder: holder.base, waiter: waiter.base, holderName: 'bench-holder', waiterName: 'bench-waiter' })),
+    };
+    results.redis.waiting.push(row);
+    log(
+      `waiting ${row.waitS.toFixed(1)} s on another instance's lock, ${row.mode}: ${row.commands} commands (${row.perSecond.toFixed(1)}/s; ` +
+        `${row.perSecondAfterFirst.toFixed(1)}/s after the first second) ${JSON.stringify(row.byCommand)}; next command ${row.wakeMs.toFixed(2)} ms after the release`,
+    );
+    await holder.stop();
+    await waiter.stop();
+  }
+  watcher.close();
+  for (const kb of [1, 40]) {
+    const row = { kb };
+    for (const who of ['ours', 'peer']) row[who] = await memoryPerSession({ redis, base: apps.redis[who].base, kb });
+    results.redis.memory.push(row);
+    log(`Redis memory of a ${kb} KB session: ours ${row.ours.bytes} B in ${row.ours.keys} keys, peer ${row.peer.bytes} B in ${row.peer.keys}`);
+  }
+}
+
 for (const store of Object.values(apps)) for (const app of Object.values(store)) await app.stop();
+await redis?.stop();
 
 if (ONLY.has('memory')) {
   results.memory = ['ours', 'peer'].map((kind) =>
@@ -272,7 +374,7 @@ for (const part of ['throughput', 'lostUpdates']) {
   if (results[part] && previous[part]) {
     // A kept row's "before" was another run's comparison: it goes (this run's "before" may name another version).
     const kept = previous[part].filter((row) => !STORES.has(row.store)).map(({ before: _before, beforeRatio: _beforeRatio, ...row }) => row);
-    merged[part] = [...kept, ...results[part]].sort((a, b) => ['memory', 'dynamodb'].indexOf(a.store) - ['memory', 'dynamodb'].indexOf(b.store));
+    merged[part] = [...kept, ...results[part]].sort((a, b) => STORE_ORDER.indexOf(a.store) - STORE_ORDER.indexOf(b.store));
   }
 }
 mkdirSync(dirname(JSON_OUT), { recursive: true });

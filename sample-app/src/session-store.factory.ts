@@ -7,8 +7,9 @@ import { RedisSessionStateStore } from 'nestjs-session-state/redis';
  * `SESSION_STORE=memory` (default): one process. `SESSION_STORE=dynamodb`: the production store,
  * configured by `SESSION_TABLE`, `SESSION_APPLICATION`, `AWS_REGION`, `DYNAMODB_ENDPOINT` (DynamoDB
  * Local) and `SESSION_CREATE_TABLE=true` (create the table at startup; in production create it
- * with your infrastructure code instead). `SESSION_STORE=redis`: `REDIS_URL` (default
- * `redis://127.0.0.1:6379`) and `SESSION_APPLICATION`.
+ * with your infrastructure code instead). `SESSION_STORE=redis`: Redis at `REDIS_URL` (default
+ * `redis://127.0.0.1:6379`), keys prefixed by `sess:` and `SESSION_APPLICATION`; the store makes the
+ * client from the URL, connects it at startup and closes it at shutdown (docs/REDIS.md).
  */
 export function createSessionStore(config: ConfigService): SessionStateStore {
   const kind = config.get<string>('SESSION_STORE', 'memory');

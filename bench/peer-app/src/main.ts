@@ -1,14 +1,33 @@
 // The peer of `npm run bench` and `npm run bench:cost`: the same routes as the sample app, on NestJS
 // with express-session, wired as NestJS's session docs show (https://docs.nestjs.com/techniques/session).
-// PEER_STORE=memory: express-session's MemoryStore; otherwise connect-dynamodb on DYNAMODB_ENDPOINT.
-// PORT comes from the bench.
+// PEER_STORE=memory: express-session's MemoryStore; PEER_STORE=redis: connect-redis on REDIS_URL
+// (node-redis client, as connect-redis's README shows, its connections named REDIS_CLIENT_NAME);
+// otherwise connect-dynamodb on DYNAMODB_ENDPOINT. PORT comes from the bench.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NestFactory } from '@nestjs/core';
 import connectDynamoDB from 'connect-dynamodb';
+import { RedisStore } from 'connect-redis';
 import session from 'express-session';
+import { createClient } from 'redis';
 import { PeerModule } from './peer.module.js';
 
 const DynamoDBStore = connectDynamoDB(session);
+
+async function redisStore(): Promise<session.Store> {
+  const client = createClient({ url: process.env.REDIS_URL, name: process.env.REDIS_CLIENT_NAME });
+  await client.connect();
+  return new RedisStore({ client });
+}
+
+const store =
+  process.env.PEER_STORE === 'memory'
+    ? new session.MemoryStore()
+    : process.env.PEER_STORE === 'redis'
+      ? await redisStore()
+      : new DynamoDBStore({
+          table: process.env.PEER_TABLE ?? 'peer-sessions',
+          client: new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT, region: process.env.AWS_REGION ?? 'us-east-1' }),
+        });
 const app = await NestFactory.create(PeerModule, { logger: ['error', 'warn'] });
 // APP_SHAPE=interceptor: the app shape most real apps have, one global interceptor (a logging one,
 // ClassSerializerInterceptor…), here a no-op, so every route runs Nest's interceptor pipeline.
@@ -18,13 +37,7 @@ app.use(
     secret: 'bench-peer-secret',
     resave: false,
     saveUninitialized: false,
-    store:
-      process.env.PEER_STORE === 'memory'
-        ? new session.MemoryStore()
-        : new DynamoDBStore({
-            table: process.env.PEER_TABLE ?? 'peer-sessions',
-            client: new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT, region: process.env.AWS_REGION ?? 'us-east-1' }),
-          }),
+    store,
   }),
 );
 await app.listen(Number(process.env.PORT ?? 3001), '127.0.0.1');

@@ -1,6 +1,7 @@
 // Our side of `npm run bench`: the peer app's routes and HTTP contract (bench/peer-app), on
 // nestjs-session-state's public API and nothing else, so the two apps differ only by the session
-// library. SESSION_STORE=memory (default) or dynamodb (DYNAMODB_ENDPOINT, SESSION_TABLE); PORT from the bench.
+// library. SESSION_STORE=memory (default), dynamodb (DYNAMODB_ENDPOINT, SESSION_TABLE) or redis (REDIS_URL:
+// probe.module.ts); PORT from the bench.
 import { NestFactory } from '@nestjs/core';
 import { ProbeModule } from './probe.module.js';
 

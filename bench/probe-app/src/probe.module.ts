@@ -1,9 +1,11 @@
-import { BadRequestException, Controller, Get, HttpCode, Module, Post, Query } from '@nestjs/common';
+import { BadRequestException, Controller, Get, HttpCode, Module, Post, Put, Query } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HttpSessionState, InMemorySessionStateStore, Session, SessionState, SessionStateBehavior, SessionStateModule } from 'nestjs-session-state';
 import { DynamoDBSessionStateStore } from 'nestjs-session-state/dynamodb';
+import { RedisSessionStateStore, type RedisSessionStateStoreOptions } from 'nestjs-session-state/redis';
 
-/** The peer's counter and ping routes (and the sample app's), on nestjs-session-state. */
+/** The peer's counter, notes and ping routes (and the sample app's), on nestjs-session-state. */
 @Controller()
 class ProbeController {
   @Get('ping')
@@ -34,7 +36,28 @@ class ProbeController {
     if (delayMs === undefined) return { count: count + 1 };
     return { count: count + 1, handler: [start, performance.timeOrigin + performance.now()] };
   }
+
+  /** The peer's `PUT /notes?kb=`: a session of a chosen size (random hex), for the Redis memory figures. */
+  @Put('notes')
+  @HttpCode(200)
+  setNotes(@Session() session: HttpSessionState, @Query('kb') kb?: string) {
+    const size = kb !== undefined && /^\d{1,3}$/.test(kb) ? Number(kb) : NaN;
+    if (!(size >= 0 && size <= 300)) throw new BadRequestException('kb must be a whole number from 0 to 300');
+    session.set('notes', randomBytes((size * 1024) / 2).toString('hex'));
+    return { length: size * 1024 };
+  }
 }
+
+/**
+ * SESSION_STORE=redis: REDIS_URL, the client's connections named REDIS_CLIENT_NAME (the bench
+ * attributes the server's commands by it), BENCH_REDIS_OPTIONS: more store options (JSON).
+ */
+const redisStore = () =>
+  new RedisSessionStateStore({
+    url: process.env.REDIS_URL,
+    clientOptions: { name: process.env.REDIS_CLIENT_NAME },
+    ...(JSON.parse(process.env.BENCH_REDIS_OPTIONS ?? '{}') as RedisSessionStateStoreOptions),
+  });
 
 const store =
   process.env.SESSION_STORE === 'dynamodb'
@@ -43,7 +66,9 @@ const store =
         createIfNotExists: true,
         clientConfig: { region: process.env.AWS_REGION ?? 'us-east-1', endpoint: process.env.DYNAMODB_ENDPOINT },
       })
-    : new InMemorySessionStateStore();
+    : process.env.SESSION_STORE === 'redis'
+      ? redisStore()
+      : new InMemorySessionStateStore();
 
 @Module({
   imports: [

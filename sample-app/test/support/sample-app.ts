@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModule } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import { vi } from 'vitest';
 import { SessionStateStore } from 'nestjs-session-state';
@@ -33,24 +33,43 @@ export async function startSampleApp(adapter: AdapterName, inner?: SessionStateS
     .overrideProvider(SessionStateStore)
     .useValue(counting.store)
     .compile();
+  return { ...(await listen(moduleRef, adapter)), counting };
+}
 
+/**
+ * The sample app's `AppModule` as `npm start` runs it, configured by `env` (e.g. `SESSION_STORE`,
+ * `REDIS_URL`; the other variables it reads are unset), its own store untouched.
+ */
+export async function startSampleAppWith(adapter: AdapterName, env: Record<string, string>): Promise<Omit<SampleApp, 'counting'>> {
+  for (const name of ['SESSION_STORE', 'SESSION_SECRET', 'SESSION_APPLICATION', 'REDIS_URL']) vi.stubEnv(name, undefined);
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forAdapter(adapter)] }).compile();
+  return listen(moduleRef, adapter);
+}
+
+/** The app on the adapter, listening on 127.0.0.1 (an ephemeral port); `close` also restores the environment. */
+async function listen(moduleRef: TestingModule, adapter: AdapterName): Promise<Omit<SampleApp, 'counting'>> {
   let app: INestApplication;
-  if (adapter === 'fastify') {
-    const fastifyApp = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
-    await mountSessionAndPassport(fastifyApp);
-    await fastifyApp.init();
-    await fastifyApp.getHttpAdapter().getInstance().ready();
-    app = fastifyApp;
-  } else {
-    app = moduleRef.createNestApplication({ logger: false });
-    await mountSessionAndPassport(app);
-    await app.init();
+  try {
+    if (adapter === 'fastify') {
+      const fastifyApp = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+      await mountSessionAndPassport(fastifyApp);
+      await fastifyApp.init();
+      await fastifyApp.getHttpAdapter().getInstance().ready();
+      app = fastifyApp;
+    } else {
+      app = moduleRef.createNestApplication({ logger: false });
+      await mountSessionAndPassport(app);
+      await app.init();
+    }
+    await app.listen(0, '127.0.0.1');
+  } catch (error) {
+    vi.unstubAllEnvs();
+    throw error;
   }
-  await app.listen(0, '127.0.0.1');
   return {
     app,
     server: app.getHttpServer() as Server,
-    counting,
     close: async () => {
       try {
         await app.close();

@@ -1,0 +1,71 @@
+// Starts a local redis-server (Debian's `redis-server` package, or any on the PATH) in memory on
+// REDIS_PORT (default 6379), then the built sample app on it with SESSION_STORE=redis. Ctrl-C
+// stops both. Used by `npm run start:redis-local`. Nothing is persisted (`--save '' --appendonly
+// no`): stopping it forgets every session, as a Redis restart without persistence would.
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+
+const port = Number(process.env.REDIS_PORT ?? 6379);
+const url = `redis://127.0.0.1:${port}`;
+
+const portOpen = () =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
+if (await portOpen()) {
+  console.error(`Port ${port} is taken (a Redis already running?): choose another with REDIS_PORT, or run the sample app on it with SESSION_STORE=redis REDIS_URL=${url}.`);
+  process.exit(1);
+}
+
+// A process group of its own: Ctrl-C reaches the app and this script, and Redis is stopped after
+// the app has released its locks.
+const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+  detached: true,
+});
+process.once('exit', () => redis.kill('SIGTERM'));
+redis.once('error', (error) => {
+  console.error(error.code === 'ENOENT' ? 'redis-server is not installed: apt-get install redis-server (or brew install redis).' : error);
+  process.exit(1);
+});
+
+// Ready once it says so (it prints the line when it accepts connections).
+await new Promise((resolve, reject) => {
+  let output = '';
+  redis.stdout.on('data', (chunk) => {
+    process.stdout.write(chunk);
+    output = (output + chunk.toString()).slice(-2_000);
+    if (output.includes('Ready to accept connections')) resolve();
+  });
+  redis.once('exit', (code) => reject(new Error(`redis-server exited (code ${code}) before it was ready.`)));
+}).catch((error) => {
+  console.error(error.message);
+  process.exit(1);
+});
+console.log(`redis-server is listening on ${url}`);
+
+const app = spawn(process.execPath, ['sample-app/dist/main.js'], {
+  stdio: 'inherit',
+  env: { ...process.env, SESSION_STORE: 'redis', REDIS_URL: url },
+});
+
+let stopping = false;
+const stop = (code) => {
+  if (stopping) return;
+  stopping = true;
+  process.exitCode = code;
+  // The app first (it releases its locks and closes its client), then Redis.
+  if (app.exitCode === null && app.signalCode === null) {
+    app.once('exit', () => redis.kill('SIGTERM'));
+    app.kill('SIGTERM');
+  } else redis.kill('SIGTERM');
+};
+process.once('SIGINT', () => stop(0));
+process.once('SIGTERM', () => stop(0));
+app.once('exit', (code) => stop(code ?? 0));
+redis.once('exit', (code) => {
+  if (!stopping) console.error(`redis-server exited (code ${code}).`);
+  stop(stopping ? process.exitCode : 1);
+});
