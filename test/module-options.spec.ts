@@ -99,6 +99,24 @@ describe('options checked at startup', () => {
     ).rejects.toThrow(/executionTimeout must be a positive number of seconds, at most 2147483\.647/);
   });
 
+  it('idHeader: a header name, stored lower-case (as Node keys request headers); others refused at startup', () => {
+    expect(resolveSessionStateOptions({}).idHeader).toBeUndefined();
+    expect(resolveSessionStateOptions({ idHeader: 'X-Session-Id' }).idHeader).toBe('x-session-id');
+    for (const bad of ['', 'x session', 'x-session-id:', 'sid\r\nx-evil: 1', 42]) {
+      expect(startupError({ idHeader: bad })).toContain('idHeader must be an HTTP header name');
+    }
+    expect(startupError({ idHeader: 'Cookie' })).toContain("idHeader must not be 'cookie'");
+    expect(startupError({ idHeader: 'set-cookie' })).toContain("idHeader must not be 'set-cookie'");
+    expect(startupError({ idheader: 'x-session-id' })).toContain('did you mean idHeader?');
+  });
+
+  it.each(ADAPTERS)('an invalid idHeader stops the application at startup on %s, through forRoot and forRootAsync', async (adapter) => {
+    await expect(createTestApp(adapter, { imports: [SessionStateModule.forRoot({ idHeader: 'x session' })] })).rejects.toThrow(/idHeader must be/);
+    await expect(
+      createTestApp(adapter, { imports: [SessionStateModule.forRootAsync({ useFactory: () => ({ idHeader: 'host' }) })] }),
+    ).rejects.toThrow(/idHeader must not be 'host'/);
+  });
+
   it.each([0, -5, 1.5, '60', 525_601, Number.NaN, null])('refuses absoluteTimeout %j (whole minutes from 1 to a year)', (absoluteTimeout) => {
     expect(startupError({ absoluteTimeout })).toContain('absoluteTimeout must be a whole number of minutes from 1 to 525600');
   });

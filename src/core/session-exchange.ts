@@ -12,6 +12,8 @@ export interface SessionExchange {
   readonly transport: string;
   /** The raw `Cookie` header that names the session, if any. */
   cookieHeader(): string | undefined;
+  /** A request header's value by its lower-case name (the opt-in id header); absent where there are no request headers. */
+  requestHeader?(name: string): string | undefined;
   /**
    * The client's user agent and address, for `recordClient` (read only when a session is created or
    * its id regenerated). Absent on a transport that cannot tell.

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { cookieMaxAgeOf, renewsCookie } from '../cookie/cookie-lifetime.js';
-import { SessionCookie } from '../cookie/session-cookie.js';
+import { cookieMaxAgeOf } from '../cookie/cookie-lifetime.js';
+import { SessionIdCarrier } from '../cookie/session-id-carrier.js';
 import {
   SessionStateCorruptError,
   SessionStateError,
@@ -46,7 +46,8 @@ export type { RequestOutcome } from './completion-plan.js';
 @Injectable()
 export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SessionState');
-  private readonly cookie: SessionCookie;
+  /** The id's cookie, or the id header for a request that carries it. */
+  private readonly cookie: SessionIdCarrier;
   /** @internal */
   readonly locks: SessionLockCoordinator;
   /** Set once shutdown began. */
@@ -66,7 +67,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     @Inject(OBSERVED_SESSION_STATE_STORE) private readonly store: SessionStateStore,
     private readonly observer: SessionStateObserver,
   ) {
-    this.cookie = new SessionCookie(options);
+    this.cookie = new SessionIdCarrier(options);
     this.locks = new SessionLockCoordinator(store, options, this.logger, observer.staleBroken);
   }
 
@@ -134,7 +135,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       lease.turn = null;
       lease.lockId = lockId;
       if (cookie !== null) {
-        exchange.appendSetCookie(cookie);
+        this.cookie.send(exchange, cookie);
         lease.cookieSent = cookie;
       }
     }
@@ -532,22 +533,23 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       canSetCookie: exchange.canSetCookie(),
       resignCookie: lease.resignCookie,
       refreshExpiry: lease.refreshExpiry,
-      renewsCookie: renewsCookie(session, this.options, exchange),
+      renewsCookie: this.cookie.renews(session, exchange),
     };
   }
 
   /**
-   * The Set-Cookie value for `id` (null: clears it; with `session`, its cookie lifetime), or null
-   * when no cookie can reach the client any more.
+   * The Set-Cookie value for `id` (null: clears it; with `session`, its cookie lifetime), or the id
+   * header's value when the request named its session by the header; null when no cookie (header)
+   * can reach the client any more.
    */
   private cookieFor(exchange: SessionExchange, id: string | null, session?: HttpSessionState): string | null {
     if (!exchange.canSetCookie()) return null;
-    return this.cookie.setCookieFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
+    return this.cookie.answerFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
   }
 
   private sendCookie(exchange: SessionExchange, setCookie: string | null, sent?: string): void {
     if (setCookie === null || setCookie === sent) return;
-    if (exchange.canSetCookie()) exchange.appendSetCookie(setCookie);
+    if (exchange.canSetCookie()) this.cookie.send(exchange, setCookie);
     else this.logger.warn('The session cookie could not be set: ' + SENT_BEFORE_SAVED);
   }
 

@@ -49,6 +49,13 @@ export interface SessionStateModuleOptions {
   cookie?: SessionCookieOptions;
   /** Signs the id cookie (HMAC-SHA256). First secret signs, all verify: prepend a new one to rotate. */
   secret?: string | string[];
+  /**
+   * Opt-in: the name of a request header that may carry the session id, for clients without a cookie
+   * jar (native apps, CLIs), e.g. `'x-session-id'`. A request that carries this header (with any value)
+   * names its session by it alone, and a new or regenerated id comes back in the same response header;
+   * other requests use the cookie as before. Values are signed like the cookie. See docs/ID-HEADER.md.
+   */
+  idHeader?: string;
   lockWait?: SessionLockWaitOptions;
   /**
    * Whether the changes of a request whose handler (or a pipe) threw are saved: `false`
@@ -67,6 +74,7 @@ const OPTION_KEYS: OptionKeys = {
   recordClient: true,
   cookie: { name: true, path: true, domain: true, httpOnly: true, secure: true, sameSite: true, maxAge: true, partitioned: true },
   secret: true,
+  idHeader: true,
   lockWait: { maxQueueLength: true, pollMinMs: true, pollMaxMs: true, retryAfterSeconds: true },
   saveOnError: true,
 };
@@ -81,6 +89,8 @@ export interface ResolvedSessionStateOptions {
   recordClient: boolean;
   cookie: ResolvedCookieOptions;
   secrets: string[];
+  /** The id header's name, lower-cased (Node's `headers` keys); undefined: ids travel in the cookie only. */
+  idHeader: string | undefined;
   lockWait: Required<SessionLockWaitOptions>;
   saveOnError: SaveOnError;
 }
@@ -125,6 +135,8 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   );
   check(options.secret === undefined || secrets.length > 0, 'secret must not be an empty array');
 
+  const idHeader = options.idHeader === undefined ? undefined : checkIdHeader(options.idHeader, problems);
+
   const lockWait = {
     maxQueueLength: options.lockWait?.maxQueueLength ?? 100,
     pollMinMs: options.lockWait?.pollMinMs ?? 5,
@@ -162,7 +174,23 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
     recordClient,
     cookie,
     secrets,
+    idHeader,
     lockWait,
     saveOnError,
   };
+}
+
+/** An HTTP field name (RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i;
+/** Headers that carry something else, or that proxies and Node itself interpret. */
+const RESERVED_HEADERS = new Set(['cookie', 'set-cookie', 'host', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade']);
+
+function checkIdHeader(name: unknown, problems: string[]): string | undefined {
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    problems.push("idHeader must be an HTTP header name (letters, digits, '-'…), e.g. 'x-session-id'");
+    return undefined;
+  }
+  const lower = name.toLowerCase();
+  if (RESERVED_HEADERS.has(lower)) problems.push(`idHeader must not be '${lower}': that header carries something else`);
+  return lower;
 }

@@ -40,6 +40,8 @@ export class HttpHeldAnswer implements HeldAnswer {
   private readonly covered = new Map<string, PropertyDescriptor | undefined>();
   /** The session cookies set on this answer: checked on its headers when they go out. */
   private readonly cookies: string[] = [];
+  /** Other headers the session put on this answer (the opt-in id header), checked the same way. */
+  private readonly headers = new Map<string, string>();
   private sending: (() => void) | undefined;
   private released = false;
   private hooked = true;
@@ -86,6 +88,11 @@ export class HttpHeldAnswer implements HeldAnswer {
     this.cookies.push(value);
   }
 
+  /** A header the session set on this answer (the id header): as `noteCookie`, but one value per name. */
+  noteHeader(name: string, value: string): void {
+    this.headers.set(name.toLowerCase(), value);
+  }
+
   onSending(listener: () => void): void {
     this.sending = listener;
   }
@@ -129,7 +136,7 @@ export class HttpHeldAnswer implements HeldAnswer {
     if (this.saved) {
       // The handler answers after its session was saved (it settled first): straight out, with the cookies.
       this.unhook();
-      return this.originals.get(method)!.apply(this.raw, this.withCookies(method, args));
+      return this.originals.get(method)!.apply(this.raw, this.withSessionHeaders(method, args));
     }
     if (this.ended) return method === 'write' ? false : this.raw; // after end(), as a real response would drop it
     if (this.calls.length === 0) this.cover('headersSent', { configurable: true, get: () => true });
@@ -167,7 +174,27 @@ export class HttpHeldAnswer implements HeldAnswer {
     }
     this.unhook();
     const calls = this.calls.splice(0);
-    calls.forEach(({ method, args }, index) => this.originals.get(method)!.apply(this.raw, index === 0 ? this.withCookies(method, args) : args));
+    calls.forEach(({ method, args }, index) =>
+      this.originals.get(method)!.apply(this.raw, index === 0 ? this.withSessionHeaders(method, args) : args),
+    );
+  }
+
+  /** `withCookies`, after the session's other headers: on the response, and in `writeHead`'s own headers (which win) if named there. */
+  private withSessionHeaders(method: OutputMethod, args: unknown[]): unknown[] {
+    if (this.headers.size === 0) return this.withCookies(method, args);
+    const at = typeof args[1] === 'string' ? 2 : 1;
+    const given = method === 'writeHead' ? args[at] : undefined;
+    const copy = [...args];
+    for (const [name, value] of this.headers) this.raw.setHeader(name, value);
+    if (Array.isArray(given)) {
+      const nested = Array.isArray(given[0]);
+      copy[at] = nested
+        ? (given as unknown[][]).map(([key, v]) => [key, this.headers.get(String(key).toLowerCase()) ?? v])
+        : given.map((v: unknown, i) => (i % 2 === 1 ? (this.headers.get(String(given[i - 1]).toLowerCase()) ?? v) : v));
+    } else if (given && typeof given === 'object') {
+      copy[at] = Object.fromEntries(Object.entries(given).map(([key, v]) => [key, this.headers.get(key.toLowerCase()) ?? v]));
+    }
+    return this.withCookies(method, copy);
   }
 
   /**

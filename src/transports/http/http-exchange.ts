@@ -49,6 +49,12 @@ export class HttpExchange implements SessionExchange {
     return this.req.headers.cookie;
   }
 
+  /** A repeated header reads as Node joins it (`a, b`): never a valid id. */
+  requestHeader(name: string): string | undefined {
+    const value = this.req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
   /** For `recordClient`: the user agent, and the address as the platform reports it. */
   clientInfo(): { userAgent?: string; address?: string } {
     const address = this.req.ip ?? (this.req.raw ?? this.req).socket?.remoteAddress;
@@ -93,6 +99,7 @@ export class HttpExchange implements SessionExchange {
   }
 
   setHeader(name: string, value: string): void {
+    this.held?.noteHeader(name, value); // an answer held: checked on its headers when they go out, as a cookie is
     if (this.fastifyReply) this.res.header!(name, value);
     else this.res.setHeader!(name, value);
   }
