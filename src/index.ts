@@ -8,6 +8,8 @@ export { HttpSessionState, type HttpSessionCookie } from './session/http-session
 export type { SessionStateData, JsonValue, JsonPrimitive, JsonSafe, SessionKey, SessionValue, SessionInput } from './session/session-data.js';
 export { SessionStateAccessor } from './nest/session-state.accessor.js';
 export { SessionRevoker } from './nest/session-revoker.js';
+export { SessionManager, type OwnerSessionInfo } from './nest/session-manager.js';
+export type { SessionClient } from './session/client-summary.js';
 export { mountSessionState, type MountSessionStateOptions } from './nest/compat/mount-session-state.js';
 export type { RequestSession, RequestSessionCookie } from './transports/http/compat/request-session.facade.js';
 export {
@@ -22,6 +24,7 @@ export {
   type SessionStateAbsent,
   type SessionStateExpireCallback,
   type SessionStateStoreHealth,
+  type SessionStateOwnedSession,
   type RemoveItemOptions,
 } from './store/session-state-store.js';
 export type { OwnerCapPolicy, OwnerSlotAnswer, OwnerSlotClaim, OwnerSlotBook } from './store/owner-slots.js';
@@ -34,6 +37,7 @@ export {
   SessionStateLockLostError,
   type SessionStateLockLostReason,
   SessionStateEndedWhileWaitingError,
+  SessionStateEndedError,
   SessionStateTooLargeError,
   SessionStateOwnerCapError,
   SessionStateStoreUnavailableError,

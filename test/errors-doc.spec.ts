@@ -15,6 +15,7 @@ const ARGS: Record<string, unknown[]> = {
   SessionStateQueueFullError: [100, 1],
   SessionStateLockLostError: [MESSAGE, 'lock_mismatch'],
   SessionStateEndedWhileWaitingError: [],
+  SessionStateEndedError: [],
   SessionStateTooLargeError: [2, 1],
   SessionStateOwnerCapError: [2],
   SessionStateReadOnlyError: [],

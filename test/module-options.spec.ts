@@ -128,6 +128,47 @@ describe('options checked at startup', () => {
     ).rejects.toThrow(/executionTimeout must be a positive number of seconds, at most 2147483\.647/);
   });
 
+  it('idHeader: a header name, stored lower-case (as Node keys request headers); others refused at startup', () => {
+    expect(resolveSessionStateOptions({}).idHeader).toBeUndefined();
+    expect(resolveSessionStateOptions({ idHeader: 'X-Session-Id' }).idHeader).toBe('x-session-id');
+    for (const bad of ['', 'x session', 'x-session-id:', 'sid\r\nx-evil: 1', 42]) {
+      expect(startupError({ idHeader: bad })).toContain('idHeader must be an HTTP header name');
+    }
+    expect(startupError({ idHeader: 'Cookie' })).toContain("idHeader must not be 'cookie'");
+    expect(startupError({ idHeader: 'set-cookie' })).toContain("idHeader must not be 'set-cookie'");
+    expect(startupError({ idheader: 'x-session-id' })).toContain('did you mean idHeader?');
+  });
+
+  it.each(ADAPTERS)('an invalid idHeader stops the application at startup on %s, through forRoot and forRootAsync', async (adapter) => {
+    await expect(createTestApp(adapter, { imports: [SessionStateModule.forRoot({ idHeader: 'x session' })] })).rejects.toThrow(/idHeader must be/);
+    await expect(
+      createTestApp(adapter, { imports: [SessionStateModule.forRootAsync({ useFactory: () => ({ idHeader: 'host' }) })] }),
+    ).rejects.toThrow(/idHeader must not be 'host'/);
+  });
+
+  it.each([0, -5, 1.5, '60', 525_601, Number.NaN, null])('refuses absoluteTimeout %j (whole minutes from 1 to a year)', (absoluteTimeout) => {
+    expect(startupError({ absoluteTimeout })).toContain('absoluteTimeout must be a whole number of minutes from 1 to 525600');
+  });
+
+  it('takes absoluteTimeout in minutes (none by default) and recordClient as a boolean (off by default)', () => {
+    expect(resolveSessionStateOptions({}).absoluteTimeoutMs).toBeNull();
+    expect(resolveSessionStateOptions({ absoluteTimeout: 480 }).absoluteTimeoutMs).toBe(480 * 60_000);
+    expect(resolveSessionStateOptions({}).recordClient).toBe(false);
+    expect(startupError({ recordClient: 'yes' })).toContain('recordClient must be true or false');
+  });
+
+  it.each(ADAPTERS)('an invalid absoluteTimeout stops the application at startup on %s, through forRoot and forRootAsync', async (adapter) => {
+    await expect(
+      createTestApp(adapter, { imports: [SessionStateModule.forRoot({ absoluteTimeout: 0 })], controllers: [WhoController] }),
+    ).rejects.toThrow(/absoluteTimeout must be a whole number of minutes/);
+    await expect(
+      createTestApp(adapter, {
+        imports: [SessionStateModule.forRootAsync({ useFactory: () => ({ absoluteTimeout: 1.5, recordClient: 1 as never }) })],
+        controllers: [WhoController],
+      }),
+    ).rejects.toThrow(/absoluteTimeout must be a whole number of minutes[\s\S]*recordClient must be true or false/);
+  });
+
   it.each(ADAPTERS)('an invalid cookie.domain stops the application at startup on %s (not a 500 per new session)', async (adapter) => {
     await expect(createTestApp(adapter, { imports: [SessionStateModule.forRoot({ cookie: { domain: 'shop_eu.example.com' } })] })).rejects.toThrow(
       /cookie\.domain must be a host name/,

@@ -5,6 +5,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { SessionStateModule } from 'nestjs-session-state';
 import { SessionStateHealthIndicator } from 'nestjs-session-state/health';
 import { AccountController } from './account/account.controller.js';
+import { AccountSessionsController } from './account/account-sessions.controller.js';
 import { AuthController } from './auth/auth.controller.js';
 import { FastifyAuthController } from './auth/fastify-auth.controller.js';
 import { FastifyLocalAuthGuard, FastifySessionUserGuard } from './auth/fastify-auth.guards.js';
@@ -34,13 +35,27 @@ import { createSessionStore } from './session-store.factory.js';
         timeout: 20,
         // Sign the id cookie when a secret is configured (comma-separated: first signs, all verify).
         secret: config.get<string>('SESSION_SECRET')?.split(','),
+        // Native clients without a cookie jar may carry the id in this header (docs/ID-HEADER.md);
+        // SESSION_ID_HEADER= (empty) turns it off. Browsers keep the cookie.
+        idHeader: config.get<string>('SESSION_ID_HEADER', 'x-session-id') || undefined,
+        // /account/sessions shows each session's browser and address (recorded at sign-in).
+        recordClient: true,
       }),
     }),
     // NestJS's passport session recipe; keepSessionInfo: the cart and the counter survive the login.
     PassportModule.register({ session: true, keepSessionInfo: true }),
     TerminusModule.forRoot(),
   ],
-  controllers: [HomeController, PingController, CounterController, CartController, AccountController, HealthController, NotesController],
+  controllers: [
+    HomeController,
+    PingController,
+    CounterController,
+    CartController,
+    AccountController,
+    AccountSessionsController,
+    HealthController,
+    NotesController,
+  ],
   providers: [LocalStrategy, SessionSerializer, SessionStateHealthIndicator, CounterResolver, AccountResolver, CounterGateway],
 })
 export class AppModule {

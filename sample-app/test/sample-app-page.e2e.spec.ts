@@ -81,4 +81,20 @@ describe.each<AdapterName>(['express', 'fastify'])('passport sign-in behind the 
     expect(logout.headers.location).toBe('/');
     expect((await request(sample.server).get('/auth/me').set('Cookie', `sid=${after}`).expect(200)).body).toEqual({ user: null, session: false });
   });
+
+  it('a session naming a user who no longer exists: /auth/me answers signed out at once, and logout still works', async () => {
+    const login = await request(sample.server).post('/auth/login').type('form').send({ username: 'ada', password: 'lovelace' }).expect(303);
+    const sid = sidOf(login);
+    // The user is deleted: the stored session now names an id no user has (as each adapter's passport stores it).
+    const acquired = await sample.counting.store.getItemExclusive(sid);
+    if (acquired.kind !== 'acquired') throw new Error(`expected the stored session, got ${acquired.kind}`);
+    const items = JSON.parse(acquired.item.items) as { passport: unknown };
+    items.passport = adapter === 'fastify' ? 999 : { user: 999 };
+    await sample.counting.store.setAndReleaseItemExclusive(sid, { ...acquired.item, items: JSON.stringify(items) }, acquired.lockId, false);
+
+    const me = await request(sample.server).get('/auth/me').set('Cookie', `sid=${sid}`).timeout(5_000).expect(200);
+    expect(me.body).toEqual({ user: null, session: true });
+    await request(sample.server).post('/auth/logout').set('Cookie', `sid=${sid}`).timeout(5_000).expect(303);
+    expect((await request(sample.server).get('/auth/me').set('Cookie', `sid=${sid}`).expect(200)).body).toEqual({ user: null, session: false });
+  });
 });

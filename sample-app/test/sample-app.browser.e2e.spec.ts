@@ -2,7 +2,7 @@
  * The page at `/`, clicked in a real headless Chromium (Debian's, driven by puppeteer-core) on
  * Express and on Fastify: sign in through passport-local (@nestjs/passport on Express, @fastify/passport
  * on Fastify; the form's POST redirects back, signed in), a cart, 50 concurrent increments that all
- * land, sign out.
+ * land, where the user is signed in (another browser, signed out from this one), sign out.
  */
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -114,6 +114,35 @@ describe.skipIf(!HAS_CHROMIUM)('the sample app page in headless Chromium', () =>
       expect(await text('#count')).toBe(String(before + 50));
       await open();
       expect(await text('#count')).toBe(String(before + 50));
+    });
+
+    it('shows where the user is signed in: another browser signing in as ada appears, and "sign out all other devices" ends it there', async () => {
+      await open();
+      const marks = () => page.$$eval('#session-list li', (lis) => lis.map((li) => (li as HTMLElement).dataset.current));
+      expect(await marks()).toEqual(['true']);
+      expect(await text('#session-list li')).toContain('(this browser)');
+      const other = await (await browser.createBrowserContext()).newPage();
+      try {
+        await other.goto(`${origin}/`);
+        await other.waitForSelector('body[data-ready="true"]');
+        await other.type('#username', 'ada');
+        await other.type('#password', 'lovelace');
+        await Promise.all([other.waitForNavigation(), other.click('#login')]);
+        await other.waitForSelector('body[data-ready="true"]');
+        expect(await other.$eval('#whoami', (el) => el.textContent?.trim())).toBe('Signed in as ada');
+        await open();
+        expect(await marks()).toEqual(['true', 'false']);
+        await page.click('#sign-out-others');
+        await page.waitForFunction(() => /Signed out/.test(document.querySelector('#sessions-status')?.textContent ?? ''));
+        expect(await text('#sessions-status')).toBe('Signed out 1 other session.');
+        expect(await marks()).toEqual(['true']);
+        await other.reload();
+        await other.waitForSelector('body[data-ready="true"]');
+        expect(await other.$eval('#whoami', (el) => el.textContent?.trim())).toBe('Not signed in');
+        expect(await text('#whoami')).toBe('Signed in as ada');
+      } finally {
+        await other.browserContext().close();
+      }
     });
 
     it('signs out: the page shows nobody signed in, and the count of the ended session is gone', async () => {

@@ -20,7 +20,7 @@ const MAX_VALUE_LENGTH = 76;
  */
 const VERIFIED_VALUES = 4096;
 
-type ReadCookie = Readonly<{ id: string; resign: boolean }>;
+export type ReadCookie = Readonly<{ id: string; resign: boolean }>;
 
 /**
  * Reads and writes the session id cookie. Anything that is not a well-formed id with a valid
@@ -46,6 +46,14 @@ export class SessionCookie {
     } catch {
       return null;
     }
+    return value === undefined ? null : this.readValue(value);
+  }
+
+  /**
+   * The session id a cookie value (or the id header's value, signed the same way) carries: null
+   * unless it is a well-formed id with a valid signature (when signing is on).
+   */
+  readValue(value: string): ReadCookie | null {
     if (!value || value.length > MAX_VALUE_LENGTH) return null;
     if (this.options.secrets.length === 0) return isWellFormedSessionId(value) ? { id: value, resign: false } : null;
     const known = this.verified.get(value);

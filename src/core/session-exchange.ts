@@ -12,6 +12,13 @@ export interface SessionExchange {
   readonly transport: string;
   /** The raw `Cookie` header that names the session, if any. */
   cookieHeader(): string | undefined;
+  /** A request header's value by its lower-case name (the opt-in id header); absent where there are no request headers. */
+  requestHeader?(name: string): string | undefined;
+  /**
+   * The client's user agent and address, for `recordClient` (read only when a session is created or
+   * its id regenerated). Absent on a transport that cannot tell.
+   */
+  clientInfo?(): { readonly userAgent?: string; readonly address?: string };
   /** Whether the exchange came over HTTPS (for `secure: 'auto'` cookies). */
   isHttps(): boolean;
   /** False once a Set-Cookie can no longer reach the client (response sent; a WebSocket message). */
@@ -32,6 +39,12 @@ export interface SessionExchange {
    * session it does not already have is given empty and read-only, and a write throws this message.
    */
   readonly cannotStartSession?: string;
+  /**
+   * Set when a session the exchange names but that no longer exists (ended since the connection
+   * opened) must refuse the exchange (`SessionStateEndedError`) rather than give it an empty
+   * session: a WebSocket message, whose connection cannot get a new cookie.
+   */
+  readonly refusesEndedSession?: boolean;
   /** Runs the handler so that `@Session()` finds the lease, when the exchange's key cannot carry it (a WebSocket message). */
   runHandler?<T>(lease: SessionLease, run: () => T): T;
   /** Holds the answer a handler sends itself until the session is completed, when the exchange can (an HTTP response). */

@@ -1,9 +1,10 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import { cookieMaxAgeOf, renewsCookie } from '../cookie/cookie-lifetime.js';
-import { SessionCookie } from '../cookie/session-cookie.js';
+import { cookieMaxAgeOf } from '../cookie/cookie-lifetime.js';
+import { SessionIdCarrier } from '../cookie/session-id-carrier.js';
 import {
   SessionStateCorruptError,
   SessionStateError,
+  SessionStateEndedError,
   SessionStateEndedWhileWaitingError,
   SessionStateLockLostError,
   SessionStateWaitAbortedError,
@@ -16,6 +17,7 @@ import { acquisitionOf, attachLease, type SessionLease } from './session-lease.j
 import { shouldSaveOnError } from '../module/save-on-error.policy.js';
 import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
+import { clientSummaryOf } from '../session/client-summary.js';
 import { giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
@@ -45,7 +47,8 @@ export type { RequestOutcome } from './completion-plan.js';
 @Injectable()
 export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SessionState');
-  private readonly cookie: SessionCookie;
+  /** The id's cookie, or the id header for a request that carries it. */
+  private readonly cookie: SessionIdCarrier;
   /** @internal */
   readonly locks: SessionLockCoordinator;
   /** Set once shutdown began. */
@@ -65,7 +68,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     @Inject(OBSERVED_SESSION_STATE_STORE) private readonly store: SessionStateStore,
     private readonly observer: SessionStateObserver,
   ) {
-    this.cookie = new SessionCookie(options);
+    this.cookie = new SessionIdCarrier(options);
     this.locks = new SessionLockCoordinator(store, options, this.logger, observer.staleBroken);
   }
 
@@ -117,7 +120,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (lease.completion) throw new SessionStateError("save(): this request's session was already completed (its answer is sent).");
     if (session.isReadOnly || session.isAbandoned || !this.store.setItemExclusive) return;
     lease.beforeSave?.();
-    const data = this.dataOf(lease);
+    const data = this.dataOf(lease, exchange);
     const moved = session.previousId !== undefined || lease.loaded === null;
     if (!moved) {
       if (data.items === lease.loaded!.items && !session.timeoutChanged && !session.ownerChanged) return;
@@ -137,7 +140,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       lease.turn = null;
       lease.lockId = lockId;
       if (cookie !== null) {
-        exchange.appendSetCookie(cookie);
+        this.cookie.send(exchange, cookie);
         lease.cookieSent = cookie;
       }
     }
@@ -344,10 +347,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       turn?.releaseLocal();
       // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
       if (waited) throw new SessionStateEndedWhileWaitingError();
+      // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can tell.
+      if (exchange.refusesEndedSession) throw new SessionStateEndedError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
       return this.newLease(behavior, exchange);
     }
     const { item } = result;
+    if (this.pastAbsoluteTimeout(item)) return this.endPastLifetime(exchange, id, behavior, lockId, turn);
     let session: HttpSessionState;
     try {
       session = new HttpSessionState({
@@ -374,6 +380,36 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       adopted: false,
       acquiredAt: Date.now(),
     };
+  }
+
+  /** Whether `absoluteTimeout` has passed since the session was created or its id last regenerated (no store call). */
+  private pastAbsoluteTimeout(item: SessionStateStoreData): boolean {
+    const limit = this.options.absoluteTimeoutMs;
+    return limit !== null && item.created !== undefined && Date.now() - item.created >= limit;
+  }
+
+  /**
+   * A session past its absolute lifetime is gone whatever its activity: removed when this request
+   * holds its lock (a read-only request leaves it to its idle expiry; every load treats it as gone),
+   * and the request starts a new session under a new id.
+   */
+  private async endPastLifetime(
+    exchange: SessionExchange,
+    id: string,
+    behavior: ActiveBehavior,
+    lockId: string | null,
+    turn: LocalTurn | null,
+  ): Promise<SessionLease> {
+    try {
+      if (lockId) await this.store.removeItem(id, lockId);
+    } catch (error) {
+      // Removed meanwhile (revoked), or the store failed: release what may still be held.
+      if (!(error instanceof SessionStateLockLostError)) await this.release(id, lockId!).catch((e) => this.logFailure(e, id));
+    } finally {
+      turn?.releaseLocal();
+    }
+    if (exchange.refusesEndedSession) throw new SessionStateEndedError();
+    return this.newLease(behavior, exchange);
   }
 
   /**
@@ -430,7 +466,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (outcome === 'succeeded' && !session.isReadOnly) lease.beforeSave?.();
       // The data is serialised (which may throw: a value mutated in place out of bounds) only when it may be written.
       const readOnly = lease.behavior === SessionStateBehavior.ReadOnly;
-      const data = keepsChanges({ readOnly, outcome, abandoned: session.isAbandoned }) ? this.dataOf(lease) : null;
+      const data = keepsChanges({ readOnly, outcome, abandoned: session.isAbandoned }) ? this.dataOf(lease, exchange) : null;
       const plan = planCompletion(this.factsOf(lease, exchange, outcome, data));
       if (plan.log) this.logger[plan.log.level](plan.log.message);
       // Every cookie that names a write is made before it: one that cannot be made leaves no record behind.
@@ -508,9 +544,15 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   /** The data to save; the items serialised only when they may have changed (a request that read primitives only did not). */
-  private dataOf({ session, loaded }: SessionLease): SessionStateStoreData {
+  private dataOf({ session, loaded }: SessionLease, exchange: SessionExchange): SessionStateStoreData {
     const items = loaded && !session.itemsMayDiffer ? loaded.items : session.serializeItems();
-    return { items, timeout: session.timeout, owner: session.owner };
+    if (loaded !== null && session.previousId === undefined) {
+      // A session stored before `created` existed starts its clock at its next save.
+      return { items, timeout: session.timeout, owner: session.owner, created: loaded.created ?? Date.now(), client: loaded.client };
+    }
+    // New, or moved to a new id (login): its lifetime, and where it was created from, start here.
+    const client = this.options.recordClient ? clientSummaryOf(exchange.clientInfo?.()) : undefined;
+    return { items, timeout: session.timeout, owner: session.owner, created: Date.now(), client };
   }
 
   /** What the plan depends on; the costlier facts (the request cookie's signature, the items) only where the plan reads them. */
@@ -534,22 +576,23 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       canSetCookie: exchange.canSetCookie(),
       resignCookie: lease.resignCookie,
       refreshExpiry: lease.refreshExpiry,
-      renewsCookie: renewsCookie(session, this.options, exchange),
+      renewsCookie: this.cookie.renews(session, exchange),
     };
   }
 
   /**
-   * The Set-Cookie value for `id` (null: clears it; with `session`, its cookie lifetime), or null
-   * when no cookie can reach the client any more.
+   * The Set-Cookie value for `id` (null: clears it; with `session`, its cookie lifetime), or the id
+   * header's value when the request named its session by the header; null when no cookie (header)
+   * can reach the client any more.
    */
   private cookieFor(exchange: SessionExchange, id: string | null, session?: HttpSessionState): string | null {
     if (!exchange.canSetCookie()) return null;
-    return this.cookie.setCookieFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
+    return this.cookie.answerFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
   }
 
   private sendCookie(exchange: SessionExchange, setCookie: string | null, sent?: string): void {
     if (setCookie === null || setCookie === sent) return;
-    if (exchange.canSetCookie()) exchange.appendSetCookie(setCookie);
+    if (exchange.canSetCookie()) this.cookie.send(exchange, setCookie);
     else this.logger.warn('The session cookie could not be set: ' + SENT_BEFORE_SAVED);
   }
 

@@ -128,8 +128,27 @@ const DELETE_CONCURRENCY = 10;
  * session given its owner a moment (typically well under a second) before may be missed.
  */
 export async function revokeOwnerSessions(settings: RevokeOwnerSettings, owner: string): Promise<number> {
-  const { client, call, tableName, keyAttribute, keyPrefix, now } = settings;
   let removed = 0;
+  await forEachOwnerPage(settings, owner, async (keys) => {
+    for (let i = 0; i < keys.length; i += DELETE_CONCURRENCY) {
+      const deleted = await Promise.all(keys.slice(i, i + DELETE_CONCURRENCY).map((key) => deleteOwned(settings, key, owner, settings.now)));
+      removed += deleted.filter(Boolean).length;
+    }
+  });
+  return removed;
+}
+
+/**
+ * Queries the owner index, one page (up to 1 MB of keys) at a time, and hands `visit` the keys of
+ * this application's sessions on each page. Without the index: `SessionStateStoreMisconfiguredError`
+ * saying how to add it.
+ */
+export async function forEachOwnerPage(
+  settings: Omit<RevokeOwnerSettings, 'now'>,
+  owner: string,
+  visit: (keys: AttributeValue[]) => Promise<void>,
+): Promise<void> {
+  const { client, call, tableName, keyAttribute, keyPrefix } = settings;
   let startKey: Record<string, AttributeValue> | undefined;
   do {
     const query = new QueryCommand({
@@ -147,7 +166,7 @@ export async function revokeOwnerSessions(settings: RevokeOwnerSettings, owner: 
     } catch (error) {
       if (awsErrorName(error) === 'ValidationException' && /index/i.test(String((error as Error).message))) {
         throw new SessionStateStoreMisconfiguredError(
-          `DynamoDB table "${tableName}" has no "${OWNER_INDEX_NAME}" index, which revokeOwner needs. ` +
+          `DynamoDB table "${tableName}" has no "${OWNER_INDEX_NAME}" index, which revokeOwner and listOwnerSessions need. ` +
             `Add it (once; DynamoDB builds it in the background): ${ownerIndexUpdateCommand(tableName)}`,
           { cause: error },
         );
@@ -155,13 +174,9 @@ export async function revokeOwnerSessions(settings: RevokeOwnerSettings, owner: 
       throw error;
     }
     const keys = (page.Items ?? []).map((item) => item[keyAttribute]).filter((key) => key?.S !== undefined && isOwnKey(key.S, keyPrefix));
-    for (let i = 0; i < keys.length; i += DELETE_CONCURRENCY) {
-      const deleted = await Promise.all(keys.slice(i, i + DELETE_CONCURRENCY).map((key) => deleteOwned(settings, key!, owner, now)));
-      removed += deleted.filter(Boolean).length;
-    }
+    await visit(keys as AttributeValue[]);
     startKey = page.LastEvaluatedKey;
   } while (startKey);
-  return removed;
 }
 
 /**
@@ -176,7 +191,12 @@ function isOwnKey(key: string, keyPrefix: string | undefined): boolean {
 }
 
 /** Deletes one session if it is still `owner`'s and live; answers whether it did. */
-export async function deleteOwned(settings: RevokeOwnerSettings, key: AttributeValue, owner: string, now: number): Promise<boolean> {
+export async function deleteOwned(
+  settings: Omit<RevokeOwnerSettings, 'keyPrefix' | 'now'>,
+  key: AttributeValue,
+  owner: string,
+  now: number,
+): Promise<boolean> {
   const { client, call, tableName, keyAttribute } = settings;
   const remove = new DeleteItemCommand({
     TableName: tableName,

@@ -62,11 +62,16 @@ export const Attr = {
   abortedLocks: 'AbortedLocks',
   /** Since 0.2: the session's owner (`SessionStateStoreData.owner`), for a sparse index. */
   owner: 'Owner',
+  /** Since 0.2: `SessionStateStoreData.created` (epoch ms; the lifecycle's, unlike `CreateDate`, the record's). */
+  created: 'Created',
+  /** Since 0.2: `SessionStateStoreData.client` (`recordClient`). */
+  client: 'Client',
 } as const;
 
 export type DynamoDBItem = Record<string, AttributeValue>;
 
 /** The fields of a stored record the store reads (items stay encoded until needed). */
+// (`created` and `client` are kept as written, for `SessionStateStoreData`.)
 export interface SessionRecord {
   /** The encoded items when stored inline (version 1, or a small version 2 session). */
   readonly items: AttributeValue | undefined;
@@ -78,6 +83,8 @@ export interface SessionRecord {
   readonly legacyWrites: ReadonlyMap<string, number>;
   readonly abortedLocks: readonly string[];
   readonly owner: string | undefined;
+  readonly created: number | undefined;
+  readonly client: string | undefined;
   readonly locked: boolean;
   readonly lockId: string | null;
   readonly lockDate: number;
@@ -104,6 +111,8 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
     legacyWrites: readLegacyWrites(item),
     abortedLocks: item[Attr.abortedLocks]?.SS ?? [],
     owner: item[Attr.owner]?.S,
+    created: readNumber(item, Attr.created),
+    client: item[Attr.client]?.S,
     locked: item[Attr.locked]?.BOOL === true,
     lockId: item[Attr.lockId]?.S ?? null,
     lockDate: readNumber(item, Attr.lockDate) ?? 0,
@@ -169,12 +178,16 @@ export function unlockedRecord(fields: {
   /** The token of this write (see `WRITE_SLOTS`). */
   writeToken?: string;
   owner?: string;
+  created?: number;
+  client?: string;
 }): DynamoDBItem {
   return {
     [fields.keyAttribute]: { S: fields.key },
     ...('items' in fields.data ? { [Attr.items]: fields.data.items } : { [Attr.dataId]: { S: fields.data.dataId } }),
     ...(fields.writeToken === undefined ? {} : { [WRITE_SLOT_NAMES[0]!]: { S: fields.writeToken } }),
     ...(fields.owner === undefined ? {} : { [Attr.owner]: { S: fields.owner } }),
+    ...(fields.created === undefined ? {} : { [Attr.created]: num(fields.created) }),
+    ...(fields.client === undefined ? {} : { [Attr.client]: { S: fields.client } }),
     [Attr.locked]: { BOOL: false },
     [Attr.lockDate]: num(fields.now),
     [Attr.expires]: num(fields.expiry.expires),

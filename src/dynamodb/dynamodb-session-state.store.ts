@@ -10,6 +10,7 @@ import {
   type SessionStateAcquisition,
   type SessionStateLoaded,
   type SessionStateLocked,
+  type SessionStateOwnedSession,
   type SessionStateRead,
   type SessionStateStoreData,
   type SessionStateStoreHealth,
@@ -17,7 +18,8 @@ import {
 import { boundedCalls, type BoundedCall } from './bounded-call.js';
 import { countConsumedCapacity } from './dynamodb-consumed-capacity.middleware.js';
 import { isConditionFailure, mayHaveLanded } from './dynamodb-errors.js';
-import { revokeOwnerSessions } from './dynamodb-owner-index.js';
+import { deleteOwned, revokeOwnerSessions } from './dynamodb-owner-index.js';
+import { listOwnerSessions } from './dynamodb-owner-sessions.js';
 import { claimOwnerSlotOnDynamoDB, releaseOwnerSlotOnDynamoDB, type OwnerSlotSettings } from './dynamodb-owner-slots.js';
 import type { OwnerSlotAnswer, OwnerSlotClaim } from '../store/owner-slots.js';
 import {
@@ -258,7 +260,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     if (answer.written) this.prunes.remember(next, readRecord(answer.written), now);
     return {
       kind: 'acquired',
-      item: item.owner === undefined ? { items: item.items, timeout: item.timeout } : { items: item.items, timeout: item.timeout, owner: item.owner },
+      item: storeDataOf(item.items, item),
       lockId: next,
       actions: SessionStateActions.None,
       expires: expiry(now, item.timeout, this.ttlExtraSeconds).expires,
@@ -293,6 +295,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       flags: 0,
       writeToken,
       owner: item.owner,
+      created: item.created,
+      client: item.client,
     };
     // Checked before any write (too large: the stored session stays as it was).
     const laidOut = layOutSession(fields, items, this.maxItemBytes);
@@ -323,8 +327,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       '#expires = :expires, #flags = :zero, #timeout = :timeout, #timeoutMs = :timeoutMs',
       '#timeoutSeconds = :timeoutSeconds, #version = :version, #ttl = :ttl',
       ...(item.owner === undefined ? [] : ['#owner = :owner']),
+      ...(item.created === undefined ? [] : ['#created = :created']),
+      ...(item.client === undefined ? [] : ['#client = :client']),
     ];
-    const remove = [...end.remove, dataId === undefined ? '#dataId' : '#items', ...(item.owner === undefined ? ['#owner'] : [])];
+    const remove = [
+      ...end.remove,
+      dataId === undefined ? '#dataId' : '#items',
+      ...(item.owner === undefined ? ['#owner'] : []),
+      ...(item.created === undefined ? ['#created'] : []),
+      ...(item.client === undefined ? ['#client'] : []),
+    ];
     const update = (write: WriteClauses) =>
       new UpdateItemCommand({
         TableName: this.tableName,
@@ -333,7 +345,20 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ConditionExpression: end.condition,
         ExpressionAttributeNames: {
           ...this.address.names(
-            ...(['items', 'dataId', 'expires', 'flags', 'timeout', 'timeoutMs', 'timeoutSeconds', 'version', 'ttl', 'owner'] as const),
+            ...([
+              'items',
+              'dataId',
+              'expires',
+              'flags',
+              'timeout',
+              'timeoutMs',
+              'timeoutSeconds',
+              'version',
+              'ttl',
+              'owner',
+              'created',
+              'client',
+            ] as const),
           ),
           ...end.names,
           ...write.names,
@@ -350,6 +375,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
           ':version': num(dataId === undefined ? INLINE_RECORD_VERSION : DATA_ITEM_RECORD_VERSION),
           ':ttl': num(slide.ttl),
           ...(item.owner === undefined ? {} : { ':owner': { S: item.owner } }),
+          ...(item.created === undefined ? {} : { ':created': num(item.created) }),
+          ...(item.client === undefined ? {} : { ':client': { S: item.client } }),
         },
         ...end.returnValues,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -400,11 +427,14 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         Key: this.address.key(id),
         UpdateExpression: updateExpression(
           ['#locked = :false, #expires = :zero, #ttl = :ttl', ...write.set],
-          ['#lockId, #items, #dataId, #owner', ...write.remove],
+          ['#lockId, #items, #dataId, #owner, #created, #client', ...write.remove],
           write.delete,
         ),
         ConditionExpression: '#lockId = :lockId',
-        ExpressionAttributeNames: { ...this.address.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner'), ...write.names },
+        ExpressionAttributeNames: {
+          ...this.address.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner', 'created', 'client'),
+          ...write.names,
+        },
         ExpressionAttributeValues: {
           ':false': { BOOL: false },
           ':zero': num(0),
@@ -452,9 +482,22 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
 
   /** Sign out everywhere: see `dynamodb-owner-index.ts` (a Query of the `Owner-index`, then a DeleteItem per session). */
   override revokeOwner(owner: string): Promise<number> {
+    return revokeOwnerSessions(this.ownerSettings(), owner);
+  }
+
+  /** A user's sessions: see `dynamodb-owner-sessions.ts` (a Query of the `Owner-index`, then a BatchGetItem per 100 sessions). */
+  override listOwnerSessions(owner: string): Promise<SessionStateOwnedSession[]> {
+    return listOwnerSessions(this.ownerSettings(), owner);
+  }
+
+  /** Sign out one session: a DeleteItem conditional on its owner (and on being live). */
+  override revokeItem(id: string, owner: string): Promise<boolean> {
+    return deleteOwned(this.ownerSettings(), this.address.key(id)[this.keyAttribute]!, owner, this.clock());
+  }
+
+  private ownerSettings() {
     const keyPrefix = this.application === undefined ? undefined : this.address.keyValue('');
-    const settings = { client: this.client, call: this.call, tableName: this.tableName, keyAttribute: this.keyAttribute };
-    return revokeOwnerSessions({ ...settings, keyPrefix, now: this.clock() }, owner);
+    return { client: this.client, call: this.call, tableName: this.tableName, keyAttribute: this.keyAttribute, keyPrefix, now: this.clock() };
   }
 
   /** maxSessionsPerOwner: see `dynamodb-owner-slots.ts` (the owner's book, an item changed by conditional writes). */
@@ -510,7 +553,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       throw error;
     }
     return {
-      item: { items, timeout: record.timeout, ...(record.owner === undefined ? {} : { owner: record.owner }) },
+      item: storeDataOf(items, record),
       actions: actions(record),
       expires: record.expires,
     };
@@ -544,6 +587,18 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     }
     return data[Attr.items];
   }
+}
+
+/** `items` with the record's (or item's) timeout, and its owner, creation and client where it has them. */
+function storeDataOf(
+  items: string,
+  source: { timeout: number; owner?: string | undefined; created?: number | undefined; client?: string | undefined },
+): SessionStateStoreData {
+  const item: { -readonly [K in keyof SessionStateStoreData]: SessionStateStoreData[K] } = { items, timeout: source.timeout };
+  if (source.owner !== undefined) item.owner = source.owner;
+  if (source.created !== undefined) item.created = source.created;
+  if (source.client !== undefined) item.client = source.client;
+  return item;
 }
 
 function lockLost(reason: SessionStateLockLostReason, consequence: string): SessionStateLockLostError {

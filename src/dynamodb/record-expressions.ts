@@ -27,6 +27,8 @@ export const PLACEHOLDERS = {
   dataId: '#dataId',
   abortedLocks: '#abortedLocks',
   owner: '#owner',
+  created: '#created',
+  client: '#client',
 } as const;
 export type Placeholder = keyof typeof PLACEHOLDERS;
 

@@ -1,5 +1,6 @@
 import {
   SessionStateCorruptError,
+  SessionStateEndedError,
   SessionStateEndedWhileWaitingError,
   SessionStateError,
   SessionStateLockLostError,
@@ -24,7 +25,7 @@ import { isStoreError } from './store-error-origin.js';
 
 /** `reason` of `session_state.request.rejected`. */
 export type RejectionReason =
-  'queue_full' | 'shutdown' | 'aborted' | 'store_unavailable' | 'store_misconfigured' | 'too_large' | 'lock_lost' | 'owner_cap';
+  'queue_full' | 'shutdown' | 'aborted' | 'store_unavailable' | 'store_misconfigured' | 'too_large' | 'lock_lost' | 'session_ended' | 'owner_cap';
 /** The kind of a store failure in the failure log: `configuration` needs a fix, `outage` passes. */
 export type StoreFailureClass = 'configuration' | 'outage' | 'too_large' | 'corrupt' | 'error';
 /** `session_state.outcome` of a failed store call. */
@@ -118,6 +119,15 @@ const ROWS: readonly Row[] = [
     rejection: 'too_large',
     storeFailure: 'too_large',
     storeOutcome: 'too_large',
+  },
+  {
+    class: SessionStateEndedError,
+    ...refusal,
+    status: 410,
+    message: new SessionStateEndedError().message,
+    rejection: 'session_ended',
+    storeFailure: null,
+    storeOutcome: 'condition_failed',
   },
   {
     class: SessionStateEndedWhileWaitingError,

@@ -57,6 +57,19 @@ export class SessionStateOwnerCapError extends SessionStateError {
   }
 }
 
+/**
+ * A WebSocket message whose connection's session has ended since the handshake (signed out from
+ * another device, revoked, abandoned, expired, past its absolute lifetime): a message cannot set a
+ * cookie, so it cannot start another session; it is refused, not run with an empty one. The gateway
+ * can tell (`error` of the `exception` event: `SessionStateEndedError`): the client signs in again
+ * over HTTP and reconnects.
+ */
+export class SessionStateEndedError extends SessionStateError {
+  constructor() {
+    super('The session of this connection has ended (signed out, revoked or expired); the message was not run. Sign in again and reconnect.');
+  }
+}
+
 /** The serialised session is larger than the store can hold; the stored session is unchanged. */
 export class SessionStateTooLargeError extends SessionStateError {
   constructor(

@@ -35,9 +35,28 @@ export interface SessionStateModuleOptions {
    * Default 110; at most 2 147 483.647 (2^31-1 ms, the longest a Node timer waits).
    */
   executionTimeout?: number;
+  /**
+   * Minutes a session may live at most, counted from its creation or its last `regenerateId()` (call
+   * it at login): past it the session is gone, however active (OWASP's absolute timeout). Checked
+   * when the session is loaded, from the data read anyway (no extra store call). Default: none.
+   */
+  absoluteTimeout?: number;
+  /**
+   * Records, when a session is created or its id regenerated, a short summary of the client's user
+   * agent and its address (as the platform reports it: Express's `trust proxy`, Fastify's
+   * `trustProxy`), for `SessionManager.list`. Off by default: it is personal data. Default false.
+   */
+  recordClient?: boolean;
   cookie?: SessionCookieOptions;
   /** Signs the id cookie (HMAC-SHA256). First secret signs, all verify: prepend a new one to rotate. */
   secret?: string | string[];
+  /**
+   * Opt-in: the name of a request header that may carry the session id, for clients without a cookie
+   * jar (native apps, CLIs), e.g. `'x-session-id'`. A request that carries this header (with any value)
+   * names its session by it alone, and a new or regenerated id comes back in the same response header;
+   * other requests use the cookie as before. Values are signed like the cookie. See docs/ID-HEADER.md.
+   */
+  idHeader?: string;
   lockWait?: SessionLockWaitOptions;
   /**
    * Whether the changes of a request whose handler (or a pipe) threw are saved: `false`
@@ -63,8 +82,11 @@ const OPTION_KEYS: OptionKeys = {
   store: true,
   timeout: true,
   executionTimeout: true,
+  absoluteTimeout: true,
+  recordClient: true,
   cookie: { name: true, path: true, domain: true, httpOnly: true, secure: true, sameSite: true, maxAge: true, partitioned: true },
   secret: true,
+  idHeader: true,
   lockWait: { maxQueueLength: true, pollMinMs: true, pollMaxMs: true, retryAfterSeconds: true },
   saveOnError: true,
   maxSessionsPerOwner: true,
@@ -76,8 +98,13 @@ export interface ResolvedSessionStateOptions {
   store: SessionStateStore;
   timeout: number;
   executionTimeoutMs: number;
+  /** `absoluteTimeout` in ms; null: none. */
+  absoluteTimeoutMs: number | null;
+  recordClient: boolean;
   cookie: ResolvedCookieOptions;
   secrets: string[];
+  /** The id header's name, lower-cased (Node's `headers` keys); undefined: ids travel in the cookie only. */
+  idHeader: string | undefined;
   lockWait: Required<SessionLockWaitOptions>;
   saveOnError: SaveOnError;
   /** `maxSessionsPerOwner` and its policy; null: no cap. */
@@ -89,6 +116,9 @@ export interface ResolvedSessionStateOptions {
  * timer after 1 ms. Every option that feeds a timer is bounded by it.
  */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Longest `absoluteTimeout`: a year. */
+export const MAX_ABSOLUTE_TIMEOUT_MINUTES = 525_600;
 
 export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
   const problems: string[] = unknownOptionKeys(options, OPTION_KEYS, expressSessionOptionMessage);
@@ -104,6 +134,14 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
       'a lock older than it is stale, and Node cannot time longer (it would fire at once)',
   );
 
+  const absoluteTimeout = options.absoluteTimeout;
+  check(
+    absoluteTimeout === undefined || isInt(absoluteTimeout, 1, MAX_ABSOLUTE_TIMEOUT_MINUTES),
+    `absoluteTimeout must be a whole number of minutes from 1 to ${MAX_ABSOLUTE_TIMEOUT_MINUTES} (a year), or left out`,
+  );
+  const recordClient = options.recordClient ?? false;
+  check(typeof recordClient === 'boolean', 'recordClient must be true or false');
+
   const cookie = resolveCookieOptions(options.cookie, timeout, problems);
 
   const secrets = options.secret === undefined ? [] : ([] as string[]).concat(options.secret);
@@ -112,6 +150,8 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
     'secret must be a string (or an array of strings) of at least 16 characters',
   );
   check(options.secret === undefined || secrets.length > 0, 'secret must not be an empty array');
+
+  const idHeader = options.idHeader === undefined ? undefined : checkIdHeader(options.idHeader, problems);
 
   const lockWait = {
     maxQueueLength: options.lockWait?.maxQueueLength ?? 100,
@@ -153,5 +193,32 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
     throw new TypeError(`SessionStateModule: invalid options:\n- ${problems.join('\n- ')}`);
   }
   const ownerCap = max === undefined ? null : { max, policy };
-  return { store, timeout, executionTimeoutMs: executionTimeout * 1000, cookie, secrets, lockWait, saveOnError, ownerCap };
+  return {
+    store,
+    timeout,
+    executionTimeoutMs: executionTimeout * 1000,
+    absoluteTimeoutMs: absoluteTimeout === undefined ? null : absoluteTimeout * 60_000,
+    recordClient,
+    cookie,
+    secrets,
+    idHeader,
+    lockWait,
+    saveOnError,
+    ownerCap,
+  };
+}
+
+/** An HTTP field name (RFC 9110 token). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i;
+/** Headers that carry something else, or that proxies and Node itself interpret. */
+const RESERVED_HEADERS = new Set(['cookie', 'set-cookie', 'host', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade']);
+
+function checkIdHeader(name: unknown, problems: string[]): string | undefined {
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    problems.push("idHeader must be an HTTP header name (letters, digits, '-'…), e.g. 'x-session-id'");
+    return undefined;
+  }
+  const lower = name.toLowerCase();
+  if (RESERVED_HEADERS.has(lower)) problems.push(`idHeader must not be '${lower}': that header carries something else`);
+  return lower;
 }

@@ -10,6 +10,7 @@ import { NestSessionParamWarning } from './nest-session-param.warning.js';
 import { observabilityProviders } from './observed-store.provider.js';
 import { SessionStateObserver } from '../observability/session-state-observer.js';
 import { SessionRevoker } from './session-revoker.js';
+import { SessionManager } from './session-manager.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateDeclarations } from './session-state-declarations.js';
 import { SessionStateAccessor } from './session-state.accessor.js';
@@ -31,7 +32,7 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
 /**
  * `SessionStateModule.forRoot({ store, timeout, ... })` or `.forRootAsync({ imports, inject, useFactory })`
  * (or `useClass`/`useExisting` with a `createSessionStateOptions()` method).
- * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, `SessionRevoker`, the
+ * Provides the store (token: `SessionStateStore`), `SessionStateAccessor`, `SessionRevoker`, `SessionManager`, the
  * interceptor that runs the session lifecycle of HTTP requests and WebSocket messages (bound by
  * the decorators to every handler that uses the session), and
  * the request hooks of GraphQL servers (Apollo, Mercurius).
@@ -55,6 +56,7 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
     SessionStateLifecycle,
     SessionStateAccessor,
     SessionRevoker,
+    SessionManager,
     NestSessionParamWarning,
     // Bound by the decorators (`@Session()`, `@SessionState()`) to the handlers that use the session
     // (a handler that does not gets no interceptor at all), and made their innermost at startup
@@ -74,7 +76,7 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
     WsUpgradeRecorder,
   ],
   // The lifecycle and the resolver too: Nest makes the interceptor in the module of each handler it is bound to.
-  exports: [SessionStateStore, SessionStateAccessor, SessionRevoker, SessionStateLifecycle, SessionStateBehaviorResolver],
+  exports: [SessionStateStore, SessionStateAccessor, SessionRevoker, SessionManager, SessionStateLifecycle, SessionStateBehaviorResolver],
 })
 export class SessionStateModule extends ConfigurableSessionStateModule {
   /** `forRoot()` with no argument: every default (Nest's generated method needs an object). */

@@ -44,7 +44,15 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     }
     // Only a store that announces releases has the hook: the lock coordinator polls the others.
     if (!inner.watchReleases) this.watchReleases = undefined;
+    if (inner.listOwnerSessions) {
+      this.listOwnerSessions = (owner) => this.run('listOwnerSessions', owner, () => inner.listOwnerSessions!(owner));
+    }
+    if (inner.revokeItem) this.revokeItem = (id, owner) => this.run('revokeItem', id, () => inner.revokeItem!(id, owner));
   }
+
+  override listOwnerSessions?: SessionStateStore['listOwnerSessions'];
+
+  override revokeItem?: SessionStateStore['revokeItem'];
 
   override watchReleases?(id: string): Promise<SessionStateReleaseWatch> {
     return this.inner.watchReleases!(id);

@@ -1,3 +1,4 @@
+import { UNTIMED_COMMANDS } from './redis-commands.js';
 import type { RedisSessionClient } from './redis-session-state-store.options.js';
 
 /**
@@ -45,7 +46,15 @@ export function fromIoredis(client: IoredisLike): RedisSessionClient {
     let set = listeners.get(channel);
     if (!set) listeners.set(channel, (set = new Set()));
     set.add(listener);
-    if (set.size === 1) await subscribe(channel);
+    if (set.size > 1) return;
+    try {
+      await subscribe(channel);
+    } catch (error) {
+      // Not subscribed: no listener stays behind for a later subscription to call.
+      set.delete(listener);
+      if (set.size === 0 && listeners.get(channel) === set) listeners.delete(channel);
+      throw error;
+    }
   };
   const remove = async (channel: string, listener: Listener, unsubscribe: (channel: string) => Promise<unknown>) => {
     const set = listeners.get(channel);
@@ -54,6 +63,7 @@ export function fromIoredis(client: IoredisLike): RedisSessionClient {
     await unsubscribe(channel);
   };
   const adapter = {
+    [UNTIMED_COMMANDS]: true,
     get isOpen() {
       return client.status !== 'wait' && client.status !== 'end';
     },

@@ -3,6 +3,9 @@ import type { RedisSessionClient } from './redis-session-state-store.options.js'
 import type { RedisScript } from './redis-scripts.js';
 import { RedisNotConnectedError, toStoreError } from './redis-errors.js';
 
+/** Marks a client whose commands have no timeout of their own (`fromIoredis`): the store bounds them itself. */
+export const UNTIMED_COMMANDS = Symbol('nestjs-session-state: untimed commands');
+
 /**
  * Bulk strings as Buffers: gzip'd items are bytes, not UTF-8. (36 is node-redis's
  * `RESP_TYPES.BLOB_STRING`, RESP's `$`: a literal, so that this file loads nothing of `redis`.)
@@ -18,8 +21,10 @@ export type RedisReply = Buffer | number | null | RedisReply[];
 /**
  * The store's commands on a node-redis client or cluster, each bounded by `requestTimeoutMs`
  * (queued while disconnected, sent, or waiting for the reply: node-redis's `timeout` with
- * `rejectInFlight`, and a timer of its own for what happens before node-redis queues it, such as
- * a cluster's slot discovery), with errors mapped to the module's (`toStoreError`).
+ * `rejectInFlight`), with errors mapped to the module's (`toStoreError`). A timer of the store's own
+ * only where node-redis's does not cover it all: a cluster (its slot discovery comes before the
+ * queue) and a client whose commands have no timeout (`fromIoredis`). Not on a standalone client:
+ * a second timer per command was a measurable part of a request's cost.
  *
  * Scripts run by `EVALSHA` (the SHA1 computed here); a server that does not know the script yet
  * (`NOSCRIPT`: new, restarted, or a cluster node met for the first time) gets it once by `EVAL`,
@@ -28,6 +33,8 @@ export type RedisReply = Buffer | number | null | RedisReply[];
  */
 export class RedisCommands {
   private readonly cluster: boolean;
+  /** The store's own timer per command (see above), ms beyond node-redis's; `null`: none. */
+  private readonly ownBoundMs: number | null;
   private readonly options: { timeout: number; rejectInFlight: boolean; typeMapping: typeof TYPE_MAPPING };
 
   constructor(
@@ -35,6 +42,8 @@ export class RedisCommands {
     private readonly requestTimeoutMs: number,
   ) {
     this.cluster = 'nodeByAddress' in client;
+    this.ownBoundMs = this.cluster || UNTIMED_COMMANDS in client ? requestTimeoutMs + 100 : null;
+    // One options object for every command (node-redis only reads it).
     this.options = { timeout: requestTimeoutMs, rejectInFlight: true, typeMapping: TYPE_MAPPING };
   }
 
@@ -43,29 +52,27 @@ export class RedisCommands {
    * behind one that got no answer: by `EVAL` (a NOSCRIPT answer would come too late to resend it),
    * and while reconnecting it waits for the connection (within the bound) instead of failing at once.
    */
-  async script(script: RedisScript, key: string, args: RedisArg[], settle = false, moreKeys: readonly string[] = []): Promise<RedisReply> {
+  script(script: RedisScript, key: string, args: RedisArg[], settle = false, moreKeys: readonly string[] = []): Promise<RedisReply> {
     const keys = [String(1 + moreKeys.length), key, ...moreKeys];
-    if (!settle) {
-      try {
-        return await this.send(key, ['EVALSHA', script.sha1, ...keys, ...args], false);
-      } catch (error) {
-        if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw toStoreError(error, script.name, this.requestTimeoutMs);
-      }
-    }
-    try {
-      return await this.send(key, ['EVAL', script.source, ...keys, ...args], settle);
-    } catch (error) {
-      throw toStoreError(error, script.name, this.requestTimeoutMs);
-    }
+    if (settle) return this.evaluate(script, keys, args, true);
+    return this.send(key, ['EVALSHA', script.sha1, ...keys, ...args], false).catch((error: unknown) => {
+      if (!String((error as Error)?.message).startsWith('NOSCRIPT')) throw toStoreError(error, script.name, this.requestTimeoutMs);
+      return this.evaluate(script, keys, args, false);
+    });
   }
 
   /** A plain command on `key`. */
-  async command(key: string, args: RedisArg[], operation: string): Promise<RedisReply> {
-    try {
-      return await this.send(key, args);
-    } catch (error) {
+  command(key: string, args: RedisArg[], operation: string): Promise<RedisReply> {
+    return this.send(key, args).catch((error: unknown) => {
       throw toStoreError(error, operation, this.requestTimeoutMs);
-    }
+    });
+  }
+
+  /** `keys`: the count, then the keys (the first is the slot `send` routes by). */
+  private evaluate(script: RedisScript, keys: string[], args: RedisArg[], settle: boolean): Promise<RedisReply> {
+    return this.send(keys[1]!, ['EVAL', script.source, ...keys, ...args], settle).catch((error: unknown) => {
+      throw toStoreError(error, script.name, this.requestTimeoutMs);
+    });
   }
 
   private send(key: string, args: RedisArg[], queue = false): Promise<RedisReply> {
@@ -80,7 +87,7 @@ export class RedisCommands {
           this.options,
         )
       : (this.client as { sendCommand(a: RedisArg[], o: object): Promise<RedisReply> }).sendCommand(args, this.options);
-    return bounded(sent, this.requestTimeoutMs + 100);
+    return this.ownBoundMs === null ? sent : bounded(sent, this.ownBoundMs);
   }
 }
 

@@ -1,3 +1,4 @@
+import { constants } from 'node:buffer';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { SessionStateTooLargeError } from '../errors/session-state.errors.js';
@@ -5,6 +6,13 @@ import { corruptRecord } from './redis-errors.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
+
+/**
+ * Items expand on read to at most this many times `maxItemBytes` (32 MB by default): far above what
+ * real JSON compresses to (about 5-20x), and a bound on what a hostile or corrupted `g` field (a
+ * gzip of 1,000x) can make a request inflate. Items larger than it are refused at write.
+ */
+export const MAX_EXPANSION = 32;
 
 /** Items as stored: the hash field is the marker (`i`: the JSON verbatim, `g`: its gzip), so no flag can disagree with the data. */
 export interface EncodedItems {
@@ -17,14 +25,21 @@ export interface EncodedItems {
  * the event loop) and refuses items over the size limit before anything is written.
  */
 export class RedisItemsCodec {
+  /** Largest items (UTF-8 bytes) a read decompresses; more is a corrupt record. */
+  private readonly maxExpandedBytes: number;
+
   /** @param thresholdBytes compress items larger than this (UTF-8 bytes); `null`: never. */
   constructor(
     private readonly thresholdBytes: number | null,
     private readonly maxItemBytes: number,
-  ) {}
+  ) {
+    this.maxExpandedBytes = Math.min(maxItemBytes * MAX_EXPANSION, constants.MAX_LENGTH);
+  }
 
   async encode(items: string): Promise<EncodedItems> {
     const size = Buffer.byteLength(items, 'utf8');
+    // What a read would refuse to decompress is not written.
+    if (size > this.maxExpandedBytes) throw new SessionStateTooLargeError(size, this.maxExpandedBytes);
     let encoded: EncodedItems = { field: 'i', value: items };
     if (this.thresholdBytes !== null && size > this.thresholdBytes) {
       const compressed = await gzipAsync(Buffer.from(items, 'utf8'));
@@ -41,9 +56,10 @@ export class RedisItemsCodec {
     if (plain !== null) return plain.toString('utf8');
     if (compressed !== null) {
       try {
-        return (await gunzipAsync(compressed)).toString('utf8');
+        // zlib stops at the bound (RangeError) instead of inflating the rest into memory.
+        return (await gunzipAsync(compressed, { maxOutputLength: this.maxExpandedBytes })).toString('utf8');
       } catch (error) {
-        throw corruptRecord('its compressed items could not be decompressed', error);
+        throw corruptRecord(`its compressed items could not be decompressed within ${this.maxExpandedBytes} bytes`, error);
       }
     }
     throw corruptRecord('it has no items');

@@ -29,6 +29,26 @@ export class RedisPendingReleases {
     return this.pending.size;
   }
 
+  /**
+   * At close: one last attempt at each pending release (bounded by the release's own timeout; it
+   * stops at the first failure, Redis being unreachable), then none is kept. Answers how many were left.
+   */
+  async flush(): Promise<number> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const entry of Array.from(this.pending.values())) {
+      try {
+        await this.release(entry.id, entry.lockId);
+        this.pending.delete(entry.lockId);
+      } catch {
+        break;
+      }
+    }
+    const left = this.pending.size;
+    this.close();
+    return left;
+  }
+
   close(): void {
     clearInterval(this.timer);
     this.timer = undefined;

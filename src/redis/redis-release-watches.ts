@@ -34,6 +34,8 @@ interface Channel {
  */
 export class RedisReleaseWatches {
   private subscriber: Promise<PubSubClient> | undefined;
+  /** The duplicate, from its making on: close() destroys it even while its first connect is pending (Redis down). */
+  private duplicate: PubSubClient | undefined;
   private readonly channels = new Map<string, Channel>();
   private sharded = true;
   private closed = false;
@@ -79,12 +81,22 @@ export class RedisReleaseWatches {
     return watch;
   }
 
-  /** Drops the subscriber connection; watches still open answer by their fallback pause. */
-  async close(): Promise<void> {
+  /** Drops the subscriber connection, connected or not (never waits on it); watches still open answer by their fallback pause. */
+  close(): Promise<void> {
     this.closed = true;
     this.channels.clear();
-    const subscriber = await this.subscriber?.catch(() => undefined);
-    subscriber?.destroy();
+    this.destroy();
+    return Promise.resolve();
+  }
+
+  private destroy(): void {
+    const duplicate = this.duplicate;
+    this.duplicate = undefined;
+    try {
+      duplicate?.destroy();
+    } catch {
+      // Already closed (its connect gave up): nothing left to release.
+    }
   }
 
   private leave(channel: string, entry: Channel, watch: ReleaseWatch): void {
@@ -114,13 +126,16 @@ export class RedisReleaseWatches {
 
   private connection(): Promise<PubSubClient> {
     this.subscriber ??= (async () => {
-      const subscriber = (this.client as unknown as { duplicate(): PubSubClient }).duplicate();
+      if (this.closed) throw new Error('The store is closed.');
+      const subscriber = (this.duplicate = (this.client as unknown as { duplicate(): PubSubClient }).duplicate());
       // A dropped connection is retried by node-redis; meanwhile waiters fall back to polling.
       subscriber.on('error', (error) => this.logger.debug?.(`Release notifications: ${error.message}`));
       await subscriber.connect();
+      if (this.closed) throw new Error('The store is closed.'); // close() destroyed it meanwhile
       return subscriber;
     })().catch((error: unknown) => {
       this.subscriber = undefined;
+      this.destroy(); // a connect that failed leaves no client behind
       throw error;
     });
     return this.subscriber;

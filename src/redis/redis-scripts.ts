@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
  *   i  items, JSON as given           g  items, gzip (instead of `i`)
  *   o  owner                          u  until when the owner index is known to hold the session, epoch ms
  *   l  lock id (absent: unlocked)     d  lock date, epoch ms
+ *   c  created, epoch ms (as given)   a  client (as given; \`recordClient\`)
  *   w  '1': a request found it locked (and may wait): the release publishes, and clears it
  *
  * The lock is two small fields of the hash: taking, probing, refusing or releasing it never reads
@@ -42,8 +43,9 @@ local function announce(w)
   if type(r) == 'table' and r.err then redis.call('PUBLISH', ARGV[#ARGV], 'r') end
 end
 -- Another request holds the lock: the answer, and the mark that someone waits for its release.
+-- Best effort (pcall): at maxmemory under noeviction the mark is refused, and the read still answers.
 local function locked(l, d, e, w)
-  if not w then redis.call('HSET', k, 'w', '1') end
+  if not w then redis.pcall('HSET', k, 'w', '1') end
   return {'L', l, d or '0', e}
 end
 -- The record's state from HMGET v, e: 'absent', 'corrupt', 'expired' or 'live', and its expiry.
@@ -70,16 +72,16 @@ function script(name: string, body: string, prelude = PRELUDE): RedisScript {
   return { name, source, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-/** getItem. ARGV: now, extra, channel. */
+/** getItem. ARGV: now, extra, channel. Reply D: expires, timeout, flags, owner, i, g, created, client. */
 export const READ = script(
   'read',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g')
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g', 'c', 'a')
 local s = state(m[1], m[2])
 if s == 'corrupt' then return {'C', 'format'} end
 if s ~= 'live' then return {'A'} end
 if m[3] then return locked(m[3], m[4], m[2], m[5]) end
-return {'D', m[2], m[6], m[7], m[8], m[9], m[10]}
+return {'D', m[2], m[6], m[7], m[8], m[9], m[10], m[11], m[12]}
 `,
 );
 
@@ -96,7 +98,7 @@ return locked(m[3], m[4], m[2], m[5])
 `,
 );
 
-/** getItemExclusive. ARGV: now, extra, lockId, channel. Reply D: expires, timeout, flags, owner, i, g, index. */
+/** getItemExclusive. ARGV: now, extra, lockId, channel. Reply D: expires, timeout, flags, owner, i, g, index, created, client. */
 export const LOCK = script(
   'lock',
   `
@@ -105,21 +107,22 @@ local s = state(m[1], m[2])
 if s == 'corrupt' then return {'C', 'format'} end
 if s ~= 'live' then return {'A'} end
 if m[3] then return locked(m[3], m[4], m[2], m[5]) end
-local x = redis.call('HMGET', k, 't', 'f', 'o', 'i', 'g', 'u')
+local x = redis.call('HMGET', k, 't', 'f', 'o', 'i', 'g', 'u', 'c', 'a')
 local t = tonumber(x[1])
 if not t or t <= 0 then return {'C', 'timeout'} end
 local ne = now + t * 60000
 redis.call('HSET', k, 'l', ARGV[3], 'd', ARGV[1], 'e', int(ne))
 if x[2] then redis.call('HDEL', k, 'f') end
 redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
-return {'D', int(ne), x[1], x[2], x[3], x[4], x[5], index(x[3], x[3], x[6], ne, t * 60000)}
+return {'D', int(ne), x[1], x[2], x[3], x[4], x[5], index(x[3], x[3], x[6], ne, t * 60000), x[7], x[8]}
 `,
 );
 
 /**
  * setAndReleaseItemExclusive, setItemExclusive, and a changed hand-over. ARGV: now, extra, mode
  * ('new' or 'set'), lockId, field ('i' or 'g'), items, timeout, owner ('' for none), next (the lock
- * id to hold afterwards, '' to release), keepDate ('1': keep the lock date), channel.
+ * id to hold afterwards, '' to release), keepDate ('1': keep the lock date), created ('' for none),
+ * client ('' for none), channel.
  * Reply OK: expires, index, the owner this session no longer has (for the store's SREM).
  */
 export const SAVE = script(
@@ -146,16 +149,21 @@ local owner = ARGV[8] ~= '' and ARGV[8] or false
 local set = {k, ARGV[5], ARGV[6], 't', ARGV[7], 'e', int(ne), 'v', '1'}
 local drop = {k, ARGV[5] == 'i' and 'g' or 'i', 'f'}
 if owner then table.insert(set, 'o') table.insert(set, owner) else table.insert(drop, 'o') table.insert(drop, 'u') end
+if ARGV[11] ~= '' then table.insert(set, 'c') table.insert(set, ARGV[11]) else table.insert(drop, 'c') end
+if ARGV[12] ~= '' then table.insert(set, 'a') table.insert(set, ARGV[12]) else table.insert(drop, 'a') end
 if ARGV[9] ~= '' then
   table.insert(set, 'l') table.insert(set, ARGV[9])
   table.insert(set, 'd') table.insert(set, (ARGV[10] == '1' and m[6]) or ARGV[1])
 else
   table.insert(drop, 'l') table.insert(drop, 'd') table.insert(drop, 'w')
 end
+-- The first write: at maxmemory under noeviction Redis refuses it with nothing written (503), and the
+-- caller's release (RELEASE) frees the lock. Not HDEL first: a script that has written may write past maxmemory.
 redis.call('HSET', unpack(set))
 if not new then redis.call('HDEL', unpack(drop)) end
-if ARGV[9] == '' then announce(m[7]) end
+-- The TTL is renewed before announcing: a refused publish (ACL) must not leave it unrenewed.
 redis.call('PEXPIRE', k, ttl(tms + extra))
+if ARGV[9] == '' then announce(m[7]) end
 local dropped = (previous and previous ~= owner) and previous or false
 return {'OK', int(ne), index(owner, previous, u, ne, tms), dropped}
 `,
@@ -175,11 +183,13 @@ local ne = now + t * 60000
 if ARGV[4] ~= '' then
   redis.call('HSET', k, 'l', ARGV[4], 'd', ARGV[1], 'e', int(ne))
 else
-  redis.call('HSET', k, 'e', int(ne))
+  -- HDEL first: at maxmemory under noeviction Redis refuses a script's first HSET, never HDEL, and
+  -- allows writes once the script has written; the lock is released even then.
   redis.call('HDEL', k, 'l', 'd', 'w')
-  announce(m[7])
+  redis.call('HSET', k, 'e', int(ne))
 end
 redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
+if ARGV[4] == '' then announce(m[7]) end
 return {'OK', int(ne), index(m[5], m[5], m[6], ne, t * 60000)}
 `,
 );
@@ -228,11 +238,12 @@ return {'OK'}
 `,
 );
 
-/** revokeOwner, per session of the owner's index. ARGV: now, extra, owner, channel. Reply: 1 removed, 2 removed (expired), 0 not the owner's. */
+/** revokeOwner, per session of the owner's index. ARGV: now, extra, owner, channel. Reply: 1 removed, 2 removed (expired), 3 absent, 0 not the owner's. */
 export const REVOKE = script(
   'revoke',
   `
 local m = redis.call('HMGET', k, 'v', 'e', 'o', 'w')
+if not m[1] and not m[2] and not m[3] then return 3 end
 if m[3] ~= ARGV[3] then return 0 end
 redis.call('DEL', k)
 announce(m[4])

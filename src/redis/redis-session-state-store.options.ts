@@ -51,7 +51,10 @@ export interface RedisSessionStateStoreOptions {
    */
   compression?: { thresholdBytes?: number } | false;
 
-  /** Largest serialized items (after compression) the store writes; larger: `SessionStateTooLargeError`, nothing written. Default `1_000_000`. */
+  /**
+   * Largest serialized items (after compression) the store writes; larger: `SessionStateTooLargeError`, nothing written. Default `1_000_000`.
+   * Uncompressed, items are bounded by 32 × this: a read stops decompressing there (`SessionStateCorruptError`), and a write refuses more.
+   */
   maxItemBytes?: number;
 
   /**
@@ -60,6 +63,15 @@ export interface RedisSessionStateStoreOptions {
    * this way is released right behind it. Default `2000`.
    */
   requestTimeoutMs?: number;
+
+  /**
+   * Bound on connecting at startup (`init()`, for a client the store makes or one passed in not
+   * connected yet), in ms: Redis still unreachable then fails startup with
+   * `SessionStateStoreUnavailableError` instead of node-redis retrying forever. A refusal (WRONGPASS,
+   * NOPERM, a database refused) fails it at once with `SessionStateStoreMisconfiguredError`. Either
+   * way the store destroys the client it was connecting. Default `10000`.
+   */
+  connectTimeoutMs?: number;
 
   /**
    * Waiters for a lock held by another instance are woken by the release, published on the

@@ -15,12 +15,14 @@ import {
   type SessionStateAcquired,
   type SessionStateAcquisition,
   type SessionStateLocked,
+  type SessionStateOwnedSession,
   type SessionStateRead,
   type SessionStateReleaseWatch,
   type SessionStateStoreData,
   type SessionStateStoreHealth,
 } from '../store/session-state-store.js';
 import { RedisCommands, type RedisReply } from './redis-commands.js';
+import { connectAtStartup } from './redis-connect.js';
 import { corruptRecord, mayHaveRun } from './redis-errors.js';
 import { RedisItemsCodec } from './redis-items-codec.js';
 import { RedisPendingReleases } from './redis-pending-releases.js';
@@ -53,8 +55,9 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *   Powner:{<owner>}:cap sorted set: maxSessionsPerOwner's book, id scored by when it took its place
  *                       (same slot as the set; kept as long as the set by INDEX_OWNER)
  *
- * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT);
- * `probeLock` reads four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
+ * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT),
+ * but getItem: a plain HMGET (and the READ script after it when it finds a lock nobody has marked as
+ * waited for yet). `probeLock` reads four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
  * holder's lock only), setAndReleaseItemExclusive 1, releaseItemExclusive 1, handOverItemExclusive 1
  * (the next holder's lock taken in the same script), removeItem 1, resetItemTimeout 1. The owner
  * index costs one more (a script on the owner's set) when a session gets an owner, and then at
@@ -126,6 +129,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private readonly clock: () => number;
   private readonly extraMs: string;
   private readonly lockIds = new LockIds();
+  /** Sessions a read found locked, read by the script next time (see `getItem`). */
+  private readonly foundLocked = new Set<string>();
   /** The client and what runs on it: at once for a client passed in; at `init()` for one the store makes. */
   private connection: { client: RedisSessionClient; commands: RedisCommands; watches: RedisReleaseWatches | undefined } | undefined;
   private ready: Promise<void> | undefined;
@@ -151,12 +156,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /**
    * Makes the store's own client (loading `redis` only then) and connects it, or connects a client
-   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`).
+   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`). Fails
+   * (and destroys the client it connected) at once when Redis refuses the connection (WRONGPASS,
+   * NOPERM, a database refused), and after `connectTimeoutMs` when Redis is unreachable.
    */
   init(): Promise<void> {
     this.ready ??= (async () => {
       this.connection ??= this.connectionOf(await this.buildClient());
-      if (!this.connection.client.isOpen) await this.connection.client.connect();
+      if (!this.connection.client.isOpen) await connectAtStartup(this.connection.client, this.settings.connectTimeoutMs);
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
@@ -172,14 +179,20 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     await this.close();
   }
 
-  /** Closes the subscriber connection, and the client if the store made it (a client passed in belongs to the caller). */
+  /**
+   * Closes the subscriber connection (without waiting on it: during an outage it may never connect),
+   * makes one last attempt at the releases an outage held back, and closes the client if the store
+   * made it (a client passed in belongs to the caller).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.pendingReleases.close();
     const connection = this.connection;
     if (!connection) return;
     await connection.watches?.close();
+    // Locks an outage kept us from releasing: one last try; what Redis still refuses turns stale (executionTimeout).
+    const left = await this.pendingReleases.flush();
+    if (left > 0) this.logger.warn(`Closing with ${left} session lock(s) not released (Redis unreachable); they are broken as stale later.`);
     if (!this.options.client && connection.client.isOpen) connection.client.destroy();
   }
 
@@ -203,22 +216,55 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     };
   }
 
+  /**
+   * A plain `HMGET` (a script costs Redis about 30 times a plain command's CPU): a read writes
+   * nothing, unless it finds the lock held by a request nobody waits for yet. Then the `READ` script
+   * decides again, atomically, and marks the lock as waited for (`w`), so that its release publishes
+   * to this waiter; a second round trip, on a contended session only. The HMGET also brings the
+   * items of a locked session, for nothing: so a session found locked is read by the script (which
+   * answers a held lock without the items) until it is found unlocked; a waiting reader's retries
+   * cost what they did, whatever the session's size.
+   */
   async getItem(id: string): Promise<SessionStateRead> {
     const now = this.clock();
+    if (this.foundLocked.delete(id)) return this.readMarking(id, now);
+    const key = this.key(id);
+    const [v, e, l, d, w, timeout, flags, owner, plain, compressed, created, client] = list(
+      await this.commands.command(key, ['HMGET', key, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g', 'c', 'a'], 'read'),
+    );
+    if (v === null && e === null) return SESSION_ABSENT;
+    const expires = e instanceof Buffer && e.length > 0 ? Number(e.toString()) : NaN;
+    if (!(v instanceof Buffer && v.length === 1 && v[0] === 0x31) || !Number.isFinite(expires)) throw corruptRecord('its format is not readable');
+    if (expires <= now) return SESSION_ABSENT;
+    if (l !== null) return w === null ? this.readMarking(id, now) : this.locked(id, lockedAnswer([null, l, d ?? 0, expires], now));
+    const item = await this.item(timeout, owner, plain, compressed, created, client);
+    return { kind: 'loaded', item, actions: actionsOf(flags), expires };
+  }
+
+  /** getItem by the READ script: a held lock is marked as waited for in the same step. */
+  private async readMarking(id: string, now: number): Promise<SessionStateRead> {
     const reply = list(await this.commands.script(READ, this.key(id), [String(now), this.extraMs, this.channel(id)]));
     switch (code(reply)) {
       case 'A':
         return SESSION_ABSENT;
       case 'L':
-        return lockedAnswer(reply, now);
+        return this.locked(id, lockedAnswer(reply, now));
       case 'D': {
-        const [, expires, timeout, flags, owner, plain, compressed] = reply;
-        const item = await this.item(timeout, owner, plain, compressed);
+        const [, expires, timeout, flags, owner, plain, compressed, created, client] = reply;
+        const item = await this.item(timeout, owner, plain, compressed, created, client);
         return { kind: 'loaded', item, actions: actionsOf(flags), expires: integer(expires) };
       }
       default:
         throw corrupt(reply);
     }
+  }
+
+  /** Remembers that `id` was found locked: its next read is by the script (see `getItem`). */
+  private locked(id: string, answer: SessionStateLocked): SessionStateLocked {
+    // Bounded: a reader that never comes back leaves an entry; clearing only costs one HMGET's items.
+    if (this.foundLocked.size >= 10_000) this.foundLocked.clear();
+    this.foundLocked.add(id);
+    return answer;
   }
 
   /** The lock's fields only (one script: see `PROBE`), never the items. */
@@ -244,9 +290,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       case 'L':
         return lockedAnswer(reply, now);
       case 'D': {
-        const [, expires, timeout, flags, owner, plain, compressed, indexUntil] = reply;
+        const [, expires, timeout, flags, owner, plain, compressed, indexUntil, created, client] = reply;
         try {
-          const item = await this.item(timeout, owner, plain, compressed);
+          const item = await this.item(timeout, owner, plain, compressed, created, client);
           await this.indexOwner(id, item.owner, indexUntil, now);
           return { kind: 'acquired', item, lockId, actions: actionsOf(flags), expires: integer(expires) };
         } catch (error) {
@@ -289,8 +335,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       await this.indexOwner(id, item.owner, reply[2], now);
       expires = integer(reply[1]);
     }
-    const handed: SessionStateStoreData =
-      item.owner === undefined ? { items: item.items, timeout: item.timeout } : { items: item.items, timeout: item.timeout, owner: item.owner };
+    const handed = storeDataOf(item.items, item.timeout, item.owner, item.created, item.client);
     return { kind: 'acquired', item: handed, lockId: next, actions: SessionStateActions.None, expires } satisfies SessionStateAcquired;
   }
 
@@ -327,7 +372,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /**
    * Sign out everywhere: the owner's index (SMEMBERS), then a script per session that removes it
-   * only if it still has this owner (in parallel), then one SREM of the entries read.
+   * only if it still has this owner (in parallel), then one SREM of the entries it removed or found
+   * absent. An entry of a session that exists without this owner stays: a login may make it the
+   * owner's again before the SREM (its SADD a no-op, the entry being there); the set's TTL drops it.
    */
   override async revokeOwner(owner: string): Promise<number> {
     const ownerKey = this.ownerKey(owner);
@@ -335,7 +382,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const ids = members.map((m) => String(m));
     const now = String(this.clock());
     const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
-    if (ids.length > 0) await this.commands.command(ownerKey, ['SREM', ownerKey, ...ids], 'revokeOwner');
+    const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
+    if (gone.length > 0) await this.commands.command(ownerKey, ['SREM', ownerKey, ...gone], 'revokeOwner');
     return results.filter((r) => r === 1).length;
   }
 
@@ -365,9 +413,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
         },
         revoke: async (owner, ids) => {
           const now = String(this.clock());
-          await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
+          const results = await Promise.all(
+            ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])),
+          );
+          // As revokeOwner: only the ids REVOKE removed (1, 2) or found absent (3) leave the index.
+          const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
+          if (gone.length === 0) return;
           const ownerKey = this.ownerKey(owner);
-          this.commands.command(ownerKey, ['SREM', ownerKey, ...ids], 'owner index').catch(() => undefined);
+          this.commands.command(ownerKey, ['SREM', ownerKey, ...gone], 'owner index').catch(() => undefined);
         },
       },
       claim,
@@ -377,6 +430,44 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   override async releaseOwnerSlot(owner: string, id: string): Promise<void> {
     const book = this.capKey(owner);
     await this.commands.command(book, ['ZREM', book, id], 'releaseOwnerSlot');
+  }
+
+  /**
+   * A user's sessions: the owner's index (SMEMBERS), then one HMGET of six small fields per session
+   * (in parallel; never the items), keeping those live and still of this owner. Entries the index
+   * holds for sessions gone or given to another owner are skipped (revokeOwner cleans them).
+   */
+  override async listOwnerSessions(owner: string): Promise<SessionStateOwnedSession[]> {
+    const ownerKey = this.ownerKey(owner);
+    const ids = list(await this.commands.command(ownerKey, ['SMEMBERS', ownerKey], 'listOwnerSessions')).map((m) => String(m));
+    const now = this.clock();
+    const replies = await Promise.all(
+      ids.map((id) => this.commands.command(this.key(id), ['HMGET', this.key(id), 'v', 'e', 't', 'o', 'f', 'c', 'a'], 'listOwnerSessions')),
+    );
+    const sessions: SessionStateOwnedSession[] = [];
+    replies.forEach((reply, i) => {
+      const [version, expires, timeout, storedOwner, flags, created, client] = list(reply);
+      const expiry = Number(String(expires));
+      const minutes = Number(String(timeout));
+      if (String(version) !== '1' || !(expiry > now) || !(minutes > 0) || flags !== null || String(storedOwner) !== owner) return;
+      const session: { -readonly [K in keyof SessionStateOwnedSession]: SessionStateOwnedSession[K] } = {
+        id: ids[i]!,
+        expires: expiry,
+        timeout: minutes,
+      };
+      const since = created === null ? Number.NaN : Number(String(created));
+      if (Number.isFinite(since)) session.created = since;
+      if (client !== null) session.client = String(client);
+      sessions.push(session);
+    });
+    return sessions;
+  }
+
+  /** Sign out one session: the revokeOwner script on it (removes it only if it has this owner), then its SREM. */
+  override async revokeItem(id: string, owner: string): Promise<boolean> {
+    const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner, this.channel(id)]);
+    if (reply !== 0) this.unindexOwner(id, Buffer.from(owner));
+    return reply === 1;
   }
 
   /** A watch on the session's release channel (rejects with `releaseNotifications: false`: the waiter then polls). */
@@ -438,6 +529,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       item.owner ?? '',
       next,
       keepDate ? '1' : '',
+      item.created === undefined ? '' : String(item.created),
+      item.client ?? '',
       this.channel(id),
     ];
     // A new lock id taken by a save whose answer was lost is released behind it.
@@ -498,11 +591,25 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     this.commands.command(ownerKey, ['SREM', ownerKey, id], 'owner index').catch(() => undefined);
   }
 
-  private async item(timeout: RedisReply, owner: RedisReply, plain: RedisReply, compressed: RedisReply): Promise<SessionStateStoreData> {
+  private async item(
+    timeout: RedisReply,
+    owner: RedisReply,
+    plain: RedisReply,
+    compressed: RedisReply,
+    created: RedisReply | undefined,
+    client: RedisReply | undefined,
+  ): Promise<SessionStateStoreData> {
     const minutes = Number(String(timeout));
     if (timeout === null || !(minutes > 0)) throw corruptRecord('it has no readable timeout');
     const items = await this.codec.decode(asBuffer(plain), asBuffer(compressed));
-    return owner === null ? { items, timeout: minutes } : { items, timeout: minutes, owner: String(owner) };
+    const since = created === null || created === undefined ? Number.NaN : Number(String(created));
+    return storeDataOf(
+      items,
+      minutes,
+      owner === null ? undefined : String(owner),
+      Number.isFinite(since) ? since : undefined,
+      client === null || client === undefined ? undefined : String(client),
+    );
   }
 
   /** The store's own client, from `url` / `clientOptions`; `redis` is loaded here, not by the entry point. */
@@ -587,4 +694,13 @@ function refusal(reply: RedisReply[], consequence: string): Error {
 
 function lockLost(reason: SessionStateLockLostReason, consequence: string): SessionStateLockLostError {
   return new SessionStateLockLostError(`The session lock was lost (broken as stale, or the session was removed); ${consequence}.`, reason);
+}
+
+/** A session's data, without the fields it does not have. */
+function storeDataOf(items: string, timeout: number, owner?: string, created?: number, client?: string): SessionStateStoreData {
+  const item: { -readonly [K in keyof SessionStateStoreData]: SessionStateStoreData[K] } = { items, timeout };
+  if (owner !== undefined) item.owner = owner;
+  if (created !== undefined) item.created = created;
+  if (client !== undefined) item.client = client;
+  return item;
 }

@@ -8,6 +8,7 @@ export interface RedisStoreSettings {
   readonly compressionThresholdBytes: number | null;
   readonly maxItemBytes: number;
   readonly requestTimeoutMs: number;
+  readonly connectTimeoutMs: number;
   /** null: release notifications off. */
   readonly fallbackPollMs: number | null;
   readonly clock: () => number;
@@ -36,6 +37,7 @@ export function redisStoreSettings(options: RedisSessionStateStoreOptions): Redi
     compressionThresholdBytes: threshold === null ? null : checkNumber('compression.thresholdBytes', threshold, 0, Number.MAX_SAFE_INTEGER, true),
     maxItemBytes: checkNumber('maxItemBytes', options.maxItemBytes ?? 1_000_000, 1, 512 * 1024 * 1024, true),
     requestTimeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs ?? 2000, 1, MAX_TIMER_MS, true),
+    connectTimeoutMs: checkNumber('connectTimeoutMs', options.connectTimeoutMs ?? 10_000, 1, MAX_TIMER_MS, true),
     fallbackPollMs:
       notifications === false
         ? null

@@ -22,6 +22,18 @@ export interface SessionStateStoreData {
    * `revokeOwner` finds sessions by. Absent for sessions without an owner.
    */
   readonly owner?: string;
+  /**
+   * When the session was created, or its id last regenerated (`regenerateId()`, e.g. at login),
+   * epoch ms: set by the lifecycle, kept verbatim by stores. What `absoluteTimeout` counts from and
+   * what a user's list of sessions shows. Absent for sessions stored before it existed.
+   */
+  readonly created?: number;
+  /**
+   * Where the session was created from, recorded only when the app opts in (`recordClient`): an
+   * opaque string the lifecycle writes (a short user-agent summary and the client address), kept
+   * verbatim by stores.
+   */
+  readonly client?: string;
 }
 
 /** What the lifecycle must do with a loaded item (ASP.NET `SessionStateActions`). */
@@ -226,6 +238,21 @@ export abstract class SessionStateStore {
   releaseOwnerSlot?(owner: string, id: string): Promise<void>;
 
   /**
+   * Optional: the live sessions of `owner` (a user's list of devices), in no particular order, each
+   * as stored: its id, expiry, timeout, and `created` / `client` where it has them. No lock taken,
+   * no expiry slid. The owner index of each store is what it reads (never a scan of all sessions);
+   * an index that is eventually consistent may miss a session given its owner a moment before.
+   */
+  listOwnerSessions?(owner: string): Promise<SessionStateOwnedSession[]>;
+
+  /**
+   * Optional: removes the live session `id` only if its owner is `owner` (sign out one device);
+   * answers whether it did. As `revokeOwner`, a request holding it at that moment is fenced out: its
+   * save fails with `SessionStateLockLostError`.
+   */
+  revokeItem?(id: string, owner: string): Promise<boolean>;
+
+  /**
    * Optional: notice of a session's lock being released by any process (a release, a save, a
    * removal), so a request waiting for a lock another process holds is woken by the release instead
    * of its next poll. Answers once the store listens (any release after that point is noticed);
@@ -239,6 +266,20 @@ export abstract class SessionStateStore {
   async checkHealth(): Promise<SessionStateStoreHealth> {
     return { up: true };
   }
+}
+
+/** One live session of an owner, as `listOwnerSessions` answers it. */
+export interface SessionStateOwnedSession {
+  /** The raw session id: a bearer credential, for the server's use only (never shown to a client). */
+  readonly id: string;
+  /** When it expires, epoch ms (slid by activity: `expires - timeout` is its last activity, to the store's granularity). */
+  readonly expires: number;
+  /** Its idle timeout, minutes. */
+  readonly timeout: number;
+  /** `SessionStateStoreData.created`, when stored. */
+  readonly created?: number;
+  /** `SessionStateStoreData.client`, when stored (`recordClient`). */
+  readonly client?: string;
 }
 
 /** A watch on one session's lock releases (`watchReleases`). */

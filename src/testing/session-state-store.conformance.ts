@@ -919,5 +919,103 @@ export function describeSessionStateStoreConformance(
         expect(answers.filter((a) => a.admitted).length).toBe(2);
       });
     });
+
+    describe('created and client (kept verbatim)', () => {
+      const stamped = (values: Record<string, unknown>, created: number, client?: string): SessionStateStoreData =>
+        client === undefined ? { ...data(values), created } : { ...data(values), created, client };
+
+      it('a save keeps created and client; a read, a lock and a hand-over answer them; saving without them clears them', async () => {
+        const created = clock.now() - 3 * MINUTE;
+        const client = JSON.stringify({ ua: 'Firefox 128 on Linux', ip: '203.0.113.7' });
+        await store.setAndReleaseItemExclusive(id, stamped({ n: 1 }, created, client), null, true);
+        expect((await readItem(id)).item).toEqual(stamped({ n: 1 }, created, client));
+        const { lockId, item } = await lockItem(id);
+        expect(item).toEqual(stamped({ n: 1 }, created, client));
+        const handed = await handOver(id, stamped({ n: 2 }, created, client), lockId!, true);
+        expect(handed.item).toEqual(stamped({ n: 2 }, created, client));
+        await store.setAndReleaseItemExclusive(id, data({ n: 3 }), handed.lockId, false);
+        expect((await readItem(id)).item).toEqual(data({ n: 3 }));
+      });
+
+      it('setItemExclusive keeps them too (when implemented)', async () => {
+        if (!store.setItemExclusive) return;
+        const created = clock.now();
+        const lockId = await store.setItemExclusive(id, stamped({ n: 1 }, created), null, true);
+        await store.setAndReleaseItemExclusive(id, stamped({ n: 2 }, created, 'c'), lockId, false);
+        expect((await readItem(id)).item).toEqual(stamped({ n: 2 }, created, 'c'));
+      });
+    });
+
+    describe('listOwnerSessions and revokeItem (when implemented)', () => {
+      const owned = (values: Record<string, unknown>, owner: string, extra: Partial<SessionStateStoreData> = {}): SessionStateStoreData => ({
+        ...data(values),
+        owner,
+        ...extra,
+      });
+
+      it("lists the owner's live sessions (id, expiry, timeout, created, client), not other owners', not expired ones", async () => {
+        if (!store.listOwnerSessions) return;
+        const ann = `ann-${newSessionId()}`;
+        const bob = `bob-${newSessionId()}`;
+        const [a1, a2, a3] = [newSessionId(), newSessionId(), newSessionId()];
+        const created = clock.now() - MINUTE;
+        await store.setAndReleaseItemExclusive(a1, owned({ n: 1 }, ann, { created, client: 'laptop' }), null, true);
+        await store.setAndReleaseItemExclusive(a2, { ...owned({ n: 2 }, ann), timeout: 30 }, null, true);
+        await store.setAndReleaseItemExclusive(a3, { ...owned({ n: 3 }, ann), timeout: 1 }, null, true);
+        await store.setAndReleaseItemExclusive(id, owned({ n: 4 }, bob), null, true);
+        clock.advance(2 * MINUTE); // a3 expires
+        const listed = (await store.listOwnerSessions(ann)).sort((x, y) => x.timeout - y.timeout);
+        expect(listed.map((s) => s.id)).toEqual([a1, a2]);
+        expect(listed[0]).toMatchObject({ id: a1, timeout: 20, created, client: 'laptop' });
+        expectNear(expect, listed[0]!.expires, clock.now() - 2 * MINUTE + 20 * MINUTE);
+        expect(listed[1]).toMatchObject({ id: a2, timeout: 30 });
+        expect(listed[1]!.created).toBeUndefined();
+        expect(listed[1]!.client).toBeUndefined();
+        expect((await store.listOwnerSessions(bob)).map((s) => s.id)).toEqual([id]);
+        expect(await store.listOwnerSessions(`nobody-${newSessionId()}`)).toEqual([]);
+      });
+
+      it("a session given another owner, or none, leaves the first owner's list; a locked one stays listed", async () => {
+        if (!store.listOwnerSessions) return;
+        const ann = `ann-${newSessionId()}`;
+        const other = newSessionId();
+        await store.setAndReleaseItemExclusive(id, owned({ n: 1 }, ann), null, true);
+        await store.setAndReleaseItemExclusive(other, owned({ n: 1 }, ann), null, true);
+        const { lockId } = await lockItem(id);
+        expect((await store.listOwnerSessions(ann)).map((s) => s.id).sort()).toEqual([id, other].sort());
+        await store.setAndReleaseItemExclusive(id, owned({ n: 2 }, `bob-${newSessionId()}`), lockId, false);
+        const otherLock = (await lockItem(other)).lockId;
+        await store.setAndReleaseItemExclusive(other, data({ n: 2 }), otherLock, false);
+        expect(await store.listOwnerSessions(ann)).toEqual([]);
+      });
+
+      it('revokeItem removes a live session of that owner only: another owner, an absent or expired id answer false', async () => {
+        if (!store.revokeItem) return;
+        const ann = `ann-${newSessionId()}`;
+        await store.setAndReleaseItemExclusive(id, owned({ n: 1 }, ann), null, true);
+        expect(await store.revokeItem(id, `bob-${newSessionId()}`)).toBe(false);
+        expect((await readItem(id)).item).toEqual(owned({ n: 1 }, ann));
+        expect(await store.revokeItem(newSessionId(), ann)).toBe(false);
+        expect(await store.revokeItem(id, ann)).toBe(true);
+        expectAbsent(expect, await readItem(id));
+        expect(await store.revokeItem(id, ann)).toBe(false);
+        if (store.listOwnerSessions) expect(await store.listOwnerSessions(ann)).toEqual([]);
+        const short = newSessionId();
+        await store.setAndReleaseItemExclusive(short, { ...owned({ n: 1 }, ann), timeout: 1 }, null, true);
+        clock.advance(2 * MINUTE);
+        expect(await store.revokeItem(short, ann)).toBe(false);
+      });
+
+      it('revokeItem fences out a request holding the session: its save throws SessionStateLockLostError, nothing comes back', async () => {
+        if (!store.revokeItem) return;
+        const ann = `ann-${newSessionId()}`;
+        await store.setAndReleaseItemExclusive(id, owned({ n: 1 }, ann), null, true);
+        const { lockId } = await lockItem(id);
+        expect(await store.revokeItem(id, ann)).toBe(true);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, owned({ n: 2 }, ann), lockId, false), id, 'item_gone');
+        expect(await store.releaseItemExclusive(id, lockId!)).toBe(false);
+        expectAbsent(expect, await readItem(id));
+      });
+    });
   });
 }

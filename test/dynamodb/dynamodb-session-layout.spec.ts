@@ -546,7 +546,35 @@ describe('owner', () => {
     }
   });
 
-  it('revokeOwner on a table without the Owner index is a clear error', async () => {
+  it("listOwnerSessions and revokeItem see only this application's sessions, by their unprefixed ids; a list costs no write", async () => {
+    const shop = createStore({ application: 'shop' });
+    const shopAdmin = createStore({ application: 'shop-admin' });
+    const bare = createStore();
+    const owner = `user-${newId()}`;
+    const [shopId, adminId, bareId] = [generateSessionId(), generateSessionId(), generateSessionId()];
+    const shopIdLikeAdmin = `admin-${generateSessionId().slice(6)}`;
+    for (const [store, id] of [
+      [shop, shopId],
+      [shop, shopIdLikeAdmin],
+      [shopAdmin, adminId],
+      [bare, bareId],
+    ] as const) {
+      await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20, owner, created: time, client: 'c' }, null, true);
+    }
+    const before = await rawItem(`shop-${shopId}`);
+    const listed = await shop.listOwnerSessions(owner);
+    expect(listed.map((s) => s.id).sort()).toEqual([shopId, shopIdLikeAdmin].sort());
+    expect(listed[0]).toMatchObject({ timeout: 20, created: time, client: 'c', expires: time + 20 * 60_000 });
+    expect(await rawItem(`shop-${shopId}`)).toEqual(before);
+    expect((await shopAdmin.listOwnerSessions(owner)).map((s) => s.id)).toEqual([adminId]);
+    expect((await bare.listOwnerSessions(owner)).map((s) => s.id)).toEqual([bareId]);
+    expect(await shop.revokeItem(adminId, owner)).toBe(false);
+    expect(await shop.revokeItem(shopIdLikeAdmin, owner)).toBe(true);
+    expect(flat(await shopAdmin.getItem(adminId)).item).toMatchObject({ owner });
+    expect((await shop.listOwnerSessions(owner)).map((s) => s.id)).toEqual([shopId]);
+  });
+
+  it('revokeOwner and listOwnerSessions on a table without the Owner index are a clear error', async () => {
     const bare = uniqueTableName('no-owner-index');
     await raw.send(
       new CreateTableCommand({
@@ -557,11 +585,12 @@ describe('owner', () => {
       }),
     );
     try {
-      const error = await createStore({ tableName: bare })
-        .revokeOwner('someone')
-        .catch((e: unknown) => e as Error);
-      expect(error).toBeInstanceOf(SessionStateError);
-      expect((error as Error).message).toContain('has no "Owner-index" index, which revokeOwner needs');
+      const store = createStore({ tableName: bare });
+      for (const call of [() => store.revokeOwner('someone'), () => store.listOwnerSessions('someone')]) {
+        const error = await call().catch((e: unknown) => e as Error);
+        expect(error).toBeInstanceOf(SessionStateError);
+        expect((error as Error).message).toContain('has no "Owner-index" index, which revokeOwner and listOwnerSessions need');
+      }
     } finally {
       await deleteTable(bare);
     }

@@ -7,6 +7,7 @@ import {
   InMemorySessionStateStore,
   SessionStateCorruptError,
   SessionStateEndedWhileWaitingError,
+  SessionStateEndedError,
   SessionStateError,
   SessionStateLockLostError,
   SessionStateModule,
@@ -103,6 +104,14 @@ const CASES: Case[] = [
     status: 409,
     message: new SessionStateEndedWhileWaitingError().message,
     reason: 'lock_lost',
+  },
+  {
+    name: 'SessionStateEndedError',
+    type: SessionStateEndedError,
+    error: () => new SessionStateEndedError(),
+    status: 410,
+    message: new SessionStateEndedError().message,
+    reason: 'session_ended',
   },
   {
     name: 'SessionStateTooLargeError',

@@ -1,4 +1,4 @@
-import type { INestApplication, Provider } from '@nestjs/common';
+import type { INestApplication, Provider, Type } from '@nestjs/common';
 import { ApolloDriver, type ApolloDriverConfig } from '@nestjs/apollo';
 import { GraphQLModule } from '@nestjs/graphql';
 import { MercuriusDriver, type MercuriusDriverConfig } from '@nestjs/mercurius';
@@ -36,12 +36,13 @@ export async function startGraphQLApp(
   options: SessionStateModuleOptions = {},
   providers: Provider[] = [],
   graphqlOptions: Record<string, unknown> = {},
+  controllers: Type[] = [],
 ): Promise<GraphQLApp> {
   const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const gates = new Gates();
   const app = await createTestApp(adapter, {
     imports: [SessionStateModule.forRoot({ ...options, store }), graphqlModule(adapter, graphqlOptions)],
-    controllers: [SessionTestController],
+    controllers: [SessionTestController, ...controllers],
     providers: [{ provide: Gates, useValue: gates }, CounterResolver, ProfileResolver, AccessorGuard, ...providers],
   });
   return { app, http: app.getHttpServer(), gates, store, counter, guard: app.get(AccessorGuard) };

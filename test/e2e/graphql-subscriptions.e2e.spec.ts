@@ -44,7 +44,7 @@ describe.each(SERVERS)('GraphQL subscriptions over WebSocket (%s)', (_name, adap
     const counting = countingStore(new InMemorySessionStateStore());
     counter = counting.counter;
     app = await createTestApp(adapter, {
-      imports: [SessionStateModule.forRoot({ store: counting.store }), graphqlModule(adapter, serverOptions)],
+      imports: [SessionStateModule.forRoot({ store: counting.store, idHeader: 'x-session-id' }), graphqlModule(adapter, serverOptions)],
       controllers: [SessionTestController],
       providers: [{ provide: Gates, useValue: new Gates() }, CounterSubscriptionResolver],
     });
@@ -56,13 +56,13 @@ describe.each(SERVERS)('GraphQL subscriptions over WebSocket (%s)', (_name, adap
     await app.close();
   });
 
-  /** A graphql-ws client whose handshake carries `cookie`. */
-  function client(cookie?: string): Client {
+  /** A graphql-ws client whose handshake carries `cookie` (and `headers`). */
+  function client(cookie?: string, headers: Record<string, string> = {}): Client {
     const c = createClient({
       url: `${url.replace('http', 'ws')}/graphql`,
       webSocketImpl: class extends WebSocket {
         constructor(address: string, protocols?: string | string[]) {
-          super(address, protocols, { headers: cookie ? { Cookie: cookie } : {} });
+          super(address, protocols, { headers: { ...(cookie ? { Cookie: cookie } : {}), ...headers } });
         }
       },
       retryAttempts: 0,
@@ -77,6 +77,14 @@ describe.each(SERVERS)('GraphQL subscriptions over WebSocket (%s)', (_name, adap
     counter.reset();
     expect(await subscribe(client(cookie), 'subscription { countSeen }')).toEqual({ values: [{ countSeen: 2 }] });
     expect(counter.calls).toEqual({ getItem: 1 });
+  });
+
+  it("with idHeader, the handshake's id header names the subscription's session (a native client's; it wins over the cookie)", async () => {
+    const value = (await request(url).post('/count').set('x-session-id', '').expect(200)).headers['x-session-id'] as string;
+    await request(url).post('/count').set('x-session-id', value).expect(200, { count: 2 });
+    const cookie = sessionCookie((await request(url).post('/count').expect(200)).headers)!;
+    expect(await subscribe(client(cookie, { 'x-session-id': value }), 'subscription { countSeen }')).toEqual({ values: [{ countSeen: 2 }] });
+    expect(await subscribe(client(undefined, { 'x-session-id': 'forged' }), 'subscription { countSeen }')).toEqual({ values: [{ countSeen: 0 }] });
   });
 
   it('a subscription without a session cookie reads an empty session; one that uses none costs nothing', async () => {

@@ -50,11 +50,12 @@ class PathController {
   }
 }
 
-async function createApp(adapter: AdapterName, store: InMemorySessionStateStore, path: string): Promise<INestApplication> {
+/** `caseSensitive`: Fastify's routing option (Express ignores case by default). */
+async function createApp(adapter: AdapterName, store: InMemorySessionStateStore, path: string, caseSensitive = true): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule({ imports: [SessionStateModule.forRoot({ store })], controllers: [PathController] }).compile();
   const app =
     adapter === 'fastify'
-      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
+      ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter({ routerOptions: { caseSensitive } }), { logger: false })
       : moduleRef.createNestApplication({ logger: false });
   await mountSessionState(app, { path });
   await app.init();
@@ -87,6 +88,21 @@ describe.each(ADAPTERS)('mountSessionState(app, { path }) on %s', (adapter) => {
     const res = await request(app.getHttpServer()).get(path).set('Cookie', cookie).expect(200);
     expect(res.body).toEqual({ session: false });
     expect(counter.sequence).toEqual([]);
+  });
+
+  it('matches the path as the adapter routes: /AUTH/me reaches the /auth/me route only where routing ignores case, and then has req.session', async () => {
+    // Express ignores case (its default); Fastify as its caseSensitive option says: both ways.
+    for (const sensitive of adapter === 'fastify' ? [true, false] : [false]) {
+      const caseApp = await createApp(adapter, new InMemorySessionStateStore(), '/auth', sensitive);
+      try {
+        const start = sessionCookie((await request(caseApp.getHttpServer()).post('/start').expect(201)).headers)!;
+        const res = await request(caseApp.getHttpServer()).get('/AUTH/me').set('Cookie', start);
+        if (sensitive) expect(res.status).toBe(404);
+        else expect({ status: res.status, body: res.body as unknown }).toEqual({ status: 200, body: { session: true } });
+      } finally {
+        await caseApp.close();
+      }
+    }
   });
 
   it('refuses a path that does not start with /', async () => {

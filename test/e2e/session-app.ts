@@ -35,15 +35,19 @@ export interface SessionApp {
 export async function startSessionApp(
   adapter: AdapterName,
   options: SessionStateModuleOptions = {},
-  extra: { providers?: Provider[] } = {},
+  extra: { providers?: Provider[]; configure?: (app: INestApplication) => void } = {},
 ): Promise<SessionApp> {
   const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const gates = new Gates();
-  const app = await createTestApp(adapter, {
-    imports: [SessionStateModule.forRoot({ ...options, store })],
-    controllers: [SessionTestController, ReadOnlyTestController],
-    providers: [{ provide: Gates, useValue: gates }, AllowedGuard, SlowRefusingGuard, LoadingGuard, GatedGuard, ...(extra.providers ?? [])],
-  });
+  const app = await createTestApp(
+    adapter,
+    {
+      imports: [SessionStateModule.forRoot({ ...options, store })],
+      controllers: [SessionTestController, ReadOnlyTestController],
+      providers: [{ provide: Gates, useValue: gates }, AllowedGuard, SlowRefusingGuard, LoadingGuard, GatedGuard, ...(extra.providers ?? [])],
+    },
+    extra.configure,
+  );
   const lifecycle = app.get(SessionStateLifecycle);
   return {
     app,

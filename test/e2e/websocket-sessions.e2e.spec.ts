@@ -35,8 +35,8 @@ async function startWsApp(adapter: AdapterName, ws: 'socket.io' | 'ws', options:
 }
 
 /** A socket.io client connected with `cookie`, and a call that resolves with the handler's answer or its exception. */
-async function ioClient(url: string, cookie?: string) {
-  const socket: Socket = io(url, { transports: ['websocket'], extraHeaders: cookie ? { Cookie: cookie } : {}, forceNew: true });
+async function ioClient(url: string, cookie?: string, headers: Record<string, string> = {}) {
+  const socket: Socket = io(url, { transports: ['websocket'], extraHeaders: { ...(cookie ? { Cookie: cookie } : {}), ...headers }, forceNew: true });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);
@@ -53,8 +53,8 @@ async function ioClient(url: string, cookie?: string) {
 }
 
 /** A `ws` client connected with `cookie`: `call` sends `{ event, data }` and resolves with the JSON answer. */
-async function wsClient(url: string, cookie?: string) {
-  const socket = new WebSocket(url.replace('http', 'ws'), { headers: cookie ? { Cookie: cookie } : {} });
+async function wsClient(url: string, cookie?: string, headers: Record<string, string> = {}) {
+  const socket = new WebSocket(url.replace('http', 'ws'), { headers: { ...(cookie ? { Cookie: cookie } : {}), ...headers } });
   await new Promise((resolve, reject) => {
     socket.once('open', resolve);
     socket.once('error', reject);
@@ -176,6 +176,24 @@ describe.each(ADAPTERS)('WebSocket gateway sessions over %s', (adapter) => {
     closers.push(() => bad.socket.close());
     expect(await bad.call('counter')).toBe(0);
   });
+
+  it.each(['socket.io', 'ws'] as const)(
+    '%s with idHeader: the id header of the handshake (a native client can set it) names the session, verified as on HTTP; it wins over the cookie',
+    async (ws) => {
+      const a = await start(ws, { idHeader: 'x-session-id', secret: 'a'.repeat(32) });
+      const value = (await request(a.url).post('/count').set('x-session-id', '').expect(200)).headers['x-session-id'] as string;
+      const cookie = await seed(a); // another session, named by the cookie
+      const connect = ws === 'ws' ? wsClient : ioClient;
+      const client = await connect(a.url, cookie, { 'x-session-id': value });
+      closers.push(() => client.socket.close());
+      expect(await client.call('increment')).toBe(2);
+      await request(a.url).get('/count').set('x-session-id', value).expect(200, { count: 2 });
+      await request(a.url).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
+      const forged = await connect(a.url, undefined, { 'x-session-id': `${value.slice(0, -2)}xx` });
+      closers.push(() => forged.socket.close());
+      expect(await forged.call('counter')).toBe(0);
+    },
+  );
 
   it('ws (@nestjs/platform-ws): the handshake cookie names the session; messages and HTTP requests share it', async () => {
     const a = await start('ws');

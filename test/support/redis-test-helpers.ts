@@ -1,4 +1,4 @@
-import type { RedisClientType } from 'redis';
+import { createClient, type RedisClientType } from 'redis';
 
 /** Commands the server processed, by name, from `INFO commandstats` (what reached Redis, not what the store meant to send). */
 export async function commandCalls(client: RedisClientType): Promise<Record<string, number>> {
@@ -31,4 +31,34 @@ export async function locksLeft(client: RedisClientType, pattern = 'sess:*'): Pr
     for (const key of keys) if ((await client.type(key)) === 'hash' && (await client.hExists(key, 'l'))) locked++;
   }
   return locked;
+}
+
+/**
+ * The commands that reached the server from its clients while `send` ran (MONITOR: a script's own
+ * commands, shown as `lua`, are not round trips and are left out), by name. `url`: the server.
+ * A marker command after `send` shows when the feed has caught up (no waiting on time).
+ */
+export async function roundTripsDuring(url: string, send: () => Promise<unknown>): Promise<Record<string, number>> {
+  const monitor = createClient({ url });
+  const marker = createClient({ url });
+  await Promise.all([monitor.connect(), marker.connect()]);
+  const calls: Record<string, number> = {};
+  let caughtUp!: () => void;
+  const done = new Promise<void>((resolve) => (caughtUp = resolve));
+  await monitor.monitor((line: string) => {
+    const m = /^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+    if (!m || m[1] === 'lua') return;
+    if (/"echo" "round-trips-marker"$/i.test(line)) return caughtUp();
+    const name = m[2]!.toLowerCase();
+    calls[name] = (calls[name] ?? 0) + 1;
+  });
+  try {
+    await send();
+    await marker.echo('round-trips-marker');
+    await done;
+    return calls;
+  } finally {
+    monitor.destroy();
+    marker.destroy();
+  }
 }

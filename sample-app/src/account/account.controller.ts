@@ -4,7 +4,10 @@ import { SignedInGuard } from './signed-in.guard.js';
 
 @Controller()
 export class AccountController {
-  /** Login moves the session to a new id (session-fixation defence) and keeps its data (the cart). */
+  /**
+   * Login moves the session to a new id (session-fixation defence) and keeps its data (the cart); the
+   * user becomes the session's owner (its list of sessions: `/account/sessions`).
+   */
   @Post('login')
   @HttpCode(200)
   login(@Session() session: HttpSessionState, @Body() body: unknown) {
@@ -14,6 +17,7 @@ export class AccountController {
     }
     session.regenerateId();
     session.set('user', user);
+    session.owner = user;
     return { user };
   }
 

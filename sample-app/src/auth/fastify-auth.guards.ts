@@ -32,15 +32,19 @@ export class FastifyLocalAuthGuard implements CanActivate {
 /**
  * What @fastify/passport's `secureSession()` does for every request (`request.user` from the
  * session), for the routes of this controller only: the session is mounted under `/auth` alone,
- * so that the other routes keep their cost.
+ * so that the other routes keep their cost. It only reads: a session naming a user who no longer
+ * exists reads as signed out (passport's session strategy would log that user out, a write, which a
+ * `ReadOnly` route such as `/auth/me` does not save); the next login replaces it.
  */
 @Injectable()
 export class FastifySessionUserGuard implements CanActivate {
   constructor(@Inject(FASTIFY_AUTHENTICATOR) private readonly authenticator: FastifyAuthenticator) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const reply = context.switchToHttp().getResponse<FastifyReply>();
-    await this.authenticator.authenticate('session').call(reply.server, context.switchToHttp().getRequest<FastifyRequest>(), reply);
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const stored = (request as unknown as { session?: { get(key: string): unknown } | null }).session?.get('passport');
+    const user = stored === undefined ? null : await this.authenticator.deserializeUser(stored, request);
+    request.user = (user || null) as FastifyRequest['user'];
     return true;
   }
 }

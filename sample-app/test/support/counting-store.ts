@@ -13,7 +13,7 @@ export type StoreMethod =
 export interface CountingStore {
   /** The proxy to hand to the module: it behaves as `inner` and records every store round trip. */
   readonly store: SessionStateStore;
-  readonly inner: InMemorySessionStateStore;
+  readonly inner: SessionStateStore;
   /** Calls, in the order they were made, since the last `reset()`. */
   readonly calls: readonly StoreMethod[];
   /** Calls per method since the last `reset()` (methods not called are absent). */
@@ -23,8 +23,8 @@ export interface CountingStore {
   settled(method: StoreMethod): Promise<void>;
 }
 
-/** The sample app's store, an `InMemorySessionStateStore`, behind the library tests' counting proxy. */
-export function createCountingStore(inner = new InMemorySessionStateStore()): CountingStore {
+/** The sample app's store (an `InMemorySessionStateStore` unless given another), behind the library tests' counting proxy. */
+export function createCountingStore(inner: SessionStateStore = new InMemorySessionStateStore()): CountingStore {
   const { store, counter } = countingStore(inner);
   return {
     store,

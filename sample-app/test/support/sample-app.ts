@@ -18,13 +18,17 @@ export interface SampleApp {
   close(): Promise<void>;
 }
 
-/** The sample app's `AppModule` on the given adapter, its session store replaced by a counting one. */
-export async function startSampleApp(adapter: AdapterName): Promise<SampleApp> {
+/**
+ * The sample app's `AppModule` on the given adapter, its session store replaced by a counting one
+ * (around `inner`: another store, e.g. DynamoDB Local shared by two instances).
+ */
+export async function startSampleApp(adapter: AdapterName, inner?: SessionStateStore): Promise<SampleApp> {
   // The sample app reads these at startup: pin them so a developer's shell cannot change the contract
-  // under test (an in-memory store, unsigned `sid` cookies). Restored on close.
+  // under test (an in-memory store, unsigned `sid` cookies, the id header on). Restored on close.
   vi.stubEnv('SESSION_STORE', 'memory');
   vi.stubEnv('SESSION_SECRET', undefined);
-  const counting = createCountingStore();
+  vi.stubEnv('SESSION_ID_HEADER', 'x-session-id');
+  const counting = createCountingStore(inner);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forAdapter(adapter)] })
     .overrideProvider(SessionStateStore)
     .useValue(counting.store)

@@ -32,6 +32,8 @@ export async function mountSessionState(app: INestApplication, options: MountSes
   app.useGlobalGuards(app.get(RequestSessionGuard, { strict: false }));
   if (app.getHttpAdapter().getType() === 'fastify') {
     await (app as unknown as { register(plugin: unknown): Promise<unknown> }).register(middleware.fastifyPlugin);
+  } else if (path !== undefined) {
+    app.use(path, middleware.use); // matched by Express itself, as its routes are
   } else {
     app.use(middleware.use);
   }

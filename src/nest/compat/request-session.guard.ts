@@ -8,7 +8,8 @@ import { SessionStateBehaviorResolver } from '../session-state-behavior.resolver
  * controller and route guards (passport's `AuthGuard('local')` among them): tells a mounted request's `req.session` what its route does.
  * A route that writes (Required) takes the session's lock here, so that whatever the guards after
  * it write (passport's login) is saved under it; any other keeps the read-only session loaded at
- * mount. A request without the mount's binding (a GraphQL resolver, a WebSocket message) passes
+ * mount. A request without the mount's binding (a GraphQL resolver, a WebSocket message; a mounted
+ * request whose load failed never reaches its route: the mount answered or stopped it) passes
  * through at the cost of one property read; an app that does not mount it never runs it.
  */
 @Injectable()

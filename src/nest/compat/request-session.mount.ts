@@ -13,7 +13,12 @@ type SessionCarrier = { session?: RequestSession | null };
 interface FastifyLike {
   decorateRequest(name: string, value: unknown): unknown;
   hasRequestDecorator(name: string): boolean;
-  addHook(name: 'onRequest', hook: (request: object, reply: { raw: ServerResponse }) => Promise<void>): unknown;
+  addHook(name: 'onRequest', hook: (request: FastifyRequestLike, reply: { raw: ServerResponse; hijack(): unknown }) => Promise<void>): unknown;
+}
+interface FastifyRequestLike {
+  url?: string;
+  /** The matched route's options: its `url` is the route as registered, matched as Fastify's routing options say. */
+  routeOptions?: { url?: string };
 }
 
 /**
@@ -34,9 +39,11 @@ export class SessionStateMiddleware {
 
   constructor(private readonly lifecycle: SessionStateLifecycle) {}
 
-  /** The Express middleware. */
+  /**
+   * The Express middleware. With a `path`, the mount registers it with `app.use(path, …)`: Express
+   * matches the path as its routing does (case-insensitive unless 'case sensitive routing').
+   */
   readonly use = (request: IncomingMessage, response: ServerResponse, next: Next): void => {
-    if (!this.serves(request.url)) return next();
     this.load(request, response, (session) => ((request as SessionCarrier).session = session)).then((loaded) => loaded && next(), next);
   };
 
@@ -49,14 +56,17 @@ export class SessionStateMiddleware {
     async (fastify: FastifyLike) => {
       if (!fastify.hasRequestDecorator('session')) fastify.decorateRequest('session', null);
       fastify.addHook('onRequest', async (request, reply) => {
-        if (!this.serves((request as { url?: string }).url)) return;
-        await this.load(request, reply, (session) => ((request as SessionCarrier).session = session ?? null));
+        // The route as Fastify matched it (its caseSensitive, ignoreTrailingSlash… options); the URL when none matched.
+        if (!this.serves(request.routeOptions?.url ?? request.url)) return;
+        const loaded = await this.load(request, reply, (session) => ((request as SessionCarrier).session = session ?? null));
+        // Answered already (503, 409), or the client left while the session was loading: the route must not run.
+        if (!loaded) reply.hijack();
       });
     },
     { [Symbol.for('skip-override')]: true, [Symbol.for('fastify.display-name')]: 'nestjs-session-state' },
   );
 
-  /** Whether a request for `url` is under the mount's `path` (`/auth` serves `/auth` and `/auth/…`, not `/authors`). */
+  /** Whether a Fastify request for `url` is under the mount's `path` (`/auth` serves `/auth` and `/auth/…`, not `/authors`). */
   private serves(url: string | undefined): boolean {
     if (this.path === undefined) return true;
     const pathname = (url ?? '/').split('?')[0];

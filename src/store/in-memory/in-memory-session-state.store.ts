@@ -10,6 +10,7 @@ import {
   type SessionStateAcquisition,
   type SessionStateExpireCallback,
   type SessionStateLocked,
+  type SessionStateOwnedSession,
   type SessionStateRead,
   type SessionStateStoreData,
 } from '../session-state-store.js';
@@ -24,6 +25,8 @@ interface InMemoryRecord {
   lockDate: number;
   uninitialized: boolean;
   owner: string | undefined;
+  created: number | undefined;
+  client: string | undefined;
 }
 
 /**
@@ -117,7 +120,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     if (!record || record.lockId !== lockId) throw lockLost(this.refusal(record, lockId), 'it could not be handed over');
     const now = this.now();
     if (changed) {
-      this.put(id, { ...record, items: item.items, timeout: item.timeout, owner: item.owner });
+      this.put(id, { ...record, items: item.items, timeout: item.timeout, owner: item.owner, created: item.created, client: item.client });
     }
     const holder = this.records.get(id)!;
     holder.lockDate = now;
@@ -186,6 +189,26 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     if (entries?.size === 0) this.slots.delete(owner);
   }
 
+  /** The owner's map entry: no copy of the data, no scan of other sessions. */
+  override async listOwnerSessions(owner: string): Promise<SessionStateOwnedSession[]> {
+    const sessions: SessionStateOwnedSession[] = [];
+    for (const id of this.byOwner.get(owner) ?? []) {
+      const record = this.live(id);
+      if (!record || record.uninitialized) continue;
+      sessions.push(ownedSessionOf(id, record));
+    }
+    return sessions;
+  }
+
+  override async revokeItem(id: string, owner: string): Promise<boolean> {
+    const record = this.live(id);
+    if (!record || record.owner !== owner) return false;
+    // A request holding it finds its lock gone: its save is fenced out.
+    this.delete(id, record);
+    this.ended(id, record);
+    return true;
+  }
+
   async resetItemTimeout(id: string): Promise<void> {
     const record = this.live(id);
     if (record) record.expires = this.now() + record.timeout * 60_000;
@@ -202,6 +225,8 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
       lockDate: 0,
       uninitialized: true,
       owner: undefined,
+      created: undefined,
+      client: undefined,
     });
   }
 
@@ -246,8 +271,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   /** Reports the end of a session to the callback (an uninitialized item was never a session). */
   private ended(id: string, record: InMemoryRecord): void {
     if (record.uninitialized) return;
-    const data: SessionStateStoreData = { items: record.items, timeout: record.timeout };
-    this.expireCallback?.(id, record.owner === undefined ? data : { ...data, owner: record.owner });
+    this.expireCallback?.(id, itemOf(record));
   }
 
   onModuleDestroy(): void {
@@ -289,13 +313,29 @@ function recordOf(item: SessionStateStoreData, now: number): InMemoryRecord {
     lockDate: now,
     uninitialized: false,
     owner: item.owner,
+    created: item.created,
+    client: item.client,
   };
 }
 
+function ownedSessionOf(id: string, record: InMemoryRecord): SessionStateOwnedSession {
+  const session: { -readonly [K in keyof SessionStateOwnedSession]: SessionStateOwnedSession[K] } = {
+    id,
+    expires: record.expires,
+    timeout: record.timeout,
+  };
+  if (record.created !== undefined) session.created = record.created;
+  if (record.client !== undefined) session.client = record.client;
+  return session;
+}
+
+/** The record's data, without the fields it does not have. */
 function itemOf(record: InMemoryRecord): SessionStateStoreData {
-  return record.owner === undefined
-    ? { items: record.items, timeout: record.timeout }
-    : { items: record.items, timeout: record.timeout, owner: record.owner };
+  const item: { -readonly [K in keyof SessionStateStoreData]: SessionStateStoreData[K] } = { items: record.items, timeout: record.timeout };
+  if (record.owner !== undefined) item.owner = record.owner;
+  if (record.created !== undefined) item.created = record.created;
+  if (record.client !== undefined) item.client = record.client;
+  return item;
 }
 
 function actionsOf(record: InMemoryRecord): SessionStateActions {

@@ -35,11 +35,13 @@ export function subscriptionExchange(context: ExecutionContext, key: object): Se
     { extra?: { request?: IncomingMessage; socket?: { once?(e: string, l: () => void): unknown } } } | undefined;
   const upgrade = wsContext?.extra?.request ?? (value?.request?.headers ? (value.request.raw ?? (value.request as IncomingMessage)) : undefined);
   if (!upgrade?.headers) throw new SessionStateUnsupportedContextError('graphql', UNKNOWN_HANDSHAKE);
-  const { cookieHeader, isHttps } = handshakeOfRequest(upgrade);
+  const handshake = handshakeOfRequest(upgrade);
+  const { cookieHeader, isHttps } = handshake;
   return {
     key,
     transport: 'graphql',
     cookieHeader: () => cookieHeader,
+    requestHeader: (name) => handshake.requestHeader(name),
     isHttps: () => isHttps,
     canSetCookie: () => false,
     appendSetCookie: () => {},

@@ -40,6 +40,8 @@ export class HttpHeldAnswer implements HeldAnswer {
   private readonly covered = new Map<string, PropertyDescriptor | undefined>();
   /** The session cookies set on this answer: checked on its headers when they go out. */
   private readonly cookies: string[] = [];
+  /** Other headers the session put on this answer (the opt-in id header), checked the same way. */
+  private readonly headers = new Map<string, string>();
   private sending: (() => void) | undefined;
   private released = false;
   private hooked = true;
@@ -79,8 +81,16 @@ export class HttpHeldAnswer implements HeldAnswer {
    * already have copied its headers onto the response (Fastify, for a stream): it is checked on
    * the headers when they go out, and added if missing.
    */
-  noteCookie(value: string): void {
+  noteCookie(value: string, name: string): void {
+    // A later session cookie replaces an earlier one (see `HttpExchange.appendSetCookie`).
+    const earlier = this.cookies.findIndex((cookie) => cookie.startsWith(name));
+    if (earlier >= 0) this.cookies.splice(earlier, 1);
     this.cookies.push(value);
+  }
+
+  /** A header the session set on this answer (the id header): as `noteCookie`, but one value per name. */
+  noteHeader(name: string, value: string): void {
+    this.headers.set(name.toLowerCase(), value);
   }
 
   onSending(listener: () => void): void {
@@ -126,7 +136,7 @@ export class HttpHeldAnswer implements HeldAnswer {
     if (this.saved) {
       // The handler answers after its session was saved (it settled first): straight out, with the cookies.
       this.unhook();
-      return this.originals.get(method)!.apply(this.raw, this.withCookies(method, args));
+      return this.originals.get(method)!.apply(this.raw, this.withSessionHeaders(method, args));
     }
     if (this.ended) return method === 'write' ? false : this.raw; // after end(), as a real response would drop it
     if (this.calls.length === 0) this.cover('headersSent', { configurable: true, get: () => true });
@@ -164,7 +174,27 @@ export class HttpHeldAnswer implements HeldAnswer {
     }
     this.unhook();
     const calls = this.calls.splice(0);
-    calls.forEach(({ method, args }, index) => this.originals.get(method)!.apply(this.raw, index === 0 ? this.withCookies(method, args) : args));
+    calls.forEach(({ method, args }, index) =>
+      this.originals.get(method)!.apply(this.raw, index === 0 ? this.withSessionHeaders(method, args) : args),
+    );
+  }
+
+  /** `withCookies`, after the session's other headers: on the response, and in `writeHead`'s own headers (which win) if named there. */
+  private withSessionHeaders(method: OutputMethod, args: unknown[]): unknown[] {
+    if (this.headers.size === 0) return this.withCookies(method, args);
+    const at = typeof args[1] === 'string' ? 2 : 1;
+    const given = method === 'writeHead' ? args[at] : undefined;
+    const copy = [...args];
+    for (const [name, value] of this.headers) this.raw.setHeader(name, value);
+    if (Array.isArray(given)) {
+      const nested = Array.isArray(given[0]);
+      copy[at] = nested
+        ? (given as unknown[][]).map(([key, v]) => [key, this.headers.get(String(key).toLowerCase()) ?? v])
+        : given.map((v: unknown, i) => (i % 2 === 1 ? (this.headers.get(String(given[i - 1]).toLowerCase()) ?? v) : v));
+    } else if (given && typeof given === 'object') {
+      copy[at] = Object.fromEntries(Object.entries(given).map(([key, v]) => [key, this.headers.get(key.toLowerCase()) ?? v]));
+    }
+    return this.withCookies(method, copy);
   }
 
   /**
@@ -182,17 +212,20 @@ export class HttpHeldAnswer implements HeldAnswer {
       const pairs: unknown[][] = nested
         ? (headers as unknown[][])
         : Array.from({ length: headers.length / 2 }, (_, i) => [headers[2 * i], headers[2 * i + 1]]);
-      const given = pairs.filter(([name]) => String(name).toLowerCase() === 'set-cookie').flatMap(([, value]) => setCookiesOf(value));
+      const isSetCookie = (name: unknown) => String(name).toLowerCase() === 'set-cookie';
+      const given = pairs.filter(([name]) => isSetCookie(name)).flatMap(([, value]) => setCookiesOf(value));
       const missing = this.cookies.filter((cookie) => !given.includes(cookie) && (given.length > 0 || !onResponse.includes(cookie)));
-      copy[at] = nested ? [...headers, ...missing.map((c) => ['set-cookie', c])] : [...headers, ...missing.flatMap((c) => ['set-cookie', c])];
+      // A session cookie replaced after the framework copied its headers (a later save()'s) goes.
+      const kept = pairs.filter(([name, value]) => !isSetCookie(name) || !setCookiesOf(value).some((c) => this.isReplaced(c)));
+      copy[at] = nested ? [...kept, ...missing.map((c) => ['set-cookie', c])] : [...kept.flat(), ...missing.flatMap((c) => ['set-cookie', c])];
     } else if (headers && typeof headers === 'object') {
       const record = headers as Record<string, unknown>;
       const name = Object.keys(record).find((key) => key.toLowerCase() === 'set-cookie');
       // Headers given to writeHead() replace the response's of the same name.
       if (name !== undefined) {
-        const given = setCookiesOf(record[name]);
+        const given = setCookiesOf(record[name]).filter((cookie) => !this.isReplaced(cookie));
         const missing = this.cookies.filter((cookie) => !given.includes(cookie));
-        if (missing.length > 0) copy[at] = { ...record, [name]: [...given, ...missing] };
+        copy[at] = { ...record, [name]: [...given, ...missing] };
       } else {
         this.addToResponse(onResponse);
       }
@@ -203,8 +236,16 @@ export class HttpHeldAnswer implements HeldAnswer {
   }
 
   private addToResponse(onResponse: string[]): void {
-    const missing = this.cookies.filter((cookie) => !onResponse.includes(cookie));
-    if (missing.length > 0) this.raw.setHeader('set-cookie', [...onResponse, ...missing]);
+    const kept = onResponse.filter((cookie) => !this.isReplaced(cookie));
+    const missing = this.cookies.filter((cookie) => !kept.includes(cookie));
+    if (missing.length > 0 || kept.length !== onResponse.length) this.raw.setHeader('set-cookie', [...kept, ...missing]);
+  }
+
+  /** A session cookie of this answer that a later one of the same name replaced. */
+  private isReplaced(cookie: string): boolean {
+    if (this.cookies.includes(cookie)) return false;
+    const name = cookie.slice(0, cookie.indexOf('=') + 1);
+    return name.length > 1 && this.cookies.some((noted) => noted.startsWith(name));
   }
 
   /** Drops the held output and what the handler put on the response's headers; the response is free again. */

@@ -6,6 +6,9 @@ interface AnyRequest {
   raw?: IncomingMessage;
   headers: IncomingMessage['headers'];
   protocol?: string;
+  /** Express's and Fastify's client address (each honours its trust-proxy setting). */
+  ip?: string;
+  socket?: IncomingMessage['socket'];
 }
 interface AnyResponse {
   raw?: ServerResponse;
@@ -46,6 +49,18 @@ export class HttpExchange implements SessionExchange {
     return this.req.headers.cookie;
   }
 
+  /** A repeated header reads as Node joins it (`a, b`): never a valid id. */
+  requestHeader(name: string): string | undefined {
+    const value = this.req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  /** For `recordClient`: the user agent, and the address as the platform reports it. */
+  clientInfo(): { userAgent?: string; address?: string } {
+    const address = this.req.ip ?? (this.req.raw ?? this.req).socket?.remoteAddress;
+    return { userAgent: this.req.headers['user-agent'], address };
+  }
+
   /** Express's `protocol` honours its trust-proxy setting, Fastify's its `trustProxy`. */
   isHttps(): boolean {
     return this.req.protocol === 'https';
@@ -60,14 +75,31 @@ export class HttpExchange implements SessionExchange {
     return (this.held ??= new HttpHeldAnswer(this.raw));
   }
 
-  /** Fastify appends repeated set-cookie headers itself; Express needs `append`. */
+  /**
+   * Sets the session cookie on the answer, in place of one set earlier in this request (a mid-request
+   * `save()`'s, then completion's renewal or a regenerated id's): the client gets one session cookie,
+   * the last. Other cookies stay. Fastify appends repeated set-cookie headers itself; Express needs `append`.
+   */
   appendSetCookie(value: string): void {
-    this.held?.noteCookie(value); // an answer held: the cookie is checked on its headers when they go out
+    const name = value.slice(0, value.indexOf('=') + 1);
+    this.held?.noteCookie(value, name); // an answer held: the cookie is checked on its headers when they go out
+    const getHeader = (this.fastifyReply ? this.res : this.raw) as { getHeader(name: string): unknown };
+    const before = ([] as unknown[]).concat(getHeader.getHeader('set-cookie') ?? []).map(String);
+    const others = before.filter((cookie) => !cookie.startsWith(name));
+    if (others.length !== before.length) {
+      (this.fastifyReply ? (this.res as { removeHeader(name: string): unknown }) : this.raw).removeHeader('set-cookie');
+      for (const cookie of others) this.addSetCookie(cookie);
+    }
+    this.addSetCookie(value);
+  }
+
+  private addSetCookie(value: string): void {
     if (this.fastifyReply) this.res.header!('set-cookie', value);
     else this.res.append!('Set-Cookie', value);
   }
 
   setHeader(name: string, value: string): void {
+    this.held?.noteHeader(name, value); // an answer held: checked on its headers when they go out, as a cookie is
     if (this.fastifyReply) this.res.header!(name, value);
     else this.res.setHeader!(name, value);
   }

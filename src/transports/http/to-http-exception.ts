@@ -1,5 +1,6 @@
 import {
   ConflictException,
+  GoneException,
   HttpException,
   InternalServerErrorException,
   PayloadTooLargeException,
@@ -10,6 +11,7 @@ import { sessionErrorOf } from '../../errors/session-error-catalog.js';
 
 const EXCEPTIONS: Record<number, new (message: string, options: { cause: unknown }) => HttpException> = {
   409: ConflictException,
+  410: GoneException,
   413: PayloadTooLargeException,
   500: InternalServerErrorException,
   503: ServiceUnavailableException,

@@ -5,7 +5,7 @@ import { handshakeOf } from './ws-handshake.js';
 import { runWithMessageLease } from './ws-message-lease.js';
 
 const CANNOT_START =
-  'This WebSocket connection has no session to write to: its handshake carried no valid session cookie, and a ' +
+  'This WebSocket connection has no session to write to: its handshake carried no valid session cookie (or id header), and a ' +
   'message cannot set one. Start the session over HTTP (a request that writes to it sets the cookie), then connect.';
 const UNKNOWN_HANDSHAKE =
   "This WebSocket connection's handshake is unknown, so its session cannot be found: with @nestjs/platform-ws the " +
@@ -24,6 +24,7 @@ export function wsExchange(context: ExecutionContext, key: object = {}): Session
     key,
     transport: 'ws',
     cookieHeader: () => handshake.cookieHeader,
+    requestHeader: (name) => handshake.requestHeader(name),
     isHttps: () => handshake.isHttps,
     canSetCookie: () => false,
     appendSetCookie: () => {},
@@ -32,6 +33,7 @@ export function wsExchange(context: ExecutionContext, key: object = {}): Session
     // A message has no answer to wait for: a lease a guard left behind is released when the lock turns stale, or at disconnect.
     onAnswered: (listener) => void onClose(client, listener),
     cannotStartSession: CANNOT_START,
+    refusesEndedSession: true,
     runHandler: runWithMessageLease,
   };
 }

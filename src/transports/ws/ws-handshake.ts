@@ -16,13 +16,15 @@ export function rememberUpgrade(request: IncomingMessage): void {
 export interface WsHandshake {
   cookieHeader: string | undefined;
   isHttps: boolean;
+  /** A header of the upgrade request (the opt-in id header: a native client can set it, a browser's WebSocket cannot). */
+  requestHeader(name: string): string | undefined;
 }
 
 /** The handshake of a gateway's client (socket.io `Socket` or `ws` `WebSocket`), or undefined if unknown. */
 export function handshakeOf(client: unknown): WsHandshake | undefined {
   if (typeof client !== 'object' || client === null) return undefined;
   const socketIo = (client as { handshake?: { headers?: IncomingMessage['headers']; secure?: boolean } }).handshake;
-  if (socketIo?.headers) return { cookieHeader: header(socketIo.headers.cookie), isHttps: socketIo.secure === true };
+  if (socketIo?.headers) return handshakeOfHeaders(socketIo.headers, socketIo.secure === true);
   // `ws` keeps the TCP socket of the connection as `_socket` (stable since ws 1).
   const tcp = (client as { _socket?: object })._socket;
   const request = tcp ? upgrades.get(tcp) : undefined;
@@ -31,7 +33,11 @@ export function handshakeOf(client: unknown): WsHandshake | undefined {
 
 /** The handshake an HTTP upgrade request carries (a `ws` connection, a GraphQL subscription's). */
 export function handshakeOfRequest(request: IncomingMessage): WsHandshake {
-  return { cookieHeader: header(request.headers.cookie), isHttps: (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true };
+  return handshakeOfHeaders(request.headers, (request.socket as { encrypted?: boolean } | undefined)?.encrypted === true);
+}
+
+function handshakeOfHeaders(headers: IncomingMessage['headers'], isHttps: boolean): WsHandshake {
+  return { cookieHeader: header(headers.cookie), isHttps, requestHeader: (name) => header(headers[name]) };
 }
 
 function header(value: string | string[] | undefined): string | undefined {

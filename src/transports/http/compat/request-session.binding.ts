@@ -2,6 +2,7 @@ import { acquisitionOf, attachLease, leaseOf, type SessionLease } from '../../..
 import { SessionStateBehavior } from '../../../core/session-state-behavior.enum.js';
 import type { SessionStateLifecycle } from '../../../core/session-state.lifecycle.js';
 import { HttpSessionState } from '../../../session/http-session-state.js';
+import { SessionStateLockLostError } from '../../../errors/session-state.errors.js';
 import { HttpExchange } from '../http-exchange.js';
 import { toHttpException } from '../to-http-exception.js';
 import { ownerOfPassportUser } from './passport-owner.js';
@@ -15,6 +16,21 @@ export const NO_LOCK_MESSAGE =
 class MountExchange extends HttpExchange {
   readonly readOnlyReason = NO_LOCK_MESSAGE;
 }
+
+/**
+ * Why a route that writes is refused (409) when a middleware changed `req.session` before it and
+ * another request changed the session meanwhile: the middleware computed from data that is no
+ * longer the session's, and carrying its values over would silently undo the other request's write.
+ */
+export const CHANGED_WHILE_WAITING_MESSAGE =
+  'req.session was changed before the route was known (by a middleware), but another request of this session changed it ' +
+  'meanwhile: the change was not saved and the route was not run. Retry the request.';
+
+/** Why `save()` is refused before the route is known. */
+export const SAVE_BEFORE_ROUTE_MESSAGE =
+  'req.session.save() was called before the route was known (by a middleware, e.g. passport.authenticate() used with app.use()): ' +
+  'no session lock is held to save under. Run it in a guard or handler of a route declared ' +
+  "@SessionState(SessionStateBehavior.Required) (e.g. @nestjs/passport's AuthGuard).";
 
 /** Where a mounted request keeps its binding. */
 const BINDING = Symbol('nestjs-session-state:request-session');
@@ -38,8 +54,12 @@ export class RequestSessionBinding {
   private loaded!: SessionLease;
   /** Whether the route's guard decided what the request holds. */
   private routed = false;
-  /** What middleware changed before the route was known (see `session`). */
+  /** What middleware changed before the route was known (see `session`), or a removal on a route without lock (`detachForRemoval`). */
   private early: HttpSessionState | undefined;
+  /** Whether `req.session` shows `early` on a route without lock (after a removal there). */
+  private detached = false;
+  /** Whether `early` was carried over to the route's locked session. */
+  private carried = false;
 
   constructor(
     readonly lifecycle: SessionStateLifecycle,
@@ -48,12 +68,39 @@ export class RequestSessionBinding {
   ) {
     this.exchange = new HttpExchange(request, response);
     this.mountExchange = new MountExchange(request, response, 'http', this);
-    (request as { [BINDING]?: RequestSessionBinding })[BINDING] = this;
   }
 
-  /** Loads the session read-only: no cookie, no store call; with one, one read (`getItem`). */
+  /**
+   * Loads the session read-only: no cookie, no store call; with one, one read (`getItem`). Only a
+   * loaded binding is put on the request: one whose load failed (the request was answered, or its
+   * client left) is not there for the guard to find.
+   */
   async load(): Promise<void> {
     this.loaded = await this.lifecycle.acquire(this.mountExchange, SessionStateBehavior.ReadOnly, 'guard');
+    (this.request as { [BINDING]?: RequestSessionBinding })[BINDING] = this;
+  }
+
+  /** Whether the route is not known yet (a middleware): `req.session` is then a copy that takes writes. */
+  get beforeRoute(): boolean {
+    return !this.routed && !leaseOf(this.request);
+  }
+
+  /** Whether the route is known and holds no lock (read-only, or does not use the session): writes are refused. */
+  get withoutLock(): boolean {
+    return !this.beforeRoute && this.current().behavior !== SessionStateBehavior.Required;
+  }
+
+  /**
+   * A removal (a key deleted, `regenerate()` keeping nothing) on a route that holds no lock: what an
+   * authentication strategy does to a login it can no longer find (@fastify/passport's `logOut()`,
+   * from a promise chain whose rejection nobody handles). Applied to a copy of the session for this
+   * request and not saved, with a warning, as a middleware's changes are: never a hang, never an
+   * unhandled rejection. Anything else written there still throws at once.
+   */
+  detachForRemoval(): void {
+    if (!this.withoutLock) return;
+    if (!this.early) this.startCopy();
+    this.detached = true;
   }
 
   /** The lease `req.session` shows: the request's, once the route decided, else the one loaded at mount. */
@@ -69,22 +116,27 @@ export class RequestSessionBinding {
    */
   session(): HttpSessionState {
     // Routed, or the request's session acquired by others (a GraphQL request's hooks, a global guard's accessor).
-    if (this.routed || leaseOf(this.request)) return this.current().session;
-    if (!this.early) {
-      this.early = earlyCopy(this.loaded);
-      // A request no route guard decided (no route matched, a GraphQL request): its early changes are not saved; say so.
-      this.exchange.onAnswered(() => {
-        if (!this.routed) this.warnUnsaved();
-      });
-    }
+    if (this.routed || leaseOf(this.request)) return this.detached && this.withoutLock ? this.early! : this.current().session;
+    return this.early ?? this.startCopy();
+  }
+
+  private startCopy(): HttpSessionState {
+    this.early = earlyCopy(this.loaded);
+    // Changes not carried over to a locked session (the route holds no lock, or none was known: a
+    // GraphQL request) are not saved; said when the answer goes out.
+    this.exchange.onAnswered(() => {
+      if (!this.carried) this.warnUnsaved();
+    });
     return this.early;
   }
 
   private warnUnsaved(): void {
-    if (this.early && changesOf(this.early, this.loaded).length > 0) {
+    if (this.early && hasChanges(this.early, this.loaded)) {
+      // A removal on a route without lock (`detachForRemoval`) or a middleware's change the route does not save.
       this.lifecycle.warn(
-        'req.session was changed before the route was known (by a middleware), on a route that holds no session lock: ' +
-          'the change was not saved. Declare the route @SessionState(SessionStateBehavior.Required) to keep such changes.',
+        'req.session was changed (by a middleware before the route was known, or a removal by an authentication strategy) ' +
+          'in a request whose route holds no session lock: the change was not saved. ' +
+          'Declare the route @SessionState(SessionStateBehavior.Required) to keep such changes.',
       );
     }
   }
@@ -93,7 +145,6 @@ export class RequestSessionBinding {
   useLoaded(): void {
     this.routed = true;
     if (!acquisitionOf(this.request)) attachLease(this.request, this.loaded);
-    this.warnUnsaved();
   }
 
   /**
@@ -111,7 +162,17 @@ export class RequestSessionBinding {
     }
     this.routed = true;
     if (lease.behavior !== SessionStateBehavior.Required) return; // another guard asked first, read-only
-    if (this.early) carryOver(this.early, this.loaded, lease.session);
+    if (this.early) {
+      // Another request wrote the session since the mount read it: what the middleware changed was
+      // computed from stale data. Refused rather than carried over (a lost update); the guard's
+      // exception answers 409 and the unadopted lease is released when that answer goes out.
+      // (Ending the session does not depend on its data: always carried over.)
+      if (!this.early.isAbandoned && hasChanges(this.early, this.loaded) && lease.loaded?.items !== this.loaded.loaded?.items) {
+        throw toHttpException(new SessionStateLockLostError(CHANGED_WHILE_WAITING_MESSAGE, 'lock_mismatch'), this.exchange);
+      }
+      carryOver(this.early, this.loaded, lease.session);
+      this.carried = true;
+    }
     lease.beforeSave = () => {
       // passport's user is the session's owner, so that sign-out-everywhere covers passport logins.
       const owner = ownerOfPassportUser(lease.session);
@@ -147,6 +208,11 @@ function earlyCopy(lease: SessionLease): HttpSessionState {
   });
 }
 
+/** Whether middleware changed anything before the route was known: data, the id, or the session's end. */
+function hasChanges(early: HttpSessionState, lease: SessionLease): boolean {
+  return early.isAbandoned || early.previousId !== undefined || changesOf(early, lease).length > 0;
+}
+
 /** The keys whose values `early` changed from what `lease` loaded. */
 function changesOf(early: HttpSessionState, lease: SessionLease): string[] {
   if (!early.itemsMayDiffer && early.previousId === undefined) return [];
@@ -161,6 +227,11 @@ function changesOf(early: HttpSessionState, lease: SessionLease): string[] {
 function carryOver(early: HttpSessionState, loaded: SessionLease, locked: HttpSessionState): void {
   const target = locked as unknown as { set(key: string, value: unknown): unknown; delete(key: string): unknown };
   const source = early as unknown as { get(key: string): unknown; has(key: string): boolean };
+  if (early.isAbandoned) {
+    // Ended early (a middleware's destroy(), @fastify/session's delete()): removed at the end of the request.
+    locked.abandon();
+    return;
+  }
   if (early.previousId !== undefined) {
     // Regenerated early (@fastify/passport logs out a user it can no longer find): so is the locked session.
     locked.clear();

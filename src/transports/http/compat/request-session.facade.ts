@@ -1,6 +1,6 @@
 import type { HttpSessionState } from '../../../session/http-session-state.js';
-import { SessionStateError } from '../../../errors/session-state.errors.js';
-import type { RequestSessionBinding } from './request-session.binding.js';
+import { SessionStateError, SessionStateReadOnlyError } from '../../../errors/session-state.errors.js';
+import { NO_LOCK_MESSAGE, SAVE_BEFORE_ROUTE_MESSAGE, type RequestSessionBinding } from './request-session.binding.js';
 import { toHttpException } from '../to-http-exception.js';
 
 /** A callback in the style of express-session's methods. */
@@ -67,6 +67,23 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
     keys: () => (replaced ? [...replaced.keys()] : session().keys()),
   };
 
+  /**
+   * A key removed. On a route that holds no lock, an authentication strategy signing out a user it
+   * can no longer find does this from a promise chain nobody handles (@fastify/passport): a throw
+   * there would leave the request without an answer. So the removal applies to this request's copy
+   * of the session, not saved, with a warning (`RequestSessionBinding.detachForRemoval`).
+   */
+  const removing = (key: string, remove: () => void): void => {
+    binding.detachForRemoval();
+    remove();
+  };
+
+  /** A value written: refused at once on a route that holds no lock (even after a removal there). */
+  const adding = (key: string, value: unknown): void => {
+    if (binding.withoutLock) throw new SessionStateReadOnlyError(NO_LOCK_MESSAGE);
+    session().set(key, value);
+  };
+
   /** Runs `work`, then answers through `callback` (express-session) and the promise (@fastify/session). */
   const settle = (work: () => Promise<void> | void, callback?: Callback): Promise<void> => {
     const done = (async () => work())();
@@ -104,6 +121,8 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
       const cb = typeof keepKeysOrCallback === 'function' ? keepKeysOrCallback : callback;
       return settle(() => {
         if (replaced) refuseReplaced();
+        // Keeping nothing is a sign-out (@fastify/passport's logOut): see `removing`.
+        if (!keep.some((key) => session().has(key))) binding.detachForRemoval();
         const current = session();
         const before = new Map(current.keys().map((key) => [key, current.get(key)]));
         // A new, empty session under a new id (session fixation): only the kept keys stay.
@@ -119,8 +138,9 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
     save(callback?: Callback): Promise<void> {
       return settle(() => {
         if (replaced) refuseReplaced();
-        // Before the route is known nothing is held to save under: the route's guard carries changes over.
-        if (binding.session() !== binding.current().session) return;
+        // Nothing is held to save under: reported to the caller (passport hands it to its callback), never a success.
+        if (binding.beforeRoute) throw new SessionStateError(SAVE_BEFORE_ROUTE_MESSAGE);
+        if (binding.withoutLock) throw new SessionStateReadOnlyError(NO_LOCK_MESSAGE);
         // A session error reaches the caller (passport, then its guard) as its HTTP answer (409, 413, 503).
         return binding.lifecycle.saveNow(binding.current(), binding.exchange).catch((error: unknown) => {
           throw toHttpException(error, binding.exchange);
@@ -139,6 +159,8 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
     destroy(callback?: Callback): Promise<void> {
       return settle(() => {
         if (replaced) refuseReplaced();
+        // Before the route is known, carried over to the route's locked session; a route without lock refuses it.
+        if (binding.withoutLock) throw new SessionStateReadOnlyError(NO_LOCK_MESSAGE);
         session().abandon(); // removed at the end of the request, the lock held until then
         setOnRequest(undefined);
       }, callback);
@@ -152,13 +174,16 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
     get: (key: string) => data.get(key),
     set: (key: string, value: unknown) => {
       if (replaced) refuseReplaced();
-      session().set(key, value);
+      if (value === undefined) removing(key, () => session().set(key, value));
+      else adding(key, value);
     },
     delete: (key?: string) => {
       if (replaced) refuseReplaced();
       // @fastify/secure-session's delete() ends the session; with a key, that key goes.
-      if (key === undefined) session().abandon();
-      else session().delete(key);
+      if (key === undefined) {
+        if (binding.withoutLock) throw new SessionStateReadOnlyError(NO_LOCK_MESSAGE);
+        session().abandon();
+      } else removing(key, () => session().delete(key));
     },
   };
 
@@ -177,13 +202,14 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
         );
       }
       if (replaced) refuseReplaced();
-      session().set(key, value);
+      if (value === undefined) removing(key, () => session().set(key, value));
+      else adding(key, value);
       return true;
     },
     deleteProperty(_target, key) {
       if (typeof key === 'symbol' || MEMBERS.has(key)) return false;
       if (replaced) refuseReplaced();
-      session().delete(key);
+      removing(key, () => session().delete(key));
       return true;
     },
     has(target, key) {
@@ -199,7 +225,7 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
     defineProperty(_target, key, descriptor) {
       if (typeof key === 'symbol' || MEMBERS.has(key) || !('value' in descriptor)) return false;
       if (replaced) refuseReplaced();
-      session().set(key, descriptor.value);
+      adding(key, descriptor.value);
       return true;
     },
   });
