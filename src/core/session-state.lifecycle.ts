@@ -185,6 +185,16 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return shouldSaveOnError(this.options.saveOnError, error, this.logger) ? 'succeeded' : 'failed';
   }
 
+  /**
+   * The outcome of a request told by its answer's status alone (a route bound to the session guard:
+   * no interceptor sees the handler's error): 400 and above is a refusal, whose changes are discarded
+   * unless `saveOnError` is `'client-errors'` and the status below 500. (A predicate is refused at startup.)
+   */
+  outcomeOfAnswer(status: number): RequestOutcome {
+    if (status < 400) return 'succeeded';
+    return this.options.saveOnError === 'client-errors' && status < 500 ? 'succeeded' : 'failed';
+  }
+
   /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
   complete(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
     // A handler still running under the lease (a resolver an outer interceptor gave up on) keeps its
