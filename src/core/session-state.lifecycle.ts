@@ -195,6 +195,15 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     return this.options.saveOnError === 'client-errors' && status < 500 ? 'succeeded' : 'failed';
   }
 
+  /**
+   * Whether completing `lease` can do nothing, whenever it runs and however the request ends: a
+   * read-only lease whose stored expiry need not slide and whose cookie need not be signed again
+   * (see `planCompletion`). A guard-bound route completes such a lease at once, holding no answer.
+   */
+  hasNothingToComplete(lease: SessionLease): boolean {
+    return lease.behavior === SessionStateBehavior.ReadOnly && !lease.refreshExpiry && !lease.resignCookie;
+  }
+
   /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
   complete(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
     // A handler still running under the lease (a resolver an outer interceptor gave up on) keeps its

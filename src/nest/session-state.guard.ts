@@ -52,6 +52,8 @@ export class SessionStateGuard implements CanActivate {
    * and the client's next request sees what this one saved. A failed save answers its error instead.
    */
   private completeAtAnswer(lease: SessionLease, exchange: SessionExchange, toClientError: (error: unknown) => unknown): void {
+    // A read-only session with nothing to write or send at the end (most reads): done now, no answer held.
+    if (this.lifecycle.hasNothingToComplete(lease)) return this.lifecycle.discard(lease, exchange);
     const answer: HeldAnswer = exchange.holdAnswer!({ readsAsSent: false });
     lease.guardAnswer = answer;
     // A client that leaves before its answer may never get one (Nest sends none when it tears down an

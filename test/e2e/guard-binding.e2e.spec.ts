@@ -128,7 +128,7 @@ afterEach(async () => {
 });
 
 async function start(adapter: AdapterName, options: SessionStateModuleOptions = {}, globalInterceptor = false): Promise<GuardApp> {
-  const { store, counter } = countingStore(new InMemorySessionStateStore());
+  const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const gates = new Gates();
   const app = await createTestApp(
     adapter,
@@ -309,6 +309,19 @@ describe.each(ADAPTERS.flatMap((adapter) => [false, true].map((globalInterceptor
       const logout = await request(t.app.getHttpServer()).post('/g/logout').set('Cookie', moved).expect(200);
       expect(sessionCookie(logout.headers)).toBe('sid=');
       await request(t.app.getHttpServer()).get('/g/count').set('Cookie', moved).expect(200, { count: 0 });
+    });
+
+    it('a read-only request re-signs a cookie signed with an older secret before its answer goes out', async () => {
+      const shared = new InMemorySessionStateStore();
+      const before = await start(adapter, { store: shared, secret: 'old-secret-0123456789' }, globalInterceptor);
+      const cookie = await newSession(before);
+      const t = await start(adapter, { store: shared, secret: ['new-secret-0123456789', 'old-secret-0123456789'] }, globalInterceptor);
+      const read = await request(t.app.getHttpServer()).get('/g/count').set('Cookie', cookie).expect(200, { count: 1 });
+      const resigned = sessionCookie(read.headers);
+      expect(resigned).toBeDefined();
+      expect(resigned).not.toBe(cookie);
+      const again = await request(t.app.getHttpServer()).get('/g/count').set('Cookie', resigned!).expect(200, { count: 1 });
+      expect(sessionCookie(again.headers)).toBeUndefined(); // signed with the current secret: nothing to send
     });
 
     it('a client that leaves while its request waits for the lock: its handler never runs, no lock left', async () => {
