@@ -4,7 +4,13 @@ import type { INestApplication } from '@nestjs/common';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 import request from 'supertest';
 import WebSocket from 'ws';
-import { SessionRevoker, SessionStateModule, type SessionStateModuleOptions, type SessionStateStore } from '../../src/index.js';
+import {
+  SessionRevoker,
+  SessionStateModule,
+  SessionStateStoreUnavailableError,
+  type SessionStateModuleOptions,
+  type SessionStateStore,
+} from '../../src/index.js';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { countingStore } from '../support/counting-store.js';
@@ -248,48 +254,75 @@ describe.each(STORES)('GraphQL subscriptions of ended sessions on $name', (kind)
   });
 });
 
-describe.each(SERVERS)('the cost of checking a subscription (%s, memory store)', (_name, adapter, serverOptions) => {
-  it('one getItem per event of a stored session; none without a stored session', async () => {
-    const { store, counter } = countingStore(new InMemorySessionStateStore());
-    const ticks = new Ticks();
-    const app = await createTestApp(adapter, {
+describe.each(SERVERS)('checking a subscription on the memory store (%s)', (_name, adapter, serverOptions) => {
+  const memory = new InMemorySessionStateStore();
+  const { store, counter } = countingStore(memory);
+  const ticks = new Ticks();
+  let app: INestApplication;
+  let url: string;
+  const clients: Client[] = [];
+  beforeAll(async () => {
+    app = await createTestApp(adapter, {
       imports: [SessionStateModule.forRoot({ store }), graphqlModule(adapter, serverOptions)],
       controllers: [OwnerSessionsController],
       providers: [{ provide: Gates, useValue: new Gates() }, { provide: Ticks, useValue: ticks }, TicksResolver],
     });
     await app.listen(0, '127.0.0.1');
-    const url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
-    const cookie = sessionCookie((await request(url).post('/login/carol').expect(200)).headers)!;
-    const clients = [cookie, undefined].map((c) =>
-      createClient({
-        url: `${url.replace('http', 'ws')}/graphql`,
-        webSocketImpl: class extends WebSocket {
-          constructor(address: string, protocols?: string | string[]) {
-            super(address, protocols, { headers: c ? { Cookie: c } : {} });
-          }
-        },
-        retryAttempts: 0,
-      }),
-    );
-    try {
-      for (const [client, calls] of [
-        [clients[0]!, { getItem: 1 + 3 }], // the snapshot, then one read per event
-        [clients[1]!, {}], // no cookie: an empty session, nothing that could end
-      ] as const) {
-        counter.reset();
-        const opened = once(ticks.streams, 'opened');
-        const feed = new Feed(client);
-        await opened;
-        for (const n of [1, 2, 3]) {
-          ticks.publish(n);
-          expect(await nextTick(feed)).toBe(n);
+    url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+  });
+  afterEach(async () => {
+    delete (memory as Partial<InMemorySessionStateStore>).getItem; // the store's own method again
+    for (const c of clients.splice(0)) await c.dispose();
+  });
+  afterAll(() => app.close());
+
+  /** A subscription of `ticks` (with that cookie), once it streams. */
+  async function subscribe(cookie: string | undefined): Promise<Feed> {
+    const client = createClient({
+      url: `${url.replace('http', 'ws')}/graphql`,
+      webSocketImpl: class extends WebSocket {
+        constructor(address: string, protocols?: string | string[]) {
+          super(address, protocols, { headers: cookie ? { Cookie: cookie } : {} });
         }
-        expect(counter.calls).toEqual(calls);
-        feed.dispose();
+      },
+      retryAttempts: 0,
+    });
+    clients.push(client);
+    const opened = once(ticks.streams, 'opened');
+    const feed = new Feed(client);
+    await opened;
+    return feed;
+  }
+
+  it('costs one getItem per event of a stored session; none without a stored session', async () => {
+    const cookie = sessionCookie((await request(url).post('/login/carol').expect(200)).headers)!;
+    for (const [withCookie, calls] of [
+      [cookie, { getItem: 1 + 3 }], // the snapshot, then one read per event
+      [undefined, {}], // no cookie: an empty session, nothing that could end
+    ] as const) {
+      counter.reset();
+      const feed = await subscribe(withCookie);
+      for (const n of [1, 2, 3]) {
+        ticks.publish(n);
+        expect(await nextTick(feed)).toBe(n);
       }
-    } finally {
-      for (const c of clients) await c.dispose();
-      await app.close();
+      expect(counter.calls).toEqual(calls);
+      feed.dispose();
     }
+  });
+
+  it('a store failure at an event ends the subscription with SESSION_STATE_503 (never an event it cannot vouch for); resubscribing works', async () => {
+    const cookie = sessionCookie((await request(url).post('/login/dave').expect(200)).headers)!;
+    const feed = await subscribe(cookie);
+    // A fault the real memory store cannot produce: its reads fail from here.
+    memory.getItem = () => Promise.reject(new SessionStateStoreUnavailableError('the store is down'));
+    const closed = once(ticks.streams, 'closed');
+    ticks.publish(1);
+    expect(await endingErrors(feed)).toEqual([{ message: 'Session state is unavailable; try again.', extensions: { code: 'SESSION_STATE_503' } }]);
+    await closed;
+    delete (memory as Partial<InMemorySessionStateStore>).getItem;
+    const again = await subscribe(cookie);
+    ticks.publish(2);
+    expect(await nextTick(again)).toBe(2);
   });
 });
