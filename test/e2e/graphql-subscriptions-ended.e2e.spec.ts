@@ -75,7 +75,7 @@ interface Instance {
 }
 
 type FormattedError = { message: string; extensions?: Record<string, unknown> };
-type Message = { next: FormattedExecutionResult<{ ticks: number }, unknown> } | { error: unknown } | { complete: true };
+type Message = { next: FormattedExecutionResult<Record<string, number>, unknown> } | { error: unknown } | { complete: true };
 
 /**
  * A subscription's messages, read one at a time in the order they came. (graphql-ws's own
@@ -86,10 +86,13 @@ class Feed {
   private waiting: (() => void) | undefined;
   readonly dispose: () => void;
 
-  constructor(client: Client) {
+  constructor(
+    client: Client,
+    readonly field: 'ticks' | 'publicTicks' = 'ticks',
+  ) {
     const push = (message: Message) => (this.messages.push(message), this.waiting?.());
-    this.dispose = client.subscribe<{ ticks: number }>(
-      { query: 'subscription { ticks }' },
+    this.dispose = client.subscribe<Record<string, number>>(
+      { query: `subscription { ${field} }` },
       { next: (value) => push({ next: value }), error: (error) => push({ error }), complete: () => push({ complete: true }) },
     );
   }
@@ -100,11 +103,24 @@ class Feed {
   }
 }
 
+/** Resolves once `count` subscriptions' streams have opened. */
+function opens(ticks: Ticks, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let left = count;
+    const opened = () => {
+      if (--left > 0) return;
+      ticks.streams.off('opened', opened);
+      resolve();
+    };
+    ticks.streams.on('opened', opened);
+  });
+}
+
 /** The next tick a subscription receives. */
 async function nextTick(feed: Feed): Promise<number> {
   const message = await feed.read();
   if (!('next' in message) || message.next.errors) throw new Error(`expected a tick, got ${JSON.stringify(message)}`);
-  return message.next.data!.ticks;
+  return message.next.data![feed.field]!;
 }
 
 /**
@@ -211,6 +227,22 @@ describe.each(STORES)('GraphQL subscriptions of ended sessions on $name', (kind)
       expect(await nextTick(renewed)).toBe(3);
       expect(await nextTick(feeds.laptop)).toBe(3);
       expect(await nextTick(feeds.bob)).toBe(3);
+    });
+
+    it('on one connection, a subscription that uses no session goes on after the session ended', async () => {
+      const [one, two] = [await instance(), await instance()];
+      const laptop = await login(one, 'alice');
+      const phone = await login(two, 'alice');
+      const connection = client(two, phone.cookie);
+      const opened = opens(two.ticks, 2);
+      const [session, free] = [new Feed(connection), new Feed(connection, 'publicTicks')];
+      await opened;
+      await request(one.url).delete(`/sessions/${phone.handle}`).set('Cookie', laptop.cookie).expect(204);
+      two.ticks.publish(1);
+      expect(await endingErrors(session)).toEqual([ENDED]);
+      expect(await nextTick(free)).toBe(1);
+      two.ticks.publish(2);
+      expect(await nextTick(free)).toBe(2);
     });
 
     it("SessionRevoker.revokeOwner and SessionManager.revokeOthers end the revoked sessions' subscriptions at their next event", async () => {

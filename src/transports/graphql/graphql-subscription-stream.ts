@@ -24,7 +24,7 @@ export function endingWithSession(result: unknown, check: () => Promise<void>, t
         if (source.return) source.return().catch(() => {});
         throw toClientError(error);
       }
-      return step;
+      return closed ? done() : step; // return() during the check: the consumer has left
     },
     async return(value?: unknown) {
       closed = true;
