@@ -18,6 +18,7 @@ import { shouldSaveOnError } from '../module/save-on-error.policy.js';
 import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { clientSummaryOf } from '../session/client-summary.js';
+import { pastAbsoluteTimeout, SessionLiveness } from './session-liveness.js';
 import { giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
@@ -51,6 +52,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private readonly cookie: SessionIdCarrier;
   /** @internal */
   readonly locks: SessionLockCoordinator;
+  /** @internal Whether a stream's session still lives (a GraphQL subscription asks before each event). */
+  readonly liveness: SessionLiveness;
   /** Set once shutdown began. */
   private closing = false;
   /**
@@ -70,6 +73,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   ) {
     this.cookie = new SessionIdCarrier(options);
     this.locks = new SessionLockCoordinator(store, options, this.logger, observer.staleBroken);
+    this.liveness = new SessionLiveness(store, options.absoluteTimeoutMs, (error) => observer.rejected(error, this.closing));
   }
 
   /**
@@ -403,8 +407,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /** Whether `absoluteTimeout` has passed since the session was created or its id last regenerated (no store call). */
   private pastAbsoluteTimeout(item: SessionStateStoreData): boolean {
-    const limit = this.options.absoluteTimeoutMs;
-    return limit !== null && item.created !== undefined && Date.now() - item.created >= limit;
+    return pastAbsoluteTimeout(item, this.options.absoluteTimeoutMs);
   }
 
   /**
