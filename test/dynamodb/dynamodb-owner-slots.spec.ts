@@ -104,3 +104,26 @@ it('a book that went (its TTL passed) while sessions of the owner live on is mad
   const kinds = await Promise.all([first.id, second.id, revoking.id].map(async (id) => (await store.getItem(id)).kind));
   expect(kinds.sort()).toEqual(['absent', 'loaded', 'loaded']);
 });
+
+it('a revocation frees the places in the same call: revokeItem one UpdateItem more, revokeOwner one more per 50 sessions', async () => {
+  const owner = `user-${generateSessionId()}`;
+  const one = await signIn(owner, 3);
+  await signIn(owner, 3);
+  await signIn(owner, 3);
+  const meter = meterCapacity(store.client);
+  try {
+    expect(await store.revokeItem(one.id, owner)).toBe(true);
+    expect(meter.calls()).toEqual(['DeleteItem', 'UpdateItem']);
+    expect({ wcu: meter.wcu(), rcu: meter.rcu() }).toEqual({ wcu: 3, rcu: 0 });
+    meter.reset();
+    expect(await store.revokeOwner(owner)).toBe(2);
+    expect(meter.calls()).toEqual(['Query', 'DeleteItem', 'DeleteItem', 'UpdateItem']);
+    expect({ wcu: meter.wcu(), rcu: meter.rcu() }).toEqual({ wcu: 5, rcu: 0.5 });
+    // The places are free: three sign-ins go through under 'refuse' without any check at the cap.
+    meter.reset();
+    for (let n = 0; n < 3; n++) expect((await signIn(owner, 3)).answer).toEqual({ admitted: true, revoked: 0 });
+    expect(meter.calls().filter((c) => c === 'BatchGetItem')).toEqual([]);
+  } finally {
+    meter.detach();
+  }
+});
