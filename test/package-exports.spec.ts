@@ -17,6 +17,7 @@ const MAIN_EXPORTS = [
   'SessionStateBehavior',
   'SessionStateCorruptError',
   'SessionStateError',
+  'SessionStateGuard',
   'SessionStateLockLostError',
   'SessionStateModule',
   'SessionStateQueueFullError',
