@@ -8,8 +8,7 @@
 import { Controller, HttpCode, Injectable, Post, Query, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
-import { request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import request from 'supertest';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import {
@@ -23,6 +22,7 @@ import {
 } from '../../src/index.js';
 import type { SessionStateStore } from '../../src/store/session-state-store.js';
 import { Gates } from '../support/gates.js';
+import { leavingClient, listening } from '../support/leaving-client.js';
 import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 /** The routes a client leaves: one without the session, a Required one, a ReadOnly one. */
@@ -126,10 +126,8 @@ interface MountedApp {
   holdReads: ReturnType<typeof holdableStore>['holdReads'];
   lifecycle: SessionStateLifecycle;
   errors: string[];
-  /** Sends a request of the session over its own connection; `leave()` closes it. */
-  send(path: string, cookie: string): { leave(): void };
-  /** Resolves when the server sees the response to the next request for `path` closed (the client left, or it was answered). */
-  closed(path: string): Promise<void>;
+  /** A request of the session over its own connection, which the test leaves. */
+  send(path: string, cookie: string): ReturnType<typeof leavingClient>;
 }
 
 async function mountedApp(adapter: AdapterName): Promise<MountedApp> {
@@ -148,16 +146,10 @@ async function mountedApp(adapter: AdapterName): Promise<MountedApp> {
   app.useLogger({ log() {}, warn() {}, debug() {}, verbose() {}, error: (...args: unknown[]) => errors.push(args.map(String).join(' ')) });
   app.useGlobalGuards(app.get(ParkingGuard)); // before the mount's guard
   await mountSessionState(app);
-  await app.listen(0, '127.0.0.1');
+  await app.init();
+  if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
   const server = app.getHttpServer() as Server;
-  const { port } = server.address() as AddressInfo;
-  const closings = new Map<string, () => void>();
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const path = (req.url ?? '').split('?')[0];
-    const onClosed = closings.get(path);
-    if (onClosed) res.on('close', onClosed);
-    closings.delete(path);
-  });
+  await listening(server);
   return {
     app,
     gates,
@@ -165,13 +157,7 @@ async function mountedApp(adapter: AdapterName): Promise<MountedApp> {
     holdReads,
     lifecycle: app.get(SessionStateLifecycle),
     errors,
-    send(path, cookie) {
-      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path, headers: { cookie }, agent: false });
-      req.on('error', () => {}); // the test closes it
-      req.end();
-      return { leave: () => req.destroy() };
-    },
-    closed: (path) => new Promise<void>((resolve) => closings.set(path.split('?')[0], resolve)),
+    send: (path, cookie) => leavingClient(server, { path, cookie }),
   };
 }
 
@@ -226,39 +212,38 @@ describe.each(ADAPTERS)('a client gone while its request waits for the session l
 
   it("while the mount's read waits: no route runs (Required, ReadOnly, none), nothing is left behind", async () => {
     const { answered: holding } = await holdTheLock();
-    const clients = LEAVING.map((path) => ({ path, client: t.send(path, cookie), left: t.closed(path) }));
+    const clients = LEAVING.map((path) => t.send(path, cookie));
     await vi.waitFor(() => expect(t.lifecycle.locks.waiting(id)).toBe(LEAVING.length));
-    for (const { client } of clients) client.leave();
-    await Promise.all(clients.map(({ left }) => left)); // the server saw each leave before the lock is let go
+    for (const client of clients) client.leave();
+    await Promise.all(clients.map((client) => client.closedOnServer)); // the server saw each leave before the lock is let go
     t.gates.open('hold');
     await expectNothingLeftBehind(holding);
   });
 
   it('after the wait, while the woken read is under way: no route runs, nothing is left behind', async () => {
     const { answered: holding } = await holdTheLock();
-    const clients = LEAVING.map((path) => ({ path, client: t.send(path, cookie), left: t.closed(path) }));
+    const clients = LEAVING.map((path) => t.send(path, cookie));
     await vi.waitFor(() => expect(t.lifecycle.locks.waiting(id)).toBe(LEAVING.length));
     // The holder lets the lock go; each woken request's read stays under way while its client leaves.
     const reads = t.holdReads();
     t.gates.open('hold');
     expect(await holding).toBe(200);
     await reads.arrived(LEAVING.length);
-    for (const { client } of clients) client.leave();
-    await Promise.all(clients.map(({ left }) => left));
+    for (const client of clients) client.leave();
+    await Promise.all(clients.map((client) => client.closedOnServer));
     reads.open();
     await expectNothingLeftBehind(Promise.resolve(200));
   });
 
   it("while the guard of a Required route waits for the lock taken after the mount's read: the route does not run, nothing is left behind", async () => {
     // The mount reads the session unlocked; the request is parked before the guard that locks it.
-    const left = t.closed('/required');
     const client = t.send('/required?park=before-guard', cookie);
     await t.gates.arrived('before-guard');
     const { answered: holding } = await holdTheLock();
     t.gates.open('before-guard');
     await vi.waitFor(() => expect(t.lifecycle.locks.waiting(id)).toBe(1));
     client.leave();
-    await left;
+    await client.closedOnServer;
     t.gates.open('hold');
     await expectNothingLeftBehind(holding);
   });
