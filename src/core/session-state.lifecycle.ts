@@ -175,6 +175,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     this.removeActive(lease);
   }
 
+  /** The module's `Retry-After` hint (`lockWait.retryAfterSeconds`), for a refusal that a retry is expected to get past. */
+  get retryAfterSeconds(): number {
+    return this.options.lockWait.retryAfterSeconds;
+  }
+
   /** Logs a warning about the app's use of the session (never with a session id). */
   warn(message: string): void {
     this.logger.warn(message);

@@ -180,7 +180,8 @@ export class RequestSessionBinding {
       // exception answers 409 and the unadopted lease is released when that answer goes out.
       // (Ending the session does not depend on its data: always carried over.)
       if (!this.early.isAbandoned && hasChanges(this.early, this.loaded) && lease.loaded?.items !== this.loaded.loaded?.items) {
-        throw toHttpException(new SessionStateLockLostError(CHANGED_WHILE_WAITING_MESSAGE, 'lock_mismatch'), this.exchange);
+        const conflict = new SessionStateLockLostError(CHANGED_WHILE_WAITING_MESSAGE, 'lock_mismatch', this.lifecycle.retryAfterSeconds);
+        throw toHttpException(conflict, this.exchange);
       }
       carryOver(this.early, this.loaded, lease.session);
       this.carried = true;
