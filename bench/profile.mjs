@@ -5,7 +5,8 @@
 // of the samples and in µs per request served (idle left out), and the top functions of our own
 // code. The .cpuprofile stays in bench/results/ (open it in Chrome DevTools).
 //   BENCH_OURS=path/to/main.js profiles another build (an earlier version); BENCH_PEER=1 the peer app;
-//   BENCH_SHAPE=interceptor the app with one no-op global interceptor (as in `npm run bench`).
+//   BENCH_SHAPE=interceptor the app with one no-op global interceptor (as in `npm run bench`);
+//   SESSION_BINDING=guard our app's routes bound by `@UseGuards(SessionStateGuard)`.
 //   On Redis: SESSION_STORE=redis (ours) or PEER_STORE=redis (the peer), with REDIS_URL.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +22,7 @@ const app = await startApp(
     SESSION_STORE: process.env.SESSION_STORE ?? 'memory',
     PEER_STORE: process.env.PEER_STORE ?? 'memory',
     APP_SHAPE: process.env.BENCH_SHAPE ?? 'bare',
+    SESSION_BINDING: process.env.SESSION_BINDING ?? 'interceptor',
   },
   ['--cpu-prof', `--cpu-prof-dir=${dir}`],
 );

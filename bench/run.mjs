@@ -11,6 +11,9 @@
 //                      (memory, dynamodb, redis),
 //                      BENCH_SHAPE=bare,interceptor: the app shapes of the in-memory throughput, both
 //                      sides alike: bare, or with one no-op global interceptor (DynamoDB: bare only),
+//                      BENCH_BINDING=interceptor,guard: how our in-memory app binds the session
+//                      (the decorators' interceptor, or `@UseGuards(SessionStateGuard)`); each binding
+//                      its own row beside the peer,
 //                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side;
 //                      BENCH_BEFORE_LABEL names it, e.g. a commit),
 //                      BENCH_OUT=docs/BENCHMARKS.md, BENCH_JSON=bench/results/latest.json)
@@ -40,6 +43,7 @@ const STORE_ORDER = ['memory', 'dynamodb', 'redis'];
 /** Store options of the "polling only" waiting figure: no subscription, the module's poll schedule. */
 const REDIS_POLLING_ONLY = { releaseNotifications: false };
 const SHAPES = (process.env.BENCH_SHAPE ?? 'bare,interceptor').split(',');
+const BINDINGS = (process.env.BENCH_BINDING ?? 'interceptor,guard').split(',');
 const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
 const JSON_OUT = process.env.BENCH_JSON ?? 'bench/results/latest.json';
 const OURS = process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js';
@@ -101,11 +105,17 @@ if (STORES.has('memory') || ONLY.has('handoff')) {
   // The lost updates and the hand-off run on the bare app.
   const started = STORES.has('memory') ? SHAPES : [];
   for (const shape of ONLY.has('handoff') || ONLY.has('lost') ? [...new Set(['bare', ...started])] : started) {
-    const key = shape === 'bare' ? 'memory' : `memory+${shape}`;
-    const env = { APP_SHAPE: shape };
-    apps[key] = { ours: await startApp(OURS, { ...env, SESSION_STORE: 'memory' }), peer: await startApp(PEER, { ...env, PEER_STORE: 'memory' }) };
-    if (BEFORE) apps[key].before = await startApp(BEFORE, { ...env, SESSION_STORE: 'memory' });
-    configs[key] = { store: 'memory', shape };
+    // The interceptor binding (the default) is always started: the lost updates and the hand-off run on it.
+    for (const binding of new Set(['interceptor', ...BINDINGS])) {
+      const key = `memory${shape === 'bare' ? '' : `+${shape}`}${binding === 'interceptor' ? '' : `+${binding}`}`;
+      const env = { APP_SHAPE: shape };
+      apps[key] = {
+        ours: await startApp(OURS, { ...env, SESSION_STORE: 'memory', SESSION_BINDING: binding }),
+        peer: await startApp(PEER, { ...env, PEER_STORE: 'memory' }),
+      };
+      if (BEFORE) apps[key].before = await startApp(BEFORE, { ...env, SESSION_STORE: 'memory', SESSION_BINDING: binding });
+      configs[key] = { store: 'memory', shape, binding };
+    }
   }
 }
 if (STORES.has('dynamodb') || ONLY.has('handoff')) {
@@ -136,7 +146,9 @@ if (REDIS) {
   configs.redis = { store: 'redis', shape: 'bare' };
 }
 const measured = Object.keys(apps).filter(
-  (key) => STORES.has(configs[key].store) && (configs[key].store !== 'memory' || SHAPES.includes(configs[key].shape)),
+  (key) =>
+    STORES.has(configs[key].store) &&
+    (configs[key].store !== 'memory' || (SHAPES.includes(configs[key].shape) && BINDINGS.includes(configs[key].binding))),
 );
 log('apps up');
 
@@ -173,7 +185,7 @@ if (ONLY.has('throughput')) {
   }
   results.throughput = Object.entries(runs).map(([key, pairs]) => {
     const [config, method, path] = key.split(' ');
-    const { store, shape } = configs[config];
+    const { store, shape, binding } = configs[config];
     const side = (who) => ({
       rps: median(pairs.map((p) => p[who].rps)),
       p50: median(pairs.map((p) => p[who].p50)),
@@ -183,6 +195,7 @@ if (ONLY.has('throughput')) {
     const row = {
       store,
       shape,
+      ...(binding && binding !== 'interceptor' && { binding }),
       request: `${method} ${path}`,
       ours: side('ours'),
       peer: side('peer'),

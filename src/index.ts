@@ -7,6 +7,7 @@ export { SessionStateBehavior } from './core/session-state-behavior.enum.js';
 export { HttpSessionState, type HttpSessionCookie } from './session/http-session-state.js';
 export type { SessionStateData, JsonValue, JsonPrimitive, JsonSafe, SessionKey, SessionValue, SessionInput } from './session/session-data.js';
 export { SessionStateAccessor } from './nest/session-state.accessor.js';
+export { SessionStateGuard } from './nest/session-state.guard.js';
 export { SessionRevoker } from './nest/session-revoker.js';
 export { SessionManager, type OwnerSessionInfo } from './nest/session-manager.js';
 export type { SessionClient } from './session/client-summary.js';

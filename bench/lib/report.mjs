@@ -11,8 +11,11 @@ const STORE = { memory: 'in memory', dynamodb: 'DynamoDB Local', redis: 'Redis' 
 const PEER_STORE = { memory: 'MemoryStore', dynamodb: 'connect-dynamodb', redis: 'connect-redis' };
 const SHAPE = { bare: 'bare', interceptor: 'one global interceptor' };
 /** A throughput row's configuration: its store and app shape (results from before the shapes were measured have none: bare). */
-const configOf = (t) => `${t.store}/${t.shape ?? 'bare'}`;
-const configName = (t) => `${STORE[t.store]}${(t.shape ?? 'bare') === 'bare' ? '' : `, ${SHAPE[t.shape] ?? t.shape}`}`;
+const configOf = (t) => `${t.store}/${t.shape ?? 'bare'}${t.binding ? `/${t.binding}` : ''}`;
+/** Rows of our guard binding (`@UseGuards(SessionStateGuard)`) say so; the default (the interceptor) says nothing. */
+const BINDING = { guard: 'bound by `@UseGuards(SessionStateGuard)`' };
+const configName = (t) =>
+  `${STORE[t.store]}${(t.shape ?? 'bare') === 'bare' ? '' : `, ${SHAPE[t.shape] ?? t.shape}`}${t.binding ? `, ${BINDING[t.binding] ?? t.binding}` : ''}`;
 const n0 = (v) => Math.round(v).toLocaleString('en-US');
 const ms = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 
@@ -53,7 +56,9 @@ export function writeReport(results, out) {
         `(HMAC-SHA256: express-session requires a secret, and the probe app is given one), and each user's request is built once ` +
         `(one autocannon instance per user), so the load generator's own cost per request stays low. "One global interceptor": ` +
         `both apps with one no-op \`app.useGlobalInterceptors()\` (most apps have one: logging, \`ClassSerializerInterceptor\`), ` +
-        `so every route runs Nest's interceptor pipeline.` +
+        `so every route runs Nest's interceptor pipeline. Ours runs each shape twice: with the session bound as by default (the ` +
+        `decorators bind the session interceptor), and "bound by \`@UseGuards(SessionStateGuard)\`" (the controller opts into the ` +
+        `guard binding: the session is taken by a guard and completed as the answer goes out, no interceptor; docs/USAGE.md).` +
         (before
           ? ` "Before" is the same probe app on the previous version of the module (${m.before ?? 'an earlier version'}), measured in the same rounds.`
           : ''),
@@ -71,7 +76,7 @@ export function writeReport(results, out) {
       '',
       ...configs.map((first) =>
         chart(
-          `throughput-${first.store}${(first.shape ?? 'bare') === 'bare' ? '' : `-${first.shape}`}.svg`,
+          `throughput-${first.store}${(first.shape ?? 'bare') === 'bare' ? '' : `-${first.shape}`}${first.binding ? `-${first.binding}` : ''}.svg`,
           barChart({
             title: `Requests per second, ${configName(first)} (peer: express-session + ${PEER_STORE[first.store]})`,
             rows: rows(configOf(first)).map((t) => ({ label: t.request, values: { before: t.before?.rps, ours: t.ours.rps, peer: t.peer.rps } })),

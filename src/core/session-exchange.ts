@@ -47,8 +47,12 @@ export interface SessionExchange {
   readonly refusesEndedSession?: boolean;
   /** Runs the handler so that `@Session()` finds the lease, when the exchange's key cannot carry it (a WebSocket message). */
   runHandler?<T>(lease: SessionLease, run: () => T): T;
-  /** Holds the answer a handler sends itself until the session is completed, when the exchange can (an HTTP response). */
-  holdAnswer?(): HeldAnswer;
+  /**
+   * Holds the answer a handler sends itself until the session is completed, when the exchange can (an
+   * HTTP response). `readsAsSent: false`: the held answer is the request's last output (Nest's own
+   * answer, a guard-bound route's), so the response need not read as sent meanwhile (which costs).
+   */
+  holdAnswer?(options?: { readsAsSent?: boolean }): HeldAnswer;
 }
 
 /**
@@ -68,4 +72,6 @@ export interface HeldAnswer {
   abandon(): void;
   /** Stops holding, when nothing was held yet: the interceptor took the session over and completes it before the answer. */
   letGo(): void;
+  /** The status the answer goes out with (a guard-bound route's session is saved or discarded by it). */
+  status(): number;
 }

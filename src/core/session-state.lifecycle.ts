@@ -18,6 +18,7 @@ import { shouldSaveOnError } from '../module/save-on-error.policy.js';
 import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { clientSummaryOf } from '../session/client-summary.js';
+import { pastAbsoluteTimeout, SessionLiveness } from './session-liveness.js';
 import { giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
@@ -51,6 +52,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   private readonly cookie: SessionIdCarrier;
   /** @internal */
   readonly locks: SessionLockCoordinator;
+  /** @internal Whether a stream's session still lives (a GraphQL subscription asks before each event). */
+  readonly liveness: SessionLiveness;
   /** Set once shutdown began. */
   private closing = false;
   /**
@@ -70,6 +73,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   ) {
     this.cookie = new SessionIdCarrier(options);
     this.locks = new SessionLockCoordinator(store, options, this.logger, observer.staleBroken);
+    this.liveness = new SessionLiveness(store, options.absoluteTimeoutMs, (error) => observer.rejected(error, this.closing));
   }
 
   /**
@@ -188,6 +192,25 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   /** The outcome of a request whose handler (or a pipe) threw: `saveOnError` may keep its changes. */
   outcomeOfError(error: unknown): RequestOutcome {
     return shouldSaveOnError(this.options.saveOnError, error, this.logger) ? 'succeeded' : 'failed';
+  }
+
+  /**
+   * The outcome of a request told by its answer's status alone (a route bound to the session guard:
+   * no interceptor sees the handler's error): 400 and above is a refusal, whose changes are discarded
+   * unless `saveOnError` is `'client-errors'` and the status below 500. (A predicate is refused at startup.)
+   */
+  outcomeOfAnswer(status: number): RequestOutcome {
+    if (status < 400) return 'succeeded';
+    return this.options.saveOnError === 'client-errors' && status < 500 ? 'succeeded' : 'failed';
+  }
+
+  /**
+   * Whether completing `lease` can do nothing, whenever it runs and however the request ends: a
+   * read-only lease whose stored expiry need not slide and whose cookie need not be signed again
+   * (see `planCompletion`). A guard-bound route completes such a lease at once, holding no answer.
+   */
+  hasNothingToComplete(lease: SessionLease): boolean {
+    return lease.behavior === SessionStateBehavior.ReadOnly && !lease.refreshExpiry && !lease.resignCookie;
   }
 
   /** 3. End of the exchange, before its answer is sent. Runs once per lease. */
@@ -393,8 +416,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /** Whether `absoluteTimeout` has passed since the session was created or its id last regenerated (no store call). */
   private pastAbsoluteTimeout(item: SessionStateStoreData): boolean {
-    const limit = this.options.absoluteTimeoutMs;
-    return limit !== null && item.created !== undefined && Date.now() - item.created >= limit;
+    return pastAbsoluteTimeout(item, this.options.absoluteTimeoutMs);
   }
 
   /**

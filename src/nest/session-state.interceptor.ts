@@ -1,5 +1,5 @@
 import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { Observable, throwError, type Subscriber } from 'rxjs';
+import { Observable, throwError, type Observer, type Subscriber } from 'rxjs';
 import { completeOnSettle } from './complete-on-settle.js';
 import { transportOf } from '../transports/session-transports.js';
 import type { SessionTransport } from '../transports/session-transport.js';
@@ -101,6 +101,17 @@ export class SessionStateInterceptor implements NestInterceptor {
   }
 
   /**
+   * A stream of a stored session whose transport ends it with its session (a GraphQL subscription):
+   * its result is wrapped so that each event first checks the session still lives. A stream without
+   * a stored session (no cookie) has nothing that could end.
+   */
+  private endingWithSession(transport: SessionTransport, lease: SessionLease, snapshot: boolean, observer: Observer<unknown>): Observer<unknown> {
+    if (!snapshot || !transport.endingWithSession || lease.loaded === null) return observer;
+    const check = () => this.lifecycle.liveness.check(lease);
+    return { ...observer, next: (value) => observer.next(transport.endingWithSession!(value, check)) };
+  }
+
+  /**
    * Runs the handler and completes the lease before the handler's Observable completes, so the
    * response (sent on completion) follows the save and the client's next request sees it. Values
    * pass through as they come (an `@Sse()` stream is not held back). An error releases the lock
@@ -121,7 +132,10 @@ export class SessionStateInterceptor implements NestInterceptor {
       lease,
       exchange,
       subscriber,
-      (observer) => (exchange.runHandler ? exchange.runHandler(lease, () => next.handle().subscribe(observer)) : next.handle().subscribe(observer)),
+      (observer) => {
+        const watched = this.endingWithSession(transport, lease, snapshot, observer);
+        return exchange.runHandler ? exchange.runHandler(lease, () => next.handle().subscribe(watched)) : next.handle().subscribe(watched);
+      },
       {
         held: lease.lockId !== null && !snapshot,
         // A gateway's client sees a WsException's message, and "Internal server error" for anything else.

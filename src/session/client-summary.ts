@@ -22,6 +22,8 @@ const BROWSERS: readonly [RegExp, string][] = [
   [/\bFirefox\/(\d+)/, 'Firefox'],
   [/\bFxiOS\/(\d+)/, 'Firefox'],
   [/\bCriOS\/(\d+)/, 'Chrome'],
+  // Headless Chrome (puppeteer, a scraper) says "HeadlessChrome/…": no word boundary before "Chrom" there.
+  [/\bHeadlessChrome\/(\d+)/, 'Headless Chrome'],
   [/\bChrom(?:e|ium)\/(\d+)/, 'Chrome'],
   [/\bVersion\/(\d+)[^ ]* (?:Mobile\/\S+ )?Safari\//, 'Safari'],
 ];

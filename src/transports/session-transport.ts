@@ -41,6 +41,13 @@ export interface SessionTransport {
   clientError(error: unknown, exchange: SessionExchange): unknown;
   /** The handler's own error as the client receives it. Absent: unchanged, to the application's exception filters. */
   readonly handlerError?: (error: unknown) => unknown;
+  /**
+   * A stream that must end with its session (a GraphQL subscription): wraps the handler's result so
+   * that each event first awaits `check` (which rejects once the session has ended, see
+   * core/session-liveness.ts) and, if it rejects, ends the stream with the client's error. Absent:
+   * the stream's events are not checked (an `@Sse()` stream).
+   */
+  endingWithSession?(result: unknown, check: () => Promise<void>): unknown;
   /** The decorator that makes `handler` one of this transport's streams (`@Sse()`), if it does: such a handler reads a snapshot. */
   streamDecoratorOf?(handler: Function): string | undefined;
 }

@@ -19,6 +19,8 @@ describe('summarizeUserAgent', () => {
       'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.6478.122 Mobile Safari/537.36',
       'Chrome 126 on Android',
     ],
+    // Debian's chromium 156 in headless mode (`chromium --headless --dump-dom` of a page writing navigator.userAgent).
+    ['Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36', 'Headless Chrome 156 on Linux'],
     ['curl/8.5.0', 'curl/8.5.0'],
     ['my-cli/1.2 (+https://example.com)', 'my-cli/1.2'],
   ])('%s → %s', (userAgent, summary) => {

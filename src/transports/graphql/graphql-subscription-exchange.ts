@@ -25,7 +25,8 @@ export function subscriptionInfoOf(context: ExecutionContext): object | undefine
 
 /**
  * A GraphQL subscription as a session exchange: a read-only snapshot of the session that its
- * connection's handshake cookie names, keyed by the subscription's resolver info. graphql-ws (under
+ * connection's handshake cookie names, keyed by the subscription's resolver info; refused
+ * (`SessionStateEndedError`) when that session has ended. graphql-ws (under
  * Apollo) gives its context `{ extra: { request } }`, which the Nest driver puts under `req`;
  * Mercurius gives its subscriptions' context the handshake's Fastify request as `request`.
  */
@@ -51,5 +52,7 @@ export function subscriptionExchange(context: ExecutionContext, key: object): Se
     onAnswered: () => {},
     readOnlyReason: READ_ONLY,
     cannotStartSession: CANNOT_START,
+    // A subscription of a session that ended since the connection opened is refused (the client can tell), not given an empty one.
+    refusesEndedSession: true,
   };
 }

@@ -1,11 +1,16 @@
 import { leaseOf } from '../../core/session-lease.js';
-import { toHttpException } from '../http/to-http-exception.js';
 import type { SessionTransport } from '../session-transport.js';
 import { RESOLVER_TYPE_METADATA } from './graphql-session-fields.js';
 import { subscriptionExchange, subscriptionInfoOf } from './graphql-subscription-exchange.js';
+import { endingWithSession } from './graphql-subscription-stream.js';
+import { toSubscriptionError } from './to-subscription-error.js';
 import { GRAPHQL_NO_SESSION } from './graphql-transport.js';
 
-/** A GraphQL subscription: a stream, so it reads a snapshot of its connection's session (see graphql-subscription-exchange.ts). */
+/**
+ * A GraphQL subscription: a stream, so it reads a snapshot of its connection's session (see
+ * graphql-subscription-exchange.ts), and ends with an error once that session has ended (revoked,
+ * signed out, expired): refused at subscribe, checked before each event.
+ */
 export const graphqlSubscriptionTransport: SessionTransport = {
   contextType: 'graphql',
   shape: 'stream',
@@ -15,6 +20,7 @@ export const graphqlSubscriptionTransport: SessionTransport = {
   noSession: GRAPHQL_NO_SESSION,
   guardAccess: 'lease',
   completesUnusedSessions: true,
-  clientError: toHttpException,
+  clientError: toSubscriptionError,
+  endingWithSession: (result, check) => endingWithSession(result, check, toSubscriptionError),
   streamDecoratorOf: (handler) => (Reflect.getMetadata(RESOLVER_TYPE_METADATA, handler) === 'Subscription' ? '@Subscription()' : undefined),
 };

@@ -71,8 +71,8 @@ export class HttpExchange implements SessionExchange {
   }
 
   /** Holds the answer the handler sends itself until the session is completed (see `HttpHeldAnswer`). */
-  holdAnswer(): HttpHeldAnswer {
-    return (this.held ??= new HttpHeldAnswer(this.raw));
+  holdAnswer(options?: { readsAsSent?: boolean }): HttpHeldAnswer {
+    return (this.held ??= new HttpHeldAnswer(this.raw, options?.readsAsSent ?? true));
   }
 
   /**

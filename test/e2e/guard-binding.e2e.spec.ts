@@ -1,0 +1,351 @@
+import {
+  BadRequestException,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Post,
+  Query,
+  Res,
+  Sse,
+  UseGuards,
+  type CallHandler,
+  type INestApplication,
+  type NestInterceptor,
+} from '@nestjs/common';
+import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
+import type { ServerResponse } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { of } from 'rxjs';
+import request from 'supertest';
+import {
+  HttpSessionState,
+  Session,
+  SessionState,
+  SessionStateBehavior,
+  SessionStateGuard,
+  SessionStateModule,
+  type SessionStateModuleOptions,
+} from '../../src/index.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
+import { SessionStateInterceptor } from '../../src/nest/session-state.interceptor.js';
+import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
+import { Gates } from '../support/gates.js';
+import { ADAPTERS, createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
+
+/*
+ * The guard binding (`@UseGuards(SessionStateGuard)`): the session is taken by a guard and completed
+ * as the answer goes out, without Nest's interceptor pipeline. Same guarantees as the interceptor
+ * binding (the lock for the request's length, nothing lost under concurrency, an error's changes
+ * discarded), on Express and Fastify, bare and with a global interceptor.
+ */
+
+@Controller('g')
+@UseGuards(SessionStateGuard)
+class GuardedController {
+  constructor(private readonly gates: Gates) {}
+
+  @Post('count')
+  @HttpCode(200)
+  async count(@Session() session: HttpSessionState, @Query('gate') gate?: string) {
+    const count = session.get<number>('count') ?? 0;
+    if (gate) await this.gates.pass(gate);
+    session.set('count', count + 1);
+    return { count: count + 1 };
+  }
+
+  @Get('count')
+  @SessionState(SessionStateBehavior.ReadOnly)
+  read(@Session() session: HttpSessionState) {
+    return { count: session.get<number>('count') ?? 0 };
+  }
+
+  @Post('refused')
+  refused(@Session() session: HttpSessionState): never {
+    session.set('refused', true);
+    throw new BadRequestException('no');
+  }
+
+  @Post('broken')
+  broken(@Session() session: HttpSessionState): never {
+    session.set('broken', true);
+    throw new Error('bug');
+  }
+
+  @Get('seen')
+  @SessionState(SessionStateBehavior.ReadOnly)
+  seen(@Session() session: HttpSessionState) {
+    return { refused: session.get('refused') ?? null, broken: session.get('broken') ?? null };
+  }
+
+  @Post('login')
+  @HttpCode(200)
+  login(@Session() session: HttpSessionState) {
+    session.regenerateId();
+    session.set('user', 'ada');
+    return { ok: true };
+  }
+
+  @Post('logout')
+  @HttpCode(200)
+  logout(@Session() session: HttpSessionState) {
+    session.abandon();
+    return { ok: true };
+  }
+
+  @Get('free')
+  free() {
+    return 'free';
+  }
+}
+
+/** The same route with the default binding (the interceptor), in the same app. */
+@Controller('i')
+class InterceptedController {
+  @Post('count')
+  @HttpCode(200)
+  count(@Session() session: HttpSessionState) {
+    const count = (session.get<number>('count') ?? 0) + 1;
+    session.set('count', count);
+    return { count };
+  }
+}
+
+const noopInterceptor: NestInterceptor = { intercept: (_context, next: CallHandler) => next.handle() };
+
+interface GuardApp {
+  app: INestApplication;
+  counter: StoreCallCounter;
+  gates: Gates;
+  lifecycle: SessionStateLifecycle;
+}
+
+const apps: GuardApp[] = [];
+afterEach(async () => {
+  for (const a of apps) a.gates.openAll();
+  await Promise.all(apps.splice(0).map((a) => a.app.close()));
+});
+
+async function start(adapter: AdapterName, options: SessionStateModuleOptions = {}, globalInterceptor = false): Promise<GuardApp> {
+  const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
+  const gates = new Gates();
+  const app = await createTestApp(
+    adapter,
+    {
+      imports: [SessionStateModule.forRoot({ ...options, store })],
+      controllers: [GuardedController, InterceptedController],
+      providers: [{ provide: Gates, useValue: gates }],
+    },
+    (a) => {
+      if (globalInterceptor) a.useGlobalInterceptors(noopInterceptor);
+    },
+  );
+  const started = { app, counter, gates, lifecycle: app.get(SessionStateLifecycle) };
+  apps.push(started);
+  return started;
+}
+
+async function newSession(t: GuardApp): Promise<string> {
+  const res = await request(t.app.getHttpServer()).post('/g/count').expect(200);
+  expect(res.body).toEqual({ count: 1 });
+  return sessionCookie(res.headers)!;
+}
+
+describe('guard binding: startup', () => {
+  it('binds no session interceptor to the guarded routes, and keeps it on the others', async () => {
+    await start('express');
+    const own = (handler: Function) => (Reflect.getMetadata(INTERCEPTORS_METADATA, handler) ?? []) as unknown[];
+    expect(own(GuardedController.prototype.count)).not.toContain(SessionStateInterceptor);
+    expect(own(GuardedController.prototype.read)).not.toContain(SessionStateInterceptor);
+    expect(own(InterceptedController.prototype.count)).toContain(SessionStateInterceptor);
+  });
+
+  it.each([
+    [
+      'a handler that takes @Res()',
+      (() => {
+        @Controller('r')
+        @UseGuards(SessionStateGuard)
+        class ResController {
+          @Post()
+          answer(@Session() session: HttpSessionState, @Res() res: ServerResponse) {
+            session.set('x', 1);
+            res.end('ok');
+          }
+        }
+        return ResController;
+      })(),
+      /ResController\.answer\(\).*@Res\(\)/,
+    ],
+    [
+      'an @Sse() stream',
+      (() => {
+        @Controller('s')
+        class SseController {
+          @Sse('events')
+          @UseGuards(SessionStateGuard)
+          events(@Session() session: HttpSessionState) {
+            return of({ data: session.get('x') ?? null });
+          }
+        }
+        return SseController;
+      })(),
+      /SseController\.events\(\).*stream/,
+    ],
+  ])('fails at startup for %s', async (_name, controller, message) => {
+    await expect(
+      createTestApp('express', { imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })], controllers: [controller] }),
+    ).rejects.toThrow(message);
+  });
+
+  it('fails at startup for a saveOnError predicate (the answer has no error to give it)', async () => {
+    await expect(
+      createTestApp('express', {
+        imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), saveOnError: () => true })],
+        controllers: [GuardedController],
+        providers: [{ provide: Gates, useValue: new Gates() }],
+      }),
+    ).rejects.toThrow(/saveOnError is a predicate/);
+  });
+
+  it('fails at startup for a provider (a gateway or resolver is not an HTTP route)', async () => {
+    @Injectable()
+    @UseGuards(SessionStateGuard)
+    class NotAController {
+      handle(@Session() session: HttpSessionState) {
+        return session.id;
+      }
+    }
+    await expect(
+      createTestApp('express', { imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })], providers: [NotAController] }),
+    ).rejects.toThrow(/NotAController\.handle\(\).*not an HTTP controller route/);
+  });
+
+  it('two applications created at once both run the guarded routes', async () => {
+    const [a, b] = await Promise.all([start('express'), start('fastify')]);
+    for (const t of [a, b]) {
+      const cookie = await newSession(t);
+      await request(t.app.getHttpServer()).post('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
+      await request(t.app.getHttpServer()).post('/i/count').set('Cookie', cookie).expect(200, { count: 3 });
+    }
+  });
+});
+
+describe.each(ADAPTERS.flatMap((adapter) => [false, true].map((globalInterceptor) => [adapter, globalInterceptor] as const)))(
+  'guard binding on %s (global interceptor: %s)',
+  (adapter, globalInterceptor) => {
+    it('store calls: read-write 2, read-only 1, no session 0; a new session is stored with its cookie', async () => {
+      const t = await start(adapter, {}, globalInterceptor);
+      const cookie = await newSession(t);
+      expect(t.counter.sequence).toEqual(['setAndReleaseItemExclusive']);
+      t.counter.reset();
+      await request(t.app.getHttpServer()).post('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
+      expect(t.counter.sequence).toEqual(['getItemExclusive', 'setAndReleaseItemExclusive']);
+      t.counter.reset();
+      await request(t.app.getHttpServer()).get('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
+      expect(t.counter.sequence).toEqual(['getItem']);
+      t.counter.reset();
+      await request(t.app.getHttpServer()).get('/g/free').set('Cookie', cookie).expect(200);
+      expect(t.counter.total()).toBe(0);
+      expect(t.lifecycle.activeLeases).toBe(0);
+    });
+
+    it('50 concurrent writes of one session: 50, every answer 200', async () => {
+      const t = await start(adapter, {}, globalInterceptor);
+      const cookie = await newSession(t);
+      const answers = await Promise.all(Array.from({ length: 50 }, () => request(t.app.getHttpServer()).post('/g/count').set('Cookie', cookie)));
+      expect(answers.map((r) => r.status)).toEqual(Array(50).fill(200));
+      expect(answers.map((r) => (r.body as { count: number }).count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 2));
+      await request(t.app.getHttpServer()).get('/g/count').set('Cookie', cookie).expect(200, { count: 51 });
+    });
+
+    it('holds the lock for the whole handler: a second request waits until the first answered', async () => {
+      const t = await start(adapter, {}, globalInterceptor);
+      const cookie = await newSession(t);
+      const first = request(t.app.getHttpServer())
+        .post('/g/count?gate=hold')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await t.gates.arrived('hold');
+      const id = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1)).split('.')[0]!;
+      const second = request(t.app.getHttpServer())
+        .post('/g/count')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await vi.waitFor(() => expect(t.lifecycle.locks.waiting(id)).toBe(1));
+      t.gates.open('hold');
+      expect((await first).body).toEqual({ count: 2 });
+      expect((await second).body).toEqual({ count: 3 });
+    });
+
+    it("an error answer discards the request's changes and releases the lock", async () => {
+      const t = await start(adapter, {}, globalInterceptor);
+      const cookie = await newSession(t);
+      await request(t.app.getHttpServer()).post('/g/refused').set('Cookie', cookie).expect(400);
+      await request(t.app.getHttpServer()).post('/g/broken').set('Cookie', cookie).expect(500);
+      await request(t.app.getHttpServer()).get('/g/seen').set('Cookie', cookie).expect(200, { refused: null, broken: null });
+      await request(t.app.getHttpServer()).post('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
+      expect(t.lifecycle.activeLeases).toBe(0);
+    });
+
+    it("saveOnError 'client-errors' keeps a 4xx's changes, never a 5xx's", async () => {
+      const t = await start(adapter, { saveOnError: 'client-errors' }, globalInterceptor);
+      const cookie = await newSession(t);
+      await request(t.app.getHttpServer()).post('/g/refused').set('Cookie', cookie).expect(400);
+      await request(t.app.getHttpServer()).post('/g/broken').set('Cookie', cookie).expect(500);
+      await request(t.app.getHttpServer()).get('/g/seen').set('Cookie', cookie).expect(200, { refused: true, broken: null });
+    });
+
+    it('regenerate moves the session to a new id (the old one is gone); abandon removes it', async () => {
+      const t = await start(adapter, {}, globalInterceptor);
+      const cookie = await newSession(t);
+      const login = await request(t.app.getHttpServer()).post('/g/login').set('Cookie', cookie).expect(200);
+      const moved = sessionCookie(login.headers)!;
+      expect(moved).toBeDefined();
+      expect(moved).not.toBe(cookie);
+      await request(t.app.getHttpServer()).get('/g/count').set('Cookie', moved).expect(200, { count: 1 });
+      await request(t.app.getHttpServer()).get('/g/count').set('Cookie', cookie).expect(200, { count: 0 });
+      const logout = await request(t.app.getHttpServer()).post('/g/logout').set('Cookie', moved).expect(200);
+      expect(sessionCookie(logout.headers)).toBe('sid=');
+      await request(t.app.getHttpServer()).get('/g/count').set('Cookie', moved).expect(200, { count: 0 });
+    });
+
+    it('a read-only request re-signs a cookie signed with an older secret before its answer goes out', async () => {
+      const shared = new InMemorySessionStateStore();
+      const before = await start(adapter, { store: shared, secret: 'old-secret-0123456789' }, globalInterceptor);
+      const cookie = await newSession(before);
+      const t = await start(adapter, { store: shared, secret: ['new-secret-0123456789', 'old-secret-0123456789'] }, globalInterceptor);
+      const read = await request(t.app.getHttpServer()).get('/g/count').set('Cookie', cookie).expect(200, { count: 1 });
+      const resigned = sessionCookie(read.headers);
+      expect(resigned).toBeDefined();
+      expect(resigned).not.toBe(cookie);
+      const again = await request(t.app.getHttpServer()).get('/g/count').set('Cookie', resigned!).expect(200, { count: 1 });
+      expect(sessionCookie(again.headers)).toBeUndefined(); // signed with the current secret: nothing to send
+    });
+
+    it('a client that leaves while its request waits for the lock: its handler never runs, no lock left', async () => {
+      const t = await start(adapter, {}, globalInterceptor);
+      await t.app.listen(0, '127.0.0.1');
+      const cookie = await newSession(t);
+      const id = decodeURIComponent(cookie.slice(cookie.indexOf('=') + 1)).split('.')[0]!;
+      const holder = request(t.app.getHttpServer())
+        .post('/g/count?gate=hold')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await t.gates.arrived('hold');
+      const port = (t.app.getHttpServer().address() as { port: number }).port;
+      const leaving = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/g/count', headers: { cookie }, agent: false });
+      leaving.on('error', () => {});
+      leaving.end();
+      await vi.waitFor(() => expect(t.lifecycle.locks.waiting(id)).toBe(1));
+      leaving.destroy();
+      await vi.waitFor(() => expect(t.lifecycle.locks.waiting(id)).toBe(0));
+      t.gates.open('hold');
+      expect((await holder).body).toEqual({ count: 2 });
+      // The leaving request never counted: the next one sees 3.
+      await request(t.app.getHttpServer()).post('/g/count').set('Cookie', cookie).expect(200, { count: 3 });
+      expect(t.lifecycle.activeLeases).toBe(0);
+    });
+  },
+);
