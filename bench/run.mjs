@@ -12,8 +12,8 @@
 //                      BENCH_SHAPE=bare,interceptor: the app shapes of the in-memory throughput, both
 //                      sides alike: bare, or with one no-op global interceptor (DynamoDB: bare only),
 //                      BENCH_BINDING=interceptor,guard: how our in-memory app binds the session
-//                      (the decorators' interceptor, or `@UseGuards(SessionStateGuard)`); each binding
-//                      its own row beside the peer,
+//                      (the decorators' interceptor, or `@UseGuards(SessionStateGuard)`), in memory and
+//                      on Redis; each binding its own row beside the peer,
 //                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side;
 //                      BENCH_BEFORE_LABEL names it, e.g. a commit),
 //                      BENCH_OUT=docs/BENCHMARKS.md, BENCH_JSON=bench/results/latest.json)
@@ -143,12 +143,22 @@ if (REDIS) {
     peer: await startApp(PEER, { PEER_STORE: 'redis', REDIS_URL: redis.url, REDIS_CLIENT_NAME: 'peer' }),
   };
   if (BEFORE) apps.redis.before = await startApp(BEFORE, oursRedis('before'));
-  configs.redis = { store: 'redis', shape: 'bare' };
+  configs.redis = { store: 'redis', shape: 'bare', binding: 'interceptor' };
+  // Our other bindings on Redis too (bare), each beside a peer of its own.
+  for (const binding of BINDINGS.filter((b) => b !== 'interceptor')) {
+    apps[`redis+${binding}`] = {
+      ours: await startApp(OURS, { ...oursRedis(`ours-${binding}`), SESSION_BINDING: binding }),
+      peer: await startApp(PEER, { PEER_STORE: 'redis', REDIS_URL: redis.url, REDIS_CLIENT_NAME: `peer-${binding}` }),
+    };
+    if (BEFORE) apps[`redis+${binding}`].before = await startApp(BEFORE, { ...oursRedis(`before-${binding}`), SESSION_BINDING: binding });
+    configs[`redis+${binding}`] = { store: 'redis', shape: 'bare', binding };
+  }
 }
 const measured = Object.keys(apps).filter(
   (key) =>
     STORES.has(configs[key].store) &&
-    (configs[key].store !== 'memory' || (SHAPES.includes(configs[key].shape) && BINDINGS.includes(configs[key].binding))),
+    (configs[key].store === 'dynamodb' || BINDINGS.includes(configs[key].binding)) &&
+    (configs[key].store !== 'memory' || SHAPES.includes(configs[key].shape)),
 );
 log('apps up');
 

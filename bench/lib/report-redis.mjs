@@ -10,7 +10,8 @@ const kb = (bytes) => `${(bytes / 1024).toFixed(1)} KB`;
 
 export function redisReport(results) {
   const r = results.redis;
-  const throughput = (request) => results.throughput?.find((t) => t.store === 'redis' && t.request === request);
+  // The default binding's rows; the guard binding's (`binding: 'guard'`) are shown beside them.
+  const throughput = (request, binding) => results.throughput?.find((t) => t.store === 'redis' && t.request === request && t.binding === binding);
   const handoff = (setup) => results.handoff?.find((h) => h.setup === setup);
   const lost = results.lostUpdates?.find((l) => l.store === 'redis');
   if (!r && !throughput('POST /counter') && !handoff('2 instances, one Redis') && !results.crossHandoff) return [];
@@ -19,6 +20,8 @@ export function redisReport(results) {
   const dynamo2 = handoff('2 instances, one DynamoDB Local table');
   const post = throughput('POST /counter');
   const get = throughput('GET /counter');
+  const guardPost = throughput('POST /counter', 'guard');
+  const guardGet = throughput('GET /counter', 'guard');
   const yes = (ok) => (ok ? 'yes' : '**no**');
 
   const crossRedis = results.crossHandoff?.find((h) => h.setup === '2 instances, one Redis');
@@ -43,11 +46,12 @@ export function redisReport(results) {
             `${yes(trips('ours', 'read-write') === 2 && trips('ours', 'read-only') === 1 && trips('ours', 'no session') === 0)} |`,
         ]
       : []),
-    ...[post, get]
+    ...[post, get, guardPost, guardGet]
       .filter(Boolean)
       .map(
         (t) =>
-          `| \`${t.request}\` req/s, ours / peer (CPU ratio) | **${t.ratio.toFixed(2)}×** (${t.cpuRatio?.toFixed(2) ?? '–'}×) | ` +
+          `| \`${t.request}\` req/s, ours${t.binding === 'guard' ? ' bound by `@UseGuards(SessionStateGuard)`' : ''} / peer (CPU ratio) | ` +
+          `**${t.ratio.toFixed(2)}×** (${t.cpuRatio?.toFixed(2) ?? '–'}×) | ` +
           `${Math.round(t.ours.rps)} against ${Math.round(t.peer.rps)} req/s | ≥ 1.0× | ${yes(t.ratio >= 1)} |`,
       ),
     ...(lost ? [`| lost updates of 50 concurrent increments | **${lost.ours}** | connect-redis: ${lost.peer} | 0 | ${yes(lost.ours === 0)} |`] : []),

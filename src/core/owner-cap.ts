@@ -31,6 +31,9 @@ export function ownerClaimOf(
     max: cap.max,
     policy: cap.policy,
     pendingMs: options.executionTimeoutMs,
+    ...(options.absoluteTimeoutMs === null ? {} : { absoluteMs: options.absoluteTimeoutMs }),
+    // A store that expires the book keeps it at least as long as this session can live without signing in again.
+    keepMs: Math.max(options.executionTimeoutMs, options.absoluteTimeoutMs ?? data.timeout * 60_000),
   };
 }
 
@@ -69,4 +72,14 @@ export function leftOwnerSlot(
   const removed = step.kind === 'remove' || (step.kind === 'move' && step.removeOld);
   const disowned = (step.kind === 'save' || step.kind === 'create') && data !== null && data.owner !== owner;
   return removed || disowned ? { owner, id } : null;
+}
+
+/**
+ * The owner whose cap a move's old record still counts against, when the move could not remove it
+ * (its lock was broken as stale, so another request holds it): the loaded session's owner, under the
+ * cap. That record must then go (revoked, fenced: its holder's save answers 409), or the owner ends
+ * one session over the cap once the old id's place is given back.
+ */
+export function cappedOwnerOfMove(options: ResolvedSessionStateOptions, lease: SessionLease): string | undefined {
+  return options.ownerCap === null ? undefined : lease.loaded?.owner;
 }

@@ -19,7 +19,7 @@ import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, 
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { clientSummaryOf } from '../session/client-summary.js';
 import { pastAbsoluteTimeout, SessionLiveness } from './session-liveness.js';
-import { giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
+import { cappedOwnerOfMove, giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
@@ -135,7 +135,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       const cookie = this.cookieFor(exchange, session.id, session);
       const lockId = await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, null, true));
       if (session.previousId !== undefined && lease.lockId) {
-        await this.removeMovedUnderLock(session.previousId, session.id, lease.lockId, lockId);
+        await this.removeMovedUnderLock(session.previousId, session.id, lease.lockId, lockId, cappedOwnerOfMove(this.options, lease));
         const left = leftOwnerSlot(this.options, lease, { kind: 'move', removeOld: true }, data);
         if (left) await this.giveBackLeftSlot(left);
       }
@@ -153,13 +153,23 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   /** `removeMovedSession` for a move saved mid-request: the copy under the new id is ours, locked. */
-  private async removeMovedUnderLock(oldId: string, newId: string, oldLockId: string, newLockId: string): Promise<void> {
+  private async removeMovedUnderLock(
+    oldId: string,
+    newId: string,
+    oldLockId: string,
+    newLockId: string,
+    cappedOwner: string | undefined,
+  ): Promise<void> {
     try {
       await this.store.removeItem(oldId, oldLockId, { moved: true });
     } catch (error) {
-      // Lock broken as stale: the data is safe under the new id; the old record waits for its expiry.
+      // Lock broken as stale: the data is safe under the new id; the old record waits for its expiry (or is revoked, under the cap).
       if (error instanceof SessionStateLockLostError && error.reason === 'lock_mismatch') {
         this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerate().`);
+        await this.revokeMovedFrom(oldId, cappedOwner).catch(async (failure: unknown) => {
+          await this.store.removeItem(newId, newLockId, { moved: true }).catch((e) => this.logFailure(e, oldId, newId));
+          throw failure;
+        });
         return;
       }
       // Removed meanwhile (revoked), or the store failed: the copy must not outlive it.
@@ -524,7 +534,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             break;
           case 'move':
             await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
-            if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!);
+            if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!, cappedOwnerOfMove(this.options, lease));
             break;
           case 'remove':
             await this.store.removeItem(loadedId, lockId!);
@@ -659,7 +669,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  private async removeMovedSession(oldId: string, newId: string, lockId: string): Promise<void> {
+  private async removeMovedSession(oldId: string, newId: string, lockId: string, cappedOwner: string | undefined): Promise<void> {
     try {
       await this.store.removeItem(oldId, lockId, { moved: true });
     } catch (error) {
@@ -675,9 +685,29 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         await this.removeCopy(newId);
         throw error;
       }
-      // The data is safe under the new id; the old record only waits for its expiry.
+      // The data is safe under the new id; the old record only waits for its expiry (or is revoked, under the cap).
       this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerateId().`);
+      try {
+        await this.revokeMovedFrom(oldId, cappedOwner);
+      } catch (failure) {
+        // The old record could not be revoked: as when it could not be removed, the move is undone.
+        await this.removeCopy(newId).catch((e) => this.logFailure(e, oldId, newId));
+        throw failure;
+      }
     }
+  }
+
+  /**
+   * Under `maxSessionsPerOwner`, a move's old record that another request now holds (its lock was
+   * broken as stale) still counts against the owner: it is revoked (that request's save is fenced
+   * out), so the old id's place, given back next, is not given back while the record lives on.
+   * A store without `revokeItem` cannot: the move is then undone, as when the old id cannot be removed.
+   */
+  private async revokeMovedFrom(oldId: string, cappedOwner: string | undefined): Promise<void> {
+    if (cappedOwner === undefined) return;
+    if (!this.store.revokeItem)
+      throw new SessionStateError('maxSessionsPerOwner: the store cannot revoke the record a login moved from (no revokeItem).');
+    await this.store.revokeItem(oldId, cappedOwner);
   }
 
   /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */

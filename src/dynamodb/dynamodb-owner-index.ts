@@ -127,11 +127,13 @@ const DELETE_CONCURRENCY = 10;
  * and an expired one is left to TTL (and not counted). The index is eventually consistent: a
  * session given its owner a moment (typically well under a second) before may be missed.
  */
-export async function revokeOwnerSessions(settings: RevokeOwnerSettings, owner: string): Promise<number> {
+export async function revokeOwnerSessions(settings: RevokeOwnerSettings, owner: string, onRemoved?: (key: string) => void): Promise<number> {
   let removed = 0;
   await forEachOwnerPage(settings, owner, async (keys) => {
     for (let i = 0; i < keys.length; i += DELETE_CONCURRENCY) {
-      const deleted = await Promise.all(keys.slice(i, i + DELETE_CONCURRENCY).map((key) => deleteOwned(settings, key, owner, settings.now)));
+      const chunk = keys.slice(i, i + DELETE_CONCURRENCY);
+      const deleted = await Promise.all(chunk.map((key) => deleteOwned(settings, key, owner, settings.now)));
+      deleted.forEach((gone, n) => gone && onRemoved?.(chunk[n]!.S!));
       removed += deleted.filter(Boolean).length;
     }
   });

@@ -7,10 +7,11 @@ import {
   type DynamoDBClient,
   type KeysAndAttributes,
 } from '@aws-sdk/client-dynamodb';
-import { claimOwnerSlot, type OwnerSlotAnswer, type OwnerSlotBook, type OwnerSlotClaim } from '../store/owner-slots.js';
+import { claimOwnerSlot, type OwnerSessionsFound, type OwnerSlotAnswer, type OwnerSlotBook, type OwnerSlotClaim } from '../store/owner-slots.js';
+import { SessionStateStoreMisconfiguredError } from '../errors/session-state.errors.js';
 import type { BoundedCall } from './bounded-call.js';
 import { isConditionFailure } from './dynamodb-errors.js';
-import { deleteOwned } from './dynamodb-owner-index.js';
+import { deleteOwned, forEachOwnerPage } from './dynamodb-owner-index.js';
 import { Attr, type DynamoDBItem } from './dynamodb-session-record.js';
 import type { RecordAddress } from './record-expressions.js';
 
@@ -20,13 +21,17 @@ import type { RecordAddress } from './record-expressions.js';
  * of its own, key `{application-}#owner#{owner}`, holding a map `Slots` (session id → when it took
  * its place, epoch ms), changed only by conditional writes: the claim is one `UpdateItem` whose
  * condition counts the map (`size(Slots) < cap`). It has no `Owner` attribute (it is not in the
- * index) and no TTL (an owner's sessions can live on with activity; it stays small: entries of
- * sessions found gone are removed at the cap), so it costs one item of storage per owner.
+ * index). Its TTL (the table's TTL attribute) is set by every claim to the claimed session's
+ * lifetime (`claim.keepMs`), so an abandoned owner's book goes with its sessions; a book that went
+ * while sessions of its owner live on (kept alive by activity) is made again at the next claim,
+ * starting with those sessions (a Query of the owner index: the same as for the sessions signed in
+ * before the cap). Entries of sessions revoked (`revokeOwner`, `revokeItem`) are removed at once.
  *
  * Cost of a sign-in under the cap: one UpdateItem, 1 WCU while the book is under 1 KB (about 15
- * entries); the owner's first: one more (a PutItem). At the cap: one consistent BatchGetItem of the
- * book's sessions (1 RCU each, projected to three attributes), another UpdateItem, and a
- * conditional DeleteItem per session revoked. Other requests: nothing.
+ * entries); the owner's first (or after its book expired): a Query of the owner index and a
+ * PutItem. At the cap: one consistent BatchGetItem of the book's sessions (projected to four small
+ * attributes), another UpdateItem, and a conditional DeleteItem per session revoked. Other
+ * requests: nothing. A revocation that removed sessions: one UpdateItem more.
  */
 const SLOTS = 'Slots';
 const BOOK_MARK = '#owner#';
@@ -41,13 +46,19 @@ export interface OwnerSlotSettings {
   /** `"{application}-"`, or undefined: as `revokeOwnerSessions` takes it. */
   readonly keyPrefix: string | undefined;
   readonly clock: () => number;
+  /** The table's TTL attribute (epoch seconds), and the seconds it is set beyond the expiry. */
+  readonly ttlAttribute: string;
+  readonly ttlExtraSeconds: number;
 }
+
+/** Entries removed per UpdateItem when places are given back in bulk (an expression stays far under 4 KB). */
+const RELEASE_CHUNK = 50;
 
 export function claimOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
   const book: OwnerSlotBook = {
     clock: settings.clock,
     tryClaim: (c, dead, now) => tryClaim(settings, c, dead, now, c.replacing !== undefined),
-    liveOf: (owner, ids) => liveOf(settings, owner, ids),
+    liveOf: (owner, ids, absoluteMs) => liveOf(settings, owner, ids, absoluteMs),
     revoke: async (owner, ids) => {
       const { client, call, tableName, address, keyPrefix } = settings;
       const revoke = { client, call, tableName, keyAttribute: address.keyAttribute, keyPrefix, now: settings.clock() };
@@ -58,19 +69,29 @@ export function claimOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, claim: Own
 }
 
 /** Gives a place back: removes the entry (never creates the book). */
-export async function releaseOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, owner: string, id: string): Promise<void> {
+export function releaseOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, owner: string, id: string): Promise<void> {
+  return releaseOwnerSlotsOnDynamoDB(settings, owner, [id]);
+}
+
+/** Gives the places of `ids` back (sessions revoked): one UpdateItem per 50, never creating the book. */
+export async function releaseOwnerSlotsOnDynamoDB(settings: OwnerSlotSettings, owner: string, ids: readonly string[]): Promise<void> {
   const { client, call, tableName, address } = settings;
-  const update = new UpdateItemCommand({
-    TableName: tableName,
-    Key: bookKey(address, owner),
-    UpdateExpression: 'REMOVE #s.#i',
-    ConditionExpression: 'attribute_exists(#s)',
-    ExpressionAttributeNames: { '#s': SLOTS, '#i': id },
-  });
-  try {
-    await call('UpdateItem', (options) => client.send(update, options));
-  } catch (error) {
-    if (!isConditionFailure(error)) throw error;
+  for (let i = 0; i < ids.length; i += RELEASE_CHUNK) {
+    const chunk = ids.slice(i, i + RELEASE_CHUNK);
+    const names: Record<string, string> = { '#s': SLOTS };
+    chunk.forEach((id, n) => (names[`#i${n}`] = id));
+    const update = new UpdateItemCommand({
+      TableName: tableName,
+      Key: bookKey(address, owner),
+      UpdateExpression: `REMOVE ${chunk.map((_, n) => `#s.#i${n}`).join(', ')}`,
+      ConditionExpression: 'attribute_exists(#s)',
+      ExpressionAttributeNames: names,
+    });
+    try {
+      await call('UpdateItem', (options) => client.send(update, options));
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
   }
 }
 
@@ -91,8 +112,8 @@ async function tryClaim(
   assumeReplacing: boolean,
 ): Promise<true | ReadonlyMap<string, number>> {
   const { client, call, tableName, address } = settings;
-  const names: Record<string, string> = { '#s': SLOTS, '#i': claim.id };
-  const values: Record<string, AttributeValue> = { ':now': { N: String(now) } };
+  const names: Record<string, string> = { '#s': SLOTS, '#i': claim.id, '#ttl': settings.ttlAttribute };
+  const values: Record<string, AttributeValue> = { ':now': { N: String(now) }, ':ttl': { N: String(bookTtl(settings, claim, now)) } };
   const deadChecks: string[] = [];
   const removals: string[] = [];
   let n = 0;
@@ -114,7 +135,7 @@ async function tryClaim(
   const update = new UpdateItemCommand({
     TableName: tableName,
     Key: bookKey(address, claim.owner),
-    UpdateExpression: `SET #s.#i = :now${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`,
+    UpdateExpression: `SET #s.#i = :now, #ttl = :ttl${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`,
     ConditionExpression: [...deadChecks, `(attribute_exists(#s.#i) OR ${room})`].join(' AND '),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
@@ -129,7 +150,7 @@ async function tryClaim(
     old = error.Item;
   }
   const slots = old?.[SLOTS]?.M;
-  if (!slots) return (await createBook(settings, claim, now)) || tryClaim(settings, claim, new Map(), now, false);
+  if (!slots) return (await createBook(settings, claim, now)) ?? tryClaim(settings, claim, new Map(), now, false);
   // Already in the book (an earlier attempt of this claim landed): its place is taken.
   if (slots[claim.id]) return true;
   if (assumeReplacing && !slots[claim.replacing!]) return tryClaim(settings, claim, dead, now, false);
@@ -138,49 +159,80 @@ async function tryClaim(
   return entries;
 }
 
-/** The owner's first claim: the book with this one entry, unless another instance made it meanwhile (false). */
-async function createBook({ client, call, tableName, address }: OwnerSlotSettings, claim: OwnerSlotClaim, now: number): Promise<boolean> {
-  const key = bookKey(address, claim.owner);
+/**
+ * The owner's first claim (or the first since its book expired): the book, starting with the
+ * sessions the owner already has (from the owner index, scored 0: the oldest), and this claim's entry
+ * if they leave room (answers true), else without it (answers the book, for the check at the cap).
+ * Undefined when another instance made the book meanwhile.
+ */
+async function createBook(settings: OwnerSlotSettings, claim: OwnerSlotClaim, now: number): Promise<true | ReadonlyMap<string, number> | undefined> {
+  const { client, call, tableName, address } = settings;
+  const entries = new Map<string, number>();
+  const prefixLength = settings.keyPrefix?.length ?? 0;
+  try {
+    await forEachOwnerPage({ ...settings, keyAttribute: address.keyAttribute }, claim.owner, async (keys) => {
+      for (const key of keys) entries.set(key.S!.slice(prefixLength), 0);
+    });
+  } catch (error) {
+    // A table without the owner index (the store warned at startup): the cap counts from sign-ins on.
+    if (!(error instanceof SessionStateStoreMisconfiguredError)) throw error;
+  }
+  entries.delete(claim.id);
+  const others = entries.size - (claim.replacing !== undefined && entries.has(claim.replacing) ? 1 : 0);
+  const admitted = others < claim.max;
+  if (admitted) entries.set(claim.id, now);
+  const slots: Record<string, AttributeValue> = {};
+  for (const [id, at] of entries) slots[id] = { N: String(at) };
   const put = new PutItemCommand({
     TableName: tableName,
-    Item: { ...key, [SLOTS]: { M: { [claim.id]: { N: String(now) } } } },
+    Item: { ...bookKey(address, claim.owner), [SLOTS]: { M: slots }, [settings.ttlAttribute]: { N: String(bookTtl(settings, claim, now)) } },
     ConditionExpression: 'attribute_not_exists(#key)',
     ExpressionAttributeNames: { '#key': address.keyAttribute },
   });
   try {
     await call('PutItem', (options) => client.send(put, options));
-    return true;
   } catch (error) {
-    if (isConditionFailure(error)) return false;
+    if (isConditionFailure(error)) return undefined;
     throw error;
   }
+  return admitted ? true : entries;
 }
 
-/** Which sessions are live and `owner`'s: consistent BatchGetItem of their key items, three attributes. */
+/** The book's TTL after a claim, epoch seconds: the claimed session's lifetime from now, as a session's TTL is set. */
+function bookTtl({ ttlExtraSeconds }: OwnerSlotSettings, claim: OwnerSlotClaim, now: number): number {
+  return Math.ceil((now + Math.max(claim.keepMs ?? 0, claim.pendingMs)) / 1000) + ttlExtraSeconds;
+}
+
+/** Which sessions are live and `owner`'s (and within `absoluteMs` of `Created`): consistent BatchGetItem of their key items, four attributes. */
 async function liveOf(
   { client, call, tableName, address, clock }: OwnerSlotSettings,
   owner: string,
   ids: readonly string[],
-): Promise<ReadonlySet<string>> {
+  absoluteMs: number | undefined,
+): Promise<OwnerSessionsFound> {
   const live = new Set<string>();
+  const ended = new Set<string>();
   const idOfKey = new Map(ids.map((id) => [address.keyValue(id), id]));
   const keys = [...idOfKey.keys()];
   for (let i = 0; i < keys.length; i += BATCH) {
     let request: KeysAndAttributes | undefined = {
       Keys: keys.slice(i, i + BATCH).map((key) => ({ [address.keyAttribute]: { S: key } })),
       ConsistentRead: true,
-      ProjectionExpression: '#key, #owner, #expires',
-      ExpressionAttributeNames: { '#key': address.keyAttribute, '#owner': Attr.owner, '#expires': Attr.expires },
+      ProjectionExpression: '#key, #owner, #expires, #created',
+      ExpressionAttributeNames: { '#key': address.keyAttribute, '#owner': Attr.owner, '#expires': Attr.expires, '#created': Attr.created },
     };
     while (request?.Keys?.length) {
       const batch: BatchGetItemCommand = new BatchGetItemCommand({ RequestItems: { [tableName]: request } });
       const answer: BatchGetItemCommandOutput = await call('BatchGetItem', (options) => client.send(batch, options));
       const now = clock();
       for (const item of answer.Responses?.[tableName] ?? []) {
-        if (item[Attr.owner]?.S === owner && Number(item[Attr.expires]?.N) > now) live.add(idOfKey.get(item[address.keyAttribute]!.S!)!);
+        const created = Number(item[Attr.created]?.N);
+        const pastLifetime = absoluteMs !== undefined && Number.isFinite(created) && now - created >= absoluteMs;
+        if (item[Attr.owner]?.S !== owner || !(Number(item[Attr.expires]?.N) > now)) continue;
+        (pastLifetime ? ended : live).add(idOfKey.get(item[address.keyAttribute]!.S!)!);
       }
       request = answer.UnprocessedKeys?.[tableName];
     }
   }
-  return live;
+  return { live, ended };
 }

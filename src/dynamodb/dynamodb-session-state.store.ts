@@ -20,7 +20,7 @@ import { countConsumedCapacity } from './dynamodb-consumed-capacity.middleware.j
 import { isConditionFailure, mayHaveLanded } from './dynamodb-errors.js';
 import { deleteOwned, revokeOwnerSessions } from './dynamodb-owner-index.js';
 import { listOwnerSessions } from './dynamodb-owner-sessions.js';
-import { claimOwnerSlotOnDynamoDB, releaseOwnerSlotOnDynamoDB, type OwnerSlotSettings } from './dynamodb-owner-slots.js';
+import { claimOwnerSlotOnDynamoDB, releaseOwnerSlotOnDynamoDB, releaseOwnerSlotsOnDynamoDB, type OwnerSlotSettings } from './dynamodb-owner-slots.js';
 import type { OwnerSlotAnswer, OwnerSlotClaim } from '../store/owner-slots.js';
 import {
   Attr,
@@ -481,8 +481,13 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /** Sign out everywhere: see `dynamodb-owner-index.ts` (a Query of the `Owner-index`, then a DeleteItem per session). */
-  override revokeOwner(owner: string): Promise<number> {
-    return revokeOwnerSessions(this.ownerSettings(), owner);
+  override async revokeOwner(owner: string): Promise<number> {
+    const removed: string[] = [];
+    const prefixLength = this.address.keyValue('').length;
+    const count = await revokeOwnerSessions(this.ownerSettings(), owner, (key) => removed.push(key.slice(prefixLength)));
+    // Their places in maxSessionsPerOwner's book are free at once (one UpdateItem per 50).
+    if (removed.length > 0) await releaseOwnerSlotsOnDynamoDB(this.ownerSlots(), owner, removed);
+    return count;
   }
 
   /** A user's sessions: see `dynamodb-owner-sessions.ts` (a Query of the `Owner-index`, then a BatchGetItem per 100 sessions). */
@@ -491,8 +496,11 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   }
 
   /** Sign out one session: a DeleteItem conditional on its owner (and on being live). */
-  override revokeItem(id: string, owner: string): Promise<boolean> {
-    return deleteOwned(this.ownerSettings(), this.address.key(id)[this.keyAttribute]!, owner, this.clock());
+  override async revokeItem(id: string, owner: string): Promise<boolean> {
+    const removed = await deleteOwned(this.ownerSettings(), this.address.key(id)[this.keyAttribute]!, owner, this.clock());
+    // Its place in maxSessionsPerOwner's book is free at once (one UpdateItem).
+    if (removed) await releaseOwnerSlotOnDynamoDB(this.ownerSlots(), owner, id);
+    return removed;
   }
 
   private ownerSettings() {
@@ -511,7 +519,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
 
   private ownerSlots(): OwnerSlotSettings {
     const keyPrefix = this.application === undefined ? undefined : this.address.keyValue('');
-    return { client: this.client, call: this.call, tableName: this.tableName, address: this.address, keyPrefix, clock: this.clock };
+    return {
+      client: this.client,
+      call: this.call,
+      tableName: this.tableName,
+      address: this.address,
+      keyPrefix,
+      clock: this.clock,
+      ttlAttribute: this.ttlAttribute,
+      ttlExtraSeconds: this.ttlExtraSeconds,
+    };
   }
 
   /** Asks DynamoDB for the capacity each call on the table consumes (see `dynamodb-consumed-capacity.middleware.ts`). */

@@ -270,8 +270,11 @@ return 1
 
 /**
  * maxSessionsPerOwner's book (see store/owner-slots.ts), `KEYS[1]`: a sorted set in the owner's slot,
- * session id scored by when it took its place. One atomic step: removes the dead entries still
- * scored as given, then sets `id`'s place if it has one or the others are fewer than the cap.
+ * session id scored by when it took its place. One atomic step: a book that does not exist (the
+ * owner's first claim, or its book expired) starts with the owner index's members, `KEYS[2]` (same
+ * slot), scored 0: sessions signed in before the cap, checked at the cap like any entry. Then it
+ * removes the dead entries still scored as given, and sets `id`'s place if it has one or the others
+ * are fewer than the cap.
  * ARGV: id, replacing ('' none), max, now, keepMs (the book's least time to live), then dead id, score pairs.
  * Reply: {'OK'}, or {'F', id, score, id, score…} (the book as it is).
  */
@@ -279,6 +282,10 @@ export const CLAIM_OWNER_SLOT = script(
   'claim-owner-slot',
   `
 local z = KEYS[1]
+-- ZCARD 0: no book (Redis keeps no empty sorted set).
+if redis.call('ZCARD', z) == 0 then
+  for _, held in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('ZADD', z, 0, held) end
+end
 for i = 6, #ARGV, 2 do
   local at = redis.call('ZSCORE', z, ARGV[i])
   if at and tonumber(at) == tonumber(ARGV[i + 1]) then redis.call('ZREM', z, ARGV[i]) end
@@ -287,6 +294,8 @@ if not redis.call('ZSCORE', z, ARGV[1]) then
   local others = redis.call('ZCARD', z)
   if ARGV[2] ~= '' and redis.call('ZSCORE', z, ARGV[2]) then others = others - 1 end
   if others >= tonumber(ARGV[3]) then
+    -- A book just made of the index's members must outlive this answer (the claim's next round reads it).
+    if redis.call('PTTL', z) < 0 then redis.call('PEXPIRE', z, math.max(1, tonumber(ARGV[5]))) end
     local book = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
     table.insert(book, 1, 'F')
     return book
@@ -301,13 +310,19 @@ return {'OK'}
   '',
 );
 
-/** Whether a session is live and `ARGV[2]`'s, for the cap's check of its book. ARGV: now, owner. Reply: 1 or 0. */
+/**
+ * Whether a session is live and `ARGV[2]`'s, for the cap's check of its book: unexpired and, with
+ * `ARGV[3]` (absoluteTimeout, ms; '' none), created less than that long ago. ARGV: now, owner,
+ * absolute. Reply: 1 live, 2 stored as the owner's but past its absolute lifetime, 0 neither.
+ */
 export const OWNED = script(
   'owned',
   `
-local m = redis.call('HMGET', KEYS[1], 'v', 'e', 'o')
-if m[1] == '1' and tonumber(m[2]) and tonumber(m[2]) > tonumber(ARGV[1]) and m[3] == ARGV[2] then return 1 end
-return 0
+local m = redis.call('HMGET', KEYS[1], 'v', 'e', 'o', 'c')
+local now = tonumber(ARGV[1])
+if m[1] ~= '1' or not tonumber(m[2]) or tonumber(m[2]) <= now or m[3] ~= ARGV[2] then return 0 end
+if ARGV[3] ~= '' and tonumber(m[4]) and now - tonumber(m[4]) >= tonumber(ARGV[3]) then return 2 end
+return 1
 `,
   '',
 );

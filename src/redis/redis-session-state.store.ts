@@ -62,8 +62,9 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * (the next holder's lock taken in the same script), removeItem 1, resetItemTimeout 1. The owner
  * index costs one more (a script on the owner's set) when a session gets an owner, and then at
  * most once per `timeout` of activity, when the session's expiry passes the index's horizon
- * (field `u`); removing an owned session sends a best-effort SREM. revokeOwner: SMEMBERS, a script
- * per session (in parallel), one SREM. Stale index entries (expired sessions) are removed by
+ * (field `u`); removing an owned session sends a best-effort SREM, and a ZREM of its place in the
+ * owner's cap book, together. revokeOwner: SMEMBERS, a script per session (in parallel), one SREM and
+ * one ZREM (sent together). Stale index entries (expired sessions) are removed by
  * revokeOwner and vanish with the set, whose TTL outlives its newest session by one timeout.
  *
  * Lock cost does not depend on the session's size: the lock is two small fields; a contended
@@ -383,7 +384,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const now = String(this.clock());
     const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
     const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
-    if (gone.length > 0) await this.commands.command(ownerKey, ['SREM', ownerKey, ...gone], 'revokeOwner');
+    if (gone.length > 0) {
+      // Out of the index, and their places in the cap's book free at once (sent together).
+      const book = this.capKey(owner);
+      await Promise.all([
+        this.commands.command(ownerKey, ['SREM', ownerKey, ...gone], 'revokeOwner'),
+        this.commands.command(book, ['ZREM', book, ...gone], 'revokeOwner'),
+      ]);
+    }
     return results.filter((r) => r === 1).length;
   }
 
@@ -397,19 +405,20 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     return claimOwnerSlot(
       {
         clock: this.clock,
-        tryClaim: async ({ id, replacing, max, pendingMs }, dead, now) => {
-          const args = [id, replacing ?? '', String(max), String(now), String(pendingMs)];
+        tryClaim: async ({ id, replacing, max, pendingMs, keepMs }, dead, now) => {
+          const args = [id, replacing ?? '', String(max), String(now), String(Math.max(pendingMs, keepMs ?? 0))];
           for (const [gone, at] of dead) args.push(gone, String(at));
-          const reply = list(await this.commands.script(CLAIM_OWNER_SLOT, book, args));
+          const reply = list(await this.commands.script(CLAIM_OWNER_SLOT, book, args, false, [this.ownerKey(claim.owner)]));
           if (code(reply) === 'OK') return true;
           const entries = new Map<string, number>();
           for (let i = 1; i + 1 < reply.length; i += 2) entries.set(String(reply[i]), integer(reply[i + 1]));
           return entries;
         },
-        liveOf: async (owner, ids) => {
+        liveOf: async (owner, ids, absoluteMs) => {
           const now = String(this.clock());
-          const owned = await Promise.all(ids.map((id) => this.commands.script(OWNED, this.key(id), [now, owner])));
-          return new Set(ids.filter((_, i) => owned[i] === 1));
+          const absolute = absoluteMs === undefined ? '' : String(absoluteMs);
+          const owned = await Promise.all(ids.map((id) => this.commands.script(OWNED, this.key(id), [now, owner, absolute])));
+          return { live: new Set(ids.filter((_, i) => owned[i] === 1)), ended: new Set(ids.filter((_, i) => owned[i] === 2)) };
         },
         revoke: async (owner, ids) => {
           const now = String(this.clock());
@@ -466,7 +475,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   /** Sign out one session: the revokeOwner script on it (removes it only if it has this owner), then its SREM. */
   override async revokeItem(id: string, owner: string): Promise<boolean> {
     const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner, this.channel(id)]);
-    if (reply !== 0) this.unindexOwner(id, Buffer.from(owner));
+    // Awaited: its place in the cap's book is free when this answers.
+    if (reply !== 0) await this.unindexOwnerNow(id, owner);
     return reply === 1;
   }
 
@@ -584,11 +594,22 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     }
   }
 
-  /** The session no longer has `owner`: its entry goes (best effort; revokeOwner cleans what stays). */
+  /**
+   * The session no longer has `owner`: its index entry and its place in the owner's cap book go (two
+   * commands sent together, best effort, not awaited; revokeOwner and the cap's check clean what stays).
+   */
   private unindexOwner(id: string, owner: RedisReply | undefined): void {
     if (owner === null || owner === undefined) return;
-    const ownerKey = this.ownerKey(String(owner));
-    this.commands.command(ownerKey, ['SREM', ownerKey, id], 'owner index').catch(() => undefined);
+    this.unindexOwnerNow(id, String(owner)).catch(() => undefined);
+  }
+
+  private async unindexOwnerNow(id: string, owner: string): Promise<void> {
+    const ownerKey = this.ownerKey(owner);
+    const book = this.capKey(owner);
+    await Promise.all([
+      this.commands.command(ownerKey, ['SREM', ownerKey, id], 'owner index'),
+      this.commands.command(book, ['ZREM', book, id], 'owner index'),
+    ]);
   }
 
   private async item(

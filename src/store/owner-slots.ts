@@ -6,11 +6,14 @@
  * sessions: DynamoDB's owner index is eventually consistent, and a Redis cluster keeps the owner's
  * sessions on other slots, so neither can count and add in one atomic step; the book can.
  *
- * The book may hold more than the live sessions (one expired, abandoned, moved, or given another
- * owner keeps its entry): it is checked only when it looks full, and an entry found dead then goes.
- * It never holds less, because every session that gets an owner takes its place first, and a place
- * is given back only when its save certainly wrote nothing. Hence, with the book's step atomic,
- * the live sessions of an owner never exceed the cap, whatever the instances and their interleaving.
+ * The book may hold more than the live sessions (one expired, past `absoluteTimeout`, abandoned,
+ * moved, or given another owner keeps its entry): it is checked only when it looks full, and an
+ * entry found dead then goes. It never holds less, because every session that gets an owner takes
+ * its place first, a place is given back only when its save certainly wrote nothing or its session
+ * is gone (removed, revoked), and a book the store makes (the owner's first claim, or one whose
+ * store-side expiry passed) starts with the sessions the owner already has (those signed in before
+ * the cap, scored 0: the oldest). Hence, with the book's step atomic, the live sessions of an owner
+ * never exceed the cap, whatever the instances and their interleaving.
  */
 
 /** What to do when an owner signs in a session beyond `maxSessionsPerOwner`. */
@@ -29,6 +32,18 @@ export interface OwnerSlotClaim {
    * still be under way. The module passes `executionTimeout`, the longest a request holds its lock.
    */
   readonly pendingMs: number;
+  /**
+   * `absoluteTimeout` in ms, when set: a session created (or moved to its id) longer ago than this
+   * is gone to every request whatever its expiry, so it frees its place like an expired one.
+   */
+  readonly absoluteMs?: number;
+  /**
+   * How long a store that expires the book (DynamoDB's TTL, Redis's PEXPIRE) keeps it after this
+   * claim at least: the claimed session's own lifetime (`absoluteTimeout`, else its idle timeout),
+   * never less than `pendingMs`. A book that expires while sessions live on is made again, from the
+   * owner's sessions, at the next claim: it never loses one.
+   */
+  readonly keepMs?: number;
 }
 
 /** The answer of `claimOwnerSlot`: the place taken (`revoked`: sessions of the owner revoked for it), or refused. */
@@ -43,38 +58,69 @@ export interface OwnerSlotBook {
    * book's entries as they are.
    */
   tryClaim(claim: OwnerSlotClaim, dead: ReadonlyMap<string, number>, now: number): Promise<true | ReadonlyMap<string, number>>;
-  /** Which of `ids` are live sessions of `owner` now (a strongly consistent read). */
-  liveOf(owner: string, ids: readonly string[]): Promise<ReadonlySet<string>>;
+  /**
+   * Which of `ids` are live sessions of `owner` now (a strongly consistent read): unexpired, and,
+   * with `absoluteMs`, created less than that long ago (a session without `created` counts as live).
+   * `ended`: those stored as `owner`'s but past `absoluteMs`: their save landed, so their places are
+   * free at once (an id not stored at all may be a save under way: see `pendingMs`).
+   */
+  liveOf(owner: string, ids: readonly string[], absoluteMs: number | undefined): Promise<OwnerSessionsFound>;
   /** Removes the sessions `ids` that are still `owner`'s (as revokeOwner does: a request holding one is fenced out). */
   revoke(owner: string, ids: readonly string[]): Promise<void>;
   readonly clock: () => number;
 }
 
-/** Rounds of claim and check before giving up: each round follows another instance's change of the book. */
-const MAX_ROUNDS = 8;
+/** The answer of `OwnerSlotBook.liveOf`. */
+export interface OwnerSessionsFound {
+  readonly live: ReadonlySet<string>;
+  readonly ended: ReadonlySet<string>;
+}
+
+/**
+ * Rounds of claim and check before giving up. A round fails only when the book changed since it was
+ * read: another sign-in of the owner took a place (or gave one up) in between, so every failed round
+ * is another claim that went through; a burst of n sign-ins of one owner costs each at most n rounds.
+ * 64 covers any number of devices a person signs in at once; beyond it (a script signing in one
+ * owner without pause) the claim is refused (409) rather than run on.
+ */
+const MAX_ROUNDS = 64;
+
+/**
+ * While the book is full of places whose saves are under way (nothing live to revoke yet), a
+ * `revoke-oldest` claim waits for them: pauses growing from 2 ms to 64 ms, at most this long in all,
+ * then refuses. Those saves land within their request (milliseconds); one whose request died frees
+ * its place only after `pendingMs`, and waiting that long would hold this request's lock for it.
+ */
+const PENDING_WAIT_MS = 2000;
 
 /**
  * Takes a place for `claim.id` among its owner's sessions (see the file's note). Refused: the live
- * sessions, or those whose save may be under way, already fill the cap (`refuse`), or none of them
- * can be revoked to make room (`revoke-oldest`: all are pending saves), or the book kept changing.
+ * sessions, or those whose save may be under way, already fill the cap (`refuse`), or, with
+ * `revoke-oldest`, the book stays full of saves under way for `PENDING_WAIT_MS`, or it changed on
+ * every one of `MAX_ROUNDS` rounds. `revoke-oldest` revokes only what this claim needs: as many of
+ * the oldest live sessions as the book holds beyond the cap with this one, re-read after each change.
  */
 export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
   let dead = new Map<string, number>();
   let revoked = 0;
   let live = 0;
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  let waited = 0;
+  let pause = 2;
+  for (let round = 0; round < MAX_ROUNDS;) {
     const now = book.clock();
     const answer = await book.tryClaim(claim, dead, now);
     if (answer === true) return { admitted: true, revoked };
     const others = [...answer].filter(([id]) => id !== claim.id && id !== claim.replacing);
-    const alive = await book.liveOf(
+    const { live: alive, ended } = await book.liveOf(
       claim.owner,
       others.map(([id]) => id),
+      claim.absoluteMs,
     );
     // Not stored, but taken a moment ago: its save may be under way, so it counts (and stays).
-    const pending = others.filter(([id, at]) => !alive.has(id) && now - at < claim.pendingMs);
-    dead = new Map(others.filter(([id, at]) => !alive.has(id) && now - at >= claim.pendingMs));
+    const pending = others.filter(([id, at]) => !alive.has(id) && !ended.has(id) && now - at < claim.pendingMs);
+    dead = new Map(others.filter(([id, at]) => !alive.has(id) && (ended.has(id) || now - at >= claim.pendingMs)));
     live = alive.size + pending.length;
+    round++;
     if (live < claim.max) continue; // room once the dead entries go: the next round claims it
     if (claim.policy === 'refuse') {
       if (dead.size === 0) return { admitted: false, live };
@@ -87,7 +133,16 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
       .filter(([id]) => alive.has(id))
       .sort((a, b) => a[1] - b[1])
       .slice(0, live - claim.max + 1);
-    if (victims.length === 0) return { admitted: false, live };
+    if (victims.length < live - claim.max + 1) {
+      // Places of saves under way fill the book: wait for them to land (then they can be revoked).
+      // Revoking none meanwhile: a claim never revokes fewer than it needs, to wait for the rest.
+      if (waited >= PENDING_WAIT_MS) return { admitted: false, live };
+      await delay(pause);
+      waited += pause;
+      pause = Math.min(pause * 2, 64);
+      round--; // a wait is bounded by time, not by rounds
+      continue;
+    }
     await book.revoke(
       claim.owner,
       victims.map(([id]) => id),
@@ -97,4 +152,8 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
     for (const [id, at] of victims) dead.set(id, at);
   }
   return { admitted: false, live };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

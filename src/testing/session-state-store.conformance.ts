@@ -912,6 +912,44 @@ export function describeSessionStateStoreConformance(
         expect((await readItem(others)).item?.owner).toBe(other);
       });
 
+      it("a session past absoluteMs frees its place at once: stored as the owner's, it is not a save under way", async () => {
+        if (!store.claimOwnerSlot) return;
+        const owner = `user-${newSessionId()}`;
+        const old = await signIn(owner, 'refuse');
+        await signIn(owner, 'refuse');
+        const withLifetime = { owner, id: newSessionId(), max: 2, policy: 'refuse' as const, pendingMs: PENDING_MS, absoluteMs: MINUTE };
+        expect(await store.claimOwnerSlot(withLifetime)).toEqual({ admitted: false, live: 2 });
+        const { lockId } = await lockItem(old);
+        await store.setAndReleaseItemExclusive(old, { ...data({}), owner, created: clock.now() - MINUTE }, lockId, false);
+        expect(await store.claimOwnerSlot(withLifetime)).toEqual({ admitted: true, revoked: 0 });
+      });
+
+      it('revokeItem and revokeOwner free the places at once (when revokeItem is implemented)', async () => {
+        if (!store.claimOwnerSlot || !store.revokeItem) return;
+        const owner = `user-${newSessionId()}`;
+        const first = await signIn(owner, 'refuse');
+        await signIn(owner, 'refuse');
+        expect(await store.revokeItem(first, owner)).toBe(true);
+        expect(await claim(owner, newSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
+        expect(await store.revokeOwner(owner)).toBe(1);
+        expect(await claim(owner, newSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
+      });
+
+      it("an owner's first claim counts the sessions it already has (stored before the cap): refused at the cap, revoked first", async () => {
+        if (!store.claimOwnerSlot) return;
+        const owner = `user-${newSessionId()}`;
+        const earlier: string[] = [];
+        for (let n = 0; n < 2; n++) {
+          earlier.push(newSessionId());
+          await store.setAndReleaseItemExclusive(earlier[n]!, { ...data({}), owner }, null, true);
+        }
+        clock.advance(PENDING_MS);
+        expect(await claim(owner, newSessionId(), 'refuse')).toEqual({ admitted: false, live: 2 });
+        expect(await claim(owner, newSessionId(), 'revoke-oldest')).toEqual({ admitted: true, revoked: 1 });
+        const kinds = await Promise.all(earlier.map(async (sessionId) => (await readItem(sessionId)).kind));
+        expect(kinds.sort()).toEqual(['absent', 'loaded']);
+      });
+
       it('20 parallel claims of one owner: exactly the cap are admitted (refuse)', async () => {
         if (!store.claimOwnerSlot) return;
         const owner = `user-${newSessionId()}`;

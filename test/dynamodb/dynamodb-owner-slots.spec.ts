@@ -1,3 +1,4 @@
+import { DeleteItemCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
@@ -27,7 +28,7 @@ async function signIn(owner: string, max: number, policy: 'refuse' | 'revoke-old
   return { id, answer };
 }
 
-it("a claim under the cap is 1 WCU (the owner's first: its item made by a PutItem after the refused UpdateItem; later ones one UpdateItem) while the book holds up to 15 places", async () => {
+it("a claim under the cap is 1 WCU (the owner's first: its item made by a PutItem after the refused UpdateItem and a Query of the owner index; later ones one UpdateItem) while the book holds up to 15 places", async () => {
   const meter = meterCapacity(store.client);
   const owner = `user-${generateSessionId()}`;
   try {
@@ -37,7 +38,7 @@ it("a claim under the cap is 1 WCU (the owner's first: its item made by a PutIte
       expect(await store.claimOwnerSlot({ owner, id, max: 20, policy: 'refuse', pendingMs })).toEqual({ admitted: true, revoked: 0 });
       expect({ n, calls: meter.calls(), wcu: meter.wcu(), rcu: meter.rcu() }).toEqual({
         n,
-        calls: n === 0 ? ['UpdateItem', 'PutItem'] : ['UpdateItem'],
+        calls: n === 0 ? ['UpdateItem', 'Query', 'PutItem'] : ['UpdateItem'],
         wcu: 1,
         rcu: 0,
       });
@@ -63,6 +64,65 @@ it('at the cap, revoke-oldest: one consistent BatchGetItem of the book, the cond
     // The claim 1; the revoked session's delete and the new session's PutItem 2 each (the item and its Owner-index entry).
     expect(meter.wcu()).toBe(5);
     expect((await store.getItem(first.id)).kind).toBe('absent');
+  } finally {
+    meter.detach();
+  }
+});
+
+/** The owner's book item, read as it is (its key: the store's layout, `#owner#` and the owner). */
+const bookKey = (owner: string) => ({ SessionId: { S: `#owner#${owner}` } });
+
+it("the owner's item gets the table's TTL at each claim (the claimed session's lifetime), so an abandoned owner's item goes", async () => {
+  const owner = `user-${generateSessionId()}`;
+  const before = Math.floor(Date.now() / 1000);
+  expect(await store.claimOwnerSlot({ owner, id: generateSessionId(), max: 3, policy: 'refuse', pendingMs, keepMs: 20 * 60_000 })).toMatchObject({
+    admitted: true,
+  });
+  const made = await store.client.send(new GetItemCommand({ TableName: tableName, Key: bookKey(owner), ConsistentRead: true }));
+  const ttl = Number(made.Item?.TTL?.N);
+  expect(ttl).toBeGreaterThanOrEqual(before + 20 * 60);
+  expect(ttl).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + 20 * 60 + 3600);
+  // A later claim with a longer lifetime (absoluteTimeout of a day) moves it on.
+  await store.claimOwnerSlot({ owner, id: generateSessionId(), max: 3, policy: 'refuse', pendingMs, keepMs: 24 * 3600_000 });
+  const moved = await store.client.send(new GetItemCommand({ TableName: tableName, Key: bookKey(owner), ConsistentRead: true }));
+  expect(Number(moved.Item?.TTL?.N)).toBeGreaterThanOrEqual(before + 24 * 3600);
+});
+
+it('a book that went (its TTL passed) while sessions of the owner live on is made again from the owner index: they still count', async () => {
+  const owner = `user-${generateSessionId()}`;
+  const first = await signIn(owner, 2);
+  const second = await signIn(owner, 2);
+  expect([first.answer, second.answer]).toEqual([
+    { admitted: true, revoked: 0 },
+    { admitted: true, revoked: 0 },
+  ]);
+  // DynamoDB's TTL deletes the item, as here, some time after its TTL passed.
+  await store.client.send(new DeleteItemCommand({ TableName: tableName, Key: bookKey(owner) }));
+  expect((await signIn(owner, 2)).answer).toEqual({ admitted: false, live: 2 });
+  const revoking = await signIn(owner, 2, 'revoke-oldest');
+  expect(revoking.answer).toEqual({ admitted: true, revoked: 1 });
+  const kinds = await Promise.all([first.id, second.id, revoking.id].map(async (id) => (await store.getItem(id)).kind));
+  expect(kinds.sort()).toEqual(['absent', 'loaded', 'loaded']);
+});
+
+it('a revocation frees the places in the same call: revokeItem one UpdateItem more, revokeOwner one more per 50 sessions', async () => {
+  const owner = `user-${generateSessionId()}`;
+  const one = await signIn(owner, 3);
+  await signIn(owner, 3);
+  await signIn(owner, 3);
+  const meter = meterCapacity(store.client);
+  try {
+    expect(await store.revokeItem(one.id, owner)).toBe(true);
+    expect(meter.calls()).toEqual(['DeleteItem', 'UpdateItem']);
+    expect({ wcu: meter.wcu(), rcu: meter.rcu() }).toEqual({ wcu: 3, rcu: 0 });
+    meter.reset();
+    expect(await store.revokeOwner(owner)).toBe(2);
+    expect(meter.calls()).toEqual(['Query', 'DeleteItem', 'DeleteItem', 'UpdateItem']);
+    expect({ wcu: meter.wcu(), rcu: meter.rcu() }).toEqual({ wcu: 5, rcu: 0.5 });
+    // The places are free: three sign-ins go through under 'refuse' without any check at the cap.
+    meter.reset();
+    for (let n = 0; n < 3; n++) expect((await signIn(owner, 3)).answer).toEqual({ admitted: true, revoked: 0 });
+    expect(meter.calls().filter((c) => c === 'BatchGetItem')).toEqual([]);
   } finally {
     meter.detach();
   }

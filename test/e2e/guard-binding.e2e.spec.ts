@@ -20,6 +20,7 @@ import { of } from 'rxjs';
 import request from 'supertest';
 import {
   HttpSessionState,
+  mountSessionState,
   Session,
   SessionState,
   SessionStateBehavior,
@@ -32,6 +33,8 @@ import { SessionStateInterceptor } from '../../src/nest/session-state.intercepto
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
 import { Gates } from '../support/gates.js';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
 import { ADAPTERS, createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 /*
@@ -349,3 +352,33 @@ describe.each(ADAPTERS.flatMap((adapter) => [false, true].map((globalInterceptor
     });
   },
 );
+
+describe.each(ADAPTERS)('guard binding under mountSessionState on %s', (adapter) => {
+  it('req.session and @Session() see one session; 30 concurrent writes: 30; reads take no lock', async () => {
+    const { store, counter } = countingStore(new InMemorySessionStateStore());
+    const gates = new Gates();
+    const moduleRef = await Test.createTestingModule({
+      imports: [SessionStateModule.forRoot({ store })],
+      controllers: [GuardedController],
+      providers: [{ provide: Gates, useValue: gates }],
+    }).compile();
+    const app =
+      adapter === 'fastify'
+        ? moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false })
+        : moduleRef.createNestApplication({ logger: false });
+    await mountSessionState(app);
+    await app.init();
+    if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
+    const t = { app, counter, gates, lifecycle: app.get(SessionStateLifecycle) };
+    apps.push(t);
+    const cookie = await newSession(t);
+    const answers = await Promise.all(Array.from({ length: 30 }, () => request(app.getHttpServer()).post('/g/count').set('Cookie', cookie)));
+    expect(answers.map((r) => r.status)).toEqual(Array(30).fill(200));
+    t.counter.reset();
+    await request(app.getHttpServer()).get('/g/count').set('Cookie', cookie).expect(200, { count: 31 });
+    expect(t.counter.sequence).toEqual(['getItem']);
+    await request(app.getHttpServer()).post('/g/refused').set('Cookie', cookie).expect(400);
+    await request(app.getHttpServer()).get('/g/seen').set('Cookie', cookie).expect(200, { refused: null, broken: null });
+    expect(t.lifecycle.activeLeases).toBe(0);
+  });
+});

@@ -2,7 +2,8 @@ import type { INestApplication } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
-import { InMemorySessionStateStore, type OwnerCapPolicy } from '../../src/index.js';
+import { InMemorySessionStateStore, type OwnerCapPolicy, type SessionStateStoreData } from '../../src/index.js';
+import { idOf } from './session-app.js';
 import { sessionCookie } from '../support/test-app.js';
 import { configureExpressPassport, passportRecipeModule } from './fixtures/passport-recipe.js';
 import { configureFastifyPassport, createAuthenticator, fastifyPassportModule } from './fixtures/fastify-passport-app.js';
@@ -80,3 +81,87 @@ describe.each(['refuse', 'revoke-oldest'] as const)('maxSessionsPerOwner 1 (%s) 
     }
   });
 });
+
+/**
+ * A login saved mid-request (passport: regenerate, then save()) whose old id's lock is broken as
+ * stale just before the save moves the session: another instance's coordinator would do it once the
+ * login's lock is older than executionTimeout. Done here through the real store's API at that
+ * instant (the moment is what a real run cannot produce on cue): the old record, still the owner's,
+ * must not outlive the login.
+ */
+describe.each(['express', 'fastify'] as const)(
+  'maxSessionsPerOwner 1 with passport on %s: a re-login whose old id lost its lock to a stale break',
+  (adapter) => {
+    let app: INestApplication;
+    const store = new InMemorySessionStateStore();
+    const http = () => request(app.getHttpServer());
+
+    beforeAll(async () => {
+      const options = { maxSessionsPerOwner: 1, ownerCapPolicy: 'refuse' as const };
+      if (adapter === 'express') {
+        const moduleRef = await Test.createTestingModule({ imports: [passportRecipeModule(store, options)] }).compile();
+        app = moduleRef.createNestApplication({ logger: false });
+        await configureExpressPassport(app);
+        await app.init();
+      } else {
+        const passport = createAuthenticator();
+        const moduleRef = await Test.createTestingModule({ imports: [fastifyPassportModule(store, passport, options)] }).compile();
+        const fastify = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
+        await configureFastifyPassport(fastify, passport);
+        await fastify.init();
+        await fastify.getHttpAdapter().getInstance().ready();
+        app = fastify;
+      }
+    });
+    afterAll(() => app.close());
+
+    it('revokes the old record (its holder fenced out) instead of leaving the owner one over the cap', async () => {
+      const login = (cookie?: string) => {
+        const req = http().post('/login');
+        return (cookie ? req.set('Cookie', cookie) : req).send({ username: 'john', password: 'changeme' });
+      };
+      const first = await login();
+      expect(first.status).toBe(200);
+      const oldCookie = sessionCookie(first.headers)!;
+      const oldId = idOf(oldCookie);
+      let breaker: { lockId: string; item: SessionStateStoreData } | undefined;
+      /** Before the new id is first written (mid-request on Express, at completion on Fastify), the old id's lock is broken and held. */
+      const breakOldLock = async () => {
+        if (breaker !== undefined) return;
+        const held = await store.getItemExclusive(oldId);
+        if (held.kind !== 'locked') throw new Error(`expected the login's lock on the old id, got ${held.kind}`);
+        expect(await store.releaseItemExclusive(oldId, held.lockId)).toBe(true);
+        const taken = await store.getItemExclusive(oldId);
+        if (taken.kind !== 'acquired') throw new Error(`expected to take the lock, got ${taken.kind}`);
+        breaker = { lockId: taken.lockId, item: taken.item };
+      };
+      const insertLocked = store.setItemExclusive.bind(store);
+      const insert = store.setAndReleaseItemExclusive.bind(store);
+      const spies = [
+        vi.spyOn(store, 'setItemExclusive').mockImplementation(async (id, item, lockId, newItem) => {
+          if (newItem) await breakOldLock();
+          return insertLocked(id, item, lockId, newItem);
+        }),
+        vi.spyOn(store, 'setAndReleaseItemExclusive').mockImplementation(async (id, item, lockId, newItem) => {
+          if (newItem) await breakOldLock();
+          return insert(id, item, lockId, newItem);
+        }),
+      ];
+      try {
+        const again = await login(oldCookie);
+        expect(again.status).toBe(200);
+        expect(breaker).toBeDefined();
+        const newCookie = sessionCookie(again.headers)!;
+        expect(idOf(newCookie)).not.toBe(oldId);
+        // passport's user id is the owner.
+        expect((await store.listOwnerSessions('1')).map((s) => s.id)).toEqual([idOf(newCookie)]);
+        for (const spy of spies) spy.mockRestore();
+        await expect(store.setAndReleaseItemExclusive(oldId, breaker!.item, breaker!.lockId, false)).rejects.toMatchObject({ reason: 'item_gone' });
+        await http().get('/me').set('Cookie', newCookie).expect(200);
+        await http().get('/me').set('Cookie', oldCookie).expect(403);
+      } finally {
+        for (const spy of spies) spy.mockRestore();
+      }
+    });
+  },
+);

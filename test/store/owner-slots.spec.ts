@@ -82,4 +82,49 @@ describe('claimOwnerSlot (the in-memory store)', () => {
     now += 21 * 60_000; // the two places above were never saved, and the first two sessions expired: all go
     expect(await claim(generateSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
   });
+
+  it('revoke-oldest waits while the book is full of saves under way, then revokes the oldest once they land (not a 409)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] });
+    try {
+      const first = generateSessionId();
+      const second = generateSessionId();
+      expect(await claim(first, 'revoke-oldest')).toMatchObject({ admitted: true });
+      now += 1;
+      expect(await claim(second, 'revoke-oldest')).toMatchObject({ admitted: true });
+      // Both places taken, neither saved yet: nothing can be revoked, so the third claim waits (a timer).
+      const third = claim(generateSessionId(), 'revoke-oldest');
+      await vi.waitFor(() => expect(vi.getTimerCount()).toBe(1));
+      for (const id of [first, second]) await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20, owner: 'ann' }, null, true);
+      await vi.runOnlyPendingTimersAsync();
+      expect(await third).toEqual({ admitted: true, revoked: 1 });
+      expect((await store.getItem(first)).kind).toBe('absent');
+      expect((await store.getItem(second)).kind).toBe('loaded');
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a session past absoluteMs frees its place at once (its save landed: it is not a save under way)', async () => {
+    const old = await signIn('refuse');
+    await signIn('refuse');
+    now += 60_000;
+    expect(await claim(generateSessionId(), 'refuse', { absoluteMs: 60_000 })).toEqual({ admitted: false, live: 2 });
+    const held = await store.getItemExclusive(old);
+    if (held.kind !== 'acquired') throw new Error(held.kind);
+    await store.setAndReleaseItemExclusive(old, { ...held.item, created: now - 60_000 }, held.lockId, false);
+    expect(await claim(generateSessionId(), 'refuse', { absoluteMs: 60_000 })).toEqual({ admitted: true, revoked: 0 });
+  });
+
+  it("the sweep forgets an owner's book once its sessions are gone and no save can be under way", async () => {
+    const books = () => (store as unknown as { slots: Map<string, unknown> }).slots;
+    const id = await signIn('refuse');
+    const unsaved = generateSessionId();
+    expect(await claim(unsaved, 'refuse')).toMatchObject({ admitted: true });
+    store.sweep();
+    expect(books().has('ann')).toBe(true);
+    now += 21 * 60_000; // the session expired; the unsaved place is far past pendingMs
+    store.sweep();
+    expect((await store.getItem(id)).kind).toBe('absent');
+    expect(books().has('ann')).toBe(false);
+  });
 });

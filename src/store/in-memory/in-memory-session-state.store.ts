@@ -43,6 +43,8 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   private readonly byOwner = new Map<string, Set<string>>();
   /** `maxSessionsPerOwner`'s book: per owner, the sessions that took a place (id → when). */
   private readonly slots = new Map<string, Map<string, number>>();
+  /** Per owner's book, how long its entries may be saves under way (the last claim's `pendingMs`): for the sweep. */
+  private readonly slotsPendingMs = new Map<string, number>();
   private readonly now: () => number;
   private readonly sweepTimer: NodeJS.Timeout;
   private expireCallback: SessionStateExpireCallback | undefined;
@@ -149,6 +151,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     for (const id of Array.from(this.byOwner.get(owner) ?? [])) {
       const record = this.records.get(id)!;
       this.delete(id, record);
+      this.freeSlot(owner, id);
       // A request holding it finds its lock gone: its save is fenced out.
       if (this.expired(record)) continue;
       removed++;
@@ -161,16 +164,22 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   override claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
     const book: OwnerSlotBook = {
       clock: this.now,
-      tryClaim: async ({ owner, id, replacing, max }, dead, now) => {
+      tryClaim: async ({ owner, id, replacing, max, pendingMs }, dead, now) => {
         let entries = this.slots.get(owner);
-        if (!entries) this.slots.set(owner, (entries = new Map()));
+        // A new book starts with the sessions the owner already has (signed in before the cap): the oldest.
+        if (!entries) this.slots.set(owner, (entries = new Map(Array.from(this.byOwner.get(owner) ?? [], (held) => [held, 0]))));
+        this.slotsPendingMs.set(owner, pendingMs);
         for (const [gone, at] of dead) if (entries.get(gone) === at) entries.delete(gone);
         const others = entries.size - (entries.has(id) ? 1 : 0) - (replacing !== undefined && entries.has(replacing) ? 1 : 0);
         if (!entries.has(id) && others >= max) return new Map(entries);
         entries.set(id, now);
         return true;
       },
-      liveOf: async (owner, ids) => new Set(ids.filter((id) => this.live(id)?.owner === owner)),
+      liveOf: async (owner, ids, absoluteMs) => {
+        const owned = ids.filter((id) => this.live(id)?.owner === owner);
+        const ended = new Set(owned.filter((id) => pastLifetime(this.records.get(id)!, absoluteMs, this.now())));
+        return { live: new Set(owned.filter((id) => !ended.has(id))), ended };
+      },
       revoke: async (owner, ids) => {
         for (const id of ids) {
           const record = this.records.get(id);
@@ -184,9 +193,18 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   }
 
   override async releaseOwnerSlot(owner: string, id: string): Promise<void> {
+    this.freeSlot(owner, id);
+  }
+
+  private freeSlot(owner: string, id: string): void {
     const entries = this.slots.get(owner);
     entries?.delete(id);
-    if (entries?.size === 0) this.slots.delete(owner);
+    if (entries?.size === 0) this.dropBook(owner);
+  }
+
+  private dropBook(owner: string): void {
+    this.slots.delete(owner);
+    this.slotsPendingMs.delete(owner);
   }
 
   /** The owner's map entry: no copy of the data, no scan of other sessions. */
@@ -205,6 +223,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     if (!record || record.owner !== owner) return false;
     // A request holding it finds its lock gone: its save is fenced out.
     this.delete(id, record);
+    this.freeSlot(owner, id);
     this.ended(id, record);
     return true;
   }
@@ -235,12 +254,24 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     return true;
   }
 
-  /** Removes expired items that no live request holds, reporting each to the expire callback. */
+  /**
+   * Removes expired items that no live request holds, reporting each to the expire callback; and,
+   * from the owners' books, the entries whose session is gone (no longer stored with that owner)
+   * and whose save can no longer be under way, so a book lives only as long as its owner's sessions.
+   */
   sweep(): void {
     for (const [id, record] of this.records) {
       if (!this.expired(record) || record.lockId !== null) continue;
       this.delete(id, record);
       this.ended(id, record);
+    }
+    const now = this.now();
+    for (const [owner, entries] of this.slots) {
+      const pendingMs = this.slotsPendingMs.get(owner) ?? 0;
+      for (const [id, at] of entries) {
+        if (now - at >= pendingMs && this.records.get(id)?.owner !== owner) entries.delete(id);
+      }
+      if (entries.size === 0) this.dropBook(owner);
     }
   }
 
@@ -316,6 +347,11 @@ function recordOf(item: SessionStateStoreData, now: number): InMemoryRecord {
     created: item.created,
     client: item.client,
   };
+}
+
+/** Past `absoluteTimeout` (ms, when set) since it was created or moved: gone to every request. */
+function pastLifetime(record: InMemoryRecord, absoluteMs: number | undefined, now: number): boolean {
+  return absoluteMs !== undefined && record.created !== undefined && now - record.created >= absoluteMs;
 }
 
 function ownedSessionOf(id: string, record: InMemoryRecord): SessionStateOwnedSession {
