@@ -81,4 +81,10 @@ describe('docs/ERRORS.md', () => {
       expect(row.retryAfter.startsWith('yes'), name).toBe(thrownByModule.retryAfterSeconds !== undefined);
     }
   });
+
+  it("a lost lock the module refused with a retry hint (the mount's 409 for an outdated middleware change): the catalog sends it, the page says so", async () => {
+    const type = (await exportedErrorClasses()).get('SessionStateLockLostError')!;
+    expect(sessionErrorOf(new type(MESSAGE, 'lock_mismatch', 3)).retryAfterSeconds).toBe(3);
+    expect(documentedRows().get('SessionStateLockLostError')!.retryAfter).toContain('`lockWait.retryAfterSeconds` (1)');
+  });
 });

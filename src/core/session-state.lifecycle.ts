@@ -189,6 +189,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     this.removeActive(lease);
   }
 
+  /** The module's `Retry-After` hint (`lockWait.retryAfterSeconds`), for a refusal that a retry is expected to get past. */
+  get retryAfterSeconds(): number {
+    return this.options.lockWait.retryAfterSeconds;
+  }
+
   /** Logs a warning about the app's use of the session (never with a session id). */
   warn(message: string): void {
     this.logger.warn(message);
@@ -319,10 +324,14 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       attachLease(exchange.key, lease);
       this.addActive(lease);
-      if (this.closing) {
-        // Shutdown began while the store answered: this request will not be served.
+      if (this.closing || abort.aborted) {
+        // Shutdown began while the store answered, or the client left after its wait ended but before
+        // the store answered (woken by a hand-off, its read or lock still under way): this request will
+        // not be served, and what it took is given back now.
         await this.complete(lease, exchange, 'failed');
-        throw new SessionStateWaitAbortedError('The application is shutting down.');
+        throw new SessionStateWaitAbortedError(
+          this.closing ? 'The application is shutting down.' : 'The request was aborted while waiting for the session lock.',
+        );
       }
       if (owner === 'guard') this.holdForGuard(lease, exchange);
       else lease.adopted = true; // the interceptor asked first: it completes the lease, whatever happens

@@ -199,7 +199,9 @@ export function sessionErrorOf(error: unknown, closing = false): SessionErrorEnt
     ...entry,
     name: (error as Error).name || type.name,
     message: moduleMessage && !fromStore ? (error as Error).message : entry.message,
-    retryAfterSeconds: error instanceof SessionStateQueueFullError ? error.retryAfterSeconds : undefined,
+    // The error says when a retry makes sense: a full queue, a conflict whose other side has finished.
+    retryAfterSeconds:
+      error instanceof SessionStateQueueFullError || error instanceof SessionStateLockLostError ? error.retryAfterSeconds : undefined,
     rejection: entry.rejection === 'aborted' && closing ? 'shutdown' : entry.rejection,
   };
 }

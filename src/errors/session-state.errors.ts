@@ -29,6 +29,11 @@ export class SessionStateLockLostError extends SessionStateError {
   constructor(
     message: string,
     readonly reason: SessionStateLockLostReason,
+    /**
+     * `Retry-After` (seconds), when a retry is expected to succeed: the mount refusing a middleware's
+     * change computed from data another request has since changed (`lockWait.retryAfterSeconds`).
+     */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }

@@ -24,6 +24,11 @@ export class LazyAbort {
     return this.#controller.signal;
   }
 
+  /** Whether a source aborted while it was watched (a wait began and the client left or the caller cancelled before `dispose`). */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
   abort(): void {
     if (this.#aborted) return;
     this.#aborted = true;

@@ -21,7 +21,10 @@ export interface SessionLockWaitOptions {
    * attempt). Default 50: about 27 reads per second of waiting once there (see docs/BENCHMARKS.md).
    */
   pollMaxMs?: number;
-  /** `Retry-After` (seconds) sent with the 503 of a full queue. Default 1. */
+  /**
+   * `Retry-After` (seconds) sent with the 503 of a full queue, and with the mount's 409 refusing a
+   * middleware's change to `req.session` that another request outdated. Default 1.
+   */
   retryAfterSeconds?: number;
 }
 

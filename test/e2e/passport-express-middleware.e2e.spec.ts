@@ -31,17 +31,23 @@ import {
   mountSessionState,
   type HttpSessionState,
 } from '../../src/index.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
+import { Gates } from '../support/gates.js';
 import { sessionCookie } from '../support/test-app.js';
 
 const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 const USERS = [
   { id: 1, username: 'john', password: 'pw' },
   { id: 66, username: 'boom', password: 'pw' },
+  /** Parked in validate() (the session's lock held, before passport's logIn moves the session) until the test opens `validate-slow`. */
+  { id: 7, username: 'slow', password: 'pw' },
 ];
+const gates = new Gates();
 
 @Injectable()
 class LocalStrategy extends PassportStrategy(Strategy) {
-  validate(username: string, password: string) {
+  async validate(username: string, password: string) {
+    if (username === 'slow') await gates.pass('validate-slow');
     const user = USERS.find((u) => u.username === username && u.password === password);
     return user ? { id: user.id, username: user.username } : null;
   }
@@ -159,7 +165,10 @@ describe('passport through the mount (Express): middleware, refusals, errors', (
       ),
     ));
   });
-  afterAll(() => app.close());
+  afterAll(async () => {
+    gates.openAll();
+    await app.close();
+  });
   const http = () => request(app.getHttpServer());
   const lockedState = async (cookie: string) => (await store.getItem(idOf(cookie))).kind;
 
@@ -197,12 +206,31 @@ describe('passport through the mount (Express): middleware, refusals, errors', (
 
   it('a login with a cookie racing a request of the same session to a route that does not use the session: that route still answers 200', async () => {
     const cookie = sessionCookie((await http().post('/cart').expect(200)).headers)!;
-    const [login, ping] = await Promise.all([
-      http().post('/login').set('Cookie', cookie).send({ username: 'john', password: 'pw' }),
-      new Promise((r) => setTimeout(r, 5)).then(() => http().get('/ping').set('Cookie', cookie)),
-    ]);
-    expect(login.status).toBe(200);
-    expect(ping.status).toBe(200);
+    const login = http()
+      .post('/login')
+      .set('Cookie', cookie)
+      .send({ username: 'slow', password: 'pw' })
+      .then((r) => r);
+    await gates.arrived('validate-slow'); // the login holds the session's lock; passport's logIn has not moved it yet
+    const [ping, me] = ['/ping', '/me'].map((path) =>
+      http()
+        .get(path)
+        .set('Cookie', cookie)
+        .then((r) => r),
+    );
+    // Both wait for the login's lock (the mount reads the session), which moves the session to a new id meanwhile.
+    await vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(2));
+    gates.open('validate-slow');
+    expect((await login).status).toBe(200);
+    const [pinged, read] = [await ping, await me];
+    // The route without the session runs (as with express-session), and sets no cookie over the login's.
+    expect({ status: pinged.status, text: pinged.text, cookie: sessionCookie(pinged.headers) }).toEqual({
+      status: 200,
+      text: 'pong',
+      cookie: undefined,
+    });
+    // A route that reads the session is refused, as without the mount: it would read a session that is gone.
+    expect({ status: read.status, message: read.body.message }).toEqual({ status: 409, message: expect.stringContaining('moved or ended') });
   });
 });
 

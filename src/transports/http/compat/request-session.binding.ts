@@ -2,7 +2,7 @@ import { acquisitionOf, attachLease, leaseOf, type SessionLease } from '../../..
 import { SessionStateBehavior } from '../../../core/session-state-behavior.enum.js';
 import type { SessionStateLifecycle } from '../../../core/session-state.lifecycle.js';
 import { HttpSessionState } from '../../../session/http-session-state.js';
-import { SessionStateLockLostError } from '../../../errors/session-state.errors.js';
+import { SessionStateEndedWhileWaitingError, SessionStateLockLostError } from '../../../errors/session-state.errors.js';
 import { HttpExchange } from '../http-exchange.js';
 import { toHttpException } from '../to-http-exception.js';
 import { ownerOfPassportUser } from './passport-owner.js';
@@ -64,7 +64,7 @@ export class RequestSessionBinding {
   constructor(
     readonly lifecycle: SessionStateLifecycle,
     readonly request: object,
-    response: object,
+    private readonly response: object,
   ) {
     this.exchange = new HttpExchange(request, response);
     this.mountExchange = new MountExchange(request, response, 'http', this);
@@ -76,7 +76,19 @@ export class RequestSessionBinding {
    * client left) is not there for the guard to find.
    */
   async load(): Promise<void> {
-    this.loaded = await this.lifecycle.acquire(this.mountExchange, SessionStateBehavior.ReadOnly, 'guard');
+    try {
+      this.loaded = await this.lifecycle.acquire(this.mountExchange, SessionStateBehavior.ReadOnly, 'guard');
+    } catch (error) {
+      if (!(error instanceof SessionStateEndedWhileWaitingError)) throw error;
+      // The request waited for a login or logout that moved or ended the session. Whatever uses the
+      // session in this request (the route's guard or interceptor, GraphQL's hooks) is refused with
+      // that error (409, retry), as without the mount; a route that does not use the session still
+      // runs, with the session the cookie names now (none: a new, empty one), as with express-session.
+      const refused = Promise.reject(error);
+      refused.catch(() => {}); // nobody may ask
+      attachLease(this.request, refused);
+      this.loaded = await this.lifecycle.acquire(new MountExchange(this.request, this.response, 'http', {}), SessionStateBehavior.ReadOnly, 'guard');
+    }
     (this.request as { [BINDING]?: RequestSessionBinding })[BINDING] = this;
   }
 
@@ -168,7 +180,8 @@ export class RequestSessionBinding {
       // exception answers 409 and the unadopted lease is released when that answer goes out.
       // (Ending the session does not depend on its data: always carried over.)
       if (!this.early.isAbandoned && hasChanges(this.early, this.loaded) && lease.loaded?.items !== this.loaded.loaded?.items) {
-        throw toHttpException(new SessionStateLockLostError(CHANGED_WHILE_WAITING_MESSAGE, 'lock_mismatch'), this.exchange);
+        const conflict = new SessionStateLockLostError(CHANGED_WHILE_WAITING_MESSAGE, 'lock_mismatch', this.lifecycle.retryAfterSeconds);
+        throw toHttpException(conflict, this.exchange);
       }
       carryOver(this.early, this.loaded, lease.session);
       this.carried = true;
