@@ -201,8 +201,9 @@ export class RequestSessionBinding {
       // Taken over by the interceptor: it completed the session before the answer.
       if (lease.adopted) return answer.release(lease.completion ?? Promise.resolve(), (error) => toHttpException(error, this.exchange));
       // A guard answered itself (passport's successRedirect, failureRedirect): a success is saved
-      // first; a refusal (4xx, 5xx) discards the changes, as the guard's exception would.
-      const outcome = answer.status() < 400 ? 'succeeded' : 'failed';
+      // first; a refusal (4xx, 5xx) discards the changes, as the guard's exception would (unless
+      // `saveOnError: 'client-errors'` keeps a 4xx's, as it does for the guard binding's answers).
+      const outcome = this.lifecycle.outcomeOfAnswer(answer.status());
       answer.release(this.lifecycle.complete(lease, this.exchange, outcome), (error) => toHttpException(error, this.exchange));
     });
   }
