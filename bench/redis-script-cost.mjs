@@ -86,11 +86,11 @@ const phases = [
     command: 'evalsha',
     run: async (s, ids, locks) => each(async (i) => (locks[i] = (await s[0].getItemExclusive(ids[i])).lockId)),
   },
-  [
-    'save (changed) + release',
-    'evalsha',
-    async (s, ids, locks) => each((i) => s[0].setAndReleaseItemExclusive(ids[i], { items, timeout: 20, created }, locks[i], false)),
-  ],
+  {
+    name: 'save (changed) + release',
+    command: 'evalsha',
+    run: async (s, ids, locks) => each((i) => s[0].setAndReleaseItemExclusive(ids[i], { items, timeout: 20, created }, locks[i], false)),
+  },
   {
     name: 'lock again',
     command: 'evalsha',
