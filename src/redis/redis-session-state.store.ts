@@ -32,6 +32,7 @@ import {
   CREATE_UNINITIALIZED,
   INDEX_OWNER,
   LOCK,
+  LOCK_SLIDE_MS,
   OWNED,
   PROBE,
   READ,
@@ -136,14 +137,16 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private ready: Promise<void> | undefined;
   private closed = false;
   private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
-    this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '', this.channel(id)]),
+    this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '']),
   );
 
   constructor(options: RedisSessionStateStoreOptions = {}) {
     super();
     this.options = options;
     this.settings = redisStoreSettings(options);
-    this.clock = this.settings.clock;
+    // Whole milliseconds: the hot scripts compare times as decimal strings (see redis-scripts.ts).
+    const clock = this.settings.clock;
+    this.clock = () => Math.floor(clock());
     this.extraMs = String(this.settings.ttlExtraSeconds * 1000);
     this.codec = new RedisItemsCodec(this.settings.compressionThresholdBytes, this.settings.maxItemBytes);
     if (options.client) this.connection = this.connectionOf(options.client);
@@ -243,7 +246,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /** getItem by the READ script: a held lock is marked as waited for in the same step. */
   private async readMarking(id: string, now: number): Promise<SessionStateRead> {
-    const reply = list(await this.commands.script(READ, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    const reply = list(await this.commands.script(READ, this.key(id), [String(now), this.extraMs]));
     switch (code(reply)) {
       case 'A':
         return SESSION_ABSENT;
@@ -270,31 +273,36 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   /** The lock's fields only (one script: see `PROBE`), never the items. */
   override async probeLock(id: string): Promise<SessionStateLocked | null> {
     const now = this.clock();
-    const reply = list(await this.commands.script(PROBE, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    const reply = list(await this.commands.script(PROBE, this.key(id), [String(now), this.extraMs]));
     return code(reply) === 'L' ? lockedAnswer(reply, now) : null;
   }
 
   async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const now = this.clock();
     const lockId = this.lockIds.next();
-    let reply: RedisReply[];
+    let reply: RedisReply;
     try {
-      reply = list(await this.commands.script(LOCK, this.key(id), [String(now), this.extraMs, lockId, this.channel(id)]));
+      reply = await this.commands.script(LOCK, this.key(id), [String(now), String(now + LOCK_SLIDE_MS), lockId, this.extraMs]);
     } catch (error) {
       await this.settleLock(id, lockId, error);
       throw error;
     }
+    if (!Array.isArray(reply)) {
+      if (code(reply) === 'A') return SESSION_ABSENT;
+      throw corrupt(reply);
+    }
     switch (code(reply)) {
-      case 'A':
-        return SESSION_ABSENT;
       case 'L':
         return lockedAnswer(reply, now);
       case 'D': {
         const [, expires, timeout, flags, owner, plain, compressed, indexUntil, created, client] = reply;
         try {
+          // The script compares the stored expiry as a string; whether it is a number is checked here.
+          const expiry = integer(expires);
+          if (!Number.isFinite(expiry)) throw corruptRecord('its expiry is not a number');
           const item = await this.item(timeout, owner, plain, compressed, created, client);
           await this.indexOwner(id, item.owner, indexUntil, now);
-          return { kind: 'acquired', item, lockId, actions: actionsOf(flags), expires: integer(expires) };
+          return { kind: 'acquired', item, lockId, actions: actionsOf(flags), expires: expiry };
         } catch (error) {
           // We hold the lock of a record we cannot read: its id goes with the error for the caller to release.
           if (error instanceof SessionStateCorruptError) error.lockId = lockId;
@@ -330,10 +338,10 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     let expires: number;
     if (changed) expires = await this.save(id, item, lockId, false, next, false, 'it could not be handed over');
     else {
-      const reply = await this.run(RELEASE, id, next, [String(now), this.extraMs, lockId, next, this.channel(id)]);
-      if (code(reply) !== 'OK') throw refusal(reply, 'it could not be handed over');
-      await this.indexOwner(id, item.owner, reply[2], now);
-      expires = integer(reply[1]);
+      const released = releaseAnswer(await this.run(RELEASE, id, next, [String(now), this.extraMs, lockId, next]));
+      if (!released.ok) throw refusal(released.reply, 'it could not be handed over');
+      await this.indexOwner(id, item.owner, released.index, now);
+      expires = released.expires;
     }
     const handed = storeDataOf(item.items, item.timeout, item.owner, item.created, item.client);
     return { kind: 'acquired', item: handed, lockId: next, actions: SessionStateActions.None, expires } satisfies SessionStateAcquired;
@@ -341,33 +349,33 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     const now = this.clock();
-    let reply: RedisReply[];
+    let released: ReturnType<typeof releaseAnswer>;
     try {
-      reply = list(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '', this.channel(id)]));
+      released = releaseAnswer(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '']));
     } catch (error) {
       // Redis unreachable: released again once it answers (with persistence the lock would outlive the outage).
       if (unreachable(error)) this.pendingReleases.add(id, lockId);
       throw error;
     }
-    if (code(reply) !== 'OK') return false;
-    await this.indexOwner(id, undefined, reply[2], now);
+    if (!released.ok) return false;
+    await this.indexOwner(id, undefined, released.index, now);
     return true;
   }
 
   async removeItem(id: string, lockId: string, _options?: RemoveItemOptions): Promise<void> {
-    const reply = list(await this.commands.script(REMOVE, this.key(id), [String(this.clock()), this.extraMs, lockId, this.channel(id)]));
+    const reply = list(await this.commands.script(REMOVE, this.key(id), [String(this.clock()), this.extraMs, lockId]));
     if (code(reply) !== 'OK') throw refusal(reply, 'the session was not removed');
     this.unindexOwner(id, reply[1]);
   }
 
   async resetItemTimeout(id: string): Promise<void> {
     const now = this.clock();
-    const reply = list(await this.commands.script(RESET, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    const reply = list(await this.commands.script(RESET, this.key(id), [String(now), this.extraMs]));
     if (code(reply) === 'OK') await this.indexOwner(id, undefined, reply[2], now);
   }
 
   override async createUninitializedItem(id: string, timeout: number): Promise<void> {
-    await this.commands.script(CREATE_UNINITIALIZED, this.key(id), [String(this.clock()), this.extraMs, String(timeout), this.channel(id)]);
+    await this.commands.script(CREATE_UNINITIALIZED, this.key(id), [String(this.clock()), this.extraMs, String(timeout)]);
   }
 
   /**
@@ -381,7 +389,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const members = list(await this.commands.command(ownerKey, ['SMEMBERS', ownerKey], 'revokeOwner'));
     const ids = members.map((m) => String(m));
     const now = String(this.clock());
-    const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
+    const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
     const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
     if (gone.length > 0) await this.commands.command(ownerKey, ['SREM', ownerKey, ...gone], 'revokeOwner');
     return results.filter((r) => r === 1).length;
@@ -413,9 +421,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
         },
         revoke: async (owner, ids) => {
           const now = String(this.clock());
-          const results = await Promise.all(
-            ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])),
-          );
+          const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
           // As revokeOwner: only the ids REVOKE removed (1, 2) or found absent (3) leave the index.
           const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
           if (gone.length === 0) return;
@@ -465,7 +471,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /** Sign out one session: the revokeOwner script on it (removes it only if it has this owner), then its SREM. */
   override async revokeItem(id: string, owner: string): Promise<boolean> {
-    const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner, this.channel(id)]);
+    const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner]);
     if (reply !== 0) this.unindexOwner(id, Buffer.from(owner));
     return reply === 1;
   }
@@ -518,9 +524,15 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     if (!newItem && lockId === null) throw lockLost('lock_mismatch', consequence);
     const now = this.clock();
     const encoded = await this.codec.encode(item.items);
+    // The numbers the script writes, computed here (see SAVE): the new expiry, the key's TTL horizon
+    // when it is renewed (a quarter of the timeout past what it must reach), the owner index's horizon.
+    const timeoutMs = item.timeout * 60_000;
+    const expires = Math.floor(now + timeoutMs);
+    const keep = expires + this.settings.ttlExtraSeconds * 1000;
+    const horizon = keep + Math.floor(timeoutMs / 4);
     const args = [
       String(now),
-      this.extraMs,
+      String(keep),
       newItem ? 'new' : 'set',
       lockId ?? '',
       encoded.field,
@@ -531,20 +543,25 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       keepDate ? '1' : '',
       item.created === undefined ? '' : String(item.created),
       item.client ?? '',
-      this.channel(id),
+      String(expires),
+      String(horizon),
+      String(Math.max(1, horizon - now)),
+      String(keep + Math.floor(timeoutMs)),
     ];
     // A new lock id taken by a save whose answer was lost is released behind it.
-    const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : list(await this.commands.script(SAVE, this.key(id), args));
+    const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : await this.commands.script(SAVE, this.key(id), args);
     if (code(reply) !== 'OK') throw refusal(reply, consequence);
-    await this.indexOwner(id, item.owner, reply[2], now);
-    this.unindexOwner(id, reply[3]);
-    return integer(reply[1]);
+    if (Array.isArray(reply)) {
+      await this.indexOwner(id, item.owner, reply[1], now);
+      this.unindexOwner(id, reply[2]);
+    }
+    return expires;
   }
 
   /** Runs a script that takes the lock `lockId`; when its answer is lost, releases that lock before throwing. */
-  private async run(script: typeof SAVE, id: string, lockId: string, args: (string | Buffer)[]): Promise<RedisReply[]> {
+  private async run(script: typeof SAVE, id: string, lockId: string, args: (string | Buffer)[]): Promise<RedisReply> {
     try {
-      return list(await this.commands.script(script, this.key(id), args));
+      return await this.commands.script(script, this.key(id), args);
     } catch (error) {
       await this.settleLock(id, lockId, error);
       throw error;
@@ -558,7 +575,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private async settleLock(id: string, lockId: string, error: unknown): Promise<void> {
     if (!mayHaveRun(error)) return;
     // Queued through a reconnect: the lock command ran before the old connection died, or never.
-    const args = [String(this.clock()), this.extraMs, lockId, '', this.channel(id)];
+    const args = [String(this.clock()), this.extraMs, lockId, ''];
     await this.commands.script(RELEASE, this.key(id), args, true).catch(() => this.pendingReleases.add(id, lockId));
   }
 
@@ -650,8 +667,17 @@ function list(reply: RedisReply): RedisReply[] {
   return reply;
 }
 
-function code(reply: RedisReply[]): string {
-  return reply[0] instanceof Buffer ? reply[0].toString() : String(reply[0]);
+/** A reply's code: a bare one ('OK', 'A', 'G', …), or the first element of a list. */
+function code(reply: RedisReply): string {
+  const first = Array.isArray(reply) ? reply[0] : reply;
+  return first instanceof Buffer ? first.toString() : String(first);
+}
+
+/** RELEASE's reply: the new expiry and the owner index's horizon when it needs one; else the refusal. */
+function releaseAnswer(reply: RedisReply): { ok: true; expires: number; index: RedisReply } | { ok: false; reply: RedisReply } {
+  if (typeof reply === 'number') return { ok: true, expires: reply, index: null };
+  if (Array.isArray(reply) && code(reply) === 'OK') return { ok: true, expires: integer(reply[1]), index: reply[2] ?? null };
+  return { ok: false, reply };
 }
 
 function integer(value: RedisReply | undefined): number {
@@ -662,8 +688,10 @@ function asBuffer(value: RedisReply): Buffer | null {
   return value instanceof Buffer ? value : null;
 }
 
-function corrupt(reply: RedisReply[]): SessionStateCorruptError {
-  return corruptRecord(code(reply) === 'C' ? `its ${String(reply[1])} is not readable` : 'the script answered in an unexpected shape');
+function corrupt(reply: RedisReply): SessionStateCorruptError {
+  return corruptRecord(
+    Array.isArray(reply) && code(reply) === 'C' ? `its ${String(reply[1])} is not readable` : 'the script answered in an unexpected shape',
+  );
 }
 
 function actionsOf(flags: RedisReply): SessionStateActions {
@@ -679,7 +707,7 @@ function lockedAnswer(reply: RedisReply[], now: number): SessionStateLocked {
 }
 
 /** A refused fenced write's reply (G, M, X, C) as the error the contract names. */
-function refusal(reply: RedisReply[], consequence: string): Error {
+function refusal(reply: RedisReply, consequence: string): Error {
   switch (code(reply)) {
     case 'X':
       return new SessionStateLockLostError('A session with this id already exists; the new session was not written.', 'item_exists');
