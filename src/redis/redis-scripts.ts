@@ -130,7 +130,8 @@ export const LOCK_SLIDE_MS = 10 * 60_000;
 
 /**
  * getItemExclusive. ARGV: now, soon (now + LOCK_SLIDE_MS), lockId, extra. Replies: 'A'; {'L', lock
- * id, lock date, expires}; {'D', expires, timeout, flags, owner, i, g, index, created, client}.
+ * id, lock date, expires}; {'D', expires, timeout, flags, owner, i, g, index, created, client} when
+ * it slid the expiry, else (most locks) {timeout, flags, owner, i, g, created, client, expires}.
  * The expiry is slid (and the key's TTL renewed when `x` says so, the owner index's horizon
  * checked) only when it is before `soon`; the expiry answered is the one the record has then.
  */
@@ -155,7 +156,9 @@ local soon = ARGV[2]
 if #e > #soon or (#e == #soon and e > soon) then
   redis.call('HSET', k, 'l', ARGV[3], 'd', now)
   if x[2] then redis.call('HDEL', k, 'f') end
-  return {'D', e, x[1], x[2], x[3], x[4], x[5], false, x[6], x[7]}
+  -- The HMGET's own reply, the expiry appended: no code, no new table (each element costs).
+  x[8] = e
+  return x
 end
 local t = tonumber(x[1])
 if not t or t <= 0 then return {'C', 'timeout'} end
@@ -184,10 +187,10 @@ return {'D', set[7], x[1], x[2], x[3], x[4], x[5], index, x[6], x[7]}
  * setAndReleaseItemExclusive, setItemExclusive, and a changed hand-over. ARGV: now, keep (the new
  * expiry + extra: what the key's TTL must reach), mode ('new' or 'set'), lockId, field ('i' or 'g'),
  * items, timeout, owner ('' for none), next (the lock id to hold afterwards, '' to release), keepDate
- * ('1': keep the lock date), created ('' for none), client ('' for none), expires (the new expiry),
- * horizon (the key's expiry when its TTL is renewed: keep + a quarter of the timeout), ttl (horizon
- * - now, ms), indexUntil (the owner index's new horizon). The store computes the numbers: Lua would
- * parse and format them again at a measurable cost.
+ * ('1': keep the lock date), created ('' for none), client ('' for none), expires (the new expiry).
+ * The store computes the numbers every save writes (Lua would parse and format them at a measurable
+ * cost); those written now and then (the key's TTL horizon, when renewed: keep + a quarter of the
+ * timeout; the owner index's horizon: keep + the timeout) are computed here.
  * Replies: 'OK'; {'OK', index or false, the owner this session no longer has (for the store's
  * SREM)} when there is one of those; 'X', 'G', 'M'; {'C', what}.
  */
@@ -195,14 +198,14 @@ export const SAVE = script(
   'save',
   `
 local k = KEYS[1]
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o', 'u', 'd', 'w', 'x')
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o', 'u', 'w', 'x')
 local v, e, now, keep = m[1], m[2], ARGV[1], ARGV[2]
 local s = 'live'
 if not v and not e then s = 'absent'
 elseif v ~= '1' or not e then s = 'corrupt'
 elseif #e < #now or (#e == #now and e <= now) then s = 'expired' end
 local new = ARGV[3] == 'new'
-local previous, u, x = false, false, m[8]
+local previous, u, x = false, false, m[7]
 if new then
   if s == 'live' then return 'X' end
   if s == 'corrupt' then return {'C', 'format'} end
@@ -223,7 +226,7 @@ if owner then
   table.insert(set, 'o') table.insert(set, owner)
   -- The owner index needs this session (again): a new owner, or an entry that may expire before it.
   if owner ~= previous or not u or #u < #keep or (#u == #keep and u < keep) then
-    index = ARGV[16]
+    index = string.format('%d', tonumber(keep) + tonumber(ARGV[7]) * 60000)
     table.insert(set, 'u') table.insert(set, index)
   end
 else
@@ -233,20 +236,25 @@ if ARGV[11] ~= '' then table.insert(set, 'c') table.insert(set, ARGV[11]) else t
 if ARGV[12] ~= '' then table.insert(set, 'a') table.insert(set, ARGV[12]) else table.insert(drop, 'a') end
 if ARGV[9] ~= '' then
   table.insert(set, 'l') table.insert(set, ARGV[9])
-  table.insert(set, 'd') table.insert(set, (ARGV[10] == '1' and m[6]) or now)
+  -- keepDate (a mid-request save): the lock's date stays (read only then).
+  table.insert(set, 'd') table.insert(set, (ARGV[10] == '1' and redis.call('HGET', k, 'd')) or now)
 else
   table.insert(drop, 'l') table.insert(drop, 'd')
-  if m[7] then table.insert(drop, 'w') end
+  if m[6] then table.insert(drop, 'w') end
 end
 local renew = not x or #x < #keep or (#x == #keep and x < keep)
-if renew then table.insert(set, 'x') table.insert(set, ARGV[14]) end
+local h
+if renew then
+  h = tonumber(keep) + math.floor(tonumber(ARGV[7]) * 15000)
+  table.insert(set, 'x') table.insert(set, string.format('%d', h))
+end
 -- The first write: at maxmemory under noeviction Redis refuses it with nothing written (503), and the
 -- caller's release (RELEASE) frees the lock. Not HDEL first: a script that has written may write past maxmemory.
 redis.call('HSET', unpack(set))
 if not new then redis.call('HDEL', unpack(drop)) end
 -- The TTL is renewed before announcing: a refused publish (ACL) must not leave it unrenewed.
-if renew then redis.call('PEXPIRE', k, ARGV[15]) end
-${announce("ARGV[9] == '' and m[7]")}
+if renew then redis.call('PEXPIRE', k, string.format('%d', math.max(1, h - tonumber(now)))) end
+${announce("ARGV[9] == '' and m[6]")}
 local dropped = (previous and previous ~= owner) and previous or false
 if index or dropped then return {'OK', index, dropped} end
 return 'OK'

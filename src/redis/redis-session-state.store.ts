@@ -291,27 +291,42 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       if (code(reply) === 'A') return SESSION_ABSENT;
       throw corrupt(reply);
     }
+    // Most locks: the script's HMGET as it came, the expiry appended (see LOCK).
+    if (reply.length === 8) {
+      const [timeout, flags, owner, plain, compressed, created, client, expires] = reply;
+      return this.acquired(id, lockId, now, { expires, timeout, flags, owner, plain, compressed, indexUntil: null, created, client });
+    }
     switch (code(reply)) {
       case 'L':
         return lockedAnswer(reply, now);
       case 'D': {
         const [, expires, timeout, flags, owner, plain, compressed, indexUntil, created, client] = reply;
-        try {
-          // The script compares the stored expiry as a string; whether it is a number is checked here.
-          const expiry = integer(expires);
-          if (!Number.isFinite(expiry)) throw corruptRecord('its expiry is not a number');
-          const item = await this.item(timeout, owner, plain, compressed, created, client);
-          await this.indexOwner(id, item.owner, indexUntil, now);
-          return { kind: 'acquired', item, lockId, actions: actionsOf(flags), expires: expiry };
-        } catch (error) {
-          // We hold the lock of a record we cannot read: its id goes with the error for the caller to release.
-          if (error instanceof SessionStateCorruptError) error.lockId = lockId;
-          else await this.releaseItemExclusive(id, lockId).catch(() => false);
-          throw error;
-        }
+        return this.acquired(id, lockId, now, { expires, timeout, flags, owner, plain, compressed, indexUntil, created, client });
       }
       default:
         throw corrupt(reply);
+    }
+  }
+
+  /** The lock is ours: the session as LOCK read it. */
+  private async acquired(
+    id: string,
+    lockId: string,
+    now: number,
+    data: Record<LockedField, RedisReply | undefined>,
+  ): Promise<SessionStateAcquisition> {
+    try {
+      // The script compares the stored expiry as a string; whether it is a number is checked here.
+      const expires = integer(data.expires);
+      if (!Number.isFinite(expires)) throw corruptRecord('its expiry is not a number');
+      const item = await this.item(data.timeout ?? null, data.owner ?? null, data.plain ?? null, data.compressed ?? null, data.created, data.client);
+      await this.indexOwner(id, item.owner, data.indexUntil, now);
+      return { kind: 'acquired', item, lockId, actions: actionsOf(data.flags ?? null), expires };
+    } catch (error) {
+      // We hold the lock of a record we cannot read: its id goes with the error for the caller to release.
+      if (error instanceof SessionStateCorruptError) error.lockId = lockId;
+      else await this.releaseItemExclusive(id, lockId).catch(() => false);
+      throw error;
     }
   }
 
@@ -524,12 +539,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     if (!newItem && lockId === null) throw lockLost('lock_mismatch', consequence);
     const now = this.clock();
     const encoded = await this.codec.encode(item.items);
-    // The numbers the script writes, computed here (see SAVE): the new expiry, the key's TTL horizon
-    // when it is renewed (a quarter of the timeout past what it must reach), the owner index's horizon.
-    const timeoutMs = item.timeout * 60_000;
-    const expires = Math.floor(now + timeoutMs);
+    // The numbers every save writes, computed here (see SAVE): the new expiry, and what the key's TTL must reach.
+    const expires = Math.floor(now + item.timeout * 60_000);
     const keep = expires + this.settings.ttlExtraSeconds * 1000;
-    const horizon = keep + Math.floor(timeoutMs / 4);
     const args = [
       String(now),
       String(keep),
@@ -544,9 +556,6 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       item.created === undefined ? '' : String(item.created),
       item.client ?? '',
       String(expires),
-      String(horizon),
-      String(Math.max(1, horizon - now)),
-      String(keep + Math.floor(timeoutMs)),
     ];
     // A new lock id taken by a save whose answer was lost is released behind it.
     const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : await this.commands.script(SAVE, this.key(id), args);
@@ -656,6 +665,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     return client as unknown as RedisSessionClient;
   }
 }
+
+/** The fields of a session LOCK answers. */
+type LockedField = 'expires' | 'timeout' | 'flags' | 'owner' | 'plain' | 'compressed' | 'indexUntil' | 'created' | 'client';
 
 /** Redis did not answer (down, reconnecting, too slow): not a refusal, not a misconfiguration. */
 function unreachable(error: unknown): boolean {
