@@ -431,3 +431,30 @@ return 0
 `,
   '',
 );
+
+/**
+ * The startup check of what the scripts may run: each command the store's scripts need on every
+ * request, on a key of its own (`KEYS[1]`, deleted again; `KEYS[2]` a set in the same slot), by
+ * `pcall`. Replies the commands the ACL refuses (none: an empty list). Not checked: the owner cap's
+ * commands (only with maxSessionsPerOwner) and SPUBLISH/PUBLISH (without them a release is not
+ * announced, and waiters of other instances poll).
+ */
+export const ACL_CHECK = script(
+  'acl-check',
+  `
+local refused = {}
+local function try(name, ...)
+  local r = redis.pcall(name, ...)
+  if type(r) == 'table' and r.err and string.find(r.err, "can't run") then table.insert(refused, name) end
+end
+try('HMGET', KEYS[1], 'v')
+try('HSET', KEYS[1], 'v', '0')
+try('HDEL', KEYS[1], 'v')
+try('PEXPIRE', KEYS[1], '1000')
+try('PTTL', KEYS[1])
+try('SADD', KEYS[2], 'x')
+try('DEL', KEYS[1], KEYS[2])
+return refused
+`,
+  '',
+);

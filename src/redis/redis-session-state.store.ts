@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   SessionStateCorruptError,
@@ -28,6 +28,7 @@ import { RedisItemsCodec } from './redis-items-codec.js';
 import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
 import {
+  ACL_CHECK,
   CLAIM_OWNER_SLOT,
   CREATE_UNINITIALIZED,
   INDEX_OWNER,
@@ -51,6 +52,7 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *
  * Keys (`P` = keyPrefix + (application + ':' when set)), a session's in one slot by its `{id}` tag:
  *   P{<id>}             hash: the session (fields in redis-scripts.ts); PEXPIRE = timeout + ttlExtraSeconds
+ *                       + a quarter of the timeout, renewed when a slide passes it (field x)
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
  *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
  *   Powner:{<owner>}:cap sorted set: maxSessionsPerOwner's book, id scored by when it took its place
@@ -69,11 +71,13 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *
  * Lock cost does not depend on the session's size: the lock is two small fields; a contended
  * lock, a probe, a release and an unchanged hand-over never read or write the items.
+ * What a script costs Redis: see redis-scripts.ts (each field, argument and reply element counts).
  *
  * Expiry: the hash's `e` (the store's clock) decides on every call, so an expired session reads
- * absent even before Redis drops the key. Slid by taking the lock, releasing it, saving, and
- * `resetItemTimeout` (which the lifecycle sends for read-only requests only once over half the
- * timeout has passed): a read costs no write.
+ * absent even before Redis drops the key. Slid by releasing the lock, saving, `resetItemTimeout`
+ * (which the lifecycle sends for read-only requests only once over half the timeout has passed),
+ * and by taking the lock when the expiry is within LOCK_SLIDE_MS (10 min): a read costs no write,
+ * and a lock far from the expiry writes only the lock (the request's save or release slides).
  *
  * Waiters: a waiter on another instance watches the session's channel (one subscriber connection
  * per store, a channel per session only while someone of this process waits) and retries the lock
@@ -102,6 +106,9 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * Redis is unreachable is tried again every 500 ms until Redis answers (for up to 2 minutes): with
  * persistence, a lock held when Redis went down does not keep its session locked until it is stale.
  */
+
+/** The SHA1 of a script no server has (EVALSHA answers NOSCRIPT, or NOPERM when scripts are refused). */
+const ACL_CHECK_SHA1 = createHash('sha1').update('nestjs-session-state: may this user run scripts?').digest('hex');
 
 /**
  * Lock ids: unique is all a fencing token needs, so a random prefix per store (96 bits: no two
@@ -167,11 +174,52 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     this.ready ??= (async () => {
       this.connection ??= this.connectionOf(await this.buildClient());
       if (!this.connection.client.isOpen) await connectAtStartup(this.connection.client, this.settings.connectTimeoutMs);
+      await this.checkScripting(this.connection.client);
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
     });
     return this.ready;
+  }
+
+  /**
+   * At startup: may this user run scripts at all? Without EVALSHA and EVAL (ACL category
+   * @scripting) no session call can work, so startup fails at once saying so, as for a refused
+   * password, instead of every request answering 503. One `EVALSHA` of a script no server has
+   * (NOSCRIPT: allowed) and one `EVAL` of a no-op; then `ACL_CHECK`, which tries the commands the
+   * scripts run (Redis's refusal of one inside a script does not say which). Any answer but a
+   * refusal passes (the store's calls report the rest). A client the store made is destroyed, as
+   * when its connection is refused.
+   */
+  private async checkScripting(client: RedisSessionClient): Promise<void> {
+    const key = this.key('startup-check');
+    const checks = [
+      ['EVALSHA', ACL_CHECK_SHA1, '0'],
+      ['EVAL', 'return 0', '0'],
+    ].map((args) =>
+      this.commands.command(key, args, `${args[0]} (startup check)`).then(
+        () => undefined,
+        (error: unknown) => (error instanceof SessionStateStoreMisconfiguredError ? error : undefined),
+      ),
+    );
+    let refused = (await Promise.all(checks)).find((error) => error !== undefined);
+    if (!refused) {
+      // Scripts may run: may they run what they call? (Redis names no command when a script's own is refused.)
+      const commands = await this.commands.script(ACL_CHECK, key, [], false, [`${key}:s`]).then(
+        (reply) => (Array.isArray(reply) ? reply.map((name) => String(name).toLowerCase()) : []),
+        (error: unknown) => (error instanceof SessionStateStoreMisconfiguredError ? error : []),
+      );
+      if (commands instanceof Error) refused = commands;
+      else if (commands.length > 0) {
+        refused = new SessionStateStoreMisconfiguredError(
+          `Redis refuses the store's scripts ${commands.join(', ').toUpperCase()} (NOPERM): grant ${commands.map((c) => `+${c}`).join(' ')} ` +
+            'to the connection\'s user (docs/REDIS.md, "ACL").',
+        );
+      }
+    }
+    if (!refused) return;
+    if (!this.options.client && client.isOpen) client.destroy();
+    throw refused;
   }
 
   async onModuleInit(): Promise<void> {
