@@ -139,7 +139,8 @@ export const LOCK = script(
   'lock',
   `
 local k = KEYS[1]
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w')
+-- The lock's date and mark are read only when it is held (each field read costs; most locks are free).
+local m = redis.call('HMGET', k, 'v', 'e', 'l')
 local e, now = m[2], ARGV[1]
 if m[1] ~= '1' or not e then
   if not m[1] and not e then return 'A' end
@@ -147,9 +148,10 @@ if m[1] ~= '1' or not e then
 end
 if #e < #now or (#e == #now and e <= now) then return 'A' end
 if m[3] then
+  local held = redis.call('HMGET', k, 'd', 'w')
   -- Best effort (pcall): at maxmemory under noeviction the mark is refused, and the answer stands.
-  if not m[5] then redis.pcall('HSET', k, 'w', '1') end
-  return {'L', m[3], m[4] or '0', e}
+  if not held[2] then redis.pcall('HSET', k, 'w', '1') end
+  return {'L', m[3], held[1] or '0', e}
 end
 local x = redis.call('HMGET', k, 't', 'f', 'o', 'i', 'g', 'c', 'a')
 local soon = ARGV[2]
