@@ -20,13 +20,16 @@ export function toStoreError(error: unknown, operation: string, requestTimeoutMs
   if (error instanceof SessionStateCorruptError || error instanceof SessionStateStoreUnavailableError) return error;
   const name = errorClass(error);
   const message = String((error as Error | null)?.message ?? '');
-  const code = /^[A-Z]{3,}\b/.exec(message)?.[0] ?? (/\b(WRONGTYPE|NOPERM)\b/.exec(message)?.[1] || undefined);
+  // A command a script runs, refused by the ACL: Redis 7.0 answers `ERR The user executing the script can't run
+  // this command …` (or `can't access … keys/channels`), naming no command: reported as a NOPERM.
+  const inScript = /user executing the script can't/i.test(message);
+  const code = inScript ? 'NOPERM' : (/^[A-Z]{3,}\b/.exec(message)?.[0] ?? (/\b(WRONGTYPE|NOPERM)\b/.exec(message)?.[1] || undefined));
   if (code === 'WRONGTYPE') return corruptRecord('its key holds another type of value', error);
   if (code && PERMISSION_CODES.has(code)) {
     return new SessionStateStoreMisconfiguredError(
-      `Redis refused ${operation} (${code}): the connection's user needs EVALSHA, EVAL, HMGET, HSET, HDEL, DEL, PEXPIRE, PTTL, ` +
-        'SADD, SREM, SMEMBERS, SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE (PUBLISH, SUBSCRIBE on Redis < 7), PING, HELLO, ' +
-        'on the keys and channels under the keyPrefix (docs/REDIS.md).',
+      `Redis refused ${operation} (${code}${code === 'NOPERM' ? `: ${missingGrant(message)}` : ''}): the connection's user needs ` +
+        'EVALSHA, EVAL, HMGET, HSET, HDEL, DEL, PEXPIRE, PTTL, SADD, SREM, SMEMBERS, SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE ' +
+        '(PUBLISH, SUBSCRIBE on Redis < 7), PING, HELLO, on the keys and channels under the keyPrefix (docs/REDIS.md, "ACL").',
       { cause: error },
     );
   }
@@ -34,6 +37,22 @@ export function toStoreError(error: unknown, operation: string, requestTimeoutMs
     return new SessionStateStoreUnavailableError(`Redis ${operation} did not complete within ${requestTimeoutMs} ms.`, { cause: error });
   }
   return new SessionStateStoreUnavailableError(`Redis ${operation} failed (${code ?? name}).`, { cause: error });
+}
+
+/**
+ * What a NOPERM refused, and what grants it, from Redis's message ("… to run the 'evalsha'
+ * command", "… to access one of the keys …", "… one of the channels …"; a script's inner command
+ * is named the same way). Scripts (EVALSHA, EVAL) are the ACL category `@scripting`.
+ */
+function missingGrant(message: string): string {
+  const command = /run the '([^']+)' command/i.exec(message)?.[1]?.toLowerCase();
+  if (command === 'evalsha' || command === 'eval') return `'${command}' is refused: grant +evalsha +eval (ACL category @scripting)`;
+  if (command) return `'${command}' is refused: grant +${command}`;
+  if (/user executing the script can't run/i.test(message))
+    return 'a command a script runs is refused (Redis does not say which; the startup check names it)';
+  if (/\bkeys?\b/i.test(message)) return 'a key under the keyPrefix is refused: grant ~<keyPrefix>*';
+  if (/\bchannels?\b/i.test(message)) return 'a channel under the keyPrefix is refused: grant &<keyPrefix>*';
+  return 'refused';
 }
 
 /** Refused before sending: the client is reconnecting (see `RedisCommands`). */

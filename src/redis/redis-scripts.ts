@@ -11,16 +11,28 @@ import { createHash } from 'node:crypto';
  *   l  lock id (absent: unlocked)     d  lock date, epoch ms
  *   c  created, epoch ms (as given)   a  client (as given; \`recordClient\`)
  *   w  '1': a request found it locked (and may wait): the release publishes, and clears it
+ *   x  until when the key's own TTL (PEXPIRE) is known to last, epoch ms: a write renews the TTL
+ *      only when the session's new expiry (+ ttlExtraSeconds) passes it
  *
  * The lock is two small fields of the hash: taking, probing, refusing or releasing it never reads
  * or rewrites the items (an O(1) field write, whatever the session's size). Expiry: the stored `e`
- * decides on every call; the key's `PEXPIRE` (timeout + `ttlExtraSeconds`) only frees the memory.
+ * decides on every call; the key's `PEXPIRE` (timeout + `ttlExtraSeconds`, plus a quarter of the
+ * timeout of slack, `x`) only frees the memory.
  * Every end of a lock (release, save, removal, revocation) that someone found held (`w`) announces
- * itself on the session's channel (`ARGV[#ARGV]`, in the session's slot): `SPUBLISH`, or `PUBLISH`
+ * itself on the session's channel (the key + `:r`, in the session's slot): `SPUBLISH`, or `PUBLISH`
  * on a server without it. A waiter of another process subscribes before its next lock attempt, whose
  * `L` answer sets `w`, so the release it waits for always publishes; an uncontended one never does.
  * Replies start with a code: A absent, L locked, D data, OK, G gone, M lock mismatch,
  * X exists, C corrupt (with what).
+ *
+ * What a script costs Redis (measured: `bench/redis-script-cost.mjs`, docs/BENCHMARKS.md "Lua
+ * script cost"): every `redis.call`, every field it reads or writes, every argument, every element
+ * of the reply and every `tonumber` or number formatted costs about as much as a whole plain `GET`.
+ * So the scripts of every request (LOCK, SAVE, RELEASE) define no helper functions, take the
+ * numbers they write precomputed as strings, compare expiries as strings (integer ms, by length
+ * first: no `tonumber`), renew the key's TTL only when it must (`x`), reply a bare code when that
+ * says it all, and LOCK leaves the expiry to the end of the request (SAVE, RELEASE) unless it is
+ * near (LOCK_SLIDE_MS).
  */
 export interface RedisScript {
   readonly name: string;
@@ -39,8 +51,8 @@ local function ttl(ms) return int(math.max(1, math.ceil(ms))) end
 -- for publishes nothing. SPUBLISH on the session's channel, PUBLISH on a server without it.
 local function announce(w)
   if not w then return end
-  local r = redis.pcall('SPUBLISH', ARGV[#ARGV], 'r')
-  if type(r) == 'table' and r.err then redis.call('PUBLISH', ARGV[#ARGV], 'r') end
+  local r = redis.pcall('SPUBLISH', k .. ':r', 'r')
+  if type(r) == 'table' and r.err then redis.call('PUBLISH', k .. ':r', 'r') end
 end
 -- Another request holds the lock: the answer, and the mark that someone waits for its release.
 -- Best effort (pcall): at maxmemory under noeviction the mark is refused, and the read still answers.
@@ -67,12 +79,23 @@ local function index(owner, previous, u, ne, tms)
 end
 `;
 
+/**
+ * The hot scripts' `announce`, inlined (a local function is made anew on every call): SPUBLISH on
+ * the session's channel when `condition` holds, PUBLISH on a server without it.
+ */
+function announce(condition: string): string {
+  return `if ${condition} then
+  local r = redis.pcall('SPUBLISH', k .. ':r', 'r')
+  if type(r) == 'table' and r.err then redis.call('PUBLISH', k .. ':r', 'r') end
+end`;
+}
+
 function script(name: string, body: string, prelude = PRELUDE): RedisScript {
   const source = prelude + body;
   return { name, source, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-/** getItem. ARGV: now, extra, channel. Reply D: expires, timeout, flags, owner, i, g, created, client. */
+/** getItem. ARGV: now, extra. Reply D: expires, timeout, flags, owner, i, g, created, client. */
 export const READ = script(
   'read',
   `
@@ -87,7 +110,7 @@ return {'D', m[2], m[6], m[7], m[8], m[9], m[10], m[11], m[12]}
 
 /**
  * probeLock: the lock's four small fields, never the items. Marks a held lock as waited for, so its
- * release publishes even to a waiter whose last notice was lost. ARGV: now, extra, channel.
+ * release publishes even to a waiter whose last notice was lost. ARGV: now, extra.
  */
 export const PROBE = script(
   'probe',
@@ -98,103 +121,206 @@ return locked(m[3], m[4], m[2], m[5])
 `,
 );
 
-/** getItemExclusive. ARGV: now, extra, lockId, channel. Reply D: expires, timeout, flags, owner, i, g, index, created, client. */
+/**
+ * A LOCK slides the session's expiry only when it would come within this of now: otherwise the
+ * SAVE or RELEASE that ends the request slides it (a request never sees its session expire under it
+ * unless it runs longer than this, or than the session's timeout when that is shorter, as before).
+ */
+export const LOCK_SLIDE_MS = 10 * 60_000;
+
+/**
+ * getItemExclusive. ARGV: now, soon (now + LOCK_SLIDE_MS), lockId, extra. Replies: 'A'; {'L', lock
+ * id, lock date, expires}; {'D', expires, timeout, flags, owner, i, g, index, created, client} when
+ * it slid the expiry, else (most locks) {timeout, flags, owner, i, g, created, client, expires}.
+ * The expiry is slid (and the key's TTL renewed when `x` says so, the owner index's horizon
+ * checked) only when it is before `soon`; the expiry answered is the one the record has then.
+ */
 export const LOCK = script(
   'lock',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w')
-local s = state(m[1], m[2])
-if s == 'corrupt' then return {'C', 'format'} end
-if s ~= 'live' then return {'A'} end
-if m[3] then return locked(m[3], m[4], m[2], m[5]) end
-local x = redis.call('HMGET', k, 't', 'f', 'o', 'i', 'g', 'u', 'c', 'a')
+local k = KEYS[1]
+-- The lock's date and mark are read only when it is held (each field read costs; most locks are free).
+local m = redis.call('HMGET', k, 'v', 'e', 'l')
+local e, now = m[2], ARGV[1]
+if m[1] ~= '1' or not e then
+  if not m[1] and not e then return 'A' end
+  return {'C', 'format'}
+end
+if #e < #now or (#e == #now and e <= now) then return 'A' end
+if m[3] then
+  local held = redis.call('HMGET', k, 'd', 'w')
+  -- Best effort (pcall): at maxmemory under noeviction the mark is refused, and the answer stands.
+  if not held[2] then redis.pcall('HSET', k, 'w', '1') end
+  return {'L', m[3], held[1] or '0', e}
+end
+local x = redis.call('HMGET', k, 't', 'f', 'o', 'i', 'g', 'c', 'a')
+local soon = ARGV[2]
+if #e > #soon or (#e == #soon and e > soon) then
+  redis.call('HSET', k, 'l', ARGV[3], 'd', now)
+  if x[2] then redis.call('HDEL', k, 'f') end
+  -- The HMGET's own reply, the expiry appended: no code, no new table (each element costs).
+  x[8] = e
+  return x
+end
 local t = tonumber(x[1])
 if not t or t <= 0 then return {'C', 'timeout'} end
-local ne = now + t * 60000
-redis.call('HSET', k, 'l', ARGV[3], 'd', ARGV[1], 'e', int(ne))
+local tms = t * 60000
+local ne = tonumber(now) + tms
+local keep = ne + tonumber(ARGV[4])
+local y = redis.call('HMGET', k, 'u', 'x')
+local set = {k, 'l', ARGV[3], 'd', now, 'e', string.format('%d', ne)}
+local index = false
+if x[3] and (tonumber(y[1]) or 0) < keep then
+  index = string.format('%d', keep + tms)
+  table.insert(set, 'u') table.insert(set, index)
+end
+local renew = (tonumber(y[2]) or 0) < keep
+local h = keep + math.floor(tms / 4)
+if renew then table.insert(set, 'x') table.insert(set, string.format('%d', h)) end
+redis.call('HSET', unpack(set))
 if x[2] then redis.call('HDEL', k, 'f') end
-redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
-return {'D', int(ne), x[1], x[2], x[3], x[4], x[5], index(x[3], x[3], x[6], ne, t * 60000), x[7], x[8]}
+if renew then redis.call('PEXPIRE', k, string.format('%d', math.max(1, h - tonumber(now)))) end
+return {'D', set[7], x[1], x[2], x[3], x[4], x[5], index, x[6], x[7]}
 `,
+  '',
 );
 
 /**
- * setAndReleaseItemExclusive, setItemExclusive, and a changed hand-over. ARGV: now, extra, mode
- * ('new' or 'set'), lockId, field ('i' or 'g'), items, timeout, owner ('' for none), next (the lock
- * id to hold afterwards, '' to release), keepDate ('1': keep the lock date), created ('' for none),
- * client ('' for none), channel.
- * Reply OK: expires, index, the owner this session no longer has (for the store's SREM).
+ * setAndReleaseItemExclusive, setItemExclusive, and a changed hand-over. ARGV: now, keep (the new
+ * expiry + extra: what the key's TTL must reach), mode ('new'; 'set'; 'keep': set, keeping the lock's
+ * date, for a mid-request save), lockId, field ('i' or 'g'), items, timeout, owner ('' for none), next
+ * (the lock id to hold afterwards, '' to release), created ('' for none), client ('' for none),
+ * expires (the new expiry).
+ * The store computes the numbers every save writes (Lua would parse and format them at a measurable
+ * cost); those written now and then (the key's TTL horizon, when renewed: keep + a quarter of the
+ * timeout; the owner index's horizon: keep + the timeout) are computed here. Fields are deleted only
+ * when they may exist (the owner's when the record had one, `w` when set).
+ * Replies: 'OK'; {'OK', index or false, the owner this session no longer has (for the store's
+ * SREM)} when there is one of those; 'X', 'G', 'M'; {'C', what}.
  */
 export const SAVE = script(
   'save',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o', 'u', 'd', 'w')
-local s = state(m[1], m[2])
+local k = KEYS[1]
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o', 'u', 'w', 'x')
+local v, e, now, keep = m[1], m[2], ARGV[1], ARGV[2]
+local s = 'live'
+if not v and not e then s = 'absent'
+elseif v ~= '1' or not e then s = 'corrupt'
+elseif #e < #now or (#e == #now and e <= now) then s = 'expired' end
 local new = ARGV[3] == 'new'
-local previous, u = false, false
+local previous, u, x = false, false, m[7]
 if new then
-  if s == 'live' then return {'X'} end
+  if s == 'live' then return 'X' end
   if s == 'corrupt' then return {'C', 'format'} end
   if s ~= 'absent' then redis.call('DEL', k) end
+  x = false
 else
   if s == 'corrupt' then return {'C', 'format'} end
-  if s == 'absent' or (m[3] ~= ARGV[4] and s == 'expired') then return {'G'} end
-  if m[3] ~= ARGV[4] then return {'M'} end
+  if s == 'absent' or (m[3] ~= ARGV[4] and s == 'expired') then return 'G' end
+  if m[3] ~= ARGV[4] then return 'M' end
   previous, u = m[4], m[5]
 end
-local t = tonumber(ARGV[7])
-local tms = t * 60000
-local ne = now + tms
 local owner = ARGV[8] ~= '' and ARGV[8] or false
-local set = {k, ARGV[5], ARGV[6], 't', ARGV[7], 'e', int(ne), 'v', '1'}
+-- Built by index, not table.insert (a global lookup and a call each: measurable here).
+local set = {k, ARGV[5], ARGV[6], 't', ARGV[7], 'e', ARGV[12]}
 local drop = {k, ARGV[5] == 'i' and 'g' or 'i', 'f'}
-if owner then table.insert(set, 'o') table.insert(set, owner) else table.insert(drop, 'o') table.insert(drop, 'u') end
-if ARGV[11] ~= '' then table.insert(set, 'c') table.insert(set, ARGV[11]) else table.insert(drop, 'c') end
-if ARGV[12] ~= '' then table.insert(set, 'a') table.insert(set, ARGV[12]) else table.insert(drop, 'a') end
+local n, d = 7, 3
+if new then set[8] = 'v' set[9] = '1' n = 9 end
+local index = false
+if owner then
+  set[n + 1] = 'o' set[n + 2] = owner n = n + 2
+  -- The owner index needs this session (again): a new owner, or an entry that may expire before it.
+  if owner ~= previous or not u or #u < #keep or (#u == #keep and u < keep) then
+    index = string.format('%d', tonumber(keep) + tonumber(ARGV[7]) * 60000)
+    set[n + 1] = 'u' set[n + 2] = index n = n + 2
+  end
+elseif previous or u then
+  drop[d + 1] = 'o' drop[d + 2] = 'u' d = d + 2
+end
+if ARGV[10] ~= '' then set[n + 1] = 'c' set[n + 2] = ARGV[10] n = n + 2 else drop[d + 1] = 'c' d = d + 1 end
+if ARGV[11] ~= '' then set[n + 1] = 'a' set[n + 2] = ARGV[11] n = n + 2 else drop[d + 1] = 'a' d = d + 1 end
 if ARGV[9] ~= '' then
-  table.insert(set, 'l') table.insert(set, ARGV[9])
-  table.insert(set, 'd') table.insert(set, (ARGV[10] == '1' and m[6]) or ARGV[1])
+  -- 'keep' (a mid-request save): the lock's date stays (read only then).
+  set[n + 1] = 'l' set[n + 2] = ARGV[9]
+  set[n + 3] = 'd' set[n + 4] = (ARGV[3] == 'keep' and redis.call('HGET', k, 'd')) or now
+  n = n + 4
 else
-  table.insert(drop, 'l') table.insert(drop, 'd') table.insert(drop, 'w')
+  drop[d + 1] = 'l' drop[d + 2] = 'd' d = d + 2
+  if m[6] then drop[d + 1] = 'w' d = d + 1 end
+end
+local renew = not x or #x < #keep or (#x == #keep and x < keep)
+local h
+if renew then
+  h = tonumber(keep) + math.floor(tonumber(ARGV[7]) * 15000)
+  set[n + 1] = 'x' set[n + 2] = string.format('%d', h)
 end
 -- The first write: at maxmemory under noeviction Redis refuses it with nothing written (503), and the
 -- caller's release (RELEASE) frees the lock. Not HDEL first: a script that has written may write past maxmemory.
 redis.call('HSET', unpack(set))
 if not new then redis.call('HDEL', unpack(drop)) end
 -- The TTL is renewed before announcing: a refused publish (ACL) must not leave it unrenewed.
-redis.call('PEXPIRE', k, ttl(tms + extra))
-if ARGV[9] == '' then announce(m[7]) end
+if renew then redis.call('PEXPIRE', k, string.format('%d', math.max(1, h - tonumber(now)))) end
+${announce("ARGV[9] == '' and m[6]")}
 local dropped = (previous and previous ~= owner) and previous or false
-return {'OK', int(ne), index(owner, previous, u, ne, tms), dropped}
+if index or dropped then return {'OK', index, dropped} end
+return 'OK'
 `,
+  '',
 );
 
-/** releaseItemExclusive, and an unchanged hand-over. ARGV: now, extra, lockId, next ('' to release), channel. Reply OK: expires, index. */
+/**
+ * releaseItemExclusive, and an unchanged hand-over. ARGV: now, extra, lockId, next ('' to release).
+ * Replies: the new expiry (an integer); {'OK', expires, index} when the owner index needs the
+ * session again; 'G', 'M'; {'C', what}.
+ */
 export const RELEASE = script(
   'release',
   `
-local m = redis.call('HMGET', k, 'v', 'e', 'l', 't', 'o', 'u', 'w')
-local s = state(m[1], m[2])
-if s == 'absent' or s == 'corrupt' or (m[3] ~= ARGV[3] and s == 'expired') then return {'G'} end
-if m[3] ~= ARGV[3] then return {'M'} end
+local k = KEYS[1]
+local m = redis.call('HMGET', k, 'v', 'e', 'l', 't', 'o', 'u', 'w', 'x')
+local v, e, now = m[1], m[2], ARGV[1]
+if v ~= '1' or not e then return 'G' end
+local expired = #e < #now or (#e == #now and e <= now)
+if m[3] ~= ARGV[3] then
+  if expired then return 'G' end
+  return 'M'
+end
 local t = tonumber(m[4])
-if not t or t <= 0 then return {'C', 'timeout'} end
-local ne = now + t * 60000
+if not t or t <= 0 then
+  -- Unreadable (LOCK's fast path does not read the timeout; the store refused the record): unlocked all the same.
+  redis.call('HDEL', k, 'l', 'd', 'w')
+  return {'C', 'timeout'}
+end
+local tms = t * 60000
+local ne = tonumber(now) + tms
+local keep = ne + tonumber(ARGV[2])
+local set = {k, 'e', string.format('%d', ne)}
 if ARGV[4] ~= '' then
-  redis.call('HSET', k, 'l', ARGV[4], 'd', ARGV[1], 'e', int(ne))
+  table.insert(set, 'l') table.insert(set, ARGV[4]) table.insert(set, 'd') table.insert(set, now)
 else
   -- HDEL first: at maxmemory under noeviction Redis refuses a script's first HSET, never HDEL, and
   -- allows writes once the script has written; the lock is released even then.
-  redis.call('HDEL', k, 'l', 'd', 'w')
-  redis.call('HSET', k, 'e', int(ne))
+  if m[7] then redis.call('HDEL', k, 'l', 'd', 'w') else redis.call('HDEL', k, 'l', 'd') end
 end
-redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
-if ARGV[4] == '' then announce(m[7]) end
-return {'OK', int(ne), index(m[5], m[5], m[6], ne, t * 60000)}
+local index = false
+if m[5] and (tonumber(m[6]) or 0) < keep then
+  index = string.format('%d', keep + tms)
+  table.insert(set, 'u') table.insert(set, index)
+end
+local renew = (tonumber(m[8]) or 0) < keep
+local h = keep + math.floor(tms / 4)
+if renew then table.insert(set, 'x') table.insert(set, string.format('%d', h)) end
+redis.call('HSET', unpack(set))
+if renew then redis.call('PEXPIRE', k, string.format('%d', math.max(1, h - tonumber(now)))) end
+${announce("ARGV[4] == '' and m[7]")}
+if index then return {'OK', set[3], index} end
+return ne
 `,
+  '',
 );
 
-/** removeItem. ARGV: now, extra, lockId, channel. Reply OK: the owner it had (for the store's SREM). */
+/** removeItem. ARGV: now, extra, lockId. Reply OK: the owner it had (for the store's SREM). */
 export const REMOVE = script(
   'remove',
   `
@@ -208,7 +334,7 @@ return {'OK', m[4]}
 `,
 );
 
-/** resetItemTimeout: slides a live item's expiry; never creates one, never touches its lock. ARGV: now, extra, channel. */
+/** resetItemTimeout: slides a live item's expiry; never creates one, never touches its lock. ARGV: now, extra. */
 export const RESET = script(
   'reset',
   `
@@ -217,13 +343,14 @@ if state(m[1], m[2]) ~= 'live' then return {'A'} end
 local t = tonumber(m[3])
 if not t or t <= 0 then return {'C', 'timeout'} end
 local ne = now + t * 60000
-redis.call('HSET', k, 'e', int(ne))
+-- The key's TTL is renewed to the expiry + extra exactly: \`x\` says so (see SAVE).
+redis.call('HSET', k, 'e', int(ne), 'x', int(ne + extra))
 redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
 return {'OK', int(ne), index(m[4], m[4], m[5], ne, t * 60000)}
 `,
 );
 
-/** createUninitializedItem: an empty item flagged '1', only if no live one exists. ARGV: now, extra, timeout, channel. */
+/** createUninitializedItem: an empty item flagged '1', only if no live one exists. ARGV: now, extra, timeout. */
 export const CREATE_UNINITIALIZED = script(
   'create-uninitialized',
   `
@@ -238,7 +365,7 @@ return {'OK'}
 `,
 );
 
-/** revokeOwner, per session of the owner's index. ARGV: now, extra, owner, channel. Reply: 1 removed, 2 removed (expired), 3 absent, 0 not the owner's. */
+/** revokeOwner, per session of the owner's index. ARGV: now, extra, owner. Reply: 1 removed, 2 removed (expired), 3 absent, 0 not the owner's. */
 export const REVOKE = script(
   'revoke',
   `
@@ -323,6 +450,33 @@ local now = tonumber(ARGV[1])
 if m[1] ~= '1' or not tonumber(m[2]) or tonumber(m[2]) <= now or m[3] ~= ARGV[2] then return 0 end
 if ARGV[3] ~= '' and tonumber(m[4]) and now - tonumber(m[4]) >= tonumber(ARGV[3]) then return 2 end
 return 1
+`,
+  '',
+);
+
+/**
+ * The startup check of what the scripts may run: each command the store's scripts need on every
+ * request, on a key of its own (`KEYS[1]`, deleted again; `KEYS[2]` a set in the same slot), by
+ * `pcall`. Replies the commands the ACL refuses (none: an empty list). Not checked: the owner cap's
+ * commands (only with maxSessionsPerOwner) and SPUBLISH/PUBLISH (without them a release is not
+ * announced, and waiters of other instances poll).
+ */
+export const ACL_CHECK = script(
+  'acl-check',
+  `
+local refused = {}
+local function try(name, ...)
+  local r = redis.pcall(name, ...)
+  if type(r) == 'table' and r.err and string.find(r.err, "can't run") then table.insert(refused, name) end
+end
+try('HMGET', KEYS[1], 'v')
+try('HSET', KEYS[1], 'v', '0')
+try('HDEL', KEYS[1], 'v')
+try('PEXPIRE', KEYS[1], '1000')
+try('PTTL', KEYS[1])
+try('SADD', KEYS[2], 'x')
+try('DEL', KEYS[1], KEYS[2])
+return refused
 `,
   '',
 );

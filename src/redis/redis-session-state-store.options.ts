@@ -39,7 +39,8 @@ export interface RedisSessionStateStoreOptions {
   application?: string;
 
   /**
-   * Seconds Redis keeps a session key beyond its expiry (`PEXPIRE` = timeout + this). Expiry
+   * Seconds Redis keeps a session key at least beyond its expiry (`PEXPIRE` = timeout + this, plus
+   * up to a quarter of the timeout: the TTL is renewed only when a slide passes it). Expiry
    * itself is decided on every call from the stored expiry, so instances whose clocks differ by
    * less than this agree. Default `60`.
    */

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import {
   SessionStateCorruptError,
@@ -28,10 +28,12 @@ import { RedisItemsCodec } from './redis-items-codec.js';
 import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
 import {
+  ACL_CHECK,
   CLAIM_OWNER_SLOT,
   CREATE_UNINITIALIZED,
   INDEX_OWNER,
   LOCK,
+  LOCK_SLIDE_MS,
   OWNED,
   PROBE,
   READ,
@@ -50,6 +52,7 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *
  * Keys (`P` = keyPrefix + (application + ':' when set)), a session's in one slot by its `{id}` tag:
  *   P{<id>}             hash: the session (fields in redis-scripts.ts); PEXPIRE = timeout + ttlExtraSeconds
+ *                       + a quarter of the timeout, renewed when a slide passes it (field x)
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
  *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
  *   Powner:{<owner>}:cap sorted set: maxSessionsPerOwner's book, id scored by when it took its place
@@ -69,11 +72,13 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *
  * Lock cost does not depend on the session's size: the lock is two small fields; a contended
  * lock, a probe, a release and an unchanged hand-over never read or write the items.
+ * What a script costs Redis: see redis-scripts.ts (each field, argument and reply element counts).
  *
  * Expiry: the hash's `e` (the store's clock) decides on every call, so an expired session reads
- * absent even before Redis drops the key. Slid by taking the lock, releasing it, saving, and
- * `resetItemTimeout` (which the lifecycle sends for read-only requests only once over half the
- * timeout has passed): a read costs no write.
+ * absent even before Redis drops the key. Slid by releasing the lock, saving, `resetItemTimeout`
+ * (which the lifecycle sends for read-only requests only once over half the timeout has passed),
+ * and by taking the lock when the expiry is within LOCK_SLIDE_MS (10 min): a read costs no write,
+ * and a lock far from the expiry writes only the lock (the request's save or release slides).
  *
  * Waiters: a waiter on another instance watches the session's channel (one subscriber connection
  * per store, a channel per session only while someone of this process waits) and retries the lock
@@ -102,6 +107,9 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * Redis is unreachable is tried again every 500 ms until Redis answers (for up to 2 minutes): with
  * persistence, a lock held when Redis went down does not keep its session locked until it is stale.
  */
+
+/** The SHA1 of a script no server has (EVALSHA answers NOSCRIPT, or NOPERM when scripts are refused). */
+const ACL_CHECK_SHA1 = createHash('sha1').update('nestjs-session-state: may this user run scripts?').digest('hex');
 
 /**
  * Lock ids: unique is all a fencing token needs, so a random prefix per store (96 bits: no two
@@ -137,14 +145,16 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private ready: Promise<void> | undefined;
   private closed = false;
   private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
-    this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '', this.channel(id)]),
+    this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '']),
   );
 
   constructor(options: RedisSessionStateStoreOptions = {}) {
     super();
     this.options = options;
     this.settings = redisStoreSettings(options);
-    this.clock = this.settings.clock;
+    // Whole milliseconds: the hot scripts compare times as decimal strings (see redis-scripts.ts).
+    const clock = this.settings.clock;
+    this.clock = () => Math.floor(clock());
     this.extraMs = String(this.settings.ttlExtraSeconds * 1000);
     this.codec = new RedisItemsCodec(this.settings.compressionThresholdBytes, this.settings.maxItemBytes);
     if (options.client) this.connection = this.connectionOf(options.client);
@@ -165,11 +175,52 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     this.ready ??= (async () => {
       this.connection ??= this.connectionOf(await this.buildClient());
       if (!this.connection.client.isOpen) await connectAtStartup(this.connection.client, this.settings.connectTimeoutMs);
+      await this.checkScripting(this.connection.client);
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
     });
     return this.ready;
+  }
+
+  /**
+   * At startup: may this user run scripts at all? Without EVALSHA and EVAL (ACL category
+   * @scripting) no session call can work, so startup fails at once saying so, as for a refused
+   * password, instead of every request answering 503. One `EVALSHA` of a script no server has
+   * (NOSCRIPT: allowed) and one `EVAL` of a no-op; then `ACL_CHECK`, which tries the commands the
+   * scripts run (Redis's refusal of one inside a script does not say which). Any answer but a
+   * refusal passes (the store's calls report the rest). A client the store made is destroyed, as
+   * when its connection is refused.
+   */
+  private async checkScripting(client: RedisSessionClient): Promise<void> {
+    const key = this.key('startup-check');
+    const checks = [
+      ['EVALSHA', ACL_CHECK_SHA1, '0'],
+      ['EVAL', 'return 0', '0'],
+    ].map((args) =>
+      this.commands.command(key, args, `${args[0]} (startup check)`).then(
+        () => undefined,
+        (error: unknown) => (error instanceof SessionStateStoreMisconfiguredError ? error : undefined),
+      ),
+    );
+    let refused = (await Promise.all(checks)).find((error) => error !== undefined);
+    if (!refused) {
+      // Scripts may run: may they run what they call? (Redis names no command when a script's own is refused.)
+      const commands = await this.commands.script(ACL_CHECK, key, [], false, [`${key}:s`]).then(
+        (reply) => (Array.isArray(reply) ? reply.map((name) => String(name).toLowerCase()) : []),
+        (error: unknown) => (error instanceof SessionStateStoreMisconfiguredError ? error : []),
+      );
+      if (commands instanceof Error) refused = commands;
+      else if (commands.length > 0) {
+        refused = new SessionStateStoreMisconfiguredError(
+          `Redis refuses the store's scripts ${commands.join(', ').toUpperCase()} (NOPERM): grant ${commands.map((c) => `+${c}`).join(' ')} ` +
+            'to the connection\'s user (docs/REDIS.md, "ACL").',
+        );
+      }
+    }
+    if (!refused) return;
+    if (!this.options.client && client.isOpen) client.destroy();
+    throw refused;
   }
 
   async onModuleInit(): Promise<void> {
@@ -244,7 +295,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /** getItem by the READ script: a held lock is marked as waited for in the same step. */
   private async readMarking(id: string, now: number): Promise<SessionStateRead> {
-    const reply = list(await this.commands.script(READ, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    const reply = list(await this.commands.script(READ, this.key(id), [String(now), this.extraMs]));
     switch (code(reply)) {
       case 'A':
         return SESSION_ABSENT;
@@ -271,40 +322,60 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   /** The lock's fields only (one script: see `PROBE`), never the items. */
   override async probeLock(id: string): Promise<SessionStateLocked | null> {
     const now = this.clock();
-    const reply = list(await this.commands.script(PROBE, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    const reply = list(await this.commands.script(PROBE, this.key(id), [String(now), this.extraMs]));
     return code(reply) === 'L' ? lockedAnswer(reply, now) : null;
   }
 
   async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const now = this.clock();
     const lockId = this.lockIds.next();
-    let reply: RedisReply[];
+    let reply: RedisReply;
     try {
-      reply = list(await this.commands.script(LOCK, this.key(id), [String(now), this.extraMs, lockId, this.channel(id)]));
+      reply = await this.commands.script(LOCK, this.key(id), [String(now), String(now + LOCK_SLIDE_MS), lockId, this.extraMs]);
     } catch (error) {
       await this.settleLock(id, lockId, error);
       throw error;
     }
+    if (!Array.isArray(reply)) {
+      if (code(reply) === 'A') return SESSION_ABSENT;
+      throw corrupt(reply);
+    }
+    // Most locks: the script's HMGET as it came, the expiry appended (see LOCK).
+    if (reply.length === 8) {
+      const [timeout, flags, owner, plain, compressed, created, client, expires] = reply;
+      return this.acquired(id, lockId, now, { expires, timeout, flags, owner, plain, compressed, indexUntil: null, created, client });
+    }
     switch (code(reply)) {
-      case 'A':
-        return SESSION_ABSENT;
       case 'L':
         return lockedAnswer(reply, now);
       case 'D': {
         const [, expires, timeout, flags, owner, plain, compressed, indexUntil, created, client] = reply;
-        try {
-          const item = await this.item(timeout, owner, plain, compressed, created, client);
-          await this.indexOwner(id, item.owner, indexUntil, now);
-          return { kind: 'acquired', item, lockId, actions: actionsOf(flags), expires: integer(expires) };
-        } catch (error) {
-          // We hold the lock of a record we cannot read: its id goes with the error for the caller to release.
-          if (error instanceof SessionStateCorruptError) error.lockId = lockId;
-          else await this.releaseItemExclusive(id, lockId).catch(() => false);
-          throw error;
-        }
+        return this.acquired(id, lockId, now, { expires, timeout, flags, owner, plain, compressed, indexUntil, created, client });
       }
       default:
         throw corrupt(reply);
+    }
+  }
+
+  /** The lock is ours: the session as LOCK read it. */
+  private async acquired(
+    id: string,
+    lockId: string,
+    now: number,
+    data: Record<LockedField, RedisReply | undefined>,
+  ): Promise<SessionStateAcquisition> {
+    try {
+      // The script compares the stored expiry as a string; whether it is a number is checked here.
+      const expires = integer(data.expires);
+      if (!Number.isFinite(expires)) throw corruptRecord('its expiry is not a number');
+      const item = await this.item(data.timeout ?? null, data.owner ?? null, data.plain ?? null, data.compressed ?? null, data.created, data.client);
+      await this.indexOwner(id, item.owner, data.indexUntil, now);
+      return { kind: 'acquired', item, lockId, actions: actionsOf(data.flags ?? null), expires };
+    } catch (error) {
+      // We hold the lock of a record we cannot read: its id goes with the error for the caller to release.
+      if (error instanceof SessionStateCorruptError) error.lockId = lockId;
+      else await this.releaseItemExclusive(id, lockId).catch(() => false);
+      throw error;
     }
   }
 
@@ -331,10 +402,10 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     let expires: number;
     if (changed) expires = await this.save(id, item, lockId, false, next, false, 'it could not be handed over');
     else {
-      const reply = await this.run(RELEASE, id, next, [String(now), this.extraMs, lockId, next, this.channel(id)]);
-      if (code(reply) !== 'OK') throw refusal(reply, 'it could not be handed over');
-      await this.indexOwner(id, item.owner, reply[2], now);
-      expires = integer(reply[1]);
+      const released = releaseAnswer(await this.run(RELEASE, id, next, [String(now), this.extraMs, lockId, next]));
+      if (!released.ok) throw refusal(released.reply, 'it could not be handed over');
+      await this.indexOwner(id, item.owner, released.index, now);
+      expires = released.expires;
     }
     const handed = storeDataOf(item.items, item.timeout, item.owner, item.created, item.client);
     return { kind: 'acquired', item: handed, lockId: next, actions: SessionStateActions.None, expires } satisfies SessionStateAcquired;
@@ -342,33 +413,33 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
     const now = this.clock();
-    let reply: RedisReply[];
+    let released: ReturnType<typeof releaseAnswer>;
     try {
-      reply = list(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '', this.channel(id)]));
+      released = releaseAnswer(await this.commands.script(RELEASE, this.key(id), [String(now), this.extraMs, lockId, '']));
     } catch (error) {
       // Redis unreachable: released again once it answers (with persistence the lock would outlive the outage).
       if (unreachable(error)) this.pendingReleases.add(id, lockId);
       throw error;
     }
-    if (code(reply) !== 'OK') return false;
-    await this.indexOwner(id, undefined, reply[2], now);
+    if (!released.ok) return false;
+    await this.indexOwner(id, undefined, released.index, now);
     return true;
   }
 
   async removeItem(id: string, lockId: string, _options?: RemoveItemOptions): Promise<void> {
-    const reply = list(await this.commands.script(REMOVE, this.key(id), [String(this.clock()), this.extraMs, lockId, this.channel(id)]));
+    const reply = list(await this.commands.script(REMOVE, this.key(id), [String(this.clock()), this.extraMs, lockId]));
     if (code(reply) !== 'OK') throw refusal(reply, 'the session was not removed');
     this.unindexOwner(id, reply[1]);
   }
 
   async resetItemTimeout(id: string): Promise<void> {
     const now = this.clock();
-    const reply = list(await this.commands.script(RESET, this.key(id), [String(now), this.extraMs, this.channel(id)]));
+    const reply = list(await this.commands.script(RESET, this.key(id), [String(now), this.extraMs]));
     if (code(reply) === 'OK') await this.indexOwner(id, undefined, reply[2], now);
   }
 
   override async createUninitializedItem(id: string, timeout: number): Promise<void> {
-    await this.commands.script(CREATE_UNINITIALIZED, this.key(id), [String(this.clock()), this.extraMs, String(timeout), this.channel(id)]);
+    await this.commands.script(CREATE_UNINITIALIZED, this.key(id), [String(this.clock()), this.extraMs, String(timeout)]);
   }
 
   /**
@@ -382,7 +453,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const members = list(await this.commands.command(ownerKey, ['SMEMBERS', ownerKey], 'revokeOwner'));
     const ids = members.map((m) => String(m));
     const now = String(this.clock());
-    const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])));
+    const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
     const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
     if (gone.length > 0) {
       // Out of the index, and their places in the cap's book free at once (sent together).
@@ -422,9 +493,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
         },
         revoke: async (owner, ids) => {
           const now = String(this.clock());
-          const results = await Promise.all(
-            ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner, this.channel(id)])),
-          );
+          const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
           // As revokeOwner: only the ids REVOKE removed (1, 2) or found absent (3) leave the index.
           const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
           if (gone.length === 0) return;
@@ -474,7 +543,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /** Sign out one session: the revokeOwner script on it (removes it only if it has this owner), then its SREM. */
   override async revokeItem(id: string, owner: string): Promise<boolean> {
-    const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner, this.channel(id)]);
+    const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner]);
     // Awaited: its place in the cap's book is free when this answers.
     if (reply !== 0) await this.unindexOwnerNow(id, owner);
     return reply === 1;
@@ -528,33 +597,37 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     if (!newItem && lockId === null) throw lockLost('lock_mismatch', consequence);
     const now = this.clock();
     const encoded = await this.codec.encode(item.items);
+    // The numbers every save writes, computed here (see SAVE): the new expiry, and what the key's TTL must reach.
+    const expires = Math.floor(now + item.timeout * 60_000);
+    const keep = expires + this.settings.ttlExtraSeconds * 1000;
     const args = [
       String(now),
-      this.extraMs,
-      newItem ? 'new' : 'set',
+      String(keep),
+      newItem ? 'new' : keepDate ? 'keep' : 'set',
       lockId ?? '',
       encoded.field,
       encoded.value,
       String(item.timeout),
       item.owner ?? '',
       next,
-      keepDate ? '1' : '',
       item.created === undefined ? '' : String(item.created),
       item.client ?? '',
-      this.channel(id),
+      String(expires),
     ];
     // A new lock id taken by a save whose answer was lost is released behind it.
-    const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : list(await this.commands.script(SAVE, this.key(id), args));
+    const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : await this.commands.script(SAVE, this.key(id), args);
     if (code(reply) !== 'OK') throw refusal(reply, consequence);
-    await this.indexOwner(id, item.owner, reply[2], now);
-    this.unindexOwner(id, reply[3]);
-    return integer(reply[1]);
+    if (Array.isArray(reply)) {
+      await this.indexOwner(id, item.owner, reply[1], now);
+      this.unindexOwner(id, reply[2]);
+    }
+    return expires;
   }
 
   /** Runs a script that takes the lock `lockId`; when its answer is lost, releases that lock before throwing. */
-  private async run(script: typeof SAVE, id: string, lockId: string, args: (string | Buffer)[]): Promise<RedisReply[]> {
+  private async run(script: typeof SAVE, id: string, lockId: string, args: (string | Buffer)[]): Promise<RedisReply> {
     try {
-      return list(await this.commands.script(script, this.key(id), args));
+      return await this.commands.script(script, this.key(id), args);
     } catch (error) {
       await this.settleLock(id, lockId, error);
       throw error;
@@ -568,7 +641,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private async settleLock(id: string, lockId: string, error: unknown): Promise<void> {
     if (!mayHaveRun(error)) return;
     // Queued through a reconnect: the lock command ran before the old connection died, or never.
-    const args = [String(this.clock()), this.extraMs, lockId, '', this.channel(id)];
+    const args = [String(this.clock()), this.extraMs, lockId, ''];
     await this.commands.script(RELEASE, this.key(id), args, true).catch(() => this.pendingReleases.add(id, lockId));
   }
 
@@ -661,6 +734,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   }
 }
 
+/** The fields of a session LOCK answers. */
+type LockedField = 'expires' | 'timeout' | 'flags' | 'owner' | 'plain' | 'compressed' | 'indexUntil' | 'created' | 'client';
+
 /** Redis did not answer (down, reconnecting, too slow): not a refusal, not a misconfiguration. */
 function unreachable(error: unknown): boolean {
   return error instanceof SessionStateStoreUnavailableError && !(error instanceof SessionStateStoreMisconfiguredError);
@@ -671,8 +747,17 @@ function list(reply: RedisReply): RedisReply[] {
   return reply;
 }
 
-function code(reply: RedisReply[]): string {
-  return reply[0] instanceof Buffer ? reply[0].toString() : String(reply[0]);
+/** A reply's code: a bare one ('OK', 'A', 'G', …), or the first element of a list. */
+function code(reply: RedisReply): string {
+  const first = Array.isArray(reply) ? reply[0] : reply;
+  return first instanceof Buffer ? first.toString() : String(first);
+}
+
+/** RELEASE's reply: the new expiry and the owner index's horizon when it needs one; else the refusal. */
+function releaseAnswer(reply: RedisReply): { ok: true; expires: number; index: RedisReply } | { ok: false; reply: RedisReply } {
+  if (typeof reply === 'number') return { ok: true, expires: reply, index: null };
+  if (Array.isArray(reply) && code(reply) === 'OK') return { ok: true, expires: integer(reply[1]), index: reply[2] ?? null };
+  return { ok: false, reply };
 }
 
 function integer(value: RedisReply | undefined): number {
@@ -683,8 +768,10 @@ function asBuffer(value: RedisReply): Buffer | null {
   return value instanceof Buffer ? value : null;
 }
 
-function corrupt(reply: RedisReply[]): SessionStateCorruptError {
-  return corruptRecord(code(reply) === 'C' ? `its ${String(reply[1])} is not readable` : 'the script answered in an unexpected shape');
+function corrupt(reply: RedisReply): SessionStateCorruptError {
+  return corruptRecord(
+    Array.isArray(reply) && code(reply) === 'C' ? `its ${String(reply[1])} is not readable` : 'the script answered in an unexpected shape',
+  );
 }
 
 function actionsOf(flags: RedisReply): SessionStateActions {
@@ -700,7 +787,7 @@ function lockedAnswer(reply: RedisReply[], now: number): SessionStateLocked {
 }
 
 /** A refused fenced write's reply (G, M, X, C) as the error the contract names. */
-function refusal(reply: RedisReply[], consequence: string): Error {
+function refusal(reply: RedisReply, consequence: string): Error {
   switch (code(reply)) {
     case 'X':
       return new SessionStateLockLostError('A session with this id already exists; the new session was not written.', 'item_exists');

@@ -28,11 +28,14 @@ afterAll(async () => {
 
 describe('Redis permissions refused part way', () => {
   it('a save whose release announcement is denied has still renewed the TTL', async () => {
+    // First saved with a 12-minute timeout: the key's TTL, and the horizon the store recorded for it,
+    // fall short of what the next save (20 minutes) needs, so that save renews the TTL (a save
+    // renews it only when that horizon says so).
     const store = new RedisSessionStateStore({ url: `redis://no-publish:pw@127.0.0.1:${server.port}`, releaseNotifications: false });
     await store.init();
     try {
       const id = 'acl-publish-aaaaaaaaaaaaaaaaaaaaaaa';
-      await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+      await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 12 }, null, true);
       const { lockId } = flat(await store.getItemExclusive(id));
       expect((await store.getItem(id)).kind).toBe('locked'); // marks the lock as waited for: its release announces
       await admin.pExpire(store.key(id), 5_000);

@@ -28,6 +28,8 @@ beforeAll(async () => {
   const withoutSubscribe = DOCUMENTED.filter((p) => p !== '+ssubscribe' && p !== '+sunsubscribe' && p !== '>app-password');
   await admin.sendCommand(['ACL', 'SETUSER', 'no-subscribe', 'reset', '>pw2', ...withoutSubscribe]);
   await admin.sendCommand(['ACL', 'SETUSER', 'readonly-app', 'reset', 'on', '>pw', '~sess:*', '&sess:*', '+hello', '+ping', '+hmget']);
+  const withoutHset = DOCUMENTED.filter((p) => p !== '+hset' && p !== '>app-password');
+  await admin.sendCommand(['ACL', 'SETUSER', 'no-hset', 'reset', '>pw', ...withoutHset]);
 });
 afterAll(async () => {
   admin?.destroy();
@@ -103,15 +105,49 @@ describe('Redis ACL', () => {
     expect((await waiter).body).toEqual({ count: 2 });
   });
 
-  it('a user without them: SessionStateStoreMisconfiguredError that names what the store needs', async () => {
-    const store = new RedisSessionStateStore({ url: `redis://readonly-app:pw@127.0.0.1:${server.port}` });
-    await store.init();
+  it('a user that may not run scripts: startup fails at once, naming the ACL category (@scripting)', async () => {
+    const url = `redis://readonly-app:pw@127.0.0.1:${server.port}`;
+    const store = new RedisSessionStateStore({ url });
+    const error = await store.init().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStateStoreMisconfiguredError);
+    expect((error as Error).message).toMatch(/NOPERM: 'eval(sha)?' is refused: grant \+evalsha \+eval \(ACL category @scripting\)/);
+    await store.close();
+    // The same through Nest: the application does not start.
+    await expect(startSessionApp('express', { store: new RedisSessionStateStore({ url }) })).rejects.toThrow(/@scripting/);
+  });
+
+  it('a user that may run scripts but not a command inside them (HSET): startup fails naming it; unchecked, a save answers 503', async () => {
+    const url = `redis://no-hset:pw@127.0.0.1:${server.port}`;
+    const store = new RedisSessionStateStore({ url });
+    const error = await store.init().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SessionStateStoreMisconfiguredError);
+    expect((error as Error).message).toMatch(/scripts HSET \(NOPERM\): grant \+hset /);
+    await store.close();
+    expect(await admin.keys('sess:{startup-check}*')).toEqual([]);
+
+    // A client of the application's, never init()ed (the module does not check it): a save answers 503, nothing written.
+    const client = createClient({ url });
+    await client.connect();
     try {
-      const error = await store.getItemExclusive('acl-refused').catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(SessionStateStoreMisconfiguredError);
-      expect((error as Error).message).toMatch(/NOPERM.*EVALSHA/);
+      const unchecked = new RedisSessionStateStore({ client: client as never });
+      const refused = await unchecked.setAndReleaseItemExclusive('acl-no-hset', { items: '{}', timeout: 20 }, null, true).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(SessionStateStoreMisconfiguredError);
+      expect((refused as Error).message).toMatch(/NOPERM: a command a script runs is refused/);
+      expect(await admin.exists(unchecked.key('acl-no-hset'))).toBe(0);
     } finally {
-      await store.close();
+      client.destroy();
     }
+
+    // Taken away while the application runs: the request that saves answers 503, and its change is not written.
+    await admin.sendCommand(['ACL', 'SETUSER', 'later-no-hset', 'reset', '>pw', ...DOCUMENTED.filter((p) => p !== '>app-password')]);
+    const app = await startSessionApp('express', { store: new RedisSessionStateStore({ url: `redis://later-no-hset:pw@127.0.0.1:${server.port}` }) });
+    apps.push(app);
+    const http = app.app.getHttpServer();
+    const cookie = sessionCookie((await request(http).post('/seed').expect(200)).headers)!;
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    await admin.sendCommand(['ACL', 'SETUSER', 'later-no-hset', '-hset']);
+    await request(http).post('/count').set('Cookie', cookie).expect(503);
+    await admin.sendCommand(['ACL', 'SETUSER', 'later-no-hset', '+hset']);
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
   });
 });

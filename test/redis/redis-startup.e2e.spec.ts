@@ -16,8 +16,12 @@ beforeAll(async () => {
   server = await startRedisServer(['--requirepass', 'admin-secret']);
   admin = createClient({ url: `redis://:admin-secret@127.0.0.1:${server.port}` });
   await admin.connect();
-  // A user that may not SELECT another database.
-  await admin.sendCommand(['ACL', 'SETUSER', 'app', 'reset', 'on', '>app-secret', '~sess:*', '&sess:*', '+hello', '+ping', '+evalsha', '+eval']);
+  // A user that may not SELECT another database. What a store needs at startup: its connection (HELLO), scripts, and the commands they run (checked by init()).
+  await admin.sendCommand(
+    ['ACL', 'SETUSER', 'app', 'reset', 'on', '>app-secret', '~sess:*', '&sess:*', '+hello', '+ping', '+evalsha', '+eval'].concat(
+      '+hmget +hset +hdel +del +pexpire +pttl +sadd'.split(' '),
+    ),
+  );
 });
 afterAll(async () => {
   admin?.destroy();
