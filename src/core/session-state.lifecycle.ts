@@ -82,8 +82,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * `cancel` stops a wait for the lock (the interceptor's subscriber went away).
    */
   acquire(exchange: SessionExchange, behavior: ActiveBehavior, owner: 'interceptor' | 'guard', cancel?: WaitSignal): Promise<SessionLease> {
-    // Kept on the exchange's key (the request) rather than in a WeakMap: a WeakMap entry per request
-    // is measurable work for the garbage collector.
+    // Kept by the exchange's key (the request): see session-lease.ts.
     const held = acquisitionOf(exchange.key);
     if (!held) {
       const acquisition = this.begin(exchange, behavior, owner, cancel);

@@ -60,9 +60,10 @@ export class SessionStateGuard implements CanActivate {
     // Observable handler whose client left): the request's hold on the session ends then, its changes
     // discarded. What the handler does after that is no longer serialised with the session's next
     // request (the interceptor binding waits for the handler to settle: it sees it; a guard cannot).
-    const stopWatching = exchange.onClientGone(() => this.lifecycle.discard(lease, exchange));
+    // Left in place once answered (a listener removed per request showed in the profile): a client
+    // gone after its answer's end() finds the lease completed or completing, and discard() then does nothing.
+    exchange.onClientGone(() => this.lifecycle.discard(lease, exchange));
     answer.onSending(() => {
-      stopWatching();
       const completion = this.lifecycle.complete(lease, exchange, this.lifecycle.outcomeOfAnswer(answer.status()));
       answer.release(completion, toClientError);
     });

@@ -33,13 +33,48 @@ const ANSWER_HEADERS = [
  * from a callback) has its session saved then; its answer goes out as it comes, with the cookies.
  * Only routes whose handler takes `@Res()` or `@Next()` are held; no other pays for it.
  */
+/** The held answer each hooked response reports its output to. */
+const HELD_BY = new WeakMap<object, HttpHeldAnswer>();
+/** Marks a prototype made by `hookedPrototypeOf`. */
+const HOOKED = Symbol('nestjs-session-state:hooked-output');
+const hookedPrototypes = new WeakMap<object, object>();
+
+/**
+ * A prototype that puts hooks on the output methods of `proto`, made once per prototype (Express's
+ * response, Node's `ServerResponse`): a response is hooked by giving it this prototype, one
+ * prototype change, where adding four methods to it cost Express's response objects (slow-property
+ * objects) about 14 µs per request, measured. A hook reports to the response's held answer, and
+ * calls the prototype's own method once there is none.
+ */
+function hookedPrototypeOf(proto: object): object {
+  let hooked = hookedPrototypes.get(proto);
+  if (!hooked) {
+    hooked = Object.create(proto) as object;
+    for (const method of OUTPUT_METHODS) {
+      const original = (proto as Record<string, unknown>)[method];
+      if (typeof original !== 'function') continue;
+      Object.defineProperty(hooked, method, {
+        configurable: true,
+        writable: true,
+        value: function (this: ServerResponse, ...args: unknown[]) {
+          const held = HELD_BY.get(this);
+          return held ? held.output(method, this, args) : (original as Function).apply(this, args);
+        },
+      });
+    }
+    Object.defineProperty(hooked, HOOKED, { value: true });
+    hookedPrototypes.set(proto, hooked);
+  }
+  return hooked;
+}
+
 export class HttpHeldAnswer implements HeldAnswer {
   private readonly calls: { method: OutputMethod; args: unknown[] }[] = [];
-  private readonly originals = new Map<OutputMethod, Function>();
+  private readonly originals: Partial<Record<OutputMethod, Function>> = {};
   /** The session cookies set on this answer: checked on its headers when they go out. */
   private readonly cookies: string[] = [];
-  /** Other headers the session put on this answer (the opt-in id header), checked the same way. */
-  private readonly headers = new Map<string, string>();
+  /** Other headers the session put on this answer (the opt-in id header), checked the same way; made on first use. */
+  private headers: Map<string, string> | undefined;
   private sending: (() => void) | undefined;
   private released = false;
   private hooked = true;
@@ -61,20 +96,47 @@ export class HttpHeldAnswer implements HeldAnswer {
     private readonly readsAsSent = true,
   ) {
     this.headersBefore = raw.getHeaderNames();
-    // oxlint-disable-next-line typescript/no-this-alias -- the covered methods get the response as `this`
+    const proto = Object.getPrototypeOf(raw) as Record<string | symbol, unknown>;
+    // Another hook put its own output method on the response (compression's `end`, on-headers'
+    // `writeHead`), or another held answer holds it: own hooks, which pass on to what they cover.
+    if (HELD_BY.has(raw) || OUTPUT_METHODS.some((method) => Object.hasOwn(raw, method))) {
+      this.hookOwn();
+      return;
+    }
+    const hooked = proto[HOOKED] === true ? proto : (hookedPrototypeOf(proto) as Record<string | symbol, unknown>);
+    for (const method of OUTPUT_METHODS) {
+      // The method under the hook: the prototype's (its own, below the hooked prototype).
+      const original = (Object.getPrototypeOf(hooked) as Record<string, unknown>)[method];
+      if (typeof original === 'function') this.originals[method] = original;
+    }
+    if (hooked !== proto) Object.setPrototypeOf(raw, hooked);
+    HELD_BY.set(raw, this);
+  }
+
+  /** Hooks put on the response itself, each passing on to the method it covers once the answer is let go. */
+  private hookOwn(): void {
+    const raw = this.raw;
+    // oxlint-disable-next-line typescript/no-this-alias -- the hooks get the response as `this`
     const held = this;
     for (const method of OUTPUT_METHODS) {
       const original = raw[method] as Function | undefined;
       if (typeof original !== 'function') continue;
-      this.originals.set(method, original);
-      // Passes through once let go, should another hook have wrapped this one meanwhile.
-      const hook = function (this: unknown, ...args: unknown[]) {
-        return held.hooked ? held.hold(method, args) : original.apply(this, args);
+      this.originals[method] = original;
+      const hook = function (this: ServerResponse, ...args: unknown[]) {
+        return held.output(method, this, args);
       };
-      const own = Object.getOwnPropertyDescriptor(raw, method);
-      if (!own || own.writable) (raw as unknown as Record<string, unknown>)[method] = hook;
-      else Object.defineProperty(raw, method, { configurable: true, writable: true, value: hook });
+      try {
+        (raw as unknown as Record<string, unknown>)[method] = hook;
+      } catch {
+        // An own accessor or read-only property of another hook: redefined.
+        Object.defineProperty(raw, method, { configurable: true, writable: true, value: hook });
+      }
     }
+  }
+
+  /** An output call of the response: held while hooked, else passed on (should another hook have wrapped this one meanwhile). */
+  output(method: OutputMethod, response: ServerResponse, args: unknown[]): unknown {
+    return this.hooked ? this.hold(method, args) : this.originals[method]!.apply(response, args);
   }
 
   /** Whether a Set-Cookie can still join the answer (it is held, or nothing was sent yet). */
@@ -96,7 +158,7 @@ export class HttpHeldAnswer implements HeldAnswer {
 
   /** A header the session set on this answer (the id header): as `noteCookie`, but one value per name. */
   noteHeader(name: string, value: string): void {
-    this.headers.set(name.toLowerCase(), value);
+    (this.headers ??= new Map()).set(name.toLowerCase(), value);
   }
 
   onSending(listener: () => void): void {
@@ -142,7 +204,7 @@ export class HttpHeldAnswer implements HeldAnswer {
     if (this.saved) {
       // The handler answers after its session was saved (it settled first): straight out, with the cookies.
       this.unhook();
-      return this.originals.get(method)!.apply(this.raw, this.withSessionHeaders(method, args));
+      return this.originals[method]!.apply(this.raw, this.withSessionHeaders(method, args));
     }
     if (this.ended) return method === 'write' ? false : this.raw; // after end(), as a real response would drop it
     if (this.calls.length === 0 && this.readsAsSent) this.coverHeadersSent();
@@ -189,24 +251,25 @@ export class HttpHeldAnswer implements HeldAnswer {
     this.unhook();
     const calls = this.calls.splice(0);
     calls.forEach(({ method, args }, index) =>
-      this.originals.get(method)!.apply(this.raw, index === 0 ? this.withSessionHeaders(method, args) : args),
+      this.originals[method]!.apply(this.raw, index === 0 ? this.withSessionHeaders(method, args) : args),
     );
   }
 
   /** `withCookies`, after the session's other headers: on the response, and in `writeHead`'s own headers (which win) if named there. */
   private withSessionHeaders(method: OutputMethod, args: unknown[]): unknown[] {
-    if (this.headers.size === 0) return this.withCookies(method, args);
+    const headers = this.headers;
+    if (!headers || headers.size === 0) return this.withCookies(method, args);
     const at = typeof args[1] === 'string' ? 2 : 1;
     const given = method === 'writeHead' ? args[at] : undefined;
     const copy = [...args];
-    for (const [name, value] of this.headers) this.raw.setHeader(name, value);
+    for (const [name, value] of headers) this.raw.setHeader(name, value);
     if (Array.isArray(given)) {
       const nested = Array.isArray(given[0]);
       copy[at] = nested
-        ? (given as unknown[][]).map(([key, v]) => [key, this.headers.get(String(key).toLowerCase()) ?? v])
-        : given.map((v: unknown, i) => (i % 2 === 1 ? (this.headers.get(String(given[i - 1]).toLowerCase()) ?? v) : v));
+        ? (given as unknown[][]).map(([key, v]) => [key, headers.get(String(key).toLowerCase()) ?? v])
+        : given.map((v: unknown, i) => (i % 2 === 1 ? (headers.get(String(given[i - 1]).toLowerCase()) ?? v) : v));
     } else if (given && typeof given === 'object') {
-      copy[at] = Object.fromEntries(Object.entries(given).map(([key, v]) => [key, this.headers.get(key.toLowerCase()) ?? v]));
+      copy[at] = Object.fromEntries(Object.entries(given).map(([key, v]) => [key, headers.get(key.toLowerCase()) ?? v]));
     }
     return this.withCookies(method, copy);
   }
