@@ -250,9 +250,7 @@ export class HttpHeldAnswer implements HeldAnswer {
     }
     this.unhook();
     const calls = this.calls.splice(0);
-    calls.forEach(({ method, args }, index) =>
-      this.originals[method]!.apply(this.raw, index === 0 ? this.withSessionHeaders(method, args) : args),
-    );
+    calls.forEach(({ method, args }, index) => this.originals[method]!.apply(this.raw, index === 0 ? this.withSessionHeaders(method, args) : args));
   }
 
   /** `withCookies`, after the session's other headers: on the response, and in `writeHead`'s own headers (which win) if named there. */
