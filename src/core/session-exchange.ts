@@ -25,6 +25,11 @@ export interface SessionExchange {
   canSetCookie(): boolean;
   appendSetCookie(value: string): void;
   setHeader(name: string, value: string): void;
+  /**
+   * Calls `listener` once when the exchange's connection closes (at once if it has), saying whether
+   * its answer went out in full. Absent where there is no such connection.
+   */
+  onClosed?(listener: (answered: boolean) => void): void;
   /** Calls `listener` once if the client goes away before the exchange is answered; returns a remover. */
   onClientGone(listener: () => void): () => void;
   /**

@@ -60,9 +60,17 @@ export class SessionStateGuard implements CanActivate {
     // Observable handler whose client left): the request's hold on the session ends then, its changes
     // discarded. What the handler does after that is no longer serialised with the session's next
     // request (the interceptor binding waits for the handler to settle: it sees it; a guard cannot).
-    // Left in place once answered (a listener removed per request showed in the profile): a client
-    // gone after its answer's end() finds the lease completed or completing, and discard() then does nothing.
-    exchange.onClientGone(() => this.lifecycle.discard(lease, exchange));
+    // An answer that went out without passing the hold (something replaced the response's prototype
+    // after the guard: an Express sub-app) is completed then, late, and said: never a lock left behind.
+    // One listener, left in place once answered (removing one per request showed in the profile).
+    exchange.onClosed!((answered) => {
+      if (lease.completion) return;
+      if (!answered) return this.lifecycle.discard(lease, exchange);
+      this.lifecycle.warn(
+        'An answer went out without the session guard seeing it (its response was re-hooked after the guard); the session was completed after it.',
+      );
+      this.lifecycle.complete(lease, exchange, this.lifecycle.outcomeOfAnswer(answer.status())).catch(() => this.lifecycle.discard(lease, exchange));
+    });
     answer.onSending(() => {
       const completion = this.lifecycle.complete(lease, exchange, this.lifecycle.outcomeOfAnswer(answer.status()));
       answer.release(completion, toClientError);

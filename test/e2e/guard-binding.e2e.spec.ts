@@ -6,6 +6,7 @@ import {
   Injectable,
   Post,
   Query,
+  Req,
   Res,
   Sse,
   UseGuards,
@@ -100,6 +101,17 @@ class GuardedController {
   @Get('free')
   free() {
     return 'free';
+  }
+
+  /** Re-hooks its own response as an Express sub-app would (its prototype set again): the guard does not see the answer go out. */
+  @Post('rehooked')
+  @HttpCode(200)
+  rehooked(@Session() session: HttpSessionState, @Req() req: { res: object }) {
+    let proto = Object.getPrototypeOf(req.res) as object;
+    while (Object.getOwnPropertySymbols(proto).length > 0) proto = Object.getPrototypeOf(proto) as object;
+    Object.setPrototypeOf(req.res, proto);
+    session.set('rehooked', true);
+    return { ok: true };
   }
 }
 
@@ -352,6 +364,16 @@ describe.each(ADAPTERS.flatMap((adapter) => [false, true].map((globalInterceptor
     });
   },
 );
+
+describe('guard binding: an answer that goes out without the guard seeing it', () => {
+  it('completes the session when the connection closes: the data saved, no lock left', async () => {
+    const t = await start('express');
+    const cookie = await newSession(t);
+    await request(t.app.getHttpServer()).post('/g/rehooked').set('Cookie', cookie).expect(200);
+    await vi.waitFor(() => expect(t.lifecycle.activeLeases).toBe(0));
+    await request(t.app.getHttpServer()).post('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
+  });
+});
 
 describe.each(ADAPTERS)('guard binding under mountSessionState on %s', (adapter) => {
   it('req.session and @Session() see one session; 30 concurrent writes: 30; reads take no lock', async () => {

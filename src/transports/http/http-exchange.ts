@@ -123,6 +123,12 @@ export class HttpExchange implements SessionExchange {
     return () => raw.removeListener('close', onClose);
   }
 
+  onClosed(listener: (answered: boolean) => void): void {
+    const raw = this.raw;
+    if (this.clientGone()) return listener(false);
+    raw.once('close', () => listener(raw.writableFinished));
+  }
+
   /** 'prefinish' is emitted by `end()` even when the client is already gone ('finish' is not then). */
   onAnswered(listener: () => void): void {
     if (this.raw.writableEnded) listener();
