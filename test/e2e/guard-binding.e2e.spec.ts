@@ -10,6 +10,8 @@ import {
   Res,
   Sse,
   UseGuards,
+  UseInterceptors,
+  RequestTimeoutException,
   type CallHandler,
   type INestApplication,
   type NestInterceptor,
@@ -17,7 +19,7 @@ import {
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
 import type { ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import { of } from 'rxjs';
+import { of, timeout } from 'rxjs';
 import request from 'supertest';
 import {
   HttpSessionState,
@@ -101,6 +103,24 @@ class GuardedController {
   @Get('free')
   free() {
     return 'free';
+  }
+
+  /** Gives up after 50 ms (NestJS's `timeout()` recipe) while the handler is parked on its gate. */
+  @Post('slow')
+  @HttpCode(200)
+  @UseInterceptors({
+    intercept: (_context, next: CallHandler) => next.handle().pipe(timeout({ first: 50, with: () => Promise.reject(new RequestTimeoutException()) })),
+  } as NestInterceptor)
+  async slow(@Session() session: HttpSessionState) {
+    await this.gates.pass('slow');
+    session.set('slow', true);
+    return { ok: true };
+  }
+
+  @Get('slow')
+  @SessionState(SessionStateBehavior.ReadOnly)
+  slowSeen(@Session() session: HttpSessionState) {
+    return { slow: session.get('slow') ?? null };
   }
 
   /** Re-hooks its own response as an Express sub-app would (its prototype set again): the guard does not see the answer go out. */
@@ -364,6 +384,26 @@ describe.each(ADAPTERS.flatMap((adapter) => [false, true].map((globalInterceptor
     });
   },
 );
+
+describe.each(ADAPTERS)('guard binding with an outer timeout interceptor on %s', (adapter) => {
+  it('the 408 ends the hold (documented): its changes discarded, the lock released while the handler still runs', async () => {
+    const t = await start(adapter);
+    const cookie = await newSession(t);
+    const timedOut = request(t.app.getHttpServer())
+      .post('/g/slow')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await t.gates.arrived('slow');
+    expect((await timedOut).status).toBe(408);
+    // The handler is still parked: the next request of the session runs meanwhile (the default binding would wait).
+    await request(t.app.getHttpServer()).post('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
+    t.gates.open('slow');
+    await vi.waitFor(() => expect(t.lifecycle.activeLeases).toBe(0));
+    // What the handler wrote after its answer was not saved.
+    await request(t.app.getHttpServer()).get('/g/slow').set('Cookie', cookie).expect(200, { slow: null });
+    await request(t.app.getHttpServer()).get('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
+  });
+});
 
 describe('guard binding: an answer that goes out without the guard seeing it', () => {
   it('completes the session when the connection closes: the data saved, no lock left', async () => {
