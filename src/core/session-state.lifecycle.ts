@@ -101,7 +101,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * not run without the lock, nor answer 200 for changes that cannot be saved.
    */
   private adopt(lease: SessionLease): void {
-    if (lease.completion) {
+    // A lease that holds no lock may be complete already (a guard-bound read with nothing to write
+    // completes at once): nothing was released that the handler needs, and its completion stands.
+    if (lease.completion && lease.lockId !== null) {
       throw new SessionStateLockLostError(
         'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
         'lock_mismatch',

@@ -38,6 +38,7 @@ import { countingStore, type StoreCallCounter } from '../support/counting-store.
 import { Gates } from '../support/gates.js';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
+import { APP_GUARD } from '@nestjs/core';
 import { ADAPTERS, createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 /*
@@ -402,6 +403,70 @@ describe.each(ADAPTERS)('guard binding with an outer timeout interceptor on %s',
     // What the handler wrote after its answer was not saved.
     await request(t.app.getHttpServer()).get('/g/slow').set('Cookie', cookie).expect(200, { slow: null });
     await request(t.app.getHttpServer()).get('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
+  });
+});
+
+/** The routes of a class without the guard, inherited by one with it: their handlers keep the session interceptor. */
+@Controller('base')
+class UnguardedBase {
+  @Get('count')
+  @SessionState(SessionStateBehavior.ReadOnly)
+  read(@Session() session: HttpSessionState) {
+    return { count: session.get<number>('count') ?? 0 };
+  }
+
+  @Post('count')
+  @HttpCode(200)
+  count(@Session() session: HttpSessionState) {
+    const count = (session.get<number>('count') ?? 0) + 1;
+    session.set('count', count);
+    return { count };
+  }
+}
+
+@Controller('sub')
+@UseGuards(SessionStateGuard)
+class GuardedSubclass extends UnguardedBase {}
+
+describe.each(ADAPTERS)('guard binding with the interceptor also bound (an inherited handler) on %s', (adapter) => {
+  it('the interceptor takes the guard session over: reads and writes answer 200, nothing left held', async () => {
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })],
+      controllers: [GuardedSubclass],
+    });
+    apps.push({
+      app,
+      counter: countingStore(new InMemorySessionStateStore()).counter,
+      gates: new Gates(),
+      lifecycle: app.get(SessionStateLifecycle),
+    });
+    expect((Reflect.getMetadata(INTERCEPTORS_METADATA, UnguardedBase.prototype.read) ?? []) as unknown[]).toContain(SessionStateInterceptor);
+    const first = await request(app.getHttpServer()).post('/sub/count').expect(200, { count: 1 });
+    const cookie = sessionCookie(first.headers)!;
+    await request(app.getHttpServer()).get('/sub/count').set('Cookie', cookie).expect(200, { count: 1 });
+    await request(app.getHttpServer()).post('/sub/count').set('Cookie', cookie).expect(200, { count: 2 });
+    expect(app.get(SessionStateLifecycle).activeLeases).toBe(0);
+  });
+});
+
+describe.each(ADAPTERS)('SessionStateGuard made global (APP_GUARD) on %s', (adapter) => {
+  it('the routes keep their interceptor, which takes the session over: 20 concurrent writes, 20; reads 200', async () => {
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })],
+      controllers: [UnguardedBase],
+      providers: [{ provide: APP_GUARD, useClass: SessionStateGuard }],
+    });
+    apps.push({
+      app,
+      counter: countingStore(new InMemorySessionStateStore()).counter,
+      gates: new Gates(),
+      lifecycle: app.get(SessionStateLifecycle),
+    });
+    const cookie = sessionCookie((await request(app.getHttpServer()).post('/base/count').expect(200, { count: 1 })).headers)!;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => request(app.getHttpServer()).post('/base/count').set('Cookie', cookie)));
+    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+    await request(app.getHttpServer()).get('/base/count').set('Cookie', cookie).expect(200, { count: 21 });
+    expect(app.get(SessionStateLifecycle).activeLeases).toBe(0);
   });
 });
 
