@@ -449,6 +449,47 @@ describe.each(ADAPTERS)('guard binding with the interceptor also bound (an inher
   });
 });
 
+/** A logging method decorator that replaces the handler without copying its metadata. */
+const Logged = (): MethodDecorator => (_target, _key, descriptor: PropertyDescriptor) => {
+  const original = descriptor.value as (...args: unknown[]) => unknown;
+  descriptor.value = function (this: unknown, ...args: unknown[]) {
+    return original.apply(this, args);
+  };
+};
+
+@Controller('wrapped')
+@UseGuards(SessionStateGuard)
+class WrappedHandlers {
+  @Post('count')
+  @HttpCode(200)
+  @Logged()
+  count(@Session() session: HttpSessionState) {
+    const count = (session.get<number>('count') ?? 0) + 1;
+    session.set('count', count);
+    return { count };
+  }
+}
+
+describe.each(ADAPTERS)('guard binding on a handler a method decorator replaced, on %s', (adapter) => {
+  it('binds it by the guard (no interceptor) and serves it: 20 concurrent writes, 20', async () => {
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })],
+      controllers: [WrappedHandlers],
+    });
+    apps.push({
+      app,
+      counter: countingStore(new InMemorySessionStateStore()).counter,
+      gates: new Gates(),
+      lifecycle: app.get(SessionStateLifecycle),
+    });
+    expect((Reflect.getMetadata(INTERCEPTORS_METADATA, WrappedHandlers.prototype.count) ?? []) as unknown[]).not.toContain(SessionStateInterceptor);
+    const cookie = sessionCookie((await request(app.getHttpServer()).post('/wrapped/count').expect(200, { count: 1 })).headers)!;
+    const answers = await Promise.all(Array.from({ length: 20 }, () => request(app.getHttpServer()).post('/wrapped/count').set('Cookie', cookie)));
+    expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
+    await request(app.getHttpServer()).post('/wrapped/count').set('Cookie', cookie).expect(200, { count: 22 });
+  });
+});
+
 describe.each(ADAPTERS)('SessionStateGuard made global (APP_GUARD) on %s', (adapter) => {
   it('the routes keep their interceptor, which takes the session over: 20 concurrent writes, 20; reads 200', async () => {
     const app = await createTestApp(adapter, {
