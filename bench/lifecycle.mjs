@@ -51,6 +51,12 @@ class FakeResponse extends EventEmitter {
   setHeader(name, value) {
     this.headers[name.toLowerCase()] = value;
   }
+  getHeader(name) {
+    return this.headers[name.toLowerCase()];
+  }
+  removeHeader(name) {
+    delete this.headers[name.toLowerCase()];
+  }
   append(name, value) {
     this.setHeader(name, value);
   }

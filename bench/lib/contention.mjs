@@ -25,7 +25,7 @@ export async function lostUpdates(base, concurrent = 50) {
 }
 
 /**
- * `requests` concurrent POST /counter?delayMs=`workMs` on one session, sent alternately to `bases`.
+ * `requests` concurrent POST /counter/work?delayMs=`workMs` on one session, sent alternately to `bases`.
  * Perfect serialisation takes only the handlers' work; what is above it, over the requests − 1
  * hand-offs, is the cost of passing the lock from one request to the next (store round trips,
  * polling, HTTP). The probe app says when its handlers ran, which gives:
@@ -42,7 +42,7 @@ export async function handoffRound(bases, requests, workMs) {
   const started = performance.now();
   const responses = await Promise.all(
     Array.from({ length: requests }, (_, i) =>
-      fetch(`${bases[i % bases.length]}/counter?delayMs=${workMs}`, { method: 'POST', headers: { cookie } }).then((r) => r.json()),
+      fetch(`${bases[i % bases.length]}/counter/work?delayMs=${workMs}`, { method: 'POST', headers: { cookie } }).then((r) => r.json()),
     ),
   );
   const elapsed = performance.now() - started;
@@ -66,7 +66,7 @@ export async function handoffRound(bases, requests, workMs) {
 }
 
 /**
- * The hand-off across instances: each of `bases` sends `perInstance` POST /counter?delayMs=`workMs`
+ * The hand-off across instances: each of `bases` sends `perInstance` POST /counter/work?delayMs=`workMs`
  * on one session, one after another (its next when its previous answered), all instances at once.
  * While one instance's request works, the other's waits at the store, so the lock alternates
  * between instances. From the handlers' times (one clock: the instances run on this machine):
@@ -80,7 +80,7 @@ export async function alternatingRound(bases, perInstance, workMs) {
   await Promise.all(
     bases.map(async (base, instance) => {
       for (let i = 0; i < perInstance; i++) {
-        const response = await fetch(`${base}/counter?delayMs=${workMs}`, { method: 'POST', headers: { cookie } });
+        const response = await fetch(`${base}/counter/work?delayMs=${workMs}`, { method: 'POST', headers: { cookie } });
         const body = await response.json();
         if (!response.ok || !body.handler) throw new Error(`${base}: ${response.status} ${JSON.stringify(body)}`);
         runs.push({ instance, count: body.count, start: body.handler[0], end: body.handler[1] });

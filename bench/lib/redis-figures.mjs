@@ -67,7 +67,7 @@ export async function waitingCost({ redis, watcher, holder, waiter, holderName, 
   const fromHolder = (c) => !c.lua && holderAddrs.has(c.addr);
 
   const locked = watcher.next(fromHolder);
-  const held = fetch(`${holder}/counter?delayMs=${holdMs}`, { method: 'POST', headers: { cookie } }).then((r) => r.json());
+  const held = fetch(`${holder}/counter/work?delayMs=${holdMs}`, { method: 'POST', headers: { cookie } }).then((r) => r.json());
   await locked;
   const released = watcher.next(fromHolder);
   const waited = fetch(`${waiter}/counter`, { method: 'POST', headers: { cookie } }).then((r) => r.json());

@@ -77,7 +77,7 @@ export function redisReport(results) {
       '',
       '#### Hand-off across instances',
       '',
-      `Two instances on one store; each sends ${c.perInstance} \`POST /counter?delayMs=${c.workMs}\` on one session one after ` +
+      `Two instances on one store; each sends ${c.perInstance} \`POST /counter/work?delayMs=${c.workMs}\` on one session one after ` +
         `another (its next once its previous answered), both at once, ${c.rounds} rounds: while one instance's request works, the ` +
         "other's waits at the store. The figure is the gap from one handler's end to the next one's start (the probe app's " +
         "clock; the instances run on one machine) when the next ran on the other instance: the holder's save and release, the " +
@@ -119,7 +119,7 @@ export function redisReport(results) {
       '',
       '#### What a waiting request costs',
       '',
-      "One instance holds a session's lock for 6 s (`POST /counter?delayMs=6000`); a request of the same session on a second " +
+      "One instance holds a session's lock for 6 s (`POST /counter/work?delayMs=6000`); a request of the same session on a second " +
         "instance waits for it. Counted by the server (MONITOR): the commands the waiting instance's connections sent from its " +
         "first command to the holder's release, over the whole wait and from its second second on; and how long after the " +
         "release (the holder's command, server clock) the waiter's next command came (its lock). **Wake-up**: the default; " +

@@ -124,7 +124,7 @@ export function writeReport(results, out) {
       '',
       '### Lock hand-off (lower is better)',
       '',
-      `${h.requests} concurrent \`POST /counter?delayMs=${h.workMs}\` on one session (sent alternately to the instances), ${h.rounds} rounds. ` +
+      `${h.requests} concurrent \`POST /counter/work?delayMs=${h.workMs}\` on one session (sent alternately to the instances), ${h.rounds} rounds. ` +
         `The probe app answers when each handler started and ended. **Hand-off (client)**: the round's time, first request sent to ` +
         `last response read, minus the time the handlers actually worked, over the ${h.requests - 1} hand-offs: what the client waits ` +
         `beyond the work (store calls, the waiter's polling, both requests' Nest/Express work, plus one client round trip, the first ` +

@@ -33,21 +33,29 @@ function probeController(guarded: boolean): Type {
       return { count: session.get<number>('count') ?? 0 };
     }
 
-    /**
-     * `delayMs`: simulated work between the read and the write (the lock hand-off bench), which then
-     * also gets when the handler ran (epoch ms, sub-ms): the time between one handler's end and the
-     * next one's start is the hand-off, measured where it happens.
-     */
+    /** The peer's handler, as it is (sync, the session its only parameter): the throughput figures compare the session layers alone. */
     @Post('counter')
     @HttpCode(200)
-    async increment(@Session() session: HttpSessionState, @Query('delayMs') delayMs?: string) {
+    increment(@Session() session: HttpSessionState) {
+      const count = (session.get<number>('count') ?? 0) + 1;
+      session.set('count', count);
+      return { count };
+    }
+
+    /**
+     * The contention figures' counter: `delayMs` of simulated work between the read and the write
+     * (the lock hand-off), and when the handler ran (epoch ms, sub-ms): the time between one
+     * handler's end and the next one's start is the hand-off, measured where it happens.
+     */
+    @Post('counter/work')
+    @HttpCode(200)
+    async work(@Session() session: HttpSessionState, @Query('delayMs') delayMs?: string) {
       const delay = delayMs === undefined ? 0 : /^\d{1,5}$/.test(delayMs) ? Number(delayMs) : NaN;
       if (!(delay >= 0 && delay <= 10_000)) throw new BadRequestException('delayMs must be a whole number from 0 to 10000');
       const start = performance.timeOrigin + performance.now();
       const count = session.get<number>('count') ?? 0;
       if (delay > 0) await sleep(delay);
       session.set('count', count + 1);
-      if (delayMs === undefined) return { count: count + 1 };
       return { count: count + 1, handler: [start, performance.timeOrigin + performance.now()] };
     }
 

@@ -33,44 +33,69 @@ const ANSWER_HEADERS = [
  * from a callback) has its session saved then; its answer goes out as it comes, with the cookies.
  * Only routes whose handler takes `@Res()` or `@Next()` are held; no other pays for it.
  */
-/** The held answer each hooked response reports its output to. */
-const HELD_BY = new WeakMap<object, HttpHeldAnswer>();
-/** Marks a prototype made by `hookedPrototypeOf`. */
-const HOOKED = Symbol('nestjs-session-state:hooked-output');
-const hookedPrototypes = new WeakMap<object, object>();
+/**
+ * The held answer a hooked response reports its output to: a property of the raw Node response (an
+ * object of this request that nobody freezes), not a WeakMap entry: a WeakMap entry per request
+ * cost the garbage collector about 4 µs per request (measured with --trace-gc), a property less.
+ */
+const HELD = Symbol('nestjs-session-state:held-answer');
+type HoldableResponse = ServerResponse & { [HELD]?: HttpHeldAnswer };
+/** A hooked prototype, and the methods its hooks cover (those of the prototype it was made from). */
+interface Hooked {
+  readonly proto: object;
+  readonly originals: Readonly<Partial<Record<OutputMethod, Function>>>;
+}
+/** By the prototype hooked, and by the hooked prototype itself. */
+const hookedPrototypes = new WeakMap<object, Hooked>();
 
 /**
- * A prototype that puts hooks on the output methods of `proto`, made once per prototype (Express's
- * response, Node's `ServerResponse`): a response is hooked by giving it this prototype, one
- * prototype change, where adding four methods to it cost Express's response objects (slow-property
- * objects) about 14 µs per request, measured. A hook reports to the response's held answer, and
- * calls the prototype's own method once there is none.
+ * Where the hooks of a response with prototype `proto` are, made once per prototype. A hook
+ * reports to the response's held answer, and calls the method it covers when there is none.
+ * - An Express application's own response prototype (`app.response`: Express's documented
+ *   app-specific extension point, "alterations can be made app-specific by only altering the
+ *   app-specific prototypes") gets the hooks itself: every response of that application passes
+ *   through them, and a response is hooked by its `HELD` property alone.
+ * - Any other prototype (Fastify's raw response: Node's `ServerResponse.prototype`, shared by the
+ *   whole process and never altered) gets a hooked prototype made from it, given to each response
+ *   held (one prototype change per response).
+ * Measured (instructions per request, callgrind): a prototype change per response costs V8 about
+ * 100k instructions of background work (a hidden class per response); four own methods cost about
+ * 14 µs (Express's response objects have slow properties); the hooked `app.response` costs neither.
  */
-function hookedPrototypeOf(proto: object): object {
+function hookedPrototypeOf(proto: object): Hooked {
   let hooked = hookedPrototypes.get(proto);
-  if (!hooked) {
-    hooked = Object.create(proto) as object;
-    for (const method of OUTPUT_METHODS) {
-      const original = (proto as Record<string, unknown>)[method];
-      if (typeof original !== 'function') continue;
-      Object.defineProperty(hooked, method, {
-        configurable: true,
-        writable: true,
-        value: function (this: ServerResponse, ...args: unknown[]) {
-          const held = HELD_BY.get(this);
-          return held ? held.output(method, this, args) : (original as Function).apply(this, args);
-        },
-      });
-    }
-    Object.defineProperty(hooked, HOOKED, { value: true });
-    hookedPrototypes.set(proto, hooked);
+  if (hooked) return hooked;
+  const own = isExpressAppResponse(proto);
+  const target = own ? proto : (Object.create(proto) as object);
+  const originals: Partial<Record<OutputMethod, Function>> = {};
+  for (const method of OUTPUT_METHODS) {
+    const original = (proto as Record<string, unknown>)[method];
+    if (typeof original !== 'function') continue;
+    originals[method] = original as Function;
+    Object.defineProperty(target, method, {
+      configurable: true,
+      writable: true,
+      value: function (this: HoldableResponse, ...args: unknown[]) {
+        const held = this[HELD];
+        return held ? held.output(method, this, args) : (original as Function).apply(this, args);
+      },
+    });
   }
+  hooked = { proto: target, originals };
+  hookedPrototypes.set(proto, hooked);
+  if (!own) hookedPrototypes.set(target, hooked);
   return hooked;
+}
+
+/** Express's `app.response`: made per application by Express (`Object.create(response, { app })`). */
+function isExpressAppResponse(proto: object): boolean {
+  return Object.hasOwn(proto, 'app') && typeof (proto as { app?: unknown }).app === 'function' && 'json' in proto;
 }
 
 export class HttpHeldAnswer implements HeldAnswer {
   private readonly calls: { method: OutputMethod; args: unknown[] }[] = [];
-  private readonly originals: Partial<Record<OutputMethod, Function>> = {};
+  /** The methods under the hooks (shared by the responses of one prototype; own ones for own hooks). */
+  private originals: Partial<Record<OutputMethod, Function>>;
   /** The session cookies set on this answer: checked on its headers when they go out. */
   private readonly cookies: string[] = [];
   /** Other headers the session put on this answer (the opt-in id header), checked the same way; made on first use. */
@@ -96,21 +121,18 @@ export class HttpHeldAnswer implements HeldAnswer {
     private readonly readsAsSent = true,
   ) {
     this.headersBefore = raw.getHeaderNames();
-    const proto = Object.getPrototypeOf(raw) as Record<string | symbol, unknown>;
     // Another hook put its own output method on the response (compression's `end`, on-headers'
     // `writeHead`), or another held answer holds it: own hooks, which pass on to what they cover.
-    if (HELD_BY.has(raw) || OUTPUT_METHODS.some((method) => Object.hasOwn(raw, method))) {
+    if ((raw as HoldableResponse)[HELD] !== undefined || hasOwnOutputMethod(raw)) {
+      this.originals = {};
       this.hookOwn();
       return;
     }
-    const hooked = proto[HOOKED] === true ? proto : (hookedPrototypeOf(proto) as Record<string | symbol, unknown>);
-    for (const method of OUTPUT_METHODS) {
-      // The method under the hook: the prototype's (its own, below the hooked prototype).
-      const original = (Object.getPrototypeOf(hooked) as Record<string, unknown>)[method];
-      if (typeof original === 'function') this.originals[method] = original;
-    }
-    if (hooked !== proto) Object.setPrototypeOf(raw, hooked);
-    HELD_BY.set(raw, this);
+    const proto = Object.getPrototypeOf(raw) as object;
+    const hooked = hookedPrototypeOf(proto);
+    this.originals = hooked.originals;
+    if (hooked.proto !== proto) Object.setPrototypeOf(raw, hooked.proto);
+    (raw as HoldableResponse)[HELD] = this;
   }
 
   /** Hooks put on the response itself, each passing on to the method it covers once the answer is let go. */
@@ -357,6 +379,11 @@ function accessorOf(target: object, name: string): ((this: unknown) => unknown) 
     if (descriptor) return descriptor.get;
   }
   return undefined;
+}
+
+function hasOwnOutputMethod(raw: object): boolean {
+  for (const method of OUTPUT_METHODS) if (Object.hasOwn(raw, method)) return true;
+  return false;
 }
 
 function setCookiesOf(value: unknown): string[] {

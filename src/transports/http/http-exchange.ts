@@ -126,7 +126,8 @@ export class HttpExchange implements SessionExchange {
   onClosed(listener: (answered: boolean) => void): void {
     const raw = this.raw;
     if (this.clientGone()) return listener(false);
-    raw.once('close', () => listener(raw.writableFinished));
+    // `on`, not `once`: a response closes once, and `once` makes a wrapper per request.
+    raw.on('close', () => listener(raw.writableFinished));
   }
 
   /** 'prefinish' is emitted by `end()` even when the client is already gone ('finish' is not then). */
