@@ -124,15 +124,25 @@ class GuardedController {
     return { slow: session.get('slow') ?? null };
   }
 
-  /** Re-hooks its own response as an Express sub-app would (its prototype set again): the guard does not see the answer go out. */
+  /**
+   * Gives its own response another prototype, as an Express sub-app does (its own `app.response`,
+   * made from Express's `response`): the guard does not see the answer go out.
+   */
   @Post('rehooked')
   @HttpCode(200)
-  rehooked(@Session() session: HttpSessionState, @Req() req: { res: object }) {
-    let proto = Object.getPrototypeOf(req.res) as object;
-    while (Object.getOwnPropertySymbols(proto).length > 0) proto = Object.getPrototypeOf(proto) as object;
-    Object.setPrototypeOf(req.res, proto);
+  rehooked(@Session() session: HttpSessionState, @Req() req: { res: object; app: { response: object } }) {
+    const app = { configurable: true, enumerable: true, writable: true, value: req.app };
+    Object.setPrototypeOf(req.res, Object.create(Object.getPrototypeOf(req.app.response) as object, { app }));
     session.set('rehooked', true);
     return { ok: true };
+  }
+
+  /** Express: what holding this answer did to the response object and to its application's `app.response`. */
+  @Post('prototype')
+  @HttpCode(200)
+  prototypeOf(@Session() session: HttpSessionState, @Req() req: { res: object; app: { response: object } }) {
+    session.set('seen', true);
+    return { expressPrototype: Object.getPrototypeOf(req.res) === req.app.response, appHooked: Object.hasOwn(req.app.response, 'end') };
   }
 }
 
@@ -256,6 +266,20 @@ describe('guard binding: startup', () => {
     await expect(
       createTestApp('express', { imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })], providers: [NotAController] }),
     ).rejects.toThrow(/NotAController\.handle\(\).*not an HTTP controller route/);
+  });
+
+  it("Express: a held answer keeps the prototype Express gave it (the hooks are on that application's app.response; another application's stays as it was until it holds one)", async () => {
+    const [a, b] = await Promise.all([start('express'), start('express')]);
+    const other = b.app.getHttpAdapter().getInstance() as { response: object };
+    const res = await request(a.app.getHttpServer()).post('/g/prototype').expect(200, { expressPrototype: true, appHooked: true });
+    expect(Object.hasOwn(other.response, 'end')).toBe(false);
+    await request(b.app.getHttpServer()).post('/i/count').expect(200, { count: 1 }); // the interceptor binding holds nothing
+    expect(Object.hasOwn(other.response, 'end')).toBe(false);
+    await request(b.app.getHttpServer()).post('/g/prototype').expect(200, { expressPrototype: true, appHooked: true });
+    // The hooked application's other routes answer as before, with the session's cookie.
+    const cookie = sessionCookie(res.headers)!;
+    await request(a.app.getHttpServer()).post('/i/count').set('Cookie', cookie).expect(200, { count: 1 });
+    await request(a.app.getHttpServer()).post('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
   });
 
   it('two applications created at once both run the guarded routes', async () => {
@@ -515,8 +539,10 @@ describe('guard binding: an answer that goes out without the guard seeing it', (
   it('completes the session when the connection closes: the data saved, no lock left', async () => {
     const t = await start('express');
     const cookie = await newSession(t);
+    const warn = vi.spyOn(t.lifecycle, 'warn');
     await request(t.app.getHttpServer()).post('/g/rehooked').set('Cookie', cookie).expect(200);
     await vi.waitFor(() => expect(t.lifecycle.activeLeases).toBe(0));
+    expect(warn).toHaveBeenCalledWith(expect.stringMatching(/without the session guard seeing it/));
     await request(t.app.getHttpServer()).post('/g/count').set('Cookie', cookie).expect(200, { count: 2 });
   });
 });
