@@ -60,7 +60,9 @@ type Keyed = { [LEASE]?: Held | null };
 const UNEXTENSIBLE = new WeakMap<object, Held>();
 
 function heldBy(request: object): Held | undefined {
-  return (request as Keyed)[LEASE] ?? (Object.isExtensible(request) ? undefined : UNEXTENSIBLE.get(request));
+  const own = (request as Keyed)[LEASE];
+  if (own !== undefined) return own ?? undefined;
+  return Object.isExtensible(request) ? undefined : UNEXTENSIBLE.get(request);
 }
 
 /** The request's lease, once its session is loaded. */
