@@ -1,5 +1,6 @@
 import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import { Observable, throwError, type Observer, type Subscriber } from 'rxjs';
+import { checkedEvents } from './checked-events.js';
 import { completeOnSettle } from './complete-on-settle.js';
 import { transportOf } from '../transports/session-transports.js';
 import type { SessionTransport } from '../transports/session-transport.js';
@@ -101,13 +102,23 @@ export class SessionStateInterceptor implements NestInterceptor {
   }
 
   /**
-   * A stream of a stored session whose transport ends it with its session (a GraphQL subscription):
-   * its result is wrapped so that each event first checks the session still lives. A stream without
-   * a stored session (no cookie) has nothing that could end.
+   * A stream of a stored session ends with its session (a GraphQL subscription, an `@Sse()` stream):
+   * each event first checks the session still lives. A stream without a stored session (no cookie)
+   * has nothing that could end.
    */
-  private endingWithSession(transport: SessionTransport, lease: SessionLease, snapshot: boolean, observer: Observer<unknown>): Observer<unknown> {
-    if (!snapshot || !transport.endingWithSession || lease.loaded === null) return observer;
+  private endingWithSession(
+    transport: SessionTransport,
+    lease: SessionLease,
+    exchange: SessionExchange,
+    snapshot: boolean,
+    observer: Observer<unknown>,
+  ): Observer<unknown> {
+    if (!snapshot || lease.loaded === null) return observer;
     const check = () => this.lifecycle.liveness.check(lease);
+    // An @Sse() stream: each event (its values are the events).
+    if (transport.checksEachEvent) return checkedEvents(observer, check, (error) => transport.clientError(error, exchange));
+    // A GraphQL subscription: its one value is the stream, wrapped.
+    if (!transport.endingWithSession) return observer;
     return { ...observer, next: (value) => observer.next(transport.endingWithSession!(value, check)) };
   }
 
@@ -133,7 +144,7 @@ export class SessionStateInterceptor implements NestInterceptor {
       exchange,
       subscriber,
       (observer) => {
-        const watched = this.endingWithSession(transport, lease, snapshot, observer);
+        const watched = this.endingWithSession(transport, lease, exchange, snapshot, observer);
         return exchange.runHandler ? exchange.runHandler(lease, () => next.handle().subscribe(watched)) : next.handle().subscribe(watched);
       },
       {

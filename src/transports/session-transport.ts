@@ -44,10 +44,15 @@ export interface SessionTransport {
   /**
    * A stream that must end with its session (a GraphQL subscription): wraps the handler's result so
    * that each event first awaits `check` (which rejects once the session has ended, see
-   * core/session-liveness.ts) and, if it rejects, ends the stream with the client's error. Absent:
-   * the stream's events are not checked (an `@Sse()` stream).
+   * core/session-liveness.ts) and, if it rejects, ends the stream with the client's error.
    */
   endingWithSession?(result: unknown, check: () => Promise<void>): unknown;
+  /**
+   * A stream whose events each go out only while its session lives (an `@Sse()` stream): the handler's
+   * values wait for `check`, and a rejection ends the stream with the client's error (Nest sends it as
+   * an `error` event once the stream began, else as the error answer). See nest/checked-events.ts.
+   */
+  readonly checksEachEvent?: boolean;
   /** The decorator that makes `handler` one of this transport's streams (`@Sse()`), if it does: such a handler reads a snapshot. */
   streamDecoratorOf?(handler: Function): string | undefined;
 }

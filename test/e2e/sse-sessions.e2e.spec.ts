@@ -29,6 +29,22 @@ function sseReader(body: ReadableStream<Uint8Array>) {
         buffer += decoder.decode(value, { stream: true });
       }
     },
+    /** The next event as sent: its `event:` type (absent: a message) and its data text; null once the stream ended. */
+    async nextEvent(): Promise<{ type?: string; data: string } | null> {
+      for (;;) {
+        const end = buffer.indexOf('\n\n');
+        if (end >= 0) {
+          const lines = buffer.slice(0, end).split('\n');
+          buffer = buffer.slice(end + 2);
+          const data = lines.find((line) => line.startsWith('data: '));
+          if (!data) continue;
+          return { type: lines.find((line) => line.startsWith('event: '))?.slice(7), data: data.slice(6) };
+        }
+        const { value, done } = await reader.read();
+        if (done) return null;
+        buffer += decoder.decode(value, { stream: true });
+      }
+    },
     cancel: () => reader.cancel(),
   };
 }
@@ -50,7 +66,11 @@ describe.each(ADAPTERS)('SSE sessions over %s', (adapter) => {
     url = (await app.getUrl()).replace('[::1]', '127.0.0.1');
     source = app.get(SseSource);
   });
-  afterAll(() => app.close());
+  afterAll(async () => {
+    // A stream that ended (the signed-out one) leaves its connection idle in the client's pool: closed here, not at its keep-alive timeout.
+    (app.getHttpServer() as import('node:http').Server).closeAllConnections();
+    await app.close();
+  });
 
   it('events arrive as they are produced; the stream reads a snapshot, holds no lock, and does not block writes', async () => {
     const cookie = sessionCookie((await request(url).post('/count').expect(200)).headers)!;
@@ -61,7 +81,8 @@ describe.each(ADAPTERS)('SSE sessions over %s', (adapter) => {
       // Each event is awaited before the next is produced: a held-back event would never arrive.
       source.events.next(1);
       expect(await stream.next()).toEqual({ n: 1, count: 1, readOnly: true });
-      expect(counter.calls).toEqual({ getItem: 1 });
+      // The stream's start, and the event's check that its session still lives (no lock, no write).
+      expect(counter.calls).toEqual({ getItem: 2 });
       // A write of the same user while the stream is open goes through at once (no lock held).
       await request(url).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
       source.events.next(2);
@@ -69,6 +90,40 @@ describe.each(ADAPTERS)('SSE sessions over %s', (adapter) => {
       expect(await stream.next()).toEqual({ n: 2, count: 1, readOnly: true });
       source.events.next(3);
       expect(await stream.next()).toEqual({ n: 3, count: 1, readOnly: true });
+    } finally {
+      await stream.cancel();
+    }
+  });
+
+  it("an event after the session ended (signed out by another request) is not sent: the stream ends with the 410's message; another user's stream goes on", async () => {
+    const mine = sessionCookie((await request(url).post('/count').expect(200)).headers)!;
+    const theirs = sessionCookie((await request(url).post('/count').expect(200)).headers)!;
+    const [a, b] = await Promise.all(
+      [mine, theirs].map(async (cookie) => sseReader((await fetch(`${url}/sse/events`, { headers: { Cookie: cookie } })).body!)),
+    );
+    try {
+      source.events.next(1);
+      expect(await a.nextEvent()).toEqual({ data: JSON.stringify({ n: 1, count: 1, readOnly: true }) });
+      expect(await b.nextEvent()).toEqual({ data: JSON.stringify({ n: 1, count: 1, readOnly: true }) });
+      await request(url).post('/abandon').set('Cookie', mine).expect(200);
+      source.events.next(2);
+      expect(await a.nextEvent()).toEqual({ type: 'error', data: expect.stringMatching(/session.*ended/i) });
+      expect(await a.nextEvent()).toBeNull(); // ended: nothing after the error
+      expect(await b.nextEvent()).toEqual({ data: JSON.stringify({ n: 2, count: 1, readOnly: true }) });
+    } finally {
+      await Promise.all([a.cancel(), b.cancel()]);
+    }
+  });
+
+  it('a stream without a stored session (no cookie) reads nothing per event', async () => {
+    counter.reset();
+    const stream = sseReader((await fetch(`${url}/sse/events`)).body!);
+    try {
+      source.events.next(1);
+      source.events.next(2);
+      expect(await stream.next()).toEqual({ n: 1, count: 0, readOnly: true });
+      expect(await stream.next()).toEqual({ n: 2, count: 0, readOnly: true });
+      expect(counter.calls).toEqual({});
     } finally {
       await stream.cancel();
     }

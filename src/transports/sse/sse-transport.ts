@@ -19,4 +19,6 @@ export const sseTransport: SessionTransport = {
   serves: (context: ExecutionContext) => isSse(context.getHandler()),
   exchange: (context) => sseExchange(httpTransport.exchange(context)),
   streamDecoratorOf: (handler) => (isSseHandler(handler) ? '@Sse()' : undefined),
+  // An event of a session signed out meanwhile (on any instance) must not go out: each is checked.
+  checksEachEvent: true,
 };
