@@ -37,7 +37,8 @@ export function checkedEvents<T>(observer: Observer<T>, check: () => Promise<voi
     next: (value) => {
       if (ended) return;
       pending.push(value);
-      if (!checking) void drain();
+      // A throw downstream (a bug) ends the stream with it: never an unhandled rejection.
+      if (!checking) drain().catch((error: unknown) => finish(() => observer.error(error)));
     },
     error: (error: unknown) => {
       if (checking) end ??= () => observer.error(error);

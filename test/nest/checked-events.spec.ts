@@ -69,6 +69,26 @@ describe('checkedEvents (an @Sse() stream of a session that may end)', () => {
     expect(started).toHaveLength(1);
   });
 
+  it('a throw downstream ends the stream with that error, not an unhandled rejection', async () => {
+    const { check, started } = manualCheck();
+    const seen: string[] = [];
+    const checked = checkedEvents<number>(
+      {
+        next: () => {
+          throw new Error('downstream');
+        },
+        error: (e: unknown) => seen.push(`error ${(e as Error).message}`),
+        complete: () => seen.push('complete'),
+      },
+      check,
+      (e) => e,
+    );
+    checked.next(1);
+    started[0]!.resolve();
+    await flush();
+    expect(seen).toEqual(['error downstream']);
+  });
+
   it('without events pending, an end passes at once', () => {
     const { check } = manualCheck();
     const { seen, observer } = recorder();
