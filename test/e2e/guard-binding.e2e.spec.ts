@@ -14,6 +14,7 @@ import {
   RequestTimeoutException,
   type CallHandler,
   type INestApplication,
+  type ModuleMetadata,
   type NestInterceptor,
 } from '@nestjs/common';
 import { INTERCEPTORS_METADATA } from '@nestjs/common/constants.js';
@@ -168,10 +169,19 @@ interface GuardApp {
 }
 
 const apps: GuardApp[] = [];
+/** Apps of other controllers than `start`'s (see `startWith`). */
+const otherApps: INestApplication[] = [];
 afterEach(async () => {
   for (const a of apps) a.gates.openAll();
-  await Promise.all(apps.splice(0).map((a) => a.app.close()));
+  await Promise.all([...apps.splice(0).map((a) => a.app.close()), ...otherApps.splice(0).map((app) => app.close())]);
 });
+
+/** An app of these controllers (and providers) on the in-memory store, closed after the test. */
+async function startWith(adapter: AdapterName, metadata: Pick<ModuleMetadata, 'controllers' | 'providers'>): Promise<INestApplication> {
+  const app = await createTestApp(adapter, { imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })], ...metadata });
+  otherApps.push(app);
+  return app;
+}
 
 async function start(adapter: AdapterName, options: SessionStateModuleOptions = {}, globalInterceptor = false): Promise<GuardApp> {
   const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
@@ -454,16 +464,7 @@ class GuardedSubclass extends UnguardedBase {}
 
 describe.each(ADAPTERS)('guard binding with the interceptor also bound (an inherited handler) on %s', (adapter) => {
   it('the interceptor takes the guard session over: reads and writes answer 200, nothing left held', async () => {
-    const app = await createTestApp(adapter, {
-      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })],
-      controllers: [GuardedSubclass],
-    });
-    apps.push({
-      app,
-      counter: countingStore(new InMemorySessionStateStore()).counter,
-      gates: new Gates(),
-      lifecycle: app.get(SessionStateLifecycle),
-    });
+    const app = await startWith(adapter, { controllers: [GuardedSubclass] });
     expect((Reflect.getMetadata(INTERCEPTORS_METADATA, UnguardedBase.prototype.read) ?? []) as unknown[]).toContain(SessionStateInterceptor);
     const first = await request(app.getHttpServer()).post('/sub/count').expect(200, { count: 1 });
     const cookie = sessionCookie(first.headers)!;
@@ -496,16 +497,7 @@ class WrappedHandlers {
 
 describe.each(ADAPTERS)('guard binding on a handler a method decorator replaced, on %s', (adapter) => {
   it('binds it by the guard (no interceptor) and serves it: 20 concurrent writes, 20', async () => {
-    const app = await createTestApp(adapter, {
-      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })],
-      controllers: [WrappedHandlers],
-    });
-    apps.push({
-      app,
-      counter: countingStore(new InMemorySessionStateStore()).counter,
-      gates: new Gates(),
-      lifecycle: app.get(SessionStateLifecycle),
-    });
+    const app = await startWith(adapter, { controllers: [WrappedHandlers] });
     expect((Reflect.getMetadata(INTERCEPTORS_METADATA, WrappedHandlers.prototype.count) ?? []) as unknown[]).not.toContain(SessionStateInterceptor);
     const cookie = sessionCookie((await request(app.getHttpServer()).post('/wrapped/count').expect(200, { count: 1 })).headers)!;
     const answers = await Promise.all(Array.from({ length: 20 }, () => request(app.getHttpServer()).post('/wrapped/count').set('Cookie', cookie)));
@@ -516,17 +508,7 @@ describe.each(ADAPTERS)('guard binding on a handler a method decorator replaced,
 
 describe.each(ADAPTERS)('SessionStateGuard made global (APP_GUARD) on %s', (adapter) => {
   it('the routes keep their interceptor, which takes the session over: 20 concurrent writes, 20; reads 200', async () => {
-    const app = await createTestApp(adapter, {
-      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })],
-      controllers: [UnguardedBase],
-      providers: [{ provide: APP_GUARD, useClass: SessionStateGuard }],
-    });
-    apps.push({
-      app,
-      counter: countingStore(new InMemorySessionStateStore()).counter,
-      gates: new Gates(),
-      lifecycle: app.get(SessionStateLifecycle),
-    });
+    const app = await startWith(adapter, { controllers: [UnguardedBase], providers: [{ provide: APP_GUARD, useClass: SessionStateGuard }] });
     const cookie = sessionCookie((await request(app.getHttpServer()).post('/base/count').expect(200, { count: 1 })).headers)!;
     const answers = await Promise.all(Array.from({ length: 20 }, () => request(app.getHttpServer()).post('/base/count').set('Cookie', cookie)));
     expect(answers.map((r) => r.status)).toEqual(Array(20).fill(200));
