@@ -14,7 +14,7 @@ const MESSAGE = 'doc-test-message';
 const ARGS: Record<string, unknown[]> = {
   SessionStateQueueFullError: [100, 1],
   SessionStateLockLostError: [MESSAGE, 'lock_mismatch'],
-  SessionStateEndedWhileWaitingError: [],
+  SessionStateEndedWhileWaitingError: [1], // as the lifecycle throws it (lockWait.retryAfterSeconds)
   SessionStateEndedError: [],
   SessionStateTooLargeError: [2, 1],
   SessionStateOwnerCapError: [2],

@@ -50,6 +50,13 @@ export interface SessionExchange {
    * session: a WebSocket message, whose connection cannot get a new cookie.
    */
   readonly refusesEndedSession?: boolean;
+  /**
+   * Set when a refusal because the session moved or ended while the exchange waited
+   * (`SessionStateEndedWhileWaitingError`) is not the request's answer yet: the mount's read, whose
+   * refusal is left for whatever uses the session later (`SessionStateLifecycle.refuseLater`), and
+   * counted in the metrics only then (a route that does not use the session answers as usual).
+   */
+  readonly defersRefusal?: boolean;
   /** Runs the handler so that `@Session()` finds the lease, when the exchange's key cannot carry it (a WebSocket message). */
   runHandler?<T>(lease: SessionLease, run: () => T): T;
   /**

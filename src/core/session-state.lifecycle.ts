@@ -61,6 +61,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * removal): a Set's insertion and deletion per request made the hash table churn measurably.
    */
   private readonly active: SessionLease[] = [];
+  /** Refusals left on a request by `refuseLater`, not yet given (and counted). */
+  private readonly leftRefusals = new WeakSet<Promise<SessionLease>>();
   private readonly isClosing = () => this.closing;
   /** Called when the last active lease completes (set while shutdown waits). */
   private onDrained: (() => void) | undefined;
@@ -83,7 +85,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    */
   acquire(exchange: SessionExchange, behavior: ActiveBehavior, owner: 'interceptor' | 'guard', cancel?: WaitSignal): Promise<SessionLease> {
     // Kept by the exchange's key (the request): see session-lease.ts.
-    const held = acquisitionOf(exchange.key);
+    const held = this.heldAcquisition(exchange.key);
     if (!held) {
       const acquisition = this.begin(exchange, behavior, owner, cancel);
       attachLease(exchange.key, acquisition); // replaced by the lease once loaded
@@ -93,6 +95,25 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (owner === 'guard') return pending;
     // The interceptor takes over a guard's lease.
     return pending.then((lease) => (this.adopt(lease), lease));
+  }
+
+  /**
+   * Leaves `error` on the request for whatever acquires its session later (the route's guard or
+   * interceptor, GraphQL's hooks), which is refused with it; counted in the metrics then, once. A
+   * request that never uses its session is not refused, nor counted.
+   */
+  refuseLater(key: object, error: unknown): void {
+    const refused = Promise.reject(error);
+    refused.catch(() => {}); // nobody may ask
+    this.leftRefusals.add(refused);
+    attachLease(key, refused);
+  }
+
+  /** The acquisition (or lease) of the exchange keyed by `key`, if one began; a refusal left by `refuseLater` is counted as it is given. */
+  heldAcquisition(key: object): Promise<SessionLease> | SessionLease | undefined {
+    const held = acquisitionOf(key);
+    if (held instanceof Promise && this.leftRefusals.delete(held)) held.catch((error: unknown) => this.observer.rejected(error, this.closing));
+    return held;
   }
 
   /**
@@ -338,7 +359,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       else lease.adopted = true; // the interceptor asked first: it completes the lease, whatever happens
       return lease;
     } catch (error) {
-      this.observer.rejected(error, this.closing); // a refused request is counted by reason
+      // A refused request is counted by reason (a refusal left for later, when it is given: refuseLater).
+      if (!(exchange.defersRefusal && error instanceof SessionStateEndedWhileWaitingError)) this.observer.rejected(error, this.closing);
       throw error;
     }
   }
@@ -389,7 +411,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (result.kind === 'absent') {
       turn?.releaseLocal();
       // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
-      if (waited) throw new SessionStateEndedWhileWaitingError();
+      if (waited) throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
       // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can tell.
       if (exchange.refusesEndedSession) throw new SessionStateEndedError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).

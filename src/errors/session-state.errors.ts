@@ -46,8 +46,13 @@ export class SessionStateLockLostError extends SessionStateError {
  * never be reached through the old id.
  */
 export class SessionStateEndedWhileWaitingError extends SessionStateLockLostError {
-  constructor() {
-    super('The session was moved or ended (a login or logout) while this request waited for it; the request was not run. Retry it.', 'item_gone');
+  /** `retryAfterSeconds`: the `Retry-After` its message asks for (the module's `lockWait.retryAfterSeconds`); the holder has finished, so a retry with the cookie it sent gets through. */
+  constructor(retryAfterSeconds?: number) {
+    super(
+      'The session was moved or ended (a login or logout) while this request waited for it; the request was not run. Retry it.',
+      'item_gone',
+      retryAfterSeconds,
+    );
   }
 }
 
@@ -71,7 +76,9 @@ export class SessionStateOwnerCapError extends SessionStateError {
  */
 export class SessionStateEndedError extends SessionStateError {
   constructor() {
-    super('The session of this connection has ended (signed out, revoked or expired); the message was not run. Sign in again and reconnect.');
+    super(
+      'The session of this connection has ended (signed out, revoked or expired): nothing more runs on this connection. Sign in again and reconnect.',
+    );
   }
 }
 

@@ -2,7 +2,6 @@ import { Injectable, type ExecutionContext } from '@nestjs/common';
 import { requireTransport } from '../transports/session-transports.js';
 import type { SessionExchange } from '../core/session-exchange.js';
 import type { HttpSessionState } from '../session/http-session-state.js';
-import { acquisitionOf } from '../core/session-lease.js';
 import { SessionStateBehavior } from '../core/session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from '../core/session-state.lifecycle.js';
@@ -33,7 +32,7 @@ export class SessionStateAccessor {
       if (declared === SessionStateBehavior.Disabled && !transport.completesUnusedSessions) {
         // Asked again in the same request (a second guard, or one guard twice): the session the first
         // call loaded and completed. Acquiring again would try to take over a completed lease.
-        const held = acquisitionOf(exchange.key);
+        const held = this.lifecycle.heldAcquisition(exchange.key);
         if (held) return (await held).session;
         // The handler uses no session, so no session interceptor runs for it: the read-only session
         // is completed here, while its cookie can still be renewed or signed again. (A GraphQL

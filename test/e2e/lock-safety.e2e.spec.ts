@@ -241,6 +241,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     const queued = await cart;
     expect(queued.status).toBe(409);
     expect(queued.body.message).toMatch(/moved or ended .* while this request waited/);
+    expect(queued.headers['retry-after']).toBe('1'); // lockWait.retryAfterSeconds' default: the login has finished
     expect(queued.headers['set-cookie']).toBeUndefined();
     await request(http).get('/profile').set('Cookie', newCookie).expect(200, { user: 'ann', count: 0 });
     // The old id never reaches the moved data.

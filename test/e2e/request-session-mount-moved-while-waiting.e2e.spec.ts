@@ -19,6 +19,7 @@ import {
   mountSessionState,
 } from '../../src/index.js';
 import { Gates } from '../support/gates.js';
+import { startMetricsProbe, type MetricsProbe } from '../support/metrics-reader.js';
 import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 const ran: string[] = [];
@@ -86,6 +87,12 @@ async function mountedApp(adapter: AdapterName, gates: Gates): Promise<INestAppl
   return app;
 }
 
+let probe: MetricsProbe;
+beforeAll(() => {
+  probe = startMetricsProbe(); // before any app starts: the module's meter comes from the global provider
+});
+afterAll(() => probe.stop());
+
 describe.each(ADAPTERS)('requests waiting at the mount while the session moves or ends, on %s', (adapter: AdapterName) => {
   let app: INestApplication;
   let gates: Gates;
@@ -113,6 +120,7 @@ describe.each(ADAPTERS)('requests waiting at the mount while the session moves o
       r.set('Cookie', cookie).then((res) => res),
     );
     await vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(cookie.slice('sid='.length))).toBe(3));
+    const before = await probe.read();
     gates.open('change');
     expect((await change).status).toBe(200);
     const [sideEffect, readOnly, required] = await Promise.all(waiting);
@@ -128,6 +136,9 @@ describe.each(ADAPTERS)('requests waiting at the mount while the session moves o
       ran: ['side-effect'],
     });
     expect(readOnly.body.message).toContain('moved or ended');
+    expect([readOnly.headers['retry-after'], required.headers['retry-after']]).toEqual(['1', '1']); // the holder has finished: retry
+    // Counted as refused once each: the two routes that use the session, not the one that answered 200.
+    expect((await probe.since(before))['session_state.request.rejected{reason=lock_lost}']).toBe(2);
     expect(app.get(SessionStateLifecycle).activeLeases).toBe(0);
   });
 });

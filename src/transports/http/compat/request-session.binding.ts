@@ -15,6 +15,7 @@ export const NO_LOCK_MESSAGE =
 /** The mount's own load: kept apart from the request's acquisition (the route decides that one). */
 class MountExchange extends HttpExchange {
   readonly readOnlyReason = NO_LOCK_MESSAGE;
+  readonly defersRefusal = true;
 }
 
 /**
@@ -84,9 +85,7 @@ export class RequestSessionBinding {
       // session in this request (the route's guard or interceptor, GraphQL's hooks) is refused with
       // that error (409, retry), as without the mount; a route that does not use the session still
       // runs, with the session the cookie names now (none: a new, empty one), as with express-session.
-      const refused = Promise.reject(error);
-      refused.catch(() => {}); // nobody may ask
-      attachLease(this.request, refused);
+      this.lifecycle.refuseLater(this.request, error);
       this.loaded = await this.lifecycle.acquire(new MountExchange(this.request, this.response, 'http', {}), SessionStateBehavior.ReadOnly, 'guard');
     }
     (this.request as { [BINDING]?: RequestSessionBinding })[BINDING] = this;
