@@ -2,11 +2,15 @@ import { UNTIMED_COMMANDS } from './redis-commands.js';
 import type { RedisSessionClient } from './redis-session-state-store.options.js';
 
 /**
- * The part of an ioredis client (`new Redis()`, ioredis 5 or 6) the adapter uses. Structural, so
- * this file never loads ioredis: the application passes its own client.
+ * The part of an ioredis client (`new Redis()` or `new Cluster()`, ioredis 5 or 6) the adapter uses.
+ * Structural, so this file never loads ioredis: the application passes its own client.
  */
 export interface IoredisLike {
   readonly status: string;
+  /** True on a cluster client. */
+  readonly isCluster?: boolean;
+  /** A cluster client's options: `shardedSubscribers` is read. */
+  readonly options?: { readonly shardedSubscribers?: boolean };
   connect(): Promise<unknown>;
   disconnect(): void;
   duplicate(): IoredisLike;
@@ -27,11 +31,18 @@ type Listener = () => void;
  * the store's own timer (ioredis has no per-command timeout); ioredis resubscribes after a reconnect
  * by itself. The store never closes the client; it closes the duplicate it made.
  *
- * Standalone Redis only: ioredis's cluster client routes sharded subscriptions only with its
- * `shardedSubscribers` option, which this adapter does not check; use node-redis's
- * `createCluster` for Redis Cluster.
+ * On Redis Cluster, an ioredis `Cluster` routes each command by its key (a session's keys share a
+ * slot), and its release notices need `shardedSubscribers: true`: without it, ioredis sends every
+ * `SSUBSCRIBE` over one connection to any node, and a waiter would hear no release (only the slow
+ * fallback poll would serve it). Such a client is refused here, by name.
  */
 export function fromIoredis(client: IoredisLike): RedisSessionClient {
+  if (client.isCluster === true && client.options?.shardedSubscribers !== true) {
+    throw new TypeError(
+      'fromIoredis: an ioredis Cluster needs `shardedSubscribers: true` (new Cluster(nodes, { shardedSubscribers: true })): ' +
+        "the store's waiters are woken by sharded pub/sub (SSUBSCRIBE), which ioredis routes to each slot's node only with that option.",
+    );
+  }
   const listeners = new Map<string, Set<Listener>>();
   let listening = false;
   const listen = () => {
