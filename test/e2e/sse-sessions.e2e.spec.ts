@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import { Logger, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { SessionStateModule } from '../../src/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
@@ -106,9 +106,13 @@ describe.each(ADAPTERS)('SSE sessions over %s', (adapter) => {
       expect(await a.nextEvent()).toEqual({ data: JSON.stringify({ n: 1, count: 1, readOnly: true }) });
       expect(await b.nextEvent()).toEqual({ data: JSON.stringify({ n: 1, count: 1, readOnly: true }) });
       await request(url).post('/abandon').set('Cookie', mine).expect(200);
+      const logged = vi.spyOn(Logger.prototype, 'error');
       source.events.next(2);
       expect(await a.nextEvent()).toEqual({ type: 'error', data: expect.stringMatching(/session.*ended/i) });
       expect(await a.nextEvent()).toBeNull(); // ended: nothing after the error
+      // A refusal the client is told about, not a failure: Nest logs no error for it (an HttpException is intrinsic).
+      expect(logged).not.toHaveBeenCalled();
+      logged.mockRestore();
       expect(await b.nextEvent()).toEqual({ data: JSON.stringify({ n: 2, count: 1, readOnly: true }) });
     } finally {
       await Promise.all([a.cancel(), b.cancel()]);
