@@ -9,8 +9,8 @@ export interface IoredisLike {
   readonly status: string;
   /** True on a cluster client. */
   readonly isCluster?: boolean;
-  /** A cluster client's options: `shardedSubscribers` is read. */
-  readonly options?: { readonly shardedSubscribers?: boolean };
+  /** A cluster client's options (`shardedSubscribers` is read); typed loosely: a standalone client's have none of it. */
+  readonly options?: object;
   connect(): Promise<unknown>;
   disconnect(): void;
   duplicate(): IoredisLike;
@@ -37,7 +37,7 @@ type Listener = () => void;
  * fallback poll would serve it). Such a client is refused here, by name.
  */
 export function fromIoredis(client: IoredisLike): RedisSessionClient {
-  if (client.isCluster === true && client.options?.shardedSubscribers !== true) {
+  if (client.isCluster === true && (client.options as { shardedSubscribers?: unknown } | undefined)?.shardedSubscribers !== true) {
     throw new TypeError(
       'fromIoredis: an ioredis Cluster needs `shardedSubscribers: true` (new Cluster(nodes, { shardedSubscribers: true })): ' +
         "the store's waiters are woken by sharded pub/sub (SSUBSCRIBE), which ioredis routes to each slot's node only with that option.",

@@ -1,10 +1,10 @@
 import { createClient, createCluster, type RedisClusterType } from 'redis';
-import request from 'supertest';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { describeSessionStateStoreConformance } from '../../src/testing/index.js';
 import { startSessionApp, type SessionApp } from '../e2e/session-app.js';
+import { expectFiftyAlternatingWrites } from './alternating-writes.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-server.js';
-import { ADAPTERS, sessionCookie } from '../support/test-app.js';
+import { ADAPTERS } from '../support/test-app.js';
 
 let cluster: RedisCluster;
 let client: RedisClusterType;
@@ -71,18 +71,7 @@ describe.each(ADAPTERS)('two app instances on Redis Cluster over %s', (adapter) 
     };
     const a = await make();
     const b = await make();
-    const cookie = sessionCookie((await request(a.http).post('/seed').expect(200)).headers)!;
-    const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        request((i % 2 ? b : a).http)
-          .post('/count')
-          .set('Cookie', cookie)
-          .expect(200),
-      ),
-    );
-    expect(answers.map((r) => r.body.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    await request(b.http).get('/count').set('Cookie', cookie).expect(200, { count: 50 });
-    expect((a.counter.calls.probeLock ?? 0) + (b.counter.calls.probeLock ?? 0)).toBe(0);
+    await expectFiftyAlternatingWrites(a, b);
     for (const x of [a, b]) (x.raw.client as RedisClusterType).destroy();
   });
 });

@@ -1,10 +1,9 @@
 import { Redis } from 'ioredis';
-import request from 'supertest';
 import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
 import { describeSessionStateStoreConformance } from '../../src/testing/index.js';
 import { startSessionApp, type SessionApp } from '../e2e/session-app.js';
+import { expectFiftyAlternatingWrites } from './alternating-writes.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { sessionCookie } from '../support/test-app.js';
 
 let server: RedisServer;
 let ioredis: Redis;
@@ -34,18 +33,6 @@ describe('an ioredis instance beside a node-redis one', () => {
     const a = await startSessionApp('express', { store: new RedisSessionStateStore({ client: fromIoredis(ioredis), ...slowPoll }) });
     const b = await startSessionApp('fastify', { store: new RedisSessionStateStore({ url: server.url, ...slowPoll }) });
     apps.push(a, b);
-    const [httpA, httpB] = [a.app.getHttpServer(), b.app.getHttpServer()];
-    const cookie = sessionCookie((await request(httpA).post('/seed').expect(200)).headers)!;
-    const answers = await Promise.all(
-      Array.from({ length: 50 }, (_, i) =>
-        request(i % 2 ? httpB : httpA)
-          .post('/count')
-          .set('Cookie', cookie)
-          .expect(200),
-      ),
-    );
-    expect(answers.map((r) => r.body.count).sort((x, y) => x - y)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    await request(httpA).get('/count').set('Cookie', cookie).expect(200, { count: 50 });
-    expect((a.counter.calls.probeLock ?? 0) + (b.counter.calls.probeLock ?? 0)).toBe(0);
+    await expectFiftyAlternatingWrites(a, b);
   });
 });
