@@ -61,10 +61,11 @@ export interface SessionExchange {
   runHandler?<T>(lease: SessionLease, run: () => T): T;
   /**
    * Holds the answer a handler sends itself until the session is completed, when the exchange can (an
-   * HTTP response). `readsAsSent: false`: the held answer is the request's last output (Nest's own
-   * answer, a guard-bound route's), so the response need not read as sent meanwhile (which costs).
+   * HTTP response). `sentByNest`: the held answer is Nest's own, sent after the handler settled (a
+   * guard-bound route's): the response need not read as sent meanwhile (which costs), and its first
+   * output completes the session (a streamed answer then flows, with backpressure, once it is saved).
    */
-  holdAnswer?(options?: { readsAsSent?: boolean }): HeldAnswer;
+  holdAnswer?(options?: { sentByNest?: boolean }): HeldAnswer;
 }
 
 /**

@@ -13,8 +13,9 @@ export function pastAbsoluteTimeout(item: Pick<SessionStateStoreData, 'created'>
  * signed out, expired, moved by a login, unreadable, past `absoluteTimeout`) rejects with
  * `SessionStateEndedError`; a store failure rejects with its error (the stream cannot tell, so it
  * stops: never an event of a session that may be revoked). Cost: one `getItem` (no lock, no write),
- * shared by the checks of one session that overlap in this process (a publish that reaches several
- * subscriptions of one user); none past `absoluteTimeout`, which the snapshot tells.
+ * shared by the checks of one session made in the same turn of the event loop in this process (a
+ * publish that reaches several subscriptions of one user); none past `absoluteTimeout`, which the
+ * snapshot tells.
  */
 export class SessionLiveness {
   /** The read in flight per session id. */
@@ -40,8 +41,13 @@ export class SessionLiveness {
       } else {
         read = this.read(id);
         this.reads.set(id, read);
-        const forget = () => this.reads.delete(id);
+        const forget = () => {
+          if (this.reads.get(id) === read) this.reads.delete(id);
+        };
         read.then(forget, forget);
+        // Shared within this turn only (a publish fanned out to several streams of one user): a later
+        // check reads anew, so a store call that never answers holds up only the checks that joined it.
+        setImmediate(forget);
       }
     }
     return read.catch((error: unknown) => {

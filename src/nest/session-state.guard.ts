@@ -54,7 +54,7 @@ export class SessionStateGuard implements CanActivate {
   private completeAtAnswer(lease: SessionLease, exchange: SessionExchange, toClientError: (error: unknown) => unknown): void {
     // A read-only session with nothing to write or send at the end (most reads): done now, no answer held.
     if (this.lifecycle.hasNothingToComplete(lease)) return this.lifecycle.discard(lease, exchange);
-    const answer: HeldAnswer = exchange.holdAnswer!({ readsAsSent: false });
+    const answer: HeldAnswer = exchange.holdAnswer!({ sentByNest: true });
     lease.guardAnswer = answer;
     // A client that leaves before its answer may never get one (Nest sends none when it tears down an
     // Observable handler whose client left): the request's hold on the session ends then, its changes

@@ -93,4 +93,22 @@ describe('SessionLiveness (is a stream’s session still there?)', () => {
     await liveness.check(lease);
     expect(counter.calls).toEqual({ getItem: 1 });
   });
+
+  it('a store read that never answers holds up only the checks of its turn: a check in a later turn reads anew and settles', async () => {
+    const { memory, counter, liveness } = setup();
+    const lease = await stored(memory);
+    // One call that a real memory store cannot lose (a command lost on a half-open connection, a custom store).
+    const answering = memory.getItem.bind(memory);
+    memory.getItem = () => new Promise(() => {});
+    const settled: string[] = [];
+    const track = (name: string, check: Promise<void>) => check.then(() => settled.push(name));
+    void track('first', liveness.check(lease));
+    void track('same turn', liveness.check(lease)); // joins the read in flight (one read per burst)
+    memory.getItem = answering;
+    await new Promise<void>((resolve) => setImmediate(resolve)); // the next turn of the event loop
+    counter.reset();
+    await track('later', liveness.check(lease));
+    expect(counter.calls).toEqual({ getItem: 1 }); // its own read, not the lost one
+    expect(settled).toEqual(['later']);
+  });
 });

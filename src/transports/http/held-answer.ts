@@ -1,6 +1,7 @@
-import { HttpException } from '@nestjs/common';
+import { HttpException, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import type { HeldAnswer } from '../../core/session-exchange.js';
+import { checkOutputCall } from './output-call-check.js';
 
 type OutputMethod = 'writeHead' | 'write' | 'end' | 'flushHeaders';
 const OUTPUT_METHODS: readonly OutputMethod[] = ['writeHead', 'write', 'end', 'flushHeaders'];
@@ -48,8 +49,17 @@ interface Hooked {
   readonly proto: object;
   readonly originals: Readonly<Partial<Record<OutputMethod, Function>>>;
 }
+const logger = new Logger('SessionState');
 /** By the prototype hooked, and by the hooked prototype itself. */
 const hookedPrototypes = new WeakMap<object, Hooked>();
+/**
+ * Each hook this module put on a prototype, and the method under it. An Express app mounted in
+ * another (`outer.use('/inner', innerApp)`) has an `app.response` that inherits the outer one's: a
+ * hook made on it must cover the real method, not the outer app's hook (whose held answer is not
+ * this response's: the two would call each other without end).
+ */
+const hookOriginals = new WeakMap<Function, Function>();
+const underHooks = (method: Function): Function => hookOriginals.get(method) ?? method;
 
 /**
  * Where the hooks of a response with prototype `proto` are, made once per prototype. A hook
@@ -72,17 +82,16 @@ function hookedPrototypeOf(proto: object): Hooked {
   const target = own ? proto : (Object.create(proto) as object);
   const originals: Partial<Record<OutputMethod, Function>> = {};
   for (const method of OUTPUT_METHODS) {
-    const original = (proto as Record<string, unknown>)[method];
-    if (typeof original !== 'function') continue;
-    originals[method] = original as Function;
-    Object.defineProperty(target, method, {
-      configurable: true,
-      writable: true,
-      value: function (this: HoldableResponse, ...args: unknown[]) {
-        const held = this[HELD];
-        return held ? held.output(method, this, args) : (original as Function).apply(this, args);
-      },
-    });
+    const found = (proto as Record<string, unknown>)[method];
+    if (typeof found !== 'function') continue;
+    const original = underHooks(found);
+    originals[method] = original;
+    const hook = function (this: HoldableResponse, ...args: unknown[]) {
+      const held = this[HELD];
+      return held ? held.output(method, this, args) : original.apply(this, args);
+    };
+    hookOriginals.set(hook, original);
+    Object.defineProperty(target, method, { configurable: true, writable: true, value: hook });
   }
   hooked = { proto: target, originals };
   hookedPrototypes.set(proto, hooked);
@@ -116,12 +125,14 @@ export class HttpHeldAnswer implements HeldAnswer {
   constructor(
     private readonly raw: ServerResponse,
     /**
-     * Whether the response reads as sent (`headersSent`) while its answer is held, so that nothing
-     * else (an exception filter after a `@Res()` handler answered) answers a second time. Defining
-     * that getter costs about 18 µs per response (measured): skipped where the held answer is the
-     * request's last output (a guard-bound route's, which Nest sends itself).
+     * The answer is Nest's own, sent after the handler settled (a guard-bound route's), not a `@Res()`
+     * handler's. Then the response need not read as sent (`headersSent`) while it is held: that getter,
+     * which keeps an exception filter from answering a second time after a `@Res()` handler answered,
+     * costs about 18 µs per response (measured). And its first output completes the session: nothing
+     * can change the session any more, and a streamed answer (a `StreamableFile`) must not wait for its
+     * end to begin, nor pile up in memory meanwhile (what follows flows with the response's own backpressure).
      */
-    private readonly readsAsSent = true,
+    private readonly sentByNest = false,
   ) {
     this.headersBefore = raw.getHeaderNames();
     // Another hook put its own output method on the response (compression's `end`, on-headers'
@@ -232,17 +243,26 @@ export class HttpHeldAnswer implements HeldAnswer {
       return this.originals[method]!.apply(this.raw, this.withSessionHeaders(method, args));
     }
     if (this.ended) return method === 'write' ? false : this.raw; // after end(), as a real response would drop it
-    if (this.calls.length === 0 && this.readsAsSent) this.coverHeadersSent();
+    checkOutputCall(method, args); // an invalid call throws in the handler, as unheld
+    if (this.calls.length === 0 && !this.sentByNest) this.coverHeadersSent();
+    if (method === 'write' && typeof args[args.length - 1] === 'function') {
+      // A handler may wait for a write's callback before it goes on (to end()): held, the write runs only
+      // after end(), so the callback runs now that the chunk is taken, as a stream's runs once its buffer took it.
+      process.nextTick(args[args.length - 1] as () => void);
+      args = args.slice(0, -1);
+    }
     this.calls.push({ method, args });
-    // The answer is complete at end(): the session is completed then (or when the handler settles,
-    // if first), never at the first chunk: the handler still runs and still holds the lock while it
-    // writes, and what it changes meanwhile is saved (as express-session saves at end()).
-    if (method !== 'end') return method === 'write' ? true : method === 'flushHeaders' ? undefined : this.raw;
-    this.ended = true;
-    const sending = this.sending;
-    this.sending = undefined;
-    sending?.();
-    return this.raw;
+    // A `@Res()` handler's answer is complete at end(): the session is completed then (or when the
+    // handler settles, if first), never at the first chunk: the handler still runs and still holds the
+    // lock while it writes, and what it changes meanwhile is saved (as express-session saves at end()).
+    // Nest's own answer comes after the handler settled: its first output completes the session.
+    if (method === 'end') this.ended = true;
+    if (method === 'end' || this.sentByNest) {
+      const sending = this.sending;
+      this.sending = undefined;
+      sending?.();
+    }
+    return method === 'write' ? true : method === 'flushHeaders' ? undefined : this.raw;
   }
 
   /** While an answer is held, the response reads as sent; once let go, as it is. */
@@ -275,7 +295,22 @@ export class HttpHeldAnswer implements HeldAnswer {
     }
     this.unhook();
     const calls = this.calls.splice(0);
-    calls.forEach(({ method, args }, index) => this.originals[method]!.apply(this.raw, index === 0 ? this.withSessionHeaders(method, args) : args));
+    try {
+      calls.forEach(({ method, args }, index) => this.originals[method]!.apply(this.raw, index === 0 ? this.withSessionHeaders(method, args) : args));
+    } catch (error) {
+      // A call Node refuses that `checkOutputCall` let through (it runs inside a promise callback here):
+      // never an unhandled rejection nor a client left waiting. The session is saved by now.
+      this.failedReplay(error);
+    }
+  }
+
+  /** A replayed call threw: the client gets a 500 if nothing went out yet, else the connection is cut (a partial answer). */
+  private failedReplay(error: unknown): void {
+    logger.error(
+      `An output call of an answer held for its session failed when it was sent: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    if (!this.raw.headersSent && !this.raw.destroyed) return this.answerError(error);
+    this.raw.destroy();
   }
 
   /** `withCookies`, after the session's other headers: on the response, and in `writeHead`'s own headers (which win) if named there. */

@@ -71,8 +71,8 @@ export class HttpExchange implements SessionExchange {
   }
 
   /** Holds the answer the handler sends itself until the session is completed (see `HttpHeldAnswer`). */
-  holdAnswer(options?: { readsAsSent?: boolean }): HttpHeldAnswer {
-    return (this.held ??= new HttpHeldAnswer(this.raw, options?.readsAsSent ?? true));
+  holdAnswer(options?: { sentByNest?: boolean }): HttpHeldAnswer {
+    return (this.held ??= new HttpHeldAnswer(this.raw, options?.sentByNest ?? false));
   }
 
   /**
