@@ -77,12 +77,6 @@ export function acquisitionOf(request: object): Promise<SessionLease> | SessionL
   return heldBy(request);
 }
 
-/** Forgets the request's acquisition (the mount replaces a read-only lease by a locked one). */
-export function detachLease(request: object): void {
-  if (Object.isExtensible(request)) (request as Keyed)[LEASE] = null;
-  else UNEXTENSIBLE.delete(request);
-}
-
 /** Keeps the acquisition, then the lease, for the request. */
 export function attachLease(request: object, held: Held): void {
   if (Object.isExtensible(request)) (request as Keyed)[LEASE] = held;

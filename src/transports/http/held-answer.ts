@@ -209,8 +209,8 @@ export class HttpHeldAnswer implements HeldAnswer {
     const failedMidAnswer = handlerError !== undefined && this.calls.length > 0 && !this.ended;
     // Nothing held (the handler settled before answering): an error reaches the exception filters as usual.
     completion.then(
-      () => (failedMidAnswer ? this.answerError(handlerError.error) : this.send()),
-      (error: unknown) => (this.calls.length > 0 ? this.answerError(toClientError(error)) : this.unhook()),
+      () => (failedMidAnswer ? this.answerError(() => handlerError.error) : this.send()),
+      (error: unknown) => (this.calls.length > 0 ? this.answerError(() => toClientError(error)) : this.unhook()),
     );
   }
 
@@ -309,7 +309,7 @@ export class HttpHeldAnswer implements HeldAnswer {
     logger.error(
       `An output call of an answer held for its session failed when it was sent: ${error instanceof Error ? error.message : String(error)}`,
     );
-    if (!this.raw.headersSent && !this.raw.destroyed) return this.answerError(error);
+    if (!this.raw.headersSent && !this.raw.destroyed) return this.answerError(() => error);
     this.raw.destroy();
   }
 
@@ -394,8 +394,10 @@ export class HttpHeldAnswer implements HeldAnswer {
   }
 
   /** The session could not be saved: the client gets that error instead of the handler's answer. */
-  private answerError(error: unknown): void {
+  private answerError(makeError: () => unknown): void {
     this.discardHeld();
+    // Made after the held headers are dropped: a header the error's answer sets (`Retry-After`) stays.
+    const error = makeError();
     const raw = this.raw;
     if (raw.headersSent || raw.destroyed) return;
     const status = error instanceof HttpException ? error.getStatus() : 500;
