@@ -27,7 +27,9 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const apps = [];
 for (const spec of specs) {
   const name = spec.slice(0, spec.indexOf('='));
-  const [script, envs = ''] = spec.slice(name.length + 1).split(':');
+  const rest = spec.slice(name.length + 1);
+  // The first colon ends the script: values may hold more (REDIS_URL=redis://host:port).
+  const [script, envs] = rest.includes(':') ? [rest.slice(0, rest.indexOf(':')), rest.slice(rest.indexOf(':') + 1)] : [rest, ''];
   const env = Object.fromEntries(
     envs
       .split(',')
