@@ -7,6 +7,7 @@ import { SessionStateStoreUnavailableError } from '../../src/errors/session-stat
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateRead } from '../../src/store/session-state-store.js';
 import { Gates } from '../support/gates.js';
+import { sseReader as reader } from '../support/sse-reader.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
 import { SessionTestController } from '../e2e/fixtures/session-test.controller.js';
 
@@ -44,30 +45,6 @@ class StreamController {
     sources.push(source);
     return source.pipe(map((n) => ({ data: { n, count: session.get<number>('count') ?? 0 } })));
   }
-}
-
-function reader(body: ReadableStream<Uint8Array>) {
-  const r = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  return {
-    async nextEvent(): Promise<{ type?: string; data: string } | null> {
-      for (;;) {
-        const end = buffer.indexOf('\n\n');
-        if (end >= 0) {
-          const lines = buffer.slice(0, end).split('\n');
-          buffer = buffer.slice(end + 2);
-          const data = lines.find((line) => line.startsWith('data: '));
-          if (!data) continue;
-          return { type: lines.find((line) => line.startsWith('event: '))?.slice(7), data: data.slice(6) };
-        }
-        const { value, done } = await r.read();
-        if (done) return null;
-        buffer += decoder.decode(value, { stream: true });
-      }
-    },
-    cancel: () => r.cancel(),
-  };
 }
 
 describe.each(ADAPTERS)('@Sse() checks on %s', (adapter) => {
