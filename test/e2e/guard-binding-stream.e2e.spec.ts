@@ -1,10 +1,11 @@
 import { Controller, Get, StreamableFile, UseGuards } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
 import { request as httpRequest } from 'node:http';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { HttpSessionState, Session, SessionState, SessionStateBehavior, SessionStateGuard, SessionStateModule } from '../../src/index.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { ADAPTERS, createTestApp } from '../support/test-app.js';
 
 /*
@@ -16,6 +17,17 @@ import { ADAPTERS, createTestApp } from '../support/test-app.js';
  */
 
 const streams: PassThrough[] = [];
+const lives: Readable[] = [];
+
+/** Its next save fails as an unreachable store's would (a fault the in-memory store cannot show on cue). */
+class FailingSaveStore extends InMemorySessionStateStore {
+  failNextSave = false;
+  override setAndReleaseItemExclusive(...args: Parameters<InMemorySessionStateStore['setAndReleaseItemExclusive']>): Promise<void> {
+    if (!this.failNextSave) return super.setAndReleaseItemExclusive(...args);
+    this.failNextSave = false;
+    return Promise.reject(new SessionStateStoreUnavailableError('store down'));
+  }
+}
 
 @Controller('gs')
 @UseGuards(SessionStateGuard)
@@ -31,6 +43,16 @@ class StreamController {
     return new StreamableFile(body, { type: 'text/plain' });
   }
 
+  /** A stream that produces for as long as it is read (a live export): it keeps writing after an answer ends, until it is destroyed. */
+  @Get('live')
+  @SessionState(SessionStateBehavior.Required)
+  live(@Session() session: HttpSessionState) {
+    session.set('exported', (session.get<number>('exported') ?? 0) + 1);
+    const body = new Readable({ read: () => void setImmediate(() => body.push('chunk\n')) });
+    lives.push(body);
+    return new StreamableFile(body, { type: 'text/plain' });
+  }
+
   @Get('count')
   @SessionState(SessionStateBehavior.ReadOnly)
   count(@Session() session: HttpSessionState) {
@@ -40,9 +62,11 @@ class StreamController {
 
 describe.each(ADAPTERS)('a streamed answer on a guard-bound route, on %s', (adapter) => {
   let app: INestApplication;
+  let store: FailingSaveStore;
   beforeEach(async () => {
+    store = new FailingSaveStore();
     app = await createTestApp(adapter, {
-      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })],
+      imports: [SessionStateModule.forRoot({ store })],
       controllers: [StreamController],
     });
     await app.listen(0, '127.0.0.1');
@@ -75,5 +99,15 @@ describe.each(ADAPTERS)('a streamed answer on a guard-bound route, on %s', (adap
     const { port: again } = (app.getHttpServer() as import('node:http').Server).address() as { port: number };
     const next = await fetch(`http://127.0.0.1:${again}/gs/count`, { headers: { cookie: cookie! } });
     expect(await next.json()).toEqual({ exported: 1 });
+  });
+
+  it("a save that fails answers the save's error in place of the stream, which is stopped; no lease left", async () => {
+    const { port } = (app.getHttpServer() as import('node:http').Server).address() as { port: number };
+    store.failNextSave = true;
+    const answer = await fetch(`http://127.0.0.1:${port}/gs/live`);
+    expect({ status: answer.status, body: await answer.json() }).toEqual({ status: 503, body: expect.objectContaining({ statusCode: 503 }) });
+    // The stream produces for as long as it is read: it is stopped once the error's answer went out.
+    await vi.waitFor(() => expect(lives[0]!.destroyed).toBe(true));
+    expect(app.get(SessionStateLifecycle).activeLeases).toBe(0);
   });
 });

@@ -118,6 +118,8 @@ export class HttpHeldAnswer implements HeldAnswer {
   private ended = false;
   /** The session is saved and nothing was held: the answer, when it comes, goes straight out. */
   private saved = false;
+  /** Nest's streamed answer was replaced by the save's error: the rest of it is dropped (see `output`). */
+  private cutShort = false;
 
   /** The headers the response had when it was hooked: an error sent in place of the answer keeps only these. */
   private readonly headersBefore: readonly string[];
@@ -172,6 +174,11 @@ export class HttpHeldAnswer implements HeldAnswer {
 
   /** An output call of the response: held while hooked, else passed on (should another hook have wrapped this one meanwhile). */
   output(method: OutputMethod, response: ServerResponse, args: unknown[]): unknown {
+    // The rest of a streamed answer whose session could not be saved: its error went out instead,
+    // and Node would turn a write after that end into an 'error' no one listens to (a crash). A
+    // guard: in tests the pipe stops at the error answer's 'finish' before the stream's next chunk,
+    // but a socket slow to flush that answer would leave a window.
+    if (this.cutShort) return method === 'write' ? true : method === 'flushHeaders' ? undefined : response;
     return this.hooked ? this.hold(method, args) : this.originals[method]!.apply(response, args);
   }
 
@@ -407,6 +414,8 @@ export class HttpHeldAnswer implements HeldAnswer {
     raw.setHeader('content-type', 'application/json; charset=utf-8');
     raw.setHeader('content-length', Buffer.byteLength(body));
     raw.end(body);
+    // Nest's own answer, still streaming (a StreamableFile whose first output completed the session): what it writes next is dropped.
+    if (this.sentByNest && !this.ended) this.cutShort = true;
   }
 }
 
