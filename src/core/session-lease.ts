@@ -53,16 +53,16 @@ type Held = Promise<SessionLease> | SessionLease;
  * message) under a symbol, as express-session keeps `req.session`. Not a WeakMap entry per request:
  * entries are ephemerons, which every scavenge processes (`--trace-gc`: two entries per request cost
  * about 8 µs of collector pause, two properties about 3 µs). A key that cannot take a property (a
- * frozen GraphQL context) uses the WeakMap. Never
- * deleted, only cleared: a deleted property turns an object into a slow dictionary object.
+ * frozen GraphQL context) uses the WeakMap. Never deleted (a deleted property turns an object into a
+ * slow dictionary object): it goes with its request.
  */
 const LEASE = Symbol('nestjs-session-state:lease');
-type Keyed = { [LEASE]?: Held | null };
+type Keyed = { [LEASE]?: Held };
 const UNEXTENSIBLE = new WeakMap<object, Held>();
 
 function heldBy(request: object): Held | undefined {
   const own = (request as Keyed)[LEASE];
-  if (own !== undefined) return own ?? undefined;
+  if (own !== undefined) return own;
   return Object.isExtensible(request) ? undefined : UNEXTENSIBLE.get(request);
 }
 

@@ -250,7 +250,9 @@ export class HttpHeldAnswer implements HeldAnswer {
       return this.originals[method]!.apply(this.raw, this.withSessionHeaders(method, args));
     }
     if (this.ended) return method === 'write' ? false : this.raw; // after end(), as a real response would drop it
-    checkOutputCall(method, args); // an invalid call throws in the handler, as unheld
+    // A `@Res()` handler's invalid call throws in the handler, as unheld. Not Nest's own answer's calls
+    // (every guard-bound response): Node checks those when they are replayed, and a failure there is answered.
+    if (!this.sentByNest) checkOutputCall(method, args);
     if (this.calls.length === 0 && !this.sentByNest) this.coverHeadersSent();
     if (method === 'write' && typeof args[args.length - 1] === 'function') {
       // A handler may wait for a write's callback before it goes on (to end()): held, the write runs only
