@@ -95,8 +95,8 @@ describe('an Express sub-app mounted under a mounted Nest app', () => {
         controllers: [SoundController],
         providers: [{ provide: Gates, useValue: gates }],
       },
-      (a) => {
-        void mountSessionState(a);
+      async (a) => {
+        await mountSessionState(a);
         a.use('/sub', sub);
       },
     );
@@ -172,7 +172,7 @@ describe('a middleware that wraps the response (on-headers, as compression/expre
         controllers: [SoundController],
         providers: [{ provide: Gates, useValue: gates }],
       },
-      (a) => {
+      async (a) => {
         a.use((_req: unknown, res: ServerResponse, next: () => void) => {
           onHeaders(res, function () {
             calls++;
@@ -180,7 +180,7 @@ describe('a middleware that wraps the response (on-headers, as compression/expre
           });
           next();
         });
-        void mountSessionState(a);
+        await mountSessionState(a);
       },
     );
     apps.push(app);
@@ -222,7 +222,7 @@ describe('res.sendFile() of a Required @Res() route under the mount (Express)', 
     const app = await createTestApp(
       'express',
       { imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore() })], controllers: [FileController] },
-      (a) => void mountSessionState(a),
+      (a) => mountSessionState(a),
     );
     apps.push(app);
     const http = app.getHttpServer();

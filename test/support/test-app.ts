@@ -9,18 +9,18 @@ export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
 export async function createTestApp(
   adapter: AdapterName,
   metadata: ModuleMetadata,
-  /** Runs before `init()` (a WebSocket adapter, say). */
-  configure?: (app: INestApplication) => void,
+  /** Runs before `init()` (a WebSocket adapter, `mountSessionState`), awaited. */
+  configure?: (app: INestApplication) => unknown,
 ): Promise<INestApplication> {
   const moduleRef = await Test.createTestingModule(metadata).compile();
   if (adapter === 'express') {
     const app = moduleRef.createNestApplication({ logger: false });
-    configure?.(app);
+    await configure?.(app);
     await app.init();
     return app;
   }
   const app = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
-  configure?.(app);
+  await configure?.(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
   return app;
