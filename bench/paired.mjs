@@ -1,7 +1,7 @@
 // Paired A/B throughput of a few apps, for questions `npm run bench` is too coarse for (its 16 apps of
 // the memory part share the cores, and one run's ratio moves by ±0.07):
 //   node bench/paired.mjs 7 2 POST /counter peer=bench/peer-app/dist/main.js ours=bench/probe-app/dist/main.js \
-//     guard=bench/probe-app/dist/main.js:SESSION_BINDING=guard
+//     guard=bench/probe-app/dist/main.js:SESSION_BINDING=guard floor=bench/peer-app/dist/main.js:PEER_STORE=none
 // (rounds, seconds per run, request, then name=script[:ENV=value,...] per app; the first app is the base).
 // Each round drives every app in turn (order reversed every other round); printed per app: the median
 // req/s, its ratio to the base, the median of the per-round ratios ("paired"), and the app's user and
@@ -38,7 +38,9 @@ for (const spec of specs) {
   );
   const app = await startApp(script, { SESSION_STORE: 'memory', PEER_STORE: 'memory', APP_SHAPE: 'bare', ...env });
   if (pin) execFileSync('taskset', ['-a', '-p', '-c', '1', String(app.pid)], { stdio: 'ignore' });
-  const cookies = await makeSessions(app.base, 32);
+  // An app with no session layer (the peer with PEER_STORE=none, the floor) sets no cookie: it is
+  // sent the first app's cookies, so its requests are the same bytes.
+  const cookies = env.PEER_STORE === 'none' ? apps[0].cookies : await makeSessions(app.base, 32);
   await drive({ base: app.base, method, path, cookies, seconds: 2 }); // warm-up
   apps.push({ name, app, cookies, rps: [], user: 0, system: 0, generator: 0, wall: 0, served: 0 });
 }

@@ -48,6 +48,11 @@ const OUT = process.env.BENCH_OUT ?? 'docs/BENCHMARKS.md';
 const JSON_OUT = process.env.BENCH_JSON ?? 'bench/results/latest.json';
 const OURS = process.env.BENCH_OURS ?? 'bench/probe-app/dist/main.js';
 const PEER = 'bench/peer-app/dist/main.js';
+/**
+ * The floor of the in-memory figures: the peer app with no session layer at all (PEER_STORE=none),
+ * one per app shape, sent the peer's cookies. What each side adds to it is its session layer's cost.
+ */
+const FLOOR = { PEER_STORE: 'none' };
 /** Optional: our probe app built from an earlier version (path to its main.js), measured in the same rounds. */
 const BEFORE = process.env.BENCH_BEFORE;
 const BEFORE_LABEL = process.env.BENCH_BEFORE_LABEL ?? 'an earlier version';
@@ -118,6 +123,9 @@ if (STORES.has('memory') || ONLY.has('handoff')) {
     }
   }
 }
+/** Per measured in-memory app shape, the app without a session layer (see FLOOR). */
+const floors = {};
+if (STORES.has('memory') && ONLY.has('throughput')) for (const shape of SHAPES) floors[shape] = await startApp(PEER, { APP_SHAPE: shape, ...FLOOR });
 if (STORES.has('dynamodb') || ONLY.has('handoff')) {
   apps.dynamodb = {
     ours: await startApp(OURS, oursDynamo('bench-sessions')),
@@ -166,6 +174,16 @@ if (ONLY.has('throughput')) {
   const cookies = {};
   for (const store of measured) for (const who of SIDES) cookies[`${store}/${who}`] = await makeSessions(apps[store][who].base, USERS);
   const runs = {};
+  /** The floor's runs, by shape and request, one per round (index: the round). */
+  const floorRuns = {};
+  const memoryKeyOf = (shape) => measured.find((key) => configs[key].store === 'memory' && configs[key].shape === shape);
+  const runFloor = async (shape, [method, path], seconds) => {
+    const { pid, base } = floors[shape];
+    const before = cpuMicroseconds(pid);
+    const result = await drive({ base, method, path, cookies: cookies[`${memoryKeyOf(shape)}/peer`], seconds });
+    const after = cpuMicroseconds(pid);
+    return { ...result, cpuUs: before === undefined || after === undefined ? undefined : (after - before) / result.total };
+  };
   // With each run, the CPU time the app's process spent per request (all its threads, the garbage
   // collector's included): steadier than req/s on a shared machine, where the apps' share of the
   // cores varies from run to run.
@@ -178,7 +196,17 @@ if (ONLY.has('throughput')) {
   };
   // Warm-up: JIT, connection pools, DynamoDB Local's own warm-up.
   for (const store of measured) for (const endpoint of ENDPOINTS) for (const who of SIDES) await run(store, who, endpoint, 1);
+  for (const shape of Object.keys(floors)) for (const endpoint of ENDPOINTS) await runFloor(shape, endpoint, 1);
   for (let round = 0; round < ROUNDS; round++) {
+    for (const shape of Object.keys(floors)) {
+      for (const endpoint of ENDPOINTS) {
+        const result = await runFloor(shape, endpoint, SECONDS);
+        (floorRuns[`${shape} ${endpoint.join(' ')}`] ??= []).push(result);
+        log(
+          `round ${round + 1}/${ROUNDS} floor ${shape} ${endpoint.join(' ')}: ${result.rps.toFixed(0)} req/s ${result.cpuUs?.toFixed(0) ?? '?'} µs CPU`,
+        );
+      }
+    }
     for (const store of measured) {
       for (const endpoint of ENDPOINTS) {
         // Alternate who goes first, so neither always runs on a machine the other just warmed.
@@ -215,8 +243,27 @@ if (ONLY.has('throughput')) {
     // The same comparison by CPU time per request (peer / ours: above 1 when ours costs less).
     if (pairs.every((p) => p.ours.cpuUs && p.peer.cpuUs)) row.cpuRatio = median(pairs.map((p) => p.peer.cpuUs / p.ours.cpuUs));
     if (BEFORE) Object.assign(row, { before: side('before'), beforeRatio: median(pairs.map((p) => p.before.rps / p.peer.rps)) });
+    // In memory: each side's session layer, the time it adds per request to the floor of its shape
+    // (1/req/s: at saturation, the app's time per request), and the layer ours may cost for the 1.1× goal.
+    const floor = store === 'memory' ? floorRuns[`${shape} ${method} ${path}`] : undefined;
+    if (floor) {
+      const perRequest = (rps) => 1e6 / rps;
+      const layer = (who) => median(pairs.map((p, i) => perRequest(p[who].rps) - perRequest(floor[i].rps)));
+      row.floor = { rps: median(floor.map((f) => f.rps)), usPerRequest: median(floor.map((f) => perRequest(f.rps))) };
+      row.layerUs = { ours: layer('ours'), peer: layer('peer') };
+      row.layerBudgetUs = median(pairs.map((p, i) => perRequest(p.peer.rps) / 1.1 - perRequest(floor[i].rps)));
+    }
     return row;
   });
+  // Nest's interceptor pipeline, as the floor measures it: one no-op global interceptor's cost per request.
+  if (floorRuns['bare GET /ping'] && floorRuns['interceptor GET /ping']) {
+    results.interceptorPipelineUs = Object.fromEntries(
+      ENDPOINTS.map(([method, path]) => {
+        const [bare, shaped] = [floorRuns[`bare ${method} ${path}`], floorRuns[`interceptor ${method} ${path}`]];
+        return [`${method} ${path}`, median(bare.map((b, i) => 1e6 / shaped[i].rps - 1e6 / b.rps))];
+      }),
+    );
+  }
 }
 
 if (ONLY.has('lost')) {
@@ -380,6 +427,7 @@ if (ONLY.has('redis')) {
 }
 
 for (const store of Object.values(apps)) for (const app of Object.values(store)) await app.stop();
+for (const floor of Object.values(floors)) await floor.stop();
 await redis?.stop();
 
 if (ONLY.has('memory')) {

@@ -91,6 +91,34 @@ export function writeReport(results, out) {
       '',
       'DynamoDB Local is not DynamoDB (an `UpdateItem` costs it more CPU than a `GetItem`, and it shares the cores): its ratios are reported, not goals.',
     );
+    const layered = results.throughput.filter((t) => t.layerUs && t.request !== 'GET /ping');
+    if (layered.length > 0) {
+      const pipeline = results.interceptorPipelineUs;
+      parts.push(
+        '',
+        "#### Where a request's time goes (in memory)",
+        '',
+        `The floor is the peer app with no session layer at all (no express-session; its handlers get an empty session), ` +
+          `in the same shape, sent the same cookies, measured in the same rounds. Time per request is 1 / req/s: at saturation, ` +
+          `the app's time per request. A session layer is what a side adds to the floor (median of the per-round differences). ` +
+          `For ours to serve 1.1× the peer's requests, its layer may cost at most the peer's time per request / 1.1 − the floor: ` +
+          `the budget column.` +
+          (pipeline
+            ? ` Nest's interceptor pipeline (the floor with one no-op global interceptor, less the bare floor) costs ` +
+              `${Object.entries(pipeline)
+                .map(([request, us]) => `${us.toFixed(0)} µs on \`${request}\``)
+                .join(', ')}: under the default binding, ours runs that pipeline in the bare shape too (the session interceptor is one), ` +
+              `within its layer.`
+            : ''),
+        '',
+        "| app | request | floor µs per request | express-session's layer µs | our layer µs | budget for 1.1× µs |",
+        '|---|---|---:|---:|---:|---:|',
+        ...layered.map(
+          (t) =>
+            `| ${configName(t)} | \`${t.request}\` | ${t.floor.usPerRequest.toFixed(0)} | ${t.layerUs.peer.toFixed(0)} | ${t.layerUs.ours.toFixed(0)} | ${t.layerBudgetUs.toFixed(0)} |`,
+        ),
+      );
+    }
   }
 
   if (results.lostUpdates) {

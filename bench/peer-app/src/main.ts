@@ -2,7 +2,8 @@
 // with express-session, wired as NestJS's session docs show (https://docs.nestjs.com/techniques/session).
 // PEER_STORE=memory: express-session's MemoryStore; PEER_STORE=redis: connect-redis on REDIS_URL
 // (node-redis client, as connect-redis's README shows, its connections named REDIS_CLIENT_NAME);
-// otherwise connect-dynamodb on DYNAMODB_ENDPOINT. PORT comes from the bench.
+// PEER_STORE=none: no session layer at all (the handlers get an empty session each request), the floor
+// that both session layers add to; otherwise connect-dynamodb on DYNAMODB_ENDPOINT. PORT comes from the bench.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { NestFactory } from '@nestjs/core';
 import connectDynamoDB from 'connect-dynamodb';
@@ -20,26 +21,30 @@ async function redisStore(): Promise<session.Store> {
 }
 
 const store =
-  process.env.PEER_STORE === 'memory'
-    ? new session.MemoryStore()
-    : process.env.PEER_STORE === 'redis'
-      ? await redisStore()
-      : new DynamoDBStore({
-          table: process.env.PEER_TABLE ?? 'peer-sessions',
-          client: new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT, region: process.env.AWS_REGION ?? 'us-east-1' }),
-        });
+  process.env.PEER_STORE === 'none'
+    ? undefined
+    : process.env.PEER_STORE === 'memory'
+      ? new session.MemoryStore()
+      : process.env.PEER_STORE === 'redis'
+        ? await redisStore()
+        : new DynamoDBStore({
+            table: process.env.PEER_TABLE ?? 'peer-sessions',
+            client: new DynamoDBClient({ endpoint: process.env.DYNAMODB_ENDPOINT, region: process.env.AWS_REGION ?? 'us-east-1' }),
+          });
 const app = await NestFactory.create(PeerModule, { logger: ['error', 'warn'] });
 // APP_SHAPE=interceptor: the app shape most real apps have, one global interceptor (a logging one,
 // ClassSerializerInterceptor…), here a no-op, so every route runs Nest's interceptor pipeline.
 if (process.env.APP_SHAPE === 'interceptor') app.useGlobalInterceptors({ intercept: (_context, next) => next.handle() });
-app.use(
-  session({
-    secret: 'bench-peer-secret',
-    resave: false,
-    saveUninitialized: false,
-    store,
-  }),
-);
+if (store) {
+  app.use(
+    session({
+      secret: 'bench-peer-secret',
+      resave: false,
+      saveUninitialized: false,
+      store,
+    }),
+  );
+}
 await app.listen(Number(process.env.PORT ?? 3001), '127.0.0.1');
 // A plain exit after closing, so `node --cpu-prof` (bench/profile.mjs) writes its profile.
 process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));

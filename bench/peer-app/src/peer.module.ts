@@ -3,6 +3,9 @@ import { BadRequestException, Controller, Get, HttpCode, Module, Post, Put, Quer
 
 type PeerSession = Record<string, unknown>;
 
+/** PEER_STORE=none (the floor): no session middleware, so `@Session()` reads nothing; a fresh empty session stands in. */
+const orEmpty = (session: PeerSession | undefined): PeerSession => session ?? {};
+
 /** The sample app's counter, notes and ping routes, on express-session. */
 @Controller()
 class PeerController {
@@ -12,13 +15,15 @@ class PeerController {
   }
 
   @Get('counter')
-  read(@Session() session: PeerSession) {
+  read(@Session() given: PeerSession) {
+    const session = orEmpty(given);
     return { count: (session.count as number | undefined) ?? 0 };
   }
 
   @Post('counter')
   @HttpCode(200)
-  increment(@Session() session: PeerSession) {
+  increment(@Session() given: PeerSession) {
+    const session = orEmpty(given);
     session.count = ((session.count as number | undefined) ?? 0) + 1;
     return { count: session.count };
   }
