@@ -90,6 +90,23 @@ function announce(condition: string): string {
 end`;
 }
 
+/**
+ * Lua that adds to `set` (the fields of the HSET it then runs) the horizons a write pushes out when they
+ * fall short of `keep`: the owner index's (`u`, when the session has an owner; `index` its new value, or
+ * false) and the key's TTL (`x`; `renew`, `h` for the PEXPIRE that follows). Needs `k`, `tms`, `keep`, `set`.
+ */
+function pushHorizons({ owned, indexUntil, ttlUntil }: { owned: string; indexUntil: string; ttlUntil: string }): string {
+  return `local index = false
+if ${owned} and (tonumber(${indexUntil}) or 0) < keep then
+  index = string.format('%d', keep + tms)
+  table.insert(set, 'u') table.insert(set, index)
+end
+local renew = (tonumber(${ttlUntil}) or 0) < keep
+local h = keep + math.floor(tms / 4)
+if renew then table.insert(set, 'x') table.insert(set, string.format('%d', h)) end
+redis.call('HSET', unpack(set))`;
+}
+
 function script(name: string, body: string, prelude = PRELUDE): RedisScript {
   const source = prelude + body;
   return { name, source, sha1: createHash('sha1').update(source).digest('hex') };
@@ -169,15 +186,7 @@ local ne = tonumber(now) + tms
 local keep = ne + tonumber(ARGV[4])
 local y = redis.call('HMGET', k, 'u', 'x')
 local set = {k, 'l', ARGV[3], 'd', now, 'e', string.format('%d', ne)}
-local index = false
-if x[3] and (tonumber(y[1]) or 0) < keep then
-  index = string.format('%d', keep + tms)
-  table.insert(set, 'u') table.insert(set, index)
-end
-local renew = (tonumber(y[2]) or 0) < keep
-local h = keep + math.floor(tms / 4)
-if renew then table.insert(set, 'x') table.insert(set, string.format('%d', h)) end
-redis.call('HSET', unpack(set))
+${pushHorizons({ owned: 'x[3]', indexUntil: 'y[1]', ttlUntil: 'y[2]' })}
 if x[2] then redis.call('HDEL', k, 'f') end
 if renew then redis.call('PEXPIRE', k, string.format('%d', math.max(1, h - tonumber(now)))) end
 return {'D', set[7], x[1], x[2], x[3], x[4], x[5], index, x[6], x[7]}
@@ -303,15 +312,7 @@ else
   -- allows writes once the script has written; the lock is released even then.
   if m[7] then redis.call('HDEL', k, 'l', 'd', 'w') else redis.call('HDEL', k, 'l', 'd') end
 end
-local index = false
-if m[5] and (tonumber(m[6]) or 0) < keep then
-  index = string.format('%d', keep + tms)
-  table.insert(set, 'u') table.insert(set, index)
-end
-local renew = (tonumber(m[8]) or 0) < keep
-local h = keep + math.floor(tms / 4)
-if renew then table.insert(set, 'x') table.insert(set, string.format('%d', h)) end
-redis.call('HSET', unpack(set))
+${pushHorizons({ owned: 'm[5]', indexUntil: 'm[6]', ttlUntil: 'm[8]' })}
 if renew then redis.call('PEXPIRE', k, string.format('%d', math.max(1, h - tonumber(now)))) end
 ${announce("ARGV[4] == '' and m[7]")}
 if index then return {'OK', set[3], index} end
