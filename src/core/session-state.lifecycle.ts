@@ -410,8 +410,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   ): SessionLease | Promise<SessionLease> {
     if (result.kind === 'absent') {
       turn?.releaseLocal();
-      // Gone while we waited for its holder: moved (login) or ended (logout). See the error's doc.
-      if (waited) throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
+      // Gone while we waited for its holder, or since this request read it: moved (login) or ended
+      // (logout). See the error's doc.
+      if (waited || exchange.storedEarlier) throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
       // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can tell.
       if (exchange.refusesEndedSession) throw new SessionStateEndedError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
@@ -569,6 +570,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       }
       const left = leftOwnerSlot(this.options, lease, step, data);
       if (left) await this.giveBackLeftSlot(left);
+      if (plan.cookie === 'renew' && lockId === null && !(await this.stillStored(loadedId))) return;
       this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie, lease.cookieSent);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable, refused by the owner cap) must not leave our lock behind.
@@ -576,6 +578,22 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         await this.release(loadedId, lockId).catch((e) => this.logFailure(e, loadedId, session.id));
       }
       throw error;
+    }
+  }
+
+  /**
+   * Whether a record is still stored under `id`, before a request without the lock (read-only) renews
+   * its cookie (a new signature or expiry): a login or logout may have moved or ended the session since
+   * it was read, and a cookie naming the old id would replace the login's (the user signed out). One
+   * read, on those renewals only (amortised: see `refreshExpiry`; a re-signature once per cookie). A read
+   * that fails skips the renewal (a later request renews): it never fails a read. Left open: a move that
+   * lands between this read and the answer.
+   */
+  private async stillStored(id: string): Promise<boolean> {
+    try {
+      return (await this.store.getItem(id)).kind !== 'absent';
+    } catch {
+      return false;
     }
   }
 

@@ -165,6 +165,9 @@ export class RequestSessionBinding {
    */
   async lock(): Promise<void> {
     this.lifecycle.drop(this.loaded);
+    // The mount's read found the session stored: if the lock finds it gone, a login or logout moved or
+    // ended it in between (passport's async deserializeUser runs there), and the request is refused (409, retry).
+    this.exchange.storedEarlier = this.loaded.loaded !== null;
     let lease: SessionLease;
     try {
       lease = await this.lifecycle.acquire(this.exchange, SessionStateBehavior.Required, 'guard');

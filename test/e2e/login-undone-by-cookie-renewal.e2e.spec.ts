@@ -1,0 +1,88 @@
+import type { INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import flash from 'connect-flash';
+import type { NextFunction, Request, Response } from 'express';
+import passport from 'passport';
+import request from 'supertest';
+import { InMemorySessionStateStore, mountSessionState } from '../../src/index.js';
+import { sessionCookie } from '../support/test-app.js';
+import { passportRecipeModule } from './fixtures/passport-recipe.js';
+
+/**
+ * A read-only request whose cookie is re-signed at its end (its signature is by an older secret after
+ * a rotation; likewise a persistent cookie renewed with a slid expiry) would send `Set-Cookie` with
+ * the id it loaded. If a login of the same browser moved that session meanwhile (the read-only request
+ * started before the login and finished after it), that cookie names the removed id and would replace
+ * the login's: the user signed out. The renewal first checks the record is still stored (found by a review).
+ */
+const OLD = 'old-secret-0123456789';
+const NEW = 'new-secret-0123456789';
+
+describe('a login undone by a read-only request re-signing the old cookie (Express, mount, secret rotation)', () => {
+  let before: INestApplication; // the app as deployed before the rotation
+  let app: INestApplication; // after it: [NEW, OLD]
+  let gate: { reached: () => void; open: Promise<void> } | undefined;
+  const store = new InMemorySessionStateStore();
+
+  async function make(secret: string | string[], gated: boolean): Promise<INestApplication> {
+    const moduleRef = await Test.createTestingModule({ imports: [passportRecipeModule(store, { secret })] }).compile();
+    const nest = moduleRef.createNestApplication({ logger: false });
+    await mountSessionState(nest);
+    if (gated)
+      nest.use((req: Request, _res: Response, next: NextFunction) => {
+        if (req.headers['x-gate'] && gate) {
+          gate.reached();
+          void gate.open.then(() => next());
+        } else next();
+      });
+    nest.use(passport.initialize());
+    nest.use(passport.session());
+    nest.use(flash());
+    await nest.init();
+    return nest;
+  }
+  beforeAll(async () => {
+    before = await make(OLD, false);
+    app = await make([NEW, OLD], true);
+  });
+  afterAll(async () => {
+    await before.close();
+    await app.close();
+  });
+
+  it('the read-only request finishing after the login sends no cookie naming the moved session', async () => {
+    const http = () => request(app.getHttpServer());
+    // An anonymous session made before the rotation: its cookie is signed with OLD.
+    const anon = sessionCookie(
+      (
+        await request(before.getHttpServer())
+          .post('/api/set')
+          .send({ cart: ['book'] })
+          .expect(200)
+      ).headers,
+    )!;
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    let open!: () => void;
+    gate = { reached, open: new Promise<void>((r) => (open = r)) };
+    // R1: a read-only page, started before the login.
+    const earlier = http()
+      .get('/login-page')
+      .set('Cookie', anon)
+      .set('x-gate', '1')
+      .then((r) => r);
+    await atGate;
+    const login = await http().post('/login').set('Cookie', anon).send({ username: 'john', password: 'changeme' }).expect(200);
+    const loggedIn = sessionCookie(login.headers)!;
+    await http().get('/me').set('Cookie', loggedIn).expect(200);
+    open();
+    const res = await earlier;
+    const cookieAfter = sessionCookie(res.headers) ?? loggedIn;
+    const me = await http().get('/me').set('Cookie', cookieAfter);
+    expect({ status: res.status, newCookie: sessionCookie(res.headers) ?? null, meAfter: me.status }).toEqual({
+      status: 200,
+      newCookie: null,
+      meAfter: 200,
+    });
+  });
+});
