@@ -176,6 +176,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       this.connection ??= this.connectionOf(await this.buildClient());
       if (!this.connection.client.isOpen) await connectAtStartup(this.connection.client, this.settings.connectTimeoutMs);
       await this.checkScripting(this.connection.client);
+      await this.warnOnEviction();
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
@@ -221,6 +222,25 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     if (!refused) return;
     if (!this.options.client && client.isOpen) client.destroy();
     throw refused;
+  }
+
+  /**
+   * At startup, best effort (`INFO memory`; a user without it, or a server hiding it, is not asked
+   * again): a server that evicts keys at its `maxmemory` loses sessions, and may evict an owner's
+   * index (written at login, then about once per timeout) before the owner's busy sessions, so that
+   * sign-out-everywhere and `maxSessionsPerOwner` no longer see them. Said once, in the log.
+   */
+  private async warnOnEviction(): Promise<void> {
+    const info = await this.commands.command(this.key('startup-check'), ['INFO', 'memory'], 'INFO (startup check)').catch(() => undefined);
+    const text = typeof info === 'string' ? info : String(info ?? '');
+    const policy = /maxmemory_policy:(\S+)/.exec(text)?.[1];
+    const maxmemory = Number(/maxmemory:(\d+)/.exec(text)?.[1] ?? 0);
+    if (!policy || policy === 'noeviction' || maxmemory === 0) return;
+    this.logger.warn(
+      `Redis evicts keys at its maxmemory (maxmemory-policy ${policy}): an evicted session is lost, and an evicted ` +
+        "owner index hides that owner's sessions from revokeOwner (sign out everywhere) and maxSessionsPerOwner. " +
+        'Use noeviction (docs/REDIS.md, "Persistence: what a Redis restart means").',
+    );
   }
 
   async onModuleInit(): Promise<void> {
