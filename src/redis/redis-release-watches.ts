@@ -12,6 +12,7 @@ interface PubSubClient {
   connect(): Promise<unknown>;
   destroy(): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
   sSubscribe(channel: string, listener: Listener): Promise<void>;
   sUnsubscribe(channel: string, listener: Listener): Promise<void>;
   subscribe(channel: string, listener: Listener): Promise<void>;
@@ -41,6 +42,11 @@ export class RedisReleaseWatches {
   private closed = false;
   /** Until when (Date.now()) watches are refused after a failed subscription. */
   private failedUntil = 0;
+  /**
+   * Unsubscriptions that failed (sent while the connection was down): the client still lists their
+   * listener and subscribes it again when it reconnects, so they are sent again once it is ready.
+   */
+  private readonly failedDrops = new Map<Listener, string>();
 
   constructor(
     private readonly client: RedisSessionClient,
@@ -72,7 +78,7 @@ export class RedisReleaseWatches {
       if (late.watches.size === 0 && this.channels.get(channel) === late) {
         // Given up on: a subscription that still comes through is dropped again.
         this.channels.delete(channel);
-        late.subscribed.then(() => this.unsubscribe(channel, late.listener)).catch(() => undefined);
+        late.subscribed.then(() => this.drop(channel, late.listener)).catch(() => undefined);
       }
       throw error;
     }
@@ -85,6 +91,7 @@ export class RedisReleaseWatches {
   close(): Promise<void> {
     this.closed = true;
     this.channels.clear();
+    this.failedDrops.clear();
     this.destroy();
     return Promise.resolve();
   }
@@ -103,7 +110,21 @@ export class RedisReleaseWatches {
     entry.watches.delete(watch);
     if (entry.watches.size > 0 || this.channels.get(channel) !== entry) return;
     this.channels.delete(channel);
-    this.unsubscribe(channel, entry.listener).catch(() => undefined);
+    this.drop(channel, entry.listener);
+  }
+
+  /** Unsubscribes `listener`; if that fails, again when the connection is next ready (see `failedDrops`). */
+  private drop(channel: string, listener: Listener): void {
+    this.unsubscribe(channel, listener).catch(() => {
+      if (!this.closed) this.failedDrops.set(listener, channel);
+    });
+  }
+
+  private dropFailedAgain(): void {
+    for (const [listener, channel] of this.failedDrops) {
+      this.failedDrops.delete(listener);
+      this.drop(channel, listener);
+    }
   }
 
   private async unsubscribe(channel: string, listener: Listener): Promise<void> {
@@ -130,6 +151,7 @@ export class RedisReleaseWatches {
       const subscriber = (this.duplicate = (this.client as unknown as { duplicate(): PubSubClient }).duplicate());
       // A dropped connection is retried by node-redis; meanwhile waiters fall back to polling.
       subscriber.on('error', (error) => this.logger.debug?.(`Release notifications: ${error.message}`));
+      subscriber.on('ready', () => this.dropFailedAgain());
       await subscriber.connect();
       if (this.closed) throw new Error('The store is closed.'); // close() destroyed it meanwhile
       return subscriber;
