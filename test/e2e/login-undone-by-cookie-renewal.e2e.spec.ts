@@ -5,6 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import passport from 'passport';
 import request from 'supertest';
 import { InMemorySessionStateStore, mountSessionState } from '../../src/index.js';
+import { Gates } from '../support/gates.js';
 import { sessionCookie } from '../support/test-app.js';
 import { passportRecipeModule } from './fixtures/passport-recipe.js';
 
@@ -21,7 +22,7 @@ const NEW = 'new-secret-0123456789';
 describe('a login undone by a read-only request re-signing the old cookie (Express, mount, secret rotation)', () => {
   let before: INestApplication; // the app as deployed before the rotation
   let app: INestApplication; // after it: [NEW, OLD]
-  let gate: { reached: () => void; open: Promise<void> } | undefined;
+  const gates = new Gates();
   const store = new InMemorySessionStateStore();
 
   async function make(secret: string | string[], gated: boolean): Promise<INestApplication> {
@@ -30,10 +31,9 @@ describe('a login undone by a read-only request re-signing the old cookie (Expre
     await mountSessionState(nest);
     if (gated)
       nest.use((req: Request, _res: Response, next: NextFunction) => {
-        if (req.headers['x-gate'] && gate) {
-          gate.reached();
-          void gate.open.then(() => next());
-        } else next();
+        const name = req.headers['x-gate'];
+        if (typeof name === 'string') void gates.pass(name).then(() => next());
+        else next();
       });
     nest.use(passport.initialize());
     nest.use(passport.session());
@@ -46,6 +46,7 @@ describe('a login undone by a read-only request re-signing the old cookie (Expre
     app = await make([NEW, OLD], true);
   });
   afterAll(async () => {
+    gates.openAll(); // a failed test leaves no request parked
     await before.close();
     await app.close();
   });
@@ -61,21 +62,17 @@ describe('a login undone by a read-only request re-signing the old cookie (Expre
           .expect(200)
       ).headers,
     )!;
-    let reached!: () => void;
-    const atGate = new Promise<void>((r) => (reached = r));
-    let open!: () => void;
-    gate = { reached, open: new Promise<void>((r) => (open = r)) };
     // R1: a read-only page, started before the login.
     const earlier = http()
       .get('/login-page')
       .set('Cookie', anon)
-      .set('x-gate', '1')
+      .set('x-gate', 'earlier')
       .then((r) => r);
-    await atGate;
+    await gates.arrived('earlier');
     const login = await http().post('/login').set('Cookie', anon).send({ username: 'john', password: 'changeme' }).expect(200);
     const loggedIn = sessionCookie(login.headers)!;
     await http().get('/me').set('Cookie', loggedIn).expect(200);
-    open();
+    gates.open('earlier');
     const res = await earlier;
     const cookieAfter = sessionCookie(res.headers) ?? loggedIn;
     const me = await http().get('/me').set('Cookie', cookieAfter);

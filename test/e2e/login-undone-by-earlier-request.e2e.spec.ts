@@ -5,6 +5,7 @@ import type { NextFunction, Request, Response } from 'express';
 import passport from 'passport';
 import request from 'supertest';
 import { InMemorySessionStateStore, mountSessionState } from '../../src/index.js';
+import { Gates } from '../support/gates.js';
 import { sessionCookie } from '../support/test-app.js';
 import { passportRecipeModule } from './fixtures/passport-recipe.js';
 
@@ -17,7 +18,7 @@ import { passportRecipeModule } from './fixtures/passport-recipe.js';
  */
 describe('a login undone by a request that started before it (Express, mount)', () => {
   let app: INestApplication;
-  let gate: { reached: () => void; open: Promise<void> } | undefined;
+  const gates = new Gates();
   const http = () => request(app.getHttpServer());
 
   beforeAll(async () => {
@@ -26,17 +27,19 @@ describe('a login undone by a request that started before it (Express, mount)', 
     await mountSessionState(app);
     // Holds a request marked x-gate after the mount's read, before its route's guard locks the session.
     app.use((req: Request, _res: Response, next: NextFunction) => {
-      if (req.headers['x-gate'] && gate) {
-        gate.reached();
-        void gate.open.then(() => next());
-      } else next();
+      const name = req.headers['x-gate'];
+      if (typeof name === 'string') void gates.pass(name).then(() => next());
+      else next();
     });
     app.use(passport.initialize());
     app.use(passport.session());
     app.use(flash());
     await app.init();
   });
-  afterAll(() => app.close());
+  afterAll(() => {
+    gates.openAll(); // a failed test leaves no request parked
+    return app.close();
+  });
 
   it('the earlier request answers 409 (or keeps the login cookie): it must not set a new session cookie over the login', async () => {
     // An anonymous session (a cart).
@@ -48,23 +51,19 @@ describe('a login undone by a request that started before it (Express, mount)', 
           .expect(200)
       ).headers,
     )!;
-    let reached!: () => void;
-    const atGate = new Promise<void>((r) => (reached = r));
-    let open!: () => void;
-    gate = { reached, open: new Promise<void>((r) => (open = r)) };
     // R1: started before the login, with the anonymous cookie; its mount read found the session live.
     const earlier = http()
       .post('/api/set')
       .set('Cookie', anon)
-      .set('x-gate', '1')
+      .set('x-gate', 'earlier')
       .send({ note: 'x' })
       .then((r) => r);
-    await atGate;
+    await gates.arrived('earlier');
     // The login, with the same cookie: moves the session to a new id, removes the old one.
     const login = await http().post('/login').set('Cookie', anon).send({ username: 'john', password: 'changeme' }).expect(200);
     const loggedIn = sessionCookie(login.headers)!;
     await http().get('/me').set('Cookie', loggedIn).expect(200);
-    open();
+    gates.open('earlier');
     const res = await earlier;
     const cookieAfter = sessionCookie(res.headers) ?? loggedIn; // the browser keeps the login cookie unless replaced
     // The browser now sends cookieAfter: still signed in?

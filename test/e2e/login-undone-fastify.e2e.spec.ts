@@ -2,6 +2,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/index.js';
+import { Gates } from '../support/gates.js';
 import { sessionCookie } from '../support/test-app.js';
 import { configureFastifyPassport, createAuthenticator, fastifyPassportModule } from './fixtures/fastify-passport-app.js';
 
@@ -19,7 +20,7 @@ describe('a login undone by a request that started before it (Fastify, @fastify/
   const store = new InMemorySessionStateStore();
   let before: NestFastifyApplication;
   let app: NestFastifyApplication;
-  let gate: { reached: () => void; open: Promise<void> } | undefined;
+  const gates = new Gates();
 
   async function make(secret: string | string[], gated: boolean): Promise<NestFastifyApplication> {
     const passport = createAuthenticator();
@@ -32,10 +33,8 @@ describe('a login undone by a request that started before it (Fastify, @fastify/
         .getHttpAdapter()
         .getInstance()
         .addHook('preHandler', async (req) => {
-          if (req.headers['x-gate'] && gate) {
-            gate.reached();
-            await gate.open;
-          }
+          const name = req.headers['x-gate'];
+          if (typeof name === 'string') await gates.pass(name);
         });
     await nest.init();
     await nest.getHttpAdapter().getInstance().ready();
@@ -46,6 +45,7 @@ describe('a login undone by a request that started before it (Fastify, @fastify/
     app = await make([NEW, OLD], true);
   });
   afterAll(async () => {
+    gates.openAll(); // a failed test leaves no request parked
     await before.close();
     await app.close();
   });
@@ -60,21 +60,17 @@ describe('a login undone by a request that started before it (Fastify, @fastify/
           .expect(200)
       ).headers,
     )!;
-    let reached!: () => void;
-    const atGate = new Promise<void>((r) => (reached = r));
-    let open!: () => void;
-    gate = { reached, open: new Promise<void>((r) => (open = r)) };
     const earlier = http()
       [method](path)
       .set('Cookie', anon)
-      .set('x-gate', '1')
+      .set('x-gate', path)
       .send(method === 'post' ? { note: 'x' } : undefined)
       .then((r) => r);
-    await atGate;
+    await gates.arrived(path);
     const login = await http().post('/login').set('Cookie', anon).send({ username: 'john', password: 'changeme' }).expect(200);
     const loggedIn = sessionCookie(login.headers)!;
     await http().get('/me').set('Cookie', loggedIn).expect(200);
-    open();
+    gates.open(path);
     const res = await earlier;
     const me = await http()
       .get('/me')
