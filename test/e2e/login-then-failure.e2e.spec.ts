@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import type { Request } from 'express';
 import request from 'supertest';
 import { InMemorySessionStateStore, SessionState, SessionStateBehavior, SessionStateModule } from '../../src/index.js';
-import { sessionCookie } from '../support/test-app.js';
+import { sessionCookie, cartSession } from '../support/test-app.js';
 import { ExpressSessionApiController } from './fixtures/express-session-api.controller.js';
 import { LocalAuthGuard, LocalStrategy, SessionSerializer, configureExpressPassport } from './fixtures/passport-recipe.js';
 
@@ -43,14 +43,7 @@ describe('a login saved mid-request, then the handler fails', () => {
   afterAll(() => app.close());
 
   it('no lock is left on the old id nor the new one; what the 500 answer says about the cookie', async () => {
-    const anon = sessionCookie(
-      (
-        await http()
-          .post('/api/set')
-          .send({ cart: ['book'] })
-          .expect(200)
-      ).headers,
-    )!;
+    const anon = await cartSession(app.getHttpServer());
     const oldId = anon.slice(anon.indexOf('=') + 1);
     const failed = await http().post('/login-then-fail').set('Cookie', anon).send({ username: 'john', password: 'changeme' });
     const newCookie = sessionCookie(failed.headers);

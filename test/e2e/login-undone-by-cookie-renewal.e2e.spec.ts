@@ -6,7 +6,7 @@ import passport from 'passport';
 import request from 'supertest';
 import { InMemorySessionStateStore, mountSessionState } from '../../src/index.js';
 import { Gates } from '../support/gates.js';
-import { sessionCookie } from '../support/test-app.js';
+import { sessionCookie, cartSession } from '../support/test-app.js';
 import { passportRecipeModule } from './fixtures/passport-recipe.js';
 
 /**
@@ -54,14 +54,7 @@ describe('a login undone by a read-only request re-signing the old cookie (Expre
   it('the read-only request finishing after the login sends no cookie naming the moved session', async () => {
     const http = () => request(app.getHttpServer());
     // An anonymous session made before the rotation: its cookie is signed with OLD.
-    const anon = sessionCookie(
-      (
-        await request(before.getHttpServer())
-          .post('/api/set')
-          .send({ cart: ['book'] })
-          .expect(200)
-      ).headers,
-    )!;
+    const anon = await cartSession(before.getHttpServer());
     // R1: a read-only page, started before the login.
     const earlier = http()
       .get('/login-page')

@@ -6,7 +6,7 @@ import passport from 'passport';
 import request from 'supertest';
 import { InMemorySessionStateStore, mountSessionState } from '../../src/index.js';
 import { Gates } from '../support/gates.js';
-import { sessionCookie } from '../support/test-app.js';
+import { sessionCookie, cartSession } from '../support/test-app.js';
 import { passportRecipeModule } from './fixtures/passport-recipe.js';
 
 /**
@@ -43,14 +43,7 @@ describe('a login undone by a request that started before it (Express, mount)', 
 
   it('the earlier request answers 409 (or keeps the login cookie): it must not set a new session cookie over the login', async () => {
     // An anonymous session (a cart).
-    const anon = sessionCookie(
-      (
-        await http()
-          .post('/api/set')
-          .send({ cart: ['book'] })
-          .expect(200)
-      ).headers,
-    )!;
+    const anon = await cartSession(app.getHttpServer());
     // R1: started before the login, with the anonymous cookie; its mount read found the session live.
     const earlier = http()
       .post('/api/set')

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/index.js';
 import { Gates } from '../support/gates.js';
-import { sessionCookie } from '../support/test-app.js';
+import { sessionCookie, cartSession } from '../support/test-app.js';
 import { configureFastifyPassport, createAuthenticator, fastifyPassportModule } from './fixtures/fastify-passport-app.js';
 
 /**
@@ -52,14 +52,7 @@ describe('a login undone by a request that started before it (Fastify, @fastify/
 
   async function race(path: string, method: 'get' | 'post') {
     const http = () => request(app.getHttpServer());
-    const anon = sessionCookie(
-      (
-        await request(before.getHttpServer())
-          .post('/api/set')
-          .send({ cart: ['book'] })
-          .expect(200)
-      ).headers,
-    )!;
+    const anon = await cartSession(before.getHttpServer());
     const earlier = http()
       [method](path)
       .set('Cookie', anon)

@@ -8,7 +8,7 @@ import { SessionState, SessionStateBehavior, SessionStateModule } from '../../sr
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { locksLeft } from '../support/redis-test-helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { sessionCookie } from '../support/test-app.js';
+import { sessionCookie, cartSession } from '../support/test-app.js';
 import { ExpressSessionApiController } from '../e2e/fixtures/express-session-api.controller.js';
 import {
   KeepSessionInfoGuard,
@@ -82,14 +82,7 @@ afterAll(async () => {
 
 it('login holding the lock across a restart: 409, nothing written, no lock left', async () => {
   const http = () => request(app.getHttpServer());
-  const anon = sessionCookie(
-    (
-      await http()
-        .post('/api/set')
-        .send({ cart: ['a'] })
-        .expect(200)
-    ).headers,
-  )!;
+  const anon = await cartSession(app.getHttpServer());
   const login = http()
     .post('/login-keep-gated')
     .set('Cookie', anon)

@@ -1,6 +1,7 @@
 import type { INestApplication, ModuleMetadata } from '@nestjs/common';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Test } from '@nestjs/testing';
+import request from 'supertest';
 
 export type AdapterName = 'express' | 'fastify';
 export const ADAPTERS: AdapterName[] = ['express', 'fastify'];
@@ -36,4 +37,18 @@ export function sessionSetCookie(headers: Record<string, unknown>, name = 'sid')
   const raw = headers['set-cookie'];
   const all = (Array.isArray(raw) ? raw : raw === undefined ? [] : [raw]) as string[];
   return all.find((c) => c.startsWith(`${name}=`));
+}
+
+/**
+ * An anonymous visitor's session with a cart, made by `POST /api/set` (the express-session API
+ * controller of the passport fixtures): its cookie, as a browser sends it back.
+ */
+export async function cartSession(server: Parameters<typeof request>[0]): Promise<string> {
+  const answer = await request(server)
+    .post('/api/set')
+    .send({ cart: ['book'] })
+    .expect(200);
+  const cookie = sessionCookie(answer.headers);
+  if (!cookie) throw new Error('POST /api/set set no session cookie');
+  return cookie;
 }
