@@ -1,13 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import flash from 'connect-flash';
-import type { NextFunction, Request, Response } from 'express';
-import passport from 'passport';
 import request from 'supertest';
-import { InMemorySessionStateStore, mountSessionState } from '../../src/index.js';
-import { Gates } from '../support/gates.js';
+import { InMemorySessionStateStore } from '../../src/index.js';
+import { Gates, parkNamed } from '../support/gates.js';
 import { sessionCookie, cartSession } from '../support/test-app.js';
-import { passportRecipeModule } from './fixtures/passport-recipe.js';
+import { configureExpressPassport, passportRecipeModule } from './fixtures/passport-recipe.js';
 
 /**
  * A read-only request whose cookie is re-signed at its end (its signature is by an older secret after
@@ -28,16 +25,7 @@ describe('a login undone by a read-only request re-signing the old cookie (Expre
   async function make(secret: string | string[], gated: boolean): Promise<INestApplication> {
     const moduleRef = await Test.createTestingModule({ imports: [passportRecipeModule(store, { secret })] }).compile();
     const nest = moduleRef.createNestApplication({ logger: false });
-    await mountSessionState(nest);
-    if (gated)
-      nest.use((req: Request, _res: Response, next: NextFunction) => {
-        const name = req.headers['x-gate'];
-        if (typeof name === 'string') void gates.pass(name).then(() => next());
-        else next();
-      });
-    nest.use(passport.initialize());
-    nest.use(passport.session());
-    nest.use(flash());
+    await configureExpressPassport(nest, gated ? parkNamed(gates) : undefined);
     await nest.init();
     return nest;
   }

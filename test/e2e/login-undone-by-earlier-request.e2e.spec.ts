@@ -1,13 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import flash from 'connect-flash';
-import type { NextFunction, Request, Response } from 'express';
-import passport from 'passport';
 import request from 'supertest';
-import { InMemorySessionStateStore, mountSessionState } from '../../src/index.js';
-import { Gates } from '../support/gates.js';
+import { InMemorySessionStateStore } from '../../src/index.js';
+import { Gates, parkNamed } from '../support/gates.js';
 import { sessionCookie, cartSession } from '../support/test-app.js';
-import { passportRecipeModule } from './fixtures/passport-recipe.js';
+import { configureExpressPassport, passportRecipeModule } from './fixtures/passport-recipe.js';
 
 /**
  * A request of the same browser that started before a login (its mount read found the anonymous
@@ -24,16 +21,8 @@ describe('a login undone by a request that started before it (Express, mount)', 
   beforeAll(async () => {
     const moduleRef = await Test.createTestingModule({ imports: [passportRecipeModule(new InMemorySessionStateStore())] }).compile();
     app = moduleRef.createNestApplication({ logger: false });
-    await mountSessionState(app);
     // Holds a request marked x-gate after the mount's read, before its route's guard locks the session.
-    app.use((req: Request, _res: Response, next: NextFunction) => {
-      const name = req.headers['x-gate'];
-      if (typeof name === 'string') void gates.pass(name).then(() => next());
-      else next();
-    });
-    app.use(passport.initialize());
-    app.use(passport.session());
-    app.use(flash());
+    await configureExpressPassport(app, parkNamed(gates));
     await app.init();
   });
   afterAll(() => {

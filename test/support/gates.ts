@@ -32,6 +32,18 @@ export class Gates {
   }
 }
 
+/**
+ * An Express middleware that parks a request whose `x-gate` header names a gate until the test opens
+ * it (`gates.arrived(name)` says it is parked); other requests pass.
+ */
+export function parkNamed(gates: Gates) {
+  return (req: { headers: Record<string, string | string[] | undefined> }, _res: unknown, next: () => void): void => {
+    const name = req.headers['x-gate'];
+    if (typeof name === 'string') void gates.pass(name).then(() => next());
+    else next();
+  };
+}
+
 interface Deferred {
   promise: Promise<void>;
   resolve(): void;
