@@ -12,7 +12,7 @@ interface PubSubClient {
   connect(): Promise<unknown>;
   destroy(): void;
   on(event: 'error', listener: (error: Error) => void): unknown;
-  on(event: 'ready', listener: () => void): unknown;
+  on(event: 'ready' | 'node-ready', listener: () => void): unknown;
   sSubscribe(channel: string, listener: Listener): Promise<void>;
   sUnsubscribe(channel: string, listener: Listener): Promise<void>;
   subscribe(channel: string, listener: Listener): Promise<void>;
@@ -151,7 +151,10 @@ export class RedisReleaseWatches {
       const subscriber = (this.duplicate = (this.client as unknown as { duplicate(): PubSubClient }).duplicate());
       // A dropped connection is retried by node-redis; meanwhile waiters fall back to polling.
       subscriber.on('error', (error) => this.logger.debug?.(`Release notifications: ${error.message}`));
+      // A standalone client says 'ready'; a cluster's says 'node-ready' for each of its node clients
+      // (sharded subscriptions live on those), never 'ready'.
       subscriber.on('ready', () => this.dropFailedAgain());
+      subscriber.on('node-ready', () => this.dropFailedAgain());
       await subscriber.connect();
       if (this.closed) throw new Error('The store is closed.'); // close() destroyed it meanwhile
       return subscriber;
