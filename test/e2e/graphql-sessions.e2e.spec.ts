@@ -123,6 +123,24 @@ describe.each(ADAPTERS)('GraphQL sessions over %s', (adapter) => {
     expect(g.counter.total()).toBe(0);
   });
 
+  it(`(${server}) a mutation whose session is revoked while it runs answers its 409, with no data: never a 2xx for a save refused`, async () => {
+    const cookie = await seeded();
+    const id = idOf(cookie);
+    // Signed in as ann, as a login would have stored it.
+    const lock = await g.store.getItemExclusive(id);
+    if (lock.kind !== 'acquired') throw new Error(lock.kind);
+    await g.store.setAndReleaseItemExclusive(id, { ...lock.item, owner: 'ann' }, lock.lockId, false);
+    const held = gql(g.http, { query: 'mutation { increment(gate: "revoked") }' }, cookie).then((r) => r);
+    await g.gates.arrived('revoked');
+    expect(await g.store.revokeItem!(id, 'ann')).toBe(true);
+    g.gates.open('revoked');
+    const answer = await held;
+    expect(answer.status).toBe(409);
+    expect(answer.body.data ?? null).toBeNull(); // not `increment: 2`: it was never saved
+    expect(answer.body.errors.map((e: { extensions: { code: string } }) => e.extensions.code)).toEqual(['SESSION_STATE_409']);
+    expect((await g.store.getItem(id)).kind).toBe('absent');
+  });
+
   it(`(${server}) HTTP requests and GraphQL mutations of one session are serialised`, async () => {
     const cookie = await seeded();
     const sends = Array.from({ length: 20 }, (_, i) =>

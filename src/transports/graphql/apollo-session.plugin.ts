@@ -15,7 +15,9 @@ interface ApolloRequestContext {
   errors?: readonly unknown[];
   response: {
     http: { status?: number };
-    body: { kind: 'single'; singleResult: { errors?: unknown[] } } | { kind: 'incremental'; initialResult: { errors?: unknown[] } };
+    body:
+      | { kind: 'single'; singleResult: { data?: unknown; errors?: unknown[] } }
+      | { kind: 'incremental'; initialResult: { data?: unknown; errors?: unknown[] } };
   };
 }
 
@@ -40,7 +42,9 @@ export class SessionStateApolloPlugin {
         const result = body.kind === 'single' ? body.singleResult : body.initialResult;
         const error = await hooks.afterExecution(request.contextValue, Boolean(result.errors?.length || request.errors?.length));
         if (!error) return;
+        // The session's changes were not saved: its status, and no data that shows them.
         result.errors = [...(result.errors ?? []), error];
+        result.data = null;
         const status = (error as { extensions?: { http?: { status?: number } } }).extensions?.http?.status;
         if (status) request.response.http.status = status;
       },

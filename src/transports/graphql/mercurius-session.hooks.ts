@@ -7,10 +7,11 @@ import { GraphQLSessionHooks } from './graphql-session-hooks.js';
 interface MercuriusContext extends GraphQLContextValue {
   /** The index of the operation in a batched request. */
   operationId?: number;
+  reply?: { code(status: number): unknown };
 }
 interface Mercurius {
   addHook(name: 'preExecution', hook: (schema: GraphQLSchemaLike, document: DocumentNode, context: MercuriusContext) => Promise<void>): void;
-  addHook(name: 'onResolution', hook: (execution: { errors?: unknown[] }, context: MercuriusContext) => Promise<void>): void;
+  addHook(name: 'onResolution', hook: (execution: { data?: unknown; errors?: unknown[] }, context: MercuriusContext) => Promise<void>): void;
 }
 
 /**
@@ -35,7 +36,14 @@ export class MercuriusSessionHooks implements OnApplicationBootstrap {
     });
     graphql.addHook('onResolution', async (execution, context) => {
       const error = await hooks.afterExecution(context, Boolean(execution.errors?.length));
-      if (error) execution.errors = [...(execution.errors ?? []), error];
+      if (!error) return;
+      // The session's changes were not saved: never a 2xx, nor data that shows them (as on Apollo).
+      // Mercurius chose its status before this hook; its reply is still unsent. In a batch, the
+      // session's last operation says so for the whole answer (they shared the session).
+      execution.errors = [...(execution.errors ?? []), error];
+      execution.data = null;
+      const status = (error as { extensions?: { http?: { status?: number } } }).extensions?.http?.status;
+      if (status) context.reply?.code(status);
     });
   }
 }
