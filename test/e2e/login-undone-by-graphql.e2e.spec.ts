@@ -1,15 +1,12 @@
 import type { INestApplication } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/index.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { countingStore, type StoreCallCounter } from '../support/counting-store.js';
-import { Gates, parkNamed } from '../support/gates.js';
-import { cartSession, sessionCookie, type AdapterName } from '../support/test-app.js';
+import { Gates } from '../support/gates.js';
+import { ADAPTERS, cartSession, sessionCookie } from '../support/test-app.js';
 import { CounterResolver } from './fixtures/graphql-counter.resolver.js';
-import { configureFastifyPassport, createAuthenticator, fastifyPassportModule } from './fixtures/fastify-passport-app.js';
-import { configureExpressPassport, passportRecipeModule } from './fixtures/passport-recipe.js';
+import { startParkedPassportApp } from './fixtures/parked-passport-app.js';
 import { gql, graphqlModule } from './graphql-app.js';
 
 /**
@@ -20,7 +17,7 @@ import { gql, graphqlModule } from './graphql-app.js';
  * it is refused as one that waited for the login (SESSION_STATE_409, retry), as an HTTP route is
  * (login-undone-by-earlier-request). Apollo on Express (passport), Mercurius on Fastify (@fastify/passport).
  */
-describe.each<AdapterName>(['express', 'fastify'])('a login undone by a GraphQL request that started before it (%s, mount)', (adapter) => {
+describe.each(ADAPTERS)('a login undone by a GraphQL request that started before it (%s, mount)', (adapter) => {
   let app: INestApplication;
   let counter: StoreCallCounter;
   const gates = new Gates();
@@ -29,36 +26,10 @@ describe.each<AdapterName>(['express', 'fastify'])('a login undone by a GraphQL 
   beforeAll(async () => {
     const counted = countingStore(new InMemorySessionStateStore());
     counter = counted.counter;
-    const graphql = { imports: [graphqlModule(adapter)], providers: [{ provide: Gates, useValue: gates }, CounterResolver] };
-    if (adapter === 'express') {
-      const moduleRef = await Test.createTestingModule({
-        imports: [passportRecipeModule(counted.store), ...graphql.imports],
-        providers: graphql.providers,
-      }).compile();
-      app = moduleRef.createNestApplication({ logger: false });
-      // Holds a request marked x-gate after the mount's read, before passport and the GraphQL server.
-      await configureExpressPassport(app, parkNamed(gates));
-      await app.init();
-      return;
-    }
-    const passport = createAuthenticator();
-    const moduleRef = await Test.createTestingModule({
-      imports: [fastifyPassportModule(counted.store, passport), ...graphql.imports],
-      providers: graphql.providers,
-    }).compile();
-    const fastify = moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
-    await configureFastifyPassport(fastify, passport);
-    // Holds a request marked x-gate after the mount's read (onRequest), before Mercurius runs it.
-    fastify
-      .getHttpAdapter()
-      .getInstance()
-      .addHook('preHandler', async (req) => {
-        const name = req.headers['x-gate'];
-        if (typeof name === 'string') await gates.pass(name);
-      });
-    await fastify.init();
-    await fastify.getHttpAdapter().getInstance().ready();
-    app = fastify;
+    app = await startParkedPassportApp(adapter, counted.store, gates, {
+      imports: [graphqlModule(adapter)],
+      providers: [{ provide: Gates, useValue: gates }, CounterResolver],
+    });
   });
   afterAll(() => {
     gates.openAll(); // a failed test leaves no request parked
