@@ -80,7 +80,7 @@ describe.each(ADAPTERS)('a login undone by a GraphQL request that started before
       storeCalls, // the session found gone; nothing written
     });
     expect(app.get(SessionStateLifecycle).activeLeases).toBe(0);
-    // The retry (with the login's cookie) runs on the signed-in session: no lock was left on it.
+    // The retry, with the login's cookie, runs on the signed-in session and keeps its cookie.
     const retry = await gql(app.getHttpServer(), { query: 'mutation { increment }' }, loggedIn);
     expect({ body: retry.body, cookie: sessionCookie(retry.headers) ?? null }).toEqual({ body: { data: { increment: 1 } }, cookie: null });
     await http().get('/me').set('Cookie', loggedIn).expect(200);
