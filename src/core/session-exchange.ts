@@ -57,14 +57,6 @@ export interface SessionExchange {
    * counted in the metrics only then (a route that does not use the session answers as usual).
    */
   readonly defersRefusal?: boolean;
-  /**
-   * Set when this request already read its session under the cookie's id and found it stored (the
-   * mount's read, before the route takes the lock). A lock that then finds the id absent did not
-   * find an unknown id: a login or logout moved or ended the session in between. The request is
-   * refused as one that waited for it (`SessionStateEndedWhileWaitingError`), and never given a new
-   * session, whose cookie would replace the login's.
-   */
-  readonly storedEarlier?: boolean;
   /** Runs the handler so that `@Session()` finds the lease, when the exchange's key cannot carry it (a WebSocket message). */
   runHandler?<T>(lease: SessionLease, run: () => T): T;
   /**

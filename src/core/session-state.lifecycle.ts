@@ -14,6 +14,7 @@ import type { SessionExchange } from './session-exchange.js';
 import { LazyAbort, onAbort, type WaitSignal } from '../lock/lazy-abort.js';
 import { SessionLockCoordinator, type LocalTurn } from '../lock/session-lock-coordinator.js';
 import { acquisitionOf, attachLease, type SessionLease } from './session-lease.js';
+import { storedEarlier } from './earlier-read.js';
 import { shouldSaveOnError } from '../module/save-on-error.policy.js';
 import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
@@ -410,9 +411,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   ): SessionLease | Promise<SessionLease> {
     if (result.kind === 'absent') {
       turn?.releaseLocal();
-      // Gone while we waited for its holder, or since this request read it: moved (login) or ended
-      // (logout). See the error's doc.
-      if (waited || exchange.storedEarlier) throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
+      // Gone while we waited for its holder, or since this request read it (the mount's read, see
+      // earlier-read.ts): moved (login) or ended (logout). See the error's doc.
+      if (waited || storedEarlier(exchange.key, id)) throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
       // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can tell.
       if (exchange.refusesEndedSession) throw new SessionStateEndedError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).

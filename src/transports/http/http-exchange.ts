@@ -30,8 +30,6 @@ export class HttpExchange implements SessionExchange {
   private readonly fastifyReply: boolean;
   /** The handler's own answer, held until the session is completed (a handler that takes `@Res()`). */
   private held: HttpHeldAnswer | undefined;
-  /** See `SessionExchange.storedEarlier`: set by the mount before the route's lock. */
-  storedEarlier = false;
 
   constructor(
     request: object,

@@ -1,3 +1,4 @@
+import { earlierReadOf, keepEarlierRead, type EarlierRead } from '../../../core/earlier-read.js';
 import { acquisitionOf, attachLease, leaseOf, type SessionLease } from '../../../core/session-lease.js';
 import { SessionStateBehavior } from '../../../core/session-state-behavior.enum.js';
 import type { SessionStateLifecycle } from '../../../core/session-state.lifecycle.js';
@@ -33,12 +34,10 @@ export const SAVE_BEFORE_ROUTE_MESSAGE =
   'no session lock is held to save under. Run it in a guard or handler of a route declared ' +
   "@SessionState(SessionStateBehavior.Required) (e.g. @nestjs/passport's AuthGuard).";
 
-/** Where a mounted request keeps its binding. */
-const BINDING = Symbol('nestjs-session-state:request-session');
-
-/** The request's `req.session` binding, when the mount loaded it. */
+/** The request's `req.session` binding, when the mount loaded it (kept as the request's earlier read). */
 export function requestSessionOf(request: object): RequestSessionBinding | undefined {
-  return (request as { [BINDING]?: RequestSessionBinding })[BINDING];
+  const read = earlierReadOf(request);
+  return read instanceof RequestSessionBinding ? read : undefined;
 }
 
 /**
@@ -48,7 +47,7 @@ export function requestSessionOf(request: object): RequestSessionBinding | undef
  * takes the lock (`lock()`, fresh data), any other keeps what was loaded (`useLoaded()`). One
  * session, one lock: `req.session`, `@Session()` and `SessionStateAccessor` all see the request's lease.
  */
-export class RequestSessionBinding {
+export class RequestSessionBinding implements EarlierRead {
   /** The request as the lifecycle knows it (its key is the request): the locked lease's exchange. */
   readonly exchange: HttpExchange;
   private readonly mountExchange: HttpExchange;
@@ -88,7 +87,17 @@ export class RequestSessionBinding {
       this.lifecycle.refuseLater(this.request, error);
       this.loaded = await this.lifecycle.acquire(new MountExchange(this.request, this.response, 'http', {}), SessionStateBehavior.ReadOnly, 'guard');
     }
-    (this.request as { [BINDING]?: RequestSessionBinding })[BINDING] = this;
+    // Kept on the request: every later acquisition of it (the route's lock, GraphQL's hooks) sees `storedId`.
+    keepEarlierRead(this.request, this);
+  }
+
+  /**
+   * The id under which the mount's read found the session stored (see core/earlier-read.ts): a later
+   * acquisition of this request that finds it absent is refused (409, retry) rather than given a new
+   * session, whose cookie would replace a login's that moved the session in between.
+   */
+  get storedId(): string | undefined {
+    return this.loaded.loaded !== null ? this.loaded.session.id : undefined;
   }
 
   /** Whether the route is not known yet (a middleware): `req.session` is then a copy that takes writes. */
@@ -165,9 +174,6 @@ export class RequestSessionBinding {
    */
   async lock(): Promise<void> {
     this.lifecycle.drop(this.loaded);
-    // The mount's read found the session stored: if the lock finds it gone, a login or logout moved or
-    // ended it in between (passport's async deserializeUser runs there), and the request is refused (409, retry).
-    this.exchange.storedEarlier = this.loaded.loaded !== null;
     let lease: SessionLease;
     try {
       lease = await this.lifecycle.acquire(this.exchange, SessionStateBehavior.Required, 'guard');
