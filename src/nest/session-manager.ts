@@ -64,12 +64,13 @@ export class SessionManager {
   /**
    * Signs out the session named by `handle`, if it is one of the caller's owner's: answers true, or
    * false for anything else (another owner's, forged, stale, malformed). The caller's own handle
-   * abandons the caller's session (removed at the end of this request; the route must be
-   * read-write).
+   * abandons the caller's session (removed at the end of this request); on a read-only route, which
+   * holds no lock and cannot abandon it, the store removes it at once, as another of the owner's.
    */
   async revoke(session: HttpSessionState, handle: string): Promise<boolean> {
     if (!isWellFormedSessionHandle(handle) || session.owner === undefined) return false;
     if (handle === sessionHandleOf(session.id) || (session.previousId !== undefined && handle === sessionHandleOf(session.previousId))) {
+      if (session.isReadOnly) return this.revokeItem(session.id, session.owner);
       session.abandon();
       return true;
     }
@@ -104,7 +105,8 @@ export class SessionManager {
   }
 
   private revokeItem(id: string, owner: string): Promise<boolean> {
-    return this.store.revokeItem!(id, owner);
+    if (!this.store.revokeItem) throw unsupported();
+    return this.store.revokeItem(id, owner);
   }
 
   private infoOf(stored: SessionStateOwnedSession, current: boolean): OwnerSessionInfo {

@@ -177,6 +177,17 @@ describe.each(STORES)('sessions per user on $name', (kind) => {
       expect(await whoami(one, bob.cookie)).toBe('bob');
     });
 
+    it("the caller's own handle signs the caller out, from a read-only route too (the store removes it at once; it threw, a 500)", async () => {
+      const [one, two] = [await instance(), await instance()];
+      const laptop = await login(one, 'alice');
+      const phone = await login(two, 'alice');
+      await request(one.url).delete(`/read-only/sessions/${laptop.handle}`).set('Cookie', laptop.cookie).expect(204);
+      expect(await whoami(two, laptop.cookie)).toBeNull();
+      expect((await list(two, phone.cookie)).map((s: { handle: string }) => s.handle)).toEqual([phone.handle]);
+      await request(two.url).delete(`/sessions/${phone.handle}`).set('Cookie', phone.cookie).expect(204);
+      expect(await whoami(one, phone.cookie)).toBeNull();
+    });
+
     it("signs out all others: the caller's session stays, the owner's others go, another owner's stay", async () => {
       const [one, two] = [await instance(), await instance()];
       const laptop = await login(one, 'alice');
