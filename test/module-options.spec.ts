@@ -136,6 +136,13 @@ describe('options checked at startup', () => {
     }
     expect(startupError({ idHeader: 'Cookie' })).toContain("idHeader must not be 'cookie'");
     expect(startupError({ idHeader: 'set-cookie' })).toContain("idHeader must not be 'set-cookie'");
+    // Headers a browser or a proxy sends by itself: every browser request would carry one (found by review R3).
+    for (const ambient of ['Accept', 'accept-language', 'User-Agent', 'origin', 'referer', 'sec-fetch-site', 'authorization', 'x-forwarded-for']) {
+      expect(startupError({ idHeader: ambient })).toContain(
+        `idHeader must not be '${ambient.toLowerCase()}': browsers or proxies send it by themselves`,
+      );
+    }
+    expect(resolveSessionStateOptions({ idHeader: 'x-accept-session' }).idHeader).toBe('x-accept-session');
     expect(startupError({ idheader: 'x-session-id' })).toContain('did you mean idHeader?');
   });
 

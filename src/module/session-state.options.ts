@@ -216,6 +216,38 @@ const TOKEN = /^[!#$%&'*+.^_`|~0-9a-z-]+$/i;
 /** Headers that carry something else, or that proxies and Node itself interpret. */
 const RESERVED_HEADERS = new Set(['cookie', 'set-cookie', 'host', 'connection', 'content-length', 'content-type', 'transfer-encoding', 'upgrade']);
 
+/**
+ * Headers a browser (or a proxy on the way) sends by itself: as the id header, every browser request
+ * would "use the header" and ignore its cookie, a new session each time, and the header's CSRF
+ * argument (a page cannot make a browser send it) would not hold. `authorization` included: a browser
+ * resends HTTP authentication by itself.
+ */
+const AMBIENT_HEADERS = new Set([
+  'authorization',
+  'cache-control',
+  'date',
+  'dnt',
+  'expect',
+  'forwarded',
+  'if-match',
+  'if-modified-since',
+  'if-none-match',
+  'if-range',
+  'if-unmodified-since',
+  'keep-alive',
+  'origin',
+  'pragma',
+  'priority',
+  'range',
+  'referer',
+  'te',
+  'trailer',
+  'upgrade-insecure-requests',
+  'user-agent',
+  'via',
+]);
+const AMBIENT_PREFIXES = ['accept', 'access-control-', 'sec-', 'proxy-', 'x-forwarded-'];
+
 function checkIdHeader(name: unknown, problems: string[]): string | undefined {
   if (typeof name !== 'string' || !TOKEN.test(name)) {
     problems.push("idHeader must be an HTTP header name (letters, digits, '-'…), e.g. 'x-session-id'");
@@ -223,5 +255,8 @@ function checkIdHeader(name: unknown, problems: string[]): string | undefined {
   }
   const lower = name.toLowerCase();
   if (RESERVED_HEADERS.has(lower)) problems.push(`idHeader must not be '${lower}': that header carries something else`);
+  else if (AMBIENT_HEADERS.has(lower) || AMBIENT_PREFIXES.some((prefix) => lower.startsWith(prefix))) {
+    problems.push(`idHeader must not be '${lower}': browsers or proxies send it by themselves; use a header of your own, e.g. 'x-session-id'`);
+  }
   return lower;
 }
