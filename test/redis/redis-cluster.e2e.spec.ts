@@ -4,6 +4,7 @@ import { describeSessionStateStoreConformance } from '../../src/testing/index.js
 import request from 'supertest';
 import { idOf, startSessionApp, type SessionApp } from '../e2e/session-app.js';
 import { expectFiftyAlternatingWrites } from './alternating-writes.js';
+import { dropSubscriberWhileLastWaiterLeaves, shardSubscribers } from './subscriber-drop.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 
@@ -113,28 +114,7 @@ describe('Redis Cluster: a subscriber connection dropped while its last waiter l
     shard.on('error', () => {});
     await shard.connect();
     try {
-      const subscribers = async () => ((await shard.sendCommand(['PUBSUB', 'SHARDNUMSUB', channel])) as unknown as [string, number])[1];
-      const clients = async () => Number(/connected_clients:(\d+)/.exec(await shard.info('clients'))![1]);
-      const holder = request(a.http)
-        .post('/count?gate=hold')
-        .set('Cookie', cookie)
-        .then((r) => r);
-      await a.gates.arrived('hold');
-      const waiter = request(b.http)
-        .post('/count')
-        .set('Cookie', cookie)
-        .then((r) => r);
-      await vi.waitFor(async () => expect(await subscribers()).toBe(1));
-      const before = await clients();
-      await shard.configSet('maxclients', String(before - 1));
-      try {
-        await shard.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
-        a.gates.open('hold');
-        expect((await holder).status).toBe(200);
-        expect((await waiter).body).toEqual({ count: 2 }); // by the fallback poll; the watch is closed now
-      } finally {
-        await shard.configSet('maxclients', '10000');
-      }
+      await dropSubscriberWhileLastWaiterLeaves(a, b, cookie, shard, channel);
       const restored = Date.now();
       // Either the shard's node client was destroyed (its unsubscription went through: nothing to
       // reconnect) or it reconnects within its 20 ms strategy and subscribes what it still lists. A
@@ -144,7 +124,7 @@ describe('Redis Cluster: a subscriber connection dropped while its last waiter l
           const list = (await shard.sendCommand(['CLIENT', 'LIST'])) as unknown as string;
           const sub = list.split('\n').find((line) => /ssub=[1-9]/.test(line));
           expect(Date.now() - restored).toBeGreaterThanOrEqual(1000);
-          return { n: await subscribers(), list: sub ?? '' };
+          return { n: await shardSubscribers(shard, channel), list: sub ?? '' };
         },
         { timeout: 5000, interval: 100 },
       );

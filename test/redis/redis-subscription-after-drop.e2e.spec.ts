@@ -12,6 +12,7 @@ import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { idOf, startSessionApp, type SessionApp } from '../e2e/session-app.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { sessionCookie } from '../support/test-app.js';
+import { dropSubscriberWhileLastWaiterLeaves, shardSubscribers } from './subscriber-drop.js';
 
 let server: RedisServer;
 let admin: RedisClientType;
@@ -48,27 +49,8 @@ describe('Redis subscriber dropped while its last waiter leaves', () => {
     const b = await instance();
     const cookie = sessionCookie((await request(a.http).post('/seed').expect(200)).headers)!;
     const channel = `${b.raw.key(idOf(cookie))}:r`;
-    const subscribers = async () => ((await admin.sendCommand(['PUBSUB', 'SHARDNUMSUB', channel])) as unknown as [string, number])[1];
-    const holder = request(a.http)
-      .post('/count?gate=hold')
-      .set('Cookie', cookie)
-      .then((r) => r);
-    await a.gates.arrived('hold');
-    const waiter = request(b.http)
-      .post('/count')
-      .set('Cookie', cookie)
-      .then((r) => r);
-    await vi.waitFor(async () => expect(await subscribers()).toBe(1));
-    const before = await clients();
-    await admin.configSet('maxclients', String(before - 1));
-    try {
-      await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
-      a.gates.open('hold');
-      expect((await holder).status).toBe(200);
-      expect((await waiter).body).toEqual({ count: 2 }); // by the fallback poll; the watch is closed now
-    } finally {
-      await admin.configSet('maxclients', '10000');
-    }
+    const subscribers = () => shardSubscribers(admin, channel);
+    const before = await dropSubscriberWhileLastWaiterLeaves(a, b, cookie, admin, channel);
     // The subscriber connection comes back.
     await vi.waitFor(async () => expect(await clients()).toBe(before), { timeout: 5000 });
     await admin.ping();
