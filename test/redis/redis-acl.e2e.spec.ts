@@ -13,7 +13,7 @@ const DOCUMENTED: string[] = [
   '>app-password',
   '~sess:*',
   '&sess:*',
-  ...'+evalsha +eval +hmget +hset +hdel +del +pexpire +pttl +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping +hello +zadd +zrem +zscore +zcard +zrange'.split(
+  ...'+evalsha +eval +hmget +hset +hdel +del +pexpire +pttl +type +persist +zadd +zrem +zscore +zcard +zrange +zrangebyscore +zremrangebyscore +smembers +srem +spublish +publish +ssubscribe +sunsubscribe +ping +hello'.split(
     ' ',
   ),
 ];
