@@ -57,21 +57,26 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *   P{<id>}             hash: the session (fields in redis-scripts.ts); PEXPIRE = timeout + ttlExtraSeconds
  *                       + a quarter of the timeout, renewed when a slide passes it (field x)
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
- *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
+ *   Powner:{<owner>}    sorted set: the owner's session ids, scored by until when each entry is needed
+ *                       (another slot on a cluster). NO TTL: no volatile-* eviction policy may evict it
+ *                       while a session of the owner lives (with a TTL, LRU evicted it first: the idlest key)
  *   Powner:{<owner>}:cap sorted set: maxSessionsPerOwner's book, id scored by when it took its place
- *                       (same slot as the set; kept as long as the set by INDEX_OWNER)
+ *                       (same slot as the index; no TTL; deleted with the index)
+ *   Powners             sorted set: owners with an index, scored by when the sweep should look at them
+ *                       (RedisOwnerSweep: deletes the owner's keys once no entry is needed)
  *
  * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT),
  * but getItem: a plain HMGET (and the READ script after it when it finds a lock nobody has marked as
  * waited for yet). `probeLock` reads four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
  * holder's lock only), setAndReleaseItemExclusive 1, releaseItemExclusive 1, handOverItemExclusive 1
  * (the next holder's lock taken in the same script), removeItem 1, resetItemTimeout 1. The owner
- * index costs one more (a script on the owner's set) when a session gets an owner, and then at
- * most once per `timeout` of activity, when the session's expiry passes the index's horizon
- * (field `u`); removing an owned session sends a best-effort SREM, and a ZREM of its place in the
- * owner's cap book, together. revokeOwner: SMEMBERS, a script per session (in parallel), one SREM and
- * one ZREM (sent together). Stale index entries (expired sessions) are removed by
- * revokeOwner and vanish with the set, whose TTL outlives its newest session by one timeout.
+ * index costs one more round trip (two scripts sent together: the entry on the owner's index, the
+ * owner's registration in the reaper set) when a session gets an owner, and then at most once per
+ * `timeout` of activity, when the session's expiry passes the entry's horizon (field `u`); a claim of
+ * maxSessionsPerOwner sends its registration beside its script. Removing an owned session sends a
+ * best-effort script (out of the index and the cap book). revokeOwner: ZRANGE, a script per session
+ * (in parallel), one script out of the index and book. Entries past their horizon are trimmed where
+ * the index is written, and by the sweep, which deletes the owner's keys once none is left.
  *
  * Lock cost does not depend on the session's size: the lock is two small fields; a contended
  * lock, a probe, a release and an unchanged hand-over never read or write the items.
@@ -92,13 +97,14 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * publish nothing.
  *
  * ACL (checked by test/redis/redis-acl.e2e.spec.ts on Redis 7.0): the store sends EVALSHA, EVAL,
- * HMGET, HDEL, SMEMBERS, SREM, ZREM, PING; the subscriber SSUBSCRIBE, SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE
- * on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE, SPUBLISH (PUBLISH), SADD, PTTL,
- * and for maxSessionsPerOwner ZSCORE, ZREM, ZCARD, ZRANGE, ZADD; node-redis's handshake needs HELLO.
+ * HMGET, HDEL, ZRANGE, ZREM, PING (SMEMBERS: an index of an older version); the subscriber SSUBSCRIBE,
+ * SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE,
+ * PTTL, SPUBLISH (PUBLISH), TYPE, PERSIST, ZADD, ZREM, ZSCORE, ZCARD, ZRANGE, ZRANGEBYSCORE,
+ * ZREMRANGEBYSCORE (SMEMBERS, SREM: an index of an older version); node-redis's handshake needs HELLO.
  * Keys and channels under the prefix:
  *   ACL SETUSER app on >pw ~sess:* &sess:* +evalsha +eval +hmget +hset +hdel +del +pexpire +pttl
- *     +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping +hello
- *     +zadd +zrem +zscore +zcard +zrange
+ *     +type +persist +zadd +zrem +zscore +zcard +zrange +zrangebyscore +zremrangebyscore +smembers +srem
+ *     +spublish +publish +ssubscribe +sunsubscribe +ping +hello
  * (On Redis >= 7.2 node-redis also sends CLIENT SETINFO at connect: +client|setinfo, or the
  * client option disableClientInfo; not verified here, the machine has 7.0.)
  *
