@@ -499,10 +499,11 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   }
 
   /**
-   * Sign out everywhere: the owner's index (SMEMBERS), then a script per session that removes it
-   * only if it still has this owner (in parallel), then one SREM of the entries it removed or found
-   * absent. An entry of a session that exists without this owner stays: a login may make it the
-   * owner's again before the SREM (its SADD a no-op, the entry being there); the set's TTL drops it.
+   * Sign out everywhere: the owner's index (ZRANGE), then a script per session that removes it
+   * only if it still has this owner (in parallel), then one script taking the entries it removed or
+   * found absent out of the index. An entry of a session that exists without this owner stays: a
+   * login may make it the owner's again before that removal (its entry being the one there); its
+   * horizon drops it.
    */
   override async revokeOwner(owner: string): Promise<number> {
     const ids = await this.ownerIds(owner, 'revokeOwner');
