@@ -5,8 +5,9 @@
  * the others (scored again), is safe beside other instances' sweeps and logins, and runs by itself on
  * the store's timer. An index of the older kind (a set with a TTL) becomes a sorted set where it is written.
  */
+import { Redis } from 'ioredis';
 import { createClient, type RedisClientType } from 'redis';
-import { RedisSessionStateStore } from '../../src/redis/index.js';
+import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
 import { REAP_DONE, REAP_OWNER, REAP_PICK, REAP_REGISTER } from '../../src/redis/redis-scripts.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
@@ -125,6 +126,24 @@ describe('the owner sweep', () => {
     await admin.zAdd('sess:owners', { score: 1, value: 'after-close' });
     await new Promise((resolve) => setTimeout(resolve, 1_600)); // longer than the longest jittered pause (1.5 × 1 s)
     expect(await admin.zScore('sess:owners', 'after-close')).toBe(1);
+  });
+
+  it('on an ioredis client (fromIoredis) likewise', async () => {
+    const ioredis = new Redis(server.port, '127.0.0.1', { lazyConnect: true });
+    await ioredis.connect();
+    try {
+      const store = new RedisSessionStateStore({ client: fromIoredis(ioredis), clock, releaseNotifications: false, ownerSweep: false });
+      stores.push(store);
+      await store.init();
+      await signIn(store, 'io-gone', 1, 2);
+      await signIn(store, 'io-live', 20);
+      offset = 3 * MINUTE + 2_000;
+      expect(await store.sweepOwners()).toEqual({ visited: 1, removed: 1 });
+      expect(await admin.keys('sess:owner:*')).toEqual(['sess:owner:{io-live}']);
+      await store.close();
+    } finally {
+      ioredis.disconnect();
+    }
   });
 
   it('an index of the older kind (a set with a TTL) becomes a sorted set without TTL where it is written, each member kept until the set would have expired', async () => {
