@@ -55,6 +55,44 @@ for (const [side, dist] of Object.entries(sides)) {
   await store.close();
 }
 
+// Redis's CPU per call of the scripts a login with an owner sends for the index (`INFO commandstats`,
+// EVALSHA usec_per_call, 5,000 calls on as many owners): INDEX_OWNER before and now, and now REAP_REGISTER.
+console.log('Owner index scripts (Redis µs per call)');
+for (const [side, dist] of Object.entries(sides)) {
+  const scripts = await import(new URL(`${dist.replace(/\/$/, '')}/redis/redis-scripts.js`, `file://${process.cwd()}/`).href);
+  const perCall = async (script, keysOf, argsOf) => {
+    await admin.sendCommand(['SCRIPT', 'LOAD', script.source]);
+    await admin.configResetStat();
+    for (let i = 0; i < 5000; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) => {
+          const keys = keysOf(i + j);
+          return admin.sendCommand(['EVALSHA', script.sha1, String(keys.length), ...keys, ...argsOf(i + j)]);
+        }),
+      );
+    }
+    return Number(/cmdstat_evalsha:calls=\d+,usec=\d+,usec_per_call=([\d.]+)/.exec(await admin.info('commandstats'))[1]);
+  };
+  const now = Date.now();
+  const owner = (i) => [`sess:cost-${side}:owner:{user-${i}}`, `sess:cost-${side}:owner:{user-${i}}:cap`];
+  const row = [];
+  row.push(
+    `index-owner ${await perCall(scripts.INDEX_OWNER, owner, (i) =>
+      side === 'now' ? [id('user', i), String(now + 41 * MINUTE), String(now)] : [id('user', i), String(41 * MINUTE)],
+    )}`,
+  );
+  if (scripts.REAP_REGISTER) {
+    row.push(
+      `reap-register ${await perCall(
+        scripts.REAP_REGISTER,
+        () => [`sess:cost-${side}:owners`],
+        (i) => [`user-${i}`, String(now + 41 * MINUTE)],
+      )}`,
+    );
+  }
+  console.log(`  ${side}: ${row.join('; ')}`);
+}
+
 // The sweep: N owners each with one session of 1 minute, all past their horizon; swept by one store.
 let offset = 0;
 const clock = () => Date.now() + offset;
@@ -71,6 +109,7 @@ const stats = async () => {
 };
 console.log('Owner sweep');
 {
+  await store.sweepOwners(); // the script loaded (EVAL once), as on a server the store has swept before
   await admin.configResetStat();
   const started = process.hrtime.bigint();
   await store.sweepOwners();
