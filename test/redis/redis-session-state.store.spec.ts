@@ -228,6 +228,7 @@ describe('RedisSessionStateStore on a real server', () => {
     expect(() => new RedisSessionStateStore({ keyPrefix: 'a{b' })).toThrow(/keyPrefix/);
     expect(() => new RedisSessionStateStore({ requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs/);
     expect(() => new RedisSessionStateStore({ releaseNotifications: { fallbackPollMs: -1 } })).toThrow(/fallbackPollMs/);
+    expect(() => new RedisSessionStateStore({ ownerSweep: { intervalMs: 10 } })).toThrow(/ownerSweep\.intervalMs/);
     expect(() => new RedisSessionStateStore({ client: admin as never, url: server.url })).toThrow(/either client/);
   });
 });
