@@ -28,7 +28,8 @@ export function toStoreError(error: unknown, operation: string, requestTimeoutMs
   if (code && PERMISSION_CODES.has(code)) {
     return new SessionStateStoreMisconfiguredError(
       `Redis refused ${operation} (${code}${code === 'NOPERM' ? `: ${missingGrant(message)}` : ''}): the connection's user needs ` +
-        'EVALSHA, EVAL, HMGET, HSET, HDEL, DEL, PEXPIRE, PTTL, SADD, SREM, SMEMBERS, SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE ' +
+        'EVALSHA, EVAL, HMGET, HSET, HDEL, DEL, PEXPIRE, PTTL, TYPE, PERSIST, ZADD, ZREM, ZSCORE, ZCARD, ZRANGE, ZRANGEBYSCORE, ' +
+        'ZREMRANGEBYSCORE, SMEMBERS, SREM, SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE ' +
         '(PUBLISH, SUBSCRIBE on Redis < 7), PING, HELLO, on the keys and channels under the keyPrefix (docs/REDIS.md, "ACL").',
       { cause: error },
     );

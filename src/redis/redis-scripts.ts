@@ -69,7 +69,7 @@ local function state(v, e)
   return 'live', n
 end
 -- The owner index needs this session (again): the owner is new, or its entry may expire before
--- the session (\`u\` < new expiry). Records the new horizon and answers it for the store's SADD.
+-- the session (\`u\` < new expiry). Records the new horizon and answers it for the store's INDEX_OWNER.
 local function index(owner, previous, u, ne, tms)
   if not owner then return false end
   if owner == previous and (tonumber(u) or 0) >= ne + extra then return false end
@@ -381,16 +381,64 @@ return 2
 );
 
 /**
- * The owner index, `KEYS[1]` (a set of session ids in the owner's slot): adds one, and keeps the set
- * at least `ARGV[2]` ms; the owner's cap book, `KEYS[2]` (same slot), when it exists, as long.
+ * The owner index, `{prefix}owner:{<owner>}`: a sorted set in the owner's slot, session id scored by
+ * until when the entry is needed (epoch ms: the session's expiry + ttlExtra + a timeout of slack,
+ * field `u`). It has NO TTL, so that no `volatile-*` eviction policy ever picks it (it picked the
+ * index before the owner's busy sessions when it had one: sign-out-everywhere then missed them);
+ * entries past their horizon are trimmed (`ZREMRANGEBYSCORE`) whenever it is written, and the owner's
+ * keys, once no entry is needed, are deleted by the store's sweep (`REAP_*`, the owner registered in
+ * the reaper set `{prefix}owners`). The cap book, `{owner}:cap`, has no TTL either: it goes with the index.
+ * An index of 0.x before this change is a set with a TTL: `MIGRATE_INDEX` turns it into the sorted set
+ * where it is written (each member scored by the set's expiry, which covered them all); where it is
+ * only read or trimmed of members, the scripts read it as it is.
+ */
+const MIGRATE_INDEX = `
+local function migrate(z, now, fallback)
+  if redis.call('TYPE', z).ok ~= 'set' then return end
+  local ids = redis.call('SMEMBERS', z)
+  local left = redis.call('PTTL', z)
+  local keep = left > 0 and string.format('%d', now + left) or fallback
+  redis.call('DEL', z)
+  for _, id in ipairs(ids) do redis.call('ZADD', z, keep, id) end
+end
+-- The entry is needed until at least \`keep\` (never shortened: another write may need it longer).
+local function needed(z, id, keep)
+  local s = redis.call('ZSCORE', z, id)
+  if not s or tonumber(s) < tonumber(keep) then redis.call('ZADD', z, keep, id) end
+end
+`;
+
+/**
+ * The owner index, `KEYS[1]`: `ARGV[1]`'s entry needed until at least `ARGV[2]` (epoch ms); trims
+ * the entries past their horizon (`ARGV[3]`, now). `KEYS[2]`, the owner's cap book, loses a TTL an
+ * older version gave it. The store registers the owner in the reaper set beside it (another slot).
  */
 export const INDEX_OWNER = script(
   'index-owner',
   `
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-local c = redis.call('PTTL', KEYS[2])
-if c ~= -2 and c < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+local z, now = KEYS[1], tonumber(ARGV[3])
+migrate(z, now, ARGV[2])
+needed(z, ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYSCORE', z, '-inf', ARGV[3])
+redis.call('PERSIST', KEYS[2])
+return 1
+`,
+  MIGRATE_INDEX,
+);
+
+/**
+ * Out of the owner index, `KEYS[1]` (a sorted set, or a set of an older version), and, for the ids
+ * flagged '2', out of the owner's cap book, `KEYS[2]` (same slot). ARGV: id, flag pairs. One script
+ * instead of an SREM and a ZREM: the index's type is known only on the server.
+ */
+export const UNINDEX_OWNER = script(
+  'unindex-owner',
+  `
+local rem = redis.call('TYPE', KEYS[1]).ok == 'set' and 'SREM' or 'ZREM'
+for i = 1, #ARGV, 2 do
+  redis.call(rem, KEYS[1], ARGV[i])
+  if ARGV[i + 1] == '2' then redis.call('ZREM', KEYS[2], ARGV[i]) end
+end
 return 1
 `,
   '',
@@ -399,20 +447,24 @@ return 1
 /**
  * maxSessionsPerOwner's book (see store/owner-slots.ts), `KEYS[1]`: a sorted set in the owner's slot,
  * session id scored by when it took its place. One atomic step: a book that does not exist (the
- * owner's first claim, or its book expired) starts with the owner index's members, `KEYS[2]` (same
- * slot), scored 0: sessions signed in before the cap, checked at the cap like any entry. Then it
+ * owner's first claim, or its owner's keys swept) starts with the owner index's members, `KEYS[2]`
+ * (same slot), scored 0: sessions signed in before the cap, checked at the cap like any entry. Then it
  * removes the dead entries still scored as given, and sets `id`'s place if it has one or the others
- * are fewer than the cap.
+ * are fewer than the cap. A place taken also enters `id` in the owner index, needed for `keepMs`: the
+ * index is what keeps the book (the sweep deletes the book with the index, when no entry is needed),
+ * so a claim whose save is still under way keeps its place. No TTL on either (see INDEX_OWNER).
  * ARGV: id, replacing ('' none), max, now, keepMs (the book's least time to live), then dead id, score pairs.
  * Reply: {'OK'}, or {'F', id, score, id, score…} (the book as it is).
  */
 export const CLAIM_OWNER_SLOT = script(
   'claim-owner-slot',
   `
-local z = KEYS[1]
+local z, index, now = KEYS[1], KEYS[2], tonumber(ARGV[4])
+local keep = string.format('%d', now + math.max(1, tonumber(ARGV[5])))
+migrate(index, now, keep)
 -- ZCARD 0: no book (Redis keeps no empty sorted set).
 if redis.call('ZCARD', z) == 0 then
-  for _, held in ipairs(redis.call('SMEMBERS', KEYS[2])) do redis.call('ZADD', z, 0, held) end
+  for _, held in ipairs(redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[4], '+inf')) do redis.call('ZADD', z, 0, held) end
 end
 for i = 6, #ARGV, 2 do
   local at = redis.call('ZSCORE', z, ARGV[i])
@@ -422,18 +474,87 @@ if not redis.call('ZSCORE', z, ARGV[1]) then
   local others = redis.call('ZCARD', z)
   if ARGV[2] ~= '' and redis.call('ZSCORE', z, ARGV[2]) then others = others - 1 end
   if others >= tonumber(ARGV[3]) then
-    -- A book just made of the index's members must outlive this answer (the claim's next round reads it).
-    if redis.call('PTTL', z) < 0 then redis.call('PEXPIRE', z, math.max(1, tonumber(ARGV[5]))) end
     local book = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
     table.insert(book, 1, 'F')
     return book
   end
 end
 redis.call('ZADD', z, ARGV[4], ARGV[1])
--- At least 1 ms: PEXPIRE 0 would delete the book at once.
-local keep = math.max(1, tonumber(ARGV[5]))
-if redis.call('PTTL', z) < keep then redis.call('PEXPIRE', z, keep) end
+redis.call('PERSIST', z)
+needed(index, ARGV[1], keep)
 return {'OK'}
+`,
+  MIGRATE_INDEX,
+);
+
+/**
+ * The reaper set, `KEYS[1]` (`{prefix}owners`): owner `ARGV[1]` to be looked at by the sweep at
+ * `ARGV[2]` (epoch ms) at the latest; never earlier than a registration asked, but a sweep's lease
+ * (a score ending in .5) is replaced whatever it says, so a sweep that took the owner before this
+ * registration never drops it (its REAP_DONE finds the score changed).
+ */
+export const REAP_REGISTER = script(
+  'reap-register',
+  `
+local s = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]))
+if not s or s < tonumber(ARGV[2]) or s % 1 ~= 0 then redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1]) end
+return 1
+`,
+  '',
+);
+
+/**
+ * The sweep's first step, on the reaper set `KEYS[1]`: up to `ARGV[2]` owners due (scored at or
+ * before `ARGV[1]`, now), each leased to this sweep (scored now + `ARGV[3]` ms + .5: other
+ * instances' sweeps skip it, and take it again if this one dies). Reply: {lease score, owner…}.
+ */
+export const REAP_PICK = script(
+  'reap-pick',
+  `
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local lease = string.format('%d', tonumber(ARGV[1]) + tonumber(ARGV[3])) .. '.5'
+for _, owner in ipairs(due) do redis.call('ZADD', KEYS[1], lease, owner) end
+table.insert(due, 1, lease)
+return due
+`,
+  '',
+);
+
+/**
+ * The sweep, on one owner's keys (`KEYS[1]` the index, `KEYS[2]` the cap book; the owner's slot):
+ * trims the index's entries past their horizon (`ARGV[1]`, now). Entries left: answers the latest
+ * horizon (when to look again). None: deletes the cap book too (nothing of the owner's is needed:
+ * a claim under way has its entry in the index) and answers 0. An older version's set (with its TTL)
+ * is left to expire: 0.
+ */
+export const REAP_OWNER = script(
+  'reap-owner',
+  `
+local z = KEYS[1]
+if redis.call('TYPE', z).ok == 'set' then return 0 end
+redis.call('ZREMRANGEBYSCORE', z, '-inf', ARGV[1])
+local last = redis.call('ZRANGE', z, -1, -1, 'WITHSCORES')
+if last[2] then return last[2] end
+redis.call('DEL', KEYS[2])
+return 0
+`,
+  '',
+);
+
+/**
+ * The sweep's last step, on the reaper set `KEYS[1]`: for each owner it leased (score still
+ * `ARGV[1]`, the lease: a registration since replaced it, and wins), removes it (next '0': its keys
+ * are gone) or scores it by when to look again. ARGV: lease, then owner, next pairs.
+ */
+export const REAP_DONE = script(
+  'reap-done',
+  `
+for i = 2, #ARGV, 2 do
+  if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[i])) == tonumber(ARGV[1]) then
+    if ARGV[i + 1] == '0' then redis.call('ZREM', KEYS[1], ARGV[i]) else redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
+  end
+end
+return 1
 `,
   '',
 );
@@ -457,7 +578,7 @@ return 1
 
 /**
  * The startup check of what the scripts may run: each command the store's scripts need on every
- * request, on a key of its own (`KEYS[1]`, deleted again; `KEYS[2]` a set in the same slot), by
+ * request, and those of the owner index, on a key of its own (`KEYS[1]`, deleted again; `KEYS[2]` a sorted set in the same slot), by
  * `pcall`. Replies the commands the ACL refuses (none: an empty list). Not checked: the owner cap's
  * commands (only with maxSessionsPerOwner) and SPUBLISH/PUBLISH (without them a release is not
  * announced, and waiters of other instances poll).
@@ -475,7 +596,9 @@ try('HSET', KEYS[1], 'v', '0')
 try('HDEL', KEYS[1], 'v')
 try('PEXPIRE', KEYS[1], '1000')
 try('PTTL', KEYS[1])
-try('SADD', KEYS[2], 'x')
+try('TYPE', KEYS[2])
+try('ZADD', KEYS[2], '1', 'x')
+try('ZREMRANGEBYSCORE', KEYS[2], '-inf', '0')
 try('DEL', KEYS[1], KEYS[2])
 return refused
 `,

@@ -82,6 +82,16 @@ export interface RedisSessionStateStoreOptions {
    */
   releaseNotifications?: { fallbackPollMs?: number } | false;
 
+  /**
+   * The owner indexes of sign-out-everywhere (and `maxSessionsPerOwner`'s books) have no TTL, so that
+   * no `volatile-*` eviction policy can evict them while a session of their owner lives; the store
+   * deletes those no session needs any more by a sweep every `intervalMs` (jittered: 0.5–1.5 × it;
+   * cheap when nothing is due, safe beside other instances' sweeps; an unref'd timer, stopped by
+   * `close()`). Default `{ intervalMs: 60000 }`. `false`: this store does not sweep (another
+   * instance's store on the same Redis and prefix must, or the owners' keys of those gone stay).
+   */
+  ownerSweep?: { intervalMs?: number } | false;
+
   /** Clock in epoch ms; for tests that need to move time. Default `Date.now`. */
   clock?: () => number;
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import {
   SessionStateCorruptError,
   SessionStateLockLostError,
@@ -37,13 +37,16 @@ import {
   OWNED,
   PROBE,
   READ,
+  REAP_REGISTER,
   RELEASE,
   REMOVE,
   RESET,
   REVOKE,
   SAVE,
+  UNINDEX_OWNER,
 } from './redis-scripts.js';
 import { claimOwnerSlot, type OwnerSlotAnswer, type OwnerSlotClaim } from '../store/owner-slots.js';
+import { RedisOwnerSweep, type OwnerSweepResult } from './redis-owner-sweep.js';
 import { redisStoreSettings, type RedisStoreSettings } from './redis-store-settings.js';
 import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-session-state-store.options.js';
 
@@ -54,21 +57,26 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *   P{<id>}             hash: the session (fields in redis-scripts.ts); PEXPIRE = timeout + ttlExtraSeconds
  *                       + a quarter of the timeout, renewed when a slide passes it (field x)
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
- *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
+ *   Powner:{<owner>}    sorted set: the owner's session ids, scored by until when each entry is needed
+ *                       (another slot on a cluster). NO TTL: no volatile-* eviction policy may evict it
+ *                       while a session of the owner lives (with a TTL, LRU evicted it first: the idlest key)
  *   Powner:{<owner>}:cap sorted set: maxSessionsPerOwner's book, id scored by when it took its place
- *                       (same slot as the set; kept as long as the set by INDEX_OWNER)
+ *                       (same slot as the index; no TTL; deleted with the index)
+ *   Powners             sorted set: owners with an index, scored by when the sweep should look at them
+ *                       (RedisOwnerSweep: deletes the owner's keys once no entry is needed)
  *
  * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT),
  * but getItem: a plain HMGET (and the READ script after it when it finds a lock nobody has marked as
  * waited for yet). `probeLock` reads four small fields. getItem 1, getItemExclusive 1 (contended: 1, the
  * holder's lock only), setAndReleaseItemExclusive 1, releaseItemExclusive 1, handOverItemExclusive 1
  * (the next holder's lock taken in the same script), removeItem 1, resetItemTimeout 1. The owner
- * index costs one more (a script on the owner's set) when a session gets an owner, and then at
- * most once per `timeout` of activity, when the session's expiry passes the index's horizon
- * (field `u`); removing an owned session sends a best-effort SREM, and a ZREM of its place in the
- * owner's cap book, together. revokeOwner: SMEMBERS, a script per session (in parallel), one SREM and
- * one ZREM (sent together). Stale index entries (expired sessions) are removed by
- * revokeOwner and vanish with the set, whose TTL outlives its newest session by one timeout.
+ * index costs one more round trip (two scripts sent together: the entry on the owner's index, the
+ * owner's registration in the reaper set) when a session gets an owner, and then at most once per
+ * `timeout` of activity, when the session's expiry passes the entry's horizon (field `u`); a claim of
+ * maxSessionsPerOwner sends its registration beside its script. Removing an owned session sends a
+ * best-effort script (out of the index and the cap book). revokeOwner: ZRANGE, a script per session
+ * (in parallel), one script out of the index and book. Entries past their horizon are trimmed where
+ * the index is written, and by the sweep, which deletes the owner's keys once none is left.
  *
  * Lock cost does not depend on the session's size: the lock is two small fields; a contended
  * lock, a probe, a release and an unchanged hand-over never read or write the items.
@@ -89,13 +97,14 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  * publish nothing.
  *
  * ACL (checked by test/redis/redis-acl.e2e.spec.ts on Redis 7.0): the store sends EVALSHA, EVAL,
- * HMGET, HDEL, SMEMBERS, SREM, ZREM, PING; the subscriber SSUBSCRIBE, SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE
- * on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE, SPUBLISH (PUBLISH), SADD, PTTL,
- * and for maxSessionsPerOwner ZSCORE, ZREM, ZCARD, ZRANGE, ZADD; node-redis's handshake needs HELLO.
+ * HMGET, HDEL, ZRANGE, ZREM, PING (SMEMBERS: an index of an older version); the subscriber SSUBSCRIBE,
+ * SUNSUBSCRIBE (SUBSCRIBE, UNSUBSCRIBE on Redis < 7); the scripts call HMGET, HSET, HDEL, DEL, PEXPIRE,
+ * PTTL, SPUBLISH (PUBLISH), TYPE, PERSIST, ZADD, ZREM, ZSCORE, ZCARD, ZRANGE, ZRANGEBYSCORE,
+ * ZREMRANGEBYSCORE (SMEMBERS, SREM: an index of an older version); node-redis's handshake needs HELLO.
  * Keys and channels under the prefix:
  *   ACL SETUSER app on >pw ~sess:* &sess:* +evalsha +eval +hmget +hset +hdel +del +pexpire +pttl
- *     +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping +hello
- *     +zadd +zrem +zscore +zcard +zrange
+ *     +type +persist +zadd +zrem +zscore +zcard +zrange +zrangebyscore +zremrangebyscore +smembers +srem
+ *     +spublish +publish +ssubscribe +sunsubscribe +ping +hello
  * (On Redis >= 7.2 node-redis also sends CLIENT SETINFO at connect: +client|setinfo, or the
  * client option disableClientInfo; not verified here, the machine has 7.0.)
  *
@@ -130,7 +139,7 @@ class LockIds {
  * and waiters of other instances woken by the release (sharded pub/sub) rather than polling.
  * See the design note above.
  */
-export class RedisSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown {
+export class RedisSessionStateStore extends SessionStateStore implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly logger = new Logger(RedisSessionStateStore.name);
   private readonly options: RedisSessionStateStoreOptions;
   private readonly settings: RedisStoreSettings;
@@ -147,6 +156,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
     this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '']),
   );
+  /** Deletes the owner indexes no session needs any more (they have no TTL: see INDEX_OWNER). */
+  private readonly ownerSweep: RedisOwnerSweep;
 
   constructor(options: RedisSessionStateStoreOptions = {}) {
     super();
@@ -157,6 +168,13 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     this.clock = () => Math.floor(clock());
     this.extraMs = String(this.settings.ttlExtraSeconds * 1000);
     this.codec = new RedisItemsCodec(this.settings.compressionThresholdBytes, this.settings.maxItemBytes);
+    this.ownerSweep = new RedisOwnerSweep(
+      () => this.commands,
+      { reaper: `${this.settings.prefix}owners`, index: (owner) => this.ownerKey(owner), book: (owner) => this.capKey(owner) },
+      this.clock,
+      this.settings.ownerSweepIntervalMs,
+      this.logger,
+    );
     if (options.client) this.connection = this.connectionOf(options.client);
   }
 
@@ -177,6 +195,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       if (!this.connection.client.isOpen) await connectAtStartup(this.connection.client, this.settings.connectTimeoutMs);
       await this.checkScripting(this.connection.client);
       await this.warnOnEviction();
+      this.ownerSweep.start();
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
@@ -226,20 +245,22 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /**
    * At startup, best effort (`INFO memory`; a user without it, or a server hiding it, is not asked
-   * again): a server that evicts keys at its `maxmemory` loses sessions, and may evict an owner's
-   * index (written at login, then about once per timeout) before the owner's busy sessions, so that
-   * sign-out-everywhere and `maxSessionsPerOwner` no longer see them. Said once, in the log.
+   * again): a server that evicts any key at its `maxmemory` (an `allkeys-*` policy) may evict an
+   * owner's index (written at login, then about once per timeout: the idlest of the owner's keys)
+   * before the owner's busy sessions, so that sign-out-everywhere and `maxSessionsPerOwner` no
+   * longer see them. Said once, in the log. Not for `volatile-*`: they evict only keys with a TTL,
+   * and the owner's keys have none (INDEX_OWNER); an evicted session is only signed out.
    */
   private async warnOnEviction(): Promise<void> {
     const info = await this.commands.command(this.key('startup-check'), ['INFO', 'memory'], 'INFO (startup check)').catch(() => undefined);
     const text = typeof info === 'string' ? info : String(info ?? '');
     const policy = /maxmemory_policy:(\S+)/.exec(text)?.[1];
     const maxmemory = Number(/maxmemory:(\d+)/.exec(text)?.[1] ?? 0);
-    if (!policy || policy === 'noeviction' || maxmemory === 0) return;
+    if (!policy?.startsWith('allkeys-') || maxmemory === 0) return;
     this.logger.warn(
-      `Redis evicts keys at its maxmemory (maxmemory-policy ${policy}): an evicted session is lost, and an evicted ` +
-        "owner index hides that owner's sessions from revokeOwner (sign out everywhere) and maxSessionsPerOwner. " +
-        'Use noeviction (docs/REDIS.md, "Persistence: what a Redis restart means").',
+      `Redis evicts any key at its maxmemory (maxmemory-policy ${policy}): an evicted owner index hides that owner's ` +
+        'sessions from revokeOwner (sign out everywhere) and maxSessionsPerOwner. Use a volatile-* policy or noeviction ' +
+        '(docs/REDIS.md, "Persistence: what a Redis restart means").',
     );
   }
 
@@ -247,8 +268,22 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     await this.init();
   }
 
+  /** The owner sweep stops with the module (a sweep under way is waited for); the rest closes at shutdown. */
+  async onModuleDestroy(): Promise<void> {
+    await this.ownerSweep.stop();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.close();
+  }
+
+  /**
+   * One sweep of the owner indexes now (the store runs one every `ownerSweep.intervalMs`, jittered):
+   * deletes the index and cap book of owners none of whose entries is needed any more. For tests
+   * and operators; safe beside the sweeps of other instances.
+   */
+  sweepOwners(): Promise<OwnerSweepResult> {
+    return this.ownerSweep.sweep();
   }
 
   /**
@@ -259,6 +294,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.ownerSweep.stop();
     const connection = this.connection;
     if (!connection) return;
     await connection.watches?.close();
@@ -463,27 +499,34 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   }
 
   /**
-   * Sign out everywhere: the owner's index (SMEMBERS), then a script per session that removes it
-   * only if it still has this owner (in parallel), then one SREM of the entries it removed or found
-   * absent. An entry of a session that exists without this owner stays: a login may make it the
-   * owner's again before the SREM (its SADD a no-op, the entry being there); the set's TTL drops it.
+   * Sign out everywhere: the owner's index (ZRANGE), then a script per session that removes it
+   * only if it still has this owner (in parallel), then one script taking the entries it removed or
+   * found absent out of the index. An entry of a session that exists without this owner stays: a
+   * login may make it the owner's again before that removal (its entry being the one there); its
+   * horizon drops it.
    */
   override async revokeOwner(owner: string): Promise<number> {
-    const ownerKey = this.ownerKey(owner);
-    const members = list(await this.commands.command(ownerKey, ['SMEMBERS', ownerKey], 'revokeOwner'));
-    const ids = members.map((m) => String(m));
+    const ids = await this.ownerIds(owner, 'revokeOwner');
     const now = String(this.clock());
     const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
-    const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
-    if (gone.length > 0) {
-      // Out of the index, and their places in the cap's book free at once (sent together).
-      const book = this.capKey(owner);
-      await Promise.all([
-        this.commands.command(ownerKey, ['SREM', ownerKey, ...gone], 'revokeOwner'),
-        this.commands.command(book, ['ZREM', book, ...gone], 'revokeOwner'),
-      ]);
-    }
+    // Out of the index: those removed (1, 2) or absent (3); out of the cap's book, their places free at
+    // once: those removed (an absent one may be a claim whose save is under way: the cap's check frees it).
+    const gone = ids.flatMap((id, i) => (results[i] === 1 || results[i] === 2 ? [id, '2'] : results[i] === 3 ? [id, '1'] : []));
+    if (gone.length > 0) await this.commands.script(UNINDEX_OWNER, this.ownerKey(owner), gone, false, [this.capKey(owner)]);
     return results.filter((r) => r === 1).length;
+  }
+
+  /**
+   * The ids in the owner's index (one plain read: `ZRANGE`), entries past their horizon included (the
+   * caller checks each session). An index of an older version is a set: `SMEMBERS` then.
+   */
+  private async ownerIds(owner: string, operation: string): Promise<string[]> {
+    const ownerKey = this.ownerKey(owner);
+    const members = await this.commands.command(ownerKey, ['ZRANGE', ownerKey, '0', '-1'], operation).catch((error: unknown) => {
+      if (!(error instanceof SessionStateCorruptError)) throw error;
+      return this.commands.command(ownerKey, ['SMEMBERS', ownerKey], operation);
+    });
+    return list(members).map((m) => String(m));
   }
 
   /**
@@ -491,9 +534,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
    * one script), so a sign-in under the cap costs one round trip. At the cap, its entries are
    * checked (`OWNED`, a script per session, in parallel), and a revoked session costs `REVOKE`.
    */
-  override claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
+  override async claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
     const book = this.capKey(claim.owner);
-    return claimOwnerSlot(
+    // A place taken enters the id in the owner index (CLAIM_OWNER_SLOT) for this long: the owner is
+    // registered for the sweep as long, beside the claim (best effort: the save's index registers again).
+    const keep = Math.max(1, claim.pendingMs, claim.keepMs ?? 0);
+    // (+ 1 s: the claim reads the clock a moment later; a sweep that came before the entry's end would only come again.)
+    const registered = this.registerOwner(claim.owner, this.clock() + keep + 1000).catch(() => undefined);
+    const answer = await claimOwnerSlot(
       {
         clock: this.clock,
         tryClaim: async ({ id, replacing, max, pendingMs, keepMs }, dead, now) => {
@@ -514,15 +562,16 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
         revoke: async (owner, ids) => {
           const now = String(this.clock());
           const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
-          // As revokeOwner: only the ids REVOKE removed (1, 2) or found absent (3) leave the index.
-          const gone = ids.filter((_, i) => results[i] === 1 || results[i] === 2 || results[i] === 3);
+          // As revokeOwner: only the ids REVOKE removed (1, 2) or found absent (3) leave the index (the book: the claim's next round).
+          const gone = ids.flatMap((id, i) => (results[i] === 1 || results[i] === 2 || results[i] === 3 ? [id, '1'] : []));
           if (gone.length === 0) return;
-          const ownerKey = this.ownerKey(owner);
-          this.commands.command(ownerKey, ['SREM', ownerKey, ...gone], 'owner index').catch(() => undefined);
+          this.commands.script(UNINDEX_OWNER, this.ownerKey(owner), gone, false, [this.capKey(owner)]).catch(() => undefined);
         },
       },
       claim,
     );
+    await registered;
+    return answer;
   }
 
   override async releaseOwnerSlot(owner: string, id: string): Promise<void> {
@@ -531,13 +580,12 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   }
 
   /**
-   * A user's sessions: the owner's index (SMEMBERS), then one HMGET of six small fields per session
+   * A user's sessions: the owner's index (ZRANGE), then one HMGET of six small fields per session
    * (in parallel; never the items), keeping those live and still of this owner. Entries the index
    * holds for sessions gone or given to another owner are skipped (revokeOwner cleans them).
    */
   override async listOwnerSessions(owner: string): Promise<SessionStateOwnedSession[]> {
-    const ownerKey = this.ownerKey(owner);
-    const ids = list(await this.commands.command(ownerKey, ['SMEMBERS', ownerKey], 'listOwnerSessions')).map((m) => String(m));
+    const ids = await this.ownerIds(owner, 'listOwnerSessions');
     const now = this.clock();
     const replies = await Promise.all(
       ids.map((id) => this.commands.command(this.key(id), ['HMGET', this.key(id), 'v', 'e', 't', 'o', 'f', 'c', 'a'], 'listOwnerSessions')),
@@ -679,17 +727,28 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
         if (stored === null) return;
         owner = String(stored);
       }
-      const ttl = Math.max(1, integer(until) - now);
-      await this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, String(ttl)], false, [this.capKey(owner)]);
+      // The entry and the owner's registration for the sweep, sent together (two slots on a cluster).
+      const horizon = String(integer(until));
+      await Promise.all([
+        this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, horizon, String(now)], false, [this.capKey(owner)]),
+        this.registerOwner(owner, integer(until)),
+      ]);
     } catch (error) {
       this.logger.warn(`Updating an owner's session index failed: ${(error as Error).message}`);
       this.commands.command(this.key(id), ['HDEL', this.key(id), 'u'], 'owner index').catch(() => undefined);
     }
   }
 
+  /** The sweep looks at `owner` at `until` at the latest (epoch ms); the sweep's timer starts with the first. */
+  private async registerOwner(owner: string, until: number): Promise<void> {
+    this.ownerSweep.start();
+    const reaper = `${this.settings.prefix}owners`;
+    await this.commands.script(REAP_REGISTER, reaper, [owner, String(Math.floor(until))]);
+  }
+
   /**
-   * The session no longer has `owner`: its index entry and its place in the owner's cap book go (two
-   * commands sent together, best effort, not awaited; revokeOwner and the cap's check clean what stays).
+   * The session no longer has `owner`: its index entry and its place in the owner's cap book go (one
+   * script, best effort, not awaited; revokeOwner, the cap's check and the sweep clean what stays).
    */
   private unindexOwner(id: string, owner: RedisReply | undefined): void {
     if (owner === null || owner === undefined) return;
@@ -697,12 +756,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   }
 
   private async unindexOwnerNow(id: string, owner: string): Promise<void> {
-    const ownerKey = this.ownerKey(owner);
-    const book = this.capKey(owner);
-    await Promise.all([
-      this.commands.command(ownerKey, ['SREM', ownerKey, id], 'owner index'),
-      this.commands.command(book, ['ZREM', book, id], 'owner index'),
-    ]);
+    await this.commands.script(UNINDEX_OWNER, this.ownerKey(owner), [id, '2'], false, [this.capKey(owner)]);
   }
 
   private async item(

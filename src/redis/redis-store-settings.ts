@@ -11,6 +11,8 @@ export interface RedisStoreSettings {
   readonly connectTimeoutMs: number;
   /** null: release notifications off. */
   readonly fallbackPollMs: number | null;
+  /** null: no sweep of the owner indexes by this store. */
+  readonly ownerSweepIntervalMs: number | null;
   readonly clock: () => number;
 }
 
@@ -31,6 +33,7 @@ export function redisStoreSettings(options: RedisSessionStateStoreOptions): Redi
   const compression = options.compression ?? {};
   const threshold = compression === false ? null : (compression.thresholdBytes ?? 8192);
   const notifications = options.releaseNotifications ?? {};
+  const sweep = options.ownerSweep ?? {};
   return {
     prefix: application === undefined ? keyPrefix : `${keyPrefix}${application}:`,
     ttlExtraSeconds: checkNumber('ttlExtraSeconds', options.ttlExtraSeconds ?? 60, 0, 86_400 * 365, true),
@@ -42,6 +45,7 @@ export function redisStoreSettings(options: RedisSessionStateStoreOptions): Redi
       notifications === false
         ? null
         : checkNumber('releaseNotifications.fallbackPollMs', notifications.fallbackPollMs ?? 1000, 2, MAX_TIMER_MS, true),
+    ownerSweepIntervalMs: sweep === false ? null : checkNumber('ownerSweep.intervalMs', sweep.intervalMs ?? 60_000, 1000, MAX_TIMER_MS / 2, true),
     clock: options.clock ?? Date.now,
   };
 }

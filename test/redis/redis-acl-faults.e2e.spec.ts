@@ -10,7 +10,10 @@ import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
-const BASE = '+evalsha +eval +hmget +hset +hdel +del +pexpire +pttl +sadd +srem +smembers +ssubscribe +sunsubscribe +ping +hello'.split(' ');
+const BASE =
+  '+evalsha +eval +hmget +hset +hdel +del +pexpire +pttl +type +persist +zadd +zrem +zscore +zcard +zrange +zrangebyscore +zremrangebyscore +smembers +srem +ssubscribe +sunsubscribe +ping +hello'.split(
+    ' ',
+  );
 
 let server: RedisServer;
 let admin: RedisClientType;

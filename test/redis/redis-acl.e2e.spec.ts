@@ -13,7 +13,7 @@ const DOCUMENTED: string[] = [
   '>app-password',
   '~sess:*',
   '&sess:*',
-  ...'+evalsha +eval +hmget +hset +hdel +del +pexpire +pttl +sadd +srem +smembers +spublish +publish +ssubscribe +sunsubscribe +ping +hello +zadd +zrem +zscore +zcard +zrange'.split(
+  ...'+evalsha +eval +hmget +hset +hdel +del +pexpire +pttl +type +persist +zadd +zrem +zscore +zcard +zrange +zrangebyscore +zremrangebyscore +smembers +srem +spublish +publish +ssubscribe +sunsubscribe +ping +hello'.split(
     ' ',
   ),
 ];
@@ -75,7 +75,21 @@ describe('Redis ACL', () => {
       await store.setAndReleaseItemExclusive('acl-bob-1', { items: '{}', timeout: 20, owner: 'bob' }, null, true);
       expect(await claim('acl-bob-2')).toEqual({ admitted: true, revoked: 1 });
       await store.releaseOwnerSlot('bob', 'acl-bob-2');
+      // An owner index of an older version (a set with a TTL): read, then made a sorted set by a login.
+      await admin.sAdd('sess:owner:{carl}', 'acl-carl-old');
+      await admin.pExpire('sess:owner:{carl}', 60_000);
+      expect(await store.listOwnerSessions('carl')).toEqual([]);
+      await store.setAndReleaseItemExclusive('acl-carl', { items: '{}', timeout: 20, owner: 'carl' }, null, true);
+      expect(await admin.type('sess:owner:{carl}')).toBe('zset');
       expect(await store.checkHealth()).toEqual({ up: true });
+      // The owner sweep, a day on: every owner's keys deleted, the reaper set emptied.
+      const later = new RedisSessionStateStore({ ...options, clock: () => Date.now() + 86_400_000, ownerSweep: false });
+      await later.init();
+      const registered = await admin.zCard('sess:owners');
+      expect(registered).toBeGreaterThanOrEqual(3);
+      expect(await later.sweepOwners()).toEqual({ visited: registered, removed: registered });
+      expect(await admin.keys('sess:owner*')).toEqual([]);
+      await later.close();
     } finally {
       await store.close();
     }

@@ -54,6 +54,41 @@ describe('a session on Redis Cluster', () => {
   });
 });
 
+describe('the owner index on Redis Cluster', () => {
+  it("owners of several slots (and the reaper set's) under a cap: indexed, capped, revoked, then swept once their entries are not needed (every script on one slot)", async () => {
+    let offset = 0;
+    const store = new RedisSessionStateStore({ client, application: 'sweep', clock: () => Date.now() + offset, ownerSweep: false });
+    const owners = Array.from({ length: 12 }, (_, i) => `owner-${i}-${Date.now()}`);
+    for (const owner of owners) {
+      for (const n of [1, 2]) {
+        const id = `${owner}-s${n}`;
+        expect(await store.claimOwnerSlot({ owner, id, max: 2, policy: 'refuse', pendingMs: 110_000, keepMs: 60_000 })).toMatchObject({
+          admitted: true,
+        });
+        await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 1, owner }, null, true);
+      }
+    }
+    expect(await store.claimOwnerSlot({ owner: owners[0]!, id: 'third', max: 2, policy: 'refuse', pendingMs: 110_000 })).toEqual({
+      admitted: false,
+      live: 2,
+    });
+    const slots = new Set(
+      await Promise.all(owners.map(async (o) => Number(await client.sendCommand(undefined, true, ['CLUSTER', 'KEYSLOT', `{${o}}`])))),
+    );
+    expect(slots.size).toBeGreaterThan(1);
+    expect(await store.revokeOwner(owners[1]!)).toBe(2);
+    // Past every entry's horizon (the expiry, 1 min, + ttlExtra 1 min + 1 min of slack): all swept.
+    offset = 3 * 60_000 + 2_000;
+    expect(await store.sweepOwners()).toEqual({ visited: owners.length, removed: owners.length });
+    const left = await Promise.all(
+      owners.flatMap((o) => [`sess:sweep:owner:{${o}}`, `sess:sweep:owner:{${o}}:cap`]).map((key) => client.exists(key)),
+    );
+    expect(left.reduce((a, b) => a + b, 0)).toBe(0);
+    expect(await client.exists('sess:sweep:owners')).toBe(0);
+    await store.close();
+  });
+});
+
 describe.each(ADAPTERS)('two app instances on Redis Cluster over %s', (adapter) => {
   const apps: SessionApp[] = [];
   afterEach(async () => {

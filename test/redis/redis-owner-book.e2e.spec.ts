@@ -4,9 +4,9 @@ import { generateSessionId } from '../../src/session/session-id.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 /*
- * maxSessionsPerOwner's book on a real redis-server: its expiry is set by each claim (never left
- * without one), a book that went while sessions of its owner live on is made again from the owner
- * index, and revocations free places at once.
+ * maxSessionsPerOwner's book on a real redis-server: without a TTL, kept by the owner index (the
+ * sweep deletes it with the index), a book that went while sessions of its owner live on is made again
+ * from the owner index, and revocations free places at once.
  */
 let server: RedisServer;
 let admin: RedisClientType;
@@ -34,14 +34,18 @@ async function signIn(owner: string, max: number, policy: 'refuse' | 'revoke-old
   return { id, answer };
 }
 
-it("a claim sets the book's expiry to at least the claimed session's lifetime; the owner index's own script keeps it as long as the index", async () => {
+it("a claim enters the id in the owner index, needed for the claim's keepMs; neither the book nor the index has a TTL (no volatile-* policy evicts them)", async () => {
   const owner = `user-${generateSessionId()}`;
-  const answer = await store.claimOwnerSlot({ owner, id: generateSessionId(), max: 3, policy: 'refuse', pendingMs, keepMs: 20 * 60_000 });
+  const id = generateSessionId();
+  const before = Date.now();
+  const answer = await store.claimOwnerSlot({ owner, id, max: 3, policy: 'refuse', pendingMs, keepMs: 20 * 60_000 });
   expect(answer).toMatchObject({ admitted: true });
-  // Claimed, not saved (no index yet): the claim's own expiry.
-  expect(await admin.pTTL(book(owner))).toBeGreaterThan(19 * 60_000);
+  // Claimed, not saved: the index holds its place for keepMs, and the owner is registered for the sweep as long.
+  const held = Number(await admin.zScore(`sess:owner:{${owner}}`, id));
+  expect(held).toBeGreaterThanOrEqual(before + 20 * 60_000);
+  expect(Number(await admin.zScore('sess:owners', owner))).toBeGreaterThanOrEqual(held);
   await signIn(owner, 3);
-  expect(await admin.pTTL(book(owner))).toBeGreaterThanOrEqual((await admin.pTTL(`sess:owner:{${owner}}`)) - 1000);
+  expect([await admin.pTTL(book(owner)), await admin.pTTL(`sess:owner:{${owner}}`)]).toEqual([-1, -1]);
 });
 
 it('a book that went while sessions of the owner live on is made again from the owner index: they still count', async () => {

@@ -154,29 +154,39 @@ describe('RedisSessionStateStore on a real server', () => {
     await expect(store.setItemExclusive(newId(), data({ a: 1 }), 'no-such-lock', false)).rejects.toBeInstanceOf(SessionStateLockLostError);
   });
 
-  it("the owner index: one set per owner in the owner's slot; a logout removes its entry; revokeOwner removes entries of absent sessions", async () => {
+  it("the owner index: one sorted set per owner in the owner's slot, without TTL, scored by until when each entry is needed; a logout removes its entry; revokeOwner removes entries of absent sessions", async () => {
     const owner = `owner-${newId()}`;
     const ownerKey = `sess:owner:{${owner}}`;
     const [a, b, c] = [newId(), newId(), newId()];
+    const before = Date.now();
     for (const id of [a, b, c]) await store.setAndReleaseItemExclusive(id, { ...data({}), owner }, null, true);
-    expect((await admin.sMembers(ownerKey)).sort()).toEqual([a, b, c].sort());
-    expect(await admin.pTTL(ownerKey)).toBeGreaterThan(20 * 60_000);
+    const entries = await admin.zRangeWithScores(ownerKey, 0, -1);
+    expect(entries.map((e) => e.value).sort()).toEqual([a, b, c].sort());
+    // Needed until the session's expiry + ttlExtraSeconds + a timeout of slack (the session's field u).
+    for (const { value, score } of entries) {
+      expect(score).toBe(Number(await admin.hGet(store.key(value), 'u')));
+      expect(score).toBeGreaterThanOrEqual(before + 2 * 20 * 60_000 + 60_000);
+    }
+    expect(await admin.pTTL(ownerKey)).toBe(-1);
+    // Registered for the sweep no earlier than its newest entry's horizon.
+    expect(Number(await admin.zScore('sess:owners', owner))).toBe(Math.max(...entries.map((e) => e.score)));
     // Logout (abandon): the entry goes with the session.
     const { lockId } = flat(await store.getItemExclusive(a));
     await store.removeItem(a, lockId!);
-    await vi.waitFor(async () => expect((await admin.sMembers(ownerKey)).sort()).toEqual([b, c].sort()));
+    await vi.waitFor(async () => expect((await admin.zRange(ownerKey, 0, -1)).sort()).toEqual([b, c].sort()));
     // A session that lost its owner, and one deleted behind the store's back: stale entries.
     const { lockId: lockB } = flat(await store.getItemExclusive(b));
     await store.setAndReleaseItemExclusive(b, data({}), lockB, false);
-    await admin.sAdd(ownerKey, b);
+    await vi.waitFor(async () => expect(await admin.zScore(ownerKey, b)).toBeNull()); // its removal, not awaited by the store
+    await admin.zAdd(ownerKey, { score: Date.now() + 3_600_000, value: b });
     await admin.del(store.key(c));
     expect(await store.revokeOwner(owner)).toBe(0);
-    // b's entry stays (a login may make it the owner's again meanwhile: redis-revoke-owner-race); the set's TTL drops it.
-    expect(await admin.sMembers(ownerKey)).toEqual([b]);
+    // b's entry stays (a login may make it the owner's again meanwhile: redis-revoke-owner-race); its horizon drops it.
+    expect(await admin.zRange(ownerKey, 0, -1)).toEqual([b]);
     expect(flat(await store.getItem(b)).item).toEqual(data({}));
   });
 
-  it("a user's list: one SMEMBERS and one HMGET per session, no script, and the bytes do not grow with the sessions' size", async () => {
+  it("a user's list: one ZRANGE and one HMGET per session, no script, and the bytes do not grow with the sessions' size", async () => {
     const owner = `list-${newId()}`;
     const ids = [newId(), newId(), newId()];
     await store.setAndReleaseItemExclusive(ids[0]!, { ...data({ n: 1 }), owner, created: 1_700_000_000_000, client: 'c' }, null, true);
@@ -191,7 +201,7 @@ describe('RedisSessionStateStore on a real server', () => {
         .map(([name, calls]) => [name, calls - (before[name] ?? 0)])
         .filter(([, d]) => d !== 0),
     );
-    expect(delta).toEqual({ smembers: 1, hmget: 3, info: 1 });
+    expect(delta).toEqual({ zrange: 1, hmget: 3, info: 1 });
     expect(listed.map((s) => s.id).sort()).toEqual([...ids].sort());
     expect(listed.find((s) => s.id === ids[0])).toMatchObject({ created: 1_700_000_000_000, client: 'c', timeout: 20 });
     const large = await bytesOut(() => store.listOwnerSessions(owner));
@@ -218,6 +228,7 @@ describe('RedisSessionStateStore on a real server', () => {
     expect(() => new RedisSessionStateStore({ keyPrefix: 'a{b' })).toThrow(/keyPrefix/);
     expect(() => new RedisSessionStateStore({ requestTimeoutMs: 0 })).toThrow(/requestTimeoutMs/);
     expect(() => new RedisSessionStateStore({ releaseNotifications: { fallbackPollMs: -1 } })).toThrow(/fallbackPollMs/);
+    expect(() => new RedisSessionStateStore({ ownerSweep: { intervalMs: 10 } })).toThrow(/ownerSweep\.intervalMs/);
     expect(() => new RedisSessionStateStore({ client: admin as never, url: server.url })).toThrow(/either client/);
   });
 });
