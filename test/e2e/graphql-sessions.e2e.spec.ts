@@ -141,6 +141,21 @@ describe.each(ADAPTERS)('GraphQL sessions over %s', (adapter) => {
     expect((await g.store.getItem(id)).kind).toBe('absent');
   });
 
+  it(`(${server}) a POST's operation is the body's, as the server runs it: a URL's operationName does not choose it`, async () => {
+    const cookie = await seeded();
+    const res = await import('supertest').then((s) =>
+      s
+        .default(g.http as never)
+        .post('/graphql?operationName=Nope')
+        .set('Content-Type', 'application/json')
+        .set('Cookie', cookie)
+        .send({ query: 'mutation A { increment }', operationName: null }),
+    );
+    // Mercurius ran mutation A while the hooks chose by the URL's name: no session (review R4).
+    expect(res.body).toEqual({ data: { increment: 2 } });
+    expect(await counterOf(cookie)).toBe(2);
+  });
+
   it(`(${server}) HTTP requests and GraphQL mutations of one session are serialised`, async () => {
     const cookie = await seeded();
     const sends = Array.from({ length: 20 }, (_, i) =>
@@ -178,10 +193,11 @@ describe.each(ADAPTERS)('GraphQL when the session cannot be had, over %s', (adap
   });
   afterAll(() => g.app.close());
 
-  it(`(${server}) the operation fails with a GraphQL error carrying the status (503), without store internals; no resolver runs`, async () => {
+  it(`(${server}) the operation fails with a GraphQL error carrying the status (503, the answer's too), without store internals; no resolver runs`, async () => {
     const cookie = `sid=${'A'.repeat(32)}`;
     for (const query of ['mutation { increment }', '{ counter }']) {
       const res = await gql(g.http, { query }, cookie);
+      expect(res.status).toBe(503); // Mercurius answered 200 (review R4)
       expect(res.body.data ?? null).toBeNull();
       expect(res.body.errors).toEqual([
         expect.objectContaining({

@@ -32,7 +32,17 @@ export class MercuriusSessionHooks implements OnApplicationBootstrap {
     if (typeof graphql?.addHook !== 'function') return;
     const hooks = this.hooks;
     graphql.addHook('preExecution', async (schema, document, context) => {
-      await hooks.beforeExecution(context, schema, document, selectOperation(document, operationNameOf(context)));
+      try {
+        await hooks.beforeExecution(context, schema, document, selectOperation(document, operationNameOf(context)));
+      } catch (error) {
+        // The session could not be had (503, 409…): that status, as on Apollo. Mercurius answers a
+        // hook's error by its formatter, whose status is the GraphQL error's `originalError.statusCode`
+        // (else 200). Its `graphql` (CommonJS) may not be ours (ESM): then it wraps ours, which becomes
+        // that `originalError`. Either way the status is found; nothing else is added to the error.
+        const status = statusOf(error);
+        if (status !== undefined && error instanceof Error) Object.assign(error, { statusCode: status, originalError: { statusCode: status } });
+        throw error;
+      }
     });
     graphql.addHook('onResolution', async (execution, context) => {
       const error = await hooks.afterExecution(context, Boolean(execution.errors?.length));
@@ -42,14 +52,26 @@ export class MercuriusSessionHooks implements OnApplicationBootstrap {
       // session's last operation says so for the whole answer (they shared the session).
       execution.errors = [...(execution.errors ?? []), error];
       execution.data = null;
-      const status = (error as { extensions?: { http?: { status?: number } } }).extensions?.http?.status;
-      if (status) context.reply?.code(status);
+      setStatus(context, error);
     });
   }
 }
 
+/** The HTTP status a session error of the hooks carries (see to-graphql-error.ts). */
+function statusOf(error: unknown): number | undefined {
+  return (error as { extensions?: { http?: { status?: number } } } | undefined)?.extensions?.http?.status;
+}
+
+/** That status on Mercurius's reply (still unsent when its onResolution hooks run). */
+function setStatus(context: MercuriusContext, error: unknown): void {
+  const status = statusOf(error);
+  if (status) context.reply?.code(status);
+}
+
+/** As Mercurius reads it: a POST's from its body only (a URL's `operationName` is not the one it runs), a GET's from the URL. */
 function operationNameOf(context: MercuriusContext): string | undefined {
-  const req = context.req as { body?: unknown; query?: { operationName?: string } } | undefined;
+  const req = context.req as { method?: string; body?: unknown; query?: { operationName?: string } } | undefined;
+  if (req?.method === 'GET') return req.query?.operationName;
   const body = Array.isArray(req?.body) ? req.body[context.operationId ?? 0] : req?.body;
-  return (body as { operationName?: string } | undefined)?.operationName ?? req?.query?.operationName;
+  return (body as { operationName?: string } | undefined)?.operationName ?? undefined;
 }
