@@ -500,18 +500,19 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /**
    * Sign out everywhere: the owner's index (ZRANGE), then a script per session that removes it
-   * only if it still has this owner (in parallel), then one script taking the entries it removed or
-   * found absent out of the index. An entry of a session that exists without this owner stays: a
-   * login may make it the owner's again before that removal (its entry being the one there); its
-   * horizon drops it.
+   * only if it still has this owner (in parallel), then one script taking the entries it removed out
+   * of the index. Other entries stay, and their horizon drops them: one of a session that exists
+   * without this owner (a login may make it the owner's again before that removal, its entry being
+   * the one there), and one of an id found absent, which may be a login whose claim indexed it before
+   * its save: removed, its entry would be gone once the save lands, and the session (whose `u` says it
+   * is indexed) missed by every later sign-out (review R5).
    */
   override async revokeOwner(owner: string): Promise<number> {
     const ids = await this.ownerIds(owner, 'revokeOwner');
     const now = String(this.clock());
     const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
-    // Out of the index: those removed (1, 2) or absent (3); out of the cap's book, their places free at
-    // once: those removed (an absent one may be a claim whose save is under way: the cap's check frees it).
-    const gone = ids.flatMap((id, i) => (results[i] === 1 || results[i] === 2 ? [id, '2'] : results[i] === 3 ? [id, '1'] : []));
+    // Out of the index and the cap's book (their places free at once): those removed (1, 2) only.
+    const gone = ids.flatMap((id, i) => (results[i] === 1 || results[i] === 2 ? [id, '2'] : []));
     if (gone.length > 0) await this.commands.script(UNINDEX_OWNER, this.ownerKey(owner), gone, false, [this.capKey(owner)]);
     return results.filter((r) => r === 1).length;
   }
@@ -562,8 +563,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
         revoke: async (owner, ids) => {
           const now = String(this.clock());
           const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
-          // As revokeOwner: only the ids REVOKE removed (1, 2) or found absent (3) leave the index (the book: the claim's next round).
-          const gone = ids.flatMap((id, i) => (results[i] === 1 || results[i] === 2 || results[i] === 3 ? [id, '1'] : []));
+          // As revokeOwner: only the ids REVOKE removed (1, 2) leave the index (the book: the claim's next round).
+          const gone = ids.flatMap((id, i) => (results[i] === 1 || results[i] === 2 ? [id, '1'] : []));
           if (gone.length === 0) return;
           this.commands.script(UNINDEX_OWNER, this.ownerKey(owner), gone, false, [this.capKey(owner)]).catch(() => undefined);
         },
@@ -612,8 +613,9 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   /** Sign out one session: the revokeOwner script on it (removes it only if it has this owner), then its SREM. */
   override async revokeItem(id: string, owner: string): Promise<boolean> {
     const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner]);
-    // Awaited: its place in the cap's book is free when this answers.
-    if (reply !== 0) await this.unindexOwnerNow(id, owner);
+    // Awaited: its place in the cap's book is free when this answers. Not for an absent id (3): it may
+    // be a login's claim whose save is under way (see revokeOwner); its horizon drops its entry.
+    if (reply === 1 || reply === 2) await this.unindexOwnerNow(id, owner);
     return reply === 1;
   }
 
