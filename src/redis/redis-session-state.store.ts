@@ -497,13 +497,20 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       {
         clock: this.clock,
         tryClaim: async ({ id, replacing, max, pendingMs, keepMs }, dead, now) => {
-          const args = [id, replacing ?? '', String(max), String(now), String(Math.max(pendingMs, keepMs ?? 0))];
+          const args = [id, replacing ?? '', String(max), String(now), String(Math.max(pendingMs, keepMs ?? 0)), String(pendingMs)];
           for (const [gone, at] of dead) args.push(gone, String(at));
-          const reply = list(await this.commands.script(CLAIM_OWNER_SLOT, book, args, false, [this.ownerKey(claim.owner)]));
+          const keys = [this.ownerKey(claim.owner), `${book}:moves`];
+          const reply = list(await this.commands.script(CLAIM_OWNER_SLOT, book, args, false, keys));
           if (code(reply) === 'OK') return true;
+          const [zset, movesSet] = [list(reply[1]), list(reply[2])];
           const entries = new Map<string, number>();
-          for (let i = 1; i + 1 < reply.length; i += 2) entries.set(String(reply[i]), integer(reply[i + 1]));
-          return entries;
+          for (let i = 0; i + 1 < zset.length; i += 2) entries.set(String(zset[i]), integer(zset[i + 1]));
+          const moves = new Map<string, string>();
+          for (const pair of movesSet) {
+            const [moved, from] = String(pair).split(' ');
+            if (from !== undefined) moves.set(moved!, from);
+          }
+          return { entries, moves };
         },
         liveOf: async (owner, ids, absoluteMs) => {
           const now = String(this.clock());
