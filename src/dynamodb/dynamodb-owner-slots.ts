@@ -90,25 +90,36 @@ export function claimOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, claim: Own
   return claimOwnerSlot(book, claim);
 }
 
-/** Gives a place back: removes the entry (never creates the book). */
-export function releaseOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, owner: string, id: string): Promise<void> {
-  return releaseOwnerSlotsOnDynamoDB(settings, owner, [id]);
+/** Gives a place back: removes the entry (never creates the book); `movedTo`: the move's record settled with it, in the same UpdateItem. */
+export function releaseOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, owner: string, id: string, movedTo?: string): Promise<void> {
+  return releaseOwnerSlotsOnDynamoDB(settings, owner, [id], movedTo);
 }
 
 /** Gives the places of `ids` back (sessions revoked): one UpdateItem per 50, never creating the book. */
-export async function releaseOwnerSlotsOnDynamoDB(settings: OwnerSlotSettings, owner: string, ids: readonly string[]): Promise<void> {
+export async function releaseOwnerSlotsOnDynamoDB(
+  settings: OwnerSlotSettings,
+  owner: string,
+  ids: readonly string[],
+  movedTo?: string,
+): Promise<void> {
   const { client, call, tableName, address } = settings;
   for (let i = 0; i < ids.length; i += RELEASE_CHUNK) {
     const chunk = ids.slice(i, i + RELEASE_CHUNK);
     const names: Record<string, string> = { '#s': SLOTS };
+    const paths: string[] = [];
     chunk.forEach((id, n) => {
       names[`#i${n}`] = id;
       names[`#m${n}`] = MOVE_MARK + id;
+      paths.push(`#s.#i${n}`, `#m${n}`);
     });
+    if (movedTo !== undefined && i === 0) {
+      names['#settled'] = MOVE_MARK + movedTo;
+      paths.push('#settled');
+    }
     const update = new UpdateItemCommand({
       TableName: tableName,
       Key: bookKey(address, owner),
-      UpdateExpression: `REMOVE ${chunk.map((_, n) => `#s.#i${n}, #m${n}`).join(', ')}`,
+      UpdateExpression: `REMOVE ${paths.join(', ')}`,
       ConditionExpression: 'attribute_exists(#s)',
       ExpressionAttributeNames: names,
     });

@@ -106,6 +106,7 @@ describe.each(STORES)('maxSessionsPerOwner while a device of the owner signs in 
       const b = sessionCookie((await login()).headers)!;
 
       // Device A signs in again (regenerateId): its write under the new id is slow.
+      const releases = vi.spyOn(store, 'releaseOwnerSlot');
       let land = () => {};
       const parked = slowNextInsert(store, new Promise<void>((resolve) => (land = resolve)));
       const relogin = login(a);
@@ -124,6 +125,8 @@ describe.each(STORES)('maxSessionsPerOwner while a device of the owner signs in 
       };
       // The owner had two devices and a third signed in: one goes (the oldest, B), A's re-login and C stay.
       expect({ reloginStatus: moved.status, devices }).toEqual({ reloginStatus: 200, devices: { a: true, b: false, c: true } });
+      // The move done, its old id's place is given back naming the new id: the book's record of the move is settled.
+      expect(releases.mock.calls).toEqual([[user, expect.any(String), expect.any(String)]]);
     });
   });
 });

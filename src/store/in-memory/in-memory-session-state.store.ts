@@ -203,7 +203,9 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     return claimOwnerSlot(book, claim);
   }
 
-  override async releaseOwnerSlot(owner: string, id: string): Promise<void> {
+  override async releaseOwnerSlot(owner: string, id: string, movedTo?: string): Promise<void> {
+    const moves = this.slotMoves.get(owner);
+    if (movedTo !== undefined && moves?.get(movedTo) === id) moves.delete(movedTo);
     this.freeSlot(owner, id);
   }
 
