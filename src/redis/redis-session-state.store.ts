@@ -57,6 +57,7 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *   Powner:{<owner>}    set: the owner's session ids (another slot on a cluster)
  *   Powner:{<owner>}:cap sorted set: maxSessionsPerOwner's book, id scored by when it took its place
  *                       (same slot as the set; kept as long as the set by INDEX_OWNER)
+ *   Powner:{<owner>}:cap:moves sorted set: the book's moves ('new-id old-id'), same slot, set by the claim
  *
  * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT),
  * but getItem: a plain HMGET (and the READ script after it when it finds a lock nobody has marked as
