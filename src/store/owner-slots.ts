@@ -158,7 +158,8 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
     const pending = others.filter(([id, at]) => !alive.has(id) && !ended.has(id) && now - at < claim.pendingMs);
     dead = new Map(others.filter(([id, at]) => !alive.has(id) && (ended.has(id) || now - at >= claim.pendingMs)));
     // A move under way whose two entries both count (live or pending) is one device: one place.
-    const counted = (id: string) => alive.has(id) || pending.some(([p]) => p === id);
+    const waiting = new Set(pending.map(([id]) => id));
+    const counted = (id: string) => alive.has(id) || waiting.has(id);
     const moves = movesUnderWay(found, claim, now).filter(([moved, from]) => counted(moved) && counted(from));
     live = alive.size + pending.length - moves.length;
     round++;
