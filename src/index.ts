@@ -28,8 +28,8 @@ export {
   type SessionStateOwnedSession,
   type RemoveItemOptions,
 } from './store/session-state-store.js';
-export type { OwnerCapPolicy, OwnerSessionsFound, OwnerSlotAnswer, OwnerSlotClaim, OwnerSlotBook } from './store/owner-slots.js';
-export { claimOwnerSlot } from './store/owner-slots.js';
+export type { OwnerCapPolicy, OwnerSessionsFound, OwnerSlotAnswer, OwnerSlotClaim, OwnerSlotBook, OwnerSlotEntries } from './store/owner-slots.js';
+export { claimOwnerSlot, movesUnderWay } from './store/owner-slots.js';
 export { InMemorySessionStateStore } from './store/in-memory/in-memory-session-state.store.js';
 export type { InMemorySessionStateStoreOptions } from './store/in-memory/in-memory-session-state-store.options.js';
 export {

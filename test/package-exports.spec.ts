@@ -36,6 +36,7 @@ const MAIN_EXPORTS = [
   'SessionStateWaitAbortedError',
   'mountSessionState',
   'claimOwnerSlot',
+  'movesUnderWay',
 ].sort();
 const TESTING_EXPORTS = ['createTestSession', 'describeSessionStateStoreConformance', 'readSession', 'seedSession'];
 

@@ -58,20 +58,22 @@ export async function giveBackOwnerSlot(store: SessionStateStore, claim: OwnerSl
  * The place a completed store step freed: the loaded session had an owner, and it was removed
  * (logout), moved to a new id (its old id's place), or given another owner or none. Given back at
  * once (one call, on those requests only), so that a sign-in right after a sign-out is not refused
- * while the old entry would still count as a save under way (`pendingMs`).
+ * while the old entry would still count as a save under way (`pendingMs`). A move also names its new
+ * id (`movedTo`): the book's record of that move is settled with it.
  */
 export function leftOwnerSlot(
   options: ResolvedSessionStateOptions,
   lease: SessionLease,
   step: StoreStep,
   data: SessionStateStoreData | null,
-): { owner: string; id: string } | null {
+): { owner: string; id: string; movedTo?: string } | null {
   const owner = lease.loaded?.owner;
   if (options.ownerCap === null || owner === undefined) return null;
   const id = lease.session.previousId ?? lease.session.id;
   const removed = step.kind === 'remove' || (step.kind === 'move' && step.removeOld);
   const disowned = (step.kind === 'save' || step.kind === 'create') && data !== null && data.owner !== owner;
-  return removed || disowned ? { owner, id } : null;
+  if (!removed && !disowned) return null;
+  return step.kind === 'move' ? { owner, id, movedTo: lease.session.id } : { owner, id };
 }
 
 /**

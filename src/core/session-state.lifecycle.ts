@@ -605,9 +605,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   /** A place freed by a logout or move (see `leftOwnerSlot`); a failure costs only the entry's check at the cap later. */
-  private async giveBackLeftSlot(left: { owner: string; id: string }): Promise<void> {
+  private async giveBackLeftSlot(left: { owner: string; id: string; movedTo?: string }): Promise<void> {
     try {
-      await this.store.releaseOwnerSlot?.(left.owner, left.id);
+      await this.store.releaseOwnerSlot?.(left.owner, left.id, left.movedTo);
     } catch (error) {
       this.logger.warn(`maxSessionsPerOwner: a freed place could not be given back: ${loggableMessage(error, [left.id])}`);
     }

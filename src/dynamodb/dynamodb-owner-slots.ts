@@ -7,7 +7,15 @@ import {
   type DynamoDBClient,
   type KeysAndAttributes,
 } from '@aws-sdk/client-dynamodb';
-import { claimOwnerSlot, type OwnerSessionsFound, type OwnerSlotAnswer, type OwnerSlotBook, type OwnerSlotClaim } from '../store/owner-slots.js';
+import {
+  claimOwnerSlot,
+  movesUnderWay,
+  type OwnerSessionsFound,
+  type OwnerSlotAnswer,
+  type OwnerSlotBook,
+  type OwnerSlotClaim,
+  type OwnerSlotEntries,
+} from '../store/owner-slots.js';
 import { SessionStateStoreMisconfiguredError } from '../errors/session-state.errors.js';
 import type { BoundedCall } from './bounded-call.js';
 import { isConditionFailure } from './dynamodb-errors.js';
@@ -26,6 +34,12 @@ import type { RecordAddress } from './record-expressions.js';
  * while sessions of its owner live on (kept alive by activity) is made again at the next claim,
  * starting with those sessions (a Query of the owner index: the same as for the sessions signed in
  * before the cap). Entries of sessions revoked (`revokeOwner`, `revokeItem`) are removed at once.
+ * A login that moves an owned session records its move as an attribute of the book, `Moved#{new id}`
+ * = the id it replaces (top-level: a nested path cannot be set in a map a book written before lacks),
+ * removed with the new id's entry. Other claims count such a pair once while the move is under way
+ * (store/owner-slots.ts): a condition cannot count pairs by itself, so a claim that read the book
+ * sends the pairs it counted once and the condition checks that each still stands, allowing one
+ * entry more for each (the book changed: another round, as for any change).
  *
  * Cost of a sign-in under the cap: one UpdateItem, 1 WCU while the book is under 1 KB (about 15
  * entries); the owner's first (or after its book expired): a Query of the owner index and a
@@ -34,6 +48,8 @@ import type { RecordAddress } from './record-expressions.js';
  * requests: nothing. A revocation that removed sessions: one UpdateItem more.
  */
 const SLOTS = 'Slots';
+/** A move's attribute: `Moved#{new id}` = the id it replaces. */
+const MOVE_MARK = 'Moved#';
 const BOOK_MARK = '#owner#';
 /** BatchGetItem reads at most 100 keys per call. */
 const BATCH = 100;
@@ -51,13 +67,19 @@ export interface OwnerSlotSettings {
   readonly ttlExtraSeconds: number;
 }
 
-/** Entries removed per UpdateItem when places are given back in bulk (an expression stays far under 4 KB). */
+/** Entries (and their moves) removed per UpdateItem when places are given back in bulk (an expression stays far under 4 KB). */
 const RELEASE_CHUNK = 50;
 
 export function claimOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
+  // The book as this claim's last round read it: its moves under way are sent in the next condition.
+  let seen: OwnerSlotEntries | undefined;
   const book: OwnerSlotBook = {
     clock: settings.clock,
-    tryClaim: (c, dead, now) => tryClaim(settings, c, dead, now, c.replacing !== undefined),
+    tryClaim: async (c, dead, now) => {
+      const answer = await tryClaim(settings, c, dead, now, c.replacing !== undefined, seen);
+      if (answer !== true) seen = answer;
+      return answer;
+    },
     liveOf: (owner, ids, absoluteMs) => liveOf(settings, owner, ids, absoluteMs),
     revoke: async (owner, ids) => {
       const { client, call, tableName, address, keyPrefix } = settings;
@@ -68,22 +90,36 @@ export function claimOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, claim: Own
   return claimOwnerSlot(book, claim);
 }
 
-/** Gives a place back: removes the entry (never creates the book). */
-export function releaseOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, owner: string, id: string): Promise<void> {
-  return releaseOwnerSlotsOnDynamoDB(settings, owner, [id]);
+/** Gives a place back: removes the entry (never creates the book); `movedTo`: the move's record settled with it, in the same UpdateItem. */
+export function releaseOwnerSlotOnDynamoDB(settings: OwnerSlotSettings, owner: string, id: string, movedTo?: string): Promise<void> {
+  return releaseOwnerSlotsOnDynamoDB(settings, owner, [id], movedTo);
 }
 
 /** Gives the places of `ids` back (sessions revoked): one UpdateItem per 50, never creating the book. */
-export async function releaseOwnerSlotsOnDynamoDB(settings: OwnerSlotSettings, owner: string, ids: readonly string[]): Promise<void> {
+export async function releaseOwnerSlotsOnDynamoDB(
+  settings: OwnerSlotSettings,
+  owner: string,
+  ids: readonly string[],
+  movedTo?: string,
+): Promise<void> {
   const { client, call, tableName, address } = settings;
   for (let i = 0; i < ids.length; i += RELEASE_CHUNK) {
     const chunk = ids.slice(i, i + RELEASE_CHUNK);
     const names: Record<string, string> = { '#s': SLOTS };
-    chunk.forEach((id, n) => (names[`#i${n}`] = id));
+    const paths: string[] = [];
+    chunk.forEach((id, n) => {
+      names[`#i${n}`] = id;
+      names[`#m${n}`] = MOVE_MARK + id;
+      paths.push(`#s.#i${n}`, `#m${n}`);
+    });
+    if (movedTo !== undefined && i === 0) {
+      names['#settled'] = MOVE_MARK + movedTo;
+      paths.push('#settled');
+    }
     const update = new UpdateItemCommand({
       TableName: tableName,
       Key: bookKey(address, owner),
-      UpdateExpression: `REMOVE ${chunk.map((_, n) => `#s.#i${n}`).join(', ')}`,
+      UpdateExpression: `REMOVE ${paths.join(', ')}`,
       ConditionExpression: 'attribute_exists(#s)',
       ExpressionAttributeNames: names,
     });
@@ -102,7 +138,8 @@ function bookKey(address: RecordAddress, owner: string): Record<string, Attribut
 /**
  * One conditional UpdateItem (see `OwnerSlotBook.tryClaim`). `assumeReplacing`: the book is taken to
  * hold `replacing` (the usual case of a login that regenerates an owned session); when it does not,
- * the condition fails and the claim is sent again without it.
+ * the condition fails and the claim is sent again without it. `seen`: the book as the last round
+ * read it, whose moves under way (less the dead) the condition counts once if they still stand.
  */
 async function tryClaim(
   settings: OwnerSlotSettings,
@@ -110,7 +147,8 @@ async function tryClaim(
   dead: ReadonlyMap<string, number>,
   now: number,
   assumeReplacing: boolean,
-): Promise<true | ReadonlyMap<string, number>> {
+  seen: OwnerSlotEntries | undefined,
+): Promise<true | OwnerSlotEntries> {
   const { client, call, tableName, address } = settings;
   const names: Record<string, string> = { '#s': SLOTS, '#i': claim.id, '#ttl': settings.ttlAttribute };
   const values: Record<string, AttributeValue> = { ':now': { N: String(now) }, ':ttl': { N: String(bookTtl(settings, claim, now)) } };
@@ -119,23 +157,42 @@ async function tryClaim(
   let n = 0;
   for (const [id, at] of dead) {
     names[`#d${n}`] = id;
+    names[`#e${n}`] = MOVE_MARK + id;
     values[`:d${n}`] = { N: String(at) };
     deadChecks.push(`#s.#d${n} = :d${n}`);
-    removals.push(`#s.#d${n}`);
+    removals.push(`#s.#d${n}`, `#e${n}`);
     n++;
   }
-  let room = `size(#s) < :limit`;
+  const roomChecks = [`size(#s) < :limit`];
   let limit = claim.max + dead.size;
   if (assumeReplacing) {
     names['#r'] = claim.replacing!;
-    room = `(${room} AND attribute_exists(#s.#r))`;
+    roomChecks.push('attribute_exists(#s.#r)');
     limit++;
   }
+  if (seen) {
+    const entries = new Map([...seen.entries].filter(([id]) => !dead.has(id)));
+    movesUnderWay({ entries, moves: seen.moves }, claim, now).forEach(([moved, from], k) => {
+      names[`#pn${k}`] = moved;
+      names[`#po${k}`] = from;
+      names[`#pm${k}`] = MOVE_MARK + moved;
+      values[`:pm${k}`] = { S: from };
+      roomChecks.push(`attribute_exists(#s.#pn${k})`, `attribute_exists(#s.#po${k})`, `#pm${k} = :pm${k}`);
+      limit++;
+    });
+  }
+  const room = roomChecks.length === 1 ? roomChecks[0] : `(${roomChecks.join(' AND ')})`;
   values[':limit'] = { N: String(limit) };
+  let set = 'SET #s.#i = :now, #ttl = :ttl';
+  if (claim.replacing !== undefined) {
+    names['#mv'] = MOVE_MARK + claim.id;
+    values[':mv'] = { S: claim.replacing };
+    set += ', #mv = :mv';
+  }
   const update = new UpdateItemCommand({
     TableName: tableName,
     Key: bookKey(address, claim.owner),
-    UpdateExpression: `SET #s.#i = :now, #ttl = :ttl${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`,
+    UpdateExpression: `${set}${removals.length > 0 ? ` REMOVE ${removals.join(', ')}` : ''}`,
     ConditionExpression: [...deadChecks, `(attribute_exists(#s.#i) OR ${room})`].join(' AND '),
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
@@ -150,13 +207,16 @@ async function tryClaim(
     old = error.Item;
   }
   const slots = old?.[SLOTS]?.M;
-  if (!slots) return (await createBook(settings, claim, now)) ?? tryClaim(settings, claim, new Map(), now, false);
+  if (!slots) return (await createBook(settings, claim, now)) ?? tryClaim(settings, claim, new Map(), now, false, undefined);
   // Already in the book (an earlier attempt of this claim landed): its place is taken.
   if (slots[claim.id]) return true;
-  if (assumeReplacing && !slots[claim.replacing!]) return tryClaim(settings, claim, dead, now, false);
+  if (assumeReplacing && !slots[claim.replacing!]) return tryClaim(settings, claim, dead, now, false, seen);
   const entries = new Map<string, number>();
   for (const [id, at] of Object.entries(slots)) entries.set(id, Number(at.N));
-  return entries;
+  const moves = new Map<string, string>();
+  for (const [name, value] of Object.entries(old!))
+    if (name.startsWith(MOVE_MARK) && value.S !== undefined) moves.set(name.slice(MOVE_MARK.length), value.S);
+  return { entries, moves };
 }
 
 /**
@@ -165,7 +225,7 @@ async function tryClaim(
  * if they leave room (answers true), else without it (answers the book, for the check at the cap).
  * Undefined when another instance made the book meanwhile.
  */
-async function createBook(settings: OwnerSlotSettings, claim: OwnerSlotClaim, now: number): Promise<true | ReadonlyMap<string, number> | undefined> {
+async function createBook(settings: OwnerSlotSettings, claim: OwnerSlotClaim, now: number): Promise<true | OwnerSlotEntries | undefined> {
   const { client, call, tableName, address } = settings;
   const entries = new Map<string, number>();
   const prefixLength = settings.keyPrefix?.length ?? 0;
@@ -183,9 +243,15 @@ async function createBook(settings: OwnerSlotSettings, claim: OwnerSlotClaim, no
   if (admitted) entries.set(claim.id, now);
   const slots: Record<string, AttributeValue> = {};
   for (const [id, at] of entries) slots[id] = { N: String(at) };
+  const move = admitted && claim.replacing !== undefined ? { [MOVE_MARK + claim.id]: { S: claim.replacing } } : {};
   const put = new PutItemCommand({
     TableName: tableName,
-    Item: { ...bookKey(address, claim.owner), [SLOTS]: { M: slots }, [settings.ttlAttribute]: { N: String(bookTtl(settings, claim, now)) } },
+    Item: {
+      ...bookKey(address, claim.owner),
+      [SLOTS]: { M: slots },
+      [settings.ttlAttribute]: { N: String(bookTtl(settings, claim, now)) },
+      ...move,
+    },
     ConditionExpression: 'attribute_not_exists(#key)',
     ExpressionAttributeNames: { '#key': address.keyAttribute },
   });
@@ -195,7 +261,7 @@ async function createBook(settings: OwnerSlotSettings, claim: OwnerSlotClaim, no
     if (isConditionFailure(error)) return undefined;
     throw error;
   }
-  return admitted ? true : entries;
+  return admitted ? true : { entries, moves: new Map() };
 }
 
 /** The book's TTL after a claim, epoch seconds: the claimed session's lifetime from now, as a session's TTL is set. */

@@ -513,8 +513,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     return claimOwnerSlotOnDynamoDB(this.ownerSlots(), claim);
   }
 
-  override releaseOwnerSlot(owner: string, id: string): Promise<void> {
-    return releaseOwnerSlotOnDynamoDB(this.ownerSlots(), owner, id);
+  override releaseOwnerSlot(owner: string, id: string, movedTo?: string): Promise<void> {
+    return releaseOwnerSlotOnDynamoDB(this.ownerSlots(), owner, id, movedTo);
   }
 
   private ownerSlots(): OwnerSlotSettings {

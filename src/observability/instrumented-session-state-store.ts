@@ -40,7 +40,8 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     }
     if (inner.claimOwnerSlot) {
       this.claimOwnerSlot = (claim) => this.run('claimOwnerSlot', claim.id, () => inner.claimOwnerSlot!(claim));
-      this.releaseOwnerSlot = (owner, id) => this.run('releaseOwnerSlot', id, () => inner.releaseOwnerSlot?.(owner, id) ?? Promise.resolve());
+      this.releaseOwnerSlot = (owner, id, movedTo) =>
+        this.run('releaseOwnerSlot', id, () => inner.releaseOwnerSlot?.(owner, id, movedTo) ?? Promise.resolve());
     }
     // Only a store that announces releases has the hook: the lock coordinator polls the others.
     if (!inner.watchReleases) this.watchReleases = undefined;

@@ -446,42 +446,78 @@ return 1
 
 /**
  * maxSessionsPerOwner's book (see store/owner-slots.ts), `KEYS[1]`: a sorted set in the owner's slot,
- * session id scored by when it took its place. One atomic step: a book that does not exist (the
- * owner's first claim, or its owner's keys swept) starts with the owner index's members, `KEYS[2]`
- * (same slot), scored 0: sessions signed in before the cap, checked at the cap like any entry. Then it
- * removes the dead entries still scored as given, and sets `id`'s place if it has one or the others
- * are fewer than the cap. A place taken also enters `id` in the owner index, needed for `keepMs`: the
- * index is what keeps the book (the sweep deletes the book with the index, when no entry is needed),
- * so a claim whose save is still under way keeps its place. No TTL on either (see INDEX_OWNER).
- * ARGV: id, replacing ('' none), max, now, keepMs (the book's least time to live), then dead id, score pairs.
- * Reply: {'OK'}, or {'F', id, score, id, score…} (the book as it is).
+ * session id scored by when it took its place; its moves, `KEYS[3]` (same slot): a sorted set of
+ * 'new-id replaced-id' (ids are base64url: no space), so that the ACL the store already needs covers
+ * it. One atomic step: a book that does not exist (the owner's first claim, or its owner's keys swept)
+ * starts with the owner index's members, `KEYS[2]` (same slot), scored 0: sessions signed in before
+ * the cap, checked at the cap like any entry. Then it removes the dead entries still scored as given
+ * (and their moves), and sets `id`'s place if it has one or the others are fewer than the cap, a move
+ * under way among them counting once (as `movesUnderWay`: both entries in the book, the new one taken
+ * less than pendingMs ago, each id in one pair; a move whose new entry is gone is dropped). With
+ * `replacing`, it records the move `id` → `replacing`. A place taken also enters `id` in the owner
+ * index, needed for `keepMs`: the index is what keeps the book (the sweep deletes the book with the
+ * index, when no entry is needed), so a claim whose save is still under way keeps its place. No TTL on
+ * either (see INDEX_OWNER); the moves set has one (lost, moves only count twice).
+ * ARGV: id, replacing ('' none), max, now, keepMs (the book's least time to live), pendingMs, then dead id, score pairs.
+ * Reply: {'OK'}, or {'F', {id, score, id, score…}, {'new-id replaced-id'…}} (the book as it is).
  */
 export const CLAIM_OWNER_SLOT = script(
   'claim-owner-slot',
   `
-local z, index, now = KEYS[1], KEYS[2], tonumber(ARGV[4])
+local z, index, mv, now = KEYS[1], KEYS[2], KEYS[3], tonumber(ARGV[4])
 local keep = string.format('%d', now + math.max(1, tonumber(ARGV[5])))
 migrate(index, now, keep)
--- ZCARD 0: no book (Redis keeps no empty sorted set).
+-- ZCARD 0: no book (Redis keeps no empty sorted set); the moves of a book that went went with it.
 if redis.call('ZCARD', z) == 0 then
+  redis.call('DEL', mv)
   for _, held in ipairs(redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[4], '+inf')) do redis.call('ZADD', z, 0, held) end
 end
-for i = 6, #ARGV, 2 do
+local moves = {}
+for _, pair in ipairs(redis.call('ZRANGE', mv, 0, -1)) do
+  local space = string.find(pair, ' ', 1, true)
+  if space then moves[string.sub(pair, 1, space - 1)] = pair end
+end
+local function forget(moved)
+  if moves[moved] then
+    redis.call('ZREM', mv, moves[moved])
+    moves[moved] = nil
+  end
+end
+for i = 7, #ARGV, 2 do
   local at = redis.call('ZSCORE', z, ARGV[i])
-  if at and tonumber(at) == tonumber(ARGV[i + 1]) then redis.call('ZREM', z, ARGV[i]) end
+  if at and tonumber(at) == tonumber(ARGV[i + 1]) then
+    redis.call('ZREM', z, ARGV[i])
+    forget(ARGV[i])
+  end
 end
 if not redis.call('ZSCORE', z, ARGV[1]) then
   local others = redis.call('ZCARD', z)
   if ARGV[2] ~= '' and redis.call('ZSCORE', z, ARGV[2]) then others = others - 1 end
+  local used = {[ARGV[1]] = true, [ARGV[2]] = true}
+  for moved, pair in pairs(moves) do
+    local from = string.sub(pair, #moved + 2)
+    local at = redis.call('ZSCORE', z, moved)
+    if not at then
+      forget(moved)
+    elseif not used[moved] and not used[from] and tonumber(ARGV[4]) - tonumber(at) < tonumber(ARGV[6]) and redis.call('ZSCORE', z, from) then
+      used[moved] = true
+      used[from] = true
+      others = others - 1
+    end
+  end
   if others >= tonumber(ARGV[3]) then
-    local book = redis.call('ZRANGE', z, 0, -1, 'WITHSCORES')
-    table.insert(book, 1, 'F')
-    return book
+    return {'F', redis.call('ZRANGE', z, 0, -1, 'WITHSCORES'), redis.call('ZRANGE', mv, 0, -1)}
   end
 end
 redis.call('ZADD', z, ARGV[4], ARGV[1])
 redis.call('PERSIST', z)
 needed(index, ARGV[1], keep)
+if ARGV[2] ~= '' then
+  forget(ARGV[1])
+  redis.call('ZADD', mv, ARGV[4], ARGV[1] .. ' ' .. ARGV[2])
+  local ms = math.max(1, tonumber(ARGV[5]))
+  if redis.call('PTTL', mv) < ms then redis.call('PEXPIRE', mv, ms) end
+end
 return {'OK'}
 `,
   MIGRATE_INDEX,

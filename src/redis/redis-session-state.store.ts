@@ -64,6 +64,8 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *                       (same slot as the index; no TTL; deleted with the index)
  *   Powners             sorted set: owners with an index, scored by when the sweep should look at them
  *                       (RedisOwnerSweep: deletes the owner's keys once no entry is needed)
+ *   Powner:{<owner>}:cap:moves sorted set: the book's moves ('new-id old-id'), same slot, set by the
+ *                       claim, with a TTL (kept as long as a claim's keepMs): lost, moves count twice, no more
  *
  * Round trips per contract call: each is one script by EVALSHA (EVAL once per server on NOSCRIPT),
  * but getItem: a plain HMGET (and the READ script after it when it finds a lock nobody has marked as
@@ -546,13 +548,20 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       {
         clock: this.clock,
         tryClaim: async ({ id, replacing, max, pendingMs, keepMs }, dead, now) => {
-          const args = [id, replacing ?? '', String(max), String(now), String(Math.max(pendingMs, keepMs ?? 0))];
+          const args = [id, replacing ?? '', String(max), String(now), String(Math.max(pendingMs, keepMs ?? 0)), String(pendingMs)];
           for (const [gone, at] of dead) args.push(gone, String(at));
-          const reply = list(await this.commands.script(CLAIM_OWNER_SLOT, book, args, false, [this.ownerKey(claim.owner)]));
+          const keys = [this.ownerKey(claim.owner), `${book}:moves`];
+          const reply = list(await this.commands.script(CLAIM_OWNER_SLOT, book, args, false, keys));
           if (code(reply) === 'OK') return true;
+          const [zset, movesSet] = [list(reply[1]), list(reply[2])];
           const entries = new Map<string, number>();
-          for (let i = 1; i + 1 < reply.length; i += 2) entries.set(String(reply[i]), integer(reply[i + 1]));
-          return entries;
+          for (let i = 0; i + 1 < zset.length; i += 2) entries.set(String(zset[i]), integer(zset[i + 1]));
+          const moves = new Map<string, string>();
+          for (const pair of movesSet) {
+            const [moved, from] = String(pair).split(' ');
+            if (from !== undefined) moves.set(moved!, from);
+          }
+          return { entries, moves };
         },
         liveOf: async (owner, ids, absoluteMs) => {
           const now = String(this.clock());

@@ -6,6 +6,13 @@
  * sessions: DynamoDB's owner index is eventually consistent, and a Redis cluster keeps the owner's
  * sessions on other slots, so neither can count and add in one atomic step; the book can.
  *
+ * A login on a device already signed in (`regenerateId()` of an owned session) claims the new id's
+ * place while the old id keeps its own until the move's save ends: the book records the pair (new id
+ * → the id it replaces), and while the move may be under way (`pendingMs` after its claim) the pair
+ * counts as one place (`movesUnderWay`), so other sign-ins of the owner meanwhile see one device, not
+ * two. After that its request is over: if both records still live (a move that never removed its
+ * old record), they count as two.
+ *
  * The book may hold more than the live sessions (one expired, past `absoluteTimeout`, abandoned,
  * moved, or given another owner keeps its entry): it is checked only when it looks full, and an
  * entry found dead then goes. It never holds less, because every session that gets an owner takes
@@ -23,7 +30,10 @@ export interface OwnerSlotClaim {
   readonly owner: string;
   /** The session taking its place (its id once saved). */
   readonly id: string;
-  /** The id the session moves from (`regenerateId()`): not counted, it is this session. */
+  /**
+   * The id the session moves from (`regenerateId()`): not counted, it is this session. The book
+   * records the pair (`OwnerSlotEntries.moves`): other claims count it once while the move may be under way.
+   */
   readonly replacing?: string;
   readonly max: number;
   readonly policy: OwnerCapPolicy;
@@ -49,15 +59,24 @@ export interface OwnerSlotClaim {
 /** The answer of `claimOwnerSlot`: the place taken (`revoked`: sessions of the owner revoked for it), or refused. */
 export type OwnerSlotAnswer = { readonly admitted: true; readonly revoked: number } | { readonly admitted: false; readonly live: number };
 
+/** The book as a claim found it: its entries (id → when it took its place) and the moves it recorded (new id → the id it replaces). */
+export interface OwnerSlotEntries {
+  readonly entries: ReadonlyMap<string, number>;
+  readonly moves: ReadonlyMap<string, string>;
+}
+
 /** The per-store part: the book's two atomic steps and what it needs to read and revoke sessions. */
 export interface OwnerSlotBook {
   /**
    * In one atomic step: removes the entries `dead` (sessions found gone, id → the time their entry
-   * had: one taken again since is kept), then, if `id` is in the book or the entries other than `id`
-   * and `replacing` number fewer than `max`, sets `id`'s entry to `now`. Answers true, or the
-   * book's entries as they are.
+   * had: one taken again since is kept) and the moves recorded for them, then, if `id` is in the
+   * book or the entries other than `id` and `replacing` number fewer than `max` once each move under
+   * way among them counts once (`movesUnderWay`), sets `id`'s entry to `now` and, with `replacing`,
+   * records the move `id` → `replacing`. Answers true, or the book as it is. A book answering a bare
+   * map (entries only, the form before moves were recorded) is still accepted: its moves count twice,
+   * so a sign-in during another device's login may be refused or revoke one session too many.
    */
-  tryClaim(claim: OwnerSlotClaim, dead: ReadonlyMap<string, number>, now: number): Promise<true | ReadonlyMap<string, number>>;
+  tryClaim(claim: OwnerSlotClaim, dead: ReadonlyMap<string, number>, now: number): Promise<true | OwnerSlotEntries | ReadonlyMap<string, number>>;
   /**
    * Which of `ids` are live sessions of `owner` now (a strongly consistent read): unexpired, and,
    * with `absoluteMs`, created less than that long ago (a session without `created` counts as live).
@@ -74,6 +93,24 @@ export interface OwnerSlotBook {
 export interface OwnerSessionsFound {
   readonly live: ReadonlySet<string>;
   readonly ended: ReadonlySet<string>;
+}
+
+/**
+ * The moves under way that count as one place for `claim` (the same rule in every store's atomic
+ * step): recorded pairs (new id → the id it replaces) with both entries in the book, neither of them
+ * the claim's `id` or `replacing` (already left out), the new entry taken less than `pendingMs`
+ * before `now`; each id in one pair at most.
+ */
+export function movesUnderWay(book: OwnerSlotEntries, claim: OwnerSlotClaim, now: number): [string, string][] {
+  const pairs: [string, string][] = [];
+  const used = new Set<string>([claim.id, ...(claim.replacing === undefined ? [] : [claim.replacing])]);
+  for (const [moved, from] of book.moves) {
+    const at = book.entries.get(moved);
+    if (at === undefined || !book.entries.has(from) || used.has(moved) || used.has(from) || now - at >= claim.pendingMs) continue;
+    used.add(moved).add(from);
+    pairs.push([moved, from]);
+  }
+  return pairs;
 }
 
 /**
@@ -110,7 +147,8 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
     const now = book.clock();
     const answer = await book.tryClaim(claim, dead, now);
     if (answer === true) return { admitted: true, revoked };
-    const others = [...answer].filter(([id]) => id !== claim.id && id !== claim.replacing);
+    const found: OwnerSlotEntries = 'moves' in answer ? answer : { entries: answer, moves: new Map() };
+    const others = [...found.entries].filter(([id]) => id !== claim.id && id !== claim.replacing);
     const { live: alive, ended } = await book.liveOf(
       claim.owner,
       others.map(([id]) => id),
@@ -119,7 +157,11 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
     // Not stored, but taken a moment ago: its save may be under way, so it counts (and stays).
     const pending = others.filter(([id, at]) => !alive.has(id) && !ended.has(id) && now - at < claim.pendingMs);
     dead = new Map(others.filter(([id, at]) => !alive.has(id) && (ended.has(id) || now - at >= claim.pendingMs)));
-    live = alive.size + pending.length;
+    // A move under way whose two entries both count (live or pending) is one device: one place.
+    const waiting = new Set(pending.map(([id]) => id));
+    const counted = (id: string) => alive.has(id) || waiting.has(id);
+    const moves = movesUnderWay(found, claim, now).filter(([moved, from]) => counted(moved) && counted(from));
+    live = alive.size + pending.length - moves.length;
     round++;
     if (live < claim.max) continue; // room once the dead entries go: the next round claims it
     if (claim.policy === 'refuse') {
@@ -128,11 +170,16 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
       const cleared = await book.tryClaim(claim, dead, book.clock());
       return cleared === true ? { admitted: true, revoked } : { admitted: false, live };
     }
-    // revoke-oldest: the oldest live sessions go, as many as make room for this one.
-    const victims = others
-      .filter(([id]) => alive.has(id))
-      .sort((a, b) => a[1] - b[1])
-      .slice(0, live - claim.max + 1);
+    // revoke-oldest: the oldest live places go, as many as make room for this one. A move under way
+    // is one place, as old as its new entry (the device signed in again then); it goes whole: its old
+    // record revoked fences the move out (409), its new one, if already saved, goes too.
+    const paired = new Set(moves.flat());
+    const at = new Map(others);
+    const places: [string[], number][] = [
+      ...others.filter(([id]) => alive.has(id) && !paired.has(id)).map(([id, when]): [string[], number] => [[id], when]),
+      ...moves.filter((pair) => pair.some((id) => alive.has(id))).map(([moved, from]): [string[], number] => [[moved, from], at.get(moved)!]),
+    ];
+    const victims = places.sort((a, b) => a[1] - b[1]).slice(0, live - claim.max + 1);
     if (victims.length < live - claim.max + 1) {
       // Places of saves under way fill the book: wait for them to land (then they can be revoked).
       // Revoking none meanwhile: a claim never revokes fewer than it needs, to wait for the rest.
@@ -143,13 +190,11 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
       round--; // a wait is bounded by time, not by rounds
       continue;
     }
-    await book.revoke(
-      claim.owner,
-      victims.map(([id]) => id),
-    );
-    revoked += victims.length;
+    const ids = victims.flatMap(([place]) => place);
+    await book.revoke(claim.owner, ids);
+    revoked += ids.filter((id) => alive.has(id)).length;
     // Gone now (or no longer this owner's): their entries go in the next round's claim.
-    for (const [id, at] of victims) dead.set(id, at);
+    for (const id of ids) dead.set(id, at.get(id)!);
   }
   return { admitted: false, live };
 }

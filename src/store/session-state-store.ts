@@ -230,12 +230,20 @@ export abstract class SessionStateStore {
    * Optional (`maxSessionsPerOwner` needs it): takes a place for session `claim.id` among the live
    * sessions of `claim.owner`, before the save that gives it that owner; atomic, so that concurrent
    * sign-ins on any number of instances never leave more than `claim.max` (see `store/owner-slots.ts`).
-   * Over the cap: refused, or the owner's oldest sessions revoked (`claim.policy`).
+   * Over the cap: refused, or the owner's oldest sessions revoked (`claim.policy`). A claim with
+   * `replacing` (a login moving an owned session) records the pair: while that move may be under way
+   * (`pendingMs`), the new id and the one it replaces count as one place for other claims, or a
+   * sign-in of another device meanwhile is refused or revokes one session too many (the conformance
+   * suite checks it; `claimOwnerSlot(book, claim)` does it for a book answering its moves).
    */
   claimOwnerSlot?(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer>;
 
-  /** Gives back a place `claimOwnerSlot` took, when the save it was for certainly wrote nothing. */
-  releaseOwnerSlot?(owner: string, id: string): Promise<void>;
+  /**
+   * Gives back the place of `id`: a claim whose save certainly wrote nothing, or a session that left
+   * the owner (removed, given another owner, or moved to a new id). `movedTo`: the new id of that
+   * move, whose record in the book (the pair it made with `id`) is settled now and may go with it.
+   */
+  releaseOwnerSlot?(owner: string, id: string, movedTo?: string): Promise<void>;
 
   /**
    * Optional: the live sessions of `owner` (a user's list of devices), in no particular order, each

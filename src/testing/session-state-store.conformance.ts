@@ -912,6 +912,37 @@ export function describeSessionStateStoreConformance(
         expect((await readItem(others)).item?.owner).toBe(other);
       });
 
+      it('a login moving an owned session (replacing) and the id it replaces count as one place while the move may be under way, two once it is over', async () => {
+        if (!store.claimOwnerSlot) return;
+        const owner = `user-${newSessionId()}`;
+        const first = await signIn(owner, 'revoke-oldest');
+        const second = await signIn(owner, 'revoke-oldest');
+        // first's device signs in again: the new id's place is taken, its save not landed yet.
+        const moved = newSessionId();
+        expect(await claim(owner, moved, 'revoke-oldest', first)).toEqual({ admitted: true, revoked: 0 });
+        clock.advance(10);
+        // second's device signs in again meanwhile: admitted (two devices, not three).
+        const secondMoved = newSessionId();
+        expect(await claim(owner, secondMoved, 'refuse', second)).toEqual({ admitted: true, revoked: 0 });
+        expect(await claim(owner, newSessionId(), 'refuse')).toEqual({ admitted: false, live: 2 });
+        // A third device under revoke-oldest: the oldest place goes, the device that moved first, whole (its old record).
+        expect(await claim(owner, newSessionId(), 'revoke-oldest')).toEqual({ admitted: true, revoked: 1 });
+        expectAbsent(expect, await readItem(first));
+        expect((await readItem(second)).kind).toBe('loaded');
+
+        // A move that never removes its old record: once pendingMs has passed, both records count.
+        const other = `user-${newSessionId()}`;
+        const old = await signIn(other, 'refuse');
+        const renewed = newSessionId();
+        expect(await claim(other, renewed, 'refuse', old)).toEqual({ admitted: true, revoked: 0 });
+        await store.setAndReleaseItemExclusive(renewed, { ...data({}), owner: other }, null, true);
+        expect(await claim(other, newSessionId(), 'refuse')).toEqual({ admitted: true, revoked: 0 });
+        expect(await claim(other, newSessionId(), 'refuse')).toEqual({ admitted: false, live: 2 });
+        clock.advance(PENDING_MS);
+        expect(await claim(other, newSessionId(), 'refuse')).toEqual({ admitted: false, live: 2 });
+        expect((await readItem(old)).kind).toBe('loaded');
+      });
+
       it("a session past absoluteMs frees its place at once: stored as the owner's, it is not a save under way", async () => {
         if (!store.claimOwnerSlot) return;
         const owner = `user-${newSessionId()}`;

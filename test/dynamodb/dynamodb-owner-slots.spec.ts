@@ -127,3 +127,38 @@ it('a revocation frees the places in the same call: revokeItem one UpdateItem mo
     meter.detach();
   }
 });
+
+it("a re-login records its move (`Moved#{new id}`) in its one UpdateItem; another device's re-login meanwhile counts the pair once (one round more); giving back the old id settles the move", async () => {
+  const owner = `user-${generateSessionId()}`;
+  const first = await signIn(owner, 2);
+  const second = await signIn(owner, 2);
+  const relogin = (id: string, replacing: string) => store.claimOwnerSlot({ owner, id, replacing, max: 2, policy: 'refuse', pendingMs });
+  const book = async () => (await store.client.send(new GetItemCommand({ TableName: tableName, Key: bookKey(owner), ConsistentRead: true }))).Item!;
+  const meter = meterCapacity(store.client);
+  try {
+    const moved = generateSessionId();
+    expect(await relogin(moved, first.id)).toEqual({ admitted: true, revoked: 0 });
+    expect({ calls: meter.calls(), wcu: meter.wcu() }).toEqual({ calls: ['UpdateItem'], wcu: 1 });
+    expect((await book())[`Moved#${moved}`]).toEqual({ S: first.id });
+
+    // Device two signs in again before device one's save landed: the book holds three entries, two devices.
+    meter.reset();
+    expect(await relogin(generateSessionId(), second.id)).toEqual({ admitted: true, revoked: 0 });
+    // The refused UpdateItem (reported as no units), the check of the two other entries (DynamoDB Local
+    // reports 1 RCU: the stored one; the other is a save under way), the UpdateItem counting the pair once.
+    expect({ calls: meter.calls(), wcu: meter.wcu(), rcu: meter.rcu() }).toEqual({
+      calls: ['UpdateItem', 'BatchGetItem', 'UpdateItem'],
+      wcu: 1,
+      rcu: 1,
+    });
+
+    // Device one's move done: its old id's place given back, the move's record with it (one UpdateItem).
+    meter.reset();
+    await store.releaseOwnerSlot(owner, first.id, moved);
+    expect({ calls: meter.calls(), wcu: meter.wcu() }).toEqual({ calls: ['UpdateItem'], wcu: 1 });
+    const settled = await book();
+    expect({ moved: settled[`Moved#${moved}`], old: settled['Slots']!.M![first.id] }).toEqual({ moved: undefined, old: undefined });
+  } finally {
+    meter.detach();
+  }
+});

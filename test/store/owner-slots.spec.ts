@@ -127,4 +127,30 @@ describe('claimOwnerSlot (the in-memory store)', () => {
     expect((await store.getItem(id)).kind).toBe('absent');
     expect(books().has('ann')).toBe(false);
   });
+
+  it('a move whose new record landed but whose old one is not removed yet counts once; revoke-oldest then takes an older device, not half of it', async () => {
+    const first = await signIn('revoke-oldest');
+    now += 10;
+    const second = await signIn('revoke-oldest');
+    now += 10;
+    const moved = generateSessionId();
+    expect(await claim(moved, 'revoke-oldest', { replacing: first })).toEqual({ admitted: true, revoked: 0 });
+    await store.setAndReleaseItemExclusive(moved, { items: '{}', timeout: 20, owner: 'ann' }, null, true);
+    now += 10;
+    // first and moved are both stored (the move's removal of first is still to come): one device, signed in again last.
+    expect(await claim(generateSessionId(), 'revoke-oldest')).toEqual({ admitted: true, revoked: 1 });
+    const kinds = await Promise.all([first, moved, second].map(async (id) => (await store.getItem(id)).kind));
+    expect(kinds).toEqual(['loaded', 'loaded', 'absent']);
+  });
+
+  it("the moves' book is dropped with its entries: a sweep past pendingMs leaves neither", async () => {
+    const moves = () => (store as unknown as { slotMoves: Map<string, Map<string, string>> }).slotMoves;
+    const first = await signIn('refuse');
+    const moved = generateSessionId();
+    expect(await claim(moved, 'refuse', { replacing: first })).toEqual({ admitted: true, revoked: 0 });
+    expect(moves().get('ann')).toEqual(new Map([[moved, first]]));
+    now += 21 * 60_000; // first expired; the move never saved
+    store.sweep();
+    expect(moves().has('ann')).toBe(false);
+  });
 });

@@ -15,7 +15,7 @@ import {
   type SessionStateStoreData,
 } from '../session-state-store.js';
 import type { InMemorySessionStateStoreOptions } from './in-memory-session-state-store.options.js';
-import { claimOwnerSlot, type OwnerSlotAnswer, type OwnerSlotBook, type OwnerSlotClaim } from '../owner-slots.js';
+import { claimOwnerSlot, movesUnderWay, type OwnerSlotAnswer, type OwnerSlotBook, type OwnerSlotClaim } from '../owner-slots.js';
 
 interface InMemoryRecord {
   items: string;
@@ -43,6 +43,8 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   private readonly byOwner = new Map<string, Set<string>>();
   /** `maxSessionsPerOwner`'s book: per owner, the sessions that took a place (id → when). */
   private readonly slots = new Map<string, Map<string, number>>();
+  /** Per owner's book, the moves it recorded (new id → the id it replaces): see `movesUnderWay`. */
+  private readonly slotMoves = new Map<string, Map<string, string>>();
   /** Per owner's book, how long its entries may be saves under way (the last claim's `pendingMs`): for the sweep. */
   private readonly slotsPendingMs = new Map<string, number>();
   private readonly now: () => number;
@@ -164,15 +166,24 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   override claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
     const book: OwnerSlotBook = {
       clock: this.now,
-      tryClaim: async ({ owner, id, replacing, max, pendingMs }, dead, now) => {
+      tryClaim: async (claim, dead, now) => {
+        const { owner, id, replacing, max, pendingMs } = claim;
         let entries = this.slots.get(owner);
         // A new book starts with the sessions the owner already has (signed in before the cap): the oldest.
         if (!entries) this.slots.set(owner, (entries = new Map(Array.from(this.byOwner.get(owner) ?? [], (held) => [held, 0]))));
         this.slotsPendingMs.set(owner, pendingMs);
-        for (const [gone, at] of dead) if (entries.get(gone) === at) entries.delete(gone);
-        const others = entries.size - (entries.has(id) ? 1 : 0) - (replacing !== undefined && entries.has(replacing) ? 1 : 0);
-        if (!entries.has(id) && others >= max) return new Map(entries);
+        let moves = this.slotMoves.get(owner);
+        if (!moves) this.slotMoves.set(owner, (moves = new Map()));
+        for (const [gone, at] of dead) if (entries.get(gone) === at) this.forgetSlot(entries, moves, gone);
+        const book = { entries, moves };
+        const others =
+          entries.size -
+          (entries.has(id) ? 1 : 0) -
+          (replacing !== undefined && entries.has(replacing) ? 1 : 0) -
+          movesUnderWay(book, claim, now).length;
+        if (!entries.has(id) && others >= max) return { entries: new Map(entries), moves: new Map(moves) };
         entries.set(id, now);
+        if (replacing !== undefined) moves.set(id, replacing);
         return true;
       },
       liveOf: async (owner, ids, absoluteMs) => {
@@ -192,18 +203,28 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     return claimOwnerSlot(book, claim);
   }
 
-  override async releaseOwnerSlot(owner: string, id: string): Promise<void> {
+  override async releaseOwnerSlot(owner: string, id: string, movedTo?: string): Promise<void> {
+    const moves = this.slotMoves.get(owner);
+    if (movedTo !== undefined && moves?.get(movedTo) === id) moves.delete(movedTo);
     this.freeSlot(owner, id);
   }
 
   private freeSlot(owner: string, id: string): void {
     const entries = this.slots.get(owner);
-    entries?.delete(id);
-    if (entries?.size === 0) this.dropBook(owner);
+    if (!entries) return;
+    this.forgetSlot(entries, this.slotMoves.get(owner), id);
+    if (entries.size === 0) this.dropBook(owner);
+  }
+
+  /** An entry goes with the move it made (a move it was the old side of stays with its new entry: it no longer counts once). */
+  private forgetSlot(entries: Map<string, number>, moves: Map<string, string> | undefined, id: string): void {
+    entries.delete(id);
+    moves?.delete(id);
   }
 
   private dropBook(owner: string): void {
     this.slots.delete(owner);
+    this.slotMoves.delete(owner);
     this.slotsPendingMs.delete(owner);
   }
 
@@ -269,7 +290,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     for (const [owner, entries] of this.slots) {
       const pendingMs = this.slotsPendingMs.get(owner) ?? 0;
       for (const [id, at] of entries) {
-        if (now - at >= pendingMs && this.records.get(id)?.owner !== owner) entries.delete(id);
+        if (now - at >= pendingMs && this.records.get(id)?.owner !== owner) this.forgetSlot(entries, this.slotMoves.get(owner), id);
       }
       if (entries.size === 0) this.dropBook(owner);
     }
