@@ -614,8 +614,9 @@ return 1
 
 /**
  * The startup check of what the scripts may run: each command the store's scripts need on every
- * request, and those of the owner index, on a key of its own (`KEYS[1]`, deleted again; `KEYS[2]` a sorted set in the same slot), by
- * `pcall`. Replies the commands the ACL refuses (none: an empty list). Not checked: the owner cap's
+ * request, and those of the owner index and its sweep (a refused one there only logs, per login: a
+ * sign-out-everywhere that silently misses sessions), on a key of its own (`KEYS[1]`, deleted again;
+ * `KEYS[2]` a sorted set in the same slot), by `pcall`. Replies the commands the ACL refuses (none: an empty list). Not checked: the owner cap's
  * commands (only with maxSessionsPerOwner) and SPUBLISH/PUBLISH (without them a release is not
  * announced, and waiters of other instances poll).
  */
@@ -633,8 +634,13 @@ try('HDEL', KEYS[1], 'v')
 try('PEXPIRE', KEYS[1], '1000')
 try('PTTL', KEYS[1])
 try('TYPE', KEYS[2])
+try('ZSCORE', KEYS[2], 'x')
 try('ZADD', KEYS[2], '1', 'x')
+try('PERSIST', KEYS[2])
+try('ZRANGE', KEYS[2], 0, -1)
+try('ZRANGEBYSCORE', KEYS[2], '-inf', '0')
 try('ZREMRANGEBYSCORE', KEYS[2], '-inf', '0')
+try('ZREM', KEYS[2], 'x')
 try('DEL', KEYS[1], KEYS[2])
 return refused
 `,

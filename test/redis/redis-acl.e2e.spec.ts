@@ -130,6 +130,22 @@ describe('Redis ACL', () => {
     await expect(startSessionApp('express', { store: new RedisSessionStateStore({ url }) })).rejects.toThrow(/@scripting/);
   });
 
+  // Found by review R5: without +zscore (run first by the owner index's script) startup passed, and every
+  // login's index write then failed (only logged): sign-out-everywhere reached none of the owner's sessions.
+  it.each(['zscore', 'persist', 'zrange', 'zrangebyscore', 'zrem'])(
+    'a user without +%s (the owner index and its sweep): startup fails naming it',
+    async (command) => {
+      const user = `no-${command}`;
+      const grants = DOCUMENTED.filter((p) => p !== `+${command}` && p !== '>app-password');
+      await admin.sendCommand(['ACL', 'SETUSER', user, 'reset', '>pw', ...grants]);
+      const store = new RedisSessionStateStore({ url: `redis://${user}:pw@127.0.0.1:${server.port}`, ownerSweep: false });
+      const error = await store.init().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SessionStateStoreMisconfiguredError);
+      expect((error as Error).message).toContain(`${command.toUpperCase()} (NOPERM): grant +${command} `);
+      await store.close();
+    },
+  );
+
   it('a user that may run scripts but not a command inside them (HSET): startup fails naming it; unchecked, a save answers 503', async () => {
     const url = `redis://no-hset:pw@127.0.0.1:${server.port}`;
     const store = new RedisSessionStateStore({ url });

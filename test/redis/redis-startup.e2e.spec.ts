@@ -19,7 +19,7 @@ beforeAll(async () => {
   // A user that may not SELECT another database. What a store needs at startup: its connection (HELLO), scripts, and the commands they run (checked by init()).
   await admin.sendCommand(
     ['ACL', 'SETUSER', 'app', 'reset', 'on', '>app-secret', '~sess:*', '&sess:*', '+hello', '+ping', '+evalsha', '+eval'].concat(
-      '+hmget +hset +hdel +del +pexpire +pttl +type +zadd +zremrangebyscore'.split(' '),
+      '+hmget +hset +hdel +del +pexpire +pttl +type +zscore +zadd +persist +zrange +zrangebyscore +zremrangebyscore +zrem'.split(' '),
     ),
   );
 });
