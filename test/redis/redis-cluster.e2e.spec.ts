@@ -1,5 +1,6 @@
 import { createClient, createCluster, type RedisClusterType } from 'redis';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
+import { generateSessionId } from '../../src/session/session-id.js';
 import { describeSessionStateStoreConformance } from '../../src/testing/index.js';
 import request from 'supertest';
 import { idOf, startSessionApp, type SessionApp } from '../e2e/session-app.js';
@@ -85,6 +86,22 @@ describe('the owner index on Redis Cluster', () => {
     );
     expect(left.reduce((a, b) => a + b, 0)).toBe(0);
     expect(await client.exists('sess:sweep:owners')).toBe(0);
+    await store.close();
+  });
+});
+
+describe('an owner with a brace in its name on Redis Cluster', () => {
+  // Found by review R5: `}x` made the keys' hash tag empty: the index and its book in two slots, every
+  // script of theirs CROSSSLOT (the login only warned), and sign-out-everywhere ended none of its sessions.
+  it.each(['}x-user-42', 'a{b}c', '{'])('sign-out-everywhere and the cap reach the sessions of owner %s', async (owner) => {
+    const store = new RedisSessionStateStore({ client, releaseNotifications: false, ownerSweep: false });
+    const ids = [generateSessionId(), generateSessionId()];
+    for (const id of ids) {
+      expect((await store.claimOwnerSlot({ owner, id, max: 5, policy: 'refuse', pendingMs: 110_000, keepMs: 20 * 60_000 })).admitted).toBe(true);
+      await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20, owner }, null, true);
+    }
+    expect((await store.listOwnerSessions(owner)).map((s) => s.id).sort()).toEqual([...ids].sort());
+    expect(await store.revokeOwner(owner)).toBe(2);
     await store.close();
   });
 });
