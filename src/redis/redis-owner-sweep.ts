@@ -8,6 +8,8 @@ const BATCH = 100;
 const MAX_STEPS = 20;
 /** How long owners taken by a sweep are skipped by the others' (and retried, if this one died). */
 export const SWEEP_LEASE_MS = 60_000;
+/** The pause before the next sweep when one stopped at MAX_STEPS with owners still due (a backlog). */
+const BACKLOG_PAUSE_MS = 1_000;
 
 /** What one sweep did. */
 export interface OwnerSweepResult {
@@ -40,6 +42,10 @@ export class RedisOwnerSweep {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
   private stopped = false;
+  /** The last sweep stopped at MAX_STEPS with owners still due: the next comes soon, not at the interval. */
+  private backlog = false;
+  /** Said once per run of failures (Redis down: every sweep fails until it is back). */
+  private failing = false;
 
   constructor(
     private readonly commands: () => RedisCommands,
@@ -52,10 +58,18 @@ export class RedisOwnerSweep {
   /** Schedules the next sweep unless one is scheduled, the sweep is off, or the store is closed. */
   start(): void {
     if (this.timer || this.stopped || this.intervalMs === null) return;
-    const pause = this.intervalMs * (0.5 + Math.random());
+    const pause = this.backlog ? Math.min(BACKLOG_PAUSE_MS, this.intervalMs) : this.intervalMs * (0.5 + Math.random());
     this.timer = setTimeout(() => {
       this.running = this.sweep()
-        .catch((error: unknown) => this.logger.warn(`Sweeping the owner indexes failed (tried again later): ${(error as Error).message}`))
+        .then(
+          () => (this.failing = false),
+          (error: unknown) => {
+            this.backlog = false;
+            if (this.failing) return;
+            this.failing = true;
+            this.logger.warn(`Sweeping the owner indexes failed (tried again later, said once until a sweep works): ${(error as Error).message}`);
+          },
+        )
         .finally(() => {
           this.running = undefined;
           this.timer = undefined;
@@ -76,7 +90,9 @@ export class RedisOwnerSweep {
   async sweep(): Promise<OwnerSweepResult> {
     let visited = 0;
     let removed = 0;
-    for (let step = 0; step < MAX_STEPS; step++) {
+    this.backlog = false;
+    // A stopped store (closing) ends its sweep at the next step, not after MAX_STEPS of them.
+    for (let step = 0; step < MAX_STEPS && !this.stopped; step++) {
       const now = this.clock();
       const picked = list(await this.commands().script(REAP_PICK, this.keys.reaper, [String(now), String(BATCH), String(SWEEP_LEASE_MS)]));
       const [lease, ...owners] = picked.map((reply) => String(reply));
@@ -95,6 +111,7 @@ export class RedisOwnerSweep {
       });
       if (done.length > 1) await this.commands().script(REAP_DONE, this.keys.reaper, done);
       if (owners.length < BATCH) break;
+      if (step === MAX_STEPS - 1) this.backlog = true;
     }
     return { visited, removed };
   }
