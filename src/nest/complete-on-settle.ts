@@ -35,6 +35,8 @@ export function completeOnSettle(
     settle();
     answer.release(lifecycle.complete(lease, exchange, 'succeeded'), toClientError);
   });
+  // Read only by the teardown, which cannot run before this returns (a source that errs during
+  // `subscribe` settles, and is unsubscribed by the teardown like any other).
   const subscription = subscribe({
     next: (value) => subscriber.next(value),
     error: (error: unknown) => {
@@ -57,7 +59,10 @@ export function completeOnSettle(
     },
   });
   return () => {
-    if (settled) return;
+    // Settled: the handler's source ended by itself (then this is a no-op), or the stream was ended
+    // for it (an @Sse() stream whose session ended, see checked-events.ts): let go of it, its
+    // listeners and timers.
+    if (settled) return subscription.unsubscribe();
     answer?.abandon();
     if (!held) subscription.unsubscribe();
     lifecycle.discard(lease, exchange);
