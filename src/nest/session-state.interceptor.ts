@@ -152,6 +152,8 @@ export class SessionStateInterceptor implements NestInterceptor {
         // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
         handlerError: transport.handlerError,
         answer,
+        // A transport that sends each value as it comes (a WebSocket message) gets them after the save.
+        valuesAfterSave: transport.valuesAfterSave === true,
       },
     );
     // A snapshot (read-only, no lock) is complete once the handler started: the stream holds nothing

@@ -17,6 +17,8 @@ export const wsTransport: SessionTransport = {
     'is not imported (its interceptor runs the session of each message).',
   guardAccess: 'snapshot',
   completesUnusedSessions: false,
+  // Nest's adapters send each value at once: an answer must not say "saved" before the save did.
+  valuesAfterSave: true,
   clientError: (error) => toWsException(error),
   // Nest's WebSocket filter answers anything but a WsException "Internal server error".
   handlerError: toWsException,
