@@ -45,6 +45,12 @@ export interface SessionTransport {
    * are kept until the session was saved, and dropped if that fails (see nest/complete-on-settle.ts).
    */
   readonly valuesAfterSave?: boolean;
+  /**
+   * Something the transport loads on first use before it can render a client's error (`WsException`,
+   * a dynamic import, so that an app without gateways never loads @nestjs/websockets): a promise while
+   * it loads, then undefined. The interceptor and the accessor wait for it. Absent: nothing to wait for.
+   */
+  ready?(): Promise<void> | undefined;
   /** The handler's own error as the client receives it. Absent: unchanged, to the application's exception filters. */
   readonly handlerError?: (error: unknown) => unknown;
   /**

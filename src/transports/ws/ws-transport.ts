@@ -8,9 +8,12 @@ export const wsTransport: SessionTransport = {
   contextType: 'ws',
   shape: 'request',
   exchange(context) {
-    loadWsException();
+    void loadWsException();
     return wsExchange(context);
   },
+  // The first message of a process waits for WsException (a dynamic import): an error rendered
+  // before it loaded would reach Nest's filter raw ("Internal server error", logged unredacted).
+  ready: loadWsException,
   lease: () => messageLease(),
   noSession:
     'this WebSocket message has no session: the handler is declared SessionStateBehavior.Disabled, or SessionStateModule ' +
