@@ -11,6 +11,10 @@ import type { HeldAnswer, SessionExchange } from '../core/session-exchange.js';
  * unsubscription: a handler holding the lock keeps it until it settles (a promise cannot be
  * stopped, and the next request must not run beside it), its changes discarded, at the latest
  * until the lock is stale. Used by the session interceptor.
+ *
+ * `valuesAfterSave` (a transport that sends each value as it comes: a WebSocket message): while the
+ * lease holds the lock, the values are kept until the completion resolved, then passed on; a failed
+ * completion drops them, so the client gets its error alone, never an answer for unsaved changes.
  */
 export function completeOnSettle(
   lifecycle: SessionStateLifecycle,
@@ -22,7 +26,8 @@ export function completeOnSettle(
     held = lease.lockId !== null,
     handlerError = (error: unknown) => error,
     answer,
-  }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer } = {},
+    valuesAfterSave = false,
+  }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer; valuesAfterSave?: boolean } = {},
 ): () => void {
   const release = held ? lifecycle.hold(lease) : () => {};
   let settled = false;
@@ -35,8 +40,14 @@ export function completeOnSettle(
     settle();
     answer.release(lifecycle.complete(lease, exchange, 'succeeded'), toClientError);
   });
+  // Read only by the teardown, which cannot run before this returns (a source that errs during
+  // `subscribe` settles, and is unsubscribed by the teardown like any other).
+  const kept: unknown[] | undefined = held && valuesAfterSave ? [] : undefined;
+  const passKept = () => {
+    if (kept) for (const value of kept.splice(0)) subscriber.next(value);
+  };
   const subscription = subscribe({
-    next: (value) => subscriber.next(value),
+    next: (value) => (kept ? kept.push(value) : subscriber.next(value)),
     error: (error: unknown) => {
       settle();
       // The handler's error is the one worth reporting; a release failure was logged. Its changes
@@ -44,20 +55,23 @@ export function completeOnSettle(
       const report = () => subscriber.error(handlerError(error));
       const completion = lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error));
       answer?.release(completion, toClientError, { error: handlerError(error) });
-      completion.then(report, report);
+      completion.then(() => (passKept(), report()), report);
     },
     complete: () => {
       settle();
       const completion = lifecycle.complete(lease, exchange, 'succeeded');
       answer?.release(completion, toClientError);
       completion.then(
-        () => subscriber.complete(),
+        () => (passKept(), subscriber.complete()),
         (error: unknown) => subscriber.error(toClientError(error)),
       );
     },
   });
   return () => {
-    if (settled) return;
+    // Settled: the handler's source ended by itself (then this is a no-op), or the stream was ended
+    // for it (an @Sse() stream whose session ended, see checked-events.ts): let go of it, its
+    // listeners and timers.
+    if (settled) return subscription.unsubscribe();
     answer?.abandon();
     if (!held) subscription.unsubscribe();
     lifecycle.discard(lease, exchange);

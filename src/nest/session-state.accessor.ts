@@ -45,6 +45,7 @@ export class SessionStateAccessor {
       const behavior = declared === SessionStateBehavior.Required ? declared : SessionStateBehavior.ReadOnly;
       return (await this.lifecycle.acquire(exchange, behavior, 'guard')).session;
     } catch (error) {
+      await transport.ready?.(); // what renders the client's error (WsException) may still be loading
       throw transport.clientError(error, exchange);
     }
   }

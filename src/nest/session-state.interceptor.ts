@@ -1,5 +1,5 @@
 import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { Observable, throwError, type Observer, type Subscriber } from 'rxjs';
+import { Observable, from, switchMap, throwError, type Observer, type Subscriber } from 'rxjs';
 import { checkedEvents } from './checked-events.js';
 import { completeOnSettle } from './complete-on-settle.js';
 import { transportOf } from '../transports/session-transports.js';
@@ -41,6 +41,9 @@ export class SessionStateInterceptor implements NestInterceptor {
     // A session-less handler costs nothing: no store call, no cookie (whatever its transport).
     if (behavior === SessionStateBehavior.Disabled) return next.handle();
     if (!transport) return throwError(() => new SessionStateUnsupportedContextError(context.getType<string>()));
+    // The first message of a transport that still loads what renders its errors waits for it (once).
+    const ready = transport.ready?.();
+    if (ready) return from(ready).pipe(switchMap(() => this.intercept(context, next)));
     // A stream reads a snapshot taken when it starts (see sse-session.ts, graphql-subscription-exchange.ts).
     const snapshot = transport.shape === 'stream';
     let exchange: SessionExchange;
@@ -152,6 +155,8 @@ export class SessionStateInterceptor implements NestInterceptor {
         // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
         handlerError: transport.handlerError,
         answer,
+        // A transport that sends each value as it comes (a WebSocket message) gets them after the save.
+        valuesAfterSave: transport.valuesAfterSave === true,
       },
     );
     // A snapshot (read-only, no lock) is complete once the handler started: the stream holds nothing

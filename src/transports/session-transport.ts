@@ -39,6 +39,18 @@ export interface SessionTransport {
   readonly completesUnusedSessions: boolean;
   /** A session error of acquisition or completion as the client receives it (by the error catalog, `errors/`). */
   clientError(error: unknown, exchange: SessionExchange): unknown;
+  /**
+   * Whether the platform sends each of a handler's values as it comes (Nest's socket.io and ws
+   * adapters do; HTTP waits for the completion): then, while the handler holds the lock, its values
+   * are kept until the session was saved, and dropped if that fails (see nest/complete-on-settle.ts).
+   */
+  readonly valuesAfterSave?: boolean;
+  /**
+   * Something the transport loads on first use before it can render a client's error (`WsException`,
+   * a dynamic import, so that an app without gateways never loads @nestjs/websockets): a promise while
+   * it loads, then undefined. The interceptor and the accessor wait for it. Absent: nothing to wait for.
+   */
+  ready?(): Promise<void> | undefined;
   /** The handler's own error as the client receives it. Absent: unchanged, to the application's exception filters. */
   readonly handlerError?: (error: unknown) => unknown;
   /**

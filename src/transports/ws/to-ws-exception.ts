@@ -2,13 +2,21 @@ import { sessionErrorOf } from '../../errors/session-error-catalog.js';
 
 /** `WsException` of @nestjs/websockets, loaded on the first WebSocket exchange (an app without gateways never loads it). */
 let WsException: (new (error: string | object) => Error) | undefined;
+/** The load under way; `loaded` once it settled (a failed load is not retried: nothing to wait for then). */
+let loading: Promise<void> | undefined;
+let loaded = false;
 
-export function loadWsException(): void {
-  if (WsException) return;
-  import('@nestjs/websockets').then(
-    (m) => (WsException = m.WsException),
-    () => {},
+/**
+ * Starts loading `WsException` if it is not yet; resolves once it settled, undefined once it has.
+ * A message's errors must wait for it (`wsTransport.ready`): before, they would go out raw.
+ */
+export function loadWsException(): Promise<void> | undefined {
+  if (loaded) return undefined;
+  loading ??= import('@nestjs/websockets').then(
+    (m) => void ((WsException = m.WsException), (loaded = true)),
+    () => void (loaded = true),
   );
+  return loading;
 }
 
 /**

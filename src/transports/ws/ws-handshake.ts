@@ -10,7 +10,7 @@ const upgrades = new WeakMap<object, IncomingMessage>();
 
 export function rememberUpgrade(request: IncomingMessage): void {
   upgrades.set(request.socket, request);
-  loadWsException(); // a gateway may answer this connection: have its exception class ready
+  void loadWsException(); // a gateway may answer this connection: have its exception class ready
 }
 
 export interface WsHandshake {
