@@ -27,26 +27,11 @@ import { corruptRecord, mayHaveRun } from './redis-errors.js';
 import { RedisItemsCodec } from './redis-items-codec.js';
 import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
-import {
-  ACL_CHECK,
-  CLAIM_OWNER_SLOT,
-  CREATE_UNINITIALIZED,
-  INDEX_OWNER,
-  LOCK,
-  LOCK_SLIDE_MS,
-  OWNED,
-  PROBE,
-  READ,
-  REAP_REGISTER,
-  RELEASE,
-  REMOVE,
-  RESET,
-  REVOKE,
-  SAVE,
-  UNINDEX_OWNER,
-} from './redis-scripts.js';
-import { claimOwnerSlot, type OwnerSlotAnswer, type OwnerSlotClaim } from '../store/owner-slots.js';
-import { RedisOwnerSweep, type OwnerSweepResult } from './redis-owner-sweep.js';
+import { ACL_CHECK, CREATE_UNINITIALIZED, LOCK, LOCK_SLIDE_MS, PROBE, READ, RELEASE, REMOVE, RESET, SAVE } from './redis-scripts.js';
+import type { OwnerSlotAnswer, OwnerSlotClaim } from '../store/owner-slots.js';
+import type { OwnerSweepResult } from './redis-owner-sweep.js';
+import { RedisOwners } from './redis-owners.js';
+import { code, integer, list } from './redis-replies.js';
 import { redisStoreSettings, type RedisStoreSettings } from './redis-store-settings.js';
 import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-session-state-store.options.js';
 
@@ -158,8 +143,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
     this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '']),
   );
-  /** Deletes the owner indexes no session needs any more (they have no TTL: see INDEX_OWNER). */
-  private readonly ownerSweep: RedisOwnerSweep;
+  /** The owner index, the cap's book and their sweep. */
+  private readonly owners: RedisOwners;
 
   constructor(options: RedisSessionStateStoreOptions = {}) {
     super();
@@ -170,13 +155,15 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     this.clock = () => Math.floor(clock());
     this.extraMs = String(this.settings.ttlExtraSeconds * 1000);
     this.codec = new RedisItemsCodec(this.settings.compressionThresholdBytes, this.settings.maxItemBytes);
-    this.ownerSweep = new RedisOwnerSweep(
-      () => this.commands,
-      { reaper: `${this.settings.prefix}owners`, index: (owner) => this.ownerKey(owner), book: (owner) => this.capKey(owner) },
-      this.clock,
-      this.settings.ownerSweepIntervalMs,
-      this.logger,
-    );
+    this.owners = new RedisOwners({
+      commands: () => this.commands,
+      key: (id) => this.key(id),
+      prefix: this.settings.prefix,
+      clock: this.clock,
+      extraMs: this.extraMs,
+      sweepIntervalMs: this.settings.ownerSweepIntervalMs,
+      logger: this.logger,
+    });
     if (options.client) this.connection = this.connectionOf(options.client);
   }
 
@@ -197,7 +184,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       if (!this.connection.client.isOpen) await connectAtStartup(this.connection.client, this.settings.connectTimeoutMs);
       await this.checkScripting(this.connection.client);
       await this.warnOnEviction();
-      this.ownerSweep.start();
+      this.owners.sweep.start();
     })().catch((error: unknown) => {
       this.ready = undefined;
       throw error;
@@ -272,7 +259,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /** The owner sweep stops with the module (a sweep under way is waited for); the rest closes at shutdown. */
   async onModuleDestroy(): Promise<void> {
-    await this.ownerSweep.stop();
+    await this.owners.sweep.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -285,7 +272,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
    * and operators; safe beside the sweeps of other instances.
    */
   sweepOwners(): Promise<OwnerSweepResult> {
-    return this.ownerSweep.sweep();
+    return this.owners.sweep.sweep();
   }
 
   /**
@@ -296,7 +283,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.ownerSweep.stop();
+    await this.owners.sweep.stop();
     const connection = this.connection;
     if (!connection) return;
     await connection.watches?.close();
@@ -427,7 +414,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       const expires = integer(data.expires);
       if (!Number.isFinite(expires)) throw corruptRecord('its expiry is not a number');
       const item = await this.item(data.timeout ?? null, data.owner ?? null, data.plain ?? null, data.compressed ?? null, data.created, data.client);
-      await this.indexOwner(id, item.owner, data.indexUntil, now);
+      await this.owners.indexOwner(id, item.owner, data.indexUntil, now);
       return { kind: 'acquired', item, lockId, actions: actionsOf(data.flags ?? null), expires };
     } catch (error) {
       // We hold the lock of a record we cannot read: its id goes with the error for the caller to release.
@@ -462,7 +449,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     else {
       const released = releaseAnswer(await this.run(RELEASE, id, next, [String(now), this.extraMs, lockId, next]));
       if (!released.ok) throw refusal(released.reply, 'it could not be handed over');
-      await this.indexOwner(id, item.owner, released.index, now);
+      await this.owners.indexOwner(id, item.owner, released.index, now);
       expires = released.expires;
     }
     const handed = storeDataOf(item.items, item.timeout, item.owner, item.created, item.client);
@@ -480,152 +467,48 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       throw error;
     }
     if (!released.ok) return false;
-    await this.indexOwner(id, undefined, released.index, now);
+    await this.owners.indexOwner(id, undefined, released.index, now);
     return true;
   }
 
   async removeItem(id: string, lockId: string, _options?: RemoveItemOptions): Promise<void> {
     const reply = list(await this.commands.script(REMOVE, this.key(id), [String(this.clock()), this.extraMs, lockId]));
     if (code(reply) !== 'OK') throw refusal(reply, 'the session was not removed');
-    this.unindexOwner(id, reply[1]);
+    this.owners.unindexOwner(id, reply[1]);
   }
 
   async resetItemTimeout(id: string): Promise<void> {
     const now = this.clock();
     const reply = list(await this.commands.script(RESET, this.key(id), [String(now), this.extraMs]));
-    if (code(reply) === 'OK') await this.indexOwner(id, undefined, reply[2], now);
+    if (code(reply) === 'OK') await this.owners.indexOwner(id, undefined, reply[2], now);
   }
 
   override async createUninitializedItem(id: string, timeout: number): Promise<void> {
     await this.commands.script(CREATE_UNINITIALIZED, this.key(id), [String(this.clock()), this.extraMs, String(timeout)]);
   }
 
-  /**
-   * Sign out everywhere: the owner's index (ZRANGE), then a script per session that removes it
-   * only if it still has this owner (in parallel), then one script taking the entries it removed out
-   * of the index. Other entries stay, and their horizon drops them: one of a session that exists
-   * without this owner (a login may make it the owner's again before that removal, its entry being
-   * the one there), and one of an id found absent, which may be a login whose claim indexed it before
-   * its save: removed, its entry would be gone once the save lands, and the session (whose `u` says it
-   * is indexed) missed by every later sign-out (review R5).
-   */
-  override async revokeOwner(owner: string): Promise<number> {
-    const ids = await this.ownerIds(owner, 'revokeOwner');
-    const now = String(this.clock());
-    const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
-    // Out of the index and the cap's book (their places free at once): those removed (1, 2) only.
-    const gone = ids.flatMap((id, i) => (results[i] === 1 || results[i] === 2 ? [id, '2'] : []));
-    if (gone.length > 0) await this.commands.script(UNINDEX_OWNER, this.ownerKey(owner), gone, false, [this.capKey(owner)]);
-    return results.filter((r) => r === 1).length;
+  /** Sign out everywhere (see RedisOwners). */
+  override revokeOwner(owner: string): Promise<number> {
+    return this.owners.revokeOwner(owner);
   }
 
-  /**
-   * The ids in the owner's index (one plain read: `ZRANGE`), entries past their horizon included (the
-   * caller checks each session). An index of an older version is a set: `SMEMBERS` then.
-   */
-  private async ownerIds(owner: string, operation: string): Promise<string[]> {
-    const ownerKey = this.ownerKey(owner);
-    const members = await this.commands.command(ownerKey, ['ZRANGE', ownerKey, '0', '-1'], operation).catch((error: unknown) => {
-      if (!(error instanceof SessionStateCorruptError)) throw error;
-      return this.commands.command(ownerKey, ['SMEMBERS', ownerKey], operation);
-    });
-    return list(members).map((m) => String(m));
+  /** maxSessionsPerOwner's claim (see RedisOwners). */
+  override claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
+    return this.owners.claimOwnerSlot(claim);
   }
 
-  /**
-   * maxSessionsPerOwner: the owner's book is a sorted set in the owner's slot (`CLAIM_OWNER_SLOT`,
-   * one script), so a sign-in under the cap costs one round trip. At the cap, its entries are
-   * checked (`OWNED`, a script per session, in parallel), and a revoked session costs `REVOKE`.
-   */
-  override async claimOwnerSlot(claim: OwnerSlotClaim): Promise<OwnerSlotAnswer> {
-    const book = this.capKey(claim.owner);
-    // A place taken enters the id in the owner index (CLAIM_OWNER_SLOT) for this long: the owner is
-    // registered for the sweep as long, beside the claim (best effort: the save's index registers again).
-    const keep = Math.max(1, claim.pendingMs, claim.keepMs ?? 0);
-    // (+ 1 s: the claim reads the clock a moment later; a sweep that came before the entry's end would only come again.)
-    const registered = this.registerOwner(claim.owner, this.clock() + keep + 1000).catch(() => undefined);
-    const answer = await claimOwnerSlot(
-      {
-        clock: this.clock,
-        tryClaim: async ({ id, replacing, max, pendingMs, keepMs }, dead, now) => {
-          const args = [id, replacing ?? '', String(max), String(now), String(Math.max(pendingMs, keepMs ?? 0)), String(pendingMs)];
-          for (const [gone, at] of dead) args.push(gone, String(at));
-          const keys = [this.ownerKey(claim.owner), `${book}:moves`];
-          const reply = list(await this.commands.script(CLAIM_OWNER_SLOT, book, args, false, keys));
-          if (code(reply) === 'OK') return true;
-          const [zset, movesSet] = [list(reply[1]), list(reply[2])];
-          const entries = new Map<string, number>();
-          for (let i = 0; i + 1 < zset.length; i += 2) entries.set(String(zset[i]), integer(zset[i + 1]));
-          const moves = new Map<string, string>();
-          for (const pair of movesSet) {
-            const [moved, from] = String(pair).split(' ');
-            if (from !== undefined) moves.set(moved!, from);
-          }
-          return { entries, moves };
-        },
-        liveOf: async (owner, ids, absoluteMs) => {
-          const now = String(this.clock());
-          const absolute = absoluteMs === undefined ? '' : String(absoluteMs);
-          const owned = await Promise.all(ids.map((id) => this.commands.script(OWNED, this.key(id), [now, owner, absolute])));
-          return { live: new Set(ids.filter((_, i) => owned[i] === 1)), ended: new Set(ids.filter((_, i) => owned[i] === 2)) };
-        },
-        revoke: async (owner, ids) => {
-          const now = String(this.clock());
-          const results = await Promise.all(ids.map((id) => this.commands.script(REVOKE, this.key(id), [now, this.extraMs, owner])));
-          // As revokeOwner: only the ids REVOKE removed (1, 2) leave the index (the book: the claim's next round).
-          const gone = ids.flatMap((id, i) => (results[i] === 1 || results[i] === 2 ? [id, '1'] : []));
-          if (gone.length === 0) return;
-          this.commands.script(UNINDEX_OWNER, this.ownerKey(owner), gone, false, [this.capKey(owner)]).catch(() => undefined);
-        },
-      },
-      claim,
-    );
-    await registered;
-    return answer;
+  override releaseOwnerSlot(owner: string, id: string): Promise<void> {
+    return this.owners.releaseOwnerSlot(owner, id);
   }
 
-  override async releaseOwnerSlot(owner: string, id: string): Promise<void> {
-    const book = this.capKey(owner);
-    await this.commands.command(book, ['ZREM', book, id], 'releaseOwnerSlot');
+  /** A user's sessions (see RedisOwners). */
+  override listOwnerSessions(owner: string): Promise<SessionStateOwnedSession[]> {
+    return this.owners.listOwnerSessions(owner);
   }
 
-  /**
-   * A user's sessions: the owner's index (ZRANGE), then one HMGET of six small fields per session
-   * (in parallel; never the items), keeping those live and still of this owner. Entries the index
-   * holds for sessions gone or given to another owner are skipped (revokeOwner cleans them).
-   */
-  override async listOwnerSessions(owner: string): Promise<SessionStateOwnedSession[]> {
-    const ids = await this.ownerIds(owner, 'listOwnerSessions');
-    const now = this.clock();
-    const replies = await Promise.all(
-      ids.map((id) => this.commands.command(this.key(id), ['HMGET', this.key(id), 'v', 'e', 't', 'o', 'f', 'c', 'a'], 'listOwnerSessions')),
-    );
-    const sessions: SessionStateOwnedSession[] = [];
-    replies.forEach((reply, i) => {
-      const [version, expires, timeout, storedOwner, flags, created, client] = list(reply);
-      const expiry = Number(String(expires));
-      const minutes = Number(String(timeout));
-      if (String(version) !== '1' || !(expiry > now) || !(minutes > 0) || flags !== null || String(storedOwner) !== owner) return;
-      const session: { -readonly [K in keyof SessionStateOwnedSession]: SessionStateOwnedSession[K] } = {
-        id: ids[i]!,
-        expires: expiry,
-        timeout: minutes,
-      };
-      const since = created === null ? Number.NaN : Number(String(created));
-      if (Number.isFinite(since)) session.created = since;
-      if (client !== null) session.client = String(client);
-      sessions.push(session);
-    });
-    return sessions;
-  }
-
-  /** Sign out one session: the revokeOwner script on it (removes it only if it has this owner), then its SREM. */
-  override async revokeItem(id: string, owner: string): Promise<boolean> {
-    const reply = await this.commands.script(REVOKE, this.key(id), [String(this.clock()), this.extraMs, owner]);
-    // Awaited: its place in the cap's book is free when this answers. Not for an absent id (3): it may
-    // be a login's claim whose save is under way (see revokeOwner); its horizon drops its entry.
-    if (reply === 1 || reply === 2) await this.unindexOwnerNow(id, owner);
-    return reply === 1;
+  /** Sign out one session (see RedisOwners). */
+  override revokeItem(id: string, owner: string): Promise<boolean> {
+    return this.owners.revokeItem(id, owner);
   }
 
   /** A watch on the session's release channel (rejects with `releaseNotifications: false`: the waiter then polls). */
@@ -652,15 +535,6 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   private channel(id: string): string {
     return `${this.settings.prefix}{${id}}:r`;
-  }
-
-  private ownerKey(owner: string): string {
-    return `${this.settings.prefix}owner:{${ownerTag(owner)}}`;
-  }
-
-  /** The owner's book for maxSessionsPerOwner, in the owner index's slot. */
-  private capKey(owner: string): string {
-    return `${this.ownerKey(owner)}:cap`;
   }
 
   /** The SAVE script; answers the new expiry. `next`: the lock id held afterwards ('' releases). */
@@ -697,8 +571,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : await this.commands.script(SAVE, this.key(id), args);
     if (code(reply) !== 'OK') throw refusal(reply, consequence);
     if (Array.isArray(reply)) {
-      await this.indexOwner(id, item.owner, reply[1], now);
-      this.unindexOwner(id, reply[2]);
+      await this.owners.indexOwner(id, item.owner, reply[1], now);
+      this.owners.unindexOwner(id, reply[2]);
     }
     return expires;
   }
@@ -722,52 +596,6 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     // Queued through a reconnect: the lock command ran before the old connection died, or never.
     const args = [String(this.clock()), this.extraMs, lockId, ''];
     await this.commands.script(RELEASE, this.key(id), args, true).catch(() => this.pendingReleases.add(id, lockId));
-  }
-
-  /**
-   * The owner index needs this session until `until` (a script's answer): one more round trip, at a
-   * login and then at most once per timeout of activity. A failure does not fail the call (the
-   * session's own write is done): the horizon is cleared, so the session's next call tries again.
-   */
-  private async indexOwner(id: string, owner: string | undefined, until: RedisReply | undefined, now: number): Promise<void> {
-    if (until === null || until === undefined) return;
-    try {
-      if (owner === undefined) {
-        // A release or reset does not carry the owner: read it.
-        const [stored] = list(await this.commands.command(this.key(id), ['HMGET', this.key(id), 'o'], 'owner index'));
-        if (stored === null) return;
-        owner = String(stored);
-      }
-      // The entry and the owner's registration for the sweep, sent together (two slots on a cluster).
-      const horizon = String(integer(until));
-      await Promise.all([
-        this.commands.script(INDEX_OWNER, this.ownerKey(owner), [id, horizon, String(now)], false, [this.capKey(owner)]),
-        this.registerOwner(owner, integer(until)),
-      ]);
-    } catch (error) {
-      this.logger.warn(`Updating an owner's session index failed: ${(error as Error).message}`);
-      this.commands.command(this.key(id), ['HDEL', this.key(id), 'u'], 'owner index').catch(() => undefined);
-    }
-  }
-
-  /** The sweep looks at `owner` at `until` at the latest (epoch ms); the sweep's timer starts with the first. */
-  private async registerOwner(owner: string, until: number): Promise<void> {
-    this.ownerSweep.start();
-    const reaper = `${this.settings.prefix}owners`;
-    await this.commands.script(REAP_REGISTER, reaper, [owner, String(Math.floor(until))]);
-  }
-
-  /**
-   * The session no longer has `owner`: its index entry and its place in the owner's cap book go (one
-   * script, best effort, not awaited; revokeOwner, the cap's check and the sweep clean what stays).
-   */
-  private unindexOwner(id: string, owner: RedisReply | undefined): void {
-    if (owner === null || owner === undefined) return;
-    this.unindexOwnerNow(id, String(owner)).catch(() => undefined);
-  }
-
-  private async unindexOwnerNow(id: string, owner: string): Promise<void> {
-    await this.commands.script(UNINDEX_OWNER, this.ownerKey(owner), [id, '2'], false, [this.capKey(owner)]);
   }
 
   private async item(
@@ -827,26 +655,11 @@ function unreachable(error: unknown): boolean {
   return error instanceof SessionStateStoreUnavailableError && !(error instanceof SessionStateStoreMisconfiguredError);
 }
 
-function list(reply: RedisReply): RedisReply[] {
-  if (!Array.isArray(reply)) throw corruptRecord('Redis answered in an unexpected shape');
-  return reply;
-}
-
-/** A reply's code: a bare one ('OK', 'A', 'G', …), or the first element of a list. */
-function code(reply: RedisReply): string {
-  const first = Array.isArray(reply) ? reply[0] : reply;
-  return first instanceof Buffer ? first.toString() : String(first);
-}
-
 /** RELEASE's reply: the new expiry and the owner index's horizon when it needs one; else the refusal. */
 function releaseAnswer(reply: RedisReply): { ok: true; expires: number; index: RedisReply } | { ok: false; reply: RedisReply } {
   if (typeof reply === 'number') return { ok: true, expires: reply, index: null };
   if (Array.isArray(reply) && code(reply) === 'OK') return { ok: true, expires: integer(reply[1]), index: reply[2] ?? null };
   return { ok: false, reply };
-}
-
-function integer(value: RedisReply | undefined): number {
-  return typeof value === 'number' ? value : Number(String(value));
 }
 
 function asBuffer(value: RedisReply): Buffer | null {
@@ -896,13 +709,4 @@ function storeDataOf(items: string, timeout: number, owner?: string, created?: n
   if (created !== undefined) item.created = created;
   if (client !== undefined) item.client = client;
   return item;
-}
-
-/**
- * The hash tag of an owner's keys: the owner itself, but a digest of one with a brace (`}x` would make
- * an empty tag, `{}`: Redis then hashes the whole key, and the index and its book land in two slots of a
- * cluster, where every script of theirs fails CROSSSLOT; found by a review).
- */
-function ownerTag(owner: string): string {
-  return owner.includes('{') || owner.includes('}') ? `#${createHash('sha1').update(owner).digest('base64url')}` : owner;
 }
