@@ -16,6 +16,12 @@
 export interface EarlierRead {
   /** The id under which the earlier read found the session stored; undefined when it found none. */
   readonly storedId: string | undefined;
+  /**
+   * Who read (the application's lifecycle): another application of the process that serves the same
+   * request (an Express app mounted in another) has its own store and cookie, and its read says
+   * nothing of this one's session.
+   */
+  readonly reader: object;
 }
 
 const EARLIER_READ = Symbol('nestjs-session-state:earlier-read');
@@ -31,7 +37,8 @@ export function earlierReadOf(request: object): EarlierRead | undefined {
   return (request as Carrier)[EARLIER_READ];
 }
 
-/** Whether an earlier read of the request (an exchange's key) found its session stored under `id`. */
-export function storedEarlier(request: object, id: string): boolean {
-  return earlierReadOf(request)?.storedId === id;
+/** Whether an earlier read of the request (an exchange's key) by `reader` found its session stored under `id`. */
+export function storedEarlier(request: object, id: string, reader: object): boolean {
+  const read = earlierReadOf(request);
+  return read !== undefined && read.reader === reader && read.storedId === id;
 }

@@ -413,7 +413,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       turn?.releaseLocal();
       // Gone while we waited for its holder, or since this request read it (the mount's read, see
       // earlier-read.ts): moved (login) or ended (logout). See the error's doc.
-      if (waited || storedEarlier(exchange.key, id)) throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
+      if (waited || storedEarlier(exchange.key, id, this)) throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
       // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can tell.
       if (exchange.refusesEndedSession) throw new SessionStateEndedError();
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).

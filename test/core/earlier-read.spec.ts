@@ -21,9 +21,11 @@ const SECRET = 'the current secret, 16+ chars';
 const store = new InMemorySessionStateStore();
 afterAll(() => store.onModuleDestroy());
 
-async function acquireAbsent(request: object, behavior: ActiveBehavior) {
-  const options = resolveSessionStateOptions({ store, secret: SECRET });
-  const lifecycle = new SessionStateLifecycle(options, store, new SessionStateObserver(await SessionStateMetrics.create()));
+const options = resolveSessionStateOptions({ store, secret: SECRET });
+/** An application's lifecycle (each application of a process has its own). */
+const lifecycleOf = async () => new SessionStateLifecycle(options, store, new SessionStateObserver(await SessionStateMetrics.create()));
+
+async function acquireAbsent(lifecycle: SessionStateLifecycle, request: object, behavior: ActiveBehavior) {
   const exchange: SessionExchange = {
     key: request,
     transport: 'graphql',
@@ -43,21 +45,24 @@ async function acquireAbsent(request: object, behavior: ActiveBehavior) {
 
 describe.each<ActiveBehavior>([SessionStateBehavior.Required, SessionStateBehavior.ReadOnly])('an absent id, acquired %s', (behavior) => {
   it('read stored earlier in the same request: refused (moved or ended since), no new session', async () => {
+    const lifecycle = await lifecycleOf();
     const request = {};
-    keepEarlierRead(request, { storedId: ID });
-    const refused = await acquireAbsent(request, behavior);
+    keepEarlierRead(request, { storedId: ID, reader: lifecycle });
+    const refused = await acquireAbsent(lifecycle, request, behavior);
     expect(refused).toBeInstanceOf(SessionStateEndedWhileWaitingError);
     expect((refused as SessionStateEndedWhileWaitingError).retryAfterSeconds).toBe(1);
   });
 
-  it('no earlier read, one that found nothing, or one of another id: a new session under a new id', async () => {
-    const found = (storedId: string | undefined) => {
+  it("no earlier read, one that found nothing, one of another id, or another application's: a new session under a new id", async () => {
+    const lifecycle = await lifecycleOf();
+    const found = (storedId: string | undefined, reader: object = lifecycle) => {
       const request = {};
-      keepEarlierRead(request, { storedId });
+      keepEarlierRead(request, { storedId, reader });
       return request;
     };
-    for (const request of [{}, found(undefined), found(OTHER)]) {
-      expect(await acquireAbsent(request, behavior)).toEqual({ isNew: true, sameId: false });
+    // Another application's read (an Express app mounted in another, its own store and cookie): found by review R6.
+    for (const request of [{}, found(undefined), found(OTHER), found(ID, await lifecycleOf())]) {
+      expect(await acquireAbsent(lifecycle, request, behavior)).toEqual({ isNew: true, sameId: false });
     }
   });
 });

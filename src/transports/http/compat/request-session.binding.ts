@@ -96,6 +96,11 @@ export class RequestSessionBinding implements EarlierRead {
    * acquisition of this request that finds it absent is refused (409, retry) rather than given a new
    * session, whose cookie would replace a login's that moved the session in between.
    */
+  /** See `EarlierRead.reader`: this application's lifecycle. */
+  get reader(): object {
+    return this.lifecycle;
+  }
+
   get storedId(): string | undefined {
     return this.loaded.loaded !== null ? this.loaded.session.id : undefined;
   }
