@@ -545,7 +545,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       try {
         switch (step.kind) {
           case 'reset-timeout':
-            await this.store.resetItemTimeout(loadedId);
+            // A read-only request's slide of the stored expiry (amortised: see `refreshExpiry`). One that
+            // fails is logged and skipped, as a cookie renewal's read is (`stillStored`): nothing the
+            // request did is lost, and a later read slides it; it never fails a read (review R6).
+            await this.store.resetItemTimeout(loadedId).catch((error: unknown) => this.logFailure(error, loadedId, session.id));
             break;
           case 'release':
             await this.releaseOrHandOver(lease, loadedId, lockId!, null);
