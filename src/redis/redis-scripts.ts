@@ -472,10 +472,15 @@ if redis.call('ZCARD', z) == 0 then
   redis.call('DEL', mv)
   for _, held in ipairs(redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[4], '+inf')) do redis.call('ZADD', z, 0, held) end
 end
-local moves = {}
+-- By moved id, and in the set's order: pairs are picked in the order movesUnderWay (store/owner-slots.ts) reads them.
+local moves, order = {}, {}
 for _, pair in ipairs(redis.call('ZRANGE', mv, 0, -1)) do
   local space = string.find(pair, ' ', 1, true)
-  if space then moves[string.sub(pair, 1, space - 1)] = pair end
+  if space then
+    local moved = string.sub(pair, 1, space - 1)
+    moves[moved] = pair
+    table.insert(order, moved)
+  end
 end
 local function forget(moved)
   if moves[moved] then
@@ -494,10 +499,13 @@ if not redis.call('ZSCORE', z, ARGV[1]) then
   local others = redis.call('ZCARD', z)
   if ARGV[2] ~= '' and redis.call('ZSCORE', z, ARGV[2]) then others = others - 1 end
   local used = {[ARGV[1]] = true, [ARGV[2]] = true}
-  for moved, pair in pairs(moves) do
-    local from = string.sub(pair, #moved + 2)
-    local at = redis.call('ZSCORE', z, moved)
-    if not at then
+  for _, moved in ipairs(order) do
+    local pair = moves[moved]
+    local from = pair and string.sub(pair, #moved + 2)
+    local at = pair and redis.call('ZSCORE', z, moved)
+    if not pair then
+      -- forgotten above (a dead entry's)
+    elseif not at then
       forget(moved)
     elseif not used[moved] and not used[from] and tonumber(ARGV[4]) - tonumber(at) < tonumber(ARGV[6]) and redis.call('ZSCORE', z, from) then
       used[moved] = true
