@@ -65,10 +65,11 @@ describe.each(STORES)('maxSessionsPerOwner while a device of the owner signs in 
       app = undefined;
     });
 
-    it('refuse, cap 2: device B signing in again while device A does is not refused (both are already counted)', async () => {
+    /** An app with a cap of 2 under `policy`, its store, and a sign-in of one new user (with a device's cookie: again). */
+    async function start(policy: 'refuse' | 'revoke-oldest') {
       const store = await make();
       app = await createTestApp(adapter, {
-        imports: [SessionStateModule.forRoot({ store, maxSessionsPerOwner: 2, ownerCapPolicy: 'refuse' })],
+        imports: [SessionStateModule.forRoot({ store, maxSessionsPerOwner: 2, ownerCapPolicy: policy })],
         controllers: [OwnerSessionsController],
         providers: [{ provide: Gates, useValue: new Gates() }],
       });
@@ -78,6 +79,11 @@ describe.each(STORES)('maxSessionsPerOwner while a device of the owner signs in 
         const req = request(http).post(`/login/${user}`);
         return (cookie ? req.set('Cookie', cookie) : req).then((r) => r);
       };
+      return { store, http, user, login };
+    }
+
+    it('refuse, cap 2: device B signing in again while device A does is not refused (both are already counted)', async () => {
+      const { store, login } = await start('refuse');
       const a = sessionCookie((await login()).headers)!;
       const b = sessionCookie((await login()).headers)!;
       let land = () => {};
@@ -90,18 +96,7 @@ describe.each(STORES)('maxSessionsPerOwner while a device of the owner signs in 
     });
 
     it('revoke-oldest, cap 2: a sign-in during the other device’s re-login revokes one session, and the re-login gets through', async () => {
-      const store = await make();
-      app = await createTestApp(adapter, {
-        imports: [SessionStateModule.forRoot({ store, maxSessionsPerOwner: 2, ownerCapPolicy: 'revoke-oldest' })],
-        controllers: [OwnerSessionsController],
-        providers: [{ provide: Gates, useValue: new Gates() }],
-      });
-      const http = app.getHttpServer();
-      const user = `alice-${randomBytes(4).toString('hex')}`;
-      const login = (cookie?: string) => {
-        const req = request(http).post(`/login/${user}`);
-        return (cookie ? req.set('Cookie', cookie) : req).then((r) => r);
-      };
+      const { store, http, user, login } = await start('revoke-oldest');
       const a = sessionCookie((await login()).headers)!;
       const b = sessionCookie((await login()).headers)!;
 
