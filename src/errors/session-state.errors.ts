@@ -49,7 +49,7 @@ export class SessionStateEndedWhileWaitingError extends SessionStateLockLostErro
   /** `retryAfterSeconds`: the `Retry-After` its message asks for (the module's `lockWait.retryAfterSeconds`); the holder has finished, so a retry with the cookie it sent gets through. */
   constructor(retryAfterSeconds?: number) {
     super(
-      'The session was moved or ended (a login or logout) while this request waited for it; the request was not run. Retry it.',
+      'The session was moved or ended (a login or logout) while this request was under way; the request was not run. Retry it with the cookie that login or logout sent (over a WebSocket: reconnect).',
       'item_gone',
       retryAfterSeconds,
     );

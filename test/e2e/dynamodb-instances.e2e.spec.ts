@@ -124,7 +124,7 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
       const answers = await Promise.all(queued);
       expect(answers.map((r) => r.status)).toEqual([409, 409, 409]);
       for (const answer of answers) {
-        expect(answer.body.message).toMatch(/moved or ended .* while this request waited/);
+        expect(answer.body.message).toMatch(/moved or ended .* while this request was under way/);
         expect(answer.headers['set-cookie']).toBeUndefined();
       }
       if (kind === 'login') {

@@ -240,7 +240,7 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     expect(newCookie).toBeDefined();
     const queued = await cart;
     expect(queued.status).toBe(409);
-    expect(queued.body.message).toMatch(/moved or ended .* while this request waited/);
+    expect(queued.body.message).toMatch(/moved or ended .* while this request was under way/);
     expect(queued.headers['retry-after']).toBe('1'); // lockWait.retryAfterSeconds' default: the login has finished
     expect(queued.headers['set-cookie']).toBeUndefined();
     await request(http).get('/profile').set('Cookie', newCookie).expect(200, { user: 'ann', count: 0 });
