@@ -1,12 +1,11 @@
 import { Controller, HttpCode, Post } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
-import { ExpressAdapter } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import express from 'express';
 import request from 'supertest';
 import { HttpSessionState, mountSessionState, Session, SessionState, SessionStateBehavior, SessionStateModule } from '../../src/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { sessionCookie } from '../support/test-app.js';
+import { innerExpressApp } from './fixtures/inner-express-app.js';
 
 /*
  * The mount's earlier read belongs to the application that read (found by review R6: it was kept on
@@ -37,13 +36,7 @@ afterEach(async () => {
 
 describe('the earlier read of one application, in a process with two', () => {
   it("an inner application's route is not refused (409) because the outer application's mount read its own session", async () => {
-    const innerExpress = express();
-    const innerRef = await Test.createTestingModule({
-      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), executionTimeout: 2 })],
-      controllers: [PlainController],
-    }).compile();
-    const inner = innerRef.createNestApplication(new ExpressAdapter(innerExpress), { logger: false });
-    await inner.init();
+    const { express: innerExpress, app: inner } = await innerExpressApp([PlainController]);
     apps.push(inner);
     const outerRef = await Test.createTestingModule({
       imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), executionTimeout: 2 })],

@@ -1,14 +1,13 @@
 import { Controller, HttpCode, Post, Res } from '@nestjs/common';
 import type { INestApplication } from '@nestjs/common';
-import { ExpressAdapter } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import express from 'express';
 import type { ServerResponse } from 'node:http';
 import request from 'supertest';
 import { HttpSessionState, mountSessionState, Session, SessionState, SessionStateBehavior, SessionStateModule } from '../../src/index.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { innerExpressApp } from './fixtures/inner-express-app.js';
 
 /*
  * Held answers at their edges (found by a review, each failed before its fix): two Nest apps, one
@@ -54,14 +53,7 @@ describe('two Nest applications, one mounted as an Express sub-app of the other'
   it('a held answer of the inner application is sent (no infinite recursion between the two hooked app.response prototypes)', async () => {
     // Inner Nest app on its own Express instance, mounted under the outer Nest app at /inner
     // (Express sets inner.response's prototype to outer.response on 'mount').
-    const innerExpress = express();
-    const innerRef = await Test.createTestingModule({
-      // executionTimeout 2 s: the lease the failure leaves behind is stale soon, so app.close() returns.
-      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), executionTimeout: 2 })],
-      controllers: [HeldController],
-    }).compile();
-    const inner = innerRef.createNestApplication(new ExpressAdapter(innerExpress), { logger: false });
-    await inner.init();
+    const { express: innerExpress, app: inner } = await innerExpressApp([HeldController]);
     apps.push(inner);
     const outer = await createTestApp(
       'express',
@@ -103,15 +95,7 @@ class PlainController {
 
 describe('two Nest applications with the mount, one mounted as an Express sub-app of the other', () => {
   it('an ordinary JSON route (no @Res()) of the inner application answers', async () => {
-    const innerExpress = express();
-    const innerRef = await Test.createTestingModule({
-      // executionTimeout 2 s: the lease the failure leaves behind is stale soon, so app.close() returns.
-      imports: [SessionStateModule.forRoot({ store: new InMemorySessionStateStore(), executionTimeout: 2 })],
-      controllers: [PlainController],
-    }).compile();
-    const inner = innerRef.createNestApplication(new ExpressAdapter(innerExpress), { logger: false });
-    await mountSessionState(inner);
-    await inner.init();
+    const { express: innerExpress, app: inner } = await innerExpressApp([PlainController], { mount: true });
     apps.push(inner);
     const outerRef = await Test.createTestingModule({
       // The outer mount's read-only lease of the unanswered request is released when stale (2 s): app.close() returns.
