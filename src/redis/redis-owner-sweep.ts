@@ -1,5 +1,6 @@
 import type { Logger } from '@nestjs/common';
-import type { RedisCommands, RedisReply } from './redis-commands.js';
+import type { RedisCommands } from './redis-commands.js';
+import { list } from './redis-replies.js';
 import { REAP_DONE, REAP_OWNER, REAP_PICK } from './redis-scripts.js';
 
 /** Owners taken per step of a sweep (one script on the reaper set, one per owner, one to finish). */
@@ -115,9 +116,4 @@ export class RedisOwnerSweep {
     }
     return { visited, removed };
   }
-}
-
-function list(reply: RedisReply): RedisReply[] {
-  if (!Array.isArray(reply)) throw new Error('Redis answered the owner sweep in an unexpected shape.');
-  return reply;
 }
