@@ -51,6 +51,21 @@ describe('RedisOwnerSweep scheduling', () => {
     await sweep.stop();
   });
 
+  it('no sweep runs after stop(), however long the process stays', async () => {
+    vi.useFakeTimers();
+    const { state, commands } = fakeRedis();
+    const sweep = new RedisOwnerSweep(() => commands, keys, Date.now, 1_000, new Logger('test'));
+    sweep.start();
+    await vi.advanceTimersByTimeAsync(1_500); // one sweep at most (0.5–1.5 s)
+    const before = state.picks;
+    expect(before).toBeGreaterThan(0);
+    await sweep.stop();
+    sweep.start(); // a late index write after close: no new timer either
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(state.picks).toBe(before);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it('stop() ends a sweep under way at its next step', async () => {
     const { state, commands } = fakeRedis();
     const sweep = new RedisOwnerSweep(() => commands, keys, Date.now, 60_000, new Logger('test'));
