@@ -20,7 +20,7 @@ import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, 
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { clientSummaryOf } from '../session/client-summary.js';
 import { pastAbsoluteTimeout, SessionLiveness } from './session-liveness.js';
-import { cappedOwnerOfMove, giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
+import { giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
@@ -156,9 +156,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // A new record that no cookie could name must never be written: completion says so.
       if (!exchange.canSetCookie()) return;
       const cookie = this.cookieFor(exchange, session.id, session);
-      const lockId = await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, null, true));
+      // The move's old record goes inside the owner slot's claim: a move undone gives its new place back.
+      const lockId = await this.withOwnerSlot(lease, data, async () => {
+        const newLockId = await this.store.setItemExclusive!(session.id, data, null, true);
+        if (session.previousId !== undefined && lease.lockId) await this.removeMovedFrom(session.previousId, session.id, lease.lockId, newLockId);
+        return newLockId;
+      });
       if (session.previousId !== undefined && lease.lockId) {
-        await this.removeMovedUnderLock(session.previousId, session.id, lease.lockId, lockId, cappedOwnerOfMove(this.options, lease));
         const left = leftOwnerSlot(this.options, lease, { kind: 'move', removeOld: true }, data);
         if (left) await this.giveBackLeftSlot(left);
       }
@@ -173,32 +177,6 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
     lease.loaded = data;
     session.markSaved();
-  }
-
-  /** `removeMovedSession` for a move saved mid-request: the copy under the new id is ours, locked. */
-  private async removeMovedUnderLock(
-    oldId: string,
-    newId: string,
-    oldLockId: string,
-    newLockId: string,
-    cappedOwner: string | undefined,
-  ): Promise<void> {
-    try {
-      await this.store.removeItem(oldId, oldLockId, { moved: true });
-    } catch (error) {
-      // Lock broken as stale: the data is safe under the new id; the old record waits for its expiry (or is revoked, under the cap).
-      if (error instanceof SessionStateLockLostError && error.reason === 'lock_mismatch') {
-        this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerate().`);
-        await this.revokeMovedFrom(oldId, cappedOwner).catch(async (failure: unknown) => {
-          await this.store.removeItem(newId, newLockId, { moved: true }).catch((e) => this.logFailure(e, oldId, newId));
-          throw failure;
-        });
-        return;
-      }
-      // Removed meanwhile (revoked), or the store failed: the copy must not outlive it.
-      await this.store.removeItem(newId, newLockId, { moved: true }).catch((e) => this.logFailure(e, oldId, newId));
-      throw error;
-    }
   }
 
   /**
@@ -562,7 +540,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             break;
           case 'move':
             await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
-            if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!, cappedOwnerOfMove(this.options, lease));
+            if (step.removeOld) await this.removeMovedFrom(loadedId, session.id, lockId!, null);
             break;
           case 'remove':
             await this.store.removeItem(loadedId, lockId!);
@@ -714,51 +692,51 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  private async removeMovedSession(oldId: string, newId: string, lockId: string, cappedOwner: string | undefined): Promise<void> {
+  /**
+   * After a move's copy under the new id is stored (`newLockId`: locked by this request, a mid-request
+   * save), the record it moved from goes. Where it certainly did not, the move is undone (the copy
+   * removed) and the error thrown: the client keeps its old cookie, and no copy outlives what happened
+   * to the old record meanwhile. Never are both removed: that would lose the session (review R7).
+   */
+  private async removeMovedFrom(oldId: string, newId: string, oldLockId: string, newLockId: string | null): Promise<void> {
     try {
-      await this.store.removeItem(oldId, lockId, { moved: true });
+      await this.store.removeItem(oldId, oldLockId, { moved: true });
+      return;
     } catch (error) {
       if (!(error instanceof SessionStateLockLostError)) {
-        // The old id could not be removed (store unreachable): the client keeps it (no new cookie),
-        // so the copy under the new id goes, or the session would live under both ids.
-        await this.removeCopy(newId).catch((e) => this.logFailure(e, oldId, newId));
-        throw error;
+        // No answer from the store: the removal may have landed. Unless the old record is certainly
+        // still there, the copy is the session now; removing it too could lose it.
+        const old = await this.presenceOf(oldId);
+        if (old === 'unknown') {
+          this.logger.error(
+            `Session ${redactSessionId(oldId)}: regenerateId() could not learn whether the old id was removed (the store did not answer); the session goes on under its new id, and the old record, if it lives, expires.`,
+          );
+        }
+        if (old !== 'present') return;
       }
-      // Removed while this request held it (revoked, or abandoned after a stale break): the
-      // copy under the new id must not bring it back. The request is fenced out like any lost save.
-      if (error.reason === 'item_gone') {
-        await this.removeCopy(newId);
-        throw error;
-      }
-      // The data is safe under the new id; the old record only waits for its expiry (or is revoked, under the cap).
-      this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerateId().`);
-      try {
-        await this.revokeMovedFrom(oldId, cappedOwner);
-      } catch (failure) {
-        // The old record could not be revoked: as when it could not be removed, the move is undone.
-        await this.removeCopy(newId).catch((e) => this.logFailure(e, oldId, newId));
-        throw failure;
-      }
+      // The old record is still there (its lock released by the failed completion), or the lock was
+      // lost: broken as stale (another request may have saved under the old id since, and the copy
+      // is older than that save) or the session removed while held (revoked), and the request is
+      // fenced out like any lost save (409).
+      await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+      throw error;
     }
   }
 
-  /**
-   * Under `maxSessionsPerOwner`, a move's old record that another request now holds (its lock was
-   * broken as stale) still counts against the owner: it is revoked (that request's save is fenced
-   * out), so the old id's place, given back next, is not given back while the record lives on.
-   * A store without `revokeItem` cannot: the move is then undone, as when the old id cannot be removed.
-   */
-  private async revokeMovedFrom(oldId: string, cappedOwner: string | undefined): Promise<void> {
-    if (cappedOwner === undefined) return;
-    if (!this.store.revokeItem)
-      throw new SessionStateError('maxSessionsPerOwner: the store cannot revoke the record a login moved from (no revokeItem).');
-    await this.store.revokeItem(oldId, cappedOwner);
+  /** Whether a record lives under `id`, as far as the store answers. */
+  private async presenceOf(id: string): Promise<'present' | 'absent' | 'unknown'> {
+    try {
+      return (await this.store.getItem(id)).kind === 'absent' ? 'absent' : 'present';
+    } catch {
+      return 'unknown';
+    }
   }
 
   /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */
-  private async removeCopy(newId: string): Promise<void> {
-    const moved = await this.store.getItemExclusive(newId);
-    if (moved.kind === 'acquired') await this.store.removeItem(newId, moved.lockId, { moved: true });
+  private async removeCopy(newId: string, lockId: string | null): Promise<void> {
+    if (lockId !== null) return this.store.removeItem(newId, lockId);
+    const copy = await this.store.getItemExclusive(newId);
+    if (copy.kind === 'acquired') await this.store.removeItem(newId, copy.lockId);
   }
 
   private logFailure(error: unknown, ...ids: (string | undefined)[]): void {
