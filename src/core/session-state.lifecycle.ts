@@ -365,10 +365,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     const { id, resign } = read;
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
-        const { result, waited } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireShared(id, signal));
+        const { result, waited } = await this.observer.lockWait(this.isClosing, this.locks.acquireShared(id, signal));
         return this.leaseFor(exchange, id, behavior, result, waited, null, null, resign);
       }
-      const { result, waited, turn } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireExclusive(id, signal));
+      const { result, waited, turn } = await this.observer.lockWait(this.isClosing, this.locks.acquireExclusive(id, signal));
       return this.leaseFor(exchange, id, behavior, result, waited, result.kind === 'acquired' ? result.lockId : null, turn, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
