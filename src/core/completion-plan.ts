@@ -18,6 +18,8 @@ export interface CompletionFacts {
   readonly abandoned: boolean;
   /** The request came with a session cookie (valid and well signed). Only read when `abandoned`. */
   readonly cameWithCookie: boolean;
+  /** A mid-request save (`req.session.save()`) already sent this session's cookie on the answer. */
+  readonly cookieSent: boolean;
   /** `regenerateId()` was called: the session moves to a new id. */
   readonly regenerated: boolean;
   /** The session was created by this request (or its record was never initialised). */
@@ -116,12 +118,18 @@ export function planCompletion(f: CompletionFacts): CompletionPlan {
   // The handler (or a pipe, or a guard) threw: its changes are discarded.
   if (f.outcome === 'failed') return { store: f.hasLock ? { kind: 'release' } : NONE, cookie: 'none' };
   if (f.abandoned) {
-    // A request that came without a session cookie has none to clear (as express-session and @fastify/session).
-    return { store: f.hasLock ? { kind: 'remove' } : NONE, cookie: f.cameWithCookie && f.canSetCookie ? 'clear' : 'none' };
+    // A request that came without a session cookie has none to clear (as express-session and
+    // @fastify/session), unless a mid-request save sent one.
+    return { store: f.hasLock ? { kind: 'remove' } : NONE, cookie: (f.cameWithCookie || f.cookieSent) && f.canSetCookie ? 'clear' : 'none' };
   }
   // Regenerated to an empty session (a passport logout): the old record goes, and no empty one is
-  // stored in its place (the client's cookie then names nothing: its next request starts afresh).
-  if (f.regenerated && f.stored && f.hasLock && f.itemsEmpty && !f.hasOwner) return { store: { kind: 'remove' }, cookie: 'none' };
+  // stored in its place (the client's cookie then names nothing: its next request starts afresh). A
+  // cookie a mid-request save sent for the record removed is cleared.
+  if (f.regenerated && f.stored && f.hasLock && f.itemsEmpty && !f.hasOwner) {
+    return { store: { kind: 'remove' }, cookie: f.cookieSent && f.canSetCookie ? 'clear' : 'none' };
+  }
+  // New and still empty, regenerated or not (an anonymous visitor's logout): nothing stored nor announced.
+  if (isNewAndEmpty(f)) return { store: NONE, cookie: 'none' };
   if (f.regenerated) {
     // The data moves to the new id, then the old record goes; the new cookie goes out only once the
     // old id is gone (a failure in between leaves the client on its old session, never both ids).
@@ -133,7 +141,6 @@ export function planCompletion(f: CompletionFacts): CompletionPlan {
       log: { level: 'error', message: 'regenerateId(): ' + SENT_BEFORE_SAVED + ' The session was kept under its current id.' },
     };
   }
-  if (isNewAndEmpty(f)) return { store: NONE, cookie: 'none' };
   // A new record that no cookie names must never be written.
   if (!f.stored && !f.canSetCookie) {
     return {

@@ -153,6 +153,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (data.items === lease.loaded!.items && !session.timeoutChanged && !session.ownerChanged) return;
       await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, lease.lockId, false));
     } else {
+      // New and still empty (an anonymous visitor's logout: passport saves, then regenerates): nothing
+      // to store, nor a cookie to send, as completion decides (`isNewAndEmpty`).
+      if (lease.loaded === null && data.items === '{}' && data.owner === undefined) return;
       // A new record that no cookie could name must never be written: completion says so.
       if (!exchange.canSetCookie()) return;
       const cookie = this.cookieFor(exchange, session.id, session);
@@ -652,6 +655,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       abandoned: session.isAbandoned,
       // The cookie is parsed and its signature checked again only when it matters.
       cameWithCookie: session.isAbandoned && this.cookie.read(exchange) !== null,
+      cookieSent: lease.cookieSent !== undefined,
       regenerated: session.previousId !== undefined,
       isNew: session.isNew,
       itemsChanged: data !== null && data.items !== lease.loaded?.items,
