@@ -52,6 +52,19 @@ export function resolveCookieOptions(options: SessionCookieOptions | undefined, 
   check(['lax', 'strict', 'none'].includes(cookie.sameSite), "cookie.sameSite must be 'lax', 'strict' or 'none'");
   check(cookie.secure === true || cookie.secure === false || cookie.secure === 'auto', "cookie.secure must be true, false or 'auto'");
   check(cookie.sameSite !== 'none' || cookie.secure !== false, "cookie.sameSite 'none' needs cookie.secure true or 'auto'");
+  // Cookie name prefixes (RFC 6265bis 4.1.3, matched case-insensitively by browsers): a browser drops a
+  // `__Secure-` cookie without Secure, and a `__Host-` one also with a Domain or a Path other than `/`.
+  // `'auto'` is refused too: over plain HTTP (or behind a proxy the adapter does not trust) it sends no
+  // Secure, and every request would silently start a new session.
+  const prefix = /^__(secure|host)-/i.exec(cookie.name)?.[1]?.toLowerCase();
+  check(
+    prefix === undefined || cookie.secure === true,
+    `cookie.name ${JSON.stringify(cookie.name)} needs cookie.secure: true (browsers drop a __Secure- or __Host- cookie without Secure; 'auto' omits it over plain HTTP)`,
+  );
+  check(
+    prefix !== 'host' || (cookie.domain === undefined && cookie.path === '/'),
+    `cookie.name ${JSON.stringify(cookie.name)} needs cookie.path '/' and no cookie.domain (browsers drop a __Host- cookie otherwise)`,
+  );
   check(typeof cookie.httpOnly === 'boolean', 'cookie.httpOnly must be true or false');
   check(typeof cookie.partitioned === 'boolean', 'cookie.partitioned must be true or false');
   check(
