@@ -32,8 +32,13 @@ export interface CompletionFacts {
   readonly hasOwner: boolean;
   readonly timeoutChanged: boolean;
   readonly ownerChanged: boolean;
-  /** A Set-Cookie can still reach the client (false once the answer left; a WebSocket message). */
+  /**
+   * A Set-Cookie can still reach the client (false once the answer left; a WebSocket message; a request
+   * whose path is outside `cookie.path`, where the browser would never send the cookie back).
+   */
   readonly canSetCookie: boolean;
+  /** Why not, when `canSetCookie` is false because of the request's path (only read for the log). */
+  readonly outsideCookiePath?: boolean;
   /** The cookie was signed with an older secret: sign it again. */
   readonly resignCookie: boolean;
   /** Read-only: the stored expiry is old enough to slide it. */
@@ -84,7 +89,14 @@ export const SENT_BEFORE_SAVED =
   'the response was sent before the session was saved, by code the module does not hold the answer of. ' +
   'A handler that sends its answer itself should take the response with @Res() (its answer then waits for the session).';
 
+/** Why a cookie could not be set on a request outside `cookie.path`. */
+export const OUTSIDE_COOKIE_PATH =
+  "the request's path is outside cookie.path, where the browser would never send the cookie back. " +
+  'Set cookie.path to a prefix of every route that writes to the session.';
+
 const NONE: StoreStep = { kind: 'none' };
+
+const whyNoCookie = (f: CompletionFacts) => (f.outsideCookiePath ? OUTSIDE_COOKIE_PATH : SENT_BEFORE_SAVED);
 
 /**
  * Whether the request's changes are kept (a read-write request that succeeded and did not abandon
@@ -138,7 +150,7 @@ export function planCompletion(f: CompletionFacts): CompletionPlan {
     return {
       store: f.stored && f.hasLock ? { kind: 'save', handOver: false } : NONE,
       cookie: 'none',
-      log: { level: 'error', message: 'regenerateId(): ' + SENT_BEFORE_SAVED + ' The session was kept under its current id.' },
+      log: { level: 'error', message: 'regenerateId(): ' + whyNoCookie(f) + ' The session was kept under its current id.' },
     };
   }
   // A new record that no cookie names must never be written.
@@ -146,7 +158,7 @@ export function planCompletion(f: CompletionFacts): CompletionPlan {
     return {
       store: NONE,
       cookie: 'none',
-      log: { level: 'warn', message: 'The session cookie could not be set: ' + SENT_BEFORE_SAVED + ' The new session was not stored.' },
+      log: { level: 'warn', message: 'The session cookie could not be set: ' + whyNoCookie(f) + ' The new session was not stored.' },
     };
   }
   if (shouldSave(f)) {

@@ -157,7 +157,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // to store, nor a cookie to send, as completion decides (`isNewAndEmpty`).
       if (lease.loaded === null && data.items === '{}' && data.owner === undefined) return;
       // A new record that no cookie could name must never be written: completion says so.
-      if (!exchange.canSetCookie()) return;
+      if (!this.cookie.canSetCookie(exchange)) return;
       const cookie = this.cookieFor(exchange, session.id, session);
       const lockId = await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, null, true));
       if (session.previousId !== undefined && lease.lockId) {
@@ -647,6 +647,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   /** What the plan depends on; the costlier facts (the request cookie's signature, the items) only where the plan reads them. */
   private factsOf(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome, data: SessionStateStoreData | null): CompletionFacts {
     const { session } = lease;
+    const canSetCookie = this.cookie.canSetCookie(exchange);
     return {
       readOnly: lease.behavior === SessionStateBehavior.ReadOnly,
       outcome,
@@ -663,7 +664,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       hasOwner: session.owner !== undefined,
       timeoutChanged: session.timeoutChanged,
       ownerChanged: session.ownerChanged,
-      canSetCookie: exchange.canSetCookie(),
+      canSetCookie,
+      outsideCookiePath: !canSetCookie && this.cookie.outsideCookiePath(exchange),
       resignCookie: lease.resignCookie,
       refreshExpiry: lease.refreshExpiry,
       renewsCookie: this.cookie.renews(session, exchange),
@@ -676,13 +678,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * can reach the client any more.
    */
   private cookieFor(exchange: SessionExchange, id: string | null, session?: HttpSessionState): string | null {
-    if (!exchange.canSetCookie()) return null;
+    if (!this.cookie.canSetCookie(exchange)) return null;
     return this.cookie.answerFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
   }
 
   private sendCookie(exchange: SessionExchange, setCookie: string | null, sent?: string): void {
     if (setCookie === null || setCookie === sent) return;
-    if (exchange.canSetCookie()) this.cookie.send(exchange, setCookie);
+    if (this.cookie.canSetCookie(exchange)) this.cookie.send(exchange, setCookie);
     else this.logger.warn('The session cookie could not be set: ' + SENT_BEFORE_SAVED);
   }
 

@@ -157,6 +157,12 @@ describe('planCompletion (what the end of a request does with its session)', () 
     expect({ store, cookie, level: log?.level }).toEqual(expected);
   });
 
+  it("logs why: the answer left before the session was saved, or the request's path is outside cookie.path", () => {
+    expect(planCompletion({ ...NEW, itemsEmpty: false, canSetCookie: false, outsideCookiePath: true }).log?.message).toMatch(
+      /^The session cookie could not be set: the request's path is outside cookie\.path.*The new session was not stored\.$/,
+    );
+  });
+
   it('logs why: the answer left before the session was saved, and what became of it', () => {
     expect(planCompletion({ ...LOADED, regenerated: true, canSetCookie: false }).log?.message).toMatch(
       /^regenerateId\(\): the response was sent before the session was saved.*@Res\(\).*The session was kept under its current id\.$/,
