@@ -267,6 +267,9 @@ function carryOver(early: HttpSessionState, loaded: SessionLease, locked: HttpSe
   }
   for (const key of changesOf(early, loaded)) {
     if (source.has(key)) target.set(key, source.get(key));
-    else target.delete(key);
+    // A key `has()` does not show may be the cookie's lifetime, kept among the items: carried below.
+    else if (locked.has(key as never)) target.delete(key);
   }
+  // A middleware's "remember me" (`req.session.cookie.maxAge`), as express-session keeps it.
+  if (early.cookieChanged) locked.cookie.maxAge = early.cookieMaxAge;
 }
