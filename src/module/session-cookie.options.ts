@@ -2,9 +2,9 @@ import { serialize } from 'cookie';
 import { MAX_TIMEOUT_MINUTES } from '../session/session-limits.js';
 
 export interface SessionCookieOptions {
-  /** Cookie name. Default `sid`. */
+  /** Cookie name. Default `sid`. A `__Secure-` or `__Host-` name needs `secure: true` (a `__Host-` one also the path `/`, no domain). */
   name?: string;
-  /** Default `/`. Must start with `/`. */
+  /** Default `/`. Must start with `/`. A request outside it gets no session cookie (it would never come back), so starts no stored session. */
   path?: string;
   /** Default: none (host-only cookie). A host name (`example.com`: the cookie goes to its subdomains too). */
   domain?: string;
@@ -22,7 +22,7 @@ export interface SessionCookieOptions {
   httpOnly?: boolean;
   /** `'auto'` (default): Secure when the request came over HTTPS (behind a proxy, set the adapter's trust-proxy). */
   secure?: boolean | 'auto';
-  /** Default `'lax'`. `'none'` needs `secure`. */
+  /** Default `'lax'`. `'none'` needs `secure` (with `'auto'`, a request over plain HTTP gets `Lax`: browsers refuse `None` without `Secure`). */
   sameSite?: 'lax' | 'strict' | 'none';
 }
 
