@@ -153,8 +153,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (data.items === lease.loaded!.items && !session.timeoutChanged && !session.ownerChanged) return;
       await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, lease.lockId, false));
     } else {
+      // New and still empty (an anonymous visitor's logout: passport saves, then regenerates): nothing
+      // to store, nor a cookie to send, as completion decides (`isNewAndEmpty`).
+      if (lease.loaded === null && data.items === '{}' && data.owner === undefined) return;
       // A new record that no cookie could name must never be written: completion says so.
-      if (!exchange.canSetCookie()) return;
+      if (!this.cookie.canSetCookie(exchange)) return;
       const cookie = this.cookieFor(exchange, session.id, session);
       // The move's old record goes inside the owner slot's claim: a move undone gives its new place back.
       const lockId = await this.withOwnerSlot(lease, data, async () => {
@@ -622,6 +625,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   /** What the plan depends on; the costlier facts (the request cookie's signature, the items) only where the plan reads them. */
   private factsOf(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome, data: SessionStateStoreData | null): CompletionFacts {
     const { session } = lease;
+    const canSetCookie = this.cookie.canSetCookie(exchange);
     return {
       readOnly: lease.behavior === SessionStateBehavior.ReadOnly,
       outcome,
@@ -630,6 +634,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       abandoned: session.isAbandoned,
       // The cookie is parsed and its signature checked again only when it matters.
       cameWithCookie: session.isAbandoned && this.cookie.read(exchange) !== null,
+      cookieSent: lease.cookieSent !== undefined,
       regenerated: session.previousId !== undefined,
       isNew: session.isNew,
       itemsChanged: data !== null && data.items !== lease.loaded?.items,
@@ -637,7 +642,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       hasOwner: session.owner !== undefined,
       timeoutChanged: session.timeoutChanged,
       ownerChanged: session.ownerChanged,
-      canSetCookie: exchange.canSetCookie(),
+      canSetCookie,
+      outsideCookiePath: !canSetCookie && this.cookie.outsideCookiePath(exchange),
       resignCookie: lease.resignCookie,
       refreshExpiry: lease.refreshExpiry,
       renewsCookie: this.cookie.renews(session, exchange),
@@ -650,13 +656,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * can reach the client any more.
    */
   private cookieFor(exchange: SessionExchange, id: string | null, session?: HttpSessionState): string | null {
-    if (!exchange.canSetCookie()) return null;
+    if (!this.cookie.canSetCookie(exchange)) return null;
     return this.cookie.answerFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
   }
 
   private sendCookie(exchange: SessionExchange, setCookie: string | null, sent?: string): void {
     if (setCookie === null || setCookie === sent) return;
-    if (exchange.canSetCookie()) this.cookie.send(exchange, setCookie);
+    if (this.cookie.canSetCookie(exchange)) this.cookie.send(exchange, setCookie);
     else this.logger.warn('The session cookie could not be set: ' + SENT_BEFORE_SAVED);
   }
 
