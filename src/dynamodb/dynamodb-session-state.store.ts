@@ -196,7 +196,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
       if (holder.locked && holder.lockId === lockId) return this.loadedUnderLock(id, holder, lockId, now);
       if (holder.locked) return lockedAnswer(holder, now);
-      throw corruptRecord('its lock or expiry attributes have unexpected types');
+      throw corruptRecord('its lock, expiry or timeout attributes have unexpected types');
     }
     this.prunes.remember(lockId, record, now);
     // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
