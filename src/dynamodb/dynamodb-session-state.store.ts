@@ -43,7 +43,8 @@ import { FencedWrites, type FencedWrite } from './fenced-writes.js';
 import { lockCommand, lockEnd } from './lock-commands.js';
 import { newLockId } from './lock-id.js';
 import { RecordAddress, SLIDE_EXPIRY, SLIDE_EXPIRY_NAMES, updateExpression } from './record-expressions.js';
-import { DATA_TTL_MARGIN_SECONDS, DATA_TTL_REFRESH_AHEAD_SECONDS, dataKey } from './session-data-item.js';
+import { dataKey } from './session-data-item.js';
+import { dataTtlDue, extendDataItemTtl, type DataItemTtlSettings } from './data-item-ttl.js';
 import { layOutSession } from './session-layout.js';
 import { corruptRecord, type SessionItemsCodec } from './session-items-codec.js';
 import { settleUnansweredLock, type UnansweredLockSettings } from './unanswered-lock.js';
@@ -81,6 +82,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly prunes: PruneBook;
   private readonly writes: FencedWrites;
   private readonly unansweredLocks: UnansweredLockSettings;
+  private readonly dataItems: DataItemTtlSettings;
   private readonly health: DynamoDBTableHealth;
   private ready: Promise<void> | undefined;
   private destroyed = false;
@@ -108,6 +110,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     this.writes = new FencedWrites(this.client, this.call, this.tableName, this.prunes, this.logger, this.clock);
     const { client, call, tableName, address, logger } = this;
     this.unansweredLocks = { client, call, tableName, address, logger, release: (id, lockId) => this.releaseItemExclusive(id, lockId) };
+    this.dataItems = { client, call, tableName, address, logger };
     this.health = new DynamoDBTableHealth(this.client, this.call, this.tableName, this.clock);
   }
 
@@ -579,7 +582,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   /**
    * The encoded items of a record kept in a data item. Eventually consistent first (half the
    * units; safe because a data item never changes), consistent when not found yet (a commit just
-   * wrote it). Extends the data item's TTL when the session could soon outlive it.
+   * wrote it). Extends the data item's TTL when the session could soon outlive it (best effort:
+   * a failure is logged, the load goes on).
    */
   private async readData(id: string, record: SessionRecord, now: number): Promise<AttributeValue | undefined> {
     const key = { [this.keyAttribute]: { S: dataKey(this.address.keyValue(id), record.dataId!) } };
@@ -591,17 +595,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     if (!data) throw corruptRecord('its data item is missing');
     const sessionTtl = expiry(now, record.timeout, this.ttlExtraSeconds).ttl;
     const dataTtl = Number(data[this.ttlAttribute]?.N ?? 0);
-    if (dataTtl < sessionTtl + DATA_TTL_REFRESH_AHEAD_SECONDS) {
-      const extend = new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: 'SET #ttl = :ttl',
-        ConditionExpression: 'attribute_exists(#key)',
-        ExpressionAttributeNames: this.address.names('key', 'ttl'),
-        ExpressionAttributeValues: { ':ttl': num(sessionTtl + DATA_TTL_MARGIN_SECONDS) },
-      });
-      await this.writes.conditional('UpdateItem', (options) => this.client.send(extend, options));
-    }
+    if (dataTtlDue(dataTtl, sessionTtl)) await extendDataItemTtl(this.dataItems, id, record.dataId!, sessionTtl);
     return data[Attr.items];
   }
 }
