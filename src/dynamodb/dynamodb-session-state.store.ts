@@ -43,8 +43,8 @@ import { FencedWrites, type FencedWrite } from './fenced-writes.js';
 import { lockCommand, lockEnd } from './lock-commands.js';
 import { newLockId } from './lock-id.js';
 import { RecordAddress, SLIDE_EXPIRY, SLIDE_EXPIRY_NAMES, updateExpression } from './record-expressions.js';
-import { dataKey } from './session-data-item.js';
-import { dataTtlDue, extendDataItemTtl, type DataItemTtlSettings } from './data-item-ttl.js';
+import { DATA_TTL_MARGIN_SECONDS, dataKey } from './session-data-item.js';
+import { DataTtlBook, dataTtlDue, extendDataItemTtl, type DataItemTtlSettings } from './data-item-ttl.js';
 import { layOutSession } from './session-layout.js';
 import { corruptRecord, type SessionItemsCodec } from './session-items-codec.js';
 import { settleUnansweredLock, type UnansweredLockSettings } from './unanswered-lock.js';
@@ -83,6 +83,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly writes: FencedWrites;
   private readonly unansweredLocks: UnansweredLockSettings;
   private readonly dataItems: DataItemTtlSettings;
+  /** By lock id: the TTL of the session's data item, carried along unchanged hand-overs. */
+  private readonly dataTtls = new DataTtlBook();
   private readonly health: DynamoDBTableHealth;
   private ready: Promise<void> | undefined;
   private destroyed = false;
@@ -259,6 +261,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       throw error;
     }
     if ('refused' in answer) throw lockLost(answer.refused, 'it could not be handed over');
+    if (!changed) await this.carryDataTtl(id, lockId, next, answer.written, expiry(now, item.timeout, this.ttlExtraSeconds).ttl);
     // What the new holder's first write prunes (write tokens and aborted locks past their time).
     if (answer.written) this.prunes.remember(next, readRecord(answer.written), now);
     return {
@@ -268,6 +271,20 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       actions: SessionStateActions.None,
       expires: expiry(now, item.timeout, this.ttlExtraSeconds).expires,
     };
+  }
+
+  /**
+   * An unchanged hand-over slid the session (to `sessionTtl`) without reading its data item: the
+   * next holder is told the data item's TTL, extended first when the session could soon outlive it
+   * (as a load does; at most once per 12 h of a chain of hand-overs, unless the TTL was not known).
+   */
+  private async carryDataTtl(id: string, lockId: string, next: string, written: DynamoDBItem | undefined, sessionTtl: number): Promise<void> {
+    let ttl = this.dataTtls.take(lockId);
+    // Inline, or the answer was lost (a retry showed the hand-over applied): the next load learns it.
+    const dataId = written?.[Attr.dataId]?.S;
+    if (dataId === undefined) return;
+    if (dataTtlDue(ttl, sessionTtl)) ttl = (await extendDataItemTtl(this.dataItems, id, dataId, sessionTtl)) ?? ttl;
+    this.dataTtls.remember(next, ttl);
   }
 
   /**
@@ -386,10 +403,13 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       });
     const answer = await this.writes.update(lockId!, writeToken, update);
     if ('refused' in answer) throw lockLost(answer.refused, 'the changes of this request were not saved');
+    this.dataTtls.take(lockId!);
+    if (next !== undefined && data) this.dataTtls.remember(next, slide.ttl + DATA_TTL_MARGIN_SECONDS);
     return answer.written;
   }
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    this.dataTtls.take(lockId);
     return !('refused' in (await this.unlock(id, lockId, undefined)));
   }
 
@@ -567,7 +587,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     let items: string;
     try {
       if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
-      items = await this.codec.decode(record.dataId === null ? record.items : await this.readData(id, record, now));
+      items = await this.codec.decode(record.dataId === null ? record.items : await this.readData(id, record, lockId, now));
     } catch (error) {
       if (error instanceof SessionStateCorruptError) error.lockId = lockId;
       throw error;
@@ -585,7 +605,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    * wrote it). Extends the data item's TTL when the session could soon outlive it (best effort:
    * a failure is logged, the load goes on).
    */
-  private async readData(id: string, record: SessionRecord, now: number): Promise<AttributeValue | undefined> {
+  private async readData(id: string, record: SessionRecord, lockId: string | null, now: number): Promise<AttributeValue | undefined> {
     const key = { [this.keyAttribute]: { S: dataKey(this.address.keyValue(id), record.dataId!) } };
     const read = async (consistent: boolean) => {
       const get = new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent });
@@ -595,7 +615,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     if (!data) throw corruptRecord('its data item is missing');
     const sessionTtl = expiry(now, record.timeout, this.ttlExtraSeconds).ttl;
     const dataTtl = Number(data[this.ttlAttribute]?.N ?? 0);
-    if (dataTtlDue(dataTtl, sessionTtl)) await extendDataItemTtl(this.dataItems, id, record.dataId!, sessionTtl);
+    const known = dataTtlDue(dataTtl, sessionTtl) ? ((await extendDataItemTtl(this.dataItems, id, record.dataId!, sessionTtl)) ?? dataTtl) : dataTtl;
+    // For the holder's unchanged hand-over, which slides the session without this read.
+    if (lockId !== null) this.dataTtls.remember(lockId, known);
     return data[Attr.items];
   }
 }
