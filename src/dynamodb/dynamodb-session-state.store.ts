@@ -111,7 +111,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     this.prunes = new PruneBook(settings.requestTimeoutMs);
     this.writes = new FencedWrites(this.client, this.call, this.tableName, this.prunes, this.logger, this.clock);
     const { client, call, tableName, address, logger } = this;
-    this.unansweredLocks = { client, call, tableName, address, logger, release: (id, lockId) => this.releaseItemExclusive(id, lockId) };
+    const release = (id: string, lockId: string) => this.releaseItemExclusive(id, lockId);
+    this.unansweredLocks = { client, call, tableName, address, logger, release, closed: () => this.destroyed };
     this.dataItems = { client, call, tableName, address, logger };
     this.health = new DynamoDBTableHealth(this.client, this.call, this.tableName, this.clock);
   }
