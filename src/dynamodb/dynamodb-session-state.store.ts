@@ -320,7 +320,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       client: item.client,
     };
     // Checked before any write (too large: the stored session stays as it was).
-    const laidOut = layOutSession(fields, items, this.maxItemBytes);
+    // The revoked lock ids the lock item keeps count too (learnt from the lock call's answer).
+    const laidOut = layOutSession(fields, items, this.maxItemBytes, lockId === null ? 0 : this.prunes.keptAbortedBytes(lockId));
     const { data, dataId } = laidOut;
     // A new item saved mid-request is created under the caller's new lock.
     const record =
