@@ -252,13 +252,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const now = this.clock();
     const next = newLockId(now);
     let answer: FencedWrite;
+    // Whether the write that hands the lock over was sent (a changed one writes its data item first).
+    const sent = { update: !changed };
     try {
-      answer = changed ? { written: await this.commit(id, item, lockId, false, next) } : await this.unlock(id, lockId, next);
+      answer = changed ? { written: await this.commit(id, item, lockId, false, next, sent) } : await this.unlock(id, lockId, next);
     } catch (error) {
       // No answer: like a lock call, the hand-over may still land. Revoke the new lock id (a late
       // arrival then fails its condition) and release it if it landed, before giving up. If it had
-      // landed, the save (or release) is done: that is the answer, with nothing handed over.
-      if (mayHaveLanded(error) && (await settleUnansweredLock(this.unansweredLocks, id, next))) return SESSION_ABSENT;
+      // landed, the save (or release) is done: that is the answer, with nothing handed over. A
+      // hand-over that was never sent (its data item's PutItem failed) cannot land: nothing to settle.
+      if (sent.update && mayHaveLanded(error) && (await settleUnansweredLock(this.unansweredLocks, id, next))) return SESSION_ABSENT;
       throw error;
     }
     if ('refused' in answer) throw lockLost(answer.refused, 'it could not be handed over');
@@ -299,6 +302,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     lockId: string | null,
     newItem: boolean,
     next: string | undefined,
+    sent: { update: boolean } = { update: false },
   ): Promise<DynamoDBItem | undefined> {
     if (!newItem && lockId === null) throw lockLost('lock_mismatch', 'the changes of this request were not saved');
     const now = this.clock();
@@ -403,6 +407,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ...end.returnValues,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       });
+    sent.update = true;
     const answer = await this.writes.update(lockId!, writeToken, update);
     if ('refused' in answer) throw lockLost(answer.refused, 'the changes of this request were not saved');
     this.dataTtls.take(lockId!);
