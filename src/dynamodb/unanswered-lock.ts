@@ -78,45 +78,65 @@ async function revoke(settings: UnansweredLockSettings, id: string, lockId: stri
 
 /** The revocation sent again until answered (see `settleUnansweredLock`), then the lock released if it had landed. */
 async function settleInBackground(settings: UnansweredLockSettings, id: string, lockId: string): Promise<void> {
-  const { logger, closed } = settings;
-  const giveUpAt = Date.now() + UNANSWERED_REVOCATION_RETRY_MS;
-  let delay = RETRY_FIRST_DELAY_MS;
-  let lastError: unknown;
-  while (!closed() && Date.now() + delay < giveUpAt) {
-    await pause(delay * (0.5 + Math.random() / 2));
-    delay = Math.min(delay * 2, RETRY_MAX_DELAY_MS);
-    if (closed()) return;
-    let landed: boolean;
-    try {
-      landed = await revoke(settings, id, lockId);
-    } catch (error) {
-      lastError = error;
-      // Refused rather than unanswered (access denied, a malformed record): sending it again will not help.
-      if (!mayHaveLanded(error)) break;
-      continue;
-    }
-    if (landed) await releaseLanded(settings, id, lockId);
+  const outcome = await untilAnswered(settings, () => revoke(settings, id, lockId));
+  if ('answer' in outcome) {
+    if (outcome.answer) await releaseLanded(settings, id, lockId);
     return;
   }
-  if (closed()) return;
-  logger.warn(
-    `A lock call that got no answer could not be settled: its revocation got no answer either; the lock, if taken, is broken as stale after executionTimeout (${redactSecrets(String(lastError), [id], lastError)}).`,
+  if (settings.closed()) return;
+  settings.logger.warn(
+    `A lock call that got no answer could not be settled: its revocation got no answer either; the lock, if taken, is broken as stale after executionTimeout (${redactSecrets(String(outcome.error), [id], outcome.error)}).`,
   );
 }
 
 /**
  * Releases a lock the revocation showed had landed. Whether it landed is the revocation's answer
  * alone: a release that fails now does not undo a hand-over's save (its caller must not answer 503
- * for it); it is tried once more, fenced by the lock id like every release.
+ * for it); one that gets no answer is sent again in the background like the revocation (fenced by
+ * the lock id like every release, so a repeat is harmless).
  */
 async function releaseLanded(settings: UnansweredLockSettings, id: string, lockId: string): Promise<void> {
-  const { logger, release } = settings;
-  await release(id, lockId).catch((error: unknown) => {
+  const { logger, release, closed } = settings;
+  try {
+    await release(id, lockId);
+    return;
+  } catch (error) {
+    const again = mayHaveLanded(error);
     logger.warn(
-      `A lock taken without an answer could not be released; tried once more, else it turns stale (${redactSecrets(String(error), [id], error)}).`,
+      `A lock taken without an answer could not be released${again ? '; the release is sent again in the background' : ''}, else it turns stale (${redactSecrets(String(error), [id], error)}).`,
     );
-    void release(id, lockId).catch(() => false);
+    if (!again) return;
+  }
+  void untilAnswered(settings, () => release(id, lockId)).then((outcome) => {
+    if ('error' in outcome && !closed()) {
+      logger.warn(
+        `A lock taken without an answer could not be released; it is broken as stale after executionTimeout (${redactSecrets(String(outcome.error), [id], outcome.error)}).`,
+      );
+    }
   });
+}
+
+/**
+ * Sends `send` again, with jittered backoff (doubling from 100 ms, capped at 5 s), until it is
+ * answered, the store closes, an error says it was refused rather than unanswered (sending it again
+ * will not help), or `UNANSWERED_REVOCATION_RETRY_MS` has passed. Never throws.
+ */
+async function untilAnswered<T>(settings: UnansweredLockSettings, send: () => Promise<T>): Promise<{ answer: T } | { error: unknown }> {
+  const giveUpAt = Date.now() + UNANSWERED_REVOCATION_RETRY_MS;
+  let delay = RETRY_FIRST_DELAY_MS;
+  let error: unknown;
+  while (!settings.closed() && Date.now() + delay < giveUpAt) {
+    await pause(delay * (0.5 + Math.random() / 2));
+    delay = Math.min(delay * 2, RETRY_MAX_DELAY_MS);
+    if (settings.closed()) break;
+    try {
+      return { answer: await send() };
+    } catch (failure) {
+      error = failure;
+      if (!mayHaveLanded(failure)) break;
+    }
+  }
+  return { error };
 }
 
 function pause(ms: number): Promise<void> {

@@ -13,8 +13,9 @@ import { settleUnansweredLock, UNANSWERED_REVOCATION_RETRY_MS, type UnansweredLo
 // a fault DynamoDB Local cannot be made to produce for two minutes under fake timers.
 const unanswered = () => new SessionStateStoreUnavailableError('DynamoDB UpdateItem did not complete within 300 ms.');
 
-function fakeSettings(answers: (attempt: number) => unknown) {
+function fakeSettings(answers: (attempt: number) => unknown, releaseAnswers: (attempt: number) => boolean | Error = () => true) {
   let attempts = 0;
+  let releaseAttempts = 0;
   let closed = false;
   const released: string[] = [];
   const warn = vi.fn();
@@ -30,12 +31,14 @@ function fakeSettings(answers: (attempt: number) => unknown) {
     address: new RecordAddress('SessionId', 'TTL', undefined, 0),
     logger: { warn } as unknown as Logger,
     release: (_id, lockId) => {
+      const answer = releaseAnswers(++releaseAttempts);
+      if (answer instanceof Error) return Promise.reject(answer);
       released.push(lockId);
-      return Promise.resolve(true);
+      return Promise.resolve(answer);
     },
     closed: () => closed,
   };
-  return { settings, released, warn, attempts: () => attempts, close: () => (closed = true) };
+  return { settings, released, warn, attempts: () => attempts, releaseAttempts: () => releaseAttempts, close: () => (closed = true) };
 }
 
 beforeEach(() => {
@@ -90,4 +93,16 @@ it('the store closed: the revocation is not sent again', async () => {
   await vi.advanceTimersByTimeAsync(UNANSWERED_REVOCATION_RETRY_MS);
   expect(fake.attempts()).toBe(sent);
   expect(fake.warn).toHaveBeenCalledTimes(1); // the first line only: closing is not a failure
+});
+
+it('the revocation shows the lock landed but its release gets no answer: the release is sent again until answered', async () => {
+  const fake = fakeSettings(
+    () => ({ Attributes: { LockId: { S: 'lock-1' } } }),
+    (attempt) => (attempt <= 3 ? unanswered() : true),
+  );
+  expect(await settleUnansweredLock(fake.settings, 'id', 'lock-1')).toBe(true);
+  await vi.advanceTimersByTimeAsync(UNANSWERED_REVOCATION_RETRY_MS);
+  expect(fake.releaseAttempts()).toBe(4);
+  expect(fake.released).toEqual(['lock-1']);
+  expect(fake.warn).toHaveBeenCalledTimes(1);
 });
