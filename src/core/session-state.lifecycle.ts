@@ -62,6 +62,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * removal): a Set's insertion and deletion per request made the hash table churn measurably.
    */
   private readonly active: SessionLease[] = [];
+  /** Errors after which the request's lock was already released (a move undone): nothing left to release. */
+  private readonly lockReleasedBy = new WeakSet<object>();
   /** Refusals left on a request by `refuseLater`, not yet given (and counted). */
   private readonly leftRefusals = new WeakSet<Promise<SessionLease>>();
   private readonly isClosing = () => this.closing;
@@ -160,12 +162,21 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!this.cookie.canSetCookie(exchange)) return;
       const cookie = this.cookieFor(exchange, session.id, session);
       // The move's old record goes inside the owner slot's claim: a move undone gives its new place back.
-      const lockId = await this.withOwnerSlot(lease, data, async () => {
-        const newLockId = await this.store.setItemExclusive!(session.id, data, null, true);
-        if (session.previousId !== undefined && lease.lockId) await this.removeMovedFrom(session.previousId, session.id, lease.lockId, newLockId);
-        return newLockId;
-      });
-      if (session.previousId !== undefined && lease.lockId) {
+      let removal: 'removed' | 'uncertain' | undefined;
+      let lockId: string;
+      try {
+        lockId = await this.withOwnerSlot(lease, data, async () => {
+          const newLockId = await this.store.setItemExclusive!(session.id, data, null, true);
+          if (session.previousId !== undefined && lease.lockId)
+            removal = await this.removeMovedFrom(session.previousId, session.id, lease.lockId, newLockId);
+          return newLockId;
+        });
+      } catch (error) {
+        // The old lock was released while the move was undone: the request's completion has none to release.
+        if (this.lockReleasedBy.has(error as object)) lease.lockId = null;
+        throw error;
+      }
+      if (removal === 'removed') {
         const left = leftOwnerSlot(this.options, lease, { kind: 'move', removeOld: true }, data);
         if (left) await this.giveBackLeftSlot(left);
       }
@@ -523,6 +534,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       const claim =
         step.kind === 'save' || step.kind === 'create' || step.kind === 'move' ? ownerClaimOf(this.options, session, lease.loaded, data) : null;
       if (claim) await this.claimSlot(claim);
+      let keepsOldPlace = false;
       try {
         switch (step.kind) {
           case 'reset-timeout':
@@ -543,7 +555,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             break;
           case 'move':
             await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
-            if (step.removeOld) await this.removeMovedFrom(loadedId, session.id, lockId!, null);
+            if (step.removeOld && (await this.removeMovedFrom(loadedId, session.id, lockId!, null)) === 'uncertain') keepsOldPlace = true;
             break;
           case 'remove':
             await this.store.removeItem(loadedId, lockId!);
@@ -553,13 +565,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         if (claim) await giveBackOwnerSlot(this.store, claim, error);
         throw error;
       }
-      const left = leftOwnerSlot(this.options, lease, step, data);
+      const left = keepsOldPlace ? null : leftOwnerSlot(this.options, lease, step, data);
       if (left) await this.giveBackLeftSlot(left);
       if (plan.cookie === 'renew' && lockId === null && !(await this.stillStored(loadedId))) return;
       this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie, lease.cookieSent);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable, refused by the owner cap) must not leave our lock behind.
-      if (lockId && !(error instanceof SessionStateLockLostError)) {
+      if (lockId && !(error instanceof SessionStateLockLostError) && !this.lockReleasedBy.has(error as object)) {
         await this.release(loadedId, lockId).catch((e) => this.logFailure(e, loadedId, session.id));
       }
       throw error;
@@ -701,31 +713,44 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   /**
    * After a move's copy under the new id is stored (`newLockId`: locked by this request, a mid-request
    * save), the record it moved from goes. Where it certainly did not, the move is undone (the copy
-   * removed) and the error thrown: the client keeps its old cookie, and no copy outlives what happened
-   * to the old record meanwhile. Never are both removed: that would lose the session (review R7).
+   * removed) and an error thrown: the client keeps its old cookie, and no copy outlives what happened
+   * to the old record meanwhile. Never are both removed: that would lose the session (reviews R7, R10).
+   * Answers `uncertain` when the store could not tell: the session goes on under its new id, and the
+   * old id's place under `maxSessionsPerOwner` is not given back (the cap finds it dead later).
    */
-  private async removeMovedFrom(oldId: string, newId: string, oldLockId: string, newLockId: string | null): Promise<void> {
+  private async removeMovedFrom(oldId: string, newId: string, oldLockId: string, newLockId: string | null): Promise<'removed' | 'uncertain'> {
     try {
       await this.store.removeItem(oldId, oldLockId, { moved: true });
-      return;
+      return 'removed';
     } catch (error) {
-      if (!(error instanceof SessionStateLockLostError)) {
-        // No answer from the store: the removal may have landed. Unless the old record is certainly
-        // still there, the copy is the session now; removing it too could lose it.
-        const old = await this.presenceOf(oldId);
-        if (old === 'unknown') {
-          this.logger.error(
-            `Session ${redactSessionId(oldId)}: regenerateId() could not learn whether the old id was removed (the store did not answer); the session goes on under its new id, and the old record, if it lives, expires.`,
-          );
-        }
-        if (old !== 'present') return;
+      if (error instanceof SessionStateLockLostError) {
+        // Broken as stale (another request may have saved under the old id since, and the copy is older
+        // than that save) or removed while held (revoked): fenced out like any lost save (409).
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+        throw error;
       }
-      // The old record is still there (its lock released by the failed completion), or the lock was
-      // lost: broken as stale (another request may have saved under the old id since, and the copy
-      // is older than that save) or the session removed while held (revoked), and the request is
-      // fenced out like any lost save (409).
-      await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
-      throw error;
+      // No answer: the removal may have landed, or may still land (a call in flight). Releasing the old
+      // lock settles which: released, the removal (conditional on that lock) can no longer land, and the
+      // move is undone; refused, the lock is gone, removed by this call or broken as stale.
+      const released = await this.store.releaseItemExclusive(oldId, oldLockId).catch(() => undefined);
+      if (released === true) {
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+        if (typeof error === 'object' && error !== null) this.lockReleasedBy.add(error);
+        throw error;
+      }
+      const old = released === false ? await this.presenceOf(oldId) : 'unknown';
+      if (old === 'absent') return 'removed';
+      if (old === 'present') {
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+        throw new SessionStateLockLostError(
+          'The session lock was lost (broken as stale) before the session could move to its new id.',
+          'lock_mismatch',
+        );
+      }
+      this.logger.error(
+        `Session ${redactSessionId(oldId)}: regenerateId() could not learn whether the old id was removed (the store did not answer); the session goes on under its new id, and the old record, if it lives, expires.`,
+      );
+      return 'uncertain';
     }
   }
 
@@ -740,9 +765,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */
   private async removeCopy(newId: string, lockId: string | null): Promise<void> {
-    if (lockId !== null) return this.store.removeItem(newId, lockId);
+    if (lockId !== null) return this.store.removeItem(newId, lockId, { undoneCopy: true });
     const copy = await this.store.getItemExclusive(newId);
-    if (copy.kind === 'acquired') await this.store.removeItem(newId, copy.lockId);
+    if (copy.kind === 'acquired') await this.store.removeItem(newId, copy.lockId, { undoneCopy: true });
   }
 
   private logFailure(error: unknown, ...ids: (string | undefined)[]): void {

@@ -305,6 +305,11 @@ export interface SessionStateReleaseWatch {
 export interface RemoveItemOptions {
   /** The session moved to a new id (`regenerateId()`): it did not end. */
   readonly moved?: boolean;
+  /**
+   * The record is a copy this module wrote moments ago under an id no client knows (a move undone):
+   * no session ended, and nothing moved; a store reports no end for it.
+   */
+  readonly undoneCopy?: boolean;
 }
 
 /**

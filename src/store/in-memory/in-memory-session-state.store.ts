@@ -145,7 +145,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     if (!record || record.lockId !== lockId) throw lockLost(this.refusal(record, lockId), 'the session was not removed');
     this.delete(id, record);
     // Abandoned: the session ends here (ASP.NET raises Session_End on Abandon for in-process sessions).
-    if (!options.moved) this.ended(id, record);
+    if (!options.moved && !options.undoneCopy) this.ended(id, record);
   }
 
   override async revokeOwner(owner: string): Promise<number> {
