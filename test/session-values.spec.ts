@@ -177,6 +177,29 @@ describe('session.cookie.maxAge', () => {
   it('cannot be set on a read-only session', () => {
     expect(() => (createTestSession({}, { readOnly: true }).cookie.maxAge = 1000)).toThrow(SessionStateReadOnlyError);
   });
+
+  it("goes back with the items at reload (resetItems), when the stored items do not hold it too, and is then no longer this request's change", () => {
+    const stored = (maxAge?: number | null) => JSON.stringify({ n: 1, ...(maxAge !== undefined && { 'nestjs-session-state:cookieMaxAge': maxAge }) });
+    // Loaded without a lifetime of its own: one set in the request is dropped by the reload.
+    const plain = new HttpSessionState({ id: 'a', items: stored(), isNew: false, isReadOnly: false, timeout: 60 });
+    plain.cookie.maxAge = 60_000;
+    plain.resetItems(stored());
+    expect(plain.cookie.maxAge).toBeUndefined();
+    expect(plain.cookieChanged).toBe(false);
+    expect(JSON.parse(plain.serializeItems())).toEqual({ n: 1 });
+    // Loaded with one: the stored one comes back.
+    const remembered = new HttpSessionState({ id: 'b', items: stored(60_000), isNew: false, isReadOnly: false, timeout: 60 });
+    remembered.cookie.maxAge = null;
+    remembered.resetItems(stored(60_000));
+    expect(remembered.cookie.maxAge).toBe(60_000);
+    expect(remembered.cookieChanged).toBe(false);
+    // Stored mid-request (save()) with a lifetime other than the one loaded: the client's cookie still needs it.
+    const saved = new HttpSessionState({ id: 'c', items: stored(60_000), isNew: false, isReadOnly: false, timeout: 60 });
+    saved.cookie.maxAge = null;
+    saved.resetItems(stored(null));
+    expect(saved.cookie.maxAge).toBeNull();
+    expect(saved.cookieChanged).toBe(true);
+  });
 });
 
 describe('createTestSession', () => {

@@ -77,6 +77,8 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   /** Keys whose object value code outside the session holds (see `serializeItems`); made on first use. */
   #exposed: Set<string> | undefined;
   #cookieChanged = false;
+  /** `cookie.maxAge` as loaded: what the client's cookie was sent with (see `resetItems`). */
+  readonly #loadedCookieMaxAge: number | null | undefined;
   #cookie: HttpSessionCookie | undefined;
   /** set(), delete() or clear() was called. */
   #written = false;
@@ -90,6 +92,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     const cookieMaxAge = this.#items.get(COOKIE_MAX_AGE_KEY);
     this.#items.delete(COOKIE_MAX_AGE_KEY);
     if (typeof cookieMaxAge === 'number' || cookieMaxAge === null) this.#cookieMaxAge = cookieMaxAge;
+    this.#loadedCookieMaxAge = this.#cookieMaxAge;
     this.#id = init.id;
     this.#isNew = init.isNew;
     this.#isReadOnly = init.isReadOnly;
@@ -261,10 +264,15 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   resetItems(items: string): void {
     this.assertWritable();
     this.#items.clear();
+    // The cookie's lifetime goes back too: the stored one, or none (the module's) when the items hold none.
+    this.#cookieMaxAge = undefined;
     for (const [key, value] of Object.entries(JSON.parse(items) as Record<string, unknown>)) {
       if (key === COOKIE_MAX_AGE_KEY) this.#cookieMaxAge = typeof value === 'number' || value === null ? value : undefined;
       else this.#items.set(key, value);
     }
+    // Changed only if it differs from the loaded one: a `save()` earlier in the request may have
+    // stored another (without sending the cookie), which the client's cookie still needs.
+    this.#cookieChanged = this.#cookieMaxAge !== this.#loadedCookieMaxAge;
     this.#exposed = undefined;
     this.#written = true; // compared with what was loaded at completion
   }

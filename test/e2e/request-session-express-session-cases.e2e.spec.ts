@@ -3,6 +3,7 @@
  * - `reload()` of a session the store does not hold under its id (new, or moved by `regenerate()` and
  *   not saved since) fails, as express-session's reload of a missing id does: it never brings back the
  *   data `regenerate()` dropped.
+ * - `reload()` undoes a `cookie.maxAge` set in the request too (found by review R10).
  * - A middleware's `req.session.cookie.maxAge` ("remember me") is carried over to a route that writes.
  * - `req.session.cookie.expires = null` makes a browser-session cookie; a `Date` sets `maxAge`; anything
  *   else is a clear error naming `cookie.maxAge`.
@@ -43,6 +44,25 @@ class ExpressSessionCasesController {
     req.session.dropped = 'unsaved';
     const error = await messageOf(run((cb) => req.session.reload(cb)));
     return { error, keys: Object.keys(req.session) };
+  }
+
+  /** A "remember me" set, then reload(): the stored session's cookie lifetime comes back (none here). */
+  @Post('remember-reload')
+  @HttpCode(200)
+  async rememberReload(@Req() req: WithSession) {
+    req.session.cookie.maxAge = 60_000;
+    await run((cb) => req.session.reload(cb));
+    return { maxAge: req.session.cookie.maxAge ?? null };
+  }
+
+  /** "Forget me" saved before the reload: the stored lifetime is the new one, and the client's cookie must get it. */
+  @Post('forget-save-reload')
+  @HttpCode(200)
+  async forgetSaveReload(@Req() req: WithSession) {
+    req.session.cookie.maxAge = null;
+    await run((cb) => req.session.save(cb));
+    await run((cb) => req.session.reload(cb));
+    return { maxAge: req.session.cookie.maxAge ?? null };
   }
 
   /** A session new to the store: nothing to reload. */
@@ -130,6 +150,26 @@ describe.each(ADAPTERS)('req.session against expressjs/session (%s)', (adapter) 
   it('reload() of a session new to the store fails (nothing stored to reload)', async () => {
     const answer = await http().post('/compat/reload-new').expect(200);
     expect(answer.body).toEqual({ error: expect.stringMatching(/^req\.session\.reload\(\)/) });
+  });
+
+  it('reload() also undoes a cookie.maxAge set in the request: no persistent cookie is sent nor kept', async () => {
+    const cookie = await seeded();
+    const answer = await http().post('/compat/remember-reload').set('Cookie', cookie).expect(200);
+    expect(answer.body).toEqual({ maxAge: null });
+    expect(sidLine(answer.headers)).toBeUndefined();
+    const later = await http().post('/count').set('Cookie', cookie).expect(200);
+    expect(sidLine(later.headers) ?? '').not.toMatch(/Max-Age/);
+  });
+
+  it('reload() after save() keeps the cookie.maxAge saved, and sends the cookie it makes (a browser-session one)', async () => {
+    const cookie = await seeded();
+    const remembered = await http().post('/compat/write').set('Cookie', cookie).set('x-remember-me', '1').expect(200);
+    expect(sidLine(remembered.headers)).toMatch(/; Max-Age=60;/);
+    const answer = await http().post('/compat/forget-save-reload').set('Cookie', cookie).expect(200);
+    expect(answer.body).toEqual({ maxAge: null });
+    const line = sidLine(answer.headers);
+    expect(line).toBeDefined();
+    expect(line).not.toMatch(/Max-Age|Expires/);
   });
 
   it("a middleware's req.session.cookie.maxAge is carried over to a route that writes, and kept by the session", async () => {

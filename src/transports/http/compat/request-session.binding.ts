@@ -76,8 +76,9 @@ export class RequestSessionBinding implements EarlierRead {
    * client left) is not there for the guard to find.
    */
   async load(): Promise<void> {
+    let exchange = this.mountExchange;
     try {
-      this.loaded = await this.lifecycle.acquire(this.mountExchange, SessionStateBehavior.ReadOnly, 'guard');
+      this.loaded = await this.lifecycle.acquire(exchange, SessionStateBehavior.ReadOnly, 'guard');
     } catch (error) {
       if (!(error instanceof SessionStateEndedWhileWaitingError)) throw error;
       // The request waited for a login or logout that moved or ended the session. Whatever uses the
@@ -85,10 +86,27 @@ export class RequestSessionBinding implements EarlierRead {
       // that error (409, retry), as without the mount; a route that does not use the session still
       // runs, with the session the cookie names now (none: a new, empty one), as with express-session.
       this.lifecycle.refuseLater(this.request, error);
-      this.loaded = await this.lifecycle.acquire(new MountExchange(this.request, this.response, 'http', {}), SessionStateBehavior.ReadOnly, 'guard');
+      exchange = new MountExchange(this.request, this.response, 'http', {});
+      this.loaded = await this.lifecycle.acquire(exchange, SessionStateBehavior.ReadOnly, 'guard');
     }
+    this.endWhenClientLeaves(exchange);
     // Kept on the request: every later acquisition of it (the route's lock, GraphQL's hooks) sees `storedId`.
     keepEarlierRead(this.request, this);
+  }
+
+  /**
+   * The mount's read ends when its answer goes out (see `SessionStateLifecycle.holdForGuard`, and
+   * `completeLoadedAtAnswer`). A client that leaves before its answer may never get one (a long poll
+   * that gives up, answering nothing): the read ends then, as the guard binding's lease does, rather
+   * than at `executionTimeout` (an active lease that `app.close()` waits for). It holds no lock: what
+   * the request still does reads the same session; a route that writes locks afresh (`lock`), and
+   * one whose interceptor took the read over completes it itself.
+   */
+  private endWhenClientLeaves(exchange: HttpExchange): void {
+    const lease = this.loaded;
+    exchange.onClosed((answered) => {
+      if (!answered && !lease.adopted && !lease.completion) this.lifecycle.discard(lease, exchange);
+    });
   }
 
   /**
