@@ -18,6 +18,7 @@ import {
   Session,
   SessionState,
   SessionStateBehavior,
+  SessionStateGuard,
   SessionStateModule,
 } from '../../src/index.js';
 import { Gates } from '../support/gates.js';
@@ -76,6 +77,18 @@ class ShopController {
   }
 }
 
+/** The same add on the guard binding (the session taken by a guard, its answer held until saved). */
+@Controller('guarded')
+@UseGuards(SessionStateGuard)
+class GuardedShopController {
+  @Post('add')
+  @HttpCode(200)
+  add(@Session() s: HttpSessionState, @Query('item') item: string) {
+    s.set('cart', [...(s.get<string[]>('cart') ?? []), item]);
+    return { cart: s.get('cart') };
+  }
+}
+
 describe.each(ADAPTERS)('a login is not undone by a request with the old cookie (%s)', (adapter: AdapterName) => {
   let now = Date.now();
   let store: InMemorySessionStateStore;
@@ -88,7 +101,7 @@ describe.each(ADAPTERS)('a login is not undone by a request with the old cookie 
     store = new InMemorySessionStateStore({ clock: () => now });
     app = await createTestApp(adapter, {
       imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid' } })],
-      controllers: [ShopController],
+      controllers: [ShopController, GuardedShopController],
       providers: [{ provide: Gates, useValue: gates }, ParkGuard],
     });
   });
@@ -134,6 +147,14 @@ describe.each(ADAPTERS)('a login is not undone by a request with the old cookie 
     expect((await store.getItem(idOf(anon))).kind).toBe('absent');
     expect(await store.getItem(idOf(anon))).toEqual({ kind: 'absent', moved: true });
     expect((await http().get('/me').set('Cookie', sessionCookie(login.headers)!).expect(200)).body).toEqual({ user: 'ada', cart: ['book'] });
+  });
+
+  it('on the guard binding too: a cart add with the old cookie after the login gets 409, no cookie', async () => {
+    const anon = await visitor();
+    await http().post('/login').set('Cookie', anon).expect(200);
+    const res = await http().post('/guarded/add?item=pen').set('Cookie', anon);
+    expect(res.status).toBe(409);
+    expect(sessionCookie(res.headers)).toBeUndefined();
   });
 
   it('a read-only request with the old cookie after the login: 200, an empty session, no Set-Cookie', async () => {
