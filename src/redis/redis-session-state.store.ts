@@ -42,7 +42,8 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *
  * Keys (`P` = keyPrefix + (application + ':' when set)), a session's in one slot by its `{id}` tag:
  *   P{<id>}             hash: the session (fields in redis-scripts.ts); PEXPIRE = timeout + ttlExtraSeconds
- *                       + a quarter of the timeout, renewed when a slide passes it (field x)
+ *                       + a quarter of the timeout, renewed when a slide passes it (field x). After a
+ *                       login moved it: its marker, field m alone, PEXPIRE MOVED_MARKER_MS + ttlExtraSeconds
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
  *   Powner:{<owner>}    sorted set: the owner's session ids, scored by until when each entry is needed
  *                       (another slot on a cluster). NO TTL: no volatile-* eviction policy may evict it
