@@ -30,6 +30,7 @@ import type { ResolvedSessionStateOptions } from '../module/session-state.option
 import {
   SessionStateActions,
   SessionStateStore,
+  type RemoveItemOptions,
   type SessionStateAbsent,
   type SessionStateAcquired,
   type SessionStateAcquisition,
@@ -38,6 +39,12 @@ import {
 } from '../store/session-state-store.js';
 
 export type { RequestOutcome } from './completion-plan.js';
+
+/**
+ * The removal of a move's copy under its new id, when the move is undone: nothing ended (the session
+ * lives on under its old id), and no marker, since no client knows that id.
+ */
+const UNDONE_COPY: RemoveItemOptions = Object.freeze({ moved: true, marker: false });
 
 /**
  * The request lifecycle of ASP.NET's SessionStateModule, top to bottom:
@@ -190,13 +197,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (error instanceof SessionStateLockLostError && error.reason === 'lock_mismatch') {
         this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerate().`);
         await this.revokeMovedFrom(oldId, cappedOwner).catch(async (failure: unknown) => {
-          await this.store.removeItem(newId, newLockId, { moved: true }).catch((e) => this.logFailure(e, oldId, newId));
+          await this.store.removeItem(newId, newLockId, UNDONE_COPY).catch((e) => this.logFailure(e, oldId, newId));
           throw failure;
         });
         return;
       }
       // Removed meanwhile (revoked), or the store failed: the copy must not outlive it.
-      await this.store.removeItem(newId, newLockId, { moved: true }).catch((e) => this.logFailure(e, oldId, newId));
+      await this.store.removeItem(newId, newLockId, UNDONE_COPY).catch((e) => this.logFailure(e, oldId, newId));
       throw error;
     }
   }
@@ -765,7 +772,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */
   private async removeCopy(newId: string): Promise<void> {
     const moved = await this.store.getItemExclusive(newId);
-    if (moved.kind === 'acquired') await this.store.removeItem(newId, moved.lockId, { moved: true });
+    if (moved.kind === 'acquired') await this.store.removeItem(newId, moved.lockId, UNDONE_COPY);
   }
 
   private logFailure(error: unknown, ...ids: (string | undefined)[]): void {

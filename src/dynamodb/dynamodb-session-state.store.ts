@@ -427,14 +427,15 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
     const now = this.clock();
     const writeToken = newWriteToken();
-    const moved = options?.moved === true;
+    // A move leaves its marker; the undoing of a move (its copy removed) does not.
+    const marker = options?.moved === true && options.marker !== false;
     const update = (write: WriteClauses) =>
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: this.address.key(id),
         UpdateExpression: updateExpression(
           [
-            moved ? '#locked = :false, #expires = :zero, #ttl = :ttl, #movedUntil = :movedUntil' : '#locked = :false, #expires = :zero, #ttl = :ttl',
+            marker ? '#locked = :false, #expires = :zero, #ttl = :ttl, #movedUntil = :movedUntil' : '#locked = :false, #expires = :zero, #ttl = :ttl',
             ...write.set,
           ],
           ['#lockId, #items, #dataId, #owner, #created, #client', ...write.remove],
@@ -452,16 +453,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
             'owner',
             'created',
             'client',
-            ...(moved ? (['movedUntil'] as const) : []),
+            ...(marker ? (['movedUntil'] as const) : []),
           ),
           ...write.names,
         },
         ExpressionAttributeValues: {
           ':false': { BOOL: false },
           ':zero': num(0),
-          ':ttl': num(ttlBase(moved ? now + MOVED_MARKER_MS : now, this.ttlExtraSeconds)),
+          ':ttl': num(ttlBase(marker ? now + MOVED_MARKER_MS : now, this.ttlExtraSeconds)),
           ':lockId': { S: lockId },
-          ...(moved ? { ':movedUntil': num(now + MOVED_MARKER_MS) } : {}),
+          ...(marker ? { ':movedUntil': num(now + MOVED_MARKER_MS) } : {}),
           ...write.values,
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

@@ -327,8 +327,14 @@ export interface SessionStateReleaseWatch {
 }
 
 export interface RemoveItemOptions {
-  /** The session moved to a new id (`regenerateId()`): it did not end. */
+  /** The session moved to a new id (`regenerateId()`): it did not end (and a store may keep a marker: see `removeItem`). */
   readonly moved?: boolean;
+  /**
+   * With `moved`: `false` when the record removed is a move's own copy under its new id, removed
+   * because the move was undone (the session lives on under its old id). Nothing ended, and no
+   * marker is kept: no client knows that id.
+   */
+  readonly marker?: boolean;
 }
 
 /**
