@@ -61,6 +61,22 @@ describe('options checked at startup', () => {
     expect(startupError({ cookie: { partitioned: 'yes' } })).toContain('cookie.partitioned must be true or false');
   });
 
+  it("refuses a __Secure- or __Host- cookie name without secure: true ('auto' omits Secure over plain HTTP), and a __Host- one with a path or domain", () => {
+    for (const name of ['__Secure-sid', '__Host-sid', '__secure-sid', '__HOST-sid']) {
+      expect(startupError({ cookie: { name } })).toContain(`cookie.name "${name}" needs cookie.secure: true`);
+      expect(startupError({ cookie: { name, secure: false } })).toContain(`cookie.name "${name}" needs cookie.secure: true`);
+      expect(resolveSessionStateOptions({ cookie: { name, secure: true } }).cookie.name).toBe(name);
+    }
+    expect(startupError({ cookie: { name: '__Host-sid', secure: true, path: '/app' } })).toContain("needs cookie.path '/' and no cookie.domain");
+    expect(startupError({ cookie: { name: '__Host-sid', secure: true, domain: 'example.com' } })).toContain(
+      "needs cookie.path '/' and no cookie.domain",
+    );
+    expect(resolveSessionStateOptions({ cookie: { name: '__Secure-sid', secure: true, path: '/app', domain: 'example.com' } }).cookie.path).toBe(
+      '/app',
+    );
+    expect(resolveSessionStateOptions({ cookie: { name: '__Hosted-sid' } }).cookie.secure).toBe('auto');
+  });
+
   it('refuses a cookie.maxAge that would outlive the session timeout, or is not whole milliseconds ≥ 1000', () => {
     expect(startupError({ timeout: 20, cookie: { maxAge: 20 * 60_000 + 1 } })).toContain(
       'cookie.maxAge (1200001 ms) must not exceed timeout (20 min = 1200000 ms)',

@@ -89,7 +89,9 @@ export class SessionCookie {
       path,
       domain,
       httpOnly,
-      sameSite,
+      // Browsers refuse `SameSite=None` without Secure (secure: 'auto' over plain HTTP): Lax then, as
+      // express-session's and @fastify/session's 'auto' modes.
+      sameSite: sameSite === 'none' && !isSecure ? 'lax' : sameSite,
       secure: isSecure,
       // Browsers refuse a Partitioned cookie without Secure (secure: 'auto' over plain HTTP).
       partitioned: partitioned && isSecure,

@@ -1,4 +1,5 @@
 import { renewsCookie } from './cookie-lifetime.js';
+import { pathMatches, requestPathOf } from './cookie-path.js';
 import { SessionCookie, type CookieExchange, type ReadCookie } from './session-cookie.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 
@@ -8,6 +9,8 @@ export interface IdExchange extends CookieExchange {
   requestHeader?(name: string): string | undefined;
   appendSetCookie(value: string): void;
   setHeader(name: string, value: string): void;
+  /** The request target (its URL as received, query included), for `cookie.path`; absent where no cookie can be set. */
+  requestTarget?(): string | undefined;
 }
 
 /**
@@ -21,10 +24,28 @@ export interface IdExchange extends CookieExchange {
 export class SessionIdCarrier {
   private readonly cookie: SessionCookie;
   private readonly header: string | undefined;
+  /** `cookie.path` when it is not `/` (which every path matches): decided once, nothing per request by default. */
+  private readonly scopedPath: string | undefined;
 
   constructor(private readonly options: ResolvedSessionStateOptions) {
     this.cookie = new SessionCookie(options);
     this.header = options.idHeader;
+    this.scopedPath = options.cookie.path === '/' ? undefined : options.cookie.path;
+  }
+
+  /**
+   * Whether what names the session can still reach the client: the exchange can set a cookie (its
+   * answer has not left), and the cookie would come back (the request's path is inside `cookie.path`;
+   * the id header has no path).
+   */
+  canSetCookie(exchange: IdExchange): boolean {
+    return exchange.canSetCookie() && (this.scopedPath === undefined || !this.outsideCookiePath(exchange));
+  }
+
+  /** Whether the request's path is outside `cookie.path` (and the cookie, not the id header, names its session). */
+  outsideCookiePath(exchange: IdExchange): boolean {
+    if (this.scopedPath === undefined || this.usesHeader(exchange)) return false;
+    return !pathMatches(this.scopedPath, requestPathOf(exchange.requestTarget?.()));
   }
 
   /**

@@ -18,6 +18,8 @@ export interface CompletionFacts {
   readonly abandoned: boolean;
   /** The request came with a session cookie (valid and well signed). Only read when `abandoned`. */
   readonly cameWithCookie: boolean;
+  /** A mid-request save (`req.session.save()`) already sent this session's cookie on the answer. */
+  readonly cookieSent: boolean;
   /** `regenerateId()` was called: the session moves to a new id. */
   readonly regenerated: boolean;
   /** The session was created by this request (or its record was never initialised). */
@@ -30,8 +32,13 @@ export interface CompletionFacts {
   readonly hasOwner: boolean;
   readonly timeoutChanged: boolean;
   readonly ownerChanged: boolean;
-  /** A Set-Cookie can still reach the client (false once the answer left; a WebSocket message). */
+  /**
+   * A Set-Cookie can still reach the client (false once the answer left; a WebSocket message; a request
+   * whose path is outside `cookie.path`, where the browser would never send the cookie back).
+   */
   readonly canSetCookie: boolean;
+  /** Why not, when `canSetCookie` is false because of the request's path (only read for the log). */
+  readonly outsideCookiePath?: boolean;
   /** The cookie was signed with an older secret: sign it again. */
   readonly resignCookie: boolean;
   /** Read-only: the stored expiry is old enough to slide it. */
@@ -82,7 +89,14 @@ export const SENT_BEFORE_SAVED =
   'the response was sent before the session was saved, by code the module does not hold the answer of. ' +
   'A handler that sends its answer itself should take the response with @Res() (its answer then waits for the session).';
 
+/** Why a cookie could not be set on a request outside `cookie.path`. */
+export const OUTSIDE_COOKIE_PATH =
+  "the request's path is outside cookie.path, where the browser would never send the cookie back. " +
+  'Set cookie.path to a prefix of every route that writes to the session.';
+
 const NONE: StoreStep = { kind: 'none' };
+
+const whyNoCookie = (f: CompletionFacts) => (f.outsideCookiePath ? OUTSIDE_COOKIE_PATH : SENT_BEFORE_SAVED);
 
 /**
  * Whether the request's changes are kept (a read-write request that succeeded and did not abandon
@@ -116,12 +130,18 @@ export function planCompletion(f: CompletionFacts): CompletionPlan {
   // The handler (or a pipe, or a guard) threw: its changes are discarded.
   if (f.outcome === 'failed') return { store: f.hasLock ? { kind: 'release' } : NONE, cookie: 'none' };
   if (f.abandoned) {
-    // A request that came without a session cookie has none to clear (as express-session and @fastify/session).
-    return { store: f.hasLock ? { kind: 'remove' } : NONE, cookie: f.cameWithCookie && f.canSetCookie ? 'clear' : 'none' };
+    // A request that came without a session cookie has none to clear (as express-session and
+    // @fastify/session), unless a mid-request save sent one.
+    return { store: f.hasLock ? { kind: 'remove' } : NONE, cookie: (f.cameWithCookie || f.cookieSent) && f.canSetCookie ? 'clear' : 'none' };
   }
   // Regenerated to an empty session (a passport logout): the old record goes, and no empty one is
-  // stored in its place (the client's cookie then names nothing: its next request starts afresh).
-  if (f.regenerated && f.stored && f.hasLock && f.itemsEmpty && !f.hasOwner) return { store: { kind: 'remove' }, cookie: 'none' };
+  // stored in its place (the client's cookie then names nothing: its next request starts afresh). A
+  // cookie a mid-request save sent for the record removed is cleared.
+  if (f.regenerated && f.stored && f.hasLock && f.itemsEmpty && !f.hasOwner) {
+    return { store: { kind: 'remove' }, cookie: f.cookieSent && f.canSetCookie ? 'clear' : 'none' };
+  }
+  // New and still empty, regenerated or not (an anonymous visitor's logout): nothing stored nor announced.
+  if (isNewAndEmpty(f)) return { store: NONE, cookie: 'none' };
   if (f.regenerated) {
     // The data moves to the new id, then the old record goes; the new cookie goes out only once the
     // old id is gone (a failure in between leaves the client on its old session, never both ids).
@@ -130,16 +150,15 @@ export function planCompletion(f: CompletionFacts): CompletionPlan {
     return {
       store: f.stored && f.hasLock ? { kind: 'save', handOver: false } : NONE,
       cookie: 'none',
-      log: { level: 'error', message: 'regenerateId(): ' + SENT_BEFORE_SAVED + ' The session was kept under its current id.' },
+      log: { level: 'error', message: 'regenerateId(): ' + whyNoCookie(f) + ' The session was kept under its current id.' },
     };
   }
-  if (isNewAndEmpty(f)) return { store: NONE, cookie: 'none' };
   // A new record that no cookie names must never be written.
   if (!f.stored && !f.canSetCookie) {
     return {
       store: NONE,
       cookie: 'none',
-      log: { level: 'warn', message: 'The session cookie could not be set: ' + SENT_BEFORE_SAVED + ' The new session was not stored.' },
+      log: { level: 'warn', message: 'The session cookie could not be set: ' + whyNoCookie(f) + ' The new session was not stored.' },
     };
   }
   if (shouldSave(f)) {

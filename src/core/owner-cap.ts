@@ -75,13 +75,3 @@ export function leftOwnerSlot(
   if (!removed && !disowned) return null;
   return step.kind === 'move' ? { owner, id, movedTo: lease.session.id } : { owner, id };
 }
-
-/**
- * The owner whose cap a move's old record still counts against, when the move could not remove it
- * (its lock was broken as stale, so another request holds it): the loaded session's owner, under the
- * cap. That record must then go (revoked, fenced: its holder's save answers 409), or the owner ends
- * one session over the cap once the old id's place is given back.
- */
-export function cappedOwnerOfMove(options: ResolvedSessionStateOptions, lease: SessionLease): string | undefined {
-  return options.ownerCap === null ? undefined : lease.loaded?.owner;
-}

@@ -23,6 +23,8 @@ export interface SessionExchange {
   isHttps(): boolean;
   /** False once a Set-Cookie can no longer reach the client (response sent; a WebSocket message). */
   canSetCookie(): boolean;
+  /** The request target (its URL as received, query included), checked against `cookie.path`; absent where no cookie can be set. */
+  requestTarget?(): string | undefined;
   appendSetCookie(value: string): void;
   setHeader(name: string, value: string): void;
   /**

@@ -20,7 +20,7 @@ import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, 
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { clientSummaryOf } from '../session/client-summary.js';
 import { pastAbsoluteTimeout, SessionLiveness } from './session-liveness.js';
-import { cappedOwnerOfMove, giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
+import { giveBackOwnerSlot, leftOwnerSlot, ownerClaimOf, takeOwnerSlot } from './owner-cap.js';
 import { SessionStateBehavior } from './session-state-behavior.enum.js';
 import type { ActiveBehavior } from './session-state-behavior.enum.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
@@ -30,7 +30,6 @@ import type { ResolvedSessionStateOptions } from '../module/session-state.option
 import {
   SessionStateActions,
   SessionStateStore,
-  type RemoveItemOptions,
   type SessionStateAbsent,
   type SessionStateAcquired,
   type SessionStateAcquisition,
@@ -39,12 +38,6 @@ import {
 } from '../store/session-state-store.js';
 
 export type { RequestOutcome } from './completion-plan.js';
-
-/**
- * The removal of a move's copy under its new id, when the move is undone: nothing ended (the session
- * lives on under its old id), and no marker, since no client knows that id.
- */
-const UNDONE_COPY: RemoveItemOptions = Object.freeze({ moved: true, marker: false });
 
 /**
  * The request lifecycle of ASP.NET's SessionStateModule, top to bottom:
@@ -69,6 +62,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * removal): a Set's insertion and deletion per request made the hash table churn measurably.
    */
   private readonly active: SessionLease[] = [];
+  /** Errors after which the request's lock was already released (a move undone): nothing left to release. */
+  private readonly lockReleasedBy = new WeakSet<object>();
   /** Refusals left on a request by `refuseLater`, not yet given (and counted). */
   private readonly leftRefusals = new WeakSet<Promise<SessionLease>>();
   private readonly isClosing = () => this.closing;
@@ -160,12 +155,28 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (data.items === lease.loaded!.items && !session.timeoutChanged && !session.ownerChanged) return;
       await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, lease.lockId, false));
     } else {
+      // New and still empty (an anonymous visitor's logout: passport saves, then regenerates): nothing
+      // to store, nor a cookie to send, as completion decides (`isNewAndEmpty`).
+      if (lease.loaded === null && data.items === '{}' && data.owner === undefined) return;
       // A new record that no cookie could name must never be written: completion says so.
-      if (!exchange.canSetCookie()) return;
+      if (!this.cookie.canSetCookie(exchange)) return;
       const cookie = this.cookieFor(exchange, session.id, session);
-      const lockId = await this.withOwnerSlot(lease, data, () => this.store.setItemExclusive!(session.id, data, null, true));
-      if (session.previousId !== undefined && lease.lockId) {
-        await this.removeMovedUnderLock(session.previousId, session.id, lease.lockId, lockId, cappedOwnerOfMove(this.options, lease));
+      // The move's old record goes inside the owner slot's claim: a move undone gives its new place back.
+      let removal: 'removed' | 'uncertain' | undefined;
+      let lockId: string;
+      try {
+        lockId = await this.withOwnerSlot(lease, data, async () => {
+          const newLockId = await this.store.setItemExclusive!(session.id, data, null, true);
+          if (session.previousId !== undefined && lease.lockId)
+            removal = await this.removeMovedFrom(session.previousId, session.id, lease.lockId, newLockId);
+          return newLockId;
+        });
+      } catch (error) {
+        // The old lock was released while the move was undone: the request's completion has none to release.
+        if (this.lockReleasedBy.has(error as object)) lease.lockId = null;
+        throw error;
+      }
+      if (removal === 'removed') {
         const left = leftOwnerSlot(this.options, lease, { kind: 'move', removeOld: true }, data);
         if (left) await this.giveBackLeftSlot(left);
       }
@@ -180,32 +191,6 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
     lease.loaded = data;
     session.markSaved();
-  }
-
-  /** `removeMovedSession` for a move saved mid-request: the copy under the new id is ours, locked. */
-  private async removeMovedUnderLock(
-    oldId: string,
-    newId: string,
-    oldLockId: string,
-    newLockId: string,
-    cappedOwner: string | undefined,
-  ): Promise<void> {
-    try {
-      await this.store.removeItem(oldId, oldLockId, { moved: true });
-    } catch (error) {
-      // Lock broken as stale: the data is safe under the new id; the old record waits for its expiry (or is revoked, under the cap).
-      if (error instanceof SessionStateLockLostError && error.reason === 'lock_mismatch') {
-        this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerate().`);
-        await this.revokeMovedFrom(oldId, cappedOwner).catch(async (failure: unknown) => {
-          await this.store.removeItem(newId, newLockId, UNDONE_COPY).catch((e) => this.logFailure(e, oldId, newId));
-          throw failure;
-        });
-        return;
-      }
-      // Removed meanwhile (revoked), or the store failed: the copy must not outlive it.
-      await this.store.removeItem(newId, newLockId, UNDONE_COPY).catch((e) => this.logFailure(e, oldId, newId));
-      throw error;
-    }
   }
 
   /**
@@ -394,10 +379,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     const { id, resign } = read;
     try {
       if (behavior === SessionStateBehavior.ReadOnly) {
-        const { result, waited } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireShared(id, signal));
+        const { result, waited } = await this.observer.lockWait(this.isClosing, this.locks.acquireShared(id, signal));
         return this.leaseFor(exchange, id, behavior, result, waited, null, null, resign);
       }
-      const { result, waited, turn } = await this.observer.lockWait(id, this.isClosing, this.locks.acquireExclusive(id, signal));
+      const { result, waited, turn } = await this.observer.lockWait(this.isClosing, this.locks.acquireExclusive(id, signal));
       return this.leaseFor(exchange, id, behavior, result, waited, result.kind === 'acquired' ? result.lockId : null, turn, resign);
     } catch (error) {
       if (!(error instanceof SessionStateCorruptError)) throw error;
@@ -556,6 +541,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       const claim =
         step.kind === 'save' || step.kind === 'create' || step.kind === 'move' ? ownerClaimOf(this.options, session, lease.loaded, data) : null;
       if (claim) await this.claimSlot(claim);
+      let keepsOldPlace = false;
       try {
         switch (step.kind) {
           case 'reset-timeout':
@@ -576,7 +562,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             break;
           case 'move':
             await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
-            if (step.removeOld) await this.removeMovedSession(loadedId, session.id, lockId!, cappedOwnerOfMove(this.options, lease));
+            if (step.removeOld && (await this.removeMovedFrom(loadedId, session.id, lockId!, null)) === 'uncertain') keepsOldPlace = true;
             break;
           case 'remove':
             await this.store.removeItem(loadedId, lockId!);
@@ -586,13 +572,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         if (claim) await giveBackOwnerSlot(this.store, claim, error);
         throw error;
       }
-      const left = leftOwnerSlot(this.options, lease, step, data);
+      const left = keepsOldPlace ? null : leftOwnerSlot(this.options, lease, step, data);
       if (left) await this.giveBackLeftSlot(left);
       if (plan.cookie === 'renew' && lockId === null && !(await this.stillStored(loadedId))) return;
       this.sendCookie(exchange, plan.cookie === 'renew' ? this.cookieFor(exchange, session.id, session) : cookie, lease.cookieSent);
     } catch (error) {
       // A save that failed before writing (too large, store unreachable, refused by the owner cap) must not leave our lock behind.
-      if (lockId && !(error instanceof SessionStateLockLostError)) {
+      if (lockId && !(error instanceof SessionStateLockLostError) && !this.lockReleasedBy.has(error as object)) {
         await this.release(loadedId, lockId).catch((e) => this.logFailure(e, loadedId, session.id));
       }
       throw error;
@@ -658,6 +644,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   /** What the plan depends on; the costlier facts (the request cookie's signature, the items) only where the plan reads them. */
   private factsOf(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome, data: SessionStateStoreData | null): CompletionFacts {
     const { session } = lease;
+    const canSetCookie = this.cookie.canSetCookie(exchange);
     return {
       readOnly: lease.behavior === SessionStateBehavior.ReadOnly,
       outcome,
@@ -666,6 +653,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       abandoned: session.isAbandoned,
       // The cookie is parsed and its signature checked again only when it matters.
       cameWithCookie: session.isAbandoned && this.cookie.read(exchange) !== null,
+      cookieSent: lease.cookieSent !== undefined,
       regenerated: session.previousId !== undefined,
       isNew: session.isNew,
       itemsChanged: data !== null && data.items !== lease.loaded?.items,
@@ -673,7 +661,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       hasOwner: session.owner !== undefined,
       timeoutChanged: session.timeoutChanged,
       ownerChanged: session.ownerChanged,
-      canSetCookie: exchange.canSetCookie(),
+      canSetCookie,
+      outsideCookiePath: !canSetCookie && this.cookie.outsideCookiePath(exchange),
       resignCookie: lease.resignCookie,
       refreshExpiry: lease.refreshExpiry,
       renewsCookie: this.cookie.renews(session, exchange),
@@ -686,13 +675,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * can reach the client any more.
    */
   private cookieFor(exchange: SessionExchange, id: string | null, session?: HttpSessionState): string | null {
-    if (!exchange.canSetCookie()) return null;
+    if (!this.cookie.canSetCookie(exchange)) return null;
     return this.cookie.answerFor(exchange, id, session && id !== null ? cookieMaxAgeOf(session, this.options) : undefined);
   }
 
   private sendCookie(exchange: SessionExchange, setCookie: string | null, sent?: string): void {
     if (setCookie === null || setCookie === sent) return;
-    if (exchange.canSetCookie()) this.cookie.send(exchange, setCookie);
+    if (this.cookie.canSetCookie(exchange)) this.cookie.send(exchange, setCookie);
     else this.logger.warn('The session cookie could not be set: ' + SENT_BEFORE_SAVED);
   }
 
@@ -728,51 +717,64 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  private async removeMovedSession(oldId: string, newId: string, lockId: string, cappedOwner: string | undefined): Promise<void> {
+  /**
+   * After a move's copy under the new id is stored (`newLockId`: locked by this request, a mid-request
+   * save), the record it moved from goes. Where it certainly did not, the move is undone (the copy
+   * removed) and an error thrown: the client keeps its old cookie, and no copy outlives what happened
+   * to the old record meanwhile. Never are both removed: that would lose the session (reviews R7, R10).
+   * Answers `uncertain` when the store could not tell: the session goes on under its new id, and the
+   * old id's place under `maxSessionsPerOwner` is not given back (the cap finds it dead later).
+   */
+  private async removeMovedFrom(oldId: string, newId: string, oldLockId: string, newLockId: string | null): Promise<'removed' | 'uncertain'> {
     try {
-      await this.store.removeItem(oldId, lockId, { moved: true });
+      await this.store.removeItem(oldId, oldLockId, { moved: true });
+      return 'removed';
     } catch (error) {
-      if (!(error instanceof SessionStateLockLostError)) {
-        // The old id could not be removed (store unreachable): the client keeps it (no new cookie),
-        // so the copy under the new id goes, or the session would live under both ids.
-        await this.removeCopy(newId).catch((e) => this.logFailure(e, oldId, newId));
+      if (error instanceof SessionStateLockLostError) {
+        // Broken as stale (another request may have saved under the old id since, and the copy is older
+        // than that save) or removed while held (revoked): fenced out like any lost save (409).
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
         throw error;
       }
-      // Removed while this request held it (revoked, or abandoned after a stale break): the
-      // copy under the new id must not bring it back. The request is fenced out like any lost save.
-      if (error.reason === 'item_gone') {
-        await this.removeCopy(newId);
+      // No answer: the removal may have landed, or may still land (a call in flight). Releasing the old
+      // lock settles which: released, the removal (conditional on that lock) can no longer land, and the
+      // move is undone; refused, the lock is gone, removed by this call or broken as stale.
+      const released = await this.store.releaseItemExclusive(oldId, oldLockId).catch(() => undefined);
+      if (released === true) {
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+        if (typeof error === 'object' && error !== null) this.lockReleasedBy.add(error);
         throw error;
       }
-      // The data is safe under the new id; the old record only waits for its expiry (or is revoked, under the cap).
-      this.logger.warn(`Session ${redactSessionId(oldId)}: lock lost before the old id could be removed after regenerateId().`);
-      try {
-        await this.revokeMovedFrom(oldId, cappedOwner);
-      } catch (failure) {
-        // The old record could not be revoked: as when it could not be removed, the move is undone.
-        await this.removeCopy(newId).catch((e) => this.logFailure(e, oldId, newId));
-        throw failure;
+      const old = released === false ? await this.presenceOf(oldId) : 'unknown';
+      if (old === 'absent') return 'removed';
+      if (old === 'present') {
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+        throw new SessionStateLockLostError(
+          'The session lock was lost (broken as stale) before the session could move to its new id.',
+          'lock_mismatch',
+        );
       }
+      this.logger.error(
+        `Session ${redactSessionId(oldId)}: regenerateId() could not learn whether the old id was removed (the store did not answer); the session goes on under its new id, and the old record, if it lives, expires.`,
+      );
+      return 'uncertain';
     }
   }
 
-  /**
-   * Under `maxSessionsPerOwner`, a move's old record that another request now holds (its lock was
-   * broken as stale) still counts against the owner: it is revoked (that request's save is fenced
-   * out), so the old id's place, given back next, is not given back while the record lives on.
-   * A store without `revokeItem` cannot: the move is then undone, as when the old id cannot be removed.
-   */
-  private async revokeMovedFrom(oldId: string, cappedOwner: string | undefined): Promise<void> {
-    if (cappedOwner === undefined) return;
-    if (!this.store.revokeItem)
-      throw new SessionStateError('maxSessionsPerOwner: the store cannot revoke the record a login moved from (no revokeItem).');
-    await this.store.revokeItem(oldId, cappedOwner);
+  /** Whether a record lives under `id`, as far as the store answers. */
+  private async presenceOf(id: string): Promise<'present' | 'absent' | 'unknown'> {
+    try {
+      return (await this.store.getItem(id)).kind === 'absent' ? 'absent' : 'present';
+    } catch {
+      return 'unknown';
+    }
   }
 
   /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */
-  private async removeCopy(newId: string): Promise<void> {
-    const moved = await this.store.getItemExclusive(newId);
-    if (moved.kind === 'acquired') await this.store.removeItem(newId, moved.lockId, UNDONE_COPY);
+  private async removeCopy(newId: string, lockId: string | null): Promise<void> {
+    if (lockId !== null) return this.store.removeItem(newId, lockId, { undoneCopy: true });
+    const copy = await this.store.getItemExclusive(newId);
+    if (copy.kind === 'acquired') await this.store.removeItem(newId, copy.lockId, { undoneCopy: true });
   }
 
   private logFailure(error: unknown, ...ids: (string | undefined)[]): void {

@@ -47,7 +47,8 @@ import { FencedWrites, type FencedWrite } from './fenced-writes.js';
 import { lockCommand, lockEnd } from './lock-commands.js';
 import { newLockId } from './lock-id.js';
 import { RecordAddress, SLIDE_EXPIRY, SLIDE_EXPIRY_NAMES, updateExpression } from './record-expressions.js';
-import { DATA_TTL_MARGIN_SECONDS, DATA_TTL_REFRESH_AHEAD_SECONDS, dataKey } from './session-data-item.js';
+import { DATA_TTL_MARGIN_SECONDS, dataKey } from './session-data-item.js';
+import { DataTtlBook, dataTtlDue, extendDataItemTtl, type DataItemTtlSettings } from './data-item-ttl.js';
 import { layOutSession } from './session-layout.js';
 import { corruptRecord, type SessionItemsCodec } from './session-items-codec.js';
 import { settleUnansweredLock, type UnansweredLockSettings } from './unanswered-lock.js';
@@ -85,6 +86,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly prunes: PruneBook;
   private readonly writes: FencedWrites;
   private readonly unansweredLocks: UnansweredLockSettings;
+  private readonly dataItems: DataItemTtlSettings;
+  /** By lock id: the TTL of the session's data item, carried along unchanged hand-overs. */
+  private readonly dataTtls = new DataTtlBook();
   private readonly health: DynamoDBTableHealth;
   private ready: Promise<void> | undefined;
   private destroyed = false;
@@ -111,7 +115,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     this.prunes = new PruneBook(settings.requestTimeoutMs);
     this.writes = new FencedWrites(this.client, this.call, this.tableName, this.prunes, this.logger, this.clock);
     const { client, call, tableName, address, logger } = this;
-    this.unansweredLocks = { client, call, tableName, address, logger, release: (id, lockId) => this.releaseItemExclusive(id, lockId) };
+    const release = (id: string, lockId: string) => this.releaseItemExclusive(id, lockId);
+    this.unansweredLocks = { client, call, tableName, address, logger, release, closed: () => this.destroyed };
+    this.dataItems = { client, call, tableName, address, logger };
     this.health = new DynamoDBTableHealth(this.client, this.call, this.tableName, this.clock);
   }
 
@@ -200,7 +206,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
       if (holder.locked && holder.lockId === lockId) return this.loadedUnderLock(id, holder, lockId, now);
       if (holder.locked) return lockedAnswer(holder, now);
-      throw corruptRecord('its lock or expiry attributes have unexpected types');
+      throw corruptRecord('its lock, expiry or timeout attributes have unexpected types');
     }
     this.prunes.remember(lockId, record, now);
     // ALL_OLD holds the expiry from before the lock slid it; answer the slid one.
@@ -250,16 +256,20 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     const now = this.clock();
     const next = newLockId(now);
     let answer: FencedWrite;
+    // Whether the write that hands the lock over was sent (a changed one writes its data item first).
+    const sent = { update: !changed };
     try {
-      answer = changed ? { written: await this.commit(id, item, lockId, false, next) } : await this.unlock(id, lockId, next);
+      answer = changed ? { written: await this.commit(id, item, lockId, false, next, sent) } : await this.unlock(id, lockId, next);
     } catch (error) {
       // No answer: like a lock call, the hand-over may still land. Revoke the new lock id (a late
       // arrival then fails its condition) and release it if it landed, before giving up. If it had
-      // landed, the save (or release) is done: that is the answer, with nothing handed over.
-      if (mayHaveLanded(error) && (await settleUnansweredLock(this.unansweredLocks, id, next))) return SESSION_ABSENT;
+      // landed, the save (or release) is done: that is the answer, with nothing handed over. A
+      // hand-over that was never sent (its data item's PutItem failed) cannot land: nothing to settle.
+      if (sent.update && mayHaveLanded(error) && (await settleUnansweredLock(this.unansweredLocks, id, next))) return SESSION_ABSENT;
       throw error;
     }
     if ('refused' in answer) throw lockLost(answer.refused, 'it could not be handed over');
+    if (!changed) await this.carryDataTtl(id, lockId, next, answer.written, expiry(now, item.timeout, this.ttlExtraSeconds).ttl);
     // What the new holder's first write prunes (write tokens and aborted locks past their time).
     if (answer.written) this.prunes.remember(next, readRecord(answer.written), now);
     return {
@@ -269,6 +279,20 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       actions: SessionStateActions.None,
       expires: expiry(now, item.timeout, this.ttlExtraSeconds).expires,
     };
+  }
+
+  /**
+   * An unchanged hand-over slid the session (to `sessionTtl`) without reading its data item: the
+   * next holder is told the data item's TTL, extended first when the session could soon outlive it
+   * (as a load does; at most once per 12 h of a chain of hand-overs, unless the TTL was not known).
+   */
+  private async carryDataTtl(id: string, lockId: string, next: string, written: DynamoDBItem | undefined, sessionTtl: number): Promise<void> {
+    let ttl = this.dataTtls.take(lockId);
+    // Inline, or the answer was lost (a retry showed the hand-over applied): the next load learns it.
+    const dataId = written?.[Attr.dataId]?.S;
+    if (dataId === undefined) return;
+    if (dataTtlDue(ttl, sessionTtl)) ttl = (await extendDataItemTtl(this.dataItems, id, dataId, sessionTtl)) ?? ttl;
+    this.dataTtls.remember(next, ttl);
   }
 
   /**
@@ -282,6 +306,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     lockId: string | null,
     newItem: boolean,
     next: string | undefined,
+    sent: { update: boolean } = { update: false },
   ): Promise<DynamoDBItem | undefined> {
     if (!newItem && lockId === null) throw lockLost('lock_mismatch', 'the changes of this request were not saved');
     const now = this.clock();
@@ -303,7 +328,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       client: item.client,
     };
     // Checked before any write (too large: the stored session stays as it was).
-    const laidOut = layOutSession(fields, items, this.maxItemBytes);
+    // The revoked lock ids the lock item keeps count too (learnt from the lock call's answer).
+    const laidOut = layOutSession(fields, items, this.maxItemBytes, lockId === null ? 0 : this.prunes.keptAbortedBytes(lockId));
     const { data, dataId } = laidOut;
     // A new item saved mid-request is created under the caller's new lock.
     const record =
@@ -385,12 +411,16 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
         ...end.returnValues,
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       });
+    sent.update = true;
     const answer = await this.writes.update(lockId!, writeToken, update);
     if ('refused' in answer) throw lockLost(answer.refused, 'the changes of this request were not saved');
+    this.dataTtls.take(lockId!);
+    if (next !== undefined && data) this.dataTtls.remember(next, slide.ttl + DATA_TTL_MARGIN_SECONDS);
     return answer.written;
   }
 
   async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    this.dataTtls.take(lockId);
     return !('refused' in (await this.unlock(id, lockId, undefined)));
   }
 
@@ -427,8 +457,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
     const now = this.clock();
     const writeToken = newWriteToken();
-    // A move leaves its marker; the undoing of a move (its copy removed) does not.
-    const marker = options?.moved === true && options.marker !== false;
+    // A move leaves its marker (an undone move's copy is removed without `moved`: none).
+    const marker = options?.moved === true;
     const update = (write: WriteClauses) =>
       new UpdateItemCommand({
         TableName: this.tableName,
@@ -587,7 +617,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     let items: string;
     try {
       if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
-      items = await this.codec.decode(record.dataId === null ? record.items : await this.readData(id, record, now));
+      items = await this.codec.decode(record.dataId === null ? record.items : await this.readData(id, record, lockId, now));
     } catch (error) {
       if (error instanceof SessionStateCorruptError) error.lockId = lockId;
       throw error;
@@ -602,9 +632,10 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   /**
    * The encoded items of a record kept in a data item. Eventually consistent first (half the
    * units; safe because a data item never changes), consistent when not found yet (a commit just
-   * wrote it). Extends the data item's TTL when the session could soon outlive it.
+   * wrote it). Extends the data item's TTL when the session could soon outlive it (best effort:
+   * a failure is logged, the load goes on).
    */
-  private async readData(id: string, record: SessionRecord, now: number): Promise<AttributeValue | undefined> {
+  private async readData(id: string, record: SessionRecord, lockId: string | null, now: number): Promise<AttributeValue | undefined> {
     const key = { [this.keyAttribute]: { S: dataKey(this.address.keyValue(id), record.dataId!) } };
     const read = async (consistent: boolean) => {
       const get = new GetItemCommand({ TableName: this.tableName, Key: key, ConsistentRead: consistent });
@@ -614,17 +645,9 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     if (!data) throw corruptRecord('its data item is missing');
     const sessionTtl = expiry(now, record.timeout, this.ttlExtraSeconds).ttl;
     const dataTtl = Number(data[this.ttlAttribute]?.N ?? 0);
-    if (dataTtl < sessionTtl + DATA_TTL_REFRESH_AHEAD_SECONDS) {
-      const extend = new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: 'SET #ttl = :ttl',
-        ConditionExpression: 'attribute_exists(#key)',
-        ExpressionAttributeNames: this.address.names('key', 'ttl'),
-        ExpressionAttributeValues: { ':ttl': num(sessionTtl + DATA_TTL_MARGIN_SECONDS) },
-      });
-      await this.writes.conditional('UpdateItem', (options) => this.client.send(extend, options));
-    }
+    const known = dataTtlDue(dataTtl, sessionTtl) ? ((await extendDataItemTtl(this.dataItems, id, record.dataId!, sessionTtl)) ?? dataTtl) : dataTtl;
+    // For the holder's unchanged hand-over, which slides the session without this read.
+    if (lockId !== null) this.dataTtls.remember(lockId, known);
     return data[Attr.items];
   }
 }

@@ -14,15 +14,21 @@ export function lockCommand(tableName: string, address: RecordAddress, id: strin
     // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
     UpdateExpression: `SET #locked = :true, #lockId = :lockId, #lockDate = :now, #flags = :zero, ${SLIDE_EXPIRY}`,
     // A lock call this store gave up on is revoked (`settleUnansweredLock`): its late arrival fails here.
+    // A timeout that is not a number would make the slide itself a ValidationException (a plain
+    // error, 500 on every request); failing the condition instead reads the record as corrupt
+    // (replaced by a new session), at no extra cost (a condition is free).
     ConditionExpression:
       'attribute_exists(#key) AND #expires > :now AND (attribute_not_exists(#locked) OR #locked = :false) ' +
-      'AND NOT contains(#abortedLocks, :lockId)',
+      'AND NOT contains(#abortedLocks, :lockId) ' +
+      'AND (attribute_not_exists(#timeoutMs) OR attribute_type(#timeoutMs, :number)) ' +
+      'AND (attribute_not_exists(#timeoutSeconds) OR attribute_type(#timeoutSeconds, :number))',
     ExpressionAttributeNames: address.names('key', 'locked', 'lockId', 'lockDate', 'flags', 'abortedLocks', ...SLIDE_EXPIRY_NAMES),
     ExpressionAttributeValues: {
       ':true': { BOOL: true },
       ':false': { BOOL: false },
       ':lockId': { S: lockId },
       ':zero': num(0),
+      ':number': { S: 'N' },
       ...address.slideValues(now),
     },
     // The record as it was, so the flags cleared here are reported once, by this call.

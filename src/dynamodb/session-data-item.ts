@@ -26,8 +26,9 @@ export const DATA_TTL_MARGIN_SECONDS = 86_400;
  * When a load finds that the session's TTL, slid now, would come within this much (12 h) of its
  * data item's TTL, it extends the data item's TTL by `DATA_TTL_MARGIN_SECONDS` (one write of the
  * data item's size, at most once per 12 h of a session's activity). Every slide of a session's
- * expiry follows a load of it within one request, which lasts far less than 12 h, so a live
- * session's data item is never deleted under it.
+ * expiry follows a load of it within one request, which lasts far less than 12 h, or is an
+ * unchanged hand-over, which checks the data item's TTL the same way (known from the load or commit
+ * that began its chain: `DataTtlBook`), so a live session's data item is never deleted under it.
  */
 export const DATA_TTL_REFRESH_AHEAD_SECONDS = 43_200;
 

@@ -15,7 +15,9 @@ export interface SessionLayout {
 
 /**
  * Lays out a session of encoded `items`: inline in its lock item when that stays under
- * `INLINE_MAX_BYTES` (room left for the write tokens), else in a data item named by a fresh id.
+ * `INLINE_MAX_BYTES` (room left for the write tokens, and for `reservedBytes`: the revoked lock ids
+ * the lock item keeps), else in a data item named by a fresh id, unless that would not make the
+ * lock item cheaper to write (an owner long enough keeps it over 1 KB anyway).
  * A data item larger than `maxItemBytes` is refused before anything is written, so the stored
  * session stays as it was.
  */
@@ -23,10 +25,16 @@ export function layOutSession(
   fields: Omit<Parameters<typeof unlockedRecord>[0], 'data'>,
   items: AttributeValue,
   maxItemBytes: number,
+  reservedBytes = 0,
 ): SessionLayout {
   const inline = unlockedRecord({ ...fields, data: { items } });
-  if (estimateItemBytes(inline) + RECENT_WRITES_ALLOWANCE_BYTES <= INLINE_MAX_BYTES) return { record: inline };
+  const inlineBytes = estimateItemBytes(inline) + RECENT_WRITES_ALLOWANCE_BYTES + reservedBytes;
+  if (inlineBytes <= INLINE_MAX_BYTES) return { record: inline };
   const dataId = randomUUID();
+  const record = unlockedRecord({ ...fields, data: { dataId } });
+  // What stays on the lock item either way (a long owner: up to 1024 bytes) can keep it over 1 KB:
+  // a data item then pays only when the lock item's write units drop (else a PutItem and a GetItem more for nothing).
+  if (writeUnits(estimateItemBytes(record) + RECENT_WRITES_ALLOWANCE_BYTES + reservedBytes) >= writeUnits(inlineBytes)) return { record: inline };
   const data = dataItem({
     keyAttribute: fields.keyAttribute,
     key: dataKey(fields.key, dataId),
@@ -36,5 +44,10 @@ export function layOutSession(
   });
   const size = estimateItemBytes(data);
   if (size > maxItemBytes) throw new SessionStateTooLargeError(size, maxItemBytes);
-  return { record: unlockedRecord({ ...fields, data: { dataId } }), data, dataId };
+  return { record, data, dataId };
+}
+
+/** Write units of an item of `bytes` (1 per KB started). */
+function writeUnits(bytes: number): number {
+  return Math.ceil(bytes / INLINE_MAX_BYTES);
 }

@@ -51,6 +51,8 @@ export interface Prune {
 /** By lock id: what the holder's first write removes (learnt from the lock call's answer). */
 export class PruneBook {
   private readonly prunes = new Map<string, Prune>();
+  /** By lock id: bytes of the revoked lock ids its record keeps after the prune (rare: most records have none). */
+  private readonly keptAborted = new Map<string, number>();
 
   constructor(private readonly requestTimeoutMs: number) {}
 
@@ -68,9 +70,26 @@ export class PruneBook {
       .map(([name]) => name);
     const newestFirst = [...record.abortedLocks].sort((a, b) => (lockIdTime(b) || 0) - (lockIdTime(a) || 0));
     const aborted = newestFirst.filter((entry, index) => index >= MAX_ABORTED_LOCKS_KEPT || !(lockIdTime(entry) > now - ABORTED_LOCK_KEEP_MS));
+    const kept = newestFirst.filter((entry) => !aborted.includes(entry));
+    this.keptAborted.delete(lockId);
+    if (kept.length > 0) {
+      this.keptAborted.set(
+        lockId,
+        kept.reduce((bytes, entry) => bytes + Buffer.byteLength(entry, 'utf8'), Attr.abortedLocks.length),
+      );
+      if (this.keptAborted.size > MAX_REMEMBERED_PRUNES) this.keptAborted.delete(this.keptAborted.keys().next().value!);
+    }
     if (writes.length === 0 && aborted.length === 0) return;
     this.prunes.set(lockId, { writes, aborted });
     if (this.prunes.size > MAX_REMEMBERED_PRUNES) this.prunes.delete(this.prunes.keys().next().value!);
+  }
+
+  /**
+   * Bytes of the revoked lock ids the record locked under `lockId` keeps after its prune: room a
+   * commit leaves for them when it decides whether the session fits inline (`layOutSession`).
+   */
+  keptAbortedBytes(lockId: string): number {
+    return this.keptAborted.get(lockId) ?? 0;
   }
 
   get(lockId: string): Prune | undefined {

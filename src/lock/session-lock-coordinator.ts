@@ -67,6 +67,8 @@ export interface Acquisition<Result = SessionStateLoaded | SessionStateAbsent> {
    * absent after a wait was moved or ended by that holder, not merely unknown.
    */
   waited: boolean;
+  /** This acquisition broke a stale lock on its way (metrics: its wait's outcome is `stale_broken`). */
+  brokeStale?: true;
 }
 
 /** The holder's side of this process's queue for a session. */
@@ -128,17 +130,21 @@ export class SessionLockCoordinator {
       queue.turn = local.turn = {};
     }
     let releases: ReleaseWatching | undefined; // made only if the request waits for another process
+    let brokeStale = false;
     try {
       for (let attempt = 0; ;) {
         const result = await this.store.getItemExclusive(id);
         if (result.kind !== 'locked') {
           if (result.kind === 'acquired') this.lockTaken(queue, local.turn);
-          return { result, waited, turn: local };
+          return brokeStale ? { result, waited, turn: local, brokeStale } : { result, waited, turn: local };
         }
         // Held by another process (or a stale holder): whoever queues behind us waits for it too. A
         // login or logout there must answer them as it answers us, not as an unknown id (README).
         waited = local.turn.afterLockHolder = true;
-        if (await this.breakIfStale(id, result)) continue;
+        if (await this.breakIfStale(id, result)) {
+          brokeStale = true;
+          continue;
+        }
         // A store that announces releases: listen first, then try again (a release in between is heard).
         if (await (releases ??= new ReleaseWatching(this.store, id)).start()) continue;
         attempt = await this.pollUntilUnlocked(id, attempt, signal, releases.watch);
@@ -155,6 +161,7 @@ export class SessionLockCoordinator {
     this.assertOpen();
     let waited = false;
     let woken = false;
+    let brokeStale = false;
     let releases: ReleaseWatching | undefined; // made only if the request waits for another process
     try {
       for (let attempt = 0; ;) {
@@ -166,7 +173,7 @@ export class SessionLockCoordinator {
           continue;
         }
         const result = await this.store.getItem(id);
-        if (result.kind !== 'locked') return { result, waited };
+        if (result.kind !== 'locked') return brokeStale ? { result, waited, brokeStale } : { result, waited };
         const local = this.queues.get(id);
         if (local?.turn && !this.isStale(local.turn)) {
           // The holder is ours and live: wait for its hand-off (or for its lock to go stale).
@@ -176,7 +183,10 @@ export class SessionLockCoordinator {
           continue;
         }
         waited = true;
-        if (await this.breakIfStale(id, result)) continue;
+        if (await this.breakIfStale(id, result)) {
+          brokeStale = true;
+          continue;
+        }
         if (await (releases ??= new ReleaseWatching(this.store, id)).start()) continue;
         if (releases.watch) await this.awaitRelease(releases.watch, signal);
         else await this.pause(attempt++, signal);

@@ -2,9 +2,9 @@ import { serialize } from 'cookie';
 import { MAX_TIMEOUT_MINUTES } from '../session/session-limits.js';
 
 export interface SessionCookieOptions {
-  /** Cookie name. Default `sid`. */
+  /** Cookie name. Default `sid`. A `__Secure-` or `__Host-` name needs `secure: true` (a `__Host-` one also the path `/`, no domain). */
   name?: string;
-  /** Default `/`. Must start with `/`. */
+  /** Default `/`. Must start with `/`. A request outside it gets no session cookie (it would never come back), so starts no stored session. */
   path?: string;
   /** Default: none (host-only cookie). A host name (`example.com`: the cookie goes to its subdomains too). */
   domain?: string;
@@ -22,7 +22,7 @@ export interface SessionCookieOptions {
   httpOnly?: boolean;
   /** `'auto'` (default): Secure when the request came over HTTPS (behind a proxy, set the adapter's trust-proxy). */
   secure?: boolean | 'auto';
-  /** Default `'lax'`. `'none'` needs `secure`. */
+  /** Default `'lax'`. `'none'` needs `secure` (with `'auto'`, a request over plain HTTP gets `Lax`: browsers refuse `None` without `Secure`). */
   sameSite?: 'lax' | 'strict' | 'none';
 }
 
@@ -52,6 +52,19 @@ export function resolveCookieOptions(options: SessionCookieOptions | undefined, 
   check(['lax', 'strict', 'none'].includes(cookie.sameSite), "cookie.sameSite must be 'lax', 'strict' or 'none'");
   check(cookie.secure === true || cookie.secure === false || cookie.secure === 'auto', "cookie.secure must be true, false or 'auto'");
   check(cookie.sameSite !== 'none' || cookie.secure !== false, "cookie.sameSite 'none' needs cookie.secure true or 'auto'");
+  // Cookie name prefixes (RFC 6265bis 4.1.3, matched case-insensitively by browsers): a browser drops a
+  // `__Secure-` cookie without Secure, and a `__Host-` one also with a Domain or a Path other than `/`.
+  // `'auto'` is refused too: over plain HTTP (or behind a proxy the adapter does not trust) it sends no
+  // Secure, and every request would silently start a new session.
+  const prefix = /^__(secure|host)-/i.exec(cookie.name)?.[1]?.toLowerCase();
+  check(
+    prefix === undefined || cookie.secure === true,
+    `cookie.name ${JSON.stringify(cookie.name)} needs cookie.secure: true (browsers drop a __Secure- or __Host- cookie without Secure; 'auto' omits it over plain HTTP)`,
+  );
+  check(
+    prefix !== 'host' || (cookie.domain === undefined && cookie.path === '/'),
+    `cookie.name ${JSON.stringify(cookie.name)} needs cookie.path '/' and no cookie.domain (browsers drop a __Host- cookie otherwise)`,
+  );
   check(typeof cookie.httpOnly === 'boolean', 'cookie.httpOnly must be true or false');
   check(typeof cookie.partitioned === 'boolean', 'cookie.partitioned must be true or false');
   check(

@@ -9,38 +9,31 @@ import { secondsSince, SessionStateMetrics } from './session-state-metrics.js';
  */
 @Injectable()
 export class SessionStateObserver {
-  /** Sessions whose stale lock was broken by a wait still running (that wait's outcome is `stale_broken`). */
-  private readonly brokenDuringWait = new Set<string>();
-
   constructor(@Inject(SessionStateMetrics) private readonly metrics: SessionStateMetrics) {}
 
   /** Times one lock acquisition through the coordinator (`session_state.lock.wait.duration`). */
-  lockWait<T>(id: string, closing: () => boolean, acquisition: Promise<T>): Promise<T> {
-    // Without an OpenTelemetry SDK there is nothing to time (and `staleBroken` records no id): the
-    // acquisition itself, no extra promise per request.
-    return this.metrics.enabled ? this.timedLockWait(id, closing, acquisition, performance.now()) : acquisition;
+  lockWait<T extends { brokeStale?: true }>(closing: () => boolean, acquisition: Promise<T>): Promise<T> {
+    // Without an OpenTelemetry SDK there is nothing to time: the acquisition itself, no extra promise per request.
+    return this.metrics.enabled ? this.timedLockWait(closing, acquisition, performance.now()) : acquisition;
   }
 
-  private async timedLockWait<T>(id: string, closing: () => boolean, acquisition: Promise<T>, start: number): Promise<T> {
+  private async timedLockWait<T extends { brokeStale?: true }>(closing: () => boolean, acquisition: Promise<T>, start: number): Promise<T> {
     try {
       const acquired = await acquisition;
-      this.metrics.lockWait(this.brokenDuringWait.has(id) ? 'stale_broken' : 'acquired', secondsSince(start));
+      // The acquisition that broke a stale lock says so itself (a flag per session id was taken by
+      // whichever wait of that session ended first: review R7).
+      this.metrics.lockWait(acquired.brokeStale ? 'stale_broken' : 'acquired', secondsSince(start));
       return acquired;
     } catch (error) {
       if (error instanceof SessionStateQueueFullError) this.metrics.lockWait('queue_full', secondsSince(start));
       else if (error instanceof SessionStateWaitAbortedError) this.metrics.lockWait(closing() ? 'shutdown' : 'aborted', secondsSince(start));
       // A store failure while waiting is measured as a store operation.
       throw error;
-    } finally {
-      this.brokenDuringWait.delete(id);
     }
   }
 
-  /** The coordinator broke a stale lock of session `id`. */
-  readonly staleBroken = (id: string): void => {
-    if (this.metrics.enabled) this.brokenDuringWait.add(id);
-    this.metrics.staleBroken();
-  };
+  /** The coordinator broke a stale lock. */
+  readonly staleBroken = (): void => this.metrics.staleBroken();
 
   /** A request the session layer refuses (its error becomes the response): counted by the error catalog's reason. */
   rejected(error: unknown, closing: boolean): void {

@@ -480,7 +480,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
     const now = this.clock();
     const args = [String(now), this.extraMs, lockId];
-    if (options?.moved && options.marker !== false) args.push(String(now + MOVED_MARKER_MS), String(MOVED_MARKER_MS + Number(this.extraMs)));
+    if (options?.moved) args.push(String(now + MOVED_MARKER_MS), String(MOVED_MARKER_MS + Number(this.extraMs)));
     const reply = list(await this.commands.script(REMOVE, this.key(id), args));
     if (code(reply) !== 'OK') throw refusal(reply, 'the session was not removed');
     this.owners.unindexOwner(id, reply[1]);

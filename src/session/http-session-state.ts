@@ -262,7 +262,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     this.assertWritable();
     this.#items.clear();
     for (const [key, value] of Object.entries(JSON.parse(items) as Record<string, unknown>)) {
-      if (key === COOKIE_MAX_AGE_KEY) this.#cookieMaxAge = typeof value === 'number' ? value : undefined;
+      if (key === COOKIE_MAX_AGE_KEY) this.#cookieMaxAge = typeof value === 'number' || value === null ? value : undefined;
       else this.#items.set(key, value);
     }
     this.#exposed = undefined;

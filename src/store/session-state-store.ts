@@ -330,11 +330,10 @@ export interface RemoveItemOptions {
   /** The session moved to a new id (`regenerateId()`): it did not end (and a store may keep a marker: see `removeItem`). */
   readonly moved?: boolean;
   /**
-   * With `moved`: `false` when the record removed is a move's own copy under its new id, removed
-   * because the move was undone (the session lives on under its old id). Nothing ended, and no
-   * marker is kept: no client knows that id.
+   * The record is a copy this module wrote moments ago under an id no client knows (a move undone):
+   * no session ended, and nothing moved; a store reports no end for it.
    */
-  readonly marker?: boolean;
+  readonly undoneCopy?: boolean;
 }
 
 /**

@@ -854,14 +854,14 @@ export function describeSessionStateStoreConformance(
         expect(await store.getItemExclusive(id)).toEqual({ kind: 'absent' });
       });
 
-      it('only a move leaves a marker: an abandoned session, or the copy of an undone move (marker: false), is plainly absent', async () => {
+      it('only a move leaves a marker: an abandoned session, or the copy of an undone move (undoneCopy), is plainly absent', async () => {
         await store.removeItem(id, await seedLocked());
         expect(await store.getItem(id)).toEqual({ kind: 'absent' });
         expect(await store.getItemExclusive(id)).toEqual({ kind: 'absent' });
         const copy = newSessionId();
         await seed({ n: 1 }, 20, copy);
         const { lockId } = await lockItem(copy);
-        await store.removeItem(copy, lockId!, { moved: true, marker: false });
+        await store.removeItem(copy, lockId!, { undoneCopy: true });
         expect(await store.getItem(copy)).toEqual({ kind: 'absent' });
       });
 

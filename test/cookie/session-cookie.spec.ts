@@ -40,3 +40,18 @@ describe('SessionCookie.read with secrets (verified values are remembered)', () 
     expect(cookie.read(header(sign(ids[0]!, 'new-secret-0123456789abcdef')))?.id).toBe(ids[0]);
   });
 });
+
+describe('SessionCookie Set-Cookie attributes', () => {
+  const exchange = (https: boolean) => ({ cookieHeader: () => undefined, isHttps: () => https, canSetCookie: () => true });
+
+  it("sameSite 'none' with secure 'auto': SameSite=None; Secure over HTTPS, SameSite=Lax over plain HTTP (browsers refuse None without Secure)", () => {
+    const cookie = new SessionCookie(resolveSessionStateOptions({ cookie: { sameSite: 'none' } }));
+    expect(cookie.setCookieFor(exchange(true), ID)).toBe(`sid=${ID}; Path=/; HttpOnly; Secure; SameSite=None`);
+    expect(cookie.setCookieFor(exchange(false), ID)).toBe(`sid=${ID}; Path=/; HttpOnly; SameSite=Lax`);
+  });
+
+  it("sameSite 'none' with secure: true stays None over plain HTTP (Secure is sent)", () => {
+    const cookie = new SessionCookie(resolveSessionStateOptions({ cookie: { sameSite: 'none', secure: true } }));
+    expect(cookie.setCookieFor(exchange(false), ID)).toBe(`sid=${ID}; Path=/; HttpOnly; Secure; SameSite=None`);
+  });
+});

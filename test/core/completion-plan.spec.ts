@@ -15,6 +15,7 @@ const LOADED: CompletionFacts = {
   hasLock: true,
   abandoned: false,
   cameWithCookie: true,
+  cookieSent: false,
   regenerated: false,
   isNew: false,
   itemsChanged: false,
@@ -72,6 +73,11 @@ const TABLE: [string, Partial<CompletionFacts> & { base: CompletionFacts }, Retu
   ['abandoned, answer already left', { base: LOADED, abandoned: true, ...SENT }, plan({ kind: 'remove' }, 'none')],
   ['abandoned, new session, no cookie came: none to clear', { base: NEW, abandoned: true }, plan(NONE, 'none')],
   ['abandoned, new session, an unknown id came: cleared', { base: NEW, abandoned: true, cameWithCookie: true }, plan(NONE, 'clear')],
+  [
+    'abandoned after a mid-request save sent the cookie of a new session: cleared',
+    { base: LOADED, abandoned: true, cameWithCookie: false, cookieSent: true },
+    plan({ kind: 'remove' }, 'clear'),
+  ],
   ['abandoned and regenerated: removed', { base: LOADED, abandoned: true, regenerated: true }, plan({ kind: 'remove' }, 'clear')],
 
   // regenerateId(): the data moves to the new id, the new cookie is made before that write.
@@ -86,7 +92,24 @@ const TABLE: [string, Partial<CompletionFacts> & { base: CompletionFacts }, Retu
     { base: NEW, regenerated: true, itemsEmpty: false },
     plan({ kind: 'move', removeOld: false }, 'set'),
   ],
-  ['regenerated, new and empty: still moved (stored)', { base: NEW, regenerated: true }, plan({ kind: 'move', removeOld: false }, 'set')],
+  // An anonymous visitor's logout (passport: save(), then regenerate()): nothing stored nor announced.
+  ['regenerated, new and empty: nothing stored, no cookie', { base: NEW, regenerated: true }, plan(NONE, 'none')],
+  [
+    'regenerated, new and empty, with an owner: moved',
+    { base: NEW, regenerated: true, hasOwner: true },
+    plan({ kind: 'move', removeOld: false }, 'set'),
+  ],
+  ['regenerated to empty: the old record goes, no cookie', { base: LOADED, regenerated: true, itemsEmpty: true }, plan({ kind: 'remove' }, 'none')],
+  [
+    'regenerated to empty after a mid-request save sent its cookie: that cookie is cleared',
+    { base: LOADED, regenerated: true, itemsEmpty: true, cookieSent: true },
+    plan({ kind: 'remove' }, 'clear'),
+  ],
+  [
+    'regenerated to empty after a save sent its cookie, answer already left',
+    { base: LOADED, regenerated: true, itemsEmpty: true, cookieSent: true, ...SENT },
+    plan({ kind: 'remove' }, 'none'),
+  ],
   [
     'regenerated, answer already left: kept under its id',
     { base: LOADED, regenerated: true, ...SENT },
@@ -134,6 +157,12 @@ describe('planCompletion (what the end of a request does with its session)', () 
     expect({ store, cookie, level: log?.level }).toEqual(expected);
   });
 
+  it("logs why: the answer left before the session was saved, or the request's path is outside cookie.path", () => {
+    expect(planCompletion({ ...NEW, itemsEmpty: false, canSetCookie: false, outsideCookiePath: true }).log?.message).toMatch(
+      /^The session cookie could not be set: the request's path is outside cookie\.path.*The new session was not stored\.$/,
+    );
+  });
+
   it('logs why: the answer left before the session was saved, and what became of it', () => {
     expect(planCompletion({ ...LOADED, regenerated: true, canSetCookie: false }).log?.message).toMatch(
       /^regenerateId\(\): the response was sent before the session was saved.*@Res\(\).*The session was kept under its current id\.$/,
@@ -169,7 +198,9 @@ describe('planCompletion (what the end of a request does with its session)', () 
     const NAMES = Object.keys(LOADED).filter((k) => k !== 'outcome') as Exclude<keyof CompletionFacts, 'outcome'>[];
     /** Facts a lease can have: a session new to the store holds no lock, was not signed, is new. */
     const possible = (f: CompletionFacts) =>
-      (f.stored || (f.isNew && !f.hasLock && !f.resignCookie && !f.refreshExpiry)) && (!f.readOnly || !f.hasLock) && (!f.refreshExpiry || f.readOnly);
+      (f.stored || (f.isNew && !f.hasLock && !f.resignCookie && !f.refreshExpiry && !f.cookieSent)) &&
+      (!f.readOnly || !f.hasLock) &&
+      (!f.refreshExpiry || f.readOnly);
     const all: CompletionFacts[] = [];
     for (let bits = 0; bits < 2 ** NAMES.length; bits++) {
       for (const outcome of ['succeeded', 'failed'] as const) {
@@ -205,7 +236,11 @@ describe('planCompletion (what the end of a request does with its session)', () 
     it('sends no cookie that cannot reach the client, nor after a failure', () =>
       holds((f, p) => (f.canSetCookie && f.outcome === 'succeeded') || p.cookie === 'none'));
 
-    it('clears only a cookie that came, for a session abandoned', () => holds((f, p) => p.cookie !== 'clear' || (f.cameWithCookie && f.abandoned)));
+    it('clears only a cookie that came or was sent, for a session abandoned or regenerated to nothing', () =>
+      holds((f, p) => p.cookie !== 'clear' || (f.abandoned ? f.cameWithCookie || f.cookieSent : f.regenerated && f.cookieSent && f.itemsEmpty)));
+
+    it('never stores nor announces a new session that holds nothing (no items, no owner)', () =>
+      holds((f, p) => !(keepsChanges(f) && !f.stored && f.itemsEmpty && !f.hasOwner) || (p.store.kind === 'none' && p.cookie === 'none')));
 
     it('a read-only request only slides the expiry; a failed read-write one only releases', () =>
       holds((f, p) =>

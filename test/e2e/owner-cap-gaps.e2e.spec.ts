@@ -134,7 +134,7 @@ describe.each(BACKENDS)('maxSessionsPerOwner gaps on %s', (backend) => {
       expect(await liveOf(owner, [idOfClient(other)])).toEqual([idOfClient(other)]);
     });
 
-    it("a login whose old id's lock was broken as stale never leaves the owner over the cap: the old record is revoked, fenced", async () => {
+    it("a login whose old id's lock was broken as stale is fenced out (409) and undone: the owner stays at the cap, its new place given back", async () => {
       await instances(1, 'refuse');
       const owner = newOwner();
       const client: Client = {};
@@ -150,13 +150,18 @@ describe.each(BACKENDS)('maxSessionsPerOwner gaps on %s', (backend) => {
       const breaker = await stores[1].getItemExclusive(oldId);
       if (breaker.kind !== 'acquired') throw new Error(`expected to take the lock, got ${breaker.kind}`);
       ownerCapGates.current.open('login-held');
-      expect((await login).status).toBe(200);
-      const newId = idOfClient(client);
-      expect(newId).not.toBe(oldId);
-      expect(await liveOf(owner, [oldId, newId])).toEqual([newId]);
-      // The request that broke the lock is fenced out: its save is refused.
-      await expect(stores[1].setAndReleaseItemExclusive(oldId, breaker.item, breaker.lockId, false)).rejects.toMatchObject({ reason: 'item_gone' });
+      // Fenced out like any save whose lock was broken: the move is undone, the client keeps its old cookie.
+      expect((await login).status).toBe(409);
+      expect(idOfClient(client)).toBe(oldId);
+      // The request that broke the lock saves: what it holds is the session.
+      await stores[1].setAndReleaseItemExclusive(oldId, breaker.item, breaker.lockId, false);
+      expect(await liveOf(owner, [oldId])).toEqual([oldId]);
       expect((await send(b, client, 'get', '/me')).body.user).toBe(owner);
+      // The undone move's place was given back: once the old session signs out, another device gets in (cap 1, refuse).
+      expect((await send(a, client, 'post', '/logout')).status).toBe(200);
+      const other: Client = {};
+      expect((await send(b, other, 'post', `/login?user=${owner}`)).status).toBe(200);
+      expect(await liveOf(owner, [oldId, idOfClient(other)])).toEqual([idOfClient(other)]);
     });
 
     it('revoke-oldest: 32 concurrent sign-ins of one owner on two instances all get through and end at exactly the cap', async () => {

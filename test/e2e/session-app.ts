@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import type { INestApplication, Provider } from '@nestjs/common';
+import type { INestApplication, Provider, Type } from '@nestjs/common';
 import request from 'supertest';
 import { SessionStateModule, type SessionStateModuleOptions } from '../../src/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
@@ -35,7 +35,7 @@ export interface SessionApp {
 export async function startSessionApp(
   adapter: AdapterName,
   options: SessionStateModuleOptions = {},
-  extra: { providers?: Provider[]; configure?: (app: INestApplication) => void } = {},
+  extra: { providers?: Provider[]; controllers?: Type[]; configure?: (app: INestApplication) => void } = {},
 ): Promise<SessionApp> {
   const { store, counter } = countingStore(options.store ?? new InMemorySessionStateStore());
   const gates = new Gates();
@@ -43,7 +43,7 @@ export async function startSessionApp(
     adapter,
     {
       imports: [SessionStateModule.forRoot({ ...options, store })],
-      controllers: [SessionTestController, ReadOnlyTestController],
+      controllers: [SessionTestController, ReadOnlyTestController, ...(extra.controllers ?? [])],
       providers: [{ provide: Gates, useValue: gates }, AllowedGuard, SlowRefusingGuard, LoadingGuard, GatedGuard, ...(extra.providers ?? [])],
     },
     extra.configure,

@@ -154,11 +154,10 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     if (!record || record.lockId !== lockId) throw lockLost(this.refusal(record, lockId), 'the session was not removed');
     this.delete(id, record);
     // Moved (a login): a request with the old cookie is told so for a while (SESSION_MOVED).
-    if (options.moved) {
-      if (options.marker !== false) this.movedMarkers.set(id, this.now() + MOVED_MARKER_MS);
-    }
-    // Abandoned: the session ends here (ASP.NET raises Session_End on Abandon for in-process sessions).
-    else this.ended(id, record);
+    if (options.moved) this.movedMarkers.set(id, this.now() + MOVED_MARKER_MS);
+    // Abandoned: the session ends here (ASP.NET raises Session_End on Abandon for in-process sessions);
+    // an undone move's copy was never a session of anyone's.
+    else if (!options.undoneCopy) this.ended(id, record);
   }
 
   /** No live record: the marker's answer while it lasts. */

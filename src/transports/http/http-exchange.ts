@@ -6,6 +6,9 @@ interface AnyRequest {
   raw?: IncomingMessage;
   headers: IncomingMessage['headers'];
   protocol?: string;
+  /** Express: the URL as received (`url` loses the prefix under `app.use(path, …)`). */
+  originalUrl?: string;
+  url?: string;
   /** Express's and Fastify's client address (each honours its trust-proxy setting). */
   ip?: string;
   socket?: IncomingMessage['socket'];
@@ -64,6 +67,11 @@ export class HttpExchange implements SessionExchange {
   /** Express's `protocol` honours its trust-proxy setting, Fastify's its `trustProxy`. */
   isHttps(): boolean {
     return this.req.protocol === 'https';
+  }
+
+  /** For `cookie.path`: Express's `originalUrl`, Fastify's `url` (both the target as received). */
+  requestTarget(): string | undefined {
+    return this.req.originalUrl ?? this.req.url;
   }
 
   canSetCookie(): boolean {

@@ -169,7 +169,30 @@ export class RequestSessionBinding implements EarlierRead {
   /** A route that takes no lock: its handler (`@Session()`, `SessionStateAccessor`) gets the session loaded at mount. */
   useLoaded(): void {
     this.routed = true;
-    if (!acquisitionOf(this.request)) attachLease(this.request, this.loaded);
+    if (acquisitionOf(this.request)) return;
+    attachLease(this.request, this.loaded);
+    if (!this.lifecycle.hasNothingToComplete(this.loaded)) this.completeLoadedAtAnswer();
+  }
+
+  /**
+   * The loaded session's expiry slides, or its cookie is signed again (amortised: once per half
+   * timeout, once per cookie after a secret rotation). Then its answer is held (Nest's own, as the
+   * guard binding holds it) until the session is completed, by the answer's status, so that the
+   * renewed cookie goes out with it: a route that does not use the session (`/me` behind a guard that
+   * reads `req.isAuthenticated()`) keeps a persistent cookie alive as the store's expiry slides. A
+   * route whose interceptor takes the session over completes it before its answer and lets go of this.
+   */
+  private completeLoadedAtAnswer(): void {
+    const lease = this.loaded;
+    const answer = this.exchange.holdAnswer({ sentByNest: true });
+    lease.guardAnswer = answer;
+    answer.onSending(() => {
+      if (lease.adopted) return answer.release(lease.completion ?? Promise.resolve(), (error) => toHttpException(error, this.exchange));
+      // A success (below 400) renews the cookie with the slide; a refusal slides it without a cookie, as any failed request.
+      answer.release(this.lifecycle.complete(lease, this.exchange, this.lifecycle.outcomeOfAnswer(answer.status())), (error) =>
+        toHttpException(error, this.exchange),
+      );
+    });
   }
 
   /**
@@ -267,6 +290,9 @@ function carryOver(early: HttpSessionState, loaded: SessionLease, locked: HttpSe
   }
   for (const key of changesOf(early, loaded)) {
     if (source.has(key)) target.set(key, source.get(key));
-    else target.delete(key);
+    // A key `has()` does not show may be the cookie's lifetime, kept among the items: carried below.
+    else if (locked.has(key as never)) target.delete(key);
   }
+  // A middleware's "remember me" (`req.session.cookie.maxAge`), as express-session keeps it.
+  if (early.cookieChanged) locked.cookie.maxAge = early.cookieMaxAge;
 }

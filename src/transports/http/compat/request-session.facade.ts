@@ -20,8 +20,11 @@ export interface RequestSessionCookie {
   /** Milliseconds the browser keeps the cookie (see `HttpSessionCookie.maxAge`). */
   maxAge: number | null | undefined;
   readonly originalMaxAge: number | null | undefined;
-  /** When the cookie expires, for a persistent cookie. */
-  readonly expires: Date | null;
+  /**
+   * When the cookie expires, for a persistent cookie. Settable as in express-session: `null` (or
+   * `false`) makes a browser-session cookie (`maxAge` null), a `Date` sets `maxAge` to the time until it.
+   */
+  expires: Date | null;
 }
 
 /**
@@ -44,6 +47,22 @@ export interface RequestSession {
   get(key: string): unknown;
   set(key: string, value: unknown): void;
   delete(key?: string): void;
+}
+
+/** Why `reload()` fails for a session the store does not hold under its id. */
+export const RELOAD_UNSTORED_MESSAGE =
+  'req.session.reload(): the session is not stored under its id (it is new, or regenerate() gave it a new id in this request): nothing to reload.';
+
+/**
+ * `req.session.cookie.expires = value` as the `maxAge` it means (express-session's setter): `null` or
+ * `false` a browser-session cookie; a `Date` the milliseconds until it (checked as `maxAge` is).
+ */
+function maxAgeOfExpires(at: unknown): number | null {
+  if (at === null || at === false) return null;
+  if (at instanceof Date && !Number.isNaN(at.getTime())) return at.getTime() - Date.now();
+  throw new TypeError(
+    'req.session.cookie.expires takes a Date, or null (a browser-session cookie); set req.session.cookie.maxAge (milliseconds) instead.',
+  );
 }
 
 /** The members of the facade; everything else is the session's data. */
@@ -114,6 +133,9 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
         get expires() {
           return typeof cookie.maxAge === 'number' ? new Date(Date.now() + cookie.maxAge) : null;
         },
+        set expires(at: Date | null) {
+          cookie.maxAge = maxAgeOfExpires(at);
+        },
       };
     },
     regenerate(keepKeysOrCallback?: string[] | Callback, callback?: Callback): Promise<void> {
@@ -151,9 +173,14 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
       return settle(() => {
         if (replaced) refuseReplaced();
         const lease = binding.current();
-        // With the lock held nobody else wrote it: what this request loaded is what is stored.
         const current = binding.session();
-        if (!current.isReadOnly) current.resetItems(lease.loaded?.items ?? '{}');
+        if (current.isReadOnly) return;
+        // As express-session, whose reload of an id the store does not hold fails: a session new to the
+        // store, or moved to a new id by regenerate() and not saved since, has nothing stored to reload
+        // (the loaded data is the old id's, which regenerate() dropped).
+        if (lease.loaded === null || current.previousId !== undefined) throw new SessionStateError(RELOAD_UNSTORED_MESSAGE);
+        // With the lock held nobody else wrote it: what this request loaded is what is stored.
+        current.resetItems(lease.loaded.items);
       }, callback);
     },
     destroy(callback?: Callback): Promise<void> {

@@ -1,0 +1,84 @@
+/**
+ * A login whose removal of the old id gets no answer, under `maxSessionsPerOwner: 1`. The lifecycle
+ * releases the old lock to settle whether the removal landed (review R10):
+ * - released: the removal never landed and no longer can; the move is undone (503, no cookie), the old
+ *   session unlocked, the owner at one live session;
+ * - the release that would tell gets no answer either: the login completes under its new
+ *   id, and the old id's place is not given back (the old record may live on).
+ */
+import request from 'supertest';
+import { SessionStateModule } from '../../src/index.js';
+import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
+import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import type { RemoveItemOptions } from '../../src/store/session-state-store.js';
+import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { OwnerCapController } from '../e2e/fixtures/owner-cap.controller.js';
+
+/** The move's removal fails without applying; optionally the release that would tell fails too. */
+class Unanswered extends InMemorySessionStateStore {
+  fail = false;
+  blind = false;
+  override async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
+    if (this.fail && options?.moved) {
+      this.fail = false;
+      throw new SessionStateStoreUnavailableError('no answer');
+    }
+    return super.removeItem(id, lockId, options);
+  }
+  override async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
+    if (this.blind) {
+      this.blind = false;
+      throw new SessionStateStoreUnavailableError('no answer');
+    }
+    return super.releaseItemExclusive(id, lockId);
+  }
+}
+
+describe.each(ADAPTERS)('an unknown removal under maxSessionsPerOwner: 1 over %s', (adapter) => {
+  const records = (store: InMemorySessionStateStore) => [
+    ...(store as unknown as { records: Map<string, { lockId: string | null }> }).records.values(),
+  ];
+
+  async function signedIn(store: Unanswered) {
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({ store, maxSessionsPerOwner: 1, ownerCapPolicy: 'refuse' })],
+      controllers: [OwnerCapController],
+    });
+    const first = sessionCookie((await request(app.getHttpServer()).post('/login?user=u').expect(200)).headers)!;
+    return { app, http: app.getHttpServer(), first };
+  }
+
+  it('the release answers: the move is undone (503), the old session unlocked, the owner at the cap', async () => {
+    const store = new Unanswered();
+    const { app, http, first } = await signedIn(store);
+    try {
+      store.fail = true;
+      const again = await request(http).post('/login?user=u').set('Cookie', first);
+      expect({ status: again.status, cookie: sessionCookie(again.headers) }).toEqual({ status: 503, cookie: undefined });
+      expect({ locked: records(store).filter((r) => r.lockId !== null).length, live: (await store.listOwnerSessions('u')).length }).toEqual({
+        locked: 0,
+        live: 1,
+      });
+      await request(http).get('/me').set('Cookie', first).expect(200, { user: 'u', note: null });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('nothing answers: the login completes under its new id, and the old place stays in the book', async () => {
+    const store = new Unanswered();
+    const { app, http, first } = await signedIn(store);
+    try {
+      store.fail = true;
+      store.blind = true;
+      const again = await request(http).post('/login?user=u').set('Cookie', first).expect(200);
+      const next = sessionCookie(again.headers)!;
+      await request(http).get('/me').set('Cookie', next).expect(200, { user: 'u', note: null });
+      // The old record may live (it does here, still locked): its place is not given back, so another
+      // device is refused rather than let in beside both.
+      expect((await request(http).post('/login?user=u')).status).toBe(409);
+    } finally {
+      await app.close();
+    }
+  });
+});
