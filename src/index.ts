@@ -16,6 +16,7 @@ export type { RequestSession, RequestSessionCookie } from './transports/http/com
 export {
   SessionStateStore,
   SessionStateActions,
+  MOVED_MARKER_MS,
   type SessionStateStoreData,
   type SessionStateRead,
   type SessionStateAcquisition,

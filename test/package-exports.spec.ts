@@ -37,6 +37,7 @@ const MAIN_EXPORTS = [
   'mountSessionState',
   'claimOwnerSlot',
   'movesUnderWay',
+  'MOVED_MARKER_MS',
 ].sort();
 const TESTING_EXPORTS = ['createTestSession', 'describeSessionStateStoreConformance', 'readSession', 'seedSession'];
 

@@ -406,8 +406,15 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // Gone while we waited for its holder, or since this request read it (the mount's read, see
       // earlier-read.ts): moved (login) or ended (logout). See the error's doc.
       if (waited || storedEarlier(exchange.key, id, this)) throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
-      // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can tell.
+      // A WebSocket connection whose session ended (revoked, signed out): refused, so the gateway can
+      // tell. Moved too: its handshake's cookie names the old id for good, so only a reconnection helps.
       if (exchange.refusesEndedSession) throw new SessionStateEndedError();
+      // Moved a moment ago (a login; the store's marker): a write with the old cookie, sent before the
+      // login's answer reached the browser, would start a session whose cookie signs the user out. A
+      // read-only request sets no cookie: it reads an empty session, as before.
+      if (result.moved && behavior !== SessionStateBehavior.ReadOnly) {
+        throw new SessionStateEndedWhileWaitingError(this.options.lockWait.retryAfterSeconds);
+      }
       // Unknown or expired id: a new session under a new id (never adopt an id a client chose).
       return this.newLease(behavior, exchange);
     }

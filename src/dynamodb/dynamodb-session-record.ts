@@ -66,6 +66,11 @@ export const Attr = {
   created: 'Created',
   /** Since 0.2: `SessionStateStoreData.client` (`recordClient`). */
   client: 'Client',
+  /**
+   * A removed record's marker that its session moved (`removeItem` with `moved`): until when,
+   * epoch ms. Only on an expired stub (no data, no owner); read as `SESSION_MOVED` until then.
+   */
+  movedUntil: 'MovedUntil',
 } as const;
 
 export type DynamoDBItem = Record<string, AttributeValue>;
@@ -85,6 +90,8 @@ export interface SessionRecord {
   readonly owner: string | undefined;
   readonly created: number | undefined;
   readonly client: string | undefined;
+  /** `Attr.movedUntil`: 0 when not a moved session's marker. */
+  readonly movedUntil: number;
   readonly locked: boolean;
   readonly lockId: string | null;
   readonly lockDate: number;
@@ -113,6 +120,7 @@ export function readRecord(item: DynamoDBItem): SessionRecord {
     owner: item[Attr.owner]?.S,
     created: readNumber(item, Attr.created),
     client: item[Attr.client]?.S,
+    movedUntil: readNumber(item, Attr.movedUntil) ?? 0,
     locked: item[Attr.locked]?.BOOL === true,
     lockId: item[Attr.lockId]?.S ?? null,
     lockDate: readNumber(item, Attr.lockDate) ?? 0,

@@ -3,9 +3,13 @@ import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/c
 import { SessionStateCorruptError, SessionStateLockLostError, type SessionStateLockLostReason } from '../errors/session-state.errors.js';
 import type { ConsumedCapacityReport, ReportsConsumedCapacity } from '../observability/consumed-capacity.js';
 import {
+  MOVED_MARKER_MS,
   SESSION_ABSENT,
+  SESSION_MOVED,
   SessionStateActions,
   SessionStateStore,
+  type RemoveItemOptions,
+  type SessionStateAbsent,
   type SessionStateAcquired,
   type SessionStateAcquisition,
   type SessionStateLoaded,
@@ -155,7 +159,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   async getItem(id: string): Promise<SessionStateRead> {
     const now = this.clock();
     const record = await this.readLockItem(id);
-    if (!record || record.expires <= now) return SESSION_ABSENT;
+    if (!record || record.expires <= now) return absentAnswer(record, now);
     if (record.locked) return lockedAnswer(record, now);
     const { item, actions, expires } = await this.loaded(id, record, null, now);
     return { kind: 'loaded', item, actions, expires };
@@ -198,7 +202,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
       }
       if (!error.Item) return SESSION_ABSENT;
       const holder = readRecord(error.Item);
-      if (holder.expires <= now) return SESSION_ABSENT;
+      if (holder.expires <= now) return absentAnswer(holder, now);
       // Our own first attempt took the lock but its answer was lost; the SDK's retry then failed.
       if (holder.locked && holder.lockId === lockId) return this.loadedUnderLock(id, holder, lockId, now);
       if (holder.locked) return lockedAnswer(holder, now);
@@ -447,29 +451,48 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
    * Abandons the session: its record becomes an expired, unlocked stub (read as absent, replaced by
    * the next new session of that id, deleted by TTL) rather than being deleted, so a retried removal
    * finds its own token in it. Costs the same as a delete. The data item, if any, is left to its TTL.
+   * Moved (a login): the stub is also the marker (`MovedUntil`, in the same write; its TTL pushed past
+   * it), read as `SESSION_MOVED` for `MOVED_MARKER_MS`.
    */
-  async removeItem(id: string, lockId: string): Promise<void> {
+  async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
     const now = this.clock();
     const writeToken = newWriteToken();
+    // A move leaves its marker (an undone move's copy is removed without `moved`: none).
+    const marker = options?.moved === true;
     const update = (write: WriteClauses) =>
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: this.address.key(id),
         UpdateExpression: updateExpression(
-          ['#locked = :false, #expires = :zero, #ttl = :ttl', ...write.set],
+          [
+            marker ? '#locked = :false, #expires = :zero, #ttl = :ttl, #movedUntil = :movedUntil' : '#locked = :false, #expires = :zero, #ttl = :ttl',
+            ...write.set,
+          ],
           ['#lockId, #items, #dataId, #owner, #created, #client', ...write.remove],
           write.delete,
         ),
         ConditionExpression: '#lockId = :lockId',
         ExpressionAttributeNames: {
-          ...this.address.names('locked', 'expires', 'ttl', 'lockId', 'items', 'dataId', 'owner', 'created', 'client'),
+          ...this.address.names(
+            'locked',
+            'expires',
+            'ttl',
+            'lockId',
+            'items',
+            'dataId',
+            'owner',
+            'created',
+            'client',
+            ...(marker ? (['movedUntil'] as const) : []),
+          ),
           ...write.names,
         },
         ExpressionAttributeValues: {
           ':false': { BOOL: false },
           ':zero': num(0),
-          ':ttl': num(ttlBase(now, this.ttlExtraSeconds)),
+          ':ttl': num(ttlBase(marker ? now + MOVED_MARKER_MS : now, this.ttlExtraSeconds)),
           ':lockId': { S: lockId },
+          ...(marker ? { ':movedUntil': num(now + MOVED_MARKER_MS) } : {}),
           ...write.values,
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -647,6 +670,11 @@ function lockLost(reason: SessionStateLockLostReason, consequence: string): Sess
 
 function actions(record: SessionRecord): SessionStateActions {
   return record.flags & FLAG_UNINITIALIZED ? SessionStateActions.InitializeItem : SessionStateActions.None;
+}
+
+/** No live record: a moved session's marker while it lasts (see `removeItem`), else plain absent. */
+function absentAnswer(record: SessionRecord | undefined, now: number): SessionStateAbsent {
+  return record !== undefined && record.movedUntil > now ? SESSION_MOVED : SESSION_ABSENT;
 }
 
 /** The answer for a session another request holds: its lock, no data. */

@@ -29,6 +29,7 @@ export const PLACEHOLDERS = {
   owner: '#owner',
   created: '#created',
   client: '#client',
+  movedUntil: '#movedUntil',
 } as const;
 export type Placeholder = keyof typeof PLACEHOLDERS;
 

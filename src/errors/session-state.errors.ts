@@ -43,7 +43,9 @@ export class SessionStateLockLostError extends SessionStateError {
  * The session this request waited for was moved (`regenerateId()` at login) or ended (`abandon()`)
  * by the request that held it. The request is not run and gets no new session: a new one would
  * replace the cookie that the holder just sent (logging the user out), and the moved data must
- * never be reached through the old id.
+ * never be reached through the old id. Also the answer to a read-write request that comes with the
+ * old cookie after a login finished (sent before the login's answer reached the browser), while the
+ * store keeps the moved session's marker (`SessionStateAbsent.moved`).
  */
 export class SessionStateEndedWhileWaitingError extends SessionStateLockLostError {
   /** `retryAfterSeconds`: the `Retry-After` its message asks for (the module's `lockWait.retryAfterSeconds`); the holder has finished, so a retry with the cookie it sent gets through. */

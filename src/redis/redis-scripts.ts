@@ -13,6 +13,9 @@ import { createHash } from 'node:crypto';
  *   w  '1': a request found it locked (and may wait): the release publishes, and clears it
  *   x  until when the key's own TTL (PEXPIRE) is known to last, epoch ms: a write renews the TTL
  *      only when the session's new expiry (+ ttlExtraSeconds) passes it
+ *   m  a moved session's marker, the only field of the key then: until when, epoch ms (REMOVE of a
+ *      move writes it in place of the session, with its own PEXPIRE; READ and LOCK answer 'moved'
+ *      until then, only where they found no session: no field read more on any other path)
  *
  * The lock is two small fields of the hash: taking, probing, refusing or releasing it never reads
  * or rewrites the items (an O(1) field write, whatever the session's size). Expiry: the stored `e`
@@ -112,13 +115,17 @@ function script(name: string, body: string, prelude = PRELUDE): RedisScript {
   return { name, source, sha1: createHash('sha1').update(source).digest('hex') };
 }
 
-/** getItem. ARGV: now, extra. Reply D: expires, timeout, flags, owner, i, g, created, client. */
+/** getItem. ARGV: now, extra. Reply D: expires, timeout, flags, owner, i, g, created, client; {'A', '1'}: a moved session's marker. */
 export const READ = script(
   'read',
   `
 local m = redis.call('HMGET', k, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g', 'c', 'a')
 local s = state(m[1], m[2])
 if s == 'corrupt' then return {'C', 'format'} end
+if s == 'absent' then
+  local mv = tonumber(redis.call('HMGET', k, 'm')[1])
+  if mv and mv > now then return {'A', '1'} end
+end
 if s ~= 'live' then return {'A'} end
 if m[3] then return locked(m[3], m[4], m[2], m[5]) end
 return {'D', m[2], m[6], m[7], m[8], m[9], m[10], m[11], m[12]}
@@ -146,7 +153,8 @@ return locked(m[3], m[4], m[2], m[5])
 export const LOCK_SLIDE_MS = 10 * 60_000;
 
 /**
- * getItemExclusive. ARGV: now, soon (now + LOCK_SLIDE_MS), lockId, extra. Replies: 'A'; {'L', lock
+ * getItemExclusive. ARGV: now, soon (now + LOCK_SLIDE_MS), lockId, extra. Replies: 'A'; 'V' (a moved
+ * session's marker); {'L', lock
  * id, lock date, expires}; {'D', expires, timeout, flags, owner, i, g, index, created, client} when
  * it slid the expiry, else (most locks) {timeout, flags, owner, i, g, created, client, expires}.
  * The expiry is slid (and the key's TTL renewed when `x` says so, the owner index's horizon
@@ -160,7 +168,12 @@ local k = KEYS[1]
 local m = redis.call('HMGET', k, 'v', 'e', 'l')
 local e, now = m[2], ARGV[1]
 if m[1] ~= '1' or not e then
-  if not m[1] and not e then return 'A' end
+  if not m[1] and not e then
+    -- No session: a moved session's marker (field m) is answered 'V' while it lasts.
+    local mv = redis.call('HMGET', k, 'm')[1]
+    if mv and (#mv > #now or (#mv == #now and mv > now)) then return 'V' end
+    return 'A'
+  end
   return {'C', 'format'}
 end
 if #e < #now or (#e == #now and e <= now) then return 'A' end
@@ -321,7 +334,11 @@ return ne
   '',
 );
 
-/** removeItem. ARGV: now, extra, lockId. Reply OK: the owner it had (for the store's SREM). */
+/**
+ * removeItem. ARGV: now, extra, lockId, and for a move: the marker's end (epoch ms) and its TTL (ms),
+ * written in place of the session (field m alone: no data, no owner, nothing any index names).
+ * Reply OK: the owner it had (for the store's SREM).
+ */
 export const REMOVE = script(
   'remove',
   `
@@ -330,6 +347,10 @@ local s = state(m[1], m[2])
 if s == 'absent' or s == 'corrupt' or (m[3] ~= ARGV[3] and s == 'expired') then return {'G'} end
 if m[3] ~= ARGV[3] then return {'M'} end
 redis.call('DEL', k)
+if ARGV[4] then
+  redis.call('HSET', k, 'm', ARGV[4])
+  redis.call('PEXPIRE', k, ARGV[5])
+end
 announce(m[5])
 return {'OK', m[4]}
 `,

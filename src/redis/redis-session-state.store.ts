@@ -8,7 +8,9 @@ import {
   type SessionStateLockLostReason,
 } from '../errors/session-state.errors.js';
 import {
+  MOVED_MARKER_MS,
   SESSION_ABSENT,
+  SESSION_MOVED,
   SessionStateActions,
   SessionStateStore,
   type RemoveItemOptions,
@@ -40,7 +42,8 @@ import type { RedisSessionClient, RedisSessionStateStoreOptions } from './redis-
  *
  * Keys (`P` = keyPrefix + (application + ':' when set)), a session's in one slot by its `{id}` tag:
  *   P{<id>}             hash: the session (fields in redis-scripts.ts); PEXPIRE = timeout + ttlExtraSeconds
- *                       + a quarter of the timeout, renewed when a slide passes it (field x)
+ *                       + a quarter of the timeout, renewed when a slide passes it (field x). After a
+ *                       login moved it: its marker, field m alone, PEXPIRE MOVED_MARKER_MS + ttlExtraSeconds
  *   P{<id>}:r           channel: a release of its lock (SPUBLISH, in the session's slot)
  *   Powner:{<owner>}    sorted set: the owner's session ids, scored by until when each entry is needed
  *                       (another slot on a cluster). NO TTL: no volatile-* eviction policy may evict it
@@ -326,10 +329,11 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const now = this.clock();
     if (this.foundLocked.delete(id)) return this.readMarking(id, now);
     const key = this.key(id);
-    const [v, e, l, d, w, timeout, flags, owner, plain, compressed, created, client] = list(
-      await this.commands.command(key, ['HMGET', key, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g', 'c', 'a'], 'read'),
+    const [v, e, l, d, w, timeout, flags, owner, plain, compressed, created, client, moved] = list(
+      await this.commands.command(key, ['HMGET', key, 'v', 'e', 'l', 'd', 'w', 't', 'f', 'o', 'i', 'g', 'c', 'a', 'm'], 'read'),
     );
-    if (v === null && e === null) return SESSION_ABSENT;
+    // No session; a moved session's marker (REMOVE) while it lasts.
+    if (v === null && e === null) return moved !== null && Number(String(moved)) > now ? SESSION_MOVED : SESSION_ABSENT;
     const expires = e instanceof Buffer && e.length > 0 ? Number(e.toString()) : NaN;
     if (!(v instanceof Buffer && v.length === 1 && v[0] === 0x31) || !Number.isFinite(expires)) throw corruptRecord('its format is not readable');
     if (expires <= now) return SESSION_ABSENT;
@@ -343,7 +347,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const reply = list(await this.commands.script(READ, this.key(id), [String(now), this.extraMs]));
     switch (code(reply)) {
       case 'A':
-        return SESSION_ABSENT;
+        return reply.length > 1 ? SESSION_MOVED : SESSION_ABSENT;
       case 'L':
         return this.locked(id, lockedAnswer(reply, now));
       case 'D': {
@@ -383,6 +387,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     }
     if (!Array.isArray(reply)) {
       if (code(reply) === 'A') return SESSION_ABSENT;
+      if (code(reply) === 'V') return SESSION_MOVED;
       throw corrupt(reply);
     }
     // Most locks: the script's HMGET as it came, the expiry appended (see LOCK).
@@ -471,8 +476,12 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     return true;
   }
 
-  async removeItem(id: string, lockId: string, _options?: RemoveItemOptions): Promise<void> {
-    const reply = list(await this.commands.script(REMOVE, this.key(id), [String(this.clock()), this.extraMs, lockId]));
+  /** With `moved`, the script leaves the marker in place of the session (see REMOVE): no call more. */
+  async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
+    const now = this.clock();
+    const args = [String(now), this.extraMs, lockId];
+    if (options?.moved) args.push(String(now + MOVED_MARKER_MS), String(MOVED_MARKER_MS + Number(this.extraMs)));
+    const reply = list(await this.commands.script(REMOVE, this.key(id), args));
     if (code(reply) !== 'OK') throw refusal(reply, 'the session was not removed');
     this.owners.unindexOwner(id, reply[1]);
   }

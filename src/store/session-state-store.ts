@@ -46,6 +46,12 @@ export enum SessionStateActions {
 /** No live session under the id: never stored, removed, or expired. */
 export interface SessionStateAbsent {
   readonly kind: 'absent';
+  /**
+   * The id's session moved to a new id (`regenerateId()`, a login) less than `MOVED_MARKER_MS` ago:
+   * the store keeps a marker under the old id (see `removeItem`). Optional: a store without markers
+   * answers a plain `absent`. A marker is never a session: no data, no owner, no lock.
+   */
+  readonly moved?: true;
 }
 
 /** Another request holds the session's lock: the holder's lock, never the data. */
@@ -89,6 +95,17 @@ export type SessionStateAcquisition = SessionStateAcquired | SessionStateLocked 
 
 /** The answer for an absent or expired session. */
 export const SESSION_ABSENT: SessionStateAbsent = Object.freeze({ kind: 'absent' });
+
+/** The answer for an id whose session moved to a new id a moment ago (its marker: see `removeItem`). */
+export const SESSION_MOVED: SessionStateAbsent = Object.freeze({ kind: 'absent', moved: true });
+
+/**
+ * How long a store keeps the marker of a moved session (ms). A request the browser sent with the old
+ * cookie before the login's answer reached it (another tab, a fetch in flight) arrives within the
+ * time a request is in flight: seconds, far under a minute. Requests that queued for the login's lock
+ * need no marker (they know they waited: 409 whatever the marker's age).
+ */
+export const MOVED_MARKER_MS = 60_000;
 
 /** Called when a store notices that a session expired (the session-end event). */
 export type SessionStateExpireCallback = (id: string, item: SessionStateStoreData) => void;
@@ -186,6 +203,13 @@ export abstract class SessionStateStore {
    * `item_gone` or `lock_mismatch`). The session
    * ends (abandon), and a store that reports session ends reports it, unless `options.moved`: the
    * data lives on under a new id (`regenerateId()`), so nothing ended.
+   *
+   * Optional, with `options.moved`: the store may keep a marker under the old id for `MOVED_MARKER_MS`
+   * (in the same write), which `getItem` and `getItemExclusive` answer as `SESSION_MOVED`: a
+   * read-write request still carrying the old cookie is then refused (409, retry with the login's
+   * cookie) instead of starting a new session whose cookie would sign the user out. A marker is never
+   * a session (no data, no owner: not listed, revoked, counted, capped or reported as ended), is
+   * replaced by a new item of that id, and leaves `probeLock` answering null. Only a move leaves one.
    */
   abstract removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void>;
 
@@ -303,7 +327,7 @@ export interface SessionStateReleaseWatch {
 }
 
 export interface RemoveItemOptions {
-  /** The session moved to a new id (`regenerateId()`): it did not end. */
+  /** The session moved to a new id (`regenerateId()`): it did not end (and a store may keep a marker: see `removeItem`). */
   readonly moved?: boolean;
   /**
    * The record is a copy this module wrote moments ago under an id no client knows (a move undone):

@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SessionStateLockLostError, type SessionStateLockLostReason } from '../errors/session-state.errors.js';
-import { SessionStateActions, SessionStateStore, type SessionStateStoreData } from '../store/session-state-store.js';
+import { MOVED_MARKER_MS, SessionStateActions, SessionStateStore, type SessionStateStoreData } from '../store/session-state-store.js';
 import { flat, type FlatAnswer } from './flat-store-answer.js';
 
 /** The part of a test runner's API the suite uses (vitest's and Jest's fit it). */
@@ -42,6 +42,12 @@ export interface ConformanceTarget {
   create(clock: () => number): Promise<SessionStateStore> | SessionStateStore;
   /** Optional: called after each test with the store created for it. */
   destroy?(store: SessionStateStore): Promise<void> | void;
+  /**
+   * Optional: the store keeps the marker of a moved session (`removeItem` with `moved`, answered
+   * `{ kind: 'absent', moved: true }` for `MOVED_MARKER_MS`); its cases run only when set. A store
+   * without markers is still checked to answer a moved session's old id as absent.
+   */
+  movedMarkers?: boolean;
 }
 
 const MINUTE = 60_000;
@@ -820,6 +826,58 @@ export function describeSessionStateStoreConformance(
         expectAbsent(expect, await readItem(id));
       });
     });
+    describe('moved sessions and their markers (markers when the target sets movedMarkers)', () => {
+      const MOVED = { kind: 'absent', moved: true };
+      const ownedBy = (owner: string): SessionStateStoreData => ({ ...data({ n: 1 }), owner });
+
+      it('a moved session is absent under its old id; with markers, answered moved by getItem and getItemExclusive, never locked', async () => {
+        const lockId = await seedLocked();
+        await store.removeItem(id, lockId, { moved: true });
+        expect((await store.getItem(id)).kind).toBe('absent');
+        expect(await store.probeLock(id)).toBeNull();
+        if (!target.movedMarkers) return;
+        expect(await store.getItem(id)).toEqual(MOVED);
+        expect(await store.getItemExclusive(id)).toEqual(MOVED);
+        // Its lock id fences nothing: the session is gone.
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 9 }), lockId, false), id, 'item_gone');
+        expect(await store.releaseItemExclusive(id, lockId)).toBe(false);
+        expect(await store.getItem(id)).toEqual(MOVED);
+      });
+
+      it('a marker lasts MOVED_MARKER_MS, then the id is plainly absent', async () => {
+        if (!target.movedMarkers) return;
+        await store.removeItem(id, await seedLocked(), { moved: true });
+        clock.advance(MOVED_MARKER_MS - EXPIRY_TOLERANCE_MS);
+        expect(await store.getItem(id)).toEqual(MOVED);
+        clock.advance(EXPIRY_TOLERANCE_MS);
+        expect(await store.getItem(id)).toEqual({ kind: 'absent' });
+        expect(await store.getItemExclusive(id)).toEqual({ kind: 'absent' });
+      });
+
+      it('only a move leaves a marker: an abandoned session, or the copy of an undone move (undoneCopy), is plainly absent', async () => {
+        await store.removeItem(id, await seedLocked());
+        expect(await store.getItem(id)).toEqual({ kind: 'absent' });
+        expect(await store.getItemExclusive(id)).toEqual({ kind: 'absent' });
+        const copy = newSessionId();
+        await seed({ n: 1 }, 20, copy);
+        const { lockId } = await lockItem(copy);
+        await store.removeItem(copy, lockId!, { undoneCopy: true });
+        expect(await store.getItem(copy)).toEqual({ kind: 'absent' });
+      });
+
+      it('a marker is never a session: not listed, revoked or counted with its owner; a new session of that id replaces it', async () => {
+        const owner = `user-${newSessionId()}`;
+        await store.setAndReleaseItemExclusive(id, ownedBy(owner), null, true);
+        const { lockId } = await lockItem(id);
+        await store.removeItem(id, lockId!, { moved: true });
+        if (store.listOwnerSessions) expect(await store.listOwnerSessions(owner)).toEqual([]);
+        expect(await store.revokeOwner(owner)).toBe(0);
+        if (store.revokeItem) expect(await store.revokeItem(id, owner)).toBe(false);
+        await seed({ again: true });
+        expect((await readItem(id)).item).toEqual(data({ again: true }));
+      });
+    });
+
     describe('owner and revokeOwner (sign out everywhere)', () => {
       const owned = (values: Record<string, unknown>, owner: string | undefined): SessionStateStoreData =>
         owner === undefined ? data(values) : { ...data(values), owner };

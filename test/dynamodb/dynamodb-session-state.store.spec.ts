@@ -46,6 +46,7 @@ afterAll(async () => {
 describeSessionStateStoreConformance('DynamoDBSessionStateStore conformance', {
   create: (clock) => new DynamoDBSessionStateStore({ clientConfig: localClientConfig(), tableName, clock }),
   destroy: (store) => (store as DynamoDBSessionStateStore).destroy(),
+  movedMarkers: true,
 });
 
 describe('DynamoDBSessionStateStore on DynamoDB Local', () => {

@@ -57,7 +57,9 @@ describe('a login saved mid-request, then the handler fails', () => {
     });
     // No lock left behind, whatever was kept.
     expect(Object.values(kinds).filter((k) => k === 'locked')).toEqual([]);
-    // The old cookie still works (a write answers at once, no wait for a left lock).
-    await http().post('/api/set').set('Cookie', anon).send({ more: 1 }).expect(200);
+    // The old cookie answers at once (no wait for a left lock): 409, the login moved its session (the
+    // store's marker of the move; the client retries with the login's cookie), no cookie over the login's.
+    const old = await http().post('/api/set').set('Cookie', anon).send({ more: 1 }).expect(409);
+    expect(sessionCookie(old.headers)).toBeUndefined();
   });
 });

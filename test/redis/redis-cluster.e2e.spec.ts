@@ -24,6 +24,7 @@ afterAll(async () => {
 describeSessionStateStoreConformance('RedisSessionStateStore on a three-master Redis Cluster', {
   create: (clock) => new RedisSessionStateStore({ client, clock }),
   destroy: (store) => (store as RedisSessionStateStore).close(),
+  movedMarkers: true,
 });
 
 describe('a session on Redis Cluster', () => {

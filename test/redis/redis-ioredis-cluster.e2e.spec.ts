@@ -40,6 +40,7 @@ afterAll(async () => {
 describeSessionStateStoreConformance('RedisSessionStateStore on an ioredis Cluster (fromIoredis, shardedSubscribers)', {
   create: (clock) => new RedisSessionStateStore({ client: fromIoredis(shared), clock }),
   destroy: (store) => (store as RedisSessionStateStore).close(),
+  movedMarkers: true,
 });
 
 it('an ioredis Cluster without shardedSubscribers is refused by fromIoredis, saying what to set', async () => {

@@ -20,6 +20,7 @@ afterAll(async () => {
 describeSessionStateStoreConformance('RedisSessionStateStore on an ioredis client (fromIoredis)', {
   create: (clock) => new RedisSessionStateStore({ client: fromIoredis(ioredis), clock }),
   destroy: (store) => (store as RedisSessionStateStore).close(),
+  movedMarkers: true,
 });
 
 describe('an ioredis instance beside a node-redis one', () => {

@@ -18,6 +18,7 @@ afterAll(async () => {
 describeSessionStateStoreConformance('RedisSessionStateStore (a client of the app)', {
   create: (clock) => new RedisSessionStateStore({ client, clock }),
   destroy: (store) => (store as RedisSessionStateStore).close(),
+  movedMarkers: true,
 });
 
 describeSessionStateStoreConformance('RedisSessionStateStore (its own client, compressed from 1 KB, an application prefix)', {
@@ -27,4 +28,5 @@ describeSessionStateStoreConformance('RedisSessionStateStore (its own client, co
     return store;
   },
   destroy: (store) => (store as RedisSessionStateStore).close(),
+  movedMarkers: true,
 });

@@ -11,6 +11,7 @@ describeSessionStateStoreConformance(
   {
     create: (clock) => new InMemorySessionStateStore({ clock }),
     destroy: (store) => (store as InMemorySessionStateStore).onModuleDestroy(),
+    movedMarkers: true,
   },
   { describe, it, expect, beforeEach, afterEach },
 );

@@ -2,10 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { OnModuleDestroy } from '@nestjs/common';
 import { SessionStateLockLostError, type SessionStateLockLostReason } from '../../errors/session-state.errors.js';
 import {
+  MOVED_MARKER_MS,
   SESSION_ABSENT,
+  SESSION_MOVED,
   SessionStateActions,
   SessionStateStore,
   type RemoveItemOptions,
+  type SessionStateAbsent,
   type SessionStateAcquired,
   type SessionStateAcquisition,
   type SessionStateExpireCallback,
@@ -35,10 +38,16 @@ interface InMemoryRecord {
  * callback) on an unref'd timer that is cleared when the application shuts down.
  *
  * Session-end events (`setItemExpireCallback`), once per session: expiry (at the sweep), `abandon()`
- * and `revokeOwner`. A session only moved by `regenerateId()` has not ended and is not reported.
+ * and `revokeOwner`. A session only moved by `regenerateId()` has not ended and is not reported; its
+ * old id keeps a marker for `MOVED_MARKER_MS` (answered `SESSION_MOVED`, swept with the records).
  */
 export class InMemorySessionStateStore extends SessionStateStore implements OnModuleDestroy {
   private readonly records = new Map<string, InMemoryRecord>();
+  /**
+   * Markers of moved sessions (old id → until when, epoch ms): see `removeItem`. Apart from the
+   * records, so that no list, revocation, cap or sweep of sessions ever meets one.
+   */
+  private readonly movedMarkers = new Map<string, number>();
   /** Session ids by owner, for `revokeOwner`. Kept in step with `records` by `put` and `delete`. */
   private readonly byOwner = new Map<string, Set<string>>();
   /** `maxSessionsPerOwner`'s book: per owner, the sessions that took a place (id → when). */
@@ -70,14 +79,14 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 
   async getItem(id: string): Promise<SessionStateRead> {
     const record = this.live(id);
-    if (!record) return SESSION_ABSENT;
+    if (!record) return this.absent(id);
     if (record.lockId !== null) return this.locked(record, record.lockId);
     return { kind: 'loaded', item: itemOf(record), actions: actionsOf(record), expires: record.expires };
   }
 
   async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const record = this.live(id);
-    if (!record) return SESSION_ABSENT;
+    if (!record) return this.absent(id);
     if (record.lockId !== null) return this.locked(record, record.lockId);
     record.lockDate = this.now();
     // The expiry slides when the lock is taken too, so a long request never sees its session expire under it.
@@ -144,8 +153,18 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     const record = this.records.get(id);
     if (!record || record.lockId !== lockId) throw lockLost(this.refusal(record, lockId), 'the session was not removed');
     this.delete(id, record);
-    // Abandoned: the session ends here (ASP.NET raises Session_End on Abandon for in-process sessions).
-    if (!options.moved && !options.undoneCopy) this.ended(id, record);
+    // Moved (a login): a request with the old cookie is told so for a while (SESSION_MOVED).
+    if (options.moved) this.movedMarkers.set(id, this.now() + MOVED_MARKER_MS);
+    // Abandoned: the session ends here (ASP.NET raises Session_End on Abandon for in-process sessions);
+    // an undone move's copy was never a session of anyone's.
+    else if (!options.undoneCopy) this.ended(id, record);
+  }
+
+  /** No live record: the marker's answer while it lasts. */
+  private absent(id: string): SessionStateAbsent {
+    if (this.movedMarkers.size === 0) return SESSION_ABSENT;
+    const until = this.movedMarkers.get(id);
+    return until !== undefined && until > this.now() ? SESSION_MOVED : SESSION_ABSENT;
   }
 
   override async revokeOwner(owner: string): Promise<number> {
@@ -287,6 +306,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
       this.ended(id, record);
     }
     const now = this.now();
+    for (const [id, until] of this.movedMarkers) if (until <= now) this.movedMarkers.delete(id);
     for (const [owner, entries] of this.slots) {
       const pendingMs = this.slotsPendingMs.get(owner) ?? 0;
       for (const [id, at] of entries) {
@@ -298,6 +318,7 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
 
   private put(id: string, record: InMemoryRecord): void {
     const previous = this.records.get(id);
+    if (!previous && this.movedMarkers.size > 0) this.movedMarkers.delete(id);
     if (previous && previous.owner === record.owner) {
       // The common save: the record is updated in place (no Map deletion and insertion per request).
       Object.assign(previous, record);
