@@ -731,6 +731,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       return 'removed';
     } catch (error) {
       if (error instanceof SessionStateLockLostError) {
+        // Gone, and marked as moved: this removal already landed, and ran again (a client library that
+        // repeats a command after reconnecting, as ioredis does by default; review R10).
+        if (error.reason === 'item_gone' && (await this.movedMarkerAt(oldId))) return 'removed';
         // Broken as stale (another request may have saved under the old id since, and the copy is older
         // than that save) or removed while held (revoked): fenced out like any lost save (409).
         await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
@@ -758,6 +761,16 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         `Session ${redactSessionId(oldId)}: regenerateId() could not learn whether the old id was removed (the store did not answer); the session goes on under its new id, and the old record, if it lives, expires.`,
       );
       return 'uncertain';
+    }
+  }
+
+  /** Whether the store answers `id` with the marker a move leaves (false when it cannot answer). */
+  private async movedMarkerAt(id: string): Promise<boolean> {
+    try {
+      const read = await this.store.getItem(id);
+      return read.kind === 'absent' && read.moved === true;
+    } catch {
+      return false;
     }
   }
 

@@ -102,10 +102,11 @@ export const SESSION_MOVED: SessionStateAbsent = Object.freeze({ kind: 'absent',
 /**
  * How long a store keeps the marker of a moved session (ms). A request the browser sent with the old
  * cookie before the login's answer reached it (another tab, a fetch in flight) arrives within the
- * time a request is in flight: seconds, far under a minute. Requests that queued for the login's lock
- * need no marker (they know they waited: 409 whatever the marker's age).
+ * time a request is in flight: seconds. Requests that queued for the login's lock need no marker (they
+ * know they waited: 409 whatever the marker's age). Not longer: a login whose answer was lost leaves the
+ * browser with the old cookie, whose writes (a second login too) answer 409 while the marker lasts.
  */
-export const MOVED_MARKER_MS = 60_000;
+export const MOVED_MARKER_MS = 10_000;
 
 /** Called when a store notices that a session expired (the session-end event). */
 export type SessionStateExpireCallback = (id: string, item: SessionStateStoreData) => void;
