@@ -59,10 +59,8 @@ interface Faults {
   random: () => number;
   /** `id lockId` of lock-ending calls that were failed (their lock may stay until stale). */
   left: Set<string>;
-  /** `id lockId` of a login's removal of its old id, and of a release, that failed before landing: */
-  /** both for one lock leave the login uncertain (the session goes on under its new id, the old may live). */
+  /** `id lockId` of a login's removal of its old id that failed before landing (an uncertain move may follow). */
   movedRemovalFailed: Set<string>;
-  releaseFailed: Set<string>;
   injected: number;
 }
 
@@ -86,7 +84,6 @@ function faultyStore(inner: InMemorySessionStateStore, faults: Faults): InMemory
             const key = `${String(args[0])} ${String(args[at])}`;
             faults.left.add(key);
             if (property === 'removeItem' && (args[2] as { moved?: boolean } | undefined)?.moved) faults.movedRemovalFailed.add(key);
-            if (property === 'releaseItemExclusive') faults.releaseFailed.add(key);
           }
           throw new SessionStateStoreUnavailableError(`injected failure of ${property}`);
         }
@@ -168,7 +165,6 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
     random: Math.random,
     left: new Set(),
     movedRemovalFailed: new Set(),
-    releaseFailed: new Set(),
     injected: 0,
   };
   const apps: INestApplication[] = [];
@@ -281,9 +277,11 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
         .filter((id): id is string => id !== undefined && !sent.some((y) => y.setCookie?.includes(id))),
     );
     for (const id of orphans) stored.delete(id);
-    // A login (`regenerateId()`) leaves its session under its new id only, unless neither its removal of
-    // the old id nor the release that would settle it got an answer (an uncertain move, logged).
-    const uncertain = (oldId: string) => [...faults.movedRemovalFailed].some((key) => key.startsWith(`${oldId} `) && faults.releaseFailed.has(key));
+    // A login (`regenerateId()`) leaves its session under its new id only, unless its removal of the old
+    // id got no answer and the release that settles it (or, that refused, the read after it) got none
+    // either: an uncertain move, logged. The failed read is not traced here, so any unanswered removal
+    // of the old id excuses it; a login fenced by a lost lock (no fault) is still checked.
+    const uncertain = (oldId: string) => [...faults.movedRemovalFailed].some((key) => key.startsWith(`${oldId} `));
     for (const r of probe.runs.values())
       if (r.kind === 'login' && r.finalId !== r.loadedId && stored.has(r.finalId) && stored.has(r.loadedId) && !uncertain(r.loadedId))
         violations.push(
