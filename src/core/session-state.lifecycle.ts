@@ -733,7 +733,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (error instanceof SessionStateLockLostError) {
         // Gone, and marked as moved: this removal already landed, and ran again (a client library that
         // repeats a command after reconnecting, as ioredis does by default; review R10).
-        if (error.reason === 'item_gone' && (await this.movedMarkerAt(oldId))) return 'removed';
+        if (error.reason === 'item_gone' && (await this.presenceOf(oldId)) === 'moved') return 'removed';
         // Broken as stale (another request may have saved under the old id since, and the copy is older
         // than that save) or removed while held (revoked): fenced out like any lost save (409).
         await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
@@ -749,7 +749,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         throw error;
       }
       const old = released === false ? await this.presenceOf(oldId) : 'unknown';
-      if (old === 'absent') return 'removed';
+      if (old === 'absent' || old === 'moved') return 'removed';
       if (old === 'present') {
         await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
         throw new SessionStateLockLostError(
@@ -764,20 +764,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  /** Whether the store answers `id` with the marker a move leaves (false when it cannot answer). */
-  private async movedMarkerAt(id: string): Promise<boolean> {
+  /** What the store answers for `id`: a record, none, the marker a move leaves, or no answer. */
+  private async presenceOf(id: string): Promise<'present' | 'absent' | 'moved' | 'unknown'> {
     try {
       const read = await this.store.getItem(id);
-      return read.kind === 'absent' && read.moved === true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Whether a record lives under `id`, as far as the store answers. */
-  private async presenceOf(id: string): Promise<'present' | 'absent' | 'unknown'> {
-    try {
-      return (await this.store.getItem(id)).kind === 'absent' ? 'absent' : 'present';
+      return read.kind !== 'absent' ? 'present' : read.moved ? 'moved' : 'absent';
     } catch {
       return 'unknown';
     }
