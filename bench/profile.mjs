@@ -5,6 +5,7 @@
 // of the samples and in µs per request served (idle left out), and the top functions of our own
 // code. The .cpuprofile stays in bench/results/ (open it in Chrome DevTools).
 //   BENCH_OURS=path/to/main.js profiles another build (an earlier version); BENCH_PEER=1 the peer app;
+//   BENCH_PEER=1 PEER_STORE=none the floor (the peer app without a session layer);
 //   BENCH_SHAPE=interceptor the app with one no-op global interceptor (as in `npm run bench`);
 //   SESSION_BINDING=guard our app's routes bound by `@UseGuards(SessionStateGuard)`.
 //   On Redis: SESSION_STORE=redis (ours) or PEER_STORE=redis (the peer), with REDIS_URL.
@@ -26,7 +27,11 @@ const app = await startApp(
   },
   ['--cpu-prof', `--cpu-prof-dir=${dir}`],
 );
-const cookies = await makeSessions(app.base, 32);
+// The floor (the peer app with PEER_STORE=none) sets no cookie: it is sent cookies of the peer's shape.
+const cookies =
+  process.env.BENCH_PEER && process.env.PEER_STORE === 'none'
+    ? Array.from({ length: 32 }, (_, i) => `connect.sid=s%3Afloor-${i}`)
+    : await makeSessions(app.base, 32);
 const warmUp = await drive({ base: app.base, method, path, cookies, seconds: 2 });
 const result = await drive({ base: app.base, method, path, cookies, seconds: Number(seconds) });
 // Every request the process served while profiled (the sessions' creation, the warm-up, the run).
