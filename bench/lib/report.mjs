@@ -57,8 +57,8 @@ export function writeReport(results, out) {
       `${m.users} virtual users, each its own keep-alive connection and its own session (cookie, sent on every request, ` +
         `\`GET /ping\` included, as a browser would); ${m.rounds} interleaved rounds of ${m.seconds} s per figure and app, ` +
         `who goes first alternating; medians. The ratio is the median of the per-round ratios; beside it, in brackets, the ` +
-        `interval that holds the true median with the probability its footnote gives (two order statistics of the rounds: ` +
-        `of 7 rounds, the 2nd and the 6th, 87.5 %): one round's ratio moves by ±0.15 on this shared machine. CPU per request is the CPU time ` +
+        `interval that holds the true median with a known probability (two order statistics of the rounds, bench/lib/stats.mjs: ` +
+        `of 7 rounds, the 2nd and the 6th, 87.5 %), since one round's ratio moves by ±0.15 on this shared machine. CPU per request is the CPU time ` +
         `the app's process used during a run (all its threads, garbage collection included, from /proc), over the requests it served: ` +
         `on a shared machine it moves less than req/s, which also depends on the share of the cores each app gets; "CPU ratio" is ` +
         `the median of the per-round ratios peer / ours of it (above 1: ours costs less). Both apps sign their session cookie ` +
