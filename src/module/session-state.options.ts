@@ -81,7 +81,7 @@ export interface SessionStateModuleOptions {
 }
 
 /** Every option key, nested ones under their object's key (unknown keys are refused at startup). */
-const OPTION_KEYS: OptionKeys = {
+export const OPTION_KEYS: OptionKeys = {
   store: true,
   timeout: true,
   executionTimeout: true,
