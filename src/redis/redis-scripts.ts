@@ -265,7 +265,7 @@ if ARGV[11] ~= '' then set[n + 1] = 'a' set[n + 2] = ARGV[11] n = n + 2 else dro
 if ARGV[9] ~= '' then
   -- 'keep' (a mid-request save): the lock's date stays (read only then).
   set[n + 1] = 'l' set[n + 2] = ARGV[9]
-  set[n + 3] = 'd' set[n + 4] = (ARGV[3] == 'keep' and redis.call('HGET', k, 'd')) or now
+  set[n + 3] = 'd' set[n + 4] = (ARGV[3] == 'keep' and redis.call('HMGET', k, 'd')[1]) or now
   n = n + 4
 else
   drop[d + 1] = 'l' drop[d + 2] = 'd' d = d + 2
