@@ -54,14 +54,15 @@ export interface OwnerIndexSettings {
 /**
  * At startup, on a table that exists: adds the index with `createIfNotExists` (DynamoDB builds it in
  * the background; revoking works once it is ACTIVE), otherwise says how to add it. Sessions work
- * without it; only `revokeOwner` needs it.
+ * without it; what finds an owner's sessions (`revokeOwner`, `SessionManager`, the cap's first count) needs it.
  */
 export async function ensureOwnerIndex(settings: OwnerIndexSettings, table: TableDescription): Promise<void> {
   const { logger, tableName } = settings;
   if (table.GlobalSecondaryIndexes?.some((index) => index.IndexName === OWNER_INDEX_NAME)) return;
   if (!settings.createIfNotExists) {
     logger.warn(
-      `DynamoDB table "${tableName}" has no "${OWNER_INDEX_NAME}" index: SessionRevoker.revokeOwner will fail until it is added: ` +
+      `DynamoDB table "${tableName}" has no "${OWNER_INDEX_NAME}" index: SessionRevoker.revokeOwner and SessionManager will fail, ` +
+        `and maxSessionsPerOwner counts only sessions signed in from now on, until it is added: ` +
         ownerIndexUpdateCommand(tableName),
     );
     return;
