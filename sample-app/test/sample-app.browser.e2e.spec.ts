@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type HTTPRequest, type Page } from 'puppeteer-core';
 import { startSampleApp, type AdapterName, type SampleApp } from './support/sample-app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -132,8 +132,27 @@ describe.skipIf(!HAS_CHROMIUM)('the sample app page in headless Chromium', () =>
         expect(await other.$eval('#whoami', (el) => el.textContent?.trim())).toBe('Signed in as ada');
         await open();
         expect(await marks()).toEqual(['true', 'false']);
-        await page.click('#sign-out-others');
-        await page.waitForFunction(() => /Signed out/.test(document.querySelector('#sessions-status')?.textContent ?? ''));
+        // The page says it is done only once its list shows it. It once set the status before its list's
+        // refresh, and this test read the stale list. The refresh is held here to check that order.
+        await page.setRequestInterception(true);
+        let onRequest!: (request: HTTPRequest) => void;
+        const refresh = new Promise<HTTPRequest>((resolve) => {
+          onRequest = (request) => {
+            if (request.method() === 'GET' && new URL(request.url()).pathname === '/account/sessions') resolve(request);
+            else void request.continue();
+          };
+          page.on('request', onRequest);
+        });
+        try {
+          await page.click('#sign-out-others');
+          const held = await refresh;
+          expect(await text('#sessions-status')).toBe('');
+          await held.continue();
+          await page.waitForFunction(() => /Signed out/.test(document.querySelector('#sessions-status')?.textContent ?? ''));
+        } finally {
+          page.off('request', onRequest);
+          await page.setRequestInterception(false);
+        }
         expect(await text('#sessions-status')).toBe('Signed out 1 other session.');
         expect(await marks()).toEqual(['true']);
         await other.reload();

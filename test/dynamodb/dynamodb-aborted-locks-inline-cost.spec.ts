@@ -1,11 +1,10 @@
 import { DynamoDBClient, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
-import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
-import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { useDynamoDBTable } from '../support/dynamodb-test-helpers.js';
 
 // session-layout.ts decided "inline" from the record it writes, which never holds the `AbortedLocks`
 // the lock item already carries (up to 8 revoked lock ids, ~46 bytes each, kept 20 minutes). After a
@@ -15,28 +14,14 @@ import { deleteTable, localClientConfig, uniqueTableName } from '../support/dyna
 // first save after the blip moves the items to a data item and the lock item is under 1 KB again.
 // (Reserving room for 8 in every lock item would move almost every small session to a data item:
 // a GetItem more on every request, for a case that lasts 20 minutes.)
-const clientConfig = await localClientConfig();
-const tableName = uniqueTableName('abortedcost');
+const { clientConfig, tableName, createStore } = await useDynamoDBTable('abortedcost');
 let raw: DynamoDBClient;
-const stores: DynamoDBSessionStateStore[] = [];
-const createStore = (options: DynamoDBSessionStateStoreOptions = {}) => {
-  const store = new DynamoDBSessionStateStore({ clientConfig: { ...clientConfig }, tableName, ...options });
-  stores.push(store);
-  return store;
-};
 const rawItem = async (key: string): Promise<Record<string, AttributeValue> | undefined> =>
   (await raw.send(new GetItemCommand({ TableName: tableName, Key: { SessionId: { S: key } }, ConsistentRead: true }))).Item;
-beforeAll(async () => {
+beforeAll(() => {
   raw = new DynamoDBClient({ ...clientConfig });
-  await createStore({ createIfNotExists: true }).init();
 });
-afterEach(() => {
-  for (const store of stores.splice(0)) store.destroy();
-});
-afterAll(async () => {
-  await deleteTable(tableName);
-  raw.destroy();
-});
+afterAll(() => raw.destroy());
 
 it('a session stored inline near 1 KB, after 8 unanswered lock calls: from its next save on, its lock operations cost 1 WCU each', async () => {
   const store = createStore();

@@ -1,32 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import { afterAll, afterEach, beforeAll, expect, it, vi } from 'vitest';
-import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
+import { expect, it, vi } from 'vitest';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { throttlingError } from '../support/dynamodb-fault-middleware.js';
-import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { useDynamoDBTable } from '../support/dynamodb-test-helpers.js';
 
 // A load extends the data item's TTL (a best-effort `UpdateItem`, at most once per 12 h). A failure
 // of that write used to fail the load: 503 for a session that was read, and a read-write request
 // lost the lock it had just taken. It is now logged and the load goes on, as a failed expiry slide
 // of a read-only request is. (Throttled at the SDK middleware, as the other DynamoDB tests do.)
-const clientConfig = await localClientConfig();
-const tableName = uniqueTableName('ttlext');
 let time = Date.now();
-const stores: DynamoDBSessionStateStore[] = [];
-const createStore = (options: DynamoDBSessionStateStoreOptions = {}) => {
-  const store = new DynamoDBSessionStateStore({ clientConfig: { ...clientConfig }, tableName, clock: () => time, ...options });
-  stores.push(store);
-  return store;
-};
-beforeAll(async () => {
-  await createStore({ createIfNotExists: true }).init();
-});
-afterEach(() => {
-  for (const store of stores.splice(0)) store.destroy();
-});
-afterAll(() => deleteTable(tableName));
+const { createStore } = await useDynamoDBTable('ttlext', { clock: () => time });
 
 it('a data item whose TTL extension is throttled: the session is still read (read-only and read-write), the lock taken', async () => {
   const id = generateSessionId();

@@ -1,38 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
-import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { countDynamoDBCalls } from '../support/counting-middleware.js';
 import { injectDynamoDBFault, throttlingError } from '../support/dynamodb-fault-middleware.js';
-import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { useDynamoDBTable } from '../support/dynamodb-test-helpers.js';
 
 // A changed hand-over of a session kept in a data item writes the data item first. When that PutItem
 // fails (throttled), the hand-over's UpdateItem was never sent, so nothing can land under the new
 // lock id: it is not settled (it used to be: one more write, a revocation, 1 WCU, and one more
 // revoked id in the lock item's AbortedLocks).
-const clientConfig = await localClientConfig();
-const tableName = uniqueTableName('handoverput');
+const { clientConfig, tableName, createStore } = await useDynamoDBTable('handoverput');
 let raw: DynamoDBClient;
-const stores: DynamoDBSessionStateStore[] = [];
-const createStore = (options: DynamoDBSessionStateStoreOptions = {}) => {
-  const store = new DynamoDBSessionStateStore({ clientConfig: { ...clientConfig }, tableName, ...options });
-  stores.push(store);
-  return store;
-};
-beforeAll(async () => {
+beforeAll(() => {
   raw = new DynamoDBClient({ ...clientConfig });
-  await createStore({ createIfNotExists: true }).init();
 });
-afterEach(() => {
-  for (const store of stores.splice(0)) store.destroy();
-});
-afterAll(async () => {
-  await deleteTable(tableName);
-  raw.destroy();
-});
+afterAll(() => raw.destroy());
 
 it('a changed hand-over whose data PutItem is throttled: 503, no revocation written (its UpdateItem was never sent)', async () => {
   const store = createStore();

@@ -1,30 +1,15 @@
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
+import { expect, it } from 'vitest';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { meterCapacity } from '../support/consumed-capacity-middleware.js';
-import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { useDynamoDBTable } from '../support/dynamodb-test-helpers.js';
 
 // `Owner` (up to 1024 bytes, USAGE.md) lives on the lock item, which stays under 1 KB only for an
 // owner of ordinary length. With a long owner the lock item is over 1 KB whatever the layout, so the
 // store no longer moves a small session to a data item for it (that added a PutItem per change and a
 // GetItem per request, and the lock item stayed over 1 KB anyway): the session stays inline, and each
 // lock operation costs 2 WCU (docs/DYNAMODB.md, SESSIONS-PER-USER.md). Counted from DynamoDB Local's ConsumedCapacity.
-const clientConfig = await localClientConfig();
-const tableName = uniqueTableName('ownercost');
-const stores: DynamoDBSessionStateStore[] = [];
-const createStore = (options: DynamoDBSessionStateStoreOptions = {}) => {
-  const store = new DynamoDBSessionStateStore({ clientConfig: { ...clientConfig }, tableName, ...options });
-  stores.push(store);
-  return store;
-};
-beforeAll(async () => {
-  await createStore({ createIfNotExists: true }).init();
-});
-afterEach(() => {
-  for (const store of stores.splice(0)) store.destroy();
-});
-afterAll(() => deleteTable(tableName));
+const { createStore } = await useDynamoDBTable('ownercost');
 
 it.each([
   ['a short owner', 2, 'user-42'],

@@ -1,8 +1,7 @@
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
+import { expect, it } from 'vitest';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
-import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { useDynamoDBTable } from '../support/dynamodb-test-helpers.js';
 import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
 
 // `deleteOwned` (revokeItem, revokeOwner) is a conditional DeleteItem with no write token: when
@@ -10,21 +9,7 @@ import { loseFirstAnswer } from '../support/lose-answer-middleware.js';
 // gone) and the store answered false, "not revoked": SessionManager.revoke() told the app the session
 // was not signed out, and the owner's place in maxSessionsPerOwner's book was not given back.
 // A retry refused on an absent item now answers true (the session is gone either way).
-const clientConfig = await localClientConfig();
-const tableName = uniqueTableName('revokelost');
-const stores: DynamoDBSessionStateStore[] = [];
-const createStore = (options: DynamoDBSessionStateStoreOptions = {}) => {
-  const store = new DynamoDBSessionStateStore({ clientConfig: { ...clientConfig }, tableName, ...options });
-  stores.push(store);
-  return store;
-};
-beforeAll(async () => {
-  await createStore({ createIfNotExists: true }).init();
-});
-afterEach(() => {
-  for (const store of stores.splice(0)) store.destroy();
-});
-afterAll(() => deleteTable(tableName));
+const { createStore } = await useDynamoDBTable('revokelost');
 
 it('revokeItem whose DeleteItem was applied but its answer lost (the SDK retried): answers true', async () => {
   const store = createStore();

@@ -1,11 +1,10 @@
 import { DynamoDBClient, GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
-import { DynamoDBSessionStateStore, type DynamoDBSessionStateStoreOptions } from '../../src/dynamodb/index.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { startHoldingProxy, type HoldingProxy } from '../support/dynamodb-holding-proxy.js';
-import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { useDynamoDBTable } from '../support/dynamodb-test-helpers.js';
 import { Gates } from '../support/gates.js';
 
 // A lock call gets no answer within requestTimeoutMs; its revocation gets none either (both still
@@ -14,30 +13,17 @@ import { Gates } from '../support/gates.js';
 // the lock) nobody read: the session stayed locked by a request that gave up, until executionTimeout.
 // Now no release is sent without a revocation's answer: the revocation (an idempotent ADD) is sent
 // again in the background until one is answered, and the lock released if that answer shows it.
-const clientConfig = await localClientConfig();
-const tableName = uniqueTableName('slowrevoke');
+const { clientConfig, tableName, createStore } = await useDynamoDBTable('slowrevoke');
 let raw: DynamoDBClient;
 let proxy: HoldingProxy | undefined;
-const stores: DynamoDBSessionStateStore[] = [];
-const createStore = (options: DynamoDBSessionStateStoreOptions = {}) => {
-  const store = new DynamoDBSessionStateStore({ clientConfig: { ...clientConfig }, tableName, ...options });
-  stores.push(store);
-  return store;
-};
 const rawItem = async (key: string): Promise<Record<string, AttributeValue> | undefined> =>
   (await raw.send(new GetItemCommand({ TableName: tableName, Key: { SessionId: { S: key } }, ConsistentRead: true }))).Item;
-beforeAll(async () => {
+beforeAll(() => {
   raw = new DynamoDBClient({ ...clientConfig });
-  await createStore({ createIfNotExists: true }).init();
 });
-afterEach(async () => {
-  await proxy?.close();
-  for (const store of stores.splice(0)) store.destroy();
-});
-afterAll(async () => {
-  await deleteTable(tableName);
-  raw.destroy();
-});
+// Before the helper's clean-up destroys the stores (it runs after this).
+afterEach(() => proxy?.close());
+afterAll(() => raw.destroy());
 
 it('a lock call and its revocation both slow: nothing is released before a revocation is answered, then the lock that landed is', async () => {
   const id = generateSessionId();

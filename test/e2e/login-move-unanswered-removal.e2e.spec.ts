@@ -8,36 +8,12 @@
  */
 import request from 'supertest';
 import { SessionStateModule } from '../../src/index.js';
-import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
-import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
-import type { RemoveItemOptions } from '../../src/store/session-state-store.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { UnansweredRemovalStore as Unanswered } from '../support/unanswered-removal-store.js';
 import { OwnerCapController } from '../e2e/fixtures/owner-cap.controller.js';
 
-/** The move's removal fails without applying; optionally the release that would tell fails too. */
-class Unanswered extends InMemorySessionStateStore {
-  fail = false;
-  blind = false;
-  override async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
-    if (this.fail && options?.moved) {
-      this.fail = false;
-      throw new SessionStateStoreUnavailableError('no answer');
-    }
-    return super.removeItem(id, lockId, options);
-  }
-  override async releaseItemExclusive(id: string, lockId: string): Promise<boolean> {
-    if (this.blind) {
-      this.blind = false;
-      throw new SessionStateStoreUnavailableError('no answer');
-    }
-    return super.releaseItemExclusive(id, lockId);
-  }
-}
-
 describe.each(ADAPTERS)('an unknown removal under maxSessionsPerOwner: 1 over %s', (adapter) => {
-  const records = (store: InMemorySessionStateStore) => [
-    ...(store as unknown as { records: Map<string, { lockId: string | null }> }).records.values(),
-  ];
+  const records = (store: Unanswered) => [...store.stored().values()];
 
   async function signedIn(store: Unanswered) {
     const app = await createTestApp(adapter, {
