@@ -30,6 +30,10 @@ export function completeOnSettle(
   }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer; valuesAfterSave?: boolean } = {},
 ): () => void {
   const release = held ? lifecycle.hold(lease) : () => {};
+  // A login (the session moved to a new id) whose answer an outer interceptor sends before its completion
+  // ends (a `timeout()`'s 408) must still carry the new cookie: the completion removes the old id, the
+  // client's only other cookie. So a login's answer is held until its completion ended (only logins pay).
+  const heldAnswer = () => answer ?? (held && lease.session.previousId !== undefined ? exchange.holdAnswer?.() : undefined);
   let settled = false;
   const settle = () => ((settled = true), release());
   const toClientError = (error: unknown) => toTransportException(error, exchange);
@@ -53,14 +57,16 @@ export function completeOnSettle(
       // The handler's error is the one worth reporting; a release failure was logged. Its changes
       // are discarded unless the app's saveOnError policy says this error is a handled answer.
       const report = () => subscriber.error(handlerError(error));
+      const holding = heldAnswer();
       const completion = lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error));
-      answer?.release(completion, toClientError, { error: handlerError(error) });
+      holding?.release(completion, toClientError, { error: handlerError(error) });
       completion.then(() => (passKept(), report()), report);
     },
     complete: () => {
       settle();
+      const holding = heldAnswer();
       const completion = lifecycle.complete(lease, exchange, 'succeeded');
-      answer?.release(completion, toClientError);
+      holding?.release(completion, toClientError);
       completion.then(
         () => (passKept(), subscriber.complete()),
         (error: unknown) => subscriber.error(toClientError(error)),
