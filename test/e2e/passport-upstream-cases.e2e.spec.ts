@@ -13,6 +13,7 @@ import {
   Module,
   Post,
   Req,
+  Res,
   SetMetadata,
   UseGuards,
   type CanActivate,
@@ -22,7 +23,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import { AuthGuard, PassportModule, PassportSerializer, PassportStrategy } from '@nestjs/passport';
 import { Test } from '@nestjs/testing';
-import { json, type Request } from 'express';
+import { json, type Request, type Response } from 'express';
 import expressSession from 'express-session';
 import passport, { Passport, type AuthenticateOptions } from 'passport';
 import { Strategy } from 'passport-local';
@@ -102,6 +103,14 @@ const run = (fn: (cb: (error?: unknown) => void) => void) => new Promise<void>((
 @Controller()
 @SessionState(SessionStateBehavior.Required)
 class Ctl {
+  /** docs/PASSPORT.md's recipe in place of ensureLoggedIn(): a Required handler stores returnTo and redirects itself. */
+  @Get('members/:page')
+  members(@Req() req: Request, @Res() res: Response) {
+    if (req.isAuthenticated()) return res.json({ page: req.params.page });
+    sessionOf(req).returnTo = req.originalUrl;
+    res.redirect('/login-page');
+  }
+
   @UseGuards(NestLoginGuard)
   @Post('login')
   @HttpCode(200)
@@ -631,6 +640,21 @@ describe('a returnTo stored by an ensureLoggedIn()-style middleware, then succes
       expect(bounced.headers.location).toBe('/login-page');
       const res = await http().post('/login-return').set('Cookie', anonymous).send(JOHN).expect(302);
       expect(res.headers.location).toBe('/default');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("the mount, with PASSPORT.md's recipe (a Required handler that stores returnTo and redirects): back to the page first asked for", async () => {
+    const { app } = await createApp({ session: true });
+    try {
+      const http = () => request(app.getHttpServer());
+      const anonymous = sessionCookie((await http().post('/api/set').send({ visited: true }).expect(200)).headers)!;
+      const bounced = await http().get('/members/page').set('Cookie', anonymous).expect(302);
+      expect(bounced.headers.location).toBe('/login-page');
+      const res = await http().post('/login-return').set('Cookie', anonymous).send(JOHN).expect(302);
+      expect(res.headers.location).toBe('/members/page');
+      await http().get('/members/page').set('Cookie', sessionCookie(res.headers)!).expect(200, { page: 'page' });
     } finally {
       await app.close();
     }
