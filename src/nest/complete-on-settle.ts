@@ -33,7 +33,9 @@ export function completeOnSettle(
   // A login (the session moved to a new id) whose answer an outer interceptor sends before its completion
   // ends (a `timeout()`'s 408) must still carry the new cookie: the completion removes the old id, the
   // client's only other cookie. So a login's answer is held until its completion ended (only logins pay).
-  const heldAnswer = () => answer ?? (held && lease.session.previousId !== undefined ? exchange.holdAnswer?.() : undefined);
+  // Not one already sent (through `req.res`): the completion must see that no cookie can join it.
+  const heldAnswer = () =>
+    answer ?? (held && lease.session.previousId !== undefined && exchange.canSetCookie() ? exchange.holdAnswer?.() : undefined);
   let settled = false;
   const settle = () => ((settled = true), release());
   const toClientError = (error: unknown) => toTransportException(error, exchange);
