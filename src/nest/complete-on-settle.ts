@@ -30,12 +30,6 @@ export function completeOnSettle(
   }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer; valuesAfterSave?: boolean } = {},
 ): () => void {
   const release = held ? lifecycle.hold(lease) : () => {};
-  // A login (the session moved to a new id) whose answer an outer interceptor sends before its completion
-  // ends (a `timeout()`'s 408) must still carry the new cookie: the completion removes the old id, the
-  // client's only other cookie. So a login's answer is held until its completion ended (only logins pay).
-  // Not one already sent (through `req.res`): the completion must see that no cookie can join it.
-  const heldAnswer = () =>
-    answer ?? (held && lease.session.previousId !== undefined && exchange.canSetCookie() ? exchange.holdAnswer?.() : undefined);
   let settled = false;
   const settle = () => ((settled = true), release());
   const toClientError = (error: unknown) => toTransportException(error, exchange);
@@ -59,14 +53,14 @@ export function completeOnSettle(
       // The handler's error is the one worth reporting; a release failure was logged. Its changes
       // are discarded unless the app's saveOnError policy says this error is a handled answer.
       const report = () => subscriber.error(handlerError(error));
-      const holding = heldAnswer();
+      const holding = answer ?? (held ? heldLoginAnswer(lease, exchange) : undefined);
       const completion = lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error));
       holding?.release(completion, toClientError, { error: handlerError(error) });
       completion.then(() => (passKept(), report()), report);
     },
     complete: () => {
       settle();
-      const holding = heldAnswer();
+      const holding = answer ?? (held ? heldLoginAnswer(lease, exchange) : undefined);
       const completion = lifecycle.complete(lease, exchange, 'succeeded');
       holding?.release(completion, toClientError);
       completion.then(
@@ -84,4 +78,15 @@ export function completeOnSettle(
     if (!held) subscription.unsubscribe();
     lifecycle.discard(lease, exchange);
   };
+}
+
+/**
+ * A request that moved its session to a new id (`regenerateId()`: a login, passport's logout) and whose
+ * answer an outer interceptor sends before its completion ends (a `timeout()`'s 408) must still carry the
+ * new cookie: the completion removes the old id, the client's only other cookie. So its answer is held
+ * until the completion ended (only such requests pay). Not one already sent (through `req.res`): the
+ * completion must see that no cookie can join it.
+ */
+function heldLoginAnswer(lease: SessionLease, exchange: SessionExchange): HeldAnswer | undefined {
+  return lease.session.previousId !== undefined && exchange.canSetCookie() ? exchange.holdAnswer?.() : undefined;
 }
