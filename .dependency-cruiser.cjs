@@ -17,7 +17,7 @@ module.exports = {
     ...LAYERS.slice(0, -1).map((layer, index) => ({
       name: `${layer}-imports-no-layer-above`,
       severity: 'error',
-      comment: `Dependencies point down: ${layer}/ may import ${LAYERS.slice(0, index).join(', ') || 'no other layer'}. (The core knows no transport; transports know nothing of Nest's API.)`,
+      comment: `Dependencies point down: ${layer}/ may import ${LAYERS.slice(0, index).join(', ') || 'no other layer'}. (The core knows no transport; transports know nothing of nest/.)`,
       from: { path: `^src/${layer}/` },
       to: { path: `^src/(${[...LAYERS.slice(index + 1), 'dynamodb', 'redis', 'testing', 'health'].join('|')})/` },
     })),

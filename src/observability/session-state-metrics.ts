@@ -61,7 +61,7 @@ export class SessionStateMetrics {
         description: 'Locks broken because their holder exceeded executionTimeout.',
       }),
       lockLost: meter.createCounter('session_state.lock.lost', {
-        description: 'Writes fenced out because the request had lost its lock (answered 409).',
+        description: 'Requests refused with 409 for their lock: fenced out (the lock was lost), or their session moved or ended while they waited.',
       }),
       rejected: meter.createCounter('session_state.request.rejected', {
         description: 'Requests refused by the session layer, by reason.',
