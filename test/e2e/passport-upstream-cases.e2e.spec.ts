@@ -12,6 +12,7 @@ import {
   Injectable,
   Module,
   Post,
+  Query,
   Req,
   Res,
   SetMetadata,
@@ -183,6 +184,13 @@ class Ctl {
   @Get('api/get')
   get(@Req() req: Request) {
     return { id: sessionOf(req).id, data: { ...sessionOf(req) } };
+  }
+
+  /** Keys read through get() (those named like a member of req.session are reached only so). */
+  @SessionState(SessionStateBehavior.ReadOnly)
+  @Get('api/get-by-key')
+  getByKey(@Req() req: Request, @Query('keys') keys: string) {
+    return Object.fromEntries(keys.split(',').map((key) => [key, sessionOf(req).get(key)]));
   }
 
   /** Keys named like a member of req.session, written the only way they can be (set()), as @Session()'s set() does. */
@@ -440,6 +448,30 @@ describe('@nestjs/passport AuthGuard.logIn() with the module options', () => {
       const res = await http().post('/login').set('Cookie', cookie).send(JOHN).expect(200);
       expect(res.body.data).toEqual({ cart: ['x'], passport: { user: 1 } });
       expect(sessionCookie(res.headers)).not.toBe(cookie);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keepSessionInfo with data keys named like members of req.session (stored through set(), e.g. @Session()): the login carries them over', async () => {
+    const { app } = await createApp({ session: true, keepSessionInfo: true });
+    try {
+      const http = () => request(app.getHttpServer());
+      const cookie = sessionCookie(
+        (
+          await http()
+            .post('/api/set-by-key')
+            .send({ touch: 'a', get: { deep: 1 }, cart: ['x'] })
+            .expect(200)
+        ).headers,
+      )!;
+      // passport's merge reads each data key of the replaced req.session and assigns it to the new one.
+      const res = await http().post('/login').set('Cookie', cookie).send(JOHN).expect(200);
+      const moved = sessionCookie(res.headers)!;
+      await http()
+        .get('/api/get-by-key?keys=touch,get,cart')
+        .set('Cookie', moved)
+        .expect(200, { touch: 'a', get: { deep: 1 }, cart: ['x'] });
     } finally {
       await app.close();
     }

@@ -73,7 +73,12 @@ const MEMBERS = new Set(['id', 'sessionId', 'cookie', 'regenerate', 'save', 'rel
  * facade (express-session and passport's `keepSessionInfo` read the old object's data after it):
  * this one then shows the data as it was, read-only.
  */
-export function requestSessionFacade(binding: RequestSessionBinding, setOnRequest: (session: RequestSession | undefined) => void): RequestSession {
+export function requestSessionFacade(
+  binding: RequestSessionBinding,
+  setOnRequest: (session: RequestSession | undefined) => void,
+  /** The data of the facade this one replaced (a `regenerate()`): what passport's `keepSessionInfo` merge copies. */
+  predecessor?: ReadonlyMap<string, unknown>,
+): RequestSession {
   /** The data as it was when a `regenerate()` replaced this facade. */
   let replaced: Map<string, unknown> | undefined;
   const session = () => binding.session() as unknown as UntypedSession & HttpSessionState;
@@ -154,7 +159,7 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
         for (const key of keep) if (before.has(key)) current.set(key, before.get(key));
         current.regenerateId();
         replaced = before;
-        setOnRequest(requestSessionFacade(binding, setOnRequest));
+        setOnRequest(requestSessionFacade(binding, setOnRequest, before));
       }, cb);
     },
     save(callback?: Callback): Promise<void> {
@@ -217,13 +222,20 @@ export function requestSessionFacade(binding: RequestSessionBinding, setOnReques
   const facade: RequestSession = new Proxy({} as RequestSession, {
     get(target, key, receiver) {
       if (typeof key === 'symbol') return Reflect.get(target, key, receiver) as unknown;
-      if (MEMBERS.has(key)) return Reflect.get(members, key) as unknown;
+      // Replaced by regenerate() (its methods refuse anyway): a data key named like a member reads as the
+      // data, so that passport's keepSessionInfo merge (`for (key in old) new[key] = old[key]`) copies it.
+      if (MEMBERS.has(key)) return replaced?.has(key) ? replaced.get(key) : (Reflect.get(members, key) as unknown);
       return data.has(key) ? data.get(key) : (Reflect.get(target, key, receiver) as unknown);
     },
     set(_target, key, value) {
       if (typeof key === 'symbol' || MEMBERS.has(key)) {
         // `req.session.cookie = …` (utils-merge copying an express-session object): the cookie stays ours.
         if (key === 'cookie') return true;
+        // That merge, copying a data key named like a member from the session this one replaced: kept as data.
+        if (typeof key === 'string' && !replaced && predecessor?.has(key) && predecessor.get(key) === value) {
+          adding(key, value);
+          return true;
+        }
         throw new SessionStateError(
           `req.session.${String(key)} is part of the session's API, not its data: use req.session.set('${String(key)}', value).`,
         );
