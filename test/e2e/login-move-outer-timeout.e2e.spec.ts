@@ -13,9 +13,9 @@
 import { Controller, HttpCode, Post, UseGuards, type INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { HttpSessionState, Session, SessionStateGuard, SessionStateModule } from '../../src/index.js';
-import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { Gates } from '../support/gates.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { timedOutDuringCompletion } from '../support/timed-out-request.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { UnansweredRemovalStore } from '../support/unanswered-removal-store.js';
 import { SessionTestController } from './fixtures/session-test.controller.js';
@@ -66,19 +66,7 @@ describe.each(ADAPTERS)('an outer timeout around a login whose removal of the ol
    */
   async function loginTimedOutDuringRemoval(): Promise<{ cookie: string; res: request.Response }> {
     const cookie = sessionCookie((await http().post('/count').expect(200, { count: 1 })).headers)!;
-    const login = http()
-      .post('/regenerate')
-      .set('Cookie', cookie)
-      .set('x-timeout-ms', '100')
-      .then((r) => r);
-    await gates.arrived('removal');
-    // Longer than the login's timeout, sent after the login began: once its 408 is in, the login's timeout fired.
-    await http().post('/count?gate=tick').set('x-timeout-ms', '150').expect(408);
-    gates.open('tick');
-    gates.open('removal');
-    const res = await login;
-    await vi.waitFor(() => expect(app.get(SessionStateLifecycle).activeLeases).toBe(0));
-    return { cookie, res };
+    return { cookie, res: await timedOutDuringCompletion(app, gates, '/regenerate', cookie) };
   }
 
   it('the removal fails without landing: the move is undone, 503 without a cookie in place of the 408; the client keeps its session', async () => {
@@ -120,19 +108,7 @@ describe.each(ADAPTERS)('an outer timeout around a login whose removal of the ol
   describe('on the guard binding: the answer waits for the removal, and the timeout (around the handler) does not fire', () => {
     async function guardedLogin(): Promise<{ cookie: string; res: request.Response }> {
       const cookie = sessionCookie((await http().post('/count').expect(200, { count: 1 })).headers)!;
-      const login = http()
-        .post('/guarded/regenerate')
-        .set('Cookie', cookie)
-        .set('x-timeout-ms', '100')
-        .then((r) => r);
-      await gates.arrived('removal');
-      // Longer than the login's timeout: another request's own 408, timed from after the login's began.
-      await http().post('/count?gate=tick').set('x-timeout-ms', '150').expect(408);
-      gates.open('tick');
-      gates.open('removal');
-      const res = await login;
-      await vi.waitFor(() => expect(app.get(SessionStateLifecycle).activeLeases).toBe(0));
-      return { cookie, res };
+      return { cookie, res: await timedOutDuringCompletion(app, gates, '/guarded/regenerate', cookie) };
     }
 
     it('the removal lands, its answer lost: 200 with the new cookie, the session under it only', async () => {

@@ -9,6 +9,7 @@ import { InMemorySessionStateStore, SessionStateModule } from '../../src/index.j
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { Gates } from '../support/gates.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { timedOutDuringCompletion } from '../support/timed-out-request.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { SessionTestController } from './fixtures/session-test.controller.js';
 import { OwnerCapController } from './fixtures/owner-cap.controller.js';
@@ -50,16 +51,7 @@ describe.each(ADAPTERS)('an outer timeout around a login the owner cap refuses (
     store.gates = undefined;
     const plain = await http().post('/login?user=u1').set('Cookie', old);
     store.gates = gates;
-    const login = http()
-      .post('/login?user=u1')
-      .set('Cookie', old)
-      .set('x-timeout-ms', '100')
-      .then((r) => r);
-    await gates.arrived('claim');
-    await http().post('/count?gate=tick').set('x-timeout-ms', '150').expect(408);
-    gates.open('tick');
-    gates.open('claim');
-    const res = await login;
+    const res = await timedOutDuringCompletion(app, gates, '/login?user=u1', old, 'claim');
     expect(plain.status).toBeGreaterThanOrEqual(400);
     expect({ status: res.status, body: res.body as unknown, setCookie: res.headers['set-cookie'] ?? null }).toEqual({
       status: plain.status,

@@ -10,9 +10,9 @@
 import type { INestApplication } from '@nestjs/common';
 import request from 'supertest';
 import { mountSessionState, SessionStateModule } from '../../src/index.js';
-import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { Gates } from '../support/gates.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { timedOutDuringCompletion } from '../support/timed-out-request.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { UnansweredRemovalStore } from '../support/unanswered-removal-store.js';
 import { SessionTestController } from './fixtures/session-test.controller.js';
@@ -45,18 +45,7 @@ describe.each(ADAPTERS)('under mountSessionState, an outer timeout around a logi
   it('the 408 carries the new cookie, which reaches the session (as without the mount)', async () => {
     const cookie = sessionCookie((await http().post('/count').expect(200, { count: 1 })).headers)!;
     store.slow = true;
-    const login = http()
-      .post('/regenerate')
-      .set('Cookie', cookie)
-      .set('x-timeout-ms', '100')
-      .then((r) => r);
-    await gates.arrived('removal');
-    // Longer than the login's timeout, sent after the login began: once its 408 is in, the login's timeout fired.
-    await http().post('/count?gate=tick').set('x-timeout-ms', '150').expect(408);
-    gates.open('tick');
-    gates.open('removal');
-    const res = await login;
-    await vi.waitFor(() => expect(app.get(SessionStateLifecycle).activeLeases).toBe(0));
+    const res = await timedOutDuringCompletion(app, gates, '/regenerate', cookie);
     const next = sessionCookie(res.headers) ?? cookie;
     const after = await http().get('/count').set('Cookie', next);
     expect({ status: res.status, newCookie: next !== cookie, count: after.body.count }).toEqual({ status: 408, newCookie: true, count: 1 });

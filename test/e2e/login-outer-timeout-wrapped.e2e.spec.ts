@@ -8,9 +8,9 @@ import { createRequire } from 'node:module';
 import type { ServerResponse } from 'node:http';
 import request from 'supertest';
 import { HttpSessionState, Session, SessionStateModule } from '../../src/index.js';
-import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { Gates } from '../support/gates.js';
 import { ADAPTERS, createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
+import { timedOutDuringCompletion } from '../support/timed-out-request.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { UnansweredRemovalStore } from '../support/unanswered-removal-store.js';
 import { SessionTestController } from './fixtures/session-test.controller.js';
@@ -79,17 +79,7 @@ describe.each(cases)('a login held by an outer timeout (%s, on-headers middlewar
   it.each(['login', 'plain-login'])('/wrapped/%s: 408 with one session cookie (the new one), other cookies kept', async (route) => {
     const cookie = sessionCookie((await http().post('/count').expect(200, { count: 1 })).headers)!;
     store.slow = true;
-    const login = http()
-      .post(`/wrapped/${route}`)
-      .set('Cookie', cookie)
-      .set('x-timeout-ms', '100')
-      .then((r) => r);
-    await gates.arrived('removal');
-    await http().post('/count?gate=tick').set('x-timeout-ms', '150').expect(408);
-    gates.open('tick');
-    gates.open('removal');
-    const res = await login;
-    await vi.waitFor(() => expect(app.get(SessionStateLifecycle).activeLeases).toBe(0));
+    const res = await timedOutDuringCompletion(app, gates, `/wrapped/${route}`, cookie);
     const sids = setCookies(res.headers).filter((c) => c.startsWith('sid='));
     expect({ status: res.status, sids: sids.length, remember: setCookies(res.headers).filter((c) => c.startsWith('remember=')).length }).toEqual({
       status: 408,
