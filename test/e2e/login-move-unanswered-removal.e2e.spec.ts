@@ -57,4 +57,27 @@ describe.each(ADAPTERS)('an unknown removal under maxSessionsPerOwner: 1 over %s
       await app.close();
     }
   });
+
+  it('nothing answers, under a cap of 2: once the move is no longer under way, the old record still counts, so a new device is refused', async () => {
+    let now = Date.now();
+    const store = new Unanswered({ clock: () => now });
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({ store, maxSessionsPerOwner: 2, ownerCapPolicy: 'refuse', executionTimeout: 5 })],
+      controllers: [OwnerCapController],
+    });
+    try {
+      const http = app.getHttpServer();
+      const first = sessionCookie((await request(http).post('/login?user=u').expect(200)).headers)!;
+      store.fail = true;
+      store.blind = true;
+      await request(http).post('/login?user=u').set('Cookie', first).expect(200);
+      // Past executionTimeout the two ids are no longer one move under way: the old record (alive, still
+      // locked) and the new one fill the cap. Had the old place been given back, this device would make three.
+      now += 6_000;
+      expect(records(store).length).toBe(2);
+      expect((await request(http).post('/login?user=u')).status).toBe(409);
+    } finally {
+      await app.close();
+    }
+  });
 });
