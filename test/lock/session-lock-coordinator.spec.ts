@@ -140,6 +140,30 @@ describe('SessionLockCoordinator', () => {
     expect(mine.size).toBe(0);
   });
 
+  it('a lock of another process exactly executionTimeout old is stale: broken at the first look, without polling', async () => {
+    let now = 1_000_000;
+    const timed = new InMemorySessionStateStore({ clock: () => now });
+    try {
+      await timed.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+      const options = resolveSessionStateOptions({ store: timed, executionTimeout: 1, lockWait: { pollMinMs: 1, pollMaxMs: 2 } });
+      await new SessionLockCoordinator(timed, options, new Logger('test')).acquireExclusive(id, new AbortController().signal); // never ends
+      now += 1000;
+      // A poll moves the clock on, so that a coordinator that does not break it now still ends (one probe later).
+      const probes = vi.spyOn(timed, 'probeLock').mockImplementation(async (lockedId) => {
+        now += 1;
+        return InMemorySessionStateStore.prototype.probeLock.call(timed, lockedId);
+      });
+      const mine = await new SessionLockCoordinator(timed, options, new Logger('test')).acquireExclusive(id, new AbortController().signal);
+      expect({ kind: mine.result.kind, brokeStale: mine.brokeStale, probes: probes.mock.calls.length }).toEqual({
+        kind: 'acquired',
+        brokeStale: true,
+        probes: 0,
+      });
+    } finally {
+      timed.onModuleDestroy();
+    }
+  });
+
   describe('holds nothing for a session nobody holds or waits for', () => {
     const signal = () => new AbortController().signal;
     /** The holder's end of a read-write request that changed nothing: release, then hand the turn on. */
