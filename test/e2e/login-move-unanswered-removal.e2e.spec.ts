@@ -6,6 +6,7 @@
  * - the release that would tell gets no answer either: the login completes under its new
  *   id, and the old id's place is not given back (the old record may live on).
  */
+import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { SessionStateModule } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
@@ -37,6 +38,22 @@ describe.each(ADAPTERS)('an unknown removal under maxSessionsPerOwner: 1 over %s
       });
       await request(http).get('/me').set('Cookie', first).expect(200, { user: 'u', note: null });
     } finally {
+      await app.close();
+    }
+  });
+
+  it('the release answers: that one release settles it; the completion does not release again nor warn of a stale lock', async () => {
+    const store = new Unanswered();
+    const { app, http, first } = await signedIn(store);
+    const warnings = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+    try {
+      const releases = vi.spyOn(store, 'releaseItemExclusive');
+      store.fail = true;
+      expect((await request(http).post('/login?user=u').set('Cookie', first)).status).toBe(503);
+      expect(releases).toHaveBeenCalledTimes(1);
+      expect(warnings.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('broken as stale'))).toEqual([]);
+    } finally {
+      warnings.mockRestore();
       await app.close();
     }
   });
