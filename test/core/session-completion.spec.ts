@@ -219,6 +219,16 @@ describe('the lifecycle executes the completion plan', () => {
     expect(run.setCookies).toEqual([]);
   });
 
+  it('delete() alone (no other write in the request): saved, the key gone from the store', async () => {
+    const run = await request({ stored: { a: 1, b: 2 }, handle: (s) => void s.delete('a') });
+    expect(await itemsOf(run.store, ID)).toBe('{"b":2}');
+  });
+
+  it('clear() alone: saved, the stored items empty', async () => {
+    const run = await request({ stored: { a: 1, b: 2 }, handle: (s) => s.clear() });
+    expect(await itemsOf(run.store, ID)).toBe('{}');
+  });
+
   it('a save that fails before writing (a value mutated into one the store cannot keep) releases the lock', async () => {
     const run = await request({ stored: { list: [] }, handle: (s) => (s.get('list') as unknown[]).push(() => 0), mayFail: true });
     expect(run.error).toBeInstanceOf(Error);
