@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeSessionStateStoreConformance } from 'nestjs-session-state/testing';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
-import { SessionStateStore } from '../../src/store/session-state-store.js';
+import { SessionStateActions, SessionStateStore } from '../../src/store/session-state-store.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 
 // The shipped suite, as a custom store's author runs it (the runner's API given explicitly).
@@ -52,6 +52,16 @@ describe('InMemorySessionStateStore', () => {
     for (const store of stores.splice(0)) store.onModuleDestroy();
     vi.useRealTimers();
     vi.restoreAllMocks();
+  });
+
+  it("an uninitialized record's flag is cleared as its lock is taken: released without a save, the next lock answers None", async () => {
+    const store = createStore();
+    const id = newId();
+    await store.createUninitializedItem(id, 20);
+    const first = flat(await store.getItemExclusive(id));
+    expect(first.actions).toBe(SessionStateActions.InitializeItem);
+    expect(await store.releaseItemExclusive(id, first.lockId!)).toBe(true);
+    expect(flat(await store.getItemExclusive(id)).actions).toBe(SessionStateActions.None);
   });
 
   it('can report expiries: setItemExpireCallback answers true', () => {
