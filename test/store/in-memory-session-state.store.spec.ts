@@ -54,6 +54,17 @@ describe('InMemorySessionStateStore', () => {
     vi.restoreAllMocks();
   });
 
+  it('a record is gone at the very millisecond of its expiry, not one later', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"a":1}', timeout: 1 }, null, true);
+    time += MINUTE - 1;
+    expect(flat(await store.getItem(id)).kind).toBe('loaded');
+    time += 1;
+    expect(flat(await store.getItem(id)).kind).toBe('absent');
+    expect(flat(await store.getItemExclusive(id)).kind).toBe('absent');
+  });
+
   it("an uninitialized record's flag is cleared as its lock is taken: released without a save, the next lock answers None", async () => {
     const store = createStore();
     const id = newId();
