@@ -28,6 +28,11 @@ describe('SessionCookie.read with secrets (verified values are remembered)', () 
     expect(cookie.read(header(sign(ID, 'unknown-secret-0123456789abc')))).toBeNull();
   });
 
+  it('a signature of the wrong length (cut short, padded, empty) reads as no cookie, never an error', () => {
+    const valid = sign(ID, 'new-secret-0123456789abcdef');
+    for (const value of [valid.slice(0, -5), `${valid}A`, `${ID}.`, `${ID}.x`]) expect(cookie.read(header(value))).toBeNull();
+  });
+
   it('its answers cannot be changed by a caller (shared between requests)', () => {
     const read = cookie.read(header(sign(ID, 'new-secret-0123456789abcdef')))!;
     expect(Object.isFrozen(read)).toBe(true);
