@@ -54,6 +54,30 @@ describe('InMemorySessionStateStore', () => {
     vi.restoreAllMocks();
   });
 
+  it('a mid-request save (setItemExclusive) keeps the age of the lock: it turns stale executionTimeout after it was taken, not after the save', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, null, true);
+    const { lockId } = flat(await store.getItemExclusive(id));
+    time += 30_000;
+    await store.setItemExclusive(id, { items: '{"saved":1}', timeout: 20 }, lockId, false);
+    time += 80_000;
+    expect(flat(await store.getItem(id))).toMatchObject({ locked: true, lockAge: 110_000 });
+  });
+
+  it("a late write whose lock was broken, on a record that expired since, is refused as 'item_gone' (no live item), as the contract says", async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 1 }, null, true);
+    const { lockId } = flat(await store.getItemExclusive(id));
+    expect(await store.releaseItemExclusive(id, lockId!)).toBe(true); // broken as stale by another request
+    time += 2 * MINUTE;
+    await expect(store.setAndReleaseItemExclusive(id, { items: '{"late":1}', timeout: 1 }, lockId, false)).rejects.toMatchObject({
+      reason: 'item_gone',
+    });
+    await expect(store.removeItem(id, lockId!)).rejects.toMatchObject({ reason: 'item_gone' });
+  });
+
   it('a record is gone at the very millisecond of its expiry, not one later', async () => {
     const store = createStore();
     const id = newId();
