@@ -55,6 +55,23 @@ describe('SessionCookie Set-Cookie attributes', () => {
     expect(cookie.setCookieFor(exchange(false), ID)).toBe(`sid=${ID}; Path=/; HttpOnly; SameSite=Lax`);
   });
 
+  it("partitioned with secure 'auto': Partitioned; Secure over HTTPS, no Partitioned over plain HTTP (browsers refuse it without Secure)", () => {
+    const cookie = new SessionCookie(resolveSessionStateOptions({ cookie: { sameSite: 'none', partitioned: true } }));
+    expect(cookie.setCookieFor(exchange(true), ID)).toMatch(/; Secure; .*Partitioned|; Partitioned; .*Secure/);
+    expect(cookie.setCookieFor(exchange(false), ID)).not.toMatch(/Partitioned/);
+  });
+
+  it('a persistent cookie carries Max-Age and the matching Expires (clients that read only Expires keep it too)', () => {
+    const cookie = new SessionCookie(resolveSessionStateOptions({}));
+    const before = Date.now();
+    const value = cookie.setCookieFor(exchange(false), ID, 600_000);
+    expect(value).toMatch(/; Max-Age=600;/);
+    const expires = Date.parse(/; Expires=([^;]+)/.exec(value)?.[1] ?? '');
+    // Expires has whole seconds: within a second of now + 10 minutes.
+    expect(expires).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 600_000);
+  });
+
   it("sameSite 'none' with secure: true stays None over plain HTTP (Secure is sent)", () => {
     const cookie = new SessionCookie(resolveSessionStateOptions({ cookie: { sameSite: 'none', secure: true } }));
     expect(cookie.setCookieFor(exchange(false), ID)).toBe(`sid=${ID}; Path=/; HttpOnly; Secure; SameSite=None`);
