@@ -164,6 +164,33 @@ describe('SessionLockCoordinator', () => {
     }
   });
 
+  it(
+    'a writer that queued while the holder was still asking the store is let through once the lock it then took turns stale',
+    { timeout: 5000 },
+    async () => {
+      let answer!: () => void;
+      const asked = new Promise<void>((resolve) => (answer = resolve));
+      const slow = vi.spyOn(store, 'getItemExclusive');
+      slow.mockImplementationOnce(async (lockedId) => {
+        await asked; // the holder's lock call is under way while the second writer queues
+        return InMemorySessionStateStore.prototype.getItemExclusive.call(store, lockedId);
+      });
+      const options = resolveSessionStateOptions({ store, executionTimeout: 0.05 });
+      const local = new SessionLockCoordinator(store, options, new Logger('test'));
+      const hung = local.acquireExclusive(id, new AbortController().signal); // takes the lock, never ends
+      const second = local.acquireExclusive(id, new AbortController().signal);
+      expect(local.waiting(id)).toBe(1);
+      answer();
+      expect((await hung).result.kind).toBe('acquired');
+      const next = await second;
+      expect({ kind: next.result.kind, brokeStale: next.brokeStale, waited: next.waited }).toEqual({
+        kind: 'acquired',
+        brokeStale: true,
+        waited: true,
+      });
+    },
+  );
+
   describe('holds nothing for a session nobody holds or waits for', () => {
     const signal = () => new AbortController().signal;
     /** The holder's end of a read-write request that changed nothing: release, then hand the turn on. */
