@@ -28,6 +28,11 @@ describe('SessionCookie.read with secrets (verified values are remembered)', () 
     expect(cookie.read(header(sign(ID, 'unknown-secret-0123456789abc')))).toBeNull();
   });
 
+  it('a signature of the wrong length (cut short, padded, empty) reads as no cookie, never an error', () => {
+    const valid = sign(ID, 'new-secret-0123456789abcdef');
+    for (const value of [valid.slice(0, -5), `${valid}A`, `${ID}.`, `${ID}.x`]) expect(cookie.read(header(value))).toBeNull();
+  });
+
   it('its answers cannot be changed by a caller (shared between requests)', () => {
     const read = cookie.read(header(sign(ID, 'new-secret-0123456789abcdef')))!;
     expect(Object.isFrozen(read)).toBe(true);
@@ -48,6 +53,23 @@ describe('SessionCookie Set-Cookie attributes', () => {
     const cookie = new SessionCookie(resolveSessionStateOptions({ cookie: { sameSite: 'none' } }));
     expect(cookie.setCookieFor(exchange(true), ID)).toBe(`sid=${ID}; Path=/; HttpOnly; Secure; SameSite=None`);
     expect(cookie.setCookieFor(exchange(false), ID)).toBe(`sid=${ID}; Path=/; HttpOnly; SameSite=Lax`);
+  });
+
+  it("partitioned with secure 'auto': Partitioned; Secure over HTTPS, no Partitioned over plain HTTP (browsers refuse it without Secure)", () => {
+    const cookie = new SessionCookie(resolveSessionStateOptions({ cookie: { sameSite: 'none', partitioned: true } }));
+    expect(cookie.setCookieFor(exchange(true), ID)).toMatch(/; Secure; .*Partitioned|; Partitioned; .*Secure/);
+    expect(cookie.setCookieFor(exchange(false), ID)).not.toMatch(/Partitioned/);
+  });
+
+  it('a persistent cookie carries Max-Age and the matching Expires (clients that read only Expires keep it too)', () => {
+    const cookie = new SessionCookie(resolveSessionStateOptions({}));
+    const before = Date.now();
+    const value = cookie.setCookieFor(exchange(false), ID, 600_000);
+    expect(value).toMatch(/; Max-Age=600;/);
+    const expires = Date.parse(/; Expires=([^;]+)/.exec(value)?.[1] ?? '');
+    // Expires has whole seconds: within a second of now + 10 minutes.
+    expect(expires).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000 + 600_000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 600_000);
   });
 
   it("sameSite 'none' with secure: true stays None over plain HTTP (Secure is sent)", () => {

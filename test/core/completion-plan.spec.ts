@@ -116,6 +116,11 @@ const TABLE: [string, Partial<CompletionFacts> & { base: CompletionFacts }, Retu
     plan({ kind: 'save', handOver: false }, 'none', 'error'),
   ],
   [
+    'regenerated, stored without a lock id, answer already left: nothing written without the lock',
+    { base: LOADED, regenerated: true, hasLock: false, ...SENT },
+    plan(NONE, 'none', 'error'),
+  ],
+  [
     'regenerated, new session, answer already left: nothing stored',
     { base: NEW, regenerated: true, itemsEmpty: false, ...SENT },
     plan(NONE, 'none', 'error'),

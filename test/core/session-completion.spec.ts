@@ -219,6 +219,35 @@ describe('the lifecycle executes the completion plan', () => {
     expect(run.setCookies).toEqual([]);
   });
 
+  it('regenerateId() twice in one request: the session moves once, from the id it was loaded with (which goes)', async () => {
+    const run = await request({ stored: { a: 1 }, handle: (s) => (s.regenerateId(), s.regenerateId()) });
+    expect(flat(await run.store.getItem(ID)).item).toBeNull();
+    expect(await itemsOf(run.store, run.session.id)).toBe('{"a":1}');
+    expect(run.setCookies).toHaveLength(1);
+    expect(names(run.setCookies[0], run.session.id)).toBe(true);
+  });
+
+  it('the timeout set to the value it has: nothing to save, only the lock released', async () => {
+    const run = await request({
+      stored: { a: 1 },
+      handle: (s) => {
+        const current = s.timeout;
+        s.timeout = current;
+      },
+    });
+    expect(run.counter.sequence).toEqual(['releaseItemExclusive']);
+  });
+
+  it('delete() alone (no other write in the request): saved, the key gone from the store', async () => {
+    const run = await request({ stored: { a: 1, b: 2 }, handle: (s) => void s.delete('a') });
+    expect(await itemsOf(run.store, ID)).toBe('{"b":2}');
+  });
+
+  it('clear() alone: saved, the stored items empty', async () => {
+    const run = await request({ stored: { a: 1, b: 2 }, handle: (s) => s.clear() });
+    expect(await itemsOf(run.store, ID)).toBe('{}');
+  });
+
   it('a save that fails before writing (a value mutated into one the store cannot keep) releases the lock', async () => {
     const run = await request({ stored: { list: [] }, handle: (s) => (s.get('list') as unknown[]).push(() => 0), mayFail: true });
     expect(run.error).toBeInstanceOf(Error);

@@ -158,12 +158,47 @@ class SignedInGuard implements CanActivate {
   }
 }
 
+/** Writes to the session from a guard (Required: it takes the lock), before a later guard decides. */
+@Injectable()
+class StampGuard implements CanActivate {
+  constructor(private readonly sessions: SessionStateAccessor) {}
+  async canActivate(context: ExecutionContext) {
+    const session = await this.sessions.get(context);
+    session.set('stamps', (session.get<number>('stamps') ?? 0) + 1);
+    return true;
+  }
+}
+
+/** Refuses every request (403). */
+@Injectable()
+class DenyGuard implements CanActivate {
+  canActivate() {
+    return false;
+  }
+}
+
 @Controller('guarded')
 class GuardedController {
   @Post('login')
   login(@Session() session: HttpSessionState) {
     session.set('user', 'ada');
     return 'in';
+  }
+
+  /** A guard writes to the session, a later guard refuses: the handler never runs. */
+  @Post('stamp-denied')
+  @SessionState(SessionStateBehavior.Required)
+  @UseGuards(StampGuard, DenyGuard)
+  stampDenied(@Session() session: HttpSessionState) {
+    session.set('handler', true);
+    return 'never';
+  }
+
+  @Post('stamp')
+  @SessionState(SessionStateBehavior.Required)
+  @UseGuards(StampGuard)
+  stamp(@Session() session: HttpSessionState) {
+    return { stamps: session.get<number>('stamps') };
   }
 
   /** Uses no session itself: only its guard reads it. */
@@ -203,7 +238,7 @@ class WithoutSessionList extends ListRoutes {}
     WithSessionList,
     WithoutSessionList,
   ],
-  providers: [TimeoutInterceptor, SignedInGuard, TagGuard],
+  providers: [TimeoutInterceptor, SignedInGuard, TagGuard, StampGuard, DenyGuard],
 })
 class FeatureModule {}
 
@@ -473,6 +508,23 @@ describe.each(ADAPTERS)('a guard reading the session of a handler that uses none
       await request(rotated.getHttpServer()).get('/guarded/data').set('Cookie', resigned!).expect(200, 'data');
     } finally {
       await rotated.close();
+    }
+  });
+});
+
+describe.each(ADAPTERS)('a guard that writes to the session of a request a later guard refuses, over %s', (adapter) => {
+  it("the refusal (403) discards the guard's change, and the lock is released", async () => {
+    const app = await createTestApp(adapter, { imports: [SessionStateModule.forRoot(), FeatureModule] });
+    try {
+      const http = app.getHttpServer();
+      const first = await request(http).post('/guarded/stamp').expect(201, { stamps: 1 });
+      const cookie = sessionCookie(first.headers)!;
+      await request(http).post('/guarded/stamp-denied').set('Cookie', cookie).expect(403);
+      // Not stored: the next stamp counts 2, not 3; and it got the lock at once.
+      await request(http).post('/guarded/stamp').set('Cookie', cookie).expect(201, { stamps: 2 });
+      expect(app.get(SessionStateLifecycle).activeLeases).toBe(0);
+    } finally {
+      await app.close();
     }
   });
 });

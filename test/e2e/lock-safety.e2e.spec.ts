@@ -299,6 +299,35 @@ describe.each(ADAPTERS)('lock safety over %s', (adapter) => {
     expect(sessionCookie(fresh.headers)).not.toBe(cookie);
   });
 
+  it('two requests queued behind a logout both answer 409: the second learns it through the first, which never took a lock', async () => {
+    const t = await start(adapter);
+    const http = t.app.getHttpServer();
+    const cookie = await seeded(t);
+    const holder = request(http)
+      .post('/count?gate=first')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await t.gates.arrived('first');
+    const queue = (path: string, waiting: number) => {
+      const answer = request(http)
+        .post(path)
+        .set('Cookie', cookie)
+        .then((r) => r);
+      return vi.waitFor(() => expect(t.waiting(idOf(cookie))).toBe(waiting)).then(() => ({ answer }));
+    };
+    const { answer: abandon } = await queue('/abandon', 1);
+    const { answer: second } = await queue('/count', 2);
+    const { answer: third } = await queue('/count', 3);
+    t.gates.open('first');
+    expect((await holder).status).toBe(200);
+    expect((await abandon).status).toBe(200);
+    const answers = [await second, await third];
+    expect(answers.map((r) => [r.status, r.headers['set-cookie']])).toEqual([
+      [409, undefined],
+      [409, undefined],
+    ]);
+  });
+
   it('the only waiter leaves while the lock is being handed over to it: the lock taken for it is released', async () => {
     const store = new SlowLockStore();
     const t = await start(adapter, { store });

@@ -6,6 +6,7 @@
  * - the release that would tell gets no answer either: the login completes under its new
  *   id, and the old id's place is not given back (the old record may live on).
  */
+import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { SessionStateModule } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
@@ -41,6 +42,22 @@ describe.each(ADAPTERS)('an unknown removal under maxSessionsPerOwner: 1 over %s
     }
   });
 
+  it('the release answers: that one release settles it; the completion does not release again nor warn of a stale lock', async () => {
+    const store = new Unanswered();
+    const { app, http, first } = await signedIn(store);
+    const warnings = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+    try {
+      const releases = vi.spyOn(store, 'releaseItemExclusive');
+      store.fail = true;
+      expect((await request(http).post('/login?user=u').set('Cookie', first)).status).toBe(503);
+      expect(releases).toHaveBeenCalledTimes(1);
+      expect(warnings.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('broken as stale'))).toEqual([]);
+    } finally {
+      warnings.mockRestore();
+      await app.close();
+    }
+  });
+
   it('nothing answers: the login completes under its new id, and the old place stays in the book', async () => {
     const store = new Unanswered();
     const { app, http, first } = await signedIn(store);
@@ -52,6 +69,29 @@ describe.each(ADAPTERS)('an unknown removal under maxSessionsPerOwner: 1 over %s
       await request(http).get('/me').set('Cookie', next).expect(200, { user: 'u', note: null });
       // The old record may live (it does here, still locked): its place is not given back, so another
       // device is refused rather than let in beside both.
+      expect((await request(http).post('/login?user=u')).status).toBe(409);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('nothing answers, under a cap of 2: once the move is no longer under way, the old record still counts, so a new device is refused', async () => {
+    let now = Date.now();
+    const store = new Unanswered({ clock: () => now });
+    const app = await createTestApp(adapter, {
+      imports: [SessionStateModule.forRoot({ store, maxSessionsPerOwner: 2, ownerCapPolicy: 'refuse', executionTimeout: 5 })],
+      controllers: [OwnerCapController],
+    });
+    try {
+      const http = app.getHttpServer();
+      const first = sessionCookie((await request(http).post('/login?user=u').expect(200)).headers)!;
+      store.fail = true;
+      store.blind = true;
+      await request(http).post('/login?user=u').set('Cookie', first).expect(200);
+      // Past executionTimeout the two ids are no longer one move under way: the old record (alive, still
+      // locked) and the new one fill the cap. Had the old place been given back, this device would make three.
+      now += 6_000;
+      expect(records(store).length).toBe(2);
       expect((await request(http).post('/login?user=u')).status).toBe(409);
     } finally {
       await app.close();

@@ -5,6 +5,7 @@
  * mode); before review R7 any failure but a lost lock undid the move, and the session, gone under
  * both ids, was lost with a 503.
  */
+import { Logger } from '@nestjs/common';
 import request from 'supertest';
 import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
@@ -17,6 +18,8 @@ class RemovalAnswerLost extends InMemorySessionStateStore {
   lose = false;
   /** The read that follows fails too: the store cannot tell whether the removal landed. */
   blindRead = false;
+  /** A custom store that leaves no moved marker (`movedMarkers` is opt-in): a removed id reads as absent. */
+  withoutMarkers = false;
   override async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
     await super.removeItem(id, lockId, options);
     if (this.lose && options?.moved) {
@@ -29,7 +32,8 @@ class RemovalAnswerLost extends InMemorySessionStateStore {
       this.blindRead = false;
       throw new SessionStateStoreUnavailableError('no answer');
     }
-    return super.getItem(id);
+    const read = await super.getItem(id);
+    return this.withoutMarkers && read.kind === 'absent' ? { kind: 'absent' as const } : read;
   }
 }
 
@@ -57,5 +61,25 @@ describe.each(ADAPTERS)('login with an uncertain removal over %s', (adapter) => 
       .get('/count')
       .set('Cookie', newCookie ?? cookie)
       .expect(200, { count: 1 });
+  });
+
+  it('a store without moved markers: the old id read as absent counts as removed (the login completes, no error logged)', async () => {
+    const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
+    const store = new RemovalAnswerLost();
+    store.withoutMarkers = true;
+    const a = await start(adapter, { store });
+    try {
+      const http = a.app.getHttpServer();
+      const cookie = await seeded(a);
+      await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+      store.lose = true;
+      const newCookie = sessionCookie((await request(http).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
+      expect(idOf(newCookie)).not.toBe(idOf(cookie));
+      await request(http).get('/count').set('Cookie', newCookie).expect(200, { count: 1 });
+      // The store answered every question: nothing was uncertain, so nothing is reported as such.
+      expect(errors.mock.calls.map(([message]) => String(message)).filter((m) => m.includes('could not learn'))).toEqual([]);
+    } finally {
+      errors.mockRestore();
+    }
   });
 });

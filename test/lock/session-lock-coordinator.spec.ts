@@ -140,6 +140,57 @@ describe('SessionLockCoordinator', () => {
     expect(mine.size).toBe(0);
   });
 
+  it('a lock of another process exactly executionTimeout old is stale: broken at the first look, without polling', async () => {
+    let now = 1_000_000;
+    const timed = new InMemorySessionStateStore({ clock: () => now });
+    try {
+      await timed.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
+      const options = resolveSessionStateOptions({ store: timed, executionTimeout: 1, lockWait: { pollMinMs: 1, pollMaxMs: 2 } });
+      await new SessionLockCoordinator(timed, options, new Logger('test')).acquireExclusive(id, new AbortController().signal); // never ends
+      now += 1000;
+      // A poll moves the clock on, so that a coordinator that does not break it now still ends (one probe later).
+      const probes = vi.spyOn(timed, 'probeLock').mockImplementation(async (lockedId) => {
+        now += 1;
+        return InMemorySessionStateStore.prototype.probeLock.call(timed, lockedId);
+      });
+      const mine = await new SessionLockCoordinator(timed, options, new Logger('test')).acquireExclusive(id, new AbortController().signal);
+      expect({ kind: mine.result.kind, brokeStale: mine.brokeStale, probes: probes.mock.calls.length }).toEqual({
+        kind: 'acquired',
+        brokeStale: true,
+        probes: 0,
+      });
+    } finally {
+      timed.onModuleDestroy();
+    }
+  });
+
+  it(
+    'a writer that queued while the holder was still asking the store is let through once the lock it then took turns stale',
+    { timeout: 5000 },
+    async () => {
+      let answer!: () => void;
+      const asked = new Promise<void>((resolve) => (answer = resolve));
+      const slow = vi.spyOn(store, 'getItemExclusive');
+      slow.mockImplementationOnce(async (lockedId) => {
+        await asked; // the holder's lock call is under way while the second writer queues
+        return InMemorySessionStateStore.prototype.getItemExclusive.call(store, lockedId);
+      });
+      const options = resolveSessionStateOptions({ store, executionTimeout: 0.05 });
+      const local = new SessionLockCoordinator(store, options, new Logger('test'));
+      const hung = local.acquireExclusive(id, new AbortController().signal); // takes the lock, never ends
+      const second = local.acquireExclusive(id, new AbortController().signal);
+      expect(local.waiting(id)).toBe(1);
+      answer();
+      expect((await hung).result.kind).toBe('acquired');
+      const next = await second;
+      expect({ kind: next.result.kind, brokeStale: next.brokeStale, waited: next.waited }).toEqual({
+        kind: 'acquired',
+        brokeStale: true,
+        waited: true,
+      });
+    },
+  );
+
   describe('holds nothing for a session nobody holds or waits for', () => {
     const signal = () => new AbortController().signal;
     /** The holder's end of a read-write request that changed nothing: release, then hand the turn on. */

@@ -15,7 +15,7 @@ import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { ADAPTERS, sessionCookie, sessionSetCookie } from '../support/test-app.js';
 import { idOf } from '../e2e/session-app.js';
-import { ADAPTERS_AND_STORES, createStore, startOpsApp, type OpsApp, prepareTable } from './ops-app.js';
+import { ADAPTERS_AND_STORES, createStore, startOpsApp, waitingFor, type OpsApp, prepareTable } from './ops-app.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 
 const tableName = uniqueTableName('ops-revoke');
@@ -101,6 +101,27 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
     expect(await t.app.get(SessionRevoker).revokeOwner(ann)).toBe(1);
     t.gates.open('held');
     expect((await held).status).toBe(409);
+    expect(flat(await t.store.getItem(idOf(cookie))).item).toBeNull();
+    expect(await whoami(cookie)).toEqual({ owner: null, user: null });
+  });
+
+  it('the same with a request of this instance queued behind it (the save would hand the lock over): still 409, and the queued one too', async () => {
+    const ann = newOwner('ann');
+    const cookie = await login(ann);
+    const held = request(t.http)
+      .post('/count?gate=held')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await t.gates.arrived('held');
+    const queued = request(t.http)
+      .post('/count')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await vi.waitFor(() => expect(waitingFor(t.app, idOf(cookie))).toBe(1));
+    expect(await t.app.get(SessionRevoker).revokeOwner(ann)).toBe(1);
+    t.gates.open('held');
+    // Neither change was saved: neither may answer 2xx. The queued one finds the session ended while it waited.
+    expect([(await held).status, (await queued).status]).toEqual([409, 409]);
     expect(flat(await t.store.getItem(idOf(cookie))).item).toBeNull();
     expect(await whoami(cookie)).toEqual({ owner: null, user: null });
   });

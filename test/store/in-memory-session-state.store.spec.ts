@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { describeSessionStateStoreConformance } from 'nestjs-session-state/testing';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
-import { SessionStateStore } from '../../src/store/session-state-store.js';
+import { SessionStateActions, SessionStateStore } from '../../src/store/session-state-store.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 
 // The shipped suite, as a custom store's author runs it (the runner's API given explicitly).
@@ -52,6 +52,51 @@ describe('InMemorySessionStateStore', () => {
     for (const store of stores.splice(0)) store.onModuleDestroy();
     vi.useRealTimers();
     vi.restoreAllMocks();
+  });
+
+  it('a mid-request save (setItemExclusive) keeps the age of the lock: it turns stale executionTimeout after it was taken, not after the save', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 20 }, null, true);
+    const { lockId } = flat(await store.getItemExclusive(id));
+    time += 30_000;
+    await store.setItemExclusive(id, { items: '{"saved":1}', timeout: 20 }, lockId, false);
+    time += 80_000;
+    expect(flat(await store.getItem(id))).toMatchObject({ locked: true, lockAge: 110_000 });
+  });
+
+  it("a late write whose lock was broken, on a record that expired since, is refused as 'item_gone' (no live item), as the contract says", async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{}', timeout: 1 }, null, true);
+    const { lockId } = flat(await store.getItemExclusive(id));
+    expect(await store.releaseItemExclusive(id, lockId!)).toBe(true); // broken as stale by another request
+    time += 2 * MINUTE;
+    await expect(store.setAndReleaseItemExclusive(id, { items: '{"late":1}', timeout: 1 }, lockId, false)).rejects.toMatchObject({
+      reason: 'item_gone',
+    });
+    await expect(store.removeItem(id, lockId!)).rejects.toMatchObject({ reason: 'item_gone' });
+  });
+
+  it('a record is gone at the very millisecond of its expiry, not one later', async () => {
+    const store = createStore();
+    const id = newId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"a":1}', timeout: 1 }, null, true);
+    time += MINUTE - 1;
+    expect(flat(await store.getItem(id)).kind).toBe('loaded');
+    time += 1;
+    expect(flat(await store.getItem(id)).kind).toBe('absent');
+    expect(flat(await store.getItemExclusive(id)).kind).toBe('absent');
+  });
+
+  it("an uninitialized record's flag is cleared as its lock is taken: released without a save, the next lock answers None", async () => {
+    const store = createStore();
+    const id = newId();
+    await store.createUninitializedItem(id, 20);
+    const first = flat(await store.getItemExclusive(id));
+    expect(first.actions).toBe(SessionStateActions.InitializeItem);
+    expect(await store.releaseItemExclusive(id, first.lockId!)).toBe(true);
+    expect(flat(await store.getItemExclusive(id)).actions).toBe(SessionStateActions.None);
   });
 
   it('can report expiries: setItemExpireCallback answers true', () => {
