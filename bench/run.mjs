@@ -33,6 +33,7 @@ import { startApp, startDynamoDBLocal } from './lib/processes.mjs';
 import { startRedis, watchCommands } from './lib/redis.mjs';
 import { memoryPerSession, roundTrips, waitingCost } from './lib/redis-figures.mjs';
 import { writeReport } from './lib/report.mjs';
+import { median } from './lib/stats.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -66,10 +67,6 @@ const ENDPOINTS = [
   ['GET', '/ping'],
 ];
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 /** CPU time (user + system, all threads) a process has used, in µs: Linux's /proc; undefined elsewhere. */
 const cpuMicroseconds = (pid) => {
   try {

@@ -1,6 +1,6 @@
 // The "Redis" part of the `npm run bench` section: the figures of issue 19 against their goals, then
 // the ones read from the server (round trips, a waiting request's commands, memory per session).
-import { medianInterval, verdict } from './stats.mjs';
+import { ratioInterval as intervalOf, verdict } from './stats.mjs';
 
 const ms = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
 const commandList = (counts) =>
@@ -26,7 +26,6 @@ export function redisReport(results) {
   const guardGet = throughput('GET /counter', 'guard');
   const yes = (ok) => (ok ? 'yes' : '**no**');
   // A throughput goal is judged on the interval of its median ratio (stats.mjs), when the run kept its rounds.
-  const intervalOf = (t) => (t.roundRatios?.length > 1 ? medianInterval(t.roundRatios) : undefined);
   const interval = (t) => {
     const i = intervalOf(t);
     return i ? `; interval of the ratio ${i[0].toFixed(2)}–${i[1].toFixed(2)}` : '';

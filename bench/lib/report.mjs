@@ -5,7 +5,7 @@ import { dirname, join, relative } from 'node:path';
 import { barChart } from './charts.mjs';
 import { writeSection } from './doc-section.mjs';
 import { redisReport } from './report-redis.mjs';
-import { medianInterval, verdict } from './stats.mjs';
+import { ratioInterval as intervalOf, verdict } from './stats.mjs';
 
 const NAMES = { ours: 'nestjs-session-state', peer: 'express-session' };
 const STORE = { memory: 'in memory', dynamodb: 'DynamoDB Local', redis: 'Redis' };
@@ -19,8 +19,6 @@ const configName = (t) =>
   `${STORE[t.store]}${(t.shape ?? 'bare') === 'bare' ? '' : `, ${SHAPE[t.shape] ?? t.shape}`}${t.binding ? `, ${BINDING[t.binding] ?? t.binding}` : ''}`;
 const n0 = (v) => Math.round(v).toLocaleString('en-US');
 const ms = (v) => (v < 10 ? v.toFixed(2) : v.toFixed(1));
-/** A row's interval for its median ratio (see `medianInterval`), from its per-round ratios. */
-const intervalOf = (t) => (t.roundRatios?.length > 1 ? medianInterval(t.roundRatios) : undefined);
 const spread = (t) => {
   const i = intervalOf(t);
   return i ? ` (${i[0].toFixed(2)}–${i[1].toFixed(2)})` : '';

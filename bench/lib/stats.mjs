@@ -33,6 +33,9 @@ export function medianInterval(xs, level = 0.85) {
   return [s[k - 1], s[n - k], 1 - 2 * binomialAtMost(n, k - 1)];
 }
 
+/** A throughput row's interval for its median ratio, from its per-round ratios (runs that kept them). */
+export const ratioInterval = (row) => (row.roundRatios?.length > 1 ? medianInterval(row.roundRatios) : undefined);
+
 /** A goal `ratio ≥ goal` judged on an interval: reached, missed, or undecided when the interval holds the goal. */
 export function verdict([lo, hi], goal) {
   if (lo >= goal) return 'yes';

@@ -53,14 +53,14 @@ export function completeOnSettle(
       // The handler's error is the one worth reporting; a release failure was logged. Its changes
       // are discarded unless the app's saveOnError policy says this error is a handled answer.
       const report = () => subscriber.error(handlerError(error));
-      const holding = answer ?? (held ? heldLoginAnswer(lease, exchange) : undefined);
+      const holding = answer ?? heldLoginAnswer(held, lease, exchange);
       const completion = lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error));
       holding?.release(completion, toClientError, { error: handlerError(error) });
       completion.then(() => (passKept(), report()), report);
     },
     complete: () => {
       settle();
-      const holding = answer ?? (held ? heldLoginAnswer(lease, exchange) : undefined);
+      const holding = answer ?? heldLoginAnswer(held, lease, exchange);
       const completion = lifecycle.complete(lease, exchange, 'succeeded');
       holding?.release(completion, toClientError);
       completion.then(
@@ -87,6 +87,6 @@ export function completeOnSettle(
  * until the completion ended (only such requests pay). Not one already sent (through `req.res`): the
  * completion must see that no cookie can join it.
  */
-function heldLoginAnswer(lease: SessionLease, exchange: SessionExchange): HeldAnswer | undefined {
-  return lease.session.previousId !== undefined && exchange.canSetCookie() ? exchange.holdAnswer?.() : undefined;
+function heldLoginAnswer(held: boolean, lease: SessionLease, exchange: SessionExchange): HeldAnswer | undefined {
+  return held && lease.session.previousId !== undefined && exchange.canSetCookie() ? exchange.holdAnswer?.() : undefined;
 }
