@@ -16,6 +16,9 @@ import { createHash } from 'node:crypto';
  *   m  a moved session's marker, the only field of the key then: until when, epoch ms (REMOVE of a
  *      move writes it in place of the session, with its own PEXPIRE; READ and LOCK answer 'moved'
  *      until then, only where they found no session: no field read more on any other path)
+ *   r  the lock id (or, for a new session, the token) of the last SAVE that released the lock: a SAVE
+ *      run a second time (ioredis resends a command whose answer was lost) recognises its own first run
+ *      by it, or by the lock it handed over (\`l\`), and answers R instead of a refusal
  *
  * The lock is two small fields of the hash: taking, probing, refusing or releasing it never reads
  * or rewrites the items (an O(1) field write, whatever the session's size). Expiry: the stored `e`
@@ -26,7 +29,7 @@ import { createHash } from 'node:crypto';
  * on a server without it. A waiter of another process subscribes before its next lock attempt, whose
  * `L` answer sets `w`, so the release it waits for always publishes; an uncontended one never does.
  * Replies start with a code: A absent, L locked, D data, OK, G gone, M lock mismatch,
- * X exists, C corrupt (with what).
+ * X exists, R ran already (this SAVE's first run landed), C corrupt (with what).
  *
  * What a script costs Redis (measured: `bench/redis-script-cost.mjs`, docs/BENCHMARKS.md "Lua
  * script cost"): every `redis.call`, every field it reads or writes, every argument, every element
@@ -177,7 +180,9 @@ if m[1] ~= '1' or not e then
   return {'C', 'format'}
 end
 if #e < #now or (#e == #now and e <= now) then return 'A' end
-if m[3] then
+-- Held by ARGV[3] itself: this LOCK's first run took it (its answer was lost and the command resent,
+-- as ioredis does), so it is answered as taken now, not as another request's lock.
+if m[3] and m[3] ~= ARGV[3] then
   local held = redis.call('HMGET', k, 'd', 'w')
   -- Best effort (pcall): at maxmemory under noeviction the mark is refused, and the answer stands.
   if not held[2] then redis.pcall('HSET', k, 'w', '1') end
@@ -210,7 +215,7 @@ return {'D', set[7], x[1], x[2], x[3], x[4], x[5], index, x[6], x[7]}
 /**
  * setAndReleaseItemExclusive, setItemExclusive, and a changed hand-over. ARGV: now, keep (the new
  * expiry + extra: what the key's TTL must reach), mode ('new'; 'set'; 'keep': set, keeping the lock's
- * date, for a mid-request save), lockId, field ('i' or 'g'), items, timeout, owner ('' for none), next
+ * date, for a mid-request save), lockId (for 'new', a token of this save's own), field ('i' or 'g'), items, timeout, owner ('' for none), next
  * (the lock id to hold afterwards, '' to release), created ('' for none), client ('' for none),
  * expires (the new expiry).
  * The store computes the numbers every save writes (Lua would parse and format them at a measurable
@@ -218,7 +223,8 @@ return {'D', set[7], x[1], x[2], x[3], x[4], x[5], index, x[6], x[7]}
  * timeout; the owner index's horizon: keep + the timeout) are computed here. Fields are deleted only
  * when they may exist (the owner's when the record had one, `w` when set).
  * Replies: 'OK'; {'OK', index or false, the owner this session no longer has (for the store's
- * SREM)} when there is one of those; 'X', 'G', 'M'; {'C', what}.
+ * SREM)} when there is one of those; {'R', owner, index horizon}: this save had already run (its id
+ * in \`r\`, or its \`next\` holds the lock); 'X', 'G', 'M'; {'C', what}. A release records its id (\`r\`).
  */
 export const SAVE = script(
   'save',
@@ -232,15 +238,28 @@ elseif v ~= '1' or not e then s = 'corrupt'
 elseif #e < #now or (#e == #now and e <= now) then s = 'expired' end
 local new = ARGV[3] == 'new'
 local previous, u, x = false, false, m[7]
+-- A save run a second time (a client resent it after its answer was lost: ioredis does) finds the
+-- record its first run left: the lock that run handed over (\`next\`), or its id recorded (\`r\`), with
+-- this save's expiry and items (so a second, different save under a spent lock id is still refused).
+-- Answered R with the owner and the index's horizon, for the store to index the owner again. Read only
+-- on a refusal's path; inline, not a local function (a closure made on every call costs).
 if new then
-  if s == 'live' then return 'X' end
+  if s == 'live' then
+    local q = redis.call('HMGET', k, 'r', ARGV[5])
+    if (m[3] == ARGV[9] or q[1] == ARGV[4]) and e == ARGV[12] and q[2] == ARGV[6] then return {'R', m[4], m[5]} end
+    return 'X'
+  end
   if s == 'corrupt' then return {'C', 'format'} end
   if s ~= 'absent' then redis.call('DEL', k) end
   x = false
 else
   if s == 'corrupt' then return {'C', 'format'} end
   if s == 'absent' or (m[3] ~= ARGV[4] and s == 'expired') then return 'G' end
-  if m[3] ~= ARGV[4] then return 'M' end
+  if m[3] ~= ARGV[4] then
+    local q = redis.call('HMGET', k, 'r', ARGV[5])
+    if (m[3] == ARGV[9] or q[1] == ARGV[4]) and e == ARGV[12] and q[2] == ARGV[6] then return {'R', m[4], m[5]} end
+    return 'M'
+  end
   previous, u = m[4], m[5]
 end
 local owner = ARGV[8] ~= '' and ARGV[8] or false
@@ -270,6 +289,7 @@ if ARGV[9] ~= '' then
 else
   drop[d + 1] = 'l' drop[d + 2] = 'd' d = d + 2
   if m[6] then drop[d + 1] = 'w' d = d + 1 end
+  set[n + 1] = 'r' set[n + 2] = ARGV[4] n = n + 2
 end
 local renew = not x or #x < #keep or (#x == #keep and x < keep)
 local h

@@ -566,7 +566,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       String(now),
       String(keep),
       newItem ? 'new' : keepDate ? 'keep' : 'set',
-      lockId ?? '',
+      // A new record's save has no lock id to be recognised by if it runs twice (see SAVE's R): a token of its own.
+      newItem ? this.lockIds.next() : (lockId ?? ''),
       encoded.field,
       encoded.value,
       String(item.timeout),
@@ -578,7 +579,15 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     ];
     // A new lock id taken by a save whose answer was lost is released behind it.
     const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : await this.commands.script(SAVE, this.key(id), args);
-    if (code(reply) !== 'OK') throw refusal(reply, consequence);
+    const answer = code(reply);
+    if (answer === 'R') {
+      // This save had already run (the client resent it after its answer was lost): saved. The owner index
+      // is brought up to the horizon it recorded; an owner it dropped is left to the sweep.
+      const [, owner, until] = reply as RedisReply[];
+      await this.owners.indexOwner(id, owner === null || owner === undefined ? undefined : String(owner), until, now);
+      return expires;
+    }
+    if (answer !== 'OK') throw refusal(reply, consequence);
     if (Array.isArray(reply)) {
       await this.owners.indexOwner(id, item.owner, reply[1], now);
       this.owners.unindexOwner(id, reply[2]);

@@ -7,62 +7,14 @@
  * The fault (a connection dropped between the script's execution and its reply) is made by a real
  * TCP proxy in front of a real redis-server; the store only arms it before the move's removal.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
 import type { RemoveItemOptions } from '../../src/store/session-state-store.js';
+import { DroppingProxy } from '../support/dropping-proxy.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf, sessionApps } from '../e2e/session-app.js';
-
-/** Forwards to Redis; armed, it drops the next connection that sends, once Redis has answered it (the answer swallowed). */
-class DroppingProxy {
-  armed = false;
-  drops = 0;
-  private readonly sockets = new Set<Socket>();
-  private constructor(readonly server: Server) {}
-  static async start(target: number): Promise<DroppingProxy> {
-    const proxy: DroppingProxy = new DroppingProxy(
-      createServer((client) => {
-        const upstream = connect(target, '127.0.0.1');
-        proxy.sockets.add(client).add(upstream);
-        let dropAtReply = false;
-        client.on('data', (chunk) => {
-          if (proxy.armed) {
-            proxy.armed = false;
-            dropAtReply = true;
-          }
-          upstream.write(chunk);
-        });
-        upstream.on('data', (chunk) => {
-          if (dropAtReply) {
-            proxy.drops++;
-            client.destroy();
-            upstream.destroy();
-            return;
-          }
-          client.write(chunk);
-        });
-        const end = () => {
-          client.destroy();
-          upstream.destroy();
-        };
-        client.on('close', end).on('error', end);
-        upstream.on('close', end).on('error', end);
-      }),
-    );
-    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve));
-    return proxy;
-  }
-  get port(): number {
-    return (this.server.address() as { port: number }).port;
-  }
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-}
 
 class ArmingStore extends RedisSessionStateStore {
   onMovedRemoval: (() => void) | undefined;

@@ -93,7 +93,7 @@ describe('RedisSessionStateStore on a real server', () => {
     // Saved again small: back to plain JSON, the compressed field gone.
     const { lockId } = flat(await store.getItemExclusive(id));
     await store.setAndReleaseItemExclusive(id, data({ small: true }), lockId, false);
-    expect(Object.keys(await admin.hGetAll(store.key(id))).sort()).toEqual(['e', 'i', 't', 'v', 'x']);
+    expect(Object.keys(await admin.hGetAll(store.key(id))).sort()).toEqual(['e', 'i', 'r', 't', 'v', 'x']);
   });
 
   it('a session over maxItemBytes: SessionStateTooLargeError, nothing written, the lock still held by its holder', async () => {
