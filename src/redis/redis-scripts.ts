@@ -314,7 +314,7 @@ return 'OK'
 /**
  * releaseItemExclusive, and an unchanged hand-over. ARGV: now, extra, lockId, next ('' to release).
  * Replies: the new expiry (an integer); {'OK', expires, index} when the owner index needs the
- * session again; 'G', 'M'; {'C', what}.
+ * session again, or when a hand-over ran already (its lock is \`next\`'s); 'G', 'M'; {'C', what}.
  */
 export const RELEASE = script(
   'release',
@@ -325,6 +325,9 @@ local v, e, now = m[1], m[2], ARGV[1]
 if v ~= '1' or not e then return 'G' end
 local expired = #e < #now or (#e == #now and e <= now)
 if m[3] ~= ARGV[3] then
+  -- A hand-over run a second time (resent after its answer was lost): its first run left the lock to
+  -- \`next\`. Done: the expiry it wrote, and the owner index's horizon for the store to index again.
+  if ARGV[4] ~= '' and m[3] == ARGV[4] and not expired then return {'OK', e, m[5] and m[6]} end
   if expired then return 'G' end
   return 'M'
 end

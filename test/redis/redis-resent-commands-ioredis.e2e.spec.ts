@@ -15,29 +15,36 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
 import type { SessionStateAcquisition, SessionStateStoreData } from '../../src/store/session-state-store.js';
+import { LOCK, RELEASE, SAVE, type RedisScript } from '../../src/redis/redis-scripts.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { DroppingProxy } from '../support/dropping-proxy.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
-import { idOf, sessionApps, type SessionApp } from '../e2e/session-app.js';
+import { idOf, queueBehind, sessionApps, type SessionApp } from '../e2e/session-app.js';
 
-type Armed = 'lock' | 'save' | 'new save';
+type Armed = 'lock' | 'save' | 'new save' | 'hand-over';
 
 /** Arms the proxy right before the named call, once: its command's answer is the one lost. */
 class ArmingStore extends RedisSessionStateStore {
   arm: Armed | null = null;
   proxy!: DroppingProxy;
-  private fire(call: Armed): void {
+  /** `script`: the call's own (another command sent meanwhile on the connection keeps its answer). */
+  private fire(call: Armed, script: RedisScript): void {
     if (this.arm !== call) return;
     this.arm = null;
     this.proxy.armed = true;
+    this.proxy.armedFor = script.sha1;
   }
   override getItemExclusive(id: string): Promise<SessionStateAcquisition> {
-    this.fire('lock');
+    this.fire('lock', LOCK);
     return super.getItemExclusive(id);
   }
+  override handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
+    this.fire('hand-over', changed ? SAVE : RELEASE);
+    return super.handOverItemExclusive(id, item, lockId, changed);
+  }
   override setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void> {
-    this.fire(newItem ? 'new save' : 'save');
+    this.fire(newItem ? 'new save' : 'save', SAVE);
     return super.setAndReleaseItemExclusive(id, item, lockId, newItem);
   }
 }
@@ -101,6 +108,29 @@ describe.each(ADAPTERS)('a command resent by ioredis after its answer was lost, 
     const { response, drops } = await dropping(() => request(http).post('/count').set('Cookie', cookie));
     expect({ drops, status: response.status, body: response.body }).toEqual({ drops: 1, status: 200, body: { count: 2 } });
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 3 });
+    expect(await store.probeLock(idOf(cookie))).toBeNull();
+  });
+
+  it.each([
+    ['a changed', '/count', 200, 3],
+    ['an unchanged (its request failed)', '/throw', 400, 2],
+  ])('%s hand-over to a request queued in this process, that ran: both served at once', async (_, first, status, count) => {
+    const { store, http, a } = await app();
+    const cookie = await seeded(a);
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    const holder = request(http)
+      .post(`${first}?gate=hold`)
+      .set('Cookie', cookie)
+      .timeout(8_000)
+      .then((r) => r);
+    await a.gates.arrived('hold');
+    const [queued] = await queueBehind(a, cookie, (r) => r.post('/count').timeout(8_000));
+    store.arm = 'hand-over';
+    a.gates.open('hold');
+    const [held, next] = await Promise.all([holder, queued!]);
+    const drops = proxy.drops;
+    proxy.drops = 0;
+    expect({ drops, held: held.status, next: next.status, body: next.body }).toEqual({ drops: 1, held: status, next: 200, body: { count } });
     expect(await store.probeLock(idOf(cookie))).toBeNull();
   });
 

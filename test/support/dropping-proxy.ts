@@ -9,6 +9,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 /** Forwards to Redis; armed, it drops the next connection that sends, once Redis has answered it (the answer swallowed). */
 export class DroppingProxy {
   armed = false;
+  /** With `armed`: only a chunk that holds this text (a script's SHA1, say) is the one whose answer is lost. */
+  armedFor: string | null = null;
   drops = 0;
   private readonly sockets = new Set<Socket>();
   private constructor(readonly server: Server) {}
@@ -19,8 +21,9 @@ export class DroppingProxy {
         proxy.sockets.add(client).add(upstream);
         let dropAtReply = false;
         client.on('data', (chunk) => {
-          if (proxy.armed) {
+          if (proxy.armed && (proxy.armedFor === null || chunk.includes(proxy.armedFor))) {
             proxy.armed = false;
+            proxy.armedFor = null;
             dropAtReply = true;
           }
           upstream.write(chunk);
