@@ -565,7 +565,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             if (step.removeOld && (await this.removeMovedFrom(loadedId, session.id, lockId!, null)) === 'uncertain') keepsOldPlace = true;
             break;
           case 'remove':
-            await this.store.removeItem(loadedId, lockId!);
+            await this.removeEnded(loadedId, lockId!);
             break;
         }
       } catch (error) {
@@ -765,6 +765,19 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   /** What the store answers for `id`: a record, none, the marker a move leaves, or no answer. */
+  /**
+   * A logout's removal (`abandon()`). One that finds the session gone, and not moved by a login, has
+   * what it wanted: its own first run, say, resent by a client library after its answer was lost (ioredis).
+   * A session still there under another lock (broken as stale) is refused as before (409).
+   */
+  private async removeEnded(id: string, lockId: string): Promise<void> {
+    try {
+      await this.store.removeItem(id, lockId);
+    } catch (error) {
+      if (!(error instanceof SessionStateLockLostError) || error.reason !== 'item_gone' || (await this.presenceOf(id)) !== 'absent') throw error;
+    }
+  }
+
   private async presenceOf(id: string): Promise<'present' | 'absent' | 'moved' | 'unknown'> {
     try {
       const read = await this.store.getItem(id);

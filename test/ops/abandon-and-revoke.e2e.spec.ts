@@ -49,6 +49,22 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
     expect(flat(await t.store.getItem(idOf(cookie))).item).toBeNull();
   });
 
+  it('a logout whose session was revoked while it ran answers as a logout (200, the cookie cleared), not 409: the session is ended either way', async () => {
+    const owner = newOwner('ann');
+    const cookie = await login(owner);
+    const logout = request(t.http)
+      .post('/abandon?gate=hold')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await t.gates.arrived('hold');
+    expect(await t.store.revokeItem!(idOf(cookie), owner)).toBe(true);
+    t.gates.open('hold');
+    const answer = await logout;
+    expect({ status: answer.status, body: answer.body }).toEqual({ status: 200, body: { abandoned: true } });
+    expect(sessionSetCookie(answer.headers)).toMatch(/^sid=; Path=\/; Expires=Thu, 01 Jan 1970 00:00:00 GMT/);
+    expect((await t.store.getItem(idOf(cookie))).kind).toBe('absent');
+  });
+
   it('abandon() raises the session-end event once per session where the store reports it, never for a session moved by regenerateId()', async () => {
     const ended: string[] = [];
     const reported = t.store.setItemExpireCallback((id) => ended.push(id));

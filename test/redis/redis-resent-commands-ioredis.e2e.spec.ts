@@ -14,15 +14,15 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
-import type { SessionStateAcquisition, SessionStateStoreData } from '../../src/store/session-state-store.js';
-import { LOCK, RELEASE, SAVE, type RedisScript } from '../../src/redis/redis-scripts.js';
+import type { RemoveItemOptions, SessionStateAcquisition, SessionStateStoreData } from '../../src/store/session-state-store.js';
+import { LOCK, RELEASE, REMOVE, SAVE, type RedisScript } from '../../src/redis/redis-scripts.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { DroppingProxy } from '../support/dropping-proxy.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf, queueBehind, sessionApps, type SessionApp } from '../e2e/session-app.js';
 
-type Armed = 'lock' | 'save' | 'new save' | 'hand-over';
+type Armed = 'lock' | 'save' | 'new save' | 'hand-over' | 'remove';
 
 /** Arms the proxy right before the named call, once: its command's answer is the one lost. */
 class ArmingStore extends RedisSessionStateStore {
@@ -42,6 +42,10 @@ class ArmingStore extends RedisSessionStateStore {
   override handOverItemExclusive(id: string, item: SessionStateStoreData, lockId: string, changed: boolean): Promise<SessionStateAcquisition> {
     this.fire('hand-over', changed ? SAVE : RELEASE);
     return super.handOverItemExclusive(id, item, lockId, changed);
+  }
+  override removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
+    if (!options?.moved) this.fire('remove', REMOVE);
+    return super.removeItem(id, lockId, options);
   }
   override setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void> {
     this.fire(newItem ? 'new save' : 'save', SAVE);
@@ -132,6 +136,16 @@ describe.each(ADAPTERS)('a command resent by ioredis after its answer was lost, 
     proxy.drops = 0;
     expect({ drops, held: held.status, next: next.status, body: next.body }).toEqual({ drops: 1, held: status, next: 200, body: { count } });
     expect(await store.probeLock(idOf(cookie))).toBeNull();
+  });
+
+  it('a logout whose removal ran: 200, the session gone', async () => {
+    const { store, http, a } = await app();
+    const cookie = await seeded(a);
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    store.arm = 'remove';
+    const { response, drops } = await dropping(() => request(http).post('/abandon').set('Cookie', cookie));
+    expect({ drops, status: response.status, body: response.body }).toEqual({ drops: 1, status: 200, body: { abandoned: true } });
+    expect((await store.getItem(idOf(cookie))).kind).toBe('absent');
   });
 
   it("a new session's first save that ran: 200 with its cookie, stored once", async () => {
