@@ -10,7 +10,8 @@
 //                      BENCH_STORES=memory for the throughput and lost updates of one store
 //                      (memory, dynamodb, redis),
 //                      BENCH_SHAPE=bare,interceptor: the app shapes of the in-memory throughput, both
-//                      sides alike: bare, or with one no-op global interceptor (DynamoDB: bare only),
+//                      sides alike: bare, or with one no-op global interceptor (DynamoDB: bare only;
+//                      Redis: the interceptor shape under the default binding only),
 //                      BENCH_BINDING=interceptor,guard: how our in-memory app binds the session
 //                      (the decorators' interceptor, or `@UseGuards(SessionStateGuard)`), in memory and
 //                      on Redis; each binding its own row beside the peer,
@@ -157,6 +158,17 @@ if (REDIS) {
     };
     if (BEFORE) apps[`redis+${binding}`].before = await startApp(BEFORE, { ...oursRedis(`before-${binding}`), SESSION_BINDING: binding });
     configs[`redis+${binding}`] = { store: 'redis', shape: 'bare', binding };
+  }
+  // The shape most apps have (one global interceptor, both sides), under the default binding: the binding
+  // the bare shape's default pays Nest's interceptor pipeline for, which every route of such an app runs anyway.
+  if (SHAPES.includes('interceptor')) {
+    const env = { APP_SHAPE: 'interceptor' };
+    apps['redis+interceptor'] = {
+      ours: await startApp(OURS, { ...env, ...oursRedis('ours-interceptor') }),
+      peer: await startApp(PEER, { ...env, PEER_STORE: 'redis', REDIS_URL: redis.url, REDIS_CLIENT_NAME: 'peer-interceptor' }),
+    };
+    if (BEFORE) apps['redis+interceptor'].before = await startApp(BEFORE, { ...env, ...oursRedis('before-interceptor') });
+    configs['redis+interceptor'] = { store: 'redis', shape: 'interceptor', binding: 'interceptor' };
   }
 }
 const measured = Object.keys(apps).filter(
