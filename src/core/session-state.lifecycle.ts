@@ -40,6 +40,12 @@ import {
 export type { RequestOutcome } from './completion-plan.js';
 
 /**
+ * How long before its lock turns stale a logout still trusts that nobody broke it: instances' clocks
+ * disagree, and the store dated the lock before the lease was made (see `removeEnded`).
+ */
+const STALE_MARGIN_MS = 10_000;
+
+/**
  * The request lifecycle of ASP.NET's SessionStateModule, top to bottom:
  *   1. `acquire`  — at request start: read the id cookie, load the session (and for Required take
  *                   its exclusive lock, waiting for the current holder);
@@ -565,7 +571,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             if (step.removeOld && (await this.removeMovedFrom(loadedId, session.id, lockId!, null)) === 'uncertain') keepsOldPlace = true;
             break;
           case 'remove':
-            await this.removeEnded(loadedId, lockId!);
+            await this.removeEnded(lease, loadedId, lockId!);
             break;
         }
       } catch (error) {
@@ -764,20 +770,24 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     }
   }
 
-  /** What the store answers for `id`: a record, none, the marker a move leaves, or no answer. */
   /**
-   * A logout's removal (`abandon()`). One that finds the session gone, and not moved by a login, has
-   * what it wanted: its own first run, say, resent by a client library after its answer was lost (ioredis).
-   * A session still there under another lock (broken as stale) is refused as before (409).
+   * A logout's removal (`abandon()`). One that finds the session gone has what it wanted (revoked
+   * meanwhile, or its own first run, resent by a client library after its answer was lost: ioredis),
+   * provided nobody could have taken the session from it: its lock not yet stale (a login that broke
+   * it may have moved the session, and its marker may be gone: review R15), with a margin for the
+   * instances' clocks, and no move's marker. Otherwise refused as before (409).
    */
-  private async removeEnded(id: string, lockId: string): Promise<void> {
+  private async removeEnded(lease: SessionLease, id: string, lockId: string): Promise<void> {
     try {
       await this.store.removeItem(id, lockId);
     } catch (error) {
-      if (!(error instanceof SessionStateLockLostError) || error.reason !== 'item_gone' || (await this.presenceOf(id)) !== 'absent') throw error;
+      const unbroken = this.msUntilStale(lease) > STALE_MARGIN_MS;
+      if (!(error instanceof SessionStateLockLostError) || error.reason !== 'item_gone' || !unbroken || (await this.presenceOf(id)) !== 'absent')
+        throw error;
     }
   }
 
+  /** What the store answers for `id`: a record, none, the marker a move leaves, or no answer. */
   private async presenceOf(id: string): Promise<'present' | 'absent' | 'moved' | 'unknown'> {
     try {
       const read = await this.store.getItem(id);

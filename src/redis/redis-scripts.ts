@@ -16,9 +16,9 @@ import { createHash } from 'node:crypto';
  *   m  a moved session's marker, the only field of the key then: until when, epoch ms (REMOVE of a
  *      move writes it in place of the session, with its own PEXPIRE; READ and LOCK answer 'moved'
  *      until then, only where they found no session: no field read more on any other path)
- *   r  the lock id (or, for a new session, the token) of the last SAVE that released the lock: a SAVE
- *      run a second time (ioredis resends a command whose answer was lost) recognises its own first run
- *      by it, or by the lock it handed over (\`l\`), and answers R instead of a refusal
+ *   r  the token (unique to the call) of the last SAVE that released the lock: a SAVE run a second
+ *      time (ioredis resends a command whose answer was lost) recognises its own first run by it, or
+ *      by the lock it handed over (\`l\`), and answers R instead of a refusal
  *
  * The lock is two small fields of the hash: taking, probing, refusing or releasing it never reads
  * or rewrites the items (an O(1) field write, whatever the session's size). Expiry: the stored `e`
@@ -191,6 +191,9 @@ end
 local x = redis.call('HMGET', k, 't', 'f', 'o', 'i', 'g', 'c', 'a')
 local soon = ARGV[2]
 if #e > #soon or (#e == #soon and e > soon) then
+  -- This LOCK's own first run (resent): its lost answer may have carried the owner index's horizon (a
+  -- slide): answered again, with the stored one, for the store to index the owner.
+  if m[3] then return {'D', e, x[1], x[2], x[3], x[4], x[5], x[3] and redis.call('HMGET', k, 'u')[1], x[6], x[7]} end
   redis.call('HSET', k, 'l', ARGV[3], 'd', now)
   if x[2] then redis.call('HDEL', k, 'f') end
   -- The HMGET's own reply, the expiry appended: no code, no new table (each element costs).
@@ -207,7 +210,8 @@ local set = {k, 'l', ARGV[3], 'd', now, 'e', string.format('%d', ne)}
 ${pushHorizons({ owned: 'x[3]', indexUntil: 'y[1]', ttlUntil: 'y[2]' })}
 if x[2] then redis.call('HDEL', k, 'f') end
 if renew then redis.call('PEXPIRE', k, string.format('%d', math.max(1, h - tonumber(now)))) end
-return {'D', set[7], x[1], x[2], x[3], x[4], x[5], index, x[6], x[7]}
+-- A resent LOCK (m[3], its own id) whose first run pushed the horizon: the stored one, answered again.
+return {'D', set[7], x[1], x[2], x[3], x[4], x[5], index or (m[3] and x[3] and y[1]), x[6], x[7]}
 `,
   '',
 );
@@ -215,16 +219,16 @@ return {'D', set[7], x[1], x[2], x[3], x[4], x[5], index, x[6], x[7]}
 /**
  * setAndReleaseItemExclusive, setItemExclusive, and a changed hand-over. ARGV: now, keep (the new
  * expiry + extra: what the key's TTL must reach), mode ('new'; 'set'; 'keep': set, keeping the lock's
- * date, for a mid-request save), lockId (for 'new', a token of this save's own), field ('i' or 'g'), items, timeout, owner ('' for none), next
+ * date, for a mid-request save), lockId, field ('i' or 'g'), items, timeout, owner ('' for none), next
  * (the lock id to hold afterwards, '' to release), created ('' for none), client ('' for none),
- * expires (the new expiry).
+ * expires (the new expiry), token (unique to this call: a releasing save records it in \`r\`).
  * The store computes the numbers every save writes (Lua would parse and format them at a measurable
  * cost); those written now and then (the key's TTL horizon, when renewed: keep + a quarter of the
  * timeout; the owner index's horizon: keep + the timeout) are computed here. Fields are deleted only
  * when they may exist (the owner's when the record had one, `w` when set).
  * Replies: 'OK'; {'OK', index or false, the owner this session no longer has (for the store's
- * SREM)} when there is one of those; {'R', owner, index horizon}: this save had already run (its id
- * in \`r\`, or its \`next\` holds the lock); 'X', 'G', 'M'; {'C', what}. A release records its id (\`r\`).
+ * SREM)} when there is one of those; {'R', owner, index horizon}: this save had already run (its token
+ * in \`r\`, or its \`next\` holds the lock); 'X', 'G', 'M'; {'C', what}.
  */
 export const SAVE = script(
   'save',
@@ -239,14 +243,13 @@ elseif #e < #now or (#e == #now and e <= now) then s = 'expired' end
 local new = ARGV[3] == 'new'
 local previous, u, x = false, false, m[7]
 -- A save run a second time (a client resent it after its answer was lost: ioredis does) finds the
--- record its first run left: the lock that run handed over (\`next\`), or its id recorded (\`r\`), with
--- this save's expiry and items (so a second, different save under a spent lock id is still refused).
+-- record its first run left: the lock that run handed over (\`next\`), or its token recorded (\`r\`),
+-- both made for this one call (a second save under a spent lock id is refused, whatever it writes).
 -- Answered R with the owner and the index's horizon, for the store to index the owner again. Read only
--- on a refusal's path; inline, not a local function (a closure made on every call costs).
+-- on a refusal's path.
 if new then
   if s == 'live' then
-    local q = redis.call('HMGET', k, 'r', ARGV[5])
-    if (m[3] == ARGV[9] or q[1] == ARGV[4]) and e == ARGV[12] and q[2] == ARGV[6] then return {'R', m[4], m[5]} end
+    if m[3] == ARGV[9] or redis.call('HMGET', k, 'r')[1] == ARGV[13] then return {'R', m[4], m[5]} end
     return 'X'
   end
   if s == 'corrupt' then return {'C', 'format'} end
@@ -256,8 +259,7 @@ else
   if s == 'corrupt' then return {'C', 'format'} end
   if s == 'absent' or (m[3] ~= ARGV[4] and s == 'expired') then return 'G' end
   if m[3] ~= ARGV[4] then
-    local q = redis.call('HMGET', k, 'r', ARGV[5])
-    if (m[3] == ARGV[9] or q[1] == ARGV[4]) and e == ARGV[12] and q[2] == ARGV[6] then return {'R', m[4], m[5]} end
+    if m[3] == ARGV[9] or redis.call('HMGET', k, 'r')[1] == ARGV[13] then return {'R', m[4], m[5]} end
     return 'M'
   end
   previous, u = m[4], m[5]
@@ -289,7 +291,7 @@ if ARGV[9] ~= '' then
 else
   drop[d + 1] = 'l' drop[d + 2] = 'd' d = d + 2
   if m[6] then drop[d + 1] = 'w' d = d + 1 end
-  set[n + 1] = 'r' set[n + 2] = ARGV[4] n = n + 2
+  set[n + 1] = 'r' set[n + 2] = ARGV[13] n = n + 2
 end
 local renew = not x or #x < #keep or (#x == #keep and x < keep)
 local h

@@ -566,8 +566,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       String(now),
       String(keep),
       newItem ? 'new' : keepDate ? 'keep' : 'set',
-      // A new record's save has no lock id to be recognised by if it runs twice (see SAVE's R): a token of its own.
-      newItem ? this.lockIds.next() : (lockId ?? ''),
+      lockId ?? '',
       encoded.field,
       encoded.value,
       String(item.timeout),
@@ -576,6 +575,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       item.created === undefined ? '' : String(item.created),
       item.client ?? '',
       String(expires),
+      // This call's own token: a resent SAVE recognises its first run by it (see SAVE's R), a second call never.
+      this.lockIds.next(),
     ];
     // A new lock id taken by a save whose answer was lost is released behind it.
     const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : await this.commands.script(SAVE, this.key(id), args);

@@ -349,6 +349,13 @@ export function describeSessionStateStoreConformance(
         expect((await readItem(id)).item).toEqual(data({ n: 2 }));
       });
 
+      it('the lock id is spent even for a second write of the same items in the same millisecond (a store that recognises a resent call must not take it for one)', async () => {
+        const lockId = await seedLocked({ n: 1 });
+        await store.setAndReleaseItemExclusive(id, data({ n: 2 }), lockId, false);
+        await expectLockLost(expect, store.setAndReleaseItemExclusive(id, { ...data({ n: 2 }), owner: 'bob' }, lockId, false), id, 'lock_mismatch');
+        expect((await readItem(id)).item).toEqual(data({ n: 2 }));
+      });
+
       it('with a wrong lock id throws and writes nothing; the holder keeps the lock', async () => {
         const lockId = await seedLocked({ n: 1 });
         await expectLockLost(expect, store.setAndReleaseItemExclusive(id, data({ n: 99 }), 'not-the-lock-id', false), id, 'lock_mismatch');
