@@ -197,20 +197,16 @@ export class RedisOwners {
    * login and then at most once per timeout of activity. A failure does not fail the call (the
    * session's own write is done): the horizon is cleared, so the session's next call tries again.
    */
-  async indexOwner(id: string, owner: string | undefined, until: RedisReply | undefined, now: number): Promise<void> {
-    if (until === null || until === undefined) return;
+  async indexOwner(id: string, owner: string | undefined, until: RedisReply | undefined, now: number, settle = false): Promise<void> {
+    // Every script that answers a horizon answers the session's owner with it.
+    if (until === null || until === undefined || owner === undefined) return;
     try {
-      if (owner === undefined) {
-        // A release or reset does not carry the owner: read it.
-        const [stored] = list(await this.commands().command(this.key(id), ['HMGET', this.key(id), 'o'], 'owner index'));
-        if (stored === null) return;
-        owner = String(stored);
-      }
       // The entry and the owner's registration for the sweep, sent together (two slots on a cluster).
+      // `settle`: right after a reconnect (a save sent again), they wait for the connection too.
       const horizon = String(integer(until));
       await Promise.all([
-        this.commands().script(INDEX_OWNER, this.ownerKey(owner), [id, horizon, String(now)], false, [this.capKey(owner)]),
-        this.registerOwner(owner, integer(until)),
+        this.commands().script(INDEX_OWNER, this.ownerKey(owner), [id, horizon, String(now)], settle, [this.capKey(owner)]),
+        this.registerOwner(owner, integer(until), settle),
       ]);
     } catch (error) {
       this.logger.warn(`Updating an owner's session index failed: ${(error as Error).message}`);
@@ -221,10 +217,10 @@ export class RedisOwners {
   }
 
   /** The sweep looks at `owner` at `until` at the latest (epoch ms); the sweep's timer starts with the first. */
-  private async registerOwner(owner: string, until: number): Promise<void> {
+  private async registerOwner(owner: string, until: number, settle = false): Promise<void> {
     this.sweep.start();
     const reaper = this.reaper;
-    await this.commands().script(REAP_REGISTER, reaper, [owner, String(Math.floor(until))]);
+    await this.commands().script(REAP_REGISTER, reaper, [owner, String(Math.floor(until))], settle);
   }
 
   /**

@@ -315,8 +315,9 @@ return 'OK'
 
 /**
  * releaseItemExclusive, and an unchanged hand-over. ARGV: now, extra, lockId, next ('' to release).
- * Replies: the new expiry (an integer); {'OK', expires, index} when the owner index needs the
- * session again, or when a hand-over ran already (its lock is \`next\`'s); 'G', 'M'; {'C', what}.
+ * Replies: the new expiry (an integer); {'OK', expires, index, owner} when the owner index needs the
+ * session again (the owner too, saving the store a read), or when a hand-over ran already (its lock is
+ * \`next\`'s); 'G', 'M'; {'C', what}.
  */
 export const RELEASE = script(
   'release',
@@ -329,7 +330,7 @@ local expired = #e < #now or (#e == #now and e <= now)
 if m[3] ~= ARGV[3] then
   -- A hand-over run a second time (resent after its answer was lost): its first run left the lock to
   -- \`next\`. Done: the expiry it wrote, and the owner index's horizon for the store to index again.
-  if ARGV[4] ~= '' and m[3] == ARGV[4] and not expired then return {'OK', e, m[5] and m[6]} end
+  if ARGV[4] ~= '' and m[3] == ARGV[4] and not expired then return {'OK', e, m[5] and m[6], m[5]} end
   if expired then return 'G' end
   return 'M'
 end
@@ -353,7 +354,7 @@ end
 ${pushHorizons({ owned: 'm[5]', indexUntil: 'm[6]', ttlUntil: 'm[8]' })}
 if renew then redis.call('PEXPIRE', k, string.format('%d', math.max(1, h - tonumber(now)))) end
 ${announce("ARGV[4] == '' and m[7]")}
-if index then return {'OK', set[3], index} end
+if index then return {'OK', set[3], index, m[5]} end
 return ne
 `,
   '',
@@ -393,7 +394,7 @@ local ne = now + t * 60000
 -- The key's TTL is renewed to the expiry + extra exactly: \`x\` says so (see SAVE).
 redis.call('HSET', k, 'e', int(ne), 'x', int(ne + extra))
 redis.call('PEXPIRE', k, ttl(t * 60000 + extra))
-return {'OK', int(ne), index(m[4], m[4], m[5], ne, t * 60000)}
+return {'OK', int(ne), index(m[4], m[4], m[5], ne, t * 60000), m[4]}
 `,
 );
 

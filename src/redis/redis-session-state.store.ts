@@ -472,7 +472,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       throw error;
     }
     if (!released.ok) return false;
-    await this.owners.indexOwner(id, undefined, released.index, now);
+    await this.owners.indexOwner(id, released.owner, released.index, now);
     return true;
   }
 
@@ -489,7 +489,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   async resetItemTimeout(id: string): Promise<void> {
     const now = this.clock();
     const reply = list(await this.commands.script(RESET, this.key(id), [String(now), this.extraMs]));
-    if (code(reply) === 'OK') await this.owners.indexOwner(id, undefined, reply[2], now);
+    if (code(reply) === 'OK') await this.owners.indexOwner(id, ownerOf(reply[3]), reply[2], now);
   }
 
   override async createUninitializedItem(id: string, timeout: number): Promise<void> {
@@ -578,22 +578,40 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
       // This call's own token: a resent SAVE recognises its first run by it (see SAVE's R), a second call never.
       this.lockIds.next(),
     ];
-    // A new lock id taken by a save whose answer was lost is released behind it.
-    const reply = next !== '' && next !== lockId ? await this.run(SAVE, id, next, args) : await this.commands.script(SAVE, this.key(id), args);
+    const { reply, again } = await this.sendSave(id, next !== '' && next !== lockId ? next : null, args);
     const answer = code(reply);
     if (answer === 'R') {
-      // This save had already run (the client resent it after its answer was lost): saved. The owner index
-      // is brought up to the horizon it recorded; an owner it dropped is left to the sweep.
+      // This save had already run (sent again after its answer was lost): saved. The owner index is brought
+      // up to the horizon it recorded; an owner it dropped is left to the sweep.
       const [, owner, until] = reply as RedisReply[];
-      await this.owners.indexOwner(id, owner === null || owner === undefined ? undefined : String(owner), until, now);
+      await this.owners.indexOwner(id, ownerOf(owner), until, now, again);
       return expires;
     }
     if (answer !== 'OK') throw refusal(reply, consequence);
     if (Array.isArray(reply)) {
-      await this.owners.indexOwner(id, item.owner, reply[1], now);
+      await this.owners.indexOwner(id, item.owner, reply[1], now, again);
       this.owners.unindexOwner(id, reply[2]);
     }
     return expires;
+  }
+
+  /**
+   * The SAVE script. One that got no answer (a dropped connection, a slow server) may have run: it is
+   * sent once more, behind it on the connection (by EVAL, through a reconnect, within `requestTimeoutMs`),
+   * and recognises its first run by its token, or runs now (answering 200 where the answer was lost, as
+   * ioredis's own resend does). When that fails too, a new lock id it took (`takes`) is released behind it.
+   */
+  private async sendSave(id: string, takes: string | null, args: (string | Buffer)[]): Promise<{ reply: RedisReply; again: boolean }> {
+    try {
+      return { reply: await this.commands.script(SAVE, this.key(id), args), again: false };
+    } catch (error) {
+      if (mayHaveRun(error)) {
+        const reply = await this.commands.script(SAVE, this.key(id), args, true).catch(() => undefined);
+        if (reply !== undefined) return { reply, again: true };
+      }
+      if (takes !== null) await this.settleLock(id, takes, error);
+      throw error;
+    }
   }
 
   /** Runs a script that takes the lock `lockId`; when its answer is lost, releases that lock before throwing. */
@@ -674,11 +692,19 @@ function unreachable(error: unknown): boolean {
   return error instanceof SessionStateStoreUnavailableError && !(error instanceof SessionStateStoreMisconfiguredError);
 }
 
-/** RELEASE's reply: the new expiry and the owner index's horizon when it needs one; else the refusal. */
-function releaseAnswer(reply: RedisReply): { ok: true; expires: number; index: RedisReply } | { ok: false; reply: RedisReply } {
-  if (typeof reply === 'number') return { ok: true, expires: reply, index: null };
-  if (Array.isArray(reply) && code(reply) === 'OK') return { ok: true, expires: integer(reply[1]), index: reply[2] ?? null };
+/** RELEASE's reply: the new expiry, and the owner index's horizon with the owner when it needs one; else the refusal. */
+function releaseAnswer(
+  reply: RedisReply,
+): { ok: true; expires: number; index: RedisReply; owner: string | undefined } | { ok: false; reply: RedisReply } {
+  if (typeof reply === 'number') return { ok: true, expires: reply, index: null, owner: undefined };
+  if (Array.isArray(reply) && code(reply) === 'OK')
+    return { ok: true, expires: integer(reply[1]), index: reply[2] ?? null, owner: ownerOf(reply[3]) };
   return { ok: false, reply };
+}
+
+/** A script's owner field: absent (nil, false) or the owner. */
+function ownerOf(value: RedisReply | undefined): string | undefined {
+  return value === null || value === undefined ? undefined : String(value);
 }
 
 function asBuffer(value: RedisReply): Buffer | null {

@@ -18,13 +18,26 @@ import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
 import { timedOutDuringCompletion } from '../support/timed-out-request.js';
 import { withOuterTimeout } from '../support/timeout.interceptor.js';
 import { UnansweredRemovalStore } from '../support/unanswered-removal-store.js';
-import { SessionTestController } from './fixtures/session-test.controller.js';
+import { AllowedGuard, LoadingGuard, SessionTestController } from './fixtures/session-test.controller.js';
 import { idOf } from './session-app.js';
 
 /** The same login on the guard binding. */
 @Controller('guarded')
 @UseGuards(SessionStateGuard)
 class GuardedLoginController {
+  @Post('regenerate')
+  @HttpCode(200)
+  regenerate(@Session() s: HttpSessionState) {
+    s.regenerateId();
+    s.set('user', 'ann');
+    return { changed: true };
+  }
+}
+
+/** The same login behind two guards that load the session (the interceptor binding still completes it). */
+@Controller('two-guards')
+@UseGuards(LoadingGuard, AllowedGuard)
+class TwoGuardsLoginController {
   @Post('regenerate')
   @HttpCode(200)
   regenerate(@Session() s: HttpSessionState) {
@@ -46,8 +59,8 @@ describe.each(ADAPTERS)('an outer timeout around a login whose removal of the ol
     store.gates = gates;
     app = await createTestApp(adapter, {
       imports: [SessionStateModule.forRoot({ store })],
-      controllers: [SessionTestController, GuardedLoginController],
-      providers: [{ provide: Gates, useValue: gates }, ...withOuterTimeout.providers],
+      controllers: [SessionTestController, GuardedLoginController, TwoGuardsLoginController],
+      providers: [{ provide: Gates, useValue: gates }, LoadingGuard, AllowedGuard, ...withOuterTimeout.providers],
     });
   });
   afterEach(async () => {
@@ -103,6 +116,33 @@ describe.each(ADAPTERS)('an outer timeout around a login whose removal of the ol
     // The old record keeps the lock the failed release could not give back, until it is stale
     // (executionTimeout), as after any release that gets no answer.
     expect(holders().find((h) => h.id === idOf(cookie))?.locked).toBe(true);
+  });
+
+  describe('behind two guards that load the session (one acquisition, completed by the interceptor)', () => {
+    /** A session allowed by AllowedGuard, with a count of 1, then its login timed out during the removal. */
+    async function twoGuardsLogin(): Promise<{ cookie: string; res: request.Response }> {
+      const cookie = sessionCookie((await http().post('/count').expect(200, { count: 1 })).headers)!;
+      await http().post('/allow').set('Cookie', cookie).expect(200);
+      return { cookie, res: await timedOutDuringCompletion(app, gates, '/two-guards/regenerate', cookie) };
+    }
+
+    it('the removal is only slow: the 408 carries the new cookie, the session under its new id only', async () => {
+      store.slow = true;
+      const { cookie, res } = await twoGuardsLogin();
+      expect(res.status).toBe(408);
+      const next = sessionCookie(res.headers)!;
+      expect(idOf(next)).not.toBe(idOf(cookie));
+      expect(holders()).toEqual([{ id: idOf(next), locked: false }]);
+      await http().get('/count').set('Cookie', next).expect(200, { count: 1 });
+    });
+
+    it('the removal fails without landing: 503 without a cookie in place of the 408; the client keeps its session', async () => {
+      store.fail = true;
+      const { cookie, res } = await twoGuardsLogin();
+      expect({ status: res.status, setCookie: res.headers['set-cookie'] ?? null }).toEqual({ status: 503, setCookie: null });
+      expect(holders()).toEqual([{ id: idOf(cookie), locked: false }]);
+      await http().post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+    });
   });
 
   describe('on the guard binding: the answer waits for the removal, and the timeout (around the handler) does not fire', () => {

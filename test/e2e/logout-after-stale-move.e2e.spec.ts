@@ -1,10 +1,10 @@
 /**
- * A logout (\`abandon()\`) whose lock was broken as stale and whose session a login (another tab) then
+ * A logout (`abandon()`) whose lock was broken as stale and whose session a login (another tab) then
  * moved to a new id (found by review R15). Its removal finds the old id gone; once the move's marker
  * (MOVED_MARKER_MS, 10 s) has passed, the store cannot tell a move from a revocation. A logout that
  * answered 200 there would clear the cookie while the signed-in session lives on under its new id. It
  * answers 409 (as any request whose lock was broken): a logout takes "gone" for done only while its
- * lock cannot have been broken (lifecycle \`removeEnded\`).
+ * lock cannot have been broken (lifecycle `removeEnded`).
  */
 import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';

@@ -1,7 +1,7 @@
 /**
- * An ioredis Cluster does not resend through \`autoResendUnfulfilledCommands\` (its node connections
+ * An ioredis Cluster does not resend through `autoResendUnfulfilledCommands` (its node connections
  * have no retryStrategy), but it rejects a lost connection's commands with "Connection is closed."
- * and, with \`retryDelayOnFailover\` (100 ms by default), sends them again after refreshing the slots:
+ * and, with `retryDelayOnFailover` (100 ms by default), sends them again after refreshing the slots:
  * a script whose answer was lost runs twice there too (review R15). Each node behind a DroppingProxy
  * (natMap), the answer of one SAVE / LOCK lost: the scripts recognise their first run.
  */

@@ -1,9 +1,9 @@
 /**
  * A LOCK whose answer was lost and that ioredis resent (found by review R15). Its first run slid the
- * expiry and pushed the owner index's horizon (\`u\`, in the hash); only its lost answer carried that
+ * expiry and pushed the owner index's horizon (`u`, in the hash); only its lost answer carried that
  * horizon to the store's INDEX_OWNER. The resend must answer it again (the stored one), or the owner
  * index's entry keeps its old horizon, is trimmed once that passes, and sign-out-everywhere
- * (\`revokeOwner\`) misses a live session.
+ * (`revokeOwner`) misses a live session.
  */
 import { Redis } from 'ioredis';
 import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
