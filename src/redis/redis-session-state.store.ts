@@ -596,18 +596,22 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   }
 
   /**
-   * The SAVE script. One that got no answer (a dropped connection, a slow server) may have run: it is
-   * sent once more, behind it on the connection (by EVAL, through a reconnect, within `requestTimeoutMs`),
-   * and recognises its first run by its token, or runs now (answering 200 where the answer was lost, as
-   * ioredis's own resend does). When that fails too, a new lock id it took (`takes`) is released behind it.
+   * The SAVE script. One that failed at once after it was sent (a dropped connection) may have run: it is
+   * sent once more (by EVAL, through the reconnect, within `requestTimeoutMs`), and recognises its first
+   * run by its token, or runs now: 200 where the answer was lost, as ioredis's own resend gives. Not after
+   * a timeout: a retry queued behind the stalled command could not answer sooner, and would double the
+   * wait. A refusal of the retry (another request saved or took the session meanwhile) cannot tell whether
+   * the first attempt landed: the first error stands (503, unknown), not 409 "not saved" (review R16).
+   * When it fails, a new lock id it took (`takes`) is released behind it.
    */
   private async sendSave(id: string, takes: string | null, args: (string | Buffer)[]): Promise<{ reply: RedisReply; again: boolean }> {
+    const started = Date.now();
     try {
       return { reply: await this.commands.script(SAVE, this.key(id), args), again: false };
     } catch (error) {
-      if (mayHaveRun(error)) {
+      if (mayHaveRun(error) && Date.now() - started < this.settings.requestTimeoutMs / 2) {
         const reply = await this.commands.script(SAVE, this.key(id), args, true).catch(() => undefined);
-        if (reply !== undefined) return { reply, again: true };
+        if (reply !== undefined && !['M', 'G', 'X'].includes(code(reply))) return { reply, again: true };
       }
       if (takes !== null) await this.settleLock(id, takes, error);
       throw error;
