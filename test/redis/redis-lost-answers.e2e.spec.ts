@@ -22,7 +22,7 @@ import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf, queueBehind, sessionApps, type SessionApp } from '../e2e/session-app.js';
 
-type Armed = 'lock' | 'save' | 'new save' | 'hand-over' | 'remove';
+type Armed = 'lock' | 'save' | 'new save' | 'hand-over' | 'remove' | 'moved removal';
 
 /** Arms the proxy right before the named call, once: its command's answer is the one lost. */
 class ArmingStore extends RedisSessionStateStore {
@@ -44,7 +44,7 @@ class ArmingStore extends RedisSessionStateStore {
     return super.handOverItemExclusive(id, item, lockId, changed);
   }
   override removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
-    if (!options?.moved) this.fire('remove', REMOVE);
+    this.fire(options?.moved ? 'moved removal' : 'remove', REMOVE);
     return super.removeItem(id, lockId, options);
   }
   override setAndReleaseItemExclusive(id: string, item: SessionStateStoreData, lockId: string | null, newItem: boolean): Promise<void> {
@@ -175,6 +175,24 @@ describe.each(CASES)('a command whose answer was lost, on %s, over %s', (clientN
     expect((await store.getItem(idOf(cookie))).kind).toBe('absent');
   });
 
+  it("a login whose removal of the old id ran: the session under one id, the one the client's cookie names (not lost under both; review R10)", async () => {
+    const { store, http, a } = await app();
+    const cookie = await seeded(a);
+    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+    store.arm = 'moved removal';
+    const { response, drops } = await dropping(() => request(http).post('/regenerate').set('Cookie', cookie));
+    expect(drops).toBe(1);
+    const moved = sessionCookie(response.headers);
+    // Whatever the login answered, the client's cookie still names the session (count 1), under one id.
+    const after = await request(http)
+      .get('/count')
+      .set('Cookie', moved ?? cookie);
+    expect({ count: after.body.count, oldStored: (await store.getItem(idOf(cookie))).kind }).toEqual({
+      count: 1,
+      oldStored: moved !== undefined ? 'absent' : expect.anything(),
+    });
+  });
+
   it("a new session's first save that ran: 200 with its cookie, stored once", async () => {
     const { store, http } = await app();
     store.arm = 'new save';
@@ -234,5 +252,66 @@ describe.each(['ioredis', 'node-redis'] as const)('a save that set an owner, who
     } finally {
       await store.close();
     }
+  });
+});
+
+/** An owned session whose LOCK, sliding its expiry past the owner index's horizon, loses its answer (or not). */
+async function lockSlidingTheIndex(dropLockAnswer: boolean): Promise<{ drops: number; revoked: number; stillLive: string }> {
+  const T0 = Date.now();
+  let offset = 0;
+  const store = new ArmingStore({ client: await clientOf('ioredis'), clock: () => T0 + offset, ttlExtraSeconds: 0 });
+  store.proxy = proxy;
+  await store.init();
+  try {
+    const owner = `user-${generateSessionId()}`;
+    // Loads the scripts (a NOSCRIPT answer is not the drop wanted here).
+    const warm = generateSessionId();
+    await store.setAndReleaseItemExclusive(warm, { items: '{}', timeout: 1 }, null, true);
+    const w = await store.getItemExclusive(warm);
+    if (w.kind !== 'acquired') throw new Error(w.kind);
+    await store.setAndReleaseItemExclusive(warm, { items: '{}', timeout: 1 }, w.lockId, false);
+
+    // T0: a signed-in session, timeout 1 minute: the index holds it until T0 + 120 s.
+    const id = generateSessionId();
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":0}', timeout: 1, owner }, null, true);
+    // T0 + 50 s: a request (expiry T0 + 110 s; the index's horizon is still far enough: not pushed).
+    offset = 50_000;
+    const a = await store.getItemExclusive(id);
+    if (a.kind !== 'acquired') throw new Error(a.kind);
+    await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 1, owner }, a.lockId, false);
+    // T0 + 100 s: a request whose LOCK slides the expiry to T0 + 160 s, past the index's horizon: its
+    // first run writes u = T0 + 220 s and answers that horizon for the store to index. That answer is lost.
+    offset = 100_000;
+    proxy.drops = 0;
+    store.arm = dropLockAnswer ? 'lock' : null;
+    const b = await store.getItemExclusive(id);
+    const drops = proxy.drops;
+    proxy.drops = 0;
+    if (b.kind !== 'acquired') throw new Error(`expected the lock, got ${b.kind}`);
+    await store.releaseItemExclusive(id, b.lockId);
+    // T0 + 130 s: the session is live until T0 + 160 s. The owner signs in elsewhere (its index is
+    // written, so trimmed of entries past their horizon), then signs out everywhere.
+    offset = 130_000;
+    await store.setAndReleaseItemExclusive(generateSessionId(), { items: '{}', timeout: 1, owner }, null, true);
+    const revoked = await store.revokeOwner(owner);
+    return { drops, revoked, stillLive: (await store.getItem(id)).kind };
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * A LOCK whose first run slid the expiry and pushed the owner index's horizon (`u`, in the hash); only its
+ * lost answer carried that horizon to the store's INDEX_OWNER (review R15). The resend must answer it
+ * again, or the index entry keeps its old horizon, is trimmed once that passes, and sign-out-everywhere
+ * (`revokeOwner`) misses a live session.
+ */
+describe('a LOCK that slid the expiry, resent by ioredis after its answer was lost', () => {
+  it('control, no drop: sign-out-everywhere ends both sessions', async () => {
+    expect(await lockSlidingTheIndex(false)).toEqual({ drops: 0, revoked: 2, stillLive: 'absent' });
+  });
+
+  it('its lost answer carried the owner index horizon: sign-out-everywhere must still end the session', async () => {
+    expect(await lockSlidingTheIndex(true)).toEqual({ drops: 1, revoked: 2, stillLive: 'absent' });
   });
 });
