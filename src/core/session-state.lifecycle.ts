@@ -7,6 +7,7 @@ import {
   SessionStateEndedError,
   SessionStateEndedWhileWaitingError,
   SessionStateLockLostError,
+  SessionStateStoreUnavailableError,
   SessionStateWaitAbortedError,
 } from '../errors/session-state.errors.js';
 import { HttpSessionState } from '../session/http-session-state.js';
@@ -567,7 +568,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             await this.store.setAndReleaseItemExclusive(session.id, data!, lockId, true);
             break;
           case 'move':
-            await this.store.setAndReleaseItemExclusive(session.id, data!, null, true);
+            await this.store
+              .setAndReleaseItemExclusive(session.id, data!, null, true)
+              .catch((error: unknown) => this.undoUnansweredCopy(session.id, error));
             if (step.removeOld && (await this.removeMovedFrom(loadedId, session.id, lockId!, null)) === 'uncertain') keepsOldPlace = true;
             break;
           case 'remove':
@@ -795,6 +798,17 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     } catch {
       return 'unknown';
     }
+  }
+
+  /**
+   * A move's copy whose write got no answer may have landed: it is removed, best effort, before the error
+   * goes on (the login fails: no cookie ever names the new id). Without it the copy lived on, reachable by
+   * no cookie, until it expired (a "device" in the owner's list: H25). A write still in flight may land
+   * after this removal.
+   */
+  private async undoUnansweredCopy(newId: string, error: unknown): Promise<never> {
+    if (error instanceof SessionStateStoreUnavailableError) await this.removeCopy(newId, null).catch(() => undefined);
+    throw error;
   }
 
   /** Removes the copy a `regenerateId()` wrote under its new id (nobody else knows that id yet). */
