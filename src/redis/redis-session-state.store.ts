@@ -654,7 +654,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     return storeDataOf(
       items,
       minutes,
-      owner === null ? undefined : String(owner),
+      ownerOf(owner),
       Number.isFinite(since) ? since : undefined,
       client === null || client === undefined ? undefined : String(client),
     );

@@ -72,76 +72,56 @@ describe.each(ADAPTERS)('an outer timeout around a login whose removal of the ol
   const holders = () =>
     [...store.stored()].filter(([, record]) => JSON.parse(record.items).count === 1).map(([id, record]) => ({ id, locked: record.lockId !== null }));
 
-  /**
-   * A session with a count of 1 (its cookie), then a login of it (`regenerateId()`) timed out by the
-   * app's `timeout()` while its removal of the old id is in flight; the removal goes on once the
-   * timeout fired. Answers the login's answer once nothing of the request is left running.
-   */
-  async function loginTimedOutDuringRemoval(): Promise<{ cookie: string; res: request.Response }> {
-    const cookie = sessionCookie((await http().post('/count').expect(200, { count: 1 })).headers)!;
-    return { cookie, res: await timedOutDuringCompletion(app, gates, '/regenerate', cookie) };
-  }
-
-  it('the removal fails without landing: the move is undone, 503 without a cookie in place of the 408; the client keeps its session', async () => {
-    store.fail = true;
-    const { cookie, res } = await loginTimedOutDuringRemoval();
-    expect({ status: res.status, setCookie: res.headers['set-cookie'] ?? null }).toEqual({ status: 503, setCookie: null });
-    expect(holders()).toEqual([{ id: idOf(cookie), locked: false }]);
-    await http().get('/count').set('Cookie', cookie).expect(200, { count: 1 });
-    await http().post('/count').set('Cookie', cookie).expect(200, { count: 2 });
-  });
-
-  it.each([
-    ['lands, its answer lost', { fail: true, lands: true }],
-    ['is only slow (no fault)', { slow: true }],
-  ])('the removal %s: the 408 carries the new cookie, which reaches the session, under its new id only', async (_label, faults) => {
-    Object.assign(store, faults);
-    const { cookie, res } = await loginTimedOutDuringRemoval();
-    expect(res.status).toBe(408);
-    const next = sessionCookie(res.headers)!;
-    expect(idOf(next)).not.toBe(idOf(cookie));
-    expect(holders()).toEqual([{ id: idOf(next), locked: false }]);
-    expect(await store.getItem(idOf(cookie))).toEqual({ kind: 'absent', moved: true });
-    await http().get('/count').set('Cookie', next).expect(200, { count: 1 });
-    await http().post('/count').set('Cookie', next).expect(200, { count: 2 });
-  });
-
-  it('the removal and the release that would settle it both unanswered (the documented double fault): under both ids, no lease left', async () => {
-    Object.assign(store, { fail: true, blind: true });
-    const { cookie, res } = await loginTimedOutDuringRemoval();
-    expect(res.status).toBe(408);
-    const ids = holders().map((h) => h.id);
-    expect(ids).toHaveLength(2);
-    expect(ids).toContain(idOf(cookie));
-    // The old record keeps the lock the failed release could not give back, until it is stale
-    // (executionTimeout), as after any release that gets no answer.
-    expect(holders().find((h) => h.id === idOf(cookie))?.locked).toBe(true);
-  });
-
-  describe('behind two guards that load the session (one acquisition, completed by the interceptor)', () => {
-    /** A session allowed by AllowedGuard, with a count of 1, then its login timed out during the removal. */
-    async function twoGuardsLogin(): Promise<{ cookie: string; res: request.Response }> {
+  describe.each([
+    ['a plain login route', '/regenerate'],
+    ['a login behind two guards that load the session (one acquisition, completed by the interceptor)', '/two-guards/regenerate'],
+  ])('%s', (_route, path) => {
+    /**
+     * A session with a count of 1 (its cookie), then a login of it (`regenerateId()`) timed out by the
+     * app's `timeout()` while its removal of the old id is in flight; the removal goes on once the
+     * timeout fired. Answers the login's answer once nothing of the request is left running.
+     */
+    async function loginTimedOutDuringRemoval(): Promise<{ cookie: string; res: request.Response }> {
       const cookie = sessionCookie((await http().post('/count').expect(200, { count: 1 })).headers)!;
+      // Lets the two guards' route through (AllowedGuard); the plain route ignores it.
       await http().post('/allow').set('Cookie', cookie).expect(200);
-      return { cookie, res: await timedOutDuringCompletion(app, gates, '/two-guards/regenerate', cookie) };
+      return { cookie, res: await timedOutDuringCompletion(app, gates, path, cookie) };
     }
 
-    it('the removal is only slow: the 408 carries the new cookie, the session under its new id only', async () => {
-      store.slow = true;
-      const { cookie, res } = await twoGuardsLogin();
+    it('the removal fails without landing: the move is undone, 503 without a cookie in place of the 408; the client keeps its session', async () => {
+      store.fail = true;
+      const { cookie, res } = await loginTimedOutDuringRemoval();
+      expect({ status: res.status, setCookie: res.headers['set-cookie'] ?? null }).toEqual({ status: 503, setCookie: null });
+      expect(holders()).toEqual([{ id: idOf(cookie), locked: false }]);
+      await http().get('/count').set('Cookie', cookie).expect(200, { count: 1 });
+      await http().post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+    });
+
+    it.each([
+      ['lands, its answer lost', { fail: true, lands: true }],
+      ['is only slow (no fault)', { slow: true }],
+    ])('the removal %s: the 408 carries the new cookie, which reaches the session, under its new id only', async (_label, faults) => {
+      Object.assign(store, faults);
+      const { cookie, res } = await loginTimedOutDuringRemoval();
       expect(res.status).toBe(408);
       const next = sessionCookie(res.headers)!;
       expect(idOf(next)).not.toBe(idOf(cookie));
       expect(holders()).toEqual([{ id: idOf(next), locked: false }]);
+      expect(await store.getItem(idOf(cookie))).toEqual({ kind: 'absent', moved: true });
       await http().get('/count').set('Cookie', next).expect(200, { count: 1 });
+      await http().post('/count').set('Cookie', next).expect(200, { count: 2 });
     });
 
-    it('the removal fails without landing: 503 without a cookie in place of the 408; the client keeps its session', async () => {
-      store.fail = true;
-      const { cookie, res } = await twoGuardsLogin();
-      expect({ status: res.status, setCookie: res.headers['set-cookie'] ?? null }).toEqual({ status: 503, setCookie: null });
-      expect(holders()).toEqual([{ id: idOf(cookie), locked: false }]);
-      await http().post('/count').set('Cookie', cookie).expect(200, { count: 2 });
+    it('the removal and the release that would settle it both unanswered (the documented double fault): under both ids, no lease left', async () => {
+      Object.assign(store, { fail: true, blind: true });
+      const { cookie, res } = await loginTimedOutDuringRemoval();
+      expect(res.status).toBe(408);
+      const ids = holders().map((h) => h.id);
+      expect(ids).toHaveLength(2);
+      expect(ids).toContain(idOf(cookie));
+      // The old record keeps the lock the failed release could not give back, until it is stale
+      // (executionTimeout), as after any release that gets no answer.
+      expect(holders().find((h) => h.id === idOf(cookie))?.locked).toBe(true);
     });
   });
 

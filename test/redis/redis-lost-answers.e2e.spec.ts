@@ -10,14 +10,13 @@
  *   token, or runs now). A LOCK or a removal whose answer was lost answers 503 (the lock released behind it).
  * The fault is made by a real TCP proxy in front of a real redis-server; the store only arms it before the call.
  */
-import { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import request from 'supertest';
-import { fromIoredis, RedisSessionStateStore, type RedisSessionClient } from '../../src/redis/index.js';
+import { RedisSessionStateStore, type RedisSessionClient } from '../../src/redis/index.js';
 import type { RemoveItemOptions, SessionStateAcquisition, SessionStateStoreData } from '../../src/store/session-state-store.js';
 import { LOCK, RELEASE, REMOVE, SAVE, type RedisScript } from '../../src/redis/redis-scripts.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { DroppingProxy } from '../support/dropping-proxy.js';
+import { reconnectingClient } from '../support/redis-test-helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { idOf, queueBehind, sessionApps, type SessionApp } from '../e2e/session-app.js';
@@ -69,19 +68,7 @@ afterAll(async () => {
 type ClientName = 'ioredis' | 'node-redis';
 
 /** A connected client of the application, through the proxy, that reconnects at once. */
-async function clientOf(name: ClientName): Promise<RedisSessionClient> {
-  if (name === 'ioredis') {
-    const ioredis = new Redis(proxy.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 10 });
-    closers.push(() => ioredis.disconnect());
-    await ioredis.connect();
-    return fromIoredis(ioredis);
-  }
-  const client = createClient({ url: `redis://127.0.0.1:${proxy.port}`, socket: { reconnectStrategy: () => 10 } });
-  client.on('error', () => undefined);
-  closers.push(() => client.destroy());
-  await client.connect();
-  return client as unknown as RedisSessionClient;
-}
+const clientOf = (name: ClientName): Promise<RedisSessionClient> => reconnectingClient(name, proxy.port, closers);
 
 const CASES = (['ioredis', 'node-redis'] as const).flatMap((client) => ADAPTERS.map((adapter) => [client, adapter] as const));
 

@@ -8,14 +8,13 @@
  *   behind the stalled one could not answer sooner, and the request's bound stays what docs/REDIS.md
  *   gives ("Persistence"): the save's requestTimeoutMs, then the release behind it. No lock is left.
  */
-import { Redis } from 'ioredis';
-import { createClient } from 'redis';
 import request from 'supertest';
-import { fromIoredis, RedisSessionStateStore, type RedisSessionClient } from '../../src/redis/index.js';
+import { RedisSessionStateStore, type RedisSessionClient } from '../../src/redis/index.js';
 import { SAVE } from '../../src/redis/redis-scripts.js';
 import { SessionStateLockLostError } from '../../src/errors/session-state.errors.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { DroppingProxy } from '../support/dropping-proxy.js';
+import { reconnectingClient } from '../support/redis-test-helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { holdAtGate, sessionApps } from '../e2e/session-app.js';
 
@@ -33,11 +32,7 @@ afterAll(async () => {
 });
 
 async function nodeRedis(port: number): Promise<RedisSessionClient & { sendCommand: (...a: unknown[]) => Promise<unknown> }> {
-  const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: () => 10 } });
-  client.on('error', () => undefined);
-  closers.push(() => client.destroy());
-  await client.connect();
-  return client as never;
+  return (await reconnectingClient('node-redis', port, closers)) as never;
 }
 
 async function storeOn(port: number, requestTimeoutMs = 2000) {
@@ -152,10 +147,7 @@ describe("the same on ioredis (the store's own timer, requestTimeoutMs + 100 per
   const { start, seeded } = sessionApps();
   const T = 1000;
   it('a request whose save gets no answer answers 503 within twice the bound', async () => {
-    const ioredis = new Redis(redis.port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 10 });
-    closers.push(() => ioredis.disconnect());
-    await ioredis.connect();
-    const store = new RedisSessionStateStore({ client: fromIoredis(ioredis), requestTimeoutMs: T });
+    const store = new RedisSessionStateStore({ client: await reconnectingClient('ioredis', redis.port, closers), requestTimeoutMs: T });
     const admin = await nodeRedis(redis.port);
     const a = await start('express', { store });
     const cookie = await seeded(a);

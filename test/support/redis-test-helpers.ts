@@ -1,4 +1,6 @@
+import { Redis } from 'ioredis';
 import { createClient, type RedisClientType } from 'redis';
+import { fromIoredis, type RedisSessionClient } from '../../src/redis/index.js';
 
 /** Commands the server processed, by name, from `INFO commandstats` (what reached Redis, not what the store meant to send). */
 export async function commandCalls(client: RedisClientType): Promise<Record<string, number>> {
@@ -61,4 +63,23 @@ export async function roundTripsDuring(url: string, send: () => Promise<unknown>
     monitor.destroy();
     marker.destroy();
   }
+}
+
+/**
+ * A connected client of the application as the store takes it (node-redis, or ioredis through
+ * `fromIoredis`), on `port` (a proxy's, say), reconnecting at once (10 ms) when its connection drops;
+ * its close goes to `closers`.
+ */
+export async function reconnectingClient(kind: 'ioredis' | 'node-redis', port: number, closers: (() => unknown)[]): Promise<RedisSessionClient> {
+  if (kind === 'ioredis') {
+    const ioredis = new Redis(port, '127.0.0.1', { lazyConnect: true, retryStrategy: () => 10 });
+    closers.push(() => ioredis.disconnect());
+    await ioredis.connect();
+    return fromIoredis(ioredis);
+  }
+  const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: () => 10 } });
+  client.on('error', () => undefined);
+  closers.push(() => client.destroy());
+  await client.connect();
+  return client as unknown as RedisSessionClient;
 }
