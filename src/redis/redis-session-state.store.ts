@@ -378,12 +378,19 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   async getItemExclusive(id: string): Promise<SessionStateAcquisition> {
     const now = this.clock();
     const lockId = this.lockIds.next();
+    const args = [String(now), String(now + LOCK_SLIDE_MS), lockId, this.extraMs];
+    const started = Date.now();
     let reply: RedisReply;
     try {
-      reply = await this.commands.script(LOCK, this.key(id), [String(now), String(now + LOCK_SLIDE_MS), lockId, this.extraMs]);
+      reply = await this.commands.script(LOCK, this.key(id), args);
     } catch (error) {
-      await this.settleLock(id, lockId, error);
-      throw error;
+      // A LOCK run a second time answers the lock it took as taken (see LOCK), so it may be sent again.
+      const again = await this.sendAgain(LOCK, id, args, started, error);
+      if (again === undefined) {
+        await this.settleLock(id, lockId, error);
+        throw error;
+      }
+      reply = again;
     }
     if (!Array.isArray(reply)) {
       if (code(reply) === 'A') return SESSION_ABSENT;
@@ -481,7 +488,15 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const now = this.clock();
     const args = [String(now), this.extraMs, lockId];
     if (options?.moved) args.push(String(now + MOVED_MARKER_MS), String(MOVED_MARKER_MS + Number(this.extraMs)));
-    const reply = list(await this.commands.script(REMOVE, this.key(id), args));
+    const started = Date.now();
+    const reply = list(
+      await this.commands.script(REMOVE, this.key(id), args).catch(async (error: unknown) => {
+        // Sent again, a removal that ran finds the session gone: the lifecycle reads that as it reads a logout's.
+        const again = await this.sendAgain(REMOVE, id, args, started, error);
+        if (again === undefined) throw error;
+        return again;
+      }),
+    );
     if (code(reply) !== 'OK') throw refusal(reply, 'the session was not removed');
     this.owners.unindexOwner(id, reply[1]);
   }
@@ -609,13 +624,29 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     try {
       return { reply: await this.commands.script(SAVE, this.key(id), args), again: false };
     } catch (error) {
-      if (mayHaveRun(error) && Date.now() - started < this.settings.requestTimeoutMs / 2) {
-        const reply = await this.commands.script(SAVE, this.key(id), args, true).catch(() => undefined);
-        if (reply !== undefined && !['M', 'G', 'X'].includes(code(reply))) return { reply, again: true };
-      }
+      const reply = await this.sendAgain(SAVE, id, args, started, error);
+      if (reply !== undefined && !['M', 'G', 'X'].includes(code(reply))) return { reply, again: true };
       if (takes !== null) await this.settleLock(id, takes, error);
       throw error;
     }
+  }
+
+  /**
+   * A script that failed at once after it was sent (a dropped connection, within half of
+   * `requestTimeoutMs` of `started`) may have run: it is sent once more, by EVAL through the reconnect,
+   * for a script that recognises its own first run (SAVE, LOCK) or whose second run's answer says what
+   * the first did (REMOVE: the session gone). Undefined when it is not sent again, or when the second
+   * attempt fails too.
+   */
+  private async sendAgain(
+    script: typeof SAVE,
+    id: string,
+    args: (string | Buffer)[],
+    started: number,
+    error: unknown,
+  ): Promise<RedisReply | undefined> {
+    if (!mayHaveRun(error) || Date.now() - started >= this.settings.requestTimeoutMs / 2) return undefined;
+    return this.commands.script(script, this.key(id), args, true).catch(() => undefined);
   }
 
   /** Runs a script that takes the lock `lockId`; when its answer is lost, releases that lock before throwing. */
