@@ -125,11 +125,21 @@ export class HttpExchange implements SessionExchange {
       listener();
       return () => {};
     }
+    let told = false;
     const onClose = () => {
-      if (!raw.writableFinished) listener();
+      if (told || raw.writableFinished) return;
+      told = true;
+      listener();
     };
     raw.once('close', onClose);
-    return () => raw.removeListener('close', onClose);
+    // A pipelined request waiting its turn on its connection: its response gets no 'close' when the
+    // client closes the connection (Node 20), the socket does (review R17).
+    const socket = (this.req.raw ?? (this.req as unknown as IncomingMessage)).socket;
+    socket?.once('close', onClose);
+    return () => {
+      raw.removeListener('close', onClose);
+      socket?.removeListener('close', onClose);
+    };
   }
 
   onClosed(listener: (answered: boolean) => void): void {
