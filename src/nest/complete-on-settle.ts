@@ -14,7 +14,8 @@ import type { HeldAnswer, SessionExchange } from '../core/session-exchange.js';
  *
  * `valuesAfterSave` (a transport that sends each value as it comes: a WebSocket message): while the
  * lease holds the lock, the values are kept until the completion resolved, then passed on; a failed
- * completion drops them, so the client gets its error alone, never an answer for unsaved changes.
+ * completion, or a handler error whose changes are discarded, drops them, so the client gets its error
+ * alone, never an answer for unsaved changes.
  */
 export function completeOnSettle(
   lifecycle: SessionStateLifecycle,
@@ -54,9 +55,12 @@ export function completeOnSettle(
       // are discarded unless the app's saveOnError policy says this error is a handled answer.
       const report = () => subscriber.error(handlerError(error));
       const holding = answer ?? heldLoginAnswer(held, lease, exchange);
-      const completion = lifecycle.complete(lease, exchange, lifecycle.outcomeOfError(error));
+      const outcome = lifecycle.outcomeOfError(error);
+      const completion = lifecycle.complete(lease, exchange, outcome);
       holding?.release(completion, toClientError, { error: handlerError(error) });
-      completion.then(() => (passKept(), report()), report);
+      // Values kept for after the save go out only if the error's changes were saved (saveOnError):
+      // else the client gets the error alone, as an HTTP client would (review R18).
+      completion.then(() => (outcome === 'succeeded' && passKept(), report()), report);
     },
     complete: () => {
       settle();

@@ -173,6 +173,15 @@ describe.each(['socket.io', 'ws'] as const)('WebSocket answers after the save, o
     expect(all).toEqual([`exception:${catalogMessage(new SessionStateTooLargeError(5000, 1000))}`, 'ack:0']);
   });
 
+  it('a message that answers, then fails: the exception alone, its changes discarded (review R18)', async () => {
+    const client = await connect(a.url, cookie);
+    client.send('answerThenFail');
+    await vi.waitUntil(() => client.received.some((r) => r.startsWith('exception:')), { timeout: 5000 });
+    client.send('counter');
+    expect(await client.receivedCount(2)).toEqual(['exception:failed after answering', 'ack:0']);
+    expect(lifecycle.activeLeases).toBe(0);
+  });
+
   it('a message whose save succeeds gets its answer, and the session holds what it said', async () => {
     const client = await connect(a.url, cookie);
     client.send('increment');
