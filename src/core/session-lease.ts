@@ -30,6 +30,8 @@ export interface SessionLease {
   activeIndex?: number;
   /** Handlers still running under the lease (GraphQL resolvers, see `SessionStateLifecycle.hold`). */
   running?: number;
+  /** The last of them to run: a locked request's resolvers run one at a time, each after this settles. */
+  resolvers?: Promise<void>;
   /** Called when the last of them settles, while a completion waits for it. */
   idle?: () => void;
   /** A guard's lease that no interceptor took over is released when this fires (lock stale). */

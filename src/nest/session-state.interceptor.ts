@@ -84,6 +84,7 @@ export class SessionStateInterceptor implements NestInterceptor {
    * A GraphQL resolver holds its request's lock while it runs, even after an outer interceptor (a
    * timeout) gave up on it: the resolver cannot be stopped, and the next request of the session
    * must not run beside it. So it stays subscribed until it settles (see `SessionStateLifecycle.hold`).
+   * The resolvers of one locked request run one after the other, in the order they are called.
    */
   private holdWhileRunning(transport: SessionTransport, context: ExecutionContext, next: CallHandler): Observable<unknown> {
     let lease: SessionLease | undefined;
@@ -96,11 +97,30 @@ export class SessionStateInterceptor implements NestInterceptor {
     const held = lease;
     return new Observable((subscriber) => {
       const settled = this.lifecycle.hold(held);
-      next.handle().subscribe({
-        next: (value) => subscriber.next(value),
-        error: (error: unknown) => (settled(), subscriber.error(error)),
-        complete: () => (settled(), subscriber.complete()),
-      });
+      let left = false;
+      // One at a time: a batch's operations, and a query's root fields, run in parallel on the request's
+      // one session, and each read-modify-write must see the one before it (review R18: lost updates).
+      held.resolvers = (held.resolvers ?? Promise.resolve()).then(
+        () =>
+          new Promise<void>((done) => {
+            const end = () => (settled(), done());
+            // Its subscriber gave up while it waited (an outer timeout): it never runs.
+            if (left) return end();
+            try {
+              next.handle().subscribe({
+                next: (value) => subscriber.next(value),
+                error: (error: unknown) => (end(), subscriber.error(error)),
+                complete: () => (end(), subscriber.complete()),
+              });
+            } catch (error) {
+              end();
+              subscriber.error(error);
+            }
+          }),
+      );
+      return () => {
+        left = true;
+      };
     });
   }
 

@@ -1,0 +1,71 @@
+/**
+ * The resolvers of one GraphQL request that holds its session's lock run one at a time. A batch's
+ * operations run in parallel on Apollo and Mercurius, and so do a query's root fields; they share the
+ * request's one session. Each of three mutations of a batch that read, awaited and wrote the session
+ * answered 2 with 200 and no error, and 2 was saved: two increments lost (review R18).
+ */
+import { Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { setTimeout as databaseCall } from 'node:timers/promises';
+import { HttpSessionState, Session, SessionState, SessionStateBehavior } from '../../src/index.js';
+import { ADAPTERS, sessionCookie } from '../support/test-app.js';
+import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from './graphql-app.js';
+
+@Resolver()
+class SlowCounterResolver {
+  /** Reads, awaits (a database call, say), writes: as most resolvers that write the session. */
+  @Mutation(() => Int)
+  async slowIncrement(@Session() session: HttpSessionState): Promise<number> {
+    const count = (session.get<number>('count') ?? 0) + 1;
+    await databaseCall(5);
+    session.set('count', count);
+    return count;
+  }
+
+  /** A query that declares Required (it writes), read-await-write. */
+  @Query(() => Int)
+  @SessionState(SessionStateBehavior.Required)
+  async slowVisit(@Session() session: HttpSessionState): Promise<number> {
+    const count = (session.get<number>('count') ?? 0) + 1;
+    await databaseCall(5);
+    session.set('count', count);
+    return count;
+  }
+}
+
+describe.each(ADAPTERS)('the resolvers of one locked GraphQL request, over %s', (adapter) => {
+  const server = GRAPHQL_SERVER[adapter];
+  let g: GraphQLApp;
+  beforeAll(async () => {
+    g = await startGraphQLApp(adapter, {}, [SlowCounterResolver]);
+  });
+  afterAll(() => g.app.close());
+
+  async function seeded(): Promise<string> {
+    return sessionCookie((await gql(g.http, { query: 'mutation { increment }' })).headers)!;
+  }
+  const counterOf = async (cookie: string) => (await gql(g.http, { query: '{ counter }' }, cookie)).body.data.counter;
+
+  it(`(${server}) a batch of three mutations that read, await and write: each sees the one before, all three saved`, async () => {
+    const cookie = await seeded();
+    const batch = ['A', 'B', 'C'].map((name) => ({ query: `mutation ${name} { slowIncrement }` }));
+    const res = await gql(g.http, batch, cookie);
+    expect(res.status).toBe(200);
+    const answers = (res.body as { data?: { slowIncrement: number }; errors?: unknown }[]).map((r) => r.errors ?? r.data!.slowIncrement);
+    expect(answers.sort()).toEqual([2, 3, 4]);
+    expect(await counterOf(cookie)).toBe(4);
+  });
+
+  it(`(${server}) one query whose two root fields declare Required and write: both increments saved`, async () => {
+    const cookie = await seeded();
+    const res = await gql(g.http, { query: '{ a: slowVisit b: slowVisit }' }, cookie);
+    expect({ status: res.status, errors: res.body.errors }).toEqual({ status: 200, errors: undefined });
+    expect([res.body.data.a, res.body.data.b].sort()).toEqual([2, 3]);
+    expect(await counterOf(cookie)).toBe(3);
+  });
+
+  it(`(${server}) twenty such mutations as separate requests of one session: all saved (the lock, as before)`, async () => {
+    const cookie = await seeded();
+    await Promise.all(Array.from({ length: 20 }, () => gql(g.http, { query: 'mutation { slowIncrement }' }, cookie)));
+    expect(await counterOf(cookie)).toBe(21);
+  });
+});
