@@ -163,11 +163,14 @@ export class SessionLockCoordinator {
     let woken = false;
     let brokeStale = false;
     let releases: ReleaseWatching | undefined; // made only if the request waits for another process
+    // Set while this reader waits at the store for another process's lock on behalf of the readers of
+    // this process, which queue behind it (counted by maxQueueLength) instead of each polling (review R18).
+    let ahead: { queue: LocalQueue; turn: Turn } | undefined;
     try {
       for (let attempt = 0; ;) {
         // A writer of this process holds the session: wait for its hand-off instead of polling.
         const queue = this.queues.get(id);
-        if (queue?.turn && !woken) {
+        if (!ahead && queue?.turn && !woken) {
           woken = true;
           if ((await this.wait(queue, queue.readers, signal)).heldLock) waited = true;
           continue;
@@ -175,8 +178,8 @@ export class SessionLockCoordinator {
         const result = await this.store.getItem(id);
         if (result.kind !== 'locked') return brokeStale ? { result, waited, brokeStale } : { result, waited };
         const local = this.queues.get(id);
-        if (local?.turn && !this.isStale(local.turn)) {
-          // The holder is ours and live: wait for its hand-off (or for its lock to go stale).
+        if (!ahead && local?.turn && !this.isStale(local.turn)) {
+          // The holder (or the reader waiting at the store) is ours and live: wait for its hand-off.
           waited = true;
           woken = true;
           await this.wait(local, local.readers, signal);
@@ -187,13 +190,28 @@ export class SessionLockCoordinator {
           brokeStale = true;
           continue;
         }
+        ahead ??= this.waitAhead(id);
         if (await (releases ??= new ReleaseWatching(this.store, id)).start()) continue;
         if (releases.watch) await this.awaitRelease(releases.watch, signal);
         else await this.pause(attempt++, signal);
       }
     } finally {
       releases?.close();
+      // The readers (and writers) queued behind it go on: to the store, or to a writer's turn.
+      if (ahead && ahead.queue.turn === ahead.turn) this.handOff(id, ahead.queue, true);
     }
+  }
+
+  /**
+   * A reader found the session locked by another process (or by a stale holder of this one): it takes
+   * the turn of this process's queue, so that the other requests of the session wait behind it here.
+   */
+  private waitAhead(id: string): { queue: LocalQueue; turn: Turn } | undefined {
+    let queue = this.queues.get(id);
+    if (!queue) this.queues.set(id, (queue = { id, turn: null, writers: [], readers: [] }));
+    if (queue.turn) return undefined; // a stale holder's turn: its timer hands it on
+    const turn: Turn = (queue.turn = { afterLockHolder: true });
+    return { queue, turn };
   }
 
   /** Requests of this process waiting for the session (for diagnostics and tests). */

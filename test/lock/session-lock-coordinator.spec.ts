@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { SessionStateWaitAbortedError } from '../../src/errors/session-state.errors.js';
+import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../../src/errors/session-state.errors.js';
 import { LazyAbort } from '../../src/lock/lazy-abort.js';
 import { SessionLockCoordinator } from '../../src/lock/session-lock-coordinator.js';
 import { resolveSessionStateOptions } from '../../src/module/session-state.options.js';
@@ -113,6 +113,67 @@ describe('SessionLockCoordinator', () => {
     expect(acquired.waited).toBe(true);
     expect(flat(acquired.result).item?.items).toBe('{"n":1}');
     expect(getItemExclusive).toHaveBeenCalledTimes(2); // and one more once a read saw it free
+  });
+
+  describe("readers waiting for another process's lock (review R18: each polled the store, and no cap counted them)", () => {
+    const options = (maxQueueLength = 100) => resolveSessionStateOptions({ store, lockWait: { pollMinMs: 1, pollMaxMs: 2, maxQueueLength } });
+
+    it('one reads the store for all; the others queue behind it in the process, then read once each', async () => {
+      const other = new SessionLockCoordinator(store, options(), new Logger('test'));
+      const mine = new SessionLockCoordinator(store, options(), new Logger('test'));
+      const holder = await other.acquireExclusive(id, new AbortController().signal);
+      const getItem = vi.spyOn(store, 'getItem');
+      const readers = Array.from({ length: 5 }, () => mine.acquireShared(id, new AbortController().signal));
+      await vi.waitFor(() => expect(mine.waiting(id)).toBe(4));
+      // Polls go on (one reader's): wait for ten more reads, then count who made them.
+      const before = getItem.mock.calls.length;
+      await vi.waitFor(() => expect(getItem.mock.calls.length).toBeGreaterThanOrEqual(before + 10));
+      expect(mine.waiting(id)).toBe(4); // nobody left the queue to poll on its own
+      await store.releaseItemExclusive(id, flat(holder.result).lockId!);
+      holder.turn.releaseLocal();
+      const released = getItem.mock.calls.length;
+      for (const reader of await Promise.all(readers)) expect(reader).toMatchObject({ waited: true, result: { kind: 'loaded' } });
+      expect(getItem.mock.calls.length - released).toBeLessThanOrEqual(5); // at most one read each after the release
+      expect(mine.size).toBe(0);
+    });
+
+    it('beyond lockWait.maxQueueLength they are refused (503), as writers are', async () => {
+      const other = new SessionLockCoordinator(store, options(), new Logger('test'));
+      const mine = new SessionLockCoordinator(store, options(2), new Logger('test'));
+      const holder = await other.acquireExclusive(id, new AbortController().signal);
+      const readers = Array.from({ length: 3 }, () => mine.acquireShared(id, new AbortController().signal));
+      await vi.waitFor(() => expect(mine.waiting(id)).toBe(2));
+      await expect(mine.acquireShared(id, new AbortController().signal)).rejects.toBeInstanceOf(SessionStateQueueFullError);
+      await expect(mine.acquireExclusive(id, new AbortController().signal)).rejects.toBeInstanceOf(SessionStateQueueFullError);
+      await store.releaseItemExclusive(id, flat(holder.result).lockId!);
+      holder.turn.releaseLocal();
+      expect((await Promise.all(readers)).map((r) => r.result.kind)).toEqual(['loaded', 'loaded', 'loaded']);
+      expect(mine.size).toBe(0);
+    });
+
+    it('the one at the store leaving (its client gone) hands its turn on: the writer behind it waits at the store, the reader behind the writer', async () => {
+      const other = new SessionLockCoordinator(store, options(), new Logger('test'));
+      const mine = new SessionLockCoordinator(store, options(), new Logger('test'));
+      const holder = await other.acquireExclusive(id, new AbortController().signal);
+      const first = new AbortController();
+      const leaving = mine.acquireShared(id, first.signal);
+      await vi.waitFor(() => expect(mine.size).toBe(1));
+      const reader = mine.acquireShared(id, new AbortController().signal);
+      const writer = mine.acquireExclusive(id, new AbortController().signal);
+      await vi.waitFor(() => expect(mine.waiting(id)).toBe(2));
+      first.abort();
+      await expect(leaving).rejects.toBeInstanceOf(SessionStateWaitAbortedError);
+      // The writer took the turn (it waits at the store now); the reader, woken, queues behind it.
+      await vi.waitFor(() => expect(mine.waiting(id)).toBe(1));
+      await store.releaseItemExclusive(id, flat(holder.result).lockId!);
+      holder.turn.releaseLocal();
+      const taken = await writer;
+      expect(taken).toMatchObject({ waited: true, result: { kind: 'acquired' } });
+      await store.releaseItemExclusive(id, flat(taken.result).lockId!);
+      taken.turn.releaseLocal();
+      expect(await reader).toMatchObject({ waited: true, result: { kind: 'loaded' } });
+      expect(mine.size).toBe(0);
+    });
   });
 
   it("requests queued behind one that waited for another process's lock learn they waited too (a login there moved the session)", async () => {
