@@ -143,7 +143,10 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     return this.timed(operation, secret, call, outcomeOf);
   }
 
-  private failed(operation: string, secret: string, error: unknown, start: number | undefined): never {
+  private failed(operation: string, secret: string, thrown: unknown, start: number | undefined): never {
+    // A store that rejects with a string (or nothing): an Error, so that it is known as the store's, answered
+    // by the catalog and logged redacted; passed on as it was, Nest logged it raw, session id and all (review R17).
+    const error = typeof thrown === 'object' && thrown !== null ? thrown : new Error(`The store rejected with a non-error value: ${String(thrown)}`);
     recordStoreError(error, [secret]);
     const { outcome, failure } = classifyStoreFailure(error);
     if (start !== undefined) this.metrics.storeOperation(operation, outcome, secondsSince(start));

@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import { Logger, type INestApplication } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { io, type Socket } from 'socket.io-client';
 import request from 'supertest';
@@ -36,7 +36,7 @@ import { SessionTestController } from './fixtures/session-test.controller.js';
  * class the package exports, and a custom store's own error, thrown by the store on every transport
  * (HTTP on Express and Fastify, a socket.io gateway, GraphQL on Apollo and Mercurius). Each answer
  * has the catalog's status, message and Retry-After, is counted under its rejection reason, and shows
- * none of the store's internals: its table, the AWS error text, the session id.
+ * none of the store's internals: its table, the AWS error text, the session id; no log line shows the id.
  */
 
 const TABLE = 'sessions-prod-7f3a';
@@ -55,7 +55,7 @@ interface Case {
   name: string;
   /** The error class it walks (none for a custom store's own error). */
   type?: Function;
-  error: (id: string) => Error;
+  error: (id: string) => unknown;
   status: number;
   message: string;
   retryAfter?: string;
@@ -177,11 +177,13 @@ const CASES: Case[] = [
     message: STORE_FAILED,
   },
   { name: "a custom store's own error", error: (id) => new RedisReplyError(`ERR ${internals(id)}`), status: 500, message: STORE_FAILED },
+  // Nest's handler logged it raw, session id and all, and answered its own 500 (review R17).
+  { name: "a custom store's rejection that is not an Error (a string)", error: (id) => `ERR ${internals(id)}`, status: 500, message: STORE_FAILED },
 ];
 
 /** An in-memory store that throws the armed error from its reads or its save, as a failing network store would. */
 class FaultyStore extends InMemorySessionStateStore {
-  fault: { on: 'read' | 'save'; error: () => Error } | undefined;
+  fault: { on: 'read' | 'save'; error: () => unknown } | undefined;
   override async getItem(id: string): Promise<SessionStateRead> {
     if (this.fault?.on === 'read') throw this.fault.error();
     return super.getItem(id);
@@ -315,7 +317,17 @@ describe.each(TRANSPORTS)('the error catalog over $name', (transport) => {
     const id = idOf(cookie);
     store.fault = { on: c.at, error: () => c.error(id) };
     const before = await probe.read();
-    const answer = await transport.call(url, cookie);
+    const spies = [vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {}), vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {})];
+    let answer: Answer;
+    let lines: string[];
+    try {
+      answer = await transport.call(url, cookie);
+    } finally {
+      lines = spies.flatMap((spy) => spy.mock.calls.map((call) => call.map(String).join(' ')));
+      spies.forEach((spy) => spy.mockRestore());
+    }
+    // No log line carries the session id (the store failure log redacts it; nothing logs the raw error).
+    for (const line of lines) expect(line).not.toContain(id);
 
     if (answer.status !== undefined) expect(answer.status).toBe(c.status);
     expect(answer.message).toBe(c.message);
