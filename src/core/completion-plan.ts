@@ -39,6 +39,8 @@ export interface CompletionFacts {
   readonly canSetCookie: boolean;
   /** Why not, when `canSetCookie` is false because of the request's path (only read for the log). */
   readonly outsideCookiePath?: boolean;
+  /** Why not, when `canSetCookie` is false because the exchange is a connection's message (only read for the log). */
+  readonly message?: boolean;
   /** The cookie was signed with an older secret: sign it again. */
   readonly resignCookie: boolean;
   /** Read-only: the stored expiry is old enough to slide it. */
@@ -96,7 +98,10 @@ export const OUTSIDE_COOKIE_PATH =
 
 const NONE: StoreStep = { kind: 'none' };
 
-const whyNoCookie = (f: CompletionFacts) => (f.outsideCookiePath ? OUTSIDE_COOKIE_PATH : SENT_BEFORE_SAVED);
+/** Why a cookie could not be set on a message of a connection (a WebSocket, a GraphQL subscription). */
+export const MESSAGE_SETS_NO_COOKIE = 'a message of a connection (a WebSocket, a GraphQL subscription) cannot set a cookie. Log in over HTTP.';
+
+const whyNoCookie = (f: CompletionFacts) => (f.message ? MESSAGE_SETS_NO_COOKIE : f.outsideCookiePath ? OUTSIDE_COOKIE_PATH : SENT_BEFORE_SAVED);
 
 /**
  * Whether the request's changes are kept (a read-write request that succeeded and did not abandon

@@ -672,6 +672,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       ownerChanged: session.ownerChanged,
       canSetCookie,
       outsideCookiePath: !canSetCookie && this.cookie.outsideCookiePath(exchange),
+      message: exchange.cannotStartSession !== undefined,
       resignCookie: lease.resignCookie,
       refreshExpiry: lease.refreshExpiry,
       renewsCookie: this.cookie.renews(session, exchange),

@@ -177,6 +177,12 @@ describe('planCompletion (what the end of a request does with its session)', () 
     );
   });
 
+  it("logs why for a connection's message (a WebSocket): it cannot set a cookie at all; no @Res() advice (review R18)", () => {
+    expect(planCompletion({ ...LOADED, regenerated: true, canSetCookie: false, message: true }).log?.message).toBe(
+      'regenerateId(): a message of a connection (a WebSocket, a GraphQL subscription) cannot set a cookie. Log in over HTTP. The session was kept under its current id.',
+    );
+  });
+
   it('reads the items only when the changes are kept, and the request cookie only when abandoned', () => {
     const unread = (facts: CompletionFacts, ...names: (keyof CompletionFacts)[]) => {
       const guarded = { ...facts };

@@ -1,4 +1,4 @@
-import type { INestApplication } from '@nestjs/common';
+import { Logger, type INestApplication } from '@nestjs/common';
 import { IoAdapter } from '@nestjs/platform-socket.io';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { io, type Socket } from 'socket.io-client';
@@ -180,6 +180,23 @@ describe.each(['socket.io', 'ws'] as const)('WebSocket answers after the save, o
     client.send('counter');
     expect(await client.receivedCount(2)).toEqual(['exception:failed after answering', 'ack:0']);
     expect(lifecycle.activeLeases).toBe(0);
+  });
+
+  it('regenerateId() in a message: the session kept under its id, and the log says why in words for a message (review R18)', async () => {
+    const client = await connect(a.url, cookie);
+    const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
+    let lines: string[];
+    try {
+      client.send('login');
+      await client.receivedCount(1);
+    } finally {
+      lines = errors.mock.calls.map((call) => String(call[0]));
+      errors.mockRestore();
+    }
+    expect(lines).toEqual([
+      'regenerateId(): a message of a connection (a WebSocket, a GraphQL subscription) cannot set a cookie. Log in over HTTP. The session was kept under its current id.',
+    ]);
+    await request(a.url).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
   });
 
   it('a message whose save succeeds gets its answer, and the session holds what it said', async () => {
