@@ -9,6 +9,9 @@ import { assertSessionValue } from './session-value.validator.js';
  * so that stores need no extra field. Hidden from the session's API; `set()` refuses the key.
  */
 const COOKIE_MAX_AGE_KEY = 'nestjs-session-state:cookieMaxAge';
+const ABANDONED =
+  'The session was abandoned (abandon()) in this request: it is removed at its end, so a write to it would be lost. ' +
+  "Write before abandon(), or to the next request's new session.";
 
 /** The session cookie's lifetime for one session (`session.cookie`). */
 export interface HttpSessionCookie {
@@ -126,7 +129,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   }
 
   set timeout(minutes: number) {
-    this.assertWritable();
+    this.assertLive();
     if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_TIMEOUT_MINUTES) {
       throw new RangeError(`Session timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}.`);
     }
@@ -143,7 +146,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   }
 
   set owner(owner: string | undefined) {
-    this.assertWritable();
+    this.assertLive();
     const problem = owner === undefined ? undefined : ownerProblem(owner);
     if (problem) {
       throw new TypeError(`Session owner must be a non-empty string of at most ${MAX_OWNER_BYTES} bytes (UTF-8), or undefined: ${problem}.`);
@@ -188,7 +191,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   /** Untyped session: a value of any type that is JSON data (interfaces included). */
   set<V>(key: UntypedKey<TData>, value: V & SettableJson<V>): this;
   set(key: string, value: unknown): this {
-    this.assertWritable();
+    this.assertLive();
     if (key === COOKIE_MAX_AGE_KEY) throw new SessionStateValueError(`Session key "${key}" is reserved.`, key, '');
     this.#written = true;
     if (value === undefined) {
@@ -208,13 +211,13 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   }
 
   delete(key: SessionKey<TData>): boolean {
-    this.assertWritable();
+    this.assertLive();
     this.#written = true;
     return this.#items.delete(key);
   }
 
   clear(): void {
-    this.assertWritable();
+    this.assertLive();
     this.#written = true;
     this.#items.clear();
   }
@@ -319,7 +322,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   }
 
   private setCookieMaxAge(ms: number | null | undefined): void {
-    this.assertWritable();
+    this.assertLive();
     if (typeof ms === 'number') {
       const limit = this.#timeout * 60_000;
       if (!Number.isInteger(ms) || ms < 1000)
@@ -338,6 +341,12 @@ export class HttpSessionState<TData extends object = SessionStateData> {
 
   private assertWritable(): void {
     if (this.#isReadOnly) throw new SessionStateReadOnlyError(this.#readOnlyReason);
+  }
+
+  /** Writable, and not abandoned: a write after `abandon()` would be lost with the session (review R19). */
+  private assertLive(): void {
+    this.assertWritable();
+    if (this.#abandoned) throw new SessionStateReadOnlyError(ABANDONED);
   }
 }
 
