@@ -51,7 +51,7 @@ describe.each(ADAPTERS)('the resolvers of one locked GraphQL request, over %s', 
     const res = await gql(g.http, batch, cookie);
     expect(res.status).toBe(200);
     const answers = (res.body as { data?: { slowIncrement: number }; errors?: unknown }[]).map((r) => r.errors ?? r.data!.slowIncrement);
-    expect(answers.sort()).toEqual([2, 3, 4]);
+    expect(answers.sort((x, y) => Number(x) - Number(y))).toEqual([2, 3, 4]);
     expect(await counterOf(cookie)).toBe(4);
   });
 
@@ -59,7 +59,7 @@ describe.each(ADAPTERS)('the resolvers of one locked GraphQL request, over %s', 
     const cookie = await seeded();
     const res = await gql(g.http, { query: '{ a: slowVisit b: slowVisit }' }, cookie);
     expect({ status: res.status, errors: res.body.errors }).toEqual({ status: 200, errors: undefined });
-    expect([res.body.data.a, res.body.data.b].sort()).toEqual([2, 3]);
+    expect([res.body.data.a, res.body.data.b].sort((x: number, y: number) => x - y)).toEqual([2, 3]);
     expect(await counterOf(cookie)).toBe(3);
   });
 
