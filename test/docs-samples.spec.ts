@@ -57,13 +57,14 @@ const SAMPLES: Sample[] = [
     block: 2,
     wrap: (code) => withNest('')(code.replace(/^SessionStateModule\.forRootAsync/m, 'export const sample = SessionStateModule.forRootAsync')),
   },
-  { page: 'docs/USAGE.md', block: 3, wrap: (code) => `export interface CartItem { sku: string; qty: number }\n${code}`, typed: true },
-  { page: 'docs/USAGE.md', block: 4 },
-  { page: 'docs/USAGE.md', block: 5, wrap: (code) => withNest('class Item { sku!: string }')(code.replace('{ ... }', '{ return item; }')) },
-  { page: 'docs/USAGE.md', block: 6, wrap: inClass('class LoginDto { user!: string; rememberMe?: boolean }'), typed: true },
+  { page: 'docs/USAGE.md', block: 3, wrap: withNest('class CartController {}\nclass CheckoutController {}') },
+  { page: 'docs/USAGE.md', block: 4, wrap: (code) => `export interface CartItem { sku: string; qty: number }\n${code}`, typed: true },
+  { page: 'docs/USAGE.md', block: 5 },
+  { page: 'docs/USAGE.md', block: 6, wrap: (code) => withNest('class Item { sku!: string }')(code.replace('{ ... }', '{ return item; }')) },
+  { page: 'docs/USAGE.md', block: 7, wrap: inClass('class LoginDto { user!: string; rememberMe?: boolean }'), typed: true },
   {
     page: 'docs/USAGE.md',
-    block: 7,
+    block: 8,
     wrap: (code) => {
       const [forRoot, , ...method] = code.split('\n');
       return inClass(`class LoginDto { user!: string }\nexport const options = ${forRoot};\n`)(
@@ -72,8 +73,8 @@ const SAMPLES: Sample[] = [
     },
     typed: true,
   },
-  { page: 'docs/USAGE.md', block: 8, wrap: withNest('class LoginDto { userId!: string }') },
-  { page: 'docs/USAGE.md', block: 9, wrap: asExport('declare const store: SessionStateStore;') },
+  { page: 'docs/USAGE.md', block: 9, wrap: withNest('class LoginDto { userId!: string }') },
+  { page: 'docs/USAGE.md', block: 10, wrap: asExport('declare const store: SessionStateStore;') },
   {
     page: 'docs/PASSPORT.md',
     block: 1,

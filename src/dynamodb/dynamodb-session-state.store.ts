@@ -26,6 +26,7 @@ import { deleteOwned, revokeOwnerSessions } from './dynamodb-owner-index.js';
 import { listOwnerSessions } from './dynamodb-owner-sessions.js';
 import { claimOwnerSlotOnDynamoDB, releaseOwnerSlotOnDynamoDB, releaseOwnerSlotsOnDynamoDB, type OwnerSlotSettings } from './dynamodb-owner-slots.js';
 import type { OwnerSlotAnswer, OwnerSlotClaim } from '../store/owner-slots.js';
+import { StoreUsers } from '../store/store-users.js';
 import {
   Attr,
   DATA_ITEM_RECORD_VERSION,
@@ -92,6 +93,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly health: DynamoDBTableHealth;
   private ready: Promise<void> | undefined;
   private destroyed = false;
+  /** The applications using this store object (see store-users.ts): the last to shut down destroys it. */
+  private readonly users = new StoreUsers();
 
   constructor(options: DynamoDBSessionStateStoreOptions = {}) {
     super();
@@ -123,9 +126,11 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
 
   /**
    * Checks the table (one `DescribeTable`), or creates it with `createIfNotExists`. Idempotent;
-   * a failed attempt can be retried. Runs at startup, never on the request path.
+   * a failed attempt can be retried. Runs at startup, never on the request path. After `destroy()`
+   * it makes the store usable again (the SDK client makes new connections on demand).
    */
   init(): Promise<void> {
+    this.destroyed = false;
     this.ready ??= prepareSessionTable({
       client: this.client,
       call: this.call,
@@ -141,18 +146,30 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     return this.ready;
   }
 
+  /** Once per application using the store (counted: see `onApplicationShutdown`). */
   async onModuleInit(): Promise<void> {
-    await this.init();
+    this.users.join();
+    try {
+      await this.init();
+    } catch (error) {
+      this.users.leave(); // this application never used it
+      throw error;
+    }
   }
 
+  /** The last application using the store destroys it; one sharing it with others leaves it in use. */
   onApplicationShutdown(): void {
-    this.destroy();
+    if (this.users.leave()) this.destroy();
   }
 
-  /** Destroys the client if the store built it (a client passed in belongs to the caller). */
+  /**
+   * Destroys the client if the store built it (a client passed in belongs to the caller), now,
+   * whoever still uses the store; Nest's shutdown calls it only for the last application using it.
+   */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    this.ready = undefined;
     if (this.ownsClient) this.client.destroy();
   }
 

@@ -125,7 +125,8 @@ function guardedBySession(target: object): boolean {
   return ((Reflect.getMetadata(GUARDS_METADATA, target) ?? []) as unknown[]).includes(SessionStateGuard);
 }
 
-function interceptorsOf(target: object): unknown[] {
+/** The interceptors bound to `target` (a class or a handler), as `@UseInterceptors()` records them. */
+export function interceptorsOf(target: object): unknown[] {
   return (Reflect.getMetadata(INTERCEPTORS_METADATA, target) ?? []) as unknown[];
 }
 

@@ -28,6 +28,11 @@ export class SessionStateInterceptor implements NestInterceptor {
     @Optional() private readonly behaviors: SessionStateBehaviorResolver,
   ) {}
 
+  /** Whether this module's session is reachable from the module Nest made this interceptor in. */
+  get hasSession(): boolean {
+    return this.lifecycle !== undefined;
+  }
+
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     if (!this.lifecycle) return next.handle();
     const transport = transportOf(context);

@@ -13,6 +13,7 @@ import { SessionRevoker } from './session-revoker.js';
 import { SessionManager } from './session-manager.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateDeclarations } from './session-state-declarations.js';
+import { SessionStateRegistration } from './session-state-registration.js';
 import { SessionStateAccessor } from './session-state.accessor.js';
 import { SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
 import { SessionStateInterceptor } from './session-state.interceptor.js';
@@ -64,6 +65,8 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
     SessionStateInterceptor,
     sessionInterceptorInnermost,
     SessionStateDeclarations,
+    // Refuses at startup a second registration of the module, and a handler that cannot reach it.
+    SessionStateRegistration,
     // `req.session` for passport and the middleware ecosystem: inert until `mountSessionState(app)`
     // mounts the middleware and makes the guard global (an app without it runs no extra guard).
     SessionStateMiddleware,

@@ -37,7 +37,7 @@ export interface OwnerSweepKeys {
  * owner by when to look again. Every step is atomic on its own slot, and safe whatever other sweeps
  * and logins do meanwhile (a registration replaces a lease, and the sweep's last step leaves an owner
  * whose score changed). Runs on an unref'd timer, jittered (0.5–1.5 × `intervalMs`), started by the
- * store's first use of an owner index or its `init()`, stopped by its `close()`.
+ * store's first use of an owner index or its `init()`, stopped by its `close()` (resumed if it is opened again).
  */
 export class RedisOwnerSweep {
   private timer: NodeJS.Timeout | undefined;
@@ -84,7 +84,13 @@ export class RedisOwnerSweep {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    this.timer = undefined;
     await this.running;
+  }
+
+  /** A closed store opened again (the next application's `init()`): sweeps may be scheduled again. */
+  resume(): void {
+    this.stopped = false;
   }
 
   /** One sweep now: the owners due, up to MAX_STEPS × BATCH of them. */

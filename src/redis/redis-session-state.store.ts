@@ -31,6 +31,7 @@ import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
 import { ACL_CHECK, CREATE_UNINITIALIZED, LOCK, LOCK_SLIDE_MS, PROBE, READ, RELEASE, REMOVE, RESET, SAVE } from './redis-scripts.js';
 import type { OwnerSlotAnswer, OwnerSlotClaim } from '../store/owner-slots.js';
+import { StoreUsers } from '../store/store-users.js';
 import type { OwnerSweepResult } from './redis-owner-sweep.js';
 import { RedisOwners } from './redis-owners.js';
 import { code, integer, list } from './redis-replies.js';
@@ -142,7 +143,10 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   /** The client and what runs on it: at once for a client passed in; at `init()` for one the store makes. */
   private connection: { client: RedisSessionClient; commands: RedisCommands; watches: RedisReleaseWatches | undefined } | undefined;
   private ready: Promise<void> | undefined;
-  private closed = false;
+  /** Set by `close()`; the next `init()` waits for it, then opens the store again. */
+  private closing: Promise<void> | undefined;
+  /** The applications using this store object (see store-users.ts): the last to shut down closes it. */
+  private readonly users = new StoreUsers();
   private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
     this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '']),
   );
@@ -177,12 +181,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /**
    * Makes the store's own client (loading `redis` only then) and connects it, or connects a client
-   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`). Fails
-   * (and destroys the client it connected) at once when Redis refuses the connection (WRONGPASS,
-   * NOPERM, a database refused), and after `connectTimeoutMs` when Redis is unreachable.
+   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`, once per
+   * application). After `close()` it opens the store again (a new client of its own for `url`).
+   * Fails (and destroys the client it connected) at once when Redis refuses the connection
+   * (WRONGPASS, NOPERM, a database refused), and after `connectTimeoutMs` when Redis is unreachable.
    */
   init(): Promise<void> {
     this.ready ??= (async () => {
+      if (this.closing) await this.reopen();
       this.connection ??= this.connectionOf(await this.buildClient());
       if (!this.connection.client.isOpen) await connectAtStartup(this.connection.client, this.settings.connectTimeoutMs);
       await this.checkScripting(this.connection.client);
@@ -256,17 +262,27 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     );
   }
 
+  /** Once per application using the store (counted: see `onApplicationShutdown`). */
   async onModuleInit(): Promise<void> {
-    await this.init();
+    this.users.join();
+    try {
+      await this.init();
+    } catch (error) {
+      this.users.leave(); // this application never used it
+      throw error;
+    }
   }
 
-  /** The owner sweep stops with the module (a sweep under way is waited for); the rest closes at shutdown. */
+  /**
+   * The owner sweep stops with the last application's module (a sweep under way is waited for);
+   * the rest closes at its shutdown. An application sharing the store with others leaves it open.
+   */
   async onModuleDestroy(): Promise<void> {
-    await this.owners.sweep.stop();
+    if (this.users.isLast()) await this.owners.sweep.stop();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.close();
+    if (this.users.leave()) await this.close();
   }
 
   /**
@@ -281,11 +297,17 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   /**
    * Closes the subscriber connection (without waiting on it: during an outage it may never connect),
    * makes one last attempt at the releases an outage held back, and closes the client if the store
-   * made it (a client passed in belongs to the caller).
+   * made it (a client passed in belongs to the caller). Closes now, whoever still uses the store;
+   * Nest's shutdown calls it only when the last application using the store shuts down.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  close(): Promise<void> {
+    // Unset at once: an init() from now on waits for this close, then opens the store again.
+    this.ready = undefined;
+    this.closing ??= this.shutDown();
+    return this.closing;
+  }
+
+  private async shutDown(): Promise<void> {
     await this.owners.sweep.stop();
     const connection = this.connection;
     if (!connection) return;
@@ -294,6 +316,14 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     const left = await this.pendingReleases.flush();
     if (left > 0) this.logger.warn(`Closing with ${left} session lock(s) not released (Redis unreachable); they are broken as stale later.`);
     if (!this.options.client && connection.client.isOpen) connection.client.destroy();
+  }
+
+  /** After a close: a fresh connection (the old one's client, if the store made it, is destroyed). */
+  private async reopen(): Promise<void> {
+    await this.closing;
+    this.closing = undefined;
+    this.connection = this.options.client ? this.connectionOf(this.options.client) : undefined;
+    this.owners.sweep.resume();
   }
 
   private get commands(): RedisCommands {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { OnModuleDestroy } from '@nestjs/common';
+import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { SessionStateLockLostError, type SessionStateLockLostReason } from '../../errors/session-state.errors.js';
 import {
   MOVED_MARKER_MS,
@@ -19,6 +19,7 @@ import {
 } from '../session-state-store.js';
 import type { InMemorySessionStateStoreOptions } from './in-memory-session-state-store.options.js';
 import { claimOwnerSlot, movesUnderWay, type OwnerSlotAnswer, type OwnerSlotBook, type OwnerSlotClaim } from '../owner-slots.js';
+import { StoreUsers } from '../store-users.js';
 
 interface InMemoryRecord {
   items: string;
@@ -41,7 +42,7 @@ interface InMemoryRecord {
  * and `revokeOwner`. A session only moved by `regenerateId()` has not ended and is not reported; its
  * old id keeps a marker for `MOVED_MARKER_MS` (answered `SESSION_MOVED`, swept with the records).
  */
-export class InMemorySessionStateStore extends SessionStateStore implements OnModuleDestroy {
+export class InMemorySessionStateStore extends SessionStateStore implements OnModuleInit, OnModuleDestroy {
   private readonly records = new Map<string, InMemoryRecord>();
   /**
    * Markers of moved sessions (old id → until when, epoch ms): see `removeItem`. Apart from the
@@ -57,7 +58,11 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   /** Per owner's book, how long its entries may be saves under way (the last claim's `pendingMs`): for the sweep. */
   private readonly slotsPendingMs = new Map<string, number>();
   private readonly now: () => number;
-  private readonly sweepTimer: NodeJS.Timeout;
+  private readonly sweepIntervalMs: number;
+  /** Running from the store's making (unref'd), stopped when the last application using it ends. */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** The applications using this store object (see store-users.ts). */
+  private readonly users = new StoreUsers();
   private expireCallback: SessionStateExpireCallback | undefined;
   /**
    * Lock ids: unique within this store (one process) is all a fencing token needs here, so a
@@ -74,7 +79,12 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     if (!Number.isFinite(interval) || interval <= 0 || interval > 2 ** 31 - 1) {
       throw new TypeError('InMemorySessionStateStore: sweepIntervalMs must be a positive number of milliseconds, at most 2147483647.');
     }
-    this.sweepTimer = setInterval(() => this.sweep(), interval).unref();
+    this.sweepIntervalMs = interval;
+    this.startSweeping();
+  }
+
+  private startSweeping(): void {
+    this.sweepTimer ??= setInterval(() => this.sweep(), this.sweepIntervalMs).unref();
   }
 
   async getItem(id: string): Promise<SessionStateRead> {
@@ -347,8 +357,17 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     this.expireCallback?.(id, itemOf(record));
   }
 
+  /** Once per application using the store: one made after an earlier one ended sweeps again. */
+  onModuleInit(): void {
+    this.users.join();
+    this.startSweeping();
+  }
+
+  /** The sweep stops with the last application using the store (or at once, for a store Nest never started). */
   onModuleDestroy(): void {
+    if (!this.users.leave()) return;
     clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
   }
 
   private live(id: string): InMemoryRecord | undefined {
