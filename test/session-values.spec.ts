@@ -226,6 +226,12 @@ describe('createTestSession', () => {
   it('checks values as set() does', () => {
     expect(() => createTestSession({ at: new Date() } as never)).toThrow(SessionStateValueError);
   });
+
+  it("refuses the reserved key and a timeout set() and session.timeout refuse (not turned into the session's cookie.maxAge)", () => {
+    expect(() => createTestSession({ 'nestjs-session-state:cookieMaxAge': 5000 })).toThrow(SessionStateValueError);
+    expect(() => createTestSession({}, { timeout: 0 })).toThrow(RangeError);
+    expect(() => createTestSession({}, { timeout: 525_601 })).toThrow(RangeError);
+  });
 });
 
 describe('session.owner', () => {
