@@ -56,6 +56,16 @@ describe('session values are JSON data, checked at set()', () => {
     expect(session.serializeItems()).toBe('{"o":{"a":1}}');
   });
 
+  it('refuses an array with a named property (JSON keeps only the elements), naming it', () => {
+    const items: unknown[] & { checkedOut?: boolean } = [{ sku: 'a' }];
+    items.checkedOut = true;
+    const error = refusal({ items }, 'cart');
+    expect(error.path).toBe('items.checkedOut');
+    expect(error.message).toContain('cart.items.checkedOut is a named property of an array');
+    // A key that only looks like an index is named too.
+    expect(refusal(Object.assign([1, 2], { '-1': 'x' })).path).toBe('["-1"]');
+  });
+
   it('refuses cycles, accepts shared (acyclic) references', () => {
     const cyclic: Record<string, unknown> = { a: 1 };
     cyclic.self = { back: cyclic };
@@ -215,6 +225,12 @@ describe('createTestSession', () => {
 
   it('checks values as set() does', () => {
     expect(() => createTestSession({ at: new Date() } as never)).toThrow(SessionStateValueError);
+  });
+
+  it("refuses the reserved key and a timeout set() and session.timeout refuse (not turned into the session's cookie.maxAge)", () => {
+    expect(() => createTestSession({ 'nestjs-session-state:cookieMaxAge': 5000 })).toThrow(SessionStateValueError);
+    expect(() => createTestSession({}, { timeout: 0 })).toThrow(RangeError);
+    expect(() => createTestSession({}, { timeout: 525_601 })).toThrow(RangeError);
   });
 });
 

@@ -2,4 +2,4 @@
  * `nestjs-session-state/health`: the `@nestjs/terminus` integration. A separate entry point, so that
  * an application without terminus (an optional peer dependency) never loads it.
  */
-export { SessionStateHealthIndicator } from './session-state.health-indicator.js';
+export { SessionStateHealthIndicator, type SessionStateHealthCheckOptions } from './session-state.health-indicator.js';

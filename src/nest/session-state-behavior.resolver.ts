@@ -70,7 +70,7 @@ const RESPONSE_PARAM_TYPES = ['1', '2'];
  * wrapper, `descriptor.value = function (...args) { ... }`), by what `@Session()` recorded on the
  * class under the method's name, as Nest does for the route's arguments.
  */
-function takesSession(handler: Function, type: Function): boolean {
+export function takesSession(handler: Function, type: Function): boolean {
   if (Reflect.getMetadata(SESSION_PARAM_METADATA, handler) !== undefined) return true;
   const method = methodOf(type, handler);
   return method !== undefined && Reflect.getOwnMetadata(SESSION_PARAM_METADATA, method.declaredBy, method.name) !== undefined;

@@ -5,6 +5,13 @@ import type { HttpSessionState } from '../session/http-session-state.js';
 import { SessionStateBehavior } from '../core/session-state-behavior.enum.js';
 import { SessionStateBehaviorResolver } from './session-state-behavior.resolver.js';
 import { SessionStateLifecycle } from '../core/session-state.lifecycle.js';
+import { SessionStateError } from '../errors/session-state.errors.js';
+
+const NO_HANDLER_MESSAGE =
+  'SessionStateAccessor.get() needs the ExecutionContext of a guard, an interceptor or a handler: the context given has no ' +
+  "handler (an exception filter's ArgumentsHost, or a context built by hand). An exception filter runs once the request's " +
+  'session is completed: read what the error answer needs from the session in the handler or a guard, and pass it on ' +
+  '(on the request, or in the exception).';
 
 /**
  * The session of a request, for code that runs before interceptors: guards (an auth guard reading
@@ -24,6 +31,10 @@ export class SessionStateAccessor {
   ) {}
 
   async get(context: ExecutionContext): Promise<HttpSessionState> {
+    // An exception filter's host has no handler (getHandler() answers undefined): no behavior to
+    // resolve, and the request's session is already completed. Loading it again would make the error
+    // answer wait on the store (or another request's lock), and fail again when the error is the store's.
+    if (typeof context.getHandler !== 'function' || typeof context.getHandler() !== 'function') throw new SessionStateError(NO_HANDLER_MESSAGE);
     const transport = requireTransport(context); // an unsupported context type throws, naming it
     const exchange = transport.exchange(context);
     try {

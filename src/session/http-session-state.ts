@@ -1,7 +1,7 @@
 import { SessionStateReadOnlyError, SessionStateValueError } from '../errors/session-state.errors.js';
 import type { JsonSafe, JsonValue, SessionInput, SessionKey, SessionStateData, SessionValue } from './session-data.js';
 import { generateSessionId } from './session-id.js';
-import { MAX_TIMEOUT_MINUTES } from './session-limits.js';
+import { assertTimeoutMinutes } from './session-limits.js';
 import { assertSessionValue } from './session-value.validator.js';
 
 /**
@@ -12,6 +12,11 @@ const COOKIE_MAX_AGE_KEY = 'nestjs-session-state:cookieMaxAge';
 const ABANDONED =
   'The session was abandoned (abandon()) in this request: it is removed at its end, so a write to it would be lost. ' +
   "Write before abandon(), or to the next request's new session.";
+
+/** Refuses the keys the module keeps among the items for itself (as `set()` does). */
+export function assertNotReservedKey(key: string): void {
+  if (key === COOKIE_MAX_AGE_KEY) throw new SessionStateValueError(`Session key "${key}" is reserved.`, key, '');
+}
 
 /** The session cookie's lifetime for one session (`session.cookie`). */
 export interface HttpSessionCookie {
@@ -130,9 +135,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
 
   set timeout(minutes: number) {
     this.assertLive();
-    if (!Number.isInteger(minutes) || minutes < 1 || minutes > MAX_TIMEOUT_MINUTES) {
-      throw new RangeError(`Session timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}.`);
-    }
+    assertTimeoutMinutes(minutes);
     if (minutes !== this.#timeout) this.#timeoutChanged = true;
     this.#timeout = minutes;
   }
@@ -192,7 +195,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   set<V>(key: UntypedKey<TData>, value: V & SettableJson<V>): this;
   set(key: string, value: unknown): this {
     this.assertLive();
-    if (key === COOKIE_MAX_AGE_KEY) throw new SessionStateValueError(`Session key "${key}" is reserved.`, key, '');
+    assertNotReservedKey(key);
     this.#written = true;
     if (value === undefined) {
       this.#items.delete(key);

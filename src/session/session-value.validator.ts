@@ -4,9 +4,10 @@ import { SessionStateValueError } from '../errors/session-state.errors.js';
  * Refuses, at `set()`, a value JSON would not give back as it was: the error names the session
  * key and the path inside the value (never the value itself: it may be personal data).
  *
- * Allowed: strings, finite numbers, booleans, null, arrays of those, plain objects (prototype
- * `Object.prototype` or `null`) with string keys. An object property that is `undefined` is
- * dropped, as JSON does; anywhere else `undefined` is refused (in an array it would read back as `null`).
+ * Allowed: strings, finite numbers, booleans, null, arrays of those (elements only: JSON drops a
+ * named property), plain objects (prototype `Object.prototype` or `null`) with string keys. An
+ * object property that is `undefined` is dropped, as JSON does; anywhere else `undefined` is
+ * refused (in an array it would read back as `null`).
  */
 export function assertSessionValue(key: string, value: unknown): void {
   const problem = findNonJson(value, [], []);
@@ -51,6 +52,11 @@ function findNonJson(value: unknown, path: (string | number)[], ancestors: objec
       const problem = findNonJson(object[i], [...path, i], ancestors);
       if (problem) return problem;
     }
+    // Every index holds a value now (holes were refused), and own keys list indices first: a key
+    // past them is a named property, which JSON drops.
+    const keys = Object.keys(object);
+    if (keys.length > object.length)
+      return { path: [...path, keys[object.length]!], what: 'a named property of an array (JSON keeps only the elements)' };
     ancestors.pop();
     return null;
   }

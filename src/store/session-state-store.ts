@@ -246,7 +246,8 @@ export abstract class SessionStateStore {
     return Promise.reject(
       new SessionStateError(
         `${this.constructor.name} does not implement revokeOwner(owner): sessions cannot be revoked by owner with this store. ` +
-          'Implement revokeOwner in the store (see SessionStateStore), or use InMemorySessionStateStore or DynamoDBSessionStateStore.',
+          'Implement revokeOwner in the store (see SessionStateStore), or use a built-in store that has it: ' +
+          'InMemorySessionStateStore, DynamoDBSessionStateStore or RedisSessionStateStore.',
       ),
     );
   }

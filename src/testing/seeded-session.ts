@@ -4,6 +4,7 @@ import { SessionCookie } from '../cookie/session-cookie.js';
 import { HttpSessionState } from '../session/http-session-state.js';
 import type { JsonValue, SessionStateData } from '../session/session-data.js';
 import { generateSessionId } from '../session/session-id.js';
+import { assertTimeoutMinutes } from '../session/session-limits.js';
 import { SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 import { SessionStateStore } from '../store/session-state-store.js';
@@ -16,7 +17,7 @@ export type SessionStateApp = Pick<INestApplicationContext, 'get'>;
 export type StoredSessionData<TData extends object = SessionStateData> = [keyof TData] extends [never] ? Record<string, JsonValue> : Partial<TData>;
 
 export interface SeedSessionOptions {
-  /** Minutes. Default: the module's `timeout`. */
+  /** Minutes, checked as `session.timeout` checks them. Default: the module's `timeout`. */
   timeout?: number;
 }
 
@@ -35,6 +36,7 @@ export async function seedSession<TData extends object = SessionStateData>(
   const { store, settings, cookie } = sessionStateOf(app);
   const id = generateSessionId();
   const timeout = options.timeout ?? settings.timeout;
+  assertTimeoutMinutes(timeout);
   await store.setAndReleaseItemExclusive(id, { items: serializeTestData(data), timeout }, null, true);
   return `${settings.cookie.name}=${cookie.value(id)}`;
 }
@@ -42,7 +44,9 @@ export async function seedSession<TData extends object = SessionStateData>(
 /**
  * The stored data of the session a cookie carries (a `Cookie` header value, a `Set-Cookie` line,
  * or supertest's `res.headers['set-cookie']`), or `null` when there is no such session (no or
- * badly signed cookie, unknown, expired or removed session). Reads without taking the lock.
+ * badly signed cookie, unknown, expired or removed session) or a request holds it. Reads without
+ * taking the lock, as any reader: the store gives no data under a writer's lock, and the data from
+ * before that request is about to be replaced (a test reading then races its request: await it).
  */
 export async function readSession<TData extends object = SessionStateData>(
   app: SessionStateApp,

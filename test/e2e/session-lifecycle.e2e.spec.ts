@@ -177,17 +177,6 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
     await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
   });
 
-  it('@SessionState(Disabled) with @Session(): a clear error, no store call', async () => {
-    const cookie = await seeded();
-    t.counter.reset();
-    const errors = vi.spyOn(Logger.prototype, 'error').mockImplementation(() => {});
-    await request(http).post('/disabled-with-session').set('Cookie', cookie).expect(500);
-    expect(t.counter.calls).toEqual({});
-    const logged = errors.mock.calls.flat().map(String).join('\n');
-    errors.mockRestore();
-    expect(logged).toMatch(/@Session\(\): this request has no session: the handler is declared SessionStateBehavior.Disabled/);
-  });
-
   it('a pipe that throws: the lock released (the interceptor loaded the session before the pipes ran), nothing saved', async () => {
     const cookie = await seeded();
     t.counter.reset();
@@ -285,10 +274,6 @@ describe.each(ADAPTERS)('session lifecycle over %s', (adapter) => {
       .set('Cookie', cookie)
       .expect(200, { list: [0, 1] });
     await request(http).get('/count').set('Cookie', cookie).expect(200, { count: 0 });
-  });
-
-  it('@Session() on a Disabled handler is a clear error, not a silent unlocked session', async () => {
-    await request(http).get('/disabled').expect(500);
   });
 
   it('regenerateId() moves the data to a new id and removes the old one', async () => {
