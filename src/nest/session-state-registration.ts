@@ -63,7 +63,8 @@ export class SessionStateRegistration implements OnModuleInit {
       const prototype = type.prototype as Record<string, unknown>;
       for (const name of this.scanner.getAllMethodNames(prototype)) {
         const handler = prototype[name];
-        if (typeof handler === 'function' && interceptorsOf(handler).includes(SessionStateInterceptor)) handlers.push(`${type.name}.${name}() (in ${module.name})`);
+        if (typeof handler === 'function' && interceptorsOf(handler).includes(SessionStateInterceptor))
+          handlers.push(`${type.name}.${name}() (in ${module.name})`);
       }
     }
     return handlers;
