@@ -54,6 +54,8 @@ export class RedisOwnerSweep {
     private readonly clock: () => number,
     private readonly intervalMs: number | null,
     private readonly logger: Logger,
+    /** Run first by every sweep: registrations that failed when they were made (see RedisOwners). */
+    private readonly beforeSweep: () => Promise<void> = async () => {},
   ) {}
 
   /** Schedules the next sweep unless one is scheduled, the sweep is off, or the store is closed. */
@@ -98,6 +100,7 @@ export class RedisOwnerSweep {
     let visited = 0;
     let removed = 0;
     this.backlog = false;
+    await this.beforeSweep();
     // A stopped store (closing) ends its sweep at the next step, not after MAX_STEPS of them.
     for (let step = 0; step < MAX_STEPS && !this.stopped; step++) {
       const now = this.clock();

@@ -8,6 +8,9 @@ import { RedisOwnerSweep } from './redis-owner-sweep.js';
 import { code, integer, list } from './redis-replies.js';
 import { CLAIM_OWNER_SLOT, INDEX_OWNER, OWNED, REAP_REGISTER, REVOKE, UNINDEX_OWNER } from './redis-scripts.js';
 
+/** Failed registrations kept for the next sweep, at most (an outage of the reaper's node: see `unregistered`). */
+const MAX_UNREGISTERED = 10_000;
+
 /** What the owner index needs of its store. */
 export interface RedisOwnersContext {
   readonly commands: () => RedisCommands;
@@ -38,6 +41,11 @@ export class RedisOwners {
   private readonly extraMs: string;
   private readonly logger: Logger;
   private readonly reaper: string;
+  /**
+   * Owners whose registration for the sweep failed (owner → horizon), registered again before the
+   * next sweep: unregistered, an owner's keys (no TTL) were never swept. Bounded: past it, as before.
+   */
+  private readonly unregistered = new Map<string, number>();
 
   constructor(context: RedisOwnersContext) {
     ({ commands: this.commands, key: this.key, prefix: this.prefix, clock: this.clock, extraMs: this.extraMs, logger: this.logger } = context);
@@ -48,6 +56,7 @@ export class RedisOwners {
       this.clock,
       context.sweepIntervalMs,
       this.logger,
+      () => this.registerPending(),
     );
   }
 
@@ -219,8 +228,31 @@ export class RedisOwners {
   /** The sweep looks at `owner` at `until` at the latest (epoch ms); the sweep's timer starts with the first. */
   private async registerOwner(owner: string, until: number, settle = false): Promise<void> {
     this.sweep.start();
-    const reaper = this.reaper;
-    await this.commands().script(REAP_REGISTER, reaper, [owner, String(Math.floor(until))], settle);
+    const horizon = Math.floor(until);
+    try {
+      await this.commands().script(REAP_REGISTER, this.reaper, [owner, String(horizon)], settle);
+    } catch (error) {
+      this.registerLater(owner, horizon);
+      throw error;
+    }
+  }
+
+  private registerLater(owner: string, horizon: number): void {
+    if (this.unregistered.size >= MAX_UNREGISTERED && !this.unregistered.has(owner)) return;
+    this.unregistered.set(owner, Math.max(horizon, this.unregistered.get(owner) ?? 0));
+  }
+
+  /** The registrations that failed, made again (by the sweep, first); those that fail again wait for the next. */
+  async registerPending(): Promise<void> {
+    const pending = [...this.unregistered];
+    this.unregistered.clear();
+    await Promise.all(
+      pending.map(([owner, horizon]) =>
+        this.commands()
+          .script(REAP_REGISTER, this.reaper, [owner, String(horizon)])
+          .catch(() => this.registerLater(owner, horizon)),
+      ),
+    );
   }
 
   /**

@@ -5,6 +5,7 @@
  * the others (scored again), is safe beside other instances' sweeps and logins, and runs by itself on
  * the store's timer. An index of the older kind (a set with a TTL) becomes a sorted set where it is written.
  */
+import { Logger } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { createClient, type RedisClientType } from 'redis';
 import { fromIoredis, RedisSessionStateStore } from '../../src/redis/index.js';
@@ -88,6 +89,33 @@ describe('the owner sweep', () => {
     expect(await store.sweepOwners()).toEqual({ visited: 1, removed: 0 });
     expect(Number(await admin.zScore('sess:owners', 'early'))).toBe(horizon);
     expect(await admin.exists(ownerKeys('early')[0]!)).toBe(1);
+  });
+
+  it("an owner whose registration failed (the reaper set refused: another node's outage, say) is registered by the next sweep, and its keys go in time", async () => {
+    // A user refused the reaper set only: every other key of the store is allowed (a real refusal by Redis).
+    await admin.sendCommand(['ACL', 'SETUSER', 'no-reaper', 'reset', 'on', '>pw', '~sess:{*', '~sess:owner:*', '&sess:*', '+@all']);
+    const store = new RedisSessionStateStore({
+      url: `redis://no-reaper:pw@127.0.0.1:${server.port}`,
+      clock,
+      releaseNotifications: false,
+      ownerSweep: false,
+    });
+    stores.push(store);
+    await store.init();
+    const warnings = vi.spyOn(Logger.prototype, 'warn').mockImplementation(() => {});
+    try {
+      await signIn(store, 'unregistered');
+    } finally {
+      warnings.mockRestore();
+    }
+    expect({ registered: await admin.zScore('sess:owners', 'unregistered'), index: await admin.exists(ownerKeys('unregistered')[0]!) }).toEqual({
+      registered: null,
+      index: 1,
+    });
+    await admin.sendCommand(['ACL', 'SETUSER', 'no-reaper', '~sess:owners']);
+    offset = 41 * MINUTE + 2_000; // the session and its entry's horizon are past
+    expect(await store.sweepOwners()).toEqual({ visited: 1, removed: 1 });
+    expect(await admin.exists(ownerKeys('unregistered'))).toBe(0);
   });
 
   it('two instances sweeping 300 stale owners at once: each owner visited once (the lease), every key gone', async () => {
