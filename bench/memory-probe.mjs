@@ -40,4 +40,4 @@ const grown = after.heapUsed + after.external - (before.heapUsed + before.extern
 console.log(
   JSON.stringify({ kind, sessions: N, rssMB: after.rss / 2 ** 20, rssGrowthMB, heapMB: after.heapUsed / 2 ** 20, bytesPerSession: grown / N }),
 );
-store.onModuleDestroy?.();
+store.close?.();

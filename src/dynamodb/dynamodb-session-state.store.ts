@@ -1,5 +1,5 @@
 import { GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { SessionStateCorruptError, SessionStateLockLostError, type SessionStateLockLostReason } from '../errors/session-state.errors.js';
 import type { ConsumedCapacityReport, ReportsConsumedCapacity } from '../observability/consumed-capacity.js';
 import {
@@ -26,7 +26,6 @@ import { deleteOwned, revokeOwnerSessions } from './dynamodb-owner-index.js';
 import { listOwnerSessions } from './dynamodb-owner-sessions.js';
 import { claimOwnerSlotOnDynamoDB, releaseOwnerSlotOnDynamoDB, releaseOwnerSlotsOnDynamoDB, type OwnerSlotSettings } from './dynamodb-owner-slots.js';
 import type { OwnerSlotAnswer, OwnerSlotClaim } from '../store/owner-slots.js';
-import { StoreUsers } from '../store/store-users.js';
 import {
   Attr,
   DATA_ITEM_RECORD_VERSION,
@@ -65,9 +64,9 @@ import { attemptsOf, newWriteToken, PruneBook, wroteOrUnknown, type WriteClauses
  * answer was lost recognises its own earlier attempt, and a lock call that got no answer is settled
  * before the caller is told.
  *
- * Call `init()` once before use (Nest does, through `onModuleInit`): it checks, or creates, the table.
+ * Call `init()` once before use (the module does, when an application using the store starts): it checks, or creates, the table.
  */
-export class DynamoDBSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown, ReportsConsumedCapacity {
+export class DynamoDBSessionStateStore extends SessionStateStore implements ReportsConsumedCapacity {
   readonly tableName: string;
   readonly client: DynamoDBClient;
   private readonly logger = new Logger(DynamoDBSessionStateStore.name);
@@ -93,8 +92,6 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
   private readonly health: DynamoDBTableHealth;
   private ready: Promise<void> | undefined;
   private destroyed = false;
-  /** The applications using this store object (see store-users.ts): the last to shut down destroys it. */
-  private readonly users = new StoreUsers();
 
   constructor(options: DynamoDBSessionStateStoreOptions = {}) {
     super();
@@ -146,25 +143,14 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements OnMo
     return this.ready;
   }
 
-  /** Once per application using the store (counted: see `onApplicationShutdown`). */
-  async onModuleInit(): Promise<void> {
-    this.users.join();
-    try {
-      await this.init();
-    } catch (error) {
-      this.users.leave(); // this application never used it
-      throw error;
-    }
-  }
-
-  /** The last application using the store destroys it; one sharing it with others leaves it in use. */
-  onApplicationShutdown(): void {
-    if (this.users.leave()) this.destroy();
+  /** What the module calls when the last application using the store shuts down: `destroy()`. */
+  close(): void {
+    this.destroy();
   }
 
   /**
    * Destroys the client if the store built it (a client passed in belongs to the caller), now,
-   * whoever still uses the store; Nest's shutdown calls it only for the last application using it.
+   * whoever still uses the store; the module calls it (`close`) when the last application using it shuts down.
    */
   destroy(): void {
     if (this.destroyed) return;

@@ -1,5 +1,4 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
-import { MODULE_METADATA } from '@nestjs/common/constants.js';
 import { MetadataScanner, ModulesContainer } from '@nestjs/core';
 import { SessionStateError } from '../errors/session-state.errors.js';
 import { SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
@@ -34,11 +33,9 @@ export class SessionStateRegistration implements OnModuleInit {
     const modules = [...this.modules.values()];
     const registrations = modules.filter((module) => module.providers.has(SESSION_STATE_OPTIONS));
     if (registrations.length > 1) {
-      const importers = modules.filter((module) => importsRegistration(module, registrations)).map((module) => module.name);
       throw new SessionStateError(
-        `SessionStateModule is registered ${registrations.length} times in this application` +
-          (importers.length > 0 ? ` (imported by ${importers.join(', ')})` : '') +
-          ': each registration has its own store and lifecycle, so a session made under one is unknown to the other. ' +
+        `SessionStateModule is registered ${registrations.length} times in this application: each registration has its own ` +
+          'store and lifecycle, so a session made under one is unknown to the other. ' +
           ONCE,
       );
     }
@@ -69,16 +66,4 @@ export class SessionStateRegistration implements OnModuleInit {
     }
     return handlers;
   }
-}
-
-/** Whether `module` lists one of the registrations in its own `@Module({ imports })` (globals aside). */
-function importsRegistration(module: NestModule, registrations: NestModule[]): boolean {
-  if (registrations.includes(module) || typeof module.metatype !== 'function') return false;
-  const imports = (Reflect.getMetadata(MODULE_METADATA.IMPORTS, module.metatype) ?? []) as unknown[];
-  return imports.some(
-    (entry) =>
-      typeof entry === 'object' &&
-      entry !== null &&
-      registrations.some((registration) => (entry as { module?: unknown }).module === registration.metatype),
-  );
 }

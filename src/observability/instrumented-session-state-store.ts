@@ -1,4 +1,4 @@
-import type { OnApplicationShutdown } from '@nestjs/common';
+import type { OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import {
   SessionStateStore,
   type RemoveItemOptions,
@@ -13,6 +13,7 @@ import {
 import { secondsSince, type SessionStateMetrics, type StoreOperationOutcome } from './session-state-metrics.js';
 import { classifyStoreFailure } from './store-failure.js';
 import { recordStoreError } from '../errors/store-error-origin.js';
+import { joinStore, leaveStore } from '../store/store-users.js';
 import type { StoreFailureLog } from './store-failure-log.js';
 
 /**
@@ -21,9 +22,11 @@ import type { StoreFailureLog } from './store-failure-log.js';
  * place, so no store has to do either. Answers and errors pass through unchanged. Only what the
  * module calls is measured (not `createUninitializedItem`, which it never calls).
  */
-export class InstrumentedSessionStateStore extends SessionStateStore implements OnApplicationShutdown {
+export class InstrumentedSessionStateStore extends SessionStateStore implements OnModuleInit, OnApplicationShutdown {
   private readonly where: string;
   private readonly cleanups: (() => void)[] = [];
+  /** Whether this application opened the store (a module Nest closes without starting it never did). */
+  private joined = false;
 
   constructor(
     private readonly inner: SessionStateStore,
@@ -121,8 +124,18 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     this.cleanups.push(cleanup);
   }
 
-  onApplicationShutdown(): void {
+  /** This application starts using the store: the first opens it (see store-users.ts). */
+  async onModuleInit(): Promise<void> {
+    await joinStore(this.inner);
+    this.joined = true;
+  }
+
+  /** This application is done with the store: the last one that started with it closes it. */
+  async onApplicationShutdown(): Promise<void> {
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+    if (!this.joined) return;
+    this.joined = false;
+    await leaveStore(this.inner);
   }
 
   private run<T>(

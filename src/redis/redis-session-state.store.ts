@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import {
   SessionStateCorruptError,
   SessionStateLockLostError,
@@ -31,7 +31,6 @@ import { RedisPendingReleases } from './redis-pending-releases.js';
 import { RedisReleaseWatches } from './redis-release-watches.js';
 import { ACL_CHECK, CREATE_UNINITIALIZED, LOCK, LOCK_SLIDE_MS, PROBE, READ, RELEASE, REMOVE, RESET, SAVE } from './redis-scripts.js';
 import type { OwnerSlotAnswer, OwnerSlotClaim } from '../store/owner-slots.js';
-import { StoreUsers } from '../store/store-users.js';
 import type { OwnerSweepResult } from './redis-owner-sweep.js';
 import { RedisOwners } from './redis-owners.js';
 import { code, integer, list } from './redis-replies.js';
@@ -130,7 +129,7 @@ class LockIds {
  * and waiters of other instances woken by the release (sharded pub/sub) rather than polling.
  * See the design note above.
  */
-export class RedisSessionStateStore extends SessionStateStore implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
+export class RedisSessionStateStore extends SessionStateStore {
   private readonly logger = new Logger(RedisSessionStateStore.name);
   private readonly options: RedisSessionStateStoreOptions;
   private readonly settings: RedisStoreSettings;
@@ -145,8 +144,6 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
   private ready: Promise<void> | undefined;
   /** Set by `close()`; the next `init()` waits for it, then opens the store again. */
   private closing: Promise<void> | undefined;
-  /** The applications using this store object (see store-users.ts): the last to shut down closes it. */
-  private readonly users = new StoreUsers();
   private readonly pendingReleases = new RedisPendingReleases((id, lockId) =>
     this.commands.script(RELEASE, this.key(id), [String(this.clock()), this.extraMs, lockId, '']),
   );
@@ -181,8 +178,8 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
 
   /**
    * Makes the store's own client (loading `redis` only then) and connects it, or connects a client
-   * passed in that is not open yet. Idempotent; Nest runs it at startup (`onModuleInit`, once per
-   * application). After `close()` it opens the store again (a new client of its own for `url`).
+   * passed in that is not open yet. Idempotent; the module runs it when each application using the
+   * store starts. After `close()` it opens the store again (a new client of its own for `url`).
    * Fails (and destroys the client it connected) at once when Redis refuses the connection
    * (WRONGPASS, NOPERM, a database refused), and after `connectTimeoutMs` when Redis is unreachable.
    */
@@ -262,29 +259,6 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
     );
   }
 
-  /** Once per application using the store (counted: see `onApplicationShutdown`). */
-  async onModuleInit(): Promise<void> {
-    this.users.join();
-    try {
-      await this.init();
-    } catch (error) {
-      this.users.leave(); // this application never used it
-      throw error;
-    }
-  }
-
-  /**
-   * The owner sweep stops with the last application's module (a sweep under way is waited for);
-   * the rest closes at its shutdown. An application sharing the store with others leaves it open.
-   */
-  async onModuleDestroy(): Promise<void> {
-    if (this.users.isLast()) await this.owners.sweep.stop();
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    if (this.users.leave()) await this.close();
-  }
-
   /**
    * One sweep of the owner indexes now (the store runs one every `ownerSweep.intervalMs`, jittered):
    * deletes the index and cap book of owners none of whose entries is needed any more. For tests
@@ -298,7 +272,7 @@ export class RedisSessionStateStore extends SessionStateStore implements OnModul
    * Closes the subscriber connection (without waiting on it: during an outage it may never connect),
    * makes one last attempt at the releases an outage held back, and closes the client if the store
    * made it (a client passed in belongs to the caller). Closes now, whoever still uses the store;
-   * Nest's shutdown calls it only when the last application using the store shuts down.
+   * the module calls it when the last application using the store shuts down (store-users.ts).
    */
   close(): Promise<void> {
     // Unset at once: an init() from now on waits for this close, then opens the store again.

@@ -296,6 +296,17 @@ export abstract class SessionStateStore {
    */
   watchReleases?(id: string): Promise<SessionStateReleaseWatch>;
 
+  /**
+   * Opens what the store needs (a connection, a table check, a timer). Optional. The module calls it
+   * when each application using the store starts (so it must be idempotent), and `close` when the last
+   * of them shuts down; a store may be opened again after a close (an e2e suite's application per test).
+   * A store needs no Nest lifecycle hooks of its own for this (Nest would call them once per application).
+   */
+  init?(): Promise<void> | void;
+
+  /** Closes what `init` opened: when the last application using the store shuts down. Optional. */
+  close?(): Promise<void> | void;
+
   /** Whether the backing store can serve sessions now, for health checks. Default: up (no I/O). */
   async checkHealth(): Promise<SessionStateStoreHealth> {
     return { up: true };

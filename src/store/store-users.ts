@@ -1,29 +1,25 @@
+import type { SessionStateStore } from './session-state-store.js';
+
 /**
- * The applications using one store object. A store is often made once, where a static module is
+ * The applications using each store object. A store is often made once, where a static module is
  * declared (`forRoot({ store: new RedisSessionStateStore({ url }) })`), and then every application
  * built from that module shares it: an e2e suite's application per test, two applications at once.
- * Nest runs the store's `onModuleInit` and `onApplicationShutdown` once per application; counted
- * here, only the last application to leave closes the store, and the next `onModuleInit` reopens it.
+ * Each application's own provider (the measured store, one per application) joins when it starts and
+ * leaves when it shuts down, only if it joined: a module Nest closes without starting it (a compiled-only
+ * testing module) never counts (review R20). The first to join opens the store, the last to leave closes it.
  */
-export class StoreUsers {
-  private count = 0;
+const users = new WeakMap<SessionStateStore, number>();
 
-  /** One application more (counted before its init is awaited, so that a close meanwhile sees it). */
-  join(): void {
-    this.count++;
-  }
+/** An application starts using `store`: it is opened (`init`, idempotent), and counted once that worked. */
+export async function joinStore(store: SessionStateStore): Promise<void> {
+  await store.init?.();
+  users.set(store, (users.get(store) ?? 0) + 1);
+}
 
-  /**
-   * One application less: whether the store is now unused and is to be closed (also when nobody
-   * joined: a store shut down by Nest without its init, as a compiled-only testing module is).
-   */
-  leave(): boolean {
-    if (this.count > 0) this.count--;
-    return this.count === 0;
-  }
-
-  /** Whether the next `leave()` closes the store. */
-  isLast(): boolean {
-    return this.count <= 1;
-  }
+/** An application that joined shuts down: the last one closes the store. */
+export async function leaveStore(store: SessionStateStore): Promise<void> {
+  const left = (users.get(store) ?? 1) - 1;
+  if (left > 0) return void users.set(store, left);
+  users.delete(store);
+  await store.close?.();
 }

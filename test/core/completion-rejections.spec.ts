@@ -43,7 +43,7 @@ beforeEach(async () => {
 });
 afterEach(() => {
   vi.restoreAllMocks();
-  store.onModuleDestroy();
+  store.close();
 });
 
 /** One read-write request of the stored session that sets n = 2, completed with `outcome` while the store is down. */

@@ -19,7 +19,7 @@ const ID = 'a'.repeat(32);
 const OTHER = 'b'.repeat(32);
 const SECRET = 'the current secret, 16+ chars';
 const store = new InMemorySessionStateStore();
-afterAll(() => store.onModuleDestroy());
+afterAll(() => store.close());
 
 const options = resolveSessionStateOptions({ store, secret: SECRET });
 /** An application's lifecycle (each application of a process has its own). */

@@ -61,7 +61,7 @@ beforeEach(() => {
 afterEach(() => {
   vi.restoreAllMocks();
   vi.useRealTimers();
-  for (const store of stores.splice(0)) store.onModuleDestroy();
+  for (const store of stores.splice(0)) store.close();
 });
 
 /** One request: the session `stored` (if any) is loaded, `handle` runs, the lease is completed with `outcome`. */

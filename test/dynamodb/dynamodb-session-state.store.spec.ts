@@ -158,7 +158,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       const calls = countDynamoDBCalls(store.client);
       await store.init();
       await store.init();
-      await store.onModuleInit();
+      await store.init();
       expect(calls.calls()).toEqual(['DescribeTable']);
     });
   });
@@ -558,10 +558,10 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
   });
 
   describe('client ownership', () => {
-    it('destroys the client it built, once, at shutdown', () => {
+    it('destroys the client it built, once, at close (and destroy)', () => {
       const store = createStore();
       const destroy = vi.spyOn(store.client, 'destroy');
-      store.onApplicationShutdown();
+      store.close();
       store.destroy();
       expect(destroy).toHaveBeenCalledTimes(1);
     });
@@ -572,7 +572,7 @@ describe('DynamoDBSessionStateStore on DynamoDB Local', () => {
       const store = createStore({ client, clientConfig: undefined });
       expect(store.client).toBe(client);
       await store.init();
-      store.onApplicationShutdown();
+      store.close();
       expect(destroy).not.toHaveBeenCalled();
       expect(flat(await store.getItem(newId())).item).toBeNull();
       destroy.mockRestore();

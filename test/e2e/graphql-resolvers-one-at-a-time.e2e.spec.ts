@@ -4,7 +4,7 @@
  * request's one session. Each of three mutations of a batch that read, awaited and wrote the session
  * answered 2 with 200 and no error, and 2 was saved: two increments lost (review R18).
  */
-import { Int, Mutation, Query, Resolver } from '@nestjs/graphql';
+import { Field, Int, Mutation, ObjectType, Parent, Query, ResolveField, Resolver } from '@nestjs/graphql';
 import { setTimeout as databaseCall } from 'node:timers/promises';
 import { HttpSessionState, Session, SessionState, SessionStateBehavior } from '../../src/index.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
@@ -31,6 +31,59 @@ class SlowCounterResolver {
     return count;
   }
 }
+
+@ObjectType()
+class Item {
+  @Field(() => Int) id!: number;
+}
+
+/** A DataLoader-style batcher: the loads of one tick are answered together (on setImmediate). */
+class Batcher {
+  private waiting: { key: number; resolve: (value: number) => void }[] = [];
+  load(key: number): Promise<number> {
+    return new Promise((resolve) => {
+      if (this.waiting.length === 0) setImmediate(() => this.waiting.splice(0).forEach((w) => w.resolve(w.key * 10)));
+      this.waiting.push({ key, resolve });
+    });
+  }
+}
+
+/** Field resolvers that take the session, on a list, under a root field that takes it too (review R20). */
+@Resolver(() => Item)
+class ItemResolver {
+  private readonly batcher = new Batcher();
+
+  @Query(() => [Item])
+  @SessionState(SessionStateBehavior.Required)
+  async items(@Session() session: HttpSessionState): Promise<Item[]> {
+    session.set('visits', (session.get<number>('visits') ?? 0) + 1);
+    await databaseCall(2);
+    return [{ id: 1 }, { id: 2 }, { id: 3 }];
+  }
+
+  @ResolveField(() => Int)
+  async seen(@Parent() item: Item, @Session() session: HttpSessionState): Promise<number> {
+    const seen = (session.get<number>('seen') ?? 0) + 1;
+    await this.batcher.load(item.id);
+    session.set('seen', seen);
+    return seen;
+  }
+}
+
+describe.each(ADAPTERS)('field resolvers that take the session, with interceptors on field resolvers, over %s', (adapter) => {
+  let g: GraphQLApp;
+  beforeAll(async () => {
+    g = await startGraphQLApp(adapter, {}, [ItemResolver], { fieldResolverEnhancers: ['interceptors'] });
+  });
+  afterAll(() => g.app.close());
+
+  it(`(${GRAPHQL_SERVER[adapter]}) a list's field resolvers awaiting a batching loader: one at a time, no deadlock, all three writes seen`, async () => {
+    const cookie = sessionCookie((await gql(g.http, { query: 'mutation { increment }' })).headers)!;
+    const res = await gql(g.http, { query: '{ items { id seen } }' }, cookie);
+    expect({ status: res.status, errors: res.body.errors }).toEqual({ status: 200, errors: undefined });
+    expect(res.body.data.items.map((i: { seen: number }) => i.seen)).toEqual([1, 2, 3]);
+  });
+});
 
 describe.each(ADAPTERS)('the resolvers of one locked GraphQL request, over %s', (adapter) => {
   const server = GRAPHQL_SERVER[adapter];

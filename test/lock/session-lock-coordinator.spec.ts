@@ -23,7 +23,7 @@ describe('SessionLockCoordinator', () => {
     await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 20 }, null, true);
     locks = new SessionLockCoordinator(store, resolveSessionStateOptions({ store }), new Logger('test'));
   });
-  afterEach(() => store.onModuleDestroy());
+  afterEach(() => store.close());
 
   it('a waiter whose request is already aborted leaves without taking another waiter out of the line', async () => {
     const writer = await locks.acquireExclusive(id, new AbortController().signal);
@@ -221,7 +221,7 @@ describe('SessionLockCoordinator', () => {
         probes: 0,
       });
     } finally {
-      timed.onModuleDestroy();
+      timed.close();
     }
   });
 

@@ -45,16 +45,16 @@ class BasketModule {}
 class PaymentModule {}
 
 describe('SessionStateModule registered more than once in one application', () => {
-  it('is refused at startup when forRoot({ isGlobal: false }) is imported in two feature modules, naming them', async () => {
+  it('is refused at startup when forRoot({ isGlobal: false }) is imported in two feature modules, saying how to register it once', async () => {
     await expect(createTestApp('express', { imports: [CartModule, CheckoutModule] })).rejects.toThrow(
-      /SessionStateModule is registered 2 times in this application \(imported by CartModule, CheckoutModule\).*isGlobal: false, in one module of yours that imports SessionStateModule\.forRoot\(\.\.\.\) and exports SessionStateModule/,
+      /SessionStateModule is registered 2 times in this application: .*isGlobal: false, in one module of yours that imports SessionStateModule\.forRoot\(\.\.\.\) and exports SessionStateModule/,
     );
   });
 
   it('is refused at startup when forRoot() is in the root module and again in a feature module', async () => {
     await expect(
       createTestApp('express', { imports: [SessionStateModule.forRoot(), WishlistModule], controllers: [counter('cart')] }),
-    ).rejects.toThrow(/SessionStateModule is registered 2 times in this application \(imported by .*WishlistModule\)/);
+    ).rejects.toThrow(/SessionStateModule is registered 2 times in this application: /);
   });
 });
 

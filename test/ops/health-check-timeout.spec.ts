@@ -70,7 +70,7 @@ describe('SessionStateHealthIndicator over a store whose checkHealth() does not 
     expect(result).toEqual({
       session_store: { status: 'down', error: 'Timeout', message: "the session store's checkHealth() did not answer within 5000 ms" },
     });
-    store.onModuleDestroy();
+    store.close();
   });
 
   it('refuses a timeout that is not a positive number of ms', async () => {
@@ -78,6 +78,6 @@ describe('SessionStateHealthIndicator over a store whose checkHealth() does not 
     const indicator = new SessionStateHealthIndicator(new HealthIndicatorService(), store);
     await expect(indicator.isHealthy('session_store', { timeout: 0 })).rejects.toThrow(RangeError);
     await expect(indicator.isHealthy('session_store', { timeout: Number.NaN })).rejects.toThrow(RangeError);
-    store.onModuleDestroy();
+    store.close();
   });
 });

@@ -1,5 +1,5 @@
 /**
- * close() (Nest's onApplicationShutdown) while the subscriber connection's first connect is still
+ * close() (at the shutdown of the last application using the store) while the subscriber connection's first connect is still
  * pending (Redis down when a waiter first watched a session) settles at once: it destroys the
  * subscriber without waiting on its connect, and closes the client the store made, so neither keeps
  * reconnecting and the process can exit.

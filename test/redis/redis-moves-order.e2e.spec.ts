@@ -45,7 +45,7 @@ it('a chain of moves under way counts the same on Redis as on memory (movesUnder
     }
   } finally {
     await redisStore.close?.();
-    memory.onModuleDestroy?.();
+    memory.close();
   }
   expect(results.filter((r) => r.memory !== r.redis)).toEqual([]);
 });

@@ -10,7 +10,7 @@ describeSessionStateStoreConformance(
   'InMemorySessionStateStore conformance',
   {
     create: (clock) => new InMemorySessionStateStore({ clock }),
-    destroy: (store) => (store as InMemorySessionStateStore).onModuleDestroy(),
+    destroy: (store) => (store as InMemorySessionStateStore).close(),
     movedMarkers: true,
   },
   { describe, it, expect, beforeEach, afterEach },
@@ -28,7 +28,7 @@ describeSessionStateStoreConformance(
   'the default handOverItemExclusive (an in-memory store without its own)',
   {
     create: (clock) => new DefaultHandOverStore({ clock }),
-    destroy: (store) => (store as InMemorySessionStateStore).onModuleDestroy(),
+    destroy: (store) => (store as InMemorySessionStateStore).close(),
   },
   { describe, it, expect, beforeEach, afterEach },
 );
@@ -49,7 +49,7 @@ describe('InMemorySessionStateStore', () => {
   const newId = () => randomBytes(18).toString('base64url');
 
   afterEach(() => {
-    for (const store of stores.splice(0)) store.onModuleDestroy();
+    for (const store of stores.splice(0)) store.close();
     vi.useRealTimers();
     vi.restoreAllMocks();
   });
@@ -175,7 +175,7 @@ describe('InMemorySessionStateStore', () => {
     expect(() => new InMemorySessionStateStore({ sweepIntervalMs })).toThrow(TypeError);
   });
 
-  it('sweeps on its timer, and onModuleDestroy stops the timer', async () => {
+  it('sweeps on its timer, and close() stops the timer', async () => {
     vi.useFakeTimers();
     const store = createStore(1_000);
     const sweep = vi.spyOn(store, 'sweep');
@@ -189,16 +189,16 @@ describe('InMemorySessionStateStore', () => {
     expect(sweep).toHaveBeenCalledTimes(1);
     expect(expired).toHaveBeenCalledWith(id, { items: '{"n":1}', timeout: 1 });
 
-    store.onModuleDestroy();
+    store.close();
     vi.advanceTimersByTime(10_000);
     expect(sweep).toHaveBeenCalledTimes(1);
     expect(vi.getTimerCount()).toBe(0);
   });
 
-  it('onModuleDestroy clears its interval', () => {
+  it('close() clears its interval', () => {
     const clearIntervalSpy = vi.spyOn(globalThis, 'clearInterval');
     const store = createStore();
-    store.onModuleDestroy();
+    store.close();
     expect(clearIntervalSpy).toHaveBeenCalledTimes(1);
     expect(clearIntervalSpy.mock.calls[0]![0]).toBeDefined();
   });

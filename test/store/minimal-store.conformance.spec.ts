@@ -40,7 +40,7 @@ class MinimalStore extends SessionStateStore {
     return this.inner.resetItemTimeout(id);
   }
   close() {
-    this.inner.onModuleDestroy();
+    this.inner.close();
   }
 }
 

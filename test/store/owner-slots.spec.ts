@@ -13,7 +13,7 @@ describe('claimOwnerSlot (the in-memory store)', () => {
     now = 1_000_000;
     store = new InMemorySessionStateStore({ clock: () => now });
   });
-  afterEach(() => store.onModuleDestroy());
+  afterEach(() => store.close());
 
   const claim = (id: string, policy: OwnerCapPolicy, extra: Partial<OwnerSlotClaim> = {}) =>
     store.claimOwnerSlot({ owner: 'ann', id, max: 2, policy, pendingMs: 1000, ...extra });

@@ -5,6 +5,7 @@
  * it for the others: the last application using it closes it, and the next one opens it again.
  */
 import { Controller, Post } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createClient } from 'redis';
 import request from 'supertest';
@@ -89,6 +90,22 @@ describe.each(Object.keys(stores))('%s, shared by the applications of one module
     }
   });
 
+  it('keeps serving an application when a compiled-only testing module of the same module is closed (it never opened the store; review R20)', async () => {
+    const store = await stores[kind]!();
+    const running = await app(store);
+    try {
+      const { cookie } = await count(running.getHttpServer());
+      const compiledOnly = await Test.createTestingModule({
+        imports: [SessionStateModule.forRoot({ store })],
+        controllers: [CounterController],
+      }).compile();
+      await compiledOnly.close();
+      expect(await count(running.getHttpServer(), cookie)).toMatchObject({ status: 201, body: { count: 2 } });
+    } finally {
+      await running.close();
+    }
+  });
+
   it('keeps serving one application when another one using it at once closes', async () => {
     const store = await stores[kind]!();
     const [a, b] = await Promise.all([app(store, 'express'), app(store, 'fastify')]);
@@ -141,6 +158,27 @@ describe('in-memory store shared by applications: its sweep (the session-end eve
 });
 
 describe.each(['url', 'client'] as const)('Redis { %s } shared by applications: its owner sweep', (made) => {
+  it('keeps sweeping for an application that starts while another one shuts down (review R20)', async () => {
+    let offset = 0;
+    const options = { clock: () => Date.now() + offset, ownerSweep: { intervalMs: 1_000 } };
+    const admin = createClient({ url: redis.url });
+    await admin.connect();
+    closers.push(() => admin.destroy());
+    const store = new RedisSessionStateStore(made === 'url' ? { url: redis.url, ...options } : { client: admin, ...options });
+    closers.push(() => store.close());
+    const first = await app(store);
+    const [, second] = await Promise.all([first.close(), app(store)]);
+    try {
+      const owner = `owner-overlap-${made}`;
+      await store.setAndReleaseItemExclusive(generateSessionId(), { items: '{}', timeout: 1, owner }, null, true);
+      expect(await admin.exists(`sess:owner:{${owner}}`)).toBe(1);
+      offset = 3 * 60_000 + 2_000;
+      await vi.waitFor(async () => expect(await admin.exists(`sess:owner:{${owner}}`)).toBe(0), { timeout: 5_000, interval: 50 });
+    } finally {
+      await second.close();
+    }
+  });
+
   it('sweeps the owner indexes again for an application created after another one closed', async () => {
     let offset = 0;
     const options = { clock: () => Date.now() + offset, ownerSweep: { intervalMs: 1_000 } };

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { SessionStateLockLostError, type SessionStateLockLostReason } from '../../errors/session-state.errors.js';
 import {
   MOVED_MARKER_MS,
@@ -19,7 +18,6 @@ import {
 } from '../session-state-store.js';
 import type { InMemorySessionStateStoreOptions } from './in-memory-session-state-store.options.js';
 import { claimOwnerSlot, movesUnderWay, type OwnerSlotAnswer, type OwnerSlotBook, type OwnerSlotClaim } from '../owner-slots.js';
-import { StoreUsers } from '../store-users.js';
 
 interface InMemoryRecord {
   items: string;
@@ -42,7 +40,7 @@ interface InMemoryRecord {
  * and `revokeOwner`. A session only moved by `regenerateId()` has not ended and is not reported; its
  * old id keeps a marker for `MOVED_MARKER_MS` (answered `SESSION_MOVED`, swept with the records).
  */
-export class InMemorySessionStateStore extends SessionStateStore implements OnModuleInit, OnModuleDestroy {
+export class InMemorySessionStateStore extends SessionStateStore {
   private readonly records = new Map<string, InMemoryRecord>();
   /**
    * Markers of moved sessions (old id → until when, epoch ms): see `removeItem`. Apart from the
@@ -61,8 +59,6 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
   private readonly sweepIntervalMs: number;
   /** Running from the store's making (unref'd), stopped when the last application using it ends. */
   private sweepTimer: NodeJS.Timeout | undefined;
-  /** The applications using this store object (see store-users.ts). */
-  private readonly users = new StoreUsers();
   private expireCallback: SessionStateExpireCallback | undefined;
   /**
    * Lock ids: unique within this store (one process) is all a fencing token needs here, so a
@@ -357,15 +353,13 @@ export class InMemorySessionStateStore extends SessionStateStore implements OnMo
     this.expireCallback?.(id, itemOf(record));
   }
 
-  /** Once per application using the store: one made after an earlier one ended sweeps again. */
-  onModuleInit(): void {
-    this.users.join();
+  /** Sweeps again after a `close()` (the module calls it when an application using the store starts). */
+  init(): void {
     this.startSweeping();
   }
 
-  /** The sweep stops with the last application using the store (or at once, for a store Nest never started). */
-  onModuleDestroy(): void {
-    if (!this.users.leave()) return;
+  /** Stops the sweep (the module calls it when the last application using the store shuts down). */
+  close(): void {
     clearInterval(this.sweepTimer);
     this.sweepTimer = undefined;
   }
