@@ -157,47 +157,40 @@ describe('in-memory store shared by applications: its sweep (the session-end eve
   });
 });
 
-describe.each(['url', 'client'] as const)('Redis { %s } shared by applications: its owner sweep', (made) => {
-  it('keeps sweeping for an application that starts while another one shuts down (review R20)', async () => {
-    let offset = 0;
-    const options = { clock: () => Date.now() + offset, ownerSweep: { intervalMs: 1_000 } };
-    const admin = createClient({ url: redis.url });
-    await admin.connect();
-    closers.push(() => admin.destroy());
-    const store = new RedisSessionStateStore(made === 'url' ? { url: redis.url, ...options } : { client: admin, ...options });
-    closers.push(() => store.close());
+/** How the second application of a store starts: after the first closed, or while it shuts down (review R20). */
+const SECOND_STARTS = {
+  'after another one closed': async (store: SessionStateStore) => {
+    await (await app(store)).close();
+    return app(store);
+  },
+  'while another one shuts down': async (store: SessionStateStore) => {
     const first = await app(store);
     const [, second] = await Promise.all([first.close(), app(store)]);
-    try {
-      const owner = `owner-overlap-${made}`;
-      await store.setAndReleaseItemExclusive(generateSessionId(), { items: '{}', timeout: 1, owner }, null, true);
-      expect(await admin.exists(`sess:owner:{${owner}}`)).toBe(1);
-      offset = 3 * 60_000 + 2_000;
-      await vi.waitFor(async () => expect(await admin.exists(`sess:owner:{${owner}}`)).toBe(0), { timeout: 5_000, interval: 50 });
-    } finally {
-      await second.close();
-    }
-  });
+    return second;
+  },
+};
 
-  it('sweeps the owner indexes again for an application created after another one closed', async () => {
-    let offset = 0;
-    const options = { clock: () => Date.now() + offset, ownerSweep: { intervalMs: 1_000 } };
-    const admin = createClient({ url: redis.url });
-    await admin.connect();
-    closers.push(() => admin.destroy());
-    const store = new RedisSessionStateStore(made === 'url' ? { url: redis.url, ...options } : { client: admin, ...options });
-    closers.push(() => store.close());
-    await (await app(store)).close();
-
-    const second = await app(store);
-    try {
-      const owner = `owner-${made}`;
-      await store.setAndReleaseItemExclusive(generateSessionId(), { items: '{}', timeout: 1, owner }, null, true);
-      expect(await admin.exists(`sess:owner:{${owner}}`)).toBe(1);
-      offset = 3 * 60_000 + 2_000; // the session and its index entry are past any use
-      await vi.waitFor(async () => expect(await admin.exists(`sess:owner:{${owner}}`)).toBe(0), { timeout: 5_000, interval: 50 });
-    } finally {
-      await second.close();
-    }
-  });
+describe.each(['url', 'client'] as const)('Redis { %s } shared by applications: its owner sweep', (made) => {
+  it.each(Object.keys(SECOND_STARTS) as (keyof typeof SECOND_STARTS)[])(
+    'sweeps the owner indexes for an application that starts %s',
+    async (when) => {
+      let offset = 0;
+      const options = { clock: () => Date.now() + offset, ownerSweep: { intervalMs: 1_000 } };
+      const admin = createClient({ url: redis.url });
+      await admin.connect();
+      closers.push(() => admin.destroy());
+      const store = new RedisSessionStateStore(made === 'url' ? { url: redis.url, ...options } : { client: admin, ...options });
+      closers.push(() => store.close());
+      const second = await SECOND_STARTS[when](store);
+      try {
+        const owner = `owner-${made}-${when.split(' ')[0]}`;
+        await store.setAndReleaseItemExclusive(generateSessionId(), { items: '{}', timeout: 1, owner }, null, true);
+        expect(await admin.exists(`sess:owner:{${owner}}`)).toBe(1);
+        offset = 3 * 60_000 + 2_000; // the session and its index entry are past any use
+        await vi.waitFor(async () => expect(await admin.exists(`sess:owner:{${owner}}`)).toBe(0), { timeout: 5_000, interval: 50 });
+      } finally {
+        await second.close();
+      }
+    },
+  );
 });
