@@ -5,12 +5,13 @@
  * store recorded (`x`) falls short, yet always outlives the session's expiry by ttlExtraSeconds (and
  * by at most a quarter of the timeout more), whatever the calls and however the clock moves.
  */
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisClientType } from 'redis';
 import { SessionStateCorruptError } from '../../src/errors/session-state.errors.js';
-import { RedisSessionStateStore } from '../../src/redis/index.js';
+import type { RedisSessionStateStore } from '../../src/redis/index.js';
 import { LOCK_SLIDE_MS } from '../../src/redis/redis-scripts.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startClockedRedis, stopClockedRedis } from '../support/redis-test-helpers.js';
+import type { RedisServer } from '../support/redis-server.js';
 
 let server: RedisServer;
 let admin: RedisClientType;
@@ -19,18 +20,8 @@ let store: RedisSessionStateStore;
 const EXTRA_MS = 60_000;
 const MINUTE = 60_000;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-  store = new RedisSessionStateStore({ url: server.url, clock: () => Date.now() + offsetMs });
-  await store.init();
-});
-afterAll(async () => {
-  await store?.close();
-  admin?.destroy();
-  await server?.stop();
-});
+beforeAll(async () => ({ server, admin, store } = await startClockedRedis(() => Date.now() + offsetMs)));
+afterAll(() => stopClockedRedis({ server, admin, store }));
 beforeEach(() => {
   offsetMs = 0;
 });

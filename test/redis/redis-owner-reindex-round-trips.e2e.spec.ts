@@ -4,12 +4,12 @@
  * that is one round trip: the script that found the index due answers the owner with it (the store
  * used to read the owner first, an `HMGET`: two round trips). Commands counted at the server (MONITOR).
  */
-import { createClient, type RedisClientType } from 'redis';
-import { RedisSessionStateStore } from '../../src/redis/index.js';
+import type { RedisClientType } from 'redis';
+import type { RedisSessionStateStore } from '../../src/redis/index.js';
 import { generateSessionId } from '../../src/session/session-id.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
-import { roundTripsDuring } from '../support/redis-test-helpers.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { roundTripsDuring, startClockedRedis, stopClockedRedis } from '../support/redis-test-helpers.js';
+import type { RedisServer } from '../support/redis-server.js';
 
 const MINUTE = 60_000;
 
@@ -18,18 +18,8 @@ let admin: RedisClientType;
 let store: RedisSessionStateStore;
 let offsetMs = 0;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-  store = new RedisSessionStateStore({ url: server.url, clock: () => Date.now() + offsetMs });
-  await store.init();
-});
-afterAll(async () => {
-  await store?.close();
-  admin?.destroy();
-  await server?.stop();
-});
+beforeAll(async () => ({ server, admin, store } = await startClockedRedis(() => Date.now() + offsetMs)));
+afterAll(() => stopClockedRedis({ server, admin, store }));
 
 /** An owned session (timeout 30 min) whose next slide passes its index horizon, and whose lock does not slide it (expiry > 10 min away). */
 async function dueSession(): Promise<{ id: string; owner: string }> {

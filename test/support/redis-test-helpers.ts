@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { createClient, type RedisClientType } from 'redis';
-import { fromIoredis, type RedisSessionClient } from '../../src/redis/index.js';
+import { fromIoredis, RedisSessionStateStore, type RedisSessionClient } from '../../src/redis/index.js';
+import { startRedisServer, type RedisServer } from './redis-server.js';
 
 /** Commands the server processed, by name, from `INFO commandstats` (what reached Redis, not what the store meant to send). */
 export async function commandCalls(client: RedisClientType): Promise<Record<string, number>> {
@@ -82,4 +83,26 @@ export async function reconnectingClient(kind: 'ioredis' | 'node-redis', port: n
   closers.push(() => client.destroy());
   await client.connect();
   return client as unknown as RedisSessionClient;
+}
+
+/** A redis-server of its own, an admin client on it, and one store on the test's clock (its `init()` done). */
+export interface ClockedRedis {
+  server: RedisServer;
+  admin: RedisClientType;
+  store: RedisSessionStateStore;
+}
+
+export async function startClockedRedis(clock: () => number): Promise<ClockedRedis> {
+  const server = await startRedisServer();
+  const admin: RedisClientType = createClient({ url: server.url });
+  await admin.connect();
+  const store = new RedisSessionStateStore({ url: server.url, clock });
+  await store.init();
+  return { server, admin, store };
+}
+
+export async function stopClockedRedis(redis: Partial<ClockedRedis>): Promise<void> {
+  await redis.store?.close();
+  redis.admin?.destroy();
+  await redis.server?.stop();
 }
