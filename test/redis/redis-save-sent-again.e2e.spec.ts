@@ -16,7 +16,7 @@ import { generateSessionId } from '../../src/session/session-id.js';
 import { DroppingProxy } from '../support/dropping-proxy.js';
 import { reconnectingClient } from '../support/redis-test-helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { holdAtGate, sessionApps } from '../e2e/session-app.js';
+import { holdAtGate, sessionApps, type SessionApp } from '../e2e/session-app.js';
 
 let redis: RedisServer;
 let proxy: DroppingProxy;
@@ -30,6 +30,19 @@ afterAll(async () => {
   await proxy?.stop();
   await redis?.stop();
 });
+
+/** A write whose save Redis stalls (CLIENT PAUSE WRITE): its answer's status, and how long after its handler ended it came. */
+async function answerOfStalledSave(a: SessionApp, cookie: string): Promise<{ status: number; elapsed: number }> {
+  const admin = await nodeRedis(redis.port);
+  const held = await holdAtGate(a, cookie);
+  await admin.sendCommand(['CLIENT', 'PAUSE', '5000', 'WRITE']);
+  const before = Date.now();
+  a.gates.open('hold');
+  const response = await held.answer;
+  const elapsed = Date.now() - before;
+  await admin.sendCommand(['CLIENT', 'UNPAUSE']);
+  return { status: response.status, elapsed };
+}
 
 async function nodeRedis(port: number): Promise<RedisSessionClient & { sendCommand: (...a: unknown[]) => Promise<unknown> }> {
   return (await reconnectingClient('node-redis', port, closers)) as never;
@@ -128,17 +141,9 @@ describe('a request whose save gets no answer (server stalled), over express', (
   const T = 1000;
   it("answers 503 within twice requestTimeoutMs (the save, then the lifecycle's release)", async () => {
     const { store } = await storeOn(redis.port, T);
-    const admin = await nodeRedis(redis.port);
     const a = await start('express', { store });
-    const cookie = await seeded(a);
-    const held = await holdAtGate(a, cookie);
-    await admin.sendCommand(['CLIENT', 'PAUSE', '5000', 'WRITE']);
-    const before = Date.now();
-    a.gates.open('hold');
-    const response = await held.answer;
-    const elapsed = Date.now() - before;
-    await admin.sendCommand(['CLIENT', 'UNPAUSE']);
-    expect(response.status).toBe(503);
+    const { status, elapsed } = await answerOfStalledSave(a, await seeded(a));
+    expect(status).toBe(503);
     expect(elapsed).toBeLessThan(2 * T + 700);
   });
 });
@@ -148,18 +153,11 @@ describe("the same on ioredis (the store's own timer, requestTimeoutMs + 100 per
   const T = 1000;
   it('a request whose save gets no answer answers 503 within twice the bound', async () => {
     const store = new RedisSessionStateStore({ client: await reconnectingClient('ioredis', redis.port, closers), requestTimeoutMs: T });
-    const admin = await nodeRedis(redis.port);
     const a = await start('express', { store });
     const cookie = await seeded(a);
     await request(a.app.getHttpServer()).post('/count').set('Cookie', cookie).expect(200);
-    const held = await holdAtGate(a, cookie);
-    await admin.sendCommand(['CLIENT', 'PAUSE', '5000', 'WRITE']);
-    const before = Date.now();
-    a.gates.open('hold');
-    const response = await held.answer;
-    const elapsed = Date.now() - before;
-    await admin.sendCommand(['CLIENT', 'UNPAUSE']);
-    expect(response.status).toBe(503);
+    const { status, elapsed } = await answerOfStalledSave(a, cookie);
+    expect(status).toBe(503);
     expect(elapsed).toBeLessThan(2 * (T + 100) + 700);
   });
 });
