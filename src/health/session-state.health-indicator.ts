@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { SessionStateStore, type SessionStateStoreHealth } from '../store/session-state-store.js';
+import { SessionStateStore } from '../store/session-state-store.js';
+import { withinTime } from '../store/within-time.js';
 
 /** Options of `SessionStateHealthIndicator.isHealthy` (as terminus's own indicators take them). */
 export interface SessionStateHealthCheckOptions {
@@ -44,7 +45,7 @@ export class SessionStateHealthIndicator {
     }
     const indicator = this.indicators.check(key);
     try {
-      const answer = await withinTimeout(this.store.checkHealth(), timeout);
+      const answer = await withinTime(this.store.checkHealth(), timeout, (): typeof TIMED_OUT => TIMED_OUT);
       if (answer === TIMED_OUT) {
         return indicator.down({ error: 'Timeout', message: `the session store's checkHealth() did not answer within ${timeout} ms` });
       }
@@ -54,18 +55,5 @@ export class SessionStateHealthIndicator {
       // A store whose check throws is down; its message may carry internals, its class does not.
       return indicator.down({ error: error instanceof Error ? error.name : 'Error' });
     }
-  }
-}
-
-/** The check's answer, or TIMED_OUT after `ms` (a late answer or failure is then ignored). */
-async function withinTimeout(check: Promise<SessionStateStoreHealth>, ms: number): Promise<SessionStateStoreHealth | typeof TIMED_OUT> {
-  let timer: NodeJS.Timeout | undefined;
-  const expiry = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(() => resolve(TIMED_OUT), ms);
-  });
-  try {
-    return await Promise.race([check, expiry]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -2,6 +2,7 @@ import { SessionStateStoreUnavailableError } from '../errors/session-state.error
 import type { RedisSessionClient } from './redis-session-state-store.options.js';
 import type { RedisScript } from './redis-scripts.js';
 import { RedisNotConnectedError, toStoreError } from './redis-errors.js';
+import { withinTime } from '../store/within-time.js';
 
 /** Marks a client whose commands have no timeout of their own (`fromIoredis`): the store bounds them itself. */
 export const UNTIMED_COMMANDS = Symbol('nestjs-session-state: untimed commands');
@@ -87,16 +88,10 @@ export class RedisCommands {
           this.options,
         )
       : (this.client as { sendCommand(a: RedisArg[], o: object): Promise<RedisReply> }).sendCommand(args, this.options);
-    return this.ownBoundMs === null ? sent : bounded(sent, this.ownBoundMs);
+    return this.ownBoundMs === null
+      ? sent
+      : withinTime(sent, this.ownBoundMs, () => {
+          throw new SessionStateStoreUnavailableError(`Redis did not answer within ${this.ownBoundMs} ms.`);
+        });
   }
-}
-
-/** `promise`, or after `ms` a `SessionStateStoreUnavailableError` (its late answer is dropped). */
-function bounded<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SessionStateStoreUnavailableError(`Redis did not answer within ${ms} ms.`)), ms);
-  });
-  promise.catch(() => undefined);
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

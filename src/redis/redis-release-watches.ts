@@ -1,6 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import type { SessionStateReleaseWatch } from '../store/session-state-store.js';
 import type { RedisSessionClient } from './redis-session-state-store.options.js';
+import { withinTime } from '../store/within-time.js';
 
 type Listener = () => void;
 
@@ -71,7 +72,9 @@ export class RedisReleaseWatches {
       });
     }
     try {
-      await withTimeout(entry.subscribed, this.requestTimeoutMs);
+      await withinTime(entry.subscribed, this.requestTimeoutMs, () => {
+        throw new Error(`No subscription within ${this.requestTimeoutMs} ms.`);
+      });
     } catch (error) {
       this.failedUntil = Date.now() + RETRY_AFTER_FAILURE_MS;
       const late = entry;
@@ -203,12 +206,4 @@ class ReleaseWatch implements SessionStateReleaseWatch {
       this.wake = () => done('released');
     });
   }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`No subscription within ${ms} ms.`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
