@@ -89,7 +89,7 @@ export class SessionStateInterceptor implements NestInterceptor {
    * A GraphQL resolver holds its request's lock while it runs, even after an outer interceptor (a
    * timeout) gave up on it: the resolver cannot be stopped, and the next request of the session
    * must not run beside it. So it stays subscribed until it settles (see `SessionStateLifecycle.hold`).
-   * The resolvers of one locked request run one after the other, in the order they are called.
+   * The resolvers of one read-write request run one after the other, in the order they are called.
    */
   private holdWhileRunning(transport: SessionTransport, context: ExecutionContext, next: CallHandler): Observable<unknown> {
     let lease: SessionLease | undefined;
@@ -98,7 +98,9 @@ export class SessionStateInterceptor implements NestInterceptor {
     } catch {
       return next.handle(); // no request in the context: `@Session()` says so
     }
-    if (!lease?.lockId) return next.handle();
+    // Read-write: a locked session, or a new one (no cookie, an unknown id), which holds no store lock
+    // but is still one session its resolvers share (review R21).
+    if (!lease || lease.session.isReadOnly) return next.handle();
     const held = lease;
     return new Observable((subscriber) => {
       const settled = this.lifecycle.hold(held);
