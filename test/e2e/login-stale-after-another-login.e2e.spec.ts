@@ -1,0 +1,98 @@
+/**
+ * A login (`regenerateId()`) whose lock was broken as stale while its handler ran must be
+ * fenced out like any other stale holder (409, no cookie), whatever happened to the session since.
+ * When another request had meanwhile moved the session (a second login: the store keeps a "moved"
+ * marker under the old id), the stale login's removal of the old id finds it gone *and marked moved*
+ * (`removeMovedFrom`: taken for its own removal, resent by a client library), so the stale login
+ * answers 200 with a cookie for its own copy: a snapshot from before the requests that ran after its
+ * lock was broken. The browser keeps that last cookie: their acknowledged writes are lost.
+ */
+import { createClient, type RedisClientType } from 'redis';
+import request from 'supertest';
+import { InMemorySessionStateStore } from '../../src/index.js';
+import { RedisSessionStateStore } from '../../src/redis/index.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
+import type { SessionStateStore } from '../../src/store/session-state-store.js';
+import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { ADAPTERS, sessionCookie } from '../support/test-app.js';
+import { sessionApps } from './session-app.js';
+
+let redis: RedisServer;
+let admin: RedisClientType;
+const tableName = uniqueTableName('r21-fence');
+beforeAll(async () => {
+  redis = await startRedisServer();
+  admin = createClient({ url: redis.url });
+  await admin.connect();
+});
+afterAll(async () => {
+  admin?.destroy();
+  await redis?.stop();
+  await deleteTable(tableName);
+});
+
+const STORES: Record<string, () => Promise<SessionStateStore>> = {
+  memory: async () => new InMemorySessionStateStore(),
+  redis: async () => new RedisSessionStateStore({ url: redis.url }),
+  dynamodb: async () => new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() }),
+};
+
+describe.each(ADAPTERS.flatMap((adapter) => Object.keys(STORES).map((store) => [adapter, store] as const)))(
+  'a login whose lock went stale while it ran, over %s on %s (two instances)',
+  (adapter, storeName) => {
+    const { start } = sessionApps();
+
+    it('control: is refused (409, no cookie) when the session was only written meanwhile', async () => {
+      const shared = storeName === 'memory' ? await STORES.memory() : undefined;
+      const a = await start(adapter, { store: shared ?? (await STORES[storeName]()), executionTimeout: 0.4 });
+      const b = await start(adapter, { store: shared ?? (await STORES[storeName]()), executionTimeout: 0.4 });
+      const cookie = sessionCookie((await request(a.app.getHttpServer()).post('/count').expect(200)).headers)!;
+      const slowLogin = request(a.app.getHttpServer())
+        .post('/regenerate?gate=slow')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await a.gates.arrived('slow');
+      await new Promise((r) => setTimeout(r, 600));
+      expect((await request(b.app.getHttpServer()).post('/count').set('Cookie', cookie)).body.count).toBe(2);
+      a.gates.open('slow');
+      const stale = await slowLogin;
+      expect({ status: stale.status, setCookie: sessionCookie(stale.headers) !== undefined }).toEqual({ status: 409, setCookie: false });
+    });
+
+    it('is refused (409, no cookie) even when another login moved the session meanwhile; the writes acknowledged after its lock was broken are not lost', async () => {
+      const shared = storeName === 'memory' ? await STORES.memory() : undefined;
+      const a = await start(adapter, { store: shared ?? (await STORES[storeName]()), executionTimeout: 0.4 });
+      const b = await start(adapter, { store: shared ?? (await STORES[storeName]()), executionTimeout: 0.4 });
+      const httpA = a.app.getHttpServer();
+      const httpB = b.app.getHttpServer();
+      const first = await request(httpA).post('/count').expect(200);
+      const cookie = sessionCookie(first.headers)!;
+      // A: a login that takes longer than executionTimeout (parked before its regenerateId()).
+      const slowLogin = request(httpA)
+        .post('/regenerate?gate=slow')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await a.gates.arrived('slow');
+      await new Promise((r) => setTimeout(r, 600)); // its lock is stale now
+      // B breaks the stale lock and counts (acknowledged), then logs in: the session moves to B's new id.
+      const counted = await request(httpB).post('/count').set('Cookie', cookie);
+      expect(counted.status).toBe(200);
+      expect(counted.body.count).toBe(2);
+      const login = await request(httpB).post('/regenerate').set('Cookie', cookie);
+      expect(login.status).toBe(200);
+      const cookieB = sessionCookie(login.headers)!;
+      expect((await request(httpB).get('/count').set('Cookie', cookieB).expect(200)).body.count).toBe(2);
+      // A's handler ends: its lock was broken, its snapshot (count 1) predates B's acknowledged count.
+      a.gates.open('slow');
+      const stale = await slowLogin;
+      const cookieA = sessionCookie(stale.headers);
+      const seen = cookieA ? (await request(httpA).get('/count').set('Cookie', cookieA)).body.count : undefined;
+      expect({ status: stale.status, setCookie: cookieA !== undefined, countUnderItsCookie: seen }).toEqual({
+        status: 409,
+        setCookie: false,
+        countUnderItsCookie: undefined,
+      });
+    });
+  },
+);
