@@ -734,8 +734,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * to the old record meanwhile. Never are both removed: that would lose the session (reviews R7, R10).
    * Answers `uncertain` when the store could not tell: the session goes on under its new id, and the
    * old id's place under `maxSessionsPerOwner` is not given back (the cap finds it dead later).
-   * A request whose lock may have been broken (within STALE_MARGIN_MS of stale) cannot tell its own
-   * removal from another request's move or logout: it is refused (409), as a logout is (`removeEnded`).
+   * A removal answered "gone" whose lock may have been broken (within STALE_MARGIN_MS of stale) cannot
+   * tell its own earlier run from another request's move: it is refused (409), as a logout is.
    */
   private async removeMovedFrom(
     lease: SessionLease,
@@ -748,12 +748,12 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       await this.store.removeItem(oldId, oldLockId, { moved: true });
       return 'removed';
     } catch (error) {
-      // A marker under the old id is this request's own only while its lock cannot have been broken: a
-      // request that broke it may have moved the session itself, leaving the same marker (review R21).
-      const unbroken = this.msUntilStale(lease) > STALE_MARGIN_MS;
       if (error instanceof SessionStateLockLostError) {
         // Gone, and marked as moved: this removal already landed, and ran again (a client library that
-        // repeats a command after reconnecting, as ioredis does by default; review R10).
+        // repeats a command after reconnecting, as ioredis does by default; review R10). Only while the
+        // lock cannot have been broken: a request that broke it may have moved the session itself,
+        // leaving the same marker, and this request's copy is older than its writes (review R21).
+        const unbroken = this.msUntilStale(lease) > STALE_MARGIN_MS;
         if (error.reason === 'item_gone' && unbroken && (await this.presenceOf(oldId)) === 'moved') return 'removed';
         // Broken as stale (another request may have saved under the old id since, and the copy is older
         // than that save) or removed while held (revoked): fenced out like any lost save (409).
@@ -770,8 +770,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         throw error;
       }
       const old = released === false ? await this.presenceOf(oldId) : 'unknown';
-      if ((old === 'absent' || old === 'moved') && unbroken) return 'removed';
-      if (old !== 'unknown') {
+      // Here this very call may have landed: taking the marker for another's would remove both records.
+      if (old === 'absent' || old === 'moved') return 'removed';
+      if (old === 'present') {
         await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
         throw new SessionStateLockLostError(
           'The session lock was lost (broken as stale) before the session could move to its new id.',

@@ -12,16 +12,27 @@
  * - without stale locks: never two writers of one session at once (guard binding: unless the
  *   first one's client left);
  * - quiet: no active lease, no coordinator entry, no open connection, no lock at the store except one
- *   whose release the wrapper failed (a store outage leaves it until it is stale).
+ *   whose release the wrapper failed (a store outage leaves it until it is stale);
+ * - the browser's view: the session the user's last cookie names holds every write acknowledged to it
+ *   (none forked off by a stale login; review R21);
+ * - no 5xx but a 503 (with Retry-After where no store call failed) and the throwing handler's 500; no
+ *   session id in any log line.
+ * Redis and DynamoDB Local too: two instances, each with its own store object (as two processes), stale
+ * locks and logins, no injected faults (the stores' own faults have their own tests).
  * CHAOS_SEED=<first> CHAOS_RUNS=<n> npx vitest run test/e2e/lock-chaos.e2e.spec.ts
  */
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { INestApplication } from '@nestjs/common';
+import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
 import { SessionStateModule } from '../../src/index.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { SessionStateStoreUnavailableError } from '../../src/errors/session-state.errors.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
+import type { SessionStateStore } from '../../src/store/session-state-store.js';
+import { RedisSessionStateStore } from '../../src/redis/index.js';
+import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
+import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
+import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, createTestApp, sessionSetCookie, type AdapterName } from '../support/test-app.js';
 import { FuzzModule, FuzzProbe, type FuzzKind } from '../e2e/fixtures/session-fuzz.app.js';
 import { prng } from '../support/prng.js';
@@ -30,6 +41,19 @@ const FIRST_SEED = Number(process.env.CHAOS_SEED ?? 7700);
 const RUNS = Number(process.env.CHAOS_RUNS ?? 3);
 const USERS = 3;
 const REQUESTS = 14;
+
+/** Every line any logger writes during the runs (Nest's and the module's): no session id may be in one. */
+const logged: string[] = [];
+const capture = (...args: unknown[]) => {
+  const text = (a: unknown) =>
+    a instanceof Error
+      ? `${a.message} ${a.stack ?? ''} ${String((a as { cause?: unknown }).cause ?? '')}`
+      : typeof a === 'string'
+        ? a
+        : JSON.stringify(a);
+  logged.push(args.map(text).join(' '));
+};
+const capturingLogger: LoggerService = { log: capture, error: capture, warn: capture, debug: capture, verbose: capture, fatal: capture };
 
 /** `two`: stale locks and faults, on two app instances sharing the store (polling, breaking another process's lock). */
 type Mode = 'stale' | 'faults' | 'both' | 'two' | 'login';
@@ -67,7 +91,7 @@ interface Faults {
 }
 
 /** The store behind a boundary that delays every call a little and fails some before they reach it. */
-function faultyStore(inner: InMemorySessionStateStore, faults: Faults): InMemorySessionStateStore {
+function faultyStore(inner: SessionStateStore, faults: Faults): SessionStateStore {
   return new Proxy(inner, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
@@ -113,10 +137,11 @@ interface Sent extends Planned {
   cookieId?: string;
   outcome: 'ack' | 'refused' | 'unknown';
   status?: number;
+  retryAfter?: string;
   setCookie?: string;
 }
 
-function plan(random: () => number, tag: string, mode: Mode): Planned[][][] {
+function plan(random: () => number, tag: string, { mode, instances, scale }: Config): Planned[][][] {
   const kinds: [FuzzKind, number][] = mode === 'login' ? [...KINDS, ['login', 12]] : KINDS;
   const kind = (): FuzzKind => {
     let dice = random() * kinds.reduce((sum, [, w]) => sum + w, 0);
@@ -128,12 +153,12 @@ function plan(random: () => number, tag: string, mode: Mode): Planned[][][] {
     let n = 0;
     const next = (k: FuzzKind, abortable: boolean): Planned => ({
       req: `${tag}u${u}r${n++}`,
-      instance: mode === 'two' ? Math.floor(random() * 2) : 0,
+      instance: Math.floor(random() * instances),
       kind: k,
       // Stale mode: handlers often outlive executionTimeout (30 ms); fault mode: never (300 ms).
-      delayMs: mode === 'faults' ? Math.floor(random() * 10) : Math.floor(random() * 70),
+      delayMs: mode === 'faults' ? Math.floor(random() * 10) : Math.floor(random() * 70 * scale),
       refuse: k === 'guarded' && random() < 0.2,
-      abortAfterMs: abortable && random() < 0.25 ? Math.floor(random() * 40) : undefined,
+      abortAfterMs: abortable && random() < 0.25 ? Math.floor(random() * 40 * scale) : undefined,
     });
     bursts.push([next('write', false)]);
     while (n < REQUESTS) bursts.push(Array.from({ length: Math.min(REQUESTS - n, 1 + Math.floor(random() * 5)) }, () => next(kind(), true)));
@@ -160,15 +185,57 @@ function send(port: number, method: string, path: string, headers: Record<string
   });
 }
 
-const CONFIGS = (['stale', 'faults', 'both', 'two', 'login'] as Mode[]).flatMap((mode) =>
-  ADAPTERS.flatMap((adapter: AdapterName) => (['interceptor', 'guard'] as const).map((binding) => ({ mode, adapter, binding }))),
+type StoreName = 'memory' | 'redis' | 'dynamodb';
+interface Config {
+  store: StoreName;
+  mode: Mode;
+  adapter: AdapterName;
+  binding: 'interceptor' | 'guard';
+  instances: number;
+  /** Time's scale: DynamoDB Local's calls take milliseconds, its stale locks and pauses longer. */
+  scale: number;
+  runs: number;
+}
+const STORE_MODES: [StoreName, Mode[]][] = [
+  ['memory', ['stale', 'faults', 'both', 'two', 'login']],
+  ['redis', ['two', 'login']],
+  ['dynamodb', ['login']],
+];
+const CONFIGS: Config[] = STORE_MODES.flatMap(([store, modes]) =>
+  modes.flatMap((mode) =>
+    ADAPTERS.flatMap((adapter: AdapterName) =>
+      (['interceptor', 'guard'] as const).map((binding) => ({
+        store,
+        mode,
+        adapter,
+        binding,
+        instances: store !== 'memory' || mode === 'two' ? 2 : 1,
+        scale: store === 'dynamodb' ? 4 : 1,
+        runs: store === 'dynamodb' ? 1 : RUNS,
+      })),
+    ),
+  ),
 );
 
-describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i] as const))('lock chaos: %s', (_name, config, index) => {
+let redis: RedisServer | undefined;
+const tableName = uniqueTableName('lock-chaos');
+afterAll(async () => {
+  await redis?.stop();
+  if (CONFIGS.some((c) => c.store === 'dynamodb')) await deleteTable(tableName);
+});
+/** A store object of `name` (one per instance: two processes share the server, not the object). */
+async function storeOf(name: Exclude<StoreName, 'memory'>): Promise<SessionStateStore> {
+  if (name === 'redis') return new RedisSessionStateStore({ url: (redis ??= await startRedisServer()).url });
+  return new DynamoDBSessionStateStore({ tableName, createIfNotExists: true, clientConfig: await localClientConfig() });
+}
+
+describe.each(CONFIGS.map((c, i) => [`${c.store} ${c.mode} ${c.adapter} ${c.binding}`, c, i] as const))('lock chaos: %s', (_name, config, index) => {
   const probe = new FuzzProbe();
-  const memory = new InMemorySessionStateStore();
+  /** What the test reads the sessions through (in memory: the store the instances share). */
+  let reader: SessionStateStore = new InMemorySessionStateStore();
+  const closing: SessionStateStore[] = [];
   const faults: Faults = {
-    rate: config.mode === 'stale' ? 0 : 0.06,
+    rate: config.mode === 'stale' || config.store !== 'memory' ? 0 : 0.06,
     random: Math.random,
     left: new Set(),
     movedRemovalFailed: new Set(),
@@ -180,10 +247,19 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
   const lifecycles: SessionStateLifecycle[] = [];
 
   beforeAll(async () => {
-    for (let i = 0; i < (config.mode === 'two' ? 2 : 1); i++) {
+    if (config.store !== 'memory') {
+      reader = await storeOf(config.store);
+      await reader.init?.();
+      closing.push(reader);
+    }
+    for (let i = 0; i < config.instances; i++) {
+      const store = config.store === 'memory' ? reader : await storeOf(config.store);
       const app = await createTestApp(config.adapter, {
         imports: [
-          SessionStateModule.forRoot({ store: faultyStore(memory, faults), executionTimeout: config.mode === 'faults' ? 0.3 : 0.03 }),
+          SessionStateModule.forRoot({
+            store: faultyStore(store, faults),
+            executionTimeout: config.mode === 'faults' ? 0.3 : 0.03 * config.scale,
+          }),
           FuzzModule.with(probe, 'AB'[i], config.binding),
         ],
       });
@@ -192,11 +268,15 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
       ports.push((app.getHttpServer().address() as AddressInfo).port);
       lifecycles.push(app.get(SessionStateLifecycle));
     }
+    Logger.overrideLogger(capturingLogger); // after the apps: their `logger: false` set it
   });
-  afterAll(() => Promise.all(apps.map((app) => app.close())));
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    for (const store of closing) await store.close?.();
+  });
 
-  const seeds = Array.from({ length: RUNS }, (_, k) => FIRST_SEED + k);
-  it(`keeps every invariant, seeds ${seeds[0]}..${seeds.at(-1)}`, { timeout: 30_000 + RUNS * 20_000 }, async () => {
+  const seeds = Array.from({ length: config.runs }, (_, k) => FIRST_SEED + k);
+  it(`keeps every invariant, seeds ${seeds[0]}..${seeds.at(-1)}`, { timeout: 30_000 + config.runs * config.scale * 20_000 }, async () => {
     const failed: string[] = [];
     for (const seed of seeds) failed.push(...(await runOnce(seed)).map((v) => `seed ${seed}: ${v}`));
     expect(failed).toEqual([]);
@@ -209,8 +289,10 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
     const random = prng((seed * 31 + index) | 0);
     faults.random = prng((seed * 17 + index) | 0); // drawn in the order calls happen: not replayable exactly
     const sent: Sent[] = [];
+    /** Each user's cookie at the end: the session the browser is left with. */
+    const finalCookie = new Map<number, string | undefined>();
     await Promise.all(
-      plan(random, `s${seed}c${index}`, config.mode).map(async (bursts, user) => {
+      plan(random, `s${seed}c${index}`, config).map(async (bursts, user) => {
         let cookie: string | undefined;
         for (const burst of bursts) {
           await Promise.all(
@@ -225,16 +307,22 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
               const answer = await send(ports[p.instance], method, `/fuzz/${route}?${query}`, headers, p.abortAfterMs);
               if (answer.status === undefined) return;
               s.status = answer.status;
+              s.retryAfter = answer.headers?.['retry-after'] as string | undefined;
               s.outcome = answer.status < 300 ? 'ack' : answer.status === 503 ? 'unknown' : 'refused';
               s.setCookie = sessionSetCookie(answer.headers as Record<string, unknown>);
               if (s.setCookie !== undefined) cookie = s.setCookie.split(';')[0].slice('sid='.length) || undefined;
             }),
           );
         }
+        finalCookie.set(user, cookie);
       }),
     );
     const violations: string[] = [...probe.violations];
     const ids = () => new Set([...probe.runs.values()].flatMap((r) => [r.loadedId, r.finalId]));
+    for (const id of ids()) {
+      const line = logged.find((l) => l.includes(id));
+      if (line) violations.push(`a session id in a log line: ${line.slice(0, 200)}`);
+    }
     // Quiet: every handler ended, every lease completed, nothing queued, no lock left (but an excused one).
     let problems: string[] = [];
     try {
@@ -250,12 +338,12 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
             if (connections > 0) problems.push(`${'AB'[i]}: ${connections} connections open`);
           }
           for (const id of ids()) {
-            const read = await memory.getItem(id);
+            const read = await reader.getItem(id);
             if (read.kind === 'locked' && !faults.left.has(`${id} ${read.lockId}`)) problems.push(`session ${id.slice(0, 6)} locked at the store`);
           }
           expect(problems).toEqual([]);
         },
-        { timeout: 5_000, interval: 50 },
+        { timeout: 5_000 * config.scale, interval: 50 },
       );
     } catch {
       violations.push(...problems.map((p) => `not quiet: ${p}`));
@@ -267,7 +355,7 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
     // The data.
     const stored = new Map<string, string[]>();
     for (const id of ids()) {
-      const read = await memory.getItem(id);
+      const read = await reader.getItem(id);
       if (read.kind === 'absent') continue;
       if (read.kind === 'locked') continue; // excused above; its data is not readable without the lock
       const items = JSON.parse(read.item.items) as { tokens?: string[]; n?: number };
@@ -313,6 +401,10 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
     for (const s of sent) {
       const run = probe.runs.get(s.req);
       if (s.status === 409 && s.setCookie !== undefined) violations.push(`${s.req}: a 409 with a Set-Cookie`);
+      // Only the documented 5xx: a 503 (with Retry-After unless the store failed: a full queue's), and a
+      // 500 only from the handler that throws.
+      const documented = s.status === 503 ? s.retryAfter !== undefined || faults.rate > 0 : s.kind === 'throw' && s.status === 500;
+      if (s.status !== undefined && s.status >= 500 && !documented) violations.push(`${s.req} (${s.kind}): ${s.status}`);
       if (s.outcome === 'ack' && !run) violations.push(`${s.req} (${s.kind}): ${s.status} but its handler never ran`);
       if (!WRITING.has(s.kind)) continue;
       const places = where(s.req);
@@ -323,6 +415,24 @@ describe.each(CONFIGS.map((c, i) => [`${c.mode} ${c.adapter} ${c.binding}`, c, i
         violations.push(`${s.req} (${s.kind}) answered ${s.status} but its write is missing from its session (a lost update)`);
       if (s.outcome === 'ack' && run && homes.length === 0 && !faults.left.size)
         violations.push(`${s.req} (${s.kind}) answered ${s.status} but its session is not stored`);
+    }
+    // The browser's view: the session its last cookie names holds every write acknowledged to that user
+    // on a session it had (requests sent without a cookie each start a session of their own, and the
+    // browser keeps the last one's cookie, as with any session library).
+    for (const [user, id] of finalCookie) {
+      const tokens = id === undefined ? undefined : stored.get(id);
+      if (!tokens) continue;
+      for (const s of sent)
+        if (
+          s.user === user &&
+          s.cookieId !== undefined &&
+          s.outcome === 'ack' &&
+          WRITING.has(s.kind) &&
+          s.kind !== 'throw' &&
+          !s.refuse &&
+          !tokens.includes(s.req)
+        )
+          violations.push(`${s.req} (${s.kind}) answered ${s.status}, but the session the user's last cookie names (${id!.slice(0, 6)}) lacks it`);
     }
     if (violations.length > 0 && process.env.CHAOS_TRACE === '1') {
       const short = (id?: string) => (id ? id.slice(0, 6) : '-');
