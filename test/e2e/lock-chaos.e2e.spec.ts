@@ -44,15 +44,9 @@ const REQUESTS = 14;
 
 /** Every line any logger writes during the runs (Nest's and the module's): no session id may be in one. */
 const logged: string[] = [];
-const capture = (...args: unknown[]) => {
-  const text = (a: unknown) =>
-    a instanceof Error
-      ? `${a.message} ${a.stack ?? ''} ${String((a as { cause?: unknown }).cause ?? '')}`
-      : typeof a === 'string'
-        ? a
-        : JSON.stringify(a);
-  logged.push(args.map(text).join(' '));
-};
+const text = (a: unknown): string =>
+  a instanceof Error ? `${a.message} ${a.stack ?? ''} ${text(a.cause ?? '')}` : typeof a === 'string' ? a : (JSON.stringify(a) ?? '');
+const capture = (...args: unknown[]) => logged.push(args.map(text).join(' '));
 const capturingLogger: LoggerService = { log: capture, error: capture, warn: capture, debug: capture, verbose: capture, fatal: capture };
 
 /** `two`: stale locks and faults, on two app instances sharing the store (polling, breaking another process's lock). */
