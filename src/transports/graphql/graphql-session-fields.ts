@@ -1,5 +1,5 @@
-import { Injectable } from '@nestjs/common';
-import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { Injectable, Logger } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner, ModuleRef, Reflector } from '@nestjs/core';
 import { SESSION_PARAM_METADATA, SESSION_STATE_BEHAVIOR_METADATA } from '../../module/session-state.constants.js';
 import { SessionStateBehavior } from '../../core/session-state-behavior.enum.js';
 import type { ResolvedBehavior } from '../../core/session-state-behavior.enum.js';
@@ -22,6 +22,13 @@ interface ResolverMethod {
   type: unknown;
   field: string;
   session: FieldSession;
+  /** A field resolver (`@ResolveField`), not a root field. */
+  isProperty: boolean;
+}
+
+/** The GraphQL module's options this module reads (`GRAPHQL_MODULE_OPTIONS`, a public token). */
+interface GraphQLOptions {
+  fieldResolverEnhancers?: string[];
 }
 
 /**
@@ -32,11 +39,13 @@ interface ResolverMethod {
 @Injectable()
 export class GraphQLSessionFields {
   private fields: Promise<Map<string, FieldSession>> | undefined;
+  private readonly logger = new Logger('SessionState');
 
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
+    private readonly moduleRef: ModuleRef,
   ) {}
 
   get(): Promise<Map<string, FieldSession>> {
@@ -64,6 +73,7 @@ export class GraphQLSessionFields {
         methods.push({
           type,
           field,
+          isProperty,
           session: {
             declared: declared && declared !== SessionStateBehavior.Default ? (declared as ResolvedBehavior) : undefined,
             // On the method, or (a method decorator replaced it without copying metadata) where
@@ -81,19 +91,45 @@ export class GraphQLSessionFields {
   private async build(): Promise<Map<string, FieldSession>> {
     const fields = new Map<string, FieldSession>();
     const methods = this.resolverMethods().filter((m) => m.session.usesSession || m.session.declared);
+    // Loaded only here, on the first GraphQL request: an app without GraphQL never loads it.
+    const graphql = methods.length > 0 ? await import('@nestjs/graphql') : undefined;
     // Code-first field resolvers name their parent by class (`@Resolver(() => Author)`): its GraphQL name
-    // is the object type's (`@ObjectType('Writer')`), which only @nestjs/graphql knows. Loaded only here.
-    const storage = methods.some((m) => typeof m.type === 'function')
-      ? ((await import('@nestjs/graphql')).TypeMetadataStorage as unknown as {
+    // is the object type's (`@ObjectType('Writer')`), which only @nestjs/graphql knows.
+    const storage = graphql?.TypeMetadataStorage as unknown as
+      | {
           getObjectTypeMetadataByTarget?(target: Function): { name: string } | undefined;
           getInterfaceMetadataByTarget?(target: Function): { name: string } | undefined;
-        })
-      : undefined;
-    for (const { type, field, session } of methods) {
+        }
+      | undefined;
+    const unchained: string[] = [];
+    for (const { type, field, session, isProperty } of methods) {
       const typeName = typeof type === 'string' ? type : typeNameOf(type, storage);
       if (typeName) fields.set(`${typeName}.${field}`, session);
+      if (isProperty && session.usesSession && session.declared !== SessionStateBehavior.ReadOnly) unchained.push(`${typeName ?? '?'}.${field}`);
     }
+    if (graphql && unchained.length > 0) this.warnIfUnchained(unchained, graphql.GRAPHQL_MODULE_OPTIONS);
     return fields;
+  }
+
+  /**
+   * Field resolvers run one at a time in a read-write request only when the GraphQL module runs
+   * interceptors on them (not Nest's default): say so once, naming them, rather than let a write of
+   * theirs overwrite a sibling's (review R20; docs/TRANSPORTS.md).
+   */
+  private warnIfUnchained(fields: string[], token: string): void {
+    let options: GraphQLOptions | undefined;
+    try {
+      options = this.moduleRef.get<string, GraphQLOptions>(token, { strict: false });
+    } catch {
+      return; // no GraphQLModule options to read (a custom setup): nothing to judge
+    }
+    if (options?.fieldResolverEnhancers?.includes('interceptors')) return;
+    this.logger.warn(
+      `The field resolvers ${fields.join(', ')} take @Session(), and the GraphQL module runs no interceptors on field resolvers ` +
+        `(fieldResolverEnhancers): in a read-write request they run beside its other resolvers, and a write of theirs may ` +
+        `overwrite another's. Add 'interceptors' to GraphQLModule's fieldResolverEnhancers, or declare ` +
+        `@SessionState(SessionStateBehavior.ReadOnly) on those that only read.`,
+    );
   }
 }
 
