@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../errors/session-state.errors.js';
-import { loggableMessage } from '../observability/store-failure-log.js';
+import { logOperationFailure } from '../observability/operation-failure-log.js';
 import { redactSessionId } from '../session/session-id.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 import type {
@@ -316,7 +316,7 @@ export class SessionLockCoordinator {
     try {
       await this.store.releaseItemExclusive(id, acquired.lockId);
     } catch (error) {
-      this.logger.error(`Releasing a session lock failed: ${loggableMessage(error, [id])}`);
+      logOperationFailure(this.logger, 'Releasing a session lock', error, [id]);
     }
     if (turn && queue.turn === turn) this.handOff(id, queue, true);
     else if (!turn) this.forget(id, queue);
