@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { ReplaySubject, type Observable } from 'rxjs';
 import { cookieMaxAgeOf } from '../cookie/cookie-lifetime.js';
 import { SessionIdCarrier } from '../cookie/session-id-carrier.js';
 import {
@@ -69,6 +70,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   readonly liveness: SessionLiveness;
   /** Set once shutdown began. */
   private closing = false;
+  /** Emits once shutdown begins (also to a late subscriber). */
+  private readonly closingStarted = new ReplaySubject<void>(1);
+  /** The streams that end at shutdown, each settled once its connection is done with its answer. */
+  private readonly openStreams = new Set<Promise<void>>();
   /**
    * Leases not yet completed: shutdown waits for them. An array with each lease's index on it (O(1)
    * removal): a Set's insertion and deletion per request made the hash table churn measurably.
@@ -309,6 +314,21 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       last.activeIndex = index;
     }
     if (this.active.length === 0) this.onDrained?.();
+  }
+
+  /**
+   * @internal A stream that ends when shutdown begins (`SessionTransport.endsAtShutdown`) takes until
+   * the answer. Shutdown then waits (at most `executionTimeout`) until its connection is done with its
+   * answer: the HTTP server's close, which comes next, ends idle connections only, and waited for the
+   * stream's until its keep-alive timeout.
+   */
+  endAtShutdown(exchange: SessionExchange): Observable<void> {
+    if (exchange.onClosed) {
+      const closed = new Promise<void>((resolve) => exchange.onClosed!(() => resolve()));
+      this.openStreams.add(closed);
+      void closed.then(() => this.openStreams.delete(closed));
+    }
+    return this.closingStarted;
   }
 
   /** @internal Leases not yet completed (diagnostics and tests). */
@@ -839,12 +859,15 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     this.locks.close();
-    if (this.active.length === 0) return;
+    this.closingStarted.next(); // the streams end (see `endAtShutdown`)
+    this.closingStarted.complete();
+    if (this.active.length === 0 && this.openStreams.size === 0) return;
+    const drained = this.active.length === 0 ? undefined : new Promise<void>((resolve) => (this.onDrained = resolve));
     let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.onDrained = resolve;
-      timer = setTimeout(resolve, this.options.executionTimeoutMs);
-    });
+    await Promise.race([
+      Promise.all([drained, ...this.openStreams]),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.executionTimeoutMs))),
+    ]);
     clearTimeout(timer);
     // Still running past executionTimeout: their locks are released now, and they count as completed,
     // so a handler that settles later writes nothing (the store may be closed by then). A completion
