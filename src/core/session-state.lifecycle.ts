@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { ReplaySubject, type Observable } from 'rxjs';
 import { cookieMaxAgeOf } from '../cookie/cookie-lifetime.js';
 import { SessionIdCarrier } from '../cookie/session-id-carrier.js';
 import {
@@ -27,6 +28,7 @@ import type { ActiveBehavior } from './session-state-behavior.enum.js';
 import { OBSERVED_SESSION_STATE_STORE, SESSION_STATE_OPTIONS } from '../module/session-state.constants.js';
 import { SessionStateObserver } from '../observability/session-state-observer.js';
 import { loggableMessage } from '../observability/store-failure-log.js';
+import { logOperationFailure } from '../observability/operation-failure-log.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 import {
   SessionStateActions,
@@ -46,6 +48,10 @@ export type { RequestOutcome } from './completion-plan.js';
  */
 const STALE_MARGIN_MS = 10_000;
 
+/** What failed, in the log lines of `logFailure`. */
+const RELEASING = 'Releasing a session lock';
+const UNDOING_COPY = 'Removing the copy of a regenerated session whose move was undone';
+
 /**
  * The request lifecycle of ASP.NET's SessionStateModule, top to bottom:
  *   1. `acquire`  — at request start: read the id cookie, load the session (and for Required take
@@ -64,6 +70,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   readonly liveness: SessionLiveness;
   /** Set once shutdown began. */
   private closing = false;
+  /** Emits once shutdown begins (also to a late subscriber). */
+  private readonly closingStarted = new ReplaySubject<void>(1);
+  /** The streams that end at shutdown, each settled once its connection is done with its answer. */
+  private readonly openStreams = new Set<Promise<void>>();
   /**
    * Leases not yet completed: shutdown waits for them. An array with each lease's index on it (O(1)
    * removal): a Set's insertion and deletion per request made the hash table churn measurably.
@@ -306,6 +316,21 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (this.active.length === 0) this.onDrained?.();
   }
 
+  /**
+   * @internal A stream that ends when shutdown begins (`SessionTransport.endsAtShutdown`) takes until
+   * the answer. Shutdown then waits (at most `executionTimeout`) until its connection is done with its
+   * answer: the HTTP server's close, which comes next, ends idle connections only, and waited for the
+   * stream's until its keep-alive timeout.
+   */
+  endAtShutdown(exchange: SessionExchange): Observable<void> {
+    if (exchange.onClosed) {
+      const closed = new Promise<void>((resolve) => exchange.onClosed!(() => resolve()));
+      this.openStreams.add(closed);
+      void closed.then(() => this.openStreams.delete(closed));
+    }
+    return this.closingStarted;
+  }
+
   /** @internal Leases not yet completed (diagnostics and tests). */
   get activeLeases(): number {
     return this.active.length;
@@ -315,7 +340,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   discard(lease: SessionLease, exchange: SessionExchange): void {
     void this.complete(lease, exchange, 'failed').catch((e) => {
       // Dropped at shutdown (see `abandonAtShutdown`): already logged, nobody to tell.
-      if (!(e instanceof SessionStateWaitAbortedError)) this.logFailure(e, lease.session.id, lease.session.previousId);
+      if (!(e instanceof SessionStateWaitAbortedError))
+        this.logFailure('Completing the session of a request that is over', e, lease.session.id, lease.session.previousId);
     });
   }
 
@@ -476,7 +502,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (lockId) await this.store.removeItem(id, lockId);
     } catch (error) {
       // Removed meanwhile (revoked), or the store failed: release what may still be held.
-      if (!(error instanceof SessionStateLockLostError)) await this.release(id, lockId!).catch((e) => this.logFailure(e, id));
+      if (!(error instanceof SessionStateLockLostError)) await this.release(id, lockId!).catch((e) => this.logFailure(RELEASING, e, id));
     } finally {
       turn?.releaseLocal();
     }
@@ -555,7 +581,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             // A read-only request's slide of the stored expiry (amortised: see `refreshExpiry`). One that
             // fails is logged and skipped, as a cookie renewal's read is (`stillStored`): nothing the
             // request did is lost, and a later read slides it; it never fails a read (review R6).
-            await this.store.resetItemTimeout(loadedId).catch((error: unknown) => this.logFailure(error, loadedId, session.id));
+            await this.store
+              .resetItemTimeout(loadedId)
+              .catch((error: unknown) => this.logFailure("Sliding a read-only request's session expiry", error, loadedId, session.id));
             break;
           case 'release':
             await this.releaseOrHandOver(lease, loadedId, lockId!, null);
@@ -588,7 +616,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     } catch (error) {
       // A save that failed before writing (too large, store unreachable, refused by the owner cap) must not leave our lock behind.
       if (lockId && !(error instanceof SessionStateLockLostError) && !this.lockReleasedBy.has(error as object)) {
-        await this.release(loadedId, lockId).catch((e) => this.logFailure(e, loadedId, session.id));
+        await this.release(loadedId, lockId).catch((e) => this.logFailure(RELEASING, e, loadedId, session.id));
       }
       throw error;
     }
@@ -757,7 +785,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         if (error.reason === 'item_gone' && unbroken && (await this.presenceOf(oldId)) === 'moved') return 'removed';
         // Broken as stale (another request may have saved under the old id since, and the copy is older
         // than that save) or removed while held (revoked): fenced out like any lost save (409).
-        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(UNDOING_COPY, e, oldId, newId));
         throw error;
       }
       // No answer: the removal may have landed, or may still land (a call in flight). Releasing the old
@@ -765,7 +793,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // move is undone; refused, the lock is gone, removed by this call or broken as stale.
       const released = await this.store.releaseItemExclusive(oldId, oldLockId).catch(() => undefined);
       if (released === true) {
-        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(UNDOING_COPY, e, oldId, newId));
         if (typeof error === 'object' && error !== null) this.lockReleasedBy.add(error);
         throw error;
       }
@@ -773,7 +801,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       // Here this very call may have landed: taking the marker for another's would remove both records.
       if (old === 'absent' || old === 'moved') return 'removed';
       if (old === 'present') {
-        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(e, oldId, newId));
+        await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(UNDOING_COPY, e, oldId, newId));
         throw new SessionStateLockLostError(
           'The session lock was lost (broken as stale) before the session could move to its new id.',
           'lock_mismatch',
@@ -831,13 +859,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     if (copy.kind === 'acquired') await this.store.removeItem(newId, copy.lockId, { undoneCopy: true });
   }
 
-  private logFailure(error: unknown, ...ids: (string | undefined)[]): void {
-    this.logger.error(
-      `Releasing a session lock failed: ${loggableMessage(
-        error,
-        ids.filter((id) => id !== undefined),
-      )}`,
-    );
+  /** A failed step nobody waits for, logged by what failed (never with a session id); a store failure only once, by the measured store. */
+  private logFailure(what: string, error: unknown, ...ids: (string | undefined)[]): void {
+    logOperationFailure(this.logger, what, error, ids);
   }
 
   /**
@@ -847,12 +871,15 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
     this.locks.close();
-    if (this.active.length === 0) return;
+    this.closingStarted.next(); // the streams end (see `endAtShutdown`)
+    this.closingStarted.complete();
+    if (this.active.length === 0 && this.openStreams.size === 0) return;
+    const drained = this.active.length === 0 ? undefined : new Promise<void>((resolve) => (this.onDrained = resolve));
     let timer: NodeJS.Timeout | undefined;
-    await new Promise<void>((resolve) => {
-      this.onDrained = resolve;
-      timer = setTimeout(resolve, this.options.executionTimeoutMs);
-    });
+    await Promise.race([
+      Promise.all([drained, ...this.openStreams]),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.executionTimeoutMs))),
+    ]);
     clearTimeout(timer);
     // Still running past executionTimeout: their locks are released now, and they count as completed,
     // so a handler that settles later writes nothing (the store may be closed by then). A completion
@@ -886,7 +913,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!lease.lockId) return;
       this.logger.warn('Releasing the lock of a request still running at shutdown; its changes will not be saved.');
       await this.release(lease.session.previousId ?? lease.session.id, lease.lockId).catch((e) =>
-        this.logFailure(e, lease.session.id, lease.session.previousId),
+        this.logFailure(RELEASING, e, lease.session.id, lease.session.previousId),
       );
     } finally {
       clearTimeout(lease.staleTimer);

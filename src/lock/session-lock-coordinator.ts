@@ -1,7 +1,7 @@
 import type { Logger } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SessionStateQueueFullError, SessionStateWaitAbortedError } from '../errors/session-state.errors.js';
-import { loggableMessage } from '../observability/store-failure-log.js';
+import { logOperationFailure } from '../observability/operation-failure-log.js';
 import { redactSessionId } from '../session/session-id.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 import type {
@@ -12,7 +12,7 @@ import type {
   SessionStateReleaseWatch,
   SessionStateStore,
 } from '../store/session-state-store.js';
-import { signalOf, type WaitSignal } from './lazy-abort.js';
+import { onAbort, signalOf, type WaitSignal } from './lazy-abort.js';
 
 interface Waiter {
   resolve(wake: Wake): void;
@@ -104,6 +104,12 @@ interface ExclusiveAcquisition extends Acquisition<SessionStateAcquired | Sessio
 export class SessionLockCoordinator {
   private readonly queues = new Map<string, LocalQueue>();
   private closed = false;
+  /**
+   * Aborted by `close()`: a wait at the store (a pause between polls, a watch for another process's
+   * release) is in no queue `close()` can empty, and it may last up to `pollMaxMs` or `fallbackPollMs`;
+   * the HTTP server's close would wait for its request that long.
+   */
+  private readonly shutdown = new AbortController();
 
   constructor(
     private readonly store: SessionStateStore,
@@ -233,6 +239,7 @@ export class SessionLockCoordinator {
   /** Shutdown: waiting requests get a 503 instead of a lock (a holder's queue goes when it ends). */
   close(): void {
     this.closed = true;
+    this.shutdown.abort();
     const error = new SessionStateWaitAbortedError('The application is shutting down.');
     for (const queue of Array.from(this.queues.values())) {
       this.clearStaleTimer(queue);
@@ -316,7 +323,7 @@ export class SessionLockCoordinator {
     try {
       await this.store.releaseItemExclusive(id, acquired.lockId);
     } catch (error) {
-      this.logger.error(`Releasing a session lock failed: ${loggableMessage(error, [id])}`);
+      logOperationFailure(this.logger, 'Releasing a session lock', error, [id]);
     }
     if (turn && queue.turn === turn) this.handOff(id, queue, true);
     else if (!turn) this.forget(id, queue);
@@ -380,22 +387,37 @@ export class SessionLockCoordinator {
 
   /** The next release the store announces, or its fallback pause. */
   private async awaitRelease(watch: SessionStateReleaseWatch, waitSignal: WaitSignal): Promise<'released' | 'timeout'> {
-    const answer = await watch.next(signalOf(waitSignal));
-    if (answer === 'aborted') throw abortedWhileWaiting();
+    const answer = await this.waitAtStore(waitSignal, (signal) => watch.next(signal));
     this.assertOpen();
+    if (answer === 'aborted') throw abortedWhileWaiting();
     return answer;
   }
 
   private async pause(attempt: number, waitSignal: WaitSignal): Promise<void> {
-    const signal = signalOf(waitSignal);
     const { pollMinMs, pollMaxMs } = this.options.lockWait;
     const ceiling = Math.min(pollMaxMs, pollMinMs * 2 ** Math.min(attempt, 20));
     try {
-      await sleep(ceiling / 2 + Math.random() * (ceiling / 2), undefined, { signal });
+      await this.waitAtStore(waitSignal, (signal) => sleep(ceiling / 2 + Math.random() * (ceiling / 2), undefined, { signal }));
     } catch {
+      this.assertOpen(); // shutdown: answered as a request queued in this process is
       throw abortedWhileWaiting();
     }
     this.assertOpen();
+  }
+
+  /** Runs a wait at the store with a signal that aborts when the request's does or shutdown begins. */
+  private async waitAtStore<T>(waitSignal: WaitSignal, wait: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    const either = new AbortController();
+    const stop = () => either.abort();
+    const stopOnRequest = onAbort(waitSignal, stop);
+    const stopOnShutdown = onAbort(this.shutdown.signal, stop);
+    try {
+      return await wait(either.signal);
+    } finally {
+      stopOnRequest();
+      stopOnShutdown();
+    }
   }
 
   private assertOpen(): void {

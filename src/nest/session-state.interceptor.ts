@@ -1,5 +1,5 @@
 import { Injectable, Optional, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import { Observable, from, switchMap, throwError, type Observer, type Subscriber } from 'rxjs';
+import { Observable, from, switchMap, takeUntil, throwError, type Observer, type Subscriber } from 'rxjs';
 import { checkedEvents } from './checked-events.js';
 import { completeOnSettle } from './complete-on-settle.js';
 import { transportOf } from '../transports/session-transports.js';
@@ -175,7 +175,9 @@ export class SessionStateInterceptor implements NestInterceptor {
       subscriber,
       (observer) => {
         const watched = this.endingWithSession(transport, lease, exchange, snapshot, observer);
-        return exchange.runHandler ? exchange.runHandler(lease, () => next.handle().subscribe(watched)) : next.handle().subscribe(watched);
+        // A stream nothing else ends would hold the HTTP server's close (see `endsAtShutdown`).
+        const handle = () => (transport.endsAtShutdown ? next.handle().pipe(takeUntil(this.lifecycle.endAtShutdown(exchange))) : next.handle());
+        return exchange.runHandler ? exchange.runHandler(lease, () => handle().subscribe(watched)) : handle().subscribe(watched);
       },
       {
         held: lease.lockId !== null && !snapshot,

@@ -65,6 +65,12 @@ export interface SessionTransport {
    * an `error` event once the stream began, else as the error answer). See nest/checked-events.ts.
    */
   readonly checksEachEvent?: boolean;
+  /**
+   * A stream the module completes when shutdown begins (an `@Sse()` stream): nothing else ends it, and
+   * the HTTP server's close waits for its connection. Its client sees the stream end (an EventSource
+   * then reconnects, to another instance).
+   */
+  readonly endsAtShutdown?: boolean;
   /** The decorator that makes `handler` one of this transport's streams (`@Sse()`), if it does: such a handler reads a snapshot. */
   streamDecoratorOf?(handler: Function): string | undefined;
 }

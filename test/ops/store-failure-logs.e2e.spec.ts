@@ -244,9 +244,12 @@ describe.each(ADAPTERS)('a store whose errors name the session id, over %s', (ad
       store.failing.add('releaseItemExclusive');
       await request(t!.http).post('/touch').set('Cookie', cookie).expect(500);
       store.failing.clear();
+      t!.app.get(StoreFailureLog).flush(); // the summary line of the failures counted after the first
     });
-    expect(lines.some((line) => /Releasing a session lock failed/.test(line))).toBe(true);
-    expect(lines.filter((line) => line.includes('connection reset')).length).toBeGreaterThanOrEqual(3);
+    // The failed release is logged once, by the store failure log (not again by the lifecycle).
+    expect(lines.some((line) => /releaseItemExclusive on .* failed/.test(line))).toBe(true);
+    // The store's own text (which names the key) is shown, redacted: the first failure in full, then the summary.
+    expect(lines.filter((line) => line.includes('connection reset')).length).toBeGreaterThanOrEqual(2);
     for (const line of lines) expect(line).not.toContain(idOf(cookie));
     await request(t.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
   });

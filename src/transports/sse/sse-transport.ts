@@ -21,4 +21,5 @@ export const sseTransport: SessionTransport = {
   streamDecoratorOf: (handler) => (isSseHandler(handler) ? '@Sse()' : undefined),
   // An event of a session signed out meanwhile (on any instance) must not go out: each is checked.
   checksEachEvent: true,
+  endsAtShutdown: true,
 };
