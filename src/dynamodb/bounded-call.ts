@@ -1,5 +1,5 @@
 import { SessionStateStoreUnavailableError } from '../errors/session-state.errors.js';
-import { toStoreError } from './dynamodb-errors.js';
+import { toStoreError, type CallPhase } from './dynamodb-errors.js';
 
 /** What a bounded call passes to `client.send`. */
 export interface SendOptions {
@@ -12,9 +12,9 @@ export type BoundedCall = <T>(operation: string, run: (options: SendOptions) => 
 /**
  * The calls of the store on `tableName`: each (SDK retries included) bounded by `requestTimeoutMs`.
  * When the time passes, the call is aborted and `SessionStateStoreUnavailableError` thrown, whatever
- * the SDK or a middleware is waiting for. Errors are mapped by `toStoreError`.
+ * the SDK or a middleware is waiting for. Errors are mapped by `toStoreError`, for `phase`.
  */
-export function boundedCalls(tableName: string, requestTimeoutMs: number): BoundedCall {
+export function boundedCalls(tableName: string, requestTimeoutMs: number, phase: CallPhase = 'request'): BoundedCall {
   return async <T>(operation: string, run: (options: SendOptions) => Promise<T>): Promise<T> => {
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -30,7 +30,7 @@ export function boundedCalls(tableName: string, requestTimeoutMs: number): Bound
     try {
       return await Promise.race([run({ abortSignal: controller.signal }), timedOut]);
     } catch (error) {
-      throw toStoreError(error, operation, tableName);
+      throw toStoreError(error, operation, tableName, phase);
     } finally {
       clearTimeout(timer);
     }

@@ -39,11 +39,28 @@ const CREDENTIALS_ERROR_NAMES = new Set([
   'InvalidClientTokenId',
 ]);
 
+/** Where a call is made: at startup (the table check or creation of `init()`) or for a request. */
+export type CallPhase = 'startup' | 'request';
+
+/**
+ * The HTTP status of an answer that is not DynamoDB's: one the SDK could not map to a DynamoDB
+ * error (`Unknown`, an empty or non-JSON 404 of a proxy or load balancer) or could not parse (an
+ * HTML page of another web service). Undefined for DynamoDB's own answers and for no answer at all.
+ */
+function foreignAnswerStatus({ name, message, $metadata }: SdkErrorShape): number | undefined {
+  const status = $metadata?.httpStatusCode;
+  if (status === undefined) return undefined;
+  return name === 'Unknown' || name === 'SyntaxError' || /Deserialization error/.test(message ?? '') ? status : undefined;
+}
+
 /**
  * A configuration error, and how to fix it: missing credentials, a missing region, access denied,
- * a missing table. These never pass by themselves, so they are told apart from outages.
+ * a missing table, an endpoint that is not DynamoDB. These never pass by themselves, so they are
+ * told apart from outages.
  */
-function configurationFix(name: string, message: string, operation: string, tableName: string): string | undefined {
+function configurationFix(shape: SdkErrorShape, operation: string, tableName: string, phase: CallPhase): string | undefined {
+  const name = shape.name ?? 'Error';
+  const message = shape.message ?? '';
   if (name === 'CredentialsProviderError' || /could not load credentials/i.test(message)) {
     return (
       'no AWS credentials were found. Give the process credentials (an IAM role for the task or instance, ' +
@@ -68,32 +85,46 @@ function configurationFix(name: string, message: string, operation: string, tabl
       'set tableName (and clientConfig.region) to the right one, or set createIfNotExists: true'
     );
   }
+  // At startup, an answer below 500 that is not DynamoDB's is another service at the endpoint; a 5xx
+  // page stays an outage (a gateway whose upstream is restarting: DynamoDB Local or LocalStack in a
+  // container still starting), and so does every foreign answer on the request path, where the
+  // endpoint was DynamoDB at startup and a proxy's page is more likely a passing fault.
+  const foreign = foreignAnswerStatus(shape);
+  if (phase === 'startup' && foreign !== undefined && foreign < 500) {
+    return (
+      `the endpoint answered HTTP ${foreign} with something that is not a DynamoDB answer ` +
+      '(another service, a proxy or a load balancer). Check clientConfig.endpoint (host, port, scheme), or leave it out for AWS'
+    );
+  }
   return undefined;
 }
 
 /**
  * Maps what `client.send` threw to the module's errors. Condition failures pass through (each
  * operation decides what they mean). A configuration error (missing credentials or region, access
- * denied, missing table) is `SessionStateStoreMisconfiguredError` with the fix in its message;
+ * denied, missing table; at startup, an endpoint answering below 500 with something that is not
+ * DynamoDB's) is `SessionStateStoreMisconfiguredError` with the fix in its message;
  * unreachable, throttling or failing DynamoDB, after the SDK's retries, is
  * `SessionStateStoreUnavailableError`; another request DynamoDB rejects as wrong is a plain
  * `SessionStateError`. The cause is attached.
  */
-export function toStoreError(error: unknown, operation: string, tableName: string): unknown {
+export function toStoreError(error: unknown, operation: string, tableName: string, phase: CallPhase = 'request'): unknown {
   if (error instanceof SessionStateError || isConditionFailure(error)) return error;
   const shape = (error ?? {}) as SdkErrorShape;
   const name = shape.name ?? 'Error';
   const detail = `${name}: ${shape.message ?? String(error)}`;
   const what = `DynamoDB ${operation} on table "${tableName}"`;
   const status = shape.$metadata?.httpStatusCode ?? 0;
-  const fix = configurationFix(name, shape.message ?? '', operation, tableName);
+  const fix = configurationFix(shape, operation, tableName, phase);
   if (fix) {
     return new SessionStateStoreMisconfiguredError(`${what} failed: configuration error: ${fix} (${detail}).`, { cause: error });
   }
   // Errors DynamoDB did not answer with (refused or reset connections, DNS, timeouts) carry no $fault.
   const transient = TRANSIENT_ERROR_NAMES.has(name) || shape.$fault === undefined || shape.$fault === 'server' || status >= 500 || !!shape.$retryable;
   if (transient) {
-    return new SessionStateStoreUnavailableError(`${what} failed: DynamoDB is unreachable, throttling or failing (${detail}).`, {
+    const foreign = foreignAnswerStatus(shape);
+    const hint = foreign === undefined ? '' : `; the answer, HTTP ${foreign}, is not DynamoDB's: if it persists, check clientConfig.endpoint`;
+    return new SessionStateStoreUnavailableError(`${what} failed: DynamoDB is unreachable, throttling or failing (${detail})${hint}.`, {
       cause: error,
     });
   }

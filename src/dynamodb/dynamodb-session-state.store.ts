@@ -81,6 +81,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
   private readonly maxItemBytes: number;
   private readonly clock: () => number;
   private readonly call: BoundedCall;
+  /** `init()`'s calls (table check, creation): an endpoint that is not DynamoDB is a configuration error there. */
+  private readonly startupCall: BoundedCall;
   private readonly address: RecordAddress;
   /** By lock id: what the holder's first write removes (learnt from the lock call's answer). */
   private readonly prunes: PruneBook;
@@ -111,6 +113,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
     this.ownsClient = !options.client;
     this.client = options.client ?? buildClient(options, settings.requestTimeoutMs);
     this.call = boundedCalls(this.tableName, settings.requestTimeoutMs);
+    this.startupCall = boundedCalls(this.tableName, settings.requestTimeoutMs, 'startup');
     this.address = new RecordAddress(this.keyAttribute, this.ttlAttribute, this.application, this.ttlExtraSeconds);
     this.prunes = new PruneBook(settings.requestTimeoutMs);
     this.writes = new FencedWrites(this.client, this.call, this.tableName, this.prunes, this.logger, this.clock);
@@ -130,7 +133,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
     this.destroyed = false;
     this.ready ??= prepareSessionTable({
       client: this.client,
-      call: this.call,
+      call: this.startupCall,
       logger: this.logger,
       tableName: this.tableName,
       keyAttribute: this.keyAttribute,

@@ -38,17 +38,22 @@ export function resolveCookieOptions(options: SessionCookieOptions | undefined, 
   const check = (ok: boolean, message: string) => ok || problems.push(message);
   const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
+  // Undefined only takes the default: null is refused like any other wrong value.
+  const given = <T>(value: T | undefined, fallback: T): T => (value === undefined ? fallback : value);
   const cookie = {
-    name: options?.name ?? 'sid',
-    path: options?.path ?? '/',
+    name: given(options?.name, 'sid'),
+    path: given(options?.path, '/'),
     domain: options?.domain,
-    httpOnly: options?.httpOnly ?? true,
-    secure: options?.secure ?? ('auto' as const),
-    sameSite: options?.sameSite ?? ('lax' as const),
+    httpOnly: given(options?.httpOnly, true),
+    secure: given<NonNullable<SessionCookieOptions['secure']>>(options?.secure, 'auto'),
+    sameSite: given<NonNullable<SessionCookieOptions['sameSite']>>(options?.sameSite, 'lax'),
     maxAge: options?.maxAge,
-    partitioned: options?.partitioned ?? false,
+    partitioned: given(options?.partitioned, false),
   };
-  check(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name), 'cookie.name must be a valid cookie name (RFC 6265 token)');
+  check(
+    typeof cookie.name === 'string' && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(cookie.name),
+    'cookie.name must be a valid cookie name (RFC 6265 token)',
+  );
   check(['lax', 'strict', 'none'].includes(cookie.sameSite), "cookie.sameSite must be 'lax', 'strict' or 'none'");
   check(cookie.secure === true || cookie.secure === false || cookie.secure === 'auto', "cookie.secure must be true, false or 'auto'");
   check(cookie.sameSite !== 'none' || cookie.secure !== false, "cookie.sameSite 'none' needs cookie.secure true or 'auto'");

@@ -123,14 +123,19 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Longest `absoluteTimeout`: a year. */
 export const MAX_ABSOLUTE_TIMEOUT_MINUTES = 525_600;
 
-export function resolveSessionStateOptions(options: SessionStateModuleOptions = {}): ResolvedSessionStateOptions {
+/**
+ * `options` checked and defaulted. An option left out (undefined) takes its default; `null` is a
+ * wrong value like any other (`store: useRedis ? redisStore : null` must not run on an in-memory store).
+ */
+export function resolveSessionStateOptions(options: SessionStateModuleOptions): ResolvedSessionStateOptions {
+  assertOptionsObject(options, 'the options of SessionStateModule.forRoot');
   const problems: string[] = unknownOptionKeys(options, OPTION_KEYS, expressSessionOptionMessage);
   const check = (ok: boolean, message: string) => ok || problems.push(message);
   const isInt = (v: unknown, min: number, max = Number.MAX_SAFE_INTEGER) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 
-  const timeout = options.timeout ?? 20;
+  const timeout = given(options.timeout, 20);
   check(isInt(timeout, 1, MAX_TIMEOUT_MINUTES), `timeout must be a whole number of minutes from 1 to ${MAX_TIMEOUT_MINUTES}`);
-  const executionTimeout = options.executionTimeout ?? 110;
+  const executionTimeout = given(options.executionTimeout, 110);
   check(
     typeof executionTimeout === 'number' && executionTimeout > 0 && executionTimeout * 1000 <= MAX_TIMER_MS,
     `executionTimeout must be a positive number of seconds, at most ${MAX_TIMER_MS / 1000} (2^31-1 ms, about 24.8 days): ` +
@@ -142,10 +147,12 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
     absoluteTimeout === undefined || isInt(absoluteTimeout, 1, MAX_ABSOLUTE_TIMEOUT_MINUTES),
     `absoluteTimeout must be a whole number of minutes from 1 to ${MAX_ABSOLUTE_TIMEOUT_MINUTES} (a year), or left out`,
   );
-  const recordClient = options.recordClient ?? false;
+  const recordClient = given(options.recordClient, false);
   check(typeof recordClient === 'boolean', 'recordClient must be true or false');
 
-  const cookie = resolveCookieOptions(options.cookie, timeout, problems);
+  const cookieIsObject = options.cookie === undefined || isObject(options.cookie);
+  check(cookieIsObject, 'cookie must be an object ({ name, path, … }), or left out');
+  const cookie = resolveCookieOptions(cookieIsObject ? options.cookie : undefined, timeout, problems);
 
   const secrets = options.secret === undefined ? [] : ([] as string[]).concat(options.secret);
   check(
@@ -156,11 +163,14 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
 
   const idHeader = options.idHeader === undefined ? undefined : checkIdHeader(options.idHeader, problems);
 
+  const lockWaitIsObject = options.lockWait === undefined || isObject(options.lockWait);
+  check(lockWaitIsObject, 'lockWait must be an object ({ maxQueueLength, pollMinMs, … }), or left out');
+  const wait: SessionLockWaitOptions = (lockWaitIsObject && options.lockWait) || {};
   const lockWait = {
-    maxQueueLength: options.lockWait?.maxQueueLength ?? 100,
-    pollMinMs: options.lockWait?.pollMinMs ?? 5,
-    pollMaxMs: options.lockWait?.pollMaxMs ?? 50,
-    retryAfterSeconds: options.lockWait?.retryAfterSeconds ?? 1,
+    maxQueueLength: given(wait.maxQueueLength, 100),
+    pollMinMs: given(wait.pollMinMs, 5),
+    pollMaxMs: given(wait.pollMaxMs, 50),
+    retryAfterSeconds: given(wait.retryAfterSeconds, 1),
   };
   check(isInt(lockWait.maxQueueLength, 1), 'lockWait.maxQueueLength must be a whole number ≥ 1');
   check(isInt(lockWait.pollMinMs, 1, MAX_TIMER_MS), `lockWait.pollMinMs must be a whole number of milliseconds from 1 to ${MAX_TIMER_MS}`);
@@ -170,12 +180,13 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   );
   check(isInt(lockWait.retryAfterSeconds, 0), 'lockWait.retryAfterSeconds must be a whole number ≥ 0');
 
-  const saveOnError = options.saveOnError ?? false;
+  const saveOnError = given(options.saveOnError, false);
   check(isSaveOnError(saveOnError), "saveOnError must be false, 'client-errors' or a function (error) => boolean");
 
-  const store = options.store ?? new InMemorySessionStateStore();
+  const store = options.store === undefined ? new InMemorySessionStateStore() : options.store;
+  const storeLike = (isObject(store) ? store : {}) as Partial<SessionStateStore>;
   check(
-    typeof (store as Partial<SessionStateStore>).getItemExclusive === 'function',
+    typeof storeLike.getItemExclusive === 'function',
     isExpressSessionStore(store)
       ? 'store is an express-session store (connect-redis, connect-dynamodb, MemoryStore…), which has no lock: ' +
           'use a SessionStateStore, e.g. new InMemorySessionStateStore() or new DynamoDBSessionStateStore() (docs/MIGRATING.md)'
@@ -183,12 +194,12 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
   );
 
   const max = options.maxSessionsPerOwner;
-  const policy = options.ownerCapPolicy ?? 'revoke-oldest';
+  const policy = given(options.ownerCapPolicy, 'revoke-oldest');
   check(max === undefined || isInt(max, 1), 'maxSessionsPerOwner must be a whole number ≥ 1');
   check(policy === 'refuse' || policy === 'revoke-oldest', "ownerCapPolicy must be 'revoke-oldest' or 'refuse'");
   check(options.ownerCapPolicy === undefined || max !== undefined, 'ownerCapPolicy needs maxSessionsPerOwner');
   check(
-    max === undefined || typeof (store as Partial<SessionStateStore>).claimOwnerSlot === 'function',
+    max === undefined || typeof storeLike.claimOwnerSlot === 'function',
     'maxSessionsPerOwner needs a store that implements claimOwnerSlot (InMemorySessionStateStore, DynamoDBSessionStateStore, RedisSessionStateStore)',
   );
 
@@ -209,6 +220,33 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions = 
     saveOnError,
     ownerCap,
   };
+}
+
+/** `value`, or `fallback` when it is left out: `null` is kept, to be refused as a wrong value. */
+function given<T>(value: T | undefined, fallback: T): T {
+  return value === undefined ? fallback : value;
+}
+
+function isObject(value: unknown): value is object {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Options that are not an object (a `forRootAsync` factory answering null, a number, or nothing: a
+ * forgotten `return`) would otherwise start the application on every default, an in-memory store
+ * included: refused, naming `source`.
+ */
+export function assertOptionsObject(options: unknown, source: string): asserts options is SessionStateModuleOptions {
+  if (isObject(options)) return;
+  const got =
+    options === undefined
+      ? 'undefined (a forgotten return?)'
+      : Array.isArray(options)
+        ? 'an array'
+        : options === null
+          ? 'null'
+          : `${typeof options} ${JSON.stringify(options) ?? ''}`.trim();
+  throw new TypeError(`SessionStateModule: invalid options:\n- ${source} must be an options object ({} for every default), got ${got}`);
 }
 
 /** An HTTP field name (RFC 9110 token). */

@@ -26,7 +26,12 @@ import {
   SESSION_STATE_MODULE_OPTIONS,
   SESSION_STATE_OPTIONS_FACTORY_METHOD,
 } from '../module/session-state.module-definition.js';
-import { resolveSessionStateOptions, type ResolvedSessionStateOptions, type SessionStateModuleOptions } from '../module/session-state.options.js';
+import {
+  assertOptionsObject,
+  resolveSessionStateOptions,
+  type ResolvedSessionStateOptions,
+  type SessionStateModuleOptions,
+} from '../module/session-state.options.js';
 import { SessionStateStore } from '../store/session-state-store.js';
 import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
 
@@ -90,27 +95,42 @@ export class SessionStateModule extends ConfigurableSessionStateModule {
   /**
    * As Nest generates it, except that an options class (`useClass`/`useExisting`) without
    * `createSessionStateOptions()` is refused with a message saying so (rather than
-   * "optionsFactory[...] is not a function"), `create()` of earlier versions included.
+   * "optionsFactory[...] is not a function"), `create()` of earlier versions included, and that an
+   * answer that is not an options object (null, nothing: a forgotten `return`) is refused naming
+   * the factory that gave it.
    */
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
     const factoryClass = options.useClass ?? options.useExisting;
-    if (!factoryClass || options.useFactory) return super.forRootAsync(options);
+    const { useFactory } = options;
+    if (useFactory) {
+      return super.forRootAsync({
+        ...options,
+        useFactory: async (...args: unknown[]) => {
+          const answer: unknown = await useFactory(...args);
+          assertOptionsObject(answer, 'forRootAsync: what useFactory answers');
+          return answer;
+        },
+      });
+    }
+    if (!factoryClass) return super.forRootAsync(options);
     const module = super.forRootAsync({
       ...options,
       useClass: undefined,
       useExisting: undefined,
       inject: [factoryClass],
-      useFactory: (factory: Record<string, unknown>) => {
+      useFactory: async (factory: Record<string, unknown>) => {
         const create = factory[SESSION_STATE_OPTIONS_FACTORY_METHOD];
+        const name = (factoryClass as Type).name || 'the options class';
         if (typeof create !== 'function') {
-          const name = (factoryClass as Type).name || 'the options class';
           const legacy =
             typeof factory.create === 'function'
               ? ` (it has create(): rename it ${SESSION_STATE_OPTIONS_FACTORY_METHOD}(), the Nest convention)`
               : '';
           throw new TypeError(`SessionStateModule.forRootAsync: ${name} has no ${SESSION_STATE_OPTIONS_FACTORY_METHOD}() method${legacy}.`);
         }
-        return (create as () => SessionStateModuleOptions | Promise<SessionStateModuleOptions>).call(factory);
+        const answer: unknown = await (create as () => unknown).call(factory);
+        assertOptionsObject(answer, `forRootAsync: what ${name}.${SESSION_STATE_OPTIONS_FACTORY_METHOD}() answers`);
+        return answer;
       },
     });
     if (options.useClass) module.providers = [...(module.providers ?? []), { provide: options.useClass, useClass: options.useClass }];

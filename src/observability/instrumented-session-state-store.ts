@@ -27,6 +27,8 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
   private readonly cleanups: (() => void)[] = [];
   /** Whether this application opened the store (a module Nest closes without starting it never did). */
   private joined = false;
+  /** What every store call runs within (see `runCallsWithin`). */
+  private within: <T>(call: () => Promise<T>) => Promise<T> = (call) => call();
 
   constructor(
     private readonly inner: SessionStateStore,
@@ -124,6 +126,14 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     this.cleanups.push(cleanup);
   }
 
+  /**
+   * Runs every store call of this application within `scope` from now on: marks them as this
+   * application's, for what the store counts per application (DynamoDB's consumed capacity).
+   */
+  runCallsWithin(scope: <T>(call: () => Promise<T>) => Promise<T>): void {
+    this.within = scope;
+  }
+
   /** This application starts using the store: the first opens it (see store-users.ts). */
   async onModuleInit(): Promise<void> {
     await joinStore(this.inner);
@@ -141,9 +151,10 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
   private run<T>(
     operation: string,
     secret: string,
-    call: () => Promise<T>,
+    unscoped: () => Promise<T>,
     outcomeOf: (answer: T) => StoreOperationOutcome = () => 'ok',
   ): Promise<T> {
+    const call = () => this.within(unscoped);
     // Without an OpenTelemetry SDK nothing is timed: failures are still classified and logged.
     if (!this.metrics.enabled) {
       const failed = (error: unknown) => this.failed(operation, secret, error, undefined);

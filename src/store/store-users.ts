@@ -10,10 +10,21 @@ import type { SessionStateStore } from './session-state-store.js';
  */
 const users = new WeakMap<SessionStateStore, number>();
 
-/** An application starts using `store`: it is opened (`init`, idempotent), and counted once that worked. */
+/**
+ * An application starts using `store`: it is counted, then opened (`init`, idempotent). Counted
+ * first: an application leaving while `init` runs must not close the store under this one; the
+ * count is undone if `init` fails.
+ */
 export async function joinStore(store: SessionStateStore): Promise<void> {
-  await store.init?.();
   users.set(store, (users.get(store) ?? 0) + 1);
+  try {
+    await store.init?.();
+  } catch (error) {
+    const left = (users.get(store) ?? 1) - 1;
+    if (left > 0) users.set(store, left);
+    else users.delete(store);
+    throw error;
+  }
 }
 
 /** An application that joined shuts down: the last one closes the store. */
