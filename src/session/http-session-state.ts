@@ -49,10 +49,16 @@ export interface HttpSessionStateInit {
  */
 export const MAX_OWNER_BYTES = 1024;
 
+/** A lone surrogate (`String.prototype.isWellFormed` is ES2024, past this build's target). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Why `owner` is not a valid owner, or undefined when it is. */
 export function ownerProblem(owner: unknown): string | undefined {
   if (typeof owner !== 'string') return `got ${owner === null ? 'null' : typeof owner}`;
   if (owner.length === 0) return 'got an empty string';
+  // Stores keep UTF-8, where every lone surrogate becomes U+FFFD: 'bob\ud800' would read back as
+  // 'bob\ufffd' and share that owner's index (revoking one signed out the other).
+  if (LONE_SURROGATE.test(owner)) return 'got a string with a lone surrogate (not well-formed UTF-16)';
   // Cheap bound first: a character is at most 3 bytes of UTF-8 (a surrogate pair, 2 characters, 4).
   if (owner.length * 3 <= MAX_OWNER_BYTES) return undefined;
   const bytes = Buffer.byteLength(owner, 'utf8');
@@ -152,7 +158,9 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     this.assertLive();
     const problem = owner === undefined ? undefined : ownerProblem(owner);
     if (problem) {
-      throw new TypeError(`Session owner must be a non-empty string of at most ${MAX_OWNER_BYTES} bytes (UTF-8), or undefined: ${problem}.`);
+      throw new TypeError(
+        `Session owner must be a non-empty, well-formed string of at most ${MAX_OWNER_BYTES} bytes (UTF-8), or undefined: ${problem}.`,
+      );
     }
     if (owner !== this.#owner) this.#ownerChanged = true;
     this.#owner = owner;
