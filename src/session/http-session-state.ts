@@ -1,4 +1,5 @@
-import { SessionStateReadOnlyError, SessionStateValueError } from '../errors/session-state.errors.js';
+import { constants } from 'node:buffer';
+import { SessionStateReadOnlyError, SessionStateTooLargeError, SessionStateValueError } from '../errors/session-state.errors.js';
 import type { JsonSafe, JsonValue, SessionInput, SessionKey, SessionStateData, SessionValue } from './session-data.js';
 import { generateSessionId } from './session-id.js';
 import { assertTimeoutMinutes } from './session-limits.js';
@@ -9,6 +10,8 @@ import { assertSessionValue } from './session-value.validator.js';
  * so that stores need no extra field. Hidden from the session's API; `set()` refuses the key.
  */
 const COOKIE_MAX_AGE_KEY = 'nestjs-session-state:cookieMaxAge';
+/** V8's longest string, in UTF-16 code units: longer JSON cannot be made (its UTF-8 is at least as many bytes). */
+const { MAX_STRING_LENGTH } = constants;
 const ABANDONED =
   'The session was abandoned (abandon()) in this request: it is removed at its end, so a write to it would be lost. ' +
   "Write before abandon(), or to the next request's new session.";
@@ -329,7 +332,13 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     const items = Object.fromEntries(this.#items);
     if (this.#exposed) for (const key of this.#exposed) if (this.#items.has(key)) assertSessionValue(key, this.#items.get(key));
     if (this.#cookieMaxAge !== undefined) items[COOKIE_MAX_AGE_KEY] = this.#cookieMaxAge;
-    return JSON.stringify(items);
+    try {
+      return JSON.stringify(items);
+    } catch (error) {
+      // JSON longer than V8's longest string ("Invalid string length"): no store could take it, a 413 (it was a 500).
+      if (error instanceof RangeError) throw new SessionStateTooLargeError(MAX_STRING_LENGTH + 1, MAX_STRING_LENGTH);
+      throw error;
+    }
   }
 
   private setCookieMaxAge(ms: number | null | undefined): void {
