@@ -1,5 +1,10 @@
 import { constants } from 'node:buffer';
-import { SessionStateReadOnlyError, SessionStateTooLargeError, SessionStateValueError } from '../errors/session-state.errors.js';
+import {
+  SessionStateCorruptError,
+  SessionStateReadOnlyError,
+  SessionStateTooLargeError,
+  SessionStateValueError,
+} from '../errors/session-state.errors.js';
 import type { JsonSafe, JsonValue, SessionInput, SessionKey, SessionStateData, SessionValue } from './session-data.js';
 import { generateSessionId } from './session-id.js';
 import { assertTimeoutMinutes } from './session-limits.js';
@@ -105,7 +110,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   /** Made by the lifecycle (handlers receive it through `@Session()`); to unit-test a handler, use `createTestSession()` of `nestjs-session-state/testing`. */
   constructor(init: HttpSessionStateInit) {
     // A Map, not the parsed object: keys like `__proto__` stay plain data.
-    this.#items = new Map(Object.entries(JSON.parse(init.items) as Record<string, unknown>));
+    this.#items = new Map(Object.entries(parseStoredItems(init.items)));
     const cookieMaxAge = this.#items.get(COOKIE_MAX_AGE_KEY);
     this.#items.delete(COOKIE_MAX_AGE_KEY);
     if (typeof cookieMaxAge === 'number' || cookieMaxAge === null) this.#cookieMaxAge = cookieMaxAge;
@@ -283,7 +288,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     this.#items.clear();
     // The cookie's lifetime goes back too: the stored one, or none (the module's) when the items hold none.
     this.#cookieMaxAge = undefined;
-    for (const [key, value] of Object.entries(JSON.parse(items) as Record<string, unknown>)) {
+    for (const [key, value] of Object.entries(parseStoredItems(items))) {
       if (key === COOKIE_MAX_AGE_KEY) this.#cookieMaxAge = typeof value === 'number' || value === null ? value : undefined;
       else this.#items.set(key, value);
     }
@@ -368,6 +373,19 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     this.assertWritable();
     if (this.#abandoned) throw new SessionStateReadOnlyError(ABANDONED);
   }
+}
+
+/**
+ * Stored items, which this module always writes as a JSON object. Other JSON (`"abc"`, `[1,2]`: a
+ * foreign record) read as `{"0":"a",…}`, which the next write stored over the record: refused, the
+ * lifecycle reads the record as unreadable (a new session, the record left as it was).
+ */
+function parseStoredItems(items: string): Record<string, unknown> {
+  const parsed: unknown = JSON.parse(items);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SessionStateCorruptError('A stored session cannot be read: its items are not a JSON object.');
+  }
+  return parsed as Record<string, unknown>;
 }
 
 /** `string` for an untyped session; `never` (a compile error) once `TData` declares keys. */
