@@ -239,7 +239,7 @@ describe('session.owner', () => {
     const session = createTestSession();
     const cjk = '漢'.repeat(700); // 2 100 bytes
     expect(() => (session.owner = cjk)).toThrow(
-      'Session owner must be a non-empty string of at most 1024 bytes (UTF-8), or undefined: got 2100 bytes.',
+      'Session owner must be a non-empty, well-formed string of at most 1024 bytes (UTF-8), or undefined: got 2100 bytes.',
     );
     expect(session.owner).toBeUndefined();
     expect(session.ownerChanged).toBe(false);

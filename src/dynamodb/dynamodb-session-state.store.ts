@@ -622,7 +622,8 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
   private async loaded(id: string, record: SessionRecord, lockId: string | null, now: number): Promise<Omit<SessionStateLoaded, 'kind'>> {
     let items: string;
     try {
-      if (!Number.isFinite(record.timeout)) throw corruptRecord('it has no readable timeout');
+      // As on Redis: a Timeout of 0 or less loaded, and a write to it answered 200 was saved expiring at once.
+      if (!(Number.isFinite(record.timeout) && record.timeout > 0)) throw corruptRecord('it has no readable timeout');
       items = await this.codec.decode(record.dataId === null ? record.items : await this.readData(id, record, lockId, now));
     } catch (error) {
       if (error instanceof SessionStateCorruptError) error.lockId = lockId;

@@ -25,6 +25,7 @@ export interface DynamoDBStoreSettings {
 export function storeSettings(options: DynamoDBSessionStateStoreOptions): DynamoDBStoreSettings {
   const compression = options.compression ?? {};
   const threshold = compression === false ? null : (compression.thresholdBytes ?? 8192);
+  const maxItemBytes = checkNumber('maxItemBytes', options.maxItemBytes ?? 400_000, 1, DYNAMODB_ITEM_LIMIT, true);
   const settings: DynamoDBStoreSettings = {
     tableName: nonEmpty('tableName', options.tableName ?? 'nestjs-session-state'),
     application: options.application || undefined,
@@ -33,8 +34,11 @@ export function storeSettings(options: DynamoDBSessionStateStoreOptions): Dynamo
     ttlAttribute: nonEmpty('ttlAttribute', options.ttlAttribute ?? 'TTL'),
     ttlExtraSeconds: checkNumber('ttlExtraSeconds', options.ttlExtraSeconds ?? 300, 0, Number.MAX_SAFE_INTEGER, true),
     consistentReads: options.consistentReads ?? true,
-    codec: new SessionItemsCodec(threshold === null ? null : checkNumber('compression.thresholdBytes', threshold, 0, Number.MAX_SAFE_INTEGER, true)),
-    maxItemBytes: checkNumber('maxItemBytes', options.maxItemBytes ?? 400_000, 1, DYNAMODB_ITEM_LIMIT, true),
+    codec: new SessionItemsCodec(
+      threshold === null ? null : checkNumber('compression.thresholdBytes', threshold, 0, Number.MAX_SAFE_INTEGER, true),
+      maxItemBytes,
+    ),
+    maxItemBytes,
     requestTimeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs ?? 5000, 1, 2 ** 31 - 1, false),
     clock: options.clock ?? Date.now,
   };

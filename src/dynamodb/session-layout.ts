@@ -18,8 +18,9 @@ export interface SessionLayout {
  * `INLINE_MAX_BYTES` (room left for the write tokens, and for `reservedBytes`: the revoked lock ids
  * the lock item keeps), else in a data item named by a fresh id, unless that would not make the
  * lock item cheaper to write (an owner long enough keeps it over 1 KB anyway).
- * A data item larger than `maxItemBytes` is refused before anything is written, so the stored
- * session stays as it was.
+ * The item holding the items, inline or data, is at most `maxItemBytes`: an inline record over it
+ * goes to a data item (what stays on the lock item, an owner, is not the session's data), and a data
+ * item over it is refused before anything is written, so the stored session stays as it was.
  */
 export function layOutSession(
   fields: Omit<Parameters<typeof unlockedRecord>[0], 'data'>,
@@ -28,13 +29,18 @@ export function layOutSession(
   reservedBytes = 0,
 ): SessionLayout {
   const inline = unlockedRecord({ ...fields, data: { items } });
-  const inlineBytes = estimateItemBytes(inline) + RECENT_WRITES_ALLOWANCE_BYTES + reservedBytes;
-  if (inlineBytes <= INLINE_MAX_BYTES) return { record: inline };
+  const inlineSize = estimateItemBytes(inline);
+  // Checked on the data item only, the limit let any session small enough to stay inline through.
+  const inlineFits = inlineSize <= maxItemBytes;
+  const inlineBytes = inlineSize + RECENT_WRITES_ALLOWANCE_BYTES + reservedBytes;
+  if (inlineFits && inlineBytes <= INLINE_MAX_BYTES) return { record: inline };
   const dataId = randomUUID();
   const record = unlockedRecord({ ...fields, data: { dataId } });
   // What stays on the lock item either way (a long owner: up to 1024 bytes) can keep it over 1 KB:
   // a data item then pays only when the lock item's write units drop (else a PutItem and a GetItem more for nothing).
-  if (writeUnits(estimateItemBytes(record) + RECENT_WRITES_ALLOWANCE_BYTES + reservedBytes) >= writeUnits(inlineBytes)) return { record: inline };
+  if (inlineFits && writeUnits(estimateItemBytes(record) + RECENT_WRITES_ALLOWANCE_BYTES + reservedBytes) >= writeUnits(inlineBytes)) {
+    return { record: inline };
+  }
   const data = dataItem({
     keyAttribute: fields.keyAttribute,
     key: dataKey(fields.key, dataId),

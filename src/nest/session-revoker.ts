@@ -16,7 +16,8 @@ export class SessionRevoker {
   /** Removes the owner's sessions; answers how many live sessions were removed. */
   async revokeOwner(owner: string): Promise<number> {
     const problem = ownerProblem(owner);
-    if (problem) throw new TypeError(`revokeOwner: owner must be a non-empty string of at most ${MAX_OWNER_BYTES} bytes (UTF-8): ${problem}.`);
+    if (problem)
+      throw new TypeError(`revokeOwner: owner must be a non-empty, well-formed string of at most ${MAX_OWNER_BYTES} bytes (UTF-8): ${problem}.`);
     return this.store.revokeOwner(owner);
   }
 }

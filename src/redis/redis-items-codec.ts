@@ -2,17 +2,13 @@ import { constants } from 'node:buffer';
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { SessionStateTooLargeError } from '../errors/session-state.errors.js';
+import { MAX_EXPANSION } from '../store/item-expansion.js';
 import { corruptRecord } from './redis-errors.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 
-/**
- * Items expand on read to at most this many times `maxItemBytes` (32 MB by default): far above what
- * real JSON compresses to (about 5-20x), and a bound on what a hostile or corrupted `g` field (a
- * gzip of 1,000x) can make a request inflate. Items larger than it are refused at write.
- */
-export const MAX_EXPANSION = 32;
+export { MAX_EXPANSION };
 
 /** Items as stored: the hash field is the marker (`i`: the JSON verbatim, `g`: its gzip), so no flag can disagree with the data. */
 export interface EncodedItems {

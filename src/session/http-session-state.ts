@@ -1,4 +1,10 @@
-import { SessionStateReadOnlyError, SessionStateValueError } from '../errors/session-state.errors.js';
+import { constants } from 'node:buffer';
+import {
+  SessionStateCorruptError,
+  SessionStateReadOnlyError,
+  SessionStateTooLargeError,
+  SessionStateValueError,
+} from '../errors/session-state.errors.js';
 import type { JsonSafe, JsonValue, SessionInput, SessionKey, SessionStateData, SessionValue } from './session-data.js';
 import { generateSessionId } from './session-id.js';
 import { assertTimeoutMinutes } from './session-limits.js';
@@ -9,6 +15,8 @@ import { assertSessionValue } from './session-value.validator.js';
  * so that stores need no extra field. Hidden from the session's API; `set()` refuses the key.
  */
 const COOKIE_MAX_AGE_KEY = 'nestjs-session-state:cookieMaxAge';
+/** V8's longest string, in UTF-16 code units: longer JSON cannot be made (its UTF-8 is at least as many bytes). */
+const { MAX_STRING_LENGTH } = constants;
 const ABANDONED =
   'The session was abandoned (abandon()) in this request: it is removed at its end, so a write to it would be lost. ' +
   "Write before abandon(), or to the next request's new session.";
@@ -49,10 +57,16 @@ export interface HttpSessionStateInit {
  */
 export const MAX_OWNER_BYTES = 1024;
 
+/** A lone surrogate (`String.prototype.isWellFormed` is ES2024, past this build's target). */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** Why `owner` is not a valid owner, or undefined when it is. */
 export function ownerProblem(owner: unknown): string | undefined {
   if (typeof owner !== 'string') return `got ${owner === null ? 'null' : typeof owner}`;
   if (owner.length === 0) return 'got an empty string';
+  // Stores keep UTF-8, where every lone surrogate becomes U+FFFD: 'bob\ud800' would read back as
+  // 'bob\ufffd' and share that owner's index (revoking one signed out the other).
+  if (LONE_SURROGATE.test(owner)) return 'got a string with a lone surrogate (not well-formed UTF-16)';
   // Cheap bound first: a character is at most 3 bytes of UTF-8 (a surrogate pair, 2 characters, 4).
   if (owner.length * 3 <= MAX_OWNER_BYTES) return undefined;
   const bytes = Buffer.byteLength(owner, 'utf8');
@@ -96,7 +110,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
   /** Made by the lifecycle (handlers receive it through `@Session()`); to unit-test a handler, use `createTestSession()` of `nestjs-session-state/testing`. */
   constructor(init: HttpSessionStateInit) {
     // A Map, not the parsed object: keys like `__proto__` stay plain data.
-    this.#items = new Map(Object.entries(JSON.parse(init.items) as Record<string, unknown>));
+    this.#items = new Map(Object.entries(parseStoredItems(init.items)));
     const cookieMaxAge = this.#items.get(COOKIE_MAX_AGE_KEY);
     this.#items.delete(COOKIE_MAX_AGE_KEY);
     if (typeof cookieMaxAge === 'number' || cookieMaxAge === null) this.#cookieMaxAge = cookieMaxAge;
@@ -152,7 +166,9 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     this.assertLive();
     const problem = owner === undefined ? undefined : ownerProblem(owner);
     if (problem) {
-      throw new TypeError(`Session owner must be a non-empty string of at most ${MAX_OWNER_BYTES} bytes (UTF-8), or undefined: ${problem}.`);
+      throw new TypeError(
+        `Session owner must be a non-empty, well-formed string of at most ${MAX_OWNER_BYTES} bytes (UTF-8), or undefined: ${problem}.`,
+      );
     }
     if (owner !== this.#owner) this.#ownerChanged = true;
     this.#owner = owner;
@@ -272,7 +288,7 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     this.#items.clear();
     // The cookie's lifetime goes back too: the stored one, or none (the module's) when the items hold none.
     this.#cookieMaxAge = undefined;
-    for (const [key, value] of Object.entries(JSON.parse(items) as Record<string, unknown>)) {
+    for (const [key, value] of Object.entries(parseStoredItems(items))) {
       if (key === COOKIE_MAX_AGE_KEY) this.#cookieMaxAge = typeof value === 'number' || value === null ? value : undefined;
       else this.#items.set(key, value);
     }
@@ -321,7 +337,13 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     const items = Object.fromEntries(this.#items);
     if (this.#exposed) for (const key of this.#exposed) if (this.#items.has(key)) assertSessionValue(key, this.#items.get(key));
     if (this.#cookieMaxAge !== undefined) items[COOKIE_MAX_AGE_KEY] = this.#cookieMaxAge;
-    return JSON.stringify(items);
+    try {
+      return JSON.stringify(items);
+    } catch (error) {
+      // JSON longer than V8's longest string ("Invalid string length"): no store could take it, a 413 (it was a 500).
+      if (error instanceof RangeError) throw new SessionStateTooLargeError(MAX_STRING_LENGTH + 1, MAX_STRING_LENGTH);
+      throw error;
+    }
   }
 
   private setCookieMaxAge(ms: number | null | undefined): void {
@@ -351,6 +373,19 @@ export class HttpSessionState<TData extends object = SessionStateData> {
     this.assertWritable();
     if (this.#abandoned) throw new SessionStateReadOnlyError(ABANDONED);
   }
+}
+
+/**
+ * Stored items, which this module always writes as a JSON object. Other JSON (`"abc"`, `[1,2]`: a
+ * foreign record) read as `{"0":"a",…}`, which the next write stored over the record: refused, the
+ * lifecycle reads the record as unreadable (a new session, the record left as it was).
+ */
+function parseStoredItems(items: string): Record<string, unknown> {
+  const parsed: unknown = JSON.parse(items);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new SessionStateCorruptError('A stored session cannot be read: its items are not a JSON object.');
+  }
+  return parsed as Record<string, unknown>;
 }
 
 /** `string` for an untyped session; `never` (a compile error) once `TData` declares keys. */

@@ -7,7 +7,9 @@ import { SessionStateValueError } from '../errors/session-state.errors.js';
  * Allowed: strings, finite numbers, booleans, null, arrays of those (elements only: JSON drops a
  * named property), plain objects (prototype `Object.prototype` or `null`) with string keys. An
  * object property that is `undefined` is dropped, as JSON does; anywhere else `undefined` is
- * refused (in an array it would read back as `null`).
+ * refused (in an array it would read back as `null`). Also refused: `-0` (read back as `0`), an
+ * array of a subclass (read back as a plain array), and a value nested deeper than
+ * `MAX_VALUE_DEPTH` levels of arrays and objects.
  */
 export function assertSessionValue(key: string, value: unknown): void {
   const problem = findNonJson(value, [], []);
@@ -21,6 +23,13 @@ export function assertSessionValue(key: string, value: unknown): void {
   }
 }
 
+/**
+ * Deepest nesting of arrays and objects a value may have. Bounds the recursive walk below (about
+ * 3,200 levels overflowed the stack: a bare RangeError naming no key) and the stringify at save and
+ * parse at load, with room to spare for the caller's own stack.
+ */
+export const MAX_VALUE_DEPTH = 1000;
+
 interface Problem {
   path: (string | number)[];
   what: string;
@@ -32,7 +41,8 @@ function findNonJson(value: unknown, path: (string | number)[], ancestors: objec
     case 'boolean':
       return null;
     case 'number':
-      return Number.isFinite(value) ? null : { path, what: `${value} (not a finite number)` };
+      if (!Number.isFinite(value)) return { path, what: `${value} (not a finite number)` };
+      return Object.is(value, -0) ? { path, what: '-0 (JSON gives back 0)' } : null;
     case 'undefined':
       return { path, what: 'undefined' };
     case 'bigint':
@@ -44,8 +54,11 @@ function findNonJson(value: unknown, path: (string | number)[], ancestors: objec
   }
   if (value === null) return null;
   const object = value as object;
+  if (path.length >= MAX_VALUE_DEPTH) return { path, what: `nested deeper than ${MAX_VALUE_DEPTH} levels` };
   if (ancestors.includes(object)) return { path, what: 'a circular reference' };
   if (Array.isArray(object)) {
+    // JSON gives back a plain array: a subclass's instance (and its methods) would be lost.
+    if (Object.getPrototypeOf(object) !== Array.prototype) return { path, what: describeInstance(object, 'a plain array') };
     ancestors.push(object);
     for (let i = 0; i < object.length; i++) {
       // A hole reads `undefined`: refused like an explicit one (JSON would give back `null`).
@@ -61,7 +74,7 @@ function findNonJson(value: unknown, path: (string | number)[], ancestors: objec
     return null;
   }
   const proto = Object.getPrototypeOf(object);
-  if (proto !== Object.prototype && proto !== null) return { path, what: describeInstance(object) };
+  if (proto !== Object.prototype && proto !== null) return { path, what: describeInstance(object, 'a plain object') };
   if (Object.getOwnPropertySymbols(object).length > 0) return { path, what: 'an object with symbol keys' };
   ancestors.push(object);
   for (const [k, v] of Object.entries(object)) {
@@ -73,12 +86,12 @@ function findNonJson(value: unknown, path: (string | number)[], ancestors: objec
   return null;
 }
 
-function describeInstance(object: object): string {
+function describeInstance(object: object, instead: string): string {
   if (object instanceof Date) return 'a Date (store date.toISOString() or date.getTime())';
   if (object instanceof Map) return 'a Map (store Object.fromEntries(map) or [...map])';
   if (object instanceof Set) return 'a Set (store [...set])';
   const name = (object.constructor as { name?: unknown } | undefined)?.name;
-  return typeof name === 'string' && name !== '' ? `an instance of ${name} (store a plain object)` : 'an object that is not a plain object';
+  return typeof name === 'string' && name !== '' ? `an instance of ${name} (store ${instead})` : `an object that is not ${instead}`;
 }
 
 function formatPath(path: (string | number)[]): string {

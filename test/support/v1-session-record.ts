@@ -19,7 +19,7 @@ export async function putVersion1Session(
   const ttl = Math.ceil(now / 1000) + 300 + timeoutSeconds;
   const item: Record<string, AttributeValue> = {
     SessionId: { S: fields.key },
-    Items: await new SessionItemsCodec(8192).encode(fields.items),
+    Items: await new SessionItemsCodec(8192, 400_000).encode(fields.items),
     Locked: { BOOL: false },
     LockDate: { N: String(now) },
     Expires: { N: String(now + timeoutMs) },
