@@ -192,6 +192,12 @@ describe.each(ADAPTERS)('the module on DynamoDB Local over %s', (adapter) => {
     // Store internals (table names, AWS error text) stay in the server's logs.
     expect(refused.body).toEqual({ statusCode: 503, message: 'Session state is unavailable; try again.', error: 'Service Unavailable' });
     removeFault();
+    // A throttled lock call may have landed on an earlier attempt: its revocation (its lock id added to
+    // the record's AbortedLocks), throttled too, is sent again in the background. Counted from once it landed.
+    await vi.waitFor(async () => {
+      const record = await a.raw.client.send(new GetItemCommand({ TableName: tableName, Key: { SessionId: { S: idOf(cookie) } } }));
+      expect(record.Item?.AbortedLocks).toBeDefined();
+    });
     a.dynamodb.reset();
     await request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
     expect(a.dynamodb.byCommand()).toEqual({ UpdateItem: 2 });
