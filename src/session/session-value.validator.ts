@@ -7,9 +7,9 @@ import { SessionStateValueError } from '../errors/session-state.errors.js';
  * Allowed: strings, finite numbers, booleans, null, arrays of those (elements only: JSON drops a
  * named property), plain objects (prototype `Object.prototype` or `null`) with string keys. An
  * object property that is `undefined` is dropped, as JSON does; anywhere else `undefined` is
- * refused (in an array it would read back as `null`). Also refused: `-0` (read back as `0`), an
- * array of a subclass (read back as a plain array), and a value nested deeper than
- * `MAX_VALUE_DEPTH` levels of arrays and objects.
+ * refused (in an array it would read back as `null`). Also refused: an array of a subclass (read
+ * back as a plain array), and a value nested deeper than `MAX_VALUE_DEPTH` levels of arrays and
+ * objects. `-0` reads back as `0`, as with JSON.
  */
 export function assertSessionValue(key: string, value: unknown): void {
   const problem = findNonJson(value, [], []);
@@ -41,8 +41,8 @@ function findNonJson(value: unknown, path: (string | number)[], ancestors: objec
     case 'boolean':
       return null;
     case 'number':
-      if (!Number.isFinite(value)) return { path, what: `${value} (not a finite number)` };
-      return Object.is(value, -0) ? { path, what: '-0 (JSON gives back 0)' } : null;
+      // -0 is kept as JSON keeps it (read back as 0, which equals it): a rounding that gives -0 is no mistake.
+      return Number.isFinite(value) ? null : { path, what: `${value} (not a finite number)` };
     case 'undefined':
       return { path, what: 'undefined' };
     case 'bigint':
