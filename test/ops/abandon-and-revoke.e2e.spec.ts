@@ -162,8 +162,8 @@ describe.each(ADAPTERS_AND_STORES)('abandon, owner and sign-out everywhere over 
 
   it('revokeOwner refuses an empty or non-string owner with a clear error', async () => {
     const revoker = t.app.get(SessionRevoker);
-    await expect(revoker.revokeOwner('')).rejects.toThrow(/non-empty string/);
-    await expect(revoker.revokeOwner(42 as unknown as string)).rejects.toThrow(/non-empty string/);
+    await expect(revoker.revokeOwner('')).rejects.toThrow(/non-empty, well-formed string/);
+    await expect(revoker.revokeOwner(42 as unknown as string)).rejects.toThrow(/non-empty, well-formed string/);
   });
 });
 
