@@ -2,9 +2,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Controller, Get } from '@nestjs/common';
 import ConnectDynamoDB from 'connect-dynamodb';
 import session from 'express-session';
-import { HttpSessionState, Session, SessionStateModule, type SessionStateModuleOptions } from '../src/index.js';
+import { HttpSessionState, Session, SessionStateModule } from '../src/index.js';
 import { EXPRESS_SESSION_OPTIONS } from '../src/module/express-session-options.js';
-import { resolveSessionStateOptions } from '../src/module/session-state.options.js';
+import { optionsError } from './support/options-error.js';
 import { ADAPTERS, createTestApp } from './support/test-app.js';
 
 /** What an app moving from express-session typically passes (docs/MIGRATING.md's "before"). */
@@ -20,16 +20,6 @@ const EXPRESS_SESSION_CONFIG = {
   cookie: { maxAge: 60_000, expires: new Date(0), encode: String, priority: 'high', sameSite: 'lax' },
 };
 
-function startupError(options: unknown): string {
-  try {
-    resolveSessionStateOptions(options as SessionStateModuleOptions);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TypeError);
-    return (error as Error).message;
-  }
-  throw new Error('the options were accepted');
-}
-
 @Controller()
 class WhoController {
   @Get('who')
@@ -41,7 +31,7 @@ class WhoController {
 
 describe('express-session option names', () => {
   it('are refused at startup, each with where it went, in one message', () => {
-    const message = startupError(EXPRESS_SESSION_CONFIG);
+    const message = optionsError(EXPRESS_SESSION_CONFIG);
     const lines = message.split('\n').slice(1);
     expect(lines).toEqual([
       '- name is an express-session option: use cookie.name (default sid) (docs/MIGRATING.md)',
@@ -60,19 +50,19 @@ describe('express-session option names', () => {
     // Every documented name has a message, and none is the generic "is not an option".
     for (const path of Object.keys(EXPRESS_SESSION_OPTIONS)) {
       const [top, nested] = path.split('.');
-      const msg = startupError(nested === undefined ? { [top]: true } : { [top]: { [nested]: true } });
+      const msg = optionsError(nested === undefined ? { [top]: true } : { [top]: { [nested]: true } });
       expect(msg).toContain(`${path} is an express-session option: `);
       expect(msg).not.toContain('is not an option');
     }
   });
 
   it('keeps refusing other unknown keys with the nearest valid one', () => {
-    expect(startupError({ cookieName: 'x' })).toContain('cookieName is not an option (did you mean cookie?)');
-    expect(startupError({ cookie: { maxage: 1000 } })).toContain('cookie.maxage is not an option (did you mean cookie.maxAge?)');
+    expect(optionsError({ cookieName: 'x' })).toContain('cookieName is not an option (did you mean cookie?)');
+    expect(optionsError({ cookie: { maxage: 1000 } })).toContain('cookie.maxage is not an option (did you mean cookie.maxAge?)');
   });
 
   it('refuses a short secret (express-session takes any length) with the 16-character minimum', () => {
-    expect(startupError({ secret: 'keyboard cat' })).toContain('secret must be a string (or an array of strings) of at least 16 characters');
+    expect(optionsError({ secret: 'keyboard cat' })).toContain('secret must be a string (or an array of strings) of at least 16 characters');
   });
 
   it('refuses an express-session store (a real MemoryStore, a real connect-dynamodb) saying it has no lock and what to use', () => {
@@ -80,14 +70,14 @@ describe('express-session option names', () => {
     const client = new DynamoDBClient({ region: 'us-east-1' });
     try {
       for (const store of [new session.MemoryStore(), new DynamoDBStore({ client, table: 'sessions' })]) {
-        expect(startupError({ store })).toContain(
+        expect(optionsError({ store })).toContain(
           'store is an express-session store (connect-redis, connect-dynamodb, MemoryStore…), which has no lock: use a SessionStateStore',
         );
       }
     } finally {
       client.destroy();
     }
-    expect(startupError({ store: {} })).toContain('store must be a SessionStateStore');
+    expect(optionsError({ store: {} })).toContain('store must be a SessionStateStore');
   });
 
   it.each(ADAPTERS)('stop the application at startup on %s, through forRoot and forRootAsync', async (adapter) => {

@@ -11,28 +11,18 @@ import {
   type SessionStateModuleOptions,
 } from '../src/index.js';
 import { resolveSessionStateOptions } from '../src/module/session-state.options.js';
+import { optionsError } from './support/options-error.js';
 import { ADAPTERS, createTestApp, type AdapterName } from './support/test-app.js';
-
-/** The startup error for `options`, as the module's options provider throws it. */
-function startupError(options: unknown): string {
-  try {
-    resolveSessionStateOptions(options as SessionStateModuleOptions);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TypeError);
-    return (error as Error).message;
-  }
-  throw new Error('the options were accepted');
-}
 
 describe('options checked at startup', () => {
   it('refuses unknown keys, naming the key and the nearest valid one, nested ones included', () => {
-    expect(startupError({ cookieName: 'x' })).toContain('cookieName is not an option (did you mean cookie?)');
-    expect(startupError({ timout: 5 })).toContain('timout is not an option (did you mean timeout?)');
-    expect(startupError({ cookie: { maxage: 1000 } })).toContain('cookie.maxage is not an option (did you mean cookie.maxAge?)');
-    expect(startupError({ lockWait: { maxQueue: 5 } })).toContain('lockWait.maxQueue is not an option (did you mean lockWait.maxQueueLength?)');
-    expect(startupError({ saveOnErrors: false })).toContain('did you mean saveOnError?');
+    expect(optionsError({ cookieName: 'x' })).toContain('cookieName is not an option (did you mean cookie?)');
+    expect(optionsError({ timout: 5 })).toContain('timout is not an option (did you mean timeout?)');
+    expect(optionsError({ cookie: { maxage: 1000 } })).toContain('cookie.maxage is not an option (did you mean cookie.maxAge?)');
+    expect(optionsError({ lockWait: { maxQueue: 5 } })).toContain('lockWait.maxQueue is not an option (did you mean lockWait.maxQueueLength?)');
+    expect(optionsError({ saveOnErrors: false })).toContain('did you mean saveOnError?');
     // Far from every key: no suggestion.
-    expect(startupError({ zzzzzzzzzzzz: 1 })).toMatch(/zzzzzzzzzzzz is not an option$/m);
+    expect(optionsError({ zzzzzzzzzzzz: 1 })).toMatch(/zzzzzzzzzzzz is not an option$/m);
   });
 
   it.each([
@@ -42,7 +32,7 @@ describe('options checked at startup', () => {
     ['example.com/path', 'a path'],
     ['', 'empty'],
   ])('refuses cookie.domain %j (%s)', (domain) => {
-    expect(startupError({ cookie: { domain } })).toContain(`cookie.domain must be a host name such as 'example.com'`);
+    expect(optionsError({ cookie: { domain } })).toContain(`cookie.domain must be a host name such as 'example.com'`);
   });
 
   it('accepts host names, a leading dot included', () => {
@@ -52,23 +42,23 @@ describe('options checked at startup', () => {
   });
 
   it.each(['app', '/a;b', '/a\nb'])('refuses cookie.path %j', (path) => {
-    expect(startupError({ cookie: { path } })).toContain("cookie.path must start with '/'");
+    expect(optionsError({ cookie: { path } })).toContain("cookie.path must start with '/'");
   });
 
   it('refuses partitioned without secure, and sameSite none without secure', () => {
-    expect(startupError({ cookie: { partitioned: true, secure: false } })).toContain('cookie.partitioned needs cookie.secure');
+    expect(optionsError({ cookie: { partitioned: true, secure: false } })).toContain('cookie.partitioned needs cookie.secure');
     expect(resolveSessionStateOptions({ cookie: { partitioned: true } }).cookie.partitioned).toBe(true);
-    expect(startupError({ cookie: { partitioned: 'yes' } })).toContain('cookie.partitioned must be true or false');
+    expect(optionsError({ cookie: { partitioned: 'yes' } })).toContain('cookie.partitioned must be true or false');
   });
 
   it("refuses a __Secure- or __Host- cookie name without secure: true ('auto' omits Secure over plain HTTP), and a __Host- one with a path or domain", () => {
     for (const name of ['__Secure-sid', '__Host-sid', '__secure-sid', '__HOST-sid']) {
-      expect(startupError({ cookie: { name } })).toContain(`cookie.name "${name}" needs cookie.secure: true`);
-      expect(startupError({ cookie: { name, secure: false } })).toContain(`cookie.name "${name}" needs cookie.secure: true`);
+      expect(optionsError({ cookie: { name } })).toContain(`cookie.name "${name}" needs cookie.secure: true`);
+      expect(optionsError({ cookie: { name, secure: false } })).toContain(`cookie.name "${name}" needs cookie.secure: true`);
       expect(resolveSessionStateOptions({ cookie: { name, secure: true } }).cookie.name).toBe(name);
     }
-    expect(startupError({ cookie: { name: '__Host-sid', secure: true, path: '/app' } })).toContain("needs cookie.path '/' and no cookie.domain");
-    expect(startupError({ cookie: { name: '__Host-sid', secure: true, domain: 'example.com' } })).toContain(
+    expect(optionsError({ cookie: { name: '__Host-sid', secure: true, path: '/app' } })).toContain("needs cookie.path '/' and no cookie.domain");
+    expect(optionsError({ cookie: { name: '__Host-sid', secure: true, domain: 'example.com' } })).toContain(
       "needs cookie.path '/' and no cookie.domain",
     );
     expect(resolveSessionStateOptions({ cookie: { name: '__Secure-sid', secure: true, path: '/app', domain: 'example.com' } }).cookie.path).toBe(
@@ -78,36 +68,36 @@ describe('options checked at startup', () => {
   });
 
   it('refuses a cookie.maxAge that would outlive the session timeout, or is not whole milliseconds ≥ 1000', () => {
-    expect(startupError({ timeout: 20, cookie: { maxAge: 20 * 60_000 + 1 } })).toContain(
+    expect(optionsError({ timeout: 20, cookie: { maxAge: 20 * 60_000 + 1 } })).toContain(
       'cookie.maxAge (1200001 ms) must not exceed timeout (20 min = 1200000 ms)',
     );
     expect(resolveSessionStateOptions({ timeout: 20, cookie: { maxAge: 20 * 60_000 } }).cookie.maxAge).toBe(1_200_000);
-    expect(startupError({ cookie: { maxAge: 500 } })).toContain('cookie.maxAge must be a whole number of milliseconds ≥ 1000');
-    expect(startupError({ cookie: { maxAge: '1h' } })).toContain('cookie.maxAge must be');
+    expect(optionsError({ cookie: { maxAge: 500 } })).toContain('cookie.maxAge must be a whole number of milliseconds ≥ 1000');
+    expect(optionsError({ cookie: { maxAge: '1h' } })).toContain('cookie.maxAge must be');
   });
 
   it('refuses a saveOnError that is not false, client-errors or a function', () => {
-    expect(startupError({ saveOnError: true })).toContain("saveOnError must be false, 'client-errors' or a function");
-    expect(startupError({ saveOnError: 'all' })).toContain('saveOnError must be');
+    expect(optionsError({ saveOnError: true })).toContain("saveOnError must be false, 'client-errors' or a function");
+    expect(optionsError({ saveOnError: 'all' })).toContain('saveOnError must be');
     expect(resolveSessionStateOptions({}).saveOnError).toBe(false);
   });
 
   // Node fires a timer set beyond 2^31-1 ms after 1 ms (TimeoutOverflowWarning): a lock would turn
   // stale at once, shutdown would drop in-flight changes, waiters would poll without pause.
   it.each([0, -1, 1.5, '3', Number.NaN, null])('refuses maxSessionsPerOwner %j (a whole number ≥ 1)', (max) => {
-    expect(startupError({ maxSessionsPerOwner: max })).toContain('maxSessionsPerOwner must be a whole number ≥ 1');
+    expect(optionsError({ maxSessionsPerOwner: max })).toContain('maxSessionsPerOwner must be a whole number ≥ 1');
   });
 
   it('refuses an ownerCapPolicy that is not revoke-oldest or refuse, or one without maxSessionsPerOwner', () => {
-    expect(startupError({ maxSessionsPerOwner: 2, ownerCapPolicy: 'oldest' })).toContain("ownerCapPolicy must be 'revoke-oldest' or 'refuse'");
-    expect(startupError({ ownerCapPolicy: 'refuse' })).toContain('ownerCapPolicy needs maxSessionsPerOwner');
-    expect(startupError({ maxSessionPerOwner: 2 })).toContain('did you mean maxSessionsPerOwner?');
+    expect(optionsError({ maxSessionsPerOwner: 2, ownerCapPolicy: 'oldest' })).toContain("ownerCapPolicy must be 'revoke-oldest' or 'refuse'");
+    expect(optionsError({ ownerCapPolicy: 'refuse' })).toContain('ownerCapPolicy needs maxSessionsPerOwner');
+    expect(optionsError({ maxSessionPerOwner: 2 })).toContain('did you mean maxSessionsPerOwner?');
   });
 
   it('refuses maxSessionsPerOwner on a store that cannot claim a place (a store written before the cap)', () => {
     const store = new InMemorySessionStateStore();
     Object.defineProperty(store, 'claimOwnerSlot', { value: undefined });
-    expect(startupError({ store, maxSessionsPerOwner: 2 })).toContain('maxSessionsPerOwner needs a store that implements claimOwnerSlot');
+    expect(optionsError({ store, maxSessionsPerOwner: 2 })).toContain('maxSessionsPerOwner needs a store that implements claimOwnerSlot');
   });
 
   it('resolves the cap: revoke-oldest by default, none without maxSessionsPerOwner', () => {
@@ -118,14 +108,14 @@ describe('options checked at startup', () => {
 
   it('refuses an executionTimeout or a lockWait poll delay beyond what a timer can wait, naming the option and the bound', () => {
     const bound = /executionTimeout must be a positive number of seconds, at most 2147483\.647 \(2\^31-1 ms, about 24\.8 days\)/;
-    expect(startupError({ executionTimeout: 30 * 24 * 3600 })).toMatch(bound);
-    expect(startupError({ executionTimeout: Number.POSITIVE_INFINITY })).toMatch(bound);
-    expect(startupError({ executionTimeout: Number.NaN })).toMatch(bound);
+    expect(optionsError({ executionTimeout: 30 * 24 * 3600 })).toMatch(bound);
+    expect(optionsError({ executionTimeout: Number.POSITIVE_INFINITY })).toMatch(bound);
+    expect(optionsError({ executionTimeout: Number.NaN })).toMatch(bound);
     expect(resolveSessionStateOptions({ executionTimeout: 2_147_483.647 }).executionTimeoutMs).toBe(2 ** 31 - 1);
-    expect(startupError({ lockWait: { pollMaxMs: 2 ** 31 } })).toContain(
+    expect(optionsError({ lockWait: { pollMaxMs: 2 ** 31 } })).toContain(
       'lockWait.pollMaxMs must be a whole number of milliseconds from lockWait.pollMinMs to 2147483647',
     );
-    expect(startupError({ lockWait: { pollMinMs: 2 ** 31, pollMaxMs: 2 ** 32 } })).toContain(
+    expect(optionsError({ lockWait: { pollMinMs: 2 ** 31, pollMaxMs: 2 ** 32 } })).toContain(
       'lockWait.pollMinMs must be a whole number of milliseconds from 1 to 2147483647',
     );
     expect(resolveSessionStateOptions({ lockWait: { pollMinMs: 2 ** 31 - 1, pollMaxMs: 2 ** 31 - 1 } }).lockWait.pollMaxMs).toBe(2 ** 31 - 1);
@@ -148,18 +138,18 @@ describe('options checked at startup', () => {
     expect(resolveSessionStateOptions({}).idHeader).toBeUndefined();
     expect(resolveSessionStateOptions({ idHeader: 'X-Session-Id' }).idHeader).toBe('x-session-id');
     for (const bad of ['', 'x session', 'x-session-id:', 'sid\r\nx-evil: 1', 42]) {
-      expect(startupError({ idHeader: bad })).toContain('idHeader must be an HTTP header name');
+      expect(optionsError({ idHeader: bad })).toContain('idHeader must be an HTTP header name');
     }
-    expect(startupError({ idHeader: 'Cookie' })).toContain("idHeader must not be 'cookie'");
-    expect(startupError({ idHeader: 'set-cookie' })).toContain("idHeader must not be 'set-cookie'");
+    expect(optionsError({ idHeader: 'Cookie' })).toContain("idHeader must not be 'cookie'");
+    expect(optionsError({ idHeader: 'set-cookie' })).toContain("idHeader must not be 'set-cookie'");
     // Headers a browser or a proxy sends by itself: every browser request would carry one (found by review R3).
     for (const ambient of ['Accept', 'accept-language', 'User-Agent', 'origin', 'referer', 'sec-fetch-site', 'authorization', 'x-forwarded-for']) {
-      expect(startupError({ idHeader: ambient })).toContain(
+      expect(optionsError({ idHeader: ambient })).toContain(
         `idHeader must not be '${ambient.toLowerCase()}': browsers or proxies send it by themselves`,
       );
     }
     expect(resolveSessionStateOptions({ idHeader: 'x-accept-session' }).idHeader).toBe('x-accept-session');
-    expect(startupError({ idheader: 'x-session-id' })).toContain('did you mean idHeader?');
+    expect(optionsError({ idheader: 'x-session-id' })).toContain('did you mean idHeader?');
   });
 
   it.each(ADAPTERS)('an invalid idHeader stops the application at startup on %s, through forRoot and forRootAsync', async (adapter) => {
@@ -170,14 +160,14 @@ describe('options checked at startup', () => {
   });
 
   it.each([0, -5, 1.5, '60', 525_601, Number.NaN, null])('refuses absoluteTimeout %j (whole minutes from 1 to a year)', (absoluteTimeout) => {
-    expect(startupError({ absoluteTimeout })).toContain('absoluteTimeout must be a whole number of minutes from 1 to 525600');
+    expect(optionsError({ absoluteTimeout })).toContain('absoluteTimeout must be a whole number of minutes from 1 to 525600');
   });
 
   it('takes absoluteTimeout in minutes (none by default) and recordClient as a boolean (off by default)', () => {
     expect(resolveSessionStateOptions({}).absoluteTimeoutMs).toBeNull();
     expect(resolveSessionStateOptions({ absoluteTimeout: 480 }).absoluteTimeoutMs).toBe(480 * 60_000);
     expect(resolveSessionStateOptions({}).recordClient).toBe(false);
-    expect(startupError({ recordClient: 'yes' })).toContain('recordClient must be true or false');
+    expect(optionsError({ recordClient: 'yes' })).toContain('recordClient must be true or false');
   });
 
   it.each(ADAPTERS)('an invalid absoluteTimeout stops the application at startup on %s, through forRoot and forRootAsync', async (adapter) => {

@@ -6,8 +6,8 @@
  * takes its default, null is refused like any other wrong value.
  */
 import { Controller, Get, Injectable } from '@nestjs/common';
-import { SessionStateModule, type SessionStateModuleOptions } from '../src/index.js';
-import { resolveSessionStateOptions } from '../src/module/session-state.options.js';
+import { SessionStateModule } from '../src/index.js';
+import { optionsError } from './support/options-error.js';
 import { createTestApp } from './support/test-app.js';
 
 @Controller('who')
@@ -35,17 +35,6 @@ async function startupError(module: unknown): Promise<string> {
     expect(error).toBeInstanceOf(TypeError);
     return (error as Error).message;
   }
-}
-
-/** The error of `resolveSessionStateOptions(options)`, as the module's options provider throws it. */
-function optionsError(options: unknown): string {
-  try {
-    resolveSessionStateOptions(options as SessionStateModuleOptions);
-  } catch (error) {
-    expect(error).toBeInstanceOf(TypeError);
-    return (error as Error).message;
-  }
-  throw new Error('the options were accepted');
 }
 
 describe('options that are not an options object', () => {

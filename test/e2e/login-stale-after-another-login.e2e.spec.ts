@@ -7,7 +7,6 @@
  * answers 200 with a cookie for its own copy: a snapshot from before the requests that ran after its
  * lock was broken. The browser keeps that last cookie: their acknowledged writes are lost.
  */
-import { createClient, type RedisClientType } from 'redis';
 import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/index.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
@@ -19,15 +18,11 @@ import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { sessionApps } from './session-app.js';
 
 let redis: RedisServer;
-let admin: RedisClientType;
-const tableName = uniqueTableName('r21-fence');
+const tableName = uniqueTableName('stale-login');
 beforeAll(async () => {
   redis = await startRedisServer();
-  admin = createClient({ url: redis.url });
-  await admin.connect();
 });
 afterAll(async () => {
-  admin?.destroy();
   await redis?.stop();
   await deleteTable(tableName);
 });
