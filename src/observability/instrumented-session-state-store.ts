@@ -27,8 +27,8 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
   private readonly cleanups: (() => void)[] = [];
   /** Whether this application opened the store (a module Nest closes without starting it never did). */
   private joined = false;
-  /** What every store call runs within (see `runCallsWithin`). */
-  private within: <T>(call: () => Promise<T>) => Promise<T> = (call) => call();
+  /** What every store call runs within, if anything (see `runCallsWithin`): unset, no wrapper per call. */
+  private within: (<T>(call: () => Promise<T>) => Promise<T>) | undefined;
 
   constructor(
     private readonly inner: SessionStateStore,
@@ -154,7 +154,8 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     unscoped: () => Promise<T>,
     outcomeOf: (answer: T) => StoreOperationOutcome = () => 'ok',
   ): Promise<T> {
-    const call = () => this.within(unscoped);
+    const within = this.within;
+    const call = within ? () => within(unscoped) : unscoped;
     // Without an OpenTelemetry SDK nothing is timed: failures are still classified and logged.
     if (!this.metrics.enabled) {
       const failed = (error: unknown) => this.failed(operation, secret, error, undefined);
