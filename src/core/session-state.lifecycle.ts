@@ -185,7 +185,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         lockId = await this.withOwnerSlot(lease, data, async () => {
           const newLockId = await this.store.setItemExclusive!(session.id, data, null, true);
           if (session.previousId !== undefined && lease.lockId)
-            removal = await this.removeMovedFrom(lease, session.previousId, session.id, lease.lockId, newLockId);
+            removal = await this.removeMovedFrom(session.previousId, session.id, lease.lockId, newLockId);
           return newLockId;
         });
       } catch (error) {
@@ -599,7 +599,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
             await this.store
               .setAndReleaseItemExclusive(session.id, data!, null, true)
               .catch((error: unknown) => this.undoUnansweredCopy(session.id, error));
-            if (step.removeOld && (await this.removeMovedFrom(lease, loadedId, session.id, lockId!, null)) === 'uncertain') keepsOldPlace = true;
+            if (step.removeOld && (await this.removeMovedFrom(loadedId, session.id, lockId!, null)) === 'uncertain') keepsOldPlace = true;
             break;
           case 'remove':
             await this.removeEnded(lease, loadedId, lockId!);
@@ -762,11 +762,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * to the old record meanwhile. Never are both removed: that would lose the session (reviews R7, R10).
    * Answers `uncertain` when the store could not tell: the session goes on under its new id, and the
    * old id's place under `maxSessionsPerOwner` is not given back (the cap finds it dead later).
-   * A removal answered "gone" whose lock may have been broken (within STALE_MARGIN_MS of stale) cannot
-   * tell its own earlier run from another request's move: it is refused (409), as a logout is.
+   * A store that keeps markers answers this lock's own removal, run again, as done (`removeItem`): a
+   * removal answered "gone" is then never this request's, even one another request moved meanwhile,
+   * breaking its lock as stale (review R21).
    */
   private async removeMovedFrom(
-    lease: SessionLease,
     oldId: string,
     newId: string,
     oldLockId: string,
@@ -777,14 +777,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       return 'removed';
     } catch (error) {
       if (error instanceof SessionStateLockLostError) {
-        // Gone, and marked as moved: this removal already landed, and ran again (a client library that
-        // repeats a command after reconnecting, as ioredis does by default; review R10). Only while the
-        // lock cannot have been broken: a request that broke it may have moved the session itself,
-        // leaving the same marker, and this request's copy is older than its writes (review R21).
-        const unbroken = this.msUntilStale(lease) > STALE_MARGIN_MS;
-        if (error.reason === 'item_gone' && unbroken && (await this.presenceOf(oldId)) === 'moved') return 'removed';
-        // Broken as stale (another request may have saved under the old id since, and the copy is older
-        // than that save) or removed while held (revoked): fenced out like any lost save (409).
+        // Broken as stale (another request may have saved under the old id since, or moved it: the copy
+        // is older than what it did) or removed while held (revoked): fenced out like any lost save (409).
         await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(UNDOING_COPY, e, oldId, newId));
         throw error;
       }
@@ -797,10 +791,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         if (typeof error === 'object' && error !== null) this.lockReleasedBy.add(error);
         throw error;
       }
-      const old = released === false ? await this.presenceOf(oldId) : 'unknown';
-      // Here this very call may have landed: taking the marker for another's would remove both records.
-      if (old === 'absent' || old === 'moved') return 'removed';
-      if (old === 'present') {
+      const old = released === false ? await this.removedBefore(oldId, oldLockId) : 'unknown';
+      if (old === 'removed') return 'removed';
+      if (old === 'not-by-it') {
         await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(UNDOING_COPY, e, oldId, newId));
         throw new SessionStateLockLostError(
           'The session lock was lost (broken as stale) before the session could move to its new id.',
@@ -811,6 +804,25 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         `Session ${redactSessionId(oldId)}: regenerateId() could not learn whether the old id was removed (the store did not answer); the session goes on under its new id, and the old record, if it lives, expires.`,
       );
       return 'uncertain';
+    }
+  }
+
+  /**
+   * Whether a move's removal that got no answer, and whose lock is gone, landed: run again, it is
+   * answered done where it did (the store finds its own marker). Refused, the old record lives on
+   * (`lock_mismatch`), or another request's move left its marker: not by it. Gone with no marker
+   * (revoked, expired, or a store without markers) is taken as removed: a store without markers
+   * could not say, and the other choice would remove both records.
+   */
+  private async removedBefore(oldId: string, oldLockId: string): Promise<'removed' | 'not-by-it' | 'unknown'> {
+    try {
+      await this.store.removeItem(oldId, oldLockId, { moved: true });
+      return 'removed';
+    } catch (error) {
+      if (!(error instanceof SessionStateLockLostError)) return 'unknown';
+      if (error.reason === 'lock_mismatch') return 'not-by-it';
+      const old = await this.presenceOf(oldId);
+      return old === 'absent' ? 'removed' : old === 'unknown' ? 'unknown' : 'not-by-it';
     }
   }
 

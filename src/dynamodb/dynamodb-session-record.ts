@@ -71,6 +71,8 @@ export const Attr = {
    * epoch ms. Only on an expired stub (no data, no owner); read as `SESSION_MOVED` until then.
    */
   movedUntil: 'MovedUntil',
+  /** With `movedUntil`: the lock id of the move; its removal run again under it finds its own marker (done). */
+  movedBy: 'MovedBy',
 } as const;
 
 export type DynamoDBItem = Record<string, AttributeValue>;

@@ -457,8 +457,10 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
    * Abandons the session: its record becomes an expired, unlocked stub (read as absent, replaced by
    * the next new session of that id, deleted by TTL) rather than being deleted, so a retried removal
    * finds its own token in it. Costs the same as a delete. The data item, if any, is left to its TTL.
-   * Moved (a login): the stub is also the marker (`MovedUntil`, in the same write; its TTL pushed past
-   * it), read as `SESSION_MOVED` for `MOVED_MARKER_MS`.
+   * Moved (a login): the stub is also the marker (`MovedUntil` and the move's lock id, `MovedBy`, in
+   * the same write; its TTL pushed past it), read as `SESSION_MOVED` for `MOVED_MARKER_MS`. A move's
+   * removal run again under its lock id while its marker lasts finds its own marker: it is written
+   * again (the same stub), and answered done.
    */
   async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
     const now = this.clock();
@@ -471,13 +473,15 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
         Key: this.address.key(id),
         UpdateExpression: updateExpression(
           [
-            marker ? '#locked = :false, #expires = :zero, #ttl = :ttl, #movedUntil = :movedUntil' : '#locked = :false, #expires = :zero, #ttl = :ttl',
+            marker
+              ? '#locked = :false, #expires = :zero, #ttl = :ttl, #movedUntil = :movedUntil, #movedBy = :lockId'
+              : '#locked = :false, #expires = :zero, #ttl = :ttl',
             ...write.set,
           ],
           ['#lockId, #items, #dataId, #owner, #created, #client', ...write.remove],
           write.delete,
         ),
-        ConditionExpression: '#lockId = :lockId',
+        ConditionExpression: marker ? '#lockId = :lockId OR (#movedBy = :lockId AND #movedUntil > :now)' : '#lockId = :lockId',
         ExpressionAttributeNames: {
           ...this.address.names(
             'locked',
@@ -489,7 +493,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
             'owner',
             'created',
             'client',
-            ...(marker ? (['movedUntil'] as const) : []),
+            ...(marker ? (['movedUntil', 'movedBy'] as const) : []),
           ),
           ...write.names,
         },
@@ -498,7 +502,7 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
           ':zero': num(0),
           ':ttl': num(ttlBase(marker ? now + MOVED_MARKER_MS : now, this.ttlExtraSeconds)),
           ':lockId': { S: lockId },
-          ...(marker ? { ':movedUntil': num(now + MOVED_MARKER_MS) } : {}),
+          ...(marker ? { ':movedUntil': num(now + MOVED_MARKER_MS), ':now': num(now) } : {}),
           ...write.values,
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',

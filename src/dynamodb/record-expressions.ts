@@ -30,6 +30,7 @@ export const PLACEHOLDERS = {
   created: '#created',
   client: '#client',
   movedUntil: '#movedUntil',
+  movedBy: '#movedBy',
 } as const;
 export type Placeholder = keyof typeof PLACEHOLDERS;
 

@@ -13,9 +13,10 @@ import { createHash } from 'node:crypto';
  *   w  '1': a request found it locked (and may wait): the release publishes, and clears it
  *   x  until when the key's own TTL (PEXPIRE) is known to last, epoch ms: a write renews the TTL
  *      only when the session's new expiry (+ ttlExtraSeconds) passes it
- *   m  a moved session's marker, the only field of the key then: until when, epoch ms (REMOVE of a
- *      move writes it in place of the session, with its own PEXPIRE; READ and LOCK answer 'moved'
- *      until then, only where they found no session: no field read more on any other path)
+ *   m  a moved session's marker, with \`b\` the only fields of the key then: until when, epoch ms
+ *      (REMOVE of a move writes it in place of the session, with its own PEXPIRE; READ and LOCK answer
+ *      'moved' until then, only where they found no session: no field read more on any other path)
+ *   b  with \`m\`: the lock id of the move that left the marker (REMOVE run again under it answers OK)
  *   r  the token (unique to the call) of the last SAVE that released the lock: a SAVE run a second
  *      time (ioredis resends a command whose answer was lost) recognises its own first run by it, or
  *      by the lock it handed over (\`l\`), and answers R instead of a refusal
@@ -362,19 +363,24 @@ return ne
 
 /**
  * removeItem. ARGV: now, extra, lockId, and for a move: the marker's end (epoch ms) and its TTL (ms),
- * written in place of the session (field m alone: no data, no owner, nothing any index names).
- * Reply OK: the owner it had (for the store's SREM).
+ * written in place of the session (fields m and b alone: no data, no owner, nothing any index names).
+ * Reply OK: the owner it had (for the store's SREM); a move's removal run again under its lock id
+ * finds its own marker and answers OK too (no owner: its first run gave it).
  */
 export const REMOVE = script(
   'remove',
   `
 local m = redis.call('HMGET', k, 'v', 'e', 'l', 'o', 'w')
 local s = state(m[1], m[2])
+if s == 'absent' and ARGV[4] then
+  local marker = redis.call('HMGET', k, 'm', 'b')
+  if marker[2] == ARGV[3] and tonumber(marker[1] or 0) > now then return {'OK'} end
+end
 if s == 'absent' or s == 'corrupt' or (m[3] ~= ARGV[3] and s == 'expired') then return {'G'} end
 if m[3] ~= ARGV[3] then return {'M'} end
 redis.call('DEL', k)
 if ARGV[4] then
-  redis.call('HSET', k, 'm', ARGV[4])
+  redis.call('HSET', k, 'm', ARGV[4], 'b', ARGV[3])
   redis.call('PEXPIRE', k, ARGV[5])
 end
 announce(m[5])

@@ -495,7 +495,8 @@ export class RedisSessionStateStore extends SessionStateStore {
     const started = Date.now();
     const reply = list(
       await this.commands.script(REMOVE, this.key(id), args).catch(async (error: unknown) => {
-        // Sent again, a removal that ran finds the session gone: the lifecycle reads that as it reads a logout's.
+        // Sent again, a move's removal that ran finds its own marker (OK); a logout's finds the session
+        // gone, which the lifecycle reads as its own.
         const again = await this.sendAgain(REMOVE, id, args, started, error);
         if (again === undefined) throw error;
         return again;

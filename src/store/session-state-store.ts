@@ -211,6 +211,10 @@ export abstract class SessionStateStore {
    * cookie) instead of starting a new session whose cookie would sign the user out. A marker is never
    * a session (no data, no owner: not listed, revoked, counted, capped or reported as ended), is
    * replaced by a new item of that id, and leaves `probeLock` answering null. Only a move leaves one.
+   * A store that keeps markers records the lock id of the move in it, and answers a move's removal
+   * run again under that lock id (sent again by a client library, or by the lifecycle after a call
+   * that got no answer) as done, while the marker lasts: a removal that answers "gone" was then
+   * certainly not this lock's, and the lifecycle can tell its own move from another request's.
    */
   abstract removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void>;
 

@@ -860,6 +860,21 @@ export function describeSessionStateStoreConformance(
         expect(await store.getItem(id)).toEqual(MOVED);
       });
 
+      it("with markers, a move's removal run again under its lock id is done (its own marker); under another lock id, or once the marker is gone, item_gone", async () => {
+        if (!target.movedMarkers) return;
+        const lockId = await seedLocked();
+        await store.removeItem(id, lockId, { moved: true });
+        // Sent again (a client library's resend, or the lifecycle's after no answer): done, the marker kept.
+        await store.removeItem(id, lockId, { moved: true });
+        expect(await store.getItem(id)).toEqual(MOVED);
+        // Another request's removal finds it gone: the move was not its own.
+        await expectLockLost(expect, store.removeItem(id, newSessionId(), { moved: true }), id, 'item_gone');
+        expect(await store.getItem(id)).toEqual(MOVED);
+        clock.advance(MOVED_MARKER_MS);
+        await expectLockLost(expect, store.removeItem(id, lockId, { moved: true }), id, 'item_gone');
+        expect(await store.getItem(id)).toEqual({ kind: 'absent' });
+      });
+
       it('a marker lasts MOVED_MARKER_MS, then the id is plainly absent', async () => {
         if (!target.movedMarkers) return;
         await store.removeItem(id, await seedLocked(), { moved: true });

@@ -6,6 +6,8 @@
  * (`removeMovedFrom`: taken for its own removal, resent by a client library), so the stale login
  * answers 200 with a cookie for its own copy: a snapshot from before the requests that ran after its
  * lock was broken. The browser keeps that last cookie: their acknowledged writes are lost.
+ * The same when the stale login's removal gets no answer: the marker it then finds must be told from
+ * its own (the store records the move's lock id in it, and answers that lock's removal sent again as done).
  */
 import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/index.js';
@@ -15,7 +17,8 @@ import type { SessionStateStore } from '../../src/store/session-state-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
-import { sessionApps } from './session-app.js';
+import { UnansweredRemovalStore } from '../support/unanswered-removal-store.js';
+import { idOf, sessionApps } from './session-app.js';
 
 let redis: RedisServer;
 const tableName = uniqueTableName('stale-login');
@@ -91,3 +94,49 @@ describe.each(ADAPTERS.flatMap((adapter) => Object.keys(STORES).map((store) => [
     });
   },
 );
+
+describe.each(ADAPTERS)('a login whose lock went stale while it ran, and whose removal of the old id got no answer, over %s (two instances, one store)', (adapter) => {
+  const { start } = sessionApps();
+
+  /** A counts once, then logs in slowly: its lock goes stale while its handler is parked. */
+  async function staleLogin() {
+    const store = new UnansweredRemovalStore();
+    const a = await start(adapter, { store, executionTimeout: 0.4 });
+    const b = await start(adapter, { store, executionTimeout: 0.4 });
+    const cookie = sessionCookie((await request(a.app.getHttpServer()).post('/count').expect(200)).headers)!;
+    const login = request(a.app.getHttpServer())
+      .post('/regenerate?gate=slow')
+      .set('Cookie', cookie)
+      .then((r) => r);
+    await a.gates.arrived('slow');
+    await new Promise((r) => setTimeout(r, 600)); // its lock is stale now
+    return { store, a, b, cookie, login };
+  }
+
+  it('control: its own removal landed (only the answer was lost): 200, the session under the new id alone', async () => {
+    const { store, a, cookie, login } = await staleLogin();
+    store.fail = true;
+    store.lands = true;
+    a.gates.open('slow');
+    const answer = await login;
+    const moved = sessionCookie(answer.headers);
+    expect({ status: answer.status, moved: moved !== undefined && moved !== cookie }).toEqual({ status: 200, moved: true });
+    expect((await request(a.app.getHttpServer()).get('/count').set('Cookie', moved!).expect(200)).body.count).toBe(1);
+    expect((await store.getItem(idOf(cookie))).kind).toBe('absent');
+  });
+
+  it("is refused (409, no cookie) when another login had moved the session: the marker is not its own; the other login's session keeps its count", async () => {
+    const { store, a, b, cookie, login } = await staleLogin();
+    const httpB = b.app.getHttpServer();
+    expect((await request(httpB).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
+    const cookieB = sessionCookie((await request(httpB).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
+    store.fail = true;
+    a.gates.open('slow');
+    const stale = await login;
+    const cookieA = sessionCookie(stale.headers);
+    expect({ status: stale.status, setCookie: cookieA !== undefined }).toEqual({ status: 409, setCookie: false });
+    expect((await request(httpB).get('/count').set('Cookie', cookieB).expect(200)).body.count).toBe(2);
+    // Its copy is gone: only the old id's marker and B's session remain.
+    expect([...store.stored().keys()]).toEqual([idOf(cookieB)]);
+  });
+});

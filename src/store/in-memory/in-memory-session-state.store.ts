@@ -43,10 +43,10 @@ interface InMemoryRecord {
 export class InMemorySessionStateStore extends SessionStateStore {
   private readonly records = new Map<string, InMemoryRecord>();
   /**
-   * Markers of moved sessions (old id → until when, epoch ms): see `removeItem`. Apart from the
+   * Markers of moved sessions (old id → until when, epoch ms, and the lock id whose move left it): see `removeItem`. Apart from the
    * records, so that no list, revocation, cap or sweep of sessions ever meets one.
    */
-  private readonly movedMarkers = new Map<string, number>();
+  private readonly movedMarkers = new Map<string, { readonly until: number; readonly by: string }>();
   /** Session ids by owner, for `revokeOwner`. Kept in step with `records` by `put` and `delete`. */
   private readonly byOwner = new Map<string, Set<string>>();
   /** `maxSessionsPerOwner`'s book: per owner, the sessions that took a place (id → when). */
@@ -157,10 +157,12 @@ export class InMemorySessionStateStore extends SessionStateStore {
 
   async removeItem(id: string, lockId: string, options: RemoveItemOptions = {}): Promise<void> {
     const record = this.records.get(id);
+    // This lock's move, already made (a removal sent again): done.
+    if (!record && options.moved && this.movedBy(id) === lockId) return;
     if (!record || record.lockId !== lockId) throw lockLost(this.refusal(record, lockId), 'the session was not removed');
     this.delete(id, record);
     // Moved (a login): a request with the old cookie is told so for a while (SESSION_MOVED).
-    if (options.moved) this.movedMarkers.set(id, this.now() + MOVED_MARKER_MS);
+    if (options.moved) this.movedMarkers.set(id, { until: this.now() + MOVED_MARKER_MS, by: lockId });
     // Abandoned: the session ends here (ASP.NET raises Session_End on Abandon for in-process sessions);
     // an undone move's copy was never a session of anyone's.
     else if (!options.undoneCopy) this.ended(id, record);
@@ -168,9 +170,14 @@ export class InMemorySessionStateStore extends SessionStateStore {
 
   /** No live record: the marker's answer while it lasts. */
   private absent(id: string): SessionStateAbsent {
-    if (this.movedMarkers.size === 0) return SESSION_ABSENT;
-    const until = this.movedMarkers.get(id);
-    return until !== undefined && until > this.now() ? SESSION_MOVED : SESSION_ABSENT;
+    return this.movedBy(id) !== undefined ? SESSION_MOVED : SESSION_ABSENT;
+  }
+
+  /** The lock id whose move left the id's marker, while it lasts. */
+  private movedBy(id: string): string | undefined {
+    if (this.movedMarkers.size === 0) return undefined;
+    const marker = this.movedMarkers.get(id);
+    return marker !== undefined && marker.until > this.now() ? marker.by : undefined;
   }
 
   override async revokeOwner(owner: string): Promise<number> {
@@ -312,7 +319,7 @@ export class InMemorySessionStateStore extends SessionStateStore {
       this.ended(id, record);
     }
     const now = this.now();
-    for (const [id, until] of this.movedMarkers) if (until <= now) this.movedMarkers.delete(id);
+    for (const [id, { until }] of this.movedMarkers) if (until <= now) this.movedMarkers.delete(id);
     for (const [owner, entries] of this.slots) {
       const pendingMs = this.slotsPendingMs.get(owner) ?? 0;
       for (const [id, at] of entries) {
