@@ -106,6 +106,15 @@ describe('options checked at startup', () => {
     expect(resolveSessionStateOptions({}).ownerCap).toBeNull();
   });
 
+  it('shutdownTimeout: 25 s by default, 0 allowed, never past executionTimeout; a negative, non-number or untimeable one refused', () => {
+    expect(resolveSessionStateOptions({}).shutdownTimeoutMs).toBe(25_000);
+    expect(resolveSessionStateOptions({ shutdownTimeout: 0 }).shutdownTimeoutMs).toBe(0);
+    expect(resolveSessionStateOptions({ shutdownTimeout: 60, executionTimeout: 5 }).shutdownTimeoutMs).toBe(5_000);
+    expect(resolveSessionStateOptions({ shutdownTimeout: 100, executionTimeout: 200 }).shutdownTimeoutMs).toBe(100_000);
+    const bound = /shutdownTimeout must be a number of seconds from 0 to 2147483\.647/;
+    for (const wrong of [-1, Number.NaN, Number.POSITIVE_INFINITY, '10', null]) expect(optionsError({ shutdownTimeout: wrong as never })).toMatch(bound);
+  });
+
   it('refuses an executionTimeout or a lockWait poll delay beyond what a timer can wait, naming the option and the bound', () => {
     const bound = /executionTimeout must be a positive number of seconds, at most 2147483\.647 \(2\^31-1 ms, about 24\.8 days\)/;
     expect(optionsError({ executionTimeout: 30 * 24 * 3600 })).toMatch(bound);

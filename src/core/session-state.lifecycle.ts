@@ -878,7 +878,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
 
   /**
    * Shutdown: waiting requests are turned away (503); in-flight ones finish and release their locks.
-   * A handler still running after `executionTimeout` is past saving: its lock is released.
+   * A handler still running after `shutdownTimeout` (at most `executionTimeout`) is past saving: its
+   * lock is released, before a platform's grace period ends and the process is killed with it held.
    */
   async beforeApplicationShutdown(): Promise<void> {
     this.closing = true;
@@ -890,10 +891,10 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       Promise.all([drained, ...this.openStreams]),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.executionTimeoutMs))),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, this.options.shutdownTimeoutMs))),
     ]);
     clearTimeout(timer);
-    // Still running past executionTimeout: their locks are released now, and they count as completed,
+    // Still running past shutdownTimeout: their locks are released now, and they count as completed,
     // so a handler that settles later writes nothing (the store may be closed by then). A completion
     // under way (its handler settled) is waited for; its failure was its request's to report.
     await Promise.all([...this.active].map((lease) => (lease.completion ? lease.completion.catch(() => {}) : this.abandonAtShutdown(lease))));

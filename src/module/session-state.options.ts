@@ -39,6 +39,14 @@ export interface SessionStateModuleOptions {
    */
   executionTimeout?: number;
   /**
+   * Seconds shutdown (`app.close()`, the signal of `enableShutdownHooks()`) waits for requests still
+   * running before it releases their locks unsaved (they answer 503 when they settle). Default 25: inside
+   * the 30-second grace Kubernetes, ECS and Heroku give before they kill the process, which would leave
+   * those locks to go stale (`executionTimeout`) and the next requests of their sessions waiting. The
+   * wait never outlasts `executionTimeout`. 0: release at once.
+   */
+  shutdownTimeout?: number;
+  /**
    * Minutes a session may live at most, counted from its creation or its last `regenerateId()` (call
    * it at login): past it the session is gone, however active (OWASP's absolute timeout). Checked
    * when the session is loaded, from the data read anyway (no extra store call). Default: none.
@@ -85,6 +93,7 @@ export const OPTION_KEYS: OptionKeys = {
   store: true,
   timeout: true,
   executionTimeout: true,
+  shutdownTimeout: true,
   absoluteTimeout: true,
   recordClient: true,
   cookie: { name: true, path: true, domain: true, httpOnly: true, secure: true, sameSite: true, maxAge: true, partitioned: true },
@@ -101,6 +110,8 @@ export interface ResolvedSessionStateOptions {
   store: SessionStateStore;
   timeout: number;
   executionTimeoutMs: number;
+  /** How long shutdown waits for running requests (ms): `shutdownTimeout`, at most `executionTimeout`. */
+  shutdownTimeoutMs: number;
   /** `absoluteTimeout` in ms; null: none. */
   absoluteTimeoutMs: number | null;
   recordClient: boolean;
@@ -140,6 +151,11 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions): 
     typeof executionTimeout === 'number' && executionTimeout > 0 && executionTimeout * 1000 <= MAX_TIMER_MS,
     `executionTimeout must be a positive number of seconds, at most ${MAX_TIMER_MS / 1000} (2^31-1 ms, about 24.8 days): ` +
       'a lock older than it is stale, and Node cannot time longer (it would fire at once)',
+  );
+  const shutdownTimeout = given(options.shutdownTimeout, 25);
+  check(
+    typeof shutdownTimeout === 'number' && shutdownTimeout >= 0 && shutdownTimeout * 1000 <= MAX_TIMER_MS,
+    `shutdownTimeout must be a number of seconds from 0 to ${MAX_TIMER_MS / 1000}: how long shutdown waits for running requests`,
   );
 
   const absoluteTimeout = options.absoluteTimeout;
@@ -211,6 +227,7 @@ export function resolveSessionStateOptions(options: SessionStateModuleOptions): 
     store,
     timeout,
     executionTimeoutMs: executionTimeout * 1000,
+    shutdownTimeoutMs: Math.min(shutdownTimeout, executionTimeout) * 1000,
     absoluteTimeoutMs: absoluteTimeout === undefined ? null : absoluteTimeout * 60_000,
     recordClient,
     cookie,

@@ -212,9 +212,13 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     expect(JSON.parse(stored.item!.items).count).toBe(1);
   });
 
-  it('on shutdown, a request still running past executionTimeout has its lock released, writes nothing when it settles later, and answers 503 (never 2xx)', async () => {
+  it.each([
+    ['executionTimeout', { executionTimeout: 0.3 }],
+    // executionTimeout left at 110 s: the wait is shutdownTimeout's, well inside a platform's grace period.
+    ['shutdownTimeout', { shutdownTimeout: 0.3 }],
+  ])('on shutdown, a request still running past %s has its lock released, writes nothing when it settles later, and answers 503 (never 2xx)', async (_, timeouts) => {
     const store = new InMemorySessionStateStore();
-    const a = await startSessionApp(adapter, { store, executionTimeout: 0.3 });
+    const a = await startSessionApp(adapter, { store, ...timeouts });
     const http = a.app.getHttpServer();
     const cookie = await seeded(a);
     const hung = request(http)
