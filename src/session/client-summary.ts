@@ -13,19 +13,25 @@ export interface SessionClient {
 /** Longest summary and address kept: the record stays small whatever a client sends. */
 const MAX_SUMMARY = 64;
 const MAX_ADDRESS = 64;
+/**
+ * Only this much of a user agent is read (real ones stay under 300 characters; Node allows 16 KB of
+ * headers): the patterns' work per request stays small whatever a client sends (review R25: Safari's
+ * pattern backtracked quadratically on "Version/" and 16 000 digits, 0.2 s per request).
+ */
+const MAX_USER_AGENT_READ = 512;
 
 /** Browsers by the token that names them, most specific first (Edge and Opera also say Chrome, Chrome also says Safari). */
 const BROWSERS: readonly [RegExp, string][] = [
-  [/\bEdg(?:e|A|iOS)?\/(\d+)/, 'Edge'],
-  [/\bOPR\/(\d+)/, 'Opera'],
-  [/\bSamsungBrowser\/(\d+)/, 'Samsung Internet'],
-  [/\bFirefox\/(\d+)/, 'Firefox'],
-  [/\bFxiOS\/(\d+)/, 'Firefox'],
-  [/\bCriOS\/(\d+)/, 'Chrome'],
+  [/\bEdg(?:e|A|iOS)?\/(\d{1,6})/, 'Edge'],
+  [/\bOPR\/(\d{1,6})/, 'Opera'],
+  [/\bSamsungBrowser\/(\d{1,6})/, 'Samsung Internet'],
+  [/\bFirefox\/(\d{1,6})/, 'Firefox'],
+  [/\bFxiOS\/(\d{1,6})/, 'Firefox'],
+  [/\bCriOS\/(\d{1,6})/, 'Chrome'],
   // Headless Chrome (puppeteer, a scraper) says "HeadlessChrome/…": no word boundary before "Chrom" there.
-  [/\bHeadlessChrome\/(\d+)/, 'Headless Chrome'],
-  [/\bChrom(?:e|ium)\/(\d+)/, 'Chrome'],
-  [/\bVersion\/(\d+)[^ ]* (?:Mobile\/\S+ )?Safari\//, 'Safari'],
+  [/\bHeadlessChrome\/(\d{1,6})/, 'Headless Chrome'],
+  [/\bChrom(?:e|ium)\/(\d{1,6})/, 'Chrome'],
+  [/\bVersion\/(\d{1,6})[^ ]{0,32} (?:Mobile\/\S{1,64} )?Safari\//, 'Safari'],
 ];
 
 const SYSTEMS: readonly [RegExp, string][] = [
@@ -39,12 +45,13 @@ const SYSTEMS: readonly [RegExp, string][] = [
 
 /** "Firefox 128 on Linux", or the first product token ("curl/8.5.0") of a user agent that is not a known browser. */
 export function summarizeUserAgent(userAgent: string): string {
-  const system = SYSTEMS.find(([pattern]) => pattern.test(userAgent))?.[1];
+  const read = userAgent.slice(0, MAX_USER_AGENT_READ);
+  const system = SYSTEMS.find(([pattern]) => pattern.test(read))?.[1];
   for (const [pattern, name] of BROWSERS) {
-    const match = pattern.exec(userAgent);
+    const match = pattern.exec(read);
     if (match) return system ? `${name} ${match[1]} on ${system}` : `${name} ${match[1]}`;
   }
-  return printable(userAgent.split(' ')[0] ?? '', MAX_SUMMARY);
+  return printable(read.split(' ')[0] ?? '', MAX_SUMMARY);
 }
 
 /** The stored form of a session's client, or undefined when nothing is known of it. */

@@ -27,6 +27,18 @@ describe('summarizeUserAgent', () => {
     expect(summarizeUserAgent(userAgent)).toBe(summary);
   });
 
+  it("keeps a known browser's summary short too, whatever version it claims", () => {
+    expect(summarizeUserAgent(`Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/${'9'.repeat(12_000)}`)).toBe('Firefox 999999 on Linux');
+    expect(summarizeUserAgent(`Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Version/${'1'.repeat(16_000)} Safari/605.1.15`)).toBe('Mozilla/5.0');
+    expect(clientSummaryOf({ userAgent: `Chrome/${'1'.repeat(12_000)}`, address: '203.0.113.7' })).toBe('{"ua":"Chrome 111111","ip":"203.0.113.7"}');
+  });
+
+  it('reads only the first 512 characters of a user agent (a 16 KB header costs the patterns no more than a real one)', () => {
+    const padding = `Mozilla/5.0 (X11; Linux x86_64) ${'a'.repeat(512)}`;
+    expect(summarizeUserAgent(`${padding} Firefox/128.0`)).toBe('Mozilla/5.0');
+    expect(summarizeUserAgent(`Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0 ${'a'.repeat(16_000)}`)).toBe('Firefox 128 on Linux');
+  });
+
   it('keeps what a client sends short and printable', () => {
     expect(summarizeUserAgent(`${'x'.repeat(500)}\u0000\u202e`)).toBe('x'.repeat(64));
   });
