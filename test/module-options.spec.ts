@@ -112,7 +112,8 @@ describe('options checked at startup', () => {
     expect(resolveSessionStateOptions({ shutdownTimeout: 60, executionTimeout: 5 }).shutdownTimeoutMs).toBe(5_000);
     expect(resolveSessionStateOptions({ shutdownTimeout: 100, executionTimeout: 200 }).shutdownTimeoutMs).toBe(100_000);
     const bound = /shutdownTimeout must be a number of seconds from 0 to 2147483\.647/;
-    for (const wrong of [-1, Number.NaN, Number.POSITIVE_INFINITY, '10', null]) expect(optionsError({ shutdownTimeout: wrong as never })).toMatch(bound);
+    for (const wrong of [-1, Number.NaN, Number.POSITIVE_INFINITY, '10', null])
+      expect(optionsError({ shutdownTimeout: wrong as never })).toMatch(bound);
   });
 
   it('refuses an executionTimeout or a lockWait poll delay beyond what a timer can wait, naming the option and the bound', () => {

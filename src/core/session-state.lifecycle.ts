@@ -766,12 +766,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * removal answered "gone" is then never this request's, even one another request moved meanwhile,
    * breaking its lock as stale (review R21).
    */
-  private async removeMovedFrom(
-    oldId: string,
-    newId: string,
-    oldLockId: string,
-    newLockId: string | null,
-  ): Promise<'removed' | 'uncertain'> {
+  private async removeMovedFrom(oldId: string, newId: string, oldLockId: string, newLockId: string | null): Promise<'removed' | 'uncertain'> {
     try {
       await this.store.removeItem(oldId, oldLockId, { moved: true });
       return 'removed';

@@ -95,48 +95,51 @@ describe.each(ADAPTERS.flatMap((adapter) => Object.keys(STORES).map((store) => [
   },
 );
 
-describe.each(ADAPTERS)('a login whose lock went stale while it ran, and whose removal of the old id got no answer, over %s (two instances, one store)', (adapter) => {
-  const { start } = sessionApps();
+describe.each(ADAPTERS)(
+  'a login whose lock went stale while it ran, and whose removal of the old id got no answer, over %s (two instances, one store)',
+  (adapter) => {
+    const { start } = sessionApps();
 
-  /** A counts once, then logs in slowly: its lock goes stale while its handler is parked. */
-  async function staleLogin() {
-    const store = new UnansweredRemovalStore();
-    const a = await start(adapter, { store, executionTimeout: 0.4 });
-    const b = await start(adapter, { store, executionTimeout: 0.4 });
-    const cookie = sessionCookie((await request(a.app.getHttpServer()).post('/count').expect(200)).headers)!;
-    const login = request(a.app.getHttpServer())
-      .post('/regenerate?gate=slow')
-      .set('Cookie', cookie)
-      .then((r) => r);
-    await a.gates.arrived('slow');
-    await new Promise((r) => setTimeout(r, 600)); // its lock is stale now
-    return { store, a, b, cookie, login };
-  }
+    /** A counts once, then logs in slowly: its lock goes stale while its handler is parked. */
+    async function staleLogin() {
+      const store = new UnansweredRemovalStore();
+      const a = await start(adapter, { store, executionTimeout: 0.4 });
+      const b = await start(adapter, { store, executionTimeout: 0.4 });
+      const cookie = sessionCookie((await request(a.app.getHttpServer()).post('/count').expect(200)).headers)!;
+      const login = request(a.app.getHttpServer())
+        .post('/regenerate?gate=slow')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await a.gates.arrived('slow');
+      await new Promise((r) => setTimeout(r, 600)); // its lock is stale now
+      return { store, a, b, cookie, login };
+    }
 
-  it('control: its own removal landed (only the answer was lost): 200, the session under the new id alone', async () => {
-    const { store, a, cookie, login } = await staleLogin();
-    store.fail = true;
-    store.lands = true;
-    a.gates.open('slow');
-    const answer = await login;
-    const moved = sessionCookie(answer.headers);
-    expect({ status: answer.status, moved: moved !== undefined && moved !== cookie }).toEqual({ status: 200, moved: true });
-    expect((await request(a.app.getHttpServer()).get('/count').set('Cookie', moved!).expect(200)).body.count).toBe(1);
-    expect((await store.getItem(idOf(cookie))).kind).toBe('absent');
-  });
+    it('control: its own removal landed (only the answer was lost): 200, the session under the new id alone', async () => {
+      const { store, a, cookie, login } = await staleLogin();
+      store.fail = true;
+      store.lands = true;
+      a.gates.open('slow');
+      const answer = await login;
+      const moved = sessionCookie(answer.headers);
+      expect({ status: answer.status, moved: moved !== undefined && moved !== cookie }).toEqual({ status: 200, moved: true });
+      expect((await request(a.app.getHttpServer()).get('/count').set('Cookie', moved!).expect(200)).body.count).toBe(1);
+      expect((await store.getItem(idOf(cookie))).kind).toBe('absent');
+    });
 
-  it("is refused (409, no cookie) when another login had moved the session: the marker is not its own; the other login's session keeps its count", async () => {
-    const { store, a, b, cookie, login } = await staleLogin();
-    const httpB = b.app.getHttpServer();
-    expect((await request(httpB).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
-    const cookieB = sessionCookie((await request(httpB).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
-    store.fail = true;
-    a.gates.open('slow');
-    const stale = await login;
-    const cookieA = sessionCookie(stale.headers);
-    expect({ status: stale.status, setCookie: cookieA !== undefined }).toEqual({ status: 409, setCookie: false });
-    expect((await request(httpB).get('/count').set('Cookie', cookieB).expect(200)).body.count).toBe(2);
-    // Its copy is gone: only the old id's marker and B's session remain.
-    expect([...store.stored().keys()]).toEqual([idOf(cookieB)]);
-  });
-});
+    it("is refused (409, no cookie) when another login had moved the session: the marker is not its own; the other login's session keeps its count", async () => {
+      const { store, a, b, cookie, login } = await staleLogin();
+      const httpB = b.app.getHttpServer();
+      expect((await request(httpB).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
+      const cookieB = sessionCookie((await request(httpB).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
+      store.fail = true;
+      a.gates.open('slow');
+      const stale = await login;
+      const cookieA = sessionCookie(stale.headers);
+      expect({ status: stale.status, setCookie: cookieA !== undefined }).toEqual({ status: 409, setCookie: false });
+      expect((await request(httpB).get('/count').set('Cookie', cookieB).expect(200)).body.count).toBe(2);
+      // Its copy is gone: only the old id's marker and B's session remain.
+      expect([...store.stored().keys()]).toEqual([idOf(cookieB)]);
+    });
+  },
+);

@@ -216,36 +216,39 @@ describe.each(ADAPTERS)('session locking across instances over %s', (adapter) =>
     ['executionTimeout', { executionTimeout: 0.3 }],
     // executionTimeout left at 110 s: the wait is shutdownTimeout's, well inside a platform's grace period.
     ['shutdownTimeout', { shutdownTimeout: 0.3 }],
-  ])('on shutdown, a request still running past %s has its lock released, writes nothing when it settles later, and answers 503 (never 2xx)', async (_, timeouts) => {
-    const store = new InMemorySessionStateStore();
-    const a = await startSessionApp(adapter, { store, ...timeouts });
-    const http = a.app.getHttpServer();
-    const cookie = await seeded(a);
-    const hung = request(http)
-      .post('/count?gate=hung')
-      .set('Cookie', cookie)
-      .then((r) => r);
-    // A request that starts a new session: its changes are dropped as well.
-    const hungNew = request(http)
-      .post('/count?gate=hung-new')
-      .then((r) => r);
-    await Promise.all([a.gates.arrived('hung'), a.gates.arrived('hung-new')]);
-    a.counter.reset();
-    const closed = a.app.close();
-    await vi.waitFor(async () => expect(flat(await store.getItem(idOf(cookie))).locked).toBe(false), { timeout: 2000 });
-    expect(a.counter.sequence).toEqual(['releaseItemExclusive']);
-    a.gates.open('hung');
-    a.gates.open('hung-new');
-    const [answer, answerNew] = await Promise.all([hung, hungNew]);
-    await closed;
-    for (const dropped of [answer, answerNew]) {
-      expect(dropped.status).toBe(503);
-      expect(dropped.body.message).toMatch(/try again/);
-      expect(sessionSetCookie(dropped.headers)).toBeUndefined();
-    }
-    expect(a.counter.sequence).toEqual(['releaseItemExclusive']); // nothing more when it settled
-    expect(JSON.parse(flat(await store.getItem(idOf(cookie))).item!.items).count).toBeUndefined();
-  });
+  ])(
+    'on shutdown, a request still running past %s has its lock released, writes nothing when it settles later, and answers 503 (never 2xx)',
+    async (_, timeouts) => {
+      const store = new InMemorySessionStateStore();
+      const a = await startSessionApp(adapter, { store, ...timeouts });
+      const http = a.app.getHttpServer();
+      const cookie = await seeded(a);
+      const hung = request(http)
+        .post('/count?gate=hung')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      // A request that starts a new session: its changes are dropped as well.
+      const hungNew = request(http)
+        .post('/count?gate=hung-new')
+        .then((r) => r);
+      await Promise.all([a.gates.arrived('hung'), a.gates.arrived('hung-new')]);
+      a.counter.reset();
+      const closed = a.app.close();
+      await vi.waitFor(async () => expect(flat(await store.getItem(idOf(cookie))).locked).toBe(false), { timeout: 2000 });
+      expect(a.counter.sequence).toEqual(['releaseItemExclusive']);
+      a.gates.open('hung');
+      a.gates.open('hung-new');
+      const [answer, answerNew] = await Promise.all([hung, hungNew]);
+      await closed;
+      for (const dropped of [answer, answerNew]) {
+        expect(dropped.status).toBe(503);
+        expect(dropped.body.message).toMatch(/try again/);
+        expect(sessionSetCookie(dropped.headers)).toBeUndefined();
+      }
+      expect(a.counter.sequence).toEqual(['releaseItemExclusive']); // nothing more when it settled
+      expect(JSON.parse(flat(await store.getItem(idOf(cookie))).item!.items).count).toBeUndefined();
+    },
+  );
 
   it('signed cookies: a tampered or unsigned id is a new session; rotated secrets still verify', async () => {
     const store = new InMemorySessionStateStore();

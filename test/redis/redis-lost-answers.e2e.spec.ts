@@ -77,7 +77,9 @@ describe.each(CASES)('a command whose answer was lost, on %s, over %s', (clientN
 
   let client: RedisSessionClient;
 
-  async function app(executionTimeout?: number): Promise<{ a: SessionApp; store: ArmingStore; http: ReturnType<SessionApp['app']['getHttpServer']> }> {
+  async function app(
+    executionTimeout?: number,
+  ): Promise<{ a: SessionApp; store: ArmingStore; http: ReturnType<SessionApp['app']['getHttpServer']> }> {
     client = await clientOf(clientName);
     const store = new ArmingStore({ client });
     store.proxy = proxy;
@@ -162,17 +164,20 @@ describe.each(CASES)('a command whose answer was lost, on %s, over %s', (clientN
     // Its lock within seconds of stale: the resend finds its own marker (its lock id); it once took a
     // "gone" for another request's move there, and removed its copy too (the session lost under both).
     [', its lock near stale', 5],
-  ])('a login whose removal of the old id ran%s: 200 with the new cookie, the session under it alone (not lost under both; review R10)', async (_, executionTimeout) => {
-    const { store, http, a } = await app(executionTimeout);
-    const cookie = await seeded(a);
-    await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
-    store.arm = 'moved removal';
-    const { response, drops } = await dropping(() => request(http).post('/regenerate').set('Cookie', cookie));
-    const moved = sessionCookie(response.headers);
-    expect({ drops, status: response.status, moved: moved !== undefined && moved !== cookie }).toEqual({ drops: 1, status: 200, moved: true });
-    await request(http).get('/count').set('Cookie', moved!).expect(200, { count: 1 });
-    expect((await store.getItem(idOf(cookie))).kind).toBe('absent');
-  });
+  ])(
+    'a login whose removal of the old id ran%s: 200 with the new cookie, the session under it alone (not lost under both; review R10)',
+    async (_, executionTimeout) => {
+      const { store, http, a } = await app(executionTimeout);
+      const cookie = await seeded(a);
+      await request(http).post('/count').set('Cookie', cookie).expect(200, { count: 1 });
+      store.arm = 'moved removal';
+      const { response, drops } = await dropping(() => request(http).post('/regenerate').set('Cookie', cookie));
+      const moved = sessionCookie(response.headers);
+      expect({ drops, status: response.status, moved: moved !== undefined && moved !== cookie }).toEqual({ drops: 1, status: 200, moved: true });
+      await request(http).get('/count').set('Cookie', moved!).expect(200, { count: 1 });
+      expect((await store.getItem(idOf(cookie))).kind).toBe('absent');
+    },
+  );
 
   it("a new session's first save that ran: 200 with its cookie, stored once", async () => {
     const { store, http } = await app();
