@@ -31,6 +31,7 @@ import { loggableMessage } from '../observability/store-failure-log.js';
 import { logOperationFailure } from '../observability/operation-failure-log.js';
 import type { ResolvedSessionStateOptions } from '../module/session-state.options.js';
 import {
+  MOVED_MARKER_MS,
   SessionStateActions,
   SessionStateStore,
   type SessionStateAbsent,
@@ -47,6 +48,12 @@ export type { RequestOutcome } from './completion-plan.js';
  * disagree, and the store dated the lock before the lease was made (see `removeEnded`).
  */
 const STALE_MARGIN_MS = 10_000;
+
+/**
+ * A login's own marker surely still stands this long after its removal was sent (the marker lasts
+ * MOVED_MARKER_MS from when the store wrote it, no earlier), with a margin for a store's own clock.
+ */
+const OWN_MARKER_MS = MOVED_MARKER_MS - 2_000;
 
 /** What failed, in the log lines of `logFailure`. */
 const RELEASING = 'Releasing a session lock';
@@ -192,6 +199,14 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         // The old lock was released while the move was undone: the request's completion has none to release.
         if (this.lockReleasedBy.has(error as object)) lease.lockId = null;
         throw error;
+      }
+      if (lease.completion) {
+        // Completed meanwhile by shutdown (`abandonAtShutdown`), which released only the lock the lease
+        // had then: the new id's lock is released here, or nothing would (review R27). The session is
+        // stored under its new id, so its cookie still goes out (on the 503).
+        await this.release(session.id, lockId).catch((e) => this.logFailure(RELEASING, e, session.id));
+        if (cookie !== null) this.cookie.send(exchange, cookie);
+        return;
       }
       if (removal === 'removed') {
         const left = leftOwnerSlot(this.options, lease, { kind: 'move', removeOld: true }, data);
@@ -767,6 +782,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * breaking its lock as stale (review R21).
    */
   private async removeMovedFrom(oldId: string, newId: string, oldLockId: string, newLockId: string | null): Promise<'removed' | 'uncertain'> {
+    const sentAt = Date.now();
     try {
       await this.store.removeItem(oldId, oldLockId, { moved: true });
       return 'removed';
@@ -786,7 +802,8 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         if (typeof error === 'object' && error !== null) this.lockReleasedBy.add(error);
         throw error;
       }
-      const old = released === false ? await this.removedBefore(oldId, oldLockId) : 'unknown';
+      // Refused (the lock is gone) or no answer either: the removal sent again tells (see `removedBefore`).
+      const old = await this.removedBefore(oldId, oldLockId, sentAt);
       if (old === 'removed') return 'removed';
       if (old === 'not-by-it') {
         await this.removeCopy(newId, newLockId).catch((e) => this.logFailure(UNDOING_COPY, e, oldId, newId));
@@ -803,13 +820,15 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   }
 
   /**
-   * Whether a move's removal that got no answer, and whose lock is gone, landed: run again, it is
-   * answered done where it did (the store finds its own marker). Refused, the old record lives on
-   * (`lock_mismatch`), or another request's move left its marker: not by it. Gone with no marker
-   * (revoked, expired, or a store without markers) is taken as removed: a store without markers
-   * could not say, and the other choice would remove both records.
+   * Whether a move's removal that got no answer landed (`sentAt`: when it was sent). Run again, it is
+   * answered done where it did (the store finds its own marker), or lands now (its lock still held:
+   * the release got no answer either). Refused, the old record lives on (`lock_mismatch`), or
+   * another request's move left its marker: not by it. Gone with no marker: on a store that keeps
+   * markers, while its own would still stand, not by it either (another request moved or ended it,
+   * its marker run out: review R27); otherwise taken as removed (a store without markers cannot say,
+   * and the other choice would remove both records).
    */
-  private async removedBefore(oldId: string, oldLockId: string): Promise<'removed' | 'not-by-it' | 'unknown'> {
+  private async removedBefore(oldId: string, oldLockId: string, sentAt: number): Promise<'removed' | 'not-by-it' | 'unknown'> {
     try {
       await this.store.removeItem(oldId, oldLockId, { moved: true });
       return 'removed';
@@ -817,7 +836,9 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
       if (!(error instanceof SessionStateLockLostError)) return 'unknown';
       if (error.reason === 'lock_mismatch') return 'not-by-it';
       const old = await this.presenceOf(oldId);
-      return old === 'absent' ? 'removed' : old === 'unknown' ? 'unknown' : 'not-by-it';
+      if (old === 'unknown') return 'unknown';
+      if (old !== 'absent') return 'not-by-it';
+      return this.store.keepsMovedMarkers && Date.now() - sentAt < OWN_MARKER_MS ? 'not-by-it' : 'removed';
     }
   }
 

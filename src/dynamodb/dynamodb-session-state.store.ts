@@ -95,6 +95,11 @@ export class DynamoDBSessionStateStore extends SessionStateStore implements Repo
   private ready: Promise<void> | undefined;
   private destroyed = false;
 
+  /** Moved sessions' markers, with the move's lock id (see `removeItem`). */
+  override get keepsMovedMarkers(): boolean {
+    return true;
+  }
+
   constructor(options: DynamoDBSessionStateStoreOptions = {}) {
     super();
     const settings = storeSettings(options);

@@ -56,6 +56,10 @@ export class InstrumentedSessionStateStore extends SessionStateStore implements 
     if (inner.revokeItem) this.revokeItem = (id, owner) => this.run('revokeItem', id, () => inner.revokeItem!(id, owner));
   }
 
+  override get keepsMovedMarkers(): boolean {
+    return this.inner.keepsMovedMarkers;
+  }
+
   override listOwnerSessions?: SessionStateStore['listOwnerSessions'];
 
   override revokeItem?: SessionStateStore['revokeItem'];

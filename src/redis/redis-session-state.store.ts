@@ -150,6 +150,11 @@ export class RedisSessionStateStore extends SessionStateStore {
   /** The owner index, the cap's book and their sweep. */
   private readonly owners: RedisOwners;
 
+  /** Moved sessions' markers, with the move's lock id (see `removeItem`). */
+  override get keepsMovedMarkers(): boolean {
+    return true;
+  }
+
   constructor(options: RedisSessionStateStoreOptions = {}) {
     super();
     this.options = options;

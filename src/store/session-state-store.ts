@@ -227,6 +227,16 @@ export abstract class SessionStateStore {
    */
   createUninitializedItem?(id: string, timeout: number): Promise<void>;
 
+  /**
+   * Whether this store keeps moved sessions' markers, with the move's lock id (see `removeItem`).
+   * The lifecycle then reads a login's old id found plainly absent, moments after its own removal
+   * that got no answer, as another request's doing (a marker of its own would still be there).
+   * Default false: a store without markers is never asked to have them.
+   */
+  get keepsMovedMarkers(): boolean {
+    return false;
+  }
+
   /** A fresh, empty in-memory item. No I/O. The lifecycle never calls it. */
   createNewStoreData(timeout: number): SessionStateStoreData {
     return { items: '{}', timeout };

@@ -862,6 +862,8 @@ export function describeSessionStateStoreConformance(
 
       it("with markers, a move's removal run again under its lock id is done (its own marker); under another lock id, or once the marker is gone, item_gone", async () => {
         if (!target.movedMarkers) return;
+        // It says so: the lifecycle reads an id found plainly absent after its own removal by it.
+        expect(store.keepsMovedMarkers).toBe(true);
         const lockId = await seedLocked();
         await store.removeItem(id, lockId, { moved: true });
         // Sent again (a client library's resend, or the lifecycle's after no answer): done, the marker kept.

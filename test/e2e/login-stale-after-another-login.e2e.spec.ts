@@ -13,7 +13,7 @@ import request from 'supertest';
 import { InMemorySessionStateStore } from '../../src/index.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
-import type { SessionStateStore } from '../../src/store/session-state-store.js';
+import { MOVED_MARKER_MS, type SessionStateStore } from '../../src/store/session-state-store.js';
 import { deleteTable, localClientConfig, uniqueTableName } from '../support/dynamodb-test-helpers.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
@@ -140,6 +140,64 @@ describe.each(ADAPTERS)(
       expect((await request(httpB).get('/count').set('Cookie', cookieB).expect(200)).body.count).toBe(2);
       // Its copy is gone: only the old id's marker and B's session remain.
       expect([...store.stored().keys()]).toEqual([idOf(cookieB)]);
+    });
+
+    it("is refused (409, no cookie) when the other login's marker has run out (a store with markers: its own would still stand)", async () => {
+      let offset = 0;
+      const store = new UnansweredRemovalStore({ clock: () => Date.now() + offset });
+      const a = await start(adapter, { store, executionTimeout: 0.4 });
+      const b = await start(adapter, { store, executionTimeout: 0.4 });
+      const httpA = a.app.getHttpServer();
+      const httpB = b.app.getHttpServer();
+      const cookie = sessionCookie((await request(httpA).post('/count').expect(200)).headers)!;
+      const login = request(httpA)
+        .post('/regenerate?gate=slow')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await a.gates.arrived('slow');
+      await new Promise((r) => setTimeout(r, 600)); // A's lock is stale now
+      expect((await request(httpB).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
+      const cookieB = sessionCookie((await request(httpB).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
+      offset += MOVED_MARKER_MS + 1; // B's marker has run out (the old id is plainly absent)
+      store.fail = true; // A's removal of the old id: no answer, not applied
+      a.gates.open('slow');
+      const stale = await login;
+      const cookieA = sessionCookie(stale.headers);
+      const countUnderA = cookieA ? (await request(httpA).get('/count').set('Cookie', cookieA)).body.count : undefined;
+      expect({ status: stale.status, setCookie: cookieA !== undefined, countUnderA, sessions: [...store.stored().keys()] }).toEqual({
+        status: 409,
+        setCookie: false,
+        countUnderA: undefined,
+        sessions: [idOf(cookieB)],
+      });
+    });
+    it("removal and release both unanswered, the other login's marker still there: refused (409, no cookie), not a fork", async () => {
+      const store = new UnansweredRemovalStore();
+      const a = await start(adapter, { store, executionTimeout: 0.4 });
+      const b = await start(adapter, { store, executionTimeout: 0.4 });
+      const httpA = a.app.getHttpServer();
+      const httpB = b.app.getHttpServer();
+      const cookie = sessionCookie((await request(httpA).post('/count').expect(200)).headers)!;
+      const login = request(httpA)
+        .post('/regenerate?gate=slow')
+        .set('Cookie', cookie)
+        .then((r) => r);
+      await a.gates.arrived('slow');
+      await new Promise((r) => setTimeout(r, 600)); // A's lock is stale now
+      expect((await request(httpB).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
+      const cookieB = sessionCookie((await request(httpB).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
+      store.fail = true; // A's removal of the old id: no answer, not applied
+      store.blind = true; // and its release: no answer (the store answers again right after)
+      a.gates.open('slow');
+      const stale = await login;
+      const cookieA = sessionCookie(stale.headers);
+      const countUnderA = cookieA ? (await request(httpA).get('/count').set('Cookie', cookieA)).body.count : undefined;
+      expect({ status: stale.status, setCookie: cookieA !== undefined, countUnderA, sessions: [...store.stored().keys()] }).toEqual({
+        status: 409,
+        setCookie: false,
+        countUnderA: undefined,
+        sessions: [idOf(cookieB)],
+      });
     });
   },
 );

@@ -10,6 +10,8 @@ import type { Gates } from './gates.js';
 export class UnansweredRemovalStore extends InMemorySessionStateStore {
   /** The next move's removal fails with no answer, without applying (unless `lands`). */
   fail = false;
+  /** With `fail`: every move's removal fails so (a removal sent again too), not only the next. */
+  always = false;
   /** With `fail`: the removal is applied, and only its answer is lost. */
   lands = false;
   /** The next release fails with no answer, without applying. */
@@ -21,7 +23,7 @@ export class UnansweredRemovalStore extends InMemorySessionStateStore {
 
   override async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
     if (this.fail && options?.moved) {
-      this.fail = false;
+      this.fail = this.always;
       await this.gates?.pass('removal');
       if (this.lands) await super.removeItem(id, lockId, options);
       throw new SessionStateStoreUnavailableError('no answer');

@@ -67,6 +67,11 @@ export class InMemorySessionStateStore extends SessionStateStore {
   private readonly lockIdPrefix = `${randomBytes(6).toString('base64url')}-`;
   private lockSequence = 0;
 
+  /** Moved sessions' markers, with the move's lock id (see `removeItem`). */
+  override get keepsMovedMarkers(): boolean {
+    return true;
+  }
+
   constructor(options: InMemorySessionStateStoreOptions = {}) {
     super();
     this.now = options.clock ?? Date.now;
