@@ -26,6 +26,20 @@ export type ReadCookie = Readonly<{ id: string; resign: boolean }>;
  * Reads and writes the session id cookie. Anything that is not a well-formed id with a valid
  * signature (when signing is on) reads as "no cookie": the request gets a new session, never an error.
  */
+/** How many cookies of the session's name a request may carry that are looked at (a header is at most 16 KB). */
+const MAX_SAME_NAME = 8;
+
+/** A cookie value as `cookie`'s parse gives it: unquoted, percent-decoded where that is valid. */
+function decodedValue(raw: string): string {
+  const value = raw.length > 1 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
+  if (!value.includes('%')) return value;
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value;
+  }
+}
+
 export class SessionCookie {
   /**
    * Signed values already verified, and what they read as. Only valid values are kept, and the
@@ -46,7 +60,27 @@ export class SessionCookie {
     } catch {
       return null;
     }
-    return value === undefined ? null : this.readValue(value);
+    if (value === undefined) return null;
+    const read = this.readValue(value);
+    const { name } = this.options.cookie;
+    // Two cookies of that name (one left over from another `domain` or `path`, or a parent domain's
+    // app): the first that verifies is ours. A new cookie of ours could never replace the other one,
+    // so reading the first alone started a new session on every request (review R26).
+    return read !== null || header.indexOf(`${name}=`) === header.lastIndexOf(`${name}=`) ? read : this.readLaterValue(header, name);
+  }
+
+  /** The first of the header's later values of cookie `name` that verifies (at most MAX_SAME_NAME looked at). */
+  private readLaterValue(header: string, name: string): ReadCookie | null {
+    let seen = 0;
+    for (const pair of header.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq < 0 || pair.slice(0, eq).trim() !== name) continue;
+      if (++seen === 1) continue; // the first, read above
+      if (seen > MAX_SAME_NAME) break;
+      const read = this.readValue(decodedValue(pair.slice(eq + 1).trim()));
+      if (read !== null) return read;
+    }
+    return null;
   }
 
   /**

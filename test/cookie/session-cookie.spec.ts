@@ -33,6 +33,17 @@ describe('SessionCookie.read with secrets (verified values are remembered)', () 
     for (const value of [valid.slice(0, -5), `${valid}A`, `${ID}.`, `${ID}.x`]) expect(cookie.read(header(value))).toBeNull();
   });
 
+  it("two cookies of its name (one left over from another domain or path, or a parent domain's app): the first that verifies", () => {
+    const ours = sign(ID, 'new-secret-0123456789abcdef');
+    const foreign = sign('c'.repeat(32), 'another-apps-secret-0123456789');
+    expect(cookie.read({ cookieHeader: () => `sid=${foreign}; other=1; sid=${ours}` })).toEqual({ id: ID, resign: false });
+    expect(cookie.read({ cookieHeader: () => `sid=${ours}; sid=${foreign}` })).toEqual({ id: ID, resign: false });
+    expect(cookie.read({ cookieHeader: () => `sid=garbage; sid="${encodeURIComponent(ours)}"` })).toEqual({ id: ID, resign: false });
+    expect(cookie.read({ cookieHeader: () => `sid=${foreign}; sid=garbage` })).toBeNull();
+    // Only the first 8 of that name are looked at.
+    expect(cookie.read({ cookieHeader: () => `${'sid=x; '.repeat(8)}sid=${ours}` })).toBeNull();
+  });
+
   it('its answers cannot be changed by a caller (shared between requests)', () => {
     const read = cookie.read(header(sign(ID, 'new-secret-0123456789abcdef')))!;
     expect(Object.isFrozen(read)).toBe(true);
