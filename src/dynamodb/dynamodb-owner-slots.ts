@@ -278,6 +278,7 @@ async function liveOf(
 ): Promise<OwnerSessionsFound> {
   const live = new Set<string>();
   const ended = new Set<string>();
+  const since = new Map<string, number>();
   const idOfKey = new Map(ids.map((id) => [address.keyValue(id), id]));
   const keys = [...idOfKey.keys()];
   for (let i = 0; i < keys.length; i += BATCH) {
@@ -295,10 +296,12 @@ async function liveOf(
         const created = Number(item[Attr.created]?.N);
         const pastLifetime = absoluteMs !== undefined && Number.isFinite(created) && now - created >= absoluteMs;
         if (item[Attr.owner]?.S !== owner || !(Number(item[Attr.expires]?.N) > now)) continue;
-        (pastLifetime ? ended : live).add(idOfKey.get(item[address.keyAttribute]!.S!)!);
+        const id = idOfKey.get(item[address.keyAttribute]!.S!)!;
+        (pastLifetime ? ended : live).add(id);
+        if (!pastLifetime && Number.isFinite(created)) since.set(id, created);
       }
       request = answer.UnprocessedKeys?.[tableName];
     }
   }
-  return { live, ended };
+  return { live, ended, created: since };
 }

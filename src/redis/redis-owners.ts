@@ -129,7 +129,19 @@ export class RedisOwners {
           const now = String(this.clock());
           const absolute = absoluteMs === undefined ? '' : String(absoluteMs);
           const owned = await Promise.all(ids.map((id) => this.commands().script(OWNED, this.key(id), [now, owner, absolute])));
-          return { live: new Set(ids.filter((_, i) => owned[i] === 1)), ended: new Set(ids.filter((_, i) => owned[i] === 2)) };
+          const found = { live: new Set<string>(), ended: new Set<string>(), created: new Map<string, number>() };
+          ids.forEach((id, i) => {
+            const reply = owned[i];
+            if (reply === 2) found.ended.add(id);
+            else if (reply === 1) found.live.add(id);
+            else if (reply instanceof Buffer) {
+              // Live, with its created time (what orders places taken at once).
+              found.live.add(id);
+              const created = Number(String(reply));
+              if (Number.isFinite(created)) found.created.set(id, created);
+            }
+          });
+          return found;
         },
         revoke: async (owner, ids) => {
           const now = String(this.clock());

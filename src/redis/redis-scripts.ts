@@ -659,7 +659,8 @@ return 1
 /**
  * Whether a session is live and `ARGV[2]`'s, for the cap's check of its book: unexpired and, with
  * `ARGV[3]` (absoluteTimeout, ms; '' none), created less than that long ago. ARGV: now, owner,
- * absolute. Reply: 1 live, 2 stored as the owner's but past its absolute lifetime, 0 neither.
+ * absolute. Reply: live, its `c` (a bulk string: the cap orders places taken at once by it), or 1
+ * without one; 2 stored as the owner's but past its absolute lifetime; 0 neither.
  */
 export const OWNED = script(
   'owned',
@@ -668,7 +669,7 @@ local m = redis.call('HMGET', KEYS[1], 'v', 'e', 'o', 'c')
 local now = tonumber(ARGV[1])
 if m[1] ~= '1' or not tonumber(m[2]) or tonumber(m[2]) <= now or m[3] ~= ARGV[2] then return 0 end
 if ARGV[3] ~= '' and tonumber(m[4]) and now - tonumber(m[4]) >= tonumber(ARGV[3]) then return 2 end
-return 1
+return m[4] or 1
 `,
   '',
 );

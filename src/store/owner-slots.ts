@@ -19,8 +19,9 @@
  * its place first, a place is given back only when its save certainly wrote nothing or its session
  * is gone (removed, revoked), and a book the store makes (the owner's first claim, or one whose
  * store-side expiry passed) starts with the sessions the owner already has (those signed in before
- * the cap, scored 0: the oldest). Hence, with the book's step atomic, the live sessions of an owner
- * never exceed the cap, whatever the instances and their interleaving.
+ * the cap, scored 0: the oldest, and among them by their sessions' `created`). Hence, with the
+ * book's step atomic, the live sessions of an owner never exceed the cap, whatever the instances
+ * and their interleaving.
  */
 
 /** What to do when an owner signs in a session beyond `maxSessionsPerOwner`. */
@@ -93,6 +94,12 @@ export interface OwnerSlotBook {
 export interface OwnerSessionsFound {
   readonly live: ReadonlySet<string>;
   readonly ended: ReadonlySet<string>;
+  /**
+   * When each live session was created or last moved to a new id (`SessionStateStoreData.created`),
+   * for those that have it: it orders places taken at the same time (those of a book the store made,
+   * all 0). Optional: without it, such places go in the book's order.
+   */
+  readonly created?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -149,7 +156,11 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
     if (answer === true) return { admitted: true, revoked };
     const found: OwnerSlotEntries = 'moves' in answer ? answer : { entries: answer, moves: new Map() };
     const others = [...found.entries].filter(([id]) => id !== claim.id && id !== claim.replacing);
-    const { live: alive, ended } = await book.liveOf(
+    const {
+      live: alive,
+      ended,
+      created,
+    } = await book.liveOf(
       claim.owner,
       others.map(([id]) => id),
       claim.absoluteMs,
@@ -179,7 +190,7 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
       ...others.filter(([id]) => alive.has(id) && !paired.has(id)).map(([id, when]): [string[], number] => [[id], when]),
       ...moves.filter((pair) => pair.some((id) => alive.has(id))).map(([moved, from]): [string[], number] => [[moved, from], at.get(moved)!]),
     ];
-    const victims = places.sort((a, b) => a[1] - b[1]).slice(0, live - claim.max + 1);
+    const victims = oldestFirst(places, created).slice(0, live - claim.max + 1);
     if (victims.length < live - claim.max + 1) {
       // Places of saves under way fill the book: wait for them to land (then they can be revoked).
       // Revoking none meanwhile: a claim never revokes fewer than it needs, to wait for the rest.
@@ -197,6 +208,19 @@ export async function claimOwnerSlot(book: OwnerSlotBook, claim: OwnerSlotClaim)
     for (const id of ids) dead.set(id, at.get(id)!);
   }
   return { admitted: false, live };
+}
+
+/**
+ * Places by when they were taken, then, among equals (the sessions a book the store made starts
+ * with are all 0), by their session's `created`: the book's order among them is arbitrary (a Redis
+ * sorted set sorts them by id, DynamoDB by nothing). A session without `created` predates it: oldest.
+ */
+function oldestFirst(places: [string[], number][], created: ReadonlyMap<string, number> | undefined): [string[], number][] {
+  const since = ([ids]: [string[], number]) => ids.map((id) => created?.get(id)).find((at) => at !== undefined) ?? Number.NEGATIVE_INFINITY;
+  return places
+    .map((place) => ({ place, since: since(place) }))
+    .sort((a, b) => a.place[1] - b.place[1] || (a.since === b.since ? 0 : a.since < b.since ? -1 : 1))
+    .map(({ place }) => place);
 }
 
 function delay(ms: number): Promise<void> {

@@ -1076,6 +1076,23 @@ export function describeSessionStateStoreConformance(
         expect(kinds.sort()).toEqual(['absent', 'loaded']);
       });
 
+      it('revoke-oldest over sessions stored before the cap goes by their created time (none: oldest), not by id or the order they were stored in', async () => {
+        if (!store.claimOwnerSlot) return;
+        const owner = `user-${newSessionId()}`;
+        // Ids sorted the other way from age; stored newest first; one without created (stored before it existed).
+        const [unstamped, older, newer] = [newSessionId(), newSessionId(), newSessionId()].sort().reverse();
+        await store.setAndReleaseItemExclusive(newer!, { ...data({}), owner, created: clock.now() - MINUTE }, null, true);
+        await store.setAndReleaseItemExclusive(older!, { ...data({}), owner, created: clock.now() - 2 * MINUTE }, null, true);
+        await store.setAndReleaseItemExclusive(unstamped!, { ...data({}), owner }, null, true);
+        clock.advance(PENDING_MS);
+        const revokeOldest = { owner, max: 3, policy: 'revoke-oldest' as const, pendingMs: PENDING_MS };
+        expect(await store.claimOwnerSlot({ ...revokeOldest, id: newSessionId() })).toEqual({ admitted: true, revoked: 1 });
+        expectAbsent(expect, await readItem(unstamped!));
+        expect(await store.claimOwnerSlot({ ...revokeOldest, id: newSessionId() })).toEqual({ admitted: true, revoked: 1 });
+        expectAbsent(expect, await readItem(older!));
+        expect((await readItem(newer!)).kind).toBe('loaded');
+      });
+
       it('20 parallel claims of one owner: exactly the cap are admitted (refuse)', async () => {
         if (!store.claimOwnerSlot) return;
         const owner = `user-${newSessionId()}`;

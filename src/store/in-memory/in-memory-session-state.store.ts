@@ -226,7 +226,15 @@ export class InMemorySessionStateStore extends SessionStateStore {
       liveOf: async (owner, ids, absoluteMs) => {
         const owned = ids.filter((id) => this.live(id)?.owner === owner);
         const ended = new Set(owned.filter((id) => pastLifetime(this.records.get(id)!, absoluteMs, this.now())));
-        return { live: new Set(owned.filter((id) => !ended.has(id))), ended };
+        const live = new Set<string>();
+        const created = new Map<string, number>();
+        for (const id of owned) {
+          if (ended.has(id)) continue;
+          live.add(id);
+          const at = this.records.get(id)!.created;
+          if (at !== undefined) created.set(id, at);
+        }
+        return { live, ended, created };
       },
       revoke: async (owner, ids) => {
         for (const id of ids) {
