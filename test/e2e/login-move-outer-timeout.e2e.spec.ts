@@ -113,7 +113,7 @@ describe.each(ADAPTERS)('an outer timeout around a login whose removal of the ol
     });
 
     it('the removal and the release that would settle it both unanswered (the documented double fault): under both ids, no lease left', async () => {
-      Object.assign(store, { fail: true, blind: true });
+      Object.assign(store, { fail: true, always: true, blind: true }); // the removal sent again: no answer either
       const { cookie, res } = await loginTimedOutDuringRemoval();
       expect(res.status).toBe(408);
       const ids = holders().map((h) => h.id);

@@ -16,11 +16,19 @@ import { idOf, sessionApps } from '../e2e/session-app.js';
 /** A removal of a moved session's old record that lands, then answers as a timeout would. */
 class RemovalAnswerLost extends InMemorySessionStateStore {
   lose = false;
-  /** The read that follows fails too: the store cannot tell whether the removal landed. */
+  /** The removal sent again, and the read that follows, fail too: the store cannot tell whether the removal landed. */
   blindRead = false;
   /** A custom store that leaves no moved marker (`movedMarkers` is opt-in): a removed id reads as absent. */
   withoutMarkers = false;
+  override get keepsMovedMarkers(): boolean {
+    return !this.withoutMarkers;
+  }
   override async removeItem(id: string, lockId: string, options?: RemoveItemOptions): Promise<void> {
+    if (this.blindRead && !this.lose && options?.moved) {
+      // The removal sent again to tell (the lifecycle's, after the lost answer): no answer either.
+      this.blindRead = false;
+      throw new SessionStateStoreUnavailableError('no answer');
+    }
     await super.removeItem(id, lockId, options);
     if (this.lose && options?.moved) {
       this.lose = false;
