@@ -26,6 +26,10 @@ export interface SessionLease {
   readonly acquiredAt: number;
   /** Set once completion started: it runs once. */
   completion?: Promise<void>;
+  /** The last mid-request save asked for (`saveNow`), settled either way: saves run one after another, completion after them. */
+  saving?: Promise<void>;
+  /** Shutdown released the lease while its handler ran (`abandonAtShutdown`): a save still under way must give back its new lock. */
+  abandonedAtShutdown?: boolean;
   /** @internal Its place among the lifecycle's active leases while not completed. */
   activeIndex?: number;
   /** Handlers still running under the lease (GraphQL resolvers, see `SessionStateLifecycle.hold`). */

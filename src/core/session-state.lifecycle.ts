@@ -58,6 +58,8 @@ const OWN_MARKER_MS = MOVED_MARKER_MS - 2_000;
 /** What failed, in the log lines of `logFailure`. */
 const RELEASING = 'Releasing a session lock';
 const UNDOING_COPY = 'Removing the copy of a regenerated session whose move was undone';
+/** Why a save asked for once the request's completion began is refused (its answer may be out). */
+const COMPLETED_BEFORE_SAVE = "save(): this request's session was already completed (its answer is sent).";
 
 /**
  * The request lifecycle of ASP.NET's SessionStateModule, top to bottom:
@@ -168,9 +170,22 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * from removed, and its cookie sent at once. A no-op for a read-only or abandoned session, and
    * for a store without `setItemExclusive` (its writes wait for completion, as before).
    */
-  async saveNow(lease: SessionLease, exchange: SessionExchange): Promise<void> {
+  saveNow(lease: SessionLease, exchange: SessionExchange): Promise<void> {
+    if (lease.completion) return Promise.reject(new SessionStateError(COMPLETED_BEFORE_SAVE));
+    // One at a time (review R24): two saves in flight would both move a regenerated session, and the
+    // second, finding its lock moved by the first, would report a lost lock for data that was saved.
+    const saved = (lease.saving ?? Promise.resolve()).then(() => this.saveOnce(lease, exchange));
+    lease.saving = saved.then(
+      () => {},
+      () => {},
+    );
+    return saved;
+  }
+
+  private async saveOnce(lease: SessionLease, exchange: SessionExchange): Promise<void> {
     const { session } = lease;
-    if (lease.completion) throw new SessionStateError("save(): this request's session was already completed (its answer is sent).");
+    // Queued behind another save when shutdown released the lease: nothing is held to save under.
+    if (lease.abandonedAtShutdown) throw new SessionStateError(COMPLETED_BEFORE_SAVE);
     if (session.isReadOnly || session.isAbandoned || !this.store.setItemExclusive) return;
     lease.beforeSave?.();
     const data = this.dataOf(lease, exchange);
@@ -200,7 +215,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
         if (this.lockReleasedBy.has(error as object)) lease.lockId = null;
         throw error;
       }
-      if (lease.completion) {
+      if (lease.abandonedAtShutdown) {
         // Completed meanwhile by shutdown (`abandonAtShutdown`), which released only the lock the lease
         // had then: the new id's lock is released here, or nothing would (review R27). The session is
         // stored under its new id, so its cookie still goes out (on the 503).
@@ -274,9 +289,13 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
   complete(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome): Promise<void> {
     // A handler still running under the lease (a resolver an outer interceptor gave up on) keeps its
     // lock until it settles, at the latest until the lock is stale; what it changes is discarded.
-    lease.completion ??= lease.running
-      ? this.whenIdle(lease).then(() => this.completeOnce(lease, exchange, 'failed'))
-      : this.completeOnce(lease, exchange, outcome);
+    if (lease.completion) return lease.completion;
+    const running = lease.running;
+    const start = () =>
+      running ? this.whenIdle(lease).then(() => this.completeOnce(lease, exchange, 'failed')) : this.completeOnce(lease, exchange, outcome);
+    // A mid-request save in flight (`saveNow`) is waited for: completion plans from what it stored and
+    // the lock it moved to, never beside it (review R24). Saves asked for from now on are refused.
+    lease.completion = lease.saving ? lease.saving.then(start) : start();
     return lease.completion;
   }
 
@@ -922,6 +941,7 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    * must never be answered with a 2xx. A read-only lease had nothing to save: it completes as usual.
    */
   private abandonAtShutdown(lease: SessionLease): Promise<void> {
+    lease.abandonedAtShutdown = true;
     const released = this.releaseAtShutdown(lease);
     lease.completion =
       lease.behavior === SessionStateBehavior.ReadOnly
