@@ -28,6 +28,12 @@ export interface SessionLease {
   completion?: Promise<void>;
   /** The last mid-request save asked for (`saveNow`), settled either way: saves run one after another, completion after them. */
   saving?: Promise<void>;
+  /**
+   * `req.session` calls still running (`regenerate()`, `save()`, and the callback each calls), counted by
+   * `beginSessionCall`: a `@Res()` handler that returned while one runs (passport's `req.login(user, cb)`)
+   * answers from its callback, so its session is completed when that answer ends (see `completeOnSettle`).
+   */
+  callsInFlight?: number;
   /** Shutdown released the lease while its handler ran (`abandonAtShutdown`): a save still under way must give back its new lock. */
   abandonedAtShutdown?: boolean;
   /** @internal Its place among the lifecycle's active leases while not completed. */
@@ -87,4 +93,15 @@ export function acquisitionOf(request: object): Promise<SessionLease> | SessionL
 export function attachLease(request: object, held: Held): void {
   if (Object.isExtensible(request)) (request as Keyed)[LEASE] = held;
   else UNEXTENSIBLE.set(request, held);
+}
+
+/** Counts a `req.session` call running under `lease` (see `SessionLease.callsInFlight`); answers its end, to call once. */
+export function beginSessionCall(lease: SessionLease): () => void {
+  lease.callsInFlight = (lease.callsInFlight ?? 0) + 1;
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    lease.callsInFlight!--;
+  };
 }

@@ -37,9 +37,13 @@ export function completeOnSettle(
   // A handler that sends its answer itself has answered once it ends it: its session is completed
   // then (the answer waits for it), even if the handler goes on (awaiting the answer's 'finish',
   // say); what it changes in the session after that is not saved, as with express-session.
+  let answered: (() => void) | undefined;
+  let sending = false;
   answer?.onSending(() => {
+    sending = true;
     settle();
     answer.release(lifecycle.complete(lease, exchange, 'succeeded'), toClientError);
+    answered?.();
   });
   // Read only by the teardown, which cannot run before this returns (a source that errs during
   // `subscribe` settles, and is unsubscribed by the teardown like any other).
@@ -64,15 +68,29 @@ export function completeOnSettle(
     },
     complete: () => {
       settle();
-      const holding = answer ?? heldLoginAnswer(held, lease, exchange);
-      const completion = lifecycle.complete(lease, exchange, 'succeeded');
-      holding?.release(completion, toClientError);
-      completion.then(
-        () => (passKept(), subscriber.complete()),
-        (error: unknown) => subscriber.error(toClientError(error)),
-      );
+      // A `@Res()` handler that returned while a `req.session` call of its runs (passport's
+      // `req.login(user, cb)`, the redirect sent from the callback) answers from that call's callback:
+      // completing now would race the call (review R24). Its session is completed when the answer ends,
+      // at the latest when its lock turns stale. Without such a call, at once: a streaming handler must
+      // not hold the lock while it streams.
+      if (answer && !sending && (lease.callsInFlight ?? 0) > 0) {
+        const stale = setTimeout(() => answered?.(), lifecycle.msUntilStale(lease)).unref();
+        answered = () => ((answered = undefined), clearTimeout(stale), completeSettled());
+        return;
+      }
+      completeSettled();
     },
   });
+  /** The handler settled with no error: its session completed (the answer released after it). */
+  function completeSettled(): void {
+    const holding = answer ?? heldLoginAnswer(held, lease, exchange);
+    const completion = lifecycle.complete(lease, exchange, 'succeeded');
+    holding?.release(completion, toClientError);
+    completion.then(
+      () => (passKept(), subscriber.complete()),
+      (error: unknown) => subscriber.error(toClientError(error)),
+    );
+  }
   return () => {
     // Settled: the handler's source ended by itself (then this is a no-op), or the stream was ended
     // for it (an @Sse() stream whose session ended, see checked-events.ts): let go of it, its

@@ -1,4 +1,5 @@
 import type { HttpSessionState } from '../../../session/http-session-state.js';
+import { beginSessionCall } from '../../../core/session-lease.js';
 import { SessionStateError, SessionStateReadOnlyError } from '../../../errors/session-state.errors.js';
 import { NO_LOCK_MESSAGE, SAVE_BEFORE_ROUTE_MESSAGE, type RequestSessionBinding } from './request-session.binding.js';
 import { toHttpException } from '../to-http-exception.js';
@@ -108,12 +109,20 @@ export function requestSessionFacade(
     session().set(key, value);
   };
 
-  /** Runs `work`, then answers through `callback` (express-session) and the promise (@fastify/session). */
+  /**
+   * Runs `work`, then answers through `callback` (express-session) and the promise (@fastify/session).
+   * Counted on the route's lease until its callback ran (which may start the next call: passport's
+   * regenerate, then save): a `@Res()` handler that returned meanwhile answers from that callback.
+   */
   const settle = (work: () => Promise<void> | void, callback?: Callback): Promise<void> => {
+    const ended = binding.beforeRoute ? () => {} : beginSessionCall(binding.current());
     const done = (async () => work())();
-    if (callback) done.then(() => callback(), callback);
-    else return done;
-    return done.catch(() => {}); // the callback had the error
+    if (callback) {
+      void done.then(() => callback(), callback).finally(ended);
+      return done.catch(() => {}); // the callback had the error
+    }
+    done.then(ended, ended);
+    return done;
   };
 
   const members = {
