@@ -103,6 +103,18 @@ export function requestSessionFacade(
     remove();
   };
 
+  /**
+   * A call that would change what is stored (`regenerate()`, `destroy()`) once the request's session was
+   * completed (a `@Res()` handler going on after its answer): nothing would be saved, so its callback gets
+   * an error, as `save()`'s does, never a success for a session left as it was (review R24).
+   */
+  const refuseCompleted = (method: string): void => {
+    if (!binding.beforeRoute && !binding.withoutLock && binding.current().completion)
+      throw new SessionStateError(
+        `req.session.${method}(): this request's session was already completed (its answer is sent): nothing would be saved.`,
+      );
+  };
+
   /** A value written: refused at once on a route that holds no lock (even after a removal there). */
   const adding = (key: string, value: unknown): void => {
     if (binding.withoutLock) throw new SessionStateReadOnlyError(NO_LOCK_MESSAGE);
@@ -157,6 +169,7 @@ export function requestSessionFacade(
       const cb = typeof keepKeysOrCallback === 'function' ? keepKeysOrCallback : callback;
       return settle(() => {
         if (replaced) refuseReplaced();
+        refuseCompleted('regenerate');
         // Keeping nothing is a sign-out (@fastify/passport's logOut): see `removing`.
         if (!keep.some((key) => session().has(key))) binding.detachForRemoval();
         const current = session();
@@ -202,6 +215,7 @@ export function requestSessionFacade(
         if (replaced) refuseReplaced();
         // Before the route is known, carried over to the route's locked session; a route without lock refuses it.
         if (binding.withoutLock) throw new SessionStateReadOnlyError(NO_LOCK_MESSAGE);
+        refuseCompleted('destroy');
         session().abandon(); // removed at the end of the request, the lock held until then
         setOnRequest(undefined);
       }, callback);
