@@ -27,8 +27,16 @@ export function completeOnSettle(
     held = lease.lockId !== null,
     handlerError = (error: unknown) => error,
     answer,
+    answersAlone = false,
     valuesAfterSave = false,
-  }: { held?: boolean; handlerError?: (error: unknown) => unknown; answer?: HeldAnswer; valuesAfterSave?: boolean } = {},
+  }: {
+    held?: boolean;
+    handlerError?: (error: unknown) => unknown;
+    answer?: HeldAnswer;
+    /** The handler sends `answer` alone (`@Res()` without passthrough, `@Next()`): Nest sends nothing after it. */
+    answersAlone?: boolean;
+    valuesAfterSave?: boolean;
+  } = {},
 ): () => void {
   const release = held ? lifecycle.hold(lease) : () => {};
   let settled = false;
@@ -73,7 +81,7 @@ export function completeOnSettle(
       // completing now would race the call (review R24). Its session is completed when the answer ends,
       // at the latest when its lock turns stale. Without such a call, at once: a streaming handler must
       // not hold the lock while it streams.
-      if (answer && !sending && (lease.callsInFlight ?? 0) > 0) {
+      if (answersAlone && !sending && (lease.callsInFlight ?? 0) > 0) {
         const stale = setTimeout(() => answered?.(), lifecycle.msUntilStale(lease)).unref();
         answered = () => ((answered = undefined), clearTimeout(stale), completeSettled());
         return;

@@ -1,5 +1,5 @@
 import { Injectable, type ExecutionContext } from '@nestjs/common';
-import { ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { RESPONSE_PASSTHROUGH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { SESSION_PARAM_METADATA, SESSION_STATE_BEHAVIOR_METADATA } from '../module/session-state.constants.js';
 import { SessionStateBehavior, type ResolvedBehavior } from '../core/session-state-behavior.enum.js';
@@ -17,6 +17,7 @@ export class SessionStateBehaviorResolver {
   private readonly cache = new WeakMap<Function, WeakMap<Function, ResolvedBehavior>>();
 
   private readonly answering = new WeakMap<Function, boolean>();
+  private readonly passingThrough = new WeakMap<Function, boolean>();
 
   constructor(private readonly reflector: Reflector) {}
 
@@ -33,6 +34,20 @@ export class SessionStateBehaviorResolver {
       this.answering.set(handler, answers);
     }
     return answers;
+  }
+
+  /**
+   * Whether `handler` takes `@Res({ passthrough: true })`: Nest sends what it returns, once its result is
+   * complete (as Nest reads it: metadata on the class whose method it is). Cached.
+   */
+  passesAnswerThrough(handler: Function, type: Function): boolean {
+    let passes = this.passingThrough.get(handler);
+    if (passes === undefined) {
+      const method = methodOf(type, handler);
+      passes = method !== undefined && Reflect.getMetadata(RESPONSE_PASSTHROUGH_METADATA, method.declaredBy, method.name) === true;
+      this.passingThrough.set(handler, passes);
+    }
+    return passes;
   }
 
   resolve(context: ExecutionContext): ResolvedBehavior {

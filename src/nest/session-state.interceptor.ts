@@ -59,6 +59,8 @@ export class SessionStateInterceptor implements NestInterceptor {
     }
     // A handler that sends its answer itself (`@Res()`): its answer is held until the session is completed.
     const holdsAnswer = !snapshot && exchange.holdAnswer !== undefined && this.behaviors.answersItself(context.getHandler(), context.getClass());
+    // Nest sends a passthrough handler's answer once its result is complete: not one it sends alone.
+    const answersAlone = holdsAnswer && !this.behaviors.passesAnswerThrough(context.getHandler(), context.getClass());
 
     return new Observable((subscriber) => {
       const cancel = new LazyAbort(); // its signal is made only if the request waits for the lock
@@ -68,7 +70,7 @@ export class SessionStateInterceptor implements NestInterceptor {
         (lease) => {
           if (gone) return this.lifecycle.discard(lease, exchange);
           try {
-            detach = this.runHandler(transport, next, subscriber, lease, exchange, snapshot, holdsAnswer);
+            detach = this.runHandler(transport, next, subscriber, lease, exchange, snapshot, holdsAnswer, answersAlone);
           } catch (error) {
             // Never an unhandled rejection, never a lease left behind.
             this.lifecycle.discard(lease, exchange);
@@ -166,6 +168,7 @@ export class SessionStateInterceptor implements NestInterceptor {
     exchange: SessionExchange,
     snapshot: boolean,
     holdsAnswer: boolean,
+    answersAlone: boolean,
   ): () => void {
     const answer = holdsAnswer ? exchange.holdAnswer?.() : undefined;
     const teardown = completeOnSettle(
@@ -184,6 +187,7 @@ export class SessionStateInterceptor implements NestInterceptor {
         // A gateway's client sees a WsException's message, and "Internal server error" for anything else.
         handlerError: transport.handlerError,
         answer,
+        answersAlone: answer !== undefined && answersAlone,
         // A transport that sends each value as it comes (a WebSocket message) gets them after the save.
         valuesAfterSave: transport.valuesAfterSave === true,
       },
