@@ -29,11 +29,12 @@ export interface SessionLease {
   /** The last mid-request save asked for (`saveNow`), settled either way: saves run one after another, completion after them. */
   saving?: Promise<void>;
   /**
-   * `req.session` calls still running (`regenerate()`, `save()`, and the callback each calls), counted by
-   * `beginSessionCall`: a `@Res()` handler that returned while one runs (passport's `req.login(user, cb)`)
-   * answers from its callback, so its session is completed when that answer ends (see `completeOnSettle`).
+   * Whether the route's handler called `req.session` (`regenerate()`, `save()`, `destroy()`, ...: see
+   * `noteSessionCall`). A `@Res()` handler that did (passport's `req.login(user, cb)`) may answer from a
+   * callback after it returned, past an async step of its own (an async serializer: review R28), so its
+   * session is completed when that answer ends (see `completeOnSettle`).
    */
-  callsInFlight?: number;
+  calledSession?: boolean;
   /** Shutdown released the lease while its handler ran (`abandonAtShutdown`): a save still under way must give back its new lock. */
   abandonedAtShutdown?: boolean;
   /** @internal Its place among the lifecycle's active leases while not completed. */
@@ -95,13 +96,7 @@ export function attachLease(request: object, held: Held): void {
   else UNEXTENSIBLE.set(request, held);
 }
 
-/** Counts a `req.session` call running under `lease` (see `SessionLease.callsInFlight`); answers its end, to call once. */
-export function beginSessionCall(lease: SessionLease): () => void {
-  lease.callsInFlight = (lease.callsInFlight ?? 0) + 1;
-  let ended = false;
-  return () => {
-    if (ended) return;
-    ended = true;
-    lease.callsInFlight!--;
-  };
+/** Notes a `req.session` call of the route's handler under `lease` (see `SessionLease.calledSession`). */
+export function noteSessionCall(lease: SessionLease): void {
+  lease.calledSession = true;
 }

@@ -290,13 +290,18 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     // A handler still running under the lease (a resolver an outer interceptor gave up on) keeps its
     // lock until it settles, at the latest until the lock is stale; what it changes is discarded.
     if (lease.completion) return lease.completion;
-    const running = lease.running;
-    const start = () =>
-      running ? this.whenIdle(lease).then(() => this.completeOnce(lease, exchange, 'failed')) : this.completeOnce(lease, exchange, outcome);
     // A mid-request save in flight (`saveNow`) is waited for: completion plans from what it stored and
     // the lock it moved to, never beside it (review R24). Saves asked for from now on are refused.
-    lease.completion = lease.saving ? lease.saving.then(start) : start();
+    const { saving, running } = lease;
+    lease.completion = saving
+      ? saving.then(() => this.completeIdle(lease, exchange, outcome, running))
+      : this.completeIdle(lease, exchange, outcome, running);
     return lease.completion;
+  }
+
+  /** `complete` once no save is in flight; `running`: handlers ran under the lease when it was asked (their changes discarded). */
+  private completeIdle(lease: SessionLease, exchange: SessionExchange, outcome: RequestOutcome, running: number | undefined): Promise<void> {
+    return running ? this.whenIdle(lease).then(() => this.completeOnce(lease, exchange, 'failed')) : this.completeOnce(lease, exchange, outcome);
   }
 
   /**

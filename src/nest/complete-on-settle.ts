@@ -50,7 +50,10 @@ export function completeOnSettle(
   answer?.onSending(() => {
     sending = true;
     settle();
-    answer.release(lifecycle.complete(lease, exchange, 'succeeded'), toClientError);
+    // A handler that answers alone says how it ended by its answer's status (`next(err)` from a callback
+    // becomes the exception filter's 500): an error answer discards, as a guard-bound route's does (review R28).
+    const outcome = answersAlone ? lifecycle.outcomeOfAnswer(answer.status()) : 'succeeded';
+    answer.release(lifecycle.complete(lease, exchange, outcome), toClientError);
     answered?.();
   });
   // Read only by the teardown, which cannot run before this returns (a source that errs during
@@ -76,29 +79,23 @@ export function completeOnSettle(
     },
     complete: () => {
       settle();
-      // A `@Res()` handler that returned while a `req.session` call of its runs (passport's
-      // `req.login(user, cb)`, the redirect sent from the callback) answers from that call's callback:
-      // completing now would race the call (review R24). Its session is completed when the answer ends,
-      // at the latest when its lock turns stale. Without such a call, at once: a streaming handler must
-      // not hold the lock while it streams.
-      if (answersAlone && !sending && (lease.callsInFlight ?? 0) > 0) {
+      // A `@Res()` handler that called `req.session` and returned before answering (passport's
+      // `req.login(user, cb)`, the redirect sent from the callback, maybe after an async serializer)
+      // answers from a callback: completing now would race it (reviews R24, R28). Its session is
+      // completed when the answer ends, at the latest when its lock turns stale. A `@Res()` handler
+      // that never called `req.session` completes at once: a streaming one must not hold the lock.
+      if (answersAlone && !sending && lease.calledSession === true) {
         const stale = setTimeout(() => answered?.(), lifecycle.msUntilStale(lease)).unref();
-        answered = () => ((answered = undefined), clearTimeout(stale), completeSettled());
+        answered = () => (
+          (answered = undefined),
+          clearTimeout(stale),
+          completeSettled(lifecycle, lease, exchange, subscriber, answer, held, passKept, toClientError)
+        );
         return;
       }
-      completeSettled();
+      completeSettled(lifecycle, lease, exchange, subscriber, answer, held, passKept, toClientError);
     },
   });
-  /** The handler settled with no error: its session completed (the answer released after it). */
-  function completeSettled(): void {
-    const holding = answer ?? heldLoginAnswer(held, lease, exchange);
-    const completion = lifecycle.complete(lease, exchange, 'succeeded');
-    holding?.release(completion, toClientError);
-    completion.then(
-      () => (passKept(), subscriber.complete()),
-      (error: unknown) => subscriber.error(toClientError(error)),
-    );
-  }
   return () => {
     // Settled: the handler's source ended by itself (then this is a no-op), or the stream was ended
     // for it (an @Sse() stream whose session ended, see checked-events.ts): let go of it, its
@@ -108,6 +105,26 @@ export function completeOnSettle(
     if (!held) subscription.unsubscribe();
     lifecycle.discard(lease, exchange);
   };
+}
+
+/** The handler settled with no error: its session completed, its answer (if held) released after it. */
+function completeSettled(
+  lifecycle: SessionStateLifecycle,
+  lease: SessionLease,
+  exchange: SessionExchange,
+  subscriber: Subscriber<unknown>,
+  answer: HeldAnswer | undefined,
+  held: boolean,
+  passKept: () => void,
+  toClientError: (error: unknown) => unknown,
+): void {
+  const holding = answer ?? heldLoginAnswer(held, lease, exchange);
+  const completion = lifecycle.complete(lease, exchange, 'succeeded');
+  holding?.release(completion, toClientError);
+  completion.then(
+    () => (passKept(), subscriber.complete()),
+    (error: unknown) => subscriber.error(toClientError(error)),
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { HttpSessionState } from '../../../session/http-session-state.js';
-import { beginSessionCall } from '../../../core/session-lease.js';
+import { noteSessionCall } from '../../../core/session-lease.js';
 import { SessionStateError, SessionStateReadOnlyError } from '../../../errors/session-state.errors.js';
 import { NO_LOCK_MESSAGE, SAVE_BEFORE_ROUTE_MESSAGE, type RequestSessionBinding } from './request-session.binding.js';
 import { toHttpException } from '../to-http-exception.js';
@@ -123,17 +123,15 @@ export function requestSessionFacade(
 
   /**
    * Runs `work`, then answers through `callback` (express-session) and the promise (@fastify/session).
-   * Counted on the route's lease until its callback ran (which may start the next call: passport's
-   * regenerate, then save): a `@Res()` handler that returned meanwhile answers from that callback.
+   * Noted on the route's lease: a `@Res()` handler that returned meanwhile may answer from the callback.
    */
   const settle = (work: () => Promise<void> | void, callback?: Callback): Promise<void> => {
-    const ended = binding.beforeRoute ? () => {} : beginSessionCall(binding.current());
+    if (!binding.beforeRoute) noteSessionCall(binding.current());
     const done = (async () => work())();
     if (callback) {
-      void done.then(() => callback(), callback).finally(ended);
+      void done.then(() => callback(), callback);
       return done.catch(() => {}); // the callback had the error
     }
-    done.then(ended, ended);
     return done;
   };
 
