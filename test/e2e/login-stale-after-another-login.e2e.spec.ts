@@ -18,7 +18,7 @@ import { deleteTable, localClientConfig, uniqueTableName } from '../support/dyna
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 import { UnansweredRemovalStore } from '../support/unanswered-removal-store.js';
-import { idOf, sessionApps } from './session-app.js';
+import { idOf, sessionApps, type SessionApp } from './session-app.js';
 
 let redis: RedisServer;
 const tableName = uniqueTableName('stale-login');
@@ -101,8 +101,7 @@ describe.each(ADAPTERS)(
     const { start } = sessionApps();
 
     /** A counts once, then logs in slowly: its lock goes stale while its handler is parked. */
-    async function staleLogin() {
-      const store = new UnansweredRemovalStore();
+    async function staleLogin(store = new UnansweredRemovalStore()) {
       const a = await start(adapter, { store, executionTimeout: 0.4 });
       const b = await start(adapter, { store, executionTimeout: 0.4 });
       const cookie = sessionCookie((await request(a.app.getHttpServer()).post('/count').expect(200)).headers)!;
@@ -113,6 +112,25 @@ describe.each(ADAPTERS)(
       await a.gates.arrived('slow');
       await new Promise((r) => setTimeout(r, 600)); // its lock is stale now
       return { store, a, b, cookie, login };
+    }
+
+    /** B breaks A's stale lock, counts (acknowledged: 2), and logs in: the session moves to B's new id. */
+    async function otherLogin(b: SessionApp, cookie: string): Promise<string> {
+      expect((await request(b.app.getHttpServer()).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
+      return sessionCookie((await request(b.app.getHttpServer()).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
+    }
+
+    /** A's stale login refused (409, no cookie), its copy gone: B's session, count 2, is the only one. */
+    async function expectRefused(stale: request.Response, a: SessionApp, b: SessionApp, store: UnansweredRemovalStore, cookieB: string) {
+      const cookieA = sessionCookie(stale.headers);
+      const countUnderA = cookieA ? (await request(a.app.getHttpServer()).get('/count').set('Cookie', cookieA)).body.count : undefined;
+      expect({ status: stale.status, setCookie: cookieA !== undefined, countUnderA, sessions: [...store.stored().keys()] }).toEqual({
+        status: 409,
+        setCookie: false,
+        countUnderA: undefined,
+        sessions: [idOf(cookieB)],
+      });
+      expect((await request(b.app.getHttpServer()).get('/count').set('Cookie', cookieB).expect(200)).body.count).toBe(2);
     }
 
     it('control: its own removal landed (only the answer was lost): 200, the session under the new id alone', async () => {
@@ -129,75 +147,29 @@ describe.each(ADAPTERS)(
 
     it("is refused (409, no cookie) when another login had moved the session: the marker is not its own; the other login's session keeps its count", async () => {
       const { store, a, b, cookie, login } = await staleLogin();
-      const httpB = b.app.getHttpServer();
-      expect((await request(httpB).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
-      const cookieB = sessionCookie((await request(httpB).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
-      store.fail = true;
+      const cookieB = await otherLogin(b, cookie);
+      store.fail = true; // A's removal of the old id: no answer, not applied
       a.gates.open('slow');
-      const stale = await login;
-      const cookieA = sessionCookie(stale.headers);
-      expect({ status: stale.status, setCookie: cookieA !== undefined }).toEqual({ status: 409, setCookie: false });
-      expect((await request(httpB).get('/count').set('Cookie', cookieB).expect(200)).body.count).toBe(2);
-      // Its copy is gone: only the old id's marker and B's session remain.
-      expect([...store.stored().keys()]).toEqual([idOf(cookieB)]);
+      await expectRefused(await login, a, b, store, cookieB);
     });
 
     it("is refused (409, no cookie) when the other login's marker has run out (a store with markers: its own would still stand)", async () => {
       let offset = 0;
-      const store = new UnansweredRemovalStore({ clock: () => Date.now() + offset });
-      const a = await start(adapter, { store, executionTimeout: 0.4 });
-      const b = await start(adapter, { store, executionTimeout: 0.4 });
-      const httpA = a.app.getHttpServer();
-      const httpB = b.app.getHttpServer();
-      const cookie = sessionCookie((await request(httpA).post('/count').expect(200)).headers)!;
-      const login = request(httpA)
-        .post('/regenerate?gate=slow')
-        .set('Cookie', cookie)
-        .then((r) => r);
-      await a.gates.arrived('slow');
-      await new Promise((r) => setTimeout(r, 600)); // A's lock is stale now
-      expect((await request(httpB).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
-      const cookieB = sessionCookie((await request(httpB).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
+      const { store, a, b, cookie, login } = await staleLogin(new UnansweredRemovalStore({ clock: () => Date.now() + offset }));
+      const cookieB = await otherLogin(b, cookie);
       offset += MOVED_MARKER_MS + 1; // B's marker has run out (the old id is plainly absent)
-      store.fail = true; // A's removal of the old id: no answer, not applied
+      store.fail = true;
       a.gates.open('slow');
-      const stale = await login;
-      const cookieA = sessionCookie(stale.headers);
-      const countUnderA = cookieA ? (await request(httpA).get('/count').set('Cookie', cookieA)).body.count : undefined;
-      expect({ status: stale.status, setCookie: cookieA !== undefined, countUnderA, sessions: [...store.stored().keys()] }).toEqual({
-        status: 409,
-        setCookie: false,
-        countUnderA: undefined,
-        sessions: [idOf(cookieB)],
-      });
+      await expectRefused(await login, a, b, store, cookieB);
     });
+
     it("removal and release both unanswered, the other login's marker still there: refused (409, no cookie), not a fork", async () => {
-      const store = new UnansweredRemovalStore();
-      const a = await start(adapter, { store, executionTimeout: 0.4 });
-      const b = await start(adapter, { store, executionTimeout: 0.4 });
-      const httpA = a.app.getHttpServer();
-      const httpB = b.app.getHttpServer();
-      const cookie = sessionCookie((await request(httpA).post('/count').expect(200)).headers)!;
-      const login = request(httpA)
-        .post('/regenerate?gate=slow')
-        .set('Cookie', cookie)
-        .then((r) => r);
-      await a.gates.arrived('slow');
-      await new Promise((r) => setTimeout(r, 600)); // A's lock is stale now
-      expect((await request(httpB).post('/count').set('Cookie', cookie).expect(200)).body.count).toBe(2);
-      const cookieB = sessionCookie((await request(httpB).post('/regenerate').set('Cookie', cookie).expect(200)).headers)!;
-      store.fail = true; // A's removal of the old id: no answer, not applied
+      const { store, a, b, cookie, login } = await staleLogin();
+      const cookieB = await otherLogin(b, cookie);
+      store.fail = true;
       store.blind = true; // and its release: no answer (the store answers again right after)
       a.gates.open('slow');
-      const stale = await login;
-      const cookieA = sessionCookie(stale.headers);
-      const countUnderA = cookieA ? (await request(httpA).get('/count').set('Cookie', cookieA)).body.count : undefined;
-      expect({ status: stale.status, setCookie: cookieA !== undefined, countUnderA, sessions: [...store.stored().keys()] }).toEqual({
-        status: 409,
-        setCookie: false,
-        countUnderA: undefined,
-        sessions: [idOf(cookieB)],
-      });
+      await expectRefused(await login, a, b, store, cookieB);
     });
   },
 );

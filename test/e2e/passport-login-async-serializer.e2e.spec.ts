@@ -21,9 +21,10 @@ import {
 } from '../../src/index.js';
 import { configureExpressPassport } from './fixtures/passport-recipe.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { sendStatus } from '../support/send-status.js';
+import { idOf } from './session-app.js';
 
 type User = { id: number; username: string };
-const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 const later = () => new Promise((r) => setTimeout(r, 5));
 
 /** A serializer that looks the user up asynchronously (as one backed by a database does). */
@@ -93,7 +94,7 @@ class ChainController {
     @Req() req: { session: Sess },
     @Res() res: { status?: (n: number) => { send(b: string): unknown }; code?: (n: number) => { send(b: string): unknown } },
   ) {
-    const answer = (n: number, b: string) => (typeof res.status === 'function' ? res.status(n) : res.code!(n)).send(b);
+    const answer = (n: number, b: string) => sendStatus(res, n, b);
     void req.session.regenerate((err) => {
       if (err) return answer(500, (err as Error).message);
       void later().then(() => {
@@ -110,7 +111,7 @@ class ChainController {
     @Req() req: { session: Sess },
     @Res() res: { status?: (n: number) => { send(b: string): unknown }; code?: (n: number) => { send(b: string): unknown } },
   ) {
-    const answer = (n: number, b: string) => (typeof res.status === 'function' ? res.status(n) : res.code!(n)).send(b);
+    const answer = (n: number, b: string) => sendStatus(res, n, b);
     void req.session.regenerate((err) => {
       if (err) return answer(500, (err as Error).message);
       void later().then(() => {

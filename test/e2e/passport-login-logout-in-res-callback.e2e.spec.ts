@@ -22,10 +22,10 @@ import {
 } from '../../src/index.js';
 import { LocalStrategy, SessionSerializer, configureExpressPassport } from './fixtures/passport-recipe.js';
 import { sessionCookie } from '../support/test-app.js';
+import { idOf } from './session-app.js';
 
 type Data = RequestSession & Record<string, unknown>;
 const s = (req: { session?: unknown }) => req.session as Data;
-const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 
 @Controller('x')
 class ExpressLoginController {

@@ -14,8 +14,8 @@ import {
   type RequestSession,
 } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { idOf } from './session-app.js';
 
-const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 type Answer = { send(body: string): unknown; raw?: NodeJS.EventEmitter } & NodeJS.EventEmitter;
 /** What each late call's callback was given, by the handler that made it. */
 const outcomes: string[] = [];

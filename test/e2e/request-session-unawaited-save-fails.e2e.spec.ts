@@ -6,6 +6,8 @@ import { Controller, HttpCode, Post, Req, Res, type INestApplication } from '@ne
 import request from 'supertest';
 import { SessionState, SessionStateBehavior, SessionStateModule, mountSessionState, type RequestSession } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { sendStatus } from '../support/send-status.js';
+import { idOf } from './session-app.js';
 import { UnansweredRemovalStore } from '../support/unanswered-removal-store.js';
 
 type Sess = RequestSession & {
@@ -15,8 +17,7 @@ type Sess = RequestSession & {
   save(cb?: (e?: unknown) => void): Promise<void>;
 };
 type Ans = { status?: (n: number) => { send(b: string): unknown }; code?: (n: number) => { send(b: string): unknown } };
-const answer = (res: Ans, n: number, b: string) => (typeof res.status === 'function' ? res.status(n) : res.code!(n)).send(b);
-const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
+const answer = (res: Ans, n: number, b: string) => sendStatus(res, n, b);
 
 @Controller('x')
 class C {

@@ -13,14 +13,15 @@ import {
   type RequestSession,
 } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { sendStatus } from '../support/send-status.js';
+import { idOf } from './session-app.js';
 import { Gates } from '../support/gates.js';
 import { leavingClient, listening } from '../support/leaving-client.js';
 import type { Server } from 'node:http';
 
 type Sess = RequestSession & { set(k: string, v: unknown): void; get(k: string): unknown };
 type Ans = { status?: (n: number) => { send(b: string): unknown }; code?: (n: number) => { send(b: string): unknown } };
-const answer = (res: Ans, n: number, b: string) => (typeof res.status === 'function' ? res.status(n) : res.code!(n)).send(b);
-const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
+const answer = (res: Ans, n: number, b: string) => sendStatus(res, n, b);
 let gates = new Gates();
 let park = false;
 class ParkingStore extends InMemorySessionStateStore {

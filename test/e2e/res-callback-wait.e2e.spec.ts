@@ -13,6 +13,8 @@ import {
   type RequestSession,
 } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { sendStatus, type EitherResponse } from '../support/send-status.js';
+import { idOf } from './session-app.js';
 import { Gates } from '../support/gates.js';
 
 type Sess = RequestSession & {
@@ -22,7 +24,6 @@ type Sess = RequestSession & {
   save(cb?: (e?: unknown) => void): Promise<void>;
 };
 type Answer = { status?: unknown; code?: unknown; send(body: string): unknown; redirect?: unknown };
-const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
 const gates = new Gates();
 let parkNextSave = false;
 /** Parks the next mid-request save (setItemExclusive) on the gate 'login': the login's save() is in flight meanwhile. */
@@ -35,10 +36,7 @@ class ParkingStore extends InMemorySessionStateStore {
     return super.setItemExclusive(...args);
   }
 }
-const send = (res: Answer, status: number, body: string) => {
-  const r = res as { status?: (n: number) => Answer; code?: (n: number) => Answer };
-  return (typeof r.status === 'function' ? r.status(status) : r.code!(status)).send(body);
-};
+const send = (res: Answer, status: number, body: string) => sendStatus(res as EitherResponse, status, body);
 
 @Controller('x')
 class C {

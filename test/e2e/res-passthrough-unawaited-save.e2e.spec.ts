@@ -14,8 +14,7 @@ import {
   type RequestSession,
 } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
-
-const idOf = (cookie: string) => cookie.slice(cookie.indexOf('=') + 1);
+import { idOf } from './session-app.js';
 
 @Controller('x')
 class PassthroughController {
