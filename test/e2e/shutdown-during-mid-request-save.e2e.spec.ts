@@ -9,8 +9,6 @@
  * releases the new id's lock itself (its cookie still goes out: the session is stored under it).
  */
 import { Controller, HttpCode, Post, Req, type INestApplication } from '@nestjs/common';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
 import request from 'supertest';
 import {
   InMemorySessionStateStore,
@@ -22,7 +20,7 @@ import {
 } from '../../src/index.js';
 import type { RemoveItemOptions, SessionStateStoreData } from '../../src/store/session-state-store.js';
 import { Gates } from '../support/gates.js';
-import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
+import { ADAPTERS, createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 /** A store whose next move's removal lands, then its answer is held until the gate `landed` opens. */
 class LateAnswerStore extends InMemorySessionStateStore {
@@ -83,19 +81,12 @@ class LoginCtl {
   }
 }
 
-async function createApp(adapter: AdapterName, store: InMemorySessionStateStore): Promise<INestApplication> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid' }, executionTimeout: 30, shutdownTimeout: 0 })],
-    controllers: [LoginCtl],
-  }).compile();
-  const app =
-    adapter === 'express'
-      ? moduleRef.createNestApplication({ logger: false })
-      : moduleRef.createNestApplication<NestFastifyApplication>(new FastifyAdapter(), { logger: false });
-  await mountSessionState(app);
-  await app.init();
-  if (adapter === 'fastify') await (app as NestFastifyApplication).getHttpAdapter().getInstance().ready();
-  return app;
+function createApp(adapter: AdapterName, store: InMemorySessionStateStore): Promise<INestApplication> {
+  return createTestApp(
+    adapter,
+    { imports: [SessionStateModule.forRoot({ store, cookie: { name: 'sid' }, executionTimeout: 30, shutdownTimeout: 0 })], controllers: [LoginCtl] },
+    mountSessionState,
+  );
 }
 
 describe.each(ADAPTERS)('shutdown (shutdownTimeout: 0) during a login saved mid-request, over %s', (adapter) => {
