@@ -154,8 +154,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     // A lease that holds no lock may be complete already (a guard-bound read with nothing to write
     // completes at once): nothing was released that the handler needs, and its completion stands.
     if (lease.completion && lease.lockId !== null) {
+      // Adopted before: the handler runs again (an interceptor's `retry()`), its first run's session completed (review R26).
       throw new SessionStateLockLostError(
-        'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
+        lease.adopted
+          ? "This request's session was already completed by an earlier run of its handler (an interceptor's retry() or repeat()); the handler was not run again."
+          : 'The session lock was released as stale before the handler could run (a guard took longer than executionTimeout); the request was not run.',
         'lock_mismatch',
       );
     }
