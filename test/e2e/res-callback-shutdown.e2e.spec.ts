@@ -13,6 +13,7 @@ import {
   type RequestSession,
 } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { sendStatus } from '../support/send-status.js';
 import { idOf } from './session-app.js';
 import { Gates } from '../support/gates.js';
@@ -74,7 +75,8 @@ describe.each(ADAPTERS)('shutdown / client leaving while a @Res() handler waits 
     await gates.arrived('save');
     const started = Date.now();
     const closed = app.close();
-    await new Promise((r) => setTimeout(r, 500));
+    // Past shutdownTimeout the waiting handler's lease is released.
+    await vi.waitFor(() => expect(app.get(SessionStateLifecycle).activeLeases).toBe(0));
     gates.open('save');
     const r = await slow;
     await closed;

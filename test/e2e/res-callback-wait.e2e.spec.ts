@@ -13,6 +13,7 @@ import {
   type RequestSession,
 } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { sendStatus, type EitherResponse } from '../support/send-status.js';
 import { idOf } from './session-app.js';
 import { Gates } from '../support/gates.js';
@@ -116,7 +117,10 @@ describe.each(ADAPTERS)('@Res() handler answering from a req.session callback (%
         (r) => r,
         (e: unknown) => e as never,
       );
-    await new Promise((r) => setTimeout(r, 150));
+    // The second request waits in this process's queue for the login's lock, or is answered at once
+    // (the login already moved the session: refused).
+    const queued = vi.waitFor(() => expect(app.get(SessionStateLifecycle).locks.waiting(idOf(cookie))).toBe(1), { timeout: 4000 });
+    await Promise.race([inc, queued.catch(() => {})]);
     gates.open('login');
     const [a, b] = await Promise.all([login, inc]);
     expect(a.status).toBe(200);

@@ -21,6 +21,7 @@ import {
 import type { RemoveItemOptions, SessionStateStoreData } from '../../src/store/session-state-store.js';
 import { Gates } from '../support/gates.js';
 import { ADAPTERS, createTestApp, sessionCookie, type AdapterName } from '../support/test-app.js';
+import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 
 /** A store whose next move's removal lands, then its answer is held until the gate `landed` opens. */
 class LateAnswerStore extends InMemorySessionStateStore {
@@ -105,7 +106,7 @@ describe.each(ADAPTERS)('shutdown (shutdownTimeout: 0) during a login saved mid-
       await gates.arrived('landed');
       const closed = a.close();
       // Shutdown released the old id's lock (already removed by the landed move) and completed the lease.
-      await new Promise((r) => setTimeout(r, 100));
+      await vi.waitFor(() => expect(a.get(SessionStateLifecycle).activeLeases).toBe(0));
       gates.open('landed');
       const answer = await login;
       await closed;
@@ -146,7 +147,7 @@ describe.each(ADAPTERS)('shutdown (shutdownTimeout: 0) during a login saved mid-
         .then((r) => r);
       await gates.arrived('landed');
       const closed = a.close();
-      await new Promise((r) => setTimeout(r, 100));
+      await vi.waitFor(() => expect(a.get(SessionStateLifecycle).activeLeases).toBe(0));
       gates.open('landed');
       const answer = await first;
       await closed;
