@@ -21,7 +21,7 @@ import {
 } from '../../src/index.js';
 import { configureExpressPassport } from './fixtures/passport-recipe.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
-import { sendStatus } from '../support/send-status.js';
+import { sendStatus, type EitherResponse } from '../support/send-status.js';
 import { idOf } from './session-app.js';
 
 type User = { id: number; username: string };
@@ -90,10 +90,7 @@ class ChainController {
   /** regenerate(), an async lookup, then save() and the redirect, all from callbacks (passport's shape, any adapter). */
   @SessionState(SessionStateBehavior.Required)
   @Post('login')
-  login(
-    @Req() req: { session: Sess },
-    @Res() res: { status?: (n: number) => { send(b: string): unknown }; code?: (n: number) => { send(b: string): unknown } },
-  ) {
+  login(@Req() req: { session: Sess }, @Res() res: EitherResponse) {
     const answer = (n: number, b: string) => sendStatus(res, n, b);
     void req.session.regenerate((err) => {
       if (err) return answer(500, (err as Error).message);
@@ -107,10 +104,7 @@ class ChainController {
   /** regenerate(cb), an async lookup, set the user, redirect (no explicit save: express-session saves at the answer's end). */
   @SessionState(SessionStateBehavior.Required)
   @Post('login-nosave')
-  loginNoSave(
-    @Req() req: { session: Sess },
-    @Res() res: { status?: (n: number) => { send(b: string): unknown }; code?: (n: number) => { send(b: string): unknown } },
-  ) {
+  loginNoSave(@Req() req: { session: Sess }, @Res() res: EitherResponse) {
     const answer = (n: number, b: string) => sendStatus(res, n, b);
     void req.session.regenerate((err) => {
       if (err) return answer(500, (err as Error).message);
