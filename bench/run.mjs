@@ -15,6 +15,8 @@
 //                      BENCH_BINDING=interceptor,guard: how our in-memory app binds the session
 //                      (the decorators' interceptor, or `@UseGuards(SessionStateGuard)`), in memory and
 //                      on Redis; each binding its own row beside the peer,
+//                      BENCH_WARM=2: seconds of unmeasured load each app runs before its turn in a
+//                      round (0: none, the method before Stop 34; docs/BENCHMARKS.md says why),
 //                      BENCH_BEFORE=path/to/probe-app/dist/main.js (an earlier version, side by side;
 //                      BENCH_BEFORE_LABEL names it, e.g. a commit),
 //                      BENCH_OUT=docs/BENCHMARKS.md, BENCH_JSON=bench/results/latest.json)
@@ -39,6 +41,12 @@ import { median } from './lib/stats.mjs';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const USERS = Number(process.env.BENCH_USERS ?? 32);
+/**
+ * Each app's turn in a round comes after about 100 s idle (the other apps' turns), long enough for V8's
+ * memory reducer to shrink its heap: its next second or two then run up to twice as dear (Stop 34's
+ * --trace-gc). An unmeasured run before each turn measures every request in the steady state.
+ */
+const WARM = Number(process.env.BENCH_WARM ?? 2);
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'throughput,lost,handoff,memory,redis').split(','));
 const STORES = new Set((process.env.BENCH_STORES ?? 'memory,dynamodb,redis').split(','));
 const STORE_ORDER = ['memory', 'dynamodb', 'redis'];
@@ -90,7 +98,15 @@ const results = {
     node: process.version,
     platform: `${process.platform} ${process.arch}`,
   },
-  method: { seconds: SECONDS, rounds: ROUNDS, users: USERS, handoff: HANDOFF, crossHandoff: CROSS, ...(BEFORE && { before: BEFORE_LABEL }) },
+  method: {
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    users: USERS,
+    warmSeconds: WARM,
+    handoff: HANDOFF,
+    crossHandoff: CROSS,
+    ...(BEFORE && { before: BEFORE_LABEL }),
+  },
 };
 
 const dynamodb = await startDynamoDBLocal();
@@ -206,8 +222,11 @@ if (ONLY.has('throughput')) {
   // Warm-up: JIT, connection pools, DynamoDB Local's own warm-up.
   for (const store of measured) for (const endpoint of ENDPOINTS) for (const who of SIDES) await run(store, who, endpoint, 1);
   for (const shape of Object.keys(floors)) for (const endpoint of ENDPOINTS) await runFloor(shape, endpoint, 1);
+  /** Per app, the req/s of its unmeasured run after idle, one per round (the cost WARM keeps out). */
+  const afterIdle = {};
   for (let round = 0; round < ROUNDS; round++) {
     for (const shape of Object.keys(floors)) {
+      if (WARM > 0) await runFloor(shape, ENDPOINTS[0], WARM);
       for (const endpoint of ENDPOINTS) {
         const result = await runFloor(shape, endpoint, SECONDS);
         (floorRuns[`${shape} ${endpoint.join(' ')}`] ??= []).push(result);
@@ -217,6 +236,11 @@ if (ONLY.has('throughput')) {
       }
     }
     for (const store of measured) {
+      if (WARM > 0) {
+        const warmed = {};
+        for (const who of round % 2 === 0 ? SIDES : [...SIDES].reverse()) warmed[who] = await run(store, who, ENDPOINTS[0], WARM);
+        (afterIdle[store] ??= []).push(warmed);
+      }
       for (const endpoint of ENDPOINTS) {
         // Alternate who goes first, so neither always runs on a machine the other just warmed.
         const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
@@ -264,6 +288,16 @@ if (ONLY.has('throughput')) {
     }
     return row;
   });
+  // What the warm-up keeps out: each app's first run after its idle, ours / peer (median of the rounds).
+  if (WARM > 0) {
+    results.afterIdle = Object.entries(afterIdle).map(([key, warmed]) => ({
+      ...configs[key],
+      request: ENDPOINTS[0].join(' '),
+      ours: median(warmed.map((w) => w.ours.rps)),
+      peer: median(warmed.map((w) => w.peer.rps)),
+      ratio: median(warmed.map((w) => w.ours.rps / w.peer.rps)),
+    }));
+  }
   // Nest's interceptor pipeline, as the floor measures it: one no-op global interceptor's cost per request.
   if (floorRuns['bare GET /ping'] && floorRuns['interceptor GET /ping']) {
     results.interceptorPipelineUs = Object.fromEntries(

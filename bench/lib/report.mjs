@@ -54,7 +54,7 @@ export function writeReport(results, out) {
       '',
       `${m.users} virtual users, each its own keep-alive connection and its own session (cookie, sent on every request, ` +
         `\`GET /ping\` included, as a browser would); ${m.rounds} interleaved rounds of ${m.seconds} s per figure and app, ` +
-        `who goes first alternating; medians. The ratio is the median of the per-round ratios; beside it, in brackets, the ` +
+        `who goes first alternating; medians. ${warmUp(results)}The ratio is the median of the per-round ratios; beside it, in brackets, the ` +
         `interval that holds the true median with a known probability (two order statistics of the rounds, bench/lib/stats.mjs: ` +
         `of 7 rounds, the 2nd and the 6th, 87.5 %), since one round's ratio moves by ±0.15 on this shared machine. CPU per request is the CPU time ` +
         `the app's process used during a run (all its threads, garbage collection included, from /proc), over the requests it served: ` +
@@ -276,4 +276,17 @@ export function writeReport(results, out) {
 
   parts.push('', `Raw results of the last run: \`bench/results/latest.json\`. Charts: ${charts.map((c) => `\`docs/bench/${c}\``).join(', ')}.`);
   writeSection(out, 'bench', parts.join('\n'));
+}
+
+/** The method's warm-up, in a sentence (none before Stop 34: then every app's first request ran cold). */
+function warmUp({ method, afterIdle }) {
+  if (!(method.warmSeconds > 0)) return '';
+  const bare = afterIdle?.find((a) => a.store === 'memory' && a.shape === 'bare' && a.binding === 'interceptor');
+  return (
+    `Before its turn in a round each app runs ${method.warmSeconds} s of \`${bare?.request ?? 'POST /counter'}\`, not measured: idle through ` +
+    `the other apps' turns (about 100 s), its heap has been shrunk by V8's memory reducer, and its first seconds back run up to ` +
+    `twice as dear, ours and the peer's alike (--trace-gc, "Stop 34" below); the figures are the steady state` +
+    (bare ? ` (those first seconds, in memory: ours ${n0(bare.ours)}, the peer ${n0(bare.peer)} req/s, ${bare.ratio.toFixed(2)}×)` : '') +
+    '. '
+  );
 }
