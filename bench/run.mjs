@@ -1,7 +1,7 @@
 // `npm run bench`: throughput, lost updates, lock hand-off and memory, ours vs the peer
 // (NestJS + express-session, MemoryStore, connect-dynamodb and connect-redis), side by side in one run.
 //
-//   npm run bench     (about 16 minutes on 2 cores; env: BENCH_SECONDS=2 per measurement,
+//   npm run bench     (about 25 minutes on 2 cores; env: BENCH_SECONDS=2 per measurement,
 //                      BENCH_ROUNDS=7 interleaved rounds (many short ones: on a shared machine an
 //                      app's speed drifts within seconds, and each round's ratio compares
 //                      neighbours in time), BENCH_USERS=32 virtual users,
