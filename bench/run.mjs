@@ -235,15 +235,15 @@ if (ONLY.has('throughput')) {
         );
       }
     }
+    // Alternate who goes first, so neither always runs on a machine the other just warmed.
+    const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
     for (const store of measured) {
       if (WARM > 0) {
         const warmed = {};
-        for (const who of round % 2 === 0 ? SIDES : [...SIDES].reverse()) warmed[who] = await run(store, who, ENDPOINTS[0], WARM);
+        for (const who of order) warmed[who] = await run(store, who, ENDPOINTS[0], WARM);
         (afterIdle[store] ??= []).push(warmed);
       }
       for (const endpoint of ENDPOINTS) {
-        // Alternate who goes first, so neither always runs on a machine the other just warmed.
-        const order = round % 2 === 0 ? SIDES : [...SIDES].reverse();
         const pair = {};
         for (const who of order) pair[who] = await run(store, who, endpoint, SECONDS);
         const key = `${store} ${endpoint.join(' ')}`;

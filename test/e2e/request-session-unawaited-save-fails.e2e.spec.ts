@@ -6,7 +6,7 @@ import { Controller, HttpCode, Post, Req, Res, type INestApplication } from '@ne
 import request from 'supertest';
 import { SessionState, SessionStateBehavior, SessionStateModule, mountSessionState, type RequestSession } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
-import { sendStatus } from '../support/send-status.js';
+import { sendStatus, type EitherResponse } from '../support/send-status.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { idOf } from './session-app.js';
 import { UnansweredRemovalStore } from '../support/unanswered-removal-store.js';
@@ -17,16 +17,14 @@ type Sess = RequestSession & {
   regenerate(cb?: (e?: unknown) => void): Promise<void>;
   save(cb?: (e?: unknown) => void): Promise<void>;
 };
-type Ans = { status?: (n: number) => { send(b: string): unknown }; code?: (n: number) => { send(b: string): unknown } };
-const answer = (res: Ans, n: number, b: string) => sendStatus(res, n, b);
 
 @Controller('x')
 class C {
   @SessionState(SessionStateBehavior.Required)
   @Post('seed')
-  seed(@Req() req: { session: Sess }, @Res() res: Ans) {
+  seed(@Req() req: { session: Sess }, @Res() res: EitherResponse) {
     req.session.set('n', 1);
-    answer(res, 201, 'ok');
+    sendStatus(res, 201, 'ok');
   }
 
   /** A JSON handler that does not wait for its save. */
@@ -43,10 +41,10 @@ class C {
   /** A @Res() login answering from its callback. */
   @SessionState(SessionStateBehavior.Required)
   @Post('res')
-  res(@Req() req: { session: Sess }, @Res() res: Ans) {
+  res(@Req() req: { session: Sess }, @Res() res: EitherResponse) {
     void req.session.regenerate(() => {
       req.session.set('user', 'john');
-      void req.session.save((e) => (e ? answer(res, 500, (e as Error).message) : answer(res, 200, 'ok')));
+      void req.session.save((e) => (e ? sendStatus(res, 500, (e as Error).message) : sendStatus(res, 200, 'ok')));
     });
   }
 }

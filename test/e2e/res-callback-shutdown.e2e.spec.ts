@@ -14,15 +14,13 @@ import {
 } from '../../src/index.js';
 import { ADAPTERS, createTestApp, sessionCookie } from '../support/test-app.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
-import { sendStatus } from '../support/send-status.js';
+import { sendStatus, type EitherResponse } from '../support/send-status.js';
 import { idOf } from './session-app.js';
 import { Gates } from '../support/gates.js';
 import { leavingClient, listening } from '../support/leaving-client.js';
 import type { Server } from 'node:http';
 
 type Sess = RequestSession & { set(k: string, v: unknown): void; get(k: string): unknown };
-type Ans = { status?: (n: number) => { send(b: string): unknown }; code?: (n: number) => { send(b: string): unknown } };
-const answer = (res: Ans, n: number, b: string) => sendStatus(res, n, b);
 let gates = new Gates();
 let park = false;
 class ParkingStore extends InMemorySessionStateStore {
@@ -39,17 +37,17 @@ class ParkingStore extends InMemorySessionStateStore {
 class C {
   @SessionState(SessionStateBehavior.Required)
   @Post('seed')
-  seed(@Req() req: { session: Sess }, @Res() res: Ans) {
+  seed(@Req() req: { session: Sess }, @Res() res: EitherResponse) {
     req.session.set('n', 1);
-    answer(res, 201, 'ok');
+    sendStatus(res, 201, 'ok');
   }
 
   @SessionState(SessionStateBehavior.Required)
   @Post('slow')
-  slow(@Req() req: { session: Sess }, @Res() res: Ans) {
+  slow(@Req() req: { session: Sess }, @Res() res: EitherResponse) {
     req.session.set('n', 2);
     park = true;
-    void req.session.save((e) => (e ? answer(res, 500, (e as Error).message) : answer(res, 200, 'saved')));
+    void req.session.save((e) => (e ? sendStatus(res, 500, (e as Error).message) : sendStatus(res, 200, 'saved')));
   }
 }
 
