@@ -25,6 +25,7 @@
 // Results: a JSON file, SVG charts under docs/bench/, and a section of docs/BENCHMARKS.md between
 // markers (the rest of that file, e.g. the cost section of `npm run bench:cost`, is left as it is).
 import { execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname } from 'node:path';
@@ -433,9 +434,27 @@ if (ONLY.has('redis')) {
     await redis.admin.ping();
     pings.push(performance.now() - t);
   }
+  // The same after the pause a hand-off's waiter and Redis sit idle through (the holder's work): what
+  // waking an idle process costs on this machine, which a hand-off across instances pays.
+  const idlePings = [];
+  for (let i = 0; i < 30; i++) {
+    await sleep(CROSS.workMs);
+    const t = performance.now();
+    await redis.admin.ping();
+    idlePings.push(performance.now() - t);
+  }
   const watcher = await watchCommands(redis);
-  results.redis = { version: redis.version, pingMs: median(pings.slice(10)), roundTrips: {}, memory: [], waiting: [] };
-  log(`Redis PING, one at a time: ${results.redis.pingMs.toFixed(3)} ms`);
+  results.redis = {
+    version: redis.version,
+    pingMs: median(pings.slice(10)),
+    pingAfterIdleMs: median(idlePings),
+    roundTrips: {},
+    memory: [],
+    waiting: [],
+  };
+  log(
+    `Redis PING, one at a time: ${results.redis.pingMs.toFixed(3)} ms; after ${CROSS.workMs} ms idle: ${results.redis.pingAfterIdleMs.toFixed(3)} ms`,
+  );
   for (const who of ['ours', 'peer']) {
     results.redis.roundTrips[who] = await roundTrips({ redis, watcher, base: apps.redis[who].base, name: who });
     log(`Redis round trips per request, ${who}: ${results.redis.roundTrips[who].map((r) => `${r.kind} ${r.perRequest}`).join(', ')}`);

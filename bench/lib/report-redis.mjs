@@ -96,7 +96,13 @@ export function redisReport(results) {
         "waiter's wake-up (Redis: the release's `SPUBLISH`; DynamoDB: its next poll), its lock, and both requests' Nest work. " +
         "Within an instance the lock is handed over in the holder's save (first table above), so the hand-offs across instances " +
         'are those where the other instance got the lock first.' +
-        (r?.pingMs === undefined ? '' : ` One Redis round trip (\`PING\` from the bench, idle, one at a time): ${ms(r.pingMs)} ms.`),
+        (r?.pingMs === undefined ? '' : ` One Redis round trip (\`PING\` from the bench, one at a time): ${ms(r.pingMs)} ms`) +
+        (r?.pingAfterIdleMs === undefined
+          ? r?.pingMs === undefined
+            ? ''
+            : '.'
+          : `; after ${c.workMs} ms of idle, as the waiter and Redis sit through the holder's work: ${ms(r.pingAfterIdleMs)} ms ` +
+            '(waking an idle process on this machine; a hand-off wakes Redis for the save, then the waiter for the release).'),
       '',
       '| setup | hand-offs across instances / all | median ms | p90 ms | worst round (median) ms |',
       '|---|---:|---:|---:|---:|',
