@@ -5,7 +5,7 @@
  * store in a multi-instance deployment, the default cookie). One rule for null: an option left out
  * takes its default, null is refused like any other wrong value.
  */
-import { Controller, Get, Injectable } from '@nestjs/common';
+import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { SessionStateModule } from '../src/index.js';
 import { optionsError } from './support/options-error.js';
 import { createTestApp } from './support/test-app.js';
@@ -25,10 +25,11 @@ class NullOptions {
   }
 }
 
-/** The startup error of an application importing `module`, or '(started)' (then closed again). */
+/** The startup error of an application importing `module` (or these modules), or '(started)' (then closed again). */
 async function startupError(module: unknown): Promise<string> {
   try {
-    const app = await createTestApp('express', { imports: [module as never], controllers: [WhoController] });
+    const imports = (Array.isArray(module) ? module : [module]) as never[];
+    const app = await createTestApp('express', { imports, controllers: [WhoController] });
     await app.close();
     return '(started)';
   } catch (error) {
@@ -55,6 +56,19 @@ describe('options that are not an options object', () => {
     expect(await startupError(SessionStateModule.forRootAsync({ useClass: NullOptions as never }))).toContain(
       'forRootAsync: what NullOptions.createSessionStateOptions() answers must be an options object',
     );
+  });
+
+  it('SessionStateModule imported without forRoot() stops startup, saying how to import it', async () => {
+    expect(await startupError(SessionStateModule)).toBe(
+      'SessionStateModule is imported without options: import SessionStateModule.forRoot() (or forRootAsync()) once, in the ' +
+        'root module. It is global: the other modules inject its providers without importing it.',
+    );
+  });
+
+  it('a feature module importing SessionStateModule beside the root forRoot() stops startup the same way', async () => {
+    @Module({ imports: [SessionStateModule] })
+    class FeatureModule {}
+    expect(await startupError([SessionStateModule.forRoot(), FeatureModule])).toContain('SessionStateModule is imported without options');
   });
 
   it('forRoot with options that are not an object (a JavaScript config) is refused', () => {

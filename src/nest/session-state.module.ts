@@ -48,8 +48,9 @@ import { WsUpgradeRecorder } from '../transports/ws/ws-upgrade-recorder.js';
   providers: [
     {
       provide: SESSION_STATE_OPTIONS,
-      useFactory: (options: SessionStateModuleOptions) => resolveSessionStateOptions(options),
-      inject: [SESSION_STATE_MODULE_OPTIONS],
+      useFactory: (options: SessionStateModuleOptions | undefined) => resolveSessionStateOptions(options ?? importedBare()),
+      // Optional: a bare `imports: [SessionStateModule]` is told how to import it, not Nest's DI error.
+      inject: [{ token: SESSION_STATE_MODULE_OPTIONS, optional: true }],
     },
     {
       provide: SessionStateStore,
@@ -136,4 +137,12 @@ export class SessionStateModule extends ConfigurableSessionStateModule {
     if (options.useClass) module.providers = [...(module.providers ?? []), { provide: options.useClass, useClass: options.useClass }];
     return module;
   }
+}
+
+/** `imports: [SessionStateModule]` without `forRoot()`: a second, unconfigured copy of the module. */
+function importedBare(): never {
+  throw new TypeError(
+    'SessionStateModule is imported without options: import SessionStateModule.forRoot() (or forRootAsync()) once, in the ' +
+      'root module. It is global: the other modules inject its providers without importing it.',
+  );
 }

@@ -19,6 +19,11 @@ export type StoredSessionData<TData extends object = SessionStateData> = [keyof 
 export interface SeedSessionOptions {
   /** Minutes, checked as `session.timeout` checks them. Default: the module's `timeout`. */
   timeout?: number;
+  /**
+   * When the session was created (or its id last regenerated): what `absoluteTimeout` counts from and
+   * what `SessionManager` lists. Default: now, as for a session a request creates.
+   */
+  created?: Date | number;
 }
 
 /**
@@ -37,7 +42,9 @@ export async function seedSession<TData extends object = SessionStateData>(
   const id = generateSessionId();
   const timeout = options.timeout ?? settings.timeout;
   assertTimeoutMinutes(timeout);
-  await store.setAndReleaseItemExclusive(id, { items: serializeTestData(data), timeout }, null, true);
+  const created = options.created === undefined ? Date.now() : Number(options.created);
+  if (!Number.isFinite(created)) throw new RangeError(`seedSession: created must be a Date or epoch milliseconds, got ${String(options.created)}`);
+  await store.setAndReleaseItemExclusive(id, { items: serializeTestData(data), timeout, created }, null, true);
   return `${settings.cookie.name}=${cookie.value(id)}`;
 }
 

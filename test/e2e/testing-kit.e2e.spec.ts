@@ -25,6 +25,11 @@ class LoginController {
     return {};
   }
 
+  @Post('attempts')
+  attempts(@Session() session: HttpSessionState) {
+    return { attempts: session.get('attempts') ?? null };
+  }
+
   @Post('held')
   async held(@Session() session: HttpSessionState) {
     session.set('seen', true);
@@ -72,6 +77,20 @@ describe('TESTING.md, "An e2e test with a seeded session"', () => {
     gates.open('held');
     expect(await inFlight).toBe(201);
     expect(await readSession(t, cookie)).toEqual({ attempts: 0, seen: true });
+  });
+
+  it('seedSession stores when the session was created: now by default, or the given time, which absoluteTimeout counts from', async () => {
+    const t = await start({ absoluteTimeout: 60 });
+    const server = t.getHttpServer();
+    const now = await seedSession(t, { attempts: 2 });
+    await request(server).post('/attempts').set('Cookie', now).expect(201, { attempts: 2 });
+    const hourAgo = await seedSession(t, { attempts: 3 }, { created: new Date(Date.now() - 59 * 60_000) });
+    await request(server).post('/attempts').set('Cookie', hourAgo).expect(201, { attempts: 3 });
+    // Past its absolute lifetime: gone whatever its activity; the request starts a new session.
+    const old = await seedSession(t, { attempts: 4 }, { created: Date.now() - 61 * 60_000 });
+    await request(server).post('/attempts').set('Cookie', old).expect(201, { attempts: null });
+    expect(await readSession(t, old)).toBeNull();
+    await expect(seedSession(t, { a: 1 }, { created: new Date(Number.NaN) })).rejects.toThrow(RangeError);
   });
 
   it('seedSession refuses the reserved key and a timeout session.timeout refuses', async () => {
