@@ -19,7 +19,7 @@ const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.l
 if (process.argv[2] === 'waiter') await waiter(process.env.REDIS_URL);
 else await main();
 
-/** B: answers A's messages: 'raw' (subscribe, PING on each publish) or a session id to wait for. */
+/** B: PINGs on each publish of the raw channel; waits for each session id A sends, then locks it. */
 async function waiter(url) {
   const client = createClient({ url });
   await client.connect();
@@ -31,6 +31,11 @@ async function waiter(url) {
     const woken = now();
     await client.ping();
     process.send({ woken, done: now() });
+  });
+  // A failed step ends B, and A's wait for its next message with it (never a hang).
+  process.on('unhandledRejection', (error) => {
+    console.error(error);
+    process.exit(1);
   });
   process.on('message', async ({ id }) => {
     if ((await store.getItemExclusive(id)).kind !== 'locked') throw new Error('the session should be locked');
@@ -53,7 +58,12 @@ async function waiter(url) {
 async function main() {
   const redis = await startRedis();
   const child = fork(new URL(import.meta.url), ['waiter'], { env: { ...process.env, REDIS_URL: redis.url } });
-  const message = () => new Promise((resolve) => child.once('message', resolve));
+  const message = () =>
+    new Promise((resolve, reject) => {
+      const exited = (code) => reject(new Error(`the waiter process exited (${code})`));
+      child.once('exit', exited);
+      child.once('message', (value) => (child.off('exit', exited), resolve(value)));
+    });
   await message();
   const store = new RedisSessionStateStore({ url: redis.url });
   await store.init();

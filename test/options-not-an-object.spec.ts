@@ -61,7 +61,7 @@ describe('options that are not an options object', () => {
   it('SessionStateModule imported without forRoot() stops startup, saying how to import it', async () => {
     expect(await startupError(SessionStateModule)).toBe(
       'SessionStateModule is imported without options: import SessionStateModule.forRoot() (or forRootAsync()) once, in the ' +
-        'root module. It is global: the other modules inject its providers without importing it.',
+        'root module. It is global (unless isGlobal: false): the other modules inject its providers without importing it.',
     );
   });
 

@@ -143,6 +143,6 @@ export class SessionStateModule extends ConfigurableSessionStateModule {
 function importedBare(): never {
   throw new TypeError(
     'SessionStateModule is imported without options: import SessionStateModule.forRoot() (or forRootAsync()) once, in the ' +
-      'root module. It is global: the other modules inject its providers without importing it.',
+      'root module. It is global (unless isGlobal: false): the other modules inject its providers without importing it.',
   );
 }
