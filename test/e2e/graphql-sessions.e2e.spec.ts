@@ -87,6 +87,36 @@ describe.each(ADAPTERS)('GraphQL sessions over %s', (adapter) => {
     expect(await counterOf(cookie)).toBe(3);
   });
 
+  // Review R36: Apollo answers a batch with a malformed entry 400 at once, while another entry's
+  // acquisition is still under way; that lease was left holding the lock until it turned stale (110 s).
+  it.each([
+    ['a number', 5],
+    ['null', null],
+    ['a string', 'x'],
+    ['a query that is not a string', { query: 5 }],
+    ['variables that are not an object', { query: '{ ping }', variables: 'zz' }],
+  ])(
+    `(${server}) a batch with a malformed entry (%s) is refused or answered with its error, saves nothing, and leaves the session free at once`,
+    async (_what, bad) => {
+      const cookie = await seeded();
+      const lifecycle = g.app.get(SessionStateLifecycle);
+      const res = await gql(g.http, [{ query: 'mutation { increment }' }, bad] as object[], cookie);
+      // And with the malformed entry first.
+      const first = await gql(g.http, [bad, { query: 'mutation { increment }' }] as object[], cookie);
+      expect(first.status).toBe(res.status);
+      // Apollo refuses the whole batch (400); Mercurius refuses it, or answers each entry (its error in
+      // the entry's answer; the batch is one unit for the session, see docs/TRANSPORTS.md).
+      const refused = res.status >= 400 && res.status < 500;
+      const entryFailed = res.status === 200 && (res.body as { errors?: unknown[] }[]).some((entry) => entry.errors?.length);
+      expect(refused || entryFailed).toBe(true);
+      // Served now, not after executionTimeout (this test's own timeout is far shorter): the lock is free,
+      // and neither batch's increment was saved.
+      const next = await gql(g.http, { query: 'mutation { increment }' }, cookie);
+      expect(next.body).toEqual({ data: { increment: 2 } });
+      expect(lifecycle.activeLeases).toBe(0);
+    },
+  );
+
   it(`(${server}) a mutation whose resolver threw discards the session changes, and so does a partial success`, async () => {
     const cookie = await seeded();
     const failed = await gql(g.http, { query: 'mutation { failingIncrement }' }, cookie);

@@ -25,6 +25,8 @@ interface RequestState {
   failed: boolean;
   /** The behavior decision and the acquisition, made once for the whole request. */
   acquired?: Promise<void>;
+  /** The answer went out (or the client left): a lease acquired from now on is discarded at once. */
+  answered?: boolean;
 }
 
 /**
@@ -86,20 +88,26 @@ export class GraphQLSessionHooks {
   private stateOf(context: GraphQLContextValue): RequestState | undefined {
     const key = graphqlKeyOf(context);
     if (!key) return undefined;
-    let state = this.requests.get(key);
+    const state = this.requests.get(key);
     if (state) return state;
     const exchange = graphqlExchange(context);
     if (!exchange) return undefined;
     const body = (key as { body?: unknown }).body;
-    state = { exchange, remaining: Array.isArray(body) ? body.length : 1, failed: false };
-    this.requests.set(key, state);
+    const made: RequestState = { exchange, remaining: Array.isArray(body) ? body.length : 1, failed: false };
+    this.requests.set(key, made);
     // Whatever happens in between (an operation of a batch that never reached execution), the
-    // session is never held past the answer: discarded (not saved) if it is still open then.
+    // session is never held past the answer: discarded (not saved) if it is still open then, or
+    // when an acquisition still under way lands (see `acquire`).
     exchange.onAnswered(() => {
-      const lease = leaseOf(key);
-      if (lease && !lease.completion) this.lifecycle.discard(lease, exchange);
+      made.answered = true;
+      this.discardOpen(made);
     });
-    return state;
+    return made;
+  }
+
+  private discardOpen(state: RequestState): void {
+    const lease = leaseOf(state.exchange.key);
+    if (lease && !lease.completion) this.lifecycle.discard(lease, state.exchange);
   }
 
   private async acquire(state: RequestState, schema: GraphQLSchemaLike, document: DocumentNode, operation: OperationNode | undefined): Promise<void> {
@@ -126,6 +134,9 @@ export class GraphQLSessionHooks {
     } catch (error) {
       throw await this.graphqlError(error, state.exchange);
     }
+    // Answered while it waited (review R36: Apollo answers a batch with a malformed entry 400 at once,
+    // while another entry's acquisition runs): nothing would complete this lease; it held the lock until stale.
+    if (state.answered) this.discardOpen(state);
   }
 
   /** A module error as a GraphQL error (see the error catalog); a 500 is logged, redacted. */
