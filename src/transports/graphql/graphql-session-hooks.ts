@@ -25,7 +25,7 @@ interface RequestState {
   failed: boolean;
   /** The behavior decision and the acquisition, made once for the whole request. */
   acquired?: Promise<void>;
-  /** The answer went out (or the client left): a lease acquired from now on is discarded at once. */
+  /** Its answer was ended (written out): a lease acquired from now on is discarded at once. */
   answered?: boolean;
 }
 
