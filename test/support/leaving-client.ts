@@ -12,11 +12,11 @@ export async function listening(server: Server): Promise<void> {
  * A request over its own connection that the test abandons when it chooses (`leave()`), so that
  * tests order a client's leaving by events rather than by a client timeout: `closedOnServer`
  * resolves when the server saw its response close (the client left, or it was answered).
- * The server must be listening (`listening`).
+ * `json`: a body sent with the request (a GraphQL operation). The server must be listening (`listening`).
  */
 export function leavingClient(
   server: Server,
-  { method = 'POST', path, cookie }: { method?: string; path: string; cookie?: string },
+  { method = 'POST', path, cookie, json }: { method?: string; path: string; cookie?: string; json?: object },
 ): { leave(): void; closedOnServer: Promise<void> } {
   const tag = String(++sent);
   let closed = () => {};
@@ -28,9 +28,14 @@ export function leavingClient(
   };
   server.on('request', onRequest);
   const { port } = server.address() as AddressInfo;
-  const headers: Record<string, string> = { 'x-leaving-client': tag, ...(cookie ? { cookie } : {}) };
+  const body = json === undefined ? undefined : JSON.stringify(json);
+  const headers: Record<string, string> = {
+    'x-leaving-client': tag,
+    ...(cookie ? { cookie } : {}),
+    ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }),
+  };
   const req = httpRequest({ host: '127.0.0.1', port, method, path, headers, agent: false });
   req.on('error', () => {}); // the test destroys it
-  req.end();
+  req.end(body);
   return { leave: () => void req.destroy(), closedOnServer };
 }
