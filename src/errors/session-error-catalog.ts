@@ -37,6 +37,12 @@ export const UNAVAILABLE_MESSAGE = 'Session state is unavailable; try again.';
 export const QUEUE_FULL_MESSAGE = 'Too many concurrent requests for one session; try again later.';
 export const TOO_LARGE_MESSAGE =
   "The session state is larger than the store's limit; the changes of this request were not saved and the stored session is unchanged.";
+/**
+ * A GraphQL batch's last answer, itself without errors, when another operation of the batch failed:
+ * its data stays, and this error says the session changes of the whole batch were discarded.
+ */
+export const BATCH_NOT_SAVED_MESSAGE = 'Another operation of this batch failed: the session changes of the whole batch were not saved.';
+export const BATCH_NOT_SAVED_CODE = 'SESSION_STATE_NOT_SAVED';
 export const LOCK_LOST_MESSAGE =
   'The session lock was lost (broken as stale, or the session was removed); the changes of this request were not saved.';
 

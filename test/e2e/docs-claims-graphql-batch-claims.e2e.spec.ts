@@ -85,7 +85,10 @@ describe.each(ADAPTERS)('TRANSPORTS.md: batches and their session changes, over 
   it(`(${server}) a batch with an operation that fails validation saves nothing; its valid operations still answer`, async () => {
     const cookie = await seeded();
     const res = await gql(g.http, [{ query: 'mutation { increment }' }, { query: '{ noSuchField }' }], cookie);
-    expect(res.body[0]).toEqual({ data: { increment: 2 } });
+    expect(res.body[0].data).toEqual({ increment: 2 });
+    // Apollo answers the valid operation last, and marks it as not saved; Mercurius discards the batch
+    // at its answer (the invalid operation never reaches its hooks), with no answer left to mark.
+    expect(codes(res.body[0])).toEqual(server === 'Apollo' ? ['SESSION_STATE_NOT_SAVED'] : []);
     expect(res.body[1].errors?.length).toBeGreaterThan(0);
     expect(await counterOf(cookie)).toBe(1);
   });

@@ -52,7 +52,8 @@ describe.each(ADAPTERS)('GraphQL on a real Redis over %s', (adapter) => {
     return sessionCookie(res.headers)!;
   }
 
-  const counterOf = async (app: GraphQLApp, cookie: string) => ((await gql(app.http, { query: '{ counter }' }, cookie)).body as { data: { counter: number } }).data.counter;
+  const counterOf = async (app: GraphQLApp, cookie: string) =>
+    ((await gql(app.http, { query: '{ counter }' }, cookie)).body as { data: { counter: number } }).data.counter;
 
   it(`(${graphqlServer}) mutations and batches of one session sent to two instances at once lose nothing`, async () => {
     const [a, b] = [await instance(), await instance()];

@@ -40,10 +40,12 @@ export class SessionStateApolloPlugin {
       async willSendResponse(request: ApolloRequestContext): Promise<void> {
         const body = request.response.body;
         const result = body.kind === 'single' ? body.singleResult : body.initialResult;
-        const error = await hooks.afterExecution(request.contextValue, Boolean(result.errors?.length || request.errors?.length));
-        if (!error) return;
-        // The session's changes were not saved: its status, and no data that shows them.
+        const answer = await hooks.afterExecution(request.contextValue, Boolean(result.errors?.length || request.errors?.length));
+        if (!answer) return;
+        const { error, keepData } = answer;
         result.errors = [...(result.errors ?? []), error];
+        if (keepData) return;
+        // The session's changes were not saved: its status, and no data that shows them.
         result.data = null;
         const status = (error as { extensions?: { http?: { status?: number } } }).extensions?.http?.status;
         if (status) request.response.http.status = status;

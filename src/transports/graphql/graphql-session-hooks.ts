@@ -15,6 +15,20 @@ import {
 } from './graphql-operation-behavior.js';
 import { GraphQLSessionFields } from './graphql-session-fields.js';
 import { toGraphQLError } from './to-graphql-error.js';
+import { BATCH_NOT_SAVED_CODE, BATCH_NOT_SAVED_MESSAGE } from '../../errors/session-error-catalog.js';
+import type { HttpSessionState } from '../../session/http-session-state.js';
+
+/** An error for an operation's answer (see `afterExecution`). */
+export interface AnswerError {
+  error: Error;
+  /** True: the answer keeps its data and HTTP status; false: the session could not be saved (its status, no data). */
+  keepData: boolean;
+}
+
+/** Whether a read-write session may have changes for a completion to save (or a failure to discard). */
+function mayHaveChanged(session: HttpSessionState): boolean {
+  return !session.isReadOnly && (session.itemsMayDiffer || session.isAbandoned || session.timeoutChanged || session.ownerChanged);
+}
 
 /** One GraphQL HTTP request (one operation, or a batch of them) as the session lifecycle runs it. */
 interface RequestState {
@@ -23,6 +37,8 @@ interface RequestState {
   remaining: number;
   /** An operation of the request answered with errors: its changes are discarded. */
   failed: boolean;
+  /** A batch of several operations: its last answer says when another's error discarded its changes. */
+  batch: boolean;
   /** The behavior decision and the acquisition, made once for the whole request. */
   acquired?: Promise<void>;
   /** Its answer was ended (written out): a lease acquired from now on is discarded at once. */
@@ -61,9 +77,10 @@ export class GraphQLSessionHooks {
   /**
    * An operation was resolved (or failed) and its answer is about to be sent. The last of the
    * request completes the session: saved when no operation has errors, else discarded. Returns the
-   * error to add to the answer when the session could not be saved.
+   * error to add to the answer when the session could not be saved (`keepData`: the answer keeps its
+   * data and status, the error says its session changes were not saved).
    */
-  async afterExecution(context: GraphQLContextValue, hasErrors: boolean): Promise<Error | undefined> {
+  async afterExecution(context: GraphQLContextValue, hasErrors: boolean): Promise<AnswerError | undefined> {
     const state = this.stateOf(context);
     if (!state) return undefined;
     state.failed ||= hasErrors;
@@ -77,12 +94,18 @@ export class GraphQLSessionHooks {
       this.lifecycle.discard(lease, state.exchange);
       return undefined;
     }
+    // The batch's last answer, itself without errors, would read as saved while another operation's
+    // error discards the session changes of the whole batch: it says so (the earlier answers are
+    // already serialised by the server; review R36).
+    const discardedByAnother = state.batch && state.failed && !hasErrors && mayHaveChanged(lease.session);
     try {
       await this.lifecycle.complete(lease, state.exchange, state.failed ? 'failed' : 'succeeded');
-      return undefined;
     } catch (error) {
-      return this.graphqlError(error, state.exchange);
+      return { error: await this.graphqlError(error, state.exchange), keepData: false };
     }
+    if (!discardedByAnother) return undefined;
+    const { GraphQLError } = await import('graphql');
+    return { error: new GraphQLError(BATCH_NOT_SAVED_MESSAGE, { extensions: { code: BATCH_NOT_SAVED_CODE } }), keepData: true };
   }
 
   private stateOf(context: GraphQLContextValue): RequestState | undefined {
@@ -93,7 +116,8 @@ export class GraphQLSessionHooks {
     const exchange = graphqlExchange(context);
     if (!exchange) return undefined;
     const body = (key as { body?: unknown }).body;
-    const made: RequestState = { exchange, remaining: Array.isArray(body) ? body.length : 1, failed: false };
+    const remaining = Array.isArray(body) ? body.length : 1;
+    const made: RequestState = { exchange, remaining, failed: false, batch: remaining > 1 };
     this.requests.set(key, made);
     // Whatever happens in between (an operation of a batch that never reached execution), the
     // session is never held past the answer: discarded (not saved) if it is still open then, or

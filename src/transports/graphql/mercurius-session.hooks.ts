@@ -45,12 +45,14 @@ export class MercuriusSessionHooks implements OnApplicationBootstrap {
       }
     });
     graphql.addHook('onResolution', async (execution, context) => {
-      const error = await hooks.afterExecution(context, Boolean(execution.errors?.length));
-      if (!error) return;
+      const answer = await hooks.afterExecution(context, Boolean(execution.errors?.length));
+      if (!answer) return;
+      const { error, keepData } = answer;
+      execution.errors = [...(execution.errors ?? []), error];
+      if (keepData) return;
       // The session's changes were not saved: never a 2xx, nor data that shows them (as on Apollo).
       // Mercurius chose its status before this hook; its reply is still unsent. In a batch, the
       // session's last operation says so for the whole answer (they shared the session).
-      execution.errors = [...(execution.errors ?? []), error];
       execution.data = null;
       setStatus(context, error);
     });
