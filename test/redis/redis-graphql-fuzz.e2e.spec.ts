@@ -14,13 +14,11 @@
  * - quiet: no lease active in either instance, no lock left in Redis.
  * GRAPHQL_FUZZ_SEED=<first> GRAPHQL_FUZZ_RUNS=<n> npx vitest run test/redis/redis-graphql-fuzz.e2e.spec.ts
  */
-import { createClient, type RedisClientType } from 'redis';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from '../e2e/graphql-app.js';
 import { prng } from '../support/prng.js';
-import { locksLeft } from '../support/redis-test-helpers.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { locksLeft, useRedisServer } from '../support/redis-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 
 const FIRST_SEED = Number(process.env.GRAPHQL_FUZZ_SEED ?? 5100);
@@ -68,23 +66,13 @@ function draw(random: () => number): { kind: Kind; body: Operation | Operation[]
   }
 }
 
-let server: RedisServer;
-let admin: RedisClientType;
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-});
-afterAll(async () => {
-  admin?.destroy();
-  await server?.stop();
-});
+const redis = useRedisServer();
 
 describe.each(ADAPTERS)('GraphQL on two instances and one Redis, seeded randomized runs, over %s', (adapter) => {
   const graphqlServer = GRAPHQL_SERVER[adapter];
   let instances: GraphQLApp[] = [];
   beforeAll(async () => {
-    for (let i = 0; i < 2; i++) instances.push(await startGraphQLApp(adapter, { store: new RedisSessionStateStore({ url: server.url }) }));
+    for (let i = 0; i < 2; i++) instances.push(await startGraphQLApp(adapter, { store: new RedisSessionStateStore({ url: redis.server.url }) }));
   });
   afterAll(async () => {
     await Promise.all(instances.map((g) => g.app.close()));
@@ -144,7 +132,7 @@ describe.each(ADAPTERS)('GraphQL on two instances and one Redis, seeded randomiz
       const active = g.app.get(SessionStateLifecycle).activeLeases;
       if (active !== 0) violations.push(`instance ${i}: ${active} leases active`);
     }
-    const locks = await locksLeft(admin);
+    const locks = await locksLeft(redis.admin);
     if (locks !== 0) violations.push(`${locks} locks left in Redis`);
     return violations;
   }

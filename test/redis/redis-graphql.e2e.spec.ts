@@ -6,26 +6,14 @@
  * "locked", the leaving client's connection closed on the server.
  */
 import type { Server } from 'node:http';
-import { createClient, type RedisClientType } from 'redis';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from '../e2e/graphql-app.js';
 import { leavingClient, listening } from '../support/leaving-client.js';
-import { locksLeft } from '../support/redis-test-helpers.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { locksLeft, useRedisServer } from '../support/redis-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 
-let server: RedisServer;
-let admin: RedisClientType;
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-});
-afterAll(async () => {
-  admin?.destroy();
-  await server?.stop();
-});
+const redis = useRedisServer();
 
 describe.each(ADAPTERS)('GraphQL on a real Redis over %s', (adapter) => {
   const graphqlServer = GRAPHQL_SERVER[adapter];
@@ -33,7 +21,7 @@ describe.each(ADAPTERS)('GraphQL on a real Redis over %s', (adapter) => {
 
   /** An instance with its own store and Redis client, as another process would have. */
   async function instance(): Promise<GraphQLApp> {
-    const app = await startGraphQLApp(adapter, { store: new RedisSessionStateStore({ url: server.url }) });
+    const app = await startGraphQLApp(adapter, { store: new RedisSessionStateStore({ url: redis.server.url }) });
     apps.push(app);
     return app;
   }
@@ -42,7 +30,7 @@ describe.each(ADAPTERS)('GraphQL on a real Redis over %s', (adapter) => {
     for (const a of apps) a.gates.openAll();
     for (const a of apps) expect(a.app.get(SessionStateLifecycle).activeLeases).toBe(0);
     await Promise.all(apps.splice(0).map((a) => a.app.close()));
-    expect(await locksLeft(admin)).toBe(0);
+    expect(await locksLeft(redis.admin)).toBe(0);
   });
 
   /** A new session, counter at 1 (one mutation without a cookie). */

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { createClient, type RedisClientType } from 'redis';
+import { afterAll, beforeAll } from 'vitest';
 import { fromIoredis, RedisSessionStateStore, type RedisSessionClient } from '../../src/redis/index.js';
 import { startRedisServer, type RedisServer } from './redis-server.js';
 
@@ -105,4 +106,27 @@ export async function stopClockedRedis(redis: Partial<ClockedRedis>): Promise<vo
   await redis.store?.close();
   redis.admin?.destroy();
   await redis.server?.stop();
+}
+
+/** A redis-server of the spec's own and an admin client on it, for all its tests (started before them, stopped after). */
+export function useRedisServer(): { readonly server: RedisServer; readonly admin: RedisClientType } {
+  let server: RedisServer | undefined;
+  let admin: RedisClientType | undefined;
+  beforeAll(async () => {
+    server = await startRedisServer();
+    admin = createClient({ url: server.url });
+    await admin.connect();
+  });
+  afterAll(async () => {
+    admin?.destroy();
+    await server?.stop();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    get admin() {
+      return admin!;
+    },
+  };
 }
