@@ -5,28 +5,16 @@
  * instance released or one `pollMaxMs` / `fallbackPollMs` passed, and the HTTP server's close waited for it.
  * It gets the answer of a request queued in the process: 503, nothing saved.
  */
-import { createClient, type RedisClientType } from 'redis';
 import request from 'supertest';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import type { SessionStateStore } from '../../src/store/session-state-store.js';
 import { idOf, startSessionApp, type SessionApp } from './session-app.js';
-import { locksLeft } from '../support/redis-test-helpers.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { locksLeft, useRedisServer } from '../support/redis-test-helpers.js';
 import { useDynamoDBTable } from '../support/dynamodb-test-helpers.js';
 import { sessionCookie } from '../support/test-app.js';
 
-let server: RedisServer;
-let admin: RedisClientType;
 const table = await useDynamoDBTable('shutdown-waiting');
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-});
-afterAll(async () => {
-  admin?.destroy();
-  await server?.stop();
-});
+const redis = useRedisServer();
 
 const apps: SessionApp[] = [];
 afterEach(async () => {
@@ -50,7 +38,7 @@ async function instance(store: SessionStateStore, lockWait?: { pollMinMs: number
 const BACKENDS: Backend[] = [
   {
     name: 'Redis, watching for the release (fallbackPollMs 20 s)',
-    instance: () => instance(new RedisSessionStateStore({ url: server.url, releaseNotifications: { fallbackPollMs: 20_000 } })),
+    instance: () => instance(new RedisSessionStateStore({ url: redis.server.url, releaseNotifications: { fallbackPollMs: 20_000 } })),
     lockedBeforeWait: 2,
   },
   {
@@ -100,7 +88,7 @@ describe('an instance shutting down while one of its requests waits at the store
       expect((await held).body).toEqual({ count: 1 });
       // The waiter saved nothing: the holder's increment is the only one.
       await request(holder.app.getHttpServer()).post('/count').set('Cookie', cookie).expect(200, { count: 2 });
-      if (lockedBeforeWait === 2) expect(await locksLeft(admin)).toBe(0);
+      if (lockedBeforeWait === 2) expect(await locksLeft(redis.admin)).toBe(0);
     },
   );
 });

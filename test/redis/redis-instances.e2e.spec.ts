@@ -1,30 +1,18 @@
-import { createClient, type RedisClientType } from 'redis';
 import request from 'supertest';
 import { RedisSessionStateStore, type RedisSessionStateStoreOptions } from '../../src/redis/index.js';
 import { flat } from '../../src/testing/flat-store-answer.js';
 import { idOf, startSessionApp, type SessionApp } from '../e2e/session-app.js';
-import { roundTripsDuring, scriptsDuring, locksLeft } from '../support/redis-test-helpers.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { roundTripsDuring, scriptsDuring, locksLeft, useRedisServer } from '../support/redis-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 
-let server: RedisServer;
-let admin: RedisClientType;
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-});
-afterAll(async () => {
-  admin?.destroy();
-  await server?.stop();
-});
+const redis = useRedisServer();
 
 describe.each(ADAPTERS)('the module on a real Redis over %s', (adapter) => {
   const apps: SessionApp[] = [];
 
   /** An app instance with its own store and client (as another process would have). */
   async function instance(moduleOptions: { executionTimeout?: number } = {}, storeOptions: RedisSessionStateStoreOptions = {}) {
-    const store = new RedisSessionStateStore({ url: server.url, ...storeOptions });
+    const store = new RedisSessionStateStore({ url: redis.server.url, ...storeOptions });
     const app = await startSessionApp(adapter, { ...moduleOptions, store });
     apps.push(app);
     return { ...app, http: app.app.getHttpServer(), raw: store };
@@ -33,7 +21,7 @@ describe.each(ADAPTERS)('the module on a real Redis over %s', (adapter) => {
   afterEach(async () => {
     for (const a of apps) a.gates.openAll();
     await Promise.all(apps.splice(0).map((a) => a.app.close()));
-    expect(await locksLeft(admin)).toBe(0);
+    expect(await locksLeft(redis.admin)).toBe(0);
   });
 
   const seed = async (http: unknown) =>
@@ -81,7 +69,7 @@ describe.each(ADAPTERS)('the module on a real Redis over %s', (adapter) => {
     const a = await instance();
     const cookie = await seed(a.http);
     await request(a.http).post('/count').set('Cookie', cookie).expect(200); // the scripts are cached from here on
-    const sent = (send: () => Promise<unknown>) => roundTripsDuring(server.url, send);
+    const sent = (send: () => Promise<unknown>) => roundTripsDuring(redis.server.url, send);
     expect(await sent(() => request(a.http).post('/count').set('Cookie', cookie).expect(200))).toEqual({ evalsha: 2 });
     expect(await sent(() => request(a.http).get('/count').set('Cookie', cookie).expect(200))).toEqual({ hmget: 1 });
     expect(await sent(() => request(a.http).get('/free').set('Cookie', cookie).expect(200))).toEqual({});
@@ -90,10 +78,12 @@ describe.each(ADAPTERS)('the module on a real Redis over %s', (adapter) => {
   it('a script the server does not know (SCRIPT FLUSH, a restart) is sent once by EVAL, then EVALSHA again', async () => {
     const a = await instance();
     const cookie = await seed(a.http);
-    await admin.scriptFlush();
-    const calls = await scriptsDuring(admin, () => request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 }));
+    await redis.admin.scriptFlush();
+    const calls = await scriptsDuring(redis.admin, () => request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 1 }));
     expect(calls).toEqual({ evalsha: 2, eval: 2 });
-    expect(await scriptsDuring(admin, () => request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 2 }))).toEqual({ evalsha: 2 });
+    expect(await scriptsDuring(redis.admin, () => request(a.http).post('/count').set('Cookie', cookie).expect(200, { count: 2 }))).toEqual({
+      evalsha: 2,
+    });
   });
 
   it('a lock broken as stale by another instance fences out its old holder with a 409; the new data stays', async () => {
@@ -117,7 +107,7 @@ describe.each(ADAPTERS)('the module on a real Redis over %s', (adapter) => {
     const b = await instance({ executionTimeout: 0.3 }, { releaseNotifications: { fallbackPollMs: 100 } });
     const cookie = await seed(b.http);
     // A crashed process's lock: taken, never released.
-    const crashed = new RedisSessionStateStore({ url: server.url });
+    const crashed = new RedisSessionStateStore({ url: redis.server.url });
     await crashed.init();
     expect((await crashed.getItemExclusive(idOf(cookie))).kind).toBe('acquired');
     await crashed.close();
@@ -138,12 +128,12 @@ describe.each(ADAPTERS)('the module on a real Redis over %s', (adapter) => {
     offsetMs = -11 * 60_000; // written "11 minutes ago": 9 of its 20 minutes left
     const cookie = await seed(a.http);
     const key = a.raw.key(idOf(cookie));
-    expect(await admin.pTTL(key)).toBeGreaterThan(20 * 60_000 - 5_000);
+    expect(await redis.admin.pTTL(key)).toBeGreaterThan(20 * 60_000 - 5_000);
     offsetMs = 0;
     a.counter.reset();
     await request(a.http).get('/count').set('Cookie', cookie).expect(200);
     expect(a.counter.calls).toEqual({ getItem: 1, resetItemTimeout: 1 });
-    expect(Number(await admin.hGet(key, 'e'))).toBeGreaterThan(Date.now() + 19 * 60_000);
+    expect(Number(await redis.admin.hGet(key, 'e'))).toBeGreaterThan(Date.now() + 19 * 60_000);
     a.counter.reset();
     await request(a.http).get('/count').set('Cookie', cookie).expect(200);
     expect(a.counter.calls).toEqual({ getItem: 1 });
@@ -152,12 +142,12 @@ describe.each(ADAPTERS)('the module on a real Redis over %s', (adapter) => {
 
 describe('expiry by Redis TTL', () => {
   it('Redis drops an expired session key by itself (keyspace notification), and the store reads it as absent before that', async () => {
-    const store = new RedisSessionStateStore({ url: server.url, ttlExtraSeconds: 0 });
+    const store = new RedisSessionStateStore({ url: redis.server.url, ttlExtraSeconds: 0 });
     await store.init();
-    const listener = admin.duplicate();
+    const listener = redis.admin.duplicate();
     await listener.connect();
     try {
-      await admin.configSet('notify-keyspace-events', 'Ex');
+      await redis.admin.configSet('notify-keyspace-events', 'Ex');
       const id = `ttl-${Date.now()}`;
       const expired = new Promise<void>(
         (resolve) =>
@@ -168,10 +158,10 @@ describe('expiry by Redis TTL', () => {
       await store.setAndReleaseItemExclusive(id, { items: '{"n":1}', timeout: 0.005 }, null, true); // 300 ms
       expect(flat(await store.getItem(id)).item).toEqual({ items: '{"n":1}', timeout: 0.005 });
       await expired;
-      expect(await admin.exists(store.key(id))).toBe(0);
+      expect(await redis.admin.exists(store.key(id))).toBe(0);
       expect(flat(await store.getItem(id)).kind).toBe('absent');
     } finally {
-      await admin.configSet('notify-keyspace-events', '');
+      await redis.admin.configSet('notify-keyspace-events', '');
       listener.destroy();
       await store.close();
     }

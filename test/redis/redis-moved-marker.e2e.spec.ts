@@ -4,32 +4,20 @@
  * (`m`, until when) with its own PEXPIRE, written by the login's REMOVE script: the login's round
  * trips are what they were, and no index or sweep of owners ever names it.
  */
-import { createClient, type RedisClientType } from 'redis';
 import request from 'supertest';
 import { MOVED_MARKER_MS } from '../../src/index.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { idOf, startSessionApp, type SessionApp } from '../e2e/session-app.js';
-import { locksLeft, roundTripsDuring } from '../support/redis-test-helpers.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { locksLeft, roundTripsDuring, useRedisServer } from '../support/redis-test-helpers.js';
 import { ADAPTERS, sessionCookie } from '../support/test-app.js';
 
-let server: RedisServer;
-let admin: RedisClientType;
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  await admin.connect();
-});
-afterAll(async () => {
-  admin?.destroy();
-  await server?.stop();
-});
+const redis = useRedisServer();
 
 describe.each(ADAPTERS)('a moved session marker on a real Redis, two instances (%s)', (adapter) => {
   const apps: SessionApp[] = [];
 
   async function instance(clock?: () => number) {
-    const store = new RedisSessionStateStore({ url: server.url, ...(clock ? { clock } : {}) });
+    const store = new RedisSessionStateStore({ url: redis.server.url, ...(clock ? { clock } : {}) });
     const app = await startSessionApp(adapter, { store });
     apps.push(app);
     return { http: app.app.getHttpServer(), raw: store };
@@ -37,7 +25,7 @@ describe.each(ADAPTERS)('a moved session marker on a real Redis, two instances (
 
   afterEach(async () => {
     await Promise.all(apps.splice(0).map((a) => a.app.close()));
-    expect(await locksLeft(admin)).toBe(0);
+    expect(await locksLeft(redis.admin)).toBe(0);
   });
 
   const seeded = async (http: unknown) =>
@@ -62,7 +50,7 @@ describe.each(ADAPTERS)('a moved session marker on a real Redis, two instances (
     let login!: request.Response;
     // The login: its lock, the new record, the old one's removal (with the marker): 3 scripts, as before.
     expect(
-      await roundTripsDuring(server.url, async () => {
+      await roundTripsDuring(redis.server.url, async () => {
         login = await request(a.http).post('/regenerate').set('Cookie', old).expect(200);
       }),
     ).toEqual({ evalsha: 3 });
@@ -77,8 +65,8 @@ describe.each(ADAPTERS)('a moved session marker on a real Redis, two instances (
     await request(b.http).get('/profile').set('Cookie', loggedIn).expect(200, { user: 'ann', count: 1 });
 
     // The marker: until when and the move's lock id, no data, no owner; its key expires by itself.
-    expect((await admin.hKeys(keyOf(old))).sort()).toEqual(['b', 'm']);
-    const pttl = await admin.pTTL(keyOf(old));
+    expect((await redis.admin.hKeys(keyOf(old))).sort()).toEqual(['b', 'm']);
+    const pttl = await redis.admin.pTTL(keyOf(old));
     expect(pttl).toBeGreaterThan(MOVED_MARKER_MS - 5_000);
     expect(pttl).toBeLessThanOrEqual(MOVED_MARKER_MS + 60_000); // + ttlExtraSeconds (default 60)
     expect(await b.raw.getItem(idOf(old))).toEqual({ kind: 'absent', moved: true });
@@ -103,7 +91,7 @@ describe.each(ADAPTERS)('a moved session marker on a real Redis, two instances (
     const a = await instance();
     const old = await seeded(a.http);
     await request(a.http).post('/abandon').set('Cookie', old).expect(200);
-    expect(await admin.exists(keyOf(old))).toBe(0);
+    expect(await redis.admin.exists(keyOf(old))).toBe(0);
     expect(await a.raw.getItem(idOf(old))).toEqual({ kind: 'absent' });
   });
 });
