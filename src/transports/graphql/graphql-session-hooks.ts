@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { SessionExchange } from '../../core/session-exchange.js';
 import { loggableMessage } from '../../observability/store-failure-log.js';
-import { leaseOf } from '../../core/session-lease.js';
+import { leaseOf, type SessionLease } from '../../core/session-lease.js';
 import { SessionStateBehavior, type ResolvedBehavior } from '../../core/session-state-behavior.enum.js';
 import { SessionStateLifecycle } from '../../core/session-state.lifecycle.js';
 import { graphqlExchange, graphqlKeyOf, type GraphQLContextValue } from './graphql-exchange.js';
@@ -16,7 +16,6 @@ import {
 import { GraphQLSessionFields } from './graphql-session-fields.js';
 import { toGraphQLError } from './to-graphql-error.js';
 import { BATCH_NOT_SAVED_CODE, BATCH_NOT_SAVED_MESSAGE } from '../../errors/session-error-catalog.js';
-import type { HttpSessionState } from '../../session/http-session-state.js';
 
 /** An error for an operation's answer (see `afterExecution`). */
 export interface AnswerError {
@@ -25,9 +24,17 @@ export interface AnswerError {
   keepData: boolean;
 }
 
-/** Whether a read-write session may have changes for a completion to save (or a failure to discard). */
-function mayHaveChanged(session: HttpSessionState): boolean {
-  return !session.isReadOnly && (session.itemsMayDiffer || session.isAbandoned || session.timeoutChanged || session.ownerChanged);
+/** Whether a read-write session has changes for a completion to save (or a failure to discard). */
+function hasChanges({ session, loaded }: SessionLease): boolean {
+  if (session.isReadOnly) return false;
+  if (session.previousId !== undefined || session.isAbandoned || session.timeoutChanged || session.ownerChanged) return true;
+  if (!session.itemsMayDiffer) return false;
+  // Maybe only read (an object value handed out): the items as they are now against those loaded.
+  try {
+    return session.serializeItems() !== (loaded?.items ?? '{}');
+  } catch {
+    return true; // a value that cannot be stored was set
+  }
 }
 
 /** One GraphQL HTTP request (one operation, or a batch of them) as the session lifecycle runs it. */
@@ -97,7 +104,7 @@ export class GraphQLSessionHooks {
     // The batch's last answer, itself without errors, would read as saved while another operation's
     // error discards the session changes of the whole batch: it says so (the earlier answers are
     // already serialised by the server; review R36).
-    const discardedByAnother = state.batch && state.failed && !hasErrors && mayHaveChanged(lease.session);
+    const discardedByAnother = state.batch && state.failed && !hasErrors && hasChanges(lease);
     try {
       await this.lifecycle.complete(lease, state.exchange, state.failed ? 'failed' : 'succeeded');
     } catch (error) {
