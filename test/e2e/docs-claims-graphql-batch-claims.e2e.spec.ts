@@ -1,3 +1,4 @@
+import { setImmediate as turn } from 'node:timers/promises';
 import { SessionStateStoreUnavailableError, SessionStateTooLargeError } from '../../src/index.js';
 import { InMemorySessionStateStore } from '../../src/store/in-memory/in-memory-session-state.store.js';
 import type { SessionStateStoreData } from '../../src/store/session-state-store.js';
@@ -84,10 +85,16 @@ describe.each(ADAPTERS)('TRANSPORTS.md: batches and their session changes, over 
   // TRANSPORTS.md:66-70 and 127-128: one piece that fails validation discards the changes of every operation of the batch.
   it(`(${server}) a batch with an operation that fails validation saves nothing; its valid operations still answer`, async () => {
     const cookie = await seeded();
-    const res = await gql(g.http, [{ query: 'mutation { increment }' }, { query: '{ noSuchField }' }], cookie);
+    // The valid operation parked until the invalid one was answered (one turn of the event loop: its
+    // answer is promises only), so that the valid one answers last.
+    const sent = gql(g.http, [{ query: 'mutation { increment(gate: "valid") }' }, { query: '{ noSuchField }' }], cookie).then((r) => r);
+    await g.gates.arrived('valid');
+    await turn();
+    g.gates.open('valid');
+    const res = await sent;
     expect(res.body[0].data).toEqual({ increment: 2 });
-    // Apollo answers the valid operation last, and marks it as not saved; Mercurius discards the batch
-    // at its answer (the invalid operation never reaches its hooks), with no answer left to mark.
+    // Apollo marks it as not saved; Mercurius discards the batch at its answer (the invalid operation
+    // never reaches its hooks), with no answer left to mark.
     expect(codes(res.body[0])).toEqual(server === 'Apollo' ? ['SESSION_STATE_NOT_SAVED'] : []);
     expect(res.body[1].errors?.length).toBeGreaterThan(0);
     expect(await counterOf(cookie)).toBe(1);
