@@ -39,6 +39,13 @@ class BatchMarkResolver {
     return true;
   }
 
+  @Mutation(() => Boolean)
+  async abandonAt(@Session() session: HttpSessionState, @Args('gate', { type: () => String }) gate: string): Promise<boolean> {
+    session.abandon();
+    await this.gates.pass(gate);
+    return true;
+  }
+
   /** Uses no session: parked beside the batch's session resolver, which it never waits for. */
   @Mutation(() => Int, { nullable: true })
   async failAt(@Args('gate', { type: () => String }) gate: string): Promise<number> {
@@ -76,7 +83,7 @@ describe.each(ADAPTERS)('a failed GraphQL batch marks its last answer, over %s',
    * `order`. Between the two openings, one turn of the event loop: the first one's answer (promises
    * only, no I/O) has gone through the server's hooks before the second resumes.
    */
-  async function batch(cookie: string, operation: string, order: ['s' | 'f', 's' | 'f']) {
+  async function batch(cookie: string | undefined, operation: string, order: ['s' | 'f', 's' | 'f']) {
     const tag = String(Math.random()).slice(2);
     const answered = gql(
       g.http,
@@ -130,6 +137,19 @@ describe.each(ADAPTERS)('a failed GraphQL batch marks its last answer, over %s',
     const cookie = await seeded();
     const { entries } = await batch(cookie, 'readProfile(gate: GATE)', ['f', 's']);
     expect(entries[0]).toEqual({ data: { readProfile: 1 } });
+  });
+
+  it(`(${server}) abandon() of a stored session is a change (marked); of a new one, which a success would not store, it is not`, async () => {
+    const cookie = await seeded();
+    const stored = await batch(cookie, 'abandonAt(gate: GATE)', ['f', 's']);
+    expect(codes(stored.entries[0])).toEqual([NOT_SAVED]);
+    expect(await counterOf(cookie)).toBe(1);
+    const fresh = await batch(undefined, 'abandonAt(gate: GATE)', ['f', 's']);
+    expect(fresh.entries[0]).toEqual({ data: { abandonAt: true } });
+    // And a new session whose batch set a value is marked: a success would have stored it.
+    const written = await batch(undefined, 'increment(gate: GATE)', ['f', 's']);
+    expect(codes(written.entries[0])).toEqual([NOT_SAVED]);
+    expect(sessionCookie(written.res.headers)).toBeUndefined();
   });
 
   it(`(${server}) a read-only batch with a failing operation marks nothing`, async () => {

@@ -27,13 +27,20 @@ export interface AnswerError {
 /** Whether a read-write session has changes for a completion to save (or a failure to discard). */
 function hasChanges({ session, loaded }: SessionLease): boolean {
   if (session.isReadOnly) return false;
+  // Never stored: what a success would store (a new session left empty, or abandoned, stores nothing).
+  if (loaded === null) return !session.isAbandoned && (session.owner !== undefined || itemsOf(session) !== '{}');
   if (session.previousId !== undefined || session.isAbandoned || session.timeoutChanged || session.ownerChanged) return true;
-  if (!session.itemsMayDiffer) return false;
-  // Maybe only read (an object value handed out): the items as they are now against those loaded.
+  // Maybe only read (an object value handed out): the items as they are now against those loaded, as
+  // the completion compares them (the stores hand back the text they were given).
+  return session.itemsMayDiffer && itemsOf(session) !== loaded.items;
+}
+
+/** The session's items as stored; null when they cannot be (a value JSON cannot keep, too large): a change all the same. */
+function itemsOf(session: SessionLease['session']): string | null {
   try {
-    return session.serializeItems() !== (loaded?.items ?? '{}');
+    return session.serializeItems();
   } catch {
-    return true; // a value that cannot be stored was set
+    return null;
   }
 }
 
