@@ -127,6 +127,10 @@ const shouldRenewCookie = (f: CompletionFacts) => f.canSetCookie && (f.resignCoo
 const shouldRefreshCookie = (f: CompletionFacts) =>
   f.stored && f.outcome === 'succeeded' && f.canSetCookie && (f.resignCookie || (f.refreshExpiry && f.renewsCookie));
 
+/** Whether a store step writes the session (what a failed request's discard loses). */
+export const writesSession = (step: StoreStep): boolean =>
+  step.kind === 'save' || step.kind === 'create' || step.kind === 'move' || step.kind === 'remove';
+
 export function planCompletion(f: CompletionFacts): CompletionPlan {
   // Read-only: nothing to save; the expiry slides only when much of it has elapsed.
   if (f.readOnly) {

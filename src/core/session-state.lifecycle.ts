@@ -18,7 +18,7 @@ import { SessionLockCoordinator, type LocalTurn } from '../lock/session-lock-coo
 import { acquisitionOf, attachLease, type SessionLease } from './session-lease.js';
 import { storedEarlier } from './earlier-read.js';
 import { shouldSaveOnError } from '../module/save-on-error.policy.js';
-import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
+import { keepsChanges, planCompletion, SENT_BEFORE_SAVED, writesSession, type CompletionFacts, type RequestOutcome } from './completion-plan.js';
 import { generateSessionId, redactSessionId } from '../session/session-id.js';
 import { clientSummaryOf } from '../session/client-summary.js';
 import { pastAbsoluteTimeout, SessionLiveness } from './session-liveness.js';
@@ -286,6 +286,21 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
    */
   hasNothingToComplete(lease: SessionLease): boolean {
     return lease.behavior === SessionStateBehavior.ReadOnly && !lease.refreshExpiry && !lease.resignCookie;
+  }
+
+  /**
+   * Whether completing `lease` as a success would write the session (save, create, move or remove
+   * it): what a failure's discard loses. The completion's own plan, asked before it runs (a GraphQL
+   * batch's last answer says so when another operation failed); it serialises the items if they may differ.
+   */
+  wouldWrite(lease: SessionLease, exchange: SessionExchange): boolean {
+    try {
+      const readOnly = lease.behavior === SessionStateBehavior.ReadOnly;
+      const data = keepsChanges({ readOnly, outcome: 'succeeded', abandoned: lease.session.isAbandoned }) ? this.dataOf(lease, exchange) : null;
+      return writesSession(planCompletion(this.factsOf(lease, exchange, 'succeeded', data)).store);
+    } catch {
+      return true; // items that cannot be stored (a value JSON cannot keep, too large): changed all the same
+    }
   }
 
   /** 3. End of the exchange, before its answer is sent. Runs once per lease. */

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { SessionExchange } from '../../core/session-exchange.js';
 import { loggableMessage } from '../../observability/store-failure-log.js';
-import { leaseOf, type SessionLease } from '../../core/session-lease.js';
+import { leaseOf } from '../../core/session-lease.js';
 import { SessionStateBehavior, type ResolvedBehavior } from '../../core/session-state-behavior.enum.js';
 import { SessionStateLifecycle } from '../../core/session-state.lifecycle.js';
 import { graphqlExchange, graphqlKeyOf, type GraphQLContextValue } from './graphql-exchange.js';
@@ -22,26 +22,6 @@ export interface AnswerError {
   error: Error;
   /** True: the answer keeps its data and HTTP status; false: the session could not be saved (its status, no data). */
   keepData: boolean;
-}
-
-/** Whether a read-write session has changes for a completion to save (or a failure to discard). */
-function hasChanges({ session, loaded }: SessionLease): boolean {
-  if (session.isReadOnly) return false;
-  // Never stored: what a success would store (a new session left empty, or abandoned, stores nothing).
-  if (loaded === null) return !session.isAbandoned && (session.owner !== undefined || itemsOf(session) !== '{}');
-  if (session.previousId !== undefined || session.isAbandoned || session.timeoutChanged || session.ownerChanged) return true;
-  // Maybe only read (an object value handed out): the items as they are now against those loaded, as
-  // the completion compares them (the stores hand back the text they were given).
-  return session.itemsMayDiffer && itemsOf(session) !== loaded.items;
-}
-
-/** The session's items as stored; null when they cannot be (a value JSON cannot keep, too large): a change all the same. */
-function itemsOf(session: SessionLease['session']): string | null {
-  try {
-    return session.serializeItems();
-  } catch {
-    return null;
-  }
 }
 
 /** One GraphQL HTTP request (one operation, or a batch of them) as the session lifecycle runs it. */
@@ -111,7 +91,7 @@ export class GraphQLSessionHooks {
     // The batch's last answer, itself without errors, would read as saved while another operation's
     // error discards the session changes of the whole batch: it says so (the earlier answers are
     // already serialised by the server; review R36).
-    const discardedByAnother = state.batch && state.failed && !hasErrors && hasChanges(lease);
+    const discardedByAnother = state.batch && state.failed && !hasErrors && this.lifecycle.wouldWrite(lease, state.exchange);
     try {
       await this.lifecycle.complete(lease, state.exchange, state.failed ? 'failed' : 'succeeded');
     } catch (error) {
