@@ -5,6 +5,7 @@ import {
   type CompletionPlan,
   type CookieStep,
   type StoreStep,
+  writesSession,
 } from '../../src/core/completion-plan.js';
 
 /** A read-write request that loaded a stored session under its lock, succeeded and changed nothing. */
@@ -262,5 +263,26 @@ describe('planCompletion (what the end of a request does with its session)', () 
 
     it('logs only when the answer left before a new id or a new session could be stored', () =>
       holds((f, p) => !p.log || (!f.canSetCookie && keepsChanges(f) && (f.regenerated || !f.stored))));
+  });
+});
+
+describe('writesSession (what a failed request discards: a GraphQL batch says so)', () => {
+  it('save, create, move and remove write the session; release, reset-timeout and none do not', () => {
+    const steps: [StoreStep, boolean][] = [
+      [{ kind: 'save', handOver: true }, true],
+      [{ kind: 'save', handOver: false }, true],
+      [{ kind: 'create' }, true],
+      [{ kind: 'move', removeOld: true }, true],
+      [{ kind: 'remove' }, true],
+      [{ kind: 'release' }, false],
+      [{ kind: 'reset-timeout' }, false],
+      [{ kind: 'none' }, false],
+    ];
+    for (const [step, writes] of steps) expect([step, writesSession(step)]).toEqual([step, writes]);
+  });
+
+  it('a loaded session that changed nothing writes nothing on success; one whose items changed does', () => {
+    expect(writesSession(planCompletion(LOADED).store)).toBe(false);
+    expect(writesSession(planCompletion({ ...LOADED, itemsChanged: true }).store)).toBe(true);
   });
 });
