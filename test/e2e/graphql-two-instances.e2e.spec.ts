@@ -1,27 +1,45 @@
 /**
- * GraphQL (Apollo on Express, Mercurius on Fastify) on a real Redis, two instances on one server:
- * the GraphQL hooks' acquisition and completion against a store that answers over the network
- * (every other GraphQL spec runs on the in-memory store), and a lock that other instances see.
+ * GraphQL (Apollo on Express, Mercurius on Fastify), two instances on one shared store, a real Redis
+ * and DynamoDB Local: the GraphQL hooks' acquisition and completion against a store that answers over
+ * the network (the other GraphQL specs run on the in-memory store), and a lock that other instances
+ * see (woken by the release on Redis, polled on DynamoDB).
  * Ordered by events only: a resolver parked on a gate, the other instance's lock attempt answered
  * "locked", the leaving client's connection closed on the server.
  */
 import type { Server } from 'node:http';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
-import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from '../e2e/graphql-app.js';
+import type { SessionStateStore } from '../../src/store/session-state-store.js';
+import { GRAPHQL_SERVER, gql, startGraphQLApp, type GraphQLApp } from './graphql-app.js';
+import { useDynamoDBTable } from '../support/dynamodb-test-helpers.js';
 import { leavingClient, listening } from '../support/leaving-client.js';
 import { locksLeft, useRedisServer } from '../support/redis-test-helpers.js';
-import { ADAPTERS, sessionCookie } from '../support/test-app.js';
+import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
 
 const redis = useRedisServer();
+const table = await useDynamoDBTable('graphql-two-instances');
 
-describe.each(ADAPTERS)('GraphQL on a real Redis over %s', (adapter) => {
-  const graphqlServer = GRAPHQL_SERVER[adapter];
+interface Backend {
+  name: string;
+  /** A store of its own for each instance (its own client), as another process would have. */
+  store(): SessionStateStore;
+  /** Locks left at the store after a test (DynamoDB: the next request's being served at once shows it). */
+  locksLeft?(): Promise<number>;
+}
+const BACKENDS: Backend[] = [
+  { name: 'Redis', store: () => new RedisSessionStateStore({ url: redis.server.url }), locksLeft: () => locksLeft(redis.admin) },
+  { name: 'DynamoDB Local', store: () => table.createStore() },
+];
+const CASES: [string, Backend, AdapterName][] = BACKENDS.flatMap((backend) =>
+  ADAPTERS.map((adapter): [string, Backend, AdapterName] => [`${backend.name}, ${adapter}`, backend, adapter]),
+);
+
+describe.each(CASES)('GraphQL on two instances sharing one store (%s)', (_name, backend, adapter) => {
+  const graphqlServer = `${GRAPHQL_SERVER[adapter]}, ${backend.name}`;
   const apps: GraphQLApp[] = [];
 
-  /** An instance with its own store and Redis client, as another process would have. */
   async function instance(): Promise<GraphQLApp> {
-    const app = await startGraphQLApp(adapter, { store: new RedisSessionStateStore({ url: redis.server.url }) });
+    const app = await startGraphQLApp(adapter, { store: backend.store() });
     apps.push(app);
     return app;
   }
@@ -30,7 +48,7 @@ describe.each(ADAPTERS)('GraphQL on a real Redis over %s', (adapter) => {
     for (const a of apps) a.gates.openAll();
     for (const a of apps) expect(a.app.get(SessionStateLifecycle).activeLeases).toBe(0);
     await Promise.all(apps.splice(0).map((a) => a.app.close()));
-    expect(await locksLeft(redis.admin)).toBe(0);
+    if (backend.locksLeft) expect(await backend.locksLeft()).toBe(0);
   });
 
   /** A new session, counter at 1 (one mutation without a cookie). */
