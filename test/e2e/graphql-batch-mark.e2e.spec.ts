@@ -76,6 +76,7 @@ describe.each(ADAPTERS)('a failed GraphQL batch marks its last answer, over %s',
     expect(res.body).toEqual({ data: { increment: 1, setProfile: true } });
     return sessionCookie(res.headers)!;
   }
+  let sent = 0;
   const counterOf = async (cookie: string) => (await gql(g.http, { query: '{ counter }' }, cookie)).body.data.counter as number;
 
   /**
@@ -84,7 +85,7 @@ describe.each(ADAPTERS)('a failed GraphQL batch marks its last answer, over %s',
    * only, no I/O) has gone through the server's hooks before the second resumes.
    */
   async function batch(cookie: string | undefined, operation: string, order: ['s' | 'f', 's' | 'f']) {
-    const tag = String(Math.random()).slice(2);
+    const tag = String(++sent); // gate names of this batch alone
     const answered = gql(
       g.http,
       [{ query: `mutation { ${operation.replace('GATE', `"s${tag}"`)} }` }, { query: `mutation { failAt(gate: "f${tag}") }` }],
