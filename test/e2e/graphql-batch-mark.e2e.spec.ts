@@ -7,7 +7,10 @@
  * together whatever order the server calls them in.
  */
 import { setImmediate as turn } from 'node:timers/promises';
-import { Args, Int, Mutation, Resolver } from '@nestjs/graphql';
+import { Injectable, RequestTimeoutException, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
+import { Args, GqlExecutionContext, Int, Mutation, Resolver } from '@nestjs/graphql';
+import { Subject, mergeMap, race, take, throwError, type Observable } from 'rxjs';
 import { HttpSessionState, Session } from '../../src/index.js';
 import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js';
 import { Gates } from '../support/gates.js';
@@ -51,6 +54,37 @@ class BatchMarkResolver {
   async failAt(@Args('gate', { type: () => String }) gate: string): Promise<number> {
     await this.gates.pass(gate);
     throw new Error('failed on purpose');
+  }
+}
+
+/**
+ * An outer interceptor that gives up on `slowAt` when the test says so, as `timeout()` does when its
+ * time is up: the operation answers 408's error while its resolver goes on.
+ */
+@Injectable()
+class GiveUpInterceptor implements NestInterceptor {
+  readonly now = new Subject<void>();
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (context.getType<string>() !== 'graphql' || GqlExecutionContext.create(context).getInfo().fieldName !== 'slowAt') return next.handle();
+    return race(
+      next.handle(),
+      this.now.pipe(
+        take(1),
+        mergeMap(() => throwError(() => new RequestTimeoutException())),
+      ),
+    );
+  }
+}
+
+@Resolver()
+class SlowResolver {
+  constructor(private readonly gates: Gates) {}
+
+  /** Uses no session; parked until the test opens its gate, long after the interceptor gave up on it. */
+  @Mutation(() => Int, { nullable: true })
+  async slowAt(@Args('gate', { type: () => String }) gate: string): Promise<number> {
+    await this.gates.pass(gate);
+    return 1;
   }
 }
 
@@ -163,5 +197,41 @@ describe.each(ADAPTERS)('a failed GraphQL batch marks its last answer, over %s',
       const read = (res.body as Entry[]).find((entry) => entry.data?.counter !== undefined);
       expect(read).toEqual({ data: { counter: 1 } });
     }
+  });
+});
+
+describe.each(ADAPTERS)('a GraphQL batch one of whose operations an outer interceptor gave up on, over %s', (adapter) => {
+  const server = GRAPHQL_SERVER[adapter];
+  const giveUp = new GiveUpInterceptor();
+  let g: GraphQLApp;
+  beforeAll(async () => {
+    g = await startGraphQLApp(adapter, {}, [SlowResolver, { provide: APP_INTERCEPTOR, useValue: giveUp }]);
+  });
+  afterAll(async () => {
+    g.gates.openAll();
+    await g.app.close();
+  });
+
+  it(`(${server}) the operation given up on answers its error, the changing one answered last is marked, nothing is saved`, async () => {
+    const cookie = sessionCookie((await gql(g.http, { query: 'mutation { increment }' })).headers)!;
+    const answered = gql(g.http, [{ query: 'mutation { slowAt(gate: "slow") }' }, { query: 'mutation { increment(gate: "inc") }' }], cookie).then(
+      (res) => res,
+    );
+    await Promise.all([g.gates.arrived('slow'), g.gates.arrived('inc')]);
+    giveUp.now.next(); // the outer interceptor's time is up: slowAt's resolver is still parked
+    await turn();
+    g.gates.open('inc');
+    const res = await answered;
+    expect(res.status).toBe(200);
+    const [slow, increment] = res.body as [Entry, Entry];
+    expect(slow.data).toEqual({ slowAt: null });
+    expect(codes(slow)).not.toContain(NOT_SAVED);
+    expect(slow.errors).toHaveLength(1);
+    expect(increment.data).toEqual({ increment: 2 });
+    expect(codes(increment)).toEqual([NOT_SAVED]);
+    // The resolver given up on ends; the session is as before the batch, and free.
+    g.gates.open('slow');
+    expect((await gql(g.http, { query: 'mutation { increment }' }, cookie)).body).toEqual({ data: { increment: 2 } });
+    expect(g.app.get(SessionStateLifecycle).activeLeases).toBe(0);
   });
 });
