@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { SessionExchange } from '../../core/session-exchange.js';
 import { loggableMessage } from '../../observability/store-failure-log.js';
-import { leaseOf } from '../../core/session-lease.js';
+import { leaseOf, type SessionLease } from '../../core/session-lease.js';
 import { SessionStateBehavior, type ResolvedBehavior } from '../../core/session-state-behavior.enum.js';
 import { SessionStateLifecycle } from '../../core/session-state.lifecycle.js';
 import { graphqlExchange, graphqlKeyOf, type GraphQLContextValue } from './graphql-exchange.js';
@@ -15,6 +15,7 @@ import {
 } from './graphql-operation-behavior.js';
 import { GraphQLSessionFields } from './graphql-session-fields.js';
 import { toGraphQLError } from './to-graphql-error.js';
+import { requestSessionOf } from '../http/compat/request-session.binding.js';
 import { BATCH_NOT_SAVED_CODE, BATCH_NOT_SAVED_MESSAGE } from '../../errors/session-error-catalog.js';
 
 /** An error for an operation's answer (see `afterExecution`). */
@@ -146,12 +147,19 @@ export class GraphQLSessionHooks {
         }
       }
     }
-    if (behavior === SessionStateBehavior.Disabled) return;
+    if (behavior === SessionStateBehavior.Disabled) {
+      // Under mountSessionState, `req.session` now knows its route: one that holds no lock.
+      requestSessionOf(state.exchange.key)?.routedWithoutSession();
+      return;
+    }
+    let lease: SessionLease;
     try {
-      await this.lifecycle.acquire(state.exchange, behavior, 'interceptor');
+      lease = await this.lifecycle.acquire(state.exchange, behavior, 'interceptor');
     } catch (error) {
       throw await this.graphqlError(error, state.exchange);
     }
+    // Under mountSessionState, a login in a mutation (passport's `req.login`) sets the session's owner, as on a route.
+    if (lease.behavior === SessionStateBehavior.Required) requestSessionOf(state.exchange.key)?.lockedByGraphQL(lease);
     // Answered while it waited (review R36: Apollo answers a batch with a malformed entry 400 at once,
     // while another entry's acquisition runs): nothing would complete this lease; it held the lock until stale.
     if (state.answered) this.discardOpen(state);

@@ -10,8 +10,8 @@ import { ownerOfPassportUser } from './passport-owner.js';
 
 /** Why a write through `req.session` is refused in a request that holds no session lock. */
 export const NO_LOCK_MESSAGE =
-  'req.session was written in a request that holds no session lock (its route is read-only, or does not use the session, ' +
-  'or the route is not known yet: a middleware): declare the route @SessionState(SessionStateBehavior.Required) to write to the session.';
+  'req.session was written in a request that holds no session lock (its route or GraphQL operation is read-only, or does not use the session, ' +
+  'or the route is not known yet: a middleware): declare the route or resolver @SessionState(SessionStateBehavior.Required) to write to the session.';
 
 /** The mount's own load: kept apart from the request's acquisition (the route decides that one). */
 class MountExchange extends HttpExchange {
@@ -184,6 +184,21 @@ export class RequestSessionBinding implements EarlierRead {
     }
   }
 
+  /**
+   * A GraphQL request none of whose operations uses the session (its server hooks acquire nothing):
+   * its resolvers are the route, and they hold no lock. A write through `req.session` there (passport's
+   * login in a mutation not declared `Required`) is refused at once, saying so, rather than taken as a
+   * middleware's, before the route is known. Its answer is the GraphQL server's: nothing to hold.
+   */
+  routedWithoutSession(): void {
+    this.routed = true;
+  }
+
+  /** A GraphQL request's locked session (its server hooks acquired it): passport's login there sets its owner too. */
+  lockedByGraphQL(lease: SessionLease): void {
+    ownedByPassportUser(lease);
+  }
+
   /** A route that takes no lock: its handler (`@Session()`, `SessionStateAccessor`) gets the session loaded at mount. */
   useLoaded(): void {
     this.routed = true;
@@ -240,11 +255,7 @@ export class RequestSessionBinding implements EarlierRead {
       carryOver(this.early, this.loaded, lease.session);
       this.carried = true;
     }
-    lease.beforeSave = () => {
-      // passport's user is the session's owner, so that sign-out-everywhere covers passport logins.
-      const owner = ownerOfPassportUser(lease.session);
-      if (owner !== undefined && owner !== lease.session.owner) lease.session.owner = owner;
-    };
+    ownedByPassportUser(lease);
     this.holdGuardAnswer(lease);
   }
 
@@ -261,6 +272,14 @@ export class RequestSessionBinding implements EarlierRead {
       answer.release(this.lifecycle.complete(lease, this.exchange, outcome), (error) => toHttpException(error, this.exchange));
     });
   }
+}
+
+/** passport's user is the session's owner, so that sign-out-everywhere covers passport logins. */
+function ownedByPassportUser(lease: SessionLease): void {
+  lease.beforeSave = () => {
+    const owner = ownerOfPassportUser(lease.session);
+    if (owner !== undefined && owner !== lease.session.owner) lease.session.owner = owner;
+  };
 }
 
 /** A writable copy of a read-only lease's session (the loaded data; nothing of it is ever stored). */
