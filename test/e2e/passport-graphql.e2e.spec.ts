@@ -104,6 +104,13 @@ function loginResolver(adapter: AdapterName) {
       return req.user!.id;
     }
 
+    /** Writes `req.session` in a mutation that does not declare the session. */
+    @Mutation(() => Boolean)
+    remember(@Context('req') req: { session: { set(key: string, value: unknown): void } }): boolean {
+      req.session.set('remembered', true);
+      return true;
+    }
+
     @SessionState(SessionStateBehavior.Required)
     @Mutation(() => Boolean)
     async logout(@Context('req') req: ResolverRequest): Promise<boolean> {
@@ -237,6 +244,10 @@ describe.each(ADAPTERS)('passport login from a GraphQL mutation, under mountSess
     expect(sessionCookie(res.headers)).toBeUndefined();
     expect(await whoami(before)).toBeNull();
     expect((await store.getItem(idOf(before))).kind).toBe('loaded');
+    // Any write there throws at once, as on a route that holds no lock.
+    const write = await gql(http, { query: 'mutation { remember }' }, before);
+    expect(write.body.errors?.[0]?.message).toContain('holds no session lock');
+    expect(sessionCookie(write.headers)).toBeUndefined();
   });
 
   it(`(${server}) a batch whose other operation fails: ${adapter === 'express' ? "passport's save() stored the login at once, kept" : '@fastify/passport saves at the end, so the login is discarded and its answer marked'}`, async () => {
