@@ -56,10 +56,31 @@ export class RedisReleaseWatches {
     private readonly logger: Logger,
   ) {}
 
-  /** A watch on `channel`, once the subscription is active. */
+  /**
+   * A watch on `channel`, once the subscription is active; while the store cannot subscribe (refused by
+   * the ACL, not confirmed within `requestTimeoutMs`, or in the few seconds after such a failure), a watch
+   * that checks at the fallback pace, as after a lost message, and subscribes at a later check if it can
+   * (review R38: such a waiter polled at the module's `lockWait` pace, 20 to 40 times as often, for its whole wait).
+   */
   async watch(channel: string): Promise<SessionStateReleaseWatch> {
     if (this.closed) throw new Error('The store is closed.');
-    // After a failure, waiters poll for a while rather than each waiting out a subscription attempt.
+    return this.subscribed(channel).catch(() => new UnsubscribedWatch(this.fallbackPollMs, (signal) => this.trySubscribed(channel, signal)));
+  }
+
+  /** A subscribed watch on `channel`, or undefined when the store cannot subscribe now (or `signal` aborted first). */
+  private async trySubscribed(channel: string, signal: AbortSignal): Promise<SessionStateReleaseWatch | undefined> {
+    if (this.closed) return undefined;
+    const attempt = this.subscribed(channel).catch(() => undefined);
+    const aborted = new Promise<undefined>((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+    const watch = await Promise.race([attempt, aborted]);
+    // Aborted first: a subscription that still comes through is given up at once.
+    if (!watch) void attempt.then((late) => late?.close());
+    return watch;
+  }
+
+  /** A watch on `channel`, once the subscription is active; rejects when it cannot be had now. */
+  private async subscribed(channel: string): Promise<SessionStateReleaseWatch> {
+    // After a failure, waiters check at the fallback pace for a while rather than each waiting out a subscription attempt.
     if (Date.now() < this.failedUntil) throw new Error('Release notifications are unavailable for now.');
     let entry = this.channels.get(channel);
     if (!entry) {
@@ -205,5 +226,40 @@ class ReleaseWatch implements SessionStateReleaseWatch {
       signal.addEventListener('abort', onAbort, { once: true });
       this.wake = () => done('released');
     });
+  }
+}
+
+/**
+ * A waiter's watch while the store cannot subscribe: each `next` answers `timeout` after the fallback
+ * pause (the waiter then checks the lock), and first tries to subscribe; once subscribed it answers as a
+ * subscribed watch does. The subscription comes before the check that follows it, so a release after
+ * that check is heard.
+ */
+class UnsubscribedWatch implements SessionStateReleaseWatch {
+  private readonly pause: ReleaseWatch;
+  private watch: SessionStateReleaseWatch | undefined;
+  private closed = false;
+
+  constructor(
+    fallbackPollMs: number,
+    private readonly subscribe: (signal: AbortSignal) => Promise<SessionStateReleaseWatch | undefined>,
+  ) {
+    this.pause = new ReleaseWatch(fallbackPollMs, () => undefined); // never released: only its pause
+  }
+
+  async next(signal: AbortSignal): Promise<'released' | 'timeout' | 'aborted'> {
+    if (this.watch) return this.watch.next(signal);
+    const answer = await this.pause.next(signal);
+    if (answer !== 'timeout' || this.closed) return answer;
+    const watch = await this.subscribe(signal);
+    if (this.closed) watch?.close();
+    else this.watch = watch;
+    return signal.aborted ? 'aborted' : 'timeout';
+  }
+
+  close(): void {
+    this.closed = true;
+    this.watch?.close();
+    this.watch = undefined;
   }
 }
