@@ -71,7 +71,17 @@ export function fromIoredis(client: IoredisLike): RedisSessionClient {
     const set = listeners.get(channel);
     if (!set?.delete(listener) || set.size > 0) return;
     listeners.delete(channel);
-    await unsubscribe(channel);
+    try {
+      await unsubscribe(channel);
+    } catch (error) {
+      // Still subscribed (ioredis forgets a channel only when its unsubscription is answered, and
+      // subscribes it again at each reconnect): the listener goes back, so that the store's retry once
+      // the connection is ready finds it and sends the unsubscription again (review R38).
+      const again = listeners.get(channel);
+      if (again) again.add(listener);
+      else listeners.set(channel, new Set([listener]));
+      throw error;
+    }
   };
   const adapter = {
     [UNTIMED_COMMANDS]: true,

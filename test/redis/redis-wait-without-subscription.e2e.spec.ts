@@ -4,11 +4,10 @@
  * the module's `lockWait` pace (5 ms doubling to 50 ms: 20 to 40 times as many probes); and once the
  * subscriber is back it subscribes again and is woken by the release (review R38; docs/REDIS.md, "ACL").
  */
-import { createClient, type RedisClientType } from 'redis';
 import request from 'supertest';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { idOf, startSessionApp, type SessionApp } from '../e2e/session-app.js';
-import { startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { useRedisServer } from '../support/redis-test-helpers.js';
 import { sessionCookie } from '../support/test-app.js';
 import { shardSubscribers } from './subscriber-drop.js';
 
@@ -19,27 +18,18 @@ const WITHOUT_SUBSCRIBE =
   );
 const FALLBACK_POLL_MS = 400; // a pause of 200–400 ms; lockWait's is at most 50 ms
 
-let server: RedisServer;
-let admin: RedisClientType;
+const redis = useRedisServer();
 const apps: SessionApp[] = [];
 beforeAll(async () => {
-  server = await startRedisServer();
-  admin = createClient({ url: server.url });
-  admin.on('error', () => {});
-  await admin.connect();
-  await admin.sendCommand(['ACL', 'SETUSER', 'no-subscribe', 'reset', 'on', '>pw', '~sess:*', '&sess:*', ...WITHOUT_SUBSCRIBE]);
+  await redis.admin.sendCommand(['ACL', 'SETUSER', 'no-subscribe', 'reset', 'on', '>pw', '~sess:*', '&sess:*', ...WITHOUT_SUBSCRIBE]);
 });
 afterEach(async () => {
   for (const app of apps) app.gates.openAll();
   await Promise.all(apps.splice(0).map((app) => app.app.close()));
-  await admin.configSet('maxclients', '10000');
-});
-afterAll(async () => {
-  admin?.destroy();
-  await server?.stop();
+  await redis.admin.configSet('maxclients', '10000');
 });
 
-const clientCount = async () => Number(/connected_clients:(\d+)/.exec(await admin.info('clients'))![1]);
+const clientCount = async () => Number(/connected_clients:(\d+)/.exec(await redis.admin.info('clients'))![1]);
 
 async function twoInstances(options: ConstructorParameters<typeof RedisSessionStateStore>[0]) {
   const a = await startSessionApp('express', { store: new RedisSessionStateStore(options) });
@@ -77,7 +67,7 @@ async function checkInterval(b: SessionApp): Promise<number> {
 describe('Redis: a waiter that cannot subscribe to its session’s releases', () => {
   it('an ACL user without +ssubscribe: the waiter checks the lock at the fallback pace, and is served once the holder lets go', async () => {
     const { a, b, cookie } = await twoInstances({
-      url: `redis://no-subscribe:pw@127.0.0.1:${server.port}`,
+      url: `redis://no-subscribe:pw@127.0.0.1:${redis.server.port}`,
       releaseNotifications: { fallbackPollMs: FALLBACK_POLL_MS },
     });
     const { holder, waiter } = await holdAndWait(a, b, cookie, 'hold');
@@ -89,7 +79,7 @@ describe('Redis: a waiter that cannot subscribe to its session’s releases', ()
 
   it('a subscriber kept out while the waiter starts: it checks at the fallback pace, subscribes again once the subscriber is back, and is woken by the release', async () => {
     const { a, b, store, cookie } = await twoInstances({
-      url: server.url,
+      url: redis.server.url,
       clientOptions: { socket: { reconnectStrategy: () => 20 } },
       requestTimeoutMs: 300,
       releaseNotifications: { fallbackPollMs: FALLBACK_POLL_MS },
@@ -98,10 +88,10 @@ describe('Redis: a waiter that cannot subscribe to its session’s releases', ()
     // b's subscriber connection is opened by a first wait, then dropped and kept out (maxclients).
     const warm = sessionCookie((await request(a.app.getHttpServer()).post('/seed').expect(200)).headers)!;
     const first = await holdAndWait(a, b, warm, 'warm');
-    await vi.waitFor(async () => expect(await shardSubscribers(admin, `${store.key(idOf(warm))}:r`)).toBe(1));
+    await vi.waitFor(async () => expect(await shardSubscribers(redis.admin, `${store.key(idOf(warm))}:r`)).toBe(1));
     const clients = await clientCount();
-    await admin.configSet('maxclients', String(clients - 1));
-    await admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
+    await redis.admin.configSet('maxclients', String(clients - 1));
+    await redis.admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
     a.gates.open('warm');
     expect((await first.holder).status).toBe(200);
     expect((await first.waiter).body).toEqual({ count: 2 }); // by the fallback check
@@ -109,8 +99,8 @@ describe('Redis: a waiter that cannot subscribe to its session’s releases', ()
     const { holder, waiter } = await holdAndWait(a, b, cookie, 'hold');
     expect(await checkInterval(b)).toBeGreaterThanOrEqual(FALLBACK_POLL_MS / 2 - 5);
     // The subscriber is let back in: the waiter subscribes again (after the store's pause after a failure).
-    await admin.configSet('maxclients', '10000');
-    await vi.waitFor(async () => expect(await shardSubscribers(admin, channel)).toBe(1), { timeout: 10_000, interval: 50 });
+    await redis.admin.configSet('maxclients', '10000');
+    await vi.waitFor(async () => expect(await shardSubscribers(redis.admin, channel)).toBe(1), { timeout: 10_000, interval: 50 });
     // Woken by the release: it takes the lock with no check (probe) in between.
     b.counter.reset();
     a.gates.open('hold');
