@@ -105,6 +105,14 @@ const SAMPLES: Sample[] = [
         "import type { FastifyRequest, FastifyReply } from 'fastify';\nconst FASTIFY_PASSPORT = 'FASTIFY_PASSPORT';",
     ),
   },
+  {
+    page: 'docs/PASSPORT.md',
+    block: 5,
+    wrap: withNest(
+      "import { AuthGuard } from '@nestjs/passport';\nimport { Args, Context, GqlExecutionContext, Mutation, ObjectType, Resolver } from '@nestjs/graphql';\n" +
+        "import type { Request } from 'express';\n@ObjectType() class User {}",
+    ),
+  },
   { page: 'docs/REDIS.md', block: 1, wrap: (code) => code },
   {
     page: 'docs/REDIS.md',
