@@ -42,7 +42,16 @@ export const TOO_LARGE_MESSAGE =
  * its data stays, and this error says the session changes of the whole batch were discarded.
  */
 export const BATCH_NOT_SAVED_MESSAGE = 'Another operation of this batch failed: the session changes of the whole batch were not saved.';
-export const BATCH_NOT_SAVED_CODE = 'SESSION_STATE_NOT_SAVED';
+/**
+ * A GraphQL request none of whose operations uses the session, in which a resolver or its guard removed
+ * something through `req.session` (@fastify/passport's `logOut()` in a mutation not declared `Required`):
+ * the removal is this request's only, and its last answer says so rather than read as done.
+ */
+export const REMOVAL_NOT_SAVED_MESSAGE =
+  'req.session was changed (a logout, a key removed) in a GraphQL operation that holds no session lock: the change was not saved. ' +
+  'Declare the resolver @SessionState(SessionStateBehavior.Required).';
+/** The GraphQL error code of both: an answer whose data stays, with session changes that were not saved. */
+export const NOT_SAVED_CODE = 'SESSION_STATE_NOT_SAVED';
 export const LOCK_LOST_MESSAGE =
   'The session lock was lost (broken as stale, or the session was removed); the changes of this request were not saved.';
 

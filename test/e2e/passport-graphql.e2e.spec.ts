@@ -120,6 +120,14 @@ function loginResolver(adapter: AdapterName) {
       return true;
     }
 
+    /** The same logout, on a mutation that does not declare the session. */
+    @Mutation(() => Boolean)
+    async logoutUndeclared(@Context('req') req: ResolverRequest): Promise<boolean> {
+      if (adapter === 'fastify') await req.logOut!();
+      else await new Promise<void>((resolve, reject) => req.logout!((error) => (error ? reject(error) : resolve())));
+      return true;
+    }
+
     /** Uses no session; parked until the test opens its gate, then fails. */
     @Mutation(() => Int, { nullable: true })
     async failAt(@Args('gate') gate: string): Promise<number> {
@@ -248,6 +256,25 @@ describe.each(ADAPTERS)('passport login from a GraphQL mutation, under mountSess
     const write = await gql(http, { query: 'mutation { remember }' }, before);
     expect(write.body.errors?.[0]?.message).toContain('holds no session lock');
     expect(sessionCookie(write.headers)).toBeUndefined();
+  });
+
+  it(`(${server}) a logout in a mutation that does not declare the session: not answered as done; the session stays signed in`, async () => {
+    const cookie = sessionCookie((await gql(http, LOGIN('john', 'changeme'))).headers)!;
+    const res = await gql(http, { query: 'mutation { logoutUndeclared }' }, cookie);
+    expect(res.status).toBe(200);
+    const answer = res.body as Entry;
+    if (adapter === 'express') {
+      // passport's logout() saves: refused, as any save where no lock is held.
+      expect(answer.data).toBeNull();
+      expect(answer.errors?.[0]?.message).toContain('holds no session lock');
+    } else {
+      // @fastify/passport's logOut() only removes (kept for this request, not saved): its answer says so (review R39).
+      expect(answer.data).toEqual({ logoutUndeclared: true });
+      expect(answer.errors?.map((e) => e.extensions?.code)).toEqual(['SESSION_STATE_NOT_SAVED']);
+      expect(answer.errors?.[0]?.message).toContain('Declare the resolver @SessionState(SessionStateBehavior.Required)');
+    }
+    expect(sessionCookie(res.headers)).toBeUndefined();
+    expect(await whoami(cookie)).toBe(1);
   });
 
   it(`(${server}) a batch whose other operation fails: ${adapter === 'express' ? "passport's save() stored the login at once, kept" : '@fastify/passport saves at the end, so the login is discarded and its answer marked'}`, async () => {

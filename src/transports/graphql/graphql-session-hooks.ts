@@ -16,7 +16,7 @@ import {
 import { GraphQLSessionFields } from './graphql-session-fields.js';
 import { toGraphQLError } from './to-graphql-error.js';
 import { requestSessionOf } from '../http/compat/request-session.binding.js';
-import { BATCH_NOT_SAVED_CODE, BATCH_NOT_SAVED_MESSAGE } from '../../errors/session-error-catalog.js';
+import { BATCH_NOT_SAVED_MESSAGE, NOT_SAVED_CODE, REMOVAL_NOT_SAVED_MESSAGE } from '../../errors/session-error-catalog.js';
 
 /** An error for an operation's answer (see `afterExecution`). */
 export interface AnswerError {
@@ -82,7 +82,9 @@ export class GraphQLSessionHooks {
     if (--state.remaining > 0) return undefined;
     this.requests.delete(state.exchange.key);
     const lease = leaseOf(state.exchange.key);
-    if (!lease) return undefined;
+    // No operation uses the session, yet a resolver removed something through `req.session` (a logout
+    // in a mutation not declared Required): not saved, which an answer without errors must say (review R39).
+    if (!lease) return !hasErrors && requestSessionOf(state.exchange.key)?.removedWithoutLock ? this.notSaved(REMOVAL_NOT_SAVED_MESSAGE) : undefined;
     // A resolver still runs (an outer interceptor gave up on it, so this answer has errors): the
     // answer goes out now; the session is completed (discarded) once the resolver settles.
     if (lease.running) {
@@ -98,9 +100,13 @@ export class GraphQLSessionHooks {
     } catch (error) {
       return { error: await this.graphqlError(error, state.exchange), keepData: false };
     }
-    if (!discardedByAnother) return undefined;
+    return discardedByAnother ? this.notSaved(BATCH_NOT_SAVED_MESSAGE) : undefined;
+  }
+
+  /** An answer whose data stays, beside an error saying its session changes were not saved. */
+  private async notSaved(message: string): Promise<AnswerError> {
     const { GraphQLError } = await import('graphql');
-    return { error: new GraphQLError(BATCH_NOT_SAVED_MESSAGE, { extensions: { code: BATCH_NOT_SAVED_CODE } }), keepData: true };
+    return { error: new GraphQLError(message, { extensions: { code: NOT_SAVED_CODE } }), keepData: true };
   }
 
   private stateOf(context: GraphQLContextValue): RequestState | undefined {

@@ -146,6 +146,15 @@ export class RequestSessionBinding implements EarlierRead {
     this.detached = true;
   }
 
+  /**
+   * Whether a removal on a route that holds no lock (`detachForRemoval`: a logout, a key deleted) changed
+   * this request's `req.session`: it is not saved. A GraphQL request's last answer says so (see
+   * `GraphQLSessionHooks`); an HTTP route's answer is its handler's, and the warning at the answer says it.
+   */
+  get removedWithoutLock(): boolean {
+    return this.detached && this.early !== undefined && hasChanges(this.early, this.loaded);
+  }
+
   /** The lease `req.session` shows: the request's, once the route decided, else the one loaded at mount. */
   current(): SessionLease {
     return leaseOf(this.request) ?? this.loaded;
