@@ -714,7 +714,16 @@ export class RedisSessionStateStore extends SessionStateStore {
       );
     }
     const { url, clientOptions } = this.options;
-    const client = redis.createClient({ ...clientOptions, ...(url === undefined ? {} : { url }) });
+    let client: ReturnType<typeof redis.createClient>;
+    try {
+      client = redis.createClient({ ...clientOptions, ...(url === undefined ? {} : { url }) });
+    } catch (error) {
+      // A malformed url (a typo in the port): node-redis's error carries the whole URL, password included
+      // (`input`), so neither it nor its cause goes into this one (review R40).
+      throw new SessionStateStoreMisconfiguredError(
+        `RedisSessionStateStore could not make its client: ${withoutCredentials(error)}. Check url and clientOptions.`,
+      );
+    }
     // The store owns this client: node-redis reconnects by itself. Logged once per outage, not per attempt.
     let down = false;
     client.on('error', (error: Error) => {
@@ -799,4 +808,11 @@ function storeDataOf(items: string, timeout: number, owner?: string, created?: n
   if (created !== undefined) item.created = created;
   if (client !== undefined) item.client = client;
   return item;
+}
+
+/** An option error's name, code and message, anything shaped like a URL's credentials cut. */
+function withoutCredentials(error: unknown): string {
+  if (!(error instanceof Error)) return 'an invalid option';
+  const code = (error as { code?: unknown }).code;
+  return `${error.constructor.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message.replace(/\/\/[^@\s/]*@/g, '//')}`;
 }
