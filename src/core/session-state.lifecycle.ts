@@ -764,6 +764,11 @@ export class SessionStateLifecycle implements BeforeApplicationShutdown {
     };
   }
 
+  /** The lifetime of `session`'s cookie, ms (its own `cookie.maxAge`, else the module's); undefined: a browser-session cookie. */
+  cookieLifetime(session: HttpSessionState): number | undefined {
+    return cookieMaxAgeOf(session, this.options);
+  }
+
   /**
    * The Set-Cookie value for `id` (null: clears it; with `session`, its cookie lifetime), or the id
    * header's value when the request named its session by the header; null when no cookie (header)

@@ -143,19 +143,24 @@ export function requestSessionFacade(
       return session().id;
     },
     get cookie(): RequestSessionCookie {
-      const cookie = session().cookie;
+      const current = session();
+      const cookie = current.cookie;
+      // What the cookie's Max-Age will be: the session's own lifetime, else the module's `cookie.maxAge`
+      // (as express-session's cookie reads its configured one; review R40). null/undefined: a browser-session cookie.
+      const lifetime = () => binding.lifecycle.cookieLifetime(current) ?? cookie.maxAge;
       return {
         get maxAge() {
-          return cookie.maxAge;
+          return lifetime();
         },
         set maxAge(ms) {
           cookie.maxAge = ms;
         },
         get originalMaxAge() {
-          return cookie.maxAge;
+          return lifetime();
         },
         get expires() {
-          return typeof cookie.maxAge === 'number' ? new Date(Date.now() + cookie.maxAge) : null;
+          const ms = lifetime();
+          return typeof ms === 'number' ? new Date(Date.now() + ms) : null;
         },
         set expires(at: Date | null) {
           cookie.maxAge = maxAgeOfExpires(at);
