@@ -2,6 +2,36 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Attr, LEGACY_WRITE_PREFIX, WRITE_SLOT_NAMES } from './dynamodb-session-record.js';
 import type { DynamoDBSessionStateStoreOptions } from './dynamodb-session-state-store.options.js';
 import { SessionItemsCodec } from './session-items-codec.js';
+import { booleanOption, refuseUnknownOptions } from '../store/store-option-keys.js';
+
+const STORE = 'DynamoDBSessionStateStore';
+const OPTIONS = [
+  'tableName',
+  'application',
+  'createIfNotExists',
+  'client',
+  'clientConfig',
+  'keyAttribute',
+  'ttlAttribute',
+  'ttlExtraSeconds',
+  'consistentReads',
+  'compression',
+  'maxItemBytes',
+  'requestTimeoutMs',
+  'maxAttempts',
+  'clock',
+] as const satisfies readonly (keyof DynamoDBSessionStateStoreOptions)[];
+
+/** connect-dynamodb's options, and where each went (docs/MIGRATING.md). */
+const CONNECT_DYNAMODB = {
+  table: "connect-dynamodb's: tableName",
+  hashKey: "connect-dynamodb's: keyAttribute",
+  prefix: "connect-dynamodb's: application (one table shared by several applications)",
+  readCapacityUnits: "connect-dynamodb's: the table createIfNotExists makes is on-demand",
+  writeCapacityUnits: "connect-dynamodb's: the table createIfNotExists makes is on-demand",
+  AWSConfigJSON: "connect-dynamodb's: clientConfig",
+  AWSRegion: "connect-dynamodb's: clientConfig.region",
+};
 
 /** DynamoDB's hard limit on the size of one item. */
 const DYNAMODB_ITEM_LIMIT = 409_600;
@@ -23,17 +53,18 @@ export interface DynamoDBStoreSettings {
 
 /** Checks the options (a `TypeError` names the wrong one) and fills in the defaults. */
 export function storeSettings(options: DynamoDBSessionStateStoreOptions): DynamoDBStoreSettings {
+  refuseUnknownOptions(STORE, options, OPTIONS, CONNECT_DYNAMODB);
   const compression = options.compression ?? {};
   const threshold = compression === false ? null : (compression.thresholdBytes ?? 8192);
   const maxItemBytes = checkNumber('maxItemBytes', options.maxItemBytes ?? 400_000, 1, DYNAMODB_ITEM_LIMIT, true);
   const settings: DynamoDBStoreSettings = {
     tableName: nonEmpty('tableName', options.tableName ?? 'nestjs-session-state'),
     application: options.application || undefined,
-    createIfNotExists: options.createIfNotExists ?? false,
+    createIfNotExists: booleanOption(STORE, 'createIfNotExists', options.createIfNotExists, false),
     keyAttribute: nonEmpty('keyAttribute', options.keyAttribute ?? 'SessionId'),
     ttlAttribute: nonEmpty('ttlAttribute', options.ttlAttribute ?? 'TTL'),
     ttlExtraSeconds: checkNumber('ttlExtraSeconds', options.ttlExtraSeconds ?? 300, 0, Number.MAX_SAFE_INTEGER, true),
-    consistentReads: options.consistentReads ?? true,
+    consistentReads: booleanOption(STORE, 'consistentReads', options.consistentReads, true),
     codec: new SessionItemsCodec(
       threshold === null ? null : checkNumber('compression.thresholdBytes', threshold, 0, Number.MAX_SAFE_INTEGER, true),
       maxItemBytes,

@@ -1,4 +1,31 @@
 import type { RedisSessionStateStoreOptions } from './redis-session-state-store.options.js';
+import { refuseUnknownOptions } from '../store/store-option-keys.js';
+
+const OPTIONS = [
+  'client',
+  'url',
+  'clientOptions',
+  'keyPrefix',
+  'application',
+  'ttlExtraSeconds',
+  'compression',
+  'maxItemBytes',
+  'requestTimeoutMs',
+  'connectTimeoutMs',
+  'releaseNotifications',
+  'ownerSweep',
+  'clock',
+] as const satisfies readonly (keyof RedisSessionStateStoreOptions)[];
+
+/** connect-redis's options, and where each went (docs/MIGRATING.md). */
+const CONNECT_REDIS = {
+  prefix: "connect-redis's: keyPrefix",
+  ttl: "connect-redis's: the module's timeout sets the session's expiry; ttlExtraSeconds adds to the key's TTL",
+  disableTouch: "connect-redis's: not needed, a read slides the expiry without a write until half the timeout",
+  disableTTL: "connect-redis's: the key's TTL is the session's expiry",
+  serializer: "connect-redis's: values are JSON",
+  scanCount: "connect-redis's: no scan (the owner index lists a user's sessions)",
+};
 
 /** The store's options, checked and with their defaults (see `RedisSessionStateStoreOptions`). */
 export interface RedisStoreSettings {
@@ -20,6 +47,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Checks the options (a `TypeError` names the wrong one) and fills in the defaults. */
 export function redisStoreSettings(options: RedisSessionStateStoreOptions): RedisStoreSettings {
+  refuseUnknownOptions('RedisSessionStateStore', options, OPTIONS, CONNECT_REDIS);
   if (options.client && (options.url !== undefined || options.clientOptions !== undefined)) {
     throw new TypeError('RedisSessionStateStore: give either client, or url/clientOptions (for a client the store makes), not both.');
   }
@@ -45,7 +73,8 @@ export function redisStoreSettings(options: RedisSessionStateStoreOptions): Redi
       notifications === false
         ? null
         : checkNumber('releaseNotifications.fallbackPollMs', notifications.fallbackPollMs ?? 1000, 2, MAX_TIMER_MS, true),
-    ownerSweepIntervalMs: sweep === false ? null : checkNumber('ownerSweep.intervalMs', sweep.intervalMs ?? 60_000, 1000, MAX_TIMER_MS / 2, true),
+    ownerSweepIntervalMs:
+      sweep === false ? null : checkNumber('ownerSweep.intervalMs', sweep.intervalMs ?? 60_000, 1000, Math.floor(MAX_TIMER_MS / 2), true),
     clock: options.clock ?? Date.now,
   };
 }

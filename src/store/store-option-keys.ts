@@ -1,0 +1,19 @@
+/**
+ * A store's constructor options are often built outside an object literal (from configuration, in
+ * JavaScript, or kept from connect-redis / connect-dynamodb), where TypeScript's excess-property check
+ * does not reach: an option under another store's name was silently ignored (sessions under another
+ * prefix, in another table; review R40). Refused at construction, naming where it went.
+ */
+export function refuseUnknownOptions(store: string, options: object, known: readonly string[], movedTo: Readonly<Record<string, string>>): void {
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length === 0) return;
+  const named = unknown.map((key) => (Object.hasOwn(movedTo, key) ? `${key} (${movedTo[key]})` : key));
+  throw new TypeError(`${store}: unknown option${unknown.length > 1 ? 's' : ''} ${named.join(', ')}. Its options: ${known.join(', ')}.`);
+}
+
+/** A boolean option, or its default when absent (a string 'false' from configuration is refused, not taken as true). */
+export function booleanOption(store: string, name: string, value: unknown, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${store}: ${name} must be true or false (got ${typeof value}).`);
+  return value;
+}
