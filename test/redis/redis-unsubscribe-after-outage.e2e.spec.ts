@@ -11,7 +11,7 @@ import { RedisSessionStateStore } from '../../src/redis/index.js';
 import { reconnectingClient, useRedisServer } from '../support/redis-test-helpers.js';
 import { idOf, startSessionApp, type SessionApp } from '../e2e/session-app.js';
 import { sessionCookie } from '../support/test-app.js';
-import { shardSubscribers } from './subscriber-drop.js';
+import { dropSubscriberWhileLastWaiterLeaves, shardSubscribers } from './subscriber-drop.js';
 
 const redis = useRedisServer();
 const apps: SessionApp[] = [];
@@ -40,31 +40,13 @@ describe.each(['node-redis', 'ioredis'] as const)('Redis on %s: subscriber dropp
     const b = await instance(kind);
     const cookie = sessionCookie((await request(a.http).post('/seed').expect(200)).headers)!;
     const channel = `${b.raw.key(idOf(cookie))}:r`;
-    // As dropSubscriberWhileLastWaiterLeaves, with the outage lasting past the waiter a little: ioredis
-    // gives up on commands queued while it reconnects after maxRetriesPerRequest (20) attempts.
-    const holder = request(a.http)
-      .post('/count?gate=hold')
-      .set('Cookie', cookie)
-      .then((r) => r);
-    await a.gates.arrived('hold');
-    const waiter = request(b.http)
-      .post('/count')
-      .set('Cookie', cookie)
-      .then((r) => r);
-    await vi.waitFor(async () => expect(await shardSubscribers(redis.admin, channel)).toBe(1));
-    const before = await clients();
+    // The outage lasts past the waiter a little: ioredis gives up on commands queued while it
+    // reconnects after maxRetriesPerRequest (20) attempts (counted by the server's refusals).
     const rejected = async () => Number(/rejected_connections:(\d+)/.exec(await redis.admin.info('stats'))![1]);
-    await redis.admin.configSet('maxclients', String(before - 1));
-    try {
-      await redis.admin.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub']);
-      a.gates.open('hold');
-      expect((await holder).status).toBe(200);
-      expect((await waiter).body).toEqual({ count: 2 }); // by the fallback poll; its watch closed while the subscriber is down
+    const before = await dropSubscriberWhileLastWaiterLeaves(a, b, cookie, redis.admin, channel, async () => {
       const after = await rejected();
       await vi.waitFor(async () => expect(await rejected()).toBeGreaterThan(after + 25), { timeout: 5000, interval: 20 });
-    } finally {
-      await redis.admin.configSet('maxclients', '10000');
-    }
+    });
     await vi.waitFor(async () => expect(await clients()).toBe(before), { timeout: 5000 });
     // Whatever the store sends again once the connection is ready has time to land (event: the count settles at 0).
     const left = await vi

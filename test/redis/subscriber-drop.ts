@@ -15,7 +15,8 @@ export const shardSubscribers = async (server: RedisClientType, channel: string)
  * `a` holds the session of `cookie`, `b` waits for it (subscribed to `channel` on `server`); then
  * `server`'s pub/sub connections are dropped and their first reconnect refused (maxclients), and the
  * holder goes on: the waiter is served by the fallback poll, its watch closed while the subscriber is
- * down. Answers the server's client count before the drop.
+ * down. `keptOut`: runs once the waiter answered, while the subscriber is still kept out. Answers the
+ * server's client count before the drop.
  */
 export async function dropSubscriberWhileLastWaiterLeaves(
   a: Instance,
@@ -23,6 +24,7 @@ export async function dropSubscriberWhileLastWaiterLeaves(
   cookie: string,
   server: RedisClientType,
   channel: string,
+  keptOut?: () => Promise<void>,
 ): Promise<number> {
   const holder = request(a.http)
     .post('/count?gate=hold')
@@ -41,6 +43,7 @@ export async function dropSubscriberWhileLastWaiterLeaves(
     a.gates.open('hold');
     expect((await holder).status).toBe(200);
     expect((await waiter).body).toEqual({ count: 2 }); // by the fallback poll; the watch is closed now
+    await keptOut?.();
   } finally {
     await server.configSet('maxclients', '10000');
   }
