@@ -15,6 +15,13 @@ const portOpen = () =>
     socket.once('error', () => resolve(false));
   });
 
+// Another server on the port would answer in place of the DynamoDB Local started here (which
+// would fail to bind), and the app would talk to it.
+if (await portOpen()) {
+  console.error(`Port ${port} is taken (a DynamoDB Local already running?): choose another with DYNAMODB_PORT, or run the sample app on it with SESSION_STORE=dynamodb DYNAMODB_ENDPOINT=${endpoint} SESSION_CREATE_TABLE=true.`);
+  process.exit(1);
+}
+
 // In this script's process group (Ctrl-C reaches it too).
 const dynamodb = spawnDynamoDBLocal({ port, stdio: 'inherit' });
 // On any exit of this script (process.exit included); death by SIGINT/SIGTERM is prevented below.
