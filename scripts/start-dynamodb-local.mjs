@@ -18,7 +18,9 @@ const portOpen = () =>
 // Another server on the port would answer in place of the DynamoDB Local started here (which
 // would fail to bind), and the app would talk to it.
 if (await portOpen()) {
-  console.error(`Port ${port} is taken (a DynamoDB Local already running?): choose another with DYNAMODB_PORT, or run the sample app on it with SESSION_STORE=dynamodb DYNAMODB_ENDPOINT=${endpoint} SESSION_CREATE_TABLE=true.`);
+  console.error(
+    `Port ${port} is taken (a DynamoDB Local already running?): choose another with DYNAMODB_PORT, or run the sample app on it with SESSION_STORE=dynamodb DYNAMODB_ENDPOINT=${endpoint} SESSION_CREATE_TABLE=true.`,
+  );
   process.exit(1);
 }
 
@@ -96,7 +98,7 @@ if (!stopping) {
     },
   });
   app.once('exit', (code) => stop(code ?? 0));
-  exited.then(({ code, signal }) => {
+  void exited.then(({ code, signal }) => {
     if (!stopping) console.error(`DynamoDB Local exited (${signal ?? `code ${code}`}).`);
     stop(stopping ? process.exitCode : 1);
   });

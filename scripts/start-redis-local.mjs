@@ -15,7 +15,9 @@ const portOpen = () =>
   });
 
 if (await portOpen()) {
-  console.error(`Port ${port} is taken (a Redis already running?): choose another with REDIS_PORT, or run the sample app on it with SESSION_STORE=redis REDIS_URL=${url}.`);
+  console.error(
+    `Port ${port} is taken (a Redis already running?): choose another with REDIS_PORT, or run the sample app on it with SESSION_STORE=redis REDIS_URL=${url}.`,
+  );
   process.exit(1);
 }
 

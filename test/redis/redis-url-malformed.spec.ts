@@ -9,7 +9,9 @@ function everything(error: unknown, seen = new Set<unknown>()): string {
   if (error === null || typeof error !== 'object' || seen.has(error)) return String(error);
   seen.add(error);
   const e = error as Record<string, unknown>;
-  const own = Object.getOwnPropertyNames(e).map((key) => `${key}=${typeof e[key] === 'object' ? everything(e[key], seen) : String(e[key])}`);
+  const own = Object.getOwnPropertyNames(e).map(
+    (key) => `${key}=${typeof e[key] === 'object' ? everything(e[key], seen) : (JSON.stringify(e[key]) ?? typeof e[key])}`,
+  );
   return own.join(' ');
 }
 
