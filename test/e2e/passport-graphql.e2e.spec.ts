@@ -128,6 +128,15 @@ function loginResolver(adapter: AdapterName) {
       return true;
     }
 
+    /** The same logout, on a mutation declared ReadOnly: no lock held, as in an undeclared one. */
+    @SessionState(SessionStateBehavior.ReadOnly)
+    @Mutation(() => Boolean)
+    async logoutReadOnly(@Context('req') req: ResolverRequest): Promise<boolean> {
+      if (adapter === 'fastify') await req.logOut!();
+      else await new Promise<void>((resolve, reject) => req.logout!((error) => (error ? reject(error) : resolve())));
+      return true;
+    }
+
     /** Uses no session; parked until the test opens its gate, then fails. */
     @Mutation(() => Int, { nullable: true })
     async failAt(@Args('gate') gate: string): Promise<number> {
@@ -275,6 +284,18 @@ describe.each(ADAPTERS)('passport login from a GraphQL mutation, under mountSess
     }
     expect(sessionCookie(res.headers)).toBeUndefined();
     expect(await whoami(cookie)).toBe(1);
+    // So in a mutation declared ReadOnly (review R41).
+    const readOnly = (await gql(http, { query: 'mutation { logoutReadOnly }' }, cookie)).body as Entry;
+    if (adapter === 'express') expect(readOnly.errors?.[0]?.message).toMatch(/read-only/);
+    else expect(readOnly.errors?.map((e) => e.extensions?.code)).toEqual(['SESSION_STATE_NOT_SAVED']);
+    expect(await whoami(cookie)).toBe(1);
+  });
+
+  it(`(${server}) a visitor without a session calling the undeclared logout: nothing stored to remove, a plain answer`, async () => {
+    const res = await gql(http, { query: 'mutation { logoutUndeclared }' });
+    if (adapter === 'fastify') expect(res.body).toEqual({ data: { logoutUndeclared: true } });
+    else expect(res.body.errors?.[0]?.extensions?.code).not.toBe('SESSION_STATE_NOT_SAVED');
+    expect(sessionCookie(res.headers)).toBeUndefined();
   });
 
   it(`(${server}) a batch whose other operation fails: ${adapter === 'express' ? "passport's save() stored the login at once, kept" : '@fastify/passport saves at the end, so the login is discarded and its answer marked'}`, async () => {

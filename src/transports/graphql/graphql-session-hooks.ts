@@ -82,9 +82,12 @@ export class GraphQLSessionHooks {
     if (--state.remaining > 0) return undefined;
     this.requests.delete(state.exchange.key);
     const lease = leaseOf(state.exchange.key);
-    // No operation uses the session, yet a resolver removed something through `req.session` (a logout
-    // in a mutation not declared Required): not saved, which an answer without errors must say (review R39).
-    if (!lease) return !hasErrors && requestSessionOf(state.exchange.key)?.removedWithoutLock ? this.notSaved(REMOVAL_NOT_SAVED_MESSAGE) : undefined;
+    // The request holds no lock (no operation uses the session, or only to read), yet a resolver removed
+    // something through `req.session` (a logout in a mutation not declared Required): not saved, which
+    // an answer without errors must say (reviews R39, R41).
+    const removedUnsaved =
+      !hasErrors && lease?.behavior !== SessionStateBehavior.Required && requestSessionOf(state.exchange.key)?.removedWithoutLock;
+    if (!lease) return removedUnsaved ? this.notSaved(REMOVAL_NOT_SAVED_MESSAGE) : undefined;
     // A resolver still runs (an outer interceptor gave up on it, so this answer has errors): the
     // answer goes out now; the session is completed (discarded) once the resolver settles.
     if (lease.running) {
@@ -100,6 +103,7 @@ export class GraphQLSessionHooks {
     } catch (error) {
       return { error: await this.graphqlError(error, state.exchange), keepData: false };
     }
+    if (removedUnsaved) return this.notSaved(REMOVAL_NOT_SAVED_MESSAGE);
     return discardedByAnother ? this.notSaved(BATCH_NOT_SAVED_MESSAGE) : undefined;
   }
 

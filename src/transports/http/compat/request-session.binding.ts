@@ -152,7 +152,8 @@ export class RequestSessionBinding implements EarlierRead {
    * `GraphQLSessionHooks`); an HTTP route's answer is its handler's, and the warning at the answer says it.
    */
   get removedWithoutLock(): boolean {
-    return this.detached && this.early !== undefined && hasChanges(this.early, this.loaded);
+    // Nothing stored (a visitor without a session): a removal there changes nothing that would be saved (review R41).
+    return this.detached && this.early !== undefined && this.loaded.loaded !== null && hasChanges(this.early, this.loaded);
   }
 
   /** The lease `req.session` shows: the request's, once the route decided, else the one loaded at mount. */
