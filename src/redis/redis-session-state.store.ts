@@ -721,7 +721,7 @@ export class RedisSessionStateStore extends SessionStateStore {
       // A malformed url (a typo in the port): node-redis's error carries the whole URL, password included
       // (`input`), so neither it nor its cause goes into this one (review R40).
       throw new SessionStateStoreMisconfiguredError(
-        `RedisSessionStateStore could not make its client: ${withoutCredentials(error)}. Check url and clientOptions.`,
+        `RedisSessionStateStore could not make its client: ${withoutCredentials(error, [url, clientOptions?.url])}. Check url and clientOptions.`,
       );
     }
     // The store owns this client: node-redis reconnects by itself. Logged once per outage, not per attempt.
@@ -810,9 +810,15 @@ function storeDataOf(items: string, timeout: number, owner?: string, created?: n
   return item;
 }
 
-/** An option error's name, code and message, anything shaped like a URL's credentials cut. */
-function withoutCredentials(error: unknown): string {
+/**
+ * An option error's name, code and message, without the configured urls (node-redis quotes them whole)
+ * nor anything else shaped like a URL's credentials: up to the last '@' of its authority, since a
+ * password may hold an unencoded '@' or blank (review R41).
+ */
+function withoutCredentials(error: unknown, urls: readonly unknown[]): string {
   if (!(error instanceof Error)) return 'an invalid option';
   const code = (error as { code?: unknown }).code;
-  return `${error.constructor.name}${typeof code === 'string' ? ` ${code}` : ''}: ${error.message.replace(/\/\/[^@\s/]*@/g, '//')}`;
+  let message = error.message;
+  for (const url of urls) if (typeof url === 'string' && url !== '') message = message.split(url).join('<url>');
+  return `${error.constructor.name}${typeof code === 'string' ? ` ${code}` : ''}: ${message.replace(/\/\/[^/]*@/g, '//')}`;
 }

@@ -32,3 +32,29 @@ describe('RedisSessionStateStore: a malformed url', () => {
     expect((caught as Error).message).toMatch(/could not make its client: TypeError ERR_INVALID_URL: .*Check url and clientOptions/);
   });
 });
+
+async function startupError(options: ConstructorParameters<typeof RedisSessionStateStore>[0]): Promise<Error> {
+  const store = new RedisSessionStateStore({ ...options, connectTimeoutMs: 500 });
+  try {
+    await store.init();
+  } catch (error) {
+    return error as Error;
+  } finally {
+    await store.close().catch(() => {});
+  }
+  throw new Error('init() succeeded');
+}
+
+describe('RedisSessionStateStore: a url whose tls disagrees with clientOptions.socket.tls (node-redis quotes the url whole; review R41)', () => {
+  it('a password with an unencoded "@" (rediss://app:s3cr@tP4ss@host): no part of it in the error', async () => {
+    const error = await startupError({ url: 'rediss://app:s3cr@tP4ss@127.0.0.1:6390', clientOptions: { socket: { tls: false } } });
+    expect(error.message).toContain('Check url and clientOptions');
+    expect(error.message).not.toContain('tP4ss');
+  });
+
+  it('a password with a blank (redis://app:open sesame@host): not in the error', async () => {
+    const error = await startupError({ url: 'redis://app:open sesame@127.0.0.1:6390', clientOptions: { socket: { tls: true } } });
+    expect(error.message).toContain('Check url and clientOptions');
+    expect(error.message).not.toContain('sesame');
+  });
+});
