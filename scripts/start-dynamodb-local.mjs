@@ -26,14 +26,14 @@ if (await portOpen()) {
 
 // In this script's process group (Ctrl-C reaches it too).
 const dynamodb = spawnDynamoDBLocal({ port, stdio: 'inherit' });
-// On any exit of this script (process.exit included); death by SIGINT/SIGTERM is prevented below.
+// On any exit of this script (process.exit included); death by SIGINT/SIGTERM/SIGHUP is prevented below.
 process.once('exit', () => dynamodb.kill('SIGKILL'));
 dynamodb.once('error', (error) => {
   console.error(error.code === 'ENOENT' ? 'DynamoDB Local needs Java: install a JRE (e.g. apt-get install default-jre-headless).' : error);
   process.exit(1);
 });
 
-// Every SIGINT/SIGTERM is handled (`process.on`), from now on: the first stops the app and DynamoDB
+// Every SIGINT/SIGTERM/SIGHUP is handled (`process.on`), from now on: the first stops the app and DynamoDB
 // Local; another one (an impatient second Ctrl-C while the app waits for in-flight requests) kills
 // both at once and exits when they are gone.
 let app = null;
@@ -61,6 +61,8 @@ const killNow = () => {
 const onSignal = () => (stopping ? killNow() : stop(0));
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+// A closed terminal (SSH dropped) sends SIGHUP: the same clean stop (review R41).
+process.on('SIGHUP', onSignal);
 
 // Ready once the port answers; it failing first (Java missing or too old, the port taken meanwhile)
 // ends the script with its exit code.

@@ -27,14 +27,14 @@ const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.
   stdio: ['ignore', 'pipe', 'inherit'],
   detached: true,
 });
-// On any exit of this script (process.exit included); death by SIGINT/SIGTERM is prevented below.
+// On any exit of this script (process.exit included); death by SIGINT/SIGTERM/SIGHUP is prevented below.
 process.once('exit', () => redis.kill('SIGKILL'));
 redis.once('error', (error) => {
   console.error(error.code === 'ENOENT' ? 'redis-server is not installed: apt-get install redis-server (or brew install redis).' : error);
   process.exit(1);
 });
 
-// Every SIGINT/SIGTERM is handled (`process.on`), from now on: the first stops the app, then Redis;
+// Every SIGINT/SIGTERM/SIGHUP is handled (`process.on`), from now on: the first stops the app, then Redis;
 // another one (an impatient second Ctrl-C while the app waits for in-flight requests) kills both at
 // once and exits when they are gone. A signal left to its default would kill this script alone, and
 // redis-server, in a process group of its own, would keep running and hold the port.
@@ -63,6 +63,8 @@ const killNow = () => {
 const onSignal = () => (stopping ? killNow() : stop(0));
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+// A closed terminal (SSH dropped) sends SIGHUP: the same clean stop (redis-server is in a session of its own, review R41).
+process.on('SIGHUP', onSignal);
 
 // Ready once it says so (it prints the line when it accepts connections).
 await new Promise((resolve, reject) => {

@@ -5,7 +5,12 @@
  * prefix, in another table; review R40). Refused at construction, naming where it went.
  */
 export function refuseUnknownOptions(store: string, options: object, known: readonly string[], movedTo: Readonly<Record<string, string>>): void {
-  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (typeof options !== 'object' || options === null)
+    throw new TypeError(`${store}: options must be an object (or left out), not ${options === null ? 'null' : typeof options}.`);
+  const keys: string[] = [];
+  // Inherited keys too (options made with Object.create(defaults)): the store reads them as own ones (review R41).
+  for (const key in options) keys.push(key);
+  const unknown = keys.filter((key) => !known.includes(key));
   if (unknown.length === 0) return;
   const named = unknown.map((key) => (Object.hasOwn(movedTo, key) ? `${key} (${movedTo[key]})` : key));
   throw new TypeError(`${store}: unknown option${unknown.length > 1 ? 's' : ''} ${named.join(', ')}. Its options: ${known.join(', ')}.`);

@@ -50,3 +50,16 @@ describe('store options refuse unknown keys, naming the connect-redis / connect-
     expect(message).toMatch(/ownerSweep\.intervalMs must be an integer from 1000 to \d+\.$/);
   });
 });
+
+describe('store options that are not a plain own-keyed object (review R41)', () => {
+  it.each([
+    ['RedisSessionStateStore', (o: unknown) => new RedisSessionStateStore(o as never)],
+    ['DynamoDBSessionStateStore', (o: unknown) => new DynamoDBSessionStateStore(o as never)],
+  ])('%s(null): a TypeError naming the store', (name, make) => {
+    expect(() => make(null)).toThrow(new RegExp(name));
+  });
+
+  it("RedisSessionStateStore(Object.create({ prefix: 'shop:' })): connect-redis's prefix refused, as an own key is", () => {
+    expect(() => new RedisSessionStateStore(Object.create({ prefix: 'shop:' }) as never)).toThrow(/unknown option prefix/);
+  });
+});
