@@ -64,8 +64,9 @@ export class SessionCookie {
     const read = this.readValue(value);
     const { name } = this.options.cookie;
     // Two cookies of that name (a parent domain's app with another secret): the first that verifies is
-    // ours. (A leftover of this app under another `domain` or `path` verifies too: see CHANGELOG.) A new cookie of ours could never replace the other one,
-    // so reading the first alone started a new session on every request (review R26).
+    // ours. A new cookie of ours could never replace the other one, so reading the first alone started a
+    // new session on every request (review R26). A leftover of this app under another `domain` or `path`
+    // verifies too, and is read first (CHANGELOG).
     return read !== null || header.indexOf(`${name}=`) === header.lastIndexOf(`${name}=`) ? read : this.readLaterValue(header, name);
   }
 

@@ -43,9 +43,10 @@ export const TOO_LARGE_MESSAGE =
  */
 export const BATCH_NOT_SAVED_MESSAGE = 'Another operation of this batch failed: the session changes of the whole batch were not saved.';
 /**
- * A GraphQL request none of whose operations uses the session, in which a resolver or its guard removed
- * something through `req.session` (@fastify/passport's `logOut()` in a mutation not declared `Required`):
- * the removal is this request's only, and its last answer says so rather than read as done.
+ * A GraphQL request that holds no lock (none of its operations uses the session, or only to read), in
+ * which a resolver or its guard removed something through `req.session` (@fastify/passport's `logOut()`
+ * in a mutation not declared `Required`): the removal is this request's only, and its last answer says so
+ * rather than read as done.
  */
 export const REMOVAL_NOT_SAVED_MESSAGE =
   'req.session was changed (a logout, a key removed) in a GraphQL operation that holds no session lock: the change was not saved. ' +

@@ -4,7 +4,7 @@
  * does not reach: an option under another store's name was silently ignored (sessions under another
  * prefix, in another table; review R40). Refused at construction, naming where it went.
  */
-export function refuseUnknownOptions(store: string, options: object, known: readonly string[], movedTo: Readonly<Record<string, string>>): void {
+export function refuseUnknownOptions(store: string, options: unknown, known: readonly string[], movedTo: Readonly<Record<string, string>>): void {
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`${store}: options must be an object (or left out), not ${options === null ? 'null' : typeof options}.`);
   const keys: string[] = [];
