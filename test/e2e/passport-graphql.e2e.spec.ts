@@ -76,6 +76,13 @@ class GqlFastifyLocalGuard implements CanActivate {
   }
 }
 
+/** @fastify/passport's logOut() returns a promise; passport's logout() takes a callback. */
+async function logOut(adapter: AdapterName, req: ResolverRequest): Promise<true> {
+  if (adapter === 'fastify') await req.logOut!();
+  else await new Promise<void>((resolve, reject) => req.logout!((error) => (error ? reject(error) : resolve())));
+  return true;
+}
+
 const LoginGuard = { express: GqlLocalGuard, fastify: GqlFastifyLocalGuard } as const;
 
 function loginResolver(adapter: AdapterName) {
@@ -114,27 +121,20 @@ function loginResolver(adapter: AdapterName) {
     @SessionState(SessionStateBehavior.Required)
     @Mutation(() => Boolean)
     async logout(@Context('req') req: ResolverRequest): Promise<boolean> {
-      // @fastify/passport's logOut() returns a promise; passport's logout() takes a callback.
-      if (adapter === 'fastify') await req.logOut!();
-      else await new Promise<void>((resolve, reject) => req.logout!((error) => (error ? reject(error) : resolve())));
-      return true;
+      return logOut(adapter, req);
     }
 
     /** The same logout, on a mutation that does not declare the session. */
     @Mutation(() => Boolean)
     async logoutUndeclared(@Context('req') req: ResolverRequest): Promise<boolean> {
-      if (adapter === 'fastify') await req.logOut!();
-      else await new Promise<void>((resolve, reject) => req.logout!((error) => (error ? reject(error) : resolve())));
-      return true;
+      return logOut(adapter, req);
     }
 
     /** The same logout, on a mutation declared ReadOnly: no lock held, as in an undeclared one. */
     @SessionState(SessionStateBehavior.ReadOnly)
     @Mutation(() => Boolean)
     async logoutReadOnly(@Context('req') req: ResolverRequest): Promise<boolean> {
-      if (adapter === 'fastify') await req.logOut!();
-      else await new Promise<void>((resolve, reject) => req.logout!((error) => (error ? reject(error) : resolve())));
-      return true;
+      return logOut(adapter, req);
     }
 
     /** Uses no session; parked until the test opens its gate, then fails. */
