@@ -8,8 +8,13 @@ export function refuseUnknownOptions(store: string, options: unknown, known: rea
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`${store}: options must be an object (or left out), not ${options === null ? 'null' : typeof options}.`);
   const keys: string[] = [];
-  // Inherited keys too (options made with Object.create(defaults)): the store reads them as own ones (review R41).
-  for (const key in options) keys.push(key);
+  // Inherited keys too (options made with Object.create(defaults)): the store reads them as own ones
+  // (review R41). A key left undefined (an optional configuration value not set) or an inherited method
+  // changes nothing, and is let be (review R42).
+  for (const key in options) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined && !(typeof value === 'function' && !Object.hasOwn(options, key))) keys.push(key);
+  }
   const unknown = keys.filter((key) => !known.includes(key));
   if (unknown.length === 0) return;
   const named = unknown.map((key) => (Object.hasOwn(movedTo, key) ? `${key} (${movedTo[key]})` : key));

@@ -26,7 +26,7 @@ import { SessionStateLifecycle } from '../../src/core/session-state.lifecycle.js
 import { Gates } from '../support/gates.js';
 import { ADAPTERS, sessionCookie, type AdapterName } from '../support/test-app.js';
 import { FASTIFY_PASSPORT, configureFastifyPassport, createAuthenticator, fastifyPassportModule } from './fixtures/fastify-passport-app.js';
-import { configureExpressPassport, passportRecipeModule } from './fixtures/passport-recipe.js';
+import { USERS, configureExpressPassport, passportRecipeModule } from './fixtures/passport-recipe.js';
 import { GRAPHQL_SERVER, gql, graphqlModule } from './graphql-app.js';
 
 type ResolverRequest = { body?: unknown; user?: { id: number }; logout?: (cb: (e?: unknown) => void) => void; logOut?: () => Promise<void> };
@@ -142,6 +142,13 @@ function loginResolver(adapter: AdapterName) {
     async failAt(@Args('gate') gate: string): Promise<number> {
       await this.gates.pass(gate);
       throw new Error('failed on purpose');
+    }
+
+    /** An undeclared query that reads req.session: whether it holds passport's user. */
+    @Query(() => Boolean)
+    hasPassport(@Context('req') req: { session: { get(key: string): unknown } }): boolean {
+      const value = req.session.get('passport');
+      return value !== undefined && value !== null && (typeof value !== 'object' || 'user' in value);
     }
 
     @Query(() => Int, { nullable: true })
@@ -296,6 +303,17 @@ describe.each(ADAPTERS)('passport login from a GraphQL mutation, under mountSess
     if (adapter === 'fastify') expect(res.body).toEqual({ data: { logoutUndeclared: true } });
     else expect(res.body.errors?.[0]?.extensions?.code).not.toBe('SESSION_STATE_NOT_SAVED');
     expect(sessionCookie(res.headers)).toBeUndefined();
+  });
+
+  it(`(${server}) a user passport can no longer find: an undeclared query reads req.session as the session strategy left it`, async () => {
+    USERS.push({ id: 43, username: 'gone', password: 'pw' });
+    const cookie = sessionCookie((await gql(http, LOGIN('gone', 'pw'))).headers)!;
+    USERS.splice(
+      USERS.findIndex((user) => user.id === 43),
+      1,
+    );
+    // The strategy removed the user in middleware (not saved: the request holds no lock); the resolver sees that (review R42).
+    expect((await gql(http, { query: '{ whoami hasPassport }' }, cookie)).body).toEqual({ data: { whoami: null, hasPassport: false } });
   });
 
   it(`(${server}) a batch whose other operation fails: ${adapter === 'express' ? "passport's save() stored the login at once, kept" : '@fastify/passport saves at the end, so the login is discarded and its answer marked'}`, async () => {

@@ -5,6 +5,8 @@
  * Options built outside an object literal (JavaScript, configuration) escape TypeScript's excess-property
  * check: an old name was ignored, the sessions kept under another prefix or in another table (review R40).
  */
+import { redisStoreSettings } from '../../src/redis/redis-store-settings.js';
+import { storeSettings } from '../../src/dynamodb/dynamodb-store-settings.js';
 import { DynamoDBSessionStateStore } from '../../src/dynamodb/index.js';
 import { RedisSessionStateStore } from '../../src/redis/index.js';
 
@@ -61,5 +63,30 @@ describe('store options that are not a plain own-keyed object (review R41)', () 
 
   it("RedisSessionStateStore(Object.create({ prefix: 'shop:' })): connect-redis's prefix refused, as an own key is", () => {
     expect(() => new RedisSessionStateStore(Object.create({ prefix: 'shop:' }) as never)).toThrow(/unknown option prefix/);
+  });
+});
+
+describe('store options an app built before the checks (review R42)', () => {
+  it('an unknown key whose value is undefined (an optional config value left unset) changes nothing: not refused (Redis)', () => {
+    const config: Record<string, string | undefined> = { REDIS_URL: 'redis://127.0.0.1:6379' };
+    // e.g. options kept from connect-redis, whose prefix was optional and is unset in this environment
+    expect(() => redisStoreSettings({ url: config.REDIS_URL, prefix: config.SESSION_PREFIX } as never)).not.toThrow();
+  });
+
+  it('an unknown key whose value is undefined: not refused (DynamoDB)', () => {
+    const env: Record<string, string | undefined> = {};
+    expect(() => storeSettings({ tableName: 'sessions', clientConfig: { region: 'us-east-1' }, table: env.SESSION_TABLE } as never)).not.toThrow();
+  });
+
+  it('options made by a constructor function with a method on its prototype (enumerable, inherited): the method is no option key', () => {
+    function StoreConfig(this: Record<string, unknown>) {
+      this.tableName = 'sessions';
+      this.clientConfig = { region: 'us-east-1' };
+    }
+    (StoreConfig.prototype as Record<string, unknown>).toString = function () {
+      return 'StoreConfig';
+    };
+    const options = new (StoreConfig as unknown as new () => object)();
+    expect(() => storeSettings(options as never)).not.toThrow();
   });
 });

@@ -60,6 +60,8 @@ export class RequestSessionBinding implements EarlierRead {
   private detached = false;
   /** Whether `early` was carried over to the route's locked session. */
   private carried = false;
+  /** A GraphQL request that uses no session (`routedWithoutSession`): its resolvers read what middleware left. */
+  private graphqlWithoutSession = false;
 
   constructor(
     readonly lifecycle: SessionStateLifecycle,
@@ -169,7 +171,10 @@ export class RequestSessionBinding implements EarlierRead {
    */
   session(): HttpSessionState {
     // Routed, or the request's session acquired by others (a GraphQL request's hooks, a global guard's accessor).
-    if (this.routed || leaseOf(this.request)) return this.detached && this.withoutLock ? this.early! : this.current().session;
+    // A GraphQL request that uses no session reads what its middleware left (a stale user passport's
+    // session strategy removed), as it did before its route was known; its writes are refused all the same (review R42).
+    if (this.routed || leaseOf(this.request))
+      return (this.detached || this.graphqlWithoutSession) && this.withoutLock && this.early ? this.early : this.current().session;
     return this.early ?? this.startCopy();
   }
 
@@ -202,6 +207,7 @@ export class RequestSessionBinding implements EarlierRead {
    */
   routedWithoutSession(): void {
     this.routed = true;
+    this.graphqlWithoutSession = true;
   }
 
   /** A GraphQL request's locked session (its server hooks acquired it): passport's login there sets its owner too. */
